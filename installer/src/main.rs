@@ -1,0 +1,164 @@
+//! `installer` command line: parses the arguments the Makefile passes, runs
+//! [`installer::install`], and turns any failure into `installer: error: …` and exit 1.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use installer::{Arch, Install};
+
+const USAGE: &str = "\
+usage: installer --config <file.toml> --arch x86_64|aarch64
+                 --loader <loader.efi> --kernel <kernel ELF> --initfs <initfs>
+                 [--env KEY=VALUE]... --output <image>
+
+Makes a GPT disk image with a FAT EFI System Partition holding the loader
+(EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI), /kernel, /initfs and /env.
+--env entries override the config's [env] table and may be repeated.";
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let result = parse_args(args).and_then(|install| {
+        installer::install(&install).map_err(|e| e.to_string().trim_end().to_owned())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("installer: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the arguments (without the program name). Each option takes one value, given
+/// as the next argument or as `--option=value`.
+fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
+    let mut config = None;
+    let mut arch = None;
+    let mut loader = None;
+    let mut kernel = None;
+    let mut initfs = None;
+    let mut output = None;
+    let mut env_overrides = Vec::new();
+
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let arg = arg
+            .into_string()
+            .map_err(|a| format!("option {} is not UTF-8 (try --help)", a.display()))?;
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name.to_owned(), Some(value.into())),
+            _ => (arg, None),
+        };
+        let mut value = || -> Result<OsString, String> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| format!("{name} needs a value (try --help)"))
+        };
+        let set = |slot: &mut Option<PathBuf>, value: OsString| {
+            if slot.replace(value.into()).is_some() {
+                return Err(format!("{name} given twice"));
+            }
+            Ok(())
+        };
+        match name.as_str() {
+            "--config" => set(&mut config, value()?)?,
+            "--loader" => set(&mut loader, value()?)?,
+            "--kernel" => set(&mut kernel, value()?)?,
+            "--initfs" => set(&mut initfs, value()?)?,
+            "--output" => set(&mut output, value()?)?,
+            "--arch" => {
+                let text = value()?
+                    .into_string()
+                    .map_err(|_| "--arch is not UTF-8".to_string())?;
+                if arch.replace(text.parse::<Arch>()?).is_some() {
+                    return Err("--arch given twice".into());
+                }
+            }
+            "--env" => env_overrides.push(
+                value()?
+                    .into_string()
+                    .map_err(|_| "--env value is not UTF-8".to_string())?,
+            ),
+            other => return Err(format!("unexpected argument `{other}` (try --help)")),
+        }
+    }
+
+    let missing = |what: &str| format!("missing {what} (try --help)");
+    Ok(Install {
+        config: config.ok_or_else(|| missing("--config"))?,
+        arch: arch.ok_or_else(|| missing("--arch"))?,
+        loader: loader.ok_or_else(|| missing("--loader"))?,
+        kernel: kernel.ok_or_else(|| missing("--kernel"))?,
+        initfs: initfs.ok_or_else(|| missing("--initfs"))?,
+        env_overrides,
+        output: output.ok_or_else(|| missing("--output"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Install, String> {
+        parse_args(args.iter().map(OsString::from).collect())
+    }
+
+    const FULL: &[&str] = &[
+        "--config",
+        "c.toml",
+        "--arch",
+        "aarch64",
+        "--loader",
+        "l.efi",
+        "--kernel",
+        "k",
+        "--initfs",
+        "i",
+        "--env",
+        "A=1",
+        "--env=B=2",
+        "--output",
+        "out.img",
+    ];
+
+    #[test]
+    fn parses_every_option() {
+        let install = parse(FULL).unwrap();
+        assert_eq!(install.config, PathBuf::from("c.toml"));
+        assert_eq!(install.arch, Arch::Aarch64);
+        assert_eq!(install.loader, PathBuf::from("l.efi"));
+        assert_eq!(install.kernel, PathBuf::from("k"));
+        assert_eq!(install.initfs, PathBuf::from("i"));
+        assert_eq!(install.env_overrides, ["A=1", "B=2"]);
+        assert_eq!(install.output, PathBuf::from("out.img"));
+    }
+
+    #[test]
+    fn rejects_bad_command_lines() {
+        assert!(parse(&FULL[2..]).unwrap_err().contains("--config"));
+        assert!(
+            parse(&[FULL, &["--kernel", "k2"]].concat())
+                .unwrap_err()
+                .contains("twice")
+        );
+        assert!(
+            parse(&[FULL, &["--bogus"]].concat())
+                .unwrap_err()
+                .contains("--bogus")
+        );
+        assert!(
+            parse(&[FULL, &["--output"]].concat())
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        let mut riscv = FULL.to_vec();
+        riscv[3] = "riscv64";
+        assert!(parse(&riscv).unwrap_err().contains("riscv64"));
+    }
+}

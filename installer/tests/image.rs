@@ -1,0 +1,388 @@
+//! End-to-end tests: build images from small fake inputs, then read them back with `gpt`
+//! and `fatfs` the way firmware would, and check what the installer left behind.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use fatfs::{FileSystem, FsOptions};
+use gpt::disk::LogicalBlockSize;
+use installer::image::{ESP_NAME, ROOT_NAME, ROOT_PARTITION_TYPE};
+use installer::layout::{ALIGN_BYTES, MIB_BYTES, SECTOR_BYTES};
+use installer::slice::PartitionSlice;
+use installer::{Arch, Config, Error, Install};
+use tempfile::TempDir;
+
+/// A temp dir with fake loader, kernel and initfs files of distinct contents.
+struct Inputs {
+    dir: TempDir,
+    loader: Vec<u8>,
+    kernel: Vec<u8>,
+    initfs: Vec<u8>,
+}
+
+/// Deterministic, non-repeating-looking bytes so a misplaced cluster shows up.
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+impl Inputs {
+    fn new(kernel_bytes: usize) -> Inputs {
+        let inputs = Inputs {
+            dir: tempfile::tempdir().unwrap(),
+            loader: pattern(70_000, 1),
+            kernel: pattern(kernel_bytes, 2),
+            initfs: pattern(300_001, 3),
+        };
+        fs::write(inputs.path("loader.efi"), &inputs.loader).unwrap();
+        fs::write(inputs.path("kernel"), &inputs.kernel).unwrap();
+        fs::write(inputs.path("initfs"), &inputs.initfs).unwrap();
+        inputs
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.path("config.toml");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn install(&self, config: &str, arch: Arch, env: &[&str]) -> Install {
+        Install {
+            config: self.config(config),
+            arch,
+            loader: self.path("loader.efi"),
+            kernel: self.path("kernel"),
+            initfs: self.path("initfs"),
+            env_overrides: env.iter().map(|s| s.to_string()).collect(),
+            output: self.path("build/x/out.img"),
+        }
+    }
+}
+
+/// Reads the GPT with both headers required to be valid.
+fn read_gpt(image: &Path) -> gpt::GptDisk<File> {
+    gpt::GptConfig::new()
+        .logical_block_size(LogicalBlockSize::Lb512)
+        .only_valid_headers(true)
+        .open(image)
+        .unwrap()
+}
+
+/// Mounts partition 1 of `image` as FAT.
+fn mount_esp(image: &Path) -> FileSystem<PartitionSlice<File>> {
+    let disk = read_gpt(image);
+    let esp = &disk.partitions()[&1];
+    let slice = PartitionSlice::new(
+        File::open(image).unwrap(),
+        esp.bytes_start(LogicalBlockSize::Lb512).unwrap(),
+        esp.bytes_len(LogicalBlockSize::Lb512).unwrap(),
+    )
+    .unwrap();
+    FileSystem::new(slice, FsOptions::new()).unwrap()
+}
+
+fn read_esp_file(fs: &FileSystem<PartitionSlice<File>>, path: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    fs.root_dir()
+        .open_file(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .read_to_end(&mut bytes)
+        .unwrap();
+    bytes
+}
+
+fn check_esp_contents(image: &Path, inputs: &Inputs, arch: Arch, env: &str) {
+    let fs = mount_esp(image);
+    assert_eq!(fs.volume_label().trim_end(), "TESSERA");
+    let loader = format!("EFI/BOOT/{}", arch.boot_file_name());
+    assert_eq!(read_esp_file(&fs, &loader), inputs.loader);
+    assert_eq!(read_esp_file(&fs, "kernel"), inputs.kernel);
+    assert_eq!(read_esp_file(&fs, "initfs"), inputs.initfs);
+    assert_eq!(String::from_utf8(read_esp_file(&fs, "env")).unwrap(), env);
+    // Only the one loader for this arch.
+    let boot_dir = fs.root_dir().open_dir("EFI/BOOT").unwrap();
+    let names: Vec<String> = boot_dir
+        .iter()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    assert_eq!(names, [arch.boot_file_name()]);
+}
+
+#[test]
+fn x86_64_image_has_gpt_and_esp_only() {
+    let inputs = Inputs::new(1_000_000);
+    let install = inputs.install(
+        "[general]\nefi_partition_size = 16\nfilesystem_size = 0\n[env]\nTESSERA_TEST = \"boot\"\n",
+        Arch::X86_64,
+        &[],
+    );
+    installer::install(&install).unwrap();
+    let image = &install.output;
+    assert!(!inputs.path("build/x/out.img.tmp").exists());
+    assert_eq!(fs::metadata(image).unwrap().len(), 18 * MIB_BYTES);
+
+    // Protective MBR: one 0xEE partition from LBA 1 over the rest of the disk.
+    let mut file = File::open(image).unwrap();
+    let mbr = gpt::mbr::ProtectiveMBR::from_disk(&mut file, LogicalBlockSize::Lb512).unwrap();
+    let record = mbr.partition(0).unwrap();
+    assert_eq!(record.os_type, 0xEE);
+    assert_eq!(record.lb_start, 1);
+    assert_eq!(u64::from(record.lb_size), 18 * MIB_BYTES / SECTOR_BYTES - 1);
+
+    let disk = read_gpt(image);
+    let header = disk.primary_header().unwrap();
+    assert_eq!(header.num_parts, 128);
+    assert_eq!(
+        disk.backup_header().unwrap().current_lba,
+        18 * MIB_BYTES / SECTOR_BYTES - 1
+    );
+    let parts = disk.partitions();
+    assert_eq!(parts.len(), 1);
+    let esp = &parts[&1];
+    assert_eq!(esp.part_type_guid, gpt::partition_types::EFI);
+    assert_eq!(
+        esp.part_type_guid.guid.to_string().to_uppercase(),
+        "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+    );
+    assert_eq!(esp.name, ESP_NAME);
+    assert_eq!(
+        esp.bytes_start(LogicalBlockSize::Lb512).unwrap(),
+        ALIGN_BYTES
+    );
+    assert_eq!(
+        esp.bytes_len(LogicalBlockSize::Lb512).unwrap(),
+        16 * MIB_BYTES
+    );
+
+    check_esp_contents(image, &inputs, Arch::X86_64, "TESSERA_TEST=boot\n");
+}
+
+#[test]
+fn aarch64_image_with_root_partition_and_env_overrides() {
+    let inputs = Inputs::new(2_500_000);
+    let install = inputs.install(
+        "[general]\nefi_partition_size = 20\nfilesystem_size = 64\n\
+         [env]\nZ_LAST = \"z\"\nTESSERA_TEST = \"boot\"\nA_FIRST = \"a\"\n",
+        Arch::Aarch64,
+        &["TESSERA_TEST=fault", "EXTRA=x=y", "A_FIRST=again"],
+    );
+    installer::install(&install).unwrap();
+    let image = &install.output;
+    let disk_bytes = (1 + 20 + 64 + 1) * MIB_BYTES;
+    assert_eq!(fs::metadata(image).unwrap().len(), disk_bytes);
+
+    let disk = read_gpt(image);
+    let parts = disk.partitions();
+    assert_eq!(parts.len(), 2);
+    let (esp, root) = (&parts[&1], &parts[&2]);
+    assert_eq!(esp.part_type_guid, gpt::partition_types::EFI);
+    assert_eq!(
+        esp.bytes_len(LogicalBlockSize::Lb512).unwrap(),
+        20 * MIB_BYTES
+    );
+    assert_eq!(root.part_type_guid.guid, ROOT_PARTITION_TYPE);
+    assert_eq!(root.name, ROOT_NAME);
+    let root_start = root.bytes_start(LogicalBlockSize::Lb512).unwrap();
+    assert_eq!(root_start % ALIGN_BYTES, 0);
+    assert_eq!(root_start, (1 + 20) * MIB_BYTES);
+    assert_eq!(
+        root.bytes_len(LogicalBlockSize::Lb512).unwrap(),
+        64 * MIB_BYTES
+    );
+    assert!(root.last_lba <= disk.primary_header().unwrap().last_usable);
+
+    // Config keys sorted, overridden keys replaced and moved after the rest, in
+    // command-line order.
+    let env = "Z_LAST=z\nTESSERA_TEST=fault\nEXTRA=x=y\nA_FIRST=again\n";
+    check_esp_contents(image, &inputs, Arch::Aarch64, env);
+
+    // The root partition is left as zeros (a hole): its contents come later.
+    let bytes = fs::read(image).unwrap();
+    let root_bytes = &bytes[root_start as usize..][..(64 * MIB_BYTES) as usize];
+    assert!(root_bytes.iter().all(|&b| b == 0));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let allocated = fs::metadata(image).unwrap().blocks() * 512;
+        assert!(
+            allocated < disk_bytes / 2,
+            "image not sparse: {allocated} bytes allocated"
+        );
+    }
+}
+
+#[test]
+fn empty_env_still_writes_env_file() {
+    let inputs = Inputs::new(10);
+    let install = inputs.install("[general]\n", Arch::X86_64, &[]);
+    installer::install(&install).unwrap();
+    check_esp_contents(&install.output, &inputs, Arch::X86_64, "");
+}
+
+#[test]
+fn same_inputs_give_identical_images() {
+    let inputs = Inputs::new(100_000);
+    let install = inputs.install("[general]\n[env]\nA = \"1\"\n", Arch::X86_64, &[]);
+    installer::install(&install).unwrap();
+    let first = fs::read(&install.output).unwrap();
+    installer::install(&install).unwrap();
+    assert!(first == fs::read(&install.output).unwrap());
+}
+
+#[test]
+fn esp_too_small_is_a_clear_error_and_leaves_no_image() {
+    let inputs = Inputs::new(3 * MIB_BYTES as usize);
+    let install = inputs.install("[general]\nefi_partition_size = 2\n", Arch::X86_64, &[]);
+    let err = installer::install(&install).unwrap_err();
+    assert!(
+        matches!(err, Error::EspTooSmall { esp_mib: 2, .. }),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.starts_with("ESP of 2 MiB is too small for "), "{msg}");
+    assert!(msg.ends_with("raise [general] efi_partition_size"), "{msg}");
+    assert!(!install.output.exists());
+    assert!(!inputs.path("build/x/out.img.tmp").exists());
+
+    // Raising the size as the message says fixes it.
+    let install = inputs.install("[general]\nefi_partition_size = 5\n", Arch::X86_64, &[]);
+    installer::install(&install).unwrap();
+}
+
+#[test]
+fn failed_run_keeps_the_previous_image() {
+    let inputs = Inputs::new(10);
+    let install = inputs.install("[general]\nefi_partition_size = 1\n", Arch::X86_64, &[]);
+    fs::create_dir_all(install.output.parent().unwrap()).unwrap();
+    fs::write(&install.output, b"previous image").unwrap();
+    let big = Install {
+        kernel: inputs.path("big-kernel"),
+        ..install.clone()
+    };
+    fs::write(&big.kernel, pattern(2 * MIB_BYTES as usize, 9)).unwrap();
+    assert!(matches!(
+        installer::install(&big),
+        Err(Error::EspTooSmall { .. })
+    ));
+    assert_eq!(fs::read(&install.output).unwrap(), b"previous image");
+}
+
+#[test]
+fn missing_input_names_the_file() {
+    let inputs = Inputs::new(10);
+    let install = Install {
+        initfs: inputs.path("no-such-initfs"),
+        ..inputs.install("[general]\n", Arch::X86_64, &[])
+    };
+    let err = installer::install(&install).unwrap_err();
+    assert!(
+        matches!(err, Error::Input { what: "initfs", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("no-such-initfs"), "{err}");
+    assert!(!install.output.exists());
+}
+
+#[test]
+fn bad_config_names_the_file() {
+    let inputs = Inputs::new(10);
+    let install = inputs.install(
+        "[general]\nefi_partition_size = 16\nsize = 3\n",
+        Arch::X86_64,
+        &[],
+    );
+    let err = installer::install(&install).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&install.config.display().to_string()),
+        "{msg}"
+    );
+    assert!(msg.contains("size"), "{msg}");
+
+    let install = inputs.install("[env]\nTESSERA_TEST = \"boot\"\n", Arch::X86_64, &[]);
+    let msg = installer::install(&install).unwrap_err().to_string();
+    assert!(msg.contains("general"), "{msg}");
+
+    let install = inputs.install("[general]\n", Arch::X86_64, &["1BAD=x"]);
+    let msg = installer::install(&install).unwrap_err().to_string();
+    assert!(msg.starts_with("--env 1BAD=x: "), "{msg}");
+}
+
+#[test]
+fn shipped_configs_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let env = |name: &str| {
+        let config = Config::load(&dir.join(name)).unwrap();
+        assert_eq!(config.general.efi_partition_mib, 16);
+        assert_eq!(config.general.filesystem_mib, 0);
+        installer::KernelEnv::from_table(&config.env, name)
+            .unwrap()
+            .render()
+    };
+    assert_eq!(env("default.toml"), "");
+    assert_eq!(env("test.toml"), "TESSERA_TEST=boot\n");
+    assert_eq!(
+        env("test-fault.toml"),
+        "TESSERA_TEST=boot\nTESSERA_TEST_FAULT=page\n"
+    );
+}
+
+#[test]
+fn binary_reports_errors_and_exits_1() {
+    let inputs = Inputs::new(1000);
+    let config = inputs.config("[general]\n");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_installer"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--arch", "x86_64"])
+            .arg("--loader")
+            .arg(inputs.path("loader.efi"))
+            .arg("--kernel")
+            .arg(inputs.path("kernel"))
+            .arg("--initfs")
+            .arg(inputs.path("initfs"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    let output = inputs.path("cli/out.img");
+    let ok = run(&["--env", "K=v", "--output", output.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    check_esp_contents(&output, &inputs, Arch::X86_64, "K=v\n");
+
+    let missing_output = run(&[]);
+    assert_eq!(missing_output.status.code(), Some(1));
+    let stderr = String::from_utf8(missing_output.stderr).unwrap();
+    assert!(
+        stderr.starts_with("installer: error: missing --output"),
+        "{stderr}"
+    );
+
+    let bad_env = run(&["--env", "NOVALUE", "--output", output.to_str().unwrap()]);
+    assert_eq!(bad_env.status.code(), Some(1));
+    let stderr = String::from_utf8(bad_env.stderr).unwrap();
+    assert!(
+        stderr.starts_with("installer: error: --env NOVALUE: "),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,424 @@
+//! Walking and editing a four-level page table.
+//!
+//! Tables are reached at `phys + phys_offset`: the loader runs identity-mapped
+//! (offset 0), the kernel through its physical map, the host tests through a
+//! heap buffer. Intermediate tables are allocated on demand and zeroed.
+
+use core::marker::PhantomData;
+
+use crate::arch::{Arch, ENTRIES, LEVELS};
+use crate::{FrameAllocator, PAGE_SIZE, PageFlags, PhysAddr, VirtAddr};
+
+/// The size of one mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageSize {
+    /// A 4 KiB page (leaf table).
+    Size4K,
+    /// A 2 MiB block (level 1).
+    Size2M,
+    /// A 1 GiB block (level 2). x86_64 needs CPUID pdpe1gb for it.
+    Size1G,
+}
+
+impl PageSize {
+    /// Bytes covered.
+    pub const fn bytes(self) -> u64 {
+        PAGE_SIZE << (9 * self.level())
+    }
+    /// The table level whose entries map this size.
+    pub const fn level(self) -> usize {
+        match self {
+            Self::Size4K => 0,
+            Self::Size2M => 1,
+            Self::Size1G => 2,
+        }
+    }
+    const fn from_level(level: usize) -> Self {
+        match level {
+            0 => Self::Size4K,
+            1 => Self::Size2M,
+            _ => Self::Size1G,
+        }
+    }
+}
+
+/// Why a mapping could not be made. Nothing was changed except, possibly,
+/// new empty intermediate tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// `virt` or `phys` is not aligned to the page size.
+    Misaligned,
+    /// `virt` is not a canonical 48-bit address.
+    NonCanonical,
+    /// Something is already mapped at `virt`.
+    AlreadyMapped,
+    /// A larger block already covers `virt`.
+    BlockInTheWay,
+    /// No frame for an intermediate table.
+    OutOfFrames,
+}
+
+/// Why an unmap failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnmapError {
+    /// Nothing is mapped at `virt`.
+    NotMapped,
+    /// `virt` is inside a larger mapping but not at its start.
+    NotAtStart,
+}
+
+/// A TLB entry that must be invalidated before the change is relied on.
+/// Call [`Flush::ignore`] only for a table that is not active on any CPU.
+#[must_use = "the TLB may still hold the old translation"]
+#[derive(Debug)]
+pub struct Flush(VirtAddr);
+
+impl Flush {
+    /// The address to invalidate.
+    pub fn virt(&self) -> VirtAddr {
+        self.0
+    }
+    /// Drops the flush: the table is not live anywhere.
+    pub fn ignore(self) {}
+}
+
+/// A page table rooted at a physical frame.
+pub struct PageMapper<A: Arch> {
+    root: PhysAddr,
+    phys_offset: u64,
+    _arch: PhantomData<A>,
+}
+
+impl<A: Arch> PageMapper<A> {
+    /// Wraps an existing root table.
+    ///
+    /// # Safety
+    /// `root` must be a page table of format `A`, and every frame it (and the
+    /// frame allocator passed later) refers to must be readable and writable
+    /// at `phys + phys_offset`, and not used for anything else.
+    pub unsafe fn new(root: PhysAddr, phys_offset: u64) -> Self {
+        Self {
+            root,
+            phys_offset,
+            _arch: PhantomData,
+        }
+    }
+
+    /// Allocates and zeroes a new, empty root table.
+    ///
+    /// # Safety
+    /// Frames from `alloc` must be writable at `phys + phys_offset`.
+    pub unsafe fn create(alloc: &mut impl FrameAllocator, phys_offset: u64) -> Option<Self> {
+        let root = alloc.allocate_frame()?;
+        // SAFETY: the caller vouches for `phys_offset`; the frame is fresh.
+        let mapper = unsafe { Self::new(root, phys_offset) };
+        mapper.zero_table(root);
+        Some(mapper)
+    }
+
+    /// The root table's frame (what CR3 / TTBRn_EL1 gets).
+    pub fn root(&self) -> PhysAddr {
+        self.root
+    }
+
+    fn table(&self, table: PhysAddr) -> *mut u64 {
+        table.get().wrapping_add(self.phys_offset) as *mut u64
+    }
+
+    fn zero_table(&self, table: PhysAddr) {
+        // SAFETY: `new`'s contract: table frames are ours and reachable.
+        unsafe { core::ptr::write_bytes(self.table(table), 0, ENTRIES) };
+    }
+
+    fn read(&self, table: PhysAddr, index: usize) -> u64 {
+        debug_assert!(index < ENTRIES);
+        // SAFETY: `new`'s contract; `index` is below 512.
+        unsafe { self.table(table).add(index).read_volatile() }
+    }
+
+    fn write(&mut self, table: PhysAddr, index: usize, entry: u64) {
+        debug_assert!(index < ENTRIES);
+        // SAFETY: `new`'s contract; `index` is below 512.
+        unsafe { self.table(table).add(index).write_volatile(entry) }
+    }
+
+    /// Maps one page or block of `size` at `virt` to `phys`.
+    pub fn map(
+        &mut self,
+        virt: VirtAddr,
+        phys: PhysAddr,
+        size: PageSize,
+        flags: PageFlags,
+        alloc: &mut impl FrameAllocator,
+    ) -> Result<Flush, MapError> {
+        if !virt.is_aligned(size.bytes()) || !phys.is_aligned(size.bytes()) {
+            return Err(MapError::Misaligned);
+        }
+        if !is_canonical(virt) {
+            return Err(MapError::NonCanonical);
+        }
+        let mut table = self.root;
+        for level in (size.level() + 1..LEVELS).rev() {
+            let index = virt.table_index(level);
+            let entry = self.read(table, index);
+            table = if !A::is_present(entry) {
+                let new = alloc.allocate_frame().ok_or(MapError::OutOfFrames)?;
+                self.zero_table(new);
+                self.write(table, index, A::table_entry(new, flags.is_user()));
+                new
+            } else if A::is_table(entry, level) {
+                if flags.is_user() {
+                    self.write(table, index, A::table_allow_user(entry));
+                }
+                A::entry_address(entry)
+            } else {
+                return Err(MapError::BlockInTheWay);
+            };
+        }
+        let index = virt.table_index(size.level());
+        if A::is_present(self.read(table, index)) {
+            return Err(MapError::AlreadyMapped);
+        }
+        self.write(table, index, A::leaf_entry(phys, flags, size.level()));
+        Ok(Flush(virt))
+    }
+
+    /// Maps `[virt, virt + len_bytes)` to `[phys, ...)` with the largest
+    /// blocks alignment allows (up to `max`). For tables that are not live
+    /// yet: the caller flushes nothing. Stops at the first error.
+    pub fn map_range(
+        &mut self,
+        virt: VirtAddr,
+        phys: PhysAddr,
+        len_bytes: u64,
+        flags: PageFlags,
+        max: PageSize,
+        alloc: &mut impl FrameAllocator,
+    ) -> Result<(), MapError> {
+        let mut done = 0;
+        while done < len_bytes {
+            let (v, p) = (virt.add(done), phys.add(done));
+            let size = [PageSize::Size1G, PageSize::Size2M, PageSize::Size4K]
+                .into_iter()
+                .filter(|s| s.level() <= max.level())
+                .find(|s| {
+                    v.is_aligned(s.bytes())
+                        && p.is_aligned(s.bytes())
+                        && len_bytes - done >= s.bytes()
+                })
+                .ok_or(MapError::Misaligned)?;
+            self.map(v, p, size, flags, alloc)?.ignore();
+            done += size.bytes();
+        }
+        Ok(())
+    }
+
+    /// Looks `virt` up: the physical address it maps to, the mapping's flags
+    /// and size.
+    pub fn translate(&self, virt: VirtAddr) -> Option<(PhysAddr, PageFlags, PageSize)> {
+        let (entry, level) = self.leaf(virt)?;
+        let size = PageSize::from_level(level);
+        let offset = virt.get() & (size.bytes() - 1);
+        Some((
+            A::entry_address(entry).add(offset),
+            A::leaf_flags(entry),
+            size,
+        ))
+    }
+
+    /// Removes the mapping that starts at `virt`. Intermediate tables stay.
+    pub fn unmap(&mut self, virt: VirtAddr) -> Result<(PhysAddr, PageSize, Flush), UnmapError> {
+        let (table, index, entry, level) = self.walk(virt).ok_or(UnmapError::NotMapped)?;
+        let size = PageSize::from_level(level);
+        if !virt.is_aligned(size.bytes()) {
+            return Err(UnmapError::NotAtStart);
+        }
+        self.write(table, index, 0);
+        Ok((A::entry_address(entry), size, Flush(virt)))
+    }
+
+    fn leaf(&self, virt: VirtAddr) -> Option<(u64, usize)> {
+        self.walk(virt).map(|(_, _, entry, level)| (entry, level))
+    }
+
+    /// Finds the present leaf entry covering `virt`: its table, index,
+    /// value and level.
+    fn walk(&self, virt: VirtAddr) -> Option<(PhysAddr, usize, u64, usize)> {
+        if !is_canonical(virt) {
+            return None;
+        }
+        let mut table = self.root;
+        for level in (0..LEVELS).rev() {
+            let index = virt.table_index(level);
+            let entry = self.read(table, index);
+            if !A::is_present(entry) {
+                return None;
+            }
+            if level == 0 || !A::is_table(entry, level) {
+                return Some((table, index, entry, level));
+            }
+            table = A::entry_address(entry);
+        }
+        None
+    }
+}
+
+/// Bits 63..48 must copy bit 47.
+fn is_canonical(virt: VirtAddr) -> bool {
+    let top = virt.get() >> 47;
+    top == 0 || top == 0x1_FFFF
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testmem::TestMemory;
+    use crate::{AArch64, MemoryKind, X86_64};
+
+    fn fresh<A: Arch>(mem: &mut TestMemory) -> PageMapper<A> {
+        let offset = mem.offset();
+        // SAFETY: TestMemory frames are reachable at its offset.
+        unsafe { PageMapper::<A>::create(mem, offset) }.unwrap()
+    }
+
+    fn check_basic<A: Arch>() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<A>(&mut mem);
+        let virt = VirtAddr::new(0xFFFF_8000_0020_3000);
+        let phys = PhysAddr::new(0x7_0000_5000);
+        let flags = PageFlags::new().write(true);
+        m.map(virt, phys, PageSize::Size4K, flags, &mut mem)
+            .unwrap()
+            .ignore();
+        assert_eq!(mem.used(), 4, "root + three intermediate tables");
+        assert_eq!(
+            m.translate(virt.add(0x123)),
+            Some((phys.add(0x123), flags, PageSize::Size4K))
+        );
+        assert_eq!(m.translate(virt.add(PAGE_SIZE)), None);
+        assert_eq!(
+            m.map(virt, phys, PageSize::Size4K, flags, &mut mem)
+                .unwrap_err(),
+            MapError::AlreadyMapped
+        );
+        let (p, size, flush) = m.unmap(virt).unwrap();
+        assert_eq!((p, size, flush.virt()), (phys, PageSize::Size4K, virt));
+        assert_eq!(m.translate(virt), None);
+        assert_eq!(m.unmap(virt).unwrap_err(), UnmapError::NotMapped);
+    }
+
+    #[test]
+    fn map_translate_unmap_x86_64() {
+        check_basic::<X86_64>();
+    }
+
+    #[test]
+    fn map_translate_unmap_aarch64() {
+        check_basic::<AArch64>();
+    }
+
+    #[test]
+    fn blocks_and_conflicts() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<X86_64>(&mut mem);
+        let f = PageFlags::new().kind(MemoryKind::Device);
+        let base = VirtAddr::new(0x4000_0000);
+        assert_eq!(
+            m.map(
+                base.add(PAGE_SIZE),
+                PhysAddr::new(0),
+                PageSize::Size2M,
+                f,
+                &mut mem
+            )
+            .unwrap_err(),
+            MapError::Misaligned
+        );
+        m.map(
+            base,
+            PhysAddr::new(0x20_0000),
+            PageSize::Size2M,
+            f,
+            &mut mem,
+        )
+        .unwrap()
+        .ignore();
+        assert_eq!(
+            m.map(
+                base.add(PAGE_SIZE),
+                PhysAddr::new(0),
+                PageSize::Size4K,
+                f,
+                &mut mem
+            )
+            .unwrap_err(),
+            MapError::BlockInTheWay
+        );
+        let (p, _, size) = m.translate(base.add(0x1_2345)).unwrap();
+        assert_eq!((p, size), (PhysAddr::new(0x21_2345), PageSize::Size2M));
+        assert_eq!(
+            m.unmap(base.add(PAGE_SIZE)).unwrap_err(),
+            UnmapError::NotAtStart
+        );
+        assert_eq!(
+            m.map(
+                VirtAddr::new(0x0000_8000_0000_0000),
+                PhysAddr::new(0),
+                PageSize::Size4K,
+                f,
+                &mut mem
+            )
+            .unwrap_err(),
+            MapError::NonCanonical
+        );
+    }
+
+    #[test]
+    fn map_range_uses_large_blocks_where_aligned() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<AArch64>(&mut mem);
+        let virt = VirtAddr::new(0xFFFF_8000_3FE0_0000);
+        let phys = PhysAddr::new(0x3FE0_0000);
+        // 2 MiB below the 1 GiB boundary, one full GiB, then 3 pages.
+        let len = 0x20_0000 + 0x4000_0000 + 3 * PAGE_SIZE;
+        m.map_range(
+            virt,
+            phys,
+            len,
+            PageFlags::new().write(true),
+            PageSize::Size1G,
+            &mut mem,
+        )
+        .unwrap();
+        assert_eq!(m.translate(virt).unwrap().2, PageSize::Size2M);
+        assert_eq!(
+            m.translate(virt.add(0x20_0000)).unwrap().2,
+            PageSize::Size1G
+        );
+        let last = virt.add(len - 1);
+        assert_eq!(
+            m.translate(last).unwrap(),
+            (
+                phys.add(len - 1),
+                PageFlags::new().write(true),
+                PageSize::Size4K
+            )
+        );
+        assert_eq!(m.translate(virt.add(len)), None);
+    }
+
+    #[test]
+    fn out_of_frames_is_an_error() {
+        let mut mem = TestMemory::new(2);
+        let mut m = fresh::<X86_64>(&mut mem);
+        let err = m.map(
+            VirtAddr::new(0x1000),
+            PhysAddr::new(0x1000),
+            PageSize::Size4K,
+            PageFlags::new(),
+            &mut mem,
+        );
+        assert_eq!(err.unwrap_err(), MapError::OutOfFrames);
+        assert_eq!(m.translate(VirtAddr::new(0x1000)), None);
+    }
+}

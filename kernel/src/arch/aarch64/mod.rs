@@ -1,0 +1,116 @@
+//! aarch64: entry, PL011 console found through the device tree, exception
+//! vectors, CPU count from the device tree, TTBR switching and the
+//! semihosting test exit.
+
+mod dtb;
+mod exceptions;
+pub mod serial;
+
+use rmm::{PageSize, PhysAddr};
+use tessera_bootinfo::KernelArgs;
+
+use crate::ExitCode;
+
+pub const NAME: &str = "aarch64";
+/// Where [`cpu_count`] gets its answer.
+pub const CPU_SOURCE: &str = "device tree";
+/// The page-table entry format.
+pub type Paging = rmm::AArch64;
+
+/// The loader jumps here with `args` in x0, at EL1 with the MMU on (its
+/// tables, MAIR and TCR), interrupts masked.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.entry")]
+pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
+    exceptions::init();
+    // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
+    // forever.
+    let args = unsafe { &*args };
+    if let Some(uart) = dtb::uart_phys(args) {
+        serial::init(uart);
+    }
+    crate::start(args)
+}
+
+/// Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit and a status
+/// (QEMU needs `-semihosting-config enable=on,target=native`): 33 pass,
+/// 35 fail, as on x86_64.
+pub fn exit_qemu(code: ExitCode) -> ! {
+    const SYS_EXIT: u64 = 0x18;
+    const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x20026;
+    let status = match code {
+        ExitCode::Success => 33,
+        ExitCode::Failure => 35,
+    };
+    let block = [ADP_STOPPED_APPLICATION_EXIT, status];
+    // SAFETY: only called in test images, which QEMU runs with semihosting
+    // on; the parameter block is valid for the call.
+    unsafe {
+        core::arch::asm!("hlt #0xf000", in("x0") SYS_EXIT, in("x1") block.as_ptr(), options(nostack))
+    };
+    halt_forever()
+}
+
+/// Idles this CPU forever with interrupts masked.
+pub fn halt_forever() -> ! {
+    loop {
+        // SAFETY: masking interrupts and waiting only stop this CPU.
+        unsafe { core::arch::asm!("msr daifset, #0xf", "wfi") };
+    }
+}
+
+/// Masks interrupts on this CPU.
+pub fn disable_interrupts() {
+    // SAFETY: masking DAIF has no memory effects.
+    unsafe { core::arch::asm!("msr daifset, #0xf", options(nomem, nostack)) };
+}
+
+/// CPU nodes in the device tree.
+pub fn cpu_count(args: &KernelArgs) -> Result<usize, &'static str> {
+    dtb::cpu_count(args)
+}
+
+/// 1 GiB blocks are always available with the 4 KiB granule.
+pub fn window_page_size() -> PageSize {
+    PageSize::Size1G
+}
+
+/// Points TTBR1_EL1 at the kernel's table and TTBR0_EL1 at an empty one,
+/// then drops every stale TLB entry.
+///
+/// # Safety
+/// The kernel table must map the running code, stack and all data in use.
+pub unsafe fn activate_tables(kernel_root: PhysAddr, user_root: PhysAddr) {
+    // SAFETY: per the contract; the barriers make the table writes visible to
+    // the walker before the switch and the TLBI complete before going on
+    // (Arm ARM D8.14 "TLB maintenance").
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "msr ttbr1_el1, {k}",
+            "msr ttbr0_el1, {u}",
+            "isb",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            k = in(reg) kernel_root.get(),
+            u = in(reg) user_root.get(),
+            options(nostack),
+        )
+    };
+}
+
+/// Test-only: reads an unmapped low address.
+pub fn fault_page() -> ! {
+    // SAFETY: deliberately not safe: the point is the data abort, which the
+    // fault handler reports before stopping the machine.
+    unsafe { core::ptr::read_volatile(0xDEAD_0000 as *const u64) };
+    unreachable!("the read above faults")
+}
+
+/// Test-only: executes a permanently undefined instruction.
+pub fn fault_undefined() -> ! {
+    // SAFETY: udf raises an undefined-instruction exception, which the fault
+    // handler reports.
+    unsafe { core::arch::asm!("udf #0", options(noreturn)) }
+}

@@ -1,0 +1,102 @@
+//! Just enough ACPI to count processors: RSDP → XSDT (or RSDT) → MADT, with
+//! every length and checksum checked so bad firmware tables give an error
+//! rather than a wild read (ACPI 6.5 §5.2.5 RSDP, §5.2.7-8 RSDT/XSDT,
+//! §5.2.12 MADT).
+
+use tessera_bootinfo::{KernelArgs, phys_to_virt};
+
+/// Largest table we agree to read.
+const MAX_TABLE_BYTES: usize = 1 << 20;
+const SDT_HEADER_BYTES: usize = 36;
+
+/// `len` bytes of physical memory.
+fn phys_bytes(phys: u64, len: usize) -> Result<&'static [u8], &'static str> {
+    if phys == 0
+        || len > MAX_TABLE_BYTES
+        || phys.checked_add(len as u64).is_none_or(|e| e > 1 << 46)
+    {
+        return Err("ACPI table address or length is implausible");
+    }
+    // SAFETY: firmware tables live in RAM the physical window maps and the
+    // kernel never hands out (ACPI reclaim / NVS areas); the range was
+    // bounds-checked above.
+    Ok(unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len) })
+}
+
+fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn read_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn checksum_ok(b: &[u8]) -> bool {
+    b.iter().fold(0u8, |sum, &x| sum.wrapping_add(x)) == 0
+}
+
+/// A whole system description table, checked.
+fn table(phys: u64) -> Result<&'static [u8], &'static str> {
+    let header = phys_bytes(phys, SDT_HEADER_BYTES)?;
+    let len = read_u32(header, 4).ok_or("short ACPI header")? as usize;
+    if len < SDT_HEADER_BYTES {
+        return Err("ACPI table shorter than its header");
+    }
+    let bytes = phys_bytes(phys, len)?;
+    if !checksum_ok(bytes) {
+        return Err("ACPI table checksum mismatch");
+    }
+    Ok(bytes)
+}
+
+/// Counts enabled (or online-capable) processor entries in the MADT.
+pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
+    let rsdp = phys_bytes(args.hwdesc_phys, args.hwdesc_size_bytes as usize)?;
+    if rsdp.get(..8) != Some(b"RSD PTR ".as_slice())
+        || !checksum_ok(rsdp.get(..20).ok_or("short RSDP")?)
+    {
+        return Err("bad RSDP");
+    }
+    let (root, entry_bytes) = if rsdp[15] >= 2 && rsdp.len() >= 36 {
+        (read_u64(rsdp, 24).ok_or("short RSDP")?, 8)
+    } else {
+        (read_u32(rsdp, 16).ok_or("short RSDP")? as u64, 4)
+    };
+    let root = table(root)?;
+    let madt = root[SDT_HEADER_BYTES..]
+        .chunks_exact(entry_bytes)
+        .map(|e| {
+            if entry_bytes == 8 {
+                read_u64(e, 0)
+            } else {
+                read_u32(e, 0).map(u64::from)
+            }
+        })
+        .filter_map(|addr| table(addr?).ok())
+        .find(|t| &t[..4] == b"APIC")
+        .ok_or("no MADT")?;
+
+    let mut cpus = 0;
+    let mut at = SDT_HEADER_BYTES + 8;
+    while at + 2 <= madt.len() {
+        let (kind, len) = (madt[at], madt[at + 1] as usize);
+        if len < 2 || at + len > madt.len() {
+            return Err("malformed MADT entry");
+        }
+        let entry = &madt[at..at + len];
+        let flags = match kind {
+            0 => read_u32(entry, 4), // Processor Local APIC
+            9 => read_u32(entry, 8), // Processor Local x2APIC
+            _ => None,
+        };
+        if flags.is_some_and(|f| f & 0b11 != 0) {
+            cpus += 1;
+        }
+        at += len;
+    }
+    if cpus == 0 {
+        Err("MADT lists no enabled processor")
+    } else {
+        Ok(cpus)
+    }
+}

@@ -1,0 +1,115 @@
+//! x86_64: entry, COM1 console, GDT/TSS, exception handlers, ACPI CPU
+//! count, CR3 switching and the isa-debug-exit test exit.
+
+mod acpi;
+mod exceptions;
+mod gdt;
+pub mod serial;
+
+use rmm::{PageSize, PhysAddr};
+use tessera_bootinfo::KernelArgs;
+
+use crate::ExitCode;
+
+pub const NAME: &str = "x86_64";
+/// Where [`cpu_count`] gets its answer.
+pub const CPU_SOURCE: &str = "ACPI MADT";
+/// The page-table entry format.
+pub type Paging = rmm::X86_64;
+
+/// QEMU's isa-debug-exit port (`-device isa-debug-exit,iobase=0xf4`).
+/// Writing `v` exits QEMU with status `(v << 1) | 1`.
+const DEBUG_EXIT_PORT: u16 = 0xF4;
+
+/// The loader jumps here with `args` in rdi, on the boot stack, interrupts
+/// off, on its page tables.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.entry")]
+pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
+    serial::init();
+    gdt::init();
+    exceptions::init();
+    // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
+    // forever; `check` validates its magic and version.
+    let args = unsafe { &*args };
+    crate::start(args)
+}
+
+/// Exits QEMU with the status the harness expects (33 pass, 35 fail).
+pub fn exit_qemu(code: ExitCode) -> ! {
+    let value: u8 = match code {
+        ExitCode::Success => 0x10,
+        ExitCode::Failure => 0x11,
+    };
+    // SAFETY: writing the debug-exit port has no effect on real hardware
+    // without the device, and ends QEMU where it exists.
+    unsafe { core::arch::asm!("out dx, al", in("dx") DEBUG_EXIT_PORT, in("al") value) };
+    halt_forever()
+}
+
+/// Idles this CPU forever with interrupts off.
+pub fn halt_forever() -> ! {
+    loop {
+        // SAFETY: cli/hlt only stop this CPU.
+        unsafe { core::arch::asm!("cli", "hlt") };
+    }
+}
+
+/// Masks interrupts on this CPU.
+pub fn disable_interrupts() {
+    // SAFETY: cli has no memory effects.
+    unsafe { core::arch::asm!("cli", options(nomem, nostack)) };
+}
+
+/// Enabled processors in the ACPI MADT.
+pub fn cpu_count(args: &KernelArgs) -> Result<usize, &'static str> {
+    acpi::count_cpus(args)
+}
+
+/// The physical window uses 1 GiB pages where the CPU has them.
+pub fn window_page_size() -> PageSize {
+    let ext = core::arch::x86_64::__cpuid(0x8000_0001);
+    if ext.edx & (1 << 26) != 0 {
+        PageSize::Size1G
+    } else {
+        PageSize::Size2M
+    }
+}
+
+/// Switches CR3 to `kernel_root`. x86_64 has one root per address space,
+/// so `_user_root` (the empty lower half) is not needed yet.
+///
+/// # Safety
+/// The new table must map the running code, stack and all data in use.
+pub unsafe fn activate_tables(kernel_root: PhysAddr, _user_root: PhysAddr) {
+    // SAFETY: per the contract; writing CR3 also flushes non-global TLB
+    // entries, and the kernel's global ones map the same as before.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) kernel_root.get(), options(nostack)) };
+    // Global entries survive a CR3 write; toggle CR4.PGE to drop the loader's.
+    // SAFETY: toggling PGE flushes the whole TLB and changes nothing else.
+    unsafe {
+        core::arch::asm!(
+            "mov {tmp}, cr4",
+            "xor {tmp}, 0x80",
+            "mov cr4, {tmp}",
+            "xor {tmp}, 0x80",
+            "mov cr4, {tmp}",
+            tmp = out(reg) _,
+            options(nostack),
+        )
+    };
+}
+
+/// Test-only: reads an unmapped low address.
+pub fn fault_page() -> ! {
+    // SAFETY: deliberately not safe: the point is the page fault, which the
+    // fault handler reports before stopping the machine.
+    unsafe { core::ptr::read_volatile(0xDEAD_0000 as *const u64) };
+    unreachable!("the read above faults")
+}
+
+/// Test-only: executes an undefined instruction.
+pub fn fault_undefined() -> ! {
+    // SAFETY: ud2 raises #UD, which the fault handler reports.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}

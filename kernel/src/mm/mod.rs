@@ -1,0 +1,56 @@
+//! Kernel memory management at boot: the physical frame allocator, the
+//! kernel's own page tables, and the kernel heap.
+//!
+//! ```text
+//!  KernelArgs.areas ──► frames (bitmap over Free areas) ──► paging (new root:
+//!  kernel sections + physical window, no identity map) ──► heap (contiguous
+//!  frames reached through the physical window)
+//! ```
+//! Grants, address spaces and the `memory:` scheme build on this later.
+
+mod frames;
+mod heap;
+mod paging;
+
+use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
+
+pub use frames::{allocate_frame, free_frame, free_frames};
+pub use heap::used_bytes as heap_used_bytes;
+
+/// What [`init`] found.
+pub struct MemoryStats {
+    /// All RAM the firmware reported (every area but MMIO).
+    pub total_bytes: u64,
+    /// RAM left for the frame allocator after boot.
+    pub free_bytes: u64,
+}
+
+/// The loader's area list.
+fn areas(args: &KernelArgs) -> &'static [MemoryArea] {
+    // SAFETY: the loader wrote `areas_count` initialised areas into
+    // kernel-owned memory at `areas_phys`, reachable through the physical map,
+    // and nothing writes or frees them afterwards.
+    unsafe {
+        core::slice::from_raw_parts(
+            phys_to_virt(args.areas_phys) as *const MemoryArea,
+            args.areas_count as usize,
+        )
+    }
+}
+
+/// Takes over physical memory and switches to the kernel's own tables.
+pub fn init(args: &KernelArgs) -> MemoryStats {
+    let areas = areas(args);
+    frames::init(areas);
+    paging::init(args, areas);
+    heap::init();
+    let total_bytes = areas
+        .iter()
+        .filter(|a| a.kind.is_ram())
+        .map(|a| a.size_bytes)
+        .sum();
+    MemoryStats {
+        total_bytes,
+        free_bytes: free_frames() as u64 * rmm::PAGE_SIZE,
+    }
+}

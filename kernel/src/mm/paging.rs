@@ -1,0 +1,107 @@
+//! The kernel's own page tables, replacing the loader's: the kernel image
+//! section by section with least rights (text RX, rodata R, data+bss RW NX),
+//! and all physical memory at `PHYS_OFFSET` (RAM cached, the rest device
+//! memory). No identity map: a stray low address now faults.
+
+use rmm::{PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr, map_physical};
+use spin::Once;
+use tessera_bootinfo::{KernelArgs, MemoryArea, PHYS_OFFSET};
+
+use super::frames::GlobalFrames;
+use crate::arch;
+
+unsafe extern "C" {
+    static __text_start: u8;
+    static __text_end: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __data_start: u8;
+    static __data_end: u8;
+}
+
+/// The physical window covers at least the 32-bit space (LAPIC, IOAPIC,
+/// PL011 and GIC registers live there).
+const MIN_PHYS_END: u64 = 1 << 32;
+
+/// Root of the kernel's table.
+static KERNEL_ROOT: Once<PhysAddr> = Once::new();
+
+/// Builds the kernel's tables and switches to them.
+pub fn init(args: &KernelArgs, areas: &[MemoryArea]) {
+    let mut frames = GlobalFrames;
+    // SAFETY: the physical window maps all RAM at PHYS_OFFSET, and new frames
+    // come from the frame allocator, which owns them.
+    let mut mapper = unsafe { PageMapper::<arch::Paging>::create(&mut frames, PHYS_OFFSET) }
+        .expect("out of memory for the kernel page table");
+
+    let sections = [
+        (
+            &raw const __text_start,
+            &raw const __text_end,
+            PageFlags::new().execute(true),
+        ),
+        (
+            &raw const __rodata_start,
+            &raw const __rodata_end,
+            PageFlags::new(),
+        ),
+        (
+            &raw const __data_start,
+            &raw const __data_end,
+            PageFlags::new().write(true),
+        ),
+    ];
+    for (start, end, flags) in sections {
+        let (start, end) = (start as u64, end as u64);
+        let phys = PhysAddr::new(args.kernel_phys + (start - args.kernel_virt));
+        mapper
+            .map_range(
+                VirtAddr::new(start),
+                phys,
+                end - start,
+                flags,
+                PageSize::Size4K,
+                &mut frames,
+            )
+            .expect("mapping the kernel image");
+    }
+
+    let end = areas
+        .iter()
+        .map(MemoryArea::end_phys)
+        .max()
+        .unwrap_or(0)
+        .max(MIN_PHYS_END);
+    let ram = areas
+        .iter()
+        .filter(|a| a.kind.is_ram())
+        .map(|a| (PhysAddr::new(a.base_phys), PhysAddr::new(a.end_phys())));
+    map_physical(
+        &mut mapper,
+        &mut frames,
+        VirtAddr::new(PHYS_OFFSET),
+        PageFlags::new().write(true),
+        ram,
+        PhysAddr::new(end.next_multiple_of(PAGE_SIZE)),
+        arch::window_page_size(),
+    )
+    .expect("mapping the physical window");
+
+    let user_root = super::allocate_frame().expect("out of memory for the empty user table");
+    // SAFETY: a fresh frame, reachable through the (still active) loader window.
+    unsafe {
+        core::ptr::write_bytes(
+            tessera_bootinfo::phys_to_virt(user_root.get()) as *mut u8,
+            0,
+            PAGE_SIZE as usize,
+        )
+    };
+    // SAFETY: the new table maps the running code (kernel text), the stack
+    // and the args (both in the physical window) exactly as the loader's did.
+    unsafe { arch::activate_tables(mapper.root(), user_root) };
+    KERNEL_ROOT.call_once(|| mapper.root());
+    crate::println!(
+        "paging: kernel tables active (root {:#x})",
+        mapper.root().get()
+    );
+}
