@@ -20,7 +20,7 @@ fn classify(ty: MemoryType) -> AreaKind {
         | MemoryType::LOADER_CODE
         | MemoryType::LOADER_DATA => AreaKind::Free,
         MemoryType::ACPI_RECLAIM => AreaKind::Reclaim,
-        MemoryType::MMIO | MemoryType::MMIO_PORT_SPACE => AreaKind::Mmio,
+        MemoryType::MMIO | MemoryType::MMIO_PORT_SPACE | MemoryType::RESERVED => AreaKind::Mmio,
         t if t == KERNEL_MEMORY => AreaKind::Kernel,
         _ => AreaKind::Reserved,
     }
@@ -42,12 +42,7 @@ impl AreaBuffer {
         let areas = unsafe {
             let ptr = region.as_mut_ptr().cast::<MemoryArea>();
             for i in 0..capacity {
-                ptr.add(i).write(MemoryArea {
-                    base_phys: 0,
-                    size_bytes: 0,
-                    kind: AreaKind::Reserved,
-                    _reserved: 0,
-                });
+                ptr.add(i).write(MemoryArea { base_phys: 0, size_bytes: 0, kind: AreaKind::Reserved, _reserved: 0 });
             }
             core::slice::from_raw_parts_mut(ptr, capacity)
         };
@@ -74,10 +69,7 @@ impl AreaBuffer {
         let mut merged = 0;
         for i in 0..count {
             let a = used[i];
-            if merged > 0
-                && used[merged - 1].kind == a.kind
-                && used[merged - 1].end_phys() == a.base_phys
-            {
+            if merged > 0 && used[merged - 1].kind == a.kind && used[merged - 1].end_phys() == a.base_phys {
                 used[merged - 1].size_bytes += a.size_bytes;
             } else {
                 used[merged] = a;

@@ -21,8 +21,7 @@ impl Esp {
 
     /// Reads `\name` whole. A missing optional file reads as empty.
     pub fn read(&mut self, name: &str, required: bool) -> Result<Vec<u8>, String> {
-        let path = CString16::try_from(format!("\\{name}").as_str())
-            .map_err(|_| format!("bad file name {name}"))?;
+        let path = CString16::try_from(format!("\\{name}").as_str()).map_err(|_| format!("bad file name {name}"))?;
         match self.0.read(Path::new(&path)) {
             Ok(bytes) => Ok(bytes),
             Err(_) if !required => Ok(Vec::new()),

@@ -56,22 +56,15 @@ fn main() -> Status {
     let env = mem.copy_in(&env_file).unwrap_or_else(|e| fail(e));
     let (hwdesc_kind, hwdesc) = match arch::find_hwdesc() {
         Some((kind, bytes)) => (kind, mem.copy_in(bytes).unwrap_or_else(|e| fail(e))),
-        None => fail(
-            "no hardware description (ACPI RSDP / device tree) in the UEFI configuration table",
-        ),
+        None => fail("no hardware description (ACPI RSDP / device tree) in the UEFI configuration table"),
     };
-    let stack = mem
-        .allocate(tessera_bootinfo::BOOT_STACK_BYTES as usize)
-        .unwrap_or_else(|e| fail(e));
-    let args_region = mem
-        .allocate(core::mem::size_of::<KernelArgs>())
-        .unwrap_or_else(|e| fail(e));
+    let stack = mem.allocate(tessera_bootinfo::BOOT_STACK_BYTES as usize).unwrap_or_else(|e| fail(e));
+    let args_region = mem.allocate(core::mem::size_of::<KernelArgs>()).unwrap_or_else(|e| fail(e));
 
     let firmware_map = uefi::boot::memory_map(uefi::mem::memory_map::MemoryType::LOADER_DATA)
         .unwrap_or_else(|e| fail(format_args!("reading the memory map: {e:?}")));
     let tables = paging::build(&kernel, &firmware_map, &mut mem).unwrap_or_else(|e| fail(e));
-    let mut areas =
-        areas::AreaBuffer::new(firmware_map.len(), &mut mem).unwrap_or_else(|e| fail(e));
+    let mut areas = areas::AreaBuffer::new(firmware_map.len(), &mut mem).unwrap_or_else(|e| fail(e));
     drop(firmware_map);
 
     uefi::println!(

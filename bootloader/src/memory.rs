@@ -51,11 +51,7 @@ pub struct KernelMemory {
 
 impl KernelMemory {
     pub fn new() -> Self {
-        Self {
-            regions: [Region::default(); MAX_REGIONS],
-            count: 0,
-            chunk: None,
-        }
+        Self { regions: [Region::default(); MAX_REGIONS], count: 0, chunk: None }
     }
 
     /// `len` bytes (rounded up to pages), zeroed.
@@ -68,14 +64,8 @@ impl KernelMemory {
             .map_err(|e| format!("out of memory allocating {} KiB: {e:?}", pages * 4))?;
         // SAFETY: UEFI gave us `pages` identity-mapped pages.
         unsafe { ptr.as_ptr().write_bytes(0, pages * PAGE_SIZE as usize) };
-        let region = Region {
-            phys: ptr.as_ptr() as u64,
-            len,
-        };
-        self.regions[self.count] = Region {
-            phys: region.phys,
-            len: pages * PAGE_SIZE as usize,
-        };
+        let region = Region { phys: ptr.as_ptr() as u64, len };
+        self.regions[self.count] = Region { phys: region.phys, len: pages * PAGE_SIZE as usize };
         self.count += 1;
         Ok(region)
     }
@@ -98,12 +88,7 @@ impl FrameAllocator for KernelMemory {
     fn allocate_frame(&mut self) -> Option<PhysAddr> {
         let (next, left) = match self.chunk {
             Some((next, left)) if left > 0 => (next, left),
-            _ => (
-                self.allocate(TABLE_CHUNK_PAGES * PAGE_SIZE as usize)
-                    .ok()?
-                    .phys(),
-                TABLE_CHUNK_PAGES,
-            ),
+            _ => (self.allocate(TABLE_CHUNK_PAGES * PAGE_SIZE as usize).ok()?.phys(), TABLE_CHUNK_PAGES),
         };
         self.chunk = Some((next + PAGE_SIZE, left - 1));
         Some(PhysAddr::new(next))

@@ -28,55 +28,34 @@ pub struct Tables {
     pub root: u64,
 }
 
-/// Whether a firmware memory type is RAM (mapped cacheable).
+/// Whether a firmware memory type is RAM (mapped cacheable). The same split
+/// as the kernel's `AreaKind::is_ram`.
 pub fn is_ram(ty: MemoryType) -> bool {
-    !matches!(ty, MemoryType::MMIO | MemoryType::MMIO_PORT_SPACE)
+    !matches!(ty, MemoryType::MMIO | MemoryType::MMIO_PORT_SPACE | MemoryType::RESERVED)
 }
 
 /// Builds the tables described in the module doc.
-pub fn build(
-    kernel: &LoadedKernel,
-    map: &MemoryMapOwned,
-    mem: &mut KernelMemory,
-) -> Result<Tables, String> {
+pub fn build(kernel: &LoadedKernel, map: &MemoryMapOwned, mem: &mut KernelMemory) -> Result<Tables, String> {
     let err = |what: &str, e| format!("building page tables ({what}): {e:?}");
     // SAFETY: the loader runs identity-mapped, so frames from `mem` are
     // reachable at offset 0.
-    let mut mapper =
-        unsafe { PageMapper::<Paging>::create(mem, 0) }.ok_or("out of memory for page tables")?;
+    let mut mapper = unsafe { PageMapper::<Paging>::create(mem, 0) }.ok_or("out of memory for page tables")?;
 
     for seg in &kernel.segments {
         let phys = PhysAddr::new(kernel.phys + (seg.virt - kernel.virt));
         let flags = PageFlags::new().write(seg.writable).execute(seg.executable);
         mapper
-            .map_range(
-                VirtAddr::new(seg.virt),
-                phys,
-                seg.size_bytes,
-                flags,
-                PageSize::Size4K,
-                mem,
-            )
+            .map_range(VirtAddr::new(seg.virt), phys, seg.size_bytes, flags, PageSize::Size4K, mem)
             .map_err(|e| err("kernel image", e))?;
     }
 
     let mut ram: Vec<(PhysAddr, PhysAddr)> = map
         .entries()
         .filter(|d| is_ram(d.ty))
-        .map(|d| {
-            (
-                PhysAddr::new(d.phys_start),
-                PhysAddr::new(d.phys_start + d.page_count * rmm::PAGE_SIZE),
-            )
-        })
+        .map(|d| (PhysAddr::new(d.phys_start), PhysAddr::new(d.phys_start + d.page_count * rmm::PAGE_SIZE)))
         .collect();
     ram.sort_unstable_by_key(|r| r.0);
-    let end = map
-        .entries()
-        .map(|d| d.phys_start + d.page_count * rmm::PAGE_SIZE)
-        .max()
-        .unwrap_or(0)
-        .max(MIN_PHYS_END);
+    let end = map.entries().map(|d| d.phys_start + d.page_count * rmm::PAGE_SIZE).max().unwrap_or(0).max(MIN_PHYS_END);
 
     let rw = PageFlags::new().write(true);
     map_physical(
@@ -89,17 +68,7 @@ pub fn build(
         PageSize::Size2M,
     )
     .map_err(|e| err("physical map", e))?;
-    map_physical(
-        &mut mapper,
-        mem,
-        VirtAddr::new(0),
-        rw.execute(true),
-        ram,
-        PhysAddr::new(end),
-        PageSize::Size2M,
-    )
-    .map_err(|e| err("identity map", e))?;
-    Ok(Tables {
-        root: mapper.root().get(),
-    })
+    map_physical(&mut mapper, mem, VirtAddr::new(0), rw.execute(true), ram, PhysAddr::new(end), PageSize::Size2M)
+        .map_err(|e| err("identity map", e))?;
+    Ok(Tables { root: mapper.root().get() })
 }

@@ -61,10 +61,8 @@ impl Config {
     ///
     /// Errors: [`Error::ConfigRead`] if it cannot be read, otherwise as [`Config::parse`].
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
         Config::parse(&text, path)
     }
 
@@ -73,10 +71,8 @@ impl Config {
     /// Errors: [`Error::ConfigParse`] for bad TOML, unknown keys, wrong types or a missing
     /// `[general]`; [`Error::ConfigValue`] for out-of-range sizes.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|source| Error::ConfigParse {
-            path: path.to_owned(),
-            source,
-        })?;
+        let config: Config =
+            toml::from_str(text).map_err(|source| Error::ConfigParse { path: path.to_owned(), source })?;
         config.general.validate(path)?;
         Ok(config)
     }
@@ -84,14 +80,9 @@ impl Config {
 
 impl General {
     fn validate(&self, path: &Path) -> Result<()> {
-        let bad = |reason: String| Error::ConfigValue {
-            path: path.to_owned(),
-            reason,
-        };
+        let bad = |reason: String| Error::ConfigValue { path: path.to_owned(), reason };
         if self.efi_partition_mib == 0 {
-            return Err(bad(
-                "[general] efi_partition_size must be at least 1 (MiB)".into()
-            ));
+            return Err(bad("[general] efi_partition_size must be at least 1 (MiB)".into()));
         }
         if self.efi_partition_mib > MAX_EFI_PARTITION_MIB {
             return Err(bad(format!(
@@ -129,10 +120,7 @@ mod tests {
         assert_eq!(config.general.efi_partition_mib, 32);
         assert_eq!(config.general.filesystem_mib, 64);
         let env: Vec<_> = config.env.iter().collect();
-        assert_eq!(
-            env,
-            [(&"A".into(), &"1".into()), (&"B".into(), &"2".into())]
-        );
+        assert_eq!(env, [(&"A".into(), &"1".into()), (&"B".into(), &"2".into())]);
     }
 
     #[test]
@@ -169,10 +157,7 @@ mod tests {
     fn zero_or_huge_esp_is_rejected() {
         let err = parse("[general]\nefi_partition_size = 0\n").unwrap_err();
         assert!(matches!(err, Error::ConfigValue { .. }), "{err:?}");
-        let huge = format!(
-            "[general]\nefi_partition_size = {}\n",
-            MAX_EFI_PARTITION_MIB + 1
-        );
+        let huge = format!("[general]\nefi_partition_size = {}\n", MAX_EFI_PARTITION_MIB + 1);
         assert!(matches!(parse(&huge), Err(Error::ConfigValue { .. })));
     }
 }

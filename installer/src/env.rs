@@ -23,10 +23,7 @@ impl KernelEnv {
     pub fn from_table(table: &BTreeMap<String, String>, origin: &str) -> Result<KernelEnv> {
         let mut env = KernelEnv::default();
         for (key, value) in table {
-            env.set(key, value).map_err(|reason| Error::Env {
-                origin: format!("{origin}: [env] {key}"),
-                reason,
-            })?;
+            env.set(key, value).map_err(|reason| Error::Env { origin: format!("{origin}: [env] {key}"), reason })?;
         }
         Ok(env)
     }
@@ -35,13 +32,8 @@ impl KernelEnv {
     ///
     /// Errors: [`Error::Env`] naming the argument if it has no `=` or is malformed.
     pub fn apply_override(&mut self, arg: &str) -> Result<()> {
-        let err = |reason: String| Error::Env {
-            origin: format!("--env {arg}"),
-            reason,
-        };
-        let (key, value) = arg
-            .split_once('=')
-            .ok_or_else(|| err("expected KEY=VALUE".into()))?;
+        let err = |reason: String| Error::Env { origin: format!("--env {arg}"), reason };
+        let (key, value) = arg.split_once('=').ok_or_else(|| err("expected KEY=VALUE".into()))?;
         self.set(key, value).map_err(err)
     }
 
@@ -62,34 +54,20 @@ impl KernelEnv {
 
     /// The value of `key`, if set.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// The `/env` file: `KEY=value\n` per entry, empty if there are none.
     pub fn render(&self) -> String {
-        self.entries
-            .iter()
-            .map(|(key, value)| format!("{key}={value}\n"))
-            .collect()
+        self.entries.iter().map(|(key, value)| format!("{key}={value}\n")).collect()
     }
 }
 
 fn check_key(key: &str) -> std::result::Result<(), String> {
     let mut chars = key.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "key `{key}` must be letters, digits and `_`, not starting with a digit"
-        ))
-    }
+    if valid { Ok(()) } else { Err(format!("key `{key}` must be letters, digits and `_`, not starting with a digit")) }
 }
 
 #[cfg(test)]
@@ -97,10 +75,7 @@ mod tests {
     use super::*;
 
     fn table(entries: &[(&str, &str)]) -> BTreeMap<String, String> {
-        entries
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        entries.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -111,8 +86,7 @@ mod tests {
 
     #[test]
     fn override_replaces_config_key_and_moves_last() {
-        let mut env =
-            KernelEnv::from_table(&table(&[("A", "1"), ("B", "2"), ("C", "3")]), "c").unwrap();
+        let mut env = KernelEnv::from_table(&table(&[("A", "1"), ("B", "2"), ("C", "3")]), "c").unwrap();
         env.apply_override("A=one").unwrap();
         env.apply_override("D=4").unwrap();
         env.apply_override("D=four=4").unwrap();
@@ -136,9 +110,6 @@ mod tests {
         }
         assert_eq!(env.render(), "");
         let err = KernelEnv::from_table(&table(&[("bad key", "1")]), "c.toml").unwrap_err();
-        assert!(
-            err.to_string().starts_with("c.toml: [env] bad key: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("c.toml: [env] bad key: "), "{err}");
     }
 }

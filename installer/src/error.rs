@@ -14,10 +14,7 @@ pub enum Error {
     /// The config file is not valid TOML or does not match the schema (unknown key, wrong
     /// type, missing `[general]`). `source` carries line and column.
     #[error("{}: {source}", path.display())]
-    ConfigParse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    ConfigParse { path: PathBuf, source: toml::de::Error },
 
     /// The config parsed but a value is out of range (e.g. a zero-sized ESP).
     #[error("{}: {reason}", path.display())]
@@ -30,22 +27,14 @@ pub enum Error {
 
     /// The loader, kernel or initfs input could not be read.
     #[error("cannot read {what} {}: {source}", path.display())]
-    Input {
-        what: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Input { what: &'static str, path: PathBuf, source: io::Error },
 
     /// The files do not fit in the ESP.
     #[error(
         "ESP of {esp_mib} MiB is too small for {needed_bytes} bytes of files \
          (FAT has {free_bytes} bytes free); raise [general] efi_partition_size"
     )]
-    EspTooSmall {
-        esp_mib: u64,
-        needed_bytes: u64,
-        free_bytes: u64,
-    },
+    EspTooSmall { esp_mib: u64, needed_bytes: u64, free_bytes: u64 },
 
     /// Creating, writing or renaming the output image failed.
     #[error("{}: {source}", path.display())]
@@ -53,18 +42,11 @@ pub enum Error {
 
     /// The GPT crate refused the layout (should not happen for a validated config).
     #[error("{}: writing the GPT: {source}", path.display())]
-    Gpt {
-        path: PathBuf,
-        source: gpt::GptError,
-    },
+    Gpt { path: PathBuf, source: gpt::GptError },
 
     /// Formatting or filling the FAT ESP failed.
     #[error("{}: writing the ESP ({step}): {source}", path.display())]
-    Fat {
-        path: PathBuf,
-        step: String,
-        source: io::Error,
-    },
+    Fat { path: PathBuf, step: String, source: io::Error },
 }
 
 /// Short for `Result<T, installer::Error>`.

@@ -24,11 +24,7 @@ pub const VOLUME_ID: u32 = 0x7E55_E4A0;
 pub enum Source {
     /// An input file given on the command line, already opened so a missing input fails
     /// before any image is written.
-    File {
-        path: PathBuf,
-        file: File,
-        len_bytes: u64,
-    },
+    File { path: PathBuf, file: File, len_bytes: u64 },
     /// Bytes made by the installer itself (the `/env` text).
     Bytes(Vec<u8>),
 }
@@ -38,24 +34,13 @@ impl Source {
     ///
     /// Errors: [`Error::Input`] if it cannot be opened or is not a regular file.
     pub fn open(what: &'static str, path: &Path) -> Result<Source> {
-        let input_err = |source| Error::Input {
-            what,
-            path: path.to_owned(),
-            source,
-        };
+        let input_err = |source| Error::Input { what, path: path.to_owned(), source };
         let file = File::open(path).map_err(input_err)?;
         let meta = file.metadata().map_err(input_err)?;
         if !meta.is_file() {
-            return Err(input_err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            )));
+            return Err(input_err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
         }
-        Ok(Source::File {
-            path: path.to_owned(),
-            file,
-            len_bytes: meta.len(),
-        })
+        Ok(Source::File { path: path.to_owned(), file, len_bytes: meta.len() })
     }
 
     fn len_bytes(&self) -> u64 {
@@ -84,16 +69,8 @@ pub fn write_esp<D>(mut volume: D, files: &mut [EspFile], esp_mib: u64, image: &
 where
     D: Read + Write + Seek,
 {
-    let fat_err = |step: String| {
-        move |source| Error::Fat {
-            path: image.to_owned(),
-            step: step.clone(),
-            source,
-        }
-    };
-    let options = FormatVolumeOptions::new()
-        .volume_label(VOLUME_LABEL)
-        .volume_id(VOLUME_ID);
+    let fat_err = |step: String| move |source| Error::Fat { path: image.to_owned(), step: step.clone(), source };
+    let options = FormatVolumeOptions::new().volume_label(VOLUME_LABEL).volume_id(VOLUME_ID);
     fatfs::format_volume(&mut volume, options).map_err(fat_err("format".into()))?;
     let fs = FileSystem::new(&mut volume, FsOptions::new()).map_err(fat_err("mount".into()))?;
 
@@ -110,14 +87,11 @@ where
                     prefix.push('/');
                 }
                 prefix.push_str(part);
-                root.create_dir(&prefix)
-                    .map_err(fat_err(format!("mkdir {prefix}")))?;
+                root.create_dir(&prefix).map_err(fat_err(format!("mkdir {prefix}")))?;
             }
         }
         let step = format!("write {}", entry.dest);
-        let mut out = root
-            .create_file(&entry.dest)
-            .map_err(fat_err(step.clone()))?;
+        let mut out = root.create_file(&entry.dest).map_err(fat_err(step.clone()))?;
         out.truncate().map_err(fat_err(step.clone()))?;
         copy(&mut entry.source, &mut out, fat_err(step.clone()))?;
         out.flush().map_err(fat_err(step))?;
@@ -145,11 +119,7 @@ fn check_fits<D: Read + Write + Seek>(
     dirs.sort_unstable();
     dirs.dedup();
     // Each file takes whole clusters; each directory one (a few entries fit in one).
-    let needed_clusters = files
-        .iter()
-        .map(|f| clusters(f.source.len_bytes()))
-        .sum::<u64>()
-        + dirs.len() as u64;
+    let needed_clusters = files.iter().map(|f| clusters(f.source.len_bytes())).sum::<u64>() + dirs.len() as u64;
     let free_clusters = u64::from(stats.free_clusters());
     if needed_clusters > free_clusters {
         return Err(Error::EspTooSmall {
@@ -163,11 +133,7 @@ fn check_fits<D: Read + Write + Seek>(
 
 /// Copies a source into a FAT file, telling read errors (the input's fault) from write
 /// errors (the image's).
-fn copy<W: Write>(
-    source: &mut Source,
-    out: &mut W,
-    write_err: impl Fn(io::Error) -> Error,
-) -> Result<()> {
+fn copy<W: Write>(source: &mut Source, out: &mut W, write_err: impl Fn(io::Error) -> Error) -> Result<()> {
     match source {
         Source::Bytes(bytes) => out.write_all(bytes).map_err(write_err),
         Source::File { path, file, .. } => {
@@ -178,11 +144,7 @@ fn copy<W: Write>(
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(source) => {
-                        return Err(Error::Input {
-                            what: "input",
-                            path: path.clone(),
-                            source,
-                        });
+                        return Err(Error::Input { what: "input", path: path.clone(), source });
                     }
                 };
                 out.write_all(&buf[..n]).map_err(&write_err)?;

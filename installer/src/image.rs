@@ -44,49 +44,29 @@ pub const ROOT_PARTITION_GUID: Uuid = Uuid::from_u128(0x1598ed6b_e5ae_445f_b34b_
 ///
 /// Errors: [`Error::Output`] for file errors, [`Error::Gpt`] if the partition table cannot
 /// be written, and whatever [`esp::write_esp`] returns.
-pub fn write_image(
-    path: &Path,
-    layout: &Layout,
-    esp_mib: u64,
-    files: &mut [EspFile],
-) -> Result<()> {
-    let out_err = |source| Error::Output {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(out_err)?;
+pub fn write_image(path: &Path, layout: &Layout, esp_mib: u64, files: &mut [EspFile]) -> Result<()> {
+    let out_err = |source| Error::Output { path: path.to_owned(), source };
+    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).map_err(out_err)?;
     // Sparse: only the sectors written below take space on the host.
     file.set_len(layout.disk_bytes).map_err(out_err)?;
 
     write_partition_table(&mut file, layout, path)?;
 
-    let esp = PartitionSlice::new(&mut file, layout.esp.start_bytes(), layout.esp.len_bytes())
-        .map_err(out_err)?;
+    let esp = PartitionSlice::new(&mut file, layout.esp.start_bytes(), layout.esp.len_bytes()).map_err(out_err)?;
     esp::write_esp(esp, files, esp_mib, path)
 }
 
 /// Writes the protective MBR (LBA 0), the primary GPT (LBA 1 and the entry array after
 /// it) and the backup GPT (last sectors), UEFI spec 2.10 §5.
 fn write_partition_table(file: &mut File, layout: &Layout, path: &Path) -> Result<()> {
-    let gpt_err = |source| Error::Gpt {
-        path: path.to_owned(),
-        source,
-    };
+    let gpt_err = |source| Error::Gpt { path: path.to_owned(), source };
     // The protective MBR's one partition covers the disk after LBA 0, capped at what a
     // 32-bit MBR size field can say (UEFI spec 2.10 §5.2.3).
     let mbr_sectors = u32::try_from(layout.disk_sectors() - 1).unwrap_or(u32::MAX);
-    ProtectiveMBR::with_lb_size(mbr_sectors)
-        .overwrite_lba0(file)
-        .map_err(|e| Error::Output {
-            path: path.to_owned(),
-            source: std::io::Error::other(format!("writing the protective MBR: {e}")),
-        })?;
+    ProtectiveMBR::with_lb_size(mbr_sectors).overwrite_lba0(file).map_err(|e| Error::Output {
+        path: path.to_owned(),
+        source: std::io::Error::other(format!("writing the protective MBR: {e}")),
+    })?;
 
     let mut disk = gpt::GptConfig::new()
         .writable(true)
@@ -95,24 +75,11 @@ fn write_partition_table(file: &mut File, layout: &Layout, path: &Path) -> Resul
         .map_err(gpt_err)?;
 
     let mut partitions = BTreeMap::new();
-    partitions.insert(
-        1,
-        partition(
-            ESP_NAME,
-            partition_types::EFI,
-            ESP_PARTITION_GUID,
-            layout.esp,
-        ),
-    );
+    partitions.insert(1, partition(ESP_NAME, partition_types::EFI, ESP_PARTITION_GUID, layout.esp));
     if let Some(root) = layout.root {
-        let root_type = partition_types::Type {
-            guid: ROOT_PARTITION_TYPE,
-            os: OperatingSystem::Custom("Tessera".into()),
-        };
-        partitions.insert(
-            2,
-            partition(ROOT_NAME, root_type, ROOT_PARTITION_GUID, root),
-        );
+        let root_type =
+            partition_types::Type { guid: ROOT_PARTITION_TYPE, os: OperatingSystem::Custom("Tessera".into()) };
+        partitions.insert(2, partition(ROOT_NAME, root_type, ROOT_PARTITION_GUID, root));
     }
     // Replacing the whole table (rather than `add_partition`) keeps our GUIDs and the
     // default 128-entry array.
@@ -121,12 +88,7 @@ fn write_partition_table(file: &mut File, layout: &Layout, path: &Path) -> Resul
     Ok(())
 }
 
-fn partition(
-    name: &str,
-    part_type: partition_types::Type,
-    guid: Uuid,
-    extent: Extent,
-) -> Partition {
+fn partition(name: &str, part_type: partition_types::Type, guid: Uuid, extent: Extent) -> Partition {
     Partition {
         part_type_guid: part_type,
         part_guid: guid,

@@ -67,22 +67,13 @@ impl Layout {
         let root = match general.filesystem_mib {
             0 => None,
             mib => {
-                let root = Extent {
-                    first_lba: end_lba,
-                    sectors: mib.checked_mul(sectors_per_mib)?,
-                };
+                let root = Extent { first_lba: end_lba, sectors: mib.checked_mul(sectors_per_mib)? };
                 end_lba = root.first_lba.checked_add(root.sectors)?;
                 Some(root)
             }
         };
-        let disk_bytes = end_lba
-            .checked_mul(SECTOR_BYTES)?
-            .checked_add(ALIGN_BYTES)?;
-        Some(Layout {
-            esp,
-            root,
-            disk_bytes,
-        })
+        let disk_bytes = end_lba.checked_mul(SECTOR_BYTES)?.checked_add(ALIGN_BYTES)?;
+        Some(Layout { esp, root, disk_bytes })
     }
 
     /// Number of sectors on the disk.
@@ -96,10 +87,7 @@ mod tests {
     use super::*;
 
     fn general(efi_partition_mib: u64, filesystem_mib: u64) -> General {
-        General {
-            efi_partition_mib,
-            filesystem_mib,
-        }
+        General { efi_partition_mib, filesystem_mib }
     }
 
     #[test]

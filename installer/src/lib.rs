@@ -77,18 +77,9 @@ pub fn install(install: &Install) -> Result<()> {
             dest: format!("EFI/BOOT/{}", install.arch.boot_file_name()),
             source: Source::open("loader", &install.loader)?,
         },
-        EspFile {
-            dest: "kernel".into(),
-            source: Source::open("kernel", &install.kernel)?,
-        },
-        EspFile {
-            dest: "initfs".into(),
-            source: Source::open("initfs", &install.initfs)?,
-        },
-        EspFile {
-            dest: "env".into(),
-            source: Source::Bytes(env.render().into_bytes()),
-        },
+        EspFile { dest: "kernel".into(), source: Source::open("kernel", &install.kernel)? },
+        EspFile { dest: "initfs".into(), source: Source::open("initfs", &install.initfs)? },
+        EspFile { dest: "env".into(), source: Source::Bytes(env.render().into_bytes()) },
     ];
 
     let output = &install.output;

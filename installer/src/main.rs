@@ -22,9 +22,8 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let result = parse_args(args).and_then(|install| {
-        installer::install(&install).map_err(|e| e.to_string().trim_end().to_owned())
-    });
+    let result = parse_args(args)
+        .and_then(|install| installer::install(&install).map_err(|e| e.to_string().trim_end().to_owned()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -47,18 +46,13 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
 
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|a| format!("option {} is not UTF-8 (try --help)", a.display()))?;
+        let arg = arg.into_string().map_err(|a| format!("option {} is not UTF-8 (try --help)", a.display()))?;
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => (name.to_owned(), Some(value.into())),
             _ => (arg, None),
         };
         let mut value = || -> Result<OsString, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs a value (try --help)"))
+            inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{name} needs a value (try --help)"))
         };
         let set = |slot: &mut Option<PathBuf>, value: OsString| {
             if slot.replace(value.into()).is_some() {
@@ -73,18 +67,12 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
             "--initfs" => set(&mut initfs, value()?)?,
             "--output" => set(&mut output, value()?)?,
             "--arch" => {
-                let text = value()?
-                    .into_string()
-                    .map_err(|_| "--arch is not UTF-8".to_string())?;
+                let text = value()?.into_string().map_err(|_| "--arch is not UTF-8".to_string())?;
                 if arch.replace(text.parse::<Arch>()?).is_some() {
                     return Err("--arch given twice".into());
                 }
             }
-            "--env" => env_overrides.push(
-                value()?
-                    .into_string()
-                    .map_err(|_| "--env value is not UTF-8".to_string())?,
-            ),
+            "--env" => env_overrides.push(value()?.into_string().map_err(|_| "--env value is not UTF-8".to_string())?),
             other => return Err(format!("unexpected argument `{other}` (try --help)")),
         }
     }
@@ -142,21 +130,9 @@ mod tests {
     #[test]
     fn rejects_bad_command_lines() {
         assert!(parse(&FULL[2..]).unwrap_err().contains("--config"));
-        assert!(
-            parse(&[FULL, &["--kernel", "k2"]].concat())
-                .unwrap_err()
-                .contains("twice")
-        );
-        assert!(
-            parse(&[FULL, &["--bogus"]].concat())
-                .unwrap_err()
-                .contains("--bogus")
-        );
-        assert!(
-            parse(&[FULL, &["--output"]].concat())
-                .unwrap_err()
-                .contains("needs a value")
-        );
+        assert!(parse(&[FULL, &["--kernel", "k2"]].concat()).unwrap_err().contains("twice"));
+        assert!(parse(&[FULL, &["--bogus"]].concat()).unwrap_err().contains("--bogus"));
+        assert!(parse(&[FULL, &["--output"]].concat()).unwrap_err().contains("needs a value"));
         let mut riscv = FULL.to_vec();
         riscv[3] = "riscv64";
         assert!(parse(&riscv).unwrap_err().contains("riscv64"));

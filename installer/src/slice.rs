@@ -19,12 +19,7 @@ impl<T: Seek> PartitionSlice<T> {
     /// A slice of `inner`, positioned at its start.
     pub fn new(mut inner: T, start_bytes: u64, len_bytes: u64) -> io::Result<Self> {
         inner.seek(SeekFrom::Start(start_bytes))?;
-        Ok(PartitionSlice {
-            inner,
-            start_bytes,
-            len_bytes,
-            pos_bytes: 0,
-        })
+        Ok(PartitionSlice { inner, start_bytes, len_bytes, pos_bytes: 0 })
     }
 
     /// Bytes from the position to the end of the slice.
@@ -51,10 +46,7 @@ impl<T: Write + Seek> Write for PartitionSlice<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let len = self.clamp(buf.len());
         if len == 0 && !buf.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                "write past the end of the partition",
-            ));
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "write past the end of the partition"));
         }
         let n = self.inner.write(&buf[..len])?;
         self.pos_bytes += n as u64;
@@ -73,8 +65,7 @@ impl<T: Seek> Seek for PartitionSlice<T> {
             SeekFrom::Current(delta) => self.pos_bytes.checked_add_signed(delta),
             SeekFrom::End(delta) => self.len_bytes.checked_add_signed(delta),
         };
-        let target = target
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        let target = target.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
         let absolute = self
             .start_bytes
             .checked_add(target)
@@ -96,10 +87,7 @@ mod tests {
         assert_eq!(slice.seek(SeekFrom::End(0)).unwrap(), 8);
         slice.seek(SeekFrom::Start(6)).unwrap();
         assert_eq!(slice.write(b"abcd").unwrap(), 2);
-        assert_eq!(
-            slice.write(b"cd").unwrap_err().kind(),
-            io::ErrorKind::WriteZero
-        );
+        assert_eq!(slice.write(b"cd").unwrap_err().kind(), io::ErrorKind::WriteZero);
         slice.seek(SeekFrom::Current(-2)).unwrap();
         let mut buf = [0u8; 4];
         assert_eq!(slice.read(&mut buf).unwrap(), 2);

@@ -74,11 +74,7 @@ impl Inputs {
 
 /// Reads the GPT with both headers required to be valid.
 fn read_gpt(image: &Path) -> gpt::GptDisk<File> {
-    gpt::GptConfig::new()
-        .logical_block_size(LogicalBlockSize::Lb512)
-        .only_valid_headers(true)
-        .open(image)
-        .unwrap()
+    gpt::GptConfig::new().logical_block_size(LogicalBlockSize::Lb512).only_valid_headers(true).open(image).unwrap()
 }
 
 /// Mounts partition 1 of `image` as FAT.
@@ -96,11 +92,7 @@ fn mount_esp(image: &Path) -> FileSystem<PartitionSlice<File>> {
 
 fn read_esp_file(fs: &FileSystem<PartitionSlice<File>>, path: &str) -> Vec<u8> {
     let mut bytes = Vec::new();
-    fs.root_dir()
-        .open_file(path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .read_to_end(&mut bytes)
-        .unwrap();
+    fs.root_dir().open_file(path).unwrap_or_else(|e| panic!("{path}: {e}")).read_to_end(&mut bytes).unwrap();
     bytes
 }
 
@@ -114,11 +106,8 @@ fn check_esp_contents(image: &Path, inputs: &Inputs, arch: Arch, env: &str) {
     assert_eq!(String::from_utf8(read_esp_file(&fs, "env")).unwrap(), env);
     // Only the one loader for this arch.
     let boot_dir = fs.root_dir().open_dir("EFI/BOOT").unwrap();
-    let names: Vec<String> = boot_dir
-        .iter()
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| n != "." && n != "..")
-        .collect();
+    let names: Vec<String> =
+        boot_dir.iter().map(|e| e.unwrap().file_name()).filter(|n| n != "." && n != "..").collect();
     assert_eq!(names, [arch.boot_file_name()]);
 }
 
@@ -146,27 +135,15 @@ fn x86_64_image_has_gpt_and_esp_only() {
     let disk = read_gpt(image);
     let header = disk.primary_header().unwrap();
     assert_eq!(header.num_parts, 128);
-    assert_eq!(
-        disk.backup_header().unwrap().current_lba,
-        18 * MIB_BYTES / SECTOR_BYTES - 1
-    );
+    assert_eq!(disk.backup_header().unwrap().current_lba, 18 * MIB_BYTES / SECTOR_BYTES - 1);
     let parts = disk.partitions();
     assert_eq!(parts.len(), 1);
     let esp = &parts[&1];
     assert_eq!(esp.part_type_guid, gpt::partition_types::EFI);
-    assert_eq!(
-        esp.part_type_guid.guid.to_string().to_uppercase(),
-        "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
-    );
+    assert_eq!(esp.part_type_guid.guid.to_string().to_uppercase(), "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
     assert_eq!(esp.name, ESP_NAME);
-    assert_eq!(
-        esp.bytes_start(LogicalBlockSize::Lb512).unwrap(),
-        ALIGN_BYTES
-    );
-    assert_eq!(
-        esp.bytes_len(LogicalBlockSize::Lb512).unwrap(),
-        16 * MIB_BYTES
-    );
+    assert_eq!(esp.bytes_start(LogicalBlockSize::Lb512).unwrap(), ALIGN_BYTES);
+    assert_eq!(esp.bytes_len(LogicalBlockSize::Lb512).unwrap(), 16 * MIB_BYTES);
 
     check_esp_contents(image, &inputs, Arch::X86_64, "TESSERA_TEST=boot\n");
 }
@@ -190,19 +167,13 @@ fn aarch64_image_with_root_partition_and_env_overrides() {
     assert_eq!(parts.len(), 2);
     let (esp, root) = (&parts[&1], &parts[&2]);
     assert_eq!(esp.part_type_guid, gpt::partition_types::EFI);
-    assert_eq!(
-        esp.bytes_len(LogicalBlockSize::Lb512).unwrap(),
-        20 * MIB_BYTES
-    );
+    assert_eq!(esp.bytes_len(LogicalBlockSize::Lb512).unwrap(), 20 * MIB_BYTES);
     assert_eq!(root.part_type_guid.guid, ROOT_PARTITION_TYPE);
     assert_eq!(root.name, ROOT_NAME);
     let root_start = root.bytes_start(LogicalBlockSize::Lb512).unwrap();
     assert_eq!(root_start % ALIGN_BYTES, 0);
     assert_eq!(root_start, (1 + 20) * MIB_BYTES);
-    assert_eq!(
-        root.bytes_len(LogicalBlockSize::Lb512).unwrap(),
-        64 * MIB_BYTES
-    );
+    assert_eq!(root.bytes_len(LogicalBlockSize::Lb512).unwrap(), 64 * MIB_BYTES);
     assert!(root.last_lba <= disk.primary_header().unwrap().last_usable);
 
     // Config keys sorted, overridden keys replaced and moved after the rest, in
@@ -218,10 +189,7 @@ fn aarch64_image_with_root_partition_and_env_overrides() {
     {
         use std::os::unix::fs::MetadataExt;
         let allocated = fs::metadata(image).unwrap().blocks() * 512;
-        assert!(
-            allocated < disk_bytes / 2,
-            "image not sparse: {allocated} bytes allocated"
-        );
+        assert!(allocated < disk_bytes / 2, "image not sparse: {allocated} bytes allocated");
     }
 }
 
@@ -248,10 +216,7 @@ fn esp_too_small_is_a_clear_error_and_leaves_no_image() {
     let inputs = Inputs::new(3 * MIB_BYTES as usize);
     let install = inputs.install("[general]\nefi_partition_size = 2\n", Arch::X86_64, &[]);
     let err = installer::install(&install).unwrap_err();
-    assert!(
-        matches!(err, Error::EspTooSmall { esp_mib: 2, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::EspTooSmall { esp_mib: 2, .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.starts_with("ESP of 2 MiB is too small for "), "{msg}");
     assert!(msg.ends_with("raise [general] efi_partition_size"), "{msg}");
@@ -269,30 +234,18 @@ fn failed_run_keeps_the_previous_image() {
     let install = inputs.install("[general]\nefi_partition_size = 1\n", Arch::X86_64, &[]);
     fs::create_dir_all(install.output.parent().unwrap()).unwrap();
     fs::write(&install.output, b"previous image").unwrap();
-    let big = Install {
-        kernel: inputs.path("big-kernel"),
-        ..install.clone()
-    };
+    let big = Install { kernel: inputs.path("big-kernel"), ..install.clone() };
     fs::write(&big.kernel, pattern(2 * MIB_BYTES as usize, 9)).unwrap();
-    assert!(matches!(
-        installer::install(&big),
-        Err(Error::EspTooSmall { .. })
-    ));
+    assert!(matches!(installer::install(&big), Err(Error::EspTooSmall { .. })));
     assert_eq!(fs::read(&install.output).unwrap(), b"previous image");
 }
 
 #[test]
 fn missing_input_names_the_file() {
     let inputs = Inputs::new(10);
-    let install = Install {
-        initfs: inputs.path("no-such-initfs"),
-        ..inputs.install("[general]\n", Arch::X86_64, &[])
-    };
+    let install = Install { initfs: inputs.path("no-such-initfs"), ..inputs.install("[general]\n", Arch::X86_64, &[]) };
     let err = installer::install(&install).unwrap_err();
-    assert!(
-        matches!(err, Error::Input { what: "initfs", .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Input { what: "initfs", .. }), "{err:?}");
     assert!(err.to_string().contains("no-such-initfs"), "{err}");
     assert!(!install.output.exists());
 }
@@ -300,17 +253,10 @@ fn missing_input_names_the_file() {
 #[test]
 fn bad_config_names_the_file() {
     let inputs = Inputs::new(10);
-    let install = inputs.install(
-        "[general]\nefi_partition_size = 16\nsize = 3\n",
-        Arch::X86_64,
-        &[],
-    );
+    let install = inputs.install("[general]\nefi_partition_size = 16\nsize = 3\n", Arch::X86_64, &[]);
     let err = installer::install(&install).unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.starts_with(&install.config.display().to_string()),
-        "{msg}"
-    );
+    assert!(msg.starts_with(&install.config.display().to_string()), "{msg}");
     assert!(msg.contains("size"), "{msg}");
 
     let install = inputs.install("[env]\nTESSERA_TEST = \"boot\"\n", Arch::X86_64, &[]);
@@ -329,16 +275,11 @@ fn shipped_configs_parse() {
         let config = Config::load(&dir.join(name)).unwrap();
         assert_eq!(config.general.efi_partition_mib, 16);
         assert_eq!(config.general.filesystem_mib, 0);
-        installer::KernelEnv::from_table(&config.env, name)
-            .unwrap()
-            .render()
+        installer::KernelEnv::from_table(&config.env, name).unwrap().render()
     };
     assert_eq!(env("default.toml"), "");
     assert_eq!(env("test.toml"), "TESSERA_TEST=boot\n");
-    assert_eq!(
-        env("test-fault.toml"),
-        "TESSERA_TEST=boot\nTESSERA_TEST_FAULT=page\n"
-    );
+    assert_eq!(env("test-fault.toml"), "TESSERA_TEST=boot\nTESSERA_TEST_FAULT=page\n");
 }
 
 #[test]
@@ -363,26 +304,16 @@ fn binary_reports_errors_and_exits_1() {
 
     let output = inputs.path("cli/out.img");
     let ok = run(&["--env", "K=v", "--output", output.to_str().unwrap()]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     check_esp_contents(&output, &inputs, Arch::X86_64, "K=v\n");
 
     let missing_output = run(&[]);
     assert_eq!(missing_output.status.code(), Some(1));
     let stderr = String::from_utf8(missing_output.stderr).unwrap();
-    assert!(
-        stderr.starts_with("installer: error: missing --output"),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("installer: error: missing --output"), "{stderr}");
 
     let bad_env = run(&["--env", "NOVALUE", "--output", output.to_str().unwrap()]);
     assert_eq!(bad_env.status.code(), Some(1));
     let stderr = String::from_utf8(bad_env.stderr).unwrap();
-    assert!(
-        stderr.starts_with("installer: error: --env NOVALUE: "),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("installer: error: --env NOVALUE: "), "{stderr}");
 }

@@ -19,12 +19,8 @@ static TEST_MODE: AtomicBool = AtomicBool::new(false);
 pub fn init(args: &KernelArgs) {
     // SAFETY: the loader put env_size_bytes bytes of kernel-owned memory at
     // env_phys, reachable through the physical map, and nothing frees it.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(args.env_phys) as *const u8,
-            args.env_size_bytes as usize,
-        )
-    };
+    let bytes =
+        unsafe { core::slice::from_raw_parts(phys_to_virt(args.env_phys) as *const u8, args.env_size_bytes as usize) };
     let text = match core::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => {

@@ -61,10 +61,7 @@ fn start(args: &'static KernelArgs) -> ! {
         Ok(cpus) => println!("cpus: {cpus} ({})", arch::CPU_SOURCE),
         Err(why) => println!("cpus: unknown ({why})"),
     }
-    println!(
-        "initfs: {} bytes at {:#x}",
-        args.initfs_size_bytes, args.initfs_phys
-    );
+    println!("initfs: {} bytes at {:#x}", args.initfs_size_bytes, args.initfs_phys);
 
     selftest::run();
     println!("kernel: boot ok");

@@ -13,11 +13,7 @@ pub fn run() {
     let heap_before = mm::heap_used_bytes();
     {
         let v: Vec<u64> = (0..4096).collect();
-        assert_eq!(
-            v.iter().sum::<u64>(),
-            4095 * 4096 / 2,
-            "heap data corrupted"
-        );
+        assert_eq!(v.iter().sum::<u64>(), 4095 * 4096 / 2, "heap data corrupted");
         let b = Box::new([0xA5u8; 8192]);
         assert!(b.iter().all(|&x| x == 0xA5), "heap data corrupted");
         let frame = mm::allocate_frame().expect("a free frame");

@@ -40,17 +40,14 @@ pub fn check_cpu() -> Result<(), String> {
     unsafe { core::arch::asm!("mrs {}, CurrentEL", out(reg) el) };
     match (el >> 2) & 3 {
         1 => Ok(()),
-        other => Err(format!(
-            "the loader runs at EL{other}; Tessera needs EL1 (QEMU virt without virtualization=on)"
-        )),
+        other => Err(format!("the loader runs at EL{other}; Tessera needs EL1 (QEMU virt without virtualization=on)")),
     }
 }
 
 /// The device tree blob, as bytes.
 pub fn find_hwdesc() -> Option<(HwDescKind, &'static [u8])> {
-    let ptr = system::with_config_table(|t: &[ConfigTableEntry]| {
-        t.iter().find(|e| e.guid == DTB_GUID).map(|e| e.address)
-    })?;
+    let ptr =
+        system::with_config_table(|t: &[ConfigTableEntry]| t.iter().find(|e| e.guid == DTB_GUID).map(|e| e.address))?;
     let ptr = ptr.cast::<u8>();
     // SAFETY: a DTB starts with a 40-byte header: magic, then total size,
     // both big-endian.
@@ -58,13 +55,11 @@ pub fn find_hwdesc() -> Option<(HwDescKind, &'static [u8])> {
         let word = |i: usize| u32::from_be_bytes(ptr.add(i * 4).cast::<[u8; 4]>().read_unaligned());
         (word(0), word(1) as usize)
     };
-    if magic != FDT_MAGIC || size > MAX_DTB_BYTES || size < 40 {
+    if magic != FDT_MAGIC || !(40..=MAX_DTB_BYTES).contains(&size) {
         return None;
     }
     // SAFETY: the header says the blob is `size` bytes long.
-    Some((HwDescKind::Dtb, unsafe {
-        core::slice::from_raw_parts(ptr, size)
-    }))
+    Some((HwDescKind::Dtb, unsafe { core::slice::from_raw_parts(ptr, size) }))
 }
 
 /// Where to go.

@@ -30,20 +30,15 @@ pub fn check_cpu() -> Result<(), String> {
 
 /// The ACPI 2.0+ RSDP (or the 1.0 one), as bytes.
 pub fn find_hwdesc() -> Option<(HwDescKind, &'static [u8])> {
-    let find = |guid| {
-        system::with_config_table(|t: &[ConfigTableEntry]| {
-            t.iter().find(|e| e.guid == guid).map(|e| e.address)
-        })
-    };
+    let find =
+        |guid| system::with_config_table(|t: &[ConfigTableEntry]| t.iter().find(|e| e.guid == guid).map(|e| e.address));
     let ptr = find(ConfigTableEntry::ACPI2_GUID).or_else(|| find(ConfigTableEntry::ACPI_GUID))?;
     let ptr = ptr.cast::<u8>();
     // SAFETY: the firmware's RSDP is at least 20 bytes; byte 15 is its revision.
     let revision = unsafe { ptr.add(15).read() };
     let len = if revision >= 2 { 36 } else { 20 };
     // SAFETY: an RSDP of revision >= 2 is 36 bytes long, else 20.
-    Some((HwDescKind::Rsdp, unsafe {
-        core::slice::from_raw_parts(ptr, len)
-    }))
+    Some((HwDescKind::Rsdp, unsafe { core::slice::from_raw_parts(ptr, len) }))
 }
 
 /// Where to go.

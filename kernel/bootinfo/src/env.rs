@@ -5,10 +5,11 @@
 /// ignored; surrounding whitespace (including `\r`) is trimmed.
 pub fn lookup<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
+        .rev()
         .filter_map(|line| line.trim().split_once('='))
         .filter(|(k, _)| !k.starts_with('#') && k.trim() == key)
         .map(|(_, v)| v.trim())
-        .last()
+        .next()
 }
 
 #[cfg(test)]

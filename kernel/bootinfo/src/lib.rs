@@ -27,6 +27,8 @@ pub const KERNEL_BASE_AARCH64: u64 = 0xFFFF_FF00_0000_0000;
 /// End (exclusive) of user space on both arches.
 pub const USER_END: u64 = 0x0000_8000_0000_0000;
 
+const _: () = assert!(PHYS_OFFSET >= USER_END, "the physical map must be in the kernel half");
+
 /// Size of the boot stack the loader gives the kernel.
 pub const BOOT_STACK_BYTES: u64 = 256 * 1024;
 
@@ -40,14 +42,16 @@ pub enum AreaKind {
     /// RAM holding ACPI tables: usable once the kernel has read them.
     Reclaim = 2,
     /// RAM that is not usable: firmware runtime code/data, ACPI NVS,
-    /// persistent or faulty memory.
+    /// PAL code, persistent or faulty memory.
     Reserved = 3,
     /// RAM the loader filled for the kernel: its image, boot stack, boot
     /// page tables, this structure, the area list, env text, initfs, and the
     /// DTB copy. Owned by the kernel; never handed out at boot.
     Kernel = 4,
-    /// Memory-mapped device registers the firmware reported. Mapped as
-    /// device memory; never RAM.
+    /// Not RAM as far as the kernel can tell: memory-mapped I/O the firmware
+    /// reported, and ranges of UEFI's `EfiReservedMemoryType` (on OVMF the PCI
+    /// configuration window and flash). Mapped as device memory, never counted
+    /// as RAM.
     Mmio = 5,
 }
 
@@ -172,6 +176,5 @@ mod tests {
     #[test]
     fn phys_map_is_in_the_higher_half() {
         assert_eq!(phys_to_virt(0x1000), 0xFFFF_8000_0000_1000);
-        assert!(PHYS_OFFSET >= USER_END);
     }
 }

@@ -21,12 +21,7 @@ pub struct PageFlags {
 impl PageFlags {
     /// Kernel-only, read-only, not executable, normal memory.
     pub const fn new() -> Self {
-        Self {
-            writable: false,
-            executable: false,
-            user: false,
-            kind: MemoryKind::Normal,
-        }
+        Self { writable: false, executable: false, user: false, kind: MemoryKind::Normal }
     }
     /// Sets whether writes are allowed.
     pub const fn write(mut self, on: bool) -> Self {

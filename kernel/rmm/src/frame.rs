@@ -42,19 +42,10 @@ impl<'a> BitmapFrameAllocator<'a> {
     /// Covers `frames` frames from `base` (page aligned) using `bits`
     /// (at least [`Self::bitmap_words`] long). All frames start used.
     pub fn new(base: PhysAddr, frames: usize, bits: &'a mut [u64]) -> Self {
-        assert!(
-            base.is_aligned(PAGE_SIZE),
-            "frame span must be page aligned"
-        );
+        assert!(base.is_aligned(PAGE_SIZE), "frame span must be page aligned");
         assert!(bits.len() >= Self::bitmap_words(frames), "bitmap too small");
         bits.fill(0);
-        Self {
-            base,
-            frames,
-            bits,
-            free: 0,
-            hint: 0,
-        }
+        Self { base, frames, bits, free: 0, hint: 0 }
     }
 
     /// Marks the whole frames inside `[start, end)` free (the range is
@@ -65,20 +56,12 @@ impl<'a> BitmapFrameAllocator<'a> {
 
     /// Marks every frame touching `[start, end)` used.
     pub fn reserve(&mut self, start: PhysAddr, end: PhysAddr) {
-        self.set_range(
-            start.align_down(PAGE_SIZE),
-            end.add(PAGE_SIZE - 1).align_down(PAGE_SIZE),
-            false,
-        );
+        self.set_range(start.align_down(PAGE_SIZE), end.add(PAGE_SIZE - 1).align_down(PAGE_SIZE), false);
     }
 
     fn set_range(&mut self, start: PhysAddr, end: PhysAddr, free: bool) {
         let span_end = self.base.get() + self.frames as u64 * PAGE_SIZE;
-        let start = start
-            .add(PAGE_SIZE - 1)
-            .align_down(PAGE_SIZE)
-            .get()
-            .max(self.base.get());
+        let start = start.add(PAGE_SIZE - 1).align_down(PAGE_SIZE).get().max(self.base.get());
         let end = end.align_down(PAGE_SIZE).get().min(span_end);
         let mut frame = start;
         while frame < end {
@@ -151,10 +134,7 @@ impl<'a> BitmapFrameAllocator<'a> {
     /// [`Self::allocate_contiguous`].
     pub fn free_frame(&mut self, frame: PhysAddr) -> Result<(), FreeError> {
         let offset = frame.get().wrapping_sub(self.base.get());
-        if !frame.is_aligned(PAGE_SIZE)
-            || frame < self.base
-            || offset / PAGE_SIZE >= self.frames as u64
-        {
+        if !frame.is_aligned(PAGE_SIZE) || frame < self.base || offset / PAGE_SIZE >= self.frames as u64 {
             return Err(FreeError::NotOurs);
         }
         let index = (offset / PAGE_SIZE) as usize;
@@ -217,10 +197,7 @@ mod tests {
         got.sort();
         got.dedup();
         assert_eq!(got.len(), 59, "no frame handed out twice");
-        assert!(
-            got.iter()
-                .all(|f| (p(10)..p(20)).contains(f) || (p(151)..p(200)).contains(f))
-        );
+        assert!(got.iter().all(|f| (p(10)..p(20)).contains(f) || (p(151)..p(200)).contains(f)));
         for f in &got {
             a.free_frame(*f).unwrap();
         }

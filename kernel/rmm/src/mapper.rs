@@ -97,11 +97,7 @@ impl<A: Arch> PageMapper<A> {
     /// frame allocator passed later) refers to must be readable and writable
     /// at `phys + phys_offset`, and not used for anything else.
     pub unsafe fn new(root: PhysAddr, phys_offset: u64) -> Self {
-        Self {
-            root,
-            phys_offset,
-            _arch: PhantomData,
-        }
+        Self { root, phys_offset, _arch: PhantomData }
     }
 
     /// Allocates and zeroes a new, empty root table.
@@ -201,11 +197,7 @@ impl<A: Arch> PageMapper<A> {
             let size = [PageSize::Size1G, PageSize::Size2M, PageSize::Size4K]
                 .into_iter()
                 .filter(|s| s.level() <= max.level())
-                .find(|s| {
-                    v.is_aligned(s.bytes())
-                        && p.is_aligned(s.bytes())
-                        && len_bytes - done >= s.bytes()
-                })
+                .find(|s| v.is_aligned(s.bytes()) && p.is_aligned(s.bytes()) && len_bytes - done >= s.bytes())
                 .ok_or(MapError::Misaligned)?;
             self.map(v, p, size, flags, alloc)?.ignore();
             done += size.bytes();
@@ -219,11 +211,7 @@ impl<A: Arch> PageMapper<A> {
         let (entry, level) = self.leaf(virt)?;
         let size = PageSize::from_level(level);
         let offset = virt.get() & (size.bytes() - 1);
-        Some((
-            A::entry_address(entry).add(offset),
-            A::leaf_flags(entry),
-            size,
-        ))
+        Some((A::entry_address(entry).add(offset), A::leaf_flags(entry), size))
     }
 
     /// Removes the mapping that starts at `virt`. Intermediate tables stay.
@@ -287,20 +275,11 @@ mod tests {
         let virt = VirtAddr::new(0xFFFF_8000_0020_3000);
         let phys = PhysAddr::new(0x7_0000_5000);
         let flags = PageFlags::new().write(true);
-        m.map(virt, phys, PageSize::Size4K, flags, &mut mem)
-            .unwrap()
-            .ignore();
+        m.map(virt, phys, PageSize::Size4K, flags, &mut mem).unwrap().ignore();
         assert_eq!(mem.used(), 4, "root + three intermediate tables");
-        assert_eq!(
-            m.translate(virt.add(0x123)),
-            Some((phys.add(0x123), flags, PageSize::Size4K))
-        );
+        assert_eq!(m.translate(virt.add(0x123)), Some((phys.add(0x123), flags, PageSize::Size4K)));
         assert_eq!(m.translate(virt.add(PAGE_SIZE)), None);
-        assert_eq!(
-            m.map(virt, phys, PageSize::Size4K, flags, &mut mem)
-                .unwrap_err(),
-            MapError::AlreadyMapped
-        );
+        assert_eq!(m.map(virt, phys, PageSize::Size4K, flags, &mut mem).unwrap_err(), MapError::AlreadyMapped);
         let (p, size, flush) = m.unmap(virt).unwrap();
         assert_eq!((p, size, flush.virt()), (phys, PageSize::Size4K, virt));
         assert_eq!(m.translate(virt), None);
@@ -324,51 +303,19 @@ mod tests {
         let f = PageFlags::new().kind(MemoryKind::Device);
         let base = VirtAddr::new(0x4000_0000);
         assert_eq!(
-            m.map(
-                base.add(PAGE_SIZE),
-                PhysAddr::new(0),
-                PageSize::Size2M,
-                f,
-                &mut mem
-            )
-            .unwrap_err(),
+            m.map(base.add(PAGE_SIZE), PhysAddr::new(0), PageSize::Size2M, f, &mut mem).unwrap_err(),
             MapError::Misaligned
         );
-        m.map(
-            base,
-            PhysAddr::new(0x20_0000),
-            PageSize::Size2M,
-            f,
-            &mut mem,
-        )
-        .unwrap()
-        .ignore();
+        m.map(base, PhysAddr::new(0x20_0000), PageSize::Size2M, f, &mut mem).unwrap().ignore();
         assert_eq!(
-            m.map(
-                base.add(PAGE_SIZE),
-                PhysAddr::new(0),
-                PageSize::Size4K,
-                f,
-                &mut mem
-            )
-            .unwrap_err(),
+            m.map(base.add(PAGE_SIZE), PhysAddr::new(0), PageSize::Size4K, f, &mut mem).unwrap_err(),
             MapError::BlockInTheWay
         );
         let (p, _, size) = m.translate(base.add(0x1_2345)).unwrap();
         assert_eq!((p, size), (PhysAddr::new(0x21_2345), PageSize::Size2M));
+        assert_eq!(m.unmap(base.add(PAGE_SIZE)).unwrap_err(), UnmapError::NotAtStart);
         assert_eq!(
-            m.unmap(base.add(PAGE_SIZE)).unwrap_err(),
-            UnmapError::NotAtStart
-        );
-        assert_eq!(
-            m.map(
-                VirtAddr::new(0x0000_8000_0000_0000),
-                PhysAddr::new(0),
-                PageSize::Size4K,
-                f,
-                &mut mem
-            )
-            .unwrap_err(),
+            m.map(VirtAddr::new(0x0000_8000_0000_0000), PhysAddr::new(0), PageSize::Size4K, f, &mut mem).unwrap_err(),
             MapError::NonCanonical
         );
     }
@@ -381,29 +328,11 @@ mod tests {
         let phys = PhysAddr::new(0x3FE0_0000);
         // 2 MiB below the 1 GiB boundary, one full GiB, then 3 pages.
         let len = 0x20_0000 + 0x4000_0000 + 3 * PAGE_SIZE;
-        m.map_range(
-            virt,
-            phys,
-            len,
-            PageFlags::new().write(true),
-            PageSize::Size1G,
-            &mut mem,
-        )
-        .unwrap();
+        m.map_range(virt, phys, len, PageFlags::new().write(true), PageSize::Size1G, &mut mem).unwrap();
         assert_eq!(m.translate(virt).unwrap().2, PageSize::Size2M);
-        assert_eq!(
-            m.translate(virt.add(0x20_0000)).unwrap().2,
-            PageSize::Size1G
-        );
+        assert_eq!(m.translate(virt.add(0x20_0000)).unwrap().2, PageSize::Size1G);
         let last = virt.add(len - 1);
-        assert_eq!(
-            m.translate(last).unwrap(),
-            (
-                phys.add(len - 1),
-                PageFlags::new().write(true),
-                PageSize::Size4K
-            )
-        );
+        assert_eq!(m.translate(last).unwrap(), (phys.add(len - 1), PageFlags::new().write(true), PageSize::Size4K));
         assert_eq!(m.translate(virt.add(len)), None);
     }
 
@@ -411,13 +340,7 @@ mod tests {
     fn out_of_frames_is_an_error() {
         let mut mem = TestMemory::new(2);
         let mut m = fresh::<X86_64>(&mut mem);
-        let err = m.map(
-            VirtAddr::new(0x1000),
-            PhysAddr::new(0x1000),
-            PageSize::Size4K,
-            PageFlags::new(),
-            &mut mem,
-        );
+        let err = m.map(VirtAddr::new(0x1000), PhysAddr::new(0x1000), PageSize::Size4K, PageFlags::new(), &mut mem);
         assert_eq!(err.unwrap_err(), MapError::OutOfFrames);
         assert_eq!(m.translate(VirtAddr::new(0x1000)), None);
     }

@@ -4,8 +4,7 @@
 //! The loader and the kernel build theirs with this one function.
 
 use crate::{
-    Arch, FrameAllocator, MapError, MemoryKind, PAGE_SIZE, PageFlags, PageMapper, PageSize,
-    PhysAddr, VirtAddr,
+    Arch, FrameAllocator, MapError, MemoryKind, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr,
 };
 
 /// Maps `[0, end)` at `window + phys`: the `ram` ranges (sorted by start;
@@ -26,14 +25,7 @@ pub fn map_physical<A: Arch>(
     let mut map = |start: u64, stop: u64, flags| -> Result<(), MapError> {
         let stop = stop.min(end);
         if start < stop {
-            mapper.map_range(
-                window.add(start),
-                PhysAddr::new(start),
-                stop - start,
-                flags,
-                max,
-                alloc,
-            )?;
+            mapper.map_range(window.add(start), PhysAddr::new(start), stop - start, flags, max, alloc)?;
         }
         Ok(())
     };
@@ -84,20 +76,8 @@ mod tests {
             (PhysAddr::new(0x1F_F000), PhysAddr::new(0x4000_0000)), // overlaps the previous one
         ];
         let rw = PageFlags::new().write(true);
-        map_physical(
-            &mut m,
-            &mut mem,
-            window,
-            rw,
-            ram,
-            PhysAddr::new(0x1_0000_0000),
-            PageSize::Size2M,
-        )
-        .unwrap();
-        let kind = |phys: u64| {
-            m.translate(window.add(phys))
-                .map(|(p, f, _)| (p.get(), f.memory_kind()))
-        };
+        map_physical(&mut m, &mut mem, window, rw, ram, PhysAddr::new(0x1_0000_0000), PageSize::Size2M).unwrap();
+        let kind = |phys: u64| m.translate(window.add(phys)).map(|(p, f, _)| (p.get(), f.memory_kind()));
         assert_eq!(kind(0), Some((0, MemoryKind::Device)));
         assert_eq!(kind(0x5000), Some((0x5000, MemoryKind::Normal)));
         assert_eq!(kind(0xA_0000), Some((0xA_0000, MemoryKind::Device)));

@@ -22,10 +22,7 @@ impl TestMemory {
     pub fn new(frames: usize) -> Self {
         let mut v = Vec::with_capacity(frames);
         v.resize_with(frames, || Frame([0xA5; PAGE_SIZE as usize]));
-        Self {
-            frames: v.into_boxed_slice(),
-            next: 0,
-        }
+        Self { frames: v.into_boxed_slice(), next: 0 }
     }
 
     /// `phys + offset()` is the frame's host address.

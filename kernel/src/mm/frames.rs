@@ -15,29 +15,15 @@ const LOW_RESERVED_BYTES: u64 = 1 << 20;
 
 /// Builds the allocator from the loader's areas.
 pub fn init(areas: &[MemoryArea]) {
-    let free = || {
-        areas
-            .iter()
-            .filter(|a| a.kind == AreaKind::Free && a.size_bytes > 0)
-    };
-    let (Some(lo), Some(hi)) = (
-        free().map(|a| a.base_phys).min(),
-        free().map(|a| a.end_phys()).max(),
-    ) else {
+    let free = || areas.iter().filter(|a| a.kind == AreaKind::Free && a.size_bytes > 0);
+    let (Some(lo), Some(hi)) = (free().map(|a| a.base_phys).min(), free().map(|a| a.end_phys()).max()) else {
         panic!("the memory map has no free RAM");
     };
     let lo = lo & !(PAGE_SIZE - 1);
     let frames = ((hi - lo) / PAGE_SIZE) as usize;
     let bitmap_bytes = (BitmapFrameAllocator::bitmap_words(frames) * 8) as u64;
     let home = free()
-        .map(|a| {
-            (
-                a.base_phys
-                    .max(LOW_RESERVED_BYTES)
-                    .next_multiple_of(PAGE_SIZE),
-                a.end_phys(),
-            )
-        })
+        .map(|a| (a.base_phys.max(LOW_RESERVED_BYTES).next_multiple_of(PAGE_SIZE), a.end_phys()))
         .find(|(start, end)| end.saturating_sub(*start) >= bitmap_bytes)
         .map(|(start, _)| start)
         .unwrap_or_else(|| panic!("no free area holds the {bitmap_bytes}-byte frame bitmap"));
@@ -45,17 +31,11 @@ pub fn init(areas: &[MemoryArea]) {
     // nothing else uses (the allocator marks it used below before handing out
     // frames); it is mapped writable in the physical window and 8-aligned.
     let bits = unsafe {
-        core::slice::from_raw_parts_mut(
-            phys_to_virt(home) as *mut u64,
-            BitmapFrameAllocator::bitmap_words(frames),
-        )
+        core::slice::from_raw_parts_mut(phys_to_virt(home) as *mut u64, BitmapFrameAllocator::bitmap_words(frames))
     };
     let mut alloc = BitmapFrameAllocator::new(PhysAddr::new(lo), frames, bits);
     for area in free() {
-        alloc.add_free(
-            PhysAddr::new(area.base_phys),
-            PhysAddr::new(area.end_phys()),
-        );
+        alloc.add_free(PhysAddr::new(area.base_phys), PhysAddr::new(area.end_phys()));
     }
     alloc.reserve(PhysAddr::new(0), PhysAddr::new(LOW_RESERVED_BYTES));
     alloc.reserve(PhysAddr::new(home), PhysAddr::new(home + bitmap_bytes));
@@ -70,10 +50,7 @@ pub fn init(areas: &[MemoryArea]) {
 }
 
 fn with<R>(f: impl FnOnce(&mut BitmapFrameAllocator<'static>) -> R) -> R {
-    f(FRAMES
-        .lock()
-        .as_mut()
-        .expect("frame allocator used before mm::init"))
+    f(FRAMES.lock().as_mut().expect("frame allocator used before mm::init"))
 }
 
 /// One free frame, or `None` when memory is exhausted.

@@ -19,10 +19,7 @@ pub fn init() {
     // SAFETY: the frames are ours alone from now on, mapped writable in the
     // physical window, and never freed.
     unsafe {
-        HEAP.lock().init(
-            phys_to_virt(base.get()) as *mut u8,
-            HEAP_PAGES * rmm::PAGE_SIZE as usize,
-        );
+        HEAP.lock().init(phys_to_virt(base.get()) as *mut u8, HEAP_PAGES * rmm::PAGE_SIZE as usize);
     }
 }
 

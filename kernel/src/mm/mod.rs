@@ -31,10 +31,7 @@ fn areas(args: &KernelArgs) -> &'static [MemoryArea] {
     // kernel-owned memory at `areas_phys`, reachable through the physical map,
     // and nothing writes or frees them afterwards.
     unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(args.areas_phys) as *const MemoryArea,
-            args.areas_count as usize,
-        )
+        core::slice::from_raw_parts(phys_to_virt(args.areas_phys) as *const MemoryArea, args.areas_count as usize)
     }
 }
 
@@ -44,13 +41,6 @@ pub fn init(args: &KernelArgs) -> MemoryStats {
     frames::init(areas);
     paging::init(args, areas);
     heap::init();
-    let total_bytes = areas
-        .iter()
-        .filter(|a| a.kind.is_ram())
-        .map(|a| a.size_bytes)
-        .sum();
-    MemoryStats {
-        total_bytes,
-        free_bytes: free_frames() as u64 * rmm::PAGE_SIZE,
-    }
+    let total_bytes = areas.iter().filter(|a| a.kind.is_ram()).map(|a| a.size_bytes).sum();
+    MemoryStats { total_bytes, free_bytes: free_frames() as u64 * rmm::PAGE_SIZE }
 }

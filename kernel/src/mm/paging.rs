@@ -35,47 +35,21 @@ pub fn init(args: &KernelArgs, areas: &[MemoryArea]) {
         .expect("out of memory for the kernel page table");
 
     let sections = [
-        (
-            &raw const __text_start,
-            &raw const __text_end,
-            PageFlags::new().execute(true),
-        ),
-        (
-            &raw const __rodata_start,
-            &raw const __rodata_end,
-            PageFlags::new(),
-        ),
-        (
-            &raw const __data_start,
-            &raw const __data_end,
-            PageFlags::new().write(true),
-        ),
+        (&raw const __text_start, &raw const __text_end, PageFlags::new().execute(true)),
+        (&raw const __rodata_start, &raw const __rodata_end, PageFlags::new()),
+        (&raw const __data_start, &raw const __data_end, PageFlags::new().write(true)),
     ];
     for (start, end, flags) in sections {
         let (start, end) = (start as u64, end as u64);
         let phys = PhysAddr::new(args.kernel_phys + (start - args.kernel_virt));
         mapper
-            .map_range(
-                VirtAddr::new(start),
-                phys,
-                end - start,
-                flags,
-                PageSize::Size4K,
-                &mut frames,
-            )
+            .map_range(VirtAddr::new(start), phys, end - start, flags, PageSize::Size4K, &mut frames)
             .expect("mapping the kernel image");
     }
 
-    let end = areas
-        .iter()
-        .map(MemoryArea::end_phys)
-        .max()
-        .unwrap_or(0)
-        .max(MIN_PHYS_END);
-    let ram = areas
-        .iter()
-        .filter(|a| a.kind.is_ram())
-        .map(|a| (PhysAddr::new(a.base_phys), PhysAddr::new(a.end_phys())));
+    let end = areas.iter().map(MemoryArea::end_phys).max().unwrap_or(0).max(MIN_PHYS_END);
+    let ram =
+        areas.iter().filter(|a| a.kind.is_ram()).map(|a| (PhysAddr::new(a.base_phys), PhysAddr::new(a.end_phys())));
     map_physical(
         &mut mapper,
         &mut frames,
@@ -90,18 +64,11 @@ pub fn init(args: &KernelArgs, areas: &[MemoryArea]) {
     let user_root = super::allocate_frame().expect("out of memory for the empty user table");
     // SAFETY: a fresh frame, reachable through the (still active) loader window.
     unsafe {
-        core::ptr::write_bytes(
-            tessera_bootinfo::phys_to_virt(user_root.get()) as *mut u8,
-            0,
-            PAGE_SIZE as usize,
-        )
+        core::ptr::write_bytes(tessera_bootinfo::phys_to_virt(user_root.get()) as *mut u8, 0, PAGE_SIZE as usize)
     };
     // SAFETY: the new table maps the running code (kernel text), the stack
     // and the args (both in the physical window) exactly as the loader's did.
     unsafe { arch::activate_tables(mapper.root(), user_root) };
     KERNEL_ROOT.call_once(|| mapper.root());
-    crate::println!(
-        "paging: kernel tables active (root {:#x})",
-        mapper.root().get()
-    );
+    crate::println!("paging: kernel tables active (root {:#x})", mapper.root().get());
 }

@@ -87,21 +87,10 @@ impl Arch for AArch64 {
 
     fn leaf_flags(entry: u64) -> PageFlags {
         let user = entry & AP_EL0 != 0;
-        let executable = if user {
-            entry & UXN == 0
-        } else {
-            entry & PXN == 0
-        };
-        let kind = if (entry >> ATTR_INDEX_SHIFT) & 0b111 == ATTR_DEVICE {
-            MemoryKind::Device
-        } else {
-            MemoryKind::Normal
-        };
-        PageFlags::new()
-            .write(entry & AP_READ_ONLY == 0)
-            .execute(executable)
-            .user(user)
-            .kind(kind)
+        let executable = if user { entry & UXN == 0 } else { entry & PXN == 0 };
+        let kind =
+            if (entry >> ATTR_INDEX_SHIFT) & 0b111 == ATTR_DEVICE { MemoryKind::Device } else { MemoryKind::Normal };
+        PageFlags::new().write(entry & AP_READ_ONLY == 0).execute(executable).user(user).kind(kind)
     }
 }
 
@@ -111,11 +100,7 @@ mod tests {
 
     #[test]
     fn kernel_text_page() {
-        let e = AArch64::leaf_entry(
-            PhysAddr::new(0x4008_0000),
-            PageFlags::new().execute(true),
-            0,
-        );
+        let e = AArch64::leaf_entry(PhysAddr::new(0x4008_0000), PageFlags::new().execute(true), 0);
         assert_eq!(e & 0b11, 0b11, "a leaf-level page descriptor");
         assert_ne!(e & ACCESS_FLAG, 0);
         assert_ne!(e & AP_READ_ONLY, 0);

@@ -63,11 +63,7 @@ impl Arch for X86_64 {
     }
 
     fn leaf_flags(entry: u64) -> PageFlags {
-        let kind = if entry & CACHE_DISABLE != 0 {
-            MemoryKind::Device
-        } else {
-            MemoryKind::Normal
-        };
+        let kind = if entry & CACHE_DISABLE != 0 { MemoryKind::Device } else { MemoryKind::Normal };
         PageFlags::new()
             .write(entry & WRITABLE != 0)
             .execute(entry & NO_EXECUTE == 0)
@@ -84,27 +80,18 @@ mod tests {
     fn kernel_text_is_global_executable_read_only() {
         let e = X86_64::leaf_entry(PhysAddr::new(0x20_0000), PageFlags::new().execute(true), 0);
         assert_eq!(e & X86_64::ADDRESS_MASK, 0x20_0000);
-        assert_eq!(
-            e & (PRESENT | WRITABLE | USER | NO_EXECUTE | GLOBAL | HUGE),
-            PRESENT | GLOBAL
-        );
+        assert_eq!(e & (PRESENT | WRITABLE | USER | NO_EXECUTE | GLOBAL | HUGE), PRESENT | GLOBAL);
     }
 
     #[test]
     fn huge_device_page_is_uncached_and_not_executable() {
-        let e = X86_64::leaf_entry(
-            PhysAddr::new(0x4000_0000),
-            PageFlags::new().write(true).kind(MemoryKind::Device),
-            2,
-        );
+        let e =
+            X86_64::leaf_entry(PhysAddr::new(0x4000_0000), PageFlags::new().write(true).kind(MemoryKind::Device), 2);
         assert_ne!(e & HUGE, 0);
         assert_ne!(e & CACHE_DISABLE, 0);
         assert_ne!(e & NO_EXECUTE, 0);
         assert!(!X86_64::is_table(e, 2));
-        assert_eq!(
-            X86_64::leaf_flags(e),
-            PageFlags::new().write(true).kind(MemoryKind::Device)
-        );
+        assert_eq!(X86_64::leaf_flags(e), PageFlags::new().write(true).kind(MemoryKind::Device));
     }
 
     #[test]

@@ -10,10 +10,7 @@ fn parse(args: &KernelArgs) -> Option<Fdt<'static>> {
     // SAFETY: the loader copied `hwdesc_size_bytes` bytes of DTB into
     // kernel-owned memory, reachable through the physical window, never freed.
     let bytes = unsafe {
-        core::slice::from_raw_parts(
-            phys_to_virt(args.hwdesc_phys) as *const u8,
-            args.hwdesc_size_bytes as usize,
-        )
+        core::slice::from_raw_parts(phys_to_virt(args.hwdesc_phys) as *const u8, args.hwdesc_size_bytes as usize)
     };
     Fdt::new(bytes).ok()
 }
@@ -22,15 +19,8 @@ fn parse(args: &KernelArgs) -> Option<Fdt<'static>> {
 /// `arm,pl011` node.
 pub fn uart_phys(args: &KernelArgs) -> Option<u64> {
     let fdt = parse(args)?;
-    let is_pl011 = |n: &fdt::node::FdtNode| {
-        n.compatible()
-            .is_some_and(|c| c.all().any(|s| s == "arm,pl011"))
-    };
-    let node = fdt
-        .chosen()
-        .stdout()
-        .filter(|n| is_pl011(n))
-        .or_else(|| fdt.find_compatible(&["arm,pl011"]))?;
+    let is_pl011 = |n: &fdt::node::FdtNode| n.compatible().is_some_and(|c| c.all().any(|s| s == "arm,pl011"));
+    let node = fdt.chosen().stdout().filter(|n| is_pl011(n)).or_else(|| fdt.find_compatible(&["arm,pl011"]))?;
     let reg = node.reg()?.next()?;
     Some(reg.starting_address as u64)
 }

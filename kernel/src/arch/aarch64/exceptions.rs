@@ -104,12 +104,7 @@ fn exception_class(esr: u64) -> &'static str {
 /// Prints the report and stops.
 extern "C" fn exception_handler(kind: u64, frame: &ExceptionFrame) -> ! {
     let mut out = console::emergency_writer();
-    let origin = [
-        "current EL, SP_EL0",
-        "current EL, SP_ELx",
-        "lower EL, AArch64",
-        "lower EL, AArch32",
-    ];
+    let origin = ["current EL, SP_EL0", "current EL, SP_ELx", "lower EL, AArch64", "lower EL, AArch32"];
     let _ = writeln!(
         out,
         "\nKERNEL FAULT: {} exception from {} (vector {kind}): ESR_EL1 {:#x}, EC {:#04x} {}",
@@ -125,18 +120,10 @@ extern "C" fn exception_handler(kind: u64, frame: &ExceptionFrame) -> ! {
             out,
             "  faulting address: {:#018x} (FAR_EL1, {})",
             frame.far,
-            if frame.esr & (1 << 6) != 0 {
-                "write"
-            } else {
-                "read"
-            }
+            if frame.esr & (1 << 6) != 0 { "write" } else { "read" }
         );
     }
-    let _ = writeln!(
-        out,
-        "  instruction pointer: {:#018x} (ELR_EL1)  SPSR {:#x}",
-        frame.elr, frame.spsr
-    );
+    let _ = writeln!(out, "  instruction pointer: {:#018x} (ELR_EL1)  SPSR {:#x}", frame.elr, frame.spsr);
     for (i, row) in frame.x.chunks(4).enumerate() {
         let _ = write!(out, " ");
         for (j, value) in row.iter().enumerate() {

@@ -45,9 +45,7 @@ pub fn exit_qemu(code: ExitCode) -> ! {
     let block = [ADP_STOPPED_APPLICATION_EXIT, status];
     // SAFETY: only called in test images, which QEMU runs with semihosting
     // on; the parameter block is valid for the call.
-    unsafe {
-        core::arch::asm!("hlt #0xf000", in("x0") SYS_EXIT, in("x1") block.as_ptr(), options(nostack))
-    };
+    unsafe { core::arch::asm!("hlt #0xf000", in("x0") SYS_EXIT, in("x1") block.as_ptr(), options(nostack)) };
     halt_forever()
 }
 

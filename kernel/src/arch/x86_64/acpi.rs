@@ -11,10 +11,7 @@ const SDT_HEADER_BYTES: usize = 36;
 
 /// `len` bytes of physical memory.
 fn phys_bytes(phys: u64, len: usize) -> Result<&'static [u8], &'static str> {
-    if phys == 0
-        || len > MAX_TABLE_BYTES
-        || phys.checked_add(len as u64).is_none_or(|e| e > 1 << 46)
-    {
+    if phys == 0 || len > MAX_TABLE_BYTES || phys.checked_add(len as u64).is_none_or(|e| e > 1 << 46) {
         return Err("ACPI table address or length is implausible");
     }
     // SAFETY: firmware tables live in RAM the physical window maps and the
@@ -52,9 +49,7 @@ fn table(phys: u64) -> Result<&'static [u8], &'static str> {
 /// Counts enabled (or online-capable) processor entries in the MADT.
 pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
     let rsdp = phys_bytes(args.hwdesc_phys, args.hwdesc_size_bytes as usize)?;
-    if rsdp.get(..8) != Some(b"RSD PTR ".as_slice())
-        || !checksum_ok(rsdp.get(..20).ok_or("short RSDP")?)
-    {
+    if rsdp.get(..8) != Some(b"RSD PTR ".as_slice()) || !checksum_ok(rsdp.get(..20).ok_or("short RSDP")?) {
         return Err("bad RSDP");
     }
     let (root, entry_bytes) = if rsdp[15] >= 2 && rsdp.len() >= 36 {
@@ -65,13 +60,7 @@ pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
     let root = table(root)?;
     let madt = root[SDT_HEADER_BYTES..]
         .chunks_exact(entry_bytes)
-        .map(|e| {
-            if entry_bytes == 8 {
-                read_u64(e, 0)
-            } else {
-                read_u32(e, 0).map(u64::from)
-            }
-        })
+        .map(|e| if entry_bytes == 8 { read_u64(e, 0) } else { read_u32(e, 0).map(u64::from) })
         .filter_map(|addr| table(addr?).ok())
         .find(|t| &t[..4] == b"APIC")
         .ok_or("no MADT")?;
@@ -94,9 +83,5 @@ pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
         }
         at += len;
     }
-    if cpus == 0 {
-        Err("MADT lists no enabled processor")
-    } else {
-        Ok(cpus)
-    }
+    if cpus == 0 { Err("MADT lists no enabled processor") } else { Ok(cpus) }
 }

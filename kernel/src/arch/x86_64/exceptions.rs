@@ -123,15 +123,8 @@ static IDT: Once<Idt> = Once::new();
 pub fn init() {
     let selector = gdt::code_selector();
     let idt = IDT.call_once(|| {
-        let empty = Gate {
-            offset_low: 0,
-            selector: 0,
-            ist: 0,
-            type_attr: 0,
-            offset_mid: 0,
-            offset_high: 0,
-            reserved: 0,
-        };
+        let empty =
+            Gate { offset_low: 0, selector: 0, ist: 0, type_attr: 0, offset_mid: 0, offset_high: 0, reserved: 0 };
         let mut gates = [empty; 256];
         // SAFETY: the table is defined in the global_asm above, 32 entries.
         let stubs = unsafe { &exception_stub_table };
@@ -139,11 +132,7 @@ pub fn init() {
             gates[vector] = Gate {
                 offset_low: addr as u16,
                 selector,
-                ist: if vector == 8 {
-                    gdt::DOUBLE_FAULT_IST as u8
-                } else {
-                    0
-                },
+                ist: if vector == 8 { gdt::DOUBLE_FAULT_IST as u8 } else { 0 },
                 type_attr: INTERRUPT_GATE,
                 offset_mid: (addr >> 16) as u16,
                 offset_high: (addr >> 32) as u32,
@@ -157,10 +146,7 @@ pub fn init() {
         limit: u16,
         base: u64,
     }
-    let pointer = Pointer {
-        limit: (core::mem::size_of::<Idt>() - 1) as u16,
-        base: idt as *const Idt as u64,
-    };
+    let pointer = Pointer { limit: (core::mem::size_of::<Idt>() - 1) as u16, base: idt as *const Idt as u64 };
     // SAFETY: the IDT is 'static and every gate is valid or not present.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(readonly, nostack)) };
 }
@@ -210,16 +196,8 @@ extern "C" fn exception_handler(frame: &ExceptionFrame) -> ! {
             out,
             "  faulting address: {cr2:#018x} ({} {}{})",
             if e & 2 != 0 { "write" } else { "read" },
-            if e & 1 != 0 {
-                "protection violation"
-            } else {
-                "not present"
-            },
-            if e & 16 != 0 {
-                ", instruction fetch"
-            } else {
-                ""
-            },
+            if e & 1 != 0 { "protection violation" } else { "not present" },
+            if e & 16 != 0 { ", instruction fetch" } else { "" },
         );
     }
     let _ = writeln!(

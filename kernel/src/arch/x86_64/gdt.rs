@@ -19,12 +19,7 @@ struct Stack([u8; DOUBLE_FAULT_STACK_BYTES]);
 static mut DOUBLE_FAULT_STACK: Stack = Stack([0; DOUBLE_FAULT_STACK_BYTES]);
 
 static TSS: Once<TaskStateSegment> = Once::new();
-static GDT: Once<(
-    GlobalDescriptorTable,
-    SegmentSelector,
-    SegmentSelector,
-    SegmentSelector,
-)> = Once::new();
+static GDT: Once<(GlobalDescriptorTable, SegmentSelector, SegmentSelector, SegmentSelector)> = Once::new();
 
 /// Kernel code selector (for IDT gates).
 pub fn code_selector() -> u16 {
@@ -35,8 +30,7 @@ pub fn code_selector() -> u16 {
 pub fn init() {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
-        let top =
-            VirtAddr::from_ptr(&raw const DOUBLE_FAULT_STACK) + DOUBLE_FAULT_STACK_BYTES as u64;
+        let top = VirtAddr::from_ptr(&raw const DOUBLE_FAULT_STACK) + DOUBLE_FAULT_STACK_BYTES as u64;
         tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] = top;
         tss
     });

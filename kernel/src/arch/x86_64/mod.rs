@@ -69,11 +69,7 @@ pub fn cpu_count(args: &KernelArgs) -> Result<usize, &'static str> {
 /// The physical window uses 1 GiB pages where the CPU has them.
 pub fn window_page_size() -> PageSize {
     let ext = core::arch::x86_64::__cpuid(0x8000_0001);
-    if ext.edx & (1 << 26) != 0 {
-        PageSize::Size1G
-    } else {
-        PageSize::Size2M
-    }
+    if ext.edx & (1 << 26) != 0 { PageSize::Size1G } else { PageSize::Size2M }
 }
 
 /// Switches CR3 to `kernel_root`. x86_64 has one root per address space,

@@ -9,15 +9,7 @@ const LSR_THR_EMPTY: u8 = 1 << 5;
 /// Programs the UART (the firmware normally has, but a kernel should not
 /// depend on it).
 pub fn init() {
-    let regs = [
-        (1, 0x00),
-        (3, 0x80),
-        (0, 0x01),
-        (1, 0x00),
-        (3, 0x03),
-        (2, 0xC7),
-        (4, 0x0B),
-    ];
+    let regs = [(1, 0x00), (3, 0x80), (0, 0x01), (1, 0x00), (3, 0x03), (2, 0xC7), (4, 0x0B)];
     for (offset, value) in regs {
         // SAFETY: COM1's registers; writing them only configures the UART.
         unsafe { Port::<u8>::new(COM1 + offset).write(value) };
