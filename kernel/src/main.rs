@@ -45,6 +45,14 @@ pub fn stop(code: ExitCode) -> ! {
 /// Called by the arch entry once exceptions and the console work.
 fn start(args: &'static KernelArgs) -> ! {
     println!("kernel: entered");
+    assert!(
+        args.magic == KernelArgs::MAGIC && args.version == KernelArgs::VERSION,
+        "the loader speaks boot protocol {:#x}/v{}, the kernel {:#x}/v{}: rebuild both from one tree",
+        args.magic,
+        args.version,
+        KernelArgs::MAGIC,
+        KernelArgs::VERSION
+    );
     env::init(args);
     println!("Tessera {VERSION} on {}", arch::NAME);
 

@@ -1,0 +1,60 @@
+# Tessera — the top-level build. `make help` lists targets and knobs.
+#
+# One concern per fragment in mk/: config (arch, paths, knobs), deps (set-up),
+# kernel (kernel, loader, initfs), disk (images), qemu (the QEMU command,
+# `qemu`, `qemu-test`), test (`test`, `lint`), bench.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -e -o pipefail -c
+.DEFAULT_GOAL := all
+# A half-written image must not look up to date next time.
+.DELETE_ON_ERROR:
+# Cargo parallelises inside each build; QEMU tests must not run side by side
+# (TCG timings, one results file). So make itself runs one recipe at a time.
+.NOTPARALLEL:
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+
+include mk/config.mk
+include mk/deps.mk
+include mk/kernel.mk
+include mk/disk.mk
+include mk/qemu.mk
+include mk/test.mk
+include mk/bench.mk
+
+.PHONY: all help clean distclean
+
+# The images for ARCH (harddrive.img, test.img, test-fault.img).
+all: images
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	$(CARGO) clean
+
+help:
+	@echo "Tessera — make targets (ARCH=$(ARCH); arch=x86_64|aarch64 selects it)"
+	@echo ""
+	@echo "  all        build $(BUILD)/<arch>/{harddrive,test,test-fault}.img (default)"
+	@echo "  qemu       boot $(BUILD)/<arch>/<img>.img in QEMU on this terminal (quit: Ctrl-A X)"
+	@echo "  qemu-test  the normal boot test of one arch (build/<arch>/test.img)"
+	@echo "  test       host cargo test + lint + boot and fault tests on both arches;"
+	@echo "             prints 'N passed, N failed' last and fails if anything failed"
+	@echo "  lint       cargo fmt --check; clippy -D warnings on host, kernel and loader targets"
+	@echo "  bench      mmbench in the guest (not available yet: exits 2)"
+	@echo "  deps       install missing Debian packages and Rust targets (build targets run it)"
+	@echo "  kernel, loader, initfs, images   single pieces for ARCH"
+	@echo "  clean      remove $(BUILD)/        distclean: also cargo clean"
+	@echo ""
+	@echo "Knobs (make <target> knob=value):"
+	@echo "  arch=x86_64|aarch64   guest architecture (also ARCH=)       now: $(ARCH)"
+	@echo "  smp=N                 CPUs                                  now: $(SMP)"
+	@echo "  mem=SIZE              guest memory                          now: $(MEM)"
+	@echo "  cpu=MODEL             QEMU -cpu (default: max / cortex-a72)"
+	@echo "  img=NAME              image for 'qemu': harddrive|test|test-fault  now: $(IMG)"
+	@echo "  gdb=yes               'qemu': start halted with a gdb stub on :1234"
+	@echo "  kvm=yes               use KVM when the host can (else a notice, and TCG)"
+	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT)"
+	@echo "  verbose=yes           boot tests echo the guest's output as it comes"

@@ -1,0 +1,69 @@
+# mk/qemu.mk — the QEMU command line (defined here only; the boot tests reuse
+# it) and the targets that run it: `make qemu`, `make qemu-test`.
+#
+# TCG by default. kvm=yes uses KVM only if the guest arch is the host arch,
+# /dev/kvm is readable and writable, and (on x86_64) the CPU shows vmx/svm;
+# otherwise it says why in one line and stays on TCG.
+
+.PHONY: qemu qemu-test
+
+QEMU.x86_64 := qemu-system-x86_64
+QEMU.aarch64 := qemu-system-aarch64
+MACHINE.x86_64 := q35
+# acpi=off: AAVMF then publishes QEMU's device tree in the UEFI configuration
+# table (with ACPI on it publishes only the RSDP), and the aarch64 kernel
+# reads the DTB (DESIGN.md §3).
+MACHINE.aarch64 := virt,acpi=off
+CPU.x86_64 := max
+CPU.aarch64 := cortex-a72
+FIRMWARE.x86_64 := /usr/share/ovmf/OVMF.fd
+FIRMWARE.aarch64 := /usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+# x86_64: the test kernel writes 0x10 to port 0xf4 and QEMU exits with
+# (0x10 << 1) | 1 = 33. aarch64: splash-time=0 skips AAVMF's 5 s boot-menu
+# wait, and semihosting lets the kernel pick QEMU's exit status (33 / 35).
+QEMU_EXTRA.x86_64 := -device isa-debug-exit,iobase=0xf4,iosize=0x04
+QEMU_EXTRA.aarch64 := -boot menu=on,splash-time=0 -semihosting-config enable=on,target=native
+KVM_MACHINE.aarch64 := ,gic-version=host
+GDB.x86_64 := gdb
+GDB.aarch64 := gdb-multiarch
+
+# Why KVM cannot run guest arch $(1) here; empty if it can.
+kvm_blocker = $(shell \
+	if [ "$(1)" != "$$(uname -m)" ]; then echo "the host is $$(uname -m), not $(1)"; \
+	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then echo "/dev/kvm is not readable and writable"; \
+	elif [ "$(1)" = x86_64 ] && ! grep -qwE 'vmx|svm' /proc/cpuinfo; then echo "the CPU shows no vmx/svm"; \
+	fi)
+use_kvm = $(if $(call yes,$(kvm)),$(if $(call kvm_blocker,$(1)),,yes))
+# A shell command for recipes: the one-line notice when kvm=yes falls back.
+kvm_notice = $(if $(call yes,$(kvm)),$(if $(call use_kvm,$(1)),true,echo "qemu: kvm=yes ignored for $(1): $(call kvm_blocker,$(1)); using TCG"),true)
+
+# Machine, accelerator and CPU model for arch $(1); cpu= overrides the model.
+qemu_accel = $(if $(call use_kvm,$(1)), \
+	-machine $(MACHINE.$(1))$(KVM_MACHINE.$(1)) -accel kvm -cpu $(or $(cpu),host), \
+	-machine $(MACHINE.$(1)) -accel tcg -cpu $(or $(cpu),$(CPU.$(1))))
+
+# $(call qemu_cmd,ARCH,IMAGE[,SERIAL]) — SERIAL defaults to stdio.
+qemu_cmd = $(QEMU.$(1)) $(strip $(call qemu_accel,$(1))) \
+	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) -drive format=raw,file=$(2) \
+	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_EXTRA.$(1))
+
+# Interactive: the monitor shares the terminal, so Ctrl-A X quits and
+# Ctrl-A C opens the QEMU monitor.
+qemu: $(BUILD)/$(ARCH)/$(IMG).img | deps
+	@$(call kvm_notice,$(ARCH))
+	@echo "qemu: booting $< ($(ARCH), smp=$(SMP), mem=$(MEM)); quit with Ctrl-A X"
+ifneq ($(call yes,$(gdb)),)
+	@echo "qemu: waiting for gdb on localhost:1234; attach with: $(GDB.$(ARCH)) $(BUILD)/$(ARCH)/kernel -ex 'target remote :1234'"
+endif
+	$(call qemu_cmd,$(ARCH),$<,mon:stdio) $(if $(call yes,$(gdb)),-s -S)
+
+# $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot or fault;
+# the test is named KIND-ARCH and logs to build/ARCH/KIND-test.log.
+boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(TIMEOUT) \
+	--log $(BUILD)/$(2)/$(1)-test.log $(if $(call yes,$(verbose)),--verbose) $(4) \
+	-- $(call qemu_cmd,$(2),$(3))
+
+# One arch's normal boot test.
+qemu-test: $(BUILD)/$(ARCH)/test.img $(BOOT_TEST) | deps
+	@$(call kvm_notice,$(ARCH))
+	$(call boot_test,boot,$(ARCH),$<)

@@ -1,0 +1,73 @@
+# mk/test.mk — `make test` (the one test command; CI runs it) and `make lint`.
+#
+# `make test` runs every step even when one fails, records each result, and
+# ends with `boot-test summary`, whose exit status is the status of the run:
+#   1. host `cargo test` (default members = host crates), log in build/cargo-test.log
+#   2. `make lint`, counted as one result
+#   3. per arch: build test.img / test-fault.img, then the boot tests
+#      boot-<arch> (normal) and fault-<arch> (--expect-fail)
+#   4. the summary: every host test, lint and boot test; `N passed, N failed` last.
+# Each step appends `pass <name>` / `fail <name>` to build/results.txt.
+
+.PHONY: test lint test-start test-cargo test-lint
+RESULTS := $(BUILD)/results.txt
+CARGO_TEST_LOG := $(BUILD)/cargo-test.log
+CARGO_TEST_STATUS := $(BUILD)/cargo-test.status
+# A sub-make for one step whose failure must be recorded, not fatal.
+SUBMAKE = $(MAKE) --no-print-directory DEPS_CHECKED=1
+
+test: deps test-start test-cargo test-lint $(BOOT_TEST) \
+		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a))
+	@echo "==> summary"
+	@$(BOOT_TEST) summary --results $(RESULTS) --cargo-log $(CARGO_TEST_LOG) \
+		--cargo-exit "$$(cat $(CARGO_TEST_STATUS) 2>/dev/null || echo 1)"
+
+# The harness (tests/harness); cargo decides whether it needs rebuilding.
+$(BOOT_TEST): FORCE | deps
+	$(CARGO) build -q -p tessera-harness
+
+test-start:
+	@mkdir -p $(BUILD)
+	@rm -f $(RESULTS) $(CARGO_TEST_LOG) $(CARGO_TEST_STATUS)
+
+test-cargo: | deps
+	@echo "==> cargo test (host crates)"
+	@status=0; $(CARGO) test --no-fail-fast 2>&1 | tee $(CARGO_TEST_LOG) || status=$$?; \
+		echo $$status > $(CARGO_TEST_STATUS)
+
+test-lint: | deps
+	@echo "==> lint"
+	@if $(SUBMAKE) lint; then echo "ok lint"; echo "pass lint" >> $(RESULTS); \
+		else echo "FAIL lint"; echo "fail lint" >> $(RESULTS); fi
+
+# $(call boot_step,KIND,ARCH,IMAGE,EXTRA-FLAGS): build the image in a
+# sub-make, then boot it; a failed build is recorded as a failed test.
+define boot_step
+	@echo "==> $(1)-$(2): $(3)"
+	@if $(SUBMAKE) $(3); then \
+		$(call kvm_notice,$(2)); \
+		$(call boot_test,$(1),$(2),$(3),--results $(RESULTS) $(4)) || true; \
+	else echo "FAIL $(1)-$(2): could not build $(3)"; echo "fail $(1)-$(2)" >> $(RESULTS); fi
+endef
+
+.PHONY: $(ARCHES:%=test-boot-%) $(ARCHES:%=test-fault-%)
+$(ARCHES:%=test-boot-%): test-boot-%: | deps
+	$(call boot_step,boot,$*,$(BUILD)/$*/test.img)
+$(ARCHES:%=test-fault-%): test-fault-%: | deps
+	$(call boot_step,fault,$*,$(BUILD)/$*/test-fault.img,--expect-fail)
+
+# fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
+# with -D warnings for the host crates and for the kernel and the loader on
+# each of their targets. Runs every check, fails if any did.
+LINT_CHECKS := \
+	"$(CARGO) fmt --all --check -- --files-with-diff" \
+	"$(CARGO) clippy --all-targets -- -D warnings" \
+	$(foreach a,$(ARCHES), \
+		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
+		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings")
+
+lint: | deps
+	@failed=0; for check in $(LINT_CHECKS); do \
+		echo "lint: $$check"; $$check || { echo "lint: FAILED: $$check"; failed=$$((failed + 1)); }; \
+	done; \
+	if [ $$failed -gt 0 ]; then echo "lint: $$failed check(s) failed"; exit 1; fi

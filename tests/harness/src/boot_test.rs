@@ -1,0 +1,168 @@
+//! One boot test from start to verdict: run QEMU, log, judge, report.
+//!
+//! Output on the harness's stdout, by default:
+//!
+//! ```text
+//! ok boot-x86_64
+//!   boot-x86_64: loader at 3012 ms, kernel entered at 3150 ms, boot ok at 3300 ms (...)
+//! ```
+//!
+//! or `FAIL <name>: <why>` followed by the last [`TAIL_LINES`] log lines.
+//! With `verbose`, every line is echoed live as `<name> | <log line>`.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, LineWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::process::{self, Limits};
+use crate::report;
+use crate::verdict::{self, Ending, Reason, Verdict};
+
+/// How many log lines a failure shows.
+pub const TAIL_LINES: usize = 40;
+
+/// Everything one boot test needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestOptions {
+    /// The test's name, e.g. `boot-x86_64`.
+    pub name: String,
+    /// Time limits; `limits.timeout` is `--timeout`.
+    pub limits: Limits,
+    /// Where the timestamped log goes (`--log`); none: no log file.
+    pub log: Option<PathBuf>,
+    /// Judge as an expect-fail test (`--expect-fail`).
+    pub expect_fail: bool,
+    /// A results file to append `pass <name>` / `fail <name>` to.
+    pub results: Option<PathBuf>,
+    /// Echo every line as it comes (`--verbose`).
+    pub verbose: bool,
+    /// The QEMU command line (program first).
+    pub command: Vec<String>,
+}
+
+impl TestOptions {
+    /// Options with default limits and no files, for `command`.
+    pub fn new(name: &str, command: Vec<String>) -> Self {
+        TestOptions {
+            name: name.to_owned(),
+            limits: Limits::default(),
+            log: None,
+            expect_fail: false,
+            results: None,
+            verbose: false,
+            command,
+        }
+    }
+}
+
+/// Runs one test, writes its report to `out`, appends to the results file,
+/// and returns the verdict. An `Err` means the harness itself failed (the
+/// log or results file could not be written), not the test.
+pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> {
+    let mut log = match &opts.log {
+        Some(path) => Some(LineWriter::new(create_with_dirs(path)?)),
+        None => None,
+    };
+    if let Some(log) = &mut log {
+        writeln!(log, "# {}: {}", opts.name, opts.command.join(" "))?;
+    }
+    let mut tail = VecDeque::with_capacity(TAIL_LINES);
+    let mut log_error = None;
+    let mut echo_error = None;
+    let watched = process::watch(&opts.command, &opts.limits, &mut |line| {
+        let text = report::log_line(line);
+        if let Some(Err(e)) = log.as_mut().map(|log| writeln!(log, "{text}")) {
+            log_error.get_or_insert(e);
+        }
+        if opts.verbose
+            && let Err(e) = writeln!(out, "{} | {text}", opts.name)
+        {
+            echo_error.get_or_insert(e);
+        }
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(text);
+    });
+    if let Some(e) = log_error.or(echo_error) {
+        return Err(e);
+    }
+
+    let timeout = opts.limits.timeout;
+    let (verdict, finished) = match watched {
+        Ok(finished) => {
+            let judge = if opts.expect_fail { verdict::judge_expect_fail } else { verdict::judge_normal };
+            (judge(&finished.seen, finished.ending, timeout), Some(finished))
+        }
+        Err(e) => {
+            let program = opts.command.first().map_or("", String::as_str);
+            let why = Reason::CouldNotRun(format!("{program}: {e}"));
+            (Verdict::Fail(why), None)
+        }
+    };
+
+    if let Some(log) = &mut log {
+        let ending = finished.as_ref().map_or_else(
+            || "not started".to_owned(),
+            |f| format!("{} at {} ms", describe(f.ending, timeout), f.ended_ms),
+        );
+        writeln!(log, "# ended: {ending}; verdict: {}", verdict_line(&opts.name, &verdict))?;
+    }
+
+    writeln!(out, "{}", verdict_line(&opts.name, &verdict))?;
+    if let Some(finished) = &finished {
+        if !opts.expect_fail {
+            writeln!(out, "{}", report::timing_line(&opts.name, &finished.seen))?;
+        } else if let Some(line) = report::fault_line(&opts.name, &finished.seen) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if verdict != Verdict::Pass && !opts.verbose {
+        let source = opts.log.as_ref().map_or_else(|| "output".to_owned(), |path| path.display().to_string());
+        writeln!(out, "--- last {} lines of {source} ---", tail.len())?;
+        for line in &tail {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out, "---")?;
+    }
+    if let Some(results) = &opts.results {
+        record_result(results, &opts.name, verdict == Verdict::Pass)?;
+    }
+    Ok(verdict)
+}
+
+/// `ok <name>` or `FAIL <name>: <why>`.
+pub fn verdict_line(name: &str, verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Pass => format!("ok {name}"),
+        Verdict::Fail(why) => format!("FAIL {name}: {why}"),
+    }
+}
+
+/// Appends `pass <name>` or `fail <name>` to the results file.
+pub fn record_result(results: &Path, name: &str, passed: bool) -> io::Result<()> {
+    if let Some(dir) = results.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    let mut file = OpenOptions::new().create(true).append(true).open(results)?;
+    writeln!(file, "{} {name}", if passed { "pass" } else { "fail" })
+}
+
+fn describe(ending: Ending, timeout: Duration) -> String {
+    match ending {
+        Ending::Exited(status) => format!("exited with status {status}"),
+        Ending::Signalled(sig) => format!("killed by signal {sig}"),
+        Ending::StoppedAfterFailure => "stopped by the harness after a failure line".to_owned(),
+        Ending::TimedOut => format!("killed at the {} s timeout", verdict::seconds(timeout)),
+        Ending::Interrupted => "killed: the harness was interrupted".to_owned(),
+    }
+}
+
+fn create_with_dirs(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir)?;
+    }
+    File::create(path)
+}

@@ -1,0 +1,169 @@
+//! Command-line parsing for `boot-test` (std only, no parser crate).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::boot_test::TestOptions;
+
+/// The usage text, printed for `--help` and after a usage error.
+pub const USAGE: &str = "\
+usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--expect-fail]
+                 [--results FILE] [--verbose] -- QEMU-COMMAND...
+       boot-test summary --results FILE [--cargo-log FILE [--cargo-exit N]]
+
+Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
+  normal test:  pass iff \"kernel: boot ok\" appears, no failure line appears
+                (KERNEL PANIC, KERNEL FAULT, tessera-loader: error, panicked at),
+                and QEMU exits with status 33.
+  --expect-fail: pass iff a KERNEL FAULT report appears, is the first failure
+                line, and QEMU ends without a timeout.
+Prints `ok NAME` or `FAIL NAME: WHY`; exit status 0 on pass, 1 on fail,
+2 on a usage or harness error. `--timeout` defaults to 90 s.
+
+summary: counts `pass`/`fail` lines of the results file plus the host tests in
+a cargo test log, prints `N passed, N failed` last, and exits 1 if anything
+failed or nothing ran.";
+
+/// What the command line asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invocation {
+    /// Run one boot test.
+    Test(TestOptions),
+    /// Summarise a `make test` run.
+    Summary(SummaryOptions),
+    /// Print the usage.
+    Help,
+}
+
+/// Options of `boot-test summary`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryOptions {
+    /// The results file (`pass X` / `fail X` lines).
+    pub results: PathBuf,
+    /// The host `cargo test` log, if any.
+    pub cargo_log: Option<PathBuf>,
+    /// The exit status of that `cargo test`, if known.
+    pub cargo_exit: Option<i32>,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Invocation, String> {
+    if args.iter().take_while(|a| *a != "--").any(|a| a == "-h" || a == "--help") {
+        return Ok(Invocation::Help);
+    }
+    match args.first().map(String::as_str) {
+        Some("summary") => parse_summary(&args[1..]).map(Invocation::Summary),
+        _ => parse_test(args).map(Invocation::Test),
+    }
+}
+
+fn parse_test(args: &[String]) -> Result<TestOptions, String> {
+    let split = args.iter().position(|a| a == "--").ok_or("missing `-- QEMU-COMMAND...`")?;
+    let (flags, command) = (&args[..split], &args[split + 1..]);
+    if command.is_empty() {
+        return Err("empty command after `--`".into());
+    }
+    let mut opts = TestOptions::new("", command.to_vec());
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        let mut value = || flags.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--name" => opts.name = value()?,
+            "--timeout" => opts.limits.timeout = parse_seconds(&value()?)?,
+            "--log" => opts.log = Some(value()?.into()),
+            "--results" => opts.results = Some(value()?.into()),
+            "--expect-fail" => opts.expect_fail = true,
+            "--verbose" => opts.verbose = true,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if opts.name.is_empty() {
+        return Err("--name is required".into());
+    }
+    Ok(opts)
+}
+
+fn parse_summary(args: &[String]) -> Result<SummaryOptions, String> {
+    let mut results = None;
+    let mut cargo_log = None;
+    let mut cargo_exit = None;
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--results" => results = Some(PathBuf::from(value)),
+            "--cargo-log" => cargo_log = Some(PathBuf::from(value)),
+            "--cargo-exit" => {
+                let status = value.trim().parse().map_err(|_| format!("--cargo-exit: not a number: {value:?}"))?;
+                cargo_exit = Some(status);
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(SummaryOptions { results: results.ok_or("summary: --results is required")?, cargo_log, cargo_exit })
+}
+
+/// Parses a positive number of seconds (`90`, `0.5`).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("--timeout: not a positive number of seconds: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_a_test_invocation() {
+        let parsed = parse(&args(
+            "--name boot-x86_64 --timeout 90 --log build/x.log --expect-fail \
+             --results build/r.txt -- qemu-system-x86_64 -m 512M --help",
+        ));
+        let Ok(Invocation::Test(opts)) = parsed else { panic!("{parsed:?}") };
+        assert_eq!(opts.name, "boot-x86_64");
+        assert_eq!(opts.limits.timeout, Duration::from_secs(90));
+        assert_eq!(opts.log, Some(PathBuf::from("build/x.log")));
+        assert_eq!(opts.results, Some(PathBuf::from("build/r.txt")));
+        assert!(opts.expect_fail && !opts.verbose);
+        // Everything after `--` belongs to QEMU, even `--help`.
+        assert_eq!(opts.command, args("qemu-system-x86_64 -m 512M --help"));
+    }
+
+    #[test]
+    fn parses_summary() {
+        let parsed = parse(&args("summary --results build/r.txt --cargo-log build/c.log --cargo-exit 101"));
+        assert_eq!(
+            parsed,
+            Ok(Invocation::Summary(SummaryOptions {
+                results: "build/r.txt".into(),
+                cargo_log: Some("build/c.log".into()),
+                cargo_exit: Some(101),
+            }))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_invocations() {
+        for bad in [
+            "--name x",
+            "--name x --",
+            "--timeout 5 -- qemu",
+            "--name x --timeout -1 -- qemu",
+            "--name x --timeout soon -- qemu",
+            "--name x --frobnicate -- qemu",
+            "--name -- qemu",
+            "summary",
+            "summary --cargo-exit x --results r",
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(parse(&args("--help")), Ok(Invocation::Help));
+    }
+}
