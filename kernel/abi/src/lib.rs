@@ -1,0 +1,151 @@
+//! Tessera's system-call ABI, shared by the kernel, the userspace runtime
+//! and (later) relibc-shim.
+//!
+//! Everything Redox's `redox_syscall` crate defines is used as it is: the
+//! call numbers, `O_*` / `F_*` / `SEEK_*` / `CLOCK_*` / `MapFlags` flags,
+//! `Stat`, `TimeSpec`, `Map`, and the errno values (Linux numbering). Modern
+//! Redox moved process management and `open` into userspace, so its crate has
+//! no numbers for them; [`number`] adds those, reusing the numbers classic
+//! Redox used, and documents each one's arguments. Nothing else in the tree
+//! defines a call number.
+//!
+//! # Calling convention
+//! | arch | instruction | number | arguments | result |
+//! |---|---|---|---|---|
+//! | x86_64 | `syscall` | `rax` | `rdi rsi rdx r10 r8 r9` | `rax` |
+//! | aarch64 | `svc #0` | `x8` | `x0 … x5` | `x0` |
+//!
+//! The result is a value, or `-errno` for an error ([`Error::mux`]); values
+//! above `usize::MAX - 4095` are errors. x86_64 clobbers `rcx` and `r11`.
+#![no_std]
+
+pub use syscall::data::{Map, Stat, TimeSpec};
+pub use syscall::error::{self, Error, Result};
+pub use syscall::flag;
+
+/// System-call numbers: Redox's, plus the ones it lacks.
+pub mod number {
+    pub use syscall::number::*;
+
+    /// `open(path_ptr, path_len, flags) -> fd`: opens `scheme:path` (or
+    /// `/scheme/name/path`). Flags are Redox's `O_*`.
+    pub const SYS_OPEN: usize = SYS_CLASS_PATH | SYS_RET_FILE | 5;
+    /// `dup(fd) -> new fd` (lowest free number).
+    pub const SYS_DUP: usize = SYS_CLASS_FILE | SYS_RET_FILE | 41;
+    /// `ftruncate(fd, len_bytes)`.
+    pub const SYS_FTRUNCATE: usize = SYS_CLASS_FILE | 93;
+    /// `pipe2(fds_ptr: *mut [usize; 2], flags)`: read end, then write end.
+    pub const SYS_PIPE2: usize = 331;
+    /// `exit(status) -> !`: ends the process; `status & 0xFF` is its code.
+    pub const SYS_EXIT: usize = 1;
+    /// `waitpid(pid, status_ptr: *mut usize, options) -> pid`. `pid` as in
+    /// POSIX (`usize::MAX` = any child); options [`super::WNOHANG`].
+    pub const SYS_WAITPID: usize = 7;
+    /// `getpid() -> pid`.
+    pub const SYS_GETPID: usize = 20;
+    /// `kill(pid, signal)`.
+    pub const SYS_KILL: usize = 37;
+    /// `getppid() -> pid`.
+    pub const SYS_GETPPID: usize = 64;
+    /// `fork() -> pid`: child pid in the parent, 0 in the child.
+    pub const SYS_FORK: usize = 120;
+    /// `execve(path_ptr, path_len, argv_ptr, argc, envp_ptr, envc)`: argv and
+    /// envp are arrays of `[ptr, len]` pairs; replaces the program, returns
+    /// only on error.
+    pub const SYS_EXECVE: usize = SYS_CLASS_PATH | 11;
+}
+
+/// `waitpid` option: return 0 at once if no child has exited.
+pub const WNOHANG: usize = 1;
+
+/// Signals, with Linux's numbers (what ported programs expect).
+pub mod signal {
+    pub const SIGHUP: usize = 1;
+    pub const SIGINT: usize = 2;
+    pub const SIGQUIT: usize = 3;
+    pub const SIGILL: usize = 4;
+    pub const SIGTRAP: usize = 5;
+    pub const SIGABRT: usize = 6;
+    pub const SIGBUS: usize = 7;
+    pub const SIGFPE: usize = 8;
+    pub const SIGKILL: usize = 9;
+    pub const SIGSEGV: usize = 11;
+    pub const SIGPIPE: usize = 13;
+    pub const SIGTERM: usize = 15;
+    /// One past the largest signal number accepted.
+    pub const NSIG: usize = 32;
+}
+
+/// Wait-status encoding, as Linux's `<sys/wait.h>`: `code << 8` for a normal
+/// exit, the signal number in the low 7 bits for a kill.
+pub mod wait {
+    /// The status of a process that exited with `code`.
+    pub const fn exited(code: usize) -> usize {
+        (code & 0xFF) << 8
+    }
+    /// The status of a process killed by `signal`.
+    pub const fn signaled(signal: usize) -> usize {
+        signal & 0x7F
+    }
+    /// `WIFEXITED`.
+    pub const fn if_exited(status: usize) -> bool {
+        status & 0x7F == 0
+    }
+    /// `WEXITSTATUS`.
+    pub const fn exit_status(status: usize) -> usize {
+        (status >> 8) & 0xFF
+    }
+    /// `WIFSIGNALED`.
+    pub const fn if_signaled(status: usize) -> bool {
+        status & 0x7F != 0 && status & 0x7F != 0x7F
+    }
+    /// `WTERMSIG`.
+    pub const fn term_signal(status: usize) -> usize {
+        status & 0x7F
+    }
+}
+
+/// Auxiliary-vector keys the kernel puts on a new program's stack (Linux's
+/// numbers).
+pub mod auxv {
+    pub const AT_NULL: usize = 0;
+    pub const AT_PHDR: usize = 3;
+    pub const AT_PHENT: usize = 4;
+    pub const AT_PHNUM: usize = 5;
+    pub const AT_PAGESZ: usize = 6;
+    pub const AT_ENTRY: usize = 9;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_status_round_trips() {
+        assert!(wait::if_exited(wait::exited(3)));
+        assert_eq!(wait::exit_status(wait::exited(3)), 3);
+        assert!(!wait::if_signaled(wait::exited(255)));
+        let killed = wait::signaled(signal::SIGSEGV);
+        assert!(wait::if_signaled(killed) && !wait::if_exited(killed));
+        assert_eq!(wait::term_signal(killed), signal::SIGSEGV);
+    }
+
+    #[test]
+    fn added_numbers_do_not_collide_with_redox() {
+        use number::*;
+        let ours = [
+            SYS_OPEN, SYS_DUP, SYS_FTRUNCATE, SYS_PIPE2, SYS_EXIT, SYS_WAITPID, SYS_GETPID, SYS_KILL, SYS_GETPPID,
+            SYS_FORK, SYS_EXECVE,
+        ];
+        let redox = [
+            SYS_OPENAT_INTO, SYS_OPENAT_INTO2, SYS_UNLINKAT, SYS_CLOSE, SYS_DUP_INTO, SYS_DUP2, SYS_READ, SYS_READ2,
+            SYS_WRITE, SYS_WRITE2, SYS_LSEEK, SYS_FCHOWN, SYS_FCNTL, SYS_FEVENT, SYS_CALL, SYS_FMAP, SYS_FUNMAP,
+            SYS_MREMAP, SYS_FLINK, SYS_FPATH, SYS_FRENAME, SYS_FSTAT, SYS_FSYNC, SYS_CLOCK_GETTIME, SYS_FUTEX,
+            SYS_MPROTECT, SYS_NANOSLEEP, SYS_YIELD,
+        ];
+        for (i, a) in ours.iter().enumerate() {
+            assert!(!redox.contains(a), "{a:#x} is Redox's");
+            assert!(!ours[i + 1..].contains(a), "{a:#x} twice");
+        }
+    }
+}
