@@ -22,6 +22,10 @@ KERNEL_TARGET.x86_64 := x86_64-unknown-none
 KERNEL_TARGET.aarch64 := aarch64-unknown-none-softfloat
 LOADER_TARGET.x86_64 := x86_64-unknown-uefi
 LOADER_TARGET.aarch64 := aarch64-unknown-uefi
+# User programs (the initfs): static ELF executables. aarch64 user code is
+# hard-float (the kernel saves FP/SIMD state per thread).
+USER_TARGET.x86_64 := x86_64-unknown-none
+USER_TARGET.aarch64 := aarch64-unknown-none
 
 CARGO ?= cargo
 # Cargo's output directory; honour CARGO_TARGET_DIR like cargo does.

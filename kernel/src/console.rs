@@ -32,6 +32,17 @@ pub fn _print(args: fmt::Arguments) {
     let _ = Serial.write_fmt(args);
 }
 
+/// Writes raw bytes (from user programs) to the console.
+pub fn write_bytes(bytes: &[u8]) {
+    let _guard = LOCK.lock();
+    for &byte in bytes {
+        if byte == b'\n' {
+            serial::write_byte(b'\r');
+        }
+        serial::write_byte(byte);
+    }
+}
+
 /// A writer that does not take the console lock (for fault reports).
 pub fn emergency_writer() -> Serial {
     Serial

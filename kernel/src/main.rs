@@ -17,10 +17,24 @@ extern crate alloc;
 mod arch;
 mod console;
 mod env;
+mod exec;
+mod file;
+mod loader;
 mod mm;
 mod panic;
+mod process;
+mod sched;
+mod scheme;
 mod selftest;
+mod syscall;
+mod trap;
+mod usercopy;
 
+use alloc::string::String;
+use alloc::sync::Arc;
+
+use tessera_abi::flag::O_RDWR;
+use tessera_abi::wait;
 use tessera_bootinfo::KernelArgs;
 
 /// Package version and git commit.
@@ -69,9 +83,47 @@ fn start(args: &'static KernelArgs) -> ! {
         Ok(cpus) => println!("cpus: {cpus} ({})", arch::CPU_SOURCE),
         Err(why) => println!("cpus: unknown ({why})"),
     }
-    println!("initfs: {} bytes at {:#x}", args.initfs_size_bytes, args.initfs_phys);
+    scheme::init_initfs(args);
+    scheme::init();
 
     selftest::run();
     println!("kernel: boot ok");
-    stop(ExitCode::Success)
+    run_init()
+}
+
+/// Where the first program lives.
+const INIT_PATH: &str = "initfs:bin/init";
+
+/// Starts init with fds 0, 1 and 2 on the console and runs processes until
+/// init ends; in a test image QEMU then exits with init's verdict.
+fn run_init() -> ! {
+    let image = loader::read_program(INIT_PATH).and_then(|elf| exec::load(&elf, &[String::from(INIT_PATH)], &[]));
+    let image = match image {
+        Ok(image) => image,
+        Err(e) => {
+            println!("kernel: cannot start {INIT_PATH}: {e}; nothing to run");
+            stop(ExitCode::Success)
+        }
+    };
+    let mut files = file::FileTable::default();
+    for fd in 0..3 {
+        let (console, path) = scheme::resolve("debug:").expect("debug: is registered");
+        let id = console.open(path, O_RDWR).expect("debug: opens");
+        let description = Arc::new(file::Description { scheme: console, id, flags: O_RDWR });
+        files.insert_at(fd, file::FileHandle { description, cloexec: false }).expect("fd 0-2");
+    }
+    let init = process::spawn_init(image.space, files, image.entry, image.stack_pointer)
+        .unwrap_or_else(|e| panic!("cannot create init: {e}"));
+    sched::run(|| !process::init_alive());
+    let status = match *init.state.lock() {
+        process::State::Zombie(status) => status,
+        process::State::Alive => unreachable!("run() returns once init has ended"),
+    };
+    if wait::if_exited(status) {
+        println!("kernel: init exited with status {}", wait::exit_status(status));
+    } else {
+        println!("kernel: init was killed by signal {}", wait::term_signal(status));
+    }
+    let ok = wait::if_exited(status) && wait::exit_status(status) == 0;
+    stop(if ok { ExitCode::Success } else { ExitCode::Failure })
 }

@@ -55,6 +55,12 @@ pub mod number {
     pub const SYS_EXECVE: usize = SYS_CLASS_PATH | 11;
 }
 
+/// `open` flag: the new descriptor is closed by `execve` (classic Redox's
+/// value; 0.9's flags have none).
+pub const O_CLOEXEC: usize = 0x0100_0000;
+/// `fcntl(F_GETFD / F_SETFD)` bit: close on exec (POSIX's value).
+pub const FD_CLOEXEC: usize = 1;
+
 /// `waitpid` option: return 0 at once if no child has exited.
 pub const WNOHANG: usize = 1;
 
@@ -134,14 +140,47 @@ mod tests {
     fn added_numbers_do_not_collide_with_redox() {
         use number::*;
         let ours = [
-            SYS_OPEN, SYS_DUP, SYS_FTRUNCATE, SYS_PIPE2, SYS_EXIT, SYS_WAITPID, SYS_GETPID, SYS_KILL, SYS_GETPPID,
-            SYS_FORK, SYS_EXECVE,
+            SYS_OPEN,
+            SYS_DUP,
+            SYS_FTRUNCATE,
+            SYS_PIPE2,
+            SYS_EXIT,
+            SYS_WAITPID,
+            SYS_GETPID,
+            SYS_KILL,
+            SYS_GETPPID,
+            SYS_FORK,
+            SYS_EXECVE,
         ];
         let redox = [
-            SYS_OPENAT_INTO, SYS_OPENAT_INTO2, SYS_UNLINKAT, SYS_CLOSE, SYS_DUP_INTO, SYS_DUP2, SYS_READ, SYS_READ2,
-            SYS_WRITE, SYS_WRITE2, SYS_LSEEK, SYS_FCHOWN, SYS_FCNTL, SYS_FEVENT, SYS_CALL, SYS_FMAP, SYS_FUNMAP,
-            SYS_MREMAP, SYS_FLINK, SYS_FPATH, SYS_FRENAME, SYS_FSTAT, SYS_FSYNC, SYS_CLOCK_GETTIME, SYS_FUTEX,
-            SYS_MPROTECT, SYS_NANOSLEEP, SYS_YIELD,
+            SYS_OPENAT_INTO,
+            SYS_OPENAT_INTO2,
+            SYS_UNLINKAT,
+            SYS_CLOSE,
+            SYS_DUP_INTO,
+            SYS_DUP2,
+            SYS_READ,
+            SYS_READ2,
+            SYS_WRITE,
+            SYS_WRITE2,
+            SYS_LSEEK,
+            SYS_FCHOWN,
+            SYS_FCNTL,
+            SYS_FEVENT,
+            SYS_CALL,
+            SYS_FMAP,
+            SYS_FUNMAP,
+            SYS_MREMAP,
+            SYS_FLINK,
+            SYS_FPATH,
+            SYS_FRENAME,
+            SYS_FSTAT,
+            SYS_FSYNC,
+            SYS_CLOCK_GETTIME,
+            SYS_FUTEX,
+            SYS_MPROTECT,
+            SYS_NANOSLEEP,
+            SYS_YIELD,
         ];
         for (i, a) in ours.iter().enumerate() {
             assert!(!redox.contains(a), "{a:#x} is Redox's");

@@ -225,6 +225,93 @@ impl<A: Arch> PageMapper<A> {
         Ok((A::entry_address(entry), size, Flush(virt)))
     }
 
+    /// Removes every mapping under root entries `[first, end)` (the user half
+    /// is `0..256`), handing each leaf's frame and size to `leaf` and each
+    /// intermediate table's frame to `table`. The root itself stays.
+    pub fn clear_root_entries(
+        &mut self,
+        entries: core::ops::Range<usize>,
+        leaf: &mut impl FnMut(PhysAddr, PageSize),
+        table: &mut impl FnMut(PhysAddr),
+    ) {
+        for index in entries {
+            let entry = self.read(self.root, index);
+            if A::is_present(entry) {
+                self.write(self.root, index, 0);
+                self.free_subtree(A::entry_address(entry), LEVELS - 2, leaf, table);
+            }
+        }
+    }
+
+    fn free_subtree(
+        &mut self,
+        table_frame: PhysAddr,
+        level: usize,
+        leaf: &mut impl FnMut(PhysAddr, PageSize),
+        table: &mut impl FnMut(PhysAddr),
+    ) {
+        for index in 0..ENTRIES {
+            let entry = self.read(table_frame, index);
+            if !A::is_present(entry) {
+                continue;
+            }
+            if level > 0 && A::is_table(entry, level) {
+                self.free_subtree(A::entry_address(entry), level - 1, leaf, table);
+            } else {
+                leaf(A::entry_address(entry), PageSize::from_level(level));
+            }
+        }
+        table(table_frame);
+    }
+
+    /// Calls `f(virt, phys, flags, size)` for every mapping under root entries
+    /// `[first, end)`, in address order.
+    pub fn for_each_leaf(
+        &self,
+        entries: core::ops::Range<usize>,
+        f: &mut impl FnMut(VirtAddr, PhysAddr, PageFlags, PageSize),
+    ) {
+        for index in entries {
+            let entry = self.read(self.root, index);
+            if A::is_present(entry) {
+                let base = sign_extend((index as u64) << 39);
+                self.visit(A::entry_address(entry), LEVELS - 2, base, f);
+            }
+        }
+    }
+
+    fn visit(
+        &self,
+        table: PhysAddr,
+        level: usize,
+        base: u64,
+        f: &mut impl FnMut(VirtAddr, PhysAddr, PageFlags, PageSize),
+    ) {
+        let span = PAGE_SIZE << (9 * level);
+        for index in 0..ENTRIES {
+            let entry = self.read(table, index);
+            if !A::is_present(entry) {
+                continue;
+            }
+            let virt = base + index as u64 * span;
+            if level > 0 && A::is_table(entry, level) {
+                self.visit(A::entry_address(entry), level - 1, virt, f);
+            } else {
+                f(VirtAddr::new(virt), A::entry_address(entry), A::leaf_flags(entry), PageSize::from_level(level));
+            }
+        }
+    }
+
+    /// The root entry at `index` (for sharing the kernel half between roots).
+    pub fn root_entry(&self, index: usize) -> u64 {
+        self.read(self.root, index)
+    }
+
+    /// Sets the root entry at `index` (for sharing the kernel half).
+    pub fn set_root_entry(&mut self, index: usize, entry: u64) {
+        self.write(self.root, index, entry)
+    }
+
     fn leaf(&self, virt: VirtAddr) -> Option<(u64, usize)> {
         self.walk(virt).map(|(_, _, entry, level)| (entry, level))
     }
@@ -251,6 +338,11 @@ impl<A: Arch> PageMapper<A> {
     }
 }
 
+/// Copies bit 47 into bits 63..48.
+fn sign_extend(virt: u64) -> u64 {
+    if virt & (1 << 47) != 0 { virt | 0xFFFF_0000_0000_0000 } else { virt }
+}
+
 /// Bits 63..48 must copy bit 47.
 fn is_canonical(virt: VirtAddr) -> bool {
     let top = virt.get() >> 47;
@@ -260,6 +352,7 @@ fn is_canonical(virt: VirtAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    extern crate std;
     use crate::testmem::TestMemory;
     use crate::{AArch64, MemoryKind, X86_64};
 
@@ -334,6 +427,44 @@ mod tests {
         let last = virt.add(len - 1);
         assert_eq!(m.translate(last).unwrap(), (phys.add(len - 1), PageFlags::new().write(true), PageSize::Size4K));
         assert_eq!(m.translate(virt.add(len)), None);
+    }
+
+    #[test]
+    fn clearing_the_user_half_returns_every_frame() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<X86_64>(&mut mem);
+        let user = PageFlags::new().write(true).user(true);
+        let pages = [0x1000u64, 0x2000, 0x40_0000, 0x7FFF_FFFF_F000];
+        for (i, v) in pages.iter().enumerate() {
+            m.map(
+                VirtAddr::new(*v),
+                PhysAddr::new(0x9000_0000 + i as u64 * PAGE_SIZE),
+                PageSize::Size4K,
+                user,
+                &mut mem,
+            )
+            .unwrap()
+            .ignore();
+        }
+        let kernel = VirtAddr::new(0xFFFF_8000_0000_0000);
+        m.map(kernel, PhysAddr::new(0), PageSize::Size2M, PageFlags::new(), &mut mem).unwrap().ignore();
+        let mut seen = std::vec::Vec::new();
+        m.for_each_leaf(0..512, &mut |v, p, f, size| seen.push((v.get(), p.get(), f.is_user(), size)));
+        assert_eq!(seen.len(), 5);
+        assert_eq!(seen[0], (0x1000, 0x9000_0000, true, PageSize::Size4K));
+        assert_eq!(seen[3], (0x7FFF_FFFF_F000, 0x9000_3000, true, PageSize::Size4K));
+        assert_eq!(seen[4], (kernel.get(), 0, false, PageSize::Size2M));
+        let tables_before = mem.used();
+        let (mut leaves, mut tables) = (std::vec::Vec::new(), 0);
+        m.clear_root_entries(0..256, &mut |p, _| leaves.push(p.get()), &mut |_| tables += 1);
+        leaves.sort();
+        assert_eq!(leaves, [0x9000_0000, 0x9000_1000, 0x9000_2000, 0x9000_3000]);
+        // 0x1000/0x2000/0x40_0000 share a PDPT and PD, two PTs; the top page
+        // has its own PDPT, PD and PT.
+        assert_eq!(tables, 2 + 2 + 3);
+        assert_eq!(tables_before, 1 + tables + 2, "root + freed tables + kernel's PDPT and PD");
+        assert!(pages.iter().all(|v| m.translate(VirtAddr::new(*v)).is_none()));
+        assert!(m.translate(kernel).is_some(), "the kernel half is untouched");
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub fn free_frame(frame: PhysAddr) {
     with(|a| a.free_frame(frame)).unwrap_or_else(|e| panic!("freeing frame {frame:?}: {e:?}"));
 }
 
+/// Frames the allocator covers.
+pub fn total_frames() -> usize {
+    with(|a| a.total_frames())
+}
+
 /// Frames left.
 pub fn free_frames() -> usize {
     with(|a| a.free_frames())

@@ -8,13 +8,17 @@
 //! ```
 //! Grants, address spaces and the `memory:` scheme build on this later.
 
+mod addrspace;
 mod frames;
 mod heap;
 mod paging;
 
+pub use addrspace::AddrSpace;
+pub use paging::activate_kernel_only;
+
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 
-pub use frames::{allocate_frame, free_frame, free_frames};
+pub use frames::{allocate_contiguous, allocate_frame, free_frame, free_frames, total_frames};
 pub use heap::used_bytes as heap_used_bytes;
 
 /// What [`init`] found.

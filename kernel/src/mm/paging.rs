@@ -26,6 +26,27 @@ const MIN_PHYS_END: u64 = 1 << 32;
 /// Root of the kernel's table.
 static KERNEL_ROOT: Once<PhysAddr> = Once::new();
 
+/// Runs `f` with the kernel's page table (read-only use: its root entries
+/// are what user tables share on x86_64).
+pub fn with_kernel_mapper<R>(f: impl FnOnce(&PageMapper<arch::Paging>) -> R) -> R {
+    let root = *KERNEL_ROOT.get().expect("paging::init ran");
+    // SAFETY: the kernel table is valid and reachable through the window.
+    let mapper = unsafe { PageMapper::<arch::Paging>::new(root, PHYS_OFFSET) };
+    f(&mapper)
+}
+
+/// The empty user table installed while no process runs (aarch64's TTBR0;
+/// on x86_64 the kernel root itself serves).
+static EMPTY_USER_ROOT: Once<PhysAddr> = Once::new();
+
+/// Leaves no user address space active (before freeing the current one).
+pub fn activate_kernel_only() {
+    let root = *EMPTY_USER_ROOT.get().expect("paging::init ran");
+    // SAFETY: an empty user half (aarch64) or the kernel table (x86_64) maps
+    // everything the kernel uses.
+    unsafe { arch::activate_user_table(root) };
+}
+
 /// Builds the kernel's tables and switches to them.
 pub fn init(args: &KernelArgs, areas: &[MemoryArea]) {
     let mut frames = GlobalFrames;
@@ -70,5 +91,6 @@ pub fn init(args: &KernelArgs, areas: &[MemoryArea]) {
     // and the args (both in the physical window) exactly as the loader's did.
     unsafe { arch::activate_tables(mapper.root(), user_root) };
     KERNEL_ROOT.call_once(|| mapper.root());
+    EMPTY_USER_ROOT.call_once(|| arch::empty_user_root(mapper.root(), user_root));
     crate::println!("paging: kernel tables active (root {:#x})", mapper.root().get());
 }

@@ -1,10 +1,14 @@
-//! aarch64: entry, PL011 console found through the device tree, exception
-//! vectors, CPU count from the device tree, TTBR switching and the
-//! semihosting test exit.
+//! aarch64: entry, PL011 console found through the device tree, the vector
+//! table (exceptions, interrupts, `svc`), thread switching, CPU count from
+//! the device tree, TTBR switching and the semihosting test exit.
 
+mod context;
 mod dtb;
-mod exceptions;
 pub mod serial;
+mod trap;
+
+pub use context::{Context, FpuState, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt};
+pub use trap::TrapFrame;
 
 use rmm::{PageSize, PhysAddr};
 use tessera_bootinfo::KernelArgs;
@@ -14,6 +18,8 @@ use crate::ExitCode;
 pub const NAME: &str = "aarch64";
 /// Where [`cpu_count`] gets its answer.
 pub const CPU_SOURCE: &str = "device tree";
+/// The ELF machine of user programs.
+pub const ELF_MACHINE: u16 = goblin::elf64::header::EM_AARCH64;
 /// The page-table entry format.
 pub type Paging = rmm::AArch64;
 
@@ -22,7 +28,8 @@ pub type Paging = rmm::AArch64;
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".text.entry")]
 pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
-    exceptions::init();
+    trap::init();
+    context::init_fpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever.
     let args = unsafe { &*args };
@@ -30,6 +37,12 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
         serial::init(uart);
     }
     crate::start(args)
+}
+
+/// An IRQ arrived. No interrupt controller is programmed yet, and IRQs stay
+/// masked outside `wait_for_interrupt`, so this is unexpected.
+fn irq_entry(frame: &mut TrapFrame) {
+    crate::trap::interrupt(frame, u32::MAX)
 }
 
 /// Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit and a status
@@ -111,4 +124,10 @@ pub fn fault_undefined() -> ! {
     // SAFETY: udf raises an undefined-instruction exception, which the fault
     // handler reports.
     unsafe { core::arch::asm!("udf #0", options(noreturn)) }
+}
+
+/// The user root to install when no process runs: the empty TTBR0 table.
+pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
+    let _ = kernel_root;
+    user_root
 }

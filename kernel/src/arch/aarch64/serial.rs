@@ -33,3 +33,21 @@ pub fn write_byte(byte: u8) {
         (base as *mut u32).write_volatile(byte as u32);
     }
 }
+
+/// Flag register bit: receive FIFO empty.
+const FR_RXFE: u32 = 1 << 4;
+
+/// A received byte, if one is waiting.
+pub fn read_byte() -> Option<u8> {
+    let base = BASE.load(Ordering::Relaxed);
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: as in `write_byte`; reading DR takes the byte from the FIFO.
+    unsafe {
+        if ((base + UARTFR) as *const u32).read_volatile() & FR_RXFE != 0 {
+            return None;
+        }
+        Some((base as *const u32).read_volatile() as u8)
+    }
+}

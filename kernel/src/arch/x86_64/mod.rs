@@ -1,10 +1,16 @@
-//! x86_64: entry, COM1 console, GDT/TSS, exception handlers, ACPI CPU
-//! count, CR3 switching and the isa-debug-exit test exit.
+//! x86_64: entry, COM1 console, GDT/TSS, per-CPU data, traps (exceptions,
+//! interrupts, `syscall`), thread switching, ACPI CPU count, CR3 switching
+//! and the isa-debug-exit test exit.
 
 mod acpi;
-mod exceptions;
+mod context;
 mod gdt;
+mod percpu;
 pub mod serial;
+mod trap;
+
+pub use context::{Context, FpuState, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt};
+pub use trap::TrapFrame;
 
 use rmm::{PageSize, PhysAddr};
 use tessera_bootinfo::KernelArgs;
@@ -14,6 +20,8 @@ use crate::ExitCode;
 pub const NAME: &str = "x86_64";
 /// Where [`cpu_count`] gets its answer.
 pub const CPU_SOURCE: &str = "ACPI MADT";
+/// The ELF machine of user programs.
+pub const ELF_MACHINE: u16 = goblin::elf64::header::EM_X86_64;
 /// The page-table entry format.
 pub type Paging = rmm::X86_64;
 
@@ -28,7 +36,9 @@ const DEBUG_EXIT_PORT: u16 = 0xF4;
 pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     serial::init();
     gdt::init();
-    exceptions::init();
+    percpu::init();
+    trap::init();
+    context::init_fpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever; `check` validates its magic and version.
     let args = unsafe { &*args };
@@ -108,4 +118,10 @@ pub fn fault_page() -> ! {
 pub fn fault_undefined() -> ! {
     // SAFETY: ud2 raises #UD, which the fault handler reports.
     unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+/// The user root to install when no process runs: the kernel root itself (one root holds both halves).
+pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
+    let _ = user_root;
+    kernel_root
 }

@@ -26,3 +26,9 @@ pub fn write_byte(byte: u8) {
         Port::<u8>::new(COM1).write(byte);
     }
 }
+
+/// A received byte, if one is waiting.
+pub fn read_byte() -> Option<u8> {
+    // SAFETY: reading LSR and RBR of COM1 has no effect beyond taking the byte.
+    unsafe { (Port::<u8>::new(COM1 + 5).read() & 1 != 0).then(|| Port::<u8>::new(COM1).read()) }
+}

@@ -1,0 +1,154 @@
+//! Switching kernel threads, and the per-thread state that goes with it:
+//! callee-saved registers on the kernel stack, the FPU/SSE area
+//! (`fxsave`, Intel SDM Vol. 1 §10.5), the kernel stack the CPU enters on a
+//! trap from user mode, and the user page table (CR3).
+
+use rmm::PhysAddr;
+
+use super::trap::{TrapFrame, trap_return};
+use super::{gdt, percpu};
+
+/// A suspended kernel thread: its saved stack pointer. The callee-saved
+/// registers and return address sit on its stack.
+#[derive(Debug, Default)]
+pub struct Context {
+    sp: u64,
+}
+
+core::arch::global_asm!(
+    r#"
+.global context_switch
+context_switch:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    mov [rdi], rsp
+    mov rsp, rsi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+"#
+);
+
+unsafe extern "C" {
+    fn context_switch(prev_sp: *mut u64, next_sp: u64);
+}
+
+/// Callee-saved registers `context_switch` pops.
+const SAVED_REGISTERS: usize = 6;
+
+impl Context {
+    /// An empty context, filled by the first `switch` away from it.
+    pub const fn new() -> Self {
+        Self { sp: 0 }
+    }
+
+    /// A context that, when switched to, returns to user mode through
+    /// `frame`, which is written at the top of the stack ending at `stack_top`.
+    ///
+    /// # Safety
+    /// `[stack_top - 4 KiB, stack_top)` must be an unused kernel stack.
+    pub unsafe fn new_user(stack_top: u64, frame: &TrapFrame) -> Self {
+        let frame_addr = (stack_top - core::mem::size_of::<TrapFrame>() as u64) & !0xF;
+        let sp = frame_addr - 8 - SAVED_REGISTERS as u64 * 8;
+        // SAFETY: per the contract, the stack is ours and large enough.
+        unsafe {
+            (frame_addr as *mut TrapFrame).write(*frame);
+            ((frame_addr - 8) as *mut u64).write(trap_return as *const () as u64);
+            core::ptr::write_bytes(sp as *mut u64, 0, SAVED_REGISTERS);
+        }
+        Self { sp }
+    }
+
+    /// Saves the running thread into `self` and resumes `next`.
+    ///
+    /// # Safety
+    /// Interrupts are off; `next` was saved by `switch` or made by
+    /// [`Context::new_user`], and its stack is still alive.
+    pub unsafe fn switch(&mut self, next: &Context) {
+        // SAFETY: per the contract.
+        unsafe { context_switch(&mut self.sp, next.sp) }
+    }
+}
+
+/// The FPU/SSE registers of a thread (the 512-byte `fxsave` image).
+#[repr(C, align(16))]
+pub struct FpuState([u8; 512]);
+
+impl FpuState {
+    /// The state a new thread starts with: what `fninit` plus default MXCSR
+    /// give, taken from a freshly reset FPU.
+    pub fn new() -> Self {
+        let mut state = Self([0; 512]);
+        // FCW = 0x037F (all exceptions masked), MXCSR = 0x1F80.
+        state.0[0..2].copy_from_slice(&0x037Fu16.to_le_bytes());
+        state.0[24..28].copy_from_slice(&0x1F80u32.to_le_bytes());
+        state
+    }
+    /// Saves this CPU's FPU registers.
+    pub fn save(&mut self) {
+        // SAFETY: the area is 512 bytes, 16-aligned; CR4.OSFXSR is set.
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) };
+    }
+    /// Loads this CPU's FPU registers.
+    pub fn restore(&self) {
+        // SAFETY: as for `save`; the image came from `save` or `new`.
+        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack)) };
+    }
+}
+
+/// Enables SSE for user code: CR0.MP set, CR0.EM clear, CR4.OSFXSR and
+/// CR4.OSXMMEXCPT set (Intel SDM Vol. 3A §13.1.4).
+pub fn init_fpu() {
+    // SAFETY: only FPU-control bits change.
+    unsafe {
+        core::arch::asm!(
+            "mov {t}, cr0",
+            "and {t}, ~0x4",
+            "or {t}, 0x2",
+            "mov cr0, {t}",
+            "mov {t}, cr4",
+            "or {t}, 0x600",
+            "mov cr4, {t}",
+            "fninit",
+            t = out(reg) _,
+            options(nostack),
+        )
+    };
+}
+
+/// Tells the CPU which kernel stack to use on the next trap from user mode.
+pub fn set_kernel_stack(top: u64) {
+    gdt::set_kernel_stack(top);
+    percpu::set_kernel_stack(top);
+}
+
+/// Switches to the address space rooted at `root` (kernel half shared).
+///
+/// # Safety
+/// `root` must map the kernel half exactly as the kernel table does.
+pub unsafe fn activate_user_table(root: PhysAddr) {
+    // SAFETY: per the contract the running kernel code stays mapped.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) root.get(), options(nostack)) };
+}
+
+/// Prepares a new user root: copies the kernel half (root entries 256..512)
+/// of `kernel` into `new`, so both share the kernel's tables.
+pub fn init_user_root(new: &mut rmm::PageMapper<super::Paging>, kernel: &rmm::PageMapper<super::Paging>) {
+    for index in 256..512 {
+        new.set_root_entry(index, kernel.root_entry(index));
+    }
+}
+
+/// Waits for an interrupt with interrupts enabled, then masks them again.
+pub fn wait_for_interrupt() {
+    // SAFETY: sti; hlt atomically waits (the interrupt shadow of sti covers hlt).
+    unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
+}

@@ -1,0 +1,102 @@
+//! Open files: a process's file table maps descriptor numbers to shared
+//! open-file descriptions (scheme + the scheme's handle id + open flags).
+//! `dup`, `dup2` and `fork` share a description, as POSIX requires (one
+//! offset, kept by the scheme per handle); the scheme's `close` runs when the
+//! last descriptor referring to it goes.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use tessera_abi::error::{EBADF, EMFILE, Error, Result};
+
+use crate::scheme::KernelScheme;
+
+/// Descriptors per process.
+pub const MAX_FILES: usize = 1024;
+
+/// One open file.
+pub struct Description {
+    pub scheme: Arc<dyn KernelScheme>,
+    /// The scheme's handle.
+    pub id: usize,
+    /// `O_ACCMODE` and status flags from `open`.
+    pub flags: usize,
+}
+
+impl Drop for Description {
+    fn drop(&mut self) {
+        let _ = self.scheme.close(self.id);
+    }
+}
+
+/// A descriptor: a description plus the per-descriptor close-on-exec flag.
+#[derive(Clone)]
+pub struct FileHandle {
+    pub description: Arc<Description>,
+    pub cloexec: bool,
+}
+
+/// A process's descriptors.
+#[derive(Default)]
+pub struct FileTable {
+    slots: Vec<Option<FileHandle>>,
+}
+
+impl FileTable {
+    /// The descriptor `fd`, or EBADF.
+    pub fn get(&self, fd: usize) -> Result<FileHandle> {
+        self.slots.get(fd).and_then(Clone::clone).ok_or(Error::new(EBADF))
+    }
+
+    /// Installs `handle` at the lowest free number `>= min`.
+    pub fn insert_from(&mut self, min: usize, handle: FileHandle) -> Result<usize> {
+        let fd =
+            (min..MAX_FILES).find(|&fd| self.slots.get(fd).is_none_or(Option::is_none)).ok_or(Error::new(EMFILE))?;
+        self.insert_at(fd, handle)?;
+        Ok(fd)
+    }
+
+    /// Installs `handle` at the lowest free number.
+    pub fn insert(&mut self, handle: FileHandle) -> Result<usize> {
+        self.insert_from(0, handle)
+    }
+
+    /// Installs `handle` at `fd`, closing what was there.
+    pub fn insert_at(&mut self, fd: usize, handle: FileHandle) -> Result<()> {
+        if fd >= MAX_FILES {
+            return Err(Error::new(EBADF));
+        }
+        if self.slots.len() <= fd {
+            self.slots.resize(fd + 1, None);
+        }
+        let old = self.slots[fd].replace(handle);
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes `fd`.
+    pub fn remove(&mut self, fd: usize) -> Result<FileHandle> {
+        self.slots.get_mut(fd).and_then(Option::take).ok_or(Error::new(EBADF))
+    }
+
+    /// Sets or clears close-on-exec on `fd`.
+    pub fn set_cloexec(&mut self, fd: usize, on: bool) -> Result<()> {
+        let slot = self.slots.get_mut(fd).and_then(Option::as_mut).ok_or(Error::new(EBADF))?;
+        slot.cloexec = on;
+        Ok(())
+    }
+
+    /// The child's table after `fork`: the same descriptions.
+    pub fn fork(&self) -> Self {
+        Self { slots: self.slots.clone() }
+    }
+
+    /// Closes every close-on-exec descriptor.
+    pub fn close_on_exec(&mut self) {
+        for slot in &mut self.slots {
+            if slot.as_ref().is_some_and(|h| h.cloexec) {
+                *slot = None;
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! File system calls: open, close, read, write, lseek, fstat, dup, dup2,
+//! fcntl, fsync, ftruncate.
+
+use alloc::sync::Arc;
+use alloc::vec;
+
+use tessera_abi::error::{EBADF, EINVAL, ENAMETOOLONG, Error, Result};
+use tessera_abi::flag::{F_DUPFD, F_GETFD, F_GETFL, F_SETFD, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
+use tessera_abi::{FD_CLOEXEC, O_CLOEXEC, Stat};
+
+use crate::file::{Description, FileHandle};
+use crate::process;
+use crate::scheme;
+use crate::usercopy::UserSlice;
+
+/// Longest path `open` accepts.
+const MAX_PATH_BYTES: usize = 4096;
+/// Largest piece moved between a scheme and user memory at once.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+fn handle(fd: usize) -> Result<FileHandle> {
+    process::current().files.lock().get(fd)
+}
+
+fn readable(flags: usize) -> bool {
+    matches!(flags & O_ACCMODE, O_RDONLY | O_RDWR)
+}
+
+fn writable(flags: usize) -> bool {
+    matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR)
+}
+
+/// Runs `f` with the current process's address space.
+fn with_space<R>(f: impl FnOnce(&crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
+    let process = process::current();
+    let space = process.space.lock();
+    f(space.as_ref().expect("a running process has a space"))
+}
+
+pub fn open(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize> {
+    if path_len > MAX_PATH_BYTES {
+        return Err(Error::new(ENAMETOOLONG));
+    }
+    let path = with_space(|space| UserSlice::new(path_ptr, path_len)?.read_str(space))?;
+    let (scheme, rest) = scheme::resolve(&path)?;
+    // An access mode of 0 means read-only, as in classic Redox.
+    let flags = if flags & O_ACCMODE == 0 { flags | O_RDONLY } else { flags };
+    let id = scheme.open(rest, flags)?;
+    let description = Arc::new(Description { scheme, id, flags: flags & !O_CLOEXEC });
+    process::current().files.lock().insert(FileHandle { description, cloexec: flags & O_CLOEXEC != 0 })
+}
+
+pub fn close(fd: usize) -> Result<usize> {
+    process::current().files.lock().remove(fd).map(|_| 0)
+}
+
+pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    if !readable(file.description.flags) {
+        return Err(Error::new(EBADF));
+    }
+    let user = UserSlice::new(buf, len)?;
+    // Check the destination before the scheme hands out (and consumes) data.
+    with_space(|space| user.check_writable(space))?;
+    let mut kernel = vec![0u8; len.min(CHUNK_BYTES)];
+    let n = file.description.scheme.read(file.description.id, &mut kernel)?;
+    with_space(|space| user.write(space, &kernel[..n]))?;
+    Ok(n)
+}
+
+pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    if !writable(file.description.flags) {
+        return Err(Error::new(EBADF));
+    }
+    let user = UserSlice::new(buf, len)?;
+    let mut done = 0;
+    while done < len {
+        let piece = user.sub(done, CHUNK_BYTES);
+        let bytes = with_space(|space| piece.read(space));
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        match file.description.scheme.write(file.description.id, &bytes) {
+            Ok(n) => {
+                done += n;
+                if n < bytes.len() {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    file.description.scheme.seek(file.description.id, offset, whence)
+}
+
+pub fn fstat(fd: usize, stat_ptr: usize, stat_len: usize) -> Result<usize> {
+    if stat_len != core::mem::size_of::<Stat>() {
+        return Err(Error::new(EINVAL));
+    }
+    let file = handle(fd)?;
+    let user = UserSlice::new(stat_ptr, stat_len)?;
+    let mut stat = Stat::default();
+    file.description.scheme.fstat(file.description.id, &mut stat)?;
+    with_space(|space| user.write(space, &stat))?;
+    Ok(0)
+}
+
+pub fn dup(fd: usize) -> Result<usize> {
+    let process = process::current();
+    let mut files = process.files.lock();
+    let file = files.get(fd)?;
+    files.insert(FileHandle { cloexec: false, ..file })
+}
+
+pub fn dup2(fd: usize, new_fd: usize) -> Result<usize> {
+    let process = process::current();
+    let mut files = process.files.lock();
+    let file = files.get(fd)?;
+    if fd != new_fd {
+        files.insert_at(new_fd, FileHandle { cloexec: false, ..file })?;
+    }
+    Ok(new_fd)
+}
+
+pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize> {
+    let process = process::current();
+    let mut files = process.files.lock();
+    let file = files.get(fd)?;
+    match cmd {
+        F_DUPFD => files.insert_from(arg, FileHandle { cloexec: false, ..file }),
+        F_GETFD => Ok(if file.cloexec { FD_CLOEXEC } else { 0 }),
+        F_SETFD => files.set_cloexec(fd, arg & FD_CLOEXEC != 0).map(|()| 0),
+        F_GETFL => Ok(file.description.flags),
+        // F_SETFL would change O_NONBLOCK/O_APPEND, which no scheme honours yet.
+        _ => Err(Error::new(EINVAL)),
+    }
+}
+
+pub fn fsync(fd: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    file.description.scheme.fsync(file.description.id).map(|()| 0)
+}
+
+pub fn ftruncate(fd: usize, len: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    if !writable(file.description.flags) {
+        return Err(Error::new(EINVAL));
+    }
+    file.description.scheme.ftruncate(file.description.id, len).map(|()| 0)
+}
+
+/// `pipe2(fds_ptr, flags)`: writes `[read_fd, write_fd]`; flags may hold
+/// `O_CLOEXEC` only.
+pub fn pipe2(fds_ptr: usize, flags: usize) -> Result<usize> {
+    if flags & !O_CLOEXEC != 0 {
+        return Err(Error::new(EINVAL));
+    }
+    let out = UserSlice::new(fds_ptr, 16)?;
+    with_space(|space| out.check_writable(space))?;
+    let (read_id, write_id) = scheme::new_pipe();
+    let cloexec = flags & O_CLOEXEC != 0;
+    let read_end = Arc::new(Description { scheme: scheme::pipes(), id: read_id, flags: O_RDONLY });
+    let write_end = Arc::new(Description { scheme: scheme::pipes(), id: write_id, flags: O_WRONLY });
+    let process = process::current();
+    let mut files = process.files.lock();
+    let read_fd = files.insert(FileHandle { description: read_end, cloexec })?;
+    let write_fd = match files.insert(FileHandle { description: write_end, cloexec }) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = files.remove(read_fd);
+            return Err(e);
+        }
+    };
+    drop(files);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&read_fd.to_le_bytes());
+    bytes[8..].copy_from_slice(&write_fd.to_le_bytes());
+    let written = with_space(|space| out.write(space, &bytes));
+    if written.is_err() {
+        let mut files = process.files.lock();
+        let _ = files.remove(read_fd);
+        let _ = files.remove(write_fd);
+    }
+    written.map(|()| 0)
+}

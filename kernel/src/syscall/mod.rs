@@ -1,0 +1,43 @@
+//! System-call dispatch: Redox's numbers (and Tessera's additions, see
+//! `tessera-abi`) to handlers. Every handler validates its arguments and
+//! returns an errno for bad ones; unknown numbers give ENOSYS. User memory
+//! is only reached through [`crate::usercopy`].
+
+mod fs;
+mod proc;
+mod time;
+
+use tessera_abi::error::{ENOSYS, Error, Result};
+use tessera_abi::number::*;
+
+use crate::arch::TrapFrame;
+
+/// Runs syscall `number` with `args` for the current process.
+pub fn dispatch(number: usize, args: [usize; 6], frame: &mut TrapFrame) -> Result<usize> {
+    let [a, b, c, d, e, f] = args;
+    match number {
+        SYS_OPEN => fs::open(a, b, c),
+        SYS_CLOSE => fs::close(a),
+        SYS_READ => fs::read(a, b, c),
+        SYS_WRITE => fs::write(a, b, c),
+        SYS_LSEEK => fs::lseek(a, b as isize, c),
+        SYS_FSTAT => fs::fstat(a, b, c),
+        SYS_DUP => fs::dup(a),
+        SYS_DUP2 => fs::dup2(a, b),
+        SYS_FCNTL => fs::fcntl(a, b, c),
+        SYS_FSYNC => fs::fsync(a),
+        SYS_FTRUNCATE => fs::ftruncate(a, b),
+        SYS_PIPE2 => fs::pipe2(a, b),
+        SYS_EXIT => proc::exit(a),
+        SYS_GETPID => proc::getpid(),
+        SYS_GETPPID => proc::getppid(),
+        SYS_FORK => proc::fork(frame),
+        SYS_EXECVE => proc::execve(frame, [a, b, c, d, e, f]),
+        SYS_WAITPID => proc::waitpid(a, b, c),
+        SYS_KILL => proc::kill(a, b),
+        SYS_YIELD => proc::sched_yield(),
+        SYS_CLOCK_GETTIME => time::clock_gettime(a, b),
+        SYS_NANOSLEEP => time::nanosleep(a, b),
+        _ => Err(Error::new(ENOSYS)),
+    }
+}

@@ -1,0 +1,97 @@
+//! Process calls: exit, getpid, getppid, fork, execve, waitpid, kill, yield.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use tessera_abi::error::{E2BIG, Error, Result};
+use tessera_abi::wait;
+
+use crate::arch::TrapFrame;
+use crate::usercopy::UserSlice;
+use crate::{exec, process, sched};
+
+/// Most argv or envp entries `execve` takes.
+const MAX_ARGS: usize = 4096;
+
+pub fn exit(status: usize) -> Result<usize> {
+    process::exit_current(wait::exited(status))
+}
+
+pub fn getpid() -> Result<usize> {
+    Ok(process::current().pid)
+}
+
+pub fn getppid() -> Result<usize> {
+    Ok(process::current().ppid.load(Ordering::Relaxed))
+}
+
+pub fn fork(frame: &TrapFrame) -> Result<usize> {
+    process::fork(frame)
+}
+
+pub fn sched_yield() -> Result<usize> {
+    sched::yield_now();
+    Ok(0)
+}
+
+pub fn kill(pid: usize, signal: usize) -> Result<usize> {
+    process::kill(pid, signal).map(|()| 0)
+}
+
+pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
+    let status_out = (status_ptr != 0).then(|| UserSlice::new(status_ptr, 8)).transpose()?;
+    match process::waitpid(pid, options)? {
+        None => Ok(0),
+        Some((child, status)) => {
+            if let Some(out) = status_out {
+                let process = process::current();
+                let space = process.space.lock();
+                out.write(space.as_ref().expect("running"), &status.to_le_bytes())?;
+            }
+            Ok(child)
+        }
+    }
+}
+
+/// Reads an array of `count` `[ptr, len]` pairs and the strings they name.
+fn read_strings(space: &crate::mm::AddrSpace, array: usize, count: usize) -> Result<Vec<String>> {
+    if count > MAX_ARGS {
+        return Err(Error::new(E2BIG));
+    }
+    let table = UserSlice::new(array, count * 16)?.read(space)?;
+    table
+        .chunks_exact(16)
+        .map(|pair| {
+            let ptr = usize::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
+            let len = usize::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
+            if len > exec::MAX_PROGRAM_BYTES {
+                return Err(Error::new(E2BIG));
+            }
+            UserSlice::new(ptr, len)?.read_str(space)
+        })
+        .collect()
+}
+
+/// `execve(path_ptr, path_len, argv_ptr, argc, envp_ptr, envc)`.
+pub fn execve(
+    frame: &mut TrapFrame,
+    [path_ptr, path_len, argv_ptr, argc, envp_ptr, envc]: [usize; 6],
+) -> Result<usize> {
+    let (path, argv, envp) = {
+        let process = process::current();
+        let space = process.space.lock();
+        let space = space.as_ref().expect("running");
+        if path_len > 4096 {
+            return Err(Error::new(tessera_abi::error::ENAMETOOLONG));
+        }
+        let path = UserSlice::new(path_ptr, path_len)?.read_str(space)?;
+        (path, read_strings(space, argv_ptr, argc)?, read_strings(space, envp_ptr, envc)?)
+    };
+    let program = crate::loader::read_program(&path)?;
+    let image = exec::load(&program, &argv, &envp)?;
+    let name = path.rsplit(['/', ':']).next().unwrap_or(&path);
+    *frame = TrapFrame::new_user(image.entry, image.stack_pointer);
+    process::replace_space(image.space, String::from(name));
+    Ok(0)
+}

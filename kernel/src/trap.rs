@@ -1,0 +1,55 @@
+//! What the arch trap code hands to the rest of the kernel: syscalls, faults
+//! in user mode, and interrupts. Before returning to user mode, a process
+//! that was killed meanwhile is ended here.
+
+use crate::arch::TrapFrame;
+use crate::{println, process, syscall};
+
+/// A user-mode fault, decoded by the arch code.
+pub struct FaultInfo {
+    /// The signal it raises (Linux numbering).
+    pub signal: usize,
+    /// What the CPU reported.
+    pub description: &'static str,
+    /// The faulting data or instruction address, where there is one.
+    pub address: Option<u64>,
+}
+
+/// A `syscall` / `svc #0` from user mode.
+pub fn syscall(frame: &mut TrapFrame) {
+    let (number, args) = frame.syscall();
+    let result = syscall::dispatch(number, args, frame);
+    frame.set_return(tessera_abi::Error::mux(result));
+    process::exit_if_killed();
+}
+
+/// A fault in user mode kills the process with the fault's signal; the
+/// kernel goes on.
+pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) -> ! {
+    let pid = process::current().pid;
+    match info.address {
+        Some(addr) => println!(
+            "kernel: process {pid} killed by signal {}: {} at {addr:#x} (pc {:#x})",
+            info.signal,
+            info.description,
+            frame.instruction_pointer()
+        ),
+        None => println!(
+            "kernel: process {pid} killed by signal {}: {} (pc {:#x})",
+            info.signal,
+            info.description,
+            frame.instruction_pointer()
+        ),
+    }
+    process::exit_current(tessera_abi::wait::signaled(info.signal))
+}
+
+/// A device interrupt or IPI. Nothing raises one yet (the interrupt
+/// controllers are programmed with every source masked), so any arrival is
+/// reported and ignored.
+pub fn interrupt(frame: &mut TrapFrame, id: u32) {
+    println!("kernel: unexpected interrupt {id:#x} at pc {:#x}", frame.instruction_pointer());
+    if frame.is_user() {
+        process::exit_if_killed();
+    }
+}

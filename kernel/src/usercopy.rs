@@ -1,0 +1,108 @@
+//! Moving bytes between the kernel and user memory. The kernel never
+//! dereferences a user address: each page is looked up in the process's
+//! table (present, user-accessible, writable where written) and reached
+//! through the physical window. A missing page or a range reaching the
+//! kernel half is EFAULT; nothing is copied past the first bad page.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use rmm::PAGE_SIZE;
+use tessera_abi::error::{EFAULT, EINVAL, Error, Result};
+use tessera_bootinfo::{USER_END, phys_to_virt};
+
+use crate::mm::AddrSpace;
+
+/// A user range, checked to lie inside user space.
+#[derive(Clone, Copy, Debug)]
+pub struct UserSlice {
+    addr: u64,
+    len: usize,
+}
+
+impl UserSlice {
+    /// `[addr, addr + len)`; EFAULT if it wraps or leaves user space.
+    pub fn new(addr: usize, len: usize) -> Result<Self> {
+        let end = addr.checked_add(len).ok_or(Error::new(EFAULT))?;
+        if end as u64 > USER_END {
+            return Err(Error::new(EFAULT));
+        }
+        Ok(Self { addr: addr as u64, len })
+    }
+    /// The part starting `offset` bytes in, at most `len` long.
+    pub fn sub(&self, offset: usize, len: usize) -> Self {
+        let offset = offset.min(self.len);
+        Self { addr: self.addr + offset as u64, len: len.min(self.len - offset) }
+    }
+    /// Copies the range into `out` (which must be as long).
+    pub fn read_into(&self, space: &AddrSpace, out: &mut [u8]) -> Result<()> {
+        assert_eq!(out.len(), self.len);
+        for_each_page(space, self.addr, self.len, false, |phys, offset, len| {
+            // SAFETY: a user frame of `space`, reachable through the window;
+            // the piece stays within the page and within `out`.
+            unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, out[offset..].as_mut_ptr(), len) }
+        })
+    }
+    /// The range's bytes.
+    pub fn read(&self, space: &AddrSpace) -> Result<Vec<u8>> {
+        let mut out = vec![0; self.len];
+        self.read_into(space, &mut out)?;
+        Ok(out)
+    }
+    /// Copies `data` (at most `len` bytes) to the start of the range; the
+    /// pages must be writable.
+    pub fn write(&self, space: &AddrSpace, data: &[u8]) -> Result<()> {
+        let data = &data[..data.len().min(self.len)];
+        for_each_page(space, self.addr, data.len(), true, |phys, offset, len| {
+            // SAFETY: a writable user frame of `space`, reachable through the
+            // window; the piece stays within the page and within `data`.
+            unsafe { core::ptr::copy_nonoverlapping(data[offset..].as_ptr(), phys_to_virt(phys) as *mut u8, len) }
+        })
+    }
+    /// EFAULT unless every page of the range is mapped writable.
+    pub fn check_writable(&self, space: &AddrSpace) -> Result<()> {
+        for_each_page(space, self.addr, self.len, true, |_, _, _| {})
+    }
+    /// The range as UTF-8 text (EINVAL if it is not).
+    pub fn read_str(&self, space: &AddrSpace) -> Result<String> {
+        String::from_utf8(self.read(space)?).map_err(|_| Error::new(EINVAL))
+    }
+}
+
+/// Calls `f(phys, offset, len)` for each page-sized piece of
+/// `[virt, virt + len)`: `phys` is where the piece starts physically,
+/// `offset` how far into the range it is. Checks every page first, so `f`
+/// runs for all pieces or for none.
+pub fn for_each_page(
+    space: &AddrSpace,
+    virt: u64,
+    len: usize,
+    need_write: bool,
+    mut f: impl FnMut(u64, usize, usize),
+) -> Result<()> {
+    let end = virt.checked_add(len as u64).ok_or(Error::new(EFAULT))?;
+    if end > USER_END {
+        return Err(Error::new(EFAULT));
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    let mut page = virt & !(PAGE_SIZE - 1);
+    while page < end {
+        match space.translate(page) {
+            Some((_, flags)) if !need_write || flags.is_writable() => {}
+            _ => return Err(Error::new(EFAULT)),
+        }
+        page += PAGE_SIZE;
+    }
+    let mut at = virt;
+    while at < end {
+        let (frame, _) = space.translate(at).ok_or(Error::new(EFAULT))?;
+        let in_page = at % PAGE_SIZE;
+        let piece = (PAGE_SIZE - in_page).min(end - at);
+        f(frame.get(), (at - virt) as usize, piece as usize);
+        at += piece;
+    }
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! Typed system-call wrappers, one per call of the kernel-core ABI.
+//!
+//! Arguments follow `tessera_abi::number` (Redox's calls, plus the ones
+//! Tessera adds); errors are `tessera_abi::Error` with Linux errno values.
+//! Each wrapper lists the errnos a caller can expect. Two apply to every
+//! call and are not repeated: `ENOSYS` from a kernel that does not implement
+//! the call yet, and `EFAULT` when memory the call must read or write is not
+//! the caller's (for these wrappers that means a bug in the wrapper or the
+//! kernel, since Rust references are always valid).
+//!
+//! File descriptors are plain `usize`: fds 0, 1 and 2 are the console for
+//! the first process and are inherited across `fork` and `execve`.
+
+use alloc::vec::Vec;
+
+use tessera_abi::number::*;
+use tessera_abi::{Error, Result, Stat, TimeSpec};
+
+use crate::syscall::*;
+
+/// `waitpid` target meaning "any child" (POSIX's `-1`).
+pub const ANY_CHILD: usize = usize::MAX;
+
+/// Opens `path` (`scheme:path`, or `/scheme/name/path`) with Redox's `O_*`
+/// `flags` (`tessera_abi::flag`) and returns the new fd, the lowest free.
+///
+/// Errors: `ENODEV` no scheme of that name (Redox's answer for an unknown
+/// scheme), `ENOENT` no such file in the scheme, `ENOTDIR`/`EISDIR` a
+/// directory where a file was meant or the reverse, `EACCES` access refused,
+/// `EROFS` writing to a read-only scheme such as `initfs:`, `EINVAL` bad
+/// flags, `EMFILE` the fd table is full.
+pub fn open(path: &str, flags: usize) -> Result<usize> {
+    // SAFETY: the kernel only reads `path.len()` bytes at `path`.
+    unsafe { syscall3(SYS_OPEN, path.as_ptr() as usize, path.len(), flags) }
+}
+
+/// Closes `fd`. Errors: `EBADF` not an open fd.
+pub fn close(fd: usize) -> Result<()> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall1(SYS_CLOSE, fd) }.map(drop)
+}
+
+/// Reads up to `buf.len()` bytes from `fd`; 0 means end of file.
+///
+/// Errors: `EBADF` not an open fd or not open for reading, `EISDIR` a
+/// directory, `EINVAL` the object cannot be read, `EIO` the scheme failed
+/// (or its daemon died).
+pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
+    // this function borrows mutably.
+    unsafe { syscall3(SYS_READ, fd, buf.as_mut_ptr() as usize, buf.len()) }
+}
+
+/// Writes up to `buf.len()` bytes to `fd` and returns how many it took.
+///
+/// Errors: `EBADF` not an open fd or not open for writing, `EPIPE` a pipe
+/// with no reader left, `ENOSPC` the object is full, `EIO` the scheme failed.
+pub fn write(fd: usize, buf: &[u8]) -> Result<usize> {
+    // SAFETY: the kernel only reads `buf.len()` bytes at `buf`.
+    unsafe { syscall3(SYS_WRITE, fd, buf.as_ptr() as usize, buf.len()) }
+}
+
+/// Moves `fd`'s offset: `whence` is `SEEK_SET`, `SEEK_CUR` or `SEEK_END`
+/// (`tessera_abi::flag`). Returns the new offset.
+///
+/// Errors: `EBADF` not an open fd, `ESPIPE` a pipe or console, `EINVAL` bad
+/// `whence` or a negative result.
+pub fn lseek(fd: usize, offset: isize, whence: usize) -> Result<usize> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall3(SYS_LSEEK, fd, offset as usize, whence) }
+}
+
+/// The metadata of `fd` (mode with `MODE_FILE`/`MODE_DIR`…, size, …).
+/// Errors: `EBADF` not an open fd.
+pub fn fstat(fd: usize) -> Result<Stat> {
+    let mut stat = Stat::default();
+    // SAFETY: the kernel writes at most `size_of::<Stat>()` bytes (the size
+    // passed) into `stat`, a local that any bytes make valid.
+    unsafe { syscall3(SYS_FSTAT, fd, (&raw mut stat) as usize, size_of::<Stat>()) }?;
+    Ok(stat)
+}
+
+/// A new fd (the lowest free) for the object `fd` refers to; the two share
+/// the offset. Errors: `EBADF` not an open fd, `EMFILE` the table is full.
+pub fn dup(fd: usize) -> Result<usize> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall1(SYS_DUP, fd) }
+}
+
+/// Makes `new_fd` refer to what `fd` refers to, closing `new_fd` first if
+/// it was open; returns `new_fd`. (Redox's call also takes a path buffer;
+/// it is passed empty.) Errors: `EBADF` `fd` not open or `new_fd` out of
+/// range.
+pub fn dup2(fd: usize, new_fd: usize) -> Result<usize> {
+    // SAFETY: an empty buffer: the kernel reads nothing.
+    unsafe { syscall4(SYS_DUP2, fd, new_fd, 0, 0) }
+}
+
+/// File-descriptor control: `cmd` is `F_GETFD`/`F_SETFD` (the close-on-exec
+/// flag) or `F_GETFL`/`F_SETFL` (`tessera_abi::flag`).
+/// Errors: `EBADF` not an open fd, `EINVAL` unknown `cmd` or `arg`.
+pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize> {
+    // SAFETY: no memory is passed for these commands.
+    unsafe { syscall3(SYS_FCNTL, fd, cmd, arg) }
+}
+
+/// Writes `fd`'s buffered data through to its scheme.
+/// Errors: `EBADF` not an open fd, `EINVAL` the object cannot be synced,
+/// `EIO` the scheme failed.
+pub fn fsync(fd: usize) -> Result<()> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall1(SYS_FSYNC, fd) }.map(drop)
+}
+
+/// Sets the size of the file behind `fd` to `len_bytes`.
+/// Errors: `EBADF` not an open fd or not open for writing, `EINVAL` not a
+/// regular file, `EROFS` a read-only scheme, `EISDIR` a directory.
+pub fn ftruncate(fd: usize, len_bytes: usize) -> Result<()> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall2(SYS_FTRUNCATE, fd, len_bytes) }.map(drop)
+}
+
+/// A pipe: `[read end, write end]`. `flags` may hold `O_CLOEXEC`-style
+/// bits the kernel accepts. Errors: `EMFILE` the fd table is full, `EINVAL`
+/// unknown flags.
+pub fn pipe2(flags: usize) -> Result<[usize; 2]> {
+    let mut fds = [0usize; 2];
+    // SAFETY: the kernel writes two usizes into `fds`.
+    unsafe { syscall2(SYS_PIPE2, fds.as_mut_ptr() as usize, flags) }?;
+    Ok(fds)
+}
+
+/// Ends the process; a parent's `waitpid` sees `status & 0xFF`.
+pub fn exit(status: usize) -> ! {
+    // SAFETY: ending the process invalidates nothing it still uses.
+    let _ = unsafe { syscall1(SYS_EXIT, status) };
+    // The kernel never returns from exit; if it did (ENOSYS), stop here.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Which side of a [`fork`] the caller is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fork {
+    /// In the new process.
+    Child,
+    /// In the original process; `pid` is the child's.
+    Parent { pid: usize },
+}
+
+/// Duplicates the process: the child gets a copy of the address space and
+/// of the fd table. Errors: `ENOMEM` no memory for the copy, `EAGAIN` the
+/// process table is full.
+pub fn fork() -> Result<Fork> {
+    // SAFETY: the child continues with an identical copy of every byte, so
+    // nothing Rust holds is invalidated in either process.
+    let pid = unsafe { syscall0(SYS_FORK) }?;
+    Ok(if pid == 0 { Fork::Child } else { Fork::Parent { pid } })
+}
+
+/// Replaces the program with the ELF at `path` (e.g. `initfs:bin/hello`),
+/// giving it `argv` and `envp` (`KEY=value`). Returns only on failure.
+///
+/// Errors: `ENOENT`/`ENODEV` no such file or scheme, `ENOEXEC` not a static
+/// ELF for this arch, `EACCES` not a regular file, `E2BIG` arguments too
+/// large for the new stack, `ENOMEM` no memory for the new image.
+pub fn execve(path: &str, argv: &[&str], envp: &[&str]) -> Error {
+    let pairs =
+        |strings: &[&str]| -> Vec<[usize; 2]> { strings.iter().map(|s| [s.as_ptr() as usize, s.len()]).collect() };
+    let (argv, envp) = (pairs(argv), pairs(envp));
+    // SAFETY: the kernel reads the path, the two `[ptr, len]` arrays and
+    // the strings they point at, all borrowed for this call. On success the
+    // old image is gone and nothing here runs again.
+    let result = unsafe {
+        syscall6(
+            SYS_EXECVE,
+            path.as_ptr() as usize,
+            path.len(),
+            argv.as_ptr() as usize,
+            argv.len(),
+            envp.as_ptr() as usize,
+            envp.len(),
+        )
+    };
+    match result {
+        Err(error) => error,
+        // A return is always a failure; a kernel that returns a value is wrong.
+        Ok(_) => Error::new(tessera_abi::error::EIO),
+    }
+}
+
+/// A child's wait status (Linux `<sys/wait.h>` encoding, `tessera_abi::wait`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitStatus(pub usize);
+
+impl WaitStatus {
+    /// The exit code, when the child exited by itself.
+    pub fn code(self) -> Option<usize> {
+        tessera_abi::wait::if_exited(self.0).then(|| tessera_abi::wait::exit_status(self.0))
+    }
+
+    /// The signal that killed the child, if one did.
+    pub fn signal(self) -> Option<usize> {
+        tessera_abi::wait::if_signaled(self.0).then(|| tessera_abi::wait::term_signal(self.0))
+    }
+
+    /// Exited with status 0.
+    pub fn success(self) -> bool {
+        self.code() == Some(0)
+    }
+}
+
+/// `SIGSEGV` for 11 and so on; `None` for numbers without a name here.
+pub fn signal_name(signal: usize) -> Option<&'static str> {
+    use tessera_abi::signal::*;
+    Some(match signal {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGQUIT => "SIGQUIT",
+        SIGILL => "SIGILL",
+        SIGTRAP => "SIGTRAP",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
+        SIGFPE => "SIGFPE",
+        SIGKILL => "SIGKILL",
+        SIGSEGV => "SIGSEGV",
+        SIGPIPE => "SIGPIPE",
+        SIGTERM => "SIGTERM",
+        _ => return None,
+    })
+}
+
+impl core::fmt::Display for WaitStatus {
+    /// `exited with status N`, `killed by signal N (SIGxxx)`, or the raw value.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if let Some(code) = self.code() {
+            write!(f, "exited with status {code}")
+        } else if let Some(signal) = self.signal() {
+            match signal_name(signal) {
+                Some(name) => write!(f, "killed by signal {signal} ({name})"),
+                None => write!(f, "killed by signal {signal}"),
+            }
+        } else {
+            write!(f, "wait status {:#x}", self.0)
+        }
+    }
+}
+
+/// Waits for child `pid` ([`ANY_CHILD`] for any) to end and reaps it:
+/// `Some((pid, status))`. With `options = WNOHANG` (`tessera_abi::WNOHANG`)
+/// it returns `None` at once when no matching child has ended yet.
+///
+/// Errors: `ECHILD` no such child of the caller, `EINVAL` bad options.
+pub fn waitpid(pid: usize, options: usize) -> Result<Option<(usize, WaitStatus)>> {
+    let mut status = 0usize;
+    // SAFETY: the kernel writes one usize into `status`.
+    let child = unsafe { syscall3(SYS_WAITPID, pid, (&raw mut status) as usize, options) }?;
+    Ok((child != 0).then_some((child, WaitStatus(status))))
+}
+
+/// Sends `signal` (`tessera_abi::signal`) to process `pid`.
+/// Errors: `ESRCH` no such process, `EINVAL` bad signal number, `EPERM` not
+/// allowed to signal it.
+pub fn kill(pid: usize, signal: usize) -> Result<()> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall2(SYS_KILL, pid, signal) }.map(drop)
+}
+
+/// The caller's process id.
+pub fn getpid() -> Result<usize> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall0(SYS_GETPID) }
+}
+
+/// The parent's process id (0 for the first process).
+pub fn getppid() -> Result<usize> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall0(SYS_GETPPID) }
+}
+
+/// Gives the CPU to another runnable context, if any.
+pub fn sched_yield() -> Result<()> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall0(SYS_YIELD) }.map(drop)
+}
+
+/// The time of `clock`: `CLOCK_MONOTONIC` or `CLOCK_REALTIME`
+/// (`tessera_abi::flag`). Errors: `EINVAL` unknown clock.
+pub fn clock_gettime(clock: usize) -> Result<TimeSpec> {
+    let mut time = TimeSpec::default();
+    // SAFETY: the kernel writes one TimeSpec into `time`.
+    unsafe { syscall2(SYS_CLOCK_GETTIME, clock, (&raw mut time) as usize) }?;
+    Ok(time)
+}
+
+/// Sleeps for `duration`. If the sleep is interrupted (`EINTR`) and
+/// `remaining` is given, the time left is written there.
+/// Errors: `EINVAL` a negative time or `tv_nsec` ≥ 10⁹, `EINTR` interrupted.
+pub fn nanosleep(duration: &TimeSpec, remaining: Option<&mut TimeSpec>) -> Result<()> {
+    let remaining = remaining.map_or(0, |r| r as *mut TimeSpec as usize);
+    // SAFETY: the kernel reads `duration` and writes at most one TimeSpec
+    // at `remaining` (0: nowhere).
+    unsafe { syscall2(SYS_NANOSLEEP, duration as *const TimeSpec as usize, remaining) }.map(drop)
+}

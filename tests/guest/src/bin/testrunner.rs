@@ -1,0 +1,65 @@
+//! `testrunner`: runs test programs one at a time and reports each.
+//!
+//! The tests are the names given as arguments, or, with none, the lines of
+//! `initfs:etc/tests.list` (format: `process::program_lines`; a line may
+//! give the test arguments). Each runs as `initfs:bin/<name>` in its own
+//! process (fork + execve + waitpid) with the runner's environment. The
+//! runner prints `ok NAME`, or `FAIL NAME: why` with the exit status or the
+//! signal, then `N passed, N failed` on a line of its own, and exits with 0
+//! when every test passed, else 1.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use tessera_runtime::{Args, io, println, process};
+
+tessera_runtime::entry!(main);
+
+/// Where the test list lives when no test is named on the command line.
+const TESTS_LIST: &str = "initfs:etc/tests.list";
+
+fn main(args: Args) -> i32 {
+    let lines: Vec<String> = if args.argv().len() > 1 {
+        args.argv()[1..].iter().map(|&name| name.into()).collect()
+    } else {
+        match io::read_file(TESTS_LIST).map(String::from_utf8) {
+            Ok(Ok(text)) => process::program_lines(&text).map(String::from).collect(),
+            Ok(Err(_)) => return report_broken_list("is not UTF-8"),
+            Err(e) => return report_broken_list(&alloc::format!("cannot be read: {e} (errno {})", e.errno)),
+        }
+    };
+
+    let (mut passed, mut failed) = (0, 0);
+    for line in &lines {
+        let argv: Vec<&str> = line.split_whitespace().collect();
+        let Some(&name) = argv.first() else { continue };
+        let path = process::program_path(name);
+        match process::spawn(&path, &argv, args.env()).and_then(process::wait) {
+            Ok(status) if status.success() => {
+                passed += 1;
+                println!("ok {name}");
+            }
+            Ok(status) => {
+                failed += 1;
+                println!("FAIL {name}: {status}");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {name}: could not start: {e} (errno {})", e.errno);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { 0 } else { 1 }
+}
+
+/// The list itself is broken: one failure, so the run cannot look green.
+fn report_broken_list(why: &str) -> i32 {
+    println!("FAIL testrunner: {TESTS_LIST} {why}");
+    println!("0 passed, 1 failed");
+    1
+}
