@@ -57,7 +57,11 @@ ifneq ($(call yes,$(gdb)),)
 endif
 	$(call qemu_cmd,$(ARCH),$<,mon:stdio) $(if $(call yes,$(gdb)),-s -S)
 
-# $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot or fault;
+# Lines a normal boot test requires: the banner's memory and CPU figures.
+# (In a variable: an unbalanced "(" would break $(call ...).)
+BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) ("
+
+# $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot, fault or loader-error;
 # the test is named KIND-ARCH and logs to build/ARCH/KIND-test.log.
 boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(TIMEOUT) \
 	--log $(BUILD)/$(2)/$(1)-test.log $(if $(call yes,$(verbose)),--verbose) $(4) \
@@ -66,4 +70,4 @@ boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(TIMEOUT) \
 # One arch's normal boot test.
 qemu-test: $(BUILD)/$(ARCH)/test.img $(BOOT_TEST) | deps
 	@$(call kvm_notice,$(ARCH))
-	$(call boot_test,boot,$(ARCH),$<)
+	$(call boot_test,boot,$(ARCH),$<,$(BOOT_EXPECT))

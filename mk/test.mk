@@ -4,8 +4,11 @@
 # ends with `boot-test summary`, whose exit status is the status of the run:
 #   1. host `cargo test` (default members = host crates), log in build/cargo-test.log
 #   2. `make lint`, counted as one result
-#   3. per arch: build test.img / test-fault.img, then the boot tests
-#      boot-<arch> (normal) and fault-<arch> (--expect-fail)
+#   3. per arch: build test.img / test-fault.img / bad-kernel.img, then the
+#      boot tests boot-<arch> (normal, and the banner's `memory:` and
+#      `cpus: $(SMP) (` lines must appear), fault-<arch> (--expect-fail: the
+#      kernel's fault report) and loader-error-<arch> (--expect-fail: the
+#      loader refuses a `\kernel` that is not an ELF, with a clear error)
 #   4. the summary: every host test, lint and boot test; `N passed, N failed` last.
 # Each step appends `pass <name>` / `fail <name>` to build/results.txt.
 
@@ -17,7 +20,7 @@ CARGO_TEST_STATUS := $(BUILD)/cargo-test.status
 SUBMAKE = $(MAKE) --no-print-directory DEPS_CHECKED=1
 
 test: deps test-start test-cargo test-lint $(BOOT_TEST) \
-		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a))
+		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a))
 	@echo "==> summary"
 	@$(BOOT_TEST) summary --results $(RESULTS) --cargo-log $(CARGO_TEST_LOG) \
 		--cargo-exit "$$(cat $(CARGO_TEST_STATUS) 2>/dev/null || echo 1)"
@@ -50,11 +53,18 @@ define boot_step
 	else echo "FAIL $(1)-$(2): could not build $(3)"; echo "fail $(1)-$(2)" >> $(RESULTS); fi
 endef
 
-.PHONY: $(ARCHES:%=test-boot-%) $(ARCHES:%=test-fault-%)
+# What the boot tests require beyond `kernel: boot ok`: the banner's memory
+# and CPU figures (`memory: 511 MiB total, ...`, `cpus: 2 (ACPI MADT)`).
+# In variables, because `(` cannot stand unbalanced in a $(call ...).
+LOADER_ERROR_EXPECT := --expect-fail --expect-fail-line "tessera-loader: error"
+
+.PHONY: $(ARCHES:%=test-boot-%) $(ARCHES:%=test-fault-%) $(ARCHES:%=test-loader-error-%)
 $(ARCHES:%=test-boot-%): test-boot-%: | deps
-	$(call boot_step,boot,$*,$(BUILD)/$*/test.img)
+	$(call boot_step,boot,$*,$(BUILD)/$*/test.img,$(BOOT_EXPECT))
 $(ARCHES:%=test-fault-%): test-fault-%: | deps
 	$(call boot_step,fault,$*,$(BUILD)/$*/test-fault.img,--expect-fail)
+$(ARCHES:%=test-loader-error-%): test-loader-error-%: | deps
+	$(call boot_step,loader-error,$*,$(BUILD)/$*/bad-kernel.img,$(LOADER_ERROR_EXPECT))
 
 # fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
 # with -D warnings for the host crates and for the kernel and the loader on
@@ -64,7 +74,9 @@ LINT_CHECKS := \
 	"$(CARGO) clippy --all-targets -- -D warnings" \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
-		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings")
+		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
+		"$(CARGO) clippy --release -p init -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
+	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"
 
 lint: | deps
 	@failed=0; for check in $(LINT_CHECKS); do \

@@ -16,6 +16,8 @@ use std::io::{self, LineWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::classify;
+use crate::observe::Observations;
 use crate::process::{self, Limits};
 use crate::report;
 use crate::verdict::{self, Ending, Reason, Verdict};
@@ -34,6 +36,11 @@ pub struct TestOptions {
     pub log: Option<PathBuf>,
     /// Judge as an expect-fail test (`--expect-fail`).
     pub expect_fail: bool,
+    /// Texts that must each appear in some line (`--expect`, normal tests).
+    pub expect: Vec<String>,
+    /// What the first failure line of an expect-fail test must contain
+    /// (`--expect-fail-line`; `KERNEL FAULT` by default).
+    pub expect_fail_line: String,
     /// A results file to append `pass <name>` / `fail <name>` to.
     pub results: Option<PathBuf>,
     /// Echo every line as it comes (`--verbose`).
@@ -50,6 +57,8 @@ impl TestOptions {
             limits: Limits::default(),
             log: None,
             expect_fail: false,
+            expect: Vec::new(),
+            expect_fail_line: classify::KERNEL_FAULT.to_owned(),
             results: None,
             verbose: false,
             command,
@@ -71,7 +80,8 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     let mut tail = VecDeque::with_capacity(TAIL_LINES);
     let mut log_error = None;
     let mut echo_error = None;
-    let watched = process::watch(&opts.command, &opts.limits, &mut |line| {
+    let seen = Observations::new(&opts.expect, &opts.expect_fail_line);
+    let watched = process::watch(&opts.command, &opts.limits, seen, &mut |line| {
         let text = report::log_line(line);
         if let Some(Err(e)) = log.as_mut().map(|log| writeln!(log, "{text}")) {
             log_error.get_or_insert(e);

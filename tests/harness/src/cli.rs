@@ -7,16 +7,21 @@ use crate::boot_test::TestOptions;
 
 /// The usage text, printed for `--help` and after a usage error.
 pub const USAGE: &str = "\
-usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--expect-fail]
-                 [--results FILE] [--verbose] -- QEMU-COMMAND...
+usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
+                 [--verbose] [--expect TEXT]... -- QEMU-COMMAND...
+       boot-test --name NAME --expect-fail [--expect-fail-line TEXT] [...]
+                 -- QEMU-COMMAND...
        boot-test summary --results FILE [--cargo-log FILE [--cargo-exit N]]
 
 Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
   normal test:  pass iff \"kernel: boot ok\" appears, no failure line appears
                 (KERNEL PANIC, KERNEL FAULT, tessera-loader: error, panicked at),
-                and QEMU exits with status 33.
-  --expect-fail: pass iff a KERNEL FAULT report appears, is the first failure
-                line, and QEMU ends without a timeout.
+                QEMU exits with status 33, and each --expect TEXT is part of
+                some line (else: expected line missing: \"TEXT\").
+  --expect-fail: pass iff a failure line containing the --expect-fail-line
+                TEXT (default KERNEL FAULT) appears, is the first failure
+                line, and QEMU ends without a timeout (the harness stopping
+                QEMU soon after that line counts as ending).
 Prints `ok NAME` or `FAIL NAME: WHY`; exit status 0 on pass, 1 on fail,
 2 on a usage or harness error. `--timeout` defaults to 90 s.
 
@@ -64,6 +69,7 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
         return Err("empty command after `--`".into());
     }
     let mut opts = TestOptions::new("", command.to_vec());
+    let mut fail_line_given = false;
     let mut flags = flags.iter();
     while let Some(flag) = flags.next() {
         let mut value = || flags.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
@@ -73,6 +79,11 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
             "--log" => opts.log = Some(value()?.into()),
             "--results" => opts.results = Some(value()?.into()),
             "--expect-fail" => opts.expect_fail = true,
+            "--expect" => opts.expect.push(non_empty(flag, value()?)?),
+            "--expect-fail-line" => {
+                opts.expect_fail_line = non_empty(flag, value()?)?;
+                fail_line_given = true;
+            }
             "--verbose" => opts.verbose = true,
             other => return Err(format!("unknown option {other}")),
         }
@@ -80,7 +91,20 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
     if opts.name.is_empty() {
         return Err("--name is required".into());
     }
+    // Each flag belongs to one kind of test; accepting it for the other
+    // would silently check nothing.
+    if fail_line_given && !opts.expect_fail {
+        return Err("--expect-fail-line needs --expect-fail".into());
+    }
+    if opts.expect_fail && !opts.expect.is_empty() {
+        return Err("--expect is for normal tests, not with --expect-fail".into());
+    }
     Ok(opts)
+}
+
+/// `value` unless it is empty: an empty text would match every line.
+fn non_empty(flag: &str, value: String) -> Result<String, String> {
+    if value.is_empty() { Err(format!("{flag}: the text must not be empty")) } else { Ok(value) }
 }
 
 fn parse_summary(args: &[String]) -> Result<SummaryOptions, String> {
@@ -132,8 +156,27 @@ mod tests {
         assert_eq!(opts.log, Some(PathBuf::from("build/x.log")));
         assert_eq!(opts.results, Some(PathBuf::from("build/r.txt")));
         assert!(opts.expect_fail && !opts.verbose);
+        assert_eq!(opts.expect_fail_line, "KERNEL FAULT");
+        assert!(opts.expect.is_empty());
         // Everything after `--` belongs to QEMU, even `--help`.
         assert_eq!(opts.command, args("qemu-system-x86_64 -m 512M --help"));
+    }
+
+    #[test]
+    fn parses_expectations() {
+        let mut argv = args("--name boot-x86_64 --expect");
+        argv.push("cpus: 2 (".into());
+        argv.extend(args("--expect memory: -- qemu"));
+        let Ok(Invocation::Test(opts)) = parse(&argv) else { panic!("{argv:?}") };
+        assert_eq!(opts.expect, ["cpus: 2 (", "memory:"]);
+        assert!(!opts.expect_fail);
+
+        let mut argv = args("--name loader-error-x86_64 --expect-fail --expect-fail-line");
+        argv.push("tessera-loader: error".into());
+        argv.extend(args("-- qemu"));
+        let Ok(Invocation::Test(opts)) = parse(&argv) else { panic!("{argv:?}") };
+        assert_eq!(opts.expect_fail_line, "tessera-loader: error");
+        assert!(opts.expect_fail && opts.expect.is_empty());
     }
 
     #[test]
@@ -158,12 +201,17 @@ mod tests {
             "--name x --timeout -1 -- qemu",
             "--name x --timeout soon -- qemu",
             "--name x --frobnicate -- qemu",
+            "--name x --expect -- qemu",
+            "--name x --expect-fail-line oops -- qemu",
+            "--name x --expect-fail --expect ok -- qemu",
             "--name -- qemu",
             "summary",
             "summary --cargo-exit x --results r",
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad}");
         }
+        let empty = ["--name", "x", "--expect", "", "--", "qemu"].map(String::from);
+        assert!(parse(&empty).is_err(), "empty --expect");
         assert_eq!(parse(&args("--help")), Ok(Invocation::Help));
     }
 }

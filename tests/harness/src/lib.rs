@@ -5,8 +5,10 @@
 //! progress markers (`tessera-loader: starting`, `kernel: entered`,
 //! `kernel: boot ok`), failure lines (`KERNEL PANIC`, `KERNEL FAULT`,
 //! `tessera-loader: error`, `panicked at`) and QEMU's exit status (33 means
-//! pass in test mode, on both arches). `boot-test summary` adds up a whole
-//! `make test` run.
+//! pass in test mode, on both arches). A test may also require lines of its
+//! own (`--expect TEXT`), and an expect-fail test names the failure line it
+//! waits for (`--expect-fail-line TEXT`); see [`verdict`]. `boot-test
+//! summary` adds up a whole `make test` run.
 //!
 //! Modules, in the order data flows:
 //!

@@ -16,10 +16,24 @@ pub struct TimedLine {
     pub text: String,
 }
 
+/// One `--expect` text and the first line that contained it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// The text, matched as a substring of each cleaned line.
+    pub text: String,
+    /// The first line containing it, if any came.
+    pub first: Option<TimedLine>,
+}
+
 /// What the guest has shown so far. Every marker records its first
 /// appearance only: a second `kernel: entered` (say, after a reset) does not
 /// move the timings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Two things are the test's to choose, so they are given when the
+/// observations start ([`Observations::new`]): the `--expect` texts, and the
+/// text of the failure line an expect-fail test waits for
+/// ([`Observations::fault_text`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observations {
     /// First `tessera-loader: starting`.
     pub loader_ms: Option<u64>,
@@ -29,16 +43,53 @@ pub struct Observations {
     pub boot_ok_ms: Option<u64>,
     /// The first line classified as a failure.
     pub first_failure: Option<TimedLine>,
-    /// The first line containing `KERNEL FAULT` (also a failure line, but
-    /// not necessarily the first one).
+    /// What [`Self::fault_report`] looks for: `KERNEL FAULT` unless the test
+    /// says otherwise (`--expect-fail-line`).
+    pub fault_text: String,
+    /// The first failure line containing [`Self::fault_text`] (not
+    /// necessarily the first failure line).
     pub fault_report: Option<TimedLine>,
+    /// The `--expect` texts, in the order given, each with its first line.
+    /// Any line counts, whatever its kind.
+    pub expected: Vec<Expected>,
+}
+
+impl Default for Observations {
+    /// No `--expect` texts; the fault report is a `KERNEL FAULT` line.
+    fn default() -> Self {
+        Observations::new(&[], classify::KERNEL_FAULT)
+    }
 }
 
 impl Observations {
+    /// Empty observations that will look for each of `expect` and for a
+    /// failure line containing `fault_text`.
+    pub fn new(expect: &[String], fault_text: &str) -> Self {
+        Observations {
+            loader_ms: None,
+            kernel_entered_ms: None,
+            boot_ok_ms: None,
+            first_failure: None,
+            fault_text: fault_text.to_owned(),
+            fault_report: None,
+            expected: expect.iter().map(|text| Expected { text: text.clone(), first: None }).collect(),
+        }
+    }
+
+    /// The first `--expect` text no line contained, if any.
+    pub fn first_missing(&self) -> Option<&str> {
+        self.expected.iter().find(|e| e.first.is_none()).map(|e| e.text.as_str())
+    }
+
     /// Records one cleaned line and returns what it was.
     pub fn record(&mut self, at_ms: u64, text: &str) -> LineKind {
         let kind = classify::classify(text);
         let line = || TimedLine { at_ms, text: text.to_owned() };
+        for expected in self.expected.iter_mut().filter(|e| e.first.is_none()) {
+            if text.contains(expected.text.as_str()) {
+                expected.first = Some(line());
+            }
+        }
         match kind {
             LineKind::LoaderStarting => {
                 self.loader_ms.get_or_insert(at_ms);
@@ -53,7 +104,7 @@ impl Observations {
                 if self.first_failure.is_none() {
                     self.first_failure = Some(line());
                 }
-                if self.fault_report.is_none() && text.contains(classify::KERNEL_FAULT) {
+                if self.fault_report.is_none() && text.contains(self.fault_text.as_str()) {
                     self.fault_report = Some(line());
                 }
             }
@@ -89,5 +140,29 @@ mod tests {
         assert_eq!(seen.first_failure.as_ref().unwrap().text, "panicked at x.rs:1:1");
         let fault = seen.fault_report.unwrap();
         assert_eq!((fault.at_ms, fault.text.as_str()), (6, "KERNEL FAULT: #PF"));
+    }
+
+    #[test]
+    fn records_expected_texts_in_any_line() {
+        let expect = ["cpus: 2 (".to_owned(), "memory: ".to_owned(), "never".to_owned()];
+        let mut seen = Observations::new(&expect, classify::KERNEL_FAULT);
+        seen.record(1, "memory: 511 MiB total, 501 MiB free (25 areas)");
+        seen.record(2, "cpus: 2 (ACPI MADT)");
+        seen.record(3, "cpus: 2 (again)");
+        assert_eq!(seen.expected[0].first, Some(TimedLine { at_ms: 2, text: "cpus: 2 (ACPI MADT)".into() }));
+        assert_eq!(seen.expected[1].first.as_ref().map(|l| l.at_ms), Some(1));
+        assert_eq!(seen.first_missing(), Some("never"));
+        seen.record(4, "KERNEL PANIC: never again");
+        assert_eq!(seen.first_missing(), None, "a failure line counts too");
+    }
+
+    #[test]
+    fn fault_report_follows_the_chosen_text() {
+        let mut seen = Observations::new(&[], "tessera-loader: error");
+        seen.record(1, "tessera-loader: starting (arch x86_64)");
+        seen.record(2, "KERNEL FAULT: not this one");
+        seen.record(3, "tessera-loader: error: \\kernel is not an ELF file");
+        assert_eq!(seen.first_failure.as_ref().map(|l| l.at_ms), Some(2));
+        assert_eq!(seen.fault_report.map(|l| l.at_ms), Some(3));
     }
 }

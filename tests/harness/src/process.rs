@@ -88,11 +88,17 @@ pub struct Finished {
     pub ended_ms: u64,
 }
 
-/// Runs `command` (program and arguments) under `limits`, calling
-/// `on_line` for every line in the order received.
+/// Runs `command` (program and arguments) under `limits`, recording every
+/// line in `seen` (fresh observations that know what the test expects) and
+/// calling `on_line` for it, in the order received.
 ///
 /// Fails only if the command cannot be started or waited for.
-pub fn watch(command: &[String], limits: &Limits, on_line: &mut dyn FnMut(&OutputLine)) -> io::Result<Finished> {
+pub fn watch(
+    command: &[String],
+    limits: &Limits,
+    mut seen: Observations,
+    on_line: &mut dyn FnMut(&OutputLine),
+) -> io::Result<Finished> {
     let (program, args) =
         command.split_first().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
     let start = Instant::now();
@@ -111,7 +117,6 @@ pub fn watch(command: &[String], limits: &Limits, on_line: &mut dyn FnMut(&Outpu
         spawn_reader(err, Stream::Stderr, start, tx);
     }
 
-    let mut seen = Observations::default();
     let mut stop_at = start + limits.timeout;
     let mut ended: Option<(Ending, Instant)> = None;
     let mut pipes_closed = false;

@@ -37,10 +37,11 @@ pub fn timing_line(name: &str, seen: &Observations) -> String {
     line
 }
 
-/// For an expect-fail test: where the fault report came.
+/// For an expect-fail test: where the expected failure line (the kernel's
+/// fault report, by default) came.
 pub fn fault_line(name: &str, seen: &Observations) -> Option<String> {
     let fault = seen.fault_report.as_ref()?;
-    Some(format!("  {name}: fault report at {} ms: {}", fault.at_ms, fault.text))
+    Some(format!("  {name}: failure line at {} ms: {}", fault.at_ms, fault.text))
 }
 
 #[cfg(test)]

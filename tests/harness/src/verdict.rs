@@ -1,13 +1,29 @@
 //! Pass or fail, from what was observed and how the run ended.
 //!
 //! A **normal** test passes iff the guest printed `kernel: boot ok`, printed
-//! no failure line, and QEMU exited by itself with [`PASS_STATUS`].
+//! no failure line, QEMU exited by itself with [`PASS_STATUS`], and every
+//! `--expect TEXT` appeared as a substring of some cleaned line (any line,
+//! before or after `boot ok`). When it fails, the reason given is the first
+//! of, in order of how much it explains:
 //!
-//! An **expect-fail** test (the deliberate-fault image) proves two things at
-//! once: the kernel prints a `KERNEL FAULT` report, and the harness counts
-//! that report as a failure. It passes iff a `KERNEL FAULT` line was seen,
-//! the normal verdict fails *because of* that line (it is the first failure
-//! line), and the run did not time out.
+//! 1. a timeout, or the harness being interrupted;
+//! 2. a failure line (the first one);
+//! 3. QEMU killed by a signal, or an exit status other than [`PASS_STATUS`]
+//!    (QEMU could not start, the kernel reported 35);
+//! 4. `kernel: boot ok` missing;
+//! 5. an `--expect` text missing (the first, in the order given): the boot
+//!    itself went through, but a line it should have printed, such as the
+//!    banner's `cpus:` figure, did not.
+//!
+//! An **expect-fail** test proves two things at once: the guest prints a
+//! given failure line, and the harness counts that line as a failure. The
+//! line is the first failure line containing the expected text
+//! ([`Observations::fault_text`]: `KERNEL FAULT` by default, the kernel's
+//! exception report; `--expect-fail-line` chooses another, e.g. the
+//! loader's `tessera-loader: error`). The test passes iff such a line was
+//! seen, the normal verdict fails *because of* it (it is the first failure
+//! line), and the run did not time out. Ending because the harness stopped
+//! QEMU after the failure line is fine: a loader that failed halts forever.
 
 use std::fmt;
 use std::time::Duration;
@@ -52,10 +68,17 @@ pub enum Reason {
     Signal(i32),
     /// QEMU exited with [`PASS_STATUS`] but `kernel: boot ok` never came.
     MarkerMissing,
-    /// Expect-fail: no `KERNEL FAULT` line was printed; holds the normal
-    /// verdict's reason, if the run failed for another reason (`None`: the
-    /// boot passed).
-    NoFaultReport(Option<Box<Reason>>),
+    /// The boot passed otherwise, but no line contained this `--expect` text.
+    ExpectedMissing(String),
+    /// Expect-fail: no failure line containing `text` was printed; `instead`
+    /// holds the normal verdict's reason, if the run failed for another
+    /// reason (`None`: the boot passed).
+    NoFaultReport {
+        /// The expected failure text (`KERNEL FAULT` by default).
+        text: String,
+        /// Why the normal verdict failed, if it did.
+        instead: Option<Box<Reason>>,
+    },
     /// Expect-fail: the normal verdict passed although a fault was printed.
     FaultNotRecognised,
     /// Expect-fail: the normal verdict failed, but for another reason.
@@ -72,9 +95,10 @@ impl fmt::Display for Reason {
             Reason::ExitStatus(status) => write!(f, "exit status {status}"),
             Reason::Signal(signal) => write!(f, "killed by signal {signal}"),
             Reason::MarkerMissing => write!(f, "marker missing (\"{}\")", classify::BOOT_OK),
-            Reason::NoFaultReport(normal) => {
-                write!(f, "no \"{}\" report was printed", classify::KERNEL_FAULT)?;
-                match normal {
+            Reason::ExpectedMissing(text) => write!(f, "expected line missing: \"{text}\""),
+            Reason::NoFaultReport { text, instead } => {
+                write!(f, "no \"{text}\" report was printed")?;
+                match instead {
                     Some(why) => write!(f, " (instead: {why})"),
                     None => write!(f, " (the boot passed)"),
                 }
@@ -104,10 +128,9 @@ pub enum Verdict {
     Fail(Reason),
 }
 
-/// The verdict for a normal boot test. Reasons are checked in order of how
-/// much they explain: a timeout or interruption first, then a failure line,
-/// then a wrong exit status (QEMU could not start, the kernel reported 35),
-/// and a missing marker last.
+/// The verdict for a normal boot test. Reasons are checked in the order the
+/// module documentation gives: timeout or interruption, failure line, signal
+/// or exit status, missing `boot ok`, missing `--expect` text.
 pub fn judge_normal(seen: &Observations, ending: Ending, timeout: Duration) -> Verdict {
     let reason = match (ending, &seen.first_failure) {
         (Ending::TimedOut, _) => Some(Reason::Timeout(timeout)),
@@ -119,7 +142,7 @@ pub fn judge_normal(seen: &Observations, ending: Ending, timeout: Duration) -> V
         (Ending::Signalled(signal), None) => Some(Reason::Signal(signal)),
         (Ending::Exited(status), None) if status != PASS_STATUS => Some(Reason::ExitStatus(status)),
         (Ending::Exited(_), None) if seen.boot_ok_ms.is_none() => Some(Reason::MarkerMissing),
-        (Ending::Exited(_), None) => None,
+        (Ending::Exited(_), None) => seen.first_missing().map(|text| Reason::ExpectedMissing(text.to_owned())),
     };
     reason.map_or(Verdict::Pass, Verdict::Fail)
 }
@@ -136,7 +159,7 @@ pub fn judge_expect_fail(seen: &Observations, ending: Ending, timeout: Duration)
             Verdict::Pass => None,
             Verdict::Fail(why) => Some(Box::new(why)),
         };
-        return Verdict::Fail(Reason::NoFaultReport(normal));
+        return Verdict::Fail(Reason::NoFaultReport { text: seen.fault_text.clone(), instead: normal });
     };
     match judge_normal(seen, ending, timeout) {
         Verdict::Fail(Reason::FailureLine(line)) if line == fault.text => Verdict::Pass,
@@ -151,12 +174,27 @@ mod tests {
 
     const T: Duration = Duration::from_secs(90);
 
-    fn seen(lines: &[&str]) -> Observations {
-        let mut seen = Observations::default();
+    /// Observations of `lines` (100 ms apart) looking for each of `expect`
+    /// and for a failure line containing `fault_text`.
+    fn seen_with(lines: &[&str], expect: &[&str], fault_text: &str) -> Observations {
+        let expect: Vec<String> = expect.iter().map(|t| (*t).to_owned()).collect();
+        let mut seen = Observations::new(&expect, fault_text);
         for (i, line) in lines.iter().enumerate() {
             seen.record(i as u64 * 100, line);
         }
         seen
+    }
+
+    fn seen(lines: &[&str]) -> Observations {
+        seen_with(lines, &[], classify::KERNEL_FAULT)
+    }
+
+    fn seen_expecting(lines: &[&str], expect: &[&str]) -> Observations {
+        seen_with(lines, expect, classify::KERNEL_FAULT)
+    }
+
+    fn seen_failing_with(lines: &[&str], fault_text: &str) -> Observations {
+        seen_with(lines, &[], fault_text)
     }
 
     const GOOD: [&str; 3] = ["tessera-loader: starting", "kernel: entered", "kernel: boot ok"];
@@ -202,7 +240,10 @@ mod tests {
 
     #[test]
     fn expect_fail_fails_without_fault_or_on_timeout() {
-        assert_eq!(judge_expect_fail(&seen(&GOOD), Ending::Exited(33), T), Verdict::Fail(Reason::NoFaultReport(None)));
+        assert_eq!(
+            judge_expect_fail(&seen(&GOOD), Ending::Exited(33), T),
+            Verdict::Fail(Reason::NoFaultReport { text: "KERNEL FAULT".into(), instead: None })
+        );
         let panic = judge_expect_fail(&seen(&["KERNEL PANIC: oops"]), Ending::Exited(35), T);
         let Verdict::Fail(why) = panic else { panic!("{panic:?}") };
         assert_eq!(
@@ -229,5 +270,93 @@ mod tests {
         assert_eq!(Reason::FailureLine("KERNEL PANIC: x".into()).to_string(), "failure line \"KERNEL PANIC: x\"");
         assert_eq!(Reason::ExitStatus(35).to_string(), "exit status 35");
         assert_eq!(Reason::Timeout(Duration::from_millis(1500)).to_string(), "timeout after 1.5 s");
+    }
+
+    const BANNER: [&str; 5] = [
+        "kernel: entered",
+        "memory: 511 MiB total, 501 MiB free (25 areas); kernel 64 KiB at 0x1e257000",
+        "cpus: 2 (ACPI MADT)",
+        "kernel: boot ok",
+        "initfs: 27 bytes at 0x1e37c000",
+    ];
+
+    #[test]
+    fn expected_lines_pass_when_each_appears_somewhere() {
+        let seen = seen_expecting(&BANNER, &["cpus: 2 (", "memory: "]);
+        assert_eq!(judge_normal(&seen, Ending::Exited(33), T), Verdict::Pass);
+        // No expectations: the protocol alone decides, as before.
+        assert_eq!(judge_normal(&seen_expecting(&BANNER, &[]), Ending::Exited(33), T), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_missing_expected_line_fails_a_good_boot() {
+        let seen = seen_expecting(&BANNER, &["memory: ", "cpus: 4 (", "never printed"]);
+        let verdict = judge_normal(&seen, Ending::Exited(33), T);
+        // The first missing text, in the order given, is the reason.
+        assert_eq!(verdict, Verdict::Fail(Reason::ExpectedMissing("cpus: 4 (".into())));
+        let Verdict::Fail(why) = verdict else { unreachable!() };
+        assert_eq!(why.to_string(), "expected line missing: \"cpus: 4 (\"");
+    }
+
+    #[test]
+    fn a_missing_expected_line_comes_after_the_other_reasons() {
+        let expect = ["cpus: 8 ("];
+        let without_boot_ok = seen_expecting(&BANNER[..3], &expect);
+        assert_eq!(judge_normal(&without_boot_ok, Ending::Exited(33), T), Verdict::Fail(Reason::MarkerMissing));
+        let banner = seen_expecting(&BANNER, &expect);
+        assert_eq!(judge_normal(&banner, Ending::Exited(35), T), Verdict::Fail(Reason::ExitStatus(35)));
+        assert_eq!(judge_normal(&banner, Ending::TimedOut, T), Verdict::Fail(Reason::Timeout(T)));
+        let panicked = seen_expecting(&["cpus: 2 (x)", "KERNEL PANIC: oom", "kernel: boot ok"], &expect);
+        assert_eq!(
+            judge_normal(&panicked, Ending::Exited(33), T),
+            Verdict::Fail(Reason::FailureLine("KERNEL PANIC: oom".into()))
+        );
+    }
+
+    /// The loader-error image: the loader prints its error and halts
+    /// forever, so the harness stops QEMU after the line.
+    const LOADER_ERROR: [&str; 3] = [
+        "BdsDxe: starting Boot0002",
+        "tessera-loader: starting (arch x86_64)",
+        "tessera-loader: error: \\kernel is not an ELF file",
+    ];
+
+    #[test]
+    fn expect_fail_line_chooses_the_failure_to_wait_for() {
+        let seen = seen_failing_with(&LOADER_ERROR, "tessera-loader: error");
+        for ending in [Ending::StoppedAfterFailure, Ending::Exited(0)] {
+            assert_eq!(judge_expect_fail(&seen, ending, T), Verdict::Pass, "{ending:?}");
+        }
+        // The default text still wants a kernel fault report.
+        let verdict =
+            judge_expect_fail(&seen_failing_with(&LOADER_ERROR, "KERNEL FAULT"), Ending::StoppedAfterFailure, T);
+        let Verdict::Fail(why) = verdict else { panic!("{verdict:?}") };
+        assert_eq!(
+            why.to_string(),
+            "no \"KERNEL FAULT\" report was printed \
+             (instead: failure line \"tessera-loader: error: \\kernel is not an ELF file\")"
+        );
+    }
+
+    #[test]
+    fn expect_fail_line_can_fail() {
+        let text = "tessera-loader: error";
+        // The loader hung instead of reporting.
+        let hung = seen_failing_with(&LOADER_ERROR[..2], text);
+        assert_eq!(judge_expect_fail(&hung, Ending::TimedOut, T), Verdict::Fail(Reason::Timeout(T)));
+        // It reported, but the run still timed out.
+        let slow = seen_failing_with(&LOADER_ERROR, text);
+        assert_eq!(judge_expect_fail(&slow, Ending::TimedOut, T), Verdict::Fail(Reason::Timeout(T)));
+        // The bad kernel booted after all.
+        assert_eq!(
+            judge_expect_fail(&seen_failing_with(&GOOD, text), Ending::Exited(33), T),
+            Verdict::Fail(Reason::NoFaultReport { text: text.into(), instead: None })
+        );
+        // Something else failed first: the loader error is not the first failure line.
+        let crashed = seen_failing_with(&["panicked at loader.rs:1:1", LOADER_ERROR[2]], text);
+        assert_eq!(
+            judge_expect_fail(&crashed, Ending::StoppedAfterFailure, T),
+            Verdict::Fail(Reason::OtherFailure(Box::new(Reason::FailureLine("panicked at loader.rs:1:1".into()))))
+        );
     }
 }

@@ -132,7 +132,7 @@ fn expect_fail_passes_on_a_fault_report() {
     opts.expect_fail = true;
     let (verdict, out) = run(&opts);
     assert_eq!(verdict, Verdict::Pass, "{out}");
-    assert!(out.starts_with("ok fault-fake\n  fault-fake: fault report at "), "{out}");
+    assert!(out.starts_with("ok fault-fake\n  fault-fake: failure line at "), "{out}");
 }
 
 #[test]
@@ -140,8 +140,61 @@ fn expect_fail_fails_when_the_boot_succeeds() {
     let mut opts = TestOptions::new("fault-fake", sh("echo kernel: boot ok; exit 33"));
     opts.expect_fail = true;
     let (verdict, out) = run(&opts);
-    assert_eq!(verdict, Verdict::Fail(Reason::NoFaultReport(None)));
+    assert_eq!(verdict, Verdict::Fail(Reason::NoFaultReport { text: "KERNEL FAULT".into(), instead: None }));
     assert!(out.starts_with("FAIL fault-fake: no \"KERNEL FAULT\" report was printed (the boot passed)\n"), "{out}");
+}
+
+/// A banner like the kernel's, then `boot ok` and the pass status.
+const BANNER_BOOT: &str = "echo tessera-loader: starting; echo kernel: entered; \
+    echo 'memory: 511 MiB total, 501 MiB free (25 areas)'; echo 'cpus: 2 (ACPI MADT)'; \
+    echo kernel: boot ok; exit 33";
+
+#[test]
+fn expected_lines_are_asserted() {
+    let mut opts = TestOptions::new("boot-fake", sh(BANNER_BOOT));
+    opts.expect = vec!["cpus: 2 (".into(), "memory: ".into()];
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Pass, "{out}");
+
+    opts.expect = vec!["memory: ".into(), "cpus: 4 (".into()];
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::ExpectedMissing("cpus: 4 (".into())));
+    assert!(out.starts_with("FAIL boot-fake: expected line missing: \"cpus: 4 (\"\n"), "{out}");
+    assert!(out.contains("] cpus: 2 (ACPI MADT)\n"), "the tail shows what came instead: {out}");
+}
+
+#[test]
+fn expect_fail_line_passes_on_a_loader_error_that_halts() {
+    // The loader prints its error and stalls forever; the harness ends QEMU.
+    let mut opts = TestOptions::new(
+        "loader-error-fake",
+        sh("echo 'tessera-loader: starting (arch x86_64)'; \
+            echo 'tessera-loader: error: \\kernel is not an ELF file'; sleep 30"),
+    );
+    opts.expect_fail = true;
+    opts.expect_fail_line = "tessera-loader: error".into();
+    opts.limits = Limits { timeout: Duration::from_secs(20), ..Limits::default() };
+    let started = Instant::now();
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Pass, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(out.starts_with("ok loader-error-fake\n  loader-error-fake: failure line at "), "{out}");
+    assert!(out.contains(": tessera-loader: error: \\kernel is not an ELF file\n"), "{out}");
+
+    // The same image with the default text fails: it is no kernel fault.
+    opts.expect_fail_line = "KERNEL FAULT".into();
+    let (verdict, _) = run(&opts);
+    assert!(matches!(verdict, Verdict::Fail(Reason::NoFaultReport { .. })), "{verdict:?}");
+}
+
+#[test]
+fn expect_fail_line_fails_when_the_loader_hangs_silently() {
+    let mut opts = TestOptions::new("loader-error-fake", sh("echo 'tessera-loader: starting'; sleep 30"));
+    opts.expect_fail = true;
+    opts.expect_fail_line = "tessera-loader: error".into();
+    opts.limits = Limits { timeout: Duration::from_secs(1), ..Limits::default() };
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::Timeout(Duration::from_secs(1))), "{out}");
 }
 
 #[test]
@@ -220,10 +273,7 @@ fn binary_runs_tests_and_summarises() {
             .output()
             .unwrap()
     };
-    let good = boot_test(
-        &["--name", "boot-fake"],
-        "echo tessera-loader: starting; echo kernel: entered; echo kernel: boot ok; exit 33",
-    );
+    let good = boot_test(&["--name", "boot-fake", "--expect", "cpus: 2 (", "--expect", "memory: "], BANNER_BOOT);
     assert_eq!(good.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&good.stdout).starts_with("ok boot-fake\n"));
     let fault = boot_test(
@@ -231,10 +281,18 @@ fn binary_runs_tests_and_summarises() {
         "echo kernel: entered; echo 'KERNEL FAULT: #PF'; exit 35",
     );
     assert_eq!(fault.status.code(), Some(0), "{}", String::from_utf8_lossy(&fault.stdout));
+    let loader = boot_test(
+        &["--name", "loader-fake", "--expect-fail", "--expect-fail-line", "tessera-loader: error"],
+        "echo 'tessera-loader: error: \\kernel is not an ELF file'; sleep 30",
+    );
+    assert_eq!(loader.status.code(), Some(0), "{}", String::from_utf8_lossy(&loader.stdout));
     let bad = boot_test(&["--name", "bad-fake", "--timeout", "1"], "sleep 30");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stdout).starts_with("FAIL bad-fake: timeout after 1 s\n"));
-    assert_eq!(fs::read_to_string(&results).unwrap(), "pass boot-fake\npass fault-fake\nfail bad-fake\n");
+    assert_eq!(
+        fs::read_to_string(&results).unwrap(),
+        "pass boot-fake\npass fault-fake\npass loader-fake\nfail bad-fake\n"
+    );
 
     let cargo_log = dir.join("cargo-test.log");
     fs::write(&cargo_log, "test result: ok. 5 passed; 0 failed; 0 ignored\n").unwrap();
@@ -245,7 +303,7 @@ fn binary_runs_tests_and_summarises() {
         .unwrap();
     assert_eq!(summary.status.code(), Some(1));
     let text = String::from_utf8(summary.stdout).unwrap();
-    assert_eq!(text.lines().last(), Some("7 passed, 1 failed"), "{text}");
+    assert_eq!(text.lines().last(), Some("8 passed, 1 failed"), "{text}");
 }
 
 #[test]
