@@ -13,7 +13,7 @@ MACHINE.x86_64 := q35
 # acpi=off: AAVMF then publishes QEMU's device tree in the UEFI configuration
 # table (with ACPI on it publishes only the RSDP), and the aarch64 kernel
 # reads the DTB (DESIGN.md §3).
-MACHINE.aarch64 := virt,acpi=off
+MACHINE.aarch64 := virt,acpi=off,gic-version=3
 CPU.x86_64 := max
 CPU.aarch64 := cortex-a72
 FIRMWARE.x86_64 := /usr/share/ovmf/OVMF.fd

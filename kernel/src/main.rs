@@ -85,10 +85,28 @@ fn start(args: &'static KernelArgs) -> ! {
     }
     scheme::init_initfs(args);
     scheme::init();
+    start_time(args);
 
     selftest::run();
     println!("kernel: boot ok");
     run_init()
+}
+
+/// Time-slice length: one timer tick.
+const TICK_NS: u64 = 10_000_000;
+
+/// Interrupt controller, clocks and the periodic tick on the boot CPU.
+fn start_time(args: &KernelArgs) {
+    let irq = arch::irq::init(args).and_then(|()| arch::irq::init_cpu());
+    match irq {
+        Ok(()) => {
+            arch::time::init(args);
+            arch::time::selftest();
+            arch::irq::start_timer(TICK_NS);
+            println!("timer: {} ms ticks", TICK_NS / 1_000_000);
+        }
+        Err(why) => panic!("interrupt controller: {why}"),
+    }
 }
 
 /// Where the first program lives.

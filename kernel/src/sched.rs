@@ -5,13 +5,14 @@
 //! a thread gives the CPU back by switching to the loop ([`yield_now`],
 //! [`block_current`], [`exit_current_thread`]). The kernel runs with
 //! interrupts off, so nothing preempts it between those points; user code is
-//! preempted by the timer once it is wired to the scheduler.
+//! preempted by the timer tick ([`tick`], then a yield in `trap::interrupt`).
 //!
 //! A thread that blocks is off the run queue until [`wake`] puts it back.
 //! A dead thread's stack is freed by the loop after switching away from it.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -180,6 +181,43 @@ pub fn exit_current_thread() -> ! {
     // SAFETY: `dead` keeps the thread alive until the loop runs again.
     to_scheduler(unsafe { &*thread });
     unreachable!("a dead thread was resumed")
+}
+
+/// Timer ticks so far, and those that interrupted user code (busy time).
+pub static TICKS: AtomicUsize = AtomicUsize::new(0);
+pub static BUSY_TICKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Threads sleeping until a monotonic deadline (ns).
+static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
+
+/// The timer tick: counts time and wakes sleepers whose deadline passed.
+pub fn tick(in_user: bool) {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    if in_user {
+        BUSY_TICKS.fetch_add(1, Ordering::Relaxed);
+    }
+    let now = arch::time::monotonic_ns();
+    let mut sleepers = SLEEPERS.lock();
+    let mut i = 0;
+    while i < sleepers.len() {
+        if sleepers[i].0 <= now {
+            let (_, thread) = sleepers.swap_remove(i);
+            wake(&thread);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Blocks the current thread until the monotonic clock reaches
+/// `deadline_ns` (woken by the first tick after it), or until it is woken
+/// for another reason (a kill): the caller re-checks.
+pub fn sleep_until(deadline_ns: u64) {
+    if arch::time::monotonic_ns() >= deadline_ns {
+        return;
+    }
+    SLEEPERS.lock().push((deadline_ns, current()));
+    block_current();
 }
 
 /// Runnable threads waiting for a CPU.

@@ -3,7 +3,7 @@
 //! that was killed meanwhile is ended here.
 
 use crate::arch::TrapFrame;
-use crate::{println, process, syscall};
+use crate::{println, process, sched, syscall};
 
 /// A user-mode fault, decoded by the arch code.
 pub struct FaultInfo {
@@ -44,11 +44,27 @@ pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) -> ! {
     process::exit_current(tessera_abi::wait::signaled(info.signal))
 }
 
-/// A device interrupt or IPI. Nothing raises one yet (the interrupt
-/// controllers are programmed with every source masked), so any arrival is
-/// reported and ignored.
+/// A device interrupt or IPI. The timer tick preempts user code (a time
+/// slice is one tick); kernel code is never preempted (it runs with
+/// interrupts off except in the idle wait).
 pub fn interrupt(frame: &mut TrapFrame, id: u32) {
-    println!("kernel: unexpected interrupt {id:#x} at pc {:#x}", frame.instruction_pointer());
+    use crate::arch::irq;
+    if id == irq::TIMER_VECTOR {
+        irq::timer_tick_rearm();
+        // Before a possible switch: the next thread must get ticks too.
+        irq::end_of_interrupt(id);
+        sched::tick(frame.is_user());
+        if frame.is_user() {
+            sched::yield_now();
+            process::exit_if_killed();
+        }
+        return;
+    }
+    if irq::IpiKind::from_id(id).is_none() {
+        println!("kernel: unexpected interrupt {id:#x} at pc {:#x}", frame.instruction_pointer());
+    }
+    // A reschedule IPI needs no more: the idle loop looks for work on return.
+    irq::end_of_interrupt(id);
     if frame.is_user() {
         process::exit_if_killed();
     }

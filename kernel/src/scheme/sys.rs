@@ -2,7 +2,8 @@
 //!
 //! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`
 //! - `sys:processes`: a header, then `pid ppid state pages name` per process
-//! - `sys:scheduler`: `switches N`, `runnable N`
+//! - `sys:scheduler`: `switches N`, `runnable N`, `ticks N` (timer ticks),
+//!   `busy_ticks N` (ticks that interrupted user code)
 //!
 //! The text is made when the file is opened, so one open reads a consistent
 //! snapshot.

@@ -1,12 +1,58 @@
-//! Time calls. The clock sources arrive with the timer work; until then
-//! both calls say so with ENOSYS instead of returning a wrong time.
+//! Time calls: `clock_gettime` (CLOCK_MONOTONIC, CLOCK_REALTIME) and
+//! `nanosleep`, on the arch clock sources (x86_64: TSC calibrated against
+//! the PIT, wall time from the CMOS RTC; aarch64: the generic timer, wall
+//! time from the PL031). Sleeps end at the first timer tick after their
+//! deadline (ticks are 10 ms apart).
 
-use tessera_abi::error::{ENOSYS, Error, Result};
+use tessera_abi::TimeSpec;
+use tessera_abi::error::{EINVAL, Error, Result};
+use tessera_abi::flag::{CLOCK_MONOTONIC, CLOCK_REALTIME};
 
-pub fn clock_gettime(_clock: usize, _out: usize) -> Result<usize> {
-    Err(Error::new(ENOSYS))
+use crate::usercopy::UserSlice;
+use crate::{arch, process, sched};
+
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+const TIMESPEC_BYTES: usize = core::mem::size_of::<TimeSpec>();
+
+fn to_timespec(ns: u64) -> TimeSpec {
+    TimeSpec { tv_sec: (ns / NANOS_PER_SEC) as i64, tv_nsec: (ns % NANOS_PER_SEC) as i32 }
 }
 
-pub fn nanosleep(_request: usize, _remaining: usize) -> Result<usize> {
-    Err(Error::new(ENOSYS))
+fn write_timespec(ptr: usize, ns: u64) -> Result<()> {
+    let out = UserSlice::new(ptr, TIMESPEC_BYTES)?;
+    let process = process::current();
+    let space = process.space.lock();
+    out.write(space.as_ref().expect("running"), &to_timespec(ns))
+}
+
+pub fn clock_gettime(clock: usize, out: usize) -> Result<usize> {
+    let ns = match clock {
+        CLOCK_MONOTONIC => arch::time::monotonic_ns(),
+        CLOCK_REALTIME => arch::time::realtime_ns(),
+        _ => return Err(Error::new(EINVAL)),
+    };
+    write_timespec(out, ns).map(|()| 0)
+}
+
+pub fn nanosleep(request: usize, remaining: usize) -> Result<usize> {
+    let bytes = {
+        let process = process::current();
+        let space = process.space.lock();
+        UserSlice::new(request, TIMESPEC_BYTES)?.read(space.as_ref().expect("running"))?
+    };
+    let sec = i64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
+    let nsec = i32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if sec < 0 || !(0..NANOS_PER_SEC as i32).contains(&nsec) {
+        return Err(Error::new(EINVAL));
+    }
+    let duration = (sec as u64).saturating_mul(NANOS_PER_SEC).saturating_add(nsec as u64);
+    let deadline = arch::time::monotonic_ns().saturating_add(duration);
+    while arch::time::monotonic_ns() < deadline {
+        sched::sleep_until(deadline);
+        process::exit_if_killed();
+    }
+    if remaining != 0 {
+        write_timespec(remaining, 0)?;
+    }
+    Ok(0)
 }

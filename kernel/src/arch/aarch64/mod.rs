@@ -7,6 +7,20 @@ mod dtb;
 pub mod serial;
 mod trap;
 
+// Interrupts and time (docs/interrupts.md): `irq` and `time` are the
+// arch-neutral interfaces, the others their devices.
+#[path = "../calendar.rs"]
+mod calendar;
+mod devtree;
+mod gic;
+pub mod irq;
+mod rtc;
+#[path = "../ticks.rs"]
+mod ticks;
+pub mod time;
+mod timer;
+// End of interrupts and time.
+
 pub use context::{Context, FpuState, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt};
 pub use trap::TrapFrame;
 
@@ -39,10 +53,11 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     crate::start(args)
 }
 
-/// An IRQ arrived. No interrupt controller is programmed yet, and IRQs stay
-/// masked outside `wait_for_interrupt`, so this is unexpected.
+/// An IRQ arrived: handle every interrupt the GIC has for this CPU.
 fn irq_entry(frame: &mut TrapFrame) {
-    crate::trap::interrupt(frame, u32::MAX)
+    while let Some(id) = irq::acknowledge() {
+        crate::trap::interrupt(frame, id);
+    }
 }
 
 /// Semihosting SYS_EXIT with ADP_Stopped_ApplicationExit and a status

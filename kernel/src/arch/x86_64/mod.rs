@@ -9,6 +9,21 @@ mod percpu;
 pub mod serial;
 mod trap;
 
+// Interrupts and time (docs/interrupts.md): `irq` and `time` are the
+// arch-neutral interfaces, the others their devices.
+#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
+mod apic;
+#[path = "../calendar.rs"]
+mod calendar;
+pub mod irq;
+mod pic;
+mod pit;
+mod rtc;
+#[path = "../ticks.rs"]
+mod ticks;
+pub mod time;
+// End of interrupts and time.
+
 pub use context::{Context, FpuState, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt};
 pub use trap::TrapFrame;
 

@@ -15,8 +15,6 @@ use crate::{ExitCode, console};
 
 /// The pseudo-vector recorded for `syscall` entries.
 pub const SYSCALL_VECTOR: u64 = 0x100;
-/// The APIC spurious-interrupt vector.
-pub const SPURIOUS_VECTOR: u64 = 0xFF;
 
 /// What the entry code saves, in stack order, then what the CPU pushed (or
 /// the `syscall` entry built to look the same).
@@ -364,7 +362,7 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
             trap::user_fault(frame, info)
         }
         0..=31 => kernel_fault(frame),
-        SPURIOUS_VECTOR => {}
+        vector if vector == super::irq::SPURIOUS_VECTOR as u64 => {}
         vector => trap::interrupt(frame, vector as u32),
     }
 }

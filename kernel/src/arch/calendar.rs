@@ -1,0 +1,170 @@
+//! UTC calendar dates ↔ seconds since the UNIX epoch (1970-01-01 00:00:00
+//! UTC), for the real-time clocks (the CMOS RTC counts in dates, the PL031
+//! in seconds) and for printing the wall time. Proleptic Gregorian calendar,
+//! no leap seconds (POSIX time), years 1970 to 9999.
+//!
+//! Shared by both arches' `time.rs` (each includes it with `#[path]`): it is
+//! plain arithmetic, not arch code. The day counts use the civil-from-days
+//! construction of H. Hinnant, "chrono-Compatible Low-Level Date
+//! Algorithms": years are shifted to start on 1 March so the leap day is the
+//! last day of the year, and a 400-year era has exactly 146 097 days.
+//!
+//! The kernel crate has no host tests; the tests at the end run with
+//! `rustc --edition 2024 --test kernel/src/arch/calendar.rs && ./calendar`.
+
+use core::fmt;
+
+const SECONDS_PER_DAY: u64 = 86_400;
+/// Days from 0000-03-01 to 1970-01-01.
+const EPOCH_SHIFT_DAYS: u64 = 719_468;
+const DAYS_PER_ERA: u64 = 146_097;
+
+/// A UTC date and time of day, to the second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateTime {
+    pub year: u32,
+    /// 1-12.
+    pub month: u32,
+    /// 1-31.
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+fn is_leap(year: u32) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+impl DateTime {
+    /// Seconds since the epoch; `None` if a field is out of range or the
+    /// date is outside 1970-9999.
+    pub fn to_unix_seconds(self) -> Option<u64> {
+        let valid = (1970..=9999).contains(&self.year)
+            && (1..=12).contains(&self.month)
+            && (1..=days_in_month(self.year, self.month)).contains(&self.day)
+            && self.hour < 24
+            && self.minute < 60
+            && self.second < 60;
+        if !valid {
+            return None;
+        }
+        // Count from 1 March so February (and its leap day) ends the year.
+        let (year, month) = (u64::from(self.year), u64::from(self.month));
+        let year = if month <= 2 { year - 1 } else { year };
+        let (era, year_of_era) = (year / 400, year % 400);
+        let month_from_march = (month + 9) % 12;
+        let day_of_year = (153 * month_from_march + 2) / 5 + u64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * DAYS_PER_ERA + day_of_era - EPOCH_SHIFT_DAYS;
+        Some(
+            days * SECONDS_PER_DAY + u64::from(self.hour) * 3600 + u64::from(self.minute) * 60 + u64::from(self.second),
+        )
+    }
+
+    /// The date and time `seconds` after the epoch.
+    pub fn from_unix_seconds(seconds: u64) -> Self {
+        let (days, time_of_day) = (seconds / SECONDS_PER_DAY + EPOCH_SHIFT_DAYS, seconds % SECONDS_PER_DAY);
+        let (era, day_of_era) = (days / DAYS_PER_ERA, days % DAYS_PER_ERA);
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let month_from_march = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+        let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
+        let year = era * 400 + year_of_era + u64::from(month <= 2);
+        Self {
+            year: year as u32,
+            month: month as u32,
+            day: day as u32,
+            hour: (time_of_day / 3600) as u32,
+            minute: (time_of_day / 60 % 60) as u32,
+            second: (time_of_day % 60) as u32,
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS`.
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(year: u32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> DateTime {
+        DateTime { year, month, day, hour, minute, second }
+    }
+
+    #[test]
+    fn known_instants() {
+        let cases = [
+            (date(1970, 1, 1, 0, 0, 0), 0),
+            (date(2000, 2, 29, 12, 0, 0), 951_825_600),
+            (date(2000, 3, 1, 0, 0, 0), 951_868_800),
+            (date(2038, 1, 19, 3, 14, 8), 1 << 31),
+            (date(2024, 12, 31, 23, 59, 59), 1_735_689_599),
+            (date(2100, 3, 1, 0, 0, 0), 4_107_542_400),
+        ];
+        for (dt, seconds) in cases {
+            assert_eq!(dt.to_unix_seconds(), Some(seconds), "{dt}");
+            assert_eq!(DateTime::from_unix_seconds(seconds), dt, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn every_day_round_trips() {
+        let mut expected = date(1970, 1, 1, 0, 0, 0);
+        for day in 0..(10_000 * 366) {
+            let seconds = day * SECONDS_PER_DAY + 3661;
+            let dt = DateTime::from_unix_seconds(seconds);
+            if dt.year > 9999 {
+                break;
+            }
+            assert_eq!((dt.year, dt.month, dt.day), (expected.year, expected.month, expected.day));
+            assert_eq!((dt.hour, dt.minute, dt.second), (1, 1, 1));
+            assert_eq!(dt.to_unix_seconds(), Some(seconds));
+            expected.day += 1;
+            if expected.day > days_in_month(expected.year, expected.month) {
+                expected.day = 1;
+                expected.month += 1;
+                if expected.month > 12 {
+                    expected.month = 1;
+                    expected.year += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_fields() {
+        assert_eq!(date(1969, 12, 31, 23, 59, 59).to_unix_seconds(), None);
+        assert_eq!(date(2023, 2, 29, 0, 0, 0).to_unix_seconds(), None);
+        assert_eq!(date(2100, 2, 29, 0, 0, 0).to_unix_seconds(), None);
+        assert_eq!(date(2024, 13, 1, 0, 0, 0).to_unix_seconds(), None);
+        assert_eq!(date(2024, 4, 31, 0, 0, 0).to_unix_seconds(), None);
+        assert_eq!(date(2024, 1, 1, 24, 0, 0).to_unix_seconds(), None);
+        assert_eq!(date(2024, 1, 0, 0, 0, 0).to_unix_seconds(), None);
+        assert_eq!(date(2024, 2, 29, 0, 0, 0).to_unix_seconds(), Some(1_709_164_800));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format!("{}", date(2025, 3, 7, 9, 5, 1)), "2025-03-07 09:05:01");
+    }
+}
