@@ -26,6 +26,7 @@ mod process;
 mod sched;
 mod scheme;
 mod selftest;
+mod smp;
 mod syscall;
 mod trap;
 mod usercopy;
@@ -86,6 +87,7 @@ fn start(args: &'static KernelArgs) -> ! {
     scheme::init_initfs(args);
     scheme::init();
     start_time(args);
+    smp::start_secondary_cpus(args);
 
     selftest::run();
     println!("kernel: boot ok");
@@ -93,7 +95,7 @@ fn start(args: &'static KernelArgs) -> ! {
 }
 
 /// Time-slice length: one timer tick.
-const TICK_NS: u64 = 10_000_000;
+pub const TICK_NS: u64 = 10_000_000;
 
 /// Interrupt controller, clocks and the periodic tick on the boot CPU.
 fn start_time(args: &KernelArgs) {

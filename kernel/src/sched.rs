@@ -1,20 +1,21 @@
 //! Threads and the scheduler.
 //!
-//! One scheduler loop per CPU (only the boot CPU for now) runs on the boot
-//! stack, picks the next runnable thread round-robin and switches to it;
+//! One scheduler loop per CPU runs on that CPU's boot stack, takes the next
+//! runnable thread from the one shared run queue and switches to it;
 //! a thread gives the CPU back by switching to the loop ([`yield_now`],
 //! [`block_current`], [`exit_current_thread`]). The kernel runs with
 //! interrupts off, so nothing preempts it between those points; user code is
 //! preempted by the timer tick ([`tick`], then a yield in `trap::interrupt`).
 //!
 //! A thread that blocks is off the run queue until [`wake`] puts it back.
-//! A dead thread's stack is freed by the loop after switching away from it.
+//! The loop requeues, parks or frees a thread only after it has switched
+//! away from it (see [`State`]).
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use rmm::PAGE_SIZE;
 use spin::Mutex;
@@ -51,17 +52,37 @@ impl Drop for KernelStack {
     }
 }
 
+/// Where a thread stands. Only the CPU that runs a thread moves it off the
+/// CPU, and only after it has switched away does the thread go back on the
+/// run queue or become `Blocked`; so a thread is never run by two CPUs, and
+/// a wake that races with blocking is never lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum State {
+    /// On a CPU (or about to be).
+    Running = 0,
+    /// On a CPU, switching away to wait; a wake now cancels the wait.
+    Blocking = 1,
+    /// Off every CPU, waiting for [`wake`].
+    Blocked = 2,
+    /// On the run queue.
+    Runnable = 3,
+}
+
 /// A kernel thread that runs a user thread of `process`.
 pub struct Thread {
     pub process: Arc<Process>,
     stack: KernelStack,
     context: UnsafeCell<Context>,
     fpu: UnsafeCell<FpuState>,
-    blocked: AtomicBool,
+    state: AtomicU8,
+    /// Set by every [`wake`]; a block that finds it set does not wait.
+    woken: AtomicBool,
 }
 
 // SAFETY: `context` and `fpu` are only touched by the CPU switching away from
-// or to the thread, with interrupts off; everything else is atomic or Sync.
+// or to the thread, with interrupts off, and the state machine above makes
+// that one CPU at a time; everything else is atomic or Sync.
 unsafe impl Sync for Thread {}
 // SAFETY: as above.
 unsafe impl Send for Thread {}
@@ -77,51 +98,93 @@ impl Thread {
             stack,
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(FpuState::new()),
-            blocked: AtomicBool::new(false),
+            state: AtomicU8::new(State::Runnable as u8),
+            woken: AtomicBool::new(false),
         }))
+    }
+
+    fn cas(&self, from: State, to: State) -> bool {
+        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    fn set(&self, state: State) {
+        self.state.store(state as u8, Ordering::Release);
     }
 }
 
+/// Why a thread went back to the scheduler loop.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    Yield,
+    Block,
+    Exit,
+}
+
+/// The most CPUs the kernel runs on.
+pub const MAX_CPUS: usize = 16;
+
+/// One CPU's scheduler state.
 struct Cpu {
     /// The scheduler loop's own context.
     idle: UnsafeCell<Context>,
     current: Mutex<Option<Arc<Thread>>>,
-    /// A thread that exited, freed once the loop runs again.
-    dead: Mutex<Option<Arc<Thread>>>,
+    /// Why `current` came back to the loop.
+    reason: Mutex<Reason>,
+    /// Ticks on this CPU, and those that interrupted user code.
+    ticks: AtomicUsize,
+    busy_ticks: AtomicUsize,
 }
 
-// SAFETY: `idle` is only touched by this CPU with interrupts off.
+// SAFETY: `idle` is only touched by its own CPU with interrupts off.
 unsafe impl Sync for Cpu {}
 
-static CPU: Cpu = Cpu { idle: UnsafeCell::new(Context::new()), current: Mutex::new(None), dead: Mutex::new(None) };
+#[allow(clippy::declare_interior_mutable_const, reason = "only used to initialise CPUS")]
+const IDLE_CPU: Cpu = Cpu {
+    idle: UnsafeCell::new(Context::new()),
+    current: Mutex::new(None),
+    reason: Mutex::new(Reason::Yield),
+    ticks: AtomicUsize::new(0),
+    busy_ticks: AtomicUsize::new(0),
+};
+static CPUS: [Cpu; MAX_CPUS] = [IDLE_CPU; MAX_CPUS];
+/// CPUs running the scheduler loop.
+static ONLINE: AtomicUsize = AtomicUsize::new(0);
 static RUN_QUEUE: Mutex<VecDeque<Arc<Thread>>> = Mutex::new(VecDeque::new());
 /// Context switches so far (for `sys:`).
 pub static SWITCHES: AtomicUsize = AtomicUsize::new(0);
 
-/// Makes `thread` runnable.
+fn this_cpu() -> &'static Cpu {
+    &CPUS[arch::cpu_index()]
+}
+
+/// Makes a new thread runnable.
 pub fn spawn(thread: Arc<Thread>) {
+    thread.set(State::Runnable);
     RUN_QUEUE.lock().push_back(thread);
 }
 
 /// The running thread. Panics outside a thread (in the scheduler loop).
 pub fn current() -> Arc<Thread> {
-    CPU.current.lock().clone().expect("no current thread")
+    this_cpu().current.lock().clone().expect("no current thread")
 }
 
-/// Runs threads until `done()` holds while nothing is runnable; then
-/// returns (to let `main` decide how the machine ends).
+/// This CPU's scheduler loop: runs threads until `done()` holds while
+/// nothing is runnable; then returns.
 pub fn run(mut done: impl FnMut() -> bool) {
+    let cpu = this_cpu();
+    ONLINE.fetch_add(1, Ordering::Relaxed);
     loop {
-        drop(CPU.dead.lock().take());
         let next = RUN_QUEUE.lock().pop_front();
         let Some(next) = next else {
             if done() {
+                ONLINE.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
             arch::wait_for_interrupt();
             continue;
         };
-        // SAFETY: the thread is alive (we hold an Arc in `current`), its
+        next.set(State::Running);
+        // SAFETY: the thread is off every other CPU (state machine), its
         // address space is valid, and its context was saved by a switch or
         // made by `Context::new_user`.
         unsafe {
@@ -130,71 +193,103 @@ pub fn run(mut done: impl FnMut() -> bool) {
                 arch::activate_user_table(space.root());
             }
             (*next.fpu.get()).restore();
-            *CPU.current.lock() = Some(next.clone());
+            *cpu.current.lock() = Some(next.clone());
             SWITCHES.fetch_add(1, Ordering::Relaxed);
-            (*CPU.idle.get()).switch(&*next.context.get());
+            (*cpu.idle.get()).switch(&*next.context.get());
         }
-        // Back in the loop: the thread yielded, blocked or died.
-        *CPU.current.lock() = None;
+        // Back in the loop: the thread is off this CPU now.
+        let prev = cpu.current.lock().take().expect("the thread we ran");
         mm::activate_kernel_only();
+        match *cpu.reason.lock() {
+            Reason::Yield => spawn(prev),
+            // A wake between `block_current` and here turned Blocking back
+            // into Running: then the thread stays runnable.
+            Reason::Block if prev.cas(State::Blocking, State::Blocked) => {}
+            Reason::Block => spawn(prev),
+            Reason::Exit => drop(prev),
+        }
     }
 }
 
-/// Switches from the current thread to the scheduler loop.
-fn to_scheduler(thread: &Thread) {
+/// Switches from the current thread to this CPU's scheduler loop.
+fn to_scheduler(thread: &Thread, reason: Reason) {
+    let cpu = this_cpu();
+    *cpu.reason.lock() = reason;
     // SAFETY: interrupts are off; the loop's context was saved when it
-    // switched to this thread, and this thread's context is only touched here.
+    // switched to this thread, and this thread's context is only touched
+    // by the CPU running it.
     unsafe {
         (*thread.fpu.get()).save();
-        (*thread.context.get()).switch(&*CPU.idle.get());
+        (*thread.context.get()).switch(&*cpu.idle.get());
     }
 }
 
 /// Lets other threads run; the current one stays runnable.
 pub fn yield_now() {
     let me = current();
-    RUN_QUEUE.lock().push_back(me.clone());
-    to_scheduler(&me);
+    to_scheduler(&me, Reason::Yield);
 }
 
-/// Stops running the current thread until [`wake`]. The caller checks its
-/// condition again after this returns (it may be woken for another reason).
+/// Stops running the current thread until [`wake`]. Register as a waiter
+/// first, then check the condition, then call this: a wake at any point
+/// after registering is not lost (it makes this return at once). Wakes can
+/// be spurious: the caller re-checks its condition after this returns.
 pub fn block_current() {
     let me = current();
-    me.blocked.store(true, Ordering::Release);
-    to_scheduler(&me);
+    if !me.cas(State::Running, State::Blocking) {
+        return;
+    }
+    if me.woken.swap(false, Ordering::AcqRel) {
+        me.cas(State::Blocking, State::Running);
+        return;
+    }
+    to_scheduler(&me, Reason::Block);
+    me.woken.store(false, Ordering::Release);
 }
 
-/// Makes a blocked thread runnable again (no effect on a running one).
+/// Makes a blocked thread runnable again (no effect on a runnable one).
 pub fn wake(thread: &Arc<Thread>) {
-    if thread.blocked.swap(false, Ordering::AcqRel) {
+    thread.woken.store(true, Ordering::Release);
+    if thread.cas(State::Blocked, State::Runnable) {
         RUN_QUEUE.lock().push_back(thread.clone());
+    } else {
+        // Still switching away: cancel the wait; the loop requeues it.
+        thread.cas(State::Blocking, State::Running);
     }
 }
 
-/// Ends the current thread for good; its stack is freed by the loop.
+/// Ends the current thread for good; the loop drops it (and its stack).
 pub fn exit_current_thread() -> ! {
     let me = current();
-    *CPU.dead.lock() = Some(me.clone());
     let thread: *const Thread = Arc::as_ptr(&me);
     drop(me);
-    // SAFETY: `dead` keeps the thread alive until the loop runs again.
-    to_scheduler(unsafe { &*thread });
+    // SAFETY: `current` keeps the thread alive until the loop takes it.
+    to_scheduler(unsafe { &*thread }, Reason::Exit);
     unreachable!("a dead thread was resumed")
 }
 
-/// Timer ticks so far, and those that interrupted user code (busy time).
-pub static TICKS: AtomicUsize = AtomicUsize::new(0);
-pub static BUSY_TICKS: AtomicUsize = AtomicUsize::new(0);
+/// CPUs running the scheduler.
+pub fn online_cpus() -> usize {
+    ONLINE.load(Ordering::Relaxed)
+}
+
+/// Per-CPU (ticks, busy ticks), for the CPUs that ever ticked.
+pub fn cpu_ticks() -> Vec<(usize, usize)> {
+    CPUS.iter()
+        .map(|c| (c.ticks.load(Ordering::Relaxed), c.busy_ticks.load(Ordering::Relaxed)))
+        .take_while(|&(ticks, _)| ticks > 0)
+        .collect()
+}
 
 /// Threads sleeping until a monotonic deadline (ns).
 static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 
 /// The timer tick: counts time and wakes sleepers whose deadline passed.
 pub fn tick(in_user: bool) {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let cpu = this_cpu();
+    cpu.ticks.fetch_add(1, Ordering::Relaxed);
     if in_user {
-        BUSY_TICKS.fetch_add(1, Ordering::Relaxed);
+        cpu.busy_ticks.fetch_add(1, Ordering::Relaxed);
     }
     let now = arch::time::monotonic_ns();
     let mut sleepers = SLEEPERS.lock();

@@ -14,7 +14,7 @@ mod heap;
 mod paging;
 
 pub use addrspace::AddrSpace;
-pub use paging::activate_kernel_only;
+pub use paging::{activate_kernel_only, boot_identity_root};
 
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 

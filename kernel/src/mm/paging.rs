@@ -94,3 +94,25 @@ pub fn init(args: &KernelArgs, areas: &[MemoryArea]) {
     EMPTY_USER_ROOT.call_once(|| arch::empty_user_root(mapper.root(), user_root));
     crate::println!("paging: kernel tables active (root {:#x})", mapper.root().get());
 }
+
+/// A page table for starting other CPUs: the kernel half shared (x86_64) and
+/// `ranges` identity-mapped (rounded out to 2 MiB), kernel-only, RWX. Used
+/// only until each CPU switches to the kernel table; never freed (a few
+/// frames).
+pub fn boot_identity_root(ranges: &[(u64, u64)]) -> PhysAddr {
+    let mut frames = GlobalFrames;
+    // SAFETY: frames come from the allocator and are reachable through the
+    // physical window.
+    let mut mapper = unsafe { PageMapper::<arch::Paging>::create(&mut frames, PHYS_OFFSET) }
+        .expect("out of memory for the CPU start-up table");
+    with_kernel_mapper(|kernel| arch::init_user_root(&mut mapper, kernel));
+    const BLOCK: u64 = 2 << 20;
+    for &(start, end) in ranges {
+        let (start, end) = (start & !(BLOCK - 1), end.next_multiple_of(BLOCK));
+        let flags = PageFlags::new().write(true).execute(true);
+        mapper
+            .map_range(VirtAddr::new(start), PhysAddr::new(start), end - start, flags, PageSize::Size2M, &mut frames)
+            .expect("mapping the CPU start-up identity range");
+    }
+    mapper.root()
+}

@@ -2,8 +2,9 @@
 //!
 //! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`
 //! - `sys:processes`: a header, then `pid ppid state pages name` per process
-//! - `sys:scheduler`: `switches N`, `runnable N`, `ticks N` (timer ticks),
-//!   `busy_ticks N` (ticks that interrupted user code)
+//! - `sys:scheduler`: `switches N`, `runnable N`, `cpus N` (CPUs
+//!   scheduling), then `cpuK ticks N busy_ticks N` per CPU (busy ticks
+//!   interrupted user code)
 //!
 //! The text is made when the file is opened, so one open reads a consistent
 //! snapshot.
@@ -52,8 +53,16 @@ fn render(path: &str) -> Result<String> {
             }
         }
         "scheduler" => {
-            let _ =
-                write!(text, "switches {}\nrunnable {}\n", sched::SWITCHES.load(Ordering::Relaxed), sched::runnable());
+            let _ = write!(
+                text,
+                "switches {}\nrunnable {}\ncpus {}\n",
+                sched::SWITCHES.load(Ordering::Relaxed),
+                sched::runnable(),
+                sched::online_cpus()
+            );
+            for (cpu, (ticks, busy)) in sched::cpu_ticks().into_iter().enumerate() {
+                let _ = writeln!(text, "cpu{cpu} ticks {ticks} busy_ticks {busy}");
+            }
         }
         "" => text.push_str("memory\nprocesses\nscheduler\n"),
         _ => return Err(Error::new(ENOENT)),

@@ -1,19 +1,11 @@
-//! Reading the device tree the loader copied into kernel memory.
+//! What the kernel reads from the device tree besides interrupts and time:
+//! the console UART, the CPUs (their MPIDRs) and how to call PSCI.
 
-use fdt::Fdt;
-use tessera_bootinfo::{HwDescKind, KernelArgs, phys_to_virt};
+use alloc::vec::Vec;
 
-fn parse(args: &KernelArgs) -> Option<Fdt<'static>> {
-    if args.hwdesc_kind != HwDescKind::Dtb {
-        return None;
-    }
-    // SAFETY: the loader copied `hwdesc_size_bytes` bytes of DTB into
-    // kernel-owned memory, reachable through the physical window, never freed.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(phys_to_virt(args.hwdesc_phys) as *const u8, args.hwdesc_size_bytes as usize)
-    };
-    Fdt::new(bytes).ok()
-}
+use tessera_bootinfo::KernelArgs;
+
+use super::devtree::open as parse;
 
 /// The console UART: `/chosen/stdout-path` if it is a PL011, else the first
 /// `arm,pl011` node.
@@ -27,9 +19,25 @@ pub fn uart_phys(args: &KernelArgs) -> Option<u64> {
 
 /// The number of `cpu` nodes under `/cpus`.
 pub fn cpu_count(args: &KernelArgs) -> Result<usize, &'static str> {
-    let fdt = parse(args).ok_or("no valid device tree")?;
-    match fdt.cpus().count() {
+    match cpu_mpidrs(args)?.len() {
         0 => Err("the device tree lists no CPU"),
         n => Ok(n),
+    }
+}
+
+/// The MPIDR affinity (`reg`) of every `cpu` node.
+pub fn cpu_mpidrs(args: &KernelArgs) -> Result<Vec<usize>, &'static str> {
+    let fdt = parse(args).ok_or("no valid device tree")?;
+    Ok(fdt.cpus().map(|cpu| cpu.ids().first()).collect())
+}
+
+/// How PSCI is called: `true` for `hvc`, `false` for `smc`.
+pub fn psci_uses_hvc(args: &KernelArgs) -> Result<bool, &'static str> {
+    let fdt = parse(args).ok_or("no valid device tree")?;
+    let psci = fdt.find_compatible(&["arm,psci-1.0", "arm,psci-0.2", "arm,psci"]).ok_or("no PSCI node")?;
+    match psci.property("method").and_then(|p| p.as_str()) {
+        Some("hvc") => Ok(true),
+        Some("smc") => Ok(false),
+        _ => Err("PSCI node without a method"),
     }
 }

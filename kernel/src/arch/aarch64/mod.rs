@@ -5,7 +5,10 @@
 mod context;
 mod dtb;
 pub mod serial;
+mod smp;
 mod trap;
+
+pub use smp::{cpu_ids, cpu_index, identity_ranges, start_cpu};
 
 // Interrupts and time (docs/interrupts.md): `irq` and `time` are the
 // arch-neutral interfaces, the others their devices.
@@ -42,6 +45,8 @@ pub type Paging = rmm::AArch64;
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".text.entry")]
 pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
+    // SAFETY: TPIDR_EL1 holds the kernel's CPU index; the boot CPU is 0.
+    unsafe { core::arch::asm!("msr tpidr_el1, xzr") };
     trap::init();
     context::init_fpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives

@@ -48,6 +48,20 @@ fn table(phys: u64) -> Result<&'static [u8], &'static str> {
 
 /// Counts enabled (or online-capable) processor entries in the MADT.
 pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
+    let mut cpus = 0;
+    for_each_cpu(args, |_| cpus += 1)?;
+    if cpus == 0 { Err("MADT lists no enabled processor") } else { Ok(cpus) }
+}
+
+/// The APIC ids of the enabled (or online-capable) processors.
+pub fn cpu_apic_ids(args: &KernelArgs) -> Result<alloc::vec::Vec<u32>, &'static str> {
+    let mut ids = alloc::vec::Vec::new();
+    for_each_cpu(args, |id| ids.push(id))?;
+    Ok(ids)
+}
+
+/// Calls `f(apic_id)` for each enabled (or online-capable) processor entry.
+fn for_each_cpu(args: &KernelArgs, mut f: impl FnMut(u32)) -> Result<(), &'static str> {
     let rsdp = phys_bytes(args.hwdesc_phys, args.hwdesc_size_bytes as usize)?;
     if rsdp.get(..8) != Some(b"RSD PTR ".as_slice()) || !checksum_ok(rsdp.get(..20).ok_or("short RSDP")?) {
         return Err("bad RSDP");
@@ -65,7 +79,6 @@ pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
         .find(|t| &t[..4] == b"APIC")
         .ok_or("no MADT")?;
 
-    let mut cpus = 0;
     let mut at = SDT_HEADER_BYTES + 8;
     while at + 2 <= madt.len() {
         let (kind, len) = (madt[at], madt[at + 1] as usize);
@@ -73,15 +86,19 @@ pub fn count_cpus(args: &KernelArgs) -> Result<usize, &'static str> {
             return Err("malformed MADT entry");
         }
         let entry = &madt[at..at + len];
-        let flags = match kind {
-            0 => read_u32(entry, 4), // Processor Local APIC
-            9 => read_u32(entry, 8), // Processor Local x2APIC
+        let cpu = match kind {
+            // Processor Local APIC: id in byte 3, flags at 4.
+            0 => entry.get(3).map(|&id| id as u32).zip(read_u32(entry, 4)),
+            // Processor Local x2APIC: id at 4, flags at 8.
+            9 => read_u32(entry, 4).zip(read_u32(entry, 8)),
             _ => None,
         };
-        if flags.is_some_and(|f| f & 0b11 != 0) {
-            cpus += 1;
+        if let Some((id, flags)) = cpu
+            && flags & 0b11 != 0
+        {
+            f(id);
         }
         at += len;
     }
-    if cpus == 0 { Err("MADT lists no enabled processor") } else { Ok(cpus) }
+    Ok(())
 }

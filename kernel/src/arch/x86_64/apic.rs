@@ -227,6 +227,31 @@ pub fn stop_timer(vector: u8) {
     write(TIMER_INITIAL_COUNT, 0);
 }
 
+/// Sends an INIT (`startup_page == None`) or a STARTUP IPI (real-mode entry
+/// at `startup_page << 12`) to APIC ID `apic_id` (§10.6.1, §8.4.4.1 "Typical
+/// BSP Initialization Sequence").
+pub fn send_init_or_startup(apic_id: u32, startup_page: Option<u8>) {
+    const DELIVERY_INIT: u32 = 0b101 << 8;
+    const DELIVERY_STARTUP: u32 = 0b110 << 8;
+    let low = ICR_LEVEL_ASSERT
+        | match startup_page {
+            None => DELIVERY_INIT,
+            Some(page) => DELIVERY_STARTUP | u32::from(page),
+        };
+    fence(Ordering::SeqCst);
+    match mode() {
+        Mode::XApic { .. } => {
+            while read(ICR_LOW) & ICR_SEND_PENDING != 0 {
+                core::hint::spin_loop();
+            }
+            write(ICR_HIGH, apic_id << 24);
+            write(ICR_LOW, low);
+        }
+        // SAFETY: the x2APIC ICR MSR exists in x2APIC mode (§10.12.9).
+        Mode::X2Apic => unsafe { Msr::new(X2APIC_ICR_MSR).write(u64::from(apic_id) << 32 | u64::from(low)) },
+    }
+}
+
 /// Sends a fixed interrupt at `vector` to the CPU whose APIC ID is
 /// `apic_id`, physical destination mode (§10.6.1). Untested: needs a
 /// second CPU running the kernel.

@@ -5,8 +5,8 @@
 
 use rmm::PhysAddr;
 
+use super::percpu;
 use super::trap::{TrapFrame, trap_return};
-use super::{gdt, percpu};
 
 /// A suspended kernel thread: its saved stack pointer. The callee-saved
 /// registers and return address sit on its stack.
@@ -126,7 +126,6 @@ pub fn init_fpu() {
 
 /// Tells the CPU which kernel stack to use on the next trap from user mode.
 pub fn set_kernel_stack(top: u64) {
-    gdt::set_kernel_stack(top);
     percpu::set_kernel_stack(top);
 }
 

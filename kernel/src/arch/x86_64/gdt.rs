@@ -1,5 +1,5 @@
-//! The kernel's GDT and TSS (the firmware's lived in boot-services memory,
-//! which is free RAM now).
+//! The kernel's GDTs and TSSs, one pair per CPU (the firmware's lived in
+//! boot-services memory, which is free RAM now).
 //!
 //! Selector order is fixed by `syscall`/`sysret` (Intel SDM Vol. 3A §5.8.8):
 //! kernel code, kernel data, then user data and user code, so that
@@ -7,12 +7,12 @@
 //! `SS = KERNEL_DATA + 8` and `CS = KERNEL_DATA + 16`.
 //!
 //! The TSS holds `rsp0` (the kernel stack of the running thread, loaded by the
-//! CPU on every trap from user mode) and IST 1, the double-fault stack, so a
-//! kernel stack overflow is still reported.
+//! CPU on every trap from user mode; see `percpu::set_kernel_stack`) and IST 1,
+//! the double-fault stack, so a kernel stack overflow is still reported.
 
+use alloc::boxed::Box;
 use core::cell::UnsafeCell;
 
-use spin::Once;
 use x86_64::VirtAddr;
 use x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};
 use x86_64::instructions::tables::load_tss;
@@ -23,60 +23,74 @@ use x86_64::structures::tss::TaskStateSegment;
 pub const DOUBLE_FAULT_IST: u16 = 1;
 const DOUBLE_FAULT_STACK_BYTES: usize = 16 * 1024;
 
-/// Selectors, fixed by the append order in [`init`].
+/// Selectors, fixed by the append order in [`load`].
 pub const KERNEL_CODE: u16 = 0x08;
 pub const KERNEL_DATA: u16 = 0x10;
 pub const USER_DATA: u16 = 0x18 | 3;
 pub const USER_CODE: u16 = 0x20 | 3;
+const TSS_SELECTOR: u16 = 0x28;
 
 #[repr(align(16))]
 #[allow(dead_code)] // only the address is used, by the CPU
 struct Stack([u8; DOUBLE_FAULT_STACK_BYTES]);
-static mut DOUBLE_FAULT_STACK: Stack = Stack([0; DOUBLE_FAULT_STACK_BYTES]);
 
-/// The TSS, written by the CPU-local scheduler (`rsp0`) and read by the CPU.
-struct Tss(UnsafeCell<TaskStateSegment>);
-// SAFETY: one CPU for now; `rsp0` is only written with interrupts off by the
-// CPU that owns it. (Per-CPU TSSs arrive with SMP.)
-unsafe impl Sync for Tss {}
+/// The boot CPU's tables, static because they are needed before the heap.
+struct BootTables {
+    tss: UnsafeCell<TaskStateSegment>,
+    gdt: UnsafeCell<GlobalDescriptorTable>,
+    stack: UnsafeCell<Stack>,
+}
+// SAFETY: only the boot CPU touches these, once, in `init_boot`.
+unsafe impl Sync for BootTables {}
 
-static TSS: Tss = Tss(UnsafeCell::new(TaskStateSegment::new()));
-static GDT: Once<GlobalDescriptorTable> = Once::new();
+static BOOT: BootTables = BootTables {
+    tss: UnsafeCell::new(TaskStateSegment::new()),
+    gdt: UnsafeCell::new(GlobalDescriptorTable::new()),
+    stack: UnsafeCell::new(Stack([0; DOUBLE_FAULT_STACK_BYTES])),
+};
 
-/// Loads the GDT and TSS and reloads the segment registers.
-pub fn init() {
-    // SAFETY: runs once on the boot CPU before anything else uses the TSS.
-    let tss = unsafe { &mut *TSS.0.get() };
-    let top = VirtAddr::from_ptr(&raw const DOUBLE_FAULT_STACK) + DOUBLE_FAULT_STACK_BYTES as u64;
-    tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] = top;
-    let gdt = GDT.call_once(|| {
-        let mut gdt = GlobalDescriptorTable::new();
-        let selectors = [
-            gdt.append(Descriptor::kernel_code_segment()),
-            gdt.append(Descriptor::kernel_data_segment()),
-            gdt.append(Descriptor::user_data_segment()),
-            gdt.append(Descriptor::user_code_segment()),
-        ];
-        let expected = [KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE];
-        assert!(selectors.iter().zip(expected).all(|(s, e)| s.0 == e), "GDT selector layout");
-        // SAFETY: the TSS is 'static and never moves.
-        gdt.append(Descriptor::tss_segment(unsafe { &*TSS.0.get() }));
-        gdt
-    });
+/// Fills `gdt` and `tss`, loads them and reloads the segment registers.
+fn load(gdt: &'static mut GlobalDescriptorTable, tss: &'static mut TaskStateSegment, df_stack_top: u64) {
+    tss.interrupt_stack_table[(DOUBLE_FAULT_IST - 1) as usize] = VirtAddr::new(df_stack_top);
+    let selectors = [
+        gdt.append(Descriptor::kernel_code_segment()),
+        gdt.append(Descriptor::kernel_data_segment()),
+        gdt.append(Descriptor::user_data_segment()),
+        gdt.append(Descriptor::user_code_segment()),
+        gdt.append(Descriptor::tss_segment(tss)),
+    ];
+    let expected = [KERNEL_CODE, KERNEL_DATA, USER_DATA, USER_CODE, TSS_SELECTOR];
+    assert!(selectors.iter().zip(expected).all(|(s, e)| s.0 == e), "GDT selector layout");
     gdt.load();
-    // SAFETY: the selectors index the GDT just loaded, which is 'static; the
-    // TSS selector is the fifth descriptor (two slots) at 0x28.
+    // SAFETY: the selectors index the GDT just loaded, which is 'static.
     unsafe {
         CS::set_reg(SegmentSelector(KERNEL_CODE));
         SS::set_reg(SegmentSelector(KERNEL_DATA));
         DS::set_reg(SegmentSelector(0));
         ES::set_reg(SegmentSelector(0));
-        load_tss(SegmentSelector(0x28));
+        load_tss(SegmentSelector(TSS_SELECTOR));
     }
 }
 
-/// Sets the stack the CPU switches to on a trap from user mode.
-pub fn set_kernel_stack(top: u64) {
-    // SAFETY: see `Tss`'s Sync argument; a plain field store.
-    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+/// The boot CPU's GDT and TSS; returns the TSS for the per-CPU block.
+pub fn init_boot() -> *mut TaskStateSegment {
+    // SAFETY: runs once on the boot CPU before anything else uses them.
+    let (gdt, tss, stack) = unsafe { (&mut *BOOT.gdt.get(), &mut *BOOT.tss.get(), BOOT.stack.get()) };
+    let top = stack as u64 + DOUBLE_FAULT_STACK_BYTES as u64;
+    let tss_ptr: *mut TaskStateSegment = tss;
+    load(gdt, tss, top);
+    tss_ptr
+}
+
+/// A secondary CPU's GDT and TSS (heap-allocated, kept forever).
+pub fn init_secondary() -> *mut TaskStateSegment {
+    let gdt = Box::leak(Box::new(GlobalDescriptorTable::new()));
+    let tss = Box::leak(Box::new(TaskStateSegment::new()));
+    // SAFETY: an all-zero byte array is a valid Stack; allocating it zeroed
+    // keeps 16 KiB off this CPU's small boot stack.
+    let stack = Box::leak(unsafe { Box::<Stack>::new_zeroed().assume_init() });
+    let top = stack as *mut Stack as u64 + DOUBLE_FAULT_STACK_BYTES as u64;
+    let tss_ptr: *mut TaskStateSegment = tss;
+    load(gdt, tss, top);
+    tss_ptr
 }

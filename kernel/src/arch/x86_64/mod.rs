@@ -7,7 +7,11 @@ mod context;
 mod gdt;
 mod percpu;
 pub mod serial;
+mod smp;
 mod trap;
+
+pub use percpu::index as cpu_index;
+pub use smp::{cpu_ids, identity_ranges, start_cpu};
 
 // Interrupts and time (docs/interrupts.md): `irq` and `time` are the
 // arch-neutral interfaces, the others their devices.
@@ -50,8 +54,8 @@ const DEBUG_EXIT_PORT: u16 = 0xF4;
 #[unsafe(link_section = ".text.entry")]
 pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     serial::init();
-    gdt::init();
-    percpu::init();
+    let tss = gdt::init_boot();
+    percpu::init_boot(tss);
     trap::init();
     context::init_fpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
