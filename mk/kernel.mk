@@ -31,9 +31,9 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 # program to run there instead). mkinitfs output is deterministic, so the
 # copy-if-changed step keeps the images from rebuilding when nothing changed.
 USER_PACKAGES := init tessera-guest-tests
-USER_PROGRAMS := init testrunner hello syscall-errors
+USER_PROGRAMS := init testrunner hello syscall-errors kvd user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock preempt
 INIT_RC_PROGRAMS := testrunner
-GUEST_TESTS := hello syscall-errors
+GUEST_TESTS := hello syscall-errors user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock preempt
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
 
 $(MKINITFS): FORCE | deps

@@ -70,4 +70,4 @@ boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(TIMEOUT) \
 # One arch's normal boot test.
 qemu-test: $(BUILD)/$(ARCH)/test.img $(BOOT_TEST) | deps
 	@$(call kvm_notice,$(ARCH))
-	$(call boot_test,boot,$(ARCH),$<,$(BOOT_EXPECT))
+	$(call boot_test,boot,$(ARCH),$<,$(BOOT_EXPECT) --guest-results)

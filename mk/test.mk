@@ -6,10 +6,13 @@
 #   2. `make lint`, counted as one result
 #   3. per arch: build test.img / test-fault.img / bad-kernel.img, then the
 #      boot tests boot-<arch> (normal, and the banner's `memory:` and
-#      `cpus: $(SMP) (` lines must appear), fault-<arch> (--expect-fail: the
-#      kernel's fault report) and loader-error-<arch> (--expect-fail: the
-#      loader refuses a `\kernel` that is not an ELF, with a clear error)
-#   4. the summary: every host test, lint and boot test; `N passed, N failed` last.
+#      `cpus: $(SMP) (` lines must appear; --guest-results: each in-guest
+#      test is one more result, `guest-<arch>:NAME`), fault-<arch>
+#      (--expect-fail: the kernel's fault report) and loader-error-<arch>
+#      (--expect-fail: the loader refuses a `\kernel` that is not an ELF,
+#      with a clear error)
+#   4. the summary: every host test, lint, boot test and guest test;
+#      `N passed, N failed` last.
 # Each step appends `pass <name>` / `fail <name>` to build/results.txt.
 
 .PHONY: test lint test-start test-cargo test-lint
@@ -60,7 +63,7 @@ LOADER_ERROR_EXPECT := --expect-fail --expect-fail-line "tessera-loader: error"
 
 .PHONY: $(ARCHES:%=test-boot-%) $(ARCHES:%=test-fault-%) $(ARCHES:%=test-loader-error-%)
 $(ARCHES:%=test-boot-%): test-boot-%: | deps
-	$(call boot_step,boot,$*,$(BUILD)/$*/test.img,$(BOOT_EXPECT))
+	$(call boot_step,boot,$*,$(BUILD)/$*/test.img,$(BOOT_EXPECT) --guest-results)
 $(ARCHES:%=test-fault-%): test-fault-%: | deps
 	$(call boot_step,fault,$*,$(BUILD)/$*/test-fault.img,--expect-fail)
 $(ARCHES:%=test-loader-error-%): test-loader-error-%: | deps

@@ -23,7 +23,7 @@ pub const STACK_TOP: u64 = USER_END - 16 * PAGE_SIZE;
 /// Pages of stack mapped at exec.
 pub const STACK_PAGES: usize = 64;
 /// Largest argv + envp, strings and pointers together.
-const MAX_ARGS_BYTES: usize = 64 * 1024;
+pub const MAX_ARGS_BYTES: usize = 64 * 1024;
 /// Largest program file.
 pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
 

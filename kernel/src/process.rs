@@ -15,11 +15,11 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Mutex;
-use tessera_abi::error::{ECHILD, EINVAL, ESRCH, Error, Result};
+use tessera_abi::error::{ECHILD, EINTR, EINVAL, ESRCH, Error, Result};
 use tessera_abi::signal::NSIG;
 use tessera_abi::{WNOHANG, wait};
 
-use crate::arch::TrapFrame;
+use crate::arch::{FpuState, TrapFrame};
 use crate::file::FileTable;
 use crate::mm::{self, AddrSpace};
 use crate::sched::{self, Thread};
@@ -71,15 +71,17 @@ impl Process {
         process
     }
 
-    fn start_thread(self: &Arc<Self>, frame: &TrapFrame) -> Result<()> {
-        let thread = Thread::new(self.clone(), frame)?;
+    fn start_thread(self: &Arc<Self>, frame: &TrapFrame, fpu: FpuState) -> Result<()> {
+        let thread = Thread::new(self.clone(), frame, fpu)?;
         self.threads.lock().push(thread.clone());
         sched::spawn(thread);
         Ok(())
     }
 
     /// Releases memory and files, becomes a zombie, hands children to init
-    /// and wakes the parent. Does not touch the threads.
+    /// and wakes the parent. Does not touch the threads. Its own waiter
+    /// list is emptied: it holds this process's threads, which hold the
+    /// process (a cycle nothing else would break once it is a zombie).
     fn end(self: &Arc<Self>, status: usize) {
         {
             let mut state = self.state.lock();
@@ -92,6 +94,8 @@ impl Process {
         drop(space);
         let files = core::mem::take(&mut *self.files.lock());
         drop(files);
+        let waiters = core::mem::take(&mut *self.waiters.lock());
+        drop(waiters);
         let table = TABLE.lock();
         for child in table.values().filter(|p| p.ppid.load(Ordering::Relaxed) == self.pid) {
             child.ppid.store(INIT_PID, Ordering::Relaxed);
@@ -136,18 +140,32 @@ pub fn init_alive() -> bool {
 /// Starts init from `space` at `entry` with stack pointer `sp`.
 pub fn spawn_init(space: AddrSpace, files: FileTable, entry: u64, sp: u64) -> Result<Arc<Process>> {
     let process = Process::new(0, String::from("init"), space, files);
-    process.start_thread(&TrapFrame::new_user(entry, sp))?;
+    process.start_thread(&TrapFrame::new_user(entry, sp), FpuState::new())?;
     Ok(process)
 }
 
 /// Ends the current process with `status` and never returns.
+///
+/// The process lets go of its thread too: a zombie keeps only its status,
+/// and the thread's kernel stack is freed as soon as this CPU has switched
+/// away from it, not when (or if) a parent reaps the zombie; init, which
+/// adopts orphans, may never do so.
 pub fn exit_current(status: usize) -> ! {
     let process = current();
     // The address space is about to be freed: stop using it first.
     mm::activate_kernel_only();
     process.end(status);
+    let threads = core::mem::take(&mut *process.threads.lock());
+    drop(threads);
     drop(process);
     sched::exit_current_thread()
+}
+
+/// Whether the current process has been killed: a blocking call that sees
+/// this returns EINTR instead of waiting on, so that everything it holds is
+/// dropped before [`exit_if_killed`] ends the process on the way out.
+pub fn kill_pending() -> bool {
+    current().pending_kill.load(Ordering::Acquire) != 0
 }
 
 /// Ends the current process if someone killed it; called before every
@@ -167,7 +185,11 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
     let child = Process::new(parent.pid, parent.name.lock().clone(), space, files);
     let mut child_frame = *frame;
     child_frame.set_return(0);
-    if let Err(e) = child.start_thread(&child_frame) {
+    // The child starts with the parent's FP/SIMD registers, which are live
+    // on this CPU (the kernel itself never touches them).
+    let mut fpu = FpuState::new();
+    fpu.save();
+    if let Err(e) = child.start_thread(&child_frame, fpu) {
         child.end(wait::signaled(tessera_abi::signal::SIGKILL));
         TABLE.lock().remove(&child.pid);
         return Err(e);
@@ -188,14 +210,27 @@ pub fn replace_space(space: AddrSpace, name: String) {
 }
 
 /// `waitpid(pid, options)`: reaps a zombie child, returning its pid and
-/// status; `Ok(None)` with WNOHANG when no child has ended yet.
+/// status; `Ok(None)` with WNOHANG when no child has ended yet. EINTR if
+/// the caller is killed while it waits.
 pub fn waitpid(pid: usize, options: usize) -> Result<Option<(usize, usize)>> {
     if options & !WNOHANG != 0 {
         return Err(Error::new(EINVAL));
     }
     let me = current();
+    let thread = sched::current();
     let any = pid == usize::MAX || pid == 0;
+    // Stops waiting: takes this thread off the waiter list again.
+    let unregister = || me.waiters.lock().retain(|t| !Arc::ptr_eq(t, &thread));
     loop {
+        // Register before looking, so a child that ends in between wakes
+        // us (`sched::block_current`'s contract); once only, though a
+        // spurious wake brings us back here still registered.
+        {
+            let mut waiters = me.waiters.lock();
+            if !waiters.iter().any(|t| Arc::ptr_eq(t, &thread)) {
+                waiters.push(thread.clone());
+            }
+        }
         let children: Vec<Arc<Process>> = TABLE
             .lock()
             .values()
@@ -203,22 +238,28 @@ pub fn waitpid(pid: usize, options: usize) -> Result<Option<(usize, usize)>> {
             .cloned()
             .collect();
         if children.is_empty() {
+            unregister();
             return Err(Error::new(ECHILD));
         }
         if let Some((child, status)) = children.iter().find_map(|c| match *c.state.lock() {
             State::Zombie(s) => Some((c, s)),
             _ => None,
         }) {
+            unregister();
             TABLE.lock().remove(&child.pid);
             child.threads.lock().clear();
             return Ok(Some((child.pid, status)));
         }
         if options & WNOHANG != 0 {
+            unregister();
             return Ok(None);
         }
-        me.waiters.lock().push(sched::current());
+        drop(children);
         sched::block_current();
-        exit_if_killed();
+        if kill_pending() {
+            unregister();
+            return Err(Error::new(EINTR));
+        }
     }
 }
 

@@ -88,8 +88,9 @@ unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
 impl Thread {
-    /// A thread of `process` that starts in user mode with `frame`.
-    pub fn new(process: Arc<Process>, frame: &TrapFrame) -> Result<Arc<Self>> {
+    /// A thread of `process` that starts in user mode with `frame` and FP/SIMD
+    /// registers `fpu`.
+    pub fn new(process: Arc<Process>, frame: &TrapFrame, fpu: FpuState) -> Result<Arc<Self>> {
         let stack = KernelStack::new()?;
         // SAFETY: the stack is fresh and KERNEL_STACK_PAGES long.
         let context = unsafe { Context::new_user(stack.top(), frame) };
@@ -97,7 +98,7 @@ impl Thread {
             process,
             stack,
             context: UnsafeCell::new(context),
-            fpu: UnsafeCell::new(FpuState::new()),
+            fpu: UnsafeCell::new(fpu),
             state: AtomicU8::new(State::Runnable as u8),
             woken: AtomicBool::new(false),
         }))
@@ -311,8 +312,12 @@ pub fn sleep_until(deadline_ns: u64) {
     if arch::time::monotonic_ns() >= deadline_ns {
         return;
     }
-    SLEEPERS.lock().push((deadline_ns, current()));
+    let me = current();
+    SLEEPERS.lock().push((deadline_ns, me.clone()));
     block_current();
+    // Woken early (a kill): do not leave the thread, and its stack, on the
+    // list until the deadline.
+    SLEEPERS.lock().retain(|(_, t)| !Arc::ptr_eq(t, &me));
 }
 
 /// Runnable threads waiting for a CPU.

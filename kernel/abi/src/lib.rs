@@ -17,7 +17,13 @@
 //!
 //! The result is a value, or `-errno` for an error ([`Error::mux`]); values
 //! above `usize::MAX - 4095` are errors. x86_64 clobbers `rcx` and `r11`.
+//!
+//! [`scheme`] is the wire format between the kernel and user scheme
+//! daemons: Redox's scheme-v2 `Sqe`/`Cqe`/`Opcode` plus Tessera's inline
+//! payloads.
 #![no_std]
+
+pub mod scheme;
 
 pub use syscall::data::{Map, Stat, TimeSpec};
 pub use syscall::error::{self, Error, Result};
@@ -30,7 +36,9 @@ pub mod number {
     /// `open(path_ptr, path_len, flags) -> fd`: opens `scheme:path` (or
     /// `/scheme/name/path`). Flags are Redox's `O_*`.
     pub const SYS_OPEN: usize = SYS_CLASS_PATH | SYS_RET_FILE | 5;
-    /// `dup(fd) -> new fd` (lowest free number).
+    /// `dup(fd, name_ptr, name_len) -> new fd` (lowest free number). An
+    /// empty name shares the open file (POSIX `dup`); a name asks the scheme
+    /// for a new open file derived from `fd` (Redox's named dup).
     pub const SYS_DUP: usize = SYS_CLASS_FILE | SYS_RET_FILE | 41;
     /// `ftruncate(fd, len_bytes)`.
     pub const SYS_FTRUNCATE: usize = SYS_CLASS_FILE | 93;

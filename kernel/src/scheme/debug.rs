@@ -3,7 +3,7 @@
 //! one has.
 
 use tessera_abi::Stat;
-use tessera_abi::error::Result;
+use tessera_abi::error::{EINTR, Error, Result};
 use tessera_abi::flag::MODE_CHR;
 
 use super::KernelScheme;
@@ -35,7 +35,9 @@ impl KernelScheme for DebugScheme {
                 return Ok(n);
             }
             sched::yield_now();
-            process::exit_if_killed();
+            if process::kill_pending() {
+                return Err(Error::new(EINTR));
+            }
         }
     }
 

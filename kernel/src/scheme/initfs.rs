@@ -85,8 +85,10 @@ impl KernelScheme for InitFsScheme {
             Handle::File { data, pos, .. } => (*data, pos),
             Handle::Dir { listing, pos } => (listing.as_bytes(), pos),
         };
-        let n = buf.len().min(bytes.len().saturating_sub(*pos));
-        buf[..n].copy_from_slice(&bytes[*pos..*pos + n]);
+        // A position past the end (lseek allows it) reads nothing.
+        let start = (*pos).min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
         *pos += n;
         Ok(n)
     }

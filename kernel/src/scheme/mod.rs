@@ -9,11 +9,15 @@
 //! | `initfs:` | read-only files of the boot initfs |
 //! | `pipe:` | anonymous pipes made by `pipe2` |
 //! | `sys:` | read-only text about the kernel: `memory`, `processes`, `scheduler` |
+//! | `:` | the root scheme: a daemon registers `name:` with `open(":name", O_CREAT \| O_RDWR)` |
+//! | `name:` | a user scheme: calls become requests to its daemon (`user.rs`, `docs/schemes.md`) |
 
 mod debug;
 mod initfs;
 mod pipe;
+mod root;
 mod sys;
+mod user;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -21,7 +25,7 @@ use alloc::sync::Arc;
 
 use spin::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EEXIST, ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
 
 pub use initfs::init as init_initfs;
 
@@ -48,6 +52,12 @@ pub trait KernelScheme: Send + Sync {
         Err(Error::new(EOPNOTSUPP))
     }
     fn ftruncate(&self, _id: usize, _len: usize) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Redox's named dup: a new handle for what `id` refers to, as named
+    /// by `buf` (the plain `dup` shares the description and never gets
+    /// here).
+    fn dup(&self, _id: usize, _buf: &[u8]) -> Result<usize> {
         Err(Error::new(EOPNOTSUPP))
     }
     /// The last descriptor for `id` went away.
@@ -78,6 +88,27 @@ pub fn init() {
     schemes.insert(String::from("pipe"), pipes.clone());
     if let Some(initfs) = initfs::scheme() {
         schemes.insert(String::from("initfs"), initfs);
+    }
+    // `:name` resolves to the name "" with the path "name".
+    schemes.insert(String::new(), Arc::new(root::RootScheme::default()));
+}
+
+/// Adds `scheme` as `name` (a user scheme, from the root scheme). EEXIST
+/// if the name is taken.
+fn register(name: &str, scheme: Arc<dyn KernelScheme>) -> Result<()> {
+    let mut schemes = SCHEMES.lock();
+    if schemes.contains_key(name) {
+        return Err(Error::new(EEXIST));
+    }
+    schemes.insert(String::from(name), scheme);
+    Ok(())
+}
+
+/// Removes `name` if it still names `scheme`.
+fn unregister(name: &str, scheme: &Arc<dyn KernelScheme>) {
+    let mut schemes = SCHEMES.lock();
+    if schemes.get(name).is_some_and(|s| Arc::ptr_eq(s, scheme)) {
+        schemes.remove(name);
     }
 }
 

@@ -3,7 +3,9 @@
 //! [`CAPACITY_BYTES`]. A read waits until bytes arrive, or returns 0 once
 //! every write end is closed; a write waits for room until it has written
 //! everything, and fails with EPIPE once every read end is closed (no
-//! SIGPIPE yet: signals have no handlers).
+//! SIGPIPE yet: signals have no handlers). A process killed while it waits
+//! leaves the call (EINTR inside the kernel) before it ends, so its ends
+//! close like any other.
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
@@ -12,7 +14,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use spin::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EBADF, EPIPE, ESPIPE, Error, Result};
+use tessera_abi::error::{EBADF, EINTR, EPIPE, ESPIPE, Error, Result};
 use tessera_abi::flag::MODE_FIFO;
 
 use super::KernelScheme;
@@ -67,15 +69,17 @@ impl PipeScheme {
     fn end(&self, id: usize) -> Result<(usize, End)> {
         self.handles.lock().get(&id).copied().ok_or(Error::new(EBADF))
     }
+}
 
-    /// Waits (blocked) until the pipe changes; re-checks kills on wake.
-    fn wait(&self, pipe: usize) {
-        if let Some(p) = self.pipes.lock().get_mut(&pipe) {
-            p.waiting.push(sched::current());
-        }
-        sched::block_current();
-        process::exit_if_killed();
-    }
+/// Waits until the pipe changes. The caller registered as a waiter while
+/// it held the lock and saw the condition unmet, so no wake in between is
+/// lost (`sched::block_current`'s contract). EINTR when the process was
+/// killed meanwhile: the call returns, dropping what it holds (its fd
+/// reference above all, so the killed end closes), and the kill takes
+/// effect on the way out to user mode.
+fn wait() -> Result<()> {
+    sched::block_current();
+    if process::kill_pending() { Err(Error::new(EINTR)) } else { Ok(()) }
 }
 
 impl KernelScheme for PipeScheme {
@@ -102,8 +106,9 @@ impl KernelScheme for PipeScheme {
                 if p.writers == 0 {
                     return Ok(0);
                 }
+                p.waiting.push(sched::current());
             }
-            self.wait(pipe);
+            wait()?;
         }
     }
 
@@ -128,8 +133,11 @@ impl KernelScheme for PipeScheme {
                     p.wake_all();
                     continue;
                 }
+                p.waiting.push(sched::current());
             }
-            self.wait(pipe);
+            if let Err(e) = wait() {
+                return if done == 0 { Err(e) } else { Ok(done) };
+            }
         }
         Ok(done)
     }

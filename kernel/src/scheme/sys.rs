@@ -81,9 +81,10 @@ impl KernelScheme for SysScheme {
     fn read(&self, id: usize, buf: &mut [u8]) -> Result<usize> {
         let mut open = self.open.lock();
         let (text, pos) = open.get_mut(&id).ok_or(Error::new(EBADF))?;
-        let bytes = text.as_bytes();
-        let n = buf.len().min(bytes.len().saturating_sub(*pos));
-        buf[..n].copy_from_slice(&bytes[*pos..*pos + n]);
+        // `lseek` may leave the offset past the end: nothing to read there.
+        let rest = text.as_bytes().get(*pos..).unwrap_or_default();
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
         *pos += n;
         Ok(n)
     }

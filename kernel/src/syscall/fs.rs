@@ -114,11 +114,22 @@ pub fn fstat(fd: usize, stat_ptr: usize, stat_len: usize) -> Result<usize> {
     Ok(0)
 }
 
-pub fn dup(fd: usize) -> Result<usize> {
-    let process = process::current();
-    let mut files = process.files.lock();
-    let file = files.get(fd)?;
-    files.insert(FileHandle { cloexec: false, ..file })
+/// `dup(fd, buf, len)`: with an empty buffer, a new descriptor sharing the
+/// description (POSIX `dup`); with a name, Redox's named dup: the scheme
+/// makes a new handle from the old one and the name (a new description).
+pub fn dup(fd: usize, buf: usize, len: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    if len == 0 {
+        return process::current().files.lock().insert(FileHandle { cloexec: false, ..file });
+    }
+    if len > MAX_PATH_BYTES {
+        return Err(Error::new(ENAMETOOLONG));
+    }
+    let name = with_space(|space| UserSlice::new(buf, len)?.read(space))?;
+    let scheme = file.description.scheme.clone();
+    let id = scheme.dup(file.description.id, &name)?;
+    let description = Arc::new(Description { scheme, id, flags: file.description.flags });
+    process::current().files.lock().insert(FileHandle { description, cloexec: false })
 }
 
 pub fn dup2(fd: usize, new_fd: usize) -> Result<usize> {

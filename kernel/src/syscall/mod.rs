@@ -22,7 +22,7 @@ pub fn dispatch(number: usize, args: [usize; 6], frame: &mut TrapFrame) -> Resul
         SYS_WRITE => fs::write(a, b, c),
         SYS_LSEEK => fs::lseek(a, b as isize, c),
         SYS_FSTAT => fs::fstat(a, b, c),
-        SYS_DUP => fs::dup(a),
+        SYS_DUP => fs::dup(a, b, c),
         SYS_DUP2 => fs::dup2(a, b),
         SYS_FCNTL => fs::fcntl(a, b, c),
         SYS_FSYNC => fs::fsync(a),

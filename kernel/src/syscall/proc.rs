@@ -41,6 +41,12 @@ pub fn kill(pid: usize, signal: usize) -> Result<usize> {
 
 pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
     let status_out = (status_ptr != 0).then(|| UserSlice::new(status_ptr, 8)).transpose()?;
+    // EFAULT before a child is reaped, not after: its status is not lost.
+    if let Some(out) = status_out {
+        let process = process::current();
+        let space = process.space.lock();
+        out.check_writable(space.as_ref().expect("running"))?;
+    }
     match process::waitpid(pid, options)? {
         None => Ok(0),
         Some((child, status)) => {
@@ -55,17 +61,21 @@ pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
 }
 
 /// Reads an array of `count` `[ptr, len]` pairs and the strings they name.
+/// E2BIG once the strings add up to more than a new stack takes: checked
+/// before each is copied, so a huge length never reaches the kernel heap.
 fn read_strings(space: &crate::mm::AddrSpace, array: usize, count: usize) -> Result<Vec<String>> {
     if count > MAX_ARGS {
         return Err(Error::new(E2BIG));
     }
     let table = UserSlice::new(array, count * 16)?.read(space)?;
+    let mut total_bytes = 0usize;
     table
         .chunks_exact(16)
         .map(|pair| {
             let ptr = usize::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
             let len = usize::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
-            if len > exec::MAX_PROGRAM_BYTES {
+            total_bytes = total_bytes.saturating_add(len).saturating_add(1);
+            if total_bytes > exec::MAX_ARGS_BYTES {
                 return Err(Error::new(E2BIG));
             }
             UserSlice::new(ptr, len)?.read_str(space)

@@ -5,7 +5,7 @@
 //! deadline (ticks are 10 ms apart).
 
 use tessera_abi::TimeSpec;
-use tessera_abi::error::{EINVAL, Error, Result};
+use tessera_abi::error::{EINTR, EINVAL, Error, Result};
 use tessera_abi::flag::{CLOCK_MONOTONIC, CLOCK_REALTIME};
 
 use crate::usercopy::UserSlice;
@@ -49,7 +49,9 @@ pub fn nanosleep(request: usize, remaining: usize) -> Result<usize> {
     let deadline = arch::time::monotonic_ns().saturating_add(duration);
     while arch::time::monotonic_ns() < deadline {
         sched::sleep_until(deadline);
-        process::exit_if_killed();
+        if process::kill_pending() {
+            return Err(Error::new(EINTR));
+        }
     }
     if remaining != 0 {
         write_timespec(remaining, 0)?;

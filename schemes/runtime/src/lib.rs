@@ -29,10 +29,9 @@
 //!   moves to `memory:` when it does.
 //! - **Panics** print `panic: <message> (<file>:<line>:<column>)` on fd 2
 //!   and exit with status 101.
-//!
-//! Not here yet: the scheme-server loop daemons will use. It comes with user
-//! schemes (the kernel's root scheme `:` and its request packets); a stub now
-//! could only pretend to work.
+//! - **Scheme daemons** ([`scheme`]): the [`scheme::Scheme`] trait and the
+//!   loop that registers `name:` with the kernel's root scheme and answers
+//!   its requests ([`scheme::serve`]).
 //!
 //! The entry, allocator and panic handler exist only on the bare-metal user
 //! targets (`target_os = "none"`), so the rest of the crate also builds, and
@@ -48,6 +47,7 @@ pub mod heap;
 pub mod io;
 mod panic;
 pub mod process;
+pub mod scheme;
 pub mod start;
 pub mod sys;
 

@@ -83,8 +83,17 @@ pub fn fstat(fd: usize) -> Result<Stat> {
 /// A new fd (the lowest free) for the object `fd` refers to; the two share
 /// the offset. Errors: `EBADF` not an open fd, `EMFILE` the table is full.
 pub fn dup(fd: usize) -> Result<usize> {
-    // SAFETY: no memory is passed.
-    unsafe { syscall1(SYS_DUP, fd) }
+    // SAFETY: an empty name: the kernel reads nothing.
+    unsafe { syscall3(SYS_DUP, fd, 0, 0) }
+}
+
+/// Redox's named dup: a new fd (and a new open file) that the scheme makes
+/// from `fd` and `name` (what the name means is the scheme's choice).
+/// Errors: `EBADF` not an open fd, `EOPNOTSUPP` the scheme has no named dup,
+/// `ENAMETOOLONG` over 4096 bytes, or what the scheme answers.
+pub fn dup_named(fd: usize, name: &[u8]) -> Result<usize> {
+    // SAFETY: the kernel reads `name.len()` bytes at `name`.
+    unsafe { syscall3(SYS_DUP, fd, name.as_ptr() as usize, name.len()) }
 }
 
 /// Makes `new_fd` refer to what `fd` refers to, closing `new_fd` first if

@@ -2,9 +2,17 @@
 //! each check's outcome and turns the lot into an exit status, and errno
 //! names for the messages.
 //!
+//! [`rng`] has seeded random numbers and a checksum, [`system`] process
+//! and memory helpers (fork a closure, reap, pipe messages, free frames).
+//!
 //! A test program exits with 0 when it passed; anything else (or a signal)
 //! is a failure the `testrunner` reports with the status.
 #![no_std]
+
+extern crate alloc;
+
+pub mod rng;
+pub mod system;
 
 use core::fmt;
 

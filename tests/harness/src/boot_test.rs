@@ -8,7 +8,12 @@
 //! ```
 //!
 //! or `FAIL <name>: <why>` followed by the last [`TAIL_LINES`] log lines.
-//! With `verbose`, every line is echoed live as `<name> | <log line>`.
+//! With `guest_results`, a line with the guest tests' count follows the
+//! timing line (`  boot-x86_64: guest tests 9 passed, 0 failed`), and the
+//! results file gets one line per guest test before the boot test's own
+//! (see [`crate::guest`]). With `verbose`, every line is echoed live as
+//! `<name> | <log line>`, so even the guest's `N passed, N failed` never
+//! stands alone on a line of the harness's output.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -45,6 +50,8 @@ pub struct TestOptions {
     pub results: Option<PathBuf>,
     /// Echo every line as it comes (`--verbose`).
     pub verbose: bool,
+    /// Count the in-guest tests too (`--guest-results`, normal tests).
+    pub guest_results: bool,
     /// The QEMU command line (program first).
     pub command: Vec<String>,
 }
@@ -61,6 +68,7 @@ impl TestOptions {
             expect_fail_line: classify::KERNEL_FAULT.to_owned(),
             results: None,
             verbose: false,
+            guest_results: false,
             command,
         }
     }
@@ -80,7 +88,10 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     let mut tail = VecDeque::with_capacity(TAIL_LINES);
     let mut log_error = None;
     let mut echo_error = None;
-    let seen = Observations::new(&opts.expect, &opts.expect_fail_line);
+    let mut seen = Observations::new(&opts.expect, &opts.expect_fail_line);
+    if opts.guest_results && !opts.expect_fail {
+        seen = seen.collect_guest_results();
+    }
     let watched = process::watch(&opts.command, &opts.limits, seen, &mut |line| {
         let text = report::log_line(line);
         if let Some(Err(e)) = log.as_mut().map(|log| writeln!(log, "{text}")) {
@@ -125,6 +136,9 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     if let Some(finished) = &finished {
         if !opts.expect_fail {
             writeln!(out, "{}", report::timing_line(&opts.name, &finished.seen))?;
+            if let Some(guest) = &finished.seen.guest {
+                writeln!(out, "{}", report::guest_line(&opts.name, guest))?;
+            }
         } else if let Some(line) = report::fault_line(&opts.name, &finished.seen) {
             writeln!(out, "{line}")?;
         }
@@ -138,7 +152,14 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
         writeln!(out, "---")?;
     }
     if let Some(results) = &opts.results {
-        record_result(results, &opts.name, verdict == Verdict::Pass)?;
+        // The guest tests of a run that could not even start are not
+        // counted: the boot test's own failure says it all.
+        let mut lines = match finished.as_ref().and_then(|f| f.seen.guest.as_ref()) {
+            Some(guest) => guest.named_results(&opts.name),
+            None => Vec::new(),
+        };
+        lines.push((opts.name.clone(), verdict == Verdict::Pass));
+        record_results(results, &lines)?;
     }
     Ok(verdict)
 }
@@ -153,11 +174,17 @@ pub fn verdict_line(name: &str, verdict: &Verdict) -> String {
 
 /// Appends `pass <name>` or `fail <name>` to the results file.
 pub fn record_result(results: &Path, name: &str, passed: bool) -> io::Result<()> {
+    record_results(results, &[(name.to_owned(), passed)])
+}
+
+/// Appends `pass <name>` or `fail <name>` for each of `lines`, in one write.
+pub fn record_results(results: &Path, lines: &[(String, bool)]) -> io::Result<()> {
     if let Some(dir) = results.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(results)?;
-    writeln!(file, "{} {name}", if passed { "pass" } else { "fail" })
+    let text: String =
+        lines.iter().map(|(name, passed)| format!("{} {name}\n", if *passed { "pass" } else { "fail" })).collect();
+    OpenOptions::new().create(true).append(true).open(results)?.write_all(text.as_bytes())
 }
 
 fn describe(ending: Ending, timeout: Duration) -> String {

@@ -8,7 +8,8 @@ use crate::boot_test::TestOptions;
 /// The usage text, printed for `--help` and after a usage error.
 pub const USAGE: &str = "\
 usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
-                 [--verbose] [--expect TEXT]... -- QEMU-COMMAND...
+                 [--verbose] [--expect TEXT]... [--guest-results]
+                 -- QEMU-COMMAND...
        boot-test --name NAME --expect-fail [--expect-fail-line TEXT] [...]
                  -- QEMU-COMMAND...
        boot-test summary --results FILE [--cargo-log FILE [--cargo-exit N]]
@@ -22,6 +23,12 @@ Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
                 TEXT (default KERNEL FAULT) appears, is the first failure
                 line, and QEMU ends without a timeout (the harness stopping
                 QEMU soon after that line counts as ending).
+  --guest-results (normal tests only): also count the in-guest tests. Serial
+                lines `ok NAME` / `FAIL NAME: WHY` are results, recorded as
+                `pass|fail guest-PREFIX:NAME` (PREFIX: the test's NAME
+                without `boot-`). The guest's `N passed, N failed` line must
+                come and agree with them, and no guest test may fail; if it
+                never comes, `fail guest-PREFIX:runner` is recorded too.
 Prints `ok NAME` or `FAIL NAME: WHY`; exit status 0 on pass, 1 on fail,
 2 on a usage or harness error. `--timeout` defaults to 90 s.
 
@@ -85,6 +92,7 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
                 fail_line_given = true;
             }
             "--verbose" => opts.verbose = true,
+            "--guest-results" => opts.guest_results = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -98,6 +106,9 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
     }
     if opts.expect_fail && !opts.expect.is_empty() {
         return Err("--expect is for normal tests, not with --expect-fail".into());
+    }
+    if opts.expect_fail && opts.guest_results {
+        return Err("--guest-results is for normal tests, not with --expect-fail".into());
     }
     Ok(opts)
 }
@@ -169,7 +180,11 @@ mod tests {
         argv.extend(args("--expect memory: -- qemu"));
         let Ok(Invocation::Test(opts)) = parse(&argv) else { panic!("{argv:?}") };
         assert_eq!(opts.expect, ["cpus: 2 (", "memory:"]);
-        assert!(!opts.expect_fail);
+        assert!(!opts.expect_fail && !opts.guest_results);
+        let Ok(Invocation::Test(opts)) = parse(&args("--name boot-x86_64 --guest-results -- qemu")) else {
+            panic!("--guest-results")
+        };
+        assert!(opts.guest_results);
 
         let mut argv = args("--name loader-error-x86_64 --expect-fail --expect-fail-line");
         argv.push("tessera-loader: error".into());
@@ -204,6 +219,7 @@ mod tests {
             "--name x --expect -- qemu",
             "--name x --expect-fail-line oops -- qemu",
             "--name x --expect-fail --expect ok -- qemu",
+            "--name x --expect-fail --guest-results -- qemu",
             "--name -- qemu",
             "summary",
             "summary --cargo-exit x --results r",

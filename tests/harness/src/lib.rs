@@ -7,7 +7,9 @@
 //! `tessera-loader: error`, `panicked at`) and QEMU's exit status (33 means
 //! pass in test mode, on both arches). A test may also require lines of its
 //! own (`--expect TEXT`), and an expect-fail test names the failure line it
-//! waits for (`--expect-fail-line TEXT`); see [`verdict`]. `boot-test
+//! waits for (`--expect-fail-line TEXT`); see [`verdict`]. With
+//! `--guest-results` it also counts the in-guest tests' own `ok NAME` /
+//! `FAIL NAME: WHY` lines, one result each (see [`guest`]). `boot-test
 //! summary` adds up a whole `make test` run.
 //!
 //! Modules, in the order data flows:
@@ -16,7 +18,7 @@
 //! process  (spawn, read lines, deadline, kill the process group)
 //!    │  OutputLine { at_ms, stream, text }      classify (clean + line kind)
 //!    ▼                                               │
-//! observe  (first appearance of each marker) ◄──────┘
+//! observe  (first appearance of each marker, guest results) ◄──┘
 //!    ▼
 //! verdict  (normal / expect-fail)  ──►  report (log, timing line)
 //!    ▼
@@ -26,6 +28,7 @@
 pub mod boot_test;
 pub mod classify;
 pub mod cli;
+pub mod guest;
 pub mod observe;
 pub mod process;
 pub mod report;
@@ -92,7 +95,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
 pub fn run_summary(opts: &SummaryOptions, out: &mut dyn Write) -> io::Result<bool> {
     let results = match fs::read_to_string(&opts.results) {
         Ok(text) => summary::parse_results(&text),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => summary::Counts::default(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => summary::Results::default(),
         Err(e) => {
             return Err(io::Error::new(e.kind(), format!("{}: {e}", opts.results.display())));
         }

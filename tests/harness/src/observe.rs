@@ -6,6 +6,8 @@
 //! can be tested without running anything.
 
 use crate::classify::{self, LineKind};
+use crate::guest::GuestResults;
+use crate::process::Stream;
 
 /// A line with the milliseconds since the command was spawned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +54,10 @@ pub struct Observations {
     /// The `--expect` texts, in the order given, each with its first line.
     /// Any line counts, whatever its kind.
     pub expected: Vec<Expected>,
+    /// The in-guest tests' results, if the test collects them
+    /// (`--guest-results`; see [`Self::collect_guest_results`]). Only
+    /// serial lines count, never QEMU's stderr.
+    pub guest: Option<GuestResults>,
 }
 
 impl Default for Observations {
@@ -73,7 +79,14 @@ impl Observations {
             fault_text: fault_text.to_owned(),
             fault_report: None,
             expected: expect.iter().map(|text| Expected { text: text.clone(), first: None }).collect(),
+            guest: None,
         }
+    }
+
+    /// The same observations, also collecting the guest's test results.
+    pub fn collect_guest_results(mut self) -> Self {
+        self.guest = Some(GuestResults::default());
+        self
     }
 
     /// The first `--expect` text no line contained, if any.
@@ -81,8 +94,21 @@ impl Observations {
         self.expected.iter().find(|e| e.first.is_none()).map(|e| e.text.as_str())
     }
 
-    /// Records one cleaned line and returns what it was.
+    /// Records one cleaned line of the guest's serial console and returns
+    /// what it was.
     pub fn record(&mut self, at_ms: u64, text: &str) -> LineKind {
+        self.record_from(Stream::Stdout, at_ms, text)
+    }
+
+    /// Records one cleaned line from `stream`: markers, failure lines and
+    /// `--expect` texts count on either stream, guest results only on the
+    /// serial console (stdout).
+    pub fn record_from(&mut self, stream: Stream, at_ms: u64, text: &str) -> LineKind {
+        if stream == Stream::Stdout
+            && let Some(guest) = &mut self.guest
+        {
+            guest.record(text);
+        }
         let kind = classify::classify(text);
         let line = || TimedLine { at_ms, text: text.to_owned() };
         for expected in self.expected.iter_mut().filter(|e| e.first.is_none()) {
@@ -164,5 +190,22 @@ mod tests {
         seen.record(3, "tessera-loader: error: \\kernel is not an ELF file");
         assert_eq!(seen.first_failure.as_ref().map(|l| l.at_ms), Some(2));
         assert_eq!(seen.fault_report.map(|l| l.at_ms), Some(3));
+    }
+
+    #[test]
+    fn guest_results_come_from_the_serial_console_only() {
+        let mut seen = Observations::default();
+        seen.record(1, "ok hello");
+        assert_eq!(seen.guest, None, "not collected unless asked for");
+
+        let mut seen = Observations::default().collect_guest_results();
+        seen.record(1, "ok hello");
+        seen.record_from(Stream::Stderr, 2, "ok qemu-said-so");
+        seen.record(3, "FAIL pipe-16m: exited with status 1");
+        seen.record(4, "1 passed, 1 failed");
+        let guest = seen.guest.unwrap();
+        let names: Vec<_> = guest.results.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["hello", "pipe-16m"]);
+        assert_eq!(guest.summary.map(|s| (s.passed, s.failed)), Some((1, 1)));
     }
 }

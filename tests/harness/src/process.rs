@@ -124,7 +124,7 @@ pub fn watch(
         match rx.recv_timeout(TICK) {
             Ok(line) => {
                 let first_failure = seen.first_failure.is_none();
-                if seen.record(line.at_ms, &line.text) == LineKind::Failure && first_failure {
+                if seen.record_from(line.stream, line.at_ms, &line.text) == LineKind::Failure && first_failure {
                     stop_at = stop_at.min(Instant::now() + limits.linger_after_failure);
                 }
                 on_line(&line);

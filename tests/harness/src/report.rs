@@ -1,5 +1,7 @@
-//! The text the harness writes: log lines, the timing line, the fault line.
+//! The text the harness writes: log lines, the timing line, the fault line,
+//! the guest tests' line.
 
+use crate::guest::{self, GuestResults};
 use crate::observe::Observations;
 use crate::process::{OutputLine, Stream};
 
@@ -44,6 +46,27 @@ pub fn fault_line(name: &str, seen: &Observations) -> Option<String> {
     Some(format!("  {name}: failure line at {} ms: {}", fault.at_ms, fault.text))
 }
 
+/// With `--guest-results`: the guest tests' count, one line.
+///
+/// `  boot-x86_64: guest tests 8 passed, 1 failed (failed: pipe-16m)`, or,
+/// when the guest summary never came, the count of what did report and
+/// that the rest is not counted.
+pub fn guest_line(name: &str, results: &GuestResults) -> String {
+    let mut line = format!("  {name}: guest tests {}", results.tally());
+    let failed = results.failed_names();
+    if !failed.is_empty() {
+        line += &format!(" (failed: {})", failed.join(", "));
+    }
+    if results.summary.is_none() {
+        line += &format!(
+            "; no guest summary line: the run ended before the suite finished, tests that never reported \
+             are not counted, and {} counts as failed",
+            guest::result_name(name, guest::RUNNER)
+        );
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +102,24 @@ mod tests {
             text: "qemu-system-x86_64: terminating on signal 15".into(),
         };
         assert_eq!(log_line(&line), "[     42 ms] (qemu) qemu-system-x86_64: terminating on signal 15");
+    }
+
+    #[test]
+    fn guest_line_counts_and_names_failures() {
+        let mut results = GuestResults::default();
+        for line in ["ok hello", "FAIL pipe-16m: exited with status 1", "1 passed, 1 failed"] {
+            results.record(line);
+        }
+        assert_eq!(
+            guest_line("boot-x86_64", &results),
+            "  boot-x86_64: guest tests 1 passed, 1 failed (failed: pipe-16m)"
+        );
+        let mut crashed = GuestResults::default();
+        crashed.record("ok hello");
+        assert_eq!(
+            guest_line("boot-x86_64", &crashed),
+            "  boot-x86_64: guest tests 1 passed, 0 failed; no guest summary line: the run ended before the suite \
+             finished, tests that never reported are not counted, and guest-x86_64:runner counts as failed"
+        );
     }
 }

@@ -7,6 +7,10 @@
 //! log shows no failed test (a build error, a crashed test binary), that
 //! counts as one failure, so a broken build can never read as success.
 //!
+//! Results named `guest-...` are the in-guest tests a boot test recorded
+//! with `--guest-results` ([`crate::guest`]); they count like any other
+//! result, one each, and get a line of their own in the text.
+//!
 //! The last line printed is `N passed, N failed` alone. The summary fails
 //! if anything failed or if nothing ran at all.
 
@@ -32,20 +36,36 @@ impl Counts {
     }
 }
 
+/// What a results file holds: the steps of `make test` (lint, boot tests)
+/// and the in-guest tests, counted apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Results {
+    /// Everything not named `guest-...`.
+    pub steps: Counts,
+    /// The results named `guest-...`.
+    pub guest: Counts,
+}
+
+/// The prefix of the names of in-guest test results.
+pub const GUEST_PREFIX: &str = "guest-";
+
 /// Parses a results file. Lines other than `pass X` / `fail X` are ignored.
-pub fn parse_results(text: &str) -> Counts {
-    let mut counts = Counts::default();
+pub fn parse_results(text: &str) -> Results {
+    let mut results = Results::default();
     for line in text.lines() {
-        match line.trim().split_once(' ') {
-            Some(("pass", _)) => counts.passed += 1,
-            Some(("fail", name)) => {
+        let Some((outcome, name)) = line.trim().split_once(' ') else { continue };
+        let name = name.trim();
+        let counts = if name.starts_with(GUEST_PREFIX) { &mut results.guest } else { &mut results.steps };
+        match outcome {
+            "pass" => counts.passed += 1,
+            "fail" => {
                 counts.failed += 1;
-                counts.failures.push(name.trim().to_owned());
+                counts.failures.push(name.to_owned());
             }
             _ => {}
         }
     }
-    counts
+    results
 }
 
 /// Sums the `test result:` lines of a `cargo test` log.
@@ -80,17 +100,28 @@ pub fn parse_cargo_log(text: &str, cargo_exit: Option<i32>) -> Counts {
     counts
 }
 
-/// The summary text (ending in `N passed, N failed`) and the total.
-pub fn render(results: &Counts, cargo: Option<&Counts>) -> (String, Counts) {
+/// The summary text (ending in `N passed, N failed`) and the total. The
+/// guest tests' line is left out when there are none.
+pub fn render(results: &Results, cargo: Option<&Counts>) -> (String, Counts) {
     let mut text = String::new();
-    let mut total = results.clone();
+    let mut total = Counts::default();
+    let mut add = |counts: &Counts| {
+        total.passed += counts.passed;
+        total.failed += counts.failed;
+        total.failures.extend(counts.failures.iter().cloned());
+    };
     if let Some(cargo) = cargo {
         let _ = writeln!(text, "summary: host cargo test: {} passed, {} failed", cargo.passed, cargo.failed);
-        total.passed += cargo.passed;
-        total.failed += cargo.failed;
-        total.failures.splice(0..0, cargo.failures.iter().cloned());
+        add(cargo);
     }
-    let _ = writeln!(text, "summary: lint and boot tests: {} passed, {} failed", results.passed, results.failed);
+    let steps = &results.steps;
+    let _ = writeln!(text, "summary: lint and boot tests: {} passed, {} failed", steps.passed, steps.failed);
+    add(steps);
+    let guest = &results.guest;
+    if guest.passed + guest.failed > 0 {
+        let _ = writeln!(text, "summary: guest tests (in QEMU): {} passed, {} failed", guest.passed, guest.failed);
+        add(guest);
+    }
     if !total.failures.is_empty() {
         let _ = writeln!(text, "summary: failed: {}", total.failures.join(", "));
     }
@@ -141,9 +172,31 @@ test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn parses_results_file() {
-        let counts = parse_results("pass lint\nfail boot-x86_64\n\npass fault-x86_64\n# note\n");
-        assert_eq!((counts.passed, counts.failed), (2, 1));
-        assert_eq!(counts.failures, ["boot-x86_64"]);
+        let results = parse_results("pass lint\nfail boot-x86_64\n\npass fault-x86_64\n# note\n");
+        assert_eq!((results.steps.passed, results.steps.failed), (2, 1));
+        assert_eq!(results.steps.failures, ["boot-x86_64"]);
+        assert_eq!(results.guest, Counts::default());
+    }
+
+    #[test]
+    fn guest_tests_count_one_each_on_a_line_of_their_own() {
+        let results = parse_results(
+            "pass lint\npass guest-x86_64:hello\nfail guest-x86_64:pipe-16m\nfail boot-x86_64\n\
+             pass guest-aarch64:hello\nfail guest-aarch64:runner\nfail boot-aarch64\n",
+        );
+        assert_eq!((results.steps.passed, results.steps.failed), (1, 2));
+        assert_eq!((results.guest.passed, results.guest.failed), (2, 2));
+        let (text, total) = render(&results, Some(&parse_cargo_log(CARGO_LOG, Some(101))));
+        assert!(text.contains("summary: guest tests (in QEMU): 2 passed, 2 failed\n"), "{text}");
+        assert!(
+            text.contains(
+                "summary: failed: 1 host test(s), boot-x86_64, boot-aarch64, guest-x86_64:pipe-16m, \
+                 guest-aarch64:runner\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.lines().last(), Some("7 passed, 5 failed"));
+        assert!(!total.success());
     }
 
     #[test]
@@ -158,7 +211,7 @@ test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn nothing_ran_is_not_success() {
-        let (text, total) = render(&Counts::default(), None);
+        let (text, total) = render(&Results::default(), None);
         assert!(text.ends_with("0 passed, 0 failed\n"));
         assert!(!total.success());
         let (_, total) = render(&parse_results("pass lint\n"), None);

@@ -11,7 +11,11 @@
 //! 3. QEMU killed by a signal, or an exit status other than [`PASS_STATUS`]
 //!    (QEMU could not start, the kernel reported 35);
 //! 4. `kernel: boot ok` missing;
-//! 5. an `--expect` text missing (the first, in the order given): the boot
+//! 5. with `--guest-results` ([`crate::guest`]): the guest summary line
+//!    missing (the suite did not finish), or failed guest tests (a guest
+//!    summary that disagrees with the result lines seen comes even before
+//!    3: the count itself cannot be trusted);
+//! 6. an `--expect` text missing (the first, in the order given): the boot
 //!    itself went through, but a line it should have printed, such as the
 //!    banner's `cpus:` figure, did not.
 //!
@@ -29,6 +33,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::classify;
+use crate::guest::{GuestResults, Problem};
 use crate::observe::Observations;
 
 /// QEMU's exit status when the kernel reports success in test mode: x86_64
@@ -70,6 +75,8 @@ pub enum Reason {
     MarkerMissing,
     /// The boot passed otherwise, but no line contained this `--expect` text.
     ExpectedMissing(String),
+    /// `--guest-results`: the guest's own results are not all good.
+    Guest(Problem),
     /// Expect-fail: no failure line containing `text` was printed; `instead`
     /// holds the normal verdict's reason, if the run failed for another
     /// reason (`None`: the boot passed).
@@ -96,6 +103,7 @@ impl fmt::Display for Reason {
             Reason::Signal(signal) => write!(f, "killed by signal {signal}"),
             Reason::MarkerMissing => write!(f, "marker missing (\"{}\")", classify::BOOT_OK),
             Reason::ExpectedMissing(text) => write!(f, "expected line missing: \"{text}\""),
+            Reason::Guest(problem) => write!(f, "{problem}"),
             Reason::NoFaultReport { text, instead } => {
                 write!(f, "no \"{text}\" report was printed")?;
                 match instead {
@@ -129,9 +137,13 @@ pub enum Verdict {
 }
 
 /// The verdict for a normal boot test. Reasons are checked in the order the
-/// module documentation gives: timeout or interruption, failure line, signal
-/// or exit status, missing `boot ok`, missing `--expect` text.
+/// module documentation gives: timeout or interruption, failure line, a
+/// guest summary that disagrees with the guest's result lines, signal or
+/// exit status, missing `boot ok`, the other guest problems, missing
+/// `--expect` text.
 pub fn judge_normal(seen: &Observations, ending: Ending, timeout: Duration) -> Verdict {
+    let guest = seen.guest.as_ref().and_then(GuestResults::check);
+    let mismatch = guest.as_ref().filter(|p| matches!(p, Problem::Mismatch { .. }));
     let reason = match (ending, &seen.first_failure) {
         (Ending::TimedOut, _) => Some(Reason::Timeout(timeout)),
         (Ending::Interrupted, _) => Some(Reason::Interrupted),
@@ -139,10 +151,13 @@ pub fn judge_normal(seen: &Observations, ending: Ending, timeout: Duration) -> V
         // The harness stops a run early only after a failure line; should it
         // ever do so without one, that is still no pass.
         (Ending::StoppedAfterFailure, None) => Some(Reason::MarkerMissing),
+        (_, None) if mismatch.is_some() => mismatch.cloned().map(Reason::Guest),
         (Ending::Signalled(signal), None) => Some(Reason::Signal(signal)),
         (Ending::Exited(status), None) if status != PASS_STATUS => Some(Reason::ExitStatus(status)),
         (Ending::Exited(_), None) if seen.boot_ok_ms.is_none() => Some(Reason::MarkerMissing),
-        (Ending::Exited(_), None) => seen.first_missing().map(|text| Reason::ExpectedMissing(text.to_owned())),
+        (Ending::Exited(_), None) => guest
+            .map(Reason::Guest)
+            .or_else(|| seen.first_missing().map(|text| Reason::ExpectedMissing(text.to_owned()))),
     };
     reason.map_or(Verdict::Pass, Verdict::Fail)
 }
@@ -358,5 +373,61 @@ mod tests {
             judge_expect_fail(&crashed, Ending::StoppedAfterFailure, T),
             Verdict::Fail(Reason::OtherFailure(Box::new(Reason::FailureLine("panicked at loader.rs:1:1".into()))))
         );
+    }
+
+    /// Observations collecting guest results, of the good boot plus `lines`.
+    fn seen_guest(lines: &[&str]) -> Observations {
+        let mut seen = Observations::new(&[], classify::KERNEL_FAULT).collect_guest_results();
+        for (i, line) in GOOD.iter().chain(lines).enumerate() {
+            seen.record(i as u64 * 100, line);
+        }
+        seen
+    }
+
+    #[test]
+    fn guest_results_pass_when_all_passed_and_the_summary_agrees() {
+        let seen = seen_guest(&["hello: ok: argc >= 1", "ok hello", "ok syscall-errors", "2 passed, 0 failed"]);
+        assert_eq!(judge_normal(&seen, Ending::Exited(33), T), Verdict::Pass);
+    }
+
+    #[test]
+    fn guest_summary_disagreeing_fails_the_boot_test() {
+        let seen = seen_guest(&["ok a", "ok b", "ok c", "ok d", "3 passed, 1 failed"]);
+        for ending in [Ending::Exited(33), Ending::Exited(35)] {
+            let verdict = judge_normal(&seen, ending, T);
+            let Verdict::Fail(why) = verdict else { panic!("{verdict:?}") };
+            assert_eq!(
+                why.to_string(),
+                "guest summary says 3 passed, 1 failed but 4 ok lines and 0 FAIL lines were seen",
+                "{ending:?}"
+            );
+        }
+        // A timeout or a failure line still explains more.
+        assert_eq!(judge_normal(&seen, Ending::TimedOut, T), Verdict::Fail(Reason::Timeout(T)));
+    }
+
+    #[test]
+    fn a_runner_crash_fails_the_boot_test() {
+        let crashed = ["ok hello", "KERNEL PANIC: in the middle of the suite"];
+        assert_eq!(
+            judge_normal(&seen_guest(&crashed), Ending::Exited(35), T),
+            Verdict::Fail(Reason::FailureLine("KERNEL PANIC: in the middle of the suite".into()))
+        );
+        // The suite stopped, yet the kernel reported success: still a failure.
+        assert_eq!(
+            judge_normal(&seen_guest(&["ok hello"]), Ending::Exited(33), T),
+            Verdict::Fail(Reason::Guest(Problem::SummaryMissing))
+        );
+        assert_eq!(judge_normal(&seen_guest(&["ok hello"]), Ending::TimedOut, T), Verdict::Fail(Reason::Timeout(T)));
+    }
+
+    #[test]
+    fn failed_guest_tests_fail_the_boot_test() {
+        let seen = seen_guest(&["ok hello", "FAIL pipe-16m: exited with status 1", "1 passed, 1 failed"]);
+        // As the kernel reports it: exit status 35.
+        assert_eq!(judge_normal(&seen, Ending::Exited(35), T), Verdict::Fail(Reason::ExitStatus(35)));
+        // Even if the kernel said 33.
+        let verdict = judge_normal(&seen, Ending::Exited(33), T);
+        assert_eq!(verdict, Verdict::Fail(Reason::Guest(Problem::Failed(vec!["pipe-16m".into()]))));
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tessera_harness::boot_test::{TestOptions, run_test};
+use tessera_harness::guest::{self, GuestLine, Problem};
 use tessera_harness::process::Limits;
 use tessera_harness::verdict::{Reason, Verdict};
 
@@ -317,4 +318,148 @@ fn leftovers_of_a_command_that_exited_are_ended() {
     assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     let leftover = read_pid(&pid_file);
     assert!(dies_within(leftover, Duration::from_secs(2)), "{leftover} outlived the run");
+}
+
+/// A test image's boot: the banner, then init runs the guest testrunner,
+/// which prints its lines (`GUEST`, a shell snippet), then the kernel exits
+/// QEMU with `status`.
+fn guest_boot(guest: &str, status: i32) -> Vec<String> {
+    sh(&format!(
+        "echo tessera-loader: starting; echo kernel: entered; echo kernel: boot ok; echo 'init: started (pid 1)'; \
+         {guest}; echo 'kernel: init exited with status 0'; exit {status}"
+    ))
+}
+
+/// The guest lines of a suite of three that passed, with look-alikes that
+/// are no results, and ANSI colours around one result.
+const GUEST_PASS: &str = "echo 'hello: ok: argc >= 1'; echo ok hello; echo 'hello: 5 of 5 checks passed'; \
+    printf '\\033[32mok\\033[0m syscall-errors\\r\\n'; echo ok user-scheme; echo '3 passed, 0 failed'";
+
+#[test]
+fn guest_results_are_counted_and_recorded() {
+    let dir = Scratch::new("guest-pass");
+    let mut opts = TestOptions::new("boot-fake", guest_boot(GUEST_PASS, 33));
+    opts.guest_results = true;
+    opts.results = Some(dir.join("results.txt"));
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Pass, "{out}");
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines[0], "ok boot-fake");
+    assert_eq!(lines[2], "  boot-fake: guest tests 3 passed, 0 failed", "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("results.txt")).unwrap(),
+        "pass guest-fake:hello\npass guest-fake:syscall-errors\npass guest-fake:user-scheme\npass boot-fake\n"
+    );
+
+    // Without --guest-results the same run records the boot test only.
+    fs::remove_file(dir.join("results.txt")).unwrap();
+    opts.guest_results = false;
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Pass, "{out}");
+    assert!(!out.contains("guest tests"), "{out}");
+    assert_eq!(fs::read_to_string(dir.join("results.txt")).unwrap(), "pass boot-fake\n");
+}
+
+#[test]
+fn failed_guest_tests_count_one_each() {
+    let dir = Scratch::new("guest-fail");
+    let guest = "echo ok hello; echo 'FAIL pipe-16m: exited with status 1'; \
+        echo 'FAIL clock: killed by signal 11'; echo '1 passed, 2 failed'";
+    let mut opts = TestOptions::new("boot-x86_64", guest_boot(guest, 35));
+    opts.guest_results = true;
+    opts.results = Some(dir.join("results.txt"));
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::ExitStatus(35)), "{out}");
+    assert!(out.contains("\n  boot-x86_64: guest tests 1 passed, 2 failed (failed: pipe-16m, clock)\n"), "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("results.txt")).unwrap(),
+        "pass guest-x86_64:hello\nfail guest-x86_64:pipe-16m\nfail guest-x86_64:clock\nfail boot-x86_64\n"
+    );
+}
+
+#[test]
+fn a_guest_summary_that_disagrees_fails_the_boot_test() {
+    let guest = "echo ok a; echo ok b; echo ok c; echo ok d; echo '3 passed, 1 failed'";
+    let mut opts = TestOptions::new("boot-fake", guest_boot(guest, 33));
+    opts.guest_results = true;
+    let (verdict, out) = run(&opts);
+    assert!(matches!(verdict, Verdict::Fail(Reason::Guest(Problem::Mismatch { .. }))), "{verdict:?}");
+    assert!(
+        out.starts_with(
+            "FAIL boot-fake: guest summary says 3 passed, 1 failed but 4 ok lines and 0 FAIL lines were seen\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_runner_crash_mid_suite_is_one_more_failure() {
+    let dir = Scratch::new("guest-crash");
+    // Two tests report, then the kernel panics: the rest never report.
+    let guest = "echo ok hello; echo ok syscall-errors; echo 'user-faults: ok: #PF'; \
+        echo 'KERNEL PANIC: double fault'; exit 35";
+    let mut opts = TestOptions::new("boot-fake", guest_boot(guest, 35));
+    opts.guest_results = true;
+    opts.results = Some(dir.join("results.txt"));
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::FailureLine("KERNEL PANIC: double fault".into())), "{out}");
+    assert!(out.contains("\n  boot-fake: guest tests 2 passed, 0 failed; no guest summary line"), "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("results.txt")).unwrap(),
+        "pass guest-fake:hello\npass guest-fake:syscall-errors\nfail guest-fake:runner\nfail boot-fake\n"
+    );
+
+    // A hang mid-suite: the timeout fails the boot test, the runner fails too.
+    fs::remove_file(dir.join("results.txt")).unwrap();
+    opts.command = guest_boot("echo ok hello; sleep 30", 33);
+    opts.limits = Limits { timeout: Duration::from_secs(1), ..Limits::default() };
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::Timeout(Duration::from_secs(1))), "{out}");
+    assert_eq!(
+        fs::read_to_string(dir.join("results.txt")).unwrap(),
+        "pass guest-fake:hello\nfail guest-fake:runner\nfail boot-fake\n"
+    );
+}
+
+/// The binary with `--guest-results --verbose`, then `summary`: every guest
+/// test counts, and the guest's own `N passed, N failed` never stands alone
+/// on a line, so the summary's closing line is the only such line.
+#[test]
+fn binary_counts_guest_tests_in_the_summary() {
+    let dir = Scratch::new("guest-binary");
+    let results = dir.join("results.txt");
+    let boot_test = |name: &str, fake: Vec<String>| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_boot-test"))
+            .args(["--name", name, "--guest-results", "--verbose", "--results", results.to_str().unwrap(), "--"])
+            .args(fake)
+            .output()
+            .unwrap()
+    };
+    let good = boot_test("boot-x86_64", guest_boot(GUEST_PASS, 33));
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("boot-x86_64 | ["), "echoed: {stdout}");
+    assert!(stdout.contains("  boot-x86_64: guest tests 3 passed, 0 failed\n"), "{stdout}");
+    let bad = boot_test(
+        "boot-aarch64",
+        guest_boot("echo ok hello; echo 'FAIL clock: exited with status 1'; echo '1 passed, 1 failed'", 35),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    for out in [&good.stdout, &bad.stdout] {
+        let out = String::from_utf8_lossy(out);
+        let alone = out.lines().find(|l| matches!(guest::parse(l), Some(GuestLine::Summary(_))));
+        assert_eq!(alone, None, "{out}");
+    }
+
+    let summary = std::process::Command::new(env!("CARGO_BIN_EXE_boot-test"))
+        .args(["summary", "--results", results.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(summary.status.code(), Some(1));
+    let text = String::from_utf8(summary.stdout).unwrap();
+    assert!(text.contains("summary: lint and boot tests: 1 passed, 1 failed\n"), "{text}");
+    assert!(text.contains("summary: guest tests (in QEMU): 4 passed, 1 failed\n"), "{text}");
+    assert!(text.contains("summary: failed: boot-aarch64, guest-aarch64:clock\n"), "{text}");
+    assert_eq!(text.lines().last(), Some("5 passed, 2 failed"), "{text}");
 }

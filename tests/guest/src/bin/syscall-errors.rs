@@ -8,6 +8,7 @@
 //! | `write` from `0x1000` (below the program, never mapped) | `EFAULT` |
 //! | `write` from `0xFFFF_8000_0000_0000` (kernel half) | `EFAULT` |
 //! | `open("nosuchscheme:x")` | `ENODEV` (Redox's answer for an unknown scheme; `ENOENT` is for a missing file in a scheme that exists) |
+//! | named `dup` of a `debug:` fd / of fd 9999 | `EOPNOTSUPP` / `EBADF` |
 //!
 //! Exits with 0 only if every call gave the expected errno; each mismatch
 //! prints what came back instead.
@@ -15,7 +16,7 @@
 #![no_main]
 
 use tessera_guest_tests::Checks;
-use tessera_runtime::abi::error::{EBADF, EFAULT, ENODEV, ENOSYS};
+use tessera_runtime::abi::error::{EBADF, EFAULT, ENODEV, ENOSYS, EOPNOTSUPP};
 use tessera_runtime::abi::flag::O_RDONLY;
 use tessera_runtime::abi::number::SYS_WRITE;
 use tessera_runtime::syscall::{syscall0, syscall3};
@@ -55,6 +56,8 @@ fn main(_args: Args) -> i32 {
     checks.expect_errno("write(1, 0xffff800000000000 kernel, 16)", got, EFAULT);
 
     checks.expect_errno("open(nosuchscheme:x)", sys::open("nosuchscheme:x", O_RDONLY), ENODEV);
+    checks.expect_errno("named dup on debug: (no such operation)", sys::dup_named(1, b"x"), EOPNOTSUPP);
+    checks.expect_errno("named dup of a bad fd", sys::dup_named(BAD_FD, b"x"), EBADF);
 
     checks.finish()
 }

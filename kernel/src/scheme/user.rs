@@ -1,0 +1,531 @@
+//! User schemes: schemes served by a daemon process. The daemon registers
+//! one through the root scheme `:` (`root.rs`), which hands it the
+//! scheme's request queue; this file is both sides of that queue.
+//!
+//! ```text
+//! client                 kernel (UserScheme)                 daemon
+//! read(fd) ──▶ call(): Sqe + payload ──▶ messages ──▶ read(queue fd): next_request()
+//!              caller blocks on its tag                        │ serves it
+//!          ◀── reply ◀── calls[tag] ◀──────────────── write(queue fd): respond()
+//! ```
+//!
+//! The wire format (Redox's scheme-v2 `Sqe`/`Cqe`/`Opcode`, payloads
+//! inline) is `tessera_abi::scheme`; `docs/schemes.md` has the whole design.
+//!
+//! Every call becomes one request (a write larger than a message becomes
+//! several) with a fresh tag. The caller waits, blocked, until the response
+//! with its tag arrives, the daemon is gone, or the caller is killed:
+//!
+//! - **Daemon gone** (its queue's description closed: exit, kill, close):
+//!   [`UserScheme::shut_down`] drops the unread requests and wakes every
+//!   caller; calls still waiting fail with EIO, later calls on open files
+//!   with EIO, later opens with ENODEV (the name is unregistered first).
+//!   A waiter checks liveness every time it wakes, so none can hang.
+//! - **Caller killed**: it withdraws its request — removed from the queue if
+//!   unread; if the daemon has it, the response will be dropped (a
+//!   successful open or dup is closed again with a Close request, so the
+//!   daemon keeps no file nobody holds). The call then returns EINTR and the
+//!   trap path ends the process. Waits never end the process from inside:
+//!   that would leave the syscall's locals (the open file it holds) alive
+//!   forever, and the daemon's queue would never close.
+//! - **Close** is one-way (`SqeFlags::ONEWAY`): it runs when a description
+//!   is dropped — possibly while a process is exiting — so it must not wait.
+//!
+//! Responses are checked against their request (payload size, Stat size,
+//! counts within what was asked); a malformed one fails the caller's call
+//! with EIO and the daemon's write with EINVAL.
+//!
+//! Waits follow `sched::block_current`'s contract: a waiter is registered
+//! (the call's `caller`, the queue's `readers`) before it checks its
+//! condition under the queue lock, and wakers change the condition under
+//! that lock before they wake it.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use spin::Mutex;
+use tessera_abi::Stat;
+use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, ESPIPE, Error, Result};
+use tessera_abi::flag::SEEK_END;
+use tessera_abi::scheme::{
+    CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID,
+    SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, split_response,
+};
+
+use super::{KernelScheme, seek_position};
+use crate::process;
+use crate::sched::{self, Thread};
+
+/// A request waiting for the daemon to read it.
+struct Message {
+    sqe: Sqe,
+    payload: Vec<u8>,
+}
+
+/// What a response to a request may carry.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// A value, no payload (fsize, fsync, ftruncate).
+    Value,
+    /// A count of at most this many bytes, no payload (write).
+    Count(usize),
+    /// A new id and `NewFdFlags` (open, dup): closed again if the caller
+    /// gave up.
+    NewId,
+    /// As many bytes as the value says, at most this many (read).
+    Bytes(usize),
+    /// A `Stat` (fstat).
+    Stat,
+}
+
+/// A response as the caller sees it.
+struct Reply {
+    value: usize,
+    flags: NewFdFlags,
+    payload: Vec<u8>,
+}
+
+/// A request whose caller waits for its response.
+struct Call {
+    expect: Expect,
+    /// The waiting thread; `None` once it gave up (killed).
+    caller: Option<Arc<Thread>>,
+    /// The daemon has read the request.
+    delivered: bool,
+    /// The response, once it came (EIO if it was malformed).
+    reply: Option<Result<Reply>>,
+}
+
+/// The queue between callers and the daemon.
+struct Queue {
+    /// False once the daemon's queue description is closed.
+    alive: bool,
+    next_tag: u32,
+    /// Requests the daemon has not read yet, oldest first.
+    messages: VecDeque<Message>,
+    /// Requests whose callers wait, by tag.
+    calls: BTreeMap<u32, Call>,
+    /// Daemon threads blocked reading the queue.
+    readers: Vec<Arc<Thread>>,
+}
+
+impl Queue {
+    /// Queues a request from process `caller` (0: the kernel itself),
+    /// wakes the daemon and returns the request's tag.
+    fn push(&mut self, opcode: Opcode, flags: SqeFlags, args: [u64; 6], payload: Vec<u8>, caller: u64) -> u32 {
+        let tag = loop {
+            let tag = self.next_tag;
+            self.next_tag = self.next_tag.wrapping_add(1);
+            if !self.calls.contains_key(&tag) {
+                break tag;
+            }
+        };
+        let sqe = Sqe { opcode: opcode as u8, sqe_flags: flags, _rsvd: 0, tag, args, caller };
+        self.messages.push_back(Message { sqe, payload });
+        for reader in self.readers.drain(..) {
+            sched::wake(&reader);
+        }
+        tag
+    }
+
+    /// Tells the daemon to close its file `daemon_id` (no response). Sent
+    /// as the kernel's (caller 0): a description may be dropped outside
+    /// any process.
+    fn push_close(&mut self, daemon_id: u64) {
+        self.push(Opcode::Close, SqeFlags::ONEWAY, [daemon_id, 0, 0, 0, 0, 0], Vec::new(), 0);
+    }
+}
+
+/// An open file of a user scheme.
+#[derive(Clone, Copy)]
+struct Handle {
+    /// The daemon's id for it.
+    daemon_id: u64,
+    /// The kernel keeps the offset (the daemon said `POSITIONED`).
+    positioned: bool,
+    offset: u64,
+}
+
+/// A scheme served by a daemon.
+pub struct UserScheme {
+    name: String,
+    queue: Mutex<Queue>,
+    /// The kernel's handle ids (what descriptions hold) → the daemon's files.
+    handles: Mutex<BTreeMap<usize, Handle>>,
+    next_id: AtomicUsize,
+}
+
+/// Whether the current process has been killed (it ends on its way out of
+/// the kernel).
+fn killed() -> bool {
+    process::current().pending_kill.load(Ordering::Acquire) != 0
+}
+
+/// Checks a response against what its request allows. `Err` is a protocol
+/// violation; `Ok(Err(e))` is the daemon's own error `e`.
+fn decode(cqe_flags: u8, result: u64, payload: &[u8], extra: u8, expect: Expect) -> Result<Result<Reply>> {
+    let violation = Err(Error::new(EINVAL));
+    if CqeOpcode::try_from_raw(cqe_flags & 0b111) != Some(CqeOpcode::RespondRegular) {
+        return violation;
+    }
+    let value = match Error::demux(result as usize) {
+        Ok(value) => value,
+        Err(error) if payload.is_empty() => return Ok(Err(error)),
+        Err(_) => return violation,
+    };
+    let ok = match expect {
+        Expect::Value | Expect::NewId => payload.is_empty(),
+        Expect::Count(max) => payload.is_empty() && value <= max,
+        Expect::Bytes(max) => value <= max && payload.len() == value,
+        Expect::Stat => payload.len() == STAT_BYTES,
+    };
+    if !ok {
+        return violation;
+    }
+    let flags = match expect {
+        Expect::NewId => NewFdFlags::from_bits_truncate(extra),
+        _ => NewFdFlags::empty(),
+    };
+    Ok(Ok(Reply { value, flags, payload: payload.into() }))
+}
+
+impl UserScheme {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            queue: Mutex::new(Queue {
+                alive: true,
+                next_tag: 0,
+                messages: VecDeque::new(),
+                calls: BTreeMap::new(),
+                readers: Vec::new(),
+            }),
+            handles: Mutex::new(BTreeMap::new()),
+            next_id: AtomicUsize::new(0),
+        }
+    }
+
+    /// The name the scheme is registered under.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn alive(&self) -> bool {
+        self.queue.lock().alive
+    }
+
+    /// (requests the daemon has not read, callers waiting for a response).
+    pub fn load(&self) -> (usize, usize) {
+        let queue = self.queue.lock();
+        (queue.messages.len(), queue.calls.values().filter(|call| call.caller.is_some()).count())
+    }
+
+    // ---- the daemon's side ---------------------------------------------
+
+    /// The daemon's `read` of its queue: the oldest request's `Sqe` and
+    /// payload. EINVAL if `buf` is shorter than `MESSAGE_MAX_BYTES` (the
+    /// request stays queued); with `nonblock`, EAGAIN when the queue is
+    /// empty; else waits. EINTR if the daemon is killed while waiting.
+    pub fn next_request(&self, buf: &mut [u8], nonblock: bool) -> Result<usize> {
+        if buf.len() < MESSAGE_MAX_BYTES {
+            return Err(Error::new(EINVAL));
+        }
+        loop {
+            if killed() {
+                return Err(Error::new(EINTR));
+            }
+            {
+                let mut queue = self.queue.lock();
+                if let Some(message) = queue.messages.pop_front() {
+                    if let Some(call) = queue.calls.get_mut(&message.sqe.tag)
+                        && !message.sqe.sqe_flags.contains(SqeFlags::ONEWAY)
+                    {
+                        call.delivered = true;
+                    }
+                    let len = SQE_BYTES + message.payload.len();
+                    buf[..SQE_BYTES].copy_from_slice(&message.sqe);
+                    buf[SQE_BYTES..len].copy_from_slice(&message.payload);
+                    return Ok(len);
+                }
+                if nonblock {
+                    return Err(Error::new(EAGAIN));
+                }
+                queue.readers.push(sched::current());
+            }
+            sched::block_current();
+            let me = sched::current();
+            self.queue.lock().readers.retain(|t| !Arc::ptr_eq(t, &me));
+        }
+    }
+
+    /// The daemon's `write` of its queue: one response (`Cqe` + payload).
+    /// A response for a caller that gave up is dropped (a successful open
+    /// is closed again). EINVAL for a malformed response (its caller gets
+    /// EIO), or one for a request the daemon has not read or has answered.
+    pub fn respond(&self, bytes: &[u8]) -> Result<usize> {
+        if bytes.len() > MESSAGE_MAX_BYTES {
+            return Err(Error::new(EINVAL));
+        }
+        let (cqe, payload) = split_response(bytes).ok_or(Error::new(EINVAL))?;
+        let mut queue = self.queue.lock();
+        let Some(call) = queue.calls.get_mut(&cqe.tag) else {
+            // The caller gave up (or the tag is stale): nobody to answer.
+            return Ok(bytes.len());
+        };
+        if !call.delivered || call.reply.is_some() {
+            return Err(Error::new(EINVAL));
+        }
+        let decoded = decode(cqe.flags, cqe.result, payload, cqe.extra_raw[0], call.expect);
+        let answer = match &decoded {
+            Ok(_) => Ok(bytes.len()),
+            Err(violation) => Err(*violation),
+        };
+        // A malformed response fails the call too, with EIO.
+        let reply = decoded.unwrap_or_else(|_| Err(Error::new(EIO)));
+        match call.caller.clone() {
+            Some(caller) => {
+                call.reply = Some(reply);
+                sched::wake(&caller);
+            }
+            None => {
+                queue.calls.remove(&cqe.tag);
+                if let Ok(reply) = reply {
+                    queue.push_close(reply.value as u64);
+                }
+            }
+        }
+        answer
+    }
+
+    /// The daemon's queue is closed: no more requests. Unread ones are
+    /// dropped; every waiting caller wakes and fails with EIO.
+    pub fn shut_down(&self) {
+        let mut queue = self.queue.lock();
+        queue.alive = false;
+        queue.messages.clear();
+        queue.calls.retain(|_, call| call.caller.is_some());
+        for call in queue.calls.values() {
+            if let Some(caller) = &call.caller {
+                sched::wake(caller);
+            }
+        }
+        for reader in queue.readers.drain(..) {
+            sched::wake(&reader);
+        }
+    }
+
+    // ---- the callers' side ---------------------------------------------
+
+    /// Sends a request and waits for its response. EIO if the daemon is or
+    /// goes away first, EINTR if the caller is killed meanwhile.
+    fn call(&self, opcode: Opcode, args: [u64; 6], payload: Vec<u8>, expect: Expect) -> Result<Reply> {
+        let tag = {
+            let mut queue = self.queue.lock();
+            if !queue.alive {
+                return Err(Error::new(EIO));
+            }
+            let tag = queue.push(opcode, SqeFlags::empty(), args, payload, process::current().pid as u64);
+            queue.calls.insert(tag, Call { expect, caller: Some(sched::current()), delivered: false, reply: None });
+            tag
+        };
+        loop {
+            {
+                let mut queue = self.queue.lock();
+                let call = queue.calls.get_mut(&tag).ok_or(Error::new(EIO))?;
+                if let Some(reply) = call.reply.take() {
+                    queue.calls.remove(&tag);
+                    return reply;
+                }
+                if !queue.alive {
+                    queue.calls.remove(&tag);
+                    return Err(Error::new(EIO));
+                }
+            }
+            if killed() {
+                self.abandon(tag);
+                return Err(Error::new(EINTR));
+            }
+            sched::block_current();
+        }
+    }
+
+    /// The caller of `tag` gives up: its request leaves the queue if the
+    /// daemon has not read it; otherwise the response will be dropped.
+    fn abandon(&self, tag: u32) {
+        let mut queue = self.queue.lock();
+        // (A one-way Close may carry the same tag after the counter wraps.)
+        let ours = |m: &Message| m.sqe.tag == tag && !m.sqe.sqe_flags.contains(SqeFlags::ONEWAY);
+        if let Some(at) = queue.messages.iter().position(ours) {
+            queue.messages.remove(at);
+            queue.calls.remove(&tag);
+            return;
+        }
+        let Some(call) = queue.calls.get_mut(&tag) else { return };
+        if matches!(call.expect, Expect::NewId) {
+            // The daemon may open a file for it: close that when it answers.
+            call.caller = None;
+        } else {
+            queue.calls.remove(&tag);
+        }
+    }
+
+    /// The handle `id`: EIO once the daemon is gone, EBADF if unknown.
+    fn handle(&self, id: usize) -> Result<Handle> {
+        if !self.alive() {
+            return Err(Error::new(EIO));
+        }
+        self.handles.lock().get(&id).copied().ok_or(Error::new(EBADF))
+    }
+
+    /// Records a new file from an open or dup response.
+    fn new_handle(&self, reply: &Reply) -> usize {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let handle = Handle {
+            daemon_id: reply.value as u64,
+            positioned: reply.flags.contains(NewFdFlags::POSITIONED),
+            offset: 0,
+        };
+        self.handles.lock().insert(id, handle);
+        id
+    }
+
+    /// The offset to send for `id` now (0 unless positioned).
+    fn offset(&self, id: usize) -> Result<u64> {
+        let handle = self.handle(id)?;
+        Ok(if handle.positioned { handle.offset } else { 0 })
+    }
+
+    /// After `n` bytes moved at `offset`, the file's offset is past them.
+    fn advance(&self, id: usize, offset: u64, n: usize) {
+        if let Some(handle) = self.handles.lock().get_mut(&id)
+            && handle.positioned
+        {
+            handle.offset = offset + n as u64;
+        }
+    }
+}
+
+impl KernelScheme for UserScheme {
+    /// OpenAt: ENODEV once the daemon is gone (the name is unregistered
+    /// then, so `resolve` says the same), ENAMETOOLONG for a path longer
+    /// than a request holds; else what the daemon answers.
+    fn open(&self, path: &str, flags: usize) -> Result<usize> {
+        if !self.alive() {
+            return Err(Error::new(ENODEV));
+        }
+        if path.len() > REQUEST_PAYLOAD_MAX_BYTES {
+            return Err(Error::new(ENAMETOOLONG));
+        }
+        let args = [ROOT_ID, 0, path.len() as u64, flags as u64, 0, 0];
+        let reply = self.call(Opcode::OpenAt, args, path.as_bytes().into(), Expect::NewId)?;
+        Ok(self.new_handle(&reply))
+    }
+
+    /// One Read request for at most `RESPONSE_PAYLOAD_MAX_BYTES`: a longer
+    /// read gets a short count.
+    fn read(&self, id: usize, buf: &mut [u8]) -> Result<usize> {
+        let handle = self.handle(id)?;
+        let len = buf.len().min(RESPONSE_PAYLOAD_MAX_BYTES);
+        if len == 0 {
+            return Ok(0);
+        }
+        let offset = self.offset(id)?;
+        let args = [handle.daemon_id, 0, len as u64, offset, 0, 0];
+        let reply = self.call(Opcode::Read, args, Vec::new(), Expect::Bytes(len))?;
+        let n = reply.payload.len();
+        buf[..n].copy_from_slice(&reply.payload);
+        self.advance(id, offset, n);
+        Ok(n)
+    }
+
+    /// Write requests of at most `REQUEST_PAYLOAD_MAX_BYTES` each, until
+    /// all is written, the daemon takes less than it was given, or fails.
+    fn write(&self, id: usize, buf: &[u8]) -> Result<usize> {
+        let handle = self.handle(id)?;
+        let mut done = 0;
+        while done < buf.len() {
+            let piece = &buf[done..buf.len().min(done + REQUEST_PAYLOAD_MAX_BYTES)];
+            let result = self.offset(id).and_then(|offset| {
+                let args = [handle.daemon_id, 0, piece.len() as u64, offset, 0, 0];
+                let reply = self.call(Opcode::Write, args, piece.into(), Expect::Count(piece.len()))?;
+                self.advance(id, offset, reply.value);
+                Ok(reply.value)
+            });
+            match result {
+                Ok(n) => {
+                    done += n;
+                    if n < piece.len() {
+                        break;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+
+    /// Answered by the kernel for positioned files (`SEEK_END` asks the
+    /// daemon for the size: Fsize); ESPIPE for the others.
+    fn seek(&self, id: usize, offset: isize, whence: usize) -> Result<usize> {
+        let handle = self.handle(id)?;
+        if !handle.positioned {
+            return Err(Error::new(ESPIPE));
+        }
+        let size = if whence == SEEK_END {
+            let args = [handle.daemon_id, 0, 0, 0, 0, 0];
+            self.call(Opcode::Fsize, args, Vec::new(), Expect::Value)?.value
+        } else {
+            0
+        };
+        let position = seek_position(handle.offset as usize, size, offset, whence)?;
+        if let Some(handle) = self.handles.lock().get_mut(&id) {
+            handle.offset = position as u64;
+        }
+        Ok(position)
+    }
+
+    fn fstat(&self, id: usize, stat: &mut Stat) -> Result<()> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, 0, STAT_BYTES as u64, 0, 0, 0];
+        let reply = self.call(Opcode::Fstat, args, Vec::new(), Expect::Stat)?;
+        *stat = decode_stat(&reply.payload).ok_or(Error::new(EIO))?;
+        Ok(())
+    }
+
+    fn fsync(&self, id: usize) -> Result<()> {
+        let handle = self.handle(id)?;
+        self.call(Opcode::Fsync, [handle.daemon_id, 0, 0, 0, 0, 0], Vec::new(), Expect::Value).map(drop)
+    }
+
+    fn ftruncate(&self, id: usize, len: usize) -> Result<()> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, len as u64, 0, 0, 0, 0];
+        self.call(Opcode::Ftruncate, args, Vec::new(), Expect::Value).map(drop)
+    }
+
+    /// Redox's named dup: a new file from `id` and `buf` (the daemon
+    /// decides what the name means).
+    fn dup(&self, id: usize, buf: &[u8]) -> Result<usize> {
+        let handle = self.handle(id)?;
+        if buf.len() > REQUEST_PAYLOAD_MAX_BYTES {
+            return Err(Error::new(ENAMETOOLONG));
+        }
+        let args = [handle.daemon_id, 0, buf.len() as u64, 0, 0, 0];
+        let reply = self.call(Opcode::Dup, args, buf.into(), Expect::NewId)?;
+        Ok(self.new_handle(&reply))
+    }
+
+    /// One-way: the daemon is told, nobody waits.
+    fn close(&self, id: usize) -> Result<()> {
+        let handle = self.handles.lock().remove(&id).ok_or(Error::new(EBADF))?;
+        let mut queue = self.queue.lock();
+        if queue.alive {
+            queue.push_close(handle.daemon_id);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Process and memory helpers for the tests: running a closure in a forked
+//! child, reaping it, reading whole messages from pipes, and the kernel's
+//! free-frame count from `sys:memory`.
+
+use alloc::string::String;
+
+use tessera_runtime::abi::error::{EINTR, EINVAL};
+use tessera_runtime::sys::{self, Fork, WaitStatus};
+use tessera_runtime::{Error, Result, io};
+
+/// Runs `body` in a forked child, which exits with the status `body`
+/// returns (`& 0xFF`); the parent gets the child's pid.
+/// Errors: those of `sys::fork`.
+pub fn fork_with(body: impl FnOnce() -> i32) -> Result<usize> {
+    match sys::fork()? {
+        Fork::Parent { pid } => Ok(pid),
+        Fork::Child => sys::exit(body() as usize),
+    }
+}
+
+/// Waits for child `pid` and returns the pid `waitpid` named with the
+/// status. Errors: `ECHILD` not a child; `EIO` a blocking `waitpid` that
+/// returned no child (a kernel bug).
+pub fn reap(pid: usize) -> Result<(usize, WaitStatus)> {
+    loop {
+        match sys::waitpid(pid, 0) {
+            Ok(Some(reaped)) => return Ok(reaped),
+            Ok(None) => return Err(Error::new(tessera_runtime::abi::error::EIO)),
+            Err(e) if e.errno == EINTR => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads from `fd` until `buf` is full or end of file; returns the bytes
+/// read. Errors: those of `sys::read`.
+pub fn read_full(fd: usize, buf: &mut [u8]) -> Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match sys::read(fd, &mut buf[done..])? {
+            0 => break,
+            n => done += n,
+        }
+    }
+    Ok(done)
+}
+
+/// Writes `words` to `fd` as little-endian `u64`s.
+/// Errors: those of `io::write_all`.
+pub fn write_words(fd: usize, words: &[u64]) -> Result<()> {
+    let mut bytes = [0u8; 64];
+    let len = words.len() * 8;
+    for (chunk, word) in bytes.chunks_exact_mut(8).zip(words) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    io::write_all(fd, &bytes[..len.min(bytes.len())])
+}
+
+/// Reads `N` little-endian `u64`s from `fd`; `None` on an error or an
+/// early end of file.
+pub fn read_words<const N: usize>(fd: usize) -> Option<[u64; N]> {
+    let mut bytes = [0u8; 64];
+    let len = (N * 8).min(bytes.len());
+    if read_full(fd, &mut bytes[..len]).ok()? != len {
+        return None;
+    }
+    let mut words = [0u64; N];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+        *word = u64::from_le_bytes(chunk.try_into().ok()?);
+    }
+    Some(words)
+}
+
+/// The kernel's free physical frames, from the `free_frames N` line of
+/// `sys:memory`. Errors: those of `io::read_file`; `EINVAL` the line is
+/// missing or not a number.
+pub fn free_frames() -> Result<usize> {
+    let text = io::read_file("sys:memory")?;
+    let text = String::from_utf8(text).map_err(|_| Error::new(EINVAL))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("free_frames "))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or(Error::new(EINVAL))
+}
+
+/// Waits until the free-frame count equals `baseline`, yielding between
+/// reads, at most `tries` times; returns the last count read.
+///
+/// Memory a process gave back is not always free at the instant its
+/// parent's `waitpid` returns: the kernel frees an ended thread's kernel
+/// stack once its CPU has switched away from it, and with several CPUs that
+/// may happen a moment later. A leak never comes back, so waiting a few
+/// scheduler rounds keeps the comparison exact without making it flaky.
+pub fn settled_free_frames(baseline: usize, tries: usize) -> Result<usize> {
+    let mut now = free_frames()?;
+    for _ in 0..tries {
+        if now == baseline {
+            break;
+        }
+        let _ = sys::sched_yield();
+        now = free_frames()?;
+    }
+    Ok(now)
+}
