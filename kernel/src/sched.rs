@@ -134,6 +134,12 @@ struct Cpu {
     /// Ticks on this CPU, and those that interrupted user code.
     ticks: AtomicUsize,
     busy_ticks: AtomicUsize,
+    /// Reschedule IPIs this CPU received.
+    ipis: AtomicUsize,
+    /// The CPU's hardware id (APIC id / MPIDR), for IPIs.
+    hw_id: AtomicUsize,
+    /// Waiting for an interrupt with nothing to run.
+    waiting: AtomicBool,
 }
 
 // SAFETY: `idle` is only touched by its own CPU with interrupts off.
@@ -146,6 +152,9 @@ const IDLE_CPU: Cpu = Cpu {
     reason: Mutex::new(Reason::Yield),
     ticks: AtomicUsize::new(0),
     busy_ticks: AtomicUsize::new(0),
+    ipis: AtomicUsize::new(0),
+    hw_id: AtomicUsize::new(0),
+    waiting: AtomicBool::new(false),
 };
 static CPUS: [Cpu; MAX_CPUS] = [IDLE_CPU; MAX_CPUS];
 /// CPUs running the scheduler loop.
@@ -162,6 +171,26 @@ fn this_cpu() -> &'static Cpu {
 pub fn spawn(thread: Arc<Thread>) {
     thread.set(State::Runnable);
     RUN_QUEUE.lock().push_back(thread);
+    kick_idle_cpu();
+}
+
+/// Wakes one idle CPU (other than this one) with a reschedule IPI, so new
+/// work starts at once instead of at that CPU's next tick.
+fn kick_idle_cpu() {
+    let me = arch::cpu_index();
+    let online = ONLINE.load(Ordering::Relaxed);
+    if let Some(cpu) = CPUS.iter().take(MAX_CPUS).enumerate().filter(|&(i, _)| i != me).find_map(|(_, c)| {
+        c.waiting.load(Ordering::Acquire).then_some(c)
+    }) && online > 1
+    {
+        arch::irq::send_ipi(cpu.hw_id.load(Ordering::Relaxed), arch::irq::IpiKind::Reschedule);
+    }
+}
+
+/// A reschedule IPI arrived: nothing to do but count it (the loop looks at
+/// the run queue when the interrupt returns).
+pub fn reschedule_ipi() {
+    this_cpu().ipis.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The running thread. Panics outside a thread (in the scheduler loop).
@@ -173,6 +202,7 @@ pub fn current() -> Arc<Thread> {
 /// nothing is runnable; then returns.
 pub fn run(mut done: impl FnMut() -> bool) {
     let cpu = this_cpu();
+    cpu.hw_id.store(arch::irq::hardware_id(), Ordering::Relaxed);
     ONLINE.fetch_add(1, Ordering::Relaxed);
     loop {
         let next = RUN_QUEUE.lock().pop_front();
@@ -181,7 +211,9 @@ pub fn run(mut done: impl FnMut() -> bool) {
                 ONLINE.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
+            cpu.waiting.store(true, Ordering::Release);
             arch::wait_for_interrupt();
+            cpu.waiting.store(false, Ordering::Release);
             continue;
         };
         next.set(State::Running);
@@ -251,11 +283,21 @@ pub fn block_current() {
 /// Makes a blocked thread runnable again (no effect on a runnable one).
 pub fn wake(thread: &Arc<Thread>) {
     thread.woken.store(true, Ordering::Release);
-    if thread.cas(State::Blocked, State::Runnable) {
-        RUN_QUEUE.lock().push_back(thread.clone());
-    } else {
-        // Still switching away: cancel the wait; the loop requeues it.
-        thread.cas(State::Blocking, State::Running);
+    loop {
+        if thread.cas(State::Blocked, State::Runnable) {
+            RUN_QUEUE.lock().push_back(thread.clone());
+            kick_idle_cpu();
+            return;
+        }
+        // Still switching away: cancel the wait; its CPU's loop requeues it.
+        if thread.cas(State::Blocking, State::Running) {
+            return;
+        }
+        // Neither: running or runnable (nothing to do) — or its CPU moved it
+        // from Blocking to Blocked between the two attempts: try again.
+        if thread.state.load(Ordering::Acquire) != State::Blocked as u8 {
+            return;
+        }
     }
 }
 
@@ -274,11 +316,12 @@ pub fn online_cpus() -> usize {
     ONLINE.load(Ordering::Relaxed)
 }
 
-/// Per-CPU (ticks, busy ticks), for the CPUs that ever ticked.
-pub fn cpu_ticks() -> Vec<(usize, usize)> {
+/// Per-CPU (ticks, busy ticks, reschedule IPIs), for the CPUs that ever
+/// ticked.
+pub fn cpu_ticks() -> Vec<(usize, usize, usize)> {
     CPUS.iter()
-        .map(|c| (c.ticks.load(Ordering::Relaxed), c.busy_ticks.load(Ordering::Relaxed)))
-        .take_while(|&(ticks, _)| ticks > 0)
+        .map(|c| (c.ticks.load(Ordering::Relaxed), c.busy_ticks.load(Ordering::Relaxed), c.ipis.load(Ordering::Relaxed)))
+        .take_while(|&(ticks, _, _)| ticks > 0)
         .collect()
 }
 

@@ -3,8 +3,8 @@
 //! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`
 //! - `sys:processes`: a header, then `pid ppid state pages name` per process
 //! - `sys:scheduler`: `switches N`, `runnable N`, `cpus N` (CPUs
-//!   scheduling), then `cpuK ticks N busy_ticks N` per CPU (busy ticks
-//!   interrupted user code)
+//!   scheduling), then `cpuK ticks N busy_ticks N ipis N` per CPU (busy
+//!   ticks interrupted user code; ipis are reschedule IPIs received)
 //!
 //! The text is made when the file is opened, so one open reads a consistent
 //! snapshot.
@@ -60,8 +60,8 @@ fn render(path: &str) -> Result<String> {
                 sched::runnable(),
                 sched::online_cpus()
             );
-            for (cpu, (ticks, busy)) in sched::cpu_ticks().into_iter().enumerate() {
-                let _ = writeln!(text, "cpu{cpu} ticks {ticks} busy_ticks {busy}");
+            for (cpu, (ticks, busy, ipis)) in sched::cpu_ticks().into_iter().enumerate() {
+                let _ = writeln!(text, "cpu{cpu} ticks {ticks} busy_ticks {busy} ipis {ipis}");
             }
         }
         "" => text.push_str("memory\nprocesses\nscheduler\n"),

@@ -83,6 +83,24 @@ pub fn free_frames() -> Result<usize> {
         .ok_or(Error::new(EINVAL))
 }
 
+/// The free-frame count once it has stopped moving: read, then re-read
+/// after a short sleep until two reads agree (at most `tries` times). A
+/// baseline taken right after a child was reaped could otherwise miss the
+/// child's kernel stack, which its CPU frees a moment later (see
+/// [`settled_free_frames`]), and the comparison would fail the other way.
+pub fn quiet_free_frames(tries: usize) -> Result<usize> {
+    let mut last = free_frames()?;
+    for _ in 0..tries {
+        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 2_000_000 }, None);
+        let now = free_frames()?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
 /// Waits until the free-frame count equals `baseline`, yielding between
 /// reads, at most `tries` times; returns the last count read.
 ///
@@ -97,7 +115,10 @@ pub fn settled_free_frames(baseline: usize, tries: usize) -> Result<usize> {
         if now == baseline {
             break;
         }
-        let _ = sys::sched_yield();
+        // Another CPU may still be finishing the process that ended (its
+        // loop frees the thread's stack after switching away): wait a
+        // little real time, not just a yield.
+        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 2_000_000 }, None);
         now = free_frames()?;
     }
     Ok(now)

@@ -5,7 +5,8 @@
 //! and then, until the deadline, and reports how many rounds it counted. With
 //! time slices every child counts; without preemption the extra child would
 //! only start after the deadline and count nothing. `sys:scheduler`'s busy
-//! ticks show user work ran on every CPU.
+//! ticks show user work ran on every CPU, and its IPI counts that new work
+//! woke an idle CPU with a reschedule IPI.
 #![no_std]
 #![no_main]
 
@@ -27,26 +28,31 @@ fn now_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// `(cpus online, busy ticks per CPU)` from `sys:scheduler`.
-fn scheduler() -> (usize, Vec<u64>) {
+/// `(cpus online, busy ticks per CPU, reschedule IPIs per CPU)` from
+/// `sys:scheduler`.
+fn scheduler() -> (usize, Vec<u64>, Vec<u64>) {
     let text = io::read_file("sys:scheduler").expect("sys:scheduler");
     let text = core::str::from_utf8(&text).expect("utf-8");
     let mut cpus = 0;
     let mut busy = Vec::new();
+    let mut ipis = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["cpus", n] => cpus = n.parse().unwrap_or(0),
-            [cpu, "ticks", _, "busy_ticks", n] if cpu.starts_with("cpu") => busy.push(n.parse().unwrap_or(0)),
+            [cpu, "ticks", _, "busy_ticks", n, "ipis", i] if cpu.starts_with("cpu") => {
+                busy.push(n.parse().unwrap_or(0));
+                ipis.push(i.parse().unwrap_or(0));
+            }
             _ => {}
         }
     }
-    (cpus, busy)
+    (cpus, busy, ipis)
 }
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("preempt");
-    let (cpus, busy_before) = scheduler();
+    let (cpus, busy_before, ipis_before) = scheduler();
     checks.check("sys:scheduler lists the CPUs", cpus >= 1, format_args!("cpus {cpus}"));
     let children = cpus + 1;
     let [read_end, write_end] = sys::pipe2(0).expect("pipe2");
@@ -88,7 +94,7 @@ fn main(_args: Args) -> i32 {
             format_args!("child {i}: {n} rounds (most {most})"),
         );
     }
-    let (_, busy_after) = scheduler();
+    let (_, busy_after, ipis_after) = scheduler();
     let worked = busy_after.iter().zip(busy_before.iter().chain(core::iter::repeat(&0))).filter(|(a, b)| **a > **b + 5);
     let worked = worked.count();
     checks.check(
@@ -96,5 +102,13 @@ fn main(_args: Args) -> i32 {
         worked >= cpus.min(2) && worked == cpus,
         format_args!("{worked} of {cpus} CPUs got busy ticks: before {busy_before:?}, after {busy_after:?}"),
     );
+    if cpus > 1 {
+        let (before, after) = (ipis_before.iter().sum::<u64>(), ipis_after.iter().sum::<u64>());
+        checks.check(
+            "new work woke an idle CPU with a reschedule IPI",
+            after > before,
+            format_args!("reschedule IPIs received: {before} before, {after} after"),
+        );
+    }
     checks.finish()
 }

@@ -28,7 +28,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tessera_guest_tests::system::{fork_with, free_frames, read_words, reap, settled_free_frames, write_words};
+use tessera_guest_tests::system::{fork_with, quiet_free_frames, read_words, reap, settled_free_frames, write_words};
 use tessera_guest_tests::{Checks, Shown, errno_name};
 use tessera_runtime::abi::error::{EBADF, ECHILD, EFAULT, EINVAL, ENOENT};
 use tessera_runtime::abi::number::SYS_WAITPID;
@@ -43,9 +43,12 @@ tessera_runtime::entry!(main);
 const LEAK_PROCESSES: usize = 100;
 /// Children alive at once in the leak check.
 const LEAK_BATCH: usize = 10;
-/// Yields the frame comparisons wait for memory to settle (see
+/// Reads the frame comparisons make at most while memory settles (see
 /// `settled_free_frames`).
 const SETTLE_TRIES: usize = 50;
+/// Sleeps a baseline waits at most for the count to stop moving
+/// (`quiet_free_frames`).
+const QUIET_TRIES: usize = 10;
 /// An address below every program, never mapped.
 const UNMAPPED: usize = 0x1000;
 
@@ -311,7 +314,9 @@ fn bad_status_pointer(checks: &mut Checks) {
 /// An orphan is adopted by init and, once it ends, holds no memory
 /// although only init could reap it.
 fn orphan(checks: &mut Checks) {
-    let Ok(before) = free_frames() else { return checks.check("read sys:memory", false, format_args!("failed")) };
+    let Ok(before) = quiet_free_frames(QUIET_TRIES) else {
+        return checks.check("read sys:memory", false, format_args!("failed"));
+    };
     let (Some(gate), Some([r, w])) = (pipe(checks), pipe(checks)) else { return };
     // The middle process forks the orphan-to-be and exits at once.
     let middle = fork_with(|| {
@@ -403,7 +408,9 @@ fn no_leak(checks: &mut Checks) {
     // static heap) is mapped in full at exec, so it does not move either.
     let warm_up = fork_and_reap(LEAK_BATCH);
     checks.check("warm-up round of 10 processes", warm_up.is_empty(), format_args!("{warm_up:?}"));
-    let Ok(before) = free_frames() else { return checks.check("read sys:memory", false, format_args!("failed")) };
+    let Ok(before) = quiet_free_frames(QUIET_TRIES) else {
+        return checks.check("read sys:memory", false, format_args!("failed"));
+    };
     let problems = fork_and_reap(LEAK_PROCESSES);
     checks.check(
         "100 children (10 via execve) exit with their codes and are reaped",

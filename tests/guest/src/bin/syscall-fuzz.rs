@@ -66,7 +66,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use tessera_guest_tests::rng::Rng;
-use tessera_guest_tests::system::{fork_with, free_frames, reap, settled_free_frames};
+use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap, settled_free_frames};
 use tessera_guest_tests::{Checks, Shown, errno_name};
 use tessera_runtime::abi::error::{E2BIG, EBADF, EFAULT, EINVAL, ENAMETOOLONG, ENOSYS};
 use tessera_runtime::abi::flag::{
@@ -116,6 +116,12 @@ const IMAGE: core::ops::Range<usize> = 0x20_0000..0x1_0000_0000;
 const USER_END: usize = 0x0000_8000_0000_0000;
 /// The start of the kernel half.
 const KERNEL_BASE: usize = 0xFFFF_8000_0000_0000;
+/// Sleeps a baseline waits at most for the count to stop moving
+/// (`quiet_free_frames`).
+const QUIET_TRIES: usize = 10;
+/// Waits the final count gets to come back to the baseline
+/// (`settled_free_frames`).
+const SETTLE_TRIES: usize = 50;
 /// Failures printed in detail (the rest are only counted).
 const FAILURES_SHOWN: usize = 12;
 
@@ -208,7 +214,7 @@ fn main(args: Args) -> i32 {
         matches!(warm_up, Ok((_, status)) if status.success()),
         format_args!("{warm_up:?}"),
     );
-    let Ok(before) = free_frames() else {
+    let Ok(before) = quiet_free_frames(QUIET_TRIES) else {
         checks.check("read sys:memory", false, format_args!("failed"));
         return checks.finish();
     };
@@ -220,7 +226,7 @@ fn main(args: Args) -> i32 {
         ),
         Err(e) => checks.check("run the fuzzing child", false, format_args!("{e}")),
     }
-    match settled_free_frames(before, 50) {
+    match settled_free_frames(before, SETTLE_TRIES) {
         Ok(after) => checks.check(
             "no frame leaked: free_frames after the run equals before",
             after == before,

@@ -24,7 +24,7 @@
 #![no_main]
 
 use tessera_guest_tests::Checks;
-use tessera_guest_tests::system::{fork_with, free_frames, reap, settled_free_frames};
+use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap, settled_free_frames};
 use tessera_runtime::Args;
 use tessera_runtime::abi::signal::{SIGILL, SIGSEGV};
 use tessera_runtime::sys::signal_name;
@@ -35,8 +35,11 @@ tessera_runtime::entry!(main);
 const SURVIVED: i32 = 100;
 /// Where the kernel half starts (the physical-memory map).
 const KERNEL_ADDR: usize = 0xFFFF_8000_0000_0000;
-/// Yields the frame comparison waits for memory to settle.
+/// Reads the final frame comparison makes at most while memory settles.
 const SETTLE_TRIES: usize = 50;
+/// Sleeps a baseline waits at most for the count to stop moving
+/// (`quiet_free_frames`).
+const QUIET_TRIES: usize = 10;
 
 /// A return instruction, as bytes, repeated: whatever part is called runs
 /// `ret` if data were executable.
@@ -129,7 +132,7 @@ fn case(checks: &mut Checks, what: &str, signal: usize, body: fn()) {
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("user-faults");
-    let Ok(before) = free_frames() else {
+    let Ok(before) = quiet_free_frames(QUIET_TRIES) else {
         checks.check("read sys:memory", false, format_args!("failed"));
         return checks.finish();
     };
