@@ -59,7 +59,7 @@ endif
 
 # Lines a normal boot test requires: the banner's memory and CPU figures.
 # (In a variable: an unbalanced "(" would break $(call ...).)
-BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) ("
+BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) (" --expect "smp: $(SMP) of $(SMP) CPUs running"
 
 # $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot, fault or loader-error;
 # the test is named KIND-ARCH and logs to build/ARCH/KIND-test.log.

@@ -179,9 +179,13 @@ pub fn spawn(thread: Arc<Thread>) {
 fn kick_idle_cpu() {
     let me = arch::cpu_index();
     let online = ONLINE.load(Ordering::Relaxed);
-    if let Some(cpu) = CPUS.iter().take(MAX_CPUS).enumerate().filter(|&(i, _)| i != me).find_map(|(_, c)| {
-        c.waiting.load(Ordering::Acquire).then_some(c)
-    }) && online > 1
+    if let Some(cpu) = CPUS
+        .iter()
+        .take(MAX_CPUS)
+        .enumerate()
+        .filter(|&(i, _)| i != me)
+        .find_map(|(_, c)| c.waiting.load(Ordering::Acquire).then_some(c))
+        && online > 1
     {
         arch::irq::send_ipi(cpu.hw_id.load(Ordering::Relaxed), arch::irq::IpiKind::Reschedule);
     }
@@ -320,7 +324,9 @@ pub fn online_cpus() -> usize {
 /// ticked.
 pub fn cpu_ticks() -> Vec<(usize, usize, usize)> {
     CPUS.iter()
-        .map(|c| (c.ticks.load(Ordering::Relaxed), c.busy_ticks.load(Ordering::Relaxed), c.ipis.load(Ordering::Relaxed)))
+        .map(|c| {
+            (c.ticks.load(Ordering::Relaxed), c.busy_ticks.load(Ordering::Relaxed), c.ipis.load(Ordering::Relaxed))
+        })
         .take_while(|&(ticks, _, _)| ticks > 0)
         .collect()
 }

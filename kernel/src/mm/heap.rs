@@ -1,29 +1,87 @@
-//! The kernel heap: a linked-list allocator over contiguous frames reached
-//! through the physical window. Fixed size for now; it grows once the
-//! kernel has a virtual-region allocator.
+//! The kernel heap: a linked-list allocator over its own virtual region,
+//! [`HEAP_BASE`] .. `+ HEAP_MAX_BYTES`, which grows by mapping fresh frames
+//! at its end whenever an allocation does not fit (frames need not be
+//! contiguous). So what user space can make the kernel allocate (pipe
+//! buffers, scheme messages, process tables) is bounded by free RAM, not by
+//! a fixed heap. Only exhausted physical memory makes an allocation fail.
+//!
+//! The region's top-level table entry is made at boot, before any user
+//! page table copies the kernel half, so growth only adds entries to tables
+//! every address space already shares.
 
-use linked_list_allocator::LockedHeap;
-use tessera_bootinfo::phys_to_virt;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
 
-use super::frames;
+use linked_list_allocator::Heap;
+use rmm::PAGE_SIZE;
+use spin::Mutex;
 
-/// Heap size at boot.
-const HEAP_PAGES: usize = 1024; // 4 MiB
+use super::paging;
+
+/// Where the heap lives: root entry 384 on both arches, away from the
+/// physical window (256..) and the kernel image (510 / 511).
+pub const HEAP_BASE: u64 = 0xFFFF_C000_0000_0000;
+/// The most the heap may grow to.
+const HEAP_MAX_BYTES: u64 = 1 << 30;
+/// Heap mapped at boot.
+const INITIAL_BYTES: u64 = 4 << 20;
+/// Smallest growth step.
+const GROW_BYTES: u64 = 1 << 20;
+
+struct GrowingHeap(Mutex<Heap>);
 
 #[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+static HEAP: GrowingHeap = GrowingHeap(Mutex::new(Heap::empty()));
 
-/// Gives the heap its memory.
+/// Maps the first part of the heap and hands it to the allocator.
 pub fn init() {
-    let base = frames::allocate_contiguous(HEAP_PAGES).expect("no room for the kernel heap");
-    // SAFETY: the frames are ours alone from now on, mapped writable in the
-    // physical window, and never freed.
-    unsafe {
-        HEAP.lock().init(phys_to_virt(base.get()) as *mut u8, HEAP_PAGES * rmm::PAGE_SIZE as usize);
+    assert!(paging::map_kernel_pages(HEAP_BASE, (INITIAL_BYTES / PAGE_SIZE) as usize), "no room for the kernel heap");
+    // SAFETY: the range was just mapped writable and belongs to the heap
+    // alone; the allocator is empty until now.
+    unsafe { HEAP.0.lock().init(HEAP_BASE as *mut u8, INITIAL_BYTES as usize) };
+}
+
+/// Maps `bytes` more at the heap's end and gives them to the allocator.
+fn grow(heap: &mut Heap, bytes: u64) -> bool {
+    let top = heap.top() as u64;
+    let bytes = bytes.next_multiple_of(PAGE_SIZE);
+    if top + bytes > HEAP_BASE + HEAP_MAX_BYTES || !paging::map_kernel_pages(top, (bytes / PAGE_SIZE) as usize) {
+        return false;
+    }
+    // SAFETY: the pages right after the heap's top were just mapped and are
+    // the heap's alone.
+    unsafe { heap.extend(bytes as usize) };
+    true
+}
+
+// SAFETY: every allocation comes from the linked-list heap under its lock;
+// growth only adds freshly mapped memory at the end.
+unsafe impl GlobalAlloc for GrowingHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let mut heap = self.0.lock();
+        loop {
+            if let Ok(block) = heap.allocate_first_fit(layout) {
+                return block.as_ptr();
+            }
+            let need = (layout.size() + layout.align()) as u64 + 64;
+            if !grow(&mut heap, need.max(GROW_BYTES)) {
+                return core::ptr::null_mut();
+            }
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's contract).
+        unsafe { self.0.lock().deallocate(NonNull::new_unchecked(ptr), layout) }
     }
 }
 
 /// Bytes allocated from the heap right now.
 pub fn used_bytes() -> usize {
-    HEAP.lock().used()
+    HEAP.0.lock().used()
+}
+
+/// Bytes the heap spans (mapped), which only grows.
+pub fn size_bytes() -> usize {
+    HEAP.0.lock().size()
 }

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //!  KernelArgs.areas ──► frames (bitmap over Free areas) ──► paging (new root:
-//!  kernel sections + physical window, no identity map) ──► heap (contiguous
-//!  frames reached through the physical window)
+//!  kernel sections + physical window, no identity map) ──► heap (its own
+//!  virtual region, grown page by page on demand)
 //! ```
 //! Grants, address spaces and the `memory:` scheme build on this later.
 
@@ -19,7 +19,7 @@ pub use paging::{activate_kernel_only, boot_identity_root};
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 
 pub use frames::{allocate_contiguous, allocate_frame, free_frame, free_frames, total_frames};
-pub use heap::used_bytes as heap_used_bytes;
+pub use heap::{size_bytes as heap_size_bytes, used_bytes as heap_used_bytes};
 
 /// What [`init`] found.
 pub struct MemoryStats {

@@ -116,3 +116,40 @@ pub fn boot_identity_root(ranges: &[(u64, u64)]) -> PhysAddr {
     }
     mapper.root()
 }
+
+/// Maps `count` fresh frames, writable and not executable, at kernel address `virt` (for the heap). All or nothing.
+/// Callers serialise (the heap lock); the new entries need no TLB flush,
+/// only ordering before use (`arch::publish_new_mappings`).
+pub fn map_kernel_pages(virt: u64, count: usize) -> bool {
+    let Some(&root) = KERNEL_ROOT.get() else { return false };
+    // SAFETY: the kernel table is valid and reachable through the window;
+    // callers are serialised, so no one else edits it meanwhile.
+    let mut mapper = unsafe { PageMapper::<arch::Paging>::new(root, PHYS_OFFSET) };
+    let flags = PageFlags::new().write(true);
+    for i in 0..count as u64 {
+        let page = VirtAddr::new(virt + i * PAGE_SIZE);
+        let mapped = super::frames::allocate_frame().map(|frame| {
+            match mapper.map(page, frame, PageSize::Size4K, flags, &mut GlobalFrames) {
+                Ok(flush) => {
+                    flush.ignore();
+                    true
+                }
+                Err(_) => {
+                    super::frames::free_frame(frame);
+                    false
+                }
+            }
+        });
+        if mapped != Some(true) {
+            for j in 0..i {
+                if let Ok((frame, _, flush)) = mapper.unmap(VirtAddr::new(virt + j * PAGE_SIZE)) {
+                    flush.ignore();
+                    super::frames::free_frame(frame);
+                }
+            }
+            return false;
+        }
+    }
+    arch::publish_new_mappings();
+    true
+}

@@ -1,6 +1,8 @@
 //! `sys:` — read-only text about the running kernel, one file per topic:
 //!
-//! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`
+//! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`,
+//!   `heap_bytes N` (the kernel heap's mapped size, which only grows),
+//!   `heap_used_bytes N`
 //! - `sys:processes`: a header, then `pid ppid state pages name` per process
 //! - `sys:scheduler`: `switches N`, `runnable N`, `cpus N` (CPUs
 //!   scheduling), then `cpuK ticks N busy_ticks N ipis N` per CPU (busy
@@ -36,10 +38,12 @@ fn render(path: &str) -> Result<String> {
         "memory" => {
             let _ = write!(
                 text,
-                "free_frames {}\ntotal_frames {}\npage_size {}\n",
+                "free_frames {}\ntotal_frames {}\npage_size {}\nheap_bytes {}\nheap_used_bytes {}\n",
                 mm::free_frames(),
                 mm::total_frames(),
-                rmm::PAGE_SIZE
+                rmm::PAGE_SIZE,
+                mm::heap_size_bytes(),
+                mm::heap_used_bytes()
             );
         }
         "processes" => {

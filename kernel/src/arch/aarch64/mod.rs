@@ -151,3 +151,11 @@ pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
     let _ = kernel_root;
     user_root
 }
+
+/// Makes new kernel mappings (of pages that were not present) visible to
+/// every CPU's table walker before they are used (Arm ARM D8.2.6: a DSB
+/// after the table write; invalid entries are never cached, so no TLBI).
+pub fn publish_new_mappings() {
+    // SAFETY: barriers only.
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
+}

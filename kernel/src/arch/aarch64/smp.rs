@@ -5,8 +5,8 @@
 //! instruction after turning the MMU on is still mapped), then jumps to
 //! [`secondary_entry`] in the higher half on its own stack.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use rmm::PhysAddr;
@@ -70,6 +70,23 @@ secondary_start:
 unsafe extern "C" {
     static secondary_start: u8;
 }
+
+/// The block of the CPU being started (one at a time: `start_cpu` waits),
+/// in the kernel image so its physical address is known.
+struct BlockSlot(UnsafeCell<BootBlock>);
+// SAFETY: only `start_cpu` writes it, one CPU start at a time, before the
+// started CPU reads it.
+unsafe impl Sync for BlockSlot {}
+static BLOCK: BlockSlot = BlockSlot(UnsafeCell::new(BootBlock {
+    mair: 0,
+    tcr: 0,
+    ttbr0: 0,
+    ttbr1: 0,
+    sctlr: 0,
+    stack_top: 0,
+    entry: 0,
+    index: 0,
+}));
 
 static ARRIVED: AtomicUsize = AtomicUsize::new(0);
 static KERNEL_PHYS: AtomicUsize = AtomicUsize::new(0);
@@ -136,19 +153,22 @@ pub fn start_cpu(hw_id: usize, index: usize, stack_top: u64, boot_root: PhysAddr
         core::arch::asm!("mrs {}, ttbr1_el1", out(reg) ttbr1);
         core::arch::asm!("mrs {}, sctlr_el1", out(reg) sctlr);
     }
-    let block = Box::new(BootBlock {
-        mair,
-        tcr,
-        ttbr0: boot_root.get(),
-        ttbr1,
-        sctlr,
-        stack_top,
-        entry: secondary_entry as *const () as u64,
-        index: index as u64,
-    });
-    let block_virt = &*block as *const BootBlock as u64;
-    clean_to_poc(block_virt, core::mem::size_of::<BootBlock>());
-    let block_phys = block_virt - tessera_bootinfo::PHYS_OFFSET;
+    let block = BLOCK.0.get();
+    // SAFETY: see BlockSlot: no other CPU reads the block until CPU_ON below.
+    unsafe {
+        block.write(BootBlock {
+            mair,
+            tcr,
+            ttbr0: boot_root.get(),
+            ttbr1,
+            sctlr,
+            stack_top,
+            entry: secondary_entry as *const () as u64,
+            index: index as u64,
+        })
+    };
+    clean_to_poc(block as u64, core::mem::size_of::<BootBlock>());
+    let block_phys = physical(block as *const u8);
     ARRIVED.store(0, Ordering::SeqCst);
     let status = psci_call(PSCI_CPU_ON, hw_id as u64, physical(&raw const secondary_start), block_phys);
     if status != 0 {
@@ -162,13 +182,10 @@ pub fn start_cpu(hw_id: usize, index: usize, stack_top: u64, boot_root: PhysAddr
     let deadline = super::time::monotonic_ns() + 1_000_000_000;
     while super::time::monotonic_ns() < deadline {
         if ARRIVED.load(Ordering::SeqCst) == index {
-            drop(block);
             return Ok(());
         }
         core::hint::spin_loop();
     }
-    // The CPU may still read the block: keep it.
-    Box::leak(block);
     Err("the CPU did not arrive within 1 s of CPU_ON")
 }
 

@@ -144,3 +144,7 @@ pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
     let _ = user_root;
     kernel_root
 }
+
+/// Makes new kernel mappings (of pages that were not present) safe to use:
+/// x86 never caches a not-present entry, so nothing is needed.
+pub fn publish_new_mappings() {}
