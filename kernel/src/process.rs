@@ -83,17 +83,17 @@ impl Process {
     /// list is emptied: it holds this process's threads, which hold the
     /// process (a cycle nothing else would break once it is a zombie).
     fn end(self: &Arc<Self>, status: usize) {
-        {
-            let mut state = self.state.lock();
-            if *state != State::Alive {
-                return;
-            }
-            *state = State::Zombie(status);
+        if *self.state.lock() != State::Alive {
+            return;
         }
+        // Release everything before becoming a zombie: whoever sees the
+        // zombie (a waitpid on another CPU) must also see its pipes closed
+        // and its memory free.
         let space = self.space.lock().take();
         drop(space);
         let files = core::mem::take(&mut *self.files.lock());
         drop(files);
+        *self.state.lock() = State::Zombie(status);
         let waiters = core::mem::take(&mut *self.waiters.lock());
         drop(waiters);
         let table = TABLE.lock();
@@ -205,6 +205,9 @@ pub fn replace_space(space: AddrSpace, name: String) {
     unsafe { crate::arch::activate_user_table(space.root()) };
     let old = process.space.lock().replace(space);
     drop(old);
+    // The new program starts with clean FP/SIMD registers (they are live on
+    // this CPU while the thread runs).
+    FpuState::new().restore();
     *process.name.lock() = name;
     process.files.lock().close_on_exec();
 }

@@ -132,5 +132,9 @@ pub fn seek_position(current: usize, size: usize, offset: isize, whence: usize) 
         SEEK_END => size,
         _ => return Err(Error::new(tessera_abi::error::EINVAL)),
     };
-    base.checked_add_signed(offset).ok_or(Error::new(tessera_abi::error::EINVAL))
+    // Positions above isize::MAX would read back as negative offsets, and
+    // the top 4095 values as errno results: refuse them.
+    base.checked_add_signed(offset)
+        .filter(|&pos| pos <= isize::MAX as usize)
+        .ok_or(Error::new(tessera_abi::error::EINVAL))
 }

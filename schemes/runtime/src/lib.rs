@@ -63,6 +63,29 @@ pub use tessera_abi::{Error, Result};
 /// calls without one and for tests that pass bad arguments on purpose.
 pub mod syscall {
     pub use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5, syscall6};
+
+    /// Decodes a raw result: the top 4095 values are `-errno`, anything else
+    /// is a value. (`redox_syscall`'s `Error::demux` looks only at the low
+    /// 32 bits, so it takes large values such as an `lseek` position of
+    /// `0x7FFF_FFFF_FFFF_FFFF` for errors.)
+    pub fn demux(value: usize) -> crate::Result<usize> {
+        if value > usize::MAX - 4095 { Err(crate::Error::new(value.wrapping_neg() as i32)) } else { Ok(value) }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::demux;
+
+        #[test]
+        fn only_the_top_4095_values_are_errors() {
+            assert_eq!(demux(0), Ok(0));
+            assert_eq!(demux(isize::MAX as usize), Ok(isize::MAX as usize));
+            assert_eq!(demux(0xFFFF_FFFF), Ok(0xFFFF_FFFF));
+            assert_eq!(demux(usize::MAX - 4095), Ok(usize::MAX - 4095));
+            assert_eq!(demux(9usize.wrapping_neg()).map_err(|e| e.errno), Err(9));
+            assert_eq!(demux(4095usize.wrapping_neg()).map_err(|e| e.errno), Err(4095));
+        }
+    }
 }
 
 /// Names the program's `main`: `fn main(args: Args) -> i32`. The runtime

@@ -5,7 +5,7 @@
 
 use core::arch::asm;
 
-use tessera_abi::{Error, Result};
+use tessera_abi::Result;
 
 // The kernel starts a program here with `sp` at `argc` (16-byte aligned)
 // and every other register zero. Clearing the frame pointer and link
@@ -44,7 +44,7 @@ pub unsafe fn syscall0(n: usize) -> Result<usize> {
     // x0 (the result); the stack is not touched. Memory effects are the
     // caller's contract (# Safety).
     unsafe { asm!("svc #0", in("x8") n, lateout("x0") ret, options(nostack)) };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `svc #0` with one argument.
@@ -56,7 +56,7 @@ pub unsafe fn syscall1(n: usize, a: usize) -> Result<usize> {
     let ret: usize;
     // SAFETY: as in `syscall0`.
     unsafe { asm!("svc #0", in("x8") n, inlateout("x0") a => ret, options(nostack)) };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `svc #0` with two arguments.
@@ -68,7 +68,7 @@ pub unsafe fn syscall2(n: usize, a: usize, b: usize) -> Result<usize> {
     let ret: usize;
     // SAFETY: as in `syscall0`; x1 is an input only.
     unsafe { asm!("svc #0", in("x8") n, inlateout("x0") a => ret, in("x1") b, options(nostack)) };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `svc #0` with three arguments.
@@ -80,7 +80,7 @@ pub unsafe fn syscall3(n: usize, a: usize, b: usize, c: usize) -> Result<usize> 
     let ret: usize;
     // SAFETY: as in `syscall0`; x1 and x2 are inputs only.
     unsafe { asm!("svc #0", in("x8") n, inlateout("x0") a => ret, in("x1") b, in("x2") c, options(nostack)) };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `svc #0` with four arguments.
@@ -94,7 +94,7 @@ pub unsafe fn syscall4(n: usize, a: usize, b: usize, c: usize, d: usize) -> Resu
     unsafe {
         asm!("svc #0", in("x8") n, inlateout("x0") a => ret, in("x1") b, in("x2") c, in("x3") d, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `svc #0` with five arguments.
@@ -109,7 +109,7 @@ pub unsafe fn syscall5(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
         asm!("svc #0", in("x8") n, inlateout("x0") a => ret, in("x1") b, in("x2") c, in("x3") d, in("x4") e,
             options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `svc #0` with six arguments.
@@ -124,5 +124,5 @@ pub unsafe fn syscall6(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
         asm!("svc #0", in("x8") n, inlateout("x0") a => ret, in("x1") b, in("x2") c, in("x3") d, in("x4") e,
             in("x5") f, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }

@@ -6,7 +6,7 @@
 
 use core::arch::asm;
 
-use tessera_abi::{Error, Result};
+use tessera_abi::Result;
 
 // The kernel starts a program here with `rsp` at `argc` (16-byte aligned)
 // and every other register zero. `rbp = 0` ends frame-pointer walks; the
@@ -43,7 +43,7 @@ pub unsafe fn syscall0(n: usize) -> Result<usize> {
     // only rax (the result), rcx and r11; the stack is not touched. Memory
     // effects are the caller's contract (# Safety).
     unsafe { asm!("syscall", inlateout("rax") n => ret, lateout("rcx") _, lateout("r11") _, options(nostack)) };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `syscall` with one argument.
@@ -57,7 +57,7 @@ pub unsafe fn syscall1(n: usize, a: usize) -> Result<usize> {
     unsafe {
         asm!("syscall", inlateout("rax") n => ret, in("rdi") a, lateout("rcx") _, lateout("r11") _, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `syscall` with two arguments.
@@ -72,7 +72,7 @@ pub unsafe fn syscall2(n: usize, a: usize, b: usize) -> Result<usize> {
         asm!("syscall", inlateout("rax") n => ret, in("rdi") a, in("rsi") b,
             lateout("rcx") _, lateout("r11") _, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `syscall` with three arguments.
@@ -87,7 +87,7 @@ pub unsafe fn syscall3(n: usize, a: usize, b: usize, c: usize) -> Result<usize> 
         asm!("syscall", inlateout("rax") n => ret, in("rdi") a, in("rsi") b, in("rdx") c,
             lateout("rcx") _, lateout("r11") _, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `syscall` with four arguments (the fourth in `r10`: `rcx` is taken).
@@ -102,7 +102,7 @@ pub unsafe fn syscall4(n: usize, a: usize, b: usize, c: usize, d: usize) -> Resu
         asm!("syscall", inlateout("rax") n => ret, in("rdi") a, in("rsi") b, in("rdx") c, in("r10") d,
             lateout("rcx") _, lateout("r11") _, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `syscall` with five arguments.
@@ -117,7 +117,7 @@ pub unsafe fn syscall5(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
         asm!("syscall", inlateout("rax") n => ret, in("rdi") a, in("rsi") b, in("rdx") c, in("r10") d, in("r8") e,
             lateout("rcx") _, lateout("r11") _, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }
 
 /// `syscall` with six arguments.
@@ -132,5 +132,5 @@ pub unsafe fn syscall6(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
         asm!("syscall", inlateout("rax") n => ret, in("rdi") a, in("rsi") b, in("rdx") c, in("r10") d, in("r8") e,
             in("r9") f, lateout("rcx") _, lateout("r11") _, options(nostack))
     };
-    Error::demux(ret)
+    crate::syscall::demux(ret)
 }

@@ -9,6 +9,7 @@
 //! | `write` from `0xFFFF_8000_0000_0000` (kernel half) | `EFAULT` |
 //! | `open("nosuchscheme:x")` | `ENODEV` (Redox's answer for an unknown scheme; `ENOENT` is for a missing file in a scheme that exists) |
 //! | named `dup` of a `debug:` fd / of fd 9999 | `EOPNOTSUPP` / `EBADF` |
+//! | `lseek` to `isize::MAX`, then one further; `read` there | ok; `EINVAL`; 0 bytes |
 //!
 //! Exits with 0 only if every call gave the expected errno; each mismatch
 //! prints what came back instead.
@@ -16,8 +17,8 @@
 #![no_main]
 
 use tessera_guest_tests::Checks;
-use tessera_runtime::abi::error::{EBADF, EFAULT, ENODEV, ENOSYS, EOPNOTSUPP};
-use tessera_runtime::abi::flag::O_RDONLY;
+use tessera_runtime::abi::error::{EBADF, EFAULT, EINVAL, ENODEV, ENOSYS, EOPNOTSUPP};
+use tessera_runtime::abi::flag::{O_RDONLY, SEEK_CUR, SEEK_SET};
 use tessera_runtime::abi::number::SYS_WRITE;
 use tessera_runtime::syscall::{syscall0, syscall3};
 use tessera_runtime::{Args, sys};
@@ -56,6 +57,17 @@ fn main(_args: Args) -> i32 {
     checks.expect_errno("write(1, 0xffff800000000000 kernel, 16)", got, EFAULT);
 
     checks.expect_errno("open(nosuchscheme:x)", sys::open("nosuchscheme:x", O_RDONLY), ENODEV);
+    match sys::open("initfs:bin/hello", O_RDONLY) {
+        Ok(fd) => {
+            let far = sys::lseek(fd, isize::MAX, SEEK_SET);
+            checks.check("lseek to isize::MAX", far == Ok(isize::MAX as usize), format_args!("got {far:?}"));
+            checks.expect_errno("lseek past isize::MAX", sys::lseek(fd, 1, SEEK_CUR), EINVAL);
+            let got = sys::read(fd, &mut buf);
+            checks.check("read far past the end gives 0", got == Ok(0), format_args!("got {got:?}"));
+            let _ = sys::close(fd);
+        }
+        Err(e) => checks.check("open initfs:bin/hello", false, format_args!("{e:?}")),
+    }
     checks.expect_errno("named dup on debug: (no such operation)", sys::dup_named(1, b"x"), EOPNOTSUPP);
     checks.expect_errno("named dup of a bad fd", sys::dup_named(BAD_FD, b"x"), EBADF);
 
