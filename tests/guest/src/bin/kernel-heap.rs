@@ -27,11 +27,8 @@ const FILL_BYTES: usize = 64 * 1024;
 fn heap() -> (usize, usize) {
     let text = io::read_file("sys:memory").unwrap_or_default();
     let text = core::str::from_utf8(&text).unwrap_or("");
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or(0)
-    };
+    let field =
+        |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0);
     (field("heap_bytes "), field("heap_used_bytes "))
 }
 
