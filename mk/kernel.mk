@@ -1,6 +1,6 @@
 # mk/kernel.mk — builds what goes on a disk, per arch: the kernel ELF, the
-# UEFI loader and the initfs (the user programs, packed), each into
-# build/<arch>/.
+# UEFI loader and the two initfs archives (the user programs, packed: the
+# normal image's and the test images'), each into build/<arch>/.
 #
 # Cargo tracks Rust sources itself, so these rules always run cargo (a no-op
 # when nothing changed) and copy its output into build/<arch>/ only when the
@@ -22,35 +22,52 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 	@$(call copy_if_changed,$(TARGET_DIR)/$(LOADER_TARGET.$*)/release/tessera-bootloader.efi,$@)
 
 # ---- the initfs -------------------------------------------------------------
-# The user programs for the arch, staged in build/<arch>/initfs-root/:
-#   bin/<program>     init, testrunner and the test programs (static ELF)
-#   etc/init.rc       what init runs: the test runner
+# Two initfs archives per arch, the same programs with a different init.rc:
+#   build/<arch>/initfs        the normal image's: init runs `console`
+#   build/<arch>/initfs-test   the test images': init starts the daemon
+#                              `echod`, then runs `testrunner`
+# Each is staged in build/<arch>/<name>-root/:
+#   bin/<program>     init, console, testrunner, the test programs and
+#                     daemons (static ELF)
+#   etc/init.rc       what init runs (schemes/init: `daemon PROGRAM` lines
+#                     start daemons, other lines run in order)
 #   etc/tests.list    what the test runner runs
-# packed by mkinitfs (kernel/initfs) into build/<arch>/initfs. One initfs
-# serves every image for now (harddrive.img too, until there is a console
-# program to run there instead). mkinitfs output is deterministic, so the
-# copy-if-changed step keeps the images from rebuilding when nothing changed.
-USER_PACKAGES := init tessera-guest-tests
-USER_PROGRAMS := init testrunner hello syscall-errors kvd user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock preempt
-INIT_RC_PROGRAMS := testrunner
-GUEST_TESTS := hello syscall-errors user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock preempt
+#   etc/init-check.rc (test initfs) the list `init-rc` gives a second init
+# and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
+# so the copy-if-changed step keeps the images from rebuilding when nothing
+# changed. init.rc lines are quoted words for printf (one line each).
+USER_PACKAGES := init console tessera-guest-tests
+USER_PROGRAMS := init console testrunner hello syscall-errors kvd user-scheme proc-lifecycle pipe-16m user-faults \
+	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap
+INIT_RC.initfs := 'console'
+INIT_RC.initfs-test := 'daemon echod' 'testrunner'
+# Files from the tree copied into etc/, per initfs.
+ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
+GUEST_TESTS := hello syscall-errors user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
+	preempt init-daemon init-rc kernel-heap
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
 
 $(MKINITFS): FORCE | deps
 	$(CARGO) build --release -p tessera-initfs --features std --bin mkinitfs
 
-$(ARCHES:%=$(BUILD)/%/initfs): $(BUILD)/%/initfs: $(MKINITFS) FORCE | deps
-	$(CARGO) build --release $(USER_PACKAGES:%=-p %) --target $(USER_TARGET.$*)
-	@rm -rf $(BUILD)/$*/initfs-root
-	@mkdir -p $(BUILD)/$*/initfs-root/bin $(BUILD)/$*/initfs-root/etc
-	@cp $(USER_PROGRAMS:%=$(TARGET_DIR)/$(USER_TARGET.$*)/release/%) $(BUILD)/$*/initfs-root/bin/
-	@printf '%s\n' '# Programs init runs, in order (schemes/init).' $(INIT_RC_PROGRAMS) \
-		> $(BUILD)/$*/initfs-root/etc/init.rc
+# $(call initfs_rule,NAME): build/<arch>/NAME for every arch. Cargo runs for
+# each (the second run per arch is a no-op).
+define initfs_rule
+$(ARCHES:%=$(BUILD)/%/$(1)): $(BUILD)/%/$(1): $(MKINITFS) FORCE | deps
+	$(CARGO) build --release $(USER_PACKAGES:%=-p %) --target $$(USER_TARGET.$$*)
+	@rm -rf $(BUILD)/$$*/$(1)-root
+	@mkdir -p $(BUILD)/$$*/$(1)-root/bin $(BUILD)/$$*/$(1)-root/etc
+	@cp $(USER_PROGRAMS:%=$(TARGET_DIR)/$$(USER_TARGET.$$*)/release/%) $(BUILD)/$$*/$(1)-root/bin/
+	@printf '%s\n' '# What init runs (schemes/init): `daemon PROGRAM` starts a daemon, other lines run in order.' \
+		$(INIT_RC.$(1)) > $(BUILD)/$$*/$(1)-root/etc/init.rc
 	@printf '%s\n' '# Tests the test runner runs, in order (tests/guest).' $(GUEST_TESTS) \
-		> $(BUILD)/$*/initfs-root/etc/tests.list
-	$(MKINITFS) --output $(BUILD)/$*/initfs.new $(BUILD)/$*/initfs-root
-	@$(call copy_if_changed,$(BUILD)/$*/initfs.new,$@)
+		> $(BUILD)/$$*/$(1)-root/etc/tests.list
+	$(if $(ETC_FILES.$(1)),@cp $(ETC_FILES.$(1)) $(BUILD)/$$*/$(1)-root/etc/)
+	$(MKINITFS) --output $(BUILD)/$$*/$(1).new $(BUILD)/$$*/$(1)-root
+	@$$(call copy_if_changed,$(BUILD)/$$*/$(1).new,$$@)
+endef
+$(foreach name,initfs initfs-test,$(eval $(call initfs_rule,$(name))))
 
 kernel: $(BUILD)/$(ARCH)/kernel
 loader: $(BUILD)/$(ARCH)/tessera-bootloader.efi
-initfs: $(BUILD)/$(ARCH)/initfs
+initfs: $(BUILD)/$(ARCH)/initfs $(BUILD)/$(ARCH)/initfs-test

@@ -10,7 +10,10 @@
 #      test is one more result, `guest-<arch>:NAME`), fault-<arch>
 #      (--expect-fail: the kernel's fault report) and loader-error-<arch>
 #      (--expect-fail: the loader refuses a `\kernel` that is not an ELF,
-#      with a clear error)
+#      with a clear error), then console-<arch>: console-test.img (the
+#      normal initfs in a test image) gets $(CONSOLE_INPUT) typed into the
+#      console once its banner appears; its answers must appear and
+#      `exit 0` must end the run with QEMU's status 33
 #   4. the summary: every host test, lint, boot test and guest test;
 #      `N passed, N failed` last.
 # Each step appends `pass <name>` / `fail <name>` to build/results.txt.
@@ -23,7 +26,7 @@ CARGO_TEST_STATUS := $(BUILD)/cargo-test.status
 SUBMAKE = $(MAKE) --no-print-directory DEPS_CHECKED=1
 
 test: deps test-start test-cargo test-lint $(BOOT_TEST) \
-		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a))
+		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a) test-console-$(a))
 	@echo "==> summary"
 	@$(BOOT_TEST) summary --results $(RESULTS) --cargo-log $(CARGO_TEST_LOG) \
 		--cargo-exit "$$(cat $(CARGO_TEST_STATUS) 2>/dev/null || echo 1)"
@@ -69,6 +72,24 @@ $(ARCHES:%=test-fault-%): test-fault-%: | deps
 $(ARCHES:%=test-loader-error-%): test-loader-error-%: | deps
 	$(call boot_step,loader-error,$*,$(BUILD)/$*/bad-kernel.img,$(LOADER_ERROR_EXPECT))
 
+# The console (schemes/console), driven through the serial port: every
+# command once, line editing (DEL erasing a two-byte character, BS, an
+# arrow key's escape sequence, CR LF), an unknown command, a program that
+# fails, and `exit 0`, which ends init with 0 and so QEMU with 33.
+CONSOLE_INPUT := $(BUILD)/console-input.txt
+CONSOLE_EXPECT := --stdin $(CONSOLE_INPUT) --stdin-after "Tessera console on" \
+	--expect "tessera> help" --expect "keys: backspace erases" \
+	--expect "What init runs (schemes/init)" --expect "syscall-fuzz" --expect "free_frames " \
+	--expect 'hello: argv[1] = "x"' --expect "console: kvd exited with status 2" \
+	--expect "console: unknown command: frobnicate" --expect "init: console exited with status 0"
+$(CONSOLE_INPUT): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%b' 'help\n\033[Acat etc/init.rc\r\nls bim\010n\ncat sys:mem\0303\0251\0177ory\n' \
+		'hello x\nkvd --bad\nfrobnicate\nexit 0\n' > $@
+.PHONY: $(ARCHES:%=test-console-%)
+$(ARCHES:%=test-console-%): test-console-%: $(CONSOLE_INPUT) | deps
+	$(call boot_step,console,$*,$(BUILD)/$*/console-test.img,$(CONSOLE_EXPECT))
+
 # fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
 # with -D warnings for the host crates and for the kernel and the loader on
 # each of their targets. Runs every check, fails if any did.
@@ -78,7 +99,7 @@ LINT_CHECKS := \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
-		"$(CARGO) clippy --release -p init -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
+		"$(CARGO) clippy --release -p init -p console -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
 	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"
 
 lint: | deps

@@ -52,6 +52,11 @@ pub struct TestOptions {
     pub verbose: bool,
     /// Count the in-guest tests too (`--guest-results`, normal tests).
     pub guest_results: bool,
+    /// A file whose bytes are typed into QEMU's stdin (the guest's serial
+    /// input) once a line contains [`Self::stdin_after`] (`--stdin`).
+    pub stdin: Option<PathBuf>,
+    /// The text that line must contain (`--stdin-after`).
+    pub stdin_after: String,
     /// The QEMU command line (program first).
     pub command: Vec<String>,
 }
@@ -69,6 +74,8 @@ impl TestOptions {
             results: None,
             verbose: false,
             guest_results: false,
+            stdin: None,
+            stdin_after: String::new(),
             command,
         }
     }
@@ -76,8 +83,16 @@ impl TestOptions {
 
 /// Runs one test, writes its report to `out`, appends to the results file,
 /// and returns the verdict. An `Err` means the harness itself failed (the
-/// log or results file could not be written), not the test.
+/// log or results file could not be written, the `--stdin` file could not
+/// be read), not the test.
 pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> {
+    let input = match &opts.stdin {
+        Some(path) => Some(process::Input {
+            bytes: fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
+            after: opts.stdin_after.clone(),
+        }),
+        None => None,
+    };
     let mut log = match &opts.log {
         Some(path) => Some(LineWriter::new(create_with_dirs(path)?)),
         None => None,
@@ -92,7 +107,7 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     if opts.guest_results && !opts.expect_fail {
         seen = seen.collect_guest_results();
     }
-    let watched = process::watch(&opts.command, &opts.limits, seen, &mut |line| {
+    let watched = process::watch_with_input(&opts.command, &opts.limits, input, seen, &mut |line| {
         let text = report::log_line(line);
         if let Some(Err(e)) = log.as_mut().map(|log| writeln!(log, "{text}")) {
             log_error.get_or_insert(e);

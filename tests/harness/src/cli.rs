@@ -9,7 +9,7 @@ use crate::boot_test::TestOptions;
 pub const USAGE: &str = "\
 usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
                  [--verbose] [--expect TEXT]... [--guest-results]
-                 -- QEMU-COMMAND...
+                 [--stdin FILE --stdin-after TEXT] -- QEMU-COMMAND...
        boot-test --name NAME --expect-fail [--expect-fail-line TEXT] [...]
                  -- QEMU-COMMAND...
        boot-test summary --results FILE [--cargo-log FILE [--cargo-exit N]]
@@ -29,6 +29,10 @@ Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
                 without `boot-`). The guest's `N passed, N failed` line must
                 come and agree with them, and no guest test may fail; if it
                 never comes, `fail guest-PREFIX:runner` is recorded too.
+  --stdin FILE --stdin-after TEXT: QEMU's stdin is a pipe instead; FILE's
+                bytes are written to it (then it is closed) once a serial
+                line contains TEXT, e.g. the banner of a program that reads
+                the console. Earlier input could be eaten by the firmware.
 Prints `ok NAME` or `FAIL NAME: WHY`; exit status 0 on pass, 1 on fail,
 2 on a usage or harness error. `--timeout` defaults to 90 s.
 
@@ -93,6 +97,8 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
             }
             "--verbose" => opts.verbose = true,
             "--guest-results" => opts.guest_results = true,
+            "--stdin" => opts.stdin = Some(value()?.into()),
+            "--stdin-after" => opts.stdin_after = non_empty(flag, value()?)?,
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -106,6 +112,10 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
     }
     if opts.expect_fail && !opts.expect.is_empty() {
         return Err("--expect is for normal tests, not with --expect-fail".into());
+    }
+    // One without the other: input never sent, or a trigger for nothing.
+    if opts.stdin.is_some() == opts.stdin_after.is_empty() {
+        return Err("--stdin and --stdin-after go together".into());
     }
     if opts.expect_fail && opts.guest_results {
         return Err("--guest-results is for normal tests, not with --expect-fail".into());
@@ -185,6 +195,14 @@ mod tests {
             panic!("--guest-results")
         };
         assert!(opts.guest_results);
+        assert_eq!(opts.stdin, None);
+        let Ok(Invocation::Test(opts)) =
+            parse(&args("--name console-x86_64 --stdin build/in.txt --stdin-after tessera> -- qemu"))
+        else {
+            panic!("--stdin")
+        };
+        assert_eq!(opts.stdin, Some(PathBuf::from("build/in.txt")));
+        assert_eq!(opts.stdin_after, "tessera>");
 
         let mut argv = args("--name loader-error-x86_64 --expect-fail --expect-fail-line");
         argv.push("tessera-loader: error".into());
@@ -220,6 +238,9 @@ mod tests {
             "--name x --expect-fail-line oops -- qemu",
             "--name x --expect-fail --expect ok -- qemu",
             "--name x --expect-fail --guest-results -- qemu",
+            "--name x --stdin in.txt -- qemu",
+            "--name x --stdin-after ready -- qemu",
+            "--name x --stdin -- qemu",
             "--name -- qemu",
             "summary",
             "summary --cargo-exit x --results r",

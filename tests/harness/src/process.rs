@@ -1,7 +1,8 @@
 //! Runs the command under test and watches its output with a deadline.
 //!
-//! The command runs with stdin from `/dev/null` and stdout/stderr piped, in
-//! its own process group. One thread per pipe reads lines and stamps each
+//! The command runs with stdin from `/dev/null` (or, given an [`Input`], a
+//! pipe that gets the input's bytes once a line of output contains its
+//! trigger text) and stdout/stderr piped, in its own process group. One thread per pipe reads lines and stamps each
 //! with the milliseconds since spawn; the calling thread receives them,
 //! feeds [`Observations`], and decides when to stop:
 //!
@@ -17,9 +18,9 @@
 //! Nothing here waits without a bound, so the harness never hangs, even if
 //! a grandchild escaped the group and keeps a pipe open.
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -77,6 +78,18 @@ pub struct OutputLine {
     pub text: String,
 }
 
+/// What to type into the command: `bytes` go to its stdin once a line of
+/// its stdout (the guest's serial console) contains `after`; then stdin is
+/// closed. Until then nothing is written, so firmware that polls the serial
+/// port during boot cannot swallow the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// The bytes to write.
+    pub bytes: Vec<u8>,
+    /// Text a stdout line must contain before they are written.
+    pub after: String,
+}
+
 /// The result of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finished {
@@ -96,6 +109,19 @@ pub struct Finished {
 pub fn watch(
     command: &[String],
     limits: &Limits,
+    seen: Observations,
+    on_line: &mut dyn FnMut(&OutputLine),
+) -> io::Result<Finished> {
+    watch_with_input(command, limits, None, seen, on_line)
+}
+
+/// [`watch`], writing `input` (if any) to the command's stdin when its
+/// trigger line comes. The bytes are written by a thread of their own, so
+/// a command that does not read them never blocks the run loop.
+pub fn watch_with_input(
+    command: &[String],
+    limits: &Limits,
+    mut input: Option<Input>,
     mut seen: Observations,
     on_line: &mut dyn FnMut(&OutputLine),
 ) -> io::Result<Finished> {
@@ -104,11 +130,12 @@ pub fn watch(
     let start = Instant::now();
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()?;
+    let mut stdin = child.stdin.take();
     let (tx, rx) = mpsc::channel();
     if let Some(out) = child.stdout.take() {
         spawn_reader(out, Stream::Stdout, start, tx.clone());
@@ -126,6 +153,12 @@ pub fn watch(
                 let first_failure = seen.first_failure.is_none();
                 if seen.record_from(line.stream, line.at_ms, &line.text) == LineKind::Failure && first_failure {
                     stop_at = stop_at.min(Instant::now() + limits.linger_after_failure);
+                }
+                if line.stream == Stream::Stdout
+                    && input.as_ref().is_some_and(|input| line.text.contains(&input.after))
+                    && let (Some(pipe), Some(input)) = (stdin.take(), input.take())
+                {
+                    feed(pipe, input.bytes);
                 }
                 on_line(&line);
             }
@@ -156,6 +189,14 @@ pub fn watch(
             return Ok(Finished { seen, ending, ended_ms: millis(at - start) });
         }
     }
+}
+
+/// Writes `bytes` to the command's stdin and closes it, in a thread of its
+/// own; a write error (the command is gone) just ends the thread.
+fn feed(mut pipe: ChildStdin, bytes: Vec<u8>) {
+    thread::spawn(move || {
+        let _ = pipe.write_all(&bytes);
+    });
 }
 
 /// Reads `pipe` line by line until it closes, sending each cleaned line.
@@ -210,4 +251,52 @@ fn ending_of(status: ExitStatus) -> Ending {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    /// Runs `script` with `input` and returns its stdout lines.
+    fn run(script: &str, input: Option<Input>) -> Vec<String> {
+        let limits = Limits { timeout: Duration::from_secs(10), ..Limits::default() };
+        let mut lines = Vec::new();
+        let finished =
+            watch_with_input(&sh(script), &limits, input, Observations::new(&[], "KERNEL FAULT"), &mut |l| {
+                if l.stream == Stream::Stdout {
+                    lines.push(l.text.clone());
+                }
+            })
+            .unwrap();
+        assert_eq!(finished.ending, Ending::Exited(0), "{lines:?}");
+        lines
+    }
+
+    #[test]
+    fn input_is_written_after_the_trigger_line() {
+        // Nothing may be readable before `ready`: the first read must wait
+        // for the trigger, then get the first input line.
+        let script = "echo booting; echo 'console ready'; read a; read b; echo \"got $a+$b\"; \
+                      if read c; then echo more; else echo eof; fi";
+        let input = Input { bytes: b"one\ntwo\n".to_vec(), after: "ready".into() };
+        assert_eq!(run(script, Some(input)), ["booting", "console ready", "got one+two", "eof"]);
+    }
+
+    #[test]
+    fn without_input_stdin_is_empty() {
+        assert_eq!(run("if read a; then echo got; else echo eof; fi", None), ["eof"]);
+    }
+
+    #[test]
+    fn input_waits_for_its_trigger() {
+        // The trigger never comes: stdin stays open and empty, so the read
+        // would block; `timeout` ends it and the script reports that.
+        let script = "echo start; if timeout 0.3 sh -c 'read a'; then echo read; else echo waited; fi";
+        let input = Input { bytes: b"x\n".to_vec(), after: "never".into() };
+        assert_eq!(run(script, Some(input)), ["start", "waited"]);
+    }
 }

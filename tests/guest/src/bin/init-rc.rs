@@ -1,0 +1,139 @@
+//! `init-rc`: init's handling of `daemon` lines, foreground programs and
+//! the end, seen from outside: a second init runs
+//! `initfs:etc/init-check.rc` (`init initfs:etc/init-check.rc`, its fds 1
+//! and 2 on a pipe) and the test checks what it printed and how it ended.
+//!
+//! | check | expected |
+//! |---|---|
+//! | a daemon that exits at once (`daemon kvd --bad`, status 2) | `init: started daemon kvd (pid A)`, later `init: daemon kvd (pid A) exited with status 2` |
+//! | foreground programs | `init: hello exited with status 0`, `init: kvd exited with status 2`, in that order |
+//! | a daemon still running at the end (`daemon echod echo-init-rc`) | after the last foreground line: `init: stopping daemon echod (pid B)`, then `init: daemon echod (pid B) killed by signal 15 (SIGTERM)` |
+//! | init's status | exited with 1 (a foreground program failed) |
+//! | what is left | no process that was not there before init started; the pipe reaches end of file |
+//!
+//! The second init is reaped before the pipe is read: init stops its
+//! children within a bounded time, and the pipe holds all its output
+//! (far less than 64 KiB), so nothing here can wait forever — unless a
+//! child survives, which the process check catches and kills first.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use tessera_guest_tests::system::{fork_with, reap};
+use tessera_guest_tests::{Checks, Shown};
+use tessera_runtime::abi::signal::SIGKILL;
+use tessera_runtime::{Args, io, println, sys};
+
+tessera_runtime::entry!(main);
+
+/// The list the second init runs.
+const RC: &str = "initfs:etc/init-check.rc";
+
+fn main(_args: Args) -> i32 {
+    let mut checks = Checks::new("init-rc");
+    let before = live_pids();
+    let Ok([r, w]) = sys::pipe2(0) else {
+        checks.check("pipe2", false, format_args!("failed"));
+        return checks.finish();
+    };
+    let init = fork_with(|| {
+        let _ = sys::close(r);
+        if sys::dup2(w, 1).is_err() || sys::dup2(w, 2).is_err() {
+            return 2;
+        }
+        let _ = sys::close(w);
+        let error = sys::execve("initfs:bin/init", &["init", RC], &[]);
+        println!("init-rc: cannot execute init: {error}");
+        3
+    });
+    let _ = sys::close(w);
+    let init = match init {
+        Ok(pid) => pid,
+        Err(e) => {
+            checks.check("fork", false, format_args!("{e}"));
+            return checks.finish();
+        }
+    };
+    let status = reap(init).map(|(_, status)| status);
+    checks.check(
+        "init exits with 1: a foreground program failed",
+        matches!(status, Ok(s) if s.code() == Some(1)),
+        format_args!("got {status:?}"),
+    );
+
+    let survivors: Vec<usize> = live_pids().into_iter().filter(|pid| !before.contains(pid)).collect();
+    for &pid in &survivors {
+        let _ = sys::kill(pid, SIGKILL);
+    }
+    checks.check("init left no process behind", survivors.is_empty(), format_args!("still alive: {survivors:?}"));
+
+    let mut output = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = loop {
+        match sys::read(r, &mut buf) {
+            Ok(0) => break Ok(0),
+            Ok(n) => output.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = sys::close(r);
+    checks.check("the output pipe reaches end of file", end.is_ok(), format_args!("read gave {}", Shown(end)));
+    let output = String::from_utf8_lossy(&output);
+    let lines: Vec<&str> = output.lines().filter(|line| line.starts_with("init: ")).collect();
+    for line in &lines {
+        println!("init-rc: | {line}");
+    }
+    check_lines(&mut checks, &lines);
+    checks.finish()
+}
+
+/// Checks init's report lines (`init: ...`, in the order printed).
+fn check_lines(checks: &mut Checks, lines: &[&str]) {
+    let at = |text: &str| lines.iter().position(|line| *line == text);
+    let pid_of =
+        |prefix: &str| -> Option<&str> { lines.iter().find_map(|line| line.strip_prefix(prefix)?.strip_suffix(')')) };
+
+    let early = pid_of("init: started daemon kvd (pid ");
+    checks.check("the daemon kvd is started", early.is_some(), format_args!("lines: {lines:?}"));
+    if let Some(pid) = early {
+        let report = format!("init: daemon kvd (pid {pid}) exited with status 2");
+        checks.check("its early exit is reported", at(&report).is_some(), format_args!("no {report:?}"));
+    }
+
+    let hello = at("init: hello exited with status 0");
+    let failed = at("init: kvd exited with status 2");
+    checks.check(
+        "the foreground programs run in order, each reported",
+        matches!((hello, failed), (Some(h), Some(f)) if h < f),
+        format_args!("hello at {hello:?}, kvd at {failed:?}"),
+    );
+
+    let Some(pid) = pid_of("init: started daemon echod (pid ") else {
+        return checks.check("the daemon echod is started", false, format_args!("lines: {lines:?}"));
+    };
+    let stopping = at(&format!("init: stopping daemon echod (pid {pid})"));
+    let killed = at(&format!("init: daemon echod (pid {pid}) killed by signal 15 (SIGTERM)"));
+    checks.check(
+        "at the end the running daemon gets SIGTERM and is reaped",
+        matches!((failed, stopping, killed), (Some(f), Some(s), Some(k)) if f < s && s < k),
+        format_args!("last program at {failed:?}, stopping at {stopping:?}, reaped at {killed:?}"),
+    );
+}
+
+/// The pids of every live process, from `sys:processes`.
+fn live_pids() -> Vec<usize> {
+    let text = io::read_file("sys:processes").ok().and_then(|t| String::from_utf8(t).ok()).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let pid = fields.next()?.parse().ok()?;
+            (fields.nth(1)? == "alive").then_some(pid)
+        })
+        .collect()
+}
