@@ -1,9 +1,7 @@
 //! The device tree as the interrupt and time drivers read it: the blob the
 //! loader copied, and the `interrupts` property in the GICv3 binding's
 //! three-cell form, which the `fdt` crate does not decode.
-//!
-//! `open` repeats `dtb::parse` (private to `dtb.rs`); the two can merge
-//! when that file is next edited.
+//! `dtb.rs` reads the UART, CPUs and PSCI through [`open`] too.
 
 use fdt::Fdt;
 use fdt::node::FdtNode;
