@@ -19,6 +19,7 @@ mod console;
 mod env;
 mod exec;
 mod file;
+mod futex;
 mod loader;
 mod mm;
 mod panic;

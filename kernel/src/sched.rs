@@ -72,6 +72,16 @@ enum State {
 /// A kernel thread that runs a user thread of `process`.
 pub struct Thread {
     pub process: Arc<Process>,
+    /// Thread id: the process's pid for its first thread, else a fresh
+    /// number from the same counter (as Linux).
+    pub tid: usize,
+    /// Asked to end alone (its process is replacing its program): the
+    /// thread leaves at its next return to user mode, blocking calls return
+    /// EINTR meanwhile.
+    pub leave: AtomicBool,
+    /// A user `u32` the kernel zeroes, then wakes a futex waiter on, when the
+    /// thread ends (`exit_thread`'s argument; 0 for none).
+    pub clear_tid: AtomicUsize,
     stack: KernelStack,
     context: UnsafeCell<Context>,
     fpu: UnsafeCell<FpuState>,
@@ -88,14 +98,17 @@ unsafe impl Sync for Thread {}
 unsafe impl Send for Thread {}
 
 impl Thread {
-    /// A thread of `process` that starts in user mode with `frame` and FP/SIMD
-    /// registers `fpu`.
-    pub fn new(process: Arc<Process>, frame: &TrapFrame, fpu: FpuState) -> Result<Arc<Self>> {
+    /// Thread `tid` of `process`, which starts in user mode with `frame` and
+    /// FP/SIMD registers `fpu`.
+    pub fn new(process: Arc<Process>, tid: usize, frame: &TrapFrame, fpu: FpuState) -> Result<Arc<Self>> {
         let stack = KernelStack::new()?;
         // SAFETY: the stack is fresh and KERNEL_STACK_PAGES long.
         let context = unsafe { Context::new_user(stack.top(), frame) };
         Ok(Arc::new(Self {
             process,
+            tid,
+            leave: AtomicBool::new(false),
+            clear_tid: AtomicUsize::new(0),
             stack,
             context: UnsafeCell::new(context),
             fpu: UnsafeCell::new(fpu),

@@ -61,6 +61,19 @@ pub mod number {
     /// envp are arrays of `[ptr, len]` pairs; replaces the program, returns
     /// only on error.
     pub const SYS_EXECVE: usize = SYS_CLASS_PATH | 11;
+    /// `clone_thread(entry, stack_top, arg, tls) -> tid`: a new thread of
+    /// the calling process, entering `entry(arg)` on the caller-provided
+    /// stack with thread pointer `tls` (x86_64 FS base, aarch64 TPIDR_EL0).
+    /// Tessera's (Redox does threads in userspace); Linux's clone3 number.
+    pub const SYS_CLONE_THREAD: usize = 435;
+    /// `exit_thread(status, clear_tid_ptr) -> !`: ends the calling thread;
+    /// the kernel zeroes the `u32` at `clear_tid_ptr` (if not 0) and wakes a
+    /// futex waiter on it. The last thread's `status` is the process's exit
+    /// code. (`SYS_EXIT` ends every thread, as Linux's `exit_group`.)
+    pub const SYS_EXIT_THREAD: usize = 60;
+    /// `gettid() -> tid`: the calling thread's id (the pid for the first
+    /// thread of a process). Linux's number.
+    pub const SYS_GETTID: usize = 186;
 }
 
 /// `open` flag: the new descriptor is closed by `execve` (classic Redox's
@@ -159,6 +172,9 @@ mod tests {
             SYS_GETPPID,
             SYS_FORK,
             SYS_EXECVE,
+            SYS_CLONE_THREAD,
+            SYS_EXIT_THREAD,
+            SYS_GETTID,
         ];
         let redox = [
             SYS_OPENAT_INTO,

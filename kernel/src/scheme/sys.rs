@@ -47,13 +47,13 @@ fn render(path: &str) -> Result<String> {
             );
         }
         "processes" => {
-            text.push_str("pid ppid state pages name\n");
-            for (pid, ppid, state, name, pages) in process::list() {
+            text.push_str("pid ppid state pages threads name\n");
+            for (pid, ppid, state, name, pages, threads) in process::list() {
                 let state = match state {
                     State::Alive => String::from("alive"),
                     State::Zombie(status) => format!("zombie:{status}"),
                 };
-                let _ = writeln!(text, "{pid} {ppid} {state} {pages} {name}");
+                let _ = writeln!(text, "{pid} {ppid} {state} {pages} {threads} {name}");
             }
         }
         "scheduler" => {

@@ -158,10 +158,10 @@ pub struct UserScheme {
     next_id: AtomicUsize,
 }
 
-/// Whether the current process has been killed (it ends on its way out of
+/// Whether the current thread is being stopped (it ends on its way out of
 /// the kernel).
 fn killed() -> bool {
-    process::current().pending_kill.load(Ordering::Acquire) != 0
+    process::kill_pending()
 }
 
 /// Checks a response against what its request allows. `Err` is a protocol

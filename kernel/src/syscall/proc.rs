@@ -1,4 +1,5 @@
-//! Process calls: exit, getpid, getppid, fork, execve, waitpid, kill, yield.
+//! Process and thread calls: exit, getpid, getppid, fork, execve, waitpid,
+//! kill, yield, clone_thread, exit_thread, gettid.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -20,6 +21,18 @@ pub fn exit(status: usize) -> Result<usize> {
 
 pub fn getpid() -> Result<usize> {
     Ok(process::current().pid)
+}
+
+pub fn gettid() -> Result<usize> {
+    Ok(sched::current().tid)
+}
+
+pub fn clone_thread(entry: usize, stack_top: usize, arg: usize, tls: usize) -> Result<usize> {
+    process::clone_thread(entry, stack_top, arg, tls)
+}
+
+pub fn exit_thread(status: usize, clear_tid_ptr: usize) -> Result<usize> {
+    process::exit_thread(status, clear_tid_ptr)
 }
 
 pub fn getppid() -> Result<usize> {
@@ -100,6 +113,8 @@ pub fn execve(
     };
     let program = crate::loader::read_program(&path)?;
     let image = exec::load(&program, &argv, &envp)?;
+    // The point of no return: other threads end, then the space goes.
+    process::stop_siblings()?;
     let name = path.rsplit(['/', ':']).next().unwrap_or(&path);
     *frame = TrapFrame::new_user(image.entry, image.stack_pointer);
     process::replace_space(image.space, String::from(name));

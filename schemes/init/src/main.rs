@@ -232,11 +232,12 @@ fn alive_children(daemons: &[Daemon]) -> Vec<(usize, String)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
-            let mut fields = line.splitn(5, ' ');
+            // `pid ppid state pages threads name`; the name may hold spaces.
+            let mut fields = line.splitn(6, ' ');
             let pid = fields.next()?.parse().ok()?;
             let ppid: usize = fields.next()?.parse().ok()?;
             let alive = fields.next()? == "alive";
-            let name = fields.nth(1).unwrap_or("?");
+            let name = fields.nth(2).unwrap_or("?");
             (alive && ppid == me && pid != me).then(|| (pid, name.into()))
         })
         .collect()

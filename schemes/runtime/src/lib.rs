@@ -23,7 +23,9 @@
 //! - **System calls**: [`syscall`] has the raw `syscall0..syscall6` of the
 //!   convention in `tessera_abi`; [`sys`] has a typed wrapper per call, each
 //!   documenting the errnos a caller sees. [`process`] builds `spawn`/`wait`
-//!   on them; [`io`] has the `print!` family and whole-file reads.
+//!   on them; [`io`] has the `print!` family and whole-file reads;
+//!   [`thread`] spawns and joins threads (stacks on the heap, joins through
+//!   the kernel's cleared tid word and a futex).
 //! - **Heap**: a global allocator over a static 1 MiB `.bss` array
 //!   ([`heap`]): the kernel has no `brk`/`mmap` for user space yet; the heap
 //!   moves to `memory:` when it does.
@@ -50,6 +52,7 @@ pub mod process;
 pub mod scheme;
 pub mod start;
 pub mod sys;
+pub mod thread;
 
 pub use start::Args;
 /// The system-call ABI (numbers, flags, structs, errnos), re-exported so

@@ -312,3 +312,56 @@ pub fn nanosleep(duration: &TimeSpec, remaining: Option<&mut TimeSpec>) -> Resul
     // at `remaining` (0: nowhere).
     unsafe { syscall2(SYS_NANOSLEEP, duration as *const TimeSpec as usize, remaining) }.map(drop)
 }
+
+/// The calling thread's id (the pid for a process's first thread).
+pub fn gettid() -> Result<usize> {
+    // SAFETY: no memory is passed.
+    unsafe { syscall0(SYS_GETTID) }
+}
+
+/// Starts a thread of this process at `entry(arg)` with stack pointer
+/// `stack_top` and thread pointer `tls`; returns its tid. Prefer
+/// [`crate::thread::spawn`], which provides the stack and the join.
+///
+/// Errors: `EINVAL` an address outside user space, `EAGAIN` the process has
+/// too many threads, `ENOMEM` no memory for the kernel's side of the
+/// thread, `EINTR` the process is ending or in `execve`.
+///
+/// # Safety
+/// `entry` must be a function that never returns (it ends with
+/// [`exit_thread`]) and follows the platform's C calling convention at
+/// `stack_top`, which must be the top of memory nothing else uses while the
+/// thread runs.
+pub unsafe fn clone_thread(entry: usize, stack_top: usize, arg: usize, tls: usize) -> Result<usize> {
+    // SAFETY: per the contract; the kernel itself only reads the registers.
+    unsafe { syscall4(SYS_CLONE_THREAD, entry, stack_top, arg, tls) }
+}
+
+/// Ends the calling thread. Once it no longer runs on its stack, the kernel
+/// writes a `u32` 0 at `clear_tid` (if given) and wakes one [`futex_wait`]
+/// on it. The last thread's `status` becomes the process's exit code.
+pub fn exit_thread(status: usize, clear_tid: Option<&core::sync::atomic::AtomicU32>) -> ! {
+    let clear = clear_tid.map_or(0, |word| word.as_ptr() as usize);
+    // SAFETY: the thread ends; the kernel writes only the u32 at `clear`.
+    let _ = unsafe { syscall2(SYS_EXIT_THREAD, status, clear) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Sleeps while `word` holds `expected`, until a [`futex_wake`] on it or the
+/// relative `timeout`. Errors: `EAGAIN` the word differs already,
+/// `ETIMEDOUT` the timeout passed, `EINTR` the process is ending, `EINVAL`
+/// a bad timeout.
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32, timeout: Option<&TimeSpec>) -> Result<()> {
+    let timeout = timeout.map_or(0, |t| t as *const TimeSpec as usize);
+    // SAFETY: the kernel reads the word and at most one TimeSpec.
+    unsafe { syscall4(SYS_FUTEX, word.as_ptr() as usize, tessera_abi::flag::FUTEX_WAIT, expected as usize, timeout) }
+        .map(drop)
+}
+
+/// Wakes up to `count` threads waiting on `word`; returns how many.
+pub fn futex_wake(word: &core::sync::atomic::AtomicU32, count: usize) -> Result<usize> {
+    // SAFETY: the kernel only checks the word's address.
+    unsafe { syscall3(SYS_FUTEX, word.as_ptr() as usize, tessera_abi::flag::FUTEX_WAKE, count) }
+}

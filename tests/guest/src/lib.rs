@@ -46,6 +46,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         EPIPE => "EPIPE",
         ENOSYS => "ENOSYS",
         EOPNOTSUPP => "EOPNOTSUPP",
+        ETIMEDOUT => "ETIMEDOUT",
         _ => "E?",
     }
 }

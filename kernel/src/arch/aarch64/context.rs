@@ -97,6 +97,10 @@ impl FpuState {
     pub fn new() -> Self {
         Self { q: [0; 32], fpcr: 0, fpsr: 0, tpidr_el0: 0 }
     }
+    /// Sets the thread pointer (TPIDR_EL0) the thread starts with.
+    pub fn set_thread_pointer(&mut self, value: u64) {
+        self.tpidr_el0 = value;
+    }
     /// Saves this CPU's FP/SIMD registers and TPIDR_EL0.
     pub fn save(&mut self) {
         // SAFETY: the area is large enough and 16-aligned; CPACR_EL1 lets EL1

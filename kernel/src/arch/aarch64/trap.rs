@@ -46,6 +46,11 @@ impl TrapFrame {
     pub fn set_return(&mut self, value: usize) {
         self.x[0] = value as u64;
     }
+    /// Sets the first argument register (`x0`) of a function entered
+    /// through this frame (a new thread's start routine).
+    pub fn set_arg0(&mut self, value: usize) {
+        self.x[0] = value as u64;
+    }
     /// The interrupted instruction.
     pub fn instruction_pointer(&self) -> u64 {
         self.elr

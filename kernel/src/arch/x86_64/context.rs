@@ -78,29 +78,59 @@ impl Context {
     }
 }
 
-/// The FPU/SSE registers of a thread (the 512-byte `fxsave` image).
+/// The user register state a thread keeps beyond its trap frame: the
+/// FPU/SSE registers (the 512-byte `fxsave` image) and the thread pointer
+/// (`IA32_FS_BASE`, what `%fs:` addresses; Intel SDM Vol. 4 §2.1).
 #[repr(C, align(16))]
-pub struct FpuState([u8; 512]);
+pub struct FpuState {
+    fx: [u8; 512],
+    fs_base: u64,
+}
+
+/// The MSR behind `%fs:`'s base.
+const IA32_FS_BASE: u32 = 0xC000_0100;
 
 impl FpuState {
     /// The state a new thread starts with: what `fninit` plus default MXCSR
-    /// give, taken from a freshly reset FPU.
+    /// give, taken from a freshly reset FPU; thread pointer 0.
     pub fn new() -> Self {
-        let mut state = Self([0; 512]);
+        let mut state = Self { fx: [0; 512], fs_base: 0 };
         // FCW = 0x037F (all exceptions masked), MXCSR = 0x1F80.
-        state.0[0..2].copy_from_slice(&0x037Fu16.to_le_bytes());
-        state.0[24..28].copy_from_slice(&0x1F80u32.to_le_bytes());
+        state.fx[0..2].copy_from_slice(&0x037Fu16.to_le_bytes());
+        state.fx[24..28].copy_from_slice(&0x1F80u32.to_le_bytes());
         state
     }
-    /// Saves this CPU's FPU registers.
-    pub fn save(&mut self) {
-        // SAFETY: the area is 512 bytes, 16-aligned; CR4.OSFXSR is set.
-        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) };
+    /// Sets the thread pointer the thread starts with.
+    pub fn set_thread_pointer(&mut self, value: u64) {
+        self.fs_base = value;
     }
-    /// Loads this CPU's FPU registers.
+    /// Saves this CPU's FPU registers and thread pointer.
+    pub fn save(&mut self) {
+        let (low, high): (u32, u32);
+        // SAFETY: the area is 512 bytes, 16-aligned; CR4.OSFXSR is set.
+        // IA32_FS_BASE exists on every x86_64 CPU.
+        unsafe {
+            core::arch::asm!("fxsave64 [{}]", in(reg) self.fx.as_mut_ptr(), options(nostack));
+            core::arch::asm!("rdmsr", in("ecx") IA32_FS_BASE, out("eax") low, out("edx") high, options(nomem, nostack));
+        }
+        self.fs_base = u64::from(high) << 32 | u64::from(low);
+    }
+    /// Loads this CPU's FPU registers and thread pointer.
     pub fn restore(&self) {
-        // SAFETY: as for `save`; the image came from `save` or `new`.
-        unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack)) };
+        // SAFETY: as for `save`; the image came from `save` or `new`. The
+        // FS base only matters to user code (the kernel uses GS), and a
+        // non-canonical value cannot get here: `set_thread_pointer`'s
+        // callers check it, `save` read it from the CPU.
+        unsafe {
+            core::arch::asm!("fxrstor64 [{}]", in(reg) self.fx.as_ptr(), options(nostack));
+            core::arch::asm!(
+                "wrmsr",
+                in("ecx") IA32_FS_BASE,
+                in("eax") self.fs_base as u32,
+                in("edx") (self.fs_base >> 32) as u32,
+                options(nomem, nostack),
+            );
+        }
     }
 }
 

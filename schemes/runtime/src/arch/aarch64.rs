@@ -126,3 +126,7 @@ pub unsafe fn syscall6(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
     };
     crate::syscall::demux(ret)
 }
+
+/// How far below a 16-byte-aligned top a new thread's stack pointer starts:
+/// AAPCS64 keeps `sp` 16-aligned at all times.
+pub(crate) const THREAD_ENTRY_STACK_BIAS: usize = 0;

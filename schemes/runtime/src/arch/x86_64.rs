@@ -134,3 +134,8 @@ pub unsafe fn syscall6(n: usize, a: usize, b: usize, c: usize, d: usize, e: usiz
     };
     crate::syscall::demux(ret)
 }
+
+/// How far below a 16-byte-aligned top a new thread's stack pointer starts:
+/// the SysV ABI expects `rsp + 8` to be 16-aligned at a function's entry
+/// (a `call` has pushed the return address).
+pub(crate) const THREAD_ENTRY_STACK_BIAS: usize = 8;

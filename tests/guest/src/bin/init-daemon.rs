@@ -81,13 +81,13 @@ fn main(_args: Args) -> i32 {
 }
 
 /// `(pid, ppid)` of each live `echod` in a `sys:processes` listing (`pid
-/// ppid state pages name`).
+/// ppid state pages threads name`).
 fn daemon_lines(text: &str) -> Vec<(usize, usize)> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
-            let fields: Vec<&str> = line.splitn(5, ' ').collect();
-            let [pid, ppid, state, _pages, name] = fields.as_slice() else { return None };
+            let fields: Vec<&str> = line.splitn(6, ' ').collect();
+            let [pid, ppid, state, _pages, _threads, name] = fields.as_slice() else { return None };
             (*state == "alive" && *name == DAEMON).then(|| Some((pid.parse().ok()?, ppid.parse().ok()?)))?
         })
         .collect()

@@ -36,7 +36,9 @@
 //! # What is never called, and why
 //! The fuzzing child must survive and must not wait forever:
 //! - `exit` and `execve` end or replace it (`execve` gets targeted checks
-//!   with a path that does not exist instead);
+//!   with a path that does not exist instead); `exit_thread` would end its
+//!   only thread, and `clone_thread` with random addresses starts a thread
+//!   that faults and so kills it (the `threads` test gives both bad input);
 //! - `fmap`, `funmap`, `mremap`, `mprotect` could unmap or protect its own
 //!   code, stack or buffers;
 //! - `fork` is made, but the new process exits at once and is reaped (and
@@ -143,26 +145,29 @@ static LONG_PATH: [u8; 5000] = [b'a'; 5000];
 const CONSOLE_LINE: &str = "syscall-fuzz: (a console write)\n";
 
 /// Every number of the real table that is fuzzed. Left out: `SYS_EXIT`,
-/// `SYS_EXECVE`, `SYS_FMAP`, `SYS_FUNMAP`, `SYS_MREMAP`, `SYS_MPROTECT`
-/// (see the module doc).
+/// `SYS_EXECVE`, `SYS_FMAP`, `SYS_FUNMAP`, `SYS_MREMAP`, `SYS_MPROTECT`,
+/// `SYS_CLONE_THREAD`, `SYS_EXIT_THREAD` (see the module doc).
 #[rustfmt::skip]
-const REAL: [usize; 33] = [
+const REAL: [usize; 34] = [
     SYS_OPEN, SYS_DUP, SYS_FTRUNCATE, SYS_PIPE2, SYS_WAITPID, SYS_GETPID, SYS_KILL, SYS_GETPPID,
     SYS_FORK, SYS_OPENAT_INTO, SYS_OPENAT_INTO2, SYS_UNLINKAT, SYS_CLOSE, SYS_DUP_INTO, SYS_DUP2,
     SYS_READ, SYS_READ2, SYS_WRITE, SYS_WRITE2, SYS_LSEEK, SYS_FCHOWN, SYS_FCNTL, SYS_FEVENT,
     SYS_CALL, SYS_FLINK, SYS_FPATH, SYS_FRENAME, SYS_FSTAT, SYS_FSYNC, SYS_CLOCK_GETTIME, SYS_FUTEX,
-    SYS_NANOSLEEP, SYS_YIELD,
+    SYS_NANOSLEEP, SYS_YIELD, SYS_GETTID,
 ];
 
 /// The numbers never made, which garbage numbers must avoid too.
-const EXCLUDED: [usize; 6] = [SYS_EXIT, SYS_EXECVE, SYS_FMAP, SYS_FUNMAP, SYS_MREMAP, SYS_MPROTECT];
+#[rustfmt::skip]
+const EXCLUDED: [usize; 8] = [
+    SYS_EXIT, SYS_EXECVE, SYS_FMAP, SYS_FUNMAP, SYS_MREMAP, SYS_MPROTECT, SYS_CLONE_THREAD, SYS_EXIT_THREAD,
+];
 
 /// Numbers whose effect on the fd table the model follows.
 #[rustfmt::skip]
-const MODELLED: [usize; 21] = [
+const MODELLED: [usize; 22] = [
     SYS_OPEN, SYS_DUP, SYS_FTRUNCATE, SYS_PIPE2, SYS_WAITPID, SYS_GETPID, SYS_KILL, SYS_GETPPID,
     SYS_FORK, SYS_CLOSE, SYS_DUP2, SYS_READ, SYS_READ2, SYS_WRITE, SYS_WRITE2, SYS_LSEEK, SYS_FCNTL,
-    SYS_FSTAT, SYS_FSYNC, SYS_CLOCK_GETTIME, SYS_YIELD,
+    SYS_FSTAT, SYS_FSYNC, SYS_CLOCK_GETTIME, SYS_YIELD, SYS_GETTID,
 ];
 
 /// Paths `open` is given, and what they open.

@@ -1,0 +1,237 @@
+//! Processes: pid, parent, address space, file table, threads, exit status,
+//! and the process-level system calls.
+//!
+//! ```text
+//!   Process ── pid, ppid, name
+//!      ├── space: AddrSpace         shared by all its threads
+//!      ├── files: FileTable         shared by all its threads
+//!      ├── threads: [Thread]        tid = pid for the first one
+//!      └── exit: wait status        set once, when the process starts ending
+//! ```
+//!
+//! A process ends when its last thread leaves. A thread leaves by
+//! `exit_thread` ([`thread`]), or because the whole process is ending
+//! ([`exit`]): `exit`, a fault (killed with the fault's signal) or `kill`
+//! record the status and wake every thread; each one leaves at its next
+//! return to user mode, and blocking calls return EINTR meanwhile. The last
+//! thread out releases memory and files, and the process stays a zombie
+//! holding only its status until its parent reaps it with `waitpid`
+//! ([`wait`]). Orphans are adopted by init (pid 1). Signals have no handlers
+//! yet: every signal `kill` sends ends the process.
+
+mod exit;
+mod thread;
+mod wait;
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use spin::Mutex;
+use tessera_abi::error::Result;
+use tessera_abi::wait as wstatus;
+
+pub use exit::{exit_current, exit_if_killed, kill, kill_pending};
+pub use thread::{clone_thread, exit_thread};
+pub use wait::waitpid;
+
+use crate::arch::{FpuState, TrapFrame};
+use crate::file::FileTable;
+use crate::mm::{self, AddrSpace};
+use crate::sched::{self, Thread};
+
+/// The first process.
+pub const INIT_PID: usize = 1;
+
+/// How a process stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Alive,
+    /// Ended with this wait status; waiting to be reaped.
+    Zombie(usize),
+}
+
+/// [`Process::exit`]'s flag: the process is ending (a wait status of 0 is a
+/// valid `exit(0)`, so the status alone cannot say it).
+const EXITING: usize = 1 << 63;
+
+pub struct Process {
+    pub pid: usize,
+    pub ppid: AtomicUsize,
+    pub name: Mutex<String>,
+    /// `None` once the process has ended.
+    pub space: Mutex<Option<AddrSpace>>,
+    pub files: Mutex<FileTable>,
+    pub state: Mutex<State>,
+    /// `EXITING | status` once the process is ending; 0 while it runs.
+    exit: AtomicUsize,
+    /// The process's live threads; empty once it has ended.
+    pub threads: Mutex<Vec<Arc<Thread>>>,
+    /// A thread is in `execve`, stopping its siblings: no new threads.
+    execing: AtomicBool,
+    /// Threads blocked in `waitpid` on this process's children.
+    waiters: Mutex<Vec<Arc<Thread>>>,
+}
+
+static TABLE: Mutex<BTreeMap<usize, Arc<Process>>> = Mutex::new(BTreeMap::new());
+/// Pids and tids share one counter, as on Linux.
+static NEXT_ID: AtomicUsize = AtomicUsize::new(INIT_PID);
+
+fn next_id() -> usize {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Process {
+    fn new(ppid: usize, name: String, space: AddrSpace, files: FileTable) -> Arc<Self> {
+        let process = Arc::new(Self {
+            pid: next_id(),
+            ppid: AtomicUsize::new(ppid),
+            name: Mutex::new(name),
+            space: Mutex::new(Some(space)),
+            files: Mutex::new(files),
+            state: Mutex::new(State::Alive),
+            exit: AtomicUsize::new(0),
+            threads: Mutex::new(Vec::new()),
+            execing: AtomicBool::new(false),
+            waiters: Mutex::new(Vec::new()),
+        });
+        TABLE.lock().insert(process.pid, process.clone());
+        process
+    }
+
+    /// Starts the first thread (tid = pid).
+    fn start_main_thread(self: &Arc<Self>, frame: &TrapFrame, fpu: FpuState) -> Result<()> {
+        let thread = Thread::new(self.clone(), self.pid, frame, fpu)?;
+        self.threads.lock().push(thread.clone());
+        sched::spawn(thread);
+        Ok(())
+    }
+
+    /// The status the process is ending with, once it is ending.
+    fn exit_status(&self) -> Option<usize> {
+        let exit = self.exit.load(Ordering::Acquire);
+        (exit & EXITING != 0).then_some(exit & !EXITING)
+    }
+
+    /// Starts ending the process with `status` (the first status wins) and
+    /// wakes every thread so that each leaves.
+    fn begin_exit(&self, status: usize) {
+        let _ = self.exit.compare_exchange(0, EXITING | status, Ordering::AcqRel, Ordering::Acquire);
+        for thread in self.threads.lock().iter() {
+            sched::wake(thread);
+        }
+    }
+
+    /// Releases memory and files, becomes a zombie, hands children to init
+    /// and wakes the parent. Called by the last thread to leave, which no
+    /// longer uses the address space. Its own waiter list is emptied: it
+    /// holds this process's threads, which hold the process (a cycle
+    /// nothing else would break once it is a zombie).
+    fn end(self: &Arc<Self>, status: usize) {
+        if *self.state.lock() != State::Alive {
+            return;
+        }
+        // Release everything before becoming a zombie: whoever sees the
+        // zombie (a waitpid on another CPU) must also see its pipes closed
+        // and its memory free.
+        let space = self.space.lock().take();
+        drop(space);
+        let files = core::mem::take(&mut *self.files.lock());
+        drop(files);
+        *self.state.lock() = State::Zombie(status);
+        let waiters = core::mem::take(&mut *self.waiters.lock());
+        drop(waiters);
+        let table = TABLE.lock();
+        for child in table.values().filter(|p| p.ppid.load(Ordering::Relaxed) == self.pid) {
+            child.ppid.store(INIT_PID, Ordering::Relaxed);
+        }
+        let parent = table.get(&self.ppid.load(Ordering::Relaxed)).cloned();
+        drop(table);
+        if let Some(parent) = parent {
+            for waiter in parent.waiters.lock().drain(..) {
+                sched::wake(&waiter);
+            }
+        }
+    }
+}
+
+/// The current process.
+pub fn current() -> Arc<Process> {
+    sched::current().process.clone()
+}
+
+/// A process by pid (alive or zombie).
+pub fn get(pid: usize) -> Option<Arc<Process>> {
+    TABLE.lock().get(&pid).cloned()
+}
+
+/// A snapshot of all processes: (pid, ppid, state, name, user pages, threads).
+pub fn list() -> Vec<(usize, usize, State, String, usize, usize)> {
+    TABLE
+        .lock()
+        .values()
+        .map(|p| {
+            let pages = p.space.lock().as_ref().map_or(0, AddrSpace::pages);
+            let threads = p.threads.lock().len();
+            (p.pid, p.ppid.load(Ordering::Relaxed), *p.state.lock(), p.name.lock().clone(), pages, threads)
+        })
+        .collect()
+}
+
+/// Whether init is still alive.
+pub fn init_alive() -> bool {
+    get(INIT_PID).is_some_and(|p| *p.state.lock() == State::Alive)
+}
+
+/// Starts init from `space` at `entry` with stack pointer `sp`.
+pub fn spawn_init(space: AddrSpace, files: FileTable, entry: u64, sp: u64) -> Result<Arc<Process>> {
+    let process = Process::new(0, String::from("init"), space, files);
+    process.start_main_thread(&TrapFrame::new_user(entry, sp), FpuState::new())?;
+    Ok(process)
+}
+
+/// `fork()`: a copy of the caller whose `fork` returns 0. The child has one
+/// thread, a copy of the calling one (POSIX).
+pub fn fork(frame: &TrapFrame) -> Result<usize> {
+    let parent = current();
+    let space = parent.space.lock().as_ref().expect("a running process has a space").fork()?;
+    let files = parent.files.lock().fork();
+    let child = Process::new(parent.pid, parent.name.lock().clone(), space, files);
+    let mut child_frame = *frame;
+    child_frame.set_return(0);
+    // The child starts with the parent's FP/SIMD registers and thread
+    // pointer, which are live on this CPU (the kernel never touches them).
+    let mut fpu = FpuState::new();
+    fpu.save();
+    if let Err(e) = child.start_main_thread(&child_frame, fpu) {
+        child.end(wstatus::signaled(tessera_abi::signal::SIGKILL));
+        TABLE.lock().remove(&child.pid);
+        return Err(e);
+    }
+    Ok(child.pid)
+}
+
+/// Replaces the current process's address space (after a successful exec,
+/// once [`thread::stop_siblings`] has left the caller the only thread).
+pub fn replace_space(space: AddrSpace, name: String) {
+    let process = current();
+    // SAFETY: the new space shares the kernel half; the old one is dropped
+    // only after the switch.
+    unsafe { crate::arch::activate_user_table(space.root()) };
+    let old = process.space.lock().replace(space);
+    drop(old);
+    // The new program starts with clean FP/SIMD registers and thread
+    // pointer (they are live on this CPU while the thread runs).
+    FpuState::new().restore();
+    *process.name.lock() = name;
+    process.files.lock().close_on_exec();
+}
+
+pub use thread::stop_siblings;
+
+/// Stops using the address space before it may be freed.
+fn leave_space() {
+    mm::activate_kernel_only();
+}
