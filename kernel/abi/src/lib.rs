@@ -74,6 +74,58 @@ pub mod number {
     /// `gettid() -> tid`: the calling thread's id (the pid for the first
     /// thread of a process). Linux's number.
     pub const SYS_GETTID: usize = 186;
+    /// `madvise(addr, len, advice)`: [`super::mm`]'s `MADV_*`. Linux's number.
+    pub const SYS_MADVISE: usize = 28;
+    /// `msync(addr, len, flags)`: [`super::mm`]'s `MS_*`. Linux's number.
+    pub const SYS_MSYNC: usize = 26;
+}
+
+/// Memory calls: Redox's `fmap` / `funmap` / `mprotect` / `mremap` with its
+/// `Map`, `MapFlags` and `MremapFlags`, plus the flags Redox lacks (Linux's
+/// meaning, Tessera's bits) and `madvise` / `msync`.
+///
+/// | call | arguments | result |
+/// |---|---|---|
+/// | `SYS_FMAP` | `fd` ([`ANONYMOUS_FD`] or a `memory:` fd), `*const Map`, `size_of::<Map>()` | address |
+/// | `SYS_FUNMAP` | `addr`, `len` | 0 |
+/// | `SYS_MPROTECT` | `addr`, `len`, `MapFlags` (only `PROT_*`) | 0 |
+/// | `SYS_MREMAP` | `old_addr`, `old_len`, `new_addr`, `new_len`, flags ([`MREMAP_MAYMOVE`], [`MREMAP_FIXED`], [`MREMAP_DONTUNMAP`]) | address |
+/// | `SYS_MADVISE` | `addr`, `len`, `MADV_*` | 0 |
+/// | `SYS_MSYNC` | `addr`, `len`, `MS_*` | 0 |
+pub mod mm {
+    pub use syscall::flag::{MapFlags, MremapFlags};
+
+    /// The fd `fmap` takes for anonymous memory (`mmap(MAP_ANONYMOUS)`), as
+    /// Redox.
+    pub const ANONYMOUS_FD: usize = !0;
+
+    /// `MapFlags` bit: fault every page in before `fmap` returns (Linux's
+    /// MAP_POPULATE; a bit Redox does not use).
+    pub const MAP_POPULATE: usize = 0x0020;
+    /// `MapFlags` bit: a stack that grows down on faults below it (Linux's
+    /// MAP_GROWSDOWN; a bit Redox does not use).
+    pub const MAP_GROWSDOWN: usize = 0x0040;
+
+    /// `mremap` flag: the mapping may move (Linux's MREMAP_MAYMOVE).
+    pub const MREMAP_MAYMOVE: usize = 1 << 3;
+    /// `mremap` flag: move to exactly `new_addr`, replacing what is there
+    /// (Linux's MREMAP_FIXED; needs MAYMOVE). Redox's `FIXED_REPLACE` bits.
+    pub const MREMAP_FIXED: usize = 3;
+    /// `mremap` flag: leave the old range mapped, empty (Linux's
+    /// MREMAP_DONTUNMAP; needs MAYMOVE and the same length).
+    pub const MREMAP_DONTUNMAP: usize = 1 << 4;
+
+    /// `madvise` advice, Linux's values.
+    pub const MADV_NORMAL: usize = 0;
+    pub const MADV_RANDOM: usize = 1;
+    pub const MADV_SEQUENTIAL: usize = 2;
+    pub const MADV_WILLNEED: usize = 3;
+    pub const MADV_DONTNEED: usize = 4;
+
+    /// `msync` flags, Linux's values.
+    pub const MS_ASYNC: usize = 1;
+    pub const MS_INVALIDATE: usize = 2;
+    pub const MS_SYNC: usize = 4;
 }
 
 /// `open` flag: the new descriptor is closed by `execve` (classic Redox's
@@ -175,6 +227,8 @@ mod tests {
             SYS_CLONE_THREAD,
             SYS_EXIT_THREAD,
             SYS_GETTID,
+            SYS_MADVISE,
+            SYS_MSYNC,
         ];
         let redox = [
             SYS_OPENAT_INTO,
