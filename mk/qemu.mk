@@ -57,9 +57,11 @@ ifneq ($(call yes,$(gdb)),)
 endif
 	$(call qemu_cmd,$(ARCH),$<,mon:stdio) $(if $(call yes,$(gdb)),-s -S)
 
-# Lines a normal boot test requires: the banner's memory and CPU figures.
+# Lines a normal boot test requires: the banner's memory and CPU figures,
+# and the TLB shootdown self-test (every other CPU acknowledged).
 # (In a variable: an unbalanced "(" would break $(call ...).)
-BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) (" --expect "smp: $(SMP) of $(SMP) CPUs running"
+BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) (" --expect "smp: $(SMP) of $(SMP) CPUs running" \
+	--expect "tlb: shootdown to "
 
 # $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot, fault or loader-error;
 # the test is named KIND-ARCH and logs to build/ARCH/KIND-test.log.

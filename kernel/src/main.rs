@@ -88,7 +88,8 @@ fn start(args: &'static KernelArgs) -> ! {
     scheme::init_initfs(args);
     scheme::init();
     start_time(args);
-    smp::start_secondary_cpus(args);
+    let cpus = smp::start_secondary_cpus(args);
+    mm::tlb::selftest(cpus);
 
     selftest::run();
     println!("kernel: boot ok");

@@ -1,19 +1,86 @@
-//! The physical frame allocator: one bitmap over the span of Free areas,
-//! placed in the first Free area large enough to hold it. The first MiB stays
-//! reserved (x86 real-mode structures and the future AP trampoline live
-//! there, and frame 0 doubles as "null").
+//! The physical frame allocator: one bitmap over the span of Free areas, and
+//! beside it one reference count per frame of that span (for copy-on-write
+//! and shared memory: a frame mapped by several address spaces is freed
+//! when the last one lets go). Both live in the first Free area large
+//! enough to hold them, which is then reserved. The first MiB stays
+//! reserved (x86 real-mode structures and the AP trampoline live there, and
+//! frame 0 doubles as "null").
+//!
+//! ```text
+//!  count   meaning                          get_ref        put_ref
+//!  0       free (in the bitmap)             panic (bug)    panic (bug)
+//!  1..=MAX allocated, that many owners      +1 (Overflow   -1; at 0 the
+//!                                           at MAX_REFS)   frame is freed
+//!  UNCOUNTED  never handed out: outside     NotCounted     ignored (false)
+//!          the Free areas, reserved at boot
+//! ```
+//! Frames outside the span (MMIO, firmware) have no entry and behave like
+//! UNCOUNTED ones, so a borrowed physical mapping can go through the same
+//! calls without corrupting anything.
+//!
+//! The counts are atomics read and changed without the allocator lock; only
+//! a transition to or from 0 touches the bitmap (under its lock). Taking a
+//! reference needs one already held, so a count never rises from 0.
+
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use rmm::{BitmapFrameAllocator, FrameAllocator, PAGE_SIZE, PhysAddr};
-use spin::Mutex;
+use spin::{Mutex, Once};
 use tessera_bootinfo::{AreaKind, MemoryArea, phys_to_virt};
 
 use crate::println;
 
 static FRAMES: Mutex<Option<BitmapFrameAllocator<'static>>> = Mutex::new(None);
+static REFS: Once<RefTable> = Once::new();
 
 const LOW_RESERVED_BYTES: u64 = 1 << 20;
 
-/// Builds the allocator from the loader's areas.
+/// The count of a frame the allocator never hands out.
+const UNCOUNTED: u32 = u32::MAX;
+/// The most references one frame can have; [`get_ref`] refuses more.
+const MAX_REFS: u32 = u32::MAX - 1;
+
+/// Why [`get_ref`] took no reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefError {
+    /// Not a frame the allocator hands out (MMIO, firmware, the kernel
+    /// image, boot reservations): it is not reference counted. Callers that
+    /// borrow such frames own nothing and must not free them.
+    NotCounted,
+    /// The frame already has [`MAX_REFS`] references (callers turn this
+    /// into ENOMEM).
+    Overflow,
+}
+
+/// One count per frame of `[base, base + counts.len() * PAGE_SIZE)`.
+struct RefTable {
+    base: u64,
+    counts: &'static [AtomicU32],
+}
+
+impl RefTable {
+    /// The count of `frame`, or `None` outside the span.
+    fn get(&self, frame: PhysAddr) -> Option<&AtomicU32> {
+        debug_assert!(frame.is_aligned(PAGE_SIZE), "frame {frame:?} is not page aligned");
+        let index = frame.get().checked_sub(self.base)? / PAGE_SIZE;
+        self.counts.get(usize::try_from(index).ok()?)
+    }
+
+    /// Sets the count of every frame touching `[start, end)` in the span.
+    fn set_range(&self, start: u64, end: u64, value: u32) {
+        let first = start.max(self.base) / PAGE_SIZE;
+        let last = end.div_ceil(PAGE_SIZE).min(self.base / PAGE_SIZE + self.counts.len() as u64);
+        for page in first..last {
+            self.counts[(page - self.base / PAGE_SIZE) as usize].store(value, Ordering::Relaxed);
+        }
+    }
+}
+
+fn refs() -> &'static RefTable {
+    REFS.get().expect("frame allocator used before mm::init")
+}
+
+/// Builds the allocator and the reference counts from the loader's areas.
 pub fn init(areas: &[MemoryArea]) {
     let free = || areas.iter().filter(|a| a.kind == AreaKind::Free && a.size_bytes > 0);
     let (Some(lo), Some(hi)) = (free().map(|a| a.base_phys).min(), free().map(|a| a.end_phys()).max()) else {
@@ -21,31 +88,51 @@ pub fn init(areas: &[MemoryArea]) {
     };
     let lo = lo & !(PAGE_SIZE - 1);
     let frames = ((hi - lo) / PAGE_SIZE) as usize;
-    let bitmap_bytes = (BitmapFrameAllocator::bitmap_words(frames) * 8) as u64;
+    let bitmap_words = BitmapFrameAllocator::bitmap_words(frames);
+    let bitmap_bytes = (bitmap_words * 8) as u64;
+    let refs_bytes = (frames * size_of::<AtomicU32>()) as u64;
+    let needed = bitmap_bytes + refs_bytes;
     let home = free()
         .map(|a| (a.base_phys.max(LOW_RESERVED_BYTES).next_multiple_of(PAGE_SIZE), a.end_phys()))
-        .find(|(start, end)| end.saturating_sub(*start) >= bitmap_bytes)
+        .find(|(start, end)| end.saturating_sub(*start) >= needed)
         .map(|(start, _)| start)
-        .unwrap_or_else(|| panic!("no free area holds the {bitmap_bytes}-byte frame bitmap"));
-    // SAFETY: `home` starts a Free area of at least `bitmap_bytes` bytes, which
-    // nothing else uses (the allocator marks it used below before handing out
-    // frames); it is mapped writable in the physical window and 8-aligned.
-    let bits = unsafe {
-        core::slice::from_raw_parts_mut(phys_to_virt(home) as *mut u64, BitmapFrameAllocator::bitmap_words(frames))
+        .unwrap_or_else(|| panic!("no free area holds the {needed}-byte frame bitmap and reference counts"));
+    // SAFETY: `[home, home + needed)` lies in a Free area that nothing else
+    // uses (the allocator marks it used below before handing out frames);
+    // it is mapped writable in the physical window. The bitmap is 8-aligned
+    // (`home` is page aligned) and the counts after it 4-aligned (the bitmap
+    // is whole words); the two slices do not overlap. Every count is written
+    // before the slice of atomics is formed.
+    let (bits, counts) = unsafe {
+        let bits = core::slice::from_raw_parts_mut(phys_to_virt(home) as *mut u64, bitmap_words);
+        let counts_ptr = phys_to_virt(home + bitmap_bytes) as *mut u32;
+        for i in 0..frames {
+            counts_ptr.add(i).write(UNCOUNTED);
+        }
+        (bits, core::slice::from_raw_parts(counts_ptr as *const AtomicU32, frames))
     };
+    let table = RefTable { base: lo, counts };
     let mut alloc = BitmapFrameAllocator::new(PhysAddr::new(lo), frames, bits);
     for area in free() {
         alloc.add_free(PhysAddr::new(area.base_phys), PhysAddr::new(area.end_phys()));
+        // As `add_free`: only the whole frames inside the area.
+        table.set_range(area.base_phys.next_multiple_of(PAGE_SIZE), area.end_phys() & !(PAGE_SIZE - 1), 0);
     }
-    alloc.reserve(PhysAddr::new(0), PhysAddr::new(LOW_RESERVED_BYTES));
-    alloc.reserve(PhysAddr::new(home), PhysAddr::new(home + bitmap_bytes));
+    for (start, end) in [(0, LOW_RESERVED_BYTES), (home, home + needed)] {
+        alloc.reserve(PhysAddr::new(start), PhysAddr::new(end));
+        table.set_range(start, end, UNCOUNTED);
+    }
+    let zero = table.counts.iter().filter(|c| c.load(Ordering::Relaxed) == 0).count();
+    assert_eq!(zero, alloc.free_frames(), "frame reference counts disagree with the bitmap");
     println!(
-        "frames: {} of {} frames free, bitmap of {} KiB at {:#x}",
+        "frames: {} of {} frames free, bitmap of {} KiB and reference counts of {} KiB at {:#x}",
         alloc.free_frames(),
         alloc.total_frames(),
         bitmap_bytes.div_ceil(1024),
+        refs_bytes.div_ceil(1024),
         home
     );
+    REFS.call_once(|| table);
     *FRAMES.lock() = Some(alloc);
 }
 
@@ -53,20 +140,85 @@ fn with<R>(f: impl FnOnce(&mut BitmapFrameAllocator<'static>) -> R) -> R {
     f(FRAMES.lock().as_mut().expect("frame allocator used before mm::init"))
 }
 
-/// One free frame, or `None` when memory is exhausted.
+/// Gives a frame just taken from the bitmap its first reference.
+fn set_allocated(frame: PhysAddr) {
+    let count = refs().get(frame).expect("the allocator hands out frames of its span");
+    let before = count.swap(1, Ordering::Relaxed);
+    debug_assert_eq!(before, 0, "allocated frame {frame:?} had reference count {before}");
+}
+
+/// One free frame with reference count 1, or `None` when memory is
+/// exhausted.
 pub fn allocate_frame() -> Option<PhysAddr> {
-    with(|a| a.allocate_frame())
+    with(|a| {
+        let frame = a.allocate_frame()?;
+        set_allocated(frame);
+        Some(frame)
+    })
 }
 
-/// `count` contiguous frames.
+/// `count` contiguous frames, each with reference count 1 (each is
+/// released on its own).
 pub fn allocate_contiguous(count: usize) -> Option<PhysAddr> {
-    with(|a| a.allocate_contiguous(count))
+    with(|a| {
+        let first = a.allocate_contiguous(count)?;
+        (0..count as u64).for_each(|i| set_allocated(first.add(i * PAGE_SIZE)));
+        Some(first)
+    })
 }
 
-/// Returns a frame. Freeing a frame twice or one that is not RAM is a kernel
-/// bug and panics.
+/// Adds a reference to `frame`, which the caller already holds one of;
+/// returns the new count. Frames the allocator does not hand out give
+/// [`RefError::NotCounted`] and are left alone; at [`MAX_REFS`] it refuses
+/// with [`RefError::Overflow`] (the count never wraps). A reference to a
+/// free frame is a kernel bug and panics.
+pub fn get_ref(frame: PhysAddr) -> Result<u32, RefError> {
+    let count = refs().get(frame).ok_or(RefError::NotCounted)?;
+    // Relaxed suffices: the caller's own reference keeps the frame alive.
+    match count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| (1..MAX_REFS).contains(&c).then(|| c + 1)) {
+        Ok(before) => Ok(before + 1),
+        Err(UNCOUNTED) => Err(RefError::NotCounted),
+        Err(0) => panic!("reference taken to free frame {frame:?}"),
+        Err(_) => Err(RefError::Overflow),
+    }
+}
+
+/// Drops a reference to `frame`; the last one frees it. Returns whether it
+/// was freed. Frames the allocator does not hand out are ignored (`false`).
+/// Dropping a reference to a free frame is a kernel bug and panics.
+pub fn put_ref(frame: PhysAddr) -> bool {
+    let Some(count) = refs().get(frame) else { return false };
+    // Release: this owner's uses of the frame happen before its reuse;
+    // Acquire (on the last drop): so do every other owner's.
+    match count.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| (c != 0 && c != UNCOUNTED).then(|| c - 1)) {
+        Ok(1) => {
+            with(|a| a.free_frame(frame)).unwrap_or_else(|e| panic!("freeing frame {frame:?}: {e:?}"));
+            true
+        }
+        Ok(_) | Err(UNCOUNTED) => false,
+        Err(_) => panic!("frame {frame:?} released more often than it was referenced"),
+    }
+}
+
+/// References to `frame`: 0 if it is free or not counted (outside the
+/// allocator's frames).
+pub fn refcount(frame: PhysAddr) -> u32 {
+    match refs().get(frame).map(|c| c.load(Ordering::Relaxed)) {
+        None | Some(UNCOUNTED) => 0,
+        Some(count) => count,
+    }
+}
+
+/// Returns a frame that has a single owner (page tables, kernel stacks,
+/// the plain address space): the same as [`put_ref`] on a frame with one
+/// reference, which debug builds check. Freeing a frame twice or one the
+/// allocator does not hand out is a kernel bug and panics.
 pub fn free_frame(frame: PhysAddr) {
-    with(|a| a.free_frame(frame)).unwrap_or_else(|e| panic!("freeing frame {frame:?}: {e:?}"));
+    debug_assert_eq!(refcount(frame), 1, "free_frame on frame {frame:?}, which is shared or free");
+    if refs().get(frame).is_none_or(|c| c.load(Ordering::Relaxed) == UNCOUNTED) {
+        panic!("freeing frame {frame:?}, which the allocator never handed out");
+    }
+    put_ref(frame);
 }
 
 /// Frames the allocator covers.

@@ -12,13 +12,16 @@ mod addrspace;
 mod frames;
 mod heap;
 mod paging;
+pub mod tlb;
 
 pub use addrspace::AddrSpace;
 pub use paging::{activate_kernel_only, boot_identity_root};
 
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 
-pub use frames::{allocate_contiguous, allocate_frame, free_frame, free_frames, total_frames};
+pub use frames::{
+    RefError, allocate_contiguous, allocate_frame, free_frame, free_frames, get_ref, put_ref, refcount, total_frames,
+};
 pub use heap::{size_bytes as heap_size_bytes, used_bytes as heap_used_bytes};
 
 /// What [`init`] found.

@@ -319,8 +319,8 @@ pub fn end_of_interrupt(intid: u32) {
 
 /// Sends SGI `intid` (0-15) to the CPU with hardware id `target` (see
 /// [`hardware_id`]) through ICC_SGI1R_EL1: TargetList bit Aff0 % 16 in the
-/// cluster Aff3.Aff2.Aff1, range selector RS = Aff0 / 16. Untested: needs
-/// a second CPU running the kernel.
+/// cluster Aff3.Aff2.Aff1, range selector RS = Aff0 / 16 (Aff0 above 15
+/// is untested: QEMU `virt` numbers CPUs 0-15 in Aff0).
 pub fn send_sgi(target: u64, intid: u32) {
     assert!(intid < 16, "SGIs are INTIDs 0-15");
     let (aff3, aff2, aff1, aff0) = ((target >> 32) & 0xFF, (target >> 16) & 0xFF, (target >> 8) & 0xFF, target & 0xFF);

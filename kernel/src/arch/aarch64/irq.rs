@@ -67,17 +67,19 @@ pub fn init(args: &KernelArgs) -> Result<(), &'static str> {
 
 /// On every CPU, with IRQs masked: wakes its GIC redistributor with every
 /// PPI disabled (the IPI SGIs enabled), turns on its CPU interface and
-/// stops its timer.
+/// stops its timer. IPIs can arrive from here on, so the CPU joins the TLB
+/// shootdowns (`mm::tlb`).
 pub fn init_cpu() -> Result<(), &'static str> {
     timer::stop();
     let ipis = (1 << IpiKind::Reschedule.id()) | (1 << IpiKind::TlbShootdown.id());
-    gic::init_cpu(ipis)
+    gic::init_cpu(ipis)?;
+    crate::mm::tlb::cpu_ready();
+    Ok(())
 }
 
 /// This CPU's hardware id: its MPIDR_EL1 affinity (Aff3 at bits 39:32,
 /// Aff2-Aff0 at 23:0, as in the device tree's `cpu` `reg`), the `cpu` of
 /// [`send_ipi`].
-#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
 pub fn hardware_id() -> usize {
     gic::hardware_id() as usize
 }
@@ -115,8 +117,7 @@ pub fn end_of_interrupt(id: u32) {
 }
 
 /// Interrupts the CPU whose hardware id (MPIDR affinity) is `cpu` with
-/// `kind`. Untested: no second CPU runs the kernel yet.
-#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
+/// `kind`.
 pub fn send_ipi(cpu: usize, kind: IpiKind) {
     gic::send_sgi(cpu as u64, kind.id());
 }

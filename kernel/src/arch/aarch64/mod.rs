@@ -1,6 +1,7 @@
 //! aarch64: entry, PL011 console found through the device tree, the vector
 //! table (exceptions, interrupts, `svc`), thread switching, CPU count from
-//! the device tree, TTBR switching and the semihosting test exit.
+//! the device tree, TTBR switching, TLB invalidation (`tlb`) and the
+//! semihosting test exit.
 
 mod context;
 mod dtb;
@@ -58,9 +59,13 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     crate::start(args)
 }
 
-/// An IRQ arrived: handle every interrupt the GIC has for this CPU.
+/// An IRQ arrived: handle every interrupt the GIC has for this CPU. A TLB
+/// shootdown request is served here, before the generic handling.
 fn irq_entry(frame: &mut TrapFrame) {
     while let Some(id) = irq::acknowledge() {
+        if id == irq::IpiKind::TlbShootdown.id() {
+            crate::mm::tlb::handle_ipi();
+        }
         crate::trap::interrupt(frame, id);
     }
 }
@@ -158,4 +163,70 @@ pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
 pub fn publish_new_mappings() {
     // SAFETY: barriers only.
     unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
+}
+
+/// TLB maintenance of user mappings, for `mm::tlb`. User entries are
+/// non-global (nG) and, without ASIDs, all tagged ASID 0 (TCR_EL1.A1 = 0
+/// takes the ASID from TTBR0_EL1, whose ASID field the kernel leaves 0), so
+/// "by VA, ASID 0" and "all of ASID 0" reach exactly the user entries; the
+/// kernel's global entries stay. References: Arm ARM (DDI 0487) D8.14 "TLB
+/// maintenance" and the TLBI VAE1(IS) / ASIDE1(IS) instruction pages.
+pub mod tlb {
+    /// Whether [`flush_user_pages`] and [`flush_user_all`] reach every CPU:
+    /// yes. The `...IS` forms apply to every PE in the Inner Shareable
+    /// domain (all CPUs this kernel runs), and a `DSB ISH` on the issuing PE
+    /// completes only once the invalidation is complete on all of them,
+    /// including every memory access that used the removed entries (Arm ARM
+    /// D8.14, "Ordering and completion of TLB maintenance instructions").
+    /// No IPI is needed.
+    pub const BROADCAST: bool = true;
+
+    /// TLBI operand for a VA with ASID 0: VA[55:12] in bits 43:0.
+    fn operand(virt: u64) -> u64 {
+        (virt >> 12) & ((1 << 44) - 1)
+    }
+
+    /// Drops this CPU's TLB entries for the `pages` pages from `start`
+    /// (page aligned, user half), at every level (freed tables included).
+    pub fn flush_user_pages_local(start: u64, pages: u64) {
+        // SAFETY: barriers and TLB invalidation only; the DSB before makes
+        // the table updates visible to the walker first.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
+        for page in 0..pages {
+            // SAFETY: as above.
+            unsafe {
+                core::arch::asm!("tlbi vae1, {}", in(reg) operand(start + page * rmm::PAGE_SIZE), options(nostack))
+            };
+        }
+        // SAFETY: barriers only: completion, then resynchronisation.
+        unsafe { core::arch::asm!("dsb nsh", "isb", options(nostack)) };
+    }
+
+    /// Drops every user (ASID 0) entry of this CPU's TLB.
+    pub fn flush_user_all_local() {
+        // SAFETY: barriers and TLB invalidation only (operand: ASID 0).
+        unsafe { core::arch::asm!("dsb ishst", "tlbi aside1, xzr", "dsb nsh", "isb", options(nostack)) };
+    }
+
+    /// Drops every CPU's TLB entries for the `pages` pages from `start`
+    /// (TLBI VAE1IS), complete on all of them on return (DSB ISH).
+    pub fn flush_user_pages(start: u64, pages: u64) {
+        // SAFETY: barriers and TLB invalidation only.
+        unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
+        for page in 0..pages {
+            // SAFETY: as above.
+            unsafe {
+                core::arch::asm!("tlbi vae1is, {}", in(reg) operand(start + page * rmm::PAGE_SIZE), options(nostack))
+            };
+        }
+        // SAFETY: barriers only.
+        unsafe { core::arch::asm!("dsb ish", "isb", options(nostack)) };
+    }
+
+    /// Drops every CPU's user (ASID 0) entries (TLBI ASIDE1IS), complete on
+    /// all of them on return.
+    pub fn flush_user_all() {
+        // SAFETY: barriers and TLB invalidation only.
+        unsafe { core::arch::asm!("dsb ishst", "tlbi aside1is, xzr", "dsb ish", "isb", options(nostack)) };
+    }
 }

@@ -253,8 +253,7 @@ pub fn send_init_or_startup(apic_id: u32, startup_page: Option<u8>) {
 }
 
 /// Sends a fixed interrupt at `vector` to the CPU whose APIC ID is
-/// `apic_id`, physical destination mode (§10.6.1). Untested: needs a
-/// second CPU running the kernel.
+/// `apic_id`, physical destination mode (§10.6.1).
 pub fn send_ipi(apic_id: u32, vector: u8) {
     let low = ICR_LEVEL_ASSERT | u32::from(vector);
     // The target must see every store made before the IPI: MMIO and WRMSR

@@ -67,13 +67,14 @@ pub fn init(_args: &KernelArgs) -> Result<(), &'static str> {
 
 /// On every CPU, with interrupts disabled: enables its local APIC with
 /// every local interrupt source masked and the timer stopped; IPIs can
-/// arrive from here on.
+/// arrive from here on, so the CPU joins the TLB shootdowns (`mm::tlb`).
 pub fn init_cpu() -> Result<(), &'static str> {
-    apic::init_cpu(SPURIOUS_VECTOR as u8, TIMER_VECTOR as u8, APIC_ERROR_VECTOR as u8)
+    apic::init_cpu(SPURIOUS_VECTOR as u8, TIMER_VECTOR as u8, APIC_ERROR_VECTOR as u8)?;
+    crate::mm::tlb::cpu_ready();
+    Ok(())
 }
 
 /// This CPU's hardware id: its APIC ID, the `cpu` of [`send_ipi`].
-#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
 pub fn hardware_id() -> usize {
     apic::id() as usize
 }
@@ -101,9 +102,7 @@ pub fn end_of_interrupt(_id: u32) {
     apic::end_of_interrupt();
 }
 
-/// Interrupts the CPU whose APIC ID is `cpu` with `kind`. Untested: no
-/// second CPU runs the kernel yet.
-#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
+/// Interrupts the CPU whose APIC ID is `cpu` with `kind`.
 pub fn send_ipi(cpu: usize, kind: IpiKind) {
     let apic_id = u32::try_from(cpu).expect("an APIC ID is 32 bits");
     apic::send_ipi(apic_id, kind.id() as u8);

@@ -1,6 +1,6 @@
 //! x86_64: entry, COM1 console, GDT/TSS, per-CPU data, traps (exceptions,
-//! interrupts, `syscall`), thread switching, ACPI CPU count, CR3 switching
-//! and the isa-debug-exit test exit.
+//! interrupts, `syscall`), thread switching, ACPI CPU count, CR3 switching,
+//! TLB invalidation (`tlb`) and the isa-debug-exit test exit.
 
 mod acpi;
 mod context;
@@ -148,3 +148,45 @@ pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
 /// Makes new kernel mappings (of pages that were not present) safe to use:
 /// x86 never caches a not-present entry, so nothing is needed.
 pub fn publish_new_mappings() {}
+
+/// TLB maintenance of user mappings, for `mm::tlb`. User entries are
+/// non-global (rmm's x86_64 format sets G on kernel entries only), so a CR3
+/// write drops them all (Intel SDM Vol. 3A §4.10.4.1 "Operations that
+/// Invalidate TLBs and Paging-Structure Caches"; no PCIDs: CR4.PCIDE = 0).
+pub mod tlb {
+    /// Whether [`flush_user_pages`] and [`flush_user_all`] reach every CPU.
+    /// Not on x86: INVLPG and CR3 writes act on the executing logical
+    /// processor only, and other processors are told by IPI (SDM Vol. 3A
+    /// §4.10.5 "Propagation of Paging-Structure Changes to Multiple
+    /// Processors").
+    pub const BROADCAST: bool = false;
+
+    /// Drops this CPU's TLB entries for the `pages` pages from `start`
+    /// (page aligned, user half). INVLPG also drops every paging-structure
+    /// cache entry (§4.10.4.1), so freed page tables are covered too.
+    pub fn flush_user_pages_local(start: u64, pages: u64) {
+        for page in 0..pages {
+            // SAFETY: INVLPG only drops translations; any address is valid.
+            unsafe { core::arch::asm!("invlpg [{}]", in(reg) start + page * rmm::PAGE_SIZE, options(nostack)) };
+        }
+    }
+
+    /// Drops every non-global (user) entry of this CPU's TLB: CR3 is
+    /// written with its own value.
+    pub fn flush_user_all_local() {
+        // SAFETY: reloading the current CR3 changes no mapping.
+        unsafe {
+            core::arch::asm!("mov {t}, cr3", "mov cr3, {t}", t = out(reg) _, options(nostack));
+        }
+    }
+
+    /// The same as [`flush_user_pages_local`]: x86 cannot broadcast.
+    pub fn flush_user_pages(start: u64, pages: u64) {
+        flush_user_pages_local(start, pages);
+    }
+
+    /// The same as [`flush_user_all_local`]: x86 cannot broadcast.
+    pub fn flush_user_all() {
+        flush_user_all_local();
+    }
+}

@@ -368,6 +368,10 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
         }
         0..=31 => kernel_fault(frame),
         vector if vector == super::irq::SPURIOUS_VECTOR as u64 => {}
+        vector if vector == u64::from(super::irq::IpiKind::TlbShootdown.id()) => {
+            crate::mm::tlb::handle_ipi();
+            trap::interrupt(frame, vector as u32)
+        }
         vector => trap::interrupt(frame, vector as u32),
     }
 }
