@@ -5,7 +5,7 @@
 
 use core::fmt::{self, Write};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 
 use crate::arch::serial;
 

@@ -5,6 +5,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -14,9 +15,10 @@ use rmm::{PAGE_SIZE, PageFlags};
 use tessera_abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
 use tessera_abi::error::{E2BIG, EFBIG, ENOEXEC, Error, Result};
 use tessera_bootinfo::USER_END;
+use tessera_mm::Prot;
 
 use crate::arch;
-use crate::mm::AddrSpace;
+use crate::mm::{AddrSpace, FailInjector};
 
 /// Top of a new program's stack (a guard gap stays above it).
 pub const STACK_TOP: u64 = USER_END - 16 * PAGE_SIZE;
@@ -39,7 +41,7 @@ fn no_exec() -> Error {
 }
 
 /// Builds an address space running `elf` with `argv` and `envp`.
-pub fn load(elf: &[u8], argv: &[String], envp: &[String]) -> Result<Image> {
+pub fn load(elf: &[u8], argv: &[String], envp: &[String], inject: Arc<FailInjector>) -> Result<Image> {
     if elf.len() > MAX_PROGRAM_BYTES {
         return Err(Error::new(EFBIG));
     }
@@ -78,12 +80,24 @@ pub fn load(elf: &[u8], argv: &[String], envp: &[String]) -> Result<Image> {
         return Err(no_exec());
     }
 
-    let mut space = AddrSpace::new()?;
-    for (&page, &flags) in &pages {
-        space.map_zeroed(page, 1, flags)?;
+    // Pages writable and executable at once break W^X: refused.
+    if pages.values().any(|f| f.is_writable() && f.is_executable()) {
+        return Err(no_exec());
+    }
+    let mut space = AddrSpace::new(inject)?;
+    // Populated and writable while the kernel fills them, then given the
+    // segments' rights (nothing runs in the space yet: no flush needed).
+    for &page in pages.keys() {
+        space.map_populated(page, 1, Prot::READ | Prot::WRITE, false)?;
     }
     for p in &loads {
         space.write_bytes(p.p_vaddr, &elf[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize])?;
+    }
+    for (&page, &flags) in &pages {
+        let mut prot = Prot::READ;
+        prot.set(Prot::WRITE, flags.is_writable());
+        prot.set(Prot::EXEC, flags.is_executable());
+        space.protect(page, 1, prot)?;
     }
     // Where the program headers are in memory, for AT_PHDR.
     let phdr_addr = loads
@@ -92,7 +106,7 @@ pub fn load(elf: &[u8], argv: &[String], envp: &[String]) -> Result<Image> {
         .map_or(0, |p| p.p_vaddr + (hdr.e_phoff - p.p_offset));
 
     let stack_base = STACK_TOP - STACK_PAGES as u64 * PAGE_SIZE;
-    space.map_zeroed(stack_base, STACK_PAGES, PageFlags::new().write(true))?;
+    space.map_populated(stack_base, STACK_PAGES, Prot::READ | Prot::WRITE, true)?;
     let auxv = [
         (AT_PHDR, phdr_addr),
         (AT_PHENT, hdr.e_phentsize as u64),

@@ -10,7 +10,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::error::{EAGAIN, EINTR, EINVAL, ETIMEDOUT, Error, Result};
 
 use crate::sched::{self, Thread};
@@ -32,8 +32,8 @@ fn read_word(addr: usize) -> Result<u32> {
     }
     let word = UserSlice::new(addr, 4)?;
     let process = process::current();
-    let space = process.space.lock();
-    let bytes = word.read(space.as_ref().expect("running"))?;
+    let mut space = process.space.lock();
+    let bytes = word.read(space.as_mut().expect("running"))?;
     Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
 }
 

@@ -17,13 +17,13 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
+use crate::sync::Mutex;
 use rmm::PAGE_SIZE;
-use spin::Mutex;
 use tessera_abi::error::{ENOMEM, Error, Result};
 use tessera_bootinfo::phys_to_virt;
 
 use crate::arch::{self, Context, FpuState, TrapFrame};
-use crate::mm;
+use crate::mm::{self, tlb::CpuSet};
 use crate::process::Process;
 
 /// Kernel stack of each thread.
@@ -153,6 +153,9 @@ struct Cpu {
     hw_id: AtomicUsize,
     /// Waiting for an interrupt with nothing to run.
     waiting: AtomicBool,
+    /// The CPU set of the address space whose root this CPU has loaded
+    /// (this CPU is in it), for TLB shootdowns.
+    space_cpus: Mutex<Option<Arc<CpuSet>>>,
 }
 
 // SAFETY: `idle` is only touched by its own CPU with interrupts off.
@@ -168,6 +171,7 @@ const IDLE_CPU: Cpu = Cpu {
     ipis: AtomicUsize::new(0),
     hw_id: AtomicUsize::new(0),
     waiting: AtomicBool::new(false),
+    space_cpus: Mutex::new(None),
 };
 static CPUS: [Cpu; MAX_CPUS] = [IDLE_CPU; MAX_CPUS];
 /// CPUs running the scheduler loop.
@@ -240,6 +244,10 @@ pub fn run(mut done: impl FnMut() -> bool) {
         unsafe {
             arch::set_kernel_stack(next.stack.top());
             if let Some(space) = next.process.space.lock().as_ref() {
+                // In the set before the root is loaded: a shootdown from
+                // now on reaches this CPU.
+                space.cpus.insert(arch::cpu_index());
+                *cpu.space_cpus.lock() = Some(space.cpus.clone());
                 arch::activate_user_table(space.root());
             }
             (*next.fpu.get()).restore();
@@ -249,7 +257,7 @@ pub fn run(mut done: impl FnMut() -> bool) {
         }
         // Back in the loop: the thread is off this CPU now.
         let prev = cpu.current.lock().take().expect("the thread we ran");
-        mm::activate_kernel_only();
+        leave_user_space();
         match *cpu.reason.lock() {
             Reason::Yield => spawn(prev),
             // A wake between `block_current` and here turned Blocking back
@@ -259,6 +267,26 @@ pub fn run(mut done: impl FnMut() -> bool) {
             Reason::Exit => drop(prev),
         }
     }
+}
+
+/// Loads the kernel-only root and leaves the CPU set of the address space
+/// that was loaded: this CPU no longer caches its translations (neither
+/// arch tags TLB entries with an address-space id here, so the switch drops
+/// them), and the space may be freed once every CPU has left.
+pub fn leave_user_space() {
+    mm::activate_kernel_only();
+    if let Some(set) = this_cpu().space_cpus.lock().take() {
+        set.remove(arch::cpu_index());
+    }
+}
+
+/// Loads `space`'s root on this CPU instead of the current one (exec).
+pub fn enter_user_space(space: &mm::AddrSpace) {
+    leave_user_space();
+    space.cpus.insert(arch::cpu_index());
+    *this_cpu().space_cpus.lock() = Some(space.cpus.clone());
+    // SAFETY: a user root shares the kernel half.
+    unsafe { arch::activate_user_table(space.root()) };
 }
 
 /// Switches from the current thread to this CPU's scheduler loop.

@@ -13,6 +13,17 @@ pub struct FaultInfo {
     pub description: &'static str,
     /// The faulting data or instruction address, where there is one.
     pub address: Option<u64>,
+    /// For a page fault the address space may resolve (not present, or a
+    /// permission fault): what the access was.
+    pub access: Option<Access>,
+}
+
+/// What a faulting access tried to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
 }
 
 /// A `syscall` / `svc #0` from user mode.
@@ -23,10 +34,37 @@ pub fn syscall(frame: &mut TrapFrame) {
     process::exit_if_killed();
 }
 
-/// A fault in user mode kills the process with the fault's signal; the
-/// kernel goes on.
-pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) -> ! {
+/// A fault in user mode: a page fault the address space resolves (demand
+/// zero, copy-on-write, stack growth) resumes the thread; anything else
+/// kills the process with the fault's signal, and the kernel goes on. A
+/// fault that needs memory when there is none kills the process with
+/// SIGKILL and says so.
+pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
     let pid = process::current().pid;
+    let mut info = info;
+    if let (Some(address), Some(access)) = (info.address, info.access) {
+        let access = match access {
+            Access::Read => tessera_mm::Access::Read,
+            Access::Write => tessera_mm::Access::Write,
+            Access::Execute => tessera_mm::Access::Exec,
+        };
+        let resolved = process::current().space.lock().as_mut().map(|space| space.fault(address, access));
+        match resolved {
+            Some(Ok(())) => {
+                process::exit_if_killed();
+                return;
+            }
+            Some(Err(tessera_mm::FaultError::OutOfMemory)) => {
+                println!(
+                    "kernel: process {pid} killed: out of memory resolving a page fault at {address:#x} (pc {:#x})",
+                    frame.instruction_pointer()
+                );
+                process::exit_current(tessera_abi::wait::signaled(tessera_abi::signal::SIGKILL));
+            }
+            Some(Err(tessera_mm::FaultError::Bus)) => info.signal = tessera_abi::signal::SIGBUS,
+            _ => {}
+        }
+    }
     match info.address {
         Some(addr) => println!(
             "kernel: process {pid} killed by signal {}: {} at {addr:#x} (pc {:#x})",

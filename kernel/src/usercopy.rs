@@ -12,6 +12,8 @@ use rmm::PAGE_SIZE;
 use tessera_abi::error::{EFAULT, EINVAL, Error, Result};
 use tessera_bootinfo::{USER_END, phys_to_virt};
 
+use tessera_mm::Access;
+
 use crate::mm::AddrSpace;
 
 /// A user range, checked to lie inside user space.
@@ -36,7 +38,7 @@ impl UserSlice {
         Self { addr: self.addr + offset as u64, len: len.min(self.len - offset) }
     }
     /// Copies the range into `out` (which must be as long).
-    pub fn read_into(&self, space: &AddrSpace, out: &mut [u8]) -> Result<()> {
+    pub fn read_into(&self, space: &mut AddrSpace, out: &mut [u8]) -> Result<()> {
         assert_eq!(out.len(), self.len);
         for_each_page(space, self.addr, self.len, false, |phys, offset, len| {
             // SAFETY: a user frame of `space`, reachable through the window;
@@ -45,14 +47,14 @@ impl UserSlice {
         })
     }
     /// The range's bytes.
-    pub fn read(&self, space: &AddrSpace) -> Result<Vec<u8>> {
+    pub fn read(&self, space: &mut AddrSpace) -> Result<Vec<u8>> {
         let mut out = vec![0; self.len];
         self.read_into(space, &mut out)?;
         Ok(out)
     }
     /// Copies `data` (at most `len` bytes) to the start of the range; the
     /// pages must be writable.
-    pub fn write(&self, space: &AddrSpace, data: &[u8]) -> Result<()> {
+    pub fn write(&self, space: &mut AddrSpace, data: &[u8]) -> Result<()> {
         let data = &data[..data.len().min(self.len)];
         for_each_page(space, self.addr, data.len(), true, |phys, offset, len| {
             // SAFETY: a writable user frame of `space`, reachable through the
@@ -61,11 +63,11 @@ impl UserSlice {
         })
     }
     /// EFAULT unless every page of the range is mapped writable.
-    pub fn check_writable(&self, space: &AddrSpace) -> Result<()> {
+    pub fn check_writable(&self, space: &mut AddrSpace) -> Result<()> {
         for_each_page(space, self.addr, self.len, true, |_, _, _| {})
     }
     /// The range as UTF-8 text (EINVAL if it is not).
-    pub fn read_str(&self, space: &AddrSpace) -> Result<String> {
+    pub fn read_str(&self, space: &mut AddrSpace) -> Result<String> {
         String::from_utf8(self.read(space)?).map_err(|_| Error::new(EINVAL))
     }
 }
@@ -75,7 +77,7 @@ impl UserSlice {
 /// `offset` how far into the range it is. Checks every page first, so `f`
 /// runs for all pieces or for none.
 pub fn for_each_page(
-    space: &AddrSpace,
+    space: &mut AddrSpace,
     virt: u64,
     len: usize,
     need_write: bool,
@@ -88,11 +90,15 @@ pub fn for_each_page(
     if len == 0 {
         return Ok(());
     }
+    // Every page present (and writable if written) first: a lazy page is
+    // faulted in as a user access would (demand zero, copy-on-write); one
+    // that cannot be is EFAULT, with nothing copied.
+    let access = if need_write { Access::Write } else { Access::Read };
     let mut page = virt & !(PAGE_SIZE - 1);
     while page < end {
-        match space.translate(page) {
-            Some((_, flags)) if !need_write || flags.is_writable() => {}
-            _ => return Err(Error::new(EFAULT)),
+        let present = matches!(space.translate(page), Some((_, flags)) if !need_write || flags.is_writable());
+        if !present && space.fault(page, access).is_err() {
+            return Err(Error::new(EFAULT));
         }
         page += PAGE_SIZE;
     }

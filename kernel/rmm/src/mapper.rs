@@ -225,6 +225,19 @@ impl<A: Arch> PageMapper<A> {
         Ok((A::entry_address(entry), size, Flush(virt)))
     }
 
+    /// Rewrites the leaf that starts at `virt` with `flags`, keeping its
+    /// output address; returns the old flags. The caller flushes the TLB
+    /// (a downgrade must be flushed before it is relied on).
+    pub fn protect(&mut self, virt: VirtAddr, flags: PageFlags) -> Result<(PageFlags, Flush), UnmapError> {
+        let (table, index, entry, level) = self.walk(virt).ok_or(UnmapError::NotMapped)?;
+        let size = PageSize::from_level(level);
+        if !virt.is_aligned(size.bytes()) {
+            return Err(UnmapError::NotAtStart);
+        }
+        self.write(table, index, A::leaf_entry(A::entry_address(entry), flags, level));
+        Ok((A::leaf_flags(entry), Flush(virt)))
+    }
+
     /// Removes every mapping under root entries `[first, end)` (the user half
     /// is `0..256`), handing each leaf's frame and size to `leaf` and each
     /// intermediate table's frame to `table`. The root itself stays.
@@ -377,6 +390,17 @@ mod tests {
         assert_eq!((p, size, flush.virt()), (phys, PageSize::Size4K, virt));
         assert_eq!(m.translate(virt), None);
         assert_eq!(m.unmap(virt).unwrap_err(), UnmapError::NotMapped);
+
+        // protect keeps the frame and swaps the rights, both ways.
+        let user_rw = PageFlags::new().user(true).write(true);
+        let user_rx = PageFlags::new().user(true).execute(true);
+        m.map(virt, phys, PageSize::Size4K, user_rw, &mut mem).unwrap().ignore();
+        let (old, flush) = m.protect(virt, user_rx).unwrap();
+        assert_eq!((old, flush.virt()), (user_rw, virt));
+        assert_eq!(m.translate(virt), Some((phys, user_rx, PageSize::Size4K)));
+        assert_eq!(m.protect(virt, user_rw).unwrap().0, user_rx);
+        assert_eq!(m.translate(virt), Some((phys, user_rw, PageSize::Size4K)));
+        assert_eq!(m.protect(virt.add(PAGE_SIZE), user_rw).unwrap_err(), UnmapError::NotMapped);
     }
 
     #[test]

@@ -25,7 +25,9 @@
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use rmm::{BitmapFrameAllocator, FrameAllocator, PAGE_SIZE, PhysAddr};
-use spin::{Mutex, Once};
+use spin::Once;
+
+use crate::sync::Mutex;
 use tessera_bootinfo::{AreaKind, MemoryArea, phys_to_virt};
 
 use crate::println;

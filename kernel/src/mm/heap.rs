@@ -12,9 +12,9 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 
+use crate::sync::Mutex;
 use linked_list_allocator::Heap;
 use rmm::PAGE_SIZE;
-use spin::Mutex;
 
 use super::paging;
 

@@ -6,7 +6,9 @@
 //!  kernel sections + physical window, no identity map) ──► heap (its own
 //!  virtual region, grown page by page on demand)
 //! ```
-//! Grants, address spaces and the `memory:` scheme build on this later.
+//! User address spaces (`addrspace`) run `tessera-mm`'s grant logic over
+//! these page tables and reference-counted frames, with TLB shootdowns
+//! (`tlb`) before any frame is released.
 
 mod addrspace;
 mod frames;
@@ -14,7 +16,7 @@ mod heap;
 mod paging;
 pub mod tlb;
 
-pub use addrspace::AddrSpace;
+pub use addrspace::{AddrSpace, FailInjector, KernelFrames, errno as grant_errno};
 pub use paging::{activate_kernel_only, boot_identity_root};
 
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};

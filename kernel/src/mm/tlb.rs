@@ -417,6 +417,17 @@ fn serve_mailbox(me: usize) {
     }
 }
 
+/// Serves this CPU's mailbox if a request waits there: for loops that wait
+/// with interrupts off (the kernel's spin locks, `crate::sync`), which the
+/// IPI cannot reach.
+#[inline]
+pub fn serve_pending() {
+    let me = arch::cpu_index();
+    if CPUS[me].mailbox.load(Ordering::Acquire) != 0 {
+        serve_mailbox(me);
+    }
+}
+
 /// The shootdown IPI arrived: serve this CPU's mailbox. Called by the arch
 /// interrupt entry before the generic handling (end of interrupt).
 pub fn handle_ipi() {

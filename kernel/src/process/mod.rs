@@ -29,7 +29,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::error::Result;
 use tessera_abi::wait as wstatus;
 
@@ -71,6 +71,9 @@ pub struct Process {
     pub threads: Mutex<Vec<Arc<Thread>>>,
     /// A thread is in `execve`, stopping its siblings: no new threads.
     execing: AtomicBool,
+    /// May map physical memory (`memory:physical`). Init is; children
+    /// inherit it; `sys:privilege` drops it for good.
+    privileged: AtomicBool,
     /// Threads blocked in `waitpid` on this process's children.
     waiters: Mutex<Vec<Arc<Thread>>>,
 }
@@ -84,7 +87,7 @@ fn next_id() -> usize {
 }
 
 impl Process {
-    fn new(ppid: usize, name: String, space: AddrSpace, files: FileTable) -> Arc<Self> {
+    fn new(ppid: usize, name: String, space: AddrSpace, files: FileTable, privileged: bool) -> Arc<Self> {
         let process = Arc::new(Self {
             pid: next_id(),
             ppid: AtomicUsize::new(ppid),
@@ -95,6 +98,7 @@ impl Process {
             exit: AtomicUsize::new(0),
             threads: Mutex::new(Vec::new()),
             execing: AtomicBool::new(false),
+            privileged: AtomicBool::new(privileged),
             waiters: Mutex::new(Vec::new()),
         });
         TABLE.lock().insert(process.pid, process.clone());
@@ -107,6 +111,16 @@ impl Process {
         self.threads.lock().push(thread.clone());
         sched::spawn(thread);
         Ok(())
+    }
+
+    /// Whether the process may map physical memory.
+    pub fn is_privileged(&self) -> bool {
+        self.privileged.load(Ordering::Acquire)
+    }
+
+    /// Gives up the privilege, for good.
+    pub fn drop_privilege(&self) {
+        self.privileged.store(false, Ordering::Release);
     }
 
     /// The status the process is ending with, once it is ending.
@@ -187,7 +201,7 @@ pub fn init_alive() -> bool {
 
 /// Starts init from `space` at `entry` with stack pointer `sp`.
 pub fn spawn_init(space: AddrSpace, files: FileTable, entry: u64, sp: u64) -> Result<Arc<Process>> {
-    let process = Process::new(0, String::from("init"), space, files);
+    let process = Process::new(0, String::from("init"), space, files, true);
     process.start_main_thread(&TrapFrame::new_user(entry, sp), FpuState::new())?;
     Ok(process)
 }
@@ -196,9 +210,14 @@ pub fn spawn_init(space: AddrSpace, files: FileTable, entry: u64, sp: u64) -> Re
 /// thread, a copy of the calling one (POSIX).
 pub fn fork(frame: &TrapFrame) -> Result<usize> {
     let parent = current();
-    let space = parent.space.lock().as_ref().expect("a running process has a space").fork()?;
+    let space = parent
+        .space
+        .lock()
+        .as_mut()
+        .expect("a running process has a space")
+        .fork(Arc::new(mm::FailInjector::default()))?;
     let files = parent.files.lock().fork();
-    let child = Process::new(parent.pid, parent.name.lock().clone(), space, files);
+    let child = Process::new(parent.pid, parent.name.lock().clone(), space, files, parent.is_privileged());
     let mut child_frame = *frame;
     child_frame.set_return(0);
     // The child starts with the parent's FP/SIMD registers and thread
@@ -217,9 +236,8 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
 /// once [`thread::stop_siblings`] has left the caller the only thread).
 pub fn replace_space(space: AddrSpace, name: String) {
     let process = current();
-    // SAFETY: the new space shares the kernel half; the old one is dropped
-    // only after the switch.
-    unsafe { crate::arch::activate_user_table(space.root()) };
+    // The old space is dropped only after the switch.
+    sched::enter_user_space(&space);
     let old = process.space.lock().replace(space);
     drop(old);
     // The new program starts with clean FP/SIMD registers and thread
@@ -233,5 +251,5 @@ pub use thread::stop_siblings;
 
 /// Stops using the address space before it may be freed.
 fn leave_space() {
-    mm::activate_kernel_only();
+    sched::leave_user_space();
 }

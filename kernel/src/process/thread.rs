@@ -68,8 +68,8 @@ pub(super) fn clear_tid(thread: &Thread, process: &Process) {
         return;
     }
     let written = {
-        let space = process.space.lock();
-        match (space.as_ref(), UserSlice::new(addr, 4)) {
+        let mut space = process.space.lock();
+        match (space.as_mut(), UserSlice::new(addr, 4)) {
             (Some(space), Ok(word)) => word.write(space, &0u32.to_le_bytes()).is_ok(),
             _ => false,
         }

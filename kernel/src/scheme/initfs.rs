@@ -7,7 +7,9 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::{Mutex, Once};
+use spin::Once;
+
+use crate::sync::Mutex;
 use tessera_abi::Stat;
 use tessera_abi::error::{EACCES, EBADF, EISDIR, ENOENT, ENOTDIR, Error, Result};
 use tessera_abi::flag::{MODE_DIR, MODE_FILE, O_ACCMODE, O_DIRECTORY, O_RDONLY};

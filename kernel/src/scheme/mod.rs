@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `debug:` | the console: write prints, read polls the serial input |
 //! | `initfs:` | read-only files of the boot initfs |
+//! | `memory:` | memory to `fmap`: anonymous, shared objects, physical (`memory.rs`) |
 //! | `pipe:` | anonymous pipes made by `pipe2` |
 //! | `sys:` | read-only text about the kernel: `memory`, `processes`, `scheduler` |
 //! | `:` | the root scheme: a daemon registers `name:` with `open(":name", O_CREAT \| O_RDWR)` |
@@ -14,6 +15,7 @@
 
 mod debug;
 mod initfs;
+mod memory;
 mod pipe;
 mod root;
 mod sys;
@@ -23,11 +25,21 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::Stat;
 use tessera_abi::error::{EEXIST, ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
 
 pub use initfs::init as init_initfs;
+
+/// What `fmap` of a handle maps (only `memory:` handles map today).
+pub enum MemorySource {
+    /// Anonymous memory, as fd `!0`.
+    Anonymous,
+    /// A shared memory object.
+    Object(tessera_mm::SharedObject),
+    /// Physical memory at the fmap offset, with this cacheability.
+    Physical(tessera_mm::PhysKind),
+}
 
 /// A scheme implemented in the kernel. Handles are the scheme's own ids.
 pub trait KernelScheme: Send + Sync {
@@ -60,6 +72,11 @@ pub trait KernelScheme: Send + Sync {
     fn dup(&self, _id: usize, _buf: &[u8]) -> Result<usize> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// What `fmap` of `id` maps. File mappings through filesystem schemes
+    /// are not implemented yet (EOPNOTSUPP).
+    fn memory_source(&self, _id: usize) -> Result<MemorySource> {
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// The last descriptor for `id` went away.
     fn close(&self, _id: usize) -> Result<()> {
         Ok(())
@@ -84,6 +101,7 @@ pub fn init() {
     let mut schemes = SCHEMES.lock();
     schemes.insert(String::from("debug"), Arc::new(debug::DebugScheme));
     schemes.insert(String::from("sys"), Arc::new(sys::SysScheme::default()));
+    schemes.insert(String::from("memory"), Arc::new(memory::MemoryScheme::default()));
     let pipes = PIPES.call_once(|| Arc::new(pipe::PipeScheme::default()));
     schemes.insert(String::from("pipe"), pipes.clone());
     if let Some(initfs) = initfs::scheme() {

@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::Stat;
 use tessera_abi::error::{EBADF, EINTR, EPIPE, ESPIPE, Error, Result};
 use tessera_abi::flag::MODE_FIFO;

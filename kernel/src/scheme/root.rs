@@ -23,7 +23,7 @@ use alloc::sync::Arc;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::Stat;
 use tessera_abi::error::{EBADF, EINVAL, ENOENT, ESPIPE, Error, Result};
 use tessera_abi::flag::{MODE_CHR, MODE_FILE, O_ACCMODE, O_CREAT, O_NONBLOCK, O_RDWR};

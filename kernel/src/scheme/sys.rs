@@ -1,12 +1,26 @@
-//! `sys:` — read-only text about the running kernel, one file per topic:
+//! `sys:` — text about the running kernel, one file per topic:
 //!
 //! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`,
 //!   `heap_bytes N` (the kernel heap's mapped size, which only grows),
 //!   `heap_used_bytes N`
-//! - `sys:processes`: a header, then `pid ppid state pages name` per process
+//! - `sys:processes`: a header, then `pid ppid state pages threads name` per
+//!   process (pages: resident user pages)
 //! - `sys:scheduler`: `switches N`, `runnable N`, `cpus N` (CPUs
 //!   scheduling), then `cpuK ticks N busy_ticks N ipis N` per CPU (busy
-//!   ticks interrupted user code; ipis are reschedule IPIs received)
+//!   ticks interrupted user code; ipis are reschedule IPIs received), then
+//!   `tlbK shootdowns N ipis_sent N acks N` per CPU
+//! - `sys:maps`: the reader's own mappings, `START-END PERMS KIND RESIDENT`
+//!   per grant (16 hex digits each; PERMS like `rw-p`/`r--s`; KIND `anon`,
+//!   `shared`, `phys`, `external`, `fmap` or `stack`; resident pages), then
+//!   `total mapped_pages M resident_pages R` (like Linux's
+//!   `/proc/self/maps`)
+//!
+//! Two files take writes, as test knobs:
+//! - `sys:inject`: `frame N` makes the writer's N-th next user-memory frame
+//!   allocation (0 = the next) fail, once; `off` clears it. An mm call that
+//!   hits it must fail with ENOMEM and leave everything as before.
+//! - `sys:privilege`: `drop` makes the writer unprivileged for good
+//!   (`memory:physical` is then EPERM); children inherit it.
 //!
 //! The text is made when the file is opened, so one open reads a consistent
 //! snapshot.
@@ -17,10 +31,12 @@ use alloc::string::String;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EBADF, ENOENT, Error, Result};
+use tessera_abi::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, Error, Result};
 use tessera_abi::flag::MODE_FILE;
+
+use tessera_mm::Prot;
 
 use super::{KernelScheme, seek_position};
 use crate::process::{self, State};
@@ -30,6 +46,15 @@ use crate::{mm, sched};
 pub struct SysScheme {
     next: AtomicUsize,
     open: Mutex<BTreeMap<usize, (String, usize)>>,
+    /// Each handle's file name, for writes.
+    paths: Mutex<BTreeMap<usize, String>>,
+}
+
+/// Runs `f` on the failure injector of `process`'s address space.
+fn with_injector(process: &process::Process, f: impl FnOnce(&mm::FailInjector)) {
+    if let Some(space) = process.space.lock().as_ref() {
+        f(&space.inject);
+    }
 }
 
 fn render(path: &str) -> Result<String> {
@@ -67,8 +92,37 @@ fn render(path: &str) -> Result<String> {
             for (cpu, (ticks, busy, ipis)) in sched::cpu_ticks().into_iter().enumerate() {
                 let _ = writeln!(text, "cpu{cpu} ticks {ticks} busy_ticks {busy} ipis {ipis}");
             }
+            for (cpu, stats) in mm::tlb::stats().into_iter().enumerate().take(sched::online_cpus()) {
+                let _ = writeln!(
+                    text,
+                    "tlb{cpu} shootdowns {} ipis_sent {} acks {}",
+                    stats.shootdowns, stats.ipis_sent, stats.acks_received
+                );
+            }
         }
-        "" => text.push_str("memory\nprocesses\nscheduler\n"),
+        "maps" => {
+            let process = process::current();
+            let space = process.space.lock();
+            let space = space.as_ref().expect("a running process has a space");
+            for grant in space.describe() {
+                let bit = |flag, c| if grant.prot.contains(flag) { c } else { '-' };
+                let _ = writeln!(
+                    text,
+                    "{:016x}-{:016x} {}{}{}{} {} {}",
+                    grant.start.get(),
+                    grant.end.get(),
+                    bit(Prot::READ, 'r'),
+                    bit(Prot::WRITE, 'w'),
+                    bit(Prot::EXEC, 'x'),
+                    if grant.shared { 's' } else { 'p' },
+                    if grant.grows_down { "stack" } else { grant.kind.name() },
+                    grant.resident_pages
+                );
+            }
+            let _ = writeln!(text, "total mapped_pages {} resident_pages {}", space.mapped_pages(), space.pages());
+        }
+        "inject" | "privilege" => {}
+        "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\n"),
         _ => return Err(Error::new(ENOENT)),
     }
     Ok(text)
@@ -79,6 +133,7 @@ impl KernelScheme for SysScheme {
         let text = render(path)?;
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.open.lock().insert(id, (text, 0));
+        self.paths.lock().insert(id, String::from(path.trim_matches('/')));
         Ok(id)
     }
 
@@ -91,6 +146,25 @@ impl KernelScheme for SysScheme {
         buf[..n].copy_from_slice(&rest[..n]);
         *pos += n;
         Ok(n)
+    }
+
+    fn write(&self, id: usize, buf: &[u8]) -> Result<usize> {
+        let path = self.paths.lock().get(&id).cloned().ok_or(Error::new(EBADF))?;
+        let command = core::str::from_utf8(buf).map_err(|_| Error::new(EINVAL))?.trim();
+        let process = process::current();
+        match (path.as_str(), command) {
+            ("inject", "off") => with_injector(&process, |i| i.disarm()),
+            ("inject", _) => {
+                let n = command.strip_prefix("frame ").and_then(|n| n.trim().parse().ok());
+                let n = n.ok_or(Error::new(EINVAL))?;
+                with_injector(&process, |i| i.arm(n));
+            }
+            ("privilege", "drop") => process.drop_privilege(),
+            ("privilege", _) => return Err(Error::new(EINVAL)),
+            // The other files are read-only.
+            _ => return Err(Error::new(EOPNOTSUPP)),
+        }
+        Ok(buf.len())
     }
 
     fn seek(&self, id: usize, offset: isize, whence: usize) -> Result<usize> {
@@ -109,6 +183,7 @@ impl KernelScheme for SysScheme {
     }
 
     fn close(&self, id: usize) -> Result<()> {
+        self.paths.lock().remove(&id);
         self.open.lock().remove(&id).map(|_| ()).ok_or(Error::new(EBADF))
     }
 }

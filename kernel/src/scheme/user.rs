@@ -46,7 +46,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use spin::Mutex;
+use crate::sync::Mutex;
 use tessera_abi::Stat;
 use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, ESPIPE, Error, Result};
 use tessera_abi::flag::SEEK_END;

@@ -31,10 +31,10 @@ fn writable(flags: usize) -> bool {
 }
 
 /// Runs `f` with the current process's address space.
-fn with_space<R>(f: impl FnOnce(&crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
+fn with_space<R>(f: impl FnOnce(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
     let process = process::current();
-    let space = process.space.lock();
-    f(space.as_ref().expect("a running process has a space"))
+    let mut space = process.space.lock();
+    f(space.as_mut().expect("a running process has a space"))
 }
 
 pub fn open(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize> {

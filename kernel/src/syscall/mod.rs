@@ -4,6 +4,7 @@
 //! is only reached through [`crate::usercopy`].
 
 mod fs;
+mod mm;
 mod proc;
 mod time;
 
@@ -40,6 +41,12 @@ pub fn dispatch(number: usize, args: [usize; 6], frame: &mut TrapFrame) -> Resul
         SYS_EXIT_THREAD => proc::exit_thread(a, b),
         SYS_GETTID => proc::gettid(),
         SYS_FUTEX => time::futex(a, b, c, d),
+        SYS_FMAP => mm::fmap(a, b, c),
+        SYS_FUNMAP => mm::funmap(a, b),
+        SYS_MPROTECT => mm::mprotect(a, b, c),
+        SYS_MREMAP => mm::mremap(a, b, c, d, e),
+        SYS_MADVISE => mm::madvise(a, b, c),
+        SYS_MSYNC => mm::msync(a, b, c),
         SYS_CLOCK_GETTIME => time::clock_gettime(a, b),
         SYS_NANOSLEEP => time::nanosleep(a, b),
         _ => Err(Error::new(ENOSYS)),

@@ -57,16 +57,16 @@ pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
     // EFAULT before a child is reaped, not after: its status is not lost.
     if let Some(out) = status_out {
         let process = process::current();
-        let space = process.space.lock();
-        out.check_writable(space.as_ref().expect("running"))?;
+        let mut space = process.space.lock();
+        out.check_writable(space.as_mut().expect("running"))?;
     }
     match process::waitpid(pid, options)? {
         None => Ok(0),
         Some((child, status)) => {
             if let Some(out) = status_out {
                 let process = process::current();
-                let space = process.space.lock();
-                out.write(space.as_ref().expect("running"), &status.to_le_bytes())?;
+                let mut space = process.space.lock();
+                out.write(space.as_mut().expect("running"), &status.to_le_bytes())?;
             }
             Ok(child)
         }
@@ -76,7 +76,7 @@ pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
 /// Reads an array of `count` `[ptr, len]` pairs and the strings they name.
 /// E2BIG once the strings add up to more than a new stack takes: checked
 /// before each is copied, so a huge length never reaches the kernel heap.
-fn read_strings(space: &crate::mm::AddrSpace, array: usize, count: usize) -> Result<Vec<String>> {
+fn read_strings(space: &mut crate::mm::AddrSpace, array: usize, count: usize) -> Result<Vec<String>> {
     if count > MAX_ARGS {
         return Err(Error::new(E2BIG));
     }
@@ -101,18 +101,19 @@ pub fn execve(
     frame: &mut TrapFrame,
     [path_ptr, path_len, argv_ptr, argc, envp_ptr, envc]: [usize; 6],
 ) -> Result<usize> {
-    let (path, argv, envp) = {
+    let (path, argv, envp, inject) = {
         let process = process::current();
-        let space = process.space.lock();
-        let space = space.as_ref().expect("running");
+        let mut space = process.space.lock();
+        let space = space.as_mut().expect("running");
+        let inject = space.inject.clone();
         if path_len > 4096 {
             return Err(Error::new(tessera_abi::error::ENAMETOOLONG));
         }
         let path = UserSlice::new(path_ptr, path_len)?.read_str(space)?;
-        (path, read_strings(space, argv_ptr, argc)?, read_strings(space, envp_ptr, envc)?)
+        (path, read_strings(space, argv_ptr, argc)?, read_strings(space, envp_ptr, envc)?, inject)
     };
     let program = crate::loader::read_program(&path)?;
-    let image = exec::load(&program, &argv, &envp)?;
+    let image = exec::load(&program, &argv, &envp, inject)?;
     // The point of no return: other threads end, then the space goes.
     process::stop_siblings()?;
     let name = path.rsplit(['/', ':']).next().unwrap_or(&path);

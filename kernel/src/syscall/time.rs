@@ -22,8 +22,8 @@ fn to_timespec(ns: u64) -> TimeSpec {
 fn write_timespec(ptr: usize, ns: u64) -> Result<()> {
     let out = UserSlice::new(ptr, TIMESPEC_BYTES)?;
     let process = process::current();
-    let space = process.space.lock();
-    out.write(space.as_ref().expect("running"), &to_timespec(ns))
+    let mut space = process.space.lock();
+    out.write(space.as_mut().expect("running"), &to_timespec(ns))
 }
 
 pub fn clock_gettime(clock: usize, out: usize) -> Result<usize> {
@@ -40,8 +40,8 @@ pub fn clock_gettime(clock: usize, out: usize) -> Result<usize> {
 fn read_duration(ptr: usize) -> Result<u64> {
     let bytes = {
         let process = process::current();
-        let space = process.space.lock();
-        UserSlice::new(ptr, TIMESPEC_BYTES)?.read(space.as_ref().expect("running"))?
+        let mut space = process.space.lock();
+        UserSlice::new(ptr, TIMESPEC_BYTES)?.read(space.as_mut().expect("running"))?
     };
     let sec = i64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
     let nsec = i32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));

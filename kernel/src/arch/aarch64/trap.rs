@@ -181,6 +181,24 @@ fn exception_class(esr: u64) -> &'static str {
 /// EC of SVC from AArch64.
 const EC_SVC64: u64 = 0x15;
 
+/// For an abort from EL0 that the address space may resolve — a
+/// translation, access-flag or permission fault (DFSC/IFSC 0b0001xx,
+/// 0b0010xx, 0b0011xx) — what the access was: an instruction abort (EC
+/// 0x20) is an execution, a data abort (EC 0x24) a write if ISS.WnR (bit 6)
+/// is set (Arm ARM D17.2.37, ESR_EL1).
+fn page_fault_access(esr: u64) -> Option<trap::Access> {
+    let status = esr & 0x3F;
+    if !(0b00_0100..=0b00_1111).contains(&status) {
+        return None;
+    }
+    match esr >> 26 {
+        0x20 => Some(trap::Access::Execute),
+        0x24 if esr & (1 << 6) != 0 => Some(trap::Access::Write),
+        0x24 => Some(trap::Access::Read),
+        _ => None,
+    }
+}
+
 /// The signal a user-mode synchronous exception raises (Linux's choices).
 fn user_fault(esr: u64) -> (usize, bool) {
     let ec = esr >> 26;
@@ -204,6 +222,7 @@ extern "C" fn trap_handler(kind: u64, frame: &mut TrapFrame) {
                 signal,
                 description: exception_class(frame.esr),
                 address: has_address.then_some(frame.far),
+                access: page_fault_access(frame.esr),
             };
             trap::user_fault(frame, info)
         }

@@ -347,6 +347,18 @@ fn cr2() -> u64 {
     cr2
 }
 
+/// What a page fault's error code says the access was: bit 4 (I/D) an
+/// instruction fetch, bit 1 (W/R) a write (Intel SDM Vol. 3A §4.7).
+fn page_fault_access(error_code: u64) -> trap::Access {
+    if error_code & (1 << 4) != 0 {
+        trap::Access::Execute
+    } else if error_code & (1 << 1) != 0 {
+        trap::Access::Write
+    } else {
+        trap::Access::Read
+    }
+}
+
 /// The signal a user-mode exception raises (Linux's choices).
 fn user_signal(vector: u64) -> usize {
     match vector {
@@ -363,7 +375,12 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
         SYSCALL_VECTOR => trap::syscall(frame),
         0..=31 if frame.is_user() => {
             let address = if frame.vector == 14 { Some(cr2()) } else { None };
-            let info = FaultInfo { signal: user_signal(frame.vector), description: name(frame.vector), address };
+            let info = FaultInfo {
+                signal: user_signal(frame.vector),
+                description: name(frame.vector),
+                address,
+                access: (frame.vector == 14).then(|| page_fault_access(frame.error_code)),
+            };
             trap::user_fault(frame, info)
         }
         0..=31 => kernel_fault(frame),

@@ -39,8 +39,9 @@
 //!   with a path that does not exist instead); `exit_thread` would end its
 //!   only thread, and `clone_thread` with random addresses starts a thread
 //!   that faults and so kills it (the `threads` test gives both bad input);
-//! - `fmap`, `funmap`, `mremap`, `mprotect` could unmap or protect its own
-//!   code, stack or buffers;
+//! - `fmap`, `funmap`, `mremap`, `mprotect`, `madvise` could unmap, protect
+//!   or drop its own code, stack or buffers (`msync` is left out with them;
+//!   the `mm-*` tests give all of these bad input);
 //! - `fork` is made, but the new process exits at once and is reaped (and
 //!   its status checked) before the next call;
 //! - `kill` only with signal 0, a signal ≥ `NSIG`, or a pid above the
@@ -146,7 +147,8 @@ const CONSOLE_LINE: &str = "syscall-fuzz: (a console write)\n";
 
 /// Every number of the real table that is fuzzed. Left out: `SYS_EXIT`,
 /// `SYS_EXECVE`, `SYS_FMAP`, `SYS_FUNMAP`, `SYS_MREMAP`, `SYS_MPROTECT`,
-/// `SYS_CLONE_THREAD`, `SYS_EXIT_THREAD` (see the module doc).
+/// `SYS_CLONE_THREAD`, `SYS_EXIT_THREAD`, `SYS_MADVISE`, `SYS_MSYNC` (see
+/// the module doc).
 #[rustfmt::skip]
 const REAL: [usize; 34] = [
     SYS_OPEN, SYS_DUP, SYS_FTRUNCATE, SYS_PIPE2, SYS_WAITPID, SYS_GETPID, SYS_KILL, SYS_GETPPID,
@@ -158,8 +160,9 @@ const REAL: [usize; 34] = [
 
 /// The numbers never made, which garbage numbers must avoid too.
 #[rustfmt::skip]
-const EXCLUDED: [usize; 8] = [
+const EXCLUDED: [usize; 10] = [
     SYS_EXIT, SYS_EXECVE, SYS_FMAP, SYS_FUNMAP, SYS_MREMAP, SYS_MPROTECT, SYS_CLONE_THREAD, SYS_EXIT_THREAD,
+    SYS_MADVISE, SYS_MSYNC,
 ];
 
 /// Numbers whose effect on the fd table the model follows.

@@ -172,7 +172,11 @@ fn all_cpus(checks: &mut Checks) {
     }
     let after = busy_ticks();
     let grew = before.len() == after.len() && before.iter().zip(&after).all(|(b, a)| a > b);
-    checks.check("a spinning thread per CPU kept every CPU busy", grew, format_args!("busy ticks {before:?} -> {after:?}"));
+    checks.check(
+        "a spinning thread per CPU kept every CPU busy",
+        grew,
+        format_args!("busy ticks {before:?} -> {after:?}"),
+    );
 }
 
 fn futexes(checks: &mut Checks) {

@@ -1,0 +1,227 @@
+//! Page faults: demand zero, the zero frame for reads, copy-on-write, shared
+//! object pages, re-mapping pages whose PTE was dropped, and stack growth.
+//! MAP_POPULATE and eager providers resolve their pages with the same code.
+//!
+//! Stack growth: a grant mapped with `grows_down` extends downward when a
+//! fault hits the free pages just below it, to the faulting page, as long
+//! as (1) the grown grant stays within `stack_max_pages`, (2) at least
+//! `stack_guard_pages` free pages remain between it and the grant below
+//! (a fault inside that guard gap is SIGSEGV), (3) it stays above
+//! `min_addr`, and (4) the address-space cap allows it. The growth and the
+//! fault are one transaction.
+
+use rmm::{PhysAddr, VirtAddr};
+
+use crate::FaultError;
+use crate::grant::{Grant, Prot};
+use crate::page::Page;
+use crate::provider::Provider;
+use crate::shootdown::Shootdown;
+use crate::space::{AddrSpace, Slot};
+use crate::traits::{FrameStore, PageTable};
+use crate::txn::{Mode, Txn};
+
+/// The kind of access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A load.
+    Read,
+    /// A store.
+    Write,
+    /// An instruction fetch.
+    Exec,
+}
+
+impl Access {
+    /// Whether a grant with `prot` allows the access.
+    pub fn allowed_by(self, prot: Prot) -> bool {
+        match self {
+            Self::Read => prot.is_accessible(),
+            Self::Write => prot.contains(Prot::WRITE),
+            Self::Exec => prot.contains(Prot::EXEC),
+        }
+    }
+
+    fn satisfied_by(self, flags: rmm::PageFlags) -> bool {
+        match self {
+            Self::Read => true,
+            Self::Write => flags.is_writable(),
+            Self::Exec => flags.is_executable(),
+        }
+    }
+}
+
+impl<P: PageTable> AddrSpace<P> {
+    /// Resolves a fault at `addr`. `Ok` means the page is now mapped with
+    /// the rights `access` needs (or already was: a spurious fault from a
+    /// stale TLB entry; the kernel should invalidate the local entry for
+    /// `addr` before returning to the faulting code). A copy-on-write fault
+    /// replaces a PTE: its flush and the old frame's release are in `tlb`.
+    ///
+    /// Errors (nothing changed): `Segv` when no grant allows the access
+    /// (including the stack guard gap), `Bus` past the end of a memory
+    /// object, `OutOfMemory` when a frame or page-table page is lacking.
+    pub fn fault(
+        &mut self,
+        frames: &mut impl FrameStore,
+        addr: VirtAddr,
+        access: Access,
+        tlb: &mut Shootdown,
+    ) -> Result<(), FaultError> {
+        let page = Page::containing(addr);
+        if !self.config.user_range().contains(page) {
+            return Err(FaultError::Segv);
+        }
+        let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
+        if tx.space.grant_containing(page).is_none() {
+            grow_stack(&mut tx, page, access)?;
+        }
+        resolve(&mut tx, page, access)?;
+        tx.commit();
+        Ok(())
+    }
+}
+
+/// Extends the grows-down grant just above `page` down to it.
+fn grow_stack<P: PageTable, F: FrameStore>(
+    tx: &mut Txn<'_, P, F>,
+    page: Page,
+    access: Access,
+) -> Result<(), FaultError> {
+    let space = &*tx.space;
+    let Some((&base, stack)) = space.grants.range(page..).next() else { return Err(FaultError::Segv) };
+    if !stack.grows_down || !access.allowed_by(stack.prot) {
+        return Err(FaultError::Segv);
+    }
+    let growth = page.pages_until(base);
+    let guard_ok = match space.grants.range(..page).next_back() {
+        Some((_, below)) => below.end().add(space.config.stack_guard_pages) <= page,
+        None => true,
+    };
+    let ok = guard_ok
+        && stack.pages + growth <= space.config.stack_max_pages
+        && space.config.user_range().contains(page)
+        && space.check_cap(growth, 0).is_ok();
+    if !ok {
+        return Err(FaultError::Segv);
+    }
+    let Some(mut grown) = tx.take_grant(base) else { return Err(FaultError::Segv) };
+    grown.base = page;
+    grown.pages += growth;
+    tx.insert_grant(grown);
+    Ok(())
+}
+
+/// Makes `page` (inside a grant) mapped with the rights `access` needs.
+/// Shared by faults, MAP_POPULATE and eager providers.
+pub(crate) fn resolve<P: PageTable, F: FrameStore>(
+    tx: &mut Txn<'_, P, F>,
+    page: Page,
+    access: Access,
+) -> Result<(), FaultError> {
+    let Some(grant) = tx.space.grant_containing(page).cloned() else { return Err(FaultError::Segv) };
+    if !access.allowed_by(grant.prot) {
+        return Err(FaultError::Segv);
+    }
+    let present = tx.space.table.translate(page.start());
+    if present.is_some_and(|(_, flags)| access.satisfied_by(flags)) {
+        return Ok(());
+    }
+    let slot = tx.space.slots.get(&page).copied();
+    match &grant.provider {
+        Provider::Allocated => private_fault(tx, &grant, page, access, slot, present),
+        Provider::AllocatedShared { object, offset_pages } => {
+            if let Some(Slot::Frame(frame)) = slot {
+                // Our PTE reference exists; only the flags lag behind.
+                return map_or_protect(tx, page, frame, grant.pte_flags(true), present);
+            }
+            let index = Provider::object_index(*offset_pages, grant.base, page);
+            if index >= object.size_pages() {
+                return Err(FaultError::Bus);
+            }
+            let frame = tx.object_page(object, index).ok_or(FaultError::OutOfMemory)?;
+            tx.take_ref(frame);
+            tx.insert_slot(page, Slot::Frame(frame));
+            tx.map_pte(page, frame, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)
+        }
+        Provider::PhysBorrowed { phys, .. } => {
+            let frame = phys.add(grant.base.pages_until(page) * rmm::PAGE_SIZE);
+            map_or_protect(tx, page, frame, grant.pte_flags(true), present)
+        }
+        Provider::External { .. } => match slot {
+            Some(Slot::Frame(frame)) => map_or_protect(tx, page, frame, grant.pte_flags(true), present),
+            _ => Err(FaultError::Bus),
+        },
+        Provider::FmapBorrowed(never) => match *never {},
+    }
+}
+
+fn map_or_protect<P: PageTable, F: FrameStore>(
+    tx: &mut Txn<'_, P, F>,
+    page: Page,
+    frame: PhysAddr,
+    flags: rmm::PageFlags,
+    present: Option<(PhysAddr, rmm::PageFlags)>,
+) -> Result<(), FaultError> {
+    match present {
+        Some((mapped, _)) if mapped == frame => {
+            tx.protect_pte(page, flags);
+            Ok(())
+        }
+        Some(_) => {
+            // A PTE to the wrong frame would be a bug elsewhere; replace it
+            // rather than leave it.
+            debug_assert!(false, "PTE of {page:?} maps a frame its slot does not hold");
+            tx.unmap_pte(page);
+            tx.map_pte(page, frame, flags).map_err(|_| FaultError::OutOfMemory)
+        }
+        None => tx.map_pte(page, frame, flags).map_err(|_| FaultError::OutOfMemory),
+    }
+}
+
+/// Private anonymous memory: zero frame, demand zero, copy-on-write.
+fn private_fault<P: PageTable, F: FrameStore>(
+    tx: &mut Txn<'_, P, F>,
+    grant: &Grant,
+    page: Page,
+    access: Access,
+    slot: Option<Slot>,
+    present: Option<(PhysAddr, rmm::PageFlags)>,
+) -> Result<(), FaultError> {
+    let zero = tx.frames.zero_frame();
+    match (slot, access) {
+        (None | Some(Slot::Zero), Access::Read | Access::Exec) => {
+            if slot.is_none() {
+                tx.insert_slot(page, Slot::Zero);
+            }
+            map_or_protect(tx, page, zero, grant.pte_flags(false), present)
+        }
+        (None | Some(Slot::Zero), Access::Write) => {
+            let frame = tx.allocate().ok_or(FaultError::OutOfMemory)?;
+            if slot.is_some() {
+                tx.unmap_pte(page);
+                tx.remove_slot(page);
+            }
+            tx.insert_slot(page, Slot::Frame(frame));
+            tx.map_pte(page, frame, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)
+        }
+        (Some(Slot::Frame(frame)), Access::Read | Access::Exec) => {
+            let exclusive = tx.frames.refcount(frame) == 1;
+            map_or_protect(tx, page, frame, grant.pte_flags(exclusive), present)
+        }
+        (Some(Slot::Frame(frame)), Access::Write) => {
+            if tx.frames.refcount(frame) == 1 {
+                // The other side of the copy-on-write already let go.
+                return map_or_protect(tx, page, frame, grant.pte_flags(true), present);
+            }
+            let copy = tx.allocate().ok_or(FaultError::OutOfMemory)?;
+            tx.frames.copy(frame, copy);
+            tx.unmap_pte(page);
+            tx.remove_slot(page);
+            tx.insert_slot(page, Slot::Frame(copy));
+            tx.map_pte(page, copy, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)?;
+            tx.defer_put(frame);
+            Ok(())
+        }
+    }
+}

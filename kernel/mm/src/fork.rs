@@ -1,0 +1,95 @@
+//! fork: a child address space with the same grants.
+//!
+//! - `Allocated`: copy-on-write. The child's slots reference the parent's
+//!   frames (refcount + 1 each); the parent's writable PTEs become read-only
+//!   (flushed through the parent's shootdown, which the kernel must finish
+//!   before either side runs on); the child's PTEs mirror the parent's
+//!   present ones, read-only. Zero-frame pages stay zero-frame pages.
+//! - `AllocatedShared`, `PhysBorrowed`, `External`: shared. The child maps
+//!   the same frames with the same rights, taking its own references.
+//!
+//! Transactional: if a page-table page for the child cannot be allocated,
+//! the parent's PTEs get their write bits back, every reference the child
+//! took is dropped, and the child (whose table was never live) is torn down.
+
+use crate::MmError;
+use crate::page::Page;
+use crate::provider::Provider;
+use crate::shootdown::Shootdown;
+use crate::space::{AddrSpace, Slot};
+use crate::traits::{FrameStore, PageTable};
+use crate::txn::{Mode, Txn};
+
+impl<P: PageTable> AddrSpace<P> {
+    /// A copy-on-write copy of this space over `child_table` (empty user
+    /// half). The parent's downgraded PTEs are in `tlb`.
+    ///
+    /// Errors (parent unchanged, child's frames released, `child_table`
+    /// dropped): ENOMEM when a page-table page for the child is lacking.
+    pub fn fork(
+        &mut self,
+        frames: &mut impl FrameStore,
+        child_table: P,
+        tlb: &mut Shootdown,
+    ) -> Result<AddrSpace<P>, MmError> {
+        let mut child = AddrSpace {
+            table: child_table,
+            grants: self.grants.clone(),
+            gaps: self.gaps.clone(),
+            slots: Default::default(),
+            mapped_pages: self.mapped_pages,
+            resident_pages: 0,
+            config: self.config.clone(),
+        };
+        let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
+        match copy_pages(&mut tx, &mut child) {
+            Ok(()) => {
+                tx.commit();
+                Ok(child)
+            }
+            Err(error) => {
+                drop(tx);
+                child.teardown(frames);
+                Err(error)
+            }
+        }
+    }
+}
+
+fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut AddrSpace<P>) -> Result<(), MmError> {
+    let grants: alloc::vec::Vec<_> = tx.space.grants.values().cloned().collect();
+    for grant in grants {
+        match &grant.provider {
+            Provider::PhysBorrowed { .. } => {
+                for page in grant.range().iter() {
+                    if let Some((frame, flags)) = tx.space.table.translate(page.start()) {
+                        child.table.map(page.start(), frame, flags)?;
+                    }
+                }
+            }
+            Provider::Allocated | Provider::AllocatedShared { .. } | Provider::External { .. } => {
+                let private = matches!(grant.provider, Provider::Allocated);
+                let slots: alloc::vec::Vec<(Page, Slot)> =
+                    tx.space.slots.range(grant.base..grant.end()).map(|(p, s)| (*p, *s)).collect();
+                for (page, slot) in slots {
+                    if let Slot::Frame(frame) = slot {
+                        tx.frames.get(frame);
+                    }
+                    child.insert_slot_raw(page, slot);
+                    let Some((frame, flags)) = tx.space.table.translate(page.start()) else { continue };
+                    let flags = if private {
+                        if flags.is_writable() {
+                            tx.protect_pte(page, flags.write(false));
+                        }
+                        flags.write(false)
+                    } else {
+                        flags
+                    };
+                    child.table.map(page.start(), frame, flags)?;
+                }
+            }
+            Provider::FmapBorrowed(never) => match *never {},
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! Tessera's grants and address spaces: the policy half of virtual memory,
+//! generic over the page table and the frame store so that `cargo test` on
+//! the host drives the real code with fakes.
+//!
+//! ```text
+//!  AddrSpace<P: PageTable> ─┬─ table: P              one 4 KiB PTE at a time (kernel: rmm::PageMapper)
+//!                           ├─ grants: BTreeMap      base page → Grant (non-overlapping, merged when alike)
+//!                           ├─ gaps: Gaps            free ranges by start and by (size, start): O(log n) placement
+//!                           ├─ slots: BTreeMap       page → Frame(phys) (one reference) | Zero (zero frame, no ref)
+//!                           └─ config                user range, min_addr, cap, stack limits, W^X
+//!        │
+//!  Grant ── base, pages, prot (R/W/X), grows_down, Provider
+//!        │
+//!  Provider ─ Allocated        private anonymous: demand zero, zero frame for reads, CoW after fork
+//!             AllocatedShared  Arc<MemObject>: MAP_SHARED anonymous / memory: objects, shared across fork
+//!             PhysBorrowed     device memory for drivers, eager, never refcounted
+//!             External         frames lent by another space, one reference each
+//!             FmapBorrowed     reserved for file mappings; cannot be constructed yet
+//!
+//!  every mutating op(…, frames: &mut impl FrameStore, …, tlb: &mut Shootdown)
+//!        └─ Txn (undo log) ── commit ──► tlb: pages to flush + references to drop after the flush
+//!                           └ drop ────► rollback: exactly as before (flushes what it removed)
+//!  kernel: IPI every CPU using the space, wait for acks, then tlb.finish(frames)
+//! ```
+//!
+//! The fmap round trip (file mappings through a filesystem scheme, DESIGN
+//! §6) will add `FmapBorrowed` grants: mmap of a file asks the scheme for
+//! its pages (MmapPrep), borrows them, and munmap / msync hand them back
+//! (Munmap / Msync with NEEDS_SYNC). Until then a file source is EOPNOTSUPP.
+//!
+//! # Operations
+//! [`AddrSpace::mmap`], [`AddrSpace::munmap`], [`AddrSpace::mprotect`],
+//! [`AddrSpace::mremap`], [`AddrSpace::madvise`], [`AddrSpace::msync`],
+//! [`AddrSpace::fork`], [`AddrSpace::fault`], [`AddrSpace::teardown`],
+//! plus accounting ([`AddrSpace::mapped_pages`], [`AddrSpace::resident_pages`])
+//! and a listing ([`AddrSpace::grants`], whose items print as
+//! /proc/pid/maps-like lines). Errors are [`MmError`] (with
+//! [`MmError::errno`]) and, for faults, [`FaultError`] (a signal).
+//!
+//! Every operation is transactional: it fully succeeds, or grants, PTEs,
+//! slots, reference counts, accounting and memory objects are as before.
+//! See `txn.rs` for how, and [`Shootdown`] for the TLB rule: no frame is
+//! released before every CPU using the space has flushed it.
+//!
+//! # Decisions
+//! - **Shootdowns are an out-parameter**: every mutating operation takes
+//!   `tlb: &mut Shootdown` instead of returning one, because a failed
+//!   operation's rollback can also remove PTEs that other CPUs may have
+//!   cached (Linux's `mmu_gather` does the same). The kernel makes one per
+//!   call and flushes + finishes it whatever the result.
+//! - **fork takes `&mut self`**: it write-protects the parent's private
+//!   PTEs (their flush is in the parent's shootdown).
+//! - **Placement** (mmap without MAP_FIXED, mremap moves): a free hint is
+//!   honoured; otherwise best fit, lowest address of the smallest gap that
+//!   fits, skipping the guard gap below grows-down grants.
+//! - **Page 0 and low memory**: nothing below [`SpaceConfig::min_addr`]
+//!   (default 64 KiB, at least one page) is ever mapped.
+//! - **W^X**: PROT_WRITE | PROT_EXEC is refused with EACCES by mmap and
+//!   mprotect unless [`SpaceConfig::allow_write_exec`] is set.
+//! - **Readability**: PageFlags has no read bit, so any accessible
+//!   protection can be read; PROT_NONE removes the PTEs (data is kept).
+//! - **Zero frame**: reads of never-written private pages map the shared
+//!   zero frame read-only; the first write allocates. MAP_POPULATE of a
+//!   read-only private mapping maps the zero frame; of a writable one,
+//!   allocates.
+//! - **Stack growth**: see `fault.rs` (limit, guard gap, cap).
+//! - **brk**: not provided here; relibc-shim implements brk/sbrk on top of
+//!   mmap (a reserved region it grows with MAP_FIXED).
+//! - **Teardown**: [`AddrSpace::teardown`] frees directly (the space is no
+//!   longer live on any CPU) and returns the page table.
+//! - **Lazy PTEs**: a page that has a frame may have no PTE (after
+//!   PROT_NONE is lifted, after mremap of a shared mapping); the next access
+//!   maps it. This keeps mprotect and madvise infallible.
+//! - **Errors vs Linux**: mprotect / madvise on a range with holes fail
+//!   with ENOMEM *without* changing the mapped parts (Linux changes the
+//!   part before the first hole). A MAP_FIXED range outside the user range
+//!   is EINVAL.
+//! - **Kernel heap**: grants, slots and undo logs live in `alloc`
+//!   collections; running out of kernel heap is not recoverable here (it
+//!   panics, like the rest of the kernel's `alloc` use). Frames and
+//!   page-table pages, the resources users can exhaust, are handled.
+//! - **Not yet**: file mappings (fmap), private mappings of memory objects,
+//!   lending a space's pages (the kernel builds `External` sources itself),
+//!   huge pages, swap.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+mod advise;
+mod error;
+mod fault;
+mod fork;
+mod gaps;
+mod grant;
+mod map;
+mod page;
+mod protect;
+mod provider;
+mod remap;
+mod shootdown;
+mod space;
+mod traits;
+mod txn;
+mod unmap;
+
+pub use advise::{Advice, MsyncFlags};
+pub use error::{FaultError, MmError};
+pub use fault::Access;
+pub use grant::{Grant, GrantInfo, Prot};
+pub use map::{MapFlags, MapSource, MmapRequest};
+pub use page::{Page, PageRange};
+pub use provider::{FmapPending, MemObject, PhysKind, Provider, ProviderKind, SharedObject};
+pub use remap::RemapFlags;
+pub use shootdown::Shootdown;
+pub use space::{AddrSpace, Slot, SpaceConfig};
+pub use traits::{FrameStore, MapFailed, PageTable};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+//! mprotect: split at the range's ends, set the protection, bring present
+//! PTEs in line.
+//!
+//! Present PTEs get the new rights, except that a private page whose frame
+//! is still shared (copy-on-write) or is the zero frame stays read-only even
+//! when the grant becomes writable: its first write must still fault.
+//! PROT_NONE removes the PTEs (rmm has no "present but inaccessible"
+//! encoding); private and borrowed frames stay in their slots, so the data
+//! survives, and the next access after access is restored maps them again.
+//! An access while PROT_NONE is SIGSEGV.
+
+use rmm::VirtAddr;
+
+use crate::MmError;
+use crate::grant::{Grant, Prot};
+use crate::map::check_prot;
+use crate::page::{PageRange, range_for};
+use crate::provider::Provider;
+use crate::shootdown::Shootdown;
+use crate::space::{AddrSpace, Slot};
+use crate::traits::{FrameStore, PageTable};
+use crate::txn::{Mode, Txn};
+use crate::unmap::{Release, release_pages};
+
+impl<P: PageTable> AddrSpace<P> {
+    /// Sets the protection of `[addr, addr + len_bytes)` (length rounded up).
+    /// A zero length succeeds without doing anything (as on Linux).
+    ///
+    /// Errors (nothing changed): EINVAL for a misaligned `addr` or an
+    /// overflowing range; EACCES for PROT_WRITE | PROT_EXEC under W^X;
+    /// ENOMEM if any page of the range is unmapped (Linux would have changed
+    /// the part before the hole; this is all or nothing).
+    pub fn mprotect(
+        &mut self,
+        frames: &mut impl FrameStore,
+        addr: VirtAddr,
+        len_bytes: u64,
+        prot: Prot,
+        tlb: &mut Shootdown,
+    ) -> Result<(), MmError> {
+        let range = range_for(addr, len_bytes)?;
+        check_prot(&self.config, prot)?;
+        if range.is_empty() {
+            return Ok(());
+        }
+        if !self.is_covered(range) {
+            return Err(MmError::NoMem);
+        }
+        let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+        tx.split_at(range.start);
+        tx.split_at(range.end);
+        for base in tx.space.overlapping(range) {
+            let Some(mut grant) = tx.take_grant(base) else { continue };
+            grant.prot = prot;
+            refresh_ptes(&mut tx, &grant, grant.range());
+            tx.insert_grant(grant);
+        }
+        tx.merge_span(range.start, range.end);
+        tx.commit();
+        Ok(())
+    }
+}
+
+/// Brings the present PTEs of `range` (inside `grant`) in line with the
+/// grant's protection.
+pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, grant: &Grant, range: PageRange) {
+    if !grant.prot.is_accessible() {
+        release_pages(tx, &grant.provider, range, Release::PtesOnly);
+        return;
+    }
+    match &grant.provider {
+        Provider::PhysBorrowed { .. } => {
+            for page in range.iter() {
+                tx.protect_pte(page, grant.pte_flags(true));
+            }
+        }
+        Provider::Allocated | Provider::AllocatedShared { .. } | Provider::External { .. } => {
+            let pages: alloc::vec::Vec<_> =
+                tx.space.slots.range(range.start..range.end).map(|(page, slot)| (*page, *slot)).collect();
+            for (page, slot) in pages {
+                let writable = match (slot, &grant.provider) {
+                    (Slot::Zero, _) => false,
+                    (Slot::Frame(frame), Provider::Allocated) => tx.frames.refcount(frame) == 1,
+                    (Slot::Frame(_), _) => true,
+                };
+                tx.protect_pte(page, grant.pte_flags(writable));
+            }
+        }
+        Provider::FmapBorrowed(never) => match *never {},
+    }
+}

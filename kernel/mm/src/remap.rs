@@ -1,0 +1,220 @@
+//! mremap: shrink in place, grow in place, or move (PTEs and frames move;
+//! nothing is copied), with Linux's MAYMOVE / FIXED / DONTUNMAP.
+//!
+//! The old range must lie inside one grant (EFAULT otherwise, as on Linux).
+//! Growth extends the grant's provider: private anonymous memory gains
+//! demand-zero pages, a shared object mapping maps further into the object
+//! (pages past the object's size fault with SIGBUS, like Linux's shmem).
+//! Device and borrowed memory cannot grow (EFAULT) nor use DONTUNMAP
+//! (EINVAL). With DONTUNMAP the old range stays mapped but empty: private
+//! memory reads back zeroes, a shared mapping refaults the object's pages.
+//! `old_len == 0` with MAYMOVE on a shared mapping maps the same object
+//! pages a second time.
+
+use bitflags::bitflags;
+use rmm::VirtAddr;
+
+use crate::MmError;
+use crate::grant::Grant;
+use crate::map::{MapFlags, MapSource, MmapRequest};
+use crate::page::{Page, PageRange, pages_for};
+use crate::provider::Provider;
+use crate::shootdown::Shootdown;
+use crate::space::AddrSpace;
+use crate::traits::{FrameStore, PageTable};
+use crate::txn::{Mode, Txn};
+use crate::unmap::remove_range;
+
+bitflags! {
+    /// mremap flags (Linux's values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct RemapFlags: u32 {
+        /// The mapping may move if it cannot grow in place.
+        const MAYMOVE = 1;
+        /// Move to exactly `new_addr`, replacing what is there (needs MAYMOVE).
+        const FIXED = 2;
+        /// Leave the old range mapped but empty (needs MAYMOVE and equal
+        /// lengths).
+        const DONTUNMAP = 4;
+    }
+}
+
+impl<P: PageTable> AddrSpace<P> {
+    /// Resizes and/or moves the mapping at `[old_addr, old_addr + old_len)`
+    /// and returns its new address.
+    ///
+    /// Errors (nothing changed):
+    /// - EINVAL: misaligned `old_addr` (or `new_addr` with FIXED); zero
+    ///   `new_len`; overflowing lengths; FIXED or DONTUNMAP without MAYMOVE;
+    ///   DONTUNMAP with different lengths or on device / borrowed memory;
+    ///   a FIXED target outside the user range or overlapping the old range;
+    ///   `old_len == 0` on anything but a shared mapping with MAYMOVE.
+    /// - EFAULT: the old range is not inside one mapping; growing device or
+    ///   borrowed memory.
+    /// - ENOMEM: cannot grow in place and no MAYMOVE; no free range; the
+    ///   cap; frames or page-table pages ran out while moving PTEs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mremap(
+        &mut self,
+        frames: &mut impl FrameStore,
+        old_addr: VirtAddr,
+        old_len_bytes: u64,
+        new_len_bytes: u64,
+        flags: RemapFlags,
+        new_addr: VirtAddr,
+        tlb: &mut Shootdown,
+    ) -> Result<VirtAddr, MmError> {
+        let old_start = Page::at(old_addr).ok_or(MmError::Inval)?;
+        let (old_pages, new_pages) = (pages_for(old_len_bytes)?, pages_for(new_len_bytes)?);
+        let may_move = flags.contains(RemapFlags::MAYMOVE);
+        let fixed = flags.contains(RemapFlags::FIXED);
+        let dont_unmap = flags.contains(RemapFlags::DONTUNMAP);
+        if new_pages == 0 || ((fixed || dont_unmap) && !may_move) || (dont_unmap && old_pages != new_pages) {
+            return Err(MmError::Inval);
+        }
+        let user = self.config.user_range();
+        if new_pages > user.pages() {
+            return Err(if fixed { MmError::Inval } else { MmError::NoMem });
+        }
+        let target = if fixed {
+            let start = Page::at(new_addr).ok_or(MmError::Inval)?;
+            if new_pages > user.pages() || !user.covers(&PageRange::from_len(start, new_pages)) {
+                return Err(MmError::Inval);
+            }
+            Some(PageRange::from_len(start, new_pages))
+        } else {
+            None
+        };
+        if old_start.number().checked_add(old_pages).is_none() {
+            return Err(MmError::Inval);
+        }
+        let old = PageRange::from_len(old_start, old_pages);
+        if target.is_some_and(|t| t.overlaps(&PageRange::from_len(old_start, old_pages.max(1)))) {
+            return Err(MmError::Inval);
+        }
+        let grant = self.grant_containing(old_start).ok_or(MmError::Fault)?;
+        if !grant.range().covers(&old) {
+            return Err(MmError::Fault);
+        }
+        if old_pages == 0 {
+            return self.duplicate(frames, old_start, new_pages, flags, new_addr, tlb);
+        }
+        let fixed_size = matches!(grant.provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
+        if fixed_size && new_pages > old_pages {
+            return Err(MmError::Fault);
+        }
+        if fixed_size && dont_unmap {
+            return Err(MmError::Inval);
+        }
+
+        if target.is_none() && !dont_unmap {
+            if new_pages <= old_pages {
+                // Shrink (or keep) in place.
+                let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+                remove_range(&mut tx, PageRange::new(old.start.add(new_pages), old.end));
+                tx.commit();
+                return Ok(old_addr);
+            }
+            let grown = PageRange::new(old.end, old.start.add(new_pages));
+            let in_place = old.end == grant.end() && user.covers(&grown) && self.is_free(grown);
+            if in_place {
+                self.check_cap(grown.pages(), 0)?;
+                let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
+                let base = tx.space.grant_containing(old.start).map(|g| g.base).ok_or(MmError::Fault)?;
+                let mut extended = tx.take_grant(base).ok_or(MmError::Fault)?;
+                extended.pages += grown.pages();
+                tx.insert_grant(extended);
+                tx.merge_at(grown.end);
+                tx.commit();
+                return Ok(old_addr);
+            }
+            if !may_move {
+                return Err(MmError::NoMem);
+            }
+        }
+        let target = match target {
+            Some(target) => target,
+            None => self.place(VirtAddr::new(0), new_pages)?,
+        };
+        let replaced = if fixed { self.mapped_in(target) } else { 0 };
+        let kept_old = if dont_unmap { old_pages } else { 0 };
+        self.check_cap(new_pages + kept_old, old_pages + replaced)?;
+
+        let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
+        remove_range(&mut tx, target);
+        let moved = PageRange::from_len(old.start, old_pages.min(new_pages));
+        remove_range(&mut tx, PageRange::new(moved.end, old.end));
+        tx.split_at(moved.start);
+        tx.split_at(moved.end);
+        let old_grant = tx.take_grant(moved.start).ok_or(MmError::Fault)?;
+        let new_grant = Grant { base: target.start, pages: new_pages, ..old_grant.clone() };
+        tx.insert_grant(new_grant);
+        move_pages(&mut tx, &old_grant.provider, moved, target.start)?;
+        if dont_unmap {
+            tx.insert_grant(old_grant);
+            tx.merge_at(moved.start);
+            tx.merge_at(moved.end);
+        } else {
+            tx.discard_grant(old_grant);
+        }
+        tx.merge_at(target.start);
+        tx.merge_at(target.end);
+        tx.commit();
+        Ok(target.start.start())
+    }
+
+    /// `old_len == 0`: a second mapping of a shared object's pages.
+    fn duplicate(
+        &mut self,
+        frames: &mut impl FrameStore,
+        old_start: Page,
+        new_pages: u64,
+        flags: RemapFlags,
+        new_addr: VirtAddr,
+        tlb: &mut Shootdown,
+    ) -> Result<VirtAddr, MmError> {
+        let grant = self.grant_containing(old_start).ok_or(MmError::Fault)?;
+        let Provider::AllocatedShared { object, offset_pages } = &grant.provider else { return Err(MmError::Inval) };
+        if !flags.contains(RemapFlags::MAYMOVE) || flags.contains(RemapFlags::DONTUNMAP) {
+            return Err(MmError::Inval);
+        }
+        let offset = Provider::object_index(*offset_pages, grant.base, old_start);
+        let fixed = if flags.contains(RemapFlags::FIXED) { MapFlags::FIXED } else { MapFlags::empty() };
+        let request = MmapRequest {
+            addr: if fixed.is_empty() { VirtAddr::new(0) } else { new_addr },
+            len_bytes: new_pages * rmm::PAGE_SIZE,
+            prot: grant.prot,
+            flags: MapFlags::SHARED | fixed,
+            source: MapSource::Object { object: object.clone(), offset_bytes: offset * rmm::PAGE_SIZE },
+        };
+        self.mmap(frames, &request, tlb)
+    }
+}
+
+/// Moves the slots and present PTEs of `from` to the same offsets from `to`.
+fn move_pages<P: PageTable, F: FrameStore>(
+    tx: &mut Txn<'_, P, F>,
+    provider: &Provider,
+    from: PageRange,
+    to: Page,
+) -> Result<(), MmError> {
+    let destination = |page: Page| to.add(from.start.pages_until(page));
+    if let Provider::PhysBorrowed { .. } = provider {
+        for page in from.iter() {
+            if let Some((frame, flags)) = tx.unmap_pte(page) {
+                tx.map_pte(destination(page), frame, flags)?;
+            }
+        }
+        return Ok(());
+    }
+    let slots: alloc::vec::Vec<_> = tx.space.slots.range(from.start..from.end).map(|(p, s)| (*p, *s)).collect();
+    for (page, slot) in slots {
+        let pte = tx.unmap_pte(page);
+        tx.remove_slot(page);
+        tx.insert_slot(destination(page), slot);
+        if let Some((frame, flags)) = pte {
+            tx.map_pte(destination(page), frame, flags)?;
+        }
+    }
+    Ok(())
+}

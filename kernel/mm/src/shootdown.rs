@@ -1,0 +1,152 @@
+//! Deferred TLB work: what must be flushed, and what may only be released
+//! after the flush.
+//!
+//! Operations never free a frame whose translation a TLB could still hold.
+//! Whenever they remove or downgrade PTEs (munmap, mprotect, MAP_FIXED,
+//! mremap, madvise, fork's copy-on-write, a CoW fault, a rolled-back
+//! operation) they add the pages to a `Shootdown` and *defer* dropping the
+//! references (and memory-object handles) that the old PTEs used. The
+//! kernel then:
+//!
+//! 1. invalidates [`Shootdown::ranges`] on every CPU using the address
+//!    space (IPI, and waits for every acknowledgement), and
+//! 2. calls [`Shootdown::finish`], which drops the deferred references.
+//!
+//! So a frame is reused only after no TLB can reach it. Operations take the
+//! shootdown as `&mut` rather than returning a fresh one, because a failed
+//! operation's rollback may itself have to remove PTEs that other CPUs could
+//! have cached (Linux's `mmu_gather` works the same way); the kernel makes
+//! one per system call, flushes and finishes it whatever the result.
+//! Several operations may share one shootdown (batching).
+//!
+//! Upgrades (a PTE that appears, or gains write/execute) need no flush: a
+//! stale entry can only cause a spurious fault, which [`crate::AddrSpace::fault`]
+//! resolves as success.
+
+use alloc::vec::Vec;
+
+use rmm::{PhysAddr, VirtAddr};
+
+use crate::grant::Grant;
+use crate::page::{Page, PageRange};
+use crate::provider::{MemObject, Provider, SharedObject};
+use crate::traits::FrameStore;
+
+/// Pages to invalidate, then references to drop. See the module docs.
+#[must_use = "flush the ranges on every CPU using the space, then call finish()"]
+#[derive(Default)]
+pub struct Shootdown {
+    ranges: Vec<PageRange>,
+    frames: Vec<PhysAddr>,
+    objects: Vec<SharedObject>,
+}
+
+impl Shootdown {
+    /// Nothing to do yet.
+    pub const fn new() -> Self {
+        Self { ranges: Vec::new(), frames: Vec::new(), objects: Vec::new() }
+    }
+
+    /// Whether there is nothing to flush and nothing to release.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty() && self.frames.is_empty() && self.objects.is_empty()
+    }
+
+    /// Whether any TLB entry must be invalidated.
+    pub fn needs_flush(&self) -> bool {
+        !self.ranges.is_empty()
+    }
+
+    /// The ranges to invalidate, as (first byte, pages).
+    pub fn ranges(&self) -> impl Iterator<Item = (VirtAddr, u64)> + '_ {
+        self.ranges.iter().map(|r| (r.start.start(), r.pages()))
+    }
+
+    /// Total pages to invalidate (the kernel may prefer a full flush above a
+    /// threshold).
+    pub fn flush_pages(&self) -> u64 {
+        self.ranges.iter().map(PageRange::pages).sum()
+    }
+
+    /// Frame references waiting for the flush.
+    pub fn deferred_frames(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Drops the deferred references. Call only after every CPU that may
+    /// have used the address space has invalidated [`Self::ranges`].
+    pub fn finish(mut self, frames: &mut impl FrameStore) {
+        for frame in core::mem::take(&mut self.frames) {
+            frames.put(frame);
+        }
+        for object in core::mem::take(&mut self.objects) {
+            MemObject::release(object, frames);
+        }
+        self.ranges.clear();
+    }
+
+    pub(crate) fn flush_page(&mut self, page: Page) {
+        self.flush_range(PageRange::from_len(page, 1));
+    }
+
+    pub(crate) fn flush_range(&mut self, range: PageRange) {
+        if range.is_empty() {
+            return;
+        }
+        if let Some(last) = self.ranges.last_mut()
+            && last.start <= range.end
+            && range.start <= last.end
+        {
+            *last = PageRange::new(last.start.min(range.start), last.end.max(range.end));
+            return;
+        }
+        self.ranges.push(range);
+    }
+
+    pub(crate) fn defer_put(&mut self, frame: PhysAddr) {
+        self.frames.push(frame);
+    }
+
+    /// Keeps a removed grant's object handle until after the flush.
+    pub(crate) fn defer_grant(&mut self, grant: Grant) {
+        if let Provider::AllocatedShared { object, .. } = grant.provider {
+            self.objects.push(object);
+        }
+    }
+
+    pub(crate) fn defer_object(&mut self, object: SharedObject) {
+        self.objects.push(object);
+    }
+
+    /// Moves everything from `other` into `self`.
+    pub(crate) fn absorb(&mut self, mut other: Shootdown) {
+        for range in core::mem::take(&mut other.ranges) {
+            self.flush_range(range);
+        }
+        self.frames.append(&mut other.frames);
+        self.objects.append(&mut other.objects);
+    }
+
+    /// Moves only the ranges and object handles from `other`, forgetting its
+    /// deferred references (a rolled-back operation gave them back).
+    pub(crate) fn absorb_without_frames(&mut self, mut other: Shootdown) {
+        other.frames.clear();
+        self.absorb(other);
+    }
+}
+
+/// In tests, a shootdown dropped without `finish` is a leak the test must
+/// see.
+#[cfg(test)]
+impl Drop for Shootdown {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert!(
+                self.frames.is_empty() && self.objects.is_empty(),
+                "Shootdown dropped with {} frames and {} objects: call finish()",
+                self.frames.len(),
+                self.objects.len()
+            );
+        }
+    }
+}

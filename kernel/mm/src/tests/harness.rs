@@ -1,0 +1,415 @@
+//! The test world: one frame store, spaces over fake tables, helpers that
+//! run an operation and its shootdown the way the kernel will (flush the
+//! TLB model, then finish), user-like reads and writes through the TLB
+//! model, and the checks of what operations leave behind.
+
+use std::collections::BTreeMap;
+use std::format;
+use std::rc::Rc;
+use std::string::String;
+use std::sync::Arc;
+use std::vec::Vec;
+
+use rmm::{PAGE_SIZE, PageFlags, PhysAddr, VirtAddr};
+
+use super::fake::{FailPlan, FakeFrames, FakeTable, Plan, ZERO_FRAME};
+use crate::page::{Page, PageRange};
+use crate::provider::Provider;
+use crate::space::Slot;
+use crate::{
+    Access, AddrSpace, Advice, FaultError, FrameStore, MapFlags, MemObject, MmError, MmapRequest, PageTable, Prot,
+    RemapFlags, SharedObject, Shootdown, SpaceConfig,
+};
+
+pub type Space = AddrSpace<FakeTable>;
+
+pub const PAGE: u64 = PAGE_SIZE;
+/// Default test layout: user pages from 64 KiB to 1 GiB.
+pub const MIN_ADDR: u64 = 0x1_0000;
+pub const USER_END: u64 = 0x4000_0000;
+
+pub fn va(addr: u64) -> VirtAddr {
+    VirtAddr::new(addr)
+}
+
+pub const RW: Prot = Prot::READ.union(Prot::WRITE);
+pub const R: Prot = Prot::READ;
+pub const PRIVATE: MapFlags = MapFlags::PRIVATE;
+pub const SHARED: MapFlags = MapFlags::SHARED;
+
+pub struct World {
+    pub frames: FakeFrames,
+    pub plan: Plan,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let plan = Rc::new(FailPlan::default());
+        Self { frames: FakeFrames::new(plan.clone()), plan }
+    }
+
+    pub fn config() -> SpaceConfig {
+        let mut config = SpaceConfig::new(va(USER_END));
+        config.min_addr = va(MIN_ADDR);
+        config
+    }
+
+    pub fn table(&self) -> FakeTable {
+        FakeTable::new(self.plan.clone())
+    }
+
+    pub fn space(&self) -> Space {
+        self.space_with(Self::config())
+    }
+
+    pub fn space_with(&self, config: SpaceConfig) -> Space {
+        AddrSpace::new(self.table(), config).expect("valid config")
+    }
+
+    /// Runs `op` with a fresh shootdown, then flushes the TLB model and
+    /// finishes the shootdown, as the kernel does after every call.
+    pub fn run<T>(
+        &mut self,
+        space: &mut Space,
+        op: impl FnOnce(&mut Space, &mut FakeFrames, &mut Shootdown) -> T,
+    ) -> T {
+        let mut tlb = Shootdown::new();
+        let result = op(space, &mut self.frames, &mut tlb);
+        space.table().flush(&tlb);
+        tlb.finish(&mut self.frames);
+        result
+    }
+
+    pub fn mmap(&mut self, space: &mut Space, request: &MmapRequest<'_>) -> Result<VirtAddr, MmError> {
+        self.run(space, |s, f, t| s.mmap(f, request, t))
+    }
+
+    /// Private or shared anonymous memory of `pages` pages.
+    pub fn anon(&mut self, space: &mut Space, pages: u64, prot: Prot, flags: MapFlags) -> VirtAddr {
+        self.mmap(space, &MmapRequest::anonymous(pages * PAGE, prot, flags)).expect("mmap")
+    }
+
+    pub fn anon_at(
+        &mut self,
+        space: &mut Space,
+        addr: u64,
+        pages: u64,
+        prot: Prot,
+        flags: MapFlags,
+    ) -> Result<VirtAddr, MmError> {
+        self.mmap(space, &MmapRequest::anonymous(pages * PAGE, prot, flags).at(va(addr)))
+    }
+
+    pub fn munmap(&mut self, space: &mut Space, addr: VirtAddr, len: u64) -> Result<(), MmError> {
+        self.run(space, |s, f, t| s.munmap(f, addr, len, t))
+    }
+
+    pub fn mprotect(&mut self, space: &mut Space, addr: VirtAddr, len: u64, prot: Prot) -> Result<(), MmError> {
+        self.run(space, |s, f, t| s.mprotect(f, addr, len, prot, t))
+    }
+
+    pub fn mremap(
+        &mut self,
+        space: &mut Space,
+        old: VirtAddr,
+        old_len: u64,
+        new_len: u64,
+        flags: RemapFlags,
+        new_addr: VirtAddr,
+    ) -> Result<VirtAddr, MmError> {
+        self.run(space, |s, f, t| s.mremap(f, old, old_len, new_len, flags, new_addr, t))
+    }
+
+    pub fn madvise(&mut self, space: &mut Space, addr: VirtAddr, len: u64, advice: Advice) -> Result<(), MmError> {
+        self.run(space, |s, f, t| s.madvise(f, addr, len, advice, t))
+    }
+
+    pub fn fault(&mut self, space: &mut Space, addr: VirtAddr, access: Access) -> Result<(), FaultError> {
+        self.run(space, |s, f, t| s.fault(f, addr, access, t))
+    }
+
+    pub fn fork(&mut self, space: &mut Space) -> Result<Space, MmError> {
+        let table = self.table();
+        self.run(space, |s, f, t| s.fork(f, table, t))
+    }
+
+    pub fn teardown(&mut self, space: Space) {
+        space.teardown(&mut self.frames);
+    }
+
+    /// A user access: TLB hit if allowed, else a table walk, else a fault
+    /// (then the walk again). Returns the frame used.
+    pub fn access(&mut self, space: &mut Space, addr: VirtAddr, access: Access) -> Result<PhysAddr, FaultError> {
+        let number = addr.get() / PAGE;
+        let allows = |flags: PageFlags| match access {
+            Access::Read => true,
+            Access::Write => flags.is_writable(),
+            Access::Exec => flags.is_executable(),
+        };
+        let cached = space.table().tlb.borrow().get(&number).copied();
+        if let Some((frame, flags)) = cached {
+            if allows(flags) {
+                return Ok(frame);
+            }
+            // A permission fault drops the stale entry.
+            space.table().tlb.borrow_mut().remove(&number);
+        }
+        for attempt in 0..2 {
+            if let Some((frame, flags)) = space.table().translate(Page::containing(addr).start())
+                && allows(flags)
+            {
+                space.table().tlb.borrow_mut().insert(number, (frame, flags));
+                return Ok(frame);
+            }
+            assert_eq!(attempt, 0, "fault at {addr:?} returned Ok but the PTE still does not allow {access:?}");
+            self.fault(space, addr, access)?;
+        }
+        unreachable!()
+    }
+
+    /// Reads the tag of the page at `addr` as the user would.
+    pub fn read(&mut self, space: &mut Space, addr: VirtAddr) -> Result<u64, FaultError> {
+        let frame = self.access(space, addr, Access::Read)?;
+        Ok(self.frames.tag(frame))
+    }
+
+    /// Writes a tag to the page at `addr` as the user would.
+    pub fn write(&mut self, space: &mut Space, addr: VirtAddr, tag: u64) -> Result<(), FaultError> {
+        let frame = self.access(space, addr, Access::Write)?;
+        self.frames.write(frame, tag);
+        Ok(())
+    }
+
+    /// Checks every space's invariants and that every live frame's
+    /// reference count is exactly what the spaces and objects hold.
+    pub fn check(&self, spaces: &[&Space], objects: &[&SharedObject]) {
+        for space in spaces {
+            check_space(space, &self.frames);
+        }
+        check_refcounts(spaces, objects, &self.frames);
+    }
+}
+
+/// The frame a user access would see at `page` without faulting (tag 0 for
+/// untouched private pages), for content checks.
+pub fn page_frame(space: &Space, page: Page) -> Option<PhysAddr> {
+    match space.slots.get(&page) {
+        Some(Slot::Frame(frame)) => Some(*frame),
+        Some(Slot::Zero) => Some(ZERO_FRAME),
+        None => None,
+    }
+}
+
+/// The structural invariants of one space (see `space.rs`).
+pub fn check_space(space: &Space, frames: &FakeFrames) {
+    let user = space.config.user_range();
+    let mut previous: Option<&crate::Grant> = None;
+    let mut mapped = 0;
+    let mut free = Vec::new();
+    let mut cursor = user.start;
+    for (base, grant) in &space.grants {
+        assert_eq!(*base, grant.base, "grant key");
+        assert!(grant.pages > 0, "empty grant {grant:?}");
+        assert!(user.covers(&grant.range()), "{grant:?} outside the user range");
+        if let Some(prev) = previous {
+            assert!(prev.end() <= grant.base, "overlap: {prev:?} {grant:?}");
+            assert!(!prev.can_absorb(grant), "unmerged neighbours: {prev:?} {grant:?}");
+        }
+        if cursor < grant.base {
+            let guard = space.guard_of(grant);
+            free.push((PageRange::new(cursor, grant.base), guard));
+        }
+        cursor = grant.end();
+        mapped += grant.pages;
+        previous = Some(grant);
+    }
+    if cursor < user.end {
+        free.push((PageRange::new(cursor, user.end), 0));
+    }
+    assert_eq!(space.mapped_pages, mapped, "mapped_pages counter");
+    assert!(space.gaps.consistent(), "gap index: by_start and by_size disagree");
+    let gaps: Vec<_> = space.gaps.iter().collect();
+    assert_eq!(gaps, free, "gap index is not the complement of the grants");
+
+    let mut resident = 0;
+    for (page, slot) in &space.slots {
+        let grant = space.grant_containing(*page).unwrap_or_else(|| panic!("slot {page:?} outside grants"));
+        if let Slot::Frame(frame) = slot {
+            resident += 1;
+            assert!(frames.is_live(*frame), "slot {page:?} holds dead frame {frame:?}");
+        }
+        match (&grant.provider, slot) {
+            (Provider::Allocated, _) => {}
+            (Provider::AllocatedShared { object, offset_pages }, Slot::Frame(frame)) => {
+                let index = Provider::object_index(*offset_pages, grant.base, *page);
+                assert!(index < object.size_pages(), "slot past the object's end");
+                assert_eq!(object.page(index), Some(*frame), "shared slot {page:?} is not the object's page");
+            }
+            (Provider::External { .. }, Slot::Frame(_)) => {}
+            (provider, slot) => panic!("slot {slot:?} at {page:?} in a {provider:?} grant"),
+        }
+        if *slot == Slot::Zero || matches!(grant.provider, Provider::AllocatedShared { .. }) {
+            assert!(space.table.translate(page.start()).is_some(), "{slot:?} at {page:?} without its PTE");
+        }
+    }
+    assert_eq!(space.resident_pages, resident, "resident_pages counter");
+    for grant in space.grants.values() {
+        if let Provider::External { .. } = grant.provider {
+            assert_eq!(space.resident_in(grant.range()), grant.pages, "external grant without a frame per page");
+        }
+    }
+
+    for (number, (frame, flags)) in &space.table.entries {
+        let page = Page::from_number(*number);
+        let grant = space.grant_containing(page).unwrap_or_else(|| panic!("PTE {page:?} outside grants"));
+        let prot = grant.prot;
+        assert!(prot.is_accessible(), "PTE {page:?} in a PROT_NONE grant");
+        assert!(flags.is_user());
+        assert_eq!(flags.is_executable(), prot.contains(Prot::EXEC), "X bit of {page:?}");
+        let slot = space.slots.get(&page).copied();
+        match &grant.provider {
+            Provider::Allocated => match slot {
+                Some(Slot::Zero) => {
+                    assert_eq!(*frame, ZERO_FRAME, "zero slot {page:?} maps {frame:?}");
+                    assert!(!flags.is_writable(), "zero frame mapped writable at {page:?}");
+                }
+                Some(Slot::Frame(f)) => {
+                    assert_eq!(*frame, f, "PTE {page:?} does not map its slot's frame");
+                    if flags.is_writable() {
+                        assert!(prot.contains(Prot::WRITE), "writable PTE {page:?} in a read-only grant");
+                        assert_eq!(frames.refcount(f), 1, "writable PTE {page:?} to a shared (CoW) frame");
+                    }
+                }
+                None => panic!("private PTE {page:?} without a slot"),
+            },
+            Provider::AllocatedShared { .. } | Provider::External { .. } => {
+                assert_eq!(slot, Some(Slot::Frame(*frame)), "PTE {page:?} does not map its slot's frame");
+                assert_eq!(flags.is_writable(), prot.contains(Prot::WRITE), "W bit of {page:?}");
+            }
+            Provider::PhysBorrowed { phys, kind } => {
+                assert_eq!(*frame, phys.add(grant.base.pages_until(page) * PAGE), "device PTE {page:?}");
+                assert_eq!(flags.is_writable(), prot.contains(Prot::WRITE), "W bit of {page:?}");
+                assert_eq!(flags.memory_kind(), kind.memory_kind());
+            }
+            Provider::FmapBorrowed(never) => match *never {},
+        }
+    }
+
+    // After a finished shootdown no TLB entry may be stale: same frame,
+    // and no right the PTE lacks.
+    for (number, (frame, flags)) in space.table.tlb.borrow().iter() {
+        let pte = space.table.entries.get(number);
+        let ok = pte.is_some_and(|(f, fl)| {
+            f == frame && (!flags.is_writable() || fl.is_writable()) && (!flags.is_executable() || fl.is_executable())
+        });
+        assert!(ok, "stale TLB entry for page {number:#x}: {frame:?} {flags:?}, PTE {pte:?}");
+    }
+}
+
+/// Every live frame's count equals the references held by slots and
+/// objects; nothing else is live.
+pub fn check_refcounts(spaces: &[&Space], objects: &[&SharedObject], frames: &FakeFrames) {
+    let mut expected: BTreeMap<PhysAddr, usize> = BTreeMap::new();
+    let mut seen: Vec<*const MemObject> = Vec::new();
+    let mut count_object = |object: &SharedObject, expected: &mut BTreeMap<PhysAddr, usize>| {
+        if !seen.contains(&Arc::as_ptr(object)) {
+            seen.push(Arc::as_ptr(object));
+            for (_, frame) in object.pages() {
+                *expected.entry(frame).or_default() += 1;
+            }
+        }
+    };
+    for object in objects {
+        count_object(object, &mut expected);
+    }
+    for space in spaces {
+        for slot in space.slots.values() {
+            if let Slot::Frame(frame) = slot {
+                *expected.entry(*frame).or_default() += 1;
+            }
+        }
+        for grant in space.grants.values() {
+            if let Provider::AllocatedShared { object, .. } = &grant.provider {
+                count_object(object, &mut expected);
+            }
+        }
+    }
+    assert_eq!(frames.refcounts(), expected, "reference counts differ from the references held");
+}
+
+/// Everything an operation could change, for "exactly as before" checks.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    grants: Vec<String>,
+    gaps: Vec<(PageRange, u64)>,
+    slots: Vec<(Page, Slot)>,
+    ptes: Vec<(u64, PhysAddr, PageFlags)>,
+    mapped: u64,
+    resident: u64,
+    frames: Vec<(PhysAddr, usize, u64)>,
+    objects: Vec<(u64, Vec<(u64, PhysAddr)>)>,
+}
+
+impl Snapshot {
+    pub fn of(spaces: &[&Space], objects: &[&SharedObject], frames: &FakeFrames) -> Self {
+        let mut snapshot = Snapshot {
+            grants: Vec::new(),
+            gaps: Vec::new(),
+            slots: Vec::new(),
+            ptes: Vec::new(),
+            mapped: 0,
+            resident: 0,
+            frames: frames.state(),
+            objects: objects.iter().map(|o| (o.id(), o.pages())).collect(),
+        };
+        for space in spaces {
+            snapshot.grants.extend(space.grants.values().map(|g| format!("{g:?}")));
+            snapshot.gaps.extend(space.gaps.iter());
+            snapshot.slots.extend(space.slots.iter().map(|(p, s)| (*p, *s)));
+            snapshot.ptes.extend(space.table.entries.iter().map(|(n, (f, fl))| (*n, *f, *fl)));
+            snapshot.mapped += space.mapped_pages;
+            snapshot.resident += space.resident_pages;
+            for grant in space.grants.values() {
+                if let Provider::AllocatedShared { object, .. } = &grant.provider {
+                    snapshot.objects.push((object.id(), object.pages()));
+                }
+            }
+        }
+        snapshot.objects.sort();
+        snapshot.objects.dedup();
+        snapshot
+    }
+}
+
+/// A tiny seeded PRNG (xorshift64*), so the randomized test is
+/// reproducible without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `[0, n)`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+pub fn new_object(pages: u64) -> SharedObject {
+    MemObject::new(pages)
+}
+
+impl World {
+    pub fn frames_zero(&self) -> PhysAddr {
+        ZERO_FRAME
+    }
+}

@@ -1,0 +1,12 @@
+//! Host tests: the real operations over a fake page table and a fake frame
+//! store, checking what each leaves behind.
+
+mod cow;
+mod errors;
+mod fake;
+mod harness;
+mod misc;
+mod random;
+mod remap;
+mod split;
+mod sweep;

@@ -1,0 +1,202 @@
+//! Splitting, merging and replacing grants: partial munmap, mprotect of a
+//! middle part, MAP_FIXED replacement, MAP_FIXED_NOREPLACE, PROT_NONE.
+
+use super::fake::ZERO_FRAME;
+use super::harness::*;
+use crate::{FaultError, MapFlags, MmError, MmapRequest, Prot, Shootdown};
+
+const POPULATE: MapFlags = MapFlags::POPULATE;
+
+fn spans(space: &Space) -> Vec<(u64, u64, Prot)> {
+    space.grants().map(|g| (g.start.get(), g.end.get(), g.prot)).collect()
+}
+
+#[test]
+fn munmap_in_the_middle_leaves_two_grants_and_frees_frames_only_after_the_flush() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 8, RW, PRIVATE | POPULATE);
+    for i in 0..8 {
+        w.write(&mut s, a.add(i * PAGE), 100 + i).unwrap();
+    }
+    let frames: Vec<_> = (0..8).map(|i| s.translate(a.add(i * PAGE)).unwrap().0).collect();
+    assert_eq!(w.frames.live(), 8);
+
+    let mut tlb = Shootdown::new();
+    s.munmap(&mut w.frames, a.add(3 * PAGE), 2 * PAGE, &mut tlb).unwrap();
+    assert_eq!(tlb.ranges().collect::<Vec<_>>(), vec![(a.add(3 * PAGE), 2)]);
+    assert_eq!(tlb.deferred_frames(), 2);
+    assert!(w.frames.is_live(frames[3]) && w.frames.is_live(frames[4]), "freed before the flush");
+    s.table().flush(&tlb);
+    tlb.finish(&mut w.frames);
+    assert!(!w.frames.is_live(frames[3]) && !w.frames.is_live(frames[4]));
+    assert_eq!(w.frames.live(), 6);
+
+    let a0 = a.get();
+    assert_eq!(spans(&s), vec![(a0, a0 + 3 * PAGE, RW), (a0 + 5 * PAGE, a0 + 8 * PAGE, RW)]);
+    for i in 0..8 {
+        let pte = s.translate(a.add(i * PAGE));
+        if i == 3 || i == 4 {
+            assert_eq!(pte, None);
+            assert_eq!(w.read(&mut s, a.add(i * PAGE)), Err(FaultError::Segv));
+        } else {
+            assert_eq!(pte.unwrap().0, frames[i as usize], "page {i} kept its frame");
+            assert_eq!(w.read(&mut s, a.add(i * PAGE)), Ok(100 + i));
+        }
+    }
+    assert_eq!((s.mapped_pages(), s.resident_pages()), (6, 6));
+    w.check(&[&s], &[]);
+    // Unmapping a hole, and a range sticking out on both sides.
+    w.munmap(&mut s, a.add(3 * PAGE), 2 * PAGE).unwrap();
+    w.munmap(&mut s, a.add(2 * PAGE), 4 * PAGE).unwrap();
+    assert_eq!(spans(&s), vec![(a0, a0 + 2 * PAGE, RW), (a0 + 6 * PAGE, a0 + 8 * PAGE, RW)]);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn mprotect_of_a_middle_part_splits_then_merges_back() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 6, RW, PRIVATE | POPULATE);
+    for i in 0..6 {
+        w.write(&mut s, a.add(i * PAGE), 10 + i).unwrap();
+    }
+    let mut tlb = Shootdown::new();
+    s.mprotect(&mut w.frames, a.add(2 * PAGE), 2 * PAGE, R, &mut tlb).unwrap();
+    assert_eq!(tlb.ranges().collect::<Vec<_>>(), vec![(a.add(2 * PAGE), 2)], "downgrades are flushed");
+    assert_eq!(tlb.deferred_frames(), 0);
+    s.table().flush(&tlb);
+    tlb.finish(&mut w.frames);
+    let a0 = a.get();
+    assert_eq!(
+        spans(&s),
+        vec![(a0, a0 + 2 * PAGE, RW), (a0 + 2 * PAGE, a0 + 4 * PAGE, R), (a0 + 4 * PAGE, a0 + 6 * PAGE, RW)]
+    );
+    assert!(!s.translate(a.add(2 * PAGE)).unwrap().1.is_writable());
+    assert!(s.translate(a.add(PAGE)).unwrap().1.is_writable());
+    assert_eq!(w.write(&mut s, a.add(3 * PAGE), 1), Err(FaultError::Segv));
+    assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(13));
+    w.check(&[&s], &[]);
+
+    // Back to RW: one grant again, and the exclusive frames writable again.
+    w.mprotect(&mut s, a.add(2 * PAGE), 2 * PAGE, RW).unwrap();
+    assert_eq!(spans(&s), vec![(a0, a0 + 6 * PAGE, RW)]);
+    assert!(s.translate(a.add(2 * PAGE)).unwrap().1.is_writable());
+    w.write(&mut s, a.add(3 * PAGE), 33).unwrap();
+    assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(33));
+    // A zero-length mprotect is a no-op; a range with a hole is ENOMEM and changes nothing.
+    w.mprotect(&mut s, a, 0, R).unwrap();
+    let before = Snapshot::of(&[&s], &[], &w.frames);
+    assert_eq!(w.mprotect(&mut s, a.add(4 * PAGE), 4 * PAGE, R), Err(MmError::NoMem));
+    assert_eq!(Snapshot::of(&[&s], &[], &w.frames), before);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn map_fixed_replaces_atomically() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 8, RW, PRIVATE | POPULATE);
+    for i in 0..8 {
+        w.write(&mut s, a.add(i * PAGE), 1 + i).unwrap();
+    }
+    let old_frame = s.translate(a.add(3 * PAGE)).unwrap().0;
+    // Shared anonymous memory over pages 2..5.
+    let b = w.anon_at(&mut s, a.get() + 2 * PAGE, 3, RW, SHARED | MapFlags::FIXED).unwrap();
+    assert_eq!(b, a.add(2 * PAGE));
+    assert!(!w.frames.is_live(old_frame), "replaced frames are released");
+    let listing: Vec<_> = s.grants().map(|g| (g.start.get(), g.end.get(), g.shared)).collect();
+    let a0 = a.get();
+    assert_eq!(
+        listing,
+        vec![(a0, a0 + 2 * PAGE, false), (a0 + 2 * PAGE, a0 + 5 * PAGE, true), (a0 + 5 * PAGE, a0 + 8 * PAGE, false)]
+    );
+    assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(0), "the new mapping is fresh");
+    assert_eq!(w.read(&mut s, a.add(5 * PAGE)), Ok(6), "the rest is untouched");
+    assert_eq!(s.mapped_pages(), 8);
+    w.check(&[&s], &[]);
+    // Replacing it again with private memory merges everything back into one grant.
+    w.anon_at(&mut s, a.get() + 2 * PAGE, 3, RW, PRIVATE | MapFlags::FIXED).unwrap();
+    assert_eq!(spans(&s), vec![(a0, a0 + 8 * PAGE, RW)]);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn fixed_noreplace_refuses_to_overlap() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 4, RW, PRIVATE | POPULATE);
+    w.write(&mut s, a, 7).unwrap();
+    let before = Snapshot::of(&[&s], &[], &w.frames);
+    let overlapping = a.get() + 3 * PAGE;
+    assert_eq!(w.anon_at(&mut s, overlapping, 4, RW, PRIVATE | MapFlags::FIXED_NOREPLACE), Err(MmError::Exist));
+    assert_eq!(Snapshot::of(&[&s], &[], &w.frames), before);
+    let free = a.get() + 4 * PAGE;
+    assert_eq!(w.anon_at(&mut s, free, 2, R, PRIVATE | MapFlags::FIXED_NOREPLACE), Ok(va(free)));
+    assert_eq!(w.read(&mut s, a), Ok(7));
+    w.check(&[&s], &[]);
+    w.teardown(s);
+}
+
+#[test]
+fn prot_none_faults_and_keeps_the_data() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 3, RW, PRIVATE);
+    w.write(&mut s, a, 42).unwrap();
+    w.read(&mut s, a.add(PAGE)).unwrap(); // zero-frame page
+    w.mprotect(&mut s, a, 3 * PAGE, Prot::NONE).unwrap();
+    assert_eq!(s.translate(a), None, "PROT_NONE removes the PTEs");
+    assert_eq!(s.translate(a.add(PAGE)), None);
+    assert_eq!(w.read(&mut s, a), Err(FaultError::Segv));
+    assert_eq!(w.write(&mut s, a.add(2 * PAGE), 1), Err(FaultError::Segv));
+    assert_eq!(s.resident_pages(), 1, "the written page keeps its frame");
+    w.check(&[&s], &[]);
+    w.mprotect(&mut s, a, 3 * PAGE, R).unwrap();
+    assert_eq!(w.read(&mut s, a), Ok(42));
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(0));
+    assert_eq!(w.write(&mut s, a, 1), Err(FaultError::Segv));
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn reads_map_the_zero_frame_and_the_first_write_copies() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 2, RW, PRIVATE);
+    assert_eq!(w.read(&mut s, a), Ok(0));
+    let (frame, flags) = s.translate(a).unwrap();
+    assert_eq!(frame, ZERO_FRAME);
+    assert!(!flags.is_writable());
+    assert_eq!((s.resident_pages(), w.frames.live()), (0, 0));
+    w.check(&[&s], &[]);
+
+    let mut tlb = Shootdown::new();
+    s.fault(&mut w.frames, a, crate::Access::Write, &mut tlb).unwrap();
+    assert_eq!(tlb.ranges().collect::<Vec<_>>(), vec![(a, 1)], "the zero-frame PTE is flushed");
+    s.table().flush(&tlb);
+    tlb.finish(&mut w.frames);
+    let (frame, flags) = s.translate(a).unwrap();
+    assert_ne!(frame, ZERO_FRAME);
+    assert!(flags.is_writable());
+    assert_eq!((s.resident_pages(), w.frames.live()), (1, 1));
+    w.write(&mut s, a, 5).unwrap();
+    assert_eq!(w.read(&mut s, a), Ok(5));
+    // A populated read-only mapping uses the zero frame, a writable one allocates.
+    let ro = w.mmap(&mut s, &MmapRequest::anonymous(3 * PAGE, R, PRIVATE | POPULATE)).unwrap();
+    assert!((0..3).all(|i| s.translate(ro.add(i * PAGE)).unwrap().0 == ZERO_FRAME));
+    assert_eq!(w.frames.live(), 1);
+    w.anon(&mut s, 3, RW, PRIVATE | POPULATE);
+    assert_eq!(w.frames.live(), 4);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}

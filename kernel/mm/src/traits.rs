@@ -1,0 +1,56 @@
+//! What the kernel plugs in: one page table per address space, and the
+//! store of physical frames with reference counts. The host tests plug in
+//! fakes (a `BTreeMap` page table, frames with content tags).
+
+use rmm::{PageFlags, PhysAddr, VirtAddr};
+
+/// A page-table page could not be allocated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapFailed;
+
+/// One address space's page table, seen one 4 KiB user page at a time. The
+/// kernel wraps `rmm::PageMapper` (intermediate tables from its frame
+/// allocator); no TLB maintenance happens here (see [`crate::Shootdown`]).
+///
+/// Contract the crate relies on:
+/// - `map` is only called on an empty slot (the crate unmaps first).
+/// - `map` fails only when it needs a new intermediate table and none can be
+///   allocated; `unmap` never frees intermediate tables, so re-mapping a page
+///   that has been mapped before in this table cannot fail. Rollback relies
+///   on this to restore PTEs it removed.
+/// - flags always have `user` set; `protect` and `unmap` on an empty slot do
+///   nothing and return `None`.
+pub trait PageTable {
+    /// Maps the page at `page` (page aligned) to `frame` with `flags`.
+    fn map(&mut self, page: VirtAddr, frame: PhysAddr, flags: PageFlags) -> Result<(), MapFailed>;
+    /// Removes the mapping of `page`, returning what it mapped.
+    fn unmap(&mut self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)>;
+    /// Changes the flags of a present mapping, returning the old flags.
+    fn protect(&mut self, page: VirtAddr, flags: PageFlags) -> Option<PageFlags>;
+    /// What `page` maps to, if present.
+    fn translate(&self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)>;
+}
+
+/// Physical frames with reference counts. Frame contents are touched only
+/// through this trait, which is why this crate needs no `unsafe`.
+///
+/// A frame from [`FrameStore::allocate_zeroed`] starts with one reference.
+/// The zero frame is special: it is never allocated, freed, written or
+/// reference counted; the crate maps it read-only for reads of private
+/// anonymous pages that were never written.
+pub trait FrameStore {
+    /// A new zero-filled frame with a reference count of 1, or `None` when
+    /// memory is exhausted.
+    fn allocate_zeroed(&mut self) -> Option<PhysAddr>;
+    /// Copies the contents of frame `from` into frame `to`.
+    fn copy(&mut self, from: PhysAddr, to: PhysAddr);
+    /// Takes one more reference to `frame`.
+    fn get(&mut self, frame: PhysAddr);
+    /// Drops one reference; frees the frame and returns `true` when it was
+    /// the last.
+    fn put(&mut self, frame: PhysAddr) -> bool;
+    /// The current reference count of `frame`.
+    fn refcount(&self, frame: PhysAddr) -> usize;
+    /// The shared, always-zero frame.
+    fn zero_frame(&self) -> PhysAddr;
+}

@@ -1,0 +1,288 @@
+//! The undo guard that makes operations transactional.
+//!
+//! An operation opens a [`Txn`] on the space and makes every change through
+//! it: grants, PTEs, slots, references, object pages. In [`Mode::Undoable`]
+//! each change is logged with what undoes it; [`Txn::commit`] keeps the
+//! changes, and dropping the guard uncommitted (an early `?` return) replays
+//! the log backwards, so grants, PTEs, slots, reference counts, the gap
+//! index, the counters and the objects are exactly as before.
+//!
+//! References the operation gives up are never dropped inside it: they go to
+//! the guard's own shootdown and reach the caller's only on commit (so a
+//! rollback simply gives them back). Conversely, frames the operation
+//! allocated or referenced are released by a rollback *through the caller's
+//! shootdown*, and every PTE the rollback removes or downgrades is flushed,
+//! because other CPUs may have cached it while the operation ran.
+//!
+//! Operations that cannot fail after validation (munmap, mprotect, madvise)
+//! use [`Mode::Infallible`], which logs nothing: validation happens before
+//! the first change, and dropping such a guard commits.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use rmm::{PageFlags, PhysAddr};
+
+use crate::grant::Grant;
+use crate::page::Page;
+use crate::provider::SharedObject;
+use crate::shootdown::Shootdown;
+use crate::space::{AddrSpace, Slot};
+use crate::traits::{FrameStore, MapFailed, PageTable};
+
+/// Whether a guard logs for rollback.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Log every change; dropping without commit rolls back.
+    Undoable,
+    /// Log nothing; dropping commits.
+    Infallible,
+}
+
+/// One logged change, with what is needed to undo it.
+enum Undo {
+    InsertedGrant(Page),
+    RemovedGrant(Grant),
+    MappedPte(Page),
+    UnmappedPte(Page, PhysAddr, PageFlags),
+    ProtectedPte(Page, PageFlags),
+    InsertedSlot(Page),
+    RemovedSlot(Page, Slot),
+    /// A reference this operation took (or a frame it allocated).
+    TookRef(PhysAddr),
+    /// A page this operation allocated into an object.
+    ObjectPage(SharedObject, u64),
+}
+
+/// The guard. See the module docs.
+pub(crate) struct Txn<'a, P: PageTable, F: FrameStore> {
+    pub(crate) space: &'a mut AddrSpace<P>,
+    pub(crate) frames: &'a mut F,
+    tlb: &'a mut Shootdown,
+    local: Shootdown,
+    log: Vec<Undo>,
+    mode: Mode,
+    done: bool,
+}
+
+impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
+    pub(crate) fn new(space: &'a mut AddrSpace<P>, frames: &'a mut F, tlb: &'a mut Shootdown, mode: Mode) -> Self {
+        Self { space, frames, tlb, local: Shootdown::new(), log: Vec::new(), mode, done: false }
+    }
+
+    fn record(&mut self, undo: Undo) {
+        if self.mode == Mode::Undoable {
+            self.log.push(undo);
+        }
+    }
+
+    /// Keeps every change; deferred releases go to the caller's shootdown.
+    pub(crate) fn commit(mut self) {
+        self.finish_commit();
+    }
+
+    fn finish_commit(&mut self) {
+        self.done = true;
+        self.tlb.absorb(core::mem::take(&mut self.local));
+        // Object handles in the log are clones; let the caller's shootdown
+        // drop them so none is ever the last one dropped here.
+        for undo in self.log.drain(..) {
+            match undo {
+                Undo::RemovedGrant(grant) => self.tlb.defer_grant(grant),
+                Undo::ObjectPage(object, _) => self.tlb.defer_object(object),
+                _ => {}
+            }
+        }
+    }
+
+    fn rollback(&mut self) {
+        self.done = true;
+        // References this rollback drops, per frame: an object page is only
+        // taken back out of its object if nobody else referenced it since.
+        let mut dropping: BTreeMap<PhysAddr, usize> = BTreeMap::new();
+        while let Some(undo) = self.log.pop() {
+            match undo {
+                Undo::InsertedGrant(base) => {
+                    if let Some(grant) = self.space.remove_grant_raw(base) {
+                        self.tlb.defer_grant(grant);
+                    }
+                }
+                Undo::RemovedGrant(grant) => self.space.insert_grant_raw(grant),
+                Undo::MappedPte(page) => {
+                    self.space.table.unmap(page.start());
+                    self.tlb.flush_page(page);
+                }
+                Undo::UnmappedPte(page, frame, flags) => {
+                    // Cannot fail by the PageTable contract (the slot's
+                    // tables exist). If it did, the page just stays
+                    // unmapped and the next access maps it again.
+                    let remapped = self.space.table.map(page.start(), frame, flags);
+                    debug_assert!(remapped.is_ok(), "PageTable contract: re-map of {page:?} failed");
+                }
+                Undo::ProtectedPte(page, flags) => {
+                    self.space.table.protect(page.start(), flags);
+                    self.tlb.flush_page(page);
+                }
+                Undo::InsertedSlot(page) => {
+                    self.space.remove_slot_raw(page);
+                }
+                Undo::RemovedSlot(page, slot) => self.space.insert_slot_raw(page, slot),
+                Undo::TookRef(frame) => {
+                    self.tlb.defer_put(frame);
+                    *dropping.entry(frame).or_default() += 1;
+                }
+                Undo::ObjectPage(object, index) => {
+                    let frames = &*self.frames;
+                    let removed = object.remove_page_if(index, |frame| {
+                        frames.refcount(frame) == 1 + dropping.get(&frame).copied().unwrap_or(0)
+                    });
+                    if let Some(frame) = removed {
+                        self.tlb.defer_put(frame);
+                    }
+                    self.tlb.defer_object(object);
+                }
+            }
+        }
+        self.tlb.absorb_without_frames(core::mem::take(&mut self.local));
+    }
+
+    // ---- grants ----
+
+    pub(crate) fn insert_grant(&mut self, grant: Grant) {
+        self.record(Undo::InsertedGrant(grant.base));
+        self.space.insert_grant_raw(grant);
+    }
+
+    /// Removes the grant at `base` and hands it to the caller, who either
+    /// inserts it again (changed) or passes it to [`Self::discard_grant`].
+    pub(crate) fn take_grant(&mut self, base: Page) -> Option<Grant> {
+        let grant = self.space.remove_grant_raw(base)?;
+        if self.mode == Mode::Undoable {
+            self.log.push(Undo::RemovedGrant(grant.clone()));
+        }
+        Some(grant)
+    }
+
+    /// Drops a taken grant; its object handle goes after the flush.
+    pub(crate) fn discard_grant(&mut self, grant: Grant) {
+        self.local.defer_grant(grant);
+    }
+
+    /// Cuts the grant that strictly contains `at`, if any, in two.
+    pub(crate) fn split_at(&mut self, at: Page) {
+        let Some(base) = self.space.grant_containing(at).map(|g| g.base).filter(|b| *b != at) else {
+            return;
+        };
+        let Some(mut low) = self.take_grant(base) else { return };
+        let high = low.split_off(at);
+        self.insert_grant(low);
+        self.insert_grant(high);
+    }
+
+    /// Merges the grant ending at `boundary` with the one starting there, if
+    /// they are the same kind of mapping.
+    pub(crate) fn merge_at(&mut self, boundary: Page) {
+        let Some(low_base) = self.space.grants.range(..boundary).next_back().map(|(_, g)| g).and_then(|low| {
+            let high = self.space.grants.get(&boundary)?;
+            low.can_absorb(high).then_some(low.base)
+        }) else {
+            return;
+        };
+        let (Some(mut low), Some(high)) = (self.take_grant(low_base), self.take_grant(boundary)) else { return };
+        low.absorb(high);
+        self.insert_grant(low);
+    }
+
+    /// Merges across every grant boundary in `[start, end]`.
+    pub(crate) fn merge_span(&mut self, start: Page, end: Page) {
+        // A merge needs a grant starting at the boundary.
+        let boundaries: Vec<Page> = self.space.grants.range(start..=end).map(|(b, _)| *b).collect();
+        for boundary in boundaries {
+            self.merge_at(boundary);
+        }
+    }
+
+    // ---- page-table entries ----
+
+    pub(crate) fn map_pte(&mut self, page: Page, frame: PhysAddr, flags: PageFlags) -> Result<(), MapFailed> {
+        self.space.table.map(page.start(), frame, flags)?;
+        self.record(Undo::MappedPte(page));
+        Ok(())
+    }
+
+    /// Removes the PTE of `page`, if present, and schedules its flush.
+    pub(crate) fn unmap_pte(&mut self, page: Page) -> Option<(PhysAddr, PageFlags)> {
+        let (frame, flags) = self.space.table.unmap(page.start())?;
+        self.record(Undo::UnmappedPte(page, frame, flags));
+        self.local.flush_page(page);
+        Some((frame, flags))
+    }
+
+    /// Sets the flags of `page`'s present PTE; a lost right is flushed.
+    pub(crate) fn protect_pte(&mut self, page: Page, flags: PageFlags) {
+        let Some(old) = self.space.table.protect(page.start(), flags) else { return };
+        if old == flags {
+            return;
+        }
+        self.record(Undo::ProtectedPte(page, old));
+        let lost = (old.is_writable() && !flags.is_writable())
+            || (old.is_executable() && !flags.is_executable())
+            || old.memory_kind() != flags.memory_kind();
+        if lost {
+            self.local.flush_page(page);
+        }
+    }
+
+    // ---- slots and references ----
+
+    pub(crate) fn insert_slot(&mut self, page: Page, slot: Slot) {
+        self.space.insert_slot_raw(page, slot);
+        self.record(Undo::InsertedSlot(page));
+    }
+
+    pub(crate) fn remove_slot(&mut self, page: Page) -> Option<Slot> {
+        let slot = self.space.remove_slot_raw(page)?;
+        self.record(Undo::RemovedSlot(page, slot));
+        Some(slot)
+    }
+
+    /// A new zeroed frame (one reference, owned by the operation until it
+    /// is put in a slot).
+    pub(crate) fn allocate(&mut self) -> Option<PhysAddr> {
+        let frame = self.frames.allocate_zeroed()?;
+        self.record(Undo::TookRef(frame));
+        Some(frame)
+    }
+
+    pub(crate) fn take_ref(&mut self, frame: PhysAddr) {
+        self.frames.get(frame);
+        self.record(Undo::TookRef(frame));
+    }
+
+    /// Gives up a reference once the flush is done.
+    pub(crate) fn defer_put(&mut self, frame: PhysAddr) {
+        self.local.defer_put(frame);
+    }
+
+    /// Page `index` of `object`, allocating it if never touched. `None`
+    /// when frames are exhausted.
+    pub(crate) fn object_page(&mut self, object: &SharedObject, index: u64) -> Option<PhysAddr> {
+        let (frame, new) = object.get_or_allocate(index, self.frames)?;
+        if new && self.mode == Mode::Undoable {
+            self.log.push(Undo::ObjectPage(object.clone(), index));
+        }
+        Some(frame)
+    }
+}
+
+impl<P: PageTable, F: FrameStore> Drop for Txn<'_, P, F> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        match self.mode {
+            Mode::Undoable => self.rollback(),
+            Mode::Infallible => self.finish_commit(),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! munmap, and the page-releasing step that MAP_FIXED, mremap, madvise and
+//! mprotect(PROT_NONE) share with it.
+
+use rmm::VirtAddr;
+
+use crate::MmError;
+use crate::page::{PageRange, range_for};
+use crate::provider::Provider;
+use crate::shootdown::Shootdown;
+use crate::space::{AddrSpace, Slot};
+use crate::traits::{FrameStore, PageTable};
+use crate::txn::{Mode, Txn};
+
+/// What to drop from a range of one grant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Everything: PTEs and every slot (munmap, DONTNEED of private memory).
+    All,
+    /// PTEs only; slots of private and borrowed pages stay (PROT_NONE).
+    /// Shared-object slots *are* PTE references, so they go too.
+    PtesOnly,
+}
+
+/// Drops the PTEs (and, per `what`, the slots) of `range`, which lies inside
+/// one grant with `provider`. References go after the flush.
+pub(crate) fn release_pages<P: PageTable, F: FrameStore>(
+    tx: &mut Txn<'_, P, F>,
+    provider: &Provider,
+    range: PageRange,
+    what: Release,
+) {
+    match provider {
+        Provider::PhysBorrowed { .. } => {
+            for page in range.iter() {
+                tx.unmap_pte(page);
+            }
+        }
+        Provider::Allocated | Provider::AllocatedShared { .. } | Provider::External { .. } => {
+            let pages: alloc::vec::Vec<_> =
+                tx.space.slots.range(range.start..range.end).map(|(page, slot)| (*page, *slot)).collect();
+            for (page, slot) in pages {
+                tx.unmap_pte(page);
+                let keep = what == Release::PtesOnly
+                    && match slot {
+                        Slot::Zero => false,
+                        Slot::Frame(_) => !matches!(provider, Provider::AllocatedShared { .. }),
+                    };
+                if !keep {
+                    tx.remove_slot(page);
+                    if let Slot::Frame(frame) = slot {
+                        tx.defer_put(frame);
+                    }
+                }
+            }
+        }
+        Provider::FmapBorrowed(never) => match *never {},
+    }
+}
+
+/// Unmaps every grant page in `range`: grants split at both ends, the ones
+/// inside removed.
+pub(crate) fn remove_range<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: PageRange) {
+    if range.is_empty() {
+        return;
+    }
+    tx.split_at(range.start);
+    tx.split_at(range.end);
+    for base in tx.space.overlapping(range) {
+        let Some(grant) = tx.take_grant(base) else { continue };
+        release_pages(tx, &grant.provider, grant.range(), Release::All);
+        tx.discard_grant(grant);
+    }
+}
+
+impl<P: PageTable> AddrSpace<P> {
+    /// Unmaps `[addr, addr + len_bytes)` (length rounded up to pages),
+    /// splitting grants that stick out at either end. Unmapped parts are
+    /// fine; a range with nothing mapped is a successful no-op.
+    ///
+    /// Errors (nothing changed): EINVAL if `addr` is not page aligned,
+    /// `len_bytes` is 0, or the range overflows or ends past the user range.
+    pub fn munmap(
+        &mut self,
+        frames: &mut impl FrameStore,
+        addr: VirtAddr,
+        len_bytes: u64,
+        tlb: &mut Shootdown,
+    ) -> Result<(), MmError> {
+        let range = range_for(addr, len_bytes)?;
+        if range.is_empty() || range.end > self.config.user_range().end {
+            return Err(MmError::Inval);
+        }
+        let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+        remove_range(&mut tx, range);
+        tx.commit();
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+//! The kernel's spin lock: `spin::Mutex` whose waiting loop also serves
+//! TLB-shootdown requests.
+//!
+//! The kernel runs with interrupts off, so a CPU spinning on a lock cannot
+//! take the shootdown IPI. A CPU that changes an address space flushes the
+//! other CPUs using it and waits for their acknowledgements while it still
+//! holds the space's lock (see `mm::tlb`); a thread of the same process on
+//! another CPU may be spinning on that very lock. Serving the mailbox in
+//! the spin loop acknowledges the flush there too, so neither waits for the
+//! other.
+
+use spin::RelaxStrategy;
+
+/// Spin, and flush this CPU's TLB for any shootdown addressed to it.
+pub struct ServeShootdowns;
+
+impl RelaxStrategy for ServeShootdowns {
+    #[inline]
+    fn relax() {
+        crate::mm::tlb::serve_pending();
+        core::hint::spin_loop();
+    }
+}
+
+/// A spin lock that serves TLB shootdowns while it waits.
+pub type Mutex<T> = spin::mutex::Mutex<T, ServeShootdowns>;
