@@ -52,7 +52,12 @@
 //!   PTEs (their flush is in the parent's shootdown).
 //! - **Placement** (mmap without MAP_FIXED, mremap moves): a free hint is
 //!   honoured; otherwise best fit, lowest address of the smallest gap that
-//!   fits, skipping the guard gap below grows-down grants.
+//!   fits, skipping the guard gap below grows-down grants. A grows-down
+//!   mapping goes at the top of the smallest gap that also fits its guard.
+//! - **Canonical layout**: adjacent grants of the same kind (same
+//!   protection, continuing provider) are merged after every operation, so
+//!   mprotect back and forth or refilling a hole gives one grant again, and
+//!   a rollback restores the layout exactly.
 //! - **Page 0 and low memory**: nothing below [`SpaceConfig::min_addr`]
 //!   (default 64 KiB, at least one page) is ever mapped.
 //! - **W^X**: PROT_WRITE | PROT_EXEC is refused with EACCES by mmap and
@@ -64,13 +69,14 @@
 //!   read-only private mapping maps the zero frame; of a writable one,
 //!   allocates.
 //! - **Stack growth**: see `fault.rs` (limit, guard gap, cap).
-//! - **brk**: not provided here; relibc-shim implements brk/sbrk on top of
-//!   mmap (a reserved region it grows with MAP_FIXED).
+//! - **brk**: not provided here; brk/sbrk will be done in relibc-shim on
+//!   top of mmap (e.g. a reserved region grown with MAP_FIXED).
 //! - **Teardown**: [`AddrSpace::teardown`] frees directly (the space is no
 //!   longer live on any CPU) and returns the page table.
-//! - **Lazy PTEs**: a page that has a frame may have no PTE (after
-//!   PROT_NONE is lifted, after mremap of a shared mapping); the next access
-//!   maps it. This keeps mprotect and madvise infallible.
+//! - **Lazy PTEs**: a page that has a frame may have no PTE (a private or
+//!   borrowed page after PROT_NONE is lifted, a device page likewise, a
+//!   shared-object page not yet touched through this mapping); the next
+//!   access maps it. This keeps mprotect and madvise infallible.
 //! - **Errors vs Linux**: mprotect / madvise on a range with holes fail
 //!   with ENOMEM *without* changing the mapped parts (Linux changes the
 //!   part before the first hole). A MAP_FIXED range outside the user range
@@ -82,6 +88,8 @@
 //! - **Not yet**: file mappings (fmap), private mappings of memory objects,
 //!   lending a space's pages (the kernel builds `External` sources itself),
 //!   huge pages, swap.
+// no_std for the kernel; the host tests (and only they) link std for the
+// fakes. The bare-metal builds prove the library needs nothing from std.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
