@@ -38,13 +38,15 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 # changed. init.rc lines are quoted words for printf (one line each).
 USER_PACKAGES := init console tessera-guest-tests
 USER_PROGRAMS := init console testrunner hello syscall-errors kvd user-scheme proc-lifecycle pipe-16m user-faults \
-	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads
+	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
+	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench
 INIT_RC.initfs := 'console'
 INIT_RC.initfs-test := 'daemon echod' 'testrunner'
 # Files from the tree copied into etc/, per initfs.
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
-	preempt init-daemon init-rc kernel-heap threads
+	preempt init-daemon init-rc kernel-heap threads \
+	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
 
 $(MKINITFS): FORCE | deps

@@ -26,6 +26,9 @@
 //!   on them; [`io`] has the `print!` family and whole-file reads;
 //!   [`thread`] spawns and joins threads (stacks on the heap, joins through
 //!   the kernel's cleared tid word and a futex).
+//! - **Memory** ([`mm`]): `mmap`, `munmap`, `mprotect`, `mremap`,
+//!   `madvise` and `msync` with their flags, and [`mm::read_maps`], the
+//!   caller's mappings as `sys:maps` lists them.
 //! - **Heap**: a global allocator over a static 1 MiB `.bss` array
 //!   ([`heap`]): the kernel has no `brk`/`mmap` for user space yet; the heap
 //!   moves to `memory:` when it does.
@@ -47,6 +50,7 @@ extern crate alloc;
 mod arch;
 pub mod heap;
 pub mod io;
+pub mod mm;
 mod panic;
 pub mod process;
 pub mod scheme;

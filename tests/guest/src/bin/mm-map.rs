@@ -1,0 +1,718 @@
+//! `mm-map`: `mmap` (fmap) and `munmap` (funmap) of anonymous memory, and
+//! the `sys:maps` listing that shows the result.
+//!
+//! Each group runs in its own forked child (its lines are prefixed
+//! `mm-map <group>:`), so a kernel bug that kills one group hides no other,
+//! and the page tables a group made go away with it: the parent's
+//! free-frame count at the end is exact.
+//!
+//! | group | checks |
+//! |---|---|
+//! | maps | `sys:maps` parses, totals are the sums, entries sorted; the code is in an `r-x` entry, a local in the `rw-p` `stack` entry; a new mapping is its own `rw-p anon 0` entry, a shared one `rw-s shared` |
+//! | errors | EINVAL: zero length, misaligned fixed address, misaligned offset, neither / both of SHARED and PRIVATE, a length that overflows, a fixed range that wraps, starts at or crosses the end of user space; ENOMEM: a length that cannot fit; EBADF: a closed fd; EEXIST: FIXED_NOREPLACE over / across a mapping (data kept); FIXED_NOREPLACE on a free range lands there; a hint outside user space is ignored |
+//! | demand-zero | a fresh 64-page mapping has 0 resident pages; writes make exactly those pages resident (1, then 9); every word reads 0; reads add no resident page |
+//! | populate | MAP_POPULATE: all 32 pages resident at once, at least 32 frames taken, contents zero |
+//! | memory-zeroed | `memory:zeroed` fds map like anonymous memory, private and shared |
+//! | fixed | MAP_FIXED over the middle of populated memory: zeroes there, the rest kept, resident drops; over all of it: all zero |
+//! | munmap-middle | unmapping 2 pages in the middle leaves two entries (3 + 3 pages, 3 + 3 resident) with their data; a read and a write in the hole die with SIGSEGV (in a child), and so does one process's read of a page it wrote and unmapped; `munmap(addr, 1)` unmaps the whole first page |
+//! | munmap | nothing mapped → 0; across a mapping and a hole → 0 and the mapping is gone; EINVAL: unaligned, zero length, at the end of user space, wrapping |
+//! | hints | a free hint is used exactly; an occupied hint goes elsewhere without touching the mapping there; a misaligned hint gives a page-aligned address |
+//! | many | 2000 one-page mappings: each listed `rw-p`, mapped pages +2000 and resident +2000 (outside the stack), each keeps its own data; unmapped: none listed, totals back |
+//!
+//! The kernel merges neighbouring mappings that could be one, so the
+//! mappings whose `sys:maps` entry is checked exactly get a free page on
+//! each side ([`map_isolated`]).
+//!
+//! Finally the kernel's free-frame count is back where it was before the
+//! groups ran.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use tessera_guest_tests::system::{fork_with, free_frames, quiet_free_frames, reap, settled_free_frames};
+use tessera_guest_tests::{Checks, Shown, errno_name};
+use tessera_runtime::abi::error::{EBADF, EEXIST, EINVAL, ENOMEM};
+use tessera_runtime::abi::flag::O_RDWR;
+use tessera_runtime::abi::signal::SIGSEGV;
+use tessera_runtime::mm::{
+    self, ANONYMOUS_FD, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, MapKind, Maps,
+    PROT_RW,
+};
+use tessera_runtime::sys::{self, WaitStatus};
+use tessera_runtime::{Args, Result, io};
+
+tessera_runtime::entry!(main);
+
+const PAGE: usize = mm::PAGE_SIZE;
+/// One past the highest user address on both arches (the kernel's
+/// `USER_END`).
+const USER_END: usize = 0x0000_8000_0000_0000;
+/// Exit status of a child whose bad access did not fault.
+const SURVIVED: i32 = 100;
+/// Mappings the `many` group makes.
+const MANY: usize = 2000;
+
+fn main(_args: Args) -> i32 {
+    let mut checks = Checks::new("mm-map");
+    // Warm-up: the kernel heap grows for the first big batch of grants and
+    // keeps what it grew, so do one before the baseline.
+    let _ = fork_with(|| {
+        many_pages(MANY);
+        0
+    })
+    .and_then(reap);
+    let before = Memory::read();
+    group(&mut checks, "mm-map maps", maps_listing);
+    group(&mut checks, "mm-map errors", errors);
+    group(&mut checks, "mm-map demand-zero", demand_zero);
+    group(&mut checks, "mm-map populate", populate);
+    group(&mut checks, "mm-map memory-zeroed", memory_zeroed);
+    group(&mut checks, "mm-map fixed", fixed_replace);
+    group(&mut checks, "mm-map munmap-middle", munmap_middle);
+    group(&mut checks, "mm-map munmap", munmap_cases);
+    group(&mut checks, "mm-map hints", hints);
+    group(&mut checks, "mm-map many", many);
+    frames_back(&mut checks, before);
+    checks.finish()
+}
+
+// ---- helpers -------------------------------------------------------------
+
+/// Runs `body` with its own check list in a forked child; its tally becomes
+/// one check here.
+fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
+    let result = fork_with(|| {
+        let mut group_checks = Checks::new(name);
+        body(&mut group_checks);
+        group_checks.finish()
+    })
+    .and_then(reap);
+    match result {
+        Ok((_, status)) => checks.check(name, status.success(), format_args!("the group's child {status}")),
+        Err(e) => checks.check(name, false, format_args!("fork/waitpid: {e}")),
+    }
+}
+
+/// `sys:memory`'s free frames and kernel heap size.
+#[derive(Clone, Copy)]
+struct Memory {
+    free_frames: usize,
+    heap_bytes: usize,
+}
+
+impl Memory {
+    fn read() -> Option<Self> {
+        let free_frames = steady_free_frames()?;
+        Some(Self { free_frames, heap_bytes: heap_bytes()? })
+    }
+}
+
+/// The free-frame count once it has stayed the same for 20 ms (waiting at
+/// most about a second): a baseline must not be taken while the last
+/// frames of a process that just ended are still on their way back.
+fn steady_free_frames() -> Option<usize> {
+    let mut last = free_frames().ok()?;
+    let mut stable = 0;
+    for _ in 0..200 {
+        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
+        let now = free_frames().ok()?;
+        stable = if now == last { stable + 1 } else { 0 };
+        last = now;
+        if stable == 4 {
+            break;
+        }
+    }
+    Some(last)
+}
+
+fn heap_bytes() -> Option<usize> {
+    let text = io::read_file("sys:memory").ok()?;
+    let text = core::str::from_utf8(&text).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("heap_bytes ")).and_then(|n| n.trim().parse().ok())
+}
+
+/// The last check: every frame is free again. Frames the kernel heap grew
+/// by (it never shrinks) are not a leak, nor the table pages mapping them.
+fn frames_back(checks: &mut Checks, before: Option<Memory>) {
+    let Some(before) = before else { return checks.check("read sys:memory", false, format_args!("failed")) };
+    let after = settled_free_frames(before.free_frames, 100).unwrap_or(0);
+    let heap_grew = heap_bytes().unwrap_or(0).saturating_sub(before.heap_bytes) / PAGE;
+    let lost = before.free_frames as isize - after as isize;
+    let ok = lost == 0
+        || (heap_grew > 0 && lost >= heap_grew as isize && lost <= (heap_grew + heap_grew / 512 + 2) as isize);
+    checks.check(
+        "free frames as before the groups",
+        ok,
+        format_args!(
+            "free_frames {} before, {after} after; the kernel heap grew by {heap_grew} pages",
+            before.free_frames
+        ),
+    );
+}
+
+fn read_word(addr: usize) -> u64 {
+    // SAFETY: an 8-aligned address in memory this test mapped, holding no
+    // Rust object; an access the kernel refuses kills the process, which is
+    // what the checks that do it in a child expect.
+    unsafe { core::ptr::read_volatile(addr as *const u64) }
+}
+
+fn write_word(addr: usize, value: u64) {
+    // SAFETY: as in `read_word`.
+    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
+}
+
+/// The value page `page` of a region tagged `tag` holds in its first and
+/// last word.
+fn pattern(tag: u64, page: usize) -> u64 {
+    tag ^ (page as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn fill(addr: usize, pages: usize, tag: u64) {
+    for page in 0..pages {
+        write_word(addr + page * PAGE, pattern(tag, page));
+        write_word(addr + page * PAGE + PAGE - 8, pattern(tag, page));
+    }
+}
+
+/// The first page in `pages` that lost its pattern.
+fn first_changed(addr: usize, pages: core::ops::Range<usize>, tag: u64) -> Option<usize> {
+    pages.into_iter().find(|&page| {
+        read_word(addr + page * PAGE) != pattern(tag, page)
+            || read_word(addr + page * PAGE + PAGE - 8) != pattern(tag, page)
+    })
+}
+
+/// The first non-zero word of `pages` pages at `addr`, as (page, word).
+fn first_nonzero(addr: usize, pages: usize) -> Option<(usize, usize)> {
+    (0..pages * PAGE / 8).find(|&i| read_word(addr + i * 8) != 0).map(|i| (i * 8 / PAGE, i % (PAGE / 8)))
+}
+
+/// `pages` pages of private read-write anonymous memory (with `flags`),
+/// with a free page on each side: no neighbour (a program segment, another
+/// mapping) can merge into its `sys:maps` entry, so the entry shows exactly
+/// this mapping.
+fn map_isolated(pages: usize, flags: MapFlags) -> Result<usize> {
+    let outer = mm::mmap_anonymous((pages + 2) * PAGE, PROT_RW, MAP_PRIVATE | flags)?;
+    unmap(outer, PAGE)?;
+    unmap(outer + (pages + 1) * PAGE, PAGE)?;
+    Ok(outer + PAGE)
+}
+
+/// [`map_isolated`], or a failed check.
+fn map(checks: &mut Checks, pages: usize, flags: MapFlags) -> Option<usize> {
+    match map_isolated(pages, flags) {
+        Ok(addr) => Some(addr),
+        Err(e) => {
+            checks.check("mmap", false, format_args!("mmap of {pages} pages: {} = {}", errno_name(e.errno), e.errno));
+            None
+        }
+    }
+}
+
+/// `mmap` at exactly `addr`.
+fn map_fixed(addr: usize, len: usize, flags: MapFlags) -> Result<usize> {
+    // SAFETY: the tests map fixed only over ranges they mapped themselves
+    // (no Rust object lives there) or that are free.
+    unsafe { mm::mmap(addr, len, PROT_RW, MAP_PRIVATE | flags, ANONYMOUS_FD, 0) }
+}
+
+fn unmap(addr: usize, len: usize) -> Result<usize> {
+    // SAFETY: only ranges this test mapped, holding no Rust object, or
+    // ranges with nothing mapped.
+    unsafe { mm::munmap(addr, len) }.map(|()| 0)
+}
+
+/// `sys:maps`, checked for consistency, or a failed check.
+fn maps(checks: &mut Checks) -> Option<Maps> {
+    match mm::read_maps() {
+        Ok(maps) => {
+            if let Some(problem) = maps.consistency_error() {
+                checks.check("sys:maps is consistent", false, format_args!("{problem}"));
+            }
+            Some(maps)
+        }
+        Err(e) => {
+            checks.check("read sys:maps", false, format_args!("{} = {}", errno_name(e.errno), e.errno));
+            None
+        }
+    }
+}
+
+/// The `sys:maps` lines overlapping `[start, end)`, for messages.
+fn entries_text(maps: &Maps, start: usize, end: usize) -> String {
+    let lines: Vec<String> = maps.overlapping(start, end).map(|e| alloc::format!("`{e}`")).collect();
+    if lines.is_empty() { "no entry".into() } else { lines.join(", ") }
+}
+
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Runs `body` in a forked child that exits with [`SURVIVED`] if it
+/// returns; the child's status.
+fn in_child(body: impl FnOnce()) -> Result<WaitStatus> {
+    let pid = fork_with(|| {
+        body();
+        SURVIVED
+    })?;
+    reap(pid).map(|(_, status)| status)
+}
+
+fn touch(addr: usize, access: Access) {
+    match access {
+        Access::Read => {
+            core::hint::black_box(read_word(addr));
+        }
+        Access::Write => write_word(addr, 0x5A5A),
+    }
+}
+
+/// Checks that touching `addr` kills a child with SIGSEGV.
+fn expect_segv(checks: &mut Checks, what: &str, addr: usize, access: Access) {
+    expect_segv_status(checks, what, in_child(|| touch(addr, access)));
+}
+
+/// Checks that a child was killed by SIGSEGV.
+fn expect_segv_status(checks: &mut Checks, what: &str, status: Result<WaitStatus>) {
+    match status {
+        Ok(status) => checks.check(
+            what,
+            status.signal() == Some(SIGSEGV),
+            format_args!(
+                "{status}, expected killed by SIGSEGV{}",
+                if status.code() == Some(SURVIVED as usize) { ": the access did not fault" } else { "" }
+            ),
+        ),
+        Err(e) => checks.check(what, false, format_args!("fork/waitpid: {e}")),
+    }
+}
+
+// ---- groups --------------------------------------------------------------
+
+fn maps_listing(checks: &mut Checks) {
+    let Some(listing) = maps(checks) else { return };
+    checks.check(
+        "sys:maps lists the program's memory",
+        !listing.entries.is_empty() && listing.consistency_error().is_none(),
+        format_args!("{} entries; {:?}", listing.entries.len(), listing.consistency_error()),
+    );
+    let code = main as *const () as usize;
+    let code_entry = listing.find(code);
+    checks.check(
+        "the code is in an `r-x` entry",
+        code_entry.is_some_and(|e| e.perms.read && e.perms.exec && !e.perms.write),
+        format_args!("{code:#x} is in {}", code_entry.map_or("no entry".into(), |e| alloc::format!("`{e}`"))),
+    );
+    let local = 0u64;
+    let sp = core::hint::black_box(&raw const local) as usize;
+    let stack_entry = listing.find(sp);
+    checks.check(
+        "a local variable is in the `stack` entry, rw-p",
+        stack_entry.is_some_and(|e| e.kind == MapKind::Stack && e.perms.to_string() == "rw-p" && e.resident_pages > 0),
+        format_args!("{sp:#x} is in {stack_entry:?}"),
+    );
+    let Some(addr) = map(checks, 4, MapFlags::empty()) else { return };
+    let Some(listing) = maps(checks) else { return };
+    let entry = listing.find(addr);
+    checks.check(
+        "a new private mapping is its own `rw-p anon 0` entry",
+        entry.is_some_and(|e| {
+            (e.start, e.end, e.kind, e.resident_pages) == (addr, addr + 4 * PAGE, MapKind::Anon, 0)
+                && e.perms.to_string() == "rw-p"
+        }),
+        format_args!("{}", entries_text(&listing, addr, addr + 4 * PAGE)),
+    );
+    let shared = mm::mmap_anonymous(2 * PAGE, PROT_RW, MAP_SHARED);
+    let Ok(shared) = shared else {
+        return checks.check("mmap MAP_SHARED", false, format_args!("{}", Shown(shared)));
+    };
+    let Some(listing) = maps(checks) else { return };
+    let entry = listing.find(shared);
+    checks.check(
+        "a shared mapping is an `rw-s shared` entry",
+        entry.is_some_and(|e| e.kind == MapKind::Shared && e.perms.to_string() == "rw-s"),
+        format_args!("{}", entries_text(&listing, shared, shared + 2 * PAGE)),
+    );
+}
+
+fn errors(checks: &mut Checks) {
+    let anon = |addr: usize, len: usize, flags: MapFlags| -> Result<usize> {
+        // SAFETY: every call here is refused, or (the last ones) maps at
+        // a free place or a hint.
+        unsafe { mm::mmap(addr, len, PROT_RW, flags, ANONYMOUS_FD, 0) }
+    };
+    checks.expect_errno("mmap of 0 bytes", anon(0, 0, MAP_PRIVATE), EINVAL);
+    checks.expect_errno(
+        "MAP_FIXED at a misaligned address",
+        anon(0x10_0000_0123, PAGE, MAP_PRIVATE | MAP_FIXED),
+        EINVAL,
+    );
+    // SAFETY: refused before anything is mapped.
+    let offset = unsafe { mm::mmap(0, PAGE, PROT_RW, MAP_PRIVATE, ANONYMOUS_FD, 123) };
+    checks.expect_errno("a misaligned offset", offset, EINVAL);
+    checks.expect_errno("neither MAP_SHARED nor MAP_PRIVATE", anon(0, PAGE, MapFlags::empty()), EINVAL);
+    checks.expect_errno("both MAP_SHARED and MAP_PRIVATE", anon(0, PAGE, MAP_SHARED | MAP_PRIVATE), EINVAL);
+    checks.expect_errno(
+        "a length that overflows when rounded to pages",
+        anon(0, usize::MAX - 100, MAP_PRIVATE),
+        EINVAL,
+    );
+    checks.expect_errno(
+        "MAP_FIXED where address + length wraps",
+        anon(0x10_0000_0000, usize::MAX & !(PAGE - 1), MAP_PRIVATE | MAP_FIXED),
+        EINVAL,
+    );
+    checks.expect_errno("MAP_FIXED at the end of user space", anon(USER_END, PAGE, MAP_PRIVATE | MAP_FIXED), EINVAL);
+    checks.expect_errno(
+        "MAP_FIXED across the end of user space",
+        anon(USER_END - PAGE, 2 * PAGE, MAP_PRIVATE | MAP_FIXED),
+        EINVAL,
+    );
+    checks.expect_errno(
+        "a length that cannot fit (all of user space)",
+        anon(0, USER_END - 0x10_0000, MAP_PRIVATE),
+        ENOMEM,
+    );
+    // SAFETY: refused: fd 999 is not open.
+    let closed = unsafe { mm::mmap(0, PAGE, PROT_RW, MAP_PRIVATE, 999, 0) };
+    checks.expect_errno("mmap of a closed fd", closed, EBADF);
+
+    let Some(addr) = map(checks, 4, MapFlags::empty()) else { return };
+    fill(addr, 4, 0xE0);
+    checks.expect_errno(
+        "MAP_FIXED_NOREPLACE over a mapping",
+        map_fixed(addr + PAGE, PAGE, MAP_FIXED_NOREPLACE),
+        EEXIST,
+    );
+    checks.expect_errno(
+        "MAP_FIXED_NOREPLACE across the start of a mapping",
+        map_fixed(addr - PAGE, 2 * PAGE, MAP_FIXED_NOREPLACE),
+        EEXIST,
+    );
+    let changed = first_changed(addr, 0..4, 0xE0);
+    checks.check(
+        "a refused MAP_FIXED_NOREPLACE keeps the data",
+        changed.is_none(),
+        format_args!("page {changed:?} changed"),
+    );
+    let _ = unmap(addr, 4 * PAGE);
+    let placed = map_fixed(addr + PAGE, 2 * PAGE, MAP_FIXED_NOREPLACE);
+    checks.check(
+        "MAP_FIXED_NOREPLACE on a free range maps exactly there",
+        placed == Ok(addr + PAGE),
+        format_args!("{} for {:#x}", Shown(placed), addr + PAGE),
+    );
+    let _ = unmap(addr, 4 * PAGE);
+
+    let outside = anon(0xFFFF_8000_0000_0000, PAGE, MAP_PRIVATE);
+    checks.check(
+        "a hint outside user space is only a hint",
+        matches!(outside, Ok(a) if a != 0 && a % PAGE == 0 && a < USER_END),
+        format_args!("{}", Shown(outside)),
+    );
+    if let Ok(a) = outside {
+        write_word(a, 1);
+        let _ = unmap(a, PAGE);
+    }
+}
+
+fn demand_zero(checks: &mut Checks) {
+    const PAGES: usize = 64;
+    // Read the listing once first: its buffers settle on the heap.
+    let _ = maps(checks);
+    let Some(addr) = map(checks, PAGES, MapFlags::empty()) else { return };
+    let end = addr + PAGES * PAGE;
+    let resident =
+        |checks: &mut Checks| maps(checks).and_then(|m| m.find(addr).map(|e| (e.start, e.end, e.resident_pages)));
+    let fresh = resident(checks);
+    checks.check(
+        "a fresh 64-page mapping: one entry, 0 resident pages",
+        fresh == Some((addr, end, 0)),
+        format_args!("entry (start, end, resident) {fresh:x?}, expected ({addr:#x}, {end:#x}, 0)"),
+    );
+    write_word(addr + 5 * PAGE, 1);
+    let one = resident(checks).map(|e| e.2);
+    checks.check("one page written: 1 resident page", one == Some(1), format_args!("{one:?} resident"));
+    for page in (0..PAGES).step_by(8) {
+        write_word(addr + page * PAGE + 8, 2);
+    }
+    let nine = resident(checks).map(|e| e.2);
+    checks.check("9 pages written: 9 resident pages", nine == Some(9), format_args!("{nine:?} resident"));
+    // Everything else must be zero: undo the writes, then scan every word.
+    write_word(addr + 5 * PAGE, 0);
+    for page in (0..PAGES).step_by(8) {
+        write_word(addr + page * PAGE + 8, 0);
+    }
+    let nonzero = first_nonzero(addr, PAGES);
+    checks.check("all 64 pages read as zero", nonzero.is_none(), format_args!("(page, word) {nonzero:?} is not 0"));
+    let after_reads = resident(checks).map(|e| e.2);
+    checks.check(
+        "reading untouched pages makes none resident",
+        after_reads == Some(9),
+        format_args!("{after_reads:?} resident after reading all 64 pages, 9 before"),
+    );
+    let _ = unmap(addr, PAGES * PAGE);
+}
+
+fn populate(checks: &mut Checks) {
+    const PAGES: usize = 32;
+    let _ = maps(checks);
+    let free_before = quiet_free_frames(5).unwrap_or(0);
+    let Some(addr) = map(checks, PAGES, MAP_POPULATE) else { return };
+    let free_after = quiet_free_frames(5).unwrap_or(0);
+    let entry = maps(checks).and_then(|m| m.find(addr).copied());
+    checks.check(
+        "MAP_POPULATE: all 32 pages resident at once",
+        entry.is_some_and(|e| e.start == addr && e.pages() == PAGES && e.resident_pages == PAGES),
+        format_args!("entry {}", entry.map_or("none".into(), |e| alloc::format!("`{e}`"))),
+    );
+    checks.check(
+        "MAP_POPULATE took at least 32 frames",
+        free_before >= free_after + PAGES,
+        format_args!("free_frames {free_before} before, {free_after} after"),
+    );
+    let nonzero = first_nonzero(addr, PAGES);
+    checks.check("populated pages read as zero", nonzero.is_none(), format_args!("(page, word) {nonzero:?} is not 0"));
+    let _ = unmap(addr, PAGES * PAGE);
+}
+
+fn memory_zeroed(checks: &mut Checks) {
+    let fd = match sys::open("memory:zeroed", O_RDWR) {
+        Ok(fd) => fd,
+        Err(e) => {
+            return checks.check("open memory:zeroed", false, format_args!("{} = {}", errno_name(e.errno), e.errno));
+        }
+    };
+    for (flags, kind, what) in [
+        (MAP_PRIVATE, MapKind::Anon, "a private map of memory:zeroed is zeroed anonymous memory"),
+        (MAP_SHARED, MapKind::Shared, "a shared map of memory:zeroed is zeroed shared memory"),
+    ] {
+        // SAFETY: not fixed: the mapping replaces nothing.
+        let got = unsafe { mm::mmap(0, 4 * PAGE, PROT_RW, flags, fd, 0) };
+        let Ok(addr) = got else {
+            checks.check(what, false, format_args!("fmap gave {}", Shown(got)));
+            continue;
+        };
+        let nonzero = first_nonzero(addr, 4);
+        fill(addr, 4, 0x2E);
+        let changed = first_changed(addr, 0..4, 0x2E);
+        let entry = maps(checks).and_then(|m| m.find(addr).copied());
+        checks.check(
+            what,
+            nonzero.is_none() && changed.is_none() && entry.is_some_and(|e| e.kind == kind && e.resident_pages >= 4),
+            format_args!(
+                "first non-zero (page, word) {nonzero:?}, first page not keeping a write {changed:?}, entry {}",
+                entry.map_or("none".into(), |e| alloc::format!("`{e}`"))
+            ),
+        );
+        let _ = unmap(addr, 4 * PAGE);
+    }
+    let _ = sys::close(fd);
+}
+
+fn fixed_replace(checks: &mut Checks) {
+    const PAGES: usize = 8;
+    let Some(addr) = map(checks, PAGES, MAP_POPULATE) else { return };
+    fill(addr, PAGES, 0xF1);
+    let got = map_fixed(addr + 2 * PAGE, 4 * PAGE, MAP_FIXED);
+    checks.check(
+        "MAP_FIXED over the middle returns that address",
+        got == Ok(addr + 2 * PAGE),
+        format_args!("{} for {:#x}", Shown(got), addr + 2 * PAGE),
+    );
+    let nonzero = first_nonzero(addr + 2 * PAGE, 4);
+    checks.check("the replaced pages read zero", nonzero.is_none(), format_args!("(page, word) {nonzero:?} is not 0"));
+    let kept = first_changed(addr, 0..2, 0xF1).or(first_changed(addr, 6..8, 0xF1));
+    checks.check("the pages around keep their data", kept.is_none(), format_args!("page {kept:?} changed"));
+    if let Some(listing) = maps(checks) {
+        let end = addr + PAGES * PAGE;
+        let resident: usize = listing.overlapping(addr, end).map(|e| e.resident_pages).sum();
+        checks.check(
+            "after the replace: 8 pages mapped, 4 resident (the old frames went)",
+            listing.mapped_pages_in(addr, end) == PAGES && resident == 4,
+            format_args!("{}", entries_text(&listing, addr, end)),
+        );
+    }
+    fill(addr, PAGES, 0xF2);
+    let got = map_fixed(addr, PAGES * PAGE, MAP_FIXED);
+    let nonzero = first_nonzero(addr, PAGES);
+    checks.check(
+        "MAP_FIXED over a whole mapping: all zero",
+        got == Ok(addr) && nonzero.is_none(),
+        format_args!("{}, first non-zero (page, word) {nonzero:?}", Shown(got)),
+    );
+    let _ = unmap(addr, PAGES * PAGE);
+}
+
+fn munmap_middle(checks: &mut Checks) {
+    const PAGES: usize = 8;
+    let Some(addr) = map(checks, PAGES, MAP_POPULATE) else { return };
+    fill(addr, PAGES, 0x3D);
+    let got = unmap(addr + 3 * PAGE, 2 * PAGE);
+    checks.check("munmap of 2 pages in the middle", got == Ok(0), format_args!("{}", Shown(got)));
+    if let Some(listing) = maps(checks) {
+        let end = addr + PAGES * PAGE;
+        let entries: Vec<_> = listing.overlapping(addr, end).map(|e| (e.start, e.end, e.resident_pages)).collect();
+        let expected = [(addr, addr + 3 * PAGE, 3), (addr + 5 * PAGE, end, 3)];
+        checks.check(
+            "sys:maps shows two entries of 3 pages, 3 resident each",
+            entries == expected,
+            format_args!("{}", entries_text(&listing, addr, end)),
+        );
+    }
+    let kept = first_changed(addr, 0..3, 0x3D).or(first_changed(addr, 5..8, 0x3D));
+    checks.check("the outer pages keep their data", kept.is_none(), format_args!("page {kept:?} changed"));
+    expect_segv(checks, "a read in the hole: SIGSEGV", addr + 3 * PAGE, Access::Read);
+    expect_segv(checks, "a write in the hole: SIGSEGV", addr + 4 * PAGE + 16, Access::Write);
+    let status = in_child(|| {
+        let Ok(page) = mm::mmap_anonymous(PAGE, PROT_RW, MAP_PRIVATE) else { return };
+        write_word(page, 1);
+        if unmap(page, PAGE).is_ok() {
+            touch(page, Access::Read);
+        }
+    });
+    expect_segv_status(checks, "in one process: write, munmap, read again: SIGSEGV", status);
+
+    let got = unmap(addr, 1);
+    let first = maps(checks).and_then(|m| m.find(addr + PAGE).map(|e| e.start));
+    checks.check(
+        "munmap(addr, 1) unmaps the whole first page",
+        got == Ok(0) && first == Some(addr + PAGE),
+        format_args!("{}; the entry now starts at {first:x?}, expected {:#x}", Shown(got), addr + PAGE),
+    );
+    expect_segv(checks, "a read of that page: SIGSEGV", addr + 8, Access::Read);
+    let _ = unmap(addr, PAGES * PAGE);
+}
+
+fn munmap_cases(checks: &mut Checks) {
+    let Some(addr) = map(checks, 4, MAP_POPULATE) else { return };
+    let _ = unmap(addr, 4 * PAGE);
+    checks.check("munmap of a range with nothing mapped", unmap(addr, 4 * PAGE) == Ok(0), format_args!(""));
+    // Six pages, of which the outer two at each end are unmapped again: a
+    // hole, 2 mapped pages, a hole, all this test's own.
+    let Some(addr) = map(checks, 6, MAP_POPULATE) else { return };
+    let holes = (unmap(addr, 2 * PAGE), unmap(addr + 4 * PAGE, 2 * PAGE));
+    checks.check("munmap of the ends of a mapping", holes == (Ok(0), Ok(0)), format_args!("{holes:?}"));
+    let got = unmap(addr, 6 * PAGE);
+    let left = maps(checks).map(|m| m.mapped_pages_in(addr, addr + 6 * PAGE));
+    checks.check(
+        "munmap across a mapping and holes unmaps the mapping",
+        got == Ok(0) && left == Some(0),
+        format_args!("{}, {left:?} pages still mapped", Shown(got)),
+    );
+    checks.expect_errno("munmap at an unaligned address", unmap(addr + 8, PAGE), EINVAL);
+    checks.expect_errno("munmap of 0 bytes", unmap(addr, 0), EINVAL);
+    checks.expect_errno("munmap at the end of user space", unmap(USER_END, PAGE), EINVAL);
+    checks.expect_errno("munmap of a range that wraps", unmap(addr, usize::MAX - addr + PAGE), EINVAL);
+}
+
+fn hints(checks: &mut Checks) {
+    let Some(free) = map(checks, 16, MapFlags::empty()) else { return };
+    let _ = unmap(free, 16 * PAGE);
+    let hint = free + 4 * PAGE;
+    // SAFETY: not fixed: the mapping replaces nothing.
+    let got = unsafe { mm::mmap(hint, 4 * PAGE, PROT_RW, MAP_PRIVATE, ANONYMOUS_FD, 0) };
+    checks.check("a free hint is used", got == Ok(hint), format_args!("{} for hint {hint:#x}", Shown(got)));
+    let Ok(at_hint) = got else { return };
+    fill(at_hint, 4, 0x41);
+    // SAFETY: not fixed: the mapping replaces nothing.
+    let got = unsafe { mm::mmap(hint, 2 * PAGE, PROT_RW, MAP_PRIVATE, ANONYMOUS_FD, 0) };
+    let apart = matches!(got, Ok(a) if a + 2 * PAGE <= at_hint || a >= at_hint + 4 * PAGE);
+    let kept = first_changed(at_hint, 0..4, 0x41);
+    checks.check(
+        "an occupied hint goes elsewhere, leaving the mapping there alone",
+        apart && kept.is_none(),
+        format_args!("{} for the occupied hint {hint:#x}; page {kept:?} of the mapping there changed", Shown(got)),
+    );
+    if let Ok(a) = got {
+        let _ = unmap(a, 2 * PAGE);
+    }
+    let _ = unmap(at_hint, 4 * PAGE);
+    // SAFETY: not fixed: the mapping replaces nothing.
+    let got = unsafe { mm::mmap(hint + 123, PAGE, PROT_RW, MAP_PRIVATE, ANONYMOUS_FD, 0) };
+    checks.check(
+        "a misaligned hint (no MAP_FIXED) is no error; the address is page-aligned",
+        matches!(got, Ok(a) if a != 0 && a % PAGE == 0),
+        format_args!("{}", Shown(got)),
+    );
+    if let Ok(a) = got {
+        let _ = unmap(a, PAGE);
+    }
+}
+
+/// Maps `count` single pages and writes its index into each; the addresses
+/// (or where it stopped, with the error).
+fn many_pages(count: usize) -> (Vec<usize>, Option<tessera_runtime::Error>) {
+    let mut pages = Vec::with_capacity(count);
+    for i in 0..count {
+        match mm::mmap_anonymous(PAGE, PROT_RW, MAP_PRIVATE) {
+            Ok(addr) => {
+                write_word(addr, i as u64 ^ 0x4D41_4E59);
+                pages.push(addr);
+            }
+            Err(e) => return (pages, Some(e)),
+        }
+    }
+    (pages, None)
+}
+
+/// Mapped and resident pages of every entry but the stack's (which grows
+/// with this group's own calls). The heap lives in the program's image, so
+/// its pages may become resident as the group allocates: the checks allow
+/// [`HEAP_SLACK`] for that.
+fn non_stack_totals(maps: &Maps) -> (usize, usize) {
+    let entries = maps.entries.iter().filter(|e| e.kind != MapKind::Stack);
+    entries.fold((0, 0), |(pages, resident), e| (pages + e.pages(), resident + e.resident_pages))
+}
+
+/// Heap pages the `many` group may touch for the first time (its address
+/// list, and `sys:maps` text and entries if the 2000 pages stay 2000
+/// entries).
+const HEAP_SLACK: usize = 96;
+
+fn many(checks: &mut Checks) {
+    let Some((mapped, resident)) = maps(checks).map(|m| non_stack_totals(&m)) else { return };
+    let (pages, error) = many_pages(MANY);
+    checks.check(
+        "2000 one-page mappings",
+        error.is_none(),
+        format_args!("mapping {} failed: {}", pages.len(), error.map_or("", |e| errno_name(e.errno))),
+    );
+    if let Some(listing) = maps(checks) {
+        let (now_mapped, now_resident) = non_stack_totals(&listing);
+        let unlisted = pages.iter().find(|&&addr| listing.find(addr).is_none_or(|e| e.perms.to_string() != "rw-p"));
+        checks.check(
+            "sys:maps: each page in an `rw-p` entry; 2000 more pages mapped, 2000 more resident",
+            unlisted.is_none()
+                && now_mapped == mapped + pages.len()
+                && (resident + pages.len()..=resident + pages.len() + HEAP_SLACK).contains(&now_resident),
+            format_args!(
+                "page {unlisted:x?} not listed rw-p; (mapped, resident) outside the stack ({mapped}, {resident}) -> \
+                 ({now_mapped}, {now_resident})"
+            ),
+        );
+    }
+    let wrong = pages.iter().enumerate().find(|&(i, &addr)| read_word(addr) != i as u64 ^ 0x4D41_4E59);
+    checks.check("each page keeps its own data", wrong.is_none(), format_args!("page {wrong:x?} lost its index"));
+    let failed = pages.iter().map(|&addr| unmap(addr, PAGE)).find(|r| r.is_err());
+    checks.check("unmapping each one", failed.is_none(), format_args!("{}", Shown(failed.unwrap_or(Ok(0)))));
+    if let Some(listing) = maps(checks) {
+        let (end_mapped, end_resident) = non_stack_totals(&listing);
+        let still = pages.iter().find(|&&addr| listing.find(addr).is_some());
+        checks.check(
+            "sys:maps: none of them listed, mapped and resident pages back",
+            still.is_none() && end_mapped == mapped && (resident..=resident + HEAP_SLACK).contains(&end_resident),
+            format_args!(
+                "page {still:x?} still listed; (mapped, resident) outside the stack ({mapped}, {resident}) -> \
+                 ({end_mapped}, {end_resident})"
+            ),
+        );
+    }
+}
