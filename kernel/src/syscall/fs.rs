@@ -8,6 +8,7 @@ use tessera_abi::error::{EBADF, EINVAL, ENAMETOOLONG, Error, Result};
 use tessera_abi::flag::{F_DUPFD, F_GETFD, F_GETFL, F_SETFD, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
 use tessera_abi::{FD_CLOEXEC, O_CLOEXEC, Stat};
 
+use super::with_space;
 use crate::file::{Description, FileHandle};
 use crate::process;
 use crate::scheme;
@@ -28,13 +29,6 @@ fn readable(flags: usize) -> bool {
 
 fn writable(flags: usize) -> bool {
     matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR)
-}
-
-/// Runs `f` with the current process's address space.
-fn with_space<R>(f: impl FnOnce(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
-    let process = process::current();
-    let mut space = process.space.lock();
-    f(space.as_mut().expect("a running process has a space"))
 }
 
 pub fn open(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize> {

@@ -9,7 +9,8 @@ use tessera_abi::error::{EINVAL, EOPNOTSUPP, Error, Result};
 use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 use tessera_mm::{Advice, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags};
 
-use crate::mm::{AddrSpace, KernelFrames, grant_errno};
+use super::with_space;
+use crate::mm::{KernelFrames, grant_errno};
 use crate::process;
 use crate::scheme::MemorySource;
 use crate::usercopy::UserSlice;
@@ -29,7 +30,7 @@ const MAP_LAZY: usize = 0x0010;
 const MAP_KNOWN: usize =
     PROT_MASK | MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_NOREPLACE_BIT | MAP_LAZY | MAP_POPULATE | MAP_GROWSDOWN;
 
-/// The protection in Redox's bits; EINVAL for any other bit when `only_prot`.
+/// The protection that Redox's PROT_* bits in `flags` ask for.
 fn prot(flags: usize) -> Prot {
     let mut prot = Prot::NONE;
     prot.set(Prot::READ, flags & PROT_READ != 0);
@@ -54,13 +55,6 @@ fn map_flags(flags: usize) -> Result<MapFlags> {
     out.set(MapFlags::POPULATE, flags & MAP_POPULATE != 0);
     out.set(MapFlags::GROWSDOWN, flags & MAP_GROWSDOWN != 0);
     Ok(out)
-}
-
-/// Runs `f` on the caller's address space.
-fn with_space<R>(f: impl FnOnce(&mut AddrSpace) -> Result<R>) -> Result<R> {
-    let process = process::current();
-    let mut space = process.space.lock();
-    f(space.as_mut().expect("a running process has a space"))
 }
 
 /// `fmap(fd, map_ptr, map_len) -> address`: maps anonymous memory

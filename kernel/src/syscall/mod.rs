@@ -13,6 +13,13 @@ use tessera_abi::number::*;
 
 use crate::arch::TrapFrame;
 
+/// Runs `f` with the calling process's address space, under its lock.
+fn with_space<R>(f: impl FnOnce(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
+    let process = crate::process::current();
+    let mut space = process.space.lock();
+    f(space.as_mut().expect("a running process has a space"))
+}
+
 /// Runs syscall `number` with `args` for the current process.
 pub fn dispatch(number: usize, args: [usize; 6], frame: &mut TrapFrame) -> Result<usize> {
     let [a, b, c, d, e, f] = args;

@@ -8,6 +8,7 @@ use core::sync::atomic::Ordering;
 use tessera_abi::error::{E2BIG, Error, Result};
 use tessera_abi::wait;
 
+use super::with_space;
 use crate::arch::TrapFrame;
 use crate::usercopy::UserSlice;
 use crate::{exec, process, sched};
@@ -56,17 +57,13 @@ pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
     let status_out = (status_ptr != 0).then(|| UserSlice::new(status_ptr, 8)).transpose()?;
     // EFAULT before a child is reaped, not after: its status is not lost.
     if let Some(out) = status_out {
-        let process = process::current();
-        let mut space = process.space.lock();
-        out.check_writable(space.as_mut().expect("running"))?;
+        with_space(|space| out.check_writable(space))?;
     }
     match process::waitpid(pid, options)? {
         None => Ok(0),
         Some((child, status)) => {
             if let Some(out) = status_out {
-                let process = process::current();
-                let mut space = process.space.lock();
-                out.write(space.as_mut().expect("running"), &status.to_le_bytes())?;
+                with_space(|space| out.write(space, &status.to_le_bytes()))?;
             }
             Ok(child)
         }

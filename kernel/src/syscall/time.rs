@@ -9,6 +9,7 @@ use tessera_abi::TimeSpec;
 use tessera_abi::error::{EINTR, EINVAL, ENOSYS, Error, Result};
 use tessera_abi::flag::{CLOCK_MONOTONIC, CLOCK_REALTIME, FUTEX_REQUEUE, FUTEX_WAIT, FUTEX_WAIT64, FUTEX_WAKE};
 
+use super::with_space;
 use crate::usercopy::UserSlice;
 use crate::{arch, futex, process, sched};
 
@@ -21,9 +22,7 @@ fn to_timespec(ns: u64) -> TimeSpec {
 
 fn write_timespec(ptr: usize, ns: u64) -> Result<()> {
     let out = UserSlice::new(ptr, TIMESPEC_BYTES)?;
-    let process = process::current();
-    let mut space = process.space.lock();
-    out.write(space.as_mut().expect("running"), &to_timespec(ns))
+    with_space(|space| out.write(space, &to_timespec(ns)))
 }
 
 pub fn clock_gettime(clock: usize, out: usize) -> Result<usize> {
@@ -38,11 +37,7 @@ pub fn clock_gettime(clock: usize, out: usize) -> Result<usize> {
 /// The relative `TimeSpec` at `ptr`, in ns; EINVAL if negative or
 /// unnormalised.
 fn read_duration(ptr: usize) -> Result<u64> {
-    let bytes = {
-        let process = process::current();
-        let mut space = process.space.lock();
-        UserSlice::new(ptr, TIMESPEC_BYTES)?.read(space.as_mut().expect("running"))?
-    };
+    let bytes = with_space(|space| UserSlice::new(ptr, TIMESPEC_BYTES)?.read(space))?;
     let sec = i64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
     let nsec = i32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
     if sec < 0 || !(0..NANOS_PER_SEC as i32).contains(&nsec) {
