@@ -3,7 +3,10 @@
 //! names for the messages.
 //!
 //! [`rng`] has seeded random numbers and a checksum, [`system`] process
-//! and memory helpers (fork a closure, reap, pipe messages, free frames).
+//! and memory helpers (fork a closure, reap, pipe messages, free frames),
+//! [`mm`] what the memory tests share (check groups in children, the
+//! free-frame baseline, page patterns, mapping wrappers, `sys:maps` checks,
+//! accesses that must fault).
 //!
 //! A test program exits with 0 when it passed; anything else (or a signal)
 //! is a failure the `testrunner` reports with the status.
@@ -11,6 +14,7 @@
 
 extern crate alloc;
 
+pub mod mm;
 pub mod rng;
 pub mod system;
 

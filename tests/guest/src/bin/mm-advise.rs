@@ -21,21 +21,20 @@
 
 extern crate alloc;
 
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-
-use tessera_guest_tests::system::{fork_with, free_frames, quiet_free_frames, reap, settled_free_frames};
-use tessera_guest_tests::{Checks, Shown, errno_name};
+use tessera_guest_tests::mm::{
+    Memory, PAGE, expect_entries, fill, first_changed, first_nonzero, frames_back, group, map_filled, map_filled_with,
+    maps, pattern, read_word, unmap,
+};
+use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap};
+use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::error::{EINVAL, ENOMEM};
 use tessera_runtime::mm::{
     self, MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_POPULATE, MAP_PRIVATE,
-    MAP_SHARED, MS_ASYNC, MS_INVALIDATE, MS_SYNC, MapFlags, Maps, PROT_RW,
+    MAP_SHARED, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_RW,
 };
-use tessera_runtime::{Args, Result, io, sys};
+use tessera_runtime::{Args, Result};
 
 tessera_runtime::entry!(main);
-
-const PAGE: usize = mm::PAGE_SIZE;
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("mm-advise");
@@ -65,135 +64,6 @@ fn warm_up() {
 
 // ---- helpers -------------------------------------------------------------
 
-/// Runs `body` with its own check list in a forked child; its tally becomes
-/// one check here.
-fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
-    let result = fork_with(|| {
-        let mut group_checks = Checks::new(name);
-        body(&mut group_checks);
-        group_checks.finish()
-    })
-    .and_then(reap);
-    match result {
-        Ok((_, status)) => checks.check(name, status.success(), format_args!("the group's child {status}")),
-        Err(e) => checks.check(name, false, format_args!("fork/waitpid: {e}")),
-    }
-}
-
-/// `sys:memory`'s free frames and kernel heap size.
-#[derive(Clone, Copy)]
-struct Memory {
-    free_frames: usize,
-    heap_bytes: usize,
-}
-
-impl Memory {
-    fn read() -> Option<Self> {
-        let free_frames = steady_free_frames()?;
-        Some(Self { free_frames, heap_bytes: heap_bytes()? })
-    }
-}
-
-/// The free-frame count once it has stayed the same for 20 ms (waiting at
-/// most about a second): a baseline must not be taken while the last
-/// frames of a process that just ended are still on their way back.
-fn steady_free_frames() -> Option<usize> {
-    let mut last = free_frames().ok()?;
-    let mut stable = 0;
-    for _ in 0..200 {
-        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
-        let now = free_frames().ok()?;
-        stable = if now == last { stable + 1 } else { 0 };
-        last = now;
-        if stable == 4 {
-            break;
-        }
-    }
-    Some(last)
-}
-
-fn heap_bytes() -> Option<usize> {
-    let text = io::read_file("sys:memory").ok()?;
-    let text = core::str::from_utf8(&text).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("heap_bytes ")).and_then(|n| n.trim().parse().ok())
-}
-
-/// The last check: every frame is free again. Frames the kernel heap grew
-/// by (it never shrinks) are not a leak, nor the table pages mapping them.
-fn frames_back(checks: &mut Checks, before: Option<Memory>) {
-    let Some(before) = before else { return checks.check("read sys:memory", false, format_args!("failed")) };
-    let after = settled_free_frames(before.free_frames, 100).unwrap_or(0);
-    let heap_grew = heap_bytes().unwrap_or(0).saturating_sub(before.heap_bytes) / PAGE;
-    let lost = before.free_frames as isize - after as isize;
-    let ok = lost == 0
-        || (heap_grew > 0 && lost >= heap_grew as isize && lost <= (heap_grew + heap_grew / 512 + 2) as isize);
-    checks.check(
-        "free frames as before the groups",
-        ok,
-        format_args!(
-            "free_frames {} before, {after} after; the kernel heap grew by {heap_grew} pages",
-            before.free_frames
-        ),
-    );
-}
-
-fn read_word(addr: usize) -> u64 {
-    // SAFETY: an 8-aligned address in memory this test mapped, holding no
-    // Rust object; an access the kernel refuses kills the process, which is
-    // what the checks that do it in a child expect.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
-
-fn write_word(addr: usize, value: u64) {
-    // SAFETY: as in `read_word`.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
-}
-
-fn pattern(tag: u64, page: usize) -> u64 {
-    tag ^ (page as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// Writes page `i`'s pattern into its first and last word.
-fn fill(addr: usize, pages: usize, tag: u64) {
-    for page in 0..pages {
-        write_word(addr + page * PAGE, pattern(tag, page));
-        write_word(addr + page * PAGE + PAGE - 8, pattern(tag, page));
-    }
-}
-
-/// The first page of `0..pages` that lost its pattern.
-fn first_changed(addr: usize, pages: usize, tag: u64) -> Option<usize> {
-    (0..pages).find(|&page| {
-        read_word(addr + page * PAGE) != pattern(tag, page)
-            || read_word(addr + page * PAGE + PAGE - 8) != pattern(tag, page)
-    })
-}
-
-/// Populated private read-write memory with `tag`'s pattern ([`map_isolated`]),
-/// or a failed check.
-fn map_filled(checks: &mut Checks, pages: usize, tag: u64) -> Option<usize> {
-    map_filled_with(checks, pages, tag, MAP_PRIVATE)
-}
-
-/// Like [`map_filled`], private or shared.
-fn map_filled_with(checks: &mut Checks, pages: usize, tag: u64, flags: MapFlags) -> Option<usize> {
-    let mapped = if flags.contains(MAP_SHARED) {
-        mm::mmap_anonymous(pages * PAGE, PROT_RW, flags | MAP_POPULATE)
-    } else {
-        map_isolated(pages, MAP_POPULATE)
-    };
-    match mapped {
-        Ok(addr) => {
-            fill(addr, pages, tag);
-            Some(addr)
-        }
-        Err(e) => {
-            checks.check("mmap", false, format_args!("mmap of {pages} pages: {} = {}", errno_name(e.errno), e.errno));
-            None
-        }
-    }
-}
-
 fn advise(addr: usize, len: usize, advice: usize) -> Result<usize> {
     // SAFETY: only ranges this test mapped, holding no Rust object; what
     // DONTNEED drops is the test's own pattern, which it then checks.
@@ -202,63 +72,6 @@ fn advise(addr: usize, len: usize, advice: usize) -> Result<usize> {
 
 fn sync(addr: usize, len: usize, flags: usize) -> Result<usize> {
     mm::msync(addr, len, flags).map(|()| 0)
-}
-
-/// The first non-zero page of `pages` pages at `addr` (first and last word).
-fn first_nonzero(addr: usize, pages: usize) -> Option<usize> {
-    (0..pages).find(|&p| read_word(addr + p * PAGE) != 0 || read_word(addr + p * PAGE + PAGE - 8) != 0)
-}
-
-/// `pages` pages of private read-write anonymous memory (with `flags`),
-/// with a free page on each side: no neighbour (a program segment, another
-/// mapping) can merge into its `sys:maps` entry, so the entry shows exactly
-/// this mapping.
-fn map_isolated(pages: usize, flags: MapFlags) -> Result<usize> {
-    let outer = mm::mmap_anonymous((pages + 2) * PAGE, PROT_RW, MAP_PRIVATE | flags)?;
-    unmap(outer, PAGE)?;
-    unmap(outer + (pages + 1) * PAGE, PAGE)?;
-    Ok(outer + PAGE)
-}
-
-fn unmap(addr: usize, len: usize) -> Result<usize> {
-    // SAFETY: only ranges this test mapped, holding no Rust object.
-    unsafe { mm::munmap(addr, len) }.map(|()| 0)
-}
-
-/// `sys:maps`, or a failed check.
-fn maps(checks: &mut Checks) -> Option<Maps> {
-    match mm::read_maps() {
-        Ok(maps) => {
-            if let Some(problem) = maps.consistency_error() {
-                checks.check("sys:maps is consistent", false, format_args!("{problem}"));
-            }
-            Some(maps)
-        }
-        Err(e) => {
-            checks.check("read sys:maps", false, format_args!("{} = {}", errno_name(e.errno), e.errno));
-            None
-        }
-    }
-}
-
-/// `(start, end, perms, resident)` of the entries overlapping the range.
-fn entries(maps: &Maps, start: usize, end: usize) -> Vec<(usize, usize, String, usize)> {
-    maps.overlapping(start, end).map(|e| (e.start, e.end, e.perms.to_string(), e.resident_pages)).collect()
-}
-
-/// The `sys:maps` lines overlapping `[start, end)`, for messages.
-fn entries_text(maps: &Maps, start: usize, end: usize) -> String {
-    let lines: Vec<String> = maps.overlapping(start, end).map(|e| alloc::format!("`{e}`")).collect();
-    if lines.is_empty() { "no entry".into() } else { lines.join(", ") }
-}
-
-/// Checks the permissions of the entries over `[start, end)`.
-fn expect_entries(checks: &mut Checks, what: &str, start: usize, end: usize, expected: &[(usize, usize, &str, usize)]) {
-    let Some(listing) = maps(checks) else { return };
-    let got = entries(&listing, start, end);
-    let same = got.len() == expected.len()
-        && got.iter().zip(expected).all(|(g, e)| g.0 == e.0 && g.1 == e.1 && g.2 == e.2 && g.3 == e.3);
-    checks.check(what, same, format_args!("{}", entries_text(&listing, start, end)));
 }
 
 // ---- groups --------------------------------------------------------------

@@ -19,17 +19,17 @@
 
 extern crate alloc;
 
-use tessera_guest_tests::system::{
-    fork_with, free_frames, quiet_free_frames, read_full, reap, settled_free_frames, write_words,
+use tessera_guest_tests::mm::{
+    Memory, PAGE, fill, first_changed, frames_back, group, map_filled_with, read_word, steady_free_frames, unmap,
 };
+use tessera_guest_tests::system::{fork_with, quiet_free_frames, read_full, reap, settled_free_frames, write_words};
 use tessera_guest_tests::{Checks, errno_name};
-use tessera_runtime::mm::{self, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_RW};
+use tessera_runtime::mm::{self, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, PROT_RW};
 use tessera_runtime::sys::{self, WaitStatus};
 use tessera_runtime::{Args, Result, io};
 
 tessera_runtime::entry!(main);
 
-const PAGE: usize = mm::PAGE_SIZE;
 /// Pages of the copy-on-write region.
 const PAGES: usize = 256;
 /// A child's exit status: it did not see the pattern it expected.
@@ -73,130 +73,6 @@ fn warm_up() {
 }
 
 // ---- helpers -------------------------------------------------------------
-
-/// Runs `body` with its own check list in a forked child; its tally becomes
-/// one check here.
-fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
-    let result = fork_with(|| {
-        let mut group_checks = Checks::new(name);
-        body(&mut group_checks);
-        group_checks.finish()
-    })
-    .and_then(reap);
-    match result {
-        Ok((_, status)) => checks.check(name, status.success(), format_args!("the group's child {status}")),
-        Err(e) => checks.check(name, false, format_args!("fork/waitpid: {e}")),
-    }
-}
-
-/// `sys:memory`'s free frames and kernel heap size.
-#[derive(Clone, Copy)]
-struct Memory {
-    free_frames: usize,
-    heap_bytes: usize,
-}
-
-impl Memory {
-    fn read() -> Option<Self> {
-        let free_frames = steady_free_frames()?;
-        Some(Self { free_frames, heap_bytes: heap_bytes()? })
-    }
-}
-
-/// The free-frame count once it has stayed the same for 20 ms (waiting at
-/// most about a second): a baseline must not be taken while the last
-/// frames of a process that just ended are still on their way back.
-fn steady_free_frames() -> Option<usize> {
-    let mut last = free_frames().ok()?;
-    let mut stable = 0;
-    for _ in 0..200 {
-        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
-        let now = free_frames().ok()?;
-        stable = if now == last { stable + 1 } else { 0 };
-        last = now;
-        if stable == 4 {
-            break;
-        }
-    }
-    Some(last)
-}
-
-fn heap_bytes() -> Option<usize> {
-    let text = io::read_file("sys:memory").ok()?;
-    let text = core::str::from_utf8(&text).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("heap_bytes ")).and_then(|n| n.trim().parse().ok())
-}
-
-/// The last check: every frame is free again. Frames the kernel heap grew
-/// by (it never shrinks) are not a leak, nor the table pages mapping them.
-fn frames_back(checks: &mut Checks, before: Option<Memory>) {
-    let Some(before) = before else { return checks.check("read sys:memory", false, format_args!("failed")) };
-    let after = settled_free_frames(before.free_frames, 100).unwrap_or(0);
-    let heap_grew = heap_bytes().unwrap_or(0).saturating_sub(before.heap_bytes) / PAGE;
-    let lost = before.free_frames as isize - after as isize;
-    let ok = lost == 0
-        || (heap_grew > 0 && lost >= heap_grew as isize && lost <= (heap_grew + heap_grew / 512 + 2) as isize);
-    checks.check(
-        "free frames as before the groups",
-        ok,
-        format_args!(
-            "free_frames {} before, {after} after; the kernel heap grew by {heap_grew} pages",
-            before.free_frames
-        ),
-    );
-}
-
-fn read_word(addr: usize) -> u64 {
-    // SAFETY: an 8-aligned address in memory this test mapped, holding no
-    // Rust object; an access the kernel refuses kills the process, which is
-    // what the checks that do it in a child expect.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
-
-fn write_word(addr: usize, value: u64) {
-    // SAFETY: as in `read_word`.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
-}
-
-fn pattern(tag: u64, page: usize) -> u64 {
-    tag ^ (page as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// Writes page `i`'s pattern into its first and last word.
-fn fill(addr: usize, pages: usize, tag: u64) {
-    for page in 0..pages {
-        write_word(addr + page * PAGE, pattern(tag, page));
-        write_word(addr + page * PAGE + PAGE - 8, pattern(tag, page));
-    }
-}
-
-/// The first page of `0..pages` that lost its pattern.
-fn first_changed(addr: usize, pages: usize, tag: u64) -> Option<usize> {
-    (0..pages).find(|&page| {
-        read_word(addr + page * PAGE) != pattern(tag, page)
-            || read_word(addr + page * PAGE + PAGE - 8) != pattern(tag, page)
-    })
-}
-
-/// Populated read-write memory (`flags`: private or shared) with `tag`'s pattern, or a failed
-/// check.
-fn map_filled(checks: &mut Checks, pages: usize, tag: u64, flags: MapFlags) -> Option<usize> {
-    match mm::mmap_anonymous(pages * PAGE, PROT_RW, flags | MAP_POPULATE) {
-        Ok(addr) => {
-            fill(addr, pages, tag);
-            Some(addr)
-        }
-        Err(e) => {
-            checks.check("mmap", false, format_args!("mmap of {pages} pages: {} = {}", errno_name(e.errno), e.errno));
-            None
-        }
-    }
-}
-
-fn unmap(addr: usize, len: usize) -> Result<usize> {
-    // SAFETY: only ranges this test mapped, holding no Rust object.
-    unsafe { mm::munmap(addr, len) }.map(|()| 0)
-}
 
 /// Says what a child's exit status means.
 fn child_verdict(status: WaitStatus) -> &'static str {
@@ -281,7 +157,7 @@ fn expect_success(checks: &mut Checks, what: &str, status: Result<WaitStatus>) {
 
 fn child_writes(checks: &mut Checks) {
     warm_up_gate();
-    let Some(addr) = map_filled(checks, PAGES, 0x10, MAP_PRIVATE) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x10, MAP_PRIVATE) else { return };
     let free_before = steady_free_frames().unwrap_or(0);
     let child = GatedChild::fork(|| verify_then_write(addr, PAGES, 0x10, 0x11));
     let Ok(child) = child else {
@@ -308,7 +184,7 @@ fn child_writes(checks: &mut Checks) {
 
 fn parent_writes(checks: &mut Checks) {
     warm_up_gate();
-    let Some(addr) = map_filled(checks, PAGES, 0x20, MAP_PRIVATE) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x20, MAP_PRIVATE) else { return };
     let free_before = steady_free_frames().unwrap_or(0);
     let child = GatedChild::fork(|| verify_then_write(addr, PAGES, 0x20, 0x22));
     let Ok(child) = child else {
@@ -361,7 +237,7 @@ fn zero_pages(checks: &mut Checks) {
 
 fn shared(checks: &mut Checks) {
     const SHARED_PAGES: usize = 16;
-    let Some(addr) = map_filled(checks, SHARED_PAGES, 0x40, MAP_SHARED) else { return };
+    let Some(addr) = map_filled_with(checks, SHARED_PAGES, 0x40, MAP_SHARED) else { return };
     let child = GatedChild::fork(|| verify_then_write(addr, SHARED_PAGES, 0x41, 0x42));
     let Ok(child) = child else {
         return checks.check("fork", false, format_args!("{:?}", child.err()));
@@ -378,7 +254,7 @@ fn shared(checks: &mut Checks) {
 }
 
 fn rounds(checks: &mut Checks) {
-    let Some(addr) = map_filled(checks, PAGES, 0x50, MAP_PRIVATE) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x50, MAP_PRIVATE) else { return };
     // One round first: the parent's own stack and heap pages get copied
     // once (they are written between forks) and stay that way.
     let _ = fork_with(|| 0).and_then(reap);

@@ -38,6 +38,9 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use tessera_guest_tests::mm::{
+    PAGE, fill, frames_back_exactly, group, map_filled_with, pattern, read_word, unmap, write_word,
+};
 use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap, settled_free_frames};
 use tessera_guest_tests::{Checks, errno_name};
 use tessera_runtime::abi::TimeSpec;
@@ -50,7 +53,6 @@ use tessera_runtime::{Args, Error, Result, println, sys};
 
 tessera_runtime::entry!(main);
 
-const PAGE: usize = mm::PAGE_SIZE;
 /// Pages each operation works on.
 const PAGES: usize = 16;
 /// The largest N tried.
@@ -91,26 +93,8 @@ fn main(_args: Args) -> i32 {
     let _ = mremap_far;
     group(&mut checks, "mm-inject fork", fork);
     group(&mut checks, "mm-inject cow-fault", cow_fault);
-    if let Some(before) = before {
-        let after = settled_free_frames(before, 100).unwrap_or(0);
-        checks.check("free frames as before", after == before, format_args!("{before} before, {after} after"));
-    }
+    frames_back_exactly(&mut checks, before);
     checks.finish()
-}
-
-/// Runs `body` with its own check list in a forked child; its tally becomes
-/// one check here.
-fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
-    let result = fork_with(|| {
-        let mut group_checks = Checks::new(name);
-        body(&mut group_checks);
-        group_checks.finish()
-    })
-    .and_then(reap);
-    match result {
-        Ok((_, status)) => checks.check(name, status.success(), format_args!("the group's child {status}")),
-        Err(e) => checks.check(name, false, format_args!("fork/waitpid: {e}")),
-    }
 }
 
 // ---- the injection and the snapshots -------------------------------------
@@ -389,27 +373,6 @@ fn report(checks: &mut Checks, op: &str, succeeded_at: Option<usize>, needs_a_fr
 
 // ---- memory helpers --------------------------------------------------------
 
-fn read_word(addr: usize) -> u64 {
-    // SAFETY: an 8-aligned address in memory this test mapped, holding no
-    // Rust object.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
-
-fn write_word(addr: usize, value: u64) {
-    // SAFETY: as in `read_word`.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
-}
-
-fn pattern(tag: u64, page: usize) -> u64 {
-    tag ^ (page as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-fn fill(addr: usize, pages: usize, tag: u64) {
-    for page in 0..pages {
-        write_word(addr + page * PAGE, pattern(tag, page));
-    }
-}
-
 /// What is wrong with the pattern at `addr`, if anything.
 fn data_problem(addr: usize, pages: usize, tag: u64) -> Option<String> {
     (0..pages)
@@ -417,30 +380,13 @@ fn data_problem(addr: usize, pages: usize, tag: u64) -> Option<String> {
         .map(|page| alloc::format!("page {page} at {addr:#x} lost its data"))
 }
 
-/// 16 populated pages holding `tag`'s pattern, or a failed check.
-fn map_filled(checks: &mut Checks, tag: u64) -> Option<usize> {
-    match mm::mmap_anonymous(PAGES * PAGE, PROT_RW, MAP_PRIVATE | MAP_POPULATE) {
-        Ok(addr) => {
-            fill(addr, PAGES, tag);
-            Some(addr)
-        }
-        Err(e) => {
-            checks.check("mmap", false, format_args!("{} = {}", errno_name(e.errno), e.errno));
-            None
-        }
-    }
-}
-
-fn unmap(addr: usize, len: usize) {
-    // SAFETY: only ranges this test mapped, holding no Rust object.
-    let _ = unsafe { mm::munmap(addr, len) };
-}
-
 // ---- operations ------------------------------------------------------------
 
 fn mmap_populate(checks: &mut Checks) {
     let mut run = || mm::mmap_anonymous(PAGES * PAGE, PROT_RW, MAP_PRIVATE | MAP_POPULATE);
-    let mut undo = |addr: usize| unmap(addr, PAGES * PAGE);
+    let mut undo = |addr: usize| {
+        let _ = unmap(addr, PAGES * PAGE);
+    };
     // The unarmed run: page tables for where the mapping goes.
     match run() {
         Ok(addr) => undo(addr),
@@ -455,7 +401,7 @@ fn mmap_populate(checks: &mut Checks) {
 }
 
 fn fixed_replace(checks: &mut Checks) {
-    let Some(addr) = map_filled(checks, 0x10) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x10, MAP_PRIVATE) else { return };
     let mut run = || {
         // SAFETY: over this test's own 16 pages, holding no Rust object.
         unsafe { mm::mmap(addr, PAGES * PAGE, PROT_RW, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, ANONYMOUS_FD, 0) }
@@ -472,7 +418,7 @@ fn fixed_replace(checks: &mut Checks) {
         "fixed-replace",
         Sweep { run: &mut run, check_data: &mut check_data, undo: &mut undo, needs_a_frame: true },
     );
-    unmap(addr, PAGES * PAGE);
+    let _ = unmap(addr, PAGES * PAGE);
 }
 
 /// 17 populated pages, the last one made read-only: a 16-page mapping that
@@ -502,20 +448,24 @@ fn mremap_move(checks: &mut Checks) {
     // The unarmed run: page tables where it moves to.
     let Some(first) = blocked_mapping(checks, 0x20) else { return };
     match grow(first) {
-        Ok(moved) => unmap(moved, 2 * PAGES * PAGE),
+        Ok(moved) => {
+            let _ = unmap(moved, 2 * PAGES * PAGE);
+        }
         Err(e) => return checks.check("mremap (unarmed)", false, format_args!("{}", errno_name(e.errno))),
     }
-    unmap(first, (PAGES + 1) * PAGE);
+    let _ = unmap(first, (PAGES + 1) * PAGE);
     let Some(addr) = blocked_mapping(checks, 0x20) else { return };
     let mut run = || grow(addr);
     let mut check_data = || data_problem(addr, PAGES, 0x20);
-    let mut undo = |moved: usize| unmap(moved, 2 * PAGES * PAGE);
+    let mut undo = |moved: usize| {
+        let _ = unmap(moved, 2 * PAGES * PAGE);
+    };
     sweep(
         checks,
         "mremap-move",
         Sweep { run: &mut run, check_data: &mut check_data, undo: &mut undo, needs_a_frame: false },
     );
-    unmap(addr, (PAGES + 1) * PAGE);
+    let _ = unmap(addr, (PAGES + 1) * PAGE);
 }
 
 fn mremap_far(checks: &mut Checks) {
@@ -530,21 +480,25 @@ fn mremap_far(checks: &mut Checks) {
         // SAFETY: this test's own mapping, to an empty region.
         unsafe { mm::mremap(addr, PAGES * PAGE, to, PAGES * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED) }
     };
-    let Some(first) = map_filled(checks, 0x30) else { return };
+    let Some(first) = map_filled_with(checks, PAGES, 0x30, MAP_PRIVATE) else { return };
     match move_to(first, warm) {
-        Ok(moved) => unmap(moved, PAGES * PAGE),
+        Ok(moved) => {
+            let _ = unmap(moved, PAGES * PAGE);
+        }
         Err(e) => return checks.check("mremap FIXED (unarmed)", false, format_args!("{}", errno_name(e.errno))),
     }
-    let Some(addr) = map_filled(checks, 0x30) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x30, MAP_PRIVATE) else { return };
     let mut run = || move_to(addr, target);
     let mut check_data = || data_problem(addr, PAGES, 0x30);
-    let mut undo = |moved: usize| unmap(moved, PAGES * PAGE);
+    let mut undo = |moved: usize| {
+        let _ = unmap(moved, PAGES * PAGE);
+    };
     sweep(
         checks,
         "mremap-far",
         Sweep { run: &mut run, check_data: &mut check_data, undo: &mut undo, needs_a_frame: true },
     );
-    unmap(addr, PAGES * PAGE);
+    let _ = unmap(addr, PAGES * PAGE);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -651,7 +605,7 @@ mod raw {
 }
 
 fn fork(checks: &mut Checks) {
-    let Some(addr) = map_filled(checks, 0x40) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x40, MAP_PRIVATE) else { return };
     let Ok(injector) = Injector::open() else { return checks.check("open sys:inject", false, format_args!("")) };
     let mut run = || -> Result<usize> {
         let pid = tessera_runtime::syscall::demux(raw::fork_then_disarm(injector.fd))?;
@@ -675,7 +629,7 @@ fn fork(checks: &mut Checks) {
     };
     let mut undo = |_| {};
     sweep(checks, "fork", Sweep { run: &mut run, check_data: &mut check_data, undo: &mut undo, needs_a_frame: true });
-    unmap(addr, PAGES * PAGE);
+    let _ = unmap(addr, PAGES * PAGE);
 }
 
 /// Writes to the stack below the caller's frame, so the pages the next
@@ -735,7 +689,7 @@ fn cow_attempt(addr: usize, n: usize) -> core::result::Result<Attempt, String> {
 }
 
 fn cow_fault(checks: &mut Checks) {
-    let Some(addr) = map_filled(checks, 0x50) else { return };
+    let Some(addr) = map_filled_with(checks, PAGES, 0x50, MAP_PRIVATE) else { return };
     // The unarmed run: a child that writes all pages (with N past CAP).
     let _ = fork_with(|| cow_child(addr, UNREACHED)).and_then(reap);
     wait_quiet();
@@ -778,5 +732,5 @@ fn cow_fault(checks: &mut Checks) {
         problem.is_none(),
         format_args!("{}", problem.as_deref().unwrap_or("")),
     );
-    unmap(addr, PAGES * PAGE);
+    let _ = unmap(addr, PAGES * PAGE);
 }

@@ -30,29 +30,29 @@
 
 extern crate alloc;
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use tessera_guest_tests::system::{fork_with, free_frames, quiet_free_frames, reap, settled_free_frames};
+use tessera_guest_tests::mm::{
+    Access, Memory, PAGE, entries_text, expect_segv_status, fill, first_changed_in, frames_back, group, in_child,
+    map_isolated, maps, read_word, touch, unmap, write_word,
+};
+use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap};
 use tessera_guest_tests::{Checks, Shown, errno_name};
 use tessera_runtime::abi::error::{EBADF, EEXIST, EINVAL, ENOMEM};
 use tessera_runtime::abi::flag::O_RDWR;
-use tessera_runtime::abi::signal::SIGSEGV;
 use tessera_runtime::mm::{
     self, ANONYMOUS_FD, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, MapKind, Maps,
     PROT_RW,
 };
-use tessera_runtime::sys::{self, WaitStatus};
-use tessera_runtime::{Args, Result, io};
+use tessera_runtime::sys;
+use tessera_runtime::{Args, Result};
 
 tessera_runtime::entry!(main);
 
-const PAGE: usize = mm::PAGE_SIZE;
 /// One past the highest user address on both arches (the kernel's
 /// `USER_END`).
 const USER_END: usize = 0x0000_8000_0000_0000;
-/// Exit status of a child whose bad access did not fault.
-const SURVIVED: i32 = 100;
 /// Mappings the `many` group makes.
 const MANY: usize = 2000;
 
@@ -82,125 +82,9 @@ fn main(_args: Args) -> i32 {
 
 // ---- helpers -------------------------------------------------------------
 
-/// Runs `body` with its own check list in a forked child; its tally becomes
-/// one check here.
-fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
-    let result = fork_with(|| {
-        let mut group_checks = Checks::new(name);
-        body(&mut group_checks);
-        group_checks.finish()
-    })
-    .and_then(reap);
-    match result {
-        Ok((_, status)) => checks.check(name, status.success(), format_args!("the group's child {status}")),
-        Err(e) => checks.check(name, false, format_args!("fork/waitpid: {e}")),
-    }
-}
-
-/// `sys:memory`'s free frames and kernel heap size.
-#[derive(Clone, Copy)]
-struct Memory {
-    free_frames: usize,
-    heap_bytes: usize,
-}
-
-impl Memory {
-    fn read() -> Option<Self> {
-        let free_frames = steady_free_frames()?;
-        Some(Self { free_frames, heap_bytes: heap_bytes()? })
-    }
-}
-
-/// The free-frame count once it has stayed the same for 20 ms (waiting at
-/// most about a second): a baseline must not be taken while the last
-/// frames of a process that just ended are still on their way back.
-fn steady_free_frames() -> Option<usize> {
-    let mut last = free_frames().ok()?;
-    let mut stable = 0;
-    for _ in 0..200 {
-        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
-        let now = free_frames().ok()?;
-        stable = if now == last { stable + 1 } else { 0 };
-        last = now;
-        if stable == 4 {
-            break;
-        }
-    }
-    Some(last)
-}
-
-fn heap_bytes() -> Option<usize> {
-    let text = io::read_file("sys:memory").ok()?;
-    let text = core::str::from_utf8(&text).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("heap_bytes ")).and_then(|n| n.trim().parse().ok())
-}
-
-/// The last check: every frame is free again. Frames the kernel heap grew
-/// by (it never shrinks) are not a leak, nor the table pages mapping them.
-fn frames_back(checks: &mut Checks, before: Option<Memory>) {
-    let Some(before) = before else { return checks.check("read sys:memory", false, format_args!("failed")) };
-    let after = settled_free_frames(before.free_frames, 100).unwrap_or(0);
-    let heap_grew = heap_bytes().unwrap_or(0).saturating_sub(before.heap_bytes) / PAGE;
-    let lost = before.free_frames as isize - after as isize;
-    let ok = lost == 0
-        || (heap_grew > 0 && lost >= heap_grew as isize && lost <= (heap_grew + heap_grew / 512 + 2) as isize);
-    checks.check(
-        "free frames as before the groups",
-        ok,
-        format_args!(
-            "free_frames {} before, {after} after; the kernel heap grew by {heap_grew} pages",
-            before.free_frames
-        ),
-    );
-}
-
-fn read_word(addr: usize) -> u64 {
-    // SAFETY: an 8-aligned address in memory this test mapped, holding no
-    // Rust object; an access the kernel refuses kills the process, which is
-    // what the checks that do it in a child expect.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
-
-fn write_word(addr: usize, value: u64) {
-    // SAFETY: as in `read_word`.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
-}
-
-/// The value page `page` of a region tagged `tag` holds in its first and
-/// last word.
-fn pattern(tag: u64, page: usize) -> u64 {
-    tag ^ (page as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-fn fill(addr: usize, pages: usize, tag: u64) {
-    for page in 0..pages {
-        write_word(addr + page * PAGE, pattern(tag, page));
-        write_word(addr + page * PAGE + PAGE - 8, pattern(tag, page));
-    }
-}
-
-/// The first page in `pages` that lost its pattern.
-fn first_changed(addr: usize, pages: core::ops::Range<usize>, tag: u64) -> Option<usize> {
-    pages.into_iter().find(|&page| {
-        read_word(addr + page * PAGE) != pattern(tag, page)
-            || read_word(addr + page * PAGE + PAGE - 8) != pattern(tag, page)
-    })
-}
-
 /// The first non-zero word of `pages` pages at `addr`, as (page, word).
 fn first_nonzero(addr: usize, pages: usize) -> Option<(usize, usize)> {
     (0..pages * PAGE / 8).find(|&i| read_word(addr + i * 8) != 0).map(|i| (i * 8 / PAGE, i % (PAGE / 8)))
-}
-
-/// `pages` pages of private read-write anonymous memory (with `flags`),
-/// with a free page on each side: no neighbour (a program segment, another
-/// mapping) can merge into its `sys:maps` entry, so the entry shows exactly
-/// this mapping.
-fn map_isolated(pages: usize, flags: MapFlags) -> Result<usize> {
-    let outer = mm::mmap_anonymous((pages + 2) * PAGE, PROT_RW, MAP_PRIVATE | flags)?;
-    unmap(outer, PAGE)?;
-    unmap(outer + (pages + 1) * PAGE, PAGE)?;
-    Ok(outer + PAGE)
 }
 
 /// [`map_isolated`], or a failed check.
@@ -221,77 +105,9 @@ fn map_fixed(addr: usize, len: usize, flags: MapFlags) -> Result<usize> {
     unsafe { mm::mmap(addr, len, PROT_RW, MAP_PRIVATE | flags, ANONYMOUS_FD, 0) }
 }
 
-fn unmap(addr: usize, len: usize) -> Result<usize> {
-    // SAFETY: only ranges this test mapped, holding no Rust object, or
-    // ranges with nothing mapped.
-    unsafe { mm::munmap(addr, len) }.map(|()| 0)
-}
-
-/// `sys:maps`, checked for consistency, or a failed check.
-fn maps(checks: &mut Checks) -> Option<Maps> {
-    match mm::read_maps() {
-        Ok(maps) => {
-            if let Some(problem) = maps.consistency_error() {
-                checks.check("sys:maps is consistent", false, format_args!("{problem}"));
-            }
-            Some(maps)
-        }
-        Err(e) => {
-            checks.check("read sys:maps", false, format_args!("{} = {}", errno_name(e.errno), e.errno));
-            None
-        }
-    }
-}
-
-/// The `sys:maps` lines overlapping `[start, end)`, for messages.
-fn entries_text(maps: &Maps, start: usize, end: usize) -> String {
-    let lines: Vec<String> = maps.overlapping(start, end).map(|e| alloc::format!("`{e}`")).collect();
-    if lines.is_empty() { "no entry".into() } else { lines.join(", ") }
-}
-
-#[derive(Clone, Copy)]
-enum Access {
-    Read,
-    Write,
-}
-
-/// Runs `body` in a forked child that exits with [`SURVIVED`] if it
-/// returns; the child's status.
-fn in_child(body: impl FnOnce()) -> Result<WaitStatus> {
-    let pid = fork_with(|| {
-        body();
-        SURVIVED
-    })?;
-    reap(pid).map(|(_, status)| status)
-}
-
-fn touch(addr: usize, access: Access) {
-    match access {
-        Access::Read => {
-            core::hint::black_box(read_word(addr));
-        }
-        Access::Write => write_word(addr, 0x5A5A),
-    }
-}
-
 /// Checks that touching `addr` kills a child with SIGSEGV.
 fn expect_segv(checks: &mut Checks, what: &str, addr: usize, access: Access) {
     expect_segv_status(checks, what, in_child(|| touch(addr, access)));
-}
-
-/// Checks that a child was killed by SIGSEGV.
-fn expect_segv_status(checks: &mut Checks, what: &str, status: Result<WaitStatus>) {
-    match status {
-        Ok(status) => checks.check(
-            what,
-            status.signal() == Some(SIGSEGV),
-            format_args!(
-                "{status}, expected killed by SIGSEGV{}",
-                if status.code() == Some(SURVIVED as usize) { ": the access did not fault" } else { "" }
-            ),
-        ),
-        Err(e) => checks.check(what, false, format_args!("fork/waitpid: {e}")),
-    }
 }
 
 // ---- groups --------------------------------------------------------------
@@ -396,7 +212,7 @@ fn errors(checks: &mut Checks) {
         map_fixed(addr - PAGE, 2 * PAGE, MAP_FIXED_NOREPLACE),
         EEXIST,
     );
-    let changed = first_changed(addr, 0..4, 0xE0);
+    let changed = first_changed_in(addr, 0..4, 0xE0);
     checks.check(
         "a refused MAP_FIXED_NOREPLACE keeps the data",
         changed.is_none(),
@@ -502,7 +318,7 @@ fn memory_zeroed(checks: &mut Checks) {
         };
         let nonzero = first_nonzero(addr, 4);
         fill(addr, 4, 0x2E);
-        let changed = first_changed(addr, 0..4, 0x2E);
+        let changed = first_changed_in(addr, 0..4, 0x2E);
         let entry = maps(checks).and_then(|m| m.find(addr).copied());
         checks.check(
             what,
@@ -529,7 +345,7 @@ fn fixed_replace(checks: &mut Checks) {
     );
     let nonzero = first_nonzero(addr + 2 * PAGE, 4);
     checks.check("the replaced pages read zero", nonzero.is_none(), format_args!("(page, word) {nonzero:?} is not 0"));
-    let kept = first_changed(addr, 0..2, 0xF1).or(first_changed(addr, 6..8, 0xF1));
+    let kept = first_changed_in(addr, 0..2, 0xF1).or(first_changed_in(addr, 6..8, 0xF1));
     checks.check("the pages around keep their data", kept.is_none(), format_args!("page {kept:?} changed"));
     if let Some(listing) = maps(checks) {
         let end = addr + PAGES * PAGE;
@@ -567,7 +383,7 @@ fn munmap_middle(checks: &mut Checks) {
             format_args!("{}", entries_text(&listing, addr, end)),
         );
     }
-    let kept = first_changed(addr, 0..3, 0x3D).or(first_changed(addr, 5..8, 0x3D));
+    let kept = first_changed_in(addr, 0..3, 0x3D).or(first_changed_in(addr, 5..8, 0x3D));
     checks.check("the outer pages keep their data", kept.is_none(), format_args!("page {kept:?} changed"));
     expect_segv(checks, "a read in the hole: SIGSEGV", addr + 3 * PAGE, Access::Read);
     expect_segv(checks, "a write in the hole: SIGSEGV", addr + 4 * PAGE + 16, Access::Write);
@@ -625,7 +441,7 @@ fn hints(checks: &mut Checks) {
     // SAFETY: not fixed: the mapping replaces nothing.
     let got = unsafe { mm::mmap(hint, 2 * PAGE, PROT_RW, MAP_PRIVATE, ANONYMOUS_FD, 0) };
     let apart = matches!(got, Ok(a) if a + 2 * PAGE <= at_hint || a >= at_hint + 4 * PAGE);
-    let kept = first_changed(at_hint, 0..4, 0x41);
+    let kept = first_changed_in(at_hint, 0..4, 0x41);
     checks.check(
         "an occupied hint goes elsewhere, leaving the mapping there alone",
         apart && kept.is_none(),

@@ -10,9 +10,9 @@
 #![no_std]
 #![no_main]
 
-use tessera_guest_tests::system::{fork_with, free_frames, read_words, reap, settled_free_frames, write_words};
+use tessera_guest_tests::mm::{expect_segv_status, frames_back_exactly, in_child, steady_free_frames};
+use tessera_guest_tests::system::{fork_with, read_words, reap, write_words};
 use tessera_guest_tests::{Checks, errno_name};
-use tessera_runtime::abi::signal::SIGSEGV;
 use tessera_runtime::mm::{self, MapKind};
 use tessera_runtime::sys::{self, WaitStatus};
 use tessera_runtime::{Args, Result};
@@ -27,8 +27,6 @@ const DEPTH: usize = 512;
 const BOTTOMLESS: usize = 8192;
 /// How far below the stack pointer the far touch goes.
 const FAR_BELOW: usize = 64 << 20;
-/// Exit status of a child whose bad access did not fault.
-const SURVIVED: i32 = 100;
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("mm-stack");
@@ -43,37 +41,16 @@ fn main(_args: Args) -> i32 {
     let before = steady_free_frames();
     growth(&mut checks);
     let status = in_child(|| touch_below(FAR_BELOW, false));
-    expect_segv(&mut checks, "a read 64 MiB below the stack pointer: SIGSEGV", status);
+    expect_segv_status(&mut checks, "a read 64 MiB below the stack pointer: SIGSEGV", status);
     let status = in_child(|| touch_below(FAR_BELOW, true));
-    expect_segv(&mut checks, "a write 64 MiB below the stack pointer: SIGSEGV", status);
+    expect_segv_status(&mut checks, "a write 64 MiB below the stack pointer: SIGSEGV", status);
     let status = in_child(|| {
         let mut deepest = usize::MAX;
         core::hint::black_box(recurse(BOTTOMLESS, &mut deepest));
     });
-    expect_segv(&mut checks, "recursion past the 8 MiB limit: SIGSEGV", status);
-    if let Some(before) = before {
-        let after = settled_free_frames(before, 100).unwrap_or(0);
-        checks.check("free frames as before", after == before, format_args!("{before} before, {after} after"));
-    }
+    expect_segv_status(&mut checks, "recursion past the 8 MiB limit: SIGSEGV", status);
+    frames_back_exactly(&mut checks, before);
     checks.finish()
-}
-
-/// The free-frame count once it has stayed the same for 20 ms (waiting at
-/// most about a second): a baseline must not be taken while the last
-/// frames of a process that just ended are still on their way back.
-fn steady_free_frames() -> Option<usize> {
-    let mut last = free_frames().ok()?;
-    let mut stable = 0;
-    for _ in 0..200 {
-        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
-        let now = free_frames().ok()?;
-        stable = if now == last { stable + 1 } else { 0 };
-        last = now;
-        if stable == 4 {
-            break;
-        }
-    }
-    Some(last)
 }
 
 /// Uses `FRAME_BYTES` of stack per call, `depth + 1` calls deep; records
@@ -190,28 +167,4 @@ fn touch_below(distance: usize, write: bool) {
             core::hint::black_box(core::ptr::read_volatile(addr as *const u64));
         }
     }
-}
-
-/// Runs `body` in a forked child that exits with [`SURVIVED`] if it
-/// returns; the child's status.
-fn in_child(body: impl FnOnce()) -> Result<WaitStatus> {
-    let pid = fork_with(|| {
-        body();
-        SURVIVED
-    })?;
-    reap(pid).map(|(_, status)| status)
-}
-
-fn expect_segv(checks: &mut Checks, what: &str, status: Result<WaitStatus>) {
-    let ok = matches!(status, Ok(s) if s.signal() == Some(SIGSEGV));
-    let survived = matches!(status, Ok(s) if s.code() == Some(SURVIVED as usize));
-    checks.check(
-        what,
-        ok,
-        format_args!(
-            "the child {}, expected killed by SIGSEGV{}",
-            Shown(status),
-            if survived { ": the access did not fault" } else { "" }
-        ),
-    );
 }

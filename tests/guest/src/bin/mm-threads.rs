@@ -24,9 +24,9 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera_guest_tests::Checks;
-use tessera_guest_tests::system::{fork_with, free_frames, reap, settled_free_frames};
+use tessera_guest_tests::mm::{PAGE, frames_back_exactly, now_ns, read_word, steady_free_frames, write_word};
+use tessera_guest_tests::system::{fork_with, reap};
 use tessera_runtime::abi::TimeSpec;
-use tessera_runtime::abi::flag::CLOCK_MONOTONIC;
 use tessera_runtime::abi::signal::SIGSEGV;
 use tessera_runtime::mm::{self, MAP_POPULATE, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_RW};
 use tessera_runtime::sys::{self, WaitStatus};
@@ -34,7 +34,6 @@ use tessera_runtime::{Args, thread};
 
 tessera_runtime::entry!(main);
 
-const PAGE: usize = mm::PAGE_SIZE;
 const WORDS: usize = PAGE / 8;
 /// Rounds per case.
 const ROUNDS: usize = 20;
@@ -75,29 +74,8 @@ fn main(_args: Args) -> i32 {
     case(&mut checks, "munmap under a reading thread: SIGSEGV, never another value", Revoke::Munmap);
     case(&mut checks, "mprotect(NONE) under a reading thread: SIGSEGV, never another value", Revoke::ProtNone);
     case(&mut checks, "mprotect(R) under a writing thread: SIGSEGV", Revoke::ReadOnly);
-    if let Some(before) = before {
-        let after = settled_free_frames(before, 100).unwrap_or(0);
-        checks.check("free frames as before", after == before, format_args!("{before} before, {after} after"));
-    }
+    frames_back_exactly(&mut checks, before);
     checks.finish()
-}
-
-/// The free-frame count once it has stayed the same for 20 ms (waiting at
-/// most about a second): a baseline must not be taken while the last
-/// frames of a process that just ended are still on their way back.
-fn steady_free_frames() -> Option<usize> {
-    let mut last = free_frames().ok()?;
-    let mut stable = 0;
-    for _ in 0..200 {
-        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
-        let now = free_frames().ok()?;
-        stable = if now == last { stable + 1 } else { 0 };
-        last = now;
-        if stable == 4 {
-            break;
-        }
-    }
-    Some(last)
 }
 
 /// Runs [`ROUNDS`] rounds of `revoke`; one check for all of them.
@@ -133,23 +111,6 @@ fn verdict(status: WaitStatus) -> &'static str {
         Some(THREAD_STUCK) => ": the thread did not start within 2 s",
         _ => "",
     }
-}
-
-fn now_ns() -> u64 {
-    let t = sys::clock_gettime(CLOCK_MONOTONIC).unwrap_or_default();
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-fn read_word(addr: usize) -> u64 {
-    // SAFETY: an 8-aligned address in memory this test mapped, holding no
-    // Rust object; once the page is revoked the access faults and the
-    // kernel kills the process, which is what the test expects.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
-
-fn write_word(addr: usize, value: u64) {
-    // SAFETY: as in `read_word`.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
 }
 
 /// One round, in a forked child: never returns normally unless something

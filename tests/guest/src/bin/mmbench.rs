@@ -22,14 +22,13 @@
 #![no_std]
 #![no_main]
 
+use tessera_guest_tests::mm::{PAGE, now_ns, read_word, write_word};
 use tessera_guest_tests::system::{fork_with, read_words, reap, write_words};
-use tessera_runtime::abi::flag::CLOCK_MONOTONIC;
 use tessera_runtime::mm::{self, MAP_PRIVATE, PROT_RW};
 use tessera_runtime::{Args, println, sys};
 
 tessera_runtime::entry!(main);
 
-const PAGE: usize = mm::PAGE_SIZE;
 /// Timed rounds per case (plus one warm-up round).
 const ROUNDS: usize = 5;
 
@@ -81,22 +80,6 @@ fn run_case(name: &str, ops: usize, round: Round) -> Option<u64> {
         per_op[ROUNDS - 1]
     );
     Some(median)
-}
-
-fn now_ns() -> u64 {
-    let t = sys::clock_gettime(CLOCK_MONOTONIC).unwrap_or_default();
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-fn read_word(addr: usize) -> u64 {
-    // SAFETY: an 8-aligned address in memory this program mapped, holding
-    // no Rust object.
-    unsafe { core::ptr::read_volatile(addr as *const u64) }
-}
-
-fn write_word(addr: usize, value: u64) {
-    // SAFETY: as in `read_word`.
-    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
 }
 
 fn unmap(addr: usize, len: usize) -> Result<(), &'static str> {

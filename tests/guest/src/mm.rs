@@ -1,0 +1,327 @@
+//! Helpers shared by the memory tests (`mm-*`, `mmbench`): check groups in
+//! forked children, the free-frame baseline and the final "frames back"
+//! check, raw word access and page patterns, mapping / protecting /
+//! unmapping wrappers, `sys:maps` checks, and children whose bad access
+//! must die with SIGSEGV.
+//!
+//! A region tagged `tag` holds [`pattern`]`(tag, page)` in the first and
+//! last word of each page ([`fill`], [`first_changed`]). The mappings
+//! whose `sys:maps` entry a test checks exactly get a free page on each
+//! side ([`map_isolated`]): the kernel merges neighbouring mappings that
+//! could be one.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use tessera_runtime::abi::TimeSpec;
+use tessera_runtime::abi::flag::CLOCK_MONOTONIC;
+use tessera_runtime::abi::signal::SIGSEGV;
+use tessera_runtime::mm::{self, MAP_POPULATE, MAP_PRIVATE, MapFlags, Maps, PROT_RW};
+use tessera_runtime::sys::{self, WaitStatus};
+use tessera_runtime::{Result, io};
+
+use crate::system::{fork_with, free_frames, reap, settled_free_frames};
+use crate::{Checks, errno_name};
+
+/// The page size.
+pub const PAGE: usize = mm::PAGE_SIZE;
+
+/// Exit status of a child whose bad access did not fault ([`in_child`]).
+pub const SURVIVED: i32 = 100;
+
+// ---- groups and the free-frame count -------------------------------------
+
+/// Runs `body` with its own check list in a forked child; its tally becomes
+/// one check here.
+pub fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
+    let result = fork_with(|| {
+        let mut group_checks = Checks::new(name);
+        body(&mut group_checks);
+        group_checks.finish()
+    })
+    .and_then(reap);
+    match result {
+        Ok((_, status)) => checks.check(name, status.success(), format_args!("the group's child {status}")),
+        Err(e) => checks.check(name, false, format_args!("fork/waitpid: {e}")),
+    }
+}
+
+/// `sys:memory`'s free frames and kernel heap size.
+#[derive(Clone, Copy)]
+pub struct Memory {
+    free_frames: usize,
+    heap_bytes: usize,
+}
+
+impl Memory {
+    /// The baseline: [`steady_free_frames`] and [`heap_bytes`].
+    pub fn read() -> Option<Self> {
+        let free_frames = steady_free_frames()?;
+        Some(Self { free_frames, heap_bytes: heap_bytes()? })
+    }
+}
+
+/// The free-frame count once it has stayed the same for 20 ms (waiting at
+/// most about a second): a baseline must not be taken while the last
+/// frames of a process that just ended are still on their way back.
+pub fn steady_free_frames() -> Option<usize> {
+    let mut last = free_frames().ok()?;
+    let mut stable = 0;
+    for _ in 0..200 {
+        let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 5_000_000 }, None);
+        let now = free_frames().ok()?;
+        stable = if now == last { stable + 1 } else { 0 };
+        last = now;
+        if stable == 4 {
+            break;
+        }
+    }
+    Some(last)
+}
+
+/// The kernel heap's size, from `sys:memory`.
+pub fn heap_bytes() -> Option<usize> {
+    let text = io::read_file("sys:memory").ok()?;
+    let text = core::str::from_utf8(&text).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("heap_bytes ")).and_then(|n| n.trim().parse().ok())
+}
+
+/// The last check: every frame is free again. Frames the kernel heap grew
+/// by (it never shrinks) are not a leak, nor the table pages mapping them.
+pub fn frames_back(checks: &mut Checks, before: Option<Memory>) {
+    let Some(before) = before else { return checks.check("read sys:memory", false, format_args!("failed")) };
+    let after = settled_free_frames(before.free_frames, 100).unwrap_or(0);
+    let heap_grew = heap_bytes().unwrap_or(0).saturating_sub(before.heap_bytes) / PAGE;
+    let lost = before.free_frames as isize - after as isize;
+    let ok = lost == 0
+        || (heap_grew > 0 && lost >= heap_grew as isize && lost <= (heap_grew + heap_grew / 512 + 2) as isize);
+    checks.check(
+        "free frames as before the groups",
+        ok,
+        format_args!(
+            "free_frames {} before, {after} after; the kernel heap grew by {heap_grew} pages",
+            before.free_frames
+        ),
+    );
+}
+
+/// The last check of a test that allows no heap growth: the free-frame
+/// count is exactly `before` again (nothing checked if `before` is `None`).
+pub fn frames_back_exactly(checks: &mut Checks, before: Option<usize>) {
+    if let Some(before) = before {
+        let after = settled_free_frames(before, 100).unwrap_or(0);
+        checks.check("free frames as before", after == before, format_args!("{before} before, {after} after"));
+    }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds.
+pub fn now_ns() -> u64 {
+    let t = sys::clock_gettime(CLOCK_MONOTONIC).unwrap_or_default();
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+// ---- words and patterns --------------------------------------------------
+
+/// The word at `addr`, read with a volatile access.
+#[inline]
+pub fn read_word(addr: usize) -> u64 {
+    // SAFETY: an 8-aligned address in memory the test mapped, holding no
+    // Rust object; an access the kernel refuses (a page unmapped or
+    // revoked) kills the process, which is what the checks that do it in a
+    // child expect.
+    unsafe { core::ptr::read_volatile(addr as *const u64) }
+}
+
+/// Writes `value` to the word at `addr` with a volatile access.
+#[inline]
+pub fn write_word(addr: usize, value: u64) {
+    // SAFETY: as in `read_word`.
+    unsafe { core::ptr::write_volatile(addr as *mut u64, value) }
+}
+
+/// The value page `page` of a region tagged `tag` holds in its first and
+/// last word.
+#[inline]
+pub fn pattern(tag: u64, page: usize) -> u64 {
+    tag ^ (page as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Writes page `i`'s pattern into its first and last word.
+pub fn fill(addr: usize, pages: usize, tag: u64) {
+    for page in 0..pages {
+        write_word(addr + page * PAGE, pattern(tag, page));
+        write_word(addr + page * PAGE + PAGE - 8, pattern(tag, page));
+    }
+}
+
+/// The first page of `0..pages` that lost its pattern.
+pub fn first_changed(addr: usize, pages: usize, tag: u64) -> Option<usize> {
+    first_changed_in(addr, 0..pages, tag)
+}
+
+/// The first page in `pages` that lost its pattern.
+pub fn first_changed_in(addr: usize, pages: Range<usize>, tag: u64) -> Option<usize> {
+    pages.into_iter().find(|&page| {
+        read_word(addr + page * PAGE) != pattern(tag, page)
+            || read_word(addr + page * PAGE + PAGE - 8) != pattern(tag, page)
+    })
+}
+
+/// The first non-zero page of `pages` pages at `addr` (first and last word).
+pub fn first_nonzero(addr: usize, pages: usize) -> Option<usize> {
+    (0..pages).find(|&p| read_word(addr + p * PAGE) != 0 || read_word(addr + p * PAGE + PAGE - 8) != 0)
+}
+
+// ---- mapping -------------------------------------------------------------
+
+/// `pages` pages of private read-write anonymous memory (with `flags`),
+/// with a free page on each side: no neighbour (a program segment, another
+/// mapping) can merge into its `sys:maps` entry, so the entry shows exactly
+/// this mapping.
+pub fn map_isolated(pages: usize, flags: MapFlags) -> Result<usize> {
+    let outer = mm::mmap_anonymous((pages + 2) * PAGE, PROT_RW, MAP_PRIVATE | flags)?;
+    unmap(outer, PAGE)?;
+    unmap(outer + (pages + 1) * PAGE, PAGE)?;
+    Ok(outer + PAGE)
+}
+
+/// Populated private read-write memory with `tag`'s pattern ([`map_isolated`]),
+/// or a failed check.
+pub fn map_filled(checks: &mut Checks, pages: usize, tag: u64) -> Option<usize> {
+    filled(checks, pages, tag, map_isolated(pages, MAP_POPULATE))
+}
+
+/// Populated read-write memory (`flags`: private or shared) with `tag`'s
+/// pattern, wherever the kernel puts it (not isolated), or a failed check.
+pub fn map_filled_with(checks: &mut Checks, pages: usize, tag: u64, flags: MapFlags) -> Option<usize> {
+    filled(checks, pages, tag, mm::mmap_anonymous(pages * PAGE, PROT_RW, flags | MAP_POPULATE))
+}
+
+/// The mapping of `pages` pages in `mapped`, filled with `tag`'s pattern,
+/// or a failed check.
+fn filled(checks: &mut Checks, pages: usize, tag: u64, mapped: Result<usize>) -> Option<usize> {
+    match mapped {
+        Ok(addr) => {
+            fill(addr, pages, tag);
+            Some(addr)
+        }
+        Err(e) => {
+            checks.check("mmap", false, format_args!("mmap of {pages} pages: {} = {}", errno_name(e.errno), e.errno));
+            None
+        }
+    }
+}
+
+/// `mprotect`.
+pub fn protect(addr: usize, len: usize, prot: MapFlags) -> Result<usize> {
+    // SAFETY: only ranges this test mapped, holding no Rust object; losing
+    // access there only makes the test's own raw accesses fault.
+    unsafe { mm::mprotect(addr, len, prot) }.map(|()| 0)
+}
+
+/// `munmap`.
+#[inline]
+pub fn unmap(addr: usize, len: usize) -> Result<usize> {
+    // SAFETY: only ranges this test mapped, holding no Rust object, or
+    // ranges with nothing mapped.
+    unsafe { mm::munmap(addr, len) }.map(|()| 0)
+}
+
+// ---- sys:maps ------------------------------------------------------------
+
+/// `sys:maps`, checked for consistency, or a failed check.
+pub fn maps(checks: &mut Checks) -> Option<Maps> {
+    match mm::read_maps() {
+        Ok(maps) => {
+            if let Some(problem) = maps.consistency_error() {
+                checks.check("sys:maps is consistent", false, format_args!("{problem}"));
+            }
+            Some(maps)
+        }
+        Err(e) => {
+            checks.check("read sys:maps", false, format_args!("{} = {}", errno_name(e.errno), e.errno));
+            None
+        }
+    }
+}
+
+/// `(start, end, perms, resident)` of the entries overlapping the range.
+pub fn entries(maps: &Maps, start: usize, end: usize) -> Vec<(usize, usize, String, usize)> {
+    maps.overlapping(start, end).map(|e| (e.start, e.end, e.perms.to_string(), e.resident_pages)).collect()
+}
+
+/// The `sys:maps` lines overlapping `[start, end)`, for messages.
+pub fn entries_text(maps: &Maps, start: usize, end: usize) -> String {
+    let lines: Vec<String> = maps.overlapping(start, end).map(|e| alloc::format!("`{e}`")).collect();
+    if lines.is_empty() { "no entry".into() } else { lines.join(", ") }
+}
+
+/// Checks the permissions of the entries over `[start, end)`.
+pub fn expect_entries(
+    checks: &mut Checks,
+    what: &str,
+    start: usize,
+    end: usize,
+    expected: &[(usize, usize, &str, usize)],
+) {
+    let Some(listing) = maps(checks) else { return };
+    let got = entries(&listing, start, end);
+    let same = got.len() == expected.len()
+        && got.iter().zip(expected).all(|(g, e)| g.0 == e.0 && g.1 == e.1 && g.2 == e.2 && g.3 == e.3);
+    checks.check(what, same, format_args!("{}", entries_text(&listing, start, end)));
+}
+
+// ---- accesses in a child -------------------------------------------------
+
+/// What [`touch`] does.
+#[derive(Clone, Copy)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Reads the word at `addr`, or writes one there.
+pub fn touch(addr: usize, access: Access) {
+    match access {
+        Access::Read => {
+            core::hint::black_box(read_word(addr));
+        }
+        Access::Write => write_word(addr, 0x5A5A),
+    }
+}
+
+/// Runs `body` in a forked child that exits with [`SURVIVED`] if it
+/// returns; the child's status.
+pub fn in_child(body: impl FnOnce()) -> Result<WaitStatus> {
+    let pid = fork_with(|| {
+        body();
+        SURVIVED
+    })?;
+    reap(pid).map(|(_, status)| status)
+}
+
+/// Checks a child's status: killed by SIGSEGV, or (`segv` false) survived.
+pub fn expect_child(checks: &mut Checks, what: &str, segv: bool, status: Result<WaitStatus>) {
+    match status {
+        Ok(status) if segv => checks.check(
+            what,
+            status.signal() == Some(SIGSEGV),
+            format_args!(
+                "{status}, expected killed by SIGSEGV{}",
+                if status.code() == Some(SURVIVED as usize) { ": the access did not fault" } else { "" }
+            ),
+        ),
+        Ok(status) => checks.check(
+            what,
+            status.code() == Some(SURVIVED as usize),
+            format_args!("{status}, expected the access to work (exit {SURVIVED})"),
+        ),
+        Err(e) => checks.check(what, false, format_args!("fork/waitpid: {e}")),
+    }
+}
+
+/// Checks that a child was killed by SIGSEGV.
+pub fn expect_segv_status(checks: &mut Checks, what: &str, status: Result<WaitStatus>) {
+    expect_child(checks, what, true, status);
+}
