@@ -99,7 +99,7 @@ LINT_CHECKS := \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
-		"$(CARGO) clippy --release -p init -p console -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
+		"$(CARGO) clippy --release -p init -p console -p ramfs -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
 	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"
 
 lint: | deps

@@ -20,9 +20,25 @@
 //!
 //! [`scheme`] is the wire format between the kernel and user scheme
 //! daemons: Redox's scheme-v2 `Sqe`/`Cqe`/`Opcode` plus Tessera's inline
-//! payloads.
+//! payloads; [`dirent`] the directory records `getdents` returns.
+//!
+//! # File-system calls
+//! | call | arguments | result |
+//! |---|---|---|
+//! | `SYS_OPEN` | path ptr, len, `O_*` | fd; `O_CREAT \| O_DIRECTORY [\| O_EXCL]` makes a directory (Redox's mkdir) |
+//! | `SYS_UNLINKAT` | path ptr, len, flags (0 or [`flag::AT_REMOVEDIR`]) | 0: removes a file, or with `AT_REMOVEDIR` an empty directory |
+//! | [`number::SYS_GETDENTS`] | fd, buf ptr, len, opaque | bytes of [`dirent`] records written, 0 at the end |
+//! | `SYS_FRENAME` | fd, new path ptr, len | 0: the file open on fd now has the new path (same scheme, else EXDEV) |
+//!
+//! Paths name a scheme as `name:path` or `/scheme/name/path`; any other
+//! path (`/a/b`, `a/b`) is `file:`'s (`file:/a/b`, `file:a/b`): the
+//! kernel has no working directory, so a relative path starts at the root
+//! of `file:`. `SYS_UNLINKAT` and `SYS_FRENAME` keep Redox's numbers but
+//! take no directory fd (`SYS_UNLINKAT`) and no `AT_*` flags beyond
+//! `AT_REMOVEDIR`.
 #![no_std]
 
+pub mod dirent;
 pub mod scheme;
 
 pub use syscall::data::{Map, Stat, TimeSpec};
@@ -78,6 +94,13 @@ pub mod number {
     pub const SYS_MADVISE: usize = 28;
     /// `msync(addr, len, flags)`: [`super::mm`]'s `MS_*`. Linux's number.
     pub const SYS_MSYNC: usize = 26;
+    /// `getdents(fd, buf_ptr, buf_len, opaque) -> bytes`: fills the buffer
+    /// with whole [`super::dirent`] records of the directory open on `fd`,
+    /// starting at the entry `opaque` names (0: the first; else the
+    /// `next_opaque_id` of the last record read). 0 at the end; EINVAL if
+    /// not even one record fits. Classic Redox's number; Redox's header-size
+    /// argument is dropped (always `dirent::HEADER_BYTES`).
+    pub const SYS_GETDENTS: usize = SYS_CLASS_FILE | 43;
 }
 
 /// Memory calls: Redox's `fmap` / `funmap` / `mprotect` / `mremap` with its
@@ -229,6 +252,7 @@ mod tests {
             SYS_GETTID,
             SYS_MADVISE,
             SYS_MSYNC,
+            SYS_GETDENTS,
         ];
         let redox = [
             SYS_OPENAT_INTO,

@@ -39,6 +39,23 @@
 //! | [`Opcode::Ftruncate`] | id, new len | — | 0 |
 //! | [`Opcode::Dup`] | id, 0, name len | name (Redox's named dup) | a new id, as for open |
 //! | [`Opcode::Close`] | id | — | none: sent with [`SqeFlags::ONEWAY`] |
+//! | [`Opcode::UnlinkAt`] | [`ROOT_ID`], 0, path len, flags (0 or `AT_REMOVEDIR`) | path | 0 |
+//! | [`Opcode::Getdents`] | id, 0, len, opaque | — | bytes `n` ≤ len; payload: those `n` bytes, whole [`crate::dirent`] records (checked: EIO to the caller if malformed) |
+//! | [`Opcode::Frename`] | id, 0, path len | the new path | 0 |
+//! | [`Opcode::MmapPrep`] | id, offset, size, `MapFlags` bits (`PROT_*` included) | — | a non-zero, page-aligned address in the daemon's own address space holding the file page at `offset` |
+//! | [`Opcode::Munmap`] | id, offset, size, [`MunmapFlags`] bits | — | 0; sent [`SqeFlags::ONEWAY`] (no response) when a process's mappings go at its exit |
+//! | [`Opcode::Msync`] | id, offset, size, `MS_*` flags (`ASYNC` 1, `INVALIDATE` 2, `SYNC` 4) | — | 0 |
+//!
+//! The last three are the fmap protocol: the kernel asks `MmapPrep` when a
+//! process maps a file and borrows the frames at the returned address from
+//! the daemon that answered; `Munmap` (with `NEEDS_SYNC` when the mapping
+//! was shared and writable: write back first) and `Msync` follow. Offsets
+//! are page-aligned; `size` is in bytes (a daemon counts the pages it
+//! covers, rounded up). Unlike the other rows, these `args` are in
+//! Tessera's order (id, offset, size, flags); Redox's `redox-scheme` reads
+//! MmapPrep/Munmap as id, size, flags, offset. Getdents too differs: Redox
+//! passes the header size in `args[3]` and the opaque id in `args[4]`;
+//! Tessera's header size is fixed, and the opaque id is `args[3]`.
 //!
 //! `Sqe::caller` is the calling process's pid. A daemon answers an opcode
 //! it does not know with `-EOPNOTSUPP`, and never answers a ONEWAY request.
@@ -56,6 +73,7 @@
 
 use core::mem::{offset_of, size_of};
 
+pub use syscall::flag::MunmapFlags;
 pub use syscall::schemev2::{CallerCtx, Cqe, CqeOpcode, NewFdFlags, Opcode, Sqe, SqeFlags};
 
 #[cfg(doc)]

@@ -12,6 +12,10 @@
 //! | `sys:` | read-only text about the kernel: `memory`, `processes`, `scheduler` |
 //! | `:` | the root scheme: a daemon registers `name:` with `open(":name", O_CREAT \| O_RDWR)` |
 //! | `name:` | a user scheme: calls become requests to its daemon (`user.rs`, `docs/schemes.md`) |
+//!
+//! Paths ([`resolve`]): `name:path` and `/scheme/name/path` name a scheme;
+//! every other path belongs to `file:` (the default scheme, normally the
+//! `ramfs` daemon): `/a/b` is `file:/a/b`.
 
 mod debug;
 mod initfs;
@@ -23,7 +27,7 @@ mod user;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
@@ -39,6 +43,14 @@ pub enum MemorySource {
     Object(tessera_mm::SharedObject),
     /// Physical memory at the fmap offset, with this cacheability.
     Physical(tessera_mm::PhysKind),
+}
+
+/// What a scheme lends for a file mapping (`MmapPrep`'s answer).
+pub struct FmapLease {
+    /// Page-aligned address, in the lender's address space, of the first requested file page.
+    pub address: usize,
+    /// The process whose address space holds those pages (the daemon that answered).
+    pub lender: Weak<crate::process::Process>,
 }
 
 /// A scheme implemented in the kernel. Handles are the scheme's own ids.
@@ -77,11 +89,45 @@ pub trait KernelScheme: Send + Sync {
     fn memory_source(&self, _id: usize) -> Result<MemorySource> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// Removes the file `path` names or, with `AT_REMOVEDIR` in `flags`,
+    /// the empty directory (ENOENT, ENOTDIR, EISDIR, ENOTEMPTY).
+    fn unlink(&self, _path: &str, _flags: usize) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Fills `buf` with whole `tessera_abi::dirent` records of directory
+    /// `id`, from the entry `opaque` names; bytes written, 0 at the end.
+    fn getdents(&self, _id: usize, _buf: &mut [u8], _opaque: u64) -> Result<usize> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Gives the file open as `id` the path `path` (within this scheme).
+    fn frename(&self, _id: usize, _path: &str) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// fmap of a file: the scheme lends the pages holding `size` bytes of
+    /// file `id` from `offset` (page-aligned), for a mapping with Redox
+    /// `MapFlags` `flags` (`PROT_*` included).
+    fn mmap_prep(&self, _id: usize, _offset: u64, _size: usize, _flags: usize) -> Result<FmapLease> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// The lent range (or part of it) is unmapped; `flags` are
+    /// `MunmapFlags` bits (`NEEDS_SYNC`: write it back first). Without
+    /// `wait` the call only sends the request (a process exiting must not
+    /// wait for a daemon) and reports nothing the daemon says.
+    fn munmap(&self, _id: usize, _offset: u64, _size: usize, _flags: usize, _wait: bool) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Writes the lent range back (`MS_*` flags).
+    fn msync(&self, _id: usize, _offset: u64, _size: usize, _flags: usize) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// The last descriptor for `id` went away.
     fn close(&self, _id: usize) -> Result<()> {
         Ok(())
     }
 }
+
+/// The scheme paths without one belong to.
+pub const DEFAULT_SCHEME: &str = "file";
 
 static SCHEMES: Mutex<BTreeMap<String, Arc<dyn KernelScheme>>> = Mutex::new(BTreeMap::new());
 static PIPES: spin::Once<Arc<pipe::PipeScheme>> = spin::Once::new();
@@ -130,15 +176,35 @@ fn unregister(name: &str, scheme: &Arc<dyn KernelScheme>) {
     }
 }
 
-/// Splits `name:path` or `/scheme/name/path` and finds the scheme.
+/// The scheme a path names, and the path within it:
+///
+/// | path | scheme | path in the scheme |
+/// |---|---|---|
+/// | `/scheme/NAME/rest` | `NAME` | `rest` |
+/// | `NAME:rest`, NAME without `/` | `NAME` (`:rest`: the root scheme) | `rest` |
+/// | anything else: `/a/b`, `a/b`, `/a:b` | `file` ([`DEFAULT_SCHEME`]) | the whole path |
+///
+/// ENOENT for an empty path (POSIX), ENODEV for a scheme not registered
+/// (`file:` included).
 pub fn resolve(full: &str) -> Result<(Arc<dyn KernelScheme>, &str)> {
     let (name, path) = if let Some(rest) = full.strip_prefix("/scheme/") {
         rest.split_once('/').unwrap_or((rest, ""))
+    } else if let Some((name, rest)) = full.split_once(':')
+        && !name.contains('/')
+    {
+        (name, rest)
+    } else if full.is_empty() {
+        return Err(Error::new(ENOENT));
     } else {
-        full.split_once(':').ok_or(Error::new(ENOENT))?
+        (DEFAULT_SCHEME, full)
     };
     let scheme = SCHEMES.lock().get(name).cloned().ok_or(Error::new(ENODEV))?;
     Ok((scheme, path))
+}
+
+/// Whether `a` and `b` are the same scheme.
+pub fn same(a: &Arc<dyn KernelScheme>, b: &Arc<dyn KernelScheme>) -> bool {
+    core::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
 }
 
 /// Offset arithmetic for `lseek` on a file of `size` bytes.

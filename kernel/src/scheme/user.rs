@@ -23,17 +23,23 @@
 //!   A waiter checks liveness every time it wakes, so none can hang.
 //! - **Caller killed**: it withdraws its request — removed from the queue if
 //!   unread; if the daemon has it, the response will be dropped (a
-//!   successful open or dup is closed again with a Close request, so the
-//!   daemon keeps no file nobody holds). The call then returns EINTR and the
+//!   successful open or dup is closed again with a Close request, a
+//!   successful MmapPrep unmapped with a one-way Munmap, so the daemon
+//!   keeps no file or pin nobody holds). The call then returns EINTR and the
 //!   trap path ends the process. Waits never end the process from inside:
 //!   that would leave the syscall's locals (the open file it holds) alive
 //!   forever, and the daemon's queue would never close.
 //! - **Close** is one-way (`SqeFlags::ONEWAY`): it runs when a description
 //!   is dropped — possibly while a process is exiting — so it must not wait.
+//! - **fmap**: `MmapPrep` lends file pages: its answer is an address in
+//!   the daemon's address space, and the process that wrote the answer is
+//!   the lender ([`super::FmapLease`]). `Munmap` can be one-way too (a
+//!   process's mappings go when it exits, which must not wait).
 //!
 //! Responses are checked against their request (payload size, Stat size,
-//! counts within what was asked); a malformed one fails the caller's call
-//! with EIO and the daemon's write with EINVAL.
+//! counts within what was asked, directory records well-formed, an fmap
+//! address non-zero and page-aligned); a malformed one fails the caller's
+//! call with EIO and the daemon's write with EINVAL.
 //!
 //! Waits follow `sched::block_current`'s contract: a waiter is registered
 //! (the call's `caller`, the queue's `readers`) before it checks its
@@ -42,21 +48,21 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sync::Mutex;
-use tessera_abi::Stat;
 use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, ESPIPE, Error, Result};
 use tessera_abi::flag::SEEK_END;
 use tessera_abi::scheme::{
     CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID,
     SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, split_response,
 };
+use tessera_abi::{Stat, dirent};
 
-use super::{KernelScheme, seek_position};
-use crate::process;
+use super::{FmapLease, KernelScheme, seek_position};
+use crate::process::{self, Process};
 use crate::sched::{self, Thread};
 
 /// A request waiting for the daemon to read it.
@@ -79,6 +85,11 @@ enum Expect {
     Bytes(usize),
     /// A `Stat` (fstat).
     Stat,
+    /// At most this many bytes of well-formed directory records (getdents).
+    Dirents(usize),
+    /// A non-zero, page-aligned address, no payload (MmapPrep of this
+    /// range: unmapped again if the caller gave up).
+    Address { daemon_id: u64, offset: u64, size: u64 },
 }
 
 /// A response as the caller sees it.
@@ -86,6 +97,8 @@ struct Reply {
     value: usize,
     flags: NewFdFlags,
     payload: Vec<u8>,
+    /// The process that wrote the response (an fmap's lender).
+    responder: Weak<Process>,
 }
 
 /// A request whose caller waits for its response.
@@ -135,7 +148,12 @@ impl Queue {
     /// as the kernel's (caller 0): a description may be dropped outside
     /// any process.
     fn push_close(&mut self, daemon_id: u64) {
-        self.push(Opcode::Close, SqeFlags::ONEWAY, [daemon_id, 0, 0, 0, 0, 0], Vec::new(), 0);
+        self.push_oneway(Opcode::Close, [daemon_id, 0, 0, 0, 0, 0]);
+    }
+
+    /// Queues a request nobody waits for, as the kernel's (caller 0).
+    fn push_oneway(&mut self, opcode: Opcode, args: [u64; 6]) {
+        self.push(opcode, SqeFlags::ONEWAY, args, Vec::new(), 0);
     }
 }
 
@@ -181,6 +199,8 @@ fn decode(cqe_flags: u8, result: u64, payload: &[u8], extra: u8, expect: Expect)
         Expect::Count(max) => payload.is_empty() && value <= max,
         Expect::Bytes(max) => value <= max && payload.len() == value,
         Expect::Stat => payload.len() == STAT_BYTES,
+        Expect::Dirents(max) => value <= max && payload.len() == value && dirent::check(payload).is_ok(),
+        Expect::Address { .. } => payload.is_empty() && value != 0 && value.is_multiple_of(rmm::PAGE_SIZE as usize),
     };
     if !ok {
         return violation;
@@ -189,7 +209,7 @@ fn decode(cqe_flags: u8, result: u64, payload: &[u8], extra: u8, expect: Expect)
         Expect::NewId => NewFdFlags::from_bits_truncate(extra),
         _ => NewFdFlags::empty(),
     };
-    Ok(Ok(Reply { value, flags, payload: payload.into() }))
+    Ok(Ok(Reply { value, flags, payload: payload.into(), responder: Weak::new() }))
 }
 
 impl UserScheme {
@@ -284,16 +304,23 @@ impl UserScheme {
             Err(violation) => Err(*violation),
         };
         // A malformed response fails the call too, with EIO.
-        let reply = decoded.unwrap_or_else(|_| Err(Error::new(EIO)));
+        let reply = decoded
+            .unwrap_or_else(|_| Err(Error::new(EIO)))
+            .map(|reply| Reply { responder: Arc::downgrade(&process::current()), ..reply });
         match call.caller.clone() {
             Some(caller) => {
                 call.reply = Some(reply);
                 sched::wake(&caller);
             }
             None => {
+                let expect = call.expect;
                 queue.calls.remove(&cqe.tag);
-                if let Ok(reply) = reply {
-                    queue.push_close(reply.value as u64);
+                match (reply, expect) {
+                    (Ok(reply), Expect::NewId) => queue.push_close(reply.value as u64),
+                    (Ok(_), Expect::Address { daemon_id, offset, size }) => {
+                        queue.push_oneway(Opcode::Munmap, [daemon_id, offset, size, 0, 0, 0]);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -364,8 +391,9 @@ impl UserScheme {
             return;
         }
         let Some(call) = queue.calls.get_mut(&tag) else { return };
-        if matches!(call.expect, Expect::NewId) {
-            // The daemon may open a file for it: close that when it answers.
+        if matches!(call.expect, Expect::NewId | Expect::Address { .. }) {
+            // The daemon may open a file or lend pages for it: close or
+            // unmap that when it answers.
             call.caller = None;
         } else {
             queue.calls.remove(&tag);
@@ -517,6 +545,71 @@ impl KernelScheme for UserScheme {
         let args = [handle.daemon_id, 0, buf.len() as u64, 0, 0, 0];
         let reply = self.call(Opcode::Dup, args, buf.into(), Expect::NewId)?;
         Ok(self.new_handle(&reply))
+    }
+
+    /// UnlinkAt relative to the scheme's root; errors as for `open`.
+    fn unlink(&self, path: &str, flags: usize) -> Result<()> {
+        if !self.alive() {
+            return Err(Error::new(ENODEV));
+        }
+        if path.len() > REQUEST_PAYLOAD_MAX_BYTES {
+            return Err(Error::new(ENAMETOOLONG));
+        }
+        let args = [ROOT_ID, 0, path.len() as u64, flags as u64, 0, 0];
+        self.call(Opcode::UnlinkAt, args, path.as_bytes().into(), Expect::Value).map(drop)
+    }
+
+    /// One Getdents request for at most `RESPONSE_PAYLOAD_MAX_BYTES`; the
+    /// records are checked (EIO if malformed).
+    fn getdents(&self, id: usize, buf: &mut [u8], opaque: u64) -> Result<usize> {
+        let handle = self.handle(id)?;
+        let len = buf.len().min(RESPONSE_PAYLOAD_MAX_BYTES);
+        let args = [handle.daemon_id, 0, len as u64, opaque, 0, 0];
+        let reply = self.call(Opcode::Getdents, args, Vec::new(), Expect::Dirents(len))?;
+        buf[..reply.payload.len()].copy_from_slice(&reply.payload);
+        Ok(reply.payload.len())
+    }
+
+    /// Frename: the path travels inline.
+    fn frename(&self, id: usize, path: &str) -> Result<()> {
+        let handle = self.handle(id)?;
+        if path.len() > REQUEST_PAYLOAD_MAX_BYTES {
+            return Err(Error::new(ENAMETOOLONG));
+        }
+        let args = [handle.daemon_id, 0, path.len() as u64, 0, 0, 0];
+        self.call(Opcode::Frename, args, path.as_bytes().into(), Expect::Value).map(drop)
+    }
+
+    /// MmapPrep: the daemon's address (EIO unless non-zero and
+    /// page-aligned) and the process that answered, the lender.
+    fn mmap_prep(&self, id: usize, offset: u64, size: usize, flags: usize) -> Result<FmapLease> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, offset, size as u64, flags as u64, 0, 0];
+        let expect = Expect::Address { daemon_id: handle.daemon_id, offset, size: size as u64 };
+        let reply = self.call(Opcode::MmapPrep, args, Vec::new(), expect)?;
+        Ok(FmapLease { address: reply.value, lender: reply.responder })
+    }
+
+    /// Munmap; without `wait`, sent one-way as the kernel's own request
+    /// (EIO if the daemon is already gone, as for any call).
+    fn munmap(&self, id: usize, offset: u64, size: usize, flags: usize, wait: bool) -> Result<()> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, offset, size as u64, flags as u64, 0, 0];
+        if wait {
+            return self.call(Opcode::Munmap, args, Vec::new(), Expect::Value).map(drop);
+        }
+        let mut queue = self.queue.lock();
+        if !queue.alive {
+            return Err(Error::new(EIO));
+        }
+        queue.push_oneway(Opcode::Munmap, args);
+        Ok(())
+    }
+
+    fn msync(&self, id: usize, offset: u64, size: usize, flags: usize) -> Result<()> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, offset, size as u64, flags as u64, 0, 0];
+        self.call(Opcode::Msync, args, Vec::new(), Expect::Value).map(drop)
     }
 
     /// One-way: the daemon is told, nobody waits.

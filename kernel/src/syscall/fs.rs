@@ -1,11 +1,16 @@
 //! File system calls: open, close, read, write, lseek, fstat, dup, dup2,
-//! fcntl, fsync, ftruncate.
+//! fcntl, fsync, ftruncate, pipe2, and the directory calls unlinkat,
+//! getdents and frename (mkdir is `open` with `O_CREAT | O_DIRECTORY`).
+//! Paths go through [`scheme::resolve`]: a path without a scheme is
+//! `file:`'s.
 
 use alloc::sync::Arc;
 use alloc::vec;
 
-use tessera_abi::error::{EBADF, EINVAL, ENAMETOOLONG, Error, Result};
-use tessera_abi::flag::{F_DUPFD, F_GETFD, F_GETFL, F_SETFD, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
+use alloc::string::String;
+
+use tessera_abi::error::{EBADF, EINVAL, EIO, ENAMETOOLONG, EXDEV, Error, Result};
+use tessera_abi::flag::{AT_REMOVEDIR, F_DUPFD, F_GETFD, F_GETFL, F_SETFD, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
 use tessera_abi::{FD_CLOEXEC, O_CLOEXEC, Stat};
 
 use super::with_space;
@@ -31,11 +36,18 @@ fn writable(flags: usize) -> bool {
     matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR)
 }
 
-pub fn open(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize> {
+/// The path at `[path_ptr, path_ptr + path_len)`: ENAMETOOLONG over
+/// [`MAX_PATH_BYTES`] (checked before anything is read), EFAULT, EINVAL if
+/// not UTF-8.
+fn user_path(path_ptr: usize, path_len: usize) -> Result<String> {
     if path_len > MAX_PATH_BYTES {
         return Err(Error::new(ENAMETOOLONG));
     }
-    let path = with_space(|space| UserSlice::new(path_ptr, path_len)?.read_str(space))?;
+    with_space(|space| UserSlice::new(path_ptr, path_len)?.read_str(space))
+}
+
+pub fn open(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize> {
+    let path = user_path(path_ptr, path_len)?;
     let (scheme, rest) = scheme::resolve(&path)?;
     // An access mode of 0 means read-only, as in classic Redox.
     let flags = if flags & O_ACCMODE == 0 { flags | O_RDONLY } else { flags };
@@ -161,6 +173,51 @@ pub fn ftruncate(fd: usize, len: usize) -> Result<usize> {
         return Err(Error::new(EINVAL));
     }
     file.description.scheme.ftruncate(file.description.id, len).map(|()| 0)
+}
+
+/// `unlinkat(path_ptr, path_len, flags)`: removes a file or, with
+/// `AT_REMOVEDIR`, an empty directory. EINVAL for other flags; the path's
+/// errors as for `open`; then the scheme's (ENOENT, ENOTDIR, EISDIR,
+/// ENOTEMPTY; EOPNOTSUPP for kernel schemes).
+pub fn unlinkat(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize> {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Error::new(EINVAL));
+    }
+    let path = user_path(path_ptr, path_len)?;
+    let (scheme, rest) = scheme::resolve(&path)?;
+    scheme.unlink(rest, flags).map(|()| 0)
+}
+
+/// `getdents(fd, buf, len, opaque)`: whole `tessera_abi::dirent` records
+/// of the directory open on `fd`, starting at the entry `opaque` names;
+/// bytes written, 0 at the end. EBADF if `fd` is not open for reading,
+/// EFAULT for a buffer not writable, EIO for records a user scheme got
+/// wrong; else the scheme's (ENOTDIR, EINVAL: no room for one record).
+pub fn getdents(fd: usize, buf: usize, len: usize, opaque: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    if !readable(file.description.flags) {
+        return Err(Error::new(EBADF));
+    }
+    let user = UserSlice::new(buf, len)?;
+    with_space(|space| user.check_writable(space))?;
+    let mut kernel = vec![0u8; len.min(CHUNK_BYTES)];
+    let n = file.description.scheme.getdents(file.description.id, &mut kernel, opaque as u64)?;
+    let records = kernel.get(..n).ok_or(Error::new(EIO))?;
+    with_space(|space| user.write(space, records))?;
+    Ok(n)
+}
+
+/// `frename(fd, path_ptr, path_len)`: the file open on `fd` takes the
+/// path. EXDEV if the path is another scheme's; the path's errors as for
+/// `open`; then the scheme's.
+pub fn frename(fd: usize, path_ptr: usize, path_len: usize) -> Result<usize> {
+    let file = handle(fd)?;
+    let path = user_path(path_ptr, path_len)?;
+    let (scheme, rest) = scheme::resolve(&path)?;
+    if !scheme::same(&scheme, &file.description.scheme) {
+        return Err(Error::new(EXDEV));
+    }
+    scheme.frename(file.description.id, rest).map(|()| 0)
 }
 
 /// `pipe2(fds_ptr, flags)`: writes `[read_fd, write_fd]`; flags may hold

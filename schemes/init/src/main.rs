@@ -14,14 +14,21 @@
 //!   status S` or `… killed by signal S (SIGxxx)`). A daemon's status does
 //!   not change init's verdict (a daemon that cannot be forked at all
 //!   does).
+//! - **`wait-scheme NAME`** waits until the scheme `NAME:` is registered
+//!   (its line shows in the root scheme's listing `:`), checking every
+//!   millisecond for at most [`WAIT_SCHEME_MS`]: `init: scheme NAME ready`,
+//!   or `init: scheme NAME did not appear within N ms`, which counts as a
+//!   failed line. It follows the `daemon` line of a daemon that serves a
+//!   scheme later lines rely on (`daemon ramfs` then `wait-scheme file`).
 //! - **Any other line** is a foreground program: init runs it and waits for
 //!   it to end, then prints `init: NAME exited with status S` (or the
 //!   signal). While it waits, init reaps every child that ends — daemons
 //!   (reported as above) and orphans it adopted (reaped silently) — so no
 //!   zombie is left behind.
 //!
-//! The test image's list is `daemon echod` then `testrunner`; the normal
-//! image's is `console` (mk/kernel.mk writes both).
+//! The normal image's list is `daemon ramfs`, `wait-scheme file`,
+//! `console`; the test image's starts the same way, then `daemon echod`
+//! and `testrunner` (mk/kernel.mk writes both).
 //!
 //! **The end.** After the last line, init stops what is still running: it
 //! sends `SIGTERM` to every live child — the daemons (`init: stopping
@@ -54,6 +61,12 @@ tessera_runtime::entry!(main);
 const INIT_RC: &str = "initfs:etc/init.rc";
 /// The word that starts a daemon line.
 const DAEMON: &str = "daemon";
+/// The word that starts a line waiting for a scheme.
+const WAIT_SCHEME: &str = "wait-scheme";
+/// How long a `wait-scheme` line waits at most.
+const WAIT_SCHEME_MS: u64 = 5000;
+/// The pause between looks at the root scheme's listing.
+const WAIT_SCHEME_POLL: TimeSpec = TimeSpec { tv_sec: 0, tv_nsec: 1_000_000 };
 /// How long each stop phase (SIGTERM, then SIGKILL) waits for children.
 const STOP_GRACE_MS: u64 = 1000;
 /// The pause between checks while stopping children.
@@ -89,6 +102,20 @@ fn main(args: Args) -> i32 {
     let mut failed = 0;
     for line in process::program_lines(text) {
         let mut argv: Vec<&str> = line.split_whitespace().collect();
+        if argv.first() == Some(&WAIT_SCHEME) {
+            match argv.as_slice() {
+                [_, name] => {
+                    if !wait_scheme(name) {
+                        failed += 1;
+                    }
+                }
+                _ => {
+                    println!("init: {rc}: \"{line}\" should be `wait-scheme NAME`");
+                    failed += 1;
+                }
+            }
+            continue;
+        }
         let daemon = argv.first() == Some(&DAEMON);
         if daemon {
             argv.remove(0);
@@ -127,6 +154,33 @@ fn main(args: Args) -> i32 {
         failed += 1;
     }
     if failed == 0 { 0 } else { 1 }
+}
+
+/// Waits until `name:` shows in the root scheme's listing (`name queued
+/// waiting` lines), at most [`WAIT_SCHEME_MS`] (or as many polls where
+/// there is no clock); reports how it went. True if it appeared.
+fn wait_scheme(name: &str) -> bool {
+    let registered = || {
+        let listing = io::read_file(":").ok().and_then(|text| String::from_utf8(text).ok()).unwrap_or_default();
+        listing.lines().any(|line| line.split(' ').next() == Some(name))
+    };
+    let deadline = now_ms().map(|now| now + WAIT_SCHEME_MS);
+    for poll in 0.. {
+        if registered() {
+            println!("init: scheme {name} ready");
+            return true;
+        }
+        let over = match (deadline, now_ms()) {
+            (Some(deadline), Some(now)) => now >= deadline,
+            _ => poll >= WAIT_SCHEME_MS,
+        };
+        if over {
+            println!("init: scheme {name} did not appear within {WAIT_SCHEME_MS} ms");
+            return false;
+        }
+        let _ = sys::nanosleep(&WAIT_SCHEME_POLL, None);
+    }
+    false
 }
 
 /// Waits for child `pid` to end and returns its status; every other child

@@ -25,7 +25,7 @@
 //!   documenting the errnos a caller sees. [`process`] builds `spawn`/`wait`
 //!   on them; [`io`] has the `print!` family and whole-file reads;
 //!   [`thread`] spawns and joins threads (stacks on the heap, joins through
-//!   the kernel's cleared tid word and a futex).
+//!   the kernel's cleared tid word and a futex); [`fs`] lists directories.
 //! - **Memory** ([`mm`]): `mmap`, `munmap`, `mprotect`, `mremap`,
 //!   `madvise` and `msync` with their flags, and [`mm::read_maps`], the
 //!   caller's mappings as `sys:maps` lists them.
@@ -48,6 +48,7 @@ extern crate alloc;
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 mod arch;
+pub mod fs;
 pub mod heap;
 pub mod io;
 pub mod mm;

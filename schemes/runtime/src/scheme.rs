@@ -28,6 +28,16 @@
 //! and `lseek` is the kernel's, using [`Scheme::fsize`] for `SEEK_END`.
 //! Otherwise `offset` is 0 and `lseek` fails with ESPIPE.
 //!
+//! **Directories**: `unlinkat`, `getdents` (fill the buffer with
+//! `tessera_abi::dirent` records, e.g. with `DirentBuf`) and `frename`
+//! answer the calls of the same names; `mkdir` is an `open` with
+//! `O_CREAT | O_DIRECTORY`.
+//!
+//! **fmap**: a filesystem daemon lends file pages with `mmap_prep` (an
+//! address in its own address space) and gets `munmap` / `msync` for them
+//! later; `munmap` may come one-way (no answer is sent). See
+//! `docs/schemes.md`.
+//!
 //! The queue is closed on `execve` (`O_CLOEXEC`) but shared with children
 //! made by `fork`: the scheme lives until every process holding it is gone.
 //! A daemon must not call its own scheme: it would wait for itself.
@@ -42,7 +52,7 @@ use tessera_abi::scheme::{
     CQE_BYTES, Cqe, CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, RESPONSE_PAYLOAD_MAX_BYTES, SqeFlags,
     encode_stat, split_request,
 };
-use tessera_abi::{Error, O_CLOEXEC, Result, Stat};
+use tessera_abi::{Error, O_CLOEXEC, Result, Stat, dirent};
 
 use crate::sys;
 
@@ -91,6 +101,38 @@ pub trait Scheme {
     fn dup(&mut self, _id: usize, _name: &[u8], _ctx: &CallerCtx) -> Result<Opened> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// Removes `path` (relative to the scheme's root): a file, or with
+    /// `AT_REMOVEDIR` in `flags` an empty directory.
+    fn unlinkat(&mut self, _path: &str, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Fills `buf` with whole `tessera_abi::dirent` records of directory
+    /// `id`, from the entry `opaque` names (0: the first); returns the
+    /// bytes filled, 0 at the end. A result that is not well-formed records
+    /// is answered EIO.
+    fn getdents(&mut self, _id: usize, _buf: &mut [u8], _opaque: u64) -> Result<usize> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Gives the file `id` the path `path` within the scheme.
+    fn frename(&mut self, _id: usize, _path: &str, _ctx: &CallerCtx) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Lends the pages holding `size` bytes of file `id` from `offset` for
+    /// a mapping with Redox `MapFlags` `flags`: the address, in this
+    /// process, of the page at `offset` (non-zero, page-aligned).
+    fn mmap_prep(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<usize> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// A lent range is unmapped; `flags` are `MunmapFlags` bits
+    /// (`NEEDS_SYNC`: write it back). May come one-way (the result is then
+    /// not sent).
+    fn munmap(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Writes a lent range back (`MS_*` flags).
+    fn msync(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// The last descriptor of `id` is gone (no answer is sent).
     fn close(&mut self, _id: usize) {}
 }
@@ -103,8 +145,9 @@ pub fn answer(scheme: &mut impl Scheme, request: &[u8], response: &mut Vec<u8>) 
     let Some((sqe, payload)) = split_request(request) else { return false };
     let oneway = sqe.sqe_flags.contains(SqeFlags::ONEWAY);
     let ctx = CallerCtx { pid: sqe.caller as usize, uid: 0, gid: 0 };
-    let [a0, _, a2, a3, _, _] = sqe.args;
+    let [a0, a1, a2, a3, _, _] = sqe.args;
     let id = a0 as usize;
+    let path = || core::str::from_utf8(payload).map_err(|_| Error::new(EINVAL));
     response.clear();
     response.resize(CQE_BYTES, 0);
 
@@ -113,10 +156,7 @@ pub fn answer(scheme: &mut impl Scheme, request: &[u8], response: &mut Vec<u8>) 
     };
     let plain = |result: Result<usize>| result.map(|value| (value, NewFdFlags::empty()));
     let result = match Opcode::try_from_raw(sqe.opcode) {
-        Some(Opcode::OpenAt) => match core::str::from_utf8(payload) {
-            Ok(path) => new_file(scheme.open(path, a3 as usize, &ctx)),
-            Err(_) => Err(Error::new(EINVAL)),
-        },
+        Some(Opcode::OpenAt) => new_file(path().and_then(|path| scheme.open(path, a3 as usize, &ctx))),
         Some(Opcode::Read) => {
             let len = (a2 as usize).min(RESPONSE_PAYLOAD_MAX_BYTES);
             response.resize(CQE_BYTES + len, 0);
@@ -147,6 +187,21 @@ pub fn answer(scheme: &mut impl Scheme, request: &[u8], response: &mut Vec<u8>) 
             scheme.close(id);
             Ok((0, NewFdFlags::empty()))
         }
+        Some(Opcode::UnlinkAt) => plain(path().and_then(|path| scheme.unlinkat(path, a3 as usize, &ctx)).map(|()| 0)),
+        Some(Opcode::Getdents) => {
+            let len = (a2 as usize).min(RESPONSE_PAYLOAD_MAX_BYTES);
+            response.resize(CQE_BYTES + len, 0);
+            let result = match scheme.getdents(id, &mut response[CQE_BYTES..], a3) {
+                Ok(n) if n > len || dirent::check(&response[CQE_BYTES..CQE_BYTES + n]).is_err() => Err(Error::new(EIO)),
+                other => other,
+            };
+            response.truncate(CQE_BYTES + *result.as_ref().unwrap_or(&0));
+            plain(result)
+        }
+        Some(Opcode::Frename) => plain(path().and_then(|path| scheme.frename(id, path, &ctx)).map(|()| 0)),
+        Some(Opcode::MmapPrep) => plain(scheme.mmap_prep(id, a1, a2 as usize, a3 as usize, &ctx)),
+        Some(Opcode::Munmap) => plain(scheme.munmap(id, a1, a2 as usize, a3 as usize, &ctx).map(|()| 0)),
+        Some(Opcode::Msync) => plain(scheme.msync(id, a1, a2 as usize, a3 as usize, &ctx).map(|()| 0)),
         _ => Err(Error::new(EOPNOTSUPP)),
     };
     if oneway {
@@ -317,6 +372,143 @@ mod tests {
         assert_eq!(ask(&mut scheme, Opcode::Ftruncate, [7, 3, 0, 0, 0, 0], b"").0, eopnotsupp);
         assert_eq!(ask(&mut scheme, Opcode::Dup, [7, 0, 1, 0, 0, 0], b"x").0, eopnotsupp);
         assert_eq!(ask(&mut scheme, Opcode::Fpath, [7, 0, 0, 0, 0, 0], b"").0, eopnotsupp);
+    }
+
+    #[test]
+    fn directory_and_fmap_requests_default_to_eopnotsupp() {
+        let mut scheme = OneFile::default();
+        let eopnotsupp = Err(Error::new(EOPNOTSUPP));
+        assert_eq!(ask(&mut scheme, Opcode::UnlinkAt, [ROOT_ID, 0, 1, 0, 0, 0], b"f").0, eopnotsupp);
+        assert_eq!(ask(&mut scheme, Opcode::Getdents, [7, 0, 64, 0, 0, 0], b"").0, eopnotsupp);
+        assert_eq!(ask(&mut scheme, Opcode::Frename, [7, 0, 1, 0, 0, 0], b"g").0, eopnotsupp);
+        assert_eq!(ask(&mut scheme, Opcode::MmapPrep, [7, 0, 4096, 0, 0, 0], b"").0, eopnotsupp);
+        assert_eq!(ask(&mut scheme, Opcode::Munmap, [7, 0, 4096, 0, 0, 0], b"").0, eopnotsupp);
+        assert_eq!(ask(&mut scheme, Opcode::Msync, [7, 0, 4096, 0, 0, 0], b"").0, eopnotsupp);
+    }
+
+    /// A directory of three names, and a log of the other calls.
+    #[derive(Default)]
+    struct Listing {
+        log: Vec<std::string::String>,
+        /// getdents writes this many junk bytes instead of records.
+        junk: usize,
+    }
+
+    const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
+
+    impl Scheme for Listing {
+        fn unlinkat(&mut self, path: &str, flags: usize, ctx: &CallerCtx) -> Result<()> {
+            self.log.push(std::format!("unlinkat {path} {flags:#x} by {}", ctx.pid));
+            if path == "busy" { Err(Error::new(EBADF)) } else { Ok(()) }
+        }
+        fn getdents(&mut self, id: usize, buf: &mut [u8], opaque: u64) -> Result<usize> {
+            if self.junk > 0 {
+                buf[..self.junk].fill(0xFF);
+                return Ok(self.junk);
+            }
+            let mut out = dirent::DirentBuf::new(buf, dirent::HEADER_BYTES as u16).expect("header size");
+            for (i, name) in NAMES.iter().enumerate().skip(opaque as usize) {
+                let entry = dirent::DirEntry {
+                    inode: id as u64 + i as u64,
+                    next_opaque_id: i as u64 + 1,
+                    name,
+                    kind: dirent::DirentKind::Regular,
+                };
+                if out.entry(entry).is_err() {
+                    break;
+                }
+            }
+            Ok(out.finalize())
+        }
+        fn frename(&mut self, id: usize, path: &str, _ctx: &CallerCtx) -> Result<()> {
+            self.log.push(std::format!("frename {id} {path}"));
+            Ok(())
+        }
+        fn mmap_prep(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<usize> {
+            self.log.push(std::format!("mmap_prep {id} {offset:#x} {size:#x} {flags:#x}"));
+            Ok(0x4000_0000 + offset as usize)
+        }
+        fn munmap(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<()> {
+            self.log.push(std::format!("munmap {id} {offset:#x} {size:#x} {flags:#x}"));
+            if flags == 1 { Err(Error::new(EIO)) } else { Ok(()) }
+        }
+        fn msync(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<()> {
+            self.log.push(std::format!("msync {id} {offset:#x} {size:#x} {flags:#x}"));
+            Ok(())
+        }
+    }
+
+    /// `ask` for any scheme.
+    fn ask_any(scheme: &mut impl Scheme, opcode: Opcode, args: [u64; 6], payload: &[u8]) -> (Result<usize>, Vec<u8>) {
+        let mut response = Vec::new();
+        assert!(answer(scheme, &request(opcode, SqeFlags::empty(), args, payload), &mut response));
+        let (cqe, payload) = split_response(&response).expect("a whole header");
+        (Error::demux(cqe.result as usize), payload.to_vec())
+    }
+
+    #[test]
+    fn unlinkat_and_frename_get_their_paths() {
+        let mut scheme = Listing::default();
+        let rmdir = [ROOT_ID, 0, 3, tessera_abi::flag::AT_REMOVEDIR as u64, 0, 0];
+        assert_eq!(ask_any(&mut scheme, Opcode::UnlinkAt, rmdir, b"a/b").0, Ok(0));
+        assert_eq!(ask_any(&mut scheme, Opcode::UnlinkAt, [ROOT_ID, 0, 4, 0, 0, 0], b"busy").0, Err(Error::new(EBADF)));
+        assert_eq!(
+            ask_any(&mut scheme, Opcode::UnlinkAt, [ROOT_ID, 0, 1, 0, 0, 0], b"\xff").0,
+            Err(Error::new(EINVAL))
+        );
+        assert_eq!(ask_any(&mut scheme, Opcode::Frename, [3, 0, 5, 0, 0, 0], b"/x/y2").0, Ok(0));
+        assert_eq!(ask_any(&mut scheme, Opcode::Frename, [3, 0, 1, 0, 0, 0], b"\xfe").0, Err(Error::new(EINVAL)));
+        assert_eq!(scheme.log, ["unlinkat a/b 0x200 by 5", "unlinkat busy 0x0 by 5", "frename 3 /x/y2"]);
+    }
+
+    #[test]
+    fn getdents_carries_whole_records() {
+        let mut scheme = Listing::default();
+        let (result, payload) = ask_any(&mut scheme, Opcode::Getdents, [9, 0, 4096, 0, 0, 0], b"");
+        let names: Vec<&[u8]> = dirent::entries(&payload).map(|e| e.expect("well-formed").name).collect();
+        assert_eq!((result, names), (Ok(payload.len()), std::vec![&b"alpha"[..], b"beta", b"gamma"]));
+
+        // Room for one record at a time: the opaque ids walk the listing.
+        let one = dirent::record_bytes(5) as u64;
+        let (result, payload) = ask_any(&mut scheme, Opcode::Getdents, [9, 0, one, 1, 0, 0], b"");
+        let entry = dirent::entries(&payload).next().expect("a record").expect("well-formed");
+        assert_eq!(
+            (result, entry.name, entry.next_opaque_id, entry.inode),
+            (Ok(dirent::record_bytes(4)), &b"beta"[..], 2, 10)
+        );
+        assert_eq!(ask_any(&mut scheme, Opcode::Getdents, [9, 0, 4096, 3, 0, 0], b""), (Ok(0), Vec::new()));
+
+        scheme.junk = 24;
+        assert_eq!(
+            ask_any(&mut scheme, Opcode::Getdents, [9, 0, 4096, 0, 0, 0], b""),
+            (Err(Error::new(EIO)), Vec::new())
+        );
+    }
+
+    #[test]
+    fn fmap_requests_reach_the_scheme() {
+        let mut scheme = Listing::default();
+        let prot_read_shared = 0x0004_0001;
+        assert_eq!(
+            ask_any(&mut scheme, Opcode::MmapPrep, [4, 0x2000, 0x3000, prot_read_shared, 0, 0], b"").0,
+            Ok(0x4000_2000)
+        );
+        assert_eq!(ask_any(&mut scheme, Opcode::Msync, [4, 0x2000, 0x1000, 4, 0, 0], b"").0, Ok(0));
+        assert_eq!(ask_any(&mut scheme, Opcode::Munmap, [4, 0x2000, 0x3000, 1, 0, 0], b"").0, Err(Error::new(EIO)));
+
+        // One-way (a process's exit): served, never answered.
+        let mut response = Vec::new();
+        let oneway = request(Opcode::Munmap, SqeFlags::ONEWAY, [4, 0, 0x1000, 0, 0, 0], b"");
+        assert!(!answer(&mut scheme, &oneway, &mut response));
+        assert_eq!(
+            scheme.log,
+            [
+                "mmap_prep 4 0x2000 0x3000 0x40001",
+                "msync 4 0x2000 0x1000 0x4",
+                "munmap 4 0x2000 0x3000 0x1",
+                "munmap 4 0x0 0x1000 0x0"
+            ]
+        );
     }
 
     #[test]

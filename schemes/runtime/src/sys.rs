@@ -21,8 +21,10 @@ use crate::syscall::*;
 /// `waitpid` target meaning "any child" (POSIX's `-1`).
 pub const ANY_CHILD: usize = usize::MAX;
 
-/// Opens `path` (`scheme:path`, or `/scheme/name/path`) with Redox's `O_*`
-/// `flags` (`tessera_abi::flag`) and returns the new fd, the lowest free.
+/// Opens `path` (`scheme:path`, or `/scheme/name/path`; any other path is
+/// `file:`'s, `/a/b` being `file:/a/b`) with Redox's `O_*` `flags`
+/// (`tessera_abi::flag`) and returns the new fd, the lowest free.
+/// `O_CREAT | O_DIRECTORY` makes a directory (see [`mkdir`]).
 ///
 /// Errors: `ENODEV` no scheme of that name (Redox's answer for an unknown
 /// scheme), `ENOENT` no such file in the scheme, `ENOTDIR`/`EISDIR` a
@@ -127,6 +129,71 @@ pub fn fsync(fd: usize) -> Result<()> {
 pub fn ftruncate(fd: usize, len_bytes: usize) -> Result<()> {
     // SAFETY: no memory is passed.
     unsafe { syscall2(SYS_FTRUNCATE, fd, len_bytes) }.map(drop)
+}
+
+/// Makes the directory `path` (Redox's way: `open` with `O_CREAT |
+/// O_DIRECTORY | O_EXCL`, then `close`).
+///
+/// Errors: `EEXIST` something is there already, `ENOENT` a parent is
+/// missing, `ENOTDIR` a parent is a file, `ENODEV` no such scheme, `EINVAL`
+/// a bad name, `EOPNOTSUPP` a scheme without directories.
+pub fn mkdir(path: &str) -> Result<()> {
+    use tessera_abi::flag::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY};
+    close(open(path, O_CREAT | O_DIRECTORY | O_EXCL | O_RDONLY | tessera_abi::O_CLOEXEC)?)
+}
+
+/// Removes the file (`flags` 0) or, with `AT_REMOVEDIR`
+/// (`tessera_abi::flag`), the empty directory `path`. Prefer [`unlink`] and
+/// [`rmdir`].
+///
+/// Errors: `ENOENT` nothing there, `ENOTDIR` a directory was meant and
+/// this is not one (or a parent is a file), `EISDIR` a directory without
+/// `AT_REMOVEDIR`, `ENOTEMPTY` a directory with entries, `EBUSY` the root,
+/// `EINVAL` other flags or a last component `.`, `ENODEV` no such scheme,
+/// `EOPNOTSUPP` a scheme that removes nothing.
+pub fn unlinkat(path: &str, flags: usize) -> Result<()> {
+    // SAFETY: the kernel only reads `path.len()` bytes at `path`.
+    unsafe { syscall3(SYS_UNLINKAT, path.as_ptr() as usize, path.len(), flags) }.map(drop)
+}
+
+/// Removes the file `path` (POSIX `unlink`); an open file stays readable
+/// through its fds. Errors: those of [`unlinkat`].
+pub fn unlink(path: &str) -> Result<()> {
+    unlinkat(path, 0)
+}
+
+/// Removes the empty directory `path` (POSIX `rmdir`).
+/// Errors: those of [`unlinkat`].
+pub fn rmdir(path: &str) -> Result<()> {
+    unlinkat(path, tessera_abi::flag::AT_REMOVEDIR)
+}
+
+/// Reads directory entries of `fd` into `buf`: whole `tessera_abi::dirent`
+/// records (parse them with `tessera_abi::dirent::entries`), starting at
+/// the entry `opaque` names — 0 for the first, then the last record's
+/// `next_opaque_id`. Returns the bytes filled; 0 at the end. Prefer
+/// [`crate::fs::read_dir`].
+///
+/// Errors: `EBADF` not an open fd or not open for reading, `ENOTDIR` not a
+/// directory, `EINVAL` `buf` too small for the next record, `EIO` the
+/// scheme answered malformed records, `EOPNOTSUPP` a scheme without
+/// directory listings.
+pub fn getdents(fd: usize, buf: &mut [u8], opaque: u64) -> Result<usize> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    unsafe { syscall4(SYS_GETDENTS, fd, buf.as_mut_ptr() as usize, buf.len(), opaque as usize) }
+}
+
+/// Renames the file open on `fd` to `path`, which must be in the same
+/// scheme; what `path` named before is replaced (POSIX `rename`).
+///
+/// Errors: `EXDEV` another scheme, `EBADF` not an open fd, `ENOENT` a
+/// missing parent (or the file was removed), `EEXIST`/`ENOTEMPTY` a
+/// non-empty directory is in the way, `EISDIR` a file onto a directory,
+/// `ENOTDIR` a directory onto a file, `EINVAL` a directory into itself,
+/// `EBUSY` the root, `EOPNOTSUPP` a scheme that cannot rename.
+pub fn frename(fd: usize, path: &str) -> Result<()> {
+    // SAFETY: the kernel only reads `path.len()` bytes at `path`.
+    unsafe { syscall3(SYS_FRENAME, fd, path.as_ptr() as usize, path.len()) }.map(drop)
 }
 
 /// A pipe: `[read end, write end]`. `flags` may hold `O_CLOEXEC`-style

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | a daemon that exits at once (`daemon kvd --bad`, status 2) | `init: started daemon kvd (pid A)`, later `init: daemon kvd (pid A) exited with status 2` |
 //! | foreground programs | `init: hello exited with status 0`, `init: kvd exited with status 2`, in that order |
+//! | `wait-scheme echo-init-rc` after that daemon's line | `init: scheme echo-init-rc ready`, after the daemon started and before the next program ran |
 //! | a daemon still running at the end (`daemon echod echo-init-rc`) | after the last foreground line: `init: stopping daemon echod (pid B)`, then `init: daemon echod (pid B) killed by signal 15 (SIGTERM)` |
 //! | init's status | exited with 1 (a foreground program failed) |
 //! | what is left | no process that was not there before init started; the pipe reaches end of file |
@@ -116,6 +117,13 @@ fn check_lines(checks: &mut Checks, lines: &[&str]) {
     let Some(pid) = pid_of("init: started daemon echod (pid ") else {
         return checks.check("the daemon echod is started", false, format_args!("lines: {lines:?}"));
     };
+    let started = at(&format!("init: started daemon echod (pid {pid})"));
+    let ready = at("init: scheme echo-init-rc ready");
+    checks.check(
+        "wait-scheme reports the daemon's scheme ready before the next line runs",
+        matches!((started, ready, hello), (Some(s), Some(r), Some(h)) if s < r && r < h),
+        format_args!("daemon started at {started:?}, ready at {ready:?}, hello at {hello:?}"),
+    );
     let stopping = at(&format!("init: stopping daemon echod (pid {pid})"));
     let killed = at(&format!("init: daemon echod (pid {pid}) killed by signal 15 (SIGTERM)"));
     checks.check(
