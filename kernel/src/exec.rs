@@ -85,6 +85,13 @@ pub fn load(elf: &[u8], argv: &[String], envp: &[String], inject: Arc<FailInject
         return Err(no_exec());
     }
     let mut space = AddrSpace::new(inject)?;
+    // The caller's RLIMIT_AS-like cap (`sys:limits`) carries over, and the
+    // new image must fit under it (else ENOMEM, the caller unchanged). Init,
+    // loaded before any process exists, starts with none.
+    if crate::process::init_alive() {
+        let caller = crate::process::current();
+        space.set_max_mapped_pages(caller.space.lock().as_ref().and_then(AddrSpace::max_mapped_pages));
+    }
     // Populated and writable while the kernel fills them, then given the
     // segments' rights (nothing runs in the space yet: no flush needed).
     for &page in pages.keys() {

@@ -20,7 +20,20 @@
 //!   allocation (0 = the next) fail, once; `off` clears it. An mm call that
 //!   hits it must fail with ENOMEM and leave everything as before.
 //! - `sys:privilege`: `drop` makes the writer unprivileged for good
-//!   (`memory:physical` is then EPERM); children inherit it.
+//!   (`memory:physical` is then EPERM, and `sys:limits` can only be
+//!   lowered); children inherit it.
+//!
+//! And one is a real knob, of the reader's or writer's own process:
+//! - `sys:limits`: the reader's limits, `as BYTES` or `as unlimited` (the
+//!   RLIMIT_AS-like cap on mapped memory, in bytes). Writing `as BYTES`
+//!   (rounded up to pages) or `as unlimited` sets the writer's cap; mmap,
+//!   mremap and stack growth that would take the space past it fail
+//!   (ENOMEM; SIGSEGV for stack growth). Setting it below the current size
+//!   is allowed and only stops growth, as Linux's `setrlimit`. Fork and
+//!   exec keep it. A privileged process may set any value; an unprivileged
+//!   one may only keep or lower it (EPERM otherwise), as Linux allows
+//!   raising a hard limit only with CAP_SYS_RESOURCE. Anything else
+//!   written is EINVAL.
 //!
 //! The text is made when the file is opened, so one open reads a consistent
 //! snapshot.
@@ -33,7 +46,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, EPERM, Error, Result};
 use tessera_abi::flag::MODE_FILE;
 
 use tessera_mm::Prot;
@@ -55,6 +68,51 @@ fn with_injector(process: &process::Process, f: impl FnOnce(&mm::FailInjector)) 
     if let Some(space) = process.space.lock().as_ref() {
         f(&space.inject);
     }
+}
+
+/// The `sys:limits` text for a mapped-pages cap.
+fn render_limits(cap_pages: Option<u64>) -> String {
+    match cap_pages {
+        Some(pages) => format!("as {}\n", pages.saturating_mul(rmm::PAGE_SIZE)),
+        None => String::from("as unlimited\n"),
+    }
+}
+
+/// The mapped-pages cap a `sys:limits` command asks for: `as BYTES`
+/// (rounded up to pages) or `as unlimited` (`None`). EINVAL for anything
+/// else.
+fn parse_limits(command: &str) -> Result<Option<u64>> {
+    let mut words = command.split_ascii_whitespace();
+    let (Some("as"), Some(value), None) = (words.next(), words.next(), words.next()) else {
+        return Err(Error::new(EINVAL));
+    };
+    if value == "unlimited" {
+        return Ok(None);
+    }
+    // Digits only: `parse` alone would take a leading `+`.
+    if !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::new(EINVAL));
+    }
+    let bytes: u64 = value.parse().map_err(|_| Error::new(EINVAL))?;
+    Ok(Some(bytes.div_ceil(rmm::PAGE_SIZE)))
+}
+
+/// Sets `process`'s mapped-pages cap to `cap_pages`. EPERM if the process
+/// is unprivileged and the new cap is above the old one (`None` is above
+/// every number).
+fn set_limit(process: &process::Process, cap_pages: Option<u64>) -> Result<()> {
+    let mut space = process.space.lock();
+    let space = space.as_mut().expect("a running process has a space");
+    let raises = match (space.max_mapped_pages(), cap_pages) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(old), Some(new)) => new > old,
+    };
+    if raises && !process.is_privileged() {
+        return Err(Error::new(EPERM));
+    }
+    space.set_max_mapped_pages(cap_pages);
+    Ok(())
 }
 
 fn render(path: &str) -> Result<String> {
@@ -121,8 +179,13 @@ fn render(path: &str) -> Result<String> {
             }
             let _ = writeln!(text, "total mapped_pages {} resident_pages {}", space.mapped_pages(), space.pages());
         }
+        "limits" => {
+            let process = process::current();
+            let space = process.space.lock();
+            text = render_limits(space.as_ref().expect("a running process has a space").max_mapped_pages());
+        }
         "inject" | "privilege" => {}
-        "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\n"),
+        "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\nlimits\n"),
         _ => return Err(Error::new(ENOENT)),
     }
     Ok(text)
@@ -161,6 +224,7 @@ impl KernelScheme for SysScheme {
             }
             ("privilege", "drop") => process.drop_privilege(),
             ("privilege", _) => return Err(Error::new(EINVAL)),
+            ("limits", _) => set_limit(&process, parse_limits(command)?)?,
             // The other files are read-only.
             _ => return Err(Error::new(EOPNOTSUPP)),
         }

@@ -325,3 +325,38 @@ pub fn expect_child(checks: &mut Checks, what: &str, segv: bool, status: Result<
 pub fn expect_segv_status(checks: &mut Checks, what: &str, status: Result<WaitStatus>) {
     expect_child(checks, what, true, status);
 }
+
+// ---- the address-space cap (`sys:limits`) ---------------------------------
+
+/// The caller's address-space cap from `sys:limits`: `Some(bytes)`, or
+/// `None` for `as unlimited`. Errors: those of `io::read_file`; `EINVAL`
+/// the text is not one `as BYTES` / `as unlimited` line.
+pub fn as_limit() -> Result<Option<usize>> {
+    let bad = || tessera_runtime::Error::new(tessera_runtime::abi::error::EINVAL);
+    let text = String::from_utf8(io::read_file("sys:limits")?).map_err(|_| bad())?;
+    match text.strip_prefix("as ").and_then(|rest| rest.strip_suffix('\n')) {
+        Some("unlimited") => Ok(None),
+        Some(bytes) => bytes.parse().map(Some).map_err(|_| bad()),
+        None => Err(bad()),
+    }
+}
+
+/// Writes `command` (e.g. `as 1048576`, `as unlimited`) to `sys:limits`
+/// in one `write`; the bytes written. Errors: those of the open and the
+/// write (`EINVAL` a bad command, `EPERM` an unprivileged raise).
+pub fn write_limits(command: &[u8]) -> Result<usize> {
+    let fd = sys::open("sys:limits", tessera_runtime::abi::flag::O_WRONLY)?;
+    let written = sys::write(fd, command);
+    let _ = sys::close(fd);
+    written
+}
+
+/// Sets the caller's address-space cap: `Some(bytes)` (rounded up to
+/// pages by the kernel) or `None` for unlimited. Errors: those of
+/// [`write_limits`].
+pub fn set_as_limit(bytes: Option<usize>) -> Result<usize> {
+    match bytes {
+        Some(bytes) => write_limits(alloc::format!("as {bytes}").as_bytes()),
+        None => write_limits(b"as unlimited"),
+    }
+}
