@@ -23,30 +23,34 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 
 # ---- the initfs -------------------------------------------------------------
 # Two initfs archives per arch, the same programs with a different init.rc:
-#   build/<arch>/initfs        the normal image's: init runs `console`
-#   build/<arch>/initfs-test   the test images': init starts the daemon
-#                              `echod`, then runs `testrunner`
+#   build/<arch>/initfs        the normal image's: init starts `ramfs` as
+#                              `file:`, waits for it, then runs `console`
+#   build/<arch>/initfs-test   the test images': the same `ramfs` start,
+#                              then the daemon `echod`, then `testrunner`
 # Each is staged in build/<arch>/<name>-root/:
 #   bin/<program>     init, console, testrunner, the test programs and
 #                     daemons (static ELF)
 #   etc/init.rc       what init runs (schemes/init: `daemon PROGRAM` lines
-#                     start daemons, other lines run in order)
+#                     start daemons, `wait-scheme NAME` waits for a scheme,
+#                     other lines run in order)
 #   etc/tests.list    what the test runner runs
 #   etc/init-check.rc (test initfs) the list `init-rc` gives a second init
 # and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
 # so the copy-if-changed step keeps the images from rebuilding when nothing
 # changed. init.rc lines are quoted words for printf (one line each).
-USER_PACKAGES := init console tessera-guest-tests
-USER_PROGRAMS := init console testrunner hello syscall-errors kvd user-scheme proc-lifecycle pipe-16m user-faults \
+USER_PACKAGES := init console ramfs tessera-guest-tests
+USER_PROGRAMS := init console ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
-	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench
-INIT_RC.initfs := 'console'
-INIT_RC.initfs-test := 'daemon echod' 'testrunner'
+	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
+	mm-limit mm-physical
+INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'console'
+INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'testrunner'
 # Files from the tree copied into etc/, per initfs.
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
-GUEST_TESTS := hello syscall-errors user-scheme proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
+GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
-	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack
+	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
+	mm-limit mm-physical
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
 
 $(MKINITFS): FORCE | deps
@@ -60,7 +64,7 @@ $(ARCHES:%=$(BUILD)/%/$(1)): $(BUILD)/%/$(1): $(MKINITFS) FORCE | deps
 	@rm -rf $(BUILD)/$$*/$(1)-root
 	@mkdir -p $(BUILD)/$$*/$(1)-root/bin $(BUILD)/$$*/$(1)-root/etc
 	@cp $(USER_PROGRAMS:%=$(TARGET_DIR)/$$(USER_TARGET.$$*)/release/%) $(BUILD)/$$*/$(1)-root/bin/
-	@printf '%s\n' '# What init runs (schemes/init): `daemon PROGRAM` starts a daemon, other lines run in order.' \
+	@printf '%s\n' '# What init runs (schemes/init): `daemon PROGRAM` starts a daemon, `wait-scheme NAME` waits for a scheme, other lines run in order.' \
 		$(INIT_RC.$(1)) > $(BUILD)/$$*/$(1)-root/etc/init.rc
 	@printf '%s\n' '# Tests the test runner runs, in order (tests/guest).' $(GUEST_TESTS) \
 		> $(BUILD)/$$*/$(1)-root/etc/tests.list

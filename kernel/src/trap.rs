@@ -48,20 +48,24 @@ pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
             Access::Write => tessera_mm::Access::Write,
             Access::Execute => tessera_mm::Access::Exec,
         };
-        let resolved = process::current().space.lock().as_mut().map(|space| space.fault(address, access));
+        let resolved = crate::mm::fmap::fault_in(&process::current().space, address, access);
         match resolved {
-            Some(Ok(())) => {
+            Ok(()) => {
                 process::exit_if_killed();
                 return;
             }
-            Some(Err(tessera_mm::FaultError::OutOfMemory)) => {
+            Err(tessera_mm::FaultError::OutOfMemory) => {
                 println!(
                     "kernel: process {pid} killed: out of memory resolving a page fault at {address:#x} (pc {:#x})",
                     frame.instruction_pointer()
                 );
                 process::exit_current(tessera_abi::wait::signaled(tessera_abi::signal::SIGKILL));
             }
-            Some(Err(tessera_mm::FaultError::Bus)) => info.signal = tessera_abi::signal::SIGBUS,
+            // A file page that cannot be had (past the end of the file, its
+            // scheme gone) is SIGBUS too.
+            Err(tessera_mm::FaultError::Bus | tessera_mm::FaultError::FilePage) => {
+                info.signal = tessera_abi::signal::SIGBUS
+            }
             _ => {}
         }
     }

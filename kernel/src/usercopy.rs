@@ -12,7 +12,7 @@ use rmm::PAGE_SIZE;
 use tessera_abi::error::{EFAULT, EINVAL, Error, Result};
 use tessera_bootinfo::{USER_END, phys_to_virt};
 
-use tessera_mm::Access;
+use tessera_mm::{Access, FaultError};
 
 use crate::mm::AddrSpace;
 
@@ -97,7 +97,21 @@ pub fn for_each_page(
     let mut page = virt & !(PAGE_SIZE - 1);
     while page < end {
         let present = matches!(space.translate(page), Some((_, flags)) if !need_write || flags.is_writable());
-        if !present && space.fault(page, access).is_err() {
+        if !present {
+            match space.fault(page, access) {
+                Ok(()) => {}
+                Err(FaultError::FilePage) => {
+                    // Fetched by the caller without the lock (`with_space`).
+                    space.want(page, access);
+                    return Err(Error::new(EFAULT));
+                }
+                Err(_) => return Err(Error::new(EFAULT)),
+            }
+        }
+        // Only RAM is reachable through the physical window: a user copy
+        // from or to device memory (`memory:physical`) is EFAULT.
+        let (frame, _) = space.translate(page).ok_or(Error::new(EFAULT))?;
+        if crate::mm::refcount(rmm::PhysAddr::new(frame.get() & !(PAGE_SIZE - 1))) == 0 {
             return Err(Error::new(EFAULT));
         }
         page += PAGE_SIZE;

@@ -14,6 +14,7 @@ use bitflags::bitflags;
 use rmm::VirtAddr;
 
 use crate::MmError;
+use crate::file::FileRange;
 use crate::page::{PageRange, range_for};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
@@ -21,6 +22,7 @@ use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
 use crate::unmap::{Release, release_pages};
+use alloc::vec::Vec;
 
 /// madvise advice (Linux's numbers).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,6 +125,22 @@ impl<P: PageTable> AddrSpace<P> {
         }
         self.checked_mapped_range(addr, len_bytes)?;
         Ok(())
+    }
+
+    /// The file pages mapped in `[addr, addr + len_bytes)`, per grant, for
+    /// the kernel's msync (after [`Self::msync`] validated the call).
+    pub fn file_ranges(&self, addr: VirtAddr, len_bytes: u64) -> Result<Vec<FileRange>, MmError> {
+        let range = self.checked_mapped_range(addr, len_bytes)?;
+        let mut out = Vec::new();
+        for base in self.overlapping(range) {
+            let grant = &self.grants[&base];
+            if let Provider::FmapBorrowed { file, offset_pages } = &grant.provider {
+                let part = grant.range().intersect(&range);
+                let first_page = offset_pages + grant.base.pages_until(part.start);
+                out.push(FileRange { file: file.clone(), first_page, pages: part.pages() });
+            }
+        }
+        Ok(out)
     }
 
     /// The pages of `[addr, addr + len_bytes)` if all are mapped (an empty

@@ -77,4 +77,8 @@ pub enum FaultError {
     /// A frame or page-table page could not be allocated. Nothing changed;
     /// the kernel may retry after reclaiming, or kill the process.
     OutOfMemory,
+    /// A file page has no frame here yet: the kernel fetches it from the
+    /// lender ([`crate::AddrSpace::file_page_wanted`],
+    /// [`crate::AddrSpace::supply_file_page`]) and retries. Nothing changed.
+    FilePage,
 }

@@ -13,6 +13,7 @@
 use rmm::{PhysAddr, VirtAddr};
 
 use crate::FaultError;
+use crate::file::FileRef;
 use crate::grant::{Grant, Prot};
 use crate::page::Page;
 use crate::provider::Provider;
@@ -152,7 +153,58 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
             Some(Slot::Frame(frame)) => map_or_protect(tx, page, frame, grant.pte_flags(true), present),
             _ => Err(FaultError::Bus),
         },
-        Provider::FmapBorrowed(never) => match *never {},
+        Provider::FmapBorrowed { file, offset_pages } => {
+            if !file.lends(offset_pages + grant.base.pages_until(page)) {
+                return Err(FaultError::Bus);
+            }
+            match slot {
+                Some(Slot::Frame(frame)) if file.is_shared() => {
+                    map_or_protect(tx, page, frame, grant.pte_flags(true), present)
+                }
+                Some(Slot::Frame(_)) => private_fault(tx, &grant, page, access, slot, present),
+                // The kernel fetches it from the lender.
+                None | Some(Slot::Zero) => Err(FaultError::FilePage),
+            }
+        }
+    }
+}
+
+impl<P: PageTable> AddrSpace<P> {
+    /// The file page a fault at `addr` waits for (after
+    /// [`FaultError::FilePage`]): the lease and the file page index.
+    pub fn file_page_wanted(&self, addr: VirtAddr) -> Option<(FileRef, u64)> {
+        let page = Page::containing(addr);
+        let grant = self.grant_containing(page)?;
+        let Provider::FmapBorrowed { file, offset_pages } = &grant.provider else { return None };
+        if self.slots.contains_key(&page) {
+            return None;
+        }
+        Some((file.clone(), offset_pages + grant.base.pages_until(page)))
+    }
+
+    /// Hands in `frame` (one reference, which this takes over) for file
+    /// page `index` of `file`, wanted at `addr`. Returns whether it was
+    /// used; if the mapping changed meanwhile (unmapped, or the page was
+    /// supplied by another thread) the reference is dropped at once and
+    /// the caller retries the fault, which sorts it out. Maps nothing: the
+    /// retried fault does, with the rights the access needs.
+    pub fn supply_file_page(
+        &mut self,
+        frames: &mut impl FrameStore,
+        addr: VirtAddr,
+        file: &FileRef,
+        index: u64,
+        frame: PhysAddr,
+    ) -> bool {
+        let wanted = self.file_page_wanted(addr);
+        if wanted.is_some_and(|(f, i)| alloc::sync::Arc::ptr_eq(&f, file) && i == index) {
+            self.insert_slot_raw(Page::containing(addr), Slot::Frame(frame));
+            true
+        } else {
+            // Never mapped here: no TLB can hold it.
+            frames.put(frame);
+            false
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //!   present ones, read-only. Zero-frame pages stay zero-frame pages.
 //! - `AllocatedShared`, `PhysBorrowed`, `External`: shared. The child maps
 //!   the same frames with the same rights, taking its own references.
+//! - `FmapBorrowed`: as `Allocated` for a private lease, as the shared kinds
+//!   for a shared one; the child pins the file pages too.
 //!
 //! Transactional: if a page-table page for the child cannot be allocated,
 //! the parent's PTEs get their write bits back, every reference the child
@@ -41,6 +43,13 @@ impl<P: PageTable> AddrSpace<P> {
             resident_pages: 0,
             config: self.config.clone(),
         };
+        // The child's file grants pin their pages now, all of them, so that
+        // tearing down a half-made child gives back exactly these pins.
+        for grant in child.grants.values() {
+            if let Provider::FmapBorrowed { file, offset_pages } = &grant.provider {
+                file.pin(*offset_pages, offset_pages + grant.pages);
+            }
+        }
         let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
         match copy_pages(&mut tx, &mut child) {
             Ok(()) => {
@@ -49,7 +58,8 @@ impl<P: PageTable> AddrSpace<P> {
             }
             Err(error) => {
                 drop(tx);
-                child.teardown(frames);
+                let (_, releases) = child.teardown(frames);
+                debug_assert!(releases.is_empty(), "the parent still pins what the child did");
                 Err(error)
             }
         }
@@ -67,8 +77,11 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
                     }
                 }
             }
-            Provider::Allocated | Provider::AllocatedShared { .. } | Provider::External { .. } => {
-                let private = matches!(grant.provider, Provider::Allocated);
+            Provider::Allocated
+            | Provider::AllocatedShared { .. }
+            | Provider::External { .. }
+            | Provider::FmapBorrowed { .. } => {
+                let private = grant.provider.is_private();
                 let slots: alloc::vec::Vec<(Page, Slot)> =
                     tx.space.slots.range(grant.base..grant.end()).map(|(p, s)| (*p, *s)).collect();
                 for (page, slot) in slots {
@@ -88,7 +101,6 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
                     child.table.map(page.start(), frame, flags)?;
                 }
             }
-            Provider::FmapBorrowed(never) => match *never {},
         }
     }
     Ok(())

@@ -187,7 +187,7 @@ impl fmt::Display for GrantInfo {
             if self.shared { 's' } else { 'p' },
             self.kind.name(),
         )?;
-        if let ProviderKind::AllocatedShared(id) = self.kind {
+        if let ProviderKind::AllocatedShared(id) | ProviderKind::FmapBorrowed(id) = self.kind {
             write!(f, ":{id}")?;
         }
         if self.grows_down {

@@ -15,7 +15,7 @@
 //!             AllocatedShared  Arc<MemObject>: MAP_SHARED anonymous / memory: objects, shared across fork
 //!             PhysBorrowed     device memory for drivers, eager, never refcounted
 //!             External         frames lent by another space, one reference each
-//!             FmapBorrowed     reserved for file mappings; cannot be constructed yet
+//!             FmapBorrowed     Arc<FileMap>: file pages lent by a filesystem scheme, fetched on fault
 //!
 //!  every mutating op(…, frames: &mut impl FrameStore, …, tlb: &mut Shootdown)
 //!        └─ Txn (undo log) ── commit ──► tlb: pages to flush + references to drop after the flush
@@ -24,9 +24,11 @@
 //! ```
 //!
 //! The fmap round trip (file mappings through a filesystem scheme, DESIGN
-//! §6) will add `FmapBorrowed` grants: mmap of a file asks the scheme for
-//! its pages (MmapPrep), borrows them, and munmap / msync hand them back
-//! (Munmap / Msync with NEEDS_SYNC). Until then a file source is EOPNOTSUPP.
+//! §6): the kernel asks the scheme for a file's pages (MmapPrep) and maps
+//! the lease as `FmapBorrowed` grants; faults fetch pages from the lender,
+//! and pages no mapping pins any more come back as [`FileRelease`]s for the
+//! kernel to hand back (Munmap, with NEEDS_SYNC when written). See
+//! `file.rs`.
 //!
 //! # Operations
 //! [`AddrSpace::mmap`], [`AddrSpace::munmap`], [`AddrSpace::mprotect`],
@@ -85,7 +87,7 @@
 //!   collections; running out of kernel heap is not recoverable here (it
 //!   panics, like the rest of the kernel's `alloc` use). Frames and
 //!   page-table pages, the resources users can exhaust, are handled.
-//! - **Not yet**: file mappings (fmap), private mappings of memory objects,
+//! - **Not yet**: growing file mappings (mremap), private mappings of memory objects,
 //!   lending a space's pages (the kernel builds `External` sources itself),
 //!   huge pages, swap.
 // no_std for the kernel; the host tests (and only they) link std for the
@@ -98,6 +100,7 @@ extern crate alloc;
 mod advise;
 mod error;
 mod fault;
+mod file;
 mod fork;
 mod gaps;
 mod grant;
@@ -115,10 +118,11 @@ mod unmap;
 pub use advise::{Advice, MsyncFlags};
 pub use error::{FaultError, MmError};
 pub use fault::Access;
+pub use file::{FileMap, FileRange, FileRef, FileRelease, FileToken};
 pub use grant::{Grant, GrantInfo, Prot};
 pub use map::{MapFlags, MapSource, MmapRequest};
 pub use page::{Page, PageRange};
-pub use provider::{FmapPending, MemObject, PhysKind, Provider, ProviderKind, SharedObject};
+pub use provider::{MemObject, PhysKind, Provider, ProviderKind, SharedObject};
 pub use remap::RemapFlags;
 pub use shootdown::Shootdown;
 pub use space::{AddrSpace, Slot, SpaceConfig};

@@ -78,9 +78,15 @@ pub enum MapSource<'a> {
         /// The frames, in page order.
         frames: &'a [PhysAddr],
     },
-    /// A file through its filesystem scheme (fmap). Not implemented yet:
-    /// always EOPNOTSUPP.
-    File,
+    /// A file lease from its filesystem scheme (fmap): the mapping covers
+    /// exactly the lease's pages (EINVAL otherwise) and takes over the pin
+    /// [`crate::FileMap::new`] made. Shared or private as the lease says
+    /// (the request's SHARED/PRIVATE must agree: EINVAL). Pages come on
+    /// fault ([`crate::FaultError::FilePage`]); POPULATE is the kernel's.
+    File {
+        /// The lease.
+        file: crate::file::FileRef,
+    },
 }
 
 /// One mmap call.
@@ -135,7 +141,9 @@ impl<P: PageTable> AddrSpace<P> {
     /// - EEXIST: FIXED_NOREPLACE over an existing mapping.
     /// - ENOMEM: no free range fits; the mapped-pages cap would be exceeded;
     ///   frames or page-table pages ran out (eager mapping or POPULATE).
-    /// - EOPNOTSUPP: a file, or a private mapping of a memory object.
+    /// - EACCES: a shared writable mapping of a file lease that does not
+    ///   allow writing.
+    /// - EOPNOTSUPP: a private mapping of a memory object.
     pub fn mmap(
         &mut self,
         frames: &mut impl FrameStore,
@@ -152,7 +160,7 @@ impl<P: PageTable> AddrSpace<P> {
         }
         let shared = flags.contains(MapFlags::SHARED);
         check_prot(&self.config, request.prot)?;
-        let provider = self.provider_for(&request.source, shared, pages)?;
+        let provider = self.provider_for(&request.source, shared, pages, request.prot)?;
         if flags.contains(MapFlags::GROWSDOWN) && !matches!(provider, PendingProvider::Private) {
             return Err(MmError::Inval);
         }
@@ -202,6 +210,9 @@ impl<P: PageTable> AddrSpace<P> {
         tx.merge_at(range.start);
         tx.merge_at(range.end);
         tx.commit();
+        if let MapSource::File { file } = &request.source {
+            file.note_writable(request.prot.contains(Prot::WRITE));
+        }
         Ok(range.start.start())
     }
 
@@ -236,7 +247,13 @@ impl<P: PageTable> AddrSpace<P> {
         self.is_placeable(range).then_some(range)
     }
 
-    fn provider_for(&self, source: &MapSource<'_>, shared: bool, pages: u64) -> Result<PendingProvider, MmError> {
+    fn provider_for(
+        &self,
+        source: &MapSource<'_>,
+        shared: bool,
+        pages: u64,
+        prot: Prot,
+    ) -> Result<PendingProvider, MmError> {
         Ok(match source {
             MapSource::Anonymous if shared => PendingProvider::NewObject,
             MapSource::Anonymous => PendingProvider::Private,
@@ -265,7 +282,15 @@ impl<P: PageTable> AddrSpace<P> {
                 }
                 PendingProvider::Ready(Provider::External { lender: *lender })
             }
-            MapSource::File => return Err(MmError::Unsupported),
+            MapSource::File { file } => {
+                if file.pages() != pages || file.is_shared() != shared {
+                    return Err(MmError::Inval);
+                }
+                if !file.allows(prot.contains(Prot::WRITE)) {
+                    return Err(MmError::Access);
+                }
+                PendingProvider::Ready(Provider::FmapBorrowed { file: file.clone(), offset_pages: file.first_page() })
+            }
         })
     }
 }
@@ -303,7 +328,8 @@ pub(crate) fn populate<P: PageTable, F: FrameStore>(
     };
     for page in range.iter() {
         match resolve(tx, page, access) {
-            Ok(()) | Err(FaultError::Bus) => {}
+            // File pages are the kernel's to fetch.
+            Ok(()) | Err(FaultError::Bus | FaultError::FilePage) => {}
             Err(FaultError::OutOfMemory) => return Err(MmError::NoMem),
             Err(FaultError::Segv) => return Err(MmError::Inval),
         }

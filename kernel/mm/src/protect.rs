@@ -27,7 +27,8 @@ impl<P: PageTable> AddrSpace<P> {
     /// A zero length succeeds without doing anything (as on Linux).
     ///
     /// Errors (nothing changed): EINVAL for a misaligned `addr` or an
-    /// overflowing range; EACCES for PROT_WRITE | PROT_EXEC under W^X;
+    /// overflowing range; EACCES for PROT_WRITE | PROT_EXEC under W^X, or
+    /// PROT_WRITE on a shared mapping of a file not opened for writing;
     /// ENOMEM if any page of the range is unmapped (Linux would have changed
     /// the part before the hole; this is all or nothing).
     pub fn mprotect(
@@ -46,6 +47,19 @@ impl<P: PageTable> AddrSpace<P> {
         if !self.is_covered(range) {
             return Err(MmError::NoMem);
         }
+        let writable = prot.contains(Prot::WRITE);
+        let files: alloc::vec::Vec<_> = self
+            .overlapping(range)
+            .iter()
+            .filter_map(|base| match &self.grants[base].provider {
+                Provider::FmapBorrowed { file, .. } => Some(file.clone()),
+                _ => None,
+            })
+            .collect();
+        if files.iter().any(|file| !file.allows(writable)) {
+            return Err(MmError::Access);
+        }
+        files.iter().for_each(|file| file.note_writable(writable));
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         tx.split_at(range.start);
         tx.split_at(range.end);
@@ -74,18 +88,21 @@ pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
                 tx.protect_pte(page, grant.pte_flags(true));
             }
         }
-        Provider::Allocated | Provider::AllocatedShared { .. } | Provider::External { .. } => {
+        Provider::Allocated
+        | Provider::AllocatedShared { .. }
+        | Provider::External { .. }
+        | Provider::FmapBorrowed { .. } => {
+            let private = grant.provider.is_private();
             let pages: alloc::vec::Vec<_> =
                 tx.space.slots.range(range.start..range.end).map(|(page, slot)| (*page, *slot)).collect();
             for (page, slot) in pages {
-                let writable = match (slot, &grant.provider) {
-                    (Slot::Zero, _) => false,
-                    (Slot::Frame(frame), Provider::Allocated) => tx.frames.refcount(frame) == 1,
-                    (Slot::Frame(_), _) => true,
+                let writable = match slot {
+                    Slot::Zero => false,
+                    Slot::Frame(frame) if private => tx.frames.refcount(frame) == 1,
+                    Slot::Frame(_) => true,
                 };
                 tx.protect_pte(page, grant.pte_flags(writable));
             }
         }
-        Provider::FmapBorrowed(never) => match *never {},
     }
 }

@@ -19,6 +19,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use rmm::{MemoryKind, PAGE_SIZE, PhysAddr};
 use spin::Mutex;
 
+use crate::file::FileRef;
 use crate::page::Page;
 use crate::traits::FrameStore;
 
@@ -145,12 +146,6 @@ impl fmt::Debug for MemObject {
     }
 }
 
-/// No value of this type exists: [`Provider::FmapBorrowed`] cannot be
-/// constructed until the file-mapping work gives it fields, and every
-/// operation's match arm for it is `match never {}`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FmapPending {}
-
 /// Where a grant's frames come from and what operations do with them.
 #[derive(Clone)]
 pub enum Provider {
@@ -206,12 +201,24 @@ pub enum Provider {
         /// Who lent the pages (informational: a space or scheme id).
         lender: u64,
     },
-    /// MAP_SHARED file pages lent by a filesystem scheme (fmap), holding a
-    /// file reference and a pin, with funmap (NEEDS_SYNC when written) on
-    /// unmap. Reserved: this variant cannot be constructed yet
-    /// ([`FmapPending`] has no values), so no operation can meet it; a file
-    /// source in mmap returns [`crate::MmError::Unsupported`].
-    FmapBorrowed(FmapPending),
+    /// File pages lent by a filesystem scheme (fmap; see `file.rs`).
+    /// - Frames: one reference per page that has one, in this space's
+    ///   slots: the scheme's own frame, or (private mappings) a copy.
+    /// - Faults: lazy; a page with no frame is fetched by the kernel from
+    ///   the lender ([`crate::FaultError::FilePage`]). Shared: the file's
+    ///   frame with the grant's rights. Private: the file's frame read-only,
+    ///   copied on the first write (as private anonymous memory after fork).
+    /// - Fork: shared leases are shared; private ones copy-on-write. The
+    ///   child pins the pages too.
+    /// - munmap: PTEs and references go, and the pins, which may hand pages
+    ///   back to the scheme. DONTNEED drops the pages (refetched later;
+    ///   private copies are lost, as on Linux). Cannot grow (EOPNOTSUPP).
+    FmapBorrowed {
+        /// The lease.
+        file: FileRef,
+        /// File page mapped at the grant's first page.
+        offset_pages: u64,
+    },
 }
 
 /// A provider's kind without its data, for listings.
@@ -225,8 +232,8 @@ pub enum ProviderKind {
     PhysBorrowed,
     /// [`Provider::External`].
     External,
-    /// [`Provider::FmapBorrowed`].
-    FmapBorrowed,
+    /// [`Provider::FmapBorrowed`], with the lease id.
+    FmapBorrowed(u64),
 }
 
 impl ProviderKind {
@@ -237,7 +244,7 @@ impl ProviderKind {
             Self::AllocatedShared(_) => "shared",
             Self::PhysBorrowed => "phys",
             Self::External => "external",
-            Self::FmapBorrowed => "fmap",
+            Self::FmapBorrowed(_) => "fmap",
         }
     }
 }
@@ -250,14 +257,24 @@ impl Provider {
             Self::AllocatedShared { object, .. } => ProviderKind::AllocatedShared(object.id()),
             Self::PhysBorrowed { .. } => ProviderKind::PhysBorrowed,
             Self::External { .. } => ProviderKind::External,
-            Self::FmapBorrowed(never) => match *never {},
+            Self::FmapBorrowed { file, .. } => ProviderKind::FmapBorrowed(file.id()),
         }
     }
 
     /// Whether the pages are shared with others (`s` in a listing) rather
     /// than private to this space (`p`).
     pub fn is_shared(&self) -> bool {
-        !matches!(self, Self::Allocated)
+        match self {
+            Self::Allocated => false,
+            Self::FmapBorrowed { file, .. } => file.is_shared(),
+            _ => true,
+        }
+    }
+
+    /// Whether pages are private copies-on-write (a write to a frame that
+    /// is still shared copies it).
+    pub(crate) fn is_private(&self) -> bool {
+        !self.is_shared()
     }
 
     /// The provider for the part of a grant that starts `pages` pages in.
@@ -267,6 +284,9 @@ impl Provider {
                 Self::AllocatedShared { object: object.clone(), offset_pages: offset_pages + pages }
             }
             Self::PhysBorrowed { phys, kind } => Self::PhysBorrowed { phys: phys.add(pages * PAGE_SIZE), kind: *kind },
+            Self::FmapBorrowed { file, offset_pages } => {
+                Self::FmapBorrowed { file: file.clone(), offset_pages: offset_pages + pages }
+            }
             other => other.clone(),
         }
     }
@@ -284,6 +304,9 @@ impl Provider {
                 ka == kb && pa.add(pages * PAGE_SIZE) == *pb
             }
             (Self::External { lender: a }, Self::External { lender: b }) => a == b,
+            (Self::FmapBorrowed { file: a, offset_pages: oa }, Self::FmapBorrowed { file: b, offset_pages: ob }) => {
+                Arc::ptr_eq(a, b) && oa + pages == *ob
+            }
             _ => false,
         }
     }
@@ -303,7 +326,7 @@ impl fmt::Debug for Provider {
             }
             Self::PhysBorrowed { phys, kind } => write!(f, "PhysBorrowed({phys:?}, {kind:?})"),
             Self::External { lender } => write!(f, "External(lender {lender})"),
-            Self::FmapBorrowed(never) => match *never {},
+            Self::FmapBorrowed { file, offset_pages } => write!(f, "FmapBorrowed({file:?}, offset {offset_pages})"),
         }
     }
 }

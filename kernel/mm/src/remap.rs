@@ -6,7 +6,8 @@
 //! demand-zero pages, a shared object mapping maps further into the object
 //! (pages past the object's size fault with SIGBUS, like Linux's shmem).
 //! Device and borrowed memory cannot grow (EFAULT) nor use DONTUNMAP
-//! (EINVAL). With DONTUNMAP the old range stays mapped but empty: private
+//! (EINVAL); file mappings can shrink and move but not grow (EOPNOTSUPP:
+//! that needs a new lease from the scheme) nor use DONTUNMAP (EINVAL). With DONTUNMAP the old range stays mapped but empty: private
 //! memory reads back zeroes, a shared mapping refaults the object's pages.
 //! `old_len == 0` with MAYMOVE on a shared mapping maps the same object
 //! pages a second time.
@@ -100,10 +101,15 @@ impl<P: PageTable> AddrSpace<P> {
             return self.duplicate(frames, old_start, new_pages, flags, new_addr, tlb);
         }
         let fixed_size = matches!(grant.provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
+        let file = matches!(grant.provider, Provider::FmapBorrowed { .. });
         if fixed_size && new_pages > old_pages {
             return Err(MmError::Fault);
         }
-        if fixed_size && dont_unmap {
+        if file && new_pages > old_pages {
+            // It would need a new lease from the scheme.
+            return Err(MmError::Unsupported);
+        }
+        if (fixed_size || file) && dont_unmap {
             return Err(MmError::Inval);
         }
 

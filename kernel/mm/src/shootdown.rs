@@ -27,6 +27,7 @@ use alloc::vec::Vec;
 
 use rmm::{PhysAddr, VirtAddr};
 
+use crate::file::{FileRelease, Unpin};
 use crate::grant::Grant;
 use crate::page::{Page, PageRange};
 use crate::provider::{MemObject, Provider, SharedObject};
@@ -39,17 +40,18 @@ pub struct Shootdown {
     ranges: Vec<PageRange>,
     frames: Vec<PhysAddr>,
     objects: Vec<SharedObject>,
+    unpins: Vec<Unpin>,
 }
 
 impl Shootdown {
     /// Nothing to do yet.
     pub const fn new() -> Self {
-        Self { ranges: Vec::new(), frames: Vec::new(), objects: Vec::new() }
+        Self { ranges: Vec::new(), frames: Vec::new(), objects: Vec::new(), unpins: Vec::new() }
     }
 
     /// Whether there is nothing to flush and nothing to release.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty() && self.frames.is_empty() && self.objects.is_empty()
+        self.ranges.is_empty() && self.frames.is_empty() && self.objects.is_empty() && self.unpins.is_empty()
     }
 
     /// Whether any TLB entry must be invalidated.
@@ -73,9 +75,11 @@ impl Shootdown {
         self.frames.len()
     }
 
-    /// Drops the deferred references. Call only after every CPU that may
-    /// have used the address space has invalidated [`Self::ranges`].
-    pub fn finish(mut self, frames: &mut impl FrameStore) {
+    /// Drops the deferred references and file pins. Call only after every
+    /// CPU that may have used the address space has invalidated
+    /// [`Self::ranges`]. Returns the file pages no mapping pins any more:
+    /// the kernel hands them back to their schemes (Munmap).
+    pub fn finish(mut self, frames: &mut impl FrameStore) -> Vec<FileRelease> {
         for frame in core::mem::take(&mut self.frames) {
             frames.put(frame);
         }
@@ -83,6 +87,11 @@ impl Shootdown {
             MemObject::release(object, frames);
         }
         self.ranges.clear();
+        let mut releases = Vec::new();
+        for unpin in core::mem::take(&mut self.unpins) {
+            unpin.apply(&mut releases);
+        }
+        releases
     }
 
     pub(crate) fn flush_page(&mut self, page: Page) {
@@ -117,6 +126,10 @@ impl Shootdown {
     pub(crate) fn defer_object(&mut self, object: SharedObject) {
         self.objects.push(object);
     }
+    /// Drops a grant's pins on file pages once the operation is done.
+    pub(crate) fn defer_unpin(&mut self, unpin: Unpin) {
+        self.unpins.push(unpin);
+    }
 
     /// Moves everything from `other` into `self`.
     pub(crate) fn absorb(&mut self, mut other: Shootdown) {
@@ -125,12 +138,14 @@ impl Shootdown {
         }
         self.frames.append(&mut other.frames);
         self.objects.append(&mut other.objects);
+        self.unpins.append(&mut other.unpins);
     }
 
     /// Moves only the ranges and object handles from `other`, forgetting its
     /// deferred references (a rolled-back operation gave them back).
     pub(crate) fn absorb_without_frames(&mut self, mut other: Shootdown) {
         other.frames.clear();
+        other.unpins.clear();
         self.absorb(other);
     }
 }
@@ -142,10 +157,11 @@ impl Drop for Shootdown {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             assert!(
-                self.frames.is_empty() && self.objects.is_empty(),
-                "Shootdown dropped with {} frames and {} objects: call finish()",
+                self.frames.is_empty() && self.objects.is_empty() && self.unpins.is_empty(),
+                "Shootdown dropped with {} frames, {} objects and {} unpins: call finish()",
                 self.frames.len(),
-                self.objects.len()
+                self.objects.len(),
+                self.unpins.len()
             );
         }
     }

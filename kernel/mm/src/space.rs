@@ -20,6 +20,7 @@ use alloc::vec::Vec;
 use rmm::{PAGE_SIZE, PageFlags, PhysAddr, VirtAddr};
 
 use crate::MmError;
+use crate::file::{FileRelease, Unpin};
 use crate::gaps::Gaps;
 use crate::grant::{Grant, GrantInfo};
 use crate::page::{Page, PageRange};
@@ -125,6 +126,13 @@ impl<P: PageTable> AddrSpace<P> {
         &self.table
     }
 
+    /// The page table, for upkeep that changes no mapping (the kernel prunes
+    /// empty intermediate tables through it). Mapping or unmapping pages
+    /// through it would desynchronise the grants from the table.
+    pub fn table_mut(&mut self) -> &mut P {
+        &mut self.table
+    }
+
     /// The limits in force.
     pub fn config(&self) -> &SpaceConfig {
         &self.config
@@ -180,18 +188,25 @@ impl<P: PageTable> AddrSpace<P> {
     /// `clear_root_entries` with a no-op leaf callback).
     ///
     /// Dropping an `AddrSpace` without `teardown` leaks its frames.
-    pub fn teardown(mut self, frames: &mut impl FrameStore) -> P {
+    /// Also returns the file pages no mapping pins any more, for the
+    /// kernel to hand back to their schemes.
+    pub fn teardown(mut self, frames: &mut impl FrameStore) -> (P, Vec<FileRelease>) {
         for (_, slot) in core::mem::take(&mut self.slots) {
             if let Slot::Frame(frame) = slot {
                 frames.put(frame);
             }
         }
+        let mut releases = Vec::new();
         for (_, grant) in core::mem::take(&mut self.grants) {
-            if let Provider::AllocatedShared { object, .. } = grant.provider {
-                MemObject::release(object, frames);
+            match grant.provider {
+                Provider::AllocatedShared { object, .. } => MemObject::release(object, frames),
+                Provider::FmapBorrowed { file, offset_pages } => {
+                    Unpin { file, start: offset_pages, end: offset_pages + grant.pages }.apply(&mut releases)
+                }
+                _ => {}
             }
         }
-        self.table
+        (self.table, releases)
     }
 
     // ---- queries used by the operations ----

@@ -259,6 +259,10 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         self.record(Undo::TookRef(frame));
     }
 
+    /// Drops a removed grant's file pins if the operation commits.
+    pub(crate) fn defer_unpin(&mut self, unpin: crate::file::Unpin) {
+        self.local.defer_unpin(unpin);
+    }
     /// Gives up a reference once the flush is done.
     pub(crate) fn defer_put(&mut self, frame: PhysAddr) {
         self.local.defer_put(frame);

@@ -4,6 +4,7 @@
 use rmm::VirtAddr;
 
 use crate::MmError;
+use crate::file::Unpin;
 use crate::page::{PageRange, range_for};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
@@ -35,7 +36,10 @@ pub(crate) fn release_pages<P: PageTable, F: FrameStore>(
                 tx.unmap_pte(page);
             }
         }
-        Provider::Allocated | Provider::AllocatedShared { .. } | Provider::External { .. } => {
+        Provider::Allocated
+        | Provider::AllocatedShared { .. }
+        | Provider::External { .. }
+        | Provider::FmapBorrowed { .. } => {
             let pages: alloc::vec::Vec<_> =
                 tx.space.slots.range(range.start..range.end).map(|(page, slot)| (*page, *slot)).collect();
             for (page, slot) in pages {
@@ -53,7 +57,6 @@ pub(crate) fn release_pages<P: PageTable, F: FrameStore>(
                 }
             }
         }
-        Provider::FmapBorrowed(never) => match *never {},
     }
 }
 
@@ -68,6 +71,10 @@ pub(crate) fn remove_range<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
     for base in tx.space.overlapping(range) {
         let Some(grant) = tx.take_grant(base) else { continue };
         release_pages(tx, &grant.provider, grant.range(), Release::All);
+        if let Provider::FmapBorrowed { file, offset_pages } = &grant.provider {
+            let (start, end) = (*offset_pages, offset_pages + grant.pages);
+            tx.defer_unpin(Unpin { file: file.clone(), start, end });
+        }
         tx.discard_grant(grant);
     }
 }

@@ -277,6 +277,53 @@ impl<A: Arch> PageMapper<A> {
         table(table_frame);
     }
 
+    /// Frees the intermediate tables covering `[start, end)` that map
+    /// nothing, bottom-up, handing each table's frame to `table` (never the
+    /// root). Returns how many were freed. A CPU may have cached an entry
+    /// that pointed to a freed table: the caller flushes the range's TLB
+    /// entries (which drops cached walks too) before reusing those frames.
+    pub fn prune(&mut self, start: VirtAddr, end: VirtAddr, table: &mut impl FnMut(PhysAddr)) -> usize {
+        let mut freed = 0;
+        if start < end {
+            self.prune_table(self.root, LEVELS - 1, 0, start.get(), end.get() - 1, table, &mut freed);
+        }
+        freed
+    }
+
+    /// Prunes the children of `table_frame` (at `level`, covering addresses
+    /// from `base`) that overlap `[first, last]`; returns whether the table
+    /// is empty afterwards.
+    #[allow(clippy::too_many_arguments)]
+    fn prune_table(
+        &mut self,
+        table_frame: PhysAddr,
+        level: usize,
+        base: u64,
+        first: u64,
+        last: u64,
+        table: &mut impl FnMut(PhysAddr),
+        freed: &mut usize,
+    ) -> bool {
+        let span = PAGE_SIZE << (9 * level);
+        for index in 0..ENTRIES {
+            let lo = base + index as u64 * span;
+            let hi = lo + (span - 1);
+            if hi < first || lo > last {
+                continue;
+            }
+            let entry = self.read(table_frame, index);
+            if level > 0 && A::is_present(entry) && A::is_table(entry, level) {
+                let child = A::entry_address(entry);
+                if self.prune_table(child, level - 1, lo, first, last, table, freed) {
+                    self.write(table_frame, index, 0);
+                    table(child);
+                    *freed += 1;
+                }
+            }
+        }
+        (0..ENTRIES).all(|index| !A::is_present(self.read(table_frame, index)))
+    }
+
     /// Calls `f(virt, phys, flags, size)` for every mapping under root entries
     /// `[first, end)`, in address order.
     pub fn for_each_leaf(
@@ -489,6 +536,33 @@ mod tests {
         assert_eq!(tables_before, 1 + tables + 2, "root + freed tables + kernel's PDPT and PD");
         assert!(pages.iter().all(|v| m.translate(VirtAddr::new(*v)).is_none()));
         assert!(m.translate(kernel).is_some(), "the kernel half is untouched");
+    }
+
+    #[test]
+    fn prune_frees_only_empty_tables_in_range() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<X86_64>(&mut mem);
+        let user = PageFlags::new().write(true).user(true);
+        let (kept, far) = (VirtAddr::new(0x40_0000), VirtAddr::new(0x7F00_0000_0000));
+        for v in [kept, kept.add(PAGE_SIZE), far] {
+            m.map(v, PhysAddr::new(0x9000_0000), PageSize::Size4K, user, &mut mem).unwrap().ignore();
+        }
+        m.unmap(kept.add(PAGE_SIZE)).unwrap().2.ignore();
+        m.unmap(far).unwrap().2.ignore();
+        let mut tables = std::vec::Vec::new();
+        // A range without empty tables frees nothing.
+        assert_eq!(m.prune(kept, kept.add(2 * PAGE_SIZE), &mut |t| tables.push(t)), 0);
+        // The far page's PDPT, PD and PT are empty: all three go.
+        assert_eq!(m.prune(far, far.add(PAGE_SIZE), &mut |t| tables.push(t)), 3);
+        assert_eq!(tables.len(), 3);
+        assert_eq!(m.translate(kept), Some((PhysAddr::new(0x9000_0000), user, PageSize::Size4K)));
+        // The whole user half: the kept page's tables stay.
+        assert_eq!(m.prune(VirtAddr::new(0), VirtAddr::new(0x8000_0000_0000), &mut |t| tables.push(t)), 0);
+        m.unmap(kept).unwrap().2.ignore();
+        assert_eq!(m.prune(VirtAddr::new(0), VirtAddr::new(0x8000_0000_0000), &mut |t| tables.push(t)), 3);
+        // Mapping again after pruning works.
+        m.map(far, PhysAddr::new(0x9000_0000), PageSize::Size4K, user, &mut mem).unwrap().ignore();
+        assert!(m.translate(far).is_some());
     }
 
     #[test]

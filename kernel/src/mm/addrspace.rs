@@ -22,7 +22,8 @@ use rmm::{FrameAllocator, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, 
 use tessera_abi::error::{EFAULT, EINVAL, ENOMEM, Error, Result};
 use tessera_bootinfo::{USER_END, phys_to_virt};
 use tessera_mm::{
-    Access, FaultError, FrameStore, MapFailed, MapFlags, MmError, MmapRequest, PageTable, Prot, Shootdown, SpaceConfig,
+    Access, FaultError, FileRelease, FrameStore, MapFailed, MapFlags, MmError, MmapRequest, PageTable, Prot, Shootdown,
+    SpaceConfig,
 };
 
 use super::frames;
@@ -134,11 +135,25 @@ impl FrameStore for KernelFrames {
 
 /// Where a user table's intermediate tables come from (counted by the
 /// failure injector like every other frame of the operation).
-struct TableFrames;
+struct TableFrames {
+    /// Whether a table was allocated.
+    allocated: bool,
+}
 
 impl FrameAllocator for TableFrames {
     fn allocate_frame(&mut self) -> Option<PhysAddr> {
-        allocate_user_frame()
+        let frame = allocate_user_frame();
+        self.allocated |= frame.is_some();
+        frame
+    }
+}
+
+/// Makes `frame` safe to execute from user mode after the kernel wrote it
+/// (a loaded image, a copy-on-write copy, a zeroed page). Only RAM frames
+/// the allocator hands out are reachable through the physical window.
+fn sync_icache(frame: PhysAddr) {
+    if frames::refcount(frame) > 0 {
+        arch::sync_icache(phys_to_virt(frame.get()));
     }
 }
 
@@ -147,13 +162,38 @@ impl FrameAllocator for TableFrames {
 /// releases those).
 pub struct KernelTable {
     mapper: PageMapper<arch::Paging>,
+    /// The pages whose mapping allocated intermediate tables during the
+    /// current operation (a hull): where a failed operation may have left
+    /// empty tables for [`AddrSpace::run`] to prune.
+    fresh: Option<(u64, u64)>,
+}
+
+impl KernelTable {
+    /// Detaches the empty tables the last operation allocated, returning
+    /// their frames (freed by the caller after the TLB flush).
+    fn take_empty_fresh_tables(&mut self) -> Vec<PhysAddr> {
+        let mut tables = Vec::new();
+        if let Some((start, end)) = self.fresh.take() {
+            self.mapper.prune(VirtAddr::new(start), VirtAddr::new(end), &mut |t| tables.push(t));
+        }
+        tables
+    }
 }
 
 impl PageTable for KernelTable {
     fn map(&mut self, page: VirtAddr, frame: PhysAddr, flags: PageFlags) -> core::result::Result<(), MapFailed> {
-        match self.mapper.map(page, frame, PageSize::Size4K, flags, &mut TableFrames) {
+        let mut tables = TableFrames { allocated: false };
+        let result = self.mapper.map(page, frame, PageSize::Size4K, flags, &mut tables);
+        if tables.allocated {
+            let (start, end) = (page.get(), page.get() + PAGE_SIZE);
+            self.fresh = Some(self.fresh.map_or((start, end), |(lo, hi)| (lo.min(start), hi.max(end))));
+        }
+        match result {
             // A new entry: no TLB holds it (the caller flushes downgrades).
             Ok(flush) => {
+                if flags.is_executable() {
+                    sync_icache(frame);
+                }
                 flush.ignore();
                 Ok(())
             }
@@ -167,6 +207,12 @@ impl PageTable for KernelTable {
         Some((phys, flags))
     }
     fn protect(&mut self, page: VirtAddr, flags: PageFlags) -> Option<PageFlags> {
+        if flags.is_executable() {
+            let (frame, old, _) = self.mapper.translate(page)?;
+            if !old.is_executable() {
+                sync_icache(frame);
+            }
+        }
         self.mapper.protect(page, flags).ok().map(|(old, flush)| {
             flush.ignore();
             old
@@ -192,6 +238,12 @@ pub fn errno(error: MmError) -> Error {
 /// One process's address space.
 pub struct AddrSpace {
     grants: Option<tessera_mm::AddrSpace<KernelTable>>,
+    /// File pages the last operations handed back, for the caller to send
+    /// to their schemes (Munmap) once the space's lock is dropped.
+    releases: Vec<FileRelease>,
+    /// A file page a user copy found missing ([`FaultError::FilePage`]):
+    /// `syscall::with_space` fetches it without the lock and retries.
+    wanted: Option<(u64, Access)>,
     /// CPUs that have this space's root loaded.
     pub cpus: Arc<CpuSet>,
     /// The process's allocation-failure injector (a test knob).
@@ -205,7 +257,7 @@ fn new_table() -> Result<KernelTable> {
     // through the physical window.
     let mut mapper = unsafe { PageMapper::new(root, tessera_bootinfo::PHYS_OFFSET) };
     paging::with_kernel_mapper(|kernel| arch::init_user_root(&mut mapper, kernel));
-    Ok(KernelTable { mapper })
+    Ok(KernelTable { mapper, fresh: None })
 }
 
 impl AddrSpace {
@@ -214,9 +266,44 @@ impl AddrSpace {
         let table = new_table()?;
         let config = SpaceConfig::new(VirtAddr::new(USER_END));
         match tessera_mm::AddrSpace::new(table, config) {
-            Ok(grants) => Ok(Self { grants: Some(grants), cpus: Arc::new(CpuSet::new()), inject }),
+            Ok(grants) => Ok(Self::wrap(grants, inject)),
             Err(e) => Err(errno(e)),
         }
+    }
+
+    fn wrap(grants: tessera_mm::AddrSpace<KernelTable>, inject: Arc<FailInjector>) -> Self {
+        Self { grants: Some(grants), releases: Vec::new(), wanted: None, cpus: Arc::new(CpuSet::new()), inject }
+    }
+
+    /// The file pages handed back since the last call (see `mm::fmap`).
+    pub fn take_file_releases(&mut self) -> Vec<FileRelease> {
+        core::mem::take(&mut self.releases)
+    }
+
+    /// The file page a user copy is waiting for, if any.
+    pub fn take_wanted(&mut self) -> Option<(u64, Access)> {
+        self.wanted.take()
+    }
+
+    /// Notes that a user copy needs the file page at `virt`.
+    pub fn want(&mut self, virt: u64, access: Access) {
+        self.wanted = Some((virt, access));
+    }
+
+    /// The lease and file page a fault at `virt` waits for.
+    pub fn file_page_wanted(&self, virt: u64) -> Option<(tessera_mm::FileRef, u64)> {
+        self.grants().file_page_wanted(VirtAddr::new(virt))
+    }
+
+    /// Hands in a fetched file page (see `tessera_mm::AddrSpace::supply_file_page`).
+    pub fn supply_file_page(&mut self, virt: u64, file: &tessera_mm::FileRef, index: u64, frame: PhysAddr) -> bool {
+        let grants = self.grants.as_mut().expect("a live space");
+        grants.supply_file_page(&mut KernelFrames, VirtAddr::new(virt), file, index, frame)
+    }
+
+    /// The file pages mapped in `[virt, virt + len)` (for msync).
+    pub fn file_ranges(&self, virt: u64, len: u64) -> Result<Vec<tessera_mm::FileRange>> {
+        self.grants().file_ranges(VirtAddr::new(virt), len).map_err(errno)
     }
 
     fn grants(&self) -> &tessera_mm::AddrSpace<KernelTable> {
@@ -238,6 +325,18 @@ impl AddrSpace {
         self.grants().mapped_pages() as usize
     }
 
+    /// The mapped-pages cap (an RLIMIT_AS in pages), `None` for none.
+    pub fn max_mapped_pages(&self) -> Option<u64> {
+        self.grants().config().max_mapped_pages
+    }
+
+    /// Sets the mapped-pages cap: mapping calls that would grow the space
+    /// past it fail with ENOMEM. Lowering it below the current size only
+    /// stops growth, as `setrlimit(RLIMIT_AS)`. Forks and exec keep it.
+    pub fn set_max_mapped_pages(&mut self, cap: Option<u64>) {
+        self.grants.as_mut().expect("a live space").set_max_mapped_pages(cap);
+    }
+
     /// The grants, as `/proc/pid/maps`-like lines.
     pub fn describe(&self) -> Vec<tessera_mm::GrantInfo> {
         self.grants().grants().collect()
@@ -257,12 +356,24 @@ impl AddrSpace {
         let grants = self.grants.as_mut().expect("a live space");
         let result = op(grants, &mut KernelFrames, &mut shootdown);
         injector.store(core::ptr::null_mut(), Ordering::Release);
-        if shootdown.needs_flush() {
-            let ranges: Vec<core::ops::Range<u64>> =
+        // An operation that failed part-way (or unmapped what it had just
+        // mapped) may leave tables it allocated empty: they go too, so a
+        // failed call leaves the space exactly as it was.
+        let empty_tables = grants.table_mut().take_empty_fresh_tables();
+        if shootdown.needs_flush() || !empty_tables.is_empty() {
+            let mut ranges: Vec<core::ops::Range<u64>> =
                 shootdown.ranges().map(|(start, pages)| start.get()..start.get() + pages * PAGE_SIZE).collect();
+            if !empty_tables.is_empty() {
+                // Cached walks through the freed tables: a full flush.
+                ranges.push(0..USER_END);
+            }
             tlb::shootdown(&self.cpus, &ranges);
         }
-        shootdown.finish(&mut KernelFrames);
+        let releases = shootdown.finish(&mut KernelFrames);
+        self.releases.extend(releases);
+        for table in empty_tables {
+            frames::free_frame(table);
+        }
         result
     }
 
@@ -330,7 +441,7 @@ impl AddrSpace {
         let table = new_table()?;
         let child = self.run(|grants, frames, tlb| grants.fork(frames, table, tlb));
         match child {
-            Ok(grants) => Ok(Self { grants: Some(grants), cpus: Arc::new(CpuSet::new()), inject }),
+            Ok(grants) => Ok(Self::wrap(grants, inject)),
             // `fork` consumed the table on failure too: it has nothing
             // mapped but the kernel half.
             Err(e) => Err(errno(e)),
@@ -349,7 +460,12 @@ impl Drop for AddrSpace {
         }
         if let Some(grants) = self.grants.take() {
             // The returned table frees its own tables when dropped.
-            drop(grants.teardown(&mut KernelFrames));
+            let (table, mut releases) = grants.teardown(&mut KernelFrames);
+            drop(table);
+            releases.append(&mut self.releases);
+            // Nobody waits for a space being freed: the schemes are told
+            // without waiting for their answers.
+            let _ = super::fmap::send_releases(releases, false);
         }
     }
 }

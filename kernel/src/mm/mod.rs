@@ -8,9 +8,11 @@
 //! ```
 //! User address spaces (`addrspace`) run `tessera-mm`'s grant logic over
 //! these page tables and reference-counted frames, with TLB shootdowns
-//! (`tlb`) before any frame is released.
+//! (`tlb`) before any frame is released; `fmap` maps files through their
+//! schemes.
 
 mod addrspace;
+pub mod fmap;
 mod frames;
 mod heap;
 mod paging;

@@ -4,13 +4,20 @@
 //! ([`crate::mm::AddrSpace::run`]: TLB shootdown, then frames released) and
 //! turns its error into the Linux errno. Every operation is all or nothing.
 
+use alloc::sync::Arc;
 use tessera_abi::Map;
-use tessera_abi::error::{EINVAL, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EACCES, EINVAL, EOPNOTSUPP, Error, Result};
 use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
-use tessera_mm::{Advice, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags};
+
+use rmm::PAGE_SIZE;
+use tessera_abi::flag::{O_ACCMODE, O_WRONLY};
+use tessera_mm::{
+    Access, Advice, FileRelease, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags,
+};
 
 use super::with_space;
-use crate::mm::{KernelFrames, grant_errno};
+use crate::file::Description;
+use crate::mm::{KernelFrames, fmap, grant_errno};
 use crate::process;
 use crate::scheme::MemorySource;
 use crate::usercopy::UserSlice;
@@ -25,8 +32,13 @@ const MAP_PRIVATE: usize = 0x0002;
 const MAP_FIXED: usize = 0x0004;
 /// Redox's MAP_FIXED_NOREPLACE is 0xC: the FIXED bit plus this one.
 const MAP_NOREPLACE_BIT: usize = 0x0008;
-/// Redox's MAP_LAZY: kernel mappings are lazy anyway; accepted, no effect.
+/// Redox's MAP_LAZY: a file mapping fetches its pages on first touch
+/// instead of at mmap (kernel memory is lazy anyway).
 const MAP_LAZY: usize = 0x0010;
+/// File mappings up to this many pages are fetched whole at mmap (unless
+/// MAP_LAZY); larger ones page by page on fault, so that mapping a large
+/// file and touching a few pages costs a few pages.
+const EAGER_FILE_PAGES: u64 = 64;
 const MAP_KNOWN: usize =
     PROT_MASK | MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_NOREPLACE_BIT | MAP_LAZY | MAP_POPULATE | MAP_GROWSDOWN;
 
@@ -58,8 +70,8 @@ fn map_flags(flags: usize) -> Result<MapFlags> {
 }
 
 /// `fmap(fd, map_ptr, map_len) -> address`: maps anonymous memory
-/// (`fd` = [`ANONYMOUS_FD`]) or a `memory:` handle. Other files are
-/// EOPNOTSUPP until file mappings arrive (the fmap issue).
+/// (`fd` = [`ANONYMOUS_FD`]), a `memory:` handle, or a file of a scheme
+/// that lends its pages (MmapPrep; see [`crate::mm::fmap`]).
 pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     if map_len != core::mem::size_of::<Map>() {
         return Err(Error::new(EINVAL));
@@ -75,7 +87,12 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
         MemorySource::Anonymous
     } else {
         let file = process::current().files.lock().get(fd)?;
-        file.description.scheme.memory_source(file.description.id)?
+        match file.description.scheme.memory_source(file.description.id) {
+            Err(e) if e.errno == EOPNOTSUPP => {
+                return map_file(&file.description, offset as u64, size as u64, flags, map_flags, address as u64);
+            }
+            source => source?,
+        }
     };
     let source = match source {
         MemorySource::Anonymous => MapSource::Anonymous,
@@ -94,14 +111,71 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     result.map(|addr| addr.get() as usize)
 }
 
-/// `funmap(addr, len)`: unmaps any page range (Linux's munmap).
+/// Maps `size` bytes of the file open as `description` from `offset`.
+fn map_file(
+    description: &Arc<Description>,
+    offset: u64,
+    size: u64,
+    flags: usize,
+    map_flags: MapFlags,
+    address: u64,
+) -> Result<usize> {
+    let pages = size.div_ceil(PAGE_SIZE);
+    let shared = map_flags.contains(MapFlags::SHARED);
+    let bad = pages == 0
+        || shared == map_flags.contains(MapFlags::PRIVATE)
+        || map_flags.contains(MapFlags::GROWSDOWN)
+        || offset.checked_add(pages * PAGE_SIZE).is_none();
+    if bad {
+        return Err(Error::new(EINVAL));
+    }
+    // Linux: a mapping needs a file open for reading.
+    if description.flags & O_ACCMODE == O_WRONLY {
+        return Err(Error::new(EACCES));
+    }
+    let file = fmap::lease(description, offset, pages * PAGE_SIZE, flags, shared)?;
+    let request = MmapRequest::anonymous(pages * PAGE_SIZE, prot(flags), map_flags)
+        .at(rmm::VirtAddr::new(address))
+        .source(MapSource::File { file: file.clone() });
+    let mapped =
+        with_space(|space| space.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(grant_errno));
+    let addr = match mapped {
+        Ok(addr) => addr.get(),
+        Err(e) => {
+            // The mapping never took the lease's pin: hand the pages back.
+            let release = FileRelease { file, first_page: offset / PAGE_SIZE, pages, needs_sync: false };
+            let _ = fmap::send_releases(alloc::vec![release], true);
+            return Err(e);
+        }
+    };
+    let eager = (pages <= EAGER_FILE_PAGES && flags & MAP_LAZY == 0) || map_flags.contains(MapFlags::POPULATE);
+    if eager && prot(flags).is_accessible() {
+        let space = &process::current().space;
+        for page in 0..pages {
+            // Past the end of the file the rest is SIGBUS on touch.
+            if fmap::fault_in(space, addr + page * PAGE_SIZE, Access::Read).is_err() {
+                break;
+            }
+        }
+    }
+    Ok(addr as usize)
+}
+
+/// `funmap(addr, len)`: unmaps any page range (Linux's munmap). File pages
+/// no mapping uses any more go back to their schemes (written back if the
+/// mapping was shared and writable): EIO if a write-back failed (the range
+/// is unmapped all the same).
 pub fn funmap(addr: usize, len: usize) -> Result<usize> {
-    with_space(|space| {
-        space
-            .run(|grants, frames, tlb| grants.munmap(frames, rmm::VirtAddr::new(addr as u64), len as u64, tlb))
-            .map_err(grant_errno)
-    })
-    .map(|()| 0)
+    let process = process::current();
+    let mut guard = process.space.lock();
+    let space = guard.as_mut().expect("a running process has a space");
+    let result = space
+        .run(|grants, frames, tlb| grants.munmap(frames, rmm::VirtAddr::new(addr as u64), len as u64, tlb))
+        .map_err(grant_errno);
+    let releases = space.take_file_releases();
+    drop(guard);
+    result?;
+    fmap::send_releases(releases, true).map(|()| 0)
 }
 
 /// `mprotect(addr, len, prot)`: `prot` holds only Redox's PROT_* bits.
@@ -163,13 +237,18 @@ pub fn madvise(addr: usize, len: usize, advice: usize) -> Result<usize> {
     .map(|()| 0)
 }
 
-/// `msync(addr, len, flags)`: validates; anonymous memory has nothing to
-/// write back.
+/// `msync(addr, len, flags)`: validates; file pages in the range are
+/// written back by their schemes (Msync with the same `MS_*` flags; EIO if
+/// one fails). Anonymous memory has nothing to write back.
 pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
+    let raw = flags;
     let flags = u32::try_from(flags).map_err(|_| Error::new(EINVAL))?;
     let flags = MsyncFlags::from_raw(flags).map_err(grant_errno)?;
-    with_space(|space| {
-        space.run(|grants, _, _| grants.msync(rmm::VirtAddr::new(addr as u64), len as u64, flags)).map_err(grant_errno)
-    })
-    .map(|()| 0)
+    let files = with_space(|space| {
+        space
+            .run(|grants, _, _| grants.msync(rmm::VirtAddr::new(addr as u64), len as u64, flags))
+            .map_err(grant_errno)?;
+        space.file_ranges(addr as u64, len as u64)
+    })?;
+    fmap::sync(files, raw).map(|()| 0)
 }

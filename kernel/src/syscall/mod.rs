@@ -13,11 +13,38 @@ use tessera_abi::number::*;
 
 use crate::arch::TrapFrame;
 
+/// How often one call may wait for a file page before it gives up
+/// (EFAULT): each wait follows a change by another thread.
+const MAX_FILE_PAGE_WAITS: usize = 8;
+
 /// Runs `f` with the calling process's address space, under its lock.
-fn with_space<R>(f: impl FnOnce(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
+///
+/// `f` runs again after a user copy found a file page not fetched yet: the
+/// page is fetched from its lender without the lock (`mm::fmap`), so `f`
+/// must be a retryable user copy (they fail before copying anything).
+/// File pages the call unmapped are handed back to their schemes after
+/// the lock is dropped; `funmap` reports their write-back itself.
+fn with_space<R>(mut f: impl FnMut(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
     let process = crate::process::current();
-    let mut space = process.space.lock();
-    f(space.as_mut().expect("a running process has a space"))
+    let mut waits = 0;
+    loop {
+        let mut guard = process.space.lock();
+        let space = guard.as_mut().expect("a running process has a space");
+        let result = f(space);
+        let wanted = space.take_wanted();
+        let releases = space.take_file_releases();
+        drop(guard);
+        let _ = crate::mm::fmap::send_releases(releases, true);
+        match wanted {
+            Some((virt, access)) if result.is_err() && waits < MAX_FILE_PAGE_WAITS => {
+                waits += 1;
+                if !crate::mm::fmap::fetch_wanted(&process, virt, access) {
+                    return result;
+                }
+            }
+            _ => return result,
+        }
+    }
 }
 
 /// Runs syscall `number` with `args` for the current process.
@@ -36,6 +63,9 @@ pub fn dispatch(number: usize, args: [usize; 6], frame: &mut TrapFrame) -> Resul
         SYS_FSYNC => fs::fsync(a),
         SYS_FTRUNCATE => fs::ftruncate(a, b),
         SYS_PIPE2 => fs::pipe2(a, b),
+        SYS_UNLINKAT => fs::unlinkat(a, b, c),
+        SYS_GETDENTS => fs::getdents(a, b, c, d),
+        SYS_FRENAME => fs::frename(a, b, c),
         SYS_EXIT => proc::exit(a),
         SYS_GETPID => proc::getpid(),
         SYS_GETPPID => proc::getppid(),

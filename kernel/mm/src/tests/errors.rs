@@ -47,6 +47,9 @@ fn every_failure_gives_its_errno_and_changes_nothing() {
     w.write(&mut s, a, 1).unwrap();
     let b = w.anon_at(&mut s, 0x20_0000, 2, R, SHARED | FIXED).unwrap();
     let phys = MapSource::Physical { phys: PhysAddr::new(0xFE00_0000), kind: PhysKind::Uncached };
+    // Two-page leases: shared from a read-only open, and private.
+    let file2 = MapSource::File { file: crate::FileMap::new(0, 2, true, false, std::sync::Arc::new(())) };
+    let private2 = MapSource::File { file: crate::FileMap::new(0, 2, false, true, std::sync::Arc::new(())) };
     let d = w.mmap(&mut s, &MmapRequest::anonymous(PAGE, RW, SHARED).source(phys.clone()).at(va(0x30_0000))).unwrap();
     assert_eq!(d, va(0x30_0000));
     let before = Snapshot::of(&[&s], &[&object], &w.frames);
@@ -72,7 +75,13 @@ fn every_failure_gives_its_errno_and_changes_nothing() {
         ("growsdown shared", anon(PAGE, RW, SHARED | MapFlags::GROWSDOWN, 0), MmError::Inval),
         ("object offset misaligned", obj(100, SHARED), MmError::Inval),
         ("object private", obj(0, PRIVATE), MmError::Unsupported),
-        ("file", anon(PAGE, RW, SHARED, 0).source(MapSource::File), MmError::Unsupported),
+        ("file lease of another size", anon(PAGE, RW, SHARED, 0).source(file2.clone()), MmError::Inval),
+        ("file lease private, mapped shared", anon(2 * PAGE, R, SHARED, 0).source(private2.clone()), MmError::Inval),
+        (
+            "file read-only, mapped shared writable",
+            anon(2 * PAGE, RW, SHARED, 0).source(file2.clone()),
+            MmError::Access,
+        ),
         ("physical private", anon(PAGE, RW, PRIVATE, 0).source(phys.clone()), MmError::Inval),
         (
             "physical misaligned",

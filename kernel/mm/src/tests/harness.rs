@@ -40,12 +40,15 @@ pub const SHARED: MapFlags = MapFlags::SHARED;
 pub struct World {
     pub frames: FakeFrames,
     pub plan: Plan,
+    /// A fake filesystem daemon's pages: (lease id, file page) → its frame
+    /// (one reference, the daemon's), made on first request.
+    pub lender: BTreeMap<(u64, u64), PhysAddr>,
 }
 
 impl World {
     pub fn new() -> Self {
         let plan = Rc::new(FailPlan::default());
-        Self { frames: FakeFrames::new(plan.clone()), plan }
+        Self { frames: FakeFrames::new(plan.clone()), plan, lender: BTreeMap::new() }
     }
 
     pub fn config() -> SpaceConfig {
@@ -124,8 +127,39 @@ impl World {
         self.run(space, |s, f, t| s.madvise(f, addr, len, advice, t))
     }
 
+    /// A fault as the kernel handles it: a file page the space lacks is
+    /// taken from the fake lender (a new reference) and the fault retried.
     pub fn fault(&mut self, space: &mut Space, addr: VirtAddr, access: Access) -> Result<(), FaultError> {
-        self.run(space, |s, f, t| s.fault(f, addr, access, t))
+        loop {
+            match self.run(space, |s, f, t| s.fault(f, addr, access, t)) {
+                Err(FaultError::FilePage) => {
+                    let (file, index) = space.file_page_wanted(addr).expect("the wanted file page");
+                    let frame = match self.lender.get(&(file.id(), index)) {
+                        Some(frame) => *frame,
+                        None => {
+                            let frame = self.frames.allocate_zeroed().ok_or(FaultError::OutOfMemory)?;
+                            self.lender.insert((file.id(), index), frame);
+                            frame
+                        }
+                    };
+                    self.frames.get(frame);
+                    assert!(space.supply_file_page(&mut self.frames, addr, &file, index, frame));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The fake lender's frame of file page `index` of lease `id`.
+    pub fn lent(&self, id: u64, index: u64) -> PhysAddr {
+        self.lender[&(id, index)]
+    }
+
+    /// The fake daemon drops its pages (after the last Munmap).
+    pub fn drop_lender(&mut self) {
+        for (_, frame) in core::mem::take(&mut self.lender) {
+            self.frames.put(frame);
+        }
     }
 
     pub fn fork(&mut self, space: &mut Space) -> Result<Space, MmError> {
@@ -186,7 +220,7 @@ impl World {
         for space in spaces {
             check_space(space, &self.frames);
         }
-        check_refcounts(spaces, objects, &self.frames);
+        check_refcounts(spaces, objects, &self.lender.values().copied().collect::<Vec<_>>(), &self.frames);
     }
 }
 
@@ -245,7 +279,7 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
                 assert!(index < object.size_pages(), "slot past the object's end");
                 assert_eq!(object.page(index), Some(*frame), "shared slot {page:?} is not the object's page");
             }
-            (Provider::External { .. }, Slot::Frame(_)) => {}
+            (Provider::External { .. } | Provider::FmapBorrowed { .. }, Slot::Frame(_)) => {}
             (provider, slot) => panic!("slot {slot:?} at {page:?} in a {provider:?} grant"),
         }
         if *slot == Slot::Zero || matches!(grant.provider, Provider::AllocatedShared { .. }) {
@@ -291,7 +325,18 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
                 assert_eq!(flags.is_writable(), prot.contains(Prot::WRITE), "W bit of {page:?}");
                 assert_eq!(flags.memory_kind(), kind.memory_kind());
             }
-            Provider::FmapBorrowed(never) => match *never {},
+            Provider::FmapBorrowed { file, .. } => match slot {
+                Some(Slot::Frame(f)) => {
+                    assert_eq!(*frame, f, "PTE {page:?} does not map its slot's frame");
+                    if file.is_shared() {
+                        assert_eq!(flags.is_writable(), prot.contains(Prot::WRITE), "W bit of {page:?}");
+                    } else if flags.is_writable() {
+                        assert!(prot.contains(Prot::WRITE), "writable PTE {page:?} in a read-only grant");
+                        assert_eq!(frames.refcount(f), 1, "writable PTE {page:?} to a shared (CoW) file frame");
+                    }
+                }
+                _ => panic!("file PTE {page:?} without a frame slot"),
+            },
         }
     }
 
@@ -308,8 +353,11 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
 
 /// Every live frame's count equals the references held by slots and
 /// objects; nothing else is live.
-pub fn check_refcounts(spaces: &[&Space], objects: &[&SharedObject], frames: &FakeFrames) {
+pub fn check_refcounts(spaces: &[&Space], objects: &[&SharedObject], lent: &[PhysAddr], frames: &FakeFrames) {
     let mut expected: BTreeMap<PhysAddr, usize> = BTreeMap::new();
+    for frame in lent {
+        *expected.entry(*frame).or_default() += 1;
+    }
     let mut seen: Vec<*const MemObject> = Vec::new();
     let mut count_object = |object: &SharedObject, expected: &mut BTreeMap<PhysAddr, usize>| {
         if !seen.contains(&Arc::as_ptr(object)) {

@@ -4,6 +4,7 @@
 mod cow;
 mod errors;
 mod fake;
+mod file;
 mod harness;
 mod misc;
 mod random;

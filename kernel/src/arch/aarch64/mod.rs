@@ -165,6 +165,38 @@ pub fn publish_new_mappings() {
     unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
 }
 
+/// Makes the data of the frame at kernel address `frame_virt` (its
+/// physical-window alias) visible to instruction fetches before it is mapped
+/// executable for user mode: clean its data-cache lines to the point of
+/// unification, then invalidate the instruction caches of every CPU (Arm
+/// ARM B2.4.4 "Concurrent modification and execution of instructions").
+/// `IC IALLUIS` rather than `IC IVAU` by the kernel alias, because an
+/// instruction cache may be VIPT-aliasing (CTR_EL0.L1Ip). CTR_EL0.IDC / DIC
+/// say when either step is not needed.
+pub fn sync_icache(frame_virt: u64) {
+    let ctr: u64;
+    // SAFETY: reads an ID register.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    let (idc, dic) = (ctr & (1 << 28) != 0, ctr & (1 << 29) != 0);
+    if !idc {
+        let line = 4u64 << ((ctr >> 16) & 0xF);
+        let mut at = frame_virt & !(line - 1);
+        while at < frame_virt + rmm::PAGE_SIZE {
+            // SAFETY: cache maintenance by VA of a mapped kernel address.
+            unsafe { core::arch::asm!("dc cvau, {}", in(reg) at, options(nostack)) };
+            at += line;
+        }
+    }
+    // SAFETY: barriers and instruction-cache invalidation only.
+    unsafe {
+        core::arch::asm!("dsb ish", options(nostack));
+        if !dic {
+            core::arch::asm!("ic ialluis", "dsb ish", options(nostack));
+        }
+        core::arch::asm!("isb", options(nostack));
+    }
+}
+
 /// TLB maintenance of user mappings, for `mm::tlb`. User entries are
 /// non-global (nG) and, without ASIDs, all tagged ASID 0 (TCR_EL1.A1 = 0
 /// takes the ASID from TTBR0_EL1, whose ASID field the kernel leaves 0), so

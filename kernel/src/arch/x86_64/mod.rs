@@ -149,6 +149,11 @@ pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
 /// x86 never caches a not-present entry, so nothing is needed.
 pub fn publish_new_mappings() {}
 
+/// Makes data written to a frame visible to instruction fetches before the
+/// frame is mapped executable: nothing to do on x86, whose instruction
+/// caches snoop stores (Intel SDM Vol. 3A §11.6 "Self-modifying code").
+pub fn sync_icache(_frame_virt: u64) {}
+
 /// TLB maintenance of user mappings, for `mm::tlb`. User entries are
 /// non-global (rmm's x86_64 format sets G on kernel entries only), so a CR3
 /// write drops them all (Intel SDM Vol. 3A §4.10.4.1 "Operations that

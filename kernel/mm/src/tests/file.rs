@@ -1,0 +1,243 @@
+//! File mappings: pages fetched from the lender on fault, shared and
+//! private semantics, pins handed back exactly once (partial munmap, fork,
+//! teardown, MAP_FIXED replace, mremap shrink), and rollback keeping pins.
+
+use std::sync::Arc;
+
+use super::harness::*;
+use crate::{
+    Access, Advice, FileMap, FileRef, FileRelease, FrameStore, MapFlags, MapSource, MmError, MmapRequest, RemapFlags,
+    Shootdown,
+};
+
+fn lease(first_page: u64, pages: u64, shared: bool) -> FileRef {
+    FileMap::new(first_page, pages, shared, true, Arc::new(()))
+}
+
+fn map(w: &mut World, space: &mut Space, file: &FileRef, prot: crate::Prot) -> Result<rmm::VirtAddr, MmError> {
+    let flags = if file.is_shared() { SHARED } else { PRIVATE };
+    let request =
+        MmapRequest::anonymous(file.pages() * PAGE, prot, flags).source(MapSource::File { file: file.clone() });
+    w.mmap(space, &request)
+}
+
+/// Runs `op` like `World::run` but returns the releases too.
+fn run_releasing<T>(
+    w: &mut World,
+    space: &mut Space,
+    op: impl FnOnce(&mut Space, &mut super::fake::FakeFrames, &mut Shootdown) -> T,
+) -> (T, Vec<FileRelease>) {
+    let mut tlb = Shootdown::new();
+    let result = op(space, &mut w.frames, &mut tlb);
+    space.table().flush(&tlb);
+    let releases = tlb.finish(&mut w.frames);
+    (result, releases)
+}
+
+fn ranges(releases: &[FileRelease]) -> Vec<(u64, u64, bool)> {
+    releases.iter().map(|r| (r.first_page, r.pages, r.needs_sync)).collect()
+}
+
+#[test]
+fn shared_file_pages_come_from_the_lender_and_writes_reach_it() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(100, 4, true);
+    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    assert_eq!(s.resident_pages(), 0, "lazy: nothing fetched at mmap");
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(0));
+    let lent = w.lent(file.id(), 101);
+    assert_eq!(s.translate(a.add(PAGE)).unwrap().0, lent, "the lender's own frame");
+    assert_eq!(w.frames.refcount_of(lent), 2, "the lender's reference and ours");
+    w.write(&mut s, a.add(PAGE), 7).unwrap();
+    assert_eq!(w.frames.tag(lent), 7, "a shared write reaches the file's page");
+    // The daemon writes the file: the mapping sees it at once.
+    w.frames.write(lent, 8);
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(8));
+    assert_eq!(s.resident_pages(), 1);
+    w.check(&[&s], &[]);
+    assert!(s.grants().next().unwrap().to_string().contains("rw-s fmap:"), "{}", s.grants().next().unwrap());
+
+    // Partial munmap hands back exactly that range, with a sync (written).
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| s.munmap(f, a.add(PAGE), 2 * PAGE, t));
+    result.unwrap();
+    assert_eq!(ranges(&releases), [(101, 2, true)]);
+    assert_eq!(file.pinned_pages(), 2);
+    assert_eq!(w.frames.refcount_of(lent), 1, "only the lender's reference is left");
+    // The rest stays mapped and readable.
+    assert_eq!(w.read(&mut s, a), Ok(0));
+    assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(0));
+    w.check(&[&s], &[]);
+    let (_, releases) = s.teardown(&mut w.frames);
+    assert_eq!(ranges(&releases), [(100, 1, true), (103, 1, true)]);
+    assert_eq!(file.pinned_pages(), 0);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn private_file_pages_are_copied_on_write_and_never_reach_the_file() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(0, 2, false);
+    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    assert_eq!(w.read(&mut s, a), Ok(0));
+    let lent = w.lent(file.id(), 0);
+    w.frames.write(lent, 5);
+    assert_eq!(w.read(&mut s, a), Ok(5), "before the first write, the file's page");
+    assert!(!s.translate(a).unwrap().1.is_writable(), "read-only until written");
+    w.write(&mut s, a, 6).unwrap();
+    assert_ne!(s.translate(a).unwrap().0, lent, "a private copy");
+    assert_eq!(w.frames.tag(lent), 5, "the file is unchanged");
+    assert_eq!(w.frames.refcount_of(lent), 1);
+    // A write to a never-read page copies the file's page too.
+    w.write(&mut s, a.add(PAGE), 9).unwrap();
+    assert_eq!(w.frames.tag(w.lent(file.id(), 1)), 0);
+    w.check(&[&s], &[]);
+    // DONTNEED drops the private copy: the file's data shows again.
+    w.madvise(&mut s, a, PAGE, Advice::DontNeed).unwrap();
+    assert_eq!(w.read(&mut s, a), Ok(5));
+    assert_eq!(file.pinned_pages(), 2, "madvise keeps the pins");
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| s.munmap(f, a, 2 * PAGE, t));
+    result.unwrap();
+    assert_eq!(ranges(&releases), [(0, 2, false)], "private: no sync");
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn fork_pins_again_and_pages_go_back_after_the_last_mapping() {
+    let mut w = World::new();
+    let mut parent = w.space();
+    let shared = lease(0, 2, true);
+    let private = lease(10, 2, false);
+    let a = map(&mut w, &mut parent, &shared, RW).unwrap();
+    let b = map(&mut w, &mut parent, &private, RW).unwrap();
+    w.write(&mut parent, a, 1).unwrap();
+    w.write(&mut parent, b, 2).unwrap();
+    let mut child = w.fork(&mut parent).unwrap();
+    w.check(&[&parent, &child], &[]);
+    // Shared: the child's write is the parent's (and the file's).
+    w.write(&mut child, a, 3).unwrap();
+    assert_eq!(w.read(&mut parent, a), Ok(3));
+    assert_eq!(w.frames.tag(w.lent(shared.id(), 0)), 3);
+    // Private: each side has its own copy.
+    w.write(&mut child, b, 4).unwrap();
+    assert_eq!(w.read(&mut parent, b), Ok(2));
+    assert_eq!(w.read(&mut child, b), Ok(4));
+    w.check(&[&parent, &child], &[]);
+
+    let (result, releases) = run_releasing(&mut w, &mut parent, |s, f, t| s.munmap(f, a, 2 * PAGE, t));
+    result.unwrap();
+    assert!(releases.is_empty(), "the child still maps them: {:?}", ranges(&releases));
+    let (_, releases) = child.teardown(&mut w.frames);
+    let mut got = ranges(&releases);
+    got.sort();
+    assert_eq!(got, [(0, 2, true)]);
+    assert_eq!(shared.pinned_pages(), 0);
+    assert_eq!(private.pinned_pages(), 2, "the parent still maps the private lease");
+    let (_, releases) = parent.teardown(&mut w.frames);
+    assert_eq!(ranges(&releases), [(10, 2, false)]);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn replace_shrink_move_and_rollback_keep_the_pins_right() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(0, 8, true);
+    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    for i in 0..8 {
+        w.write(&mut s, a.add(i * PAGE), 10 + i).unwrap();
+    }
+    // A failed mremap move (out of frames for page tables) changes nothing.
+    let before = Snapshot::of(&[&s], &[], &w.frames);
+    w.plan.fail_in(1);
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), t)
+    });
+    w.plan.clear();
+    if result.is_err() {
+        assert!(releases.is_empty(), "a rolled-back call hands nothing back");
+        assert_eq!(file.pinned_pages(), 8);
+        assert_eq!(Snapshot::of(&[&s], &[], &w.frames), before);
+    }
+    let moved = match result {
+        Ok(moved) => {
+            assert_eq!(ranges(&releases), [(4, 4, true)]);
+            moved
+        }
+        Err(_) => {
+            let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+                s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), t)
+            });
+            assert_eq!(ranges(&releases), [(4, 4, true)], "a shrinking move hands back the tail");
+            result.unwrap()
+        }
+    };
+    assert_eq!(w.read(&mut s, moved.add(3 * PAGE)), Ok(13), "moved pages keep their file page");
+    // Growing a file mapping needs a new lease; DONTUNMAP is refused.
+    assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 8 * PAGE, RemapFlags::MAYMOVE, va(0)), Err(MmError::Unsupported));
+    let dontunmap = RemapFlags::MAYMOVE | RemapFlags::DONTUNMAP;
+    assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 4 * PAGE, dontunmap, va(0)), Err(MmError::Inval));
+    // MAP_FIXED over the middle hands those pages back.
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        let request = MmapRequest::anonymous(2 * PAGE, RW, PRIVATE | MapFlags::FIXED).at(moved.add(PAGE));
+        s.mmap(f, &request, t)
+    });
+    result.unwrap();
+    assert_eq!(ranges(&releases), [(1, 2, true)]);
+    assert_eq!(file.pinned_pages(), 2);
+    w.check(&[&s], &[]);
+    let (_, releases) = s.teardown(&mut w.frames);
+    assert_eq!(ranges(&releases), [(0, 1, true), (3, 1, true)]);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn read_only_files_cannot_become_shared_writable() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = FileMap::new(0, 1, true, false, Arc::new(()));
+    let a = map(&mut w, &mut s, &file, R).unwrap();
+    assert_eq!(w.mprotect(&mut s, a, PAGE, RW), Err(MmError::Access));
+    assert_eq!(w.write(&mut s, a, 1), Err(crate::FaultError::Segv));
+    assert_eq!(w.read(&mut s, a), Ok(0));
+    let (_, releases) = s.teardown(&mut w.frames);
+    assert_eq!(ranges(&releases), [(0, 1, false)], "never writable: no sync");
+    // A private mapping of the same file may be written (copies).
+    let mut s = w.space();
+    let private = FileMap::new(0, 1, false, false, Arc::new(()));
+    let b = map(&mut w, &mut s, &private, RW).unwrap();
+    w.write(&mut s, b, 2).unwrap();
+    let (_, releases) = s.teardown(&mut w.frames);
+    assert_eq!(releases.len(), 1);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn a_fault_outside_the_lease_or_after_unmap_does_not_fetch() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(0, 2, true);
+    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    // The page went away between the fault and the supply: the frame is
+    // dropped, nothing is mapped.
+    let mut tlb = Shootdown::new();
+    assert_eq!(s.fault(&mut w.frames, a, Access::Read, &mut tlb), Err(crate::FaultError::FilePage));
+    let _ = tlb.finish(&mut w.frames);
+    let (wanted, index) = s.file_page_wanted(a).unwrap();
+    w.munmap(&mut s, a, 2 * PAGE).unwrap();
+    let frame = w.frames.allocate_zeroed().unwrap();
+    assert!(!s.supply_file_page(&mut w.frames, a, &wanted, index, frame));
+    assert!(!w.frames.is_live(frame), "the unused reference was dropped");
+    assert_eq!(s.file_page_wanted(a).map(|(_, i)| i), None);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}

@@ -1,0 +1,166 @@
+//! The kernel's half of file mappings: leases from filesystem schemes,
+//! fetching lent pages on fault, and handing pages back (DESIGN §6,
+//! docs/fmap.md).
+//!
+//! ```text
+//!  mmap(fd)  ── scheme.mmap_prep ──► FmapLease { address in the daemon, lender }
+//!            ── FileMap::new(token) + grants.mmap(File)     (no page yet: lazy)
+//!  fault     ── grants.fault → FilePage ── unlock ── fetch(): the lender's
+//!               space.fault(Write) + get_ref ── lock ── supply_file_page ── retry
+//!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
+//! ```
+//!
+//! No two address-space locks are ever held at once: a fault drops the
+//! faulting space's lock before it takes the lender's, so two processes
+//! that serve files to each other cannot deadlock, and neither can a
+//! process mapping a file of its own scheme.
+
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+
+use rmm::{PAGE_SIZE, PhysAddr};
+use tessera_abi::error::{EIO, Error, Result};
+use tessera_mm::{Access, FaultError, FileRef, FileRelease};
+
+use crate::file::Description;
+use crate::process::Process;
+use crate::sync::Mutex;
+
+/// `MunmapFlags::NEEDS_SYNC` (Redox): write the range back before letting go.
+const NEEDS_SYNC: usize = 1;
+
+/// How many fetches one fault may need before it gives up (each retry
+/// follows a change by another thread: an unmap, a CoW copy).
+const MAX_FETCHES: usize = 8;
+
+/// The kernel's side of one lease, kept as the lease's token.
+pub struct FmapToken {
+    /// The open file (kept open while any mapping of it lives).
+    pub description: Arc<Description>,
+    /// The daemon whose address space holds the pages.
+    pub lender: Weak<Process>,
+    /// Where, in the lender's space, the lease's first page is.
+    pub base: u64,
+}
+
+fn token(file: &FileRef) -> &FmapToken {
+    file.token().downcast_ref::<FmapToken>().expect("file leases carry an FmapToken")
+}
+
+/// Takes one reference to the lender's frame of file page `index`: the
+/// page is faulted in the lender's space as a write (so it has a frame of
+/// its own, not the zero frame) with the lender's rights. SIGBUS if the
+/// lender is gone or the page is not there (past the end of the file).
+fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
+    let token = token(file);
+    let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
+    let addr = token.base + (index - file.first_page()) * PAGE_SIZE;
+    let mut guard = lender.space.lock();
+    let space = guard.as_mut().ok_or(FaultError::Bus)?;
+    match space.fault(addr, Access::Write) {
+        Ok(()) => {}
+        Err(FaultError::OutOfMemory) => return Err(FaultError::OutOfMemory),
+        // A lender's page lent from a file mapping of its own is not lent
+        // on: one level of lending only.
+        Err(_) => return Err(FaultError::Bus),
+    }
+    let (frame, _) = space.translate(addr).ok_or(FaultError::Bus)?;
+    super::get_ref(frame).map_err(|_| FaultError::Bus)?;
+    Ok(frame)
+}
+
+/// Fetches the file page wanted at `virt` of `space` and hands it in,
+/// without holding the lock while it talks to the lender.
+fn fetch_into(space: &Mutex<Option<super::AddrSpace>>, virt: u64) -> core::result::Result<(), FaultError> {
+    let wanted = space.lock().as_ref().and_then(|s| s.file_page_wanted(virt));
+    // The page arrived meanwhile, or the mapping went: the retry decides.
+    let Some((file, index)) = wanted else { return Ok(()) };
+    let frame = fetch(&file, index)?;
+    match space.lock().as_mut() {
+        Some(s) => {
+            s.supply_file_page(virt, &file, index, frame);
+        }
+        None => {
+            super::put_ref(frame);
+        }
+    }
+    Ok(())
+}
+
+/// Resolves a fault at `virt` in `space` (a process's), fetching file
+/// pages from their lenders as needed. What the page-fault handler runs.
+pub fn fault_in(
+    space: &Mutex<Option<super::AddrSpace>>,
+    virt: u64,
+    access: Access,
+) -> core::result::Result<(), FaultError> {
+    for _ in 0..MAX_FETCHES {
+        let result = space.lock().as_mut().map_or(Err(FaultError::Segv), |s| s.fault(virt, access));
+        match result {
+            Err(FaultError::FilePage) => fetch_into(space, virt)?,
+            other => return other,
+        }
+    }
+    Err(FaultError::Bus)
+}
+
+/// Fetches the page a user copy of the current process was waiting for
+/// (`AddrSpace::want`). `false` if it cannot be had (the copy then fails
+/// with EFAULT).
+pub fn fetch_wanted(process: &Process, virt: u64, access: Access) -> bool {
+    fault_in(&process.space, virt, access).is_ok()
+}
+
+/// Asks the scheme behind `description` to lend `[offset, offset + size)`
+/// for a mapping with Redox's `flags`, and makes the lease: `first_page`
+/// and `pages` as mapped, shared or private, writable if the file is open
+/// for writing.
+pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usize, shared: bool) -> Result<FileRef> {
+    let reply = description.scheme.mmap_prep(description.id, offset, size as usize, flags)?;
+    let writable = matches!(
+        description.flags & tessera_abi::flag::O_ACCMODE,
+        tessera_abi::flag::O_WRONLY | tessera_abi::flag::O_RDWR
+    );
+    let token = FmapToken { description: description.clone(), lender: reply.lender, base: reply.address as u64 };
+    Ok(tessera_mm::FileMap::new(offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE), shared, writable, Arc::new(token)))
+}
+
+/// Hands pages back to their schemes (Munmap, NEEDS_SYNC when written).
+/// With `wait`, returns EIO if any write-back failed (every release is
+/// still sent); without, only sends them.
+pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
+    let mut result = Ok(());
+    for release in releases {
+        let token = token(&release.file);
+        let flags = if release.needs_sync { NEEDS_SYNC } else { 0 };
+        let sent = token.description.scheme.munmap(
+            token.description.id,
+            release.first_page * PAGE_SIZE,
+            (release.pages * PAGE_SIZE) as usize,
+            flags,
+            wait,
+        );
+        // A failed write-back (or a dead scheme) loses data only if the
+        // pages needed one.
+        if sent.is_err() && release.needs_sync && result.is_ok() {
+            result = Err(Error::new(EIO));
+        }
+    }
+    result
+}
+
+/// Asks each lease's scheme to write back its pages in `ranges` (`MS_*`
+/// flags). EIO if any fails.
+pub fn sync(ranges: Vec<tessera_mm::FileRange>, flags: usize) -> Result<()> {
+    let mut result = Ok(());
+    for range in ranges {
+        let token = token(&range.file);
+        let offset = range.first_page * PAGE_SIZE;
+        let synced =
+            token.description.scheme.msync(token.description.id, offset, (range.pages * PAGE_SIZE) as usize, flags);
+        if synced.is_err() && result.is_ok() {
+            result = Err(Error::new(EIO));
+        }
+    }
+    result
+}

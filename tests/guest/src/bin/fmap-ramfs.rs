@@ -1,0 +1,456 @@
+//! `fmap-ramfs`: file mappings delegated to a filesystem scheme (fmap /
+//! funmap), on a private `ramfs ramfs-fmap` instance.
+//!
+//! | group | checks |
+//! |---|---|
+//! | shared | a MAP_SHARED mapping reads the file (the tail of the last page zero); a write through it is seen by `read()` before and after `munmap`; the daemon's pins are the mapped pages and go back to 0; `sys:maps` says `rw-s fmap` |
+//! | eof | a whole page past the end of the file: SIGBUS (in a child); the partial last page reads zeroes past EOF |
+//! | partial | munmap of the middle page hands back only that page (pins 3 → 2); the rest stays mapped with its data |
+//! | private | MAP_PRIVATE writes are seen by the writer only, never by `read()`; the file's later writes show in unwritten pages |
+//! | two-processes | a forked child maps the same file itself, writes; the parent's own mapping and `read()` see it |
+//! | fork | a shared mapping written by a forked child is seen by the parent and `read()`; a private one gives each side its own copy |
+//! | exit | a child that exits without munmap: its writes are in the file, pins back to 0 |
+//! | msync | MS_SYNC makes data visible (it already is: one page cache) and returns 0; with `fail-writeback` on: msync and munmap return EIO, pins still back to 0 |
+//! | access | shared writable from a read-only open: EACCES; from a write-only open: EACCES; growing a file mapping: EOPNOTSUPP |
+//! | lazy | a 1 GiB file mapped whole, 3 pages touched: 3 resident pages, about 3 frames used |
+//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page is SIGBUS, munmap returns, the kernel goes on |
+//!
+//! Finally the kernel's free frames are back where they were.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use tessera_guest_tests::mm::{Memory, frames_back, group, read_word, write_word};
+use tessera_guest_tests::system::{fork_with, reap};
+use tessera_guest_tests::{Checks, Shown};
+use tessera_runtime::abi::Result;
+use tessera_runtime::abi::error::{EACCES, EIO, ENODEV, EOPNOTSUPP};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
+use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
+use tessera_runtime::mm::{self, MAP_PRIVATE, MAP_SHARED, MREMAP_MAYMOVE, MS_SYNC, MapFlags, PROT_READ, PROT_RW};
+use tessera_runtime::{Args, process, sys};
+
+tessera_runtime::entry!(main);
+
+const SCHEME: &str = "ramfs-fmap";
+const PAGE: usize = 4096;
+/// `sched_yield` rounds allowed for the daemon to register or answer.
+const ROUNDS: usize = 10_000;
+/// Exit status of a child whose access did not fault.
+const SURVIVED: i32 = 100;
+
+/// A named group of checks, run in its own child.
+type Group = (&'static str, fn(&mut Checks));
+
+fn main(_args: Args) -> i32 {
+    let mut checks = Checks::new("fmap-ramfs");
+    let before = Memory::read();
+    let Some(daemon) = start_daemon(&mut checks) else { return checks.finish() };
+    // Each group in its own child: the page tables its mappings needed go
+    // with it, so the free-frame count at the end is exact.
+    let groups: [Group; 10] = [
+        ("fmap-ramfs shared", shared),
+        ("fmap-ramfs eof", eof),
+        ("fmap-ramfs partial", partial),
+        ("fmap-ramfs private", private),
+        ("fmap-ramfs two-processes", two_processes),
+        ("fmap-ramfs fork", fork),
+        ("fmap-ramfs exit", exit),
+        ("fmap-ramfs msync", msync),
+        ("fmap-ramfs access", access),
+        ("fmap-ramfs lazy", lazy),
+    ];
+    for (name, body) in groups {
+        group(&mut checks, name, body);
+    }
+    let pins = pins_total();
+    checks.check("pins back to 0", pins == Some(0), format_args!("{pins:?}"));
+    daemon_death(&mut checks, daemon);
+    frames_back(&mut checks, before);
+    checks.finish()
+}
+
+fn at(path: &str) -> String {
+    format!("{SCHEME}:{path}")
+}
+
+fn start_daemon(checks: &mut Checks) -> Option<usize> {
+    let daemon = match process::spawn(&process::program_path("ramfs"), &["ramfs", SCHEME], &[]) {
+        Ok(pid) => pid,
+        Err(e) => {
+            checks.check("start ramfs", false, format_args!("{e}"));
+            return None;
+        }
+    };
+    let mut root = sys::open(&at("/"), O_RDONLY);
+    for _ in 0..ROUNDS {
+        match root {
+            Err(e) if e.errno == ENODEV => {
+                let _ = sys::sched_yield();
+                root = sys::open(&at("/"), O_RDONLY);
+            }
+            _ => break,
+        }
+    }
+    checks.check("ramfs serves ramfs-fmap:", root.is_ok(), format_args!("{}", Shown(root)));
+    let _ = root.map(sys::close);
+    root.is_ok().then_some(daemon)
+}
+
+/// The daemon's total pin count (`/.ramfs/pins`'s last line).
+fn pins_total() -> Option<usize> {
+    let text = tessera_runtime::io::read_file(&at("/.ramfs/pins")).ok()?;
+    let text = core::str::from_utf8(&text).ok()?;
+    text.lines().last()?.strip_prefix("total ")?.trim().parse().ok()
+}
+
+/// A new file `name` with `len` bytes: byte `i` is `(i % 251) as u8`.
+fn file_with(name: &str, len: usize) -> Result<usize> {
+    let fd = sys::open(&at(name), O_CREAT | O_TRUNC | O_RDWR)?;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    sys::write(fd, &data)?;
+    Ok(fd)
+}
+
+fn map(fd: usize, pages: usize, prot: MapFlags, flags: MapFlags) -> Result<usize> {
+    // SAFETY: no fixed address: nothing of ours is replaced.
+    unsafe { mm::mmap(0, pages * PAGE, prot, flags, fd, 0) }
+}
+
+fn unmap(addr: usize, pages: usize) -> Result<usize> {
+    // SAFETY: the test's own file mappings, no longer used.
+    unsafe { mm::munmap(addr, pages * PAGE) }.map(|()| 0)
+}
+
+fn read_at(fd: usize, offset: usize, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let n = sys::lseek(fd, offset as isize, SEEK_SET).and_then(|_| sys::read(fd, &mut buf)).unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+fn byte(addr: usize) -> u8 {
+    // SAFETY: a mapped, readable address of this test.
+    unsafe { core::ptr::read_volatile(addr as *const u8) }
+}
+
+/// Runs `body` in a child; its status's signal, or `None` if it survived.
+fn child_signal(body: impl FnOnce()) -> Option<usize> {
+    let pid = fork_with(|| {
+        body();
+        SURVIVED
+    })
+    .ok()?;
+    let (_, status) = reap(pid).ok()?;
+    status.signal()
+}
+
+fn shared(checks: &mut Checks) {
+    let Ok(fd) = file_with("/shared", 3 * PAGE + 100) else {
+        return checks.check("create /shared", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, 4, PROT_RW, MAP_SHARED) else {
+        return checks.check("mmap shared", false, format_args!("failed"));
+    };
+    let ok = (0..3 * PAGE + 100).step_by(97).all(|i| byte(addr + i) == (i % 251) as u8);
+    checks.check("shared: the mapping reads the file", ok, format_args!("a byte differs"));
+    let tail = (3 * PAGE + 100..4 * PAGE).all(|i| byte(addr + i) == 0);
+    checks.check("shared: the last page reads zero past EOF", tail, format_args!("non-zero tail"));
+    checks.check("shared: pins are the mapped pages", pins_total() == Some(4), format_args!("{:?}", pins_total()));
+    let listed = mm::read_maps().ok().and_then(|m| m.entries.into_iter().find(|e| e.contains(addr)));
+    let kind = listed.as_ref().map(|e| (e.perms.shared, e.perms.write, e.kind.name(), e.pages()));
+    checks.check(
+        "shared: sys:maps lists rw-s fmap, 4 pages",
+        kind == Some((true, true, "fmap", 4)),
+        format_args!("{kind:?}"),
+    );
+    write_word(addr + PAGE, 0x1122_3344_5566_7788);
+    let seen = read_at(fd, PAGE, 8);
+    checks.check(
+        "shared: read() sees a write before munmap",
+        seen == 0x1122_3344_5566_7788u64.to_le_bytes(),
+        format_args!("{seen:?}"),
+    );
+    let _ = sys::lseek(fd, 2 * PAGE as isize, SEEK_SET).and_then(|_| sys::write(fd, &[0xEE; 8]));
+    checks.check(
+        "shared: the mapping sees write()",
+        read_word(addr + 2 * PAGE) == 0xEEEE_EEEE_EEEE_EEEE,
+        format_args!("{:#x}", read_word(addr + 2 * PAGE)),
+    );
+    let unmapped = unmap(addr, 4);
+    checks.check("shared: munmap", unmapped.is_ok(), format_args!("{}", Shown(unmapped)));
+    let seen = read_at(fd, PAGE, 8);
+    checks.check(
+        "shared: read() sees it after munmap",
+        seen == 0x1122_3344_5566_7788u64.to_le_bytes(),
+        format_args!("{seen:?}"),
+    );
+    checks.check("shared: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = sys::close(fd);
+}
+
+fn eof(checks: &mut Checks) {
+    let Ok(fd) = file_with("/eof", PAGE + 10) else {
+        return checks.check("create /eof", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, 3, PROT_READ, MAP_SHARED) else {
+        return checks.check("mmap past EOF", false, format_args!("failed"));
+    };
+    checks.check(
+        "eof: the partial page reads zero past EOF",
+        byte(addr + PAGE + 10) == 0 && byte(addr + PAGE + 9) == ((PAGE + 9) % 251) as u8,
+        format_args!(""),
+    );
+    let signal = child_signal(|| {
+        core::hint::black_box(read_word(addr + 2 * PAGE));
+    });
+    checks.check("eof: a whole page past EOF is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
+    let _ = unmap(addr, 3);
+    let _ = sys::close(fd);
+}
+
+fn partial(checks: &mut Checks) {
+    let Ok(fd) = file_with("/partial", 3 * PAGE) else {
+        return checks.check("create /partial", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, 3, PROT_RW, MAP_SHARED) else {
+        return checks.check("mmap /partial", false, format_args!("failed"));
+    };
+    let middle = unmap(addr + PAGE, 1);
+    checks.check("partial: munmap of the middle page", middle.is_ok(), format_args!("{}", Shown(middle)));
+    checks.check("partial: only that page is handed back", pins_total() == Some(2), format_args!("{:?}", pins_total()));
+    checks.check(
+        "partial: the rest keeps its data",
+        byte(addr + 5) == 5 && byte(addr + 2 * PAGE + 1) == ((2 * PAGE + 1) % 251) as u8,
+        format_args!(""),
+    );
+    let _ = unmap(addr, 3);
+    let _ = sys::close(fd);
+}
+
+fn private(checks: &mut Checks) {
+    let Ok(fd) = file_with("/private", 2 * PAGE) else {
+        return checks.check("create /private", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, 2, PROT_RW, MAP_PRIVATE) else {
+        return checks.check("mmap private", false, format_args!("failed"));
+    };
+    write_word(addr, 0xABCD);
+    checks.check("private: the writer sees its write", read_word(addr) == 0xABCD, format_args!(""));
+    let seen = read_at(fd, 0, 8);
+    checks.check("private: read() does not", seen == [0, 1, 2, 3, 4, 5, 6, 7], format_args!("{seen:?}"));
+    let _ = sys::lseek(fd, PAGE as isize, SEEK_SET).and_then(|_| sys::write(fd, &[0x77; 8]));
+    checks.check(
+        "private: an unwritten page shows the file",
+        read_word(addr + PAGE) == 0x7777_7777_7777_7777,
+        format_args!("{:#x}", read_word(addr + PAGE)),
+    );
+    let _ = unmap(addr, 2);
+    let seen = read_at(fd, 0, 8);
+    checks.check(
+        "private: the write never reaches the file",
+        seen == [0, 1, 2, 3, 4, 5, 6, 7],
+        format_args!("{seen:?}"),
+    );
+    let _ = sys::close(fd);
+}
+
+fn two_processes(checks: &mut Checks) {
+    let Ok(fd) = file_with("/two", PAGE) else { return checks.check("create /two", false, format_args!("failed")) };
+    let Ok(addr) = map(fd, 1, PROT_RW, MAP_SHARED) else {
+        return checks.check("mmap /two", false, format_args!("failed"));
+    };
+    let status = child_signal(|| {
+        let Ok(fd) = sys::open(&at("/two"), O_RDWR) else { sys::exit(1) };
+        let Ok(mine) = map(fd, 1, PROT_RW, MAP_SHARED) else { sys::exit(2) };
+        write_word(mine + 8, 0x5151);
+        let _ = unmap(mine, 1);
+    });
+    checks.check("two-processes: the child ran", status.is_none(), format_args!("{status:?}"));
+    checks.check(
+        "two-processes: the parent's mapping sees the child's write",
+        read_word(addr + 8) == 0x5151,
+        format_args!("{:#x}", read_word(addr + 8)),
+    );
+    let _ = unmap(addr, 1);
+    let _ = sys::close(fd);
+}
+
+fn fork(checks: &mut Checks) {
+    let Ok(fd) = file_with("/fork", 2 * PAGE) else {
+        return checks.check("create /fork", false, format_args!("failed"));
+    };
+    let (Ok(shared), Ok(private)) = (map(fd, 1, PROT_RW, MAP_SHARED), map(fd, 1, PROT_RW, MAP_PRIVATE)) else {
+        return checks.check("mmap /fork", false, format_args!("failed"));
+    };
+    write_word(private, 0x1111);
+    let status = child_signal(|| {
+        write_word(shared + 16, 0x2222);
+        write_word(private, 0x3333);
+        if read_word(private) != 0x3333 {
+            sys::exit(3);
+        }
+    });
+    checks.check("fork: the child ran", status.is_none(), format_args!("{status:?}"));
+    checks.check(
+        "fork: a shared write of the child is the parent's",
+        read_word(shared + 16) == 0x2222,
+        format_args!(""),
+    );
+    checks.check("fork: and read()'s", read_at(fd, 16, 8) == 0x2222u64.to_le_bytes(), format_args!(""));
+    checks.check(
+        "fork: a private page is each side's own",
+        read_word(private) == 0x1111,
+        format_args!("{:#x}", read_word(private)),
+    );
+    let _ = unmap(shared, 1);
+    let _ = unmap(private, 1);
+    let _ = sys::close(fd);
+}
+
+fn exit(checks: &mut Checks) {
+    let Ok(fd) = file_with("/exit", PAGE) else { return checks.check("create /exit", false, format_args!("failed")) };
+    let status = child_signal(|| {
+        let Ok(addr) = map(fd, 1, PROT_RW, MAP_SHARED) else { sys::exit(1) };
+        write_word(addr + 24, 0x4444);
+        // Exits with the mapping.
+    });
+    checks.check("exit: the child ran", status.is_none(), format_args!("{status:?}"));
+    checks.check("exit: its writes are in the file", read_at(fd, 24, 8) == 0x4444u64.to_le_bytes(), format_args!(""));
+    checks.check("exit: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = sys::close(fd);
+}
+
+fn knob(path: &str, on: bool) -> Result<usize> {
+    let fd = sys::open(&at("/.ramfs/ctl"), O_WRONLY)?;
+    let written = sys::write(fd, format!("fail-writeback {path} {}", if on { "on" } else { "off" }).as_bytes());
+    let _ = sys::close(fd);
+    written
+}
+
+fn msync(checks: &mut Checks) {
+    let Ok(fd) = file_with("/sync", PAGE) else { return checks.check("create /sync", false, format_args!("failed")) };
+    let Ok(addr) = map(fd, 1, PROT_RW, MAP_SHARED) else {
+        return checks.check("mmap /sync", false, format_args!("failed"));
+    };
+    write_word(addr, 0x9999);
+    let synced = mm::msync(addr, PAGE, MS_SYNC);
+    checks.check(
+        "msync: MS_SYNC",
+        synced.is_ok() && read_at(fd, 0, 8) == 0x9999u64.to_le_bytes(),
+        format_args!("{}", Shown(synced.map(|()| 0))),
+    );
+    let set = knob("/sync", true);
+    checks.check("msync: set fail-writeback", set.is_ok(), format_args!("{}", Shown(set)));
+    let failed = mm::msync(addr, PAGE, MS_SYNC).map_err(|e| e.errno);
+    checks.check("msync: a failed write-back is EIO", failed == Err(EIO), format_args!("{failed:?}"));
+    let failed = unmap(addr, 1).map_err(|e| e.errno);
+    checks.check("msync: munmap with a failed write-back is EIO", failed == Err(EIO), format_args!("{failed:?}"));
+    checks.check("msync: pins back to 0 all the same", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = knob("/sync", false);
+    let _ = sys::close(fd);
+}
+
+fn access(checks: &mut Checks) {
+    let Ok(fd) = file_with("/access", PAGE) else {
+        return checks.check("create /access", false, format_args!("failed"));
+    };
+    let _ = sys::close(fd);
+    let read_only = sys::open(&at("/access"), O_RDONLY);
+    if let Ok(ro) = read_only {
+        let got = map(ro, 1, PROT_RW, MAP_SHARED).map_err(|e| e.errno);
+        checks.check("access: shared writable from O_RDONLY is EACCES", got == Err(EACCES), format_args!("{got:?}"));
+        let got = map(ro, 1, PROT_RW, MAP_PRIVATE);
+        checks.check("access: private writable from O_RDONLY works", got.is_ok(), format_args!("{}", Shown(got)));
+        let _ = got.map(|addr| unmap(addr, 1));
+        let _ = sys::close(ro);
+    }
+    if let Ok(wo) = sys::open(&at("/access"), O_WRONLY) {
+        let got = map(wo, 1, PROT_READ, MAP_SHARED).map_err(|e| e.errno);
+        checks.check("access: any mapping of O_WRONLY is EACCES", got == Err(EACCES), format_args!("{got:?}"));
+        let _ = sys::close(wo);
+    }
+    if let Ok(rw) = sys::open(&at("/access"), O_RDWR) {
+        if let Ok(addr) = map(rw, 1, PROT_RW, MAP_SHARED) {
+            // SAFETY: the test's own mapping; nothing is placed by it.
+            let grown = unsafe { mm::mremap(addr, PAGE, 0, 2 * PAGE, MREMAP_MAYMOVE) }.map_err(|e| e.errno);
+            checks.check(
+                "access: growing a file mapping is EOPNOTSUPP",
+                grown == Err(EOPNOTSUPP),
+                format_args!("{grown:?}"),
+            );
+            let _ = unmap(addr, 1);
+        }
+        let _ = sys::close(rw);
+    }
+    checks.check("access: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+}
+
+fn lazy(checks: &mut Checks) {
+    const GIB: usize = 1 << 30;
+    let Ok(fd) = sys::open(&at("/big"), O_CREAT | O_RDWR) else {
+        return checks.check("create /big", false, format_args!("failed"));
+    };
+    let sized = sys::ftruncate(fd, GIB);
+    checks.check("lazy: a 1 GiB file", sized.is_ok(), format_args!("{}", Shown(sized.map(|()| 0))));
+    let free_before = tessera_guest_tests::system::free_frames().ok();
+    let Ok(addr) = map(fd, GIB / PAGE, PROT_RW, MAP_SHARED) else {
+        return checks.check("lazy: mmap 1 GiB", false, format_args!("failed"));
+    };
+    for i in [0, GIB / 2, GIB - PAGE] {
+        write_word(addr + i, i as u64 + 1);
+    }
+    let resident =
+        mm::read_maps().ok().and_then(|m| m.entries.into_iter().find(|e| e.contains(addr))).map(|e| e.resident_pages);
+    checks.check("lazy: 3 pages touched, 3 resident", resident == Some(3), format_args!("{resident:?}"));
+    let used = free_before.zip(tessera_guest_tests::system::free_frames().ok()).map(|(b, a)| b.saturating_sub(a));
+    // 3 file pages plus page tables in both spaces (up to 3 per page here
+    // and in the daemon) and a little kernel heap.
+    checks.check("lazy: about 3 frames used", used.is_some_and(|n| n <= 40), format_args!("{used:?} frames"));
+    let seen = read_at(fd, GIB / 2, 8);
+    checks.check(
+        "lazy: read() sees the middle page",
+        seen == (GIB as u64 / 2 + 1).to_le_bytes(),
+        format_args!("{seen:?}"),
+    );
+    let _ = unmap(addr, GIB / PAGE);
+    let _ = sys::close(fd);
+    let _ = sys::unlink(&at("/big"));
+}
+
+fn daemon_death(checks: &mut Checks, daemon: usize) {
+    let Ok(fd) = file_with("/death", 2 * PAGE) else {
+        return checks.check("create /death", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, 2, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY) else {
+        return checks.check("mmap /death", false, format_args!("failed"));
+    };
+    let first = byte(addr + 7);
+    let _ = sys::kill(daemon, SIGKILL);
+    let _ = process::wait(daemon);
+    checks.check(
+        "daemon-death: a fetched page stays readable",
+        byte(addr + 7) == first && first == 7,
+        format_args!("{first}"),
+    );
+    let signal = child_signal(|| {
+        core::hint::black_box(read_word(addr + PAGE));
+    });
+    checks.check("daemon-death: a new page is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
+    // Read-only: nothing to write back, so the dead scheme is no error.
+    let unmapped = unmap(addr, 2);
+    checks.check(
+        "daemon-death: munmap of a read-only mapping is 0",
+        unmapped.is_ok(),
+        format_args!("{}", Shown(unmapped)),
+    );
+    let _ = sys::close(fd);
+    let fresh = sys::open(&at("/x"), O_RDONLY).map_err(|e| e.errno);
+    checks.check("daemon-death: the scheme is gone (ENODEV)", fresh == Err(ENODEV), format_args!("{fresh:?}"));
+}
