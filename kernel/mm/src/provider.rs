@@ -4,9 +4,10 @@
 //!
 //! Reference counting, the one rule behind every variant: a frame is freed
 //! when its last reference goes, and references are held by
-//! - the address space's *slots* (one per page of `Allocated` and `External`
-//!   grants that has a frame, and one per *mapped PTE* of `AllocatedShared`
-//!   grants), and
+//! - the address space's *slots* (one per page of `Allocated`, `External`
+//!   and `FmapBorrowed` grants that has a frame, and one per *mapped PTE* of
+//!   `AllocatedShared` grants),
+//! - a filesystem daemon (its own page of a lent file, in its space), and
 //! - a [`MemObject`] (one per page it holds).
 //!
 //! The zero frame and `PhysBorrowed` frames are never counted.

@@ -97,7 +97,15 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     let source = match source {
         MemorySource::Anonymous => MapSource::Anonymous,
         MemorySource::Object(object) => MapSource::Object { object, offset_bytes: offset as u64 },
-        MemorySource::Physical(kind) => MapSource::Physical { phys: rmm::PhysAddr::new(offset as u64), kind },
+        MemorySource::Physical(kind) => {
+            // Only addresses the CPU can reach (a PTE beyond them is a
+            // reserved-bit or address-size fault, or wraps).
+            let limit = 1u64 << crate::arch::physical_address_bits();
+            if (offset as u64).checked_add(size as u64).is_none_or(|end| end > limit) {
+                return Err(Error::new(EINVAL));
+            }
+            MapSource::Physical { phys: rmm::PhysAddr::new(offset as u64), kind }
+        }
     };
     let request = MmapRequest::anonymous(size as u64, prot(flags), map_flags)
         .at(rmm::VirtAddr::new(address as u64))

@@ -15,6 +15,7 @@
 extern crate alloc;
 
 pub mod mm;
+pub mod ramfs;
 pub mod rng;
 pub mod system;
 

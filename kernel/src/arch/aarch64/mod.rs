@@ -165,6 +165,24 @@ pub fn publish_new_mappings() {
     unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack)) };
 }
 
+/// Bits of physical address the CPU implements (ID_AA64MMFR0_EL1.PARange,
+/// Arm ARM D19.2): an output address at or above `1 << bits` is an
+/// address-size fault (and bits 48+ would land in descriptor attributes).
+pub fn physical_address_bits() -> u32 {
+    let mmfr0: u64;
+    // SAFETY: reads an ID register.
+    unsafe { core::arch::asm!("mrs {}, id_aa64mmfr0_el1", out(reg) mmfr0, options(nomem, nostack)) };
+    // The 4 KiB granule's descriptors hold at most 48 bits of address.
+    match mmfr0 & 0xF {
+        0 => 32,
+        1 => 36,
+        2 => 40,
+        3 => 42,
+        4 => 44,
+        _ => 48,
+    }
+}
+
 /// Makes the data of the frame at kernel address `frame_virt` (its
 /// physical-window alias) visible to instruction fetches before it is mapped
 /// executable for user mode: clean its data-cache lines to the point of

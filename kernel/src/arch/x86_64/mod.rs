@@ -149,6 +149,15 @@ pub fn empty_user_root(kernel_root: PhysAddr, user_root: PhysAddr) -> PhysAddr {
 /// x86 never caches a not-present entry, so nothing is needed.
 pub fn publish_new_mappings() {}
 
+/// Bits of physical address the CPU implements (CPUID 0x8000_0008
+/// EAX[7:0], Intel SDM Vol. 2A "CPUID"): PTEs may name no address at or
+/// above `1 << bits` (the bits above are reserved).
+pub fn physical_address_bits() -> u32 {
+    // Leaf 0x8000_0008 exists on every x86_64 CPU (long mode requires it).
+    let leaf = core::arch::x86_64::__cpuid(0x8000_0008);
+    leaf.eax & 0xFF
+}
+
 /// Makes data written to a frame visible to instruction fetches before the
 /// frame is mapped executable: nothing to do on x86, whose instruction
 /// caches snoop stores (Intel SDM Vol. 3A §11.6 "Self-modifying code").

@@ -375,11 +375,16 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
         SYSCALL_VECTOR => trap::syscall(frame),
         0..=31 if frame.is_user() => {
             let address = if frame.vector == 14 { Some(cr2()) } else { None };
+            // A reserved bit set in a PTE (RSVD, error-code bit 3: a device
+            // mapping beyond the physical address width) cannot be resolved
+            // by mapping again: no access kind, so the process gets its
+            // signal instead of faulting forever.
+            let resolvable = frame.vector == 14 && frame.error_code & (1 << 3) == 0;
             let info = FaultInfo {
                 signal: user_signal(frame.vector),
                 description: name(frame.vector),
                 address,
-                access: (frame.vector == 14).then(|| page_fault_access(frame.error_code)),
+                access: resolvable.then(|| page_fault_access(frame.error_code)),
             };
             trap::user_fault(frame, info)
         }

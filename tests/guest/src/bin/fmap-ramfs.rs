@@ -27,6 +27,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::{Memory, frames_back, group, read_word, write_word};
+use tessera_guest_tests::ramfs;
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::Result;
@@ -40,8 +41,6 @@ tessera_runtime::entry!(main);
 
 const SCHEME: &str = "ramfs-fmap";
 const PAGE: usize = 4096;
-/// `sched_yield` rounds allowed for the daemon to register or answer.
-const ROUNDS: usize = 10_000;
 /// Exit status of a child whose access did not fault.
 const SURVIVED: i32 = 100;
 
@@ -51,7 +50,7 @@ type Group = (&'static str, fn(&mut Checks));
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("fmap-ramfs");
     let before = Memory::read();
-    let Some(daemon) = start_daemon(&mut checks) else { return checks.finish() };
+    let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
     // Each group in its own child: the page tables its mappings needed go
     // with it, so the free-frame count at the end is exact.
     let groups: [Group; 10] = [
@@ -78,29 +77,6 @@ fn main(_args: Args) -> i32 {
 
 fn at(path: &str) -> String {
     format!("{SCHEME}:{path}")
-}
-
-fn start_daemon(checks: &mut Checks) -> Option<usize> {
-    let daemon = match process::spawn(&process::program_path("ramfs"), &["ramfs", SCHEME], &[]) {
-        Ok(pid) => pid,
-        Err(e) => {
-            checks.check("start ramfs", false, format_args!("{e}"));
-            return None;
-        }
-    };
-    let mut root = sys::open(&at("/"), O_RDONLY);
-    for _ in 0..ROUNDS {
-        match root {
-            Err(e) if e.errno == ENODEV => {
-                let _ = sys::sched_yield();
-                root = sys::open(&at("/"), O_RDONLY);
-            }
-            _ => break,
-        }
-    }
-    checks.check("ramfs serves ramfs-fmap:", root.is_ok(), format_args!("{}", Shown(root)));
-    let _ = root.map(sys::close);
-    root.is_ok().then_some(daemon)
 }
 
 /// The daemon's total pin count (`/.ramfs/pins`'s last line).

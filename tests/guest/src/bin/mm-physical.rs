@@ -26,7 +26,7 @@
 //! | map | a read-only and a read-write mapping of the device page read the known values; `sys:maps` lists them as `r--s` / `rw-s` of kind `phys`, one page, nothing resident; (aarch64) a value written through the read-write mapping reads back; a write through the read-only mapping: SIGSEGV |
 //! | fork | a child reads the same values at the same address, where its `sys:maps` lists the same entry |
 //! | unmap | munmap works; the entry is gone; a read there: SIGSEGV |
-//! | errors | an offset that is not page-aligned: EINVAL; MAP_PRIVATE: EINVAL; `memory:physical@xx`: ENOENT; `memory:physical` (write-back) opens |
+//! | errors | an offset that is not page-aligned: EINVAL; MAP_PRIVATE: EINVAL; an address at 2^52 or the top page (past the physical address width): EINVAL; `memory:physical@xx`: ENOENT; `memory:physical` (write-back) opens |
 //! | unprivileged | after `drop` to `sys:privilege`: opening `memory:physical@uc` or `@wb`: EPERM; `memory:zeroed` still opens and maps |
 //!
 //! Finally the free-frame count is back where it was.
@@ -247,6 +247,14 @@ fn errors(checks: &mut Checks) {
         EINVAL,
     );
     checks.expect_errno("MAP_PRIVATE: EINVAL", map_device(fd, PROT_READ, MAP_PRIVATE, device::PHYS), EINVAL);
+    // Beyond any CPU's physical address width (52 bits is the most either
+    // arch has), and wrapping: refused, not mapped to garbage.
+    checks.expect_errno(
+        "an address past the physical width: EINVAL",
+        map_device(fd, PROT_READ, MAP_SHARED, 1 << 52),
+        EINVAL,
+    );
+    checks.expect_errno("the top page: EINVAL", map_device(fd, PROT_READ, MAP_SHARED, usize::MAX & !0xFFF), EINVAL);
     let _ = sys::close(fd);
     checks.expect_errno("memory:physical@xx: ENOENT", open("memory:physical@xx"), ENOENT);
     let plain = open("memory:physical");

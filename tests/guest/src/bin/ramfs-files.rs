@@ -28,7 +28,7 @@
 //!    back where they were after the first (the first settles the daemon's
 //!    heap, page tables and the kernel heap).
 //!
-//! Waits for the daemons are bounded ([`ROUNDS`] `sched_yield`s).
+//! Waits for the daemons are bounded (`tessera_guest_tests::ramfs`).
 #![no_std]
 #![no_main]
 
@@ -40,7 +40,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::{Memory, frames_back};
+use tessera_guest_tests::ramfs::{self, open_when_there};
 use tessera_guest_tests::{Checks, Shown};
+use tessera_runtime::abi::Result;
 use tessera_runtime::abi::dirent;
 use tessera_runtime::abi::error::{
     EBADF, EEXIST, EFAULT, EINVAL, EISDIR, ENAMETOOLONG, ENODEV, ENOENT, ENOTDIR, ENOTEMPTY, EOPNOTSUPP, EPERM, EXDEV,
@@ -51,7 +53,6 @@ use tessera_runtime::abi::flag::{
 };
 use tessera_runtime::abi::number::{SYS_FRENAME, SYS_GETDENTS, SYS_OPEN, SYS_UNLINKAT};
 use tessera_runtime::abi::signal::SIGKILL;
-use tessera_runtime::abi::{Result, WNOHANG};
 use tessera_runtime::fs::{EntryKind, read_dir};
 use tessera_runtime::syscall::{syscall3, syscall4};
 use tessera_runtime::{Args, process, sys};
@@ -60,8 +61,6 @@ tessera_runtime::entry!(main);
 
 /// The private instance's scheme.
 const SCHEME: &str = "ramfs-test";
-/// `sched_yield` rounds allowed for a daemon to register.
-const ROUNDS: usize = 10_000;
 /// Bytes of the large file: more than one message, not a page multiple.
 const BIG_BYTES: usize = 100_000;
 /// Entries of the listing test.
@@ -73,7 +72,7 @@ const KERNEL_ADDR: usize = 0xFFFF_8000_0000_0000;
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("ramfs-files");
-    let Some(daemon) = start_daemon(&mut checks) else { return checks.finish() };
+    let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
     files(&mut checks);
     directories(&mut checks);
     listings(&mut checks);
@@ -93,45 +92,6 @@ fn main(_args: Args) -> i32 {
 /// `ramfs-test:PATH`.
 fn at(path: &str) -> String {
     format!("{SCHEME}:{path}")
-}
-
-/// Retries `open(path)` while it fails with ENODEV (a daemon still
-/// registering); the last result.
-fn open_when_there(path: &str, flags: usize, daemon: Option<usize>) -> Result<usize> {
-    let mut got = sys::open(path, flags);
-    for _ in 0..ROUNDS {
-        match got {
-            Err(e) if e.errno == ENODEV => {
-                if daemon.is_some_and(|pid| matches!(sys::waitpid(pid, WNOHANG), Ok(Some(_)))) {
-                    break;
-                }
-                let _ = sys::sched_yield();
-                got = sys::open(path, flags);
-            }
-            _ => break,
-        }
-    }
-    got
-}
-
-/// Starts `ramfs ramfs-test` and waits for it to serve; its pid.
-fn start_daemon(checks: &mut Checks) -> Option<usize> {
-    let daemon = match process::spawn(&process::program_path("ramfs"), &["ramfs", SCHEME], &[]) {
-        Ok(pid) => pid,
-        Err(e) => {
-            checks.check("start ramfs", false, format_args!("{e}"));
-            return None;
-        }
-    };
-    let root = open_when_there(&at("/"), O_RDONLY, Some(daemon));
-    checks.check("ramfs serves ramfs-test:", root.is_ok(), format_args!("open(ramfs-test:/) gave {}", Shown(root)));
-    if let Ok(fd) = root {
-        let _ = sys::close(fd);
-        return Some(daemon);
-    }
-    let _ = sys::kill(daemon, SIGKILL);
-    let _ = process::wait(daemon);
-    None
 }
 
 fn expect_value(checks: &mut Checks, what: &str, got: Result<usize>, want: usize) {
