@@ -60,18 +60,32 @@ pub fn close(fd: usize) -> Result<usize> {
     process::current().files.lock().remove(fd).map(|_| 0)
 }
 
-pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize> {
+/// Fills the user buffer `[buf, buf + len)` (at most [`CHUNK_BYTES`]) with
+/// what `fill` puts in a kernel buffer from the file open for reading on
+/// `fd`, given its scheme and handle id; `fill` returns the bytes filled
+/// (more than the buffer is EIO). The destination is checked before the
+/// scheme hands out (and consumes) data.
+fn read_with(
+    fd: usize,
+    buf: usize,
+    len: usize,
+    fill: impl FnOnce(&dyn crate::scheme::KernelScheme, usize, &mut [u8]) -> Result<usize>,
+) -> Result<usize> {
     let file = handle(fd)?;
     if !readable(file.description.flags) {
         return Err(Error::new(EBADF));
     }
     let user = UserSlice::new(buf, len)?;
-    // Check the destination before the scheme hands out (and consumes) data.
     with_space(|space| user.check_writable(space))?;
     let mut kernel = vec![0u8; len.min(CHUNK_BYTES)];
-    let n = file.description.scheme.read(file.description.id, &mut kernel)?;
-    with_space(|space| user.write(space, &kernel[..n]))?;
+    let n = fill(&*file.description.scheme, file.description.id, &mut kernel)?;
+    let filled = kernel.get(..n).ok_or(Error::new(EIO))?;
+    with_space(|space| user.write(space, filled))?;
     Ok(n)
+}
+
+pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize> {
+    read_with(fd, buf, len, |scheme, id, kernel| scheme.read(id, kernel))
 }
 
 pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize> {
@@ -194,17 +208,7 @@ pub fn unlinkat(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize>
 /// EFAULT for a buffer not writable, EIO for records a user scheme got
 /// wrong; else the scheme's (ENOTDIR, EINVAL: no room for one record).
 pub fn getdents(fd: usize, buf: usize, len: usize, opaque: usize) -> Result<usize> {
-    let file = handle(fd)?;
-    if !readable(file.description.flags) {
-        return Err(Error::new(EBADF));
-    }
-    let user = UserSlice::new(buf, len)?;
-    with_space(|space| user.check_writable(space))?;
-    let mut kernel = vec![0u8; len.min(CHUNK_BYTES)];
-    let n = file.description.scheme.getdents(file.description.id, &mut kernel, opaque as u64)?;
-    let records = kernel.get(..n).ok_or(Error::new(EIO))?;
-    with_space(|space| user.write(space, records))?;
-    Ok(n)
+    read_with(fd, buf, len, |scheme, id, kernel| scheme.getdents(id, kernel, opaque as u64))
 }
 
 /// `frename(fd, path_ptr, path_len)`: the file open on `fd` takes the

@@ -1,7 +1,7 @@
 //! `syscall-fuzz`: random system calls must come back with a value or an
 //! errno, never bring the kernel down, and leak no memory.
 //!
-//! One file of ~860 lines on purpose: it is one test program whose parts
+//! One file of ~880 lines on purpose: it is one test program whose parts
 //! (targeted cases, the call generators per syscall, the fd model and the
 //! leak check) only make sense together, and the guest crate keeps one
 //! file per test.
