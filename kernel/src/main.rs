@@ -120,8 +120,8 @@ const INIT_PATH: &str = "initfs:bin/init";
 /// Starts init with fds 0, 1 and 2 on the console and runs processes until
 /// init ends; in a test image QEMU then exits with init's verdict.
 fn run_init() -> ! {
-    let image = loader::read_program(INIT_PATH)
-        .and_then(|elf| exec::load(&elf, &[String::from(INIT_PATH)], &[], Default::default()));
+    let image = loader::ProgramFile::open(INIT_PATH)
+        .and_then(|program| exec::load(&program, &[String::from(INIT_PATH)], &[], Default::default()));
     let image = match image {
         Ok(image) => image,
         Err(e) => {

@@ -410,6 +410,21 @@ impl AddrSpace {
         self.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map(drop).map_err(errno)
     }
 
+    /// Maps the pages of lease `file` privately at `virt` with `prot`,
+    /// fetched from the lender on first touch (for the kernel building a new
+    /// image). On failure the lease's pages go back to their scheme.
+    pub fn map_file(&mut self, virt: u64, prot: Prot, file: tessera_mm::FileRef) -> Result<()> {
+        let request =
+            MmapRequest::anonymous(file.pages() * PAGE_SIZE, prot, MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE)
+                .at(VirtAddr::new(virt))
+                .source(tessera_mm::MapSource::File { file: file.clone() });
+        let mapped = self.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(errno);
+        if mapped.is_err() {
+            super::fmap::abandon(file);
+        }
+        mapped.map(drop)
+    }
+
     /// Changes the protection of `[virt, virt + count pages)`.
     pub fn protect(&mut self, virt: u64, count: usize, prot: Prot) -> Result<()> {
         let len = count as u64 * PAGE_SIZE;

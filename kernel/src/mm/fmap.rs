@@ -125,6 +125,12 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
     Ok(tessera_mm::FileMap::new(offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE), shared, writable, Arc::new(token)))
 }
 
+/// Hands back the pages of a lease no mapping took (the mapping failed).
+pub fn abandon(file: FileRef) {
+    let (first_page, pages) = (file.first_page(), file.pages());
+    let _ = send_releases(alloc::vec![FileRelease { file, first_page, pages, needs_sync: false }], true);
+}
+
 /// Hands pages back to their schemes (Munmap, NEEDS_SYNC when written).
 /// With `wait`, returns EIO if any write-back failed (every release is
 /// still sent); without, only sends them.

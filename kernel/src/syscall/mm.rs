@@ -11,9 +11,7 @@ use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMA
 
 use rmm::PAGE_SIZE;
 use tessera_abi::flag::{O_ACCMODE, O_WRONLY};
-use tessera_mm::{
-    Access, Advice, FileRelease, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags,
-};
+use tessera_mm::{Access, Advice, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags};
 
 use super::with_space;
 use crate::file::Description;
@@ -151,8 +149,7 @@ fn map_file(
         Ok(addr) => addr.get(),
         Err(e) => {
             // The mapping never took the lease's pin: hand the pages back.
-            let release = FileRelease { file, first_page: offset / PAGE_SIZE, pages, needs_sync: false };
-            let _ = fmap::send_releases(alloc::vec![release], true);
+            fmap::abandon(file);
             return Err(e);
         }
     };

@@ -109,8 +109,10 @@ pub fn execve(
         let path = UserSlice::new(path_ptr, path_len)?.read_str(space)?;
         (path, read_strings(space, argv_ptr, argc)?, read_strings(space, envp_ptr, envc)?, inject)
     };
-    let program = crate::loader::read_program(&path)?;
+    let program = crate::loader::ProgramFile::open(&path)?;
     let image = exec::load(&program, &argv, &envp, inject)?;
+    // Leases of its pages keep the file open; this handle can go.
+    drop(program);
     // The point of no return: other threads end, then the space goes.
     process::stop_siblings()?;
     let name = path.rsplit(['/', ':']).next().unwrap_or(&path);

@@ -1,0 +1,185 @@
+//! Loading a static ELF program into a fresh address space, with its
+//! arguments, environment and auxiliary vector on a new stack in the layout
+//! the System V ABI gives `_start` (argc at the stack pointer, then argv,
+//! NULL, envp, NULL, auxv pairs ending in AT_NULL; strings above).
+
+//!
+//! `layout` decides where each page comes from, `stack` builds the stack.
+
+mod layout;
+mod stack;
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use goblin::elf64::header::{self, Header};
+use goblin::elf64::program_header::ProgramHeader;
+use rmm::PAGE_SIZE;
+use tessera_abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
+use tessera_abi::error::{EFBIG, ENOEXEC, ENOSYS, EOPNOTSUPP, Error, Result};
+use tessera_abi::mm::MapFlags;
+use tessera_bootinfo::USER_END;
+use tessera_mm::Prot;
+
+use self::layout::{FileRun, Layout};
+use crate::arch;
+use crate::loader::ProgramFile;
+use crate::mm::{AddrSpace, FailInjector, fmap};
+
+/// Top of a new program's stack (a guard gap stays above it).
+pub const STACK_TOP: u64 = USER_END - 16 * PAGE_SIZE;
+/// Pages of stack mapped at exec.
+pub const STACK_PAGES: usize = 64;
+/// Largest argv + envp, strings and pointers together.
+pub const MAX_ARGS_BYTES: usize = 64 * 1024;
+/// Largest program file.
+pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
+/// Largest program header table (as Linux's limit).
+const MAX_PHDR_BYTES: usize = 64 * 1024;
+/// Bytes read from the file at a time for the copied pages.
+const COPY_CHUNK: u64 = 64 * 1024;
+
+/// A loaded program, ready to run.
+pub struct Image {
+    pub space: AddrSpace,
+    pub entry: u64,
+    pub stack_pointer: u64,
+}
+
+fn no_exec() -> Error {
+    Error::new(ENOEXEC)
+}
+
+/// Builds an address space running `program` with `argv` and `envp`.
+///
+/// Pages the program file's scheme can lend (read-only ones wholly from
+/// the file: text and read-only data) are mapped from it, private and
+/// fetched on first touch, so every process running the file shares their
+/// frames; the rest is copied. A scheme without fmap (initfs) gets every
+/// page copied.
+pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc<FailInjector>) -> Result<Image> {
+    if program.size > MAX_PROGRAM_BYTES as u64 {
+        return Err(Error::new(EFBIG));
+    }
+    if program.size < header::SIZEOF_EHDR as u64 {
+        return Err(no_exec());
+    }
+    let mut ehdr = [0u8; header::SIZEOF_EHDR];
+    program.read_at(0, &mut ehdr)?;
+    if &ehdr[..4] != header::ELFMAG {
+        return Err(no_exec());
+    }
+    let hdr: &Header = Header::from_bytes(&ehdr);
+    if hdr.e_ident[header::EI_CLASS] != header::ELFCLASS64
+        || hdr.e_machine != arch::ELF_MACHINE
+        || hdr.e_type != header::ET_EXEC
+        || hdr.e_phentsize as usize != core::mem::size_of::<ProgramHeader>()
+    {
+        return Err(no_exec());
+    }
+    let phdrs = program_headers(program, hdr)?;
+    let layout = Layout::new(&phdrs, hdr.e_entry, program.size)?;
+
+    let mut space = AddrSpace::new(inject)?;
+    // The caller's RLIMIT_AS-like cap (`sys:limits`) carries over, and the
+    // new image must fit under it (else ENOMEM, the caller unchanged). Init,
+    // loaded before any process exists, starts with none.
+    if crate::process::init_alive() {
+        let caller = crate::process::current();
+        space.set_max_mapped_pages(caller.space.lock().as_ref().and_then(AddrSpace::max_mapped_pages));
+    }
+    let runs = lend(&mut space, program, layout.lendable_runs())?;
+    copy(&mut space, program, &layout, &runs)?;
+    // Where the program headers are in memory, for AT_PHDR.
+    let phdr_addr = layout
+        .loads
+        .iter()
+        .find(|p| p.p_offset <= hdr.e_phoff && hdr.e_phoff < p.p_offset + p.p_filesz)
+        .map_or(0, |p| p.p_vaddr + (hdr.e_phoff - p.p_offset));
+
+    let stack_base = STACK_TOP - STACK_PAGES as u64 * PAGE_SIZE;
+    space.map_populated(stack_base, STACK_PAGES, Prot::READ | Prot::WRITE, true)?;
+    let auxv = [
+        (AT_PHDR, phdr_addr),
+        (AT_PHENT, hdr.e_phentsize as u64),
+        (AT_PHNUM, hdr.e_phnum as u64),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_ENTRY, hdr.e_entry),
+        (AT_NULL, 0),
+    ];
+    let stack_pointer = stack::build(&mut space, argv, envp, &auxv)?;
+    Ok(Image { space, entry: hdr.e_entry, stack_pointer })
+}
+
+/// The program headers, read from the file (at most [`MAX_PHDR_BYTES`]).
+fn program_headers(program: &ProgramFile, hdr: &Header) -> Result<Vec<ProgramHeader>> {
+    let size = core::mem::size_of::<ProgramHeader>();
+    let len = hdr.e_phnum as usize * size;
+    if len > MAX_PHDR_BYTES {
+        return Err(no_exec());
+    }
+    let mut bytes = vec![0u8; len];
+    program.read_at(hdr.e_phoff, &mut bytes)?;
+    Ok(bytes
+        .chunks_exact(size)
+        // SAFETY: each chunk holds size_of::<ProgramHeader>() bytes, read
+        // unaligned; ProgramHeader is plain old data, valid for any bytes.
+        .map(|chunk| unsafe { core::ptr::read_unaligned(chunk.as_ptr().cast::<ProgramHeader>()) })
+        .collect())
+}
+
+/// Maps `runs` from the program file's scheme into `space`: the runs
+/// mapped, or none if the scheme does not lend pages (EOPNOTSUPP, ENOSYS
+/// at the first lease), in which case exec copies them.
+fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Result<Vec<FileRun>> {
+    for (i, run) in runs.iter().enumerate() {
+        let mut flags = MapFlags::MAP_PRIVATE | MapFlags::PROT_READ;
+        flags.set(MapFlags::PROT_EXEC, run.prot.contains(Prot::EXEC));
+        let len = run.pages * PAGE_SIZE;
+        let file = match fmap::lease(&program.description, run.offset, len, flags.bits(), false) {
+            Ok(file) => file,
+            Err(e) if i == 0 && matches!(e.errno, EOPNOTSUPP | ENOSYS) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        space.map_file(run.page, run.prot, file)?;
+    }
+    Ok(runs)
+}
+
+/// Maps every page of `layout` outside the `lent` runs, populated, and
+/// fills it from the file (the rest of the page zero), then gives each its
+/// rights (nothing runs in the space yet: no flush needed).
+fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[FileRun]) -> Result<()> {
+    let is_lent = |page: u64| lent.iter().any(|r| page >= r.page && page < r.page + r.pages * PAGE_SIZE);
+    let copied: Vec<u64> = layout.pages.keys().copied().filter(|&page| !is_lent(page)).collect();
+    for &page in &copied {
+        space.map_populated(page, 1, Prot::READ | Prot::WRITE, false)?;
+    }
+    let mut chunk = vec![0u8; COPY_CHUNK as usize];
+    for p in &layout.loads {
+        let end = p.p_vaddr + p.p_filesz;
+        let mut at = p.p_vaddr;
+        while at < end {
+            // The longest stretch from `at` over copied pages, a chunk at most.
+            let mut stop = at;
+            while stop < end && stop - at < COPY_CHUNK && !is_lent(stop & !(PAGE_SIZE - 1)) {
+                stop = ((stop & !(PAGE_SIZE - 1)) + PAGE_SIZE).min(end).min(at + COPY_CHUNK);
+            }
+            if stop == at {
+                // A lent page: the file shows through already.
+                at = (at & !(PAGE_SIZE - 1)) + PAGE_SIZE;
+                continue;
+            }
+            let piece = &mut chunk[..(stop - at) as usize];
+            program.read_at(p.p_offset + (at - p.p_vaddr), piece)?;
+            space.write_bytes(at, piece)?;
+            at = stop;
+        }
+    }
+    for &page in &copied {
+        space.protect(page, 1, layout::prot(layout.pages[&page]))?;
+    }
+    Ok(())
+}
