@@ -59,6 +59,33 @@ pub fn stop(code: ExitCode) -> ! {
     arch::halt_forever()
 }
 
+/// What `sys:power` asks for.
+#[derive(Clone, Copy)]
+pub enum PowerAction {
+    Off,
+    Reset,
+}
+
+/// Powers off or resets the machine (`sys:power`). A test image ends QEMU
+/// as a pass instead, as when init exits with 0. If the firmware does not
+/// act, this CPU halts.
+pub fn power(action: PowerAction) -> ! {
+    let what = match action {
+        PowerAction::Off => "power off",
+        PowerAction::Reset => "reset",
+    };
+    println!("kernel: {what}");
+    if env::test_mode() {
+        arch::exit_qemu(ExitCode::Success);
+    }
+    match action {
+        PowerAction::Off => arch::power_off(),
+        PowerAction::Reset => arch::reset(),
+    }
+    println!("kernel: the firmware did not {what}; halting");
+    arch::halt_forever()
+}
+
 /// Called by the arch entry once exceptions and the console work.
 fn start(args: &'static KernelArgs) -> ! {
     println!("kernel: entered");
@@ -85,6 +112,9 @@ fn start(args: &'static KernelArgs) -> ! {
     match arch::cpu_count(args) {
         Ok(cpus) => println!("cpus: {cpus} ({})", arch::CPU_SOURCE),
         Err(why) => println!("cpus: unknown ({why})"),
+    }
+    if let Err(why) = arch::init_power(args) {
+        println!("power: no firmware power control ({why}); power off halts");
     }
     scheme::init_initfs(args);
     scheme::init();

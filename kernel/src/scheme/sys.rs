@@ -14,6 +14,10 @@
 //!   `shared`, `phys`, `external`, `fmap` or `stack`; resident pages), then
 //!   `total mapped_pages M resident_pages R` (like Linux's
 //!   `/proc/self/maps`)
+//! - `sys:maps/PID`: the same for process PID (ESRCH if there is none or it
+//!   has ended; ENOENT if PID is not a number), like `/proc/PID/maps`
+//! - `sys:uname`: `Tessera VERSION ARCH`, one line (VERSION as in the boot
+//!   banner)
 //!
 //! Two files take writes, as test knobs:
 //! - `sys:inject`: `frame N` makes the writer's N-th next user-memory frame
@@ -35,6 +39,13 @@
 //!   raising a hard limit only with CAP_SYS_RESOURCE. Anything else
 //!   written is EINVAL.
 //!
+//! And one is a machine control, for privileged processes only (EPERM
+//! otherwise; anything else written is EINVAL):
+//! - `sys:power`: `shutdown` powers off (ACPI S5 on x86_64, PSCI
+//!   SYSTEM_OFF on aarch64), `reboot` resets (the FADT reset register or
+//!   port 0xCF9; PSCI SYSTEM_RESET). In a test image either ends QEMU as a
+//!   pass, as init exiting with 0 does. Reads are empty.
+//!
 //! The text is made when the file is opened, so one open reads a consistent
 //! snapshot.
 
@@ -46,7 +57,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, EPERM, Error, Result};
+use tessera_abi::error::{EBADF, EINVAL, ENOENT, EOPNOTSUPP, EPERM, ESRCH, Error, Result};
 use tessera_abi::flag::MODE_FILE;
 
 use tessera_mm::Prot;
@@ -158,37 +169,47 @@ fn render(path: &str) -> Result<String> {
                 );
             }
         }
-        "maps" => {
-            let process = process::current();
-            let space = process.space.lock();
-            let space = space.as_ref().expect("a running process has a space");
-            for grant in space.describe() {
-                let bit = |flag, c| if grant.prot.contains(flag) { c } else { '-' };
-                let _ = writeln!(
-                    text,
-                    "{:016x}-{:016x} {}{}{}{} {} {}",
-                    grant.start.get(),
-                    grant.end.get(),
-                    bit(Prot::READ, 'r'),
-                    bit(Prot::WRITE, 'w'),
-                    bit(Prot::EXEC, 'x'),
-                    if grant.shared { 's' } else { 'p' },
-                    if grant.grows_down { "stack" } else { grant.kind.name() },
-                    grant.resident_pages
-                );
-            }
-            let _ = writeln!(text, "total mapped_pages {} resident_pages {}", space.mapped_pages(), space.pages());
+        "maps" => render_maps(&mut text, &process::current())?,
+        "uname" => {
+            let _ = writeln!(text, "Tessera {} {}", crate::VERSION, crate::arch::NAME);
         }
         "limits" => {
             let process = process::current();
             let space = process.space.lock();
             text = render_limits(space.as_ref().expect("a running process has a space").max_mapped_pages());
         }
-        "inject" | "privilege" => {}
-        "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\nlimits\n"),
-        _ => return Err(Error::new(ENOENT)),
+        "inject" | "privilege" | "power" => {}
+        "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\nlimits\nuname\npower\n"),
+        other => match other.strip_prefix("maps/").map(str::parse::<usize>) {
+            Some(Ok(pid)) => render_maps(&mut text, &*process::get(pid).ok_or(Error::new(ESRCH))?)?,
+            _ => return Err(Error::new(ENOENT)),
+        },
     }
     Ok(text)
+}
+
+/// `process`'s grants, `sys:maps` lines; ESRCH if it has no address space
+/// any more (a zombie).
+fn render_maps(text: &mut String, process: &process::Process) -> Result<()> {
+    let space = process.space.lock();
+    let space = space.as_ref().ok_or(Error::new(ESRCH))?;
+    for grant in space.describe() {
+        let bit = |flag, c| if grant.prot.contains(flag) { c } else { '-' };
+        let _ = writeln!(
+            text,
+            "{:016x}-{:016x} {}{}{}{} {} {}",
+            grant.start.get(),
+            grant.end.get(),
+            bit(Prot::READ, 'r'),
+            bit(Prot::WRITE, 'w'),
+            bit(Prot::EXEC, 'x'),
+            if grant.shared { 's' } else { 'p' },
+            if grant.grows_down { "stack" } else { grant.kind.name() },
+            grant.resident_pages
+        );
+    }
+    let _ = writeln!(text, "total mapped_pages {} resident_pages {}", space.mapped_pages(), space.pages());
+    Ok(())
 }
 
 impl KernelScheme for SysScheme {
@@ -225,6 +246,10 @@ impl KernelScheme for SysScheme {
             ("privilege", "drop") => process.drop_privilege(),
             ("privilege", _) => return Err(Error::new(EINVAL)),
             ("limits", _) => set_limit(&process, parse_limits(command)?)?,
+            ("power", "shutdown" | "reboot") if !process.is_privileged() => return Err(Error::new(EPERM)),
+            ("power", "shutdown") => crate::power(crate::PowerAction::Off),
+            ("power", "reboot") => crate::power(crate::PowerAction::Reset),
+            ("power", _) => return Err(Error::new(EINVAL)),
             // The other files are read-only.
             _ => return Err(Error::new(EOPNOTSUPP)),
         }

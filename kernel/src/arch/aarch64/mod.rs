@@ -5,6 +5,7 @@
 
 mod context;
 mod dtb;
+mod power;
 pub mod serial;
 mod smp;
 mod trap;
@@ -85,6 +86,21 @@ pub fn exit_qemu(code: ExitCode) -> ! {
     // on; the parameter block is valid for the call.
     unsafe { core::arch::asm!("hlt #0xf000", in("x0") SYS_EXIT, in("x1") block.as_ptr(), options(nostack)) };
     halt_forever()
+}
+
+/// Reads what power off and reset need from the firmware tables.
+pub fn init_power(args: &KernelArgs) -> Result<(), &'static str> {
+    power::init(args)
+}
+
+/// Powers the machine off; returns only if the firmware could not.
+pub fn power_off() {
+    power::off();
+}
+
+/// Resets the machine; returns only if the firmware could not.
+pub fn reset() {
+    power::reset();
 }
 
 /// Idles this CPU forever with interrupts masked.

@@ -91,7 +91,7 @@ static BLOCK: BlockSlot = BlockSlot(UnsafeCell::new(BootBlock {
 static ARRIVED: AtomicUsize = AtomicUsize::new(0);
 static KERNEL_PHYS: AtomicUsize = AtomicUsize::new(0);
 static KERNEL_VIRT: AtomicUsize = AtomicUsize::new(0);
-static PSCI_HVC: AtomicUsize = AtomicUsize::new(0);
+pub(super) static PSCI_HVC: AtomicUsize = AtomicUsize::new(0);
 
 /// The MPIDRs of every CPU, and this CPU's.
 pub fn cpu_ids(args: &KernelArgs) -> Result<(Vec<usize>, usize), &'static str> {
@@ -125,7 +125,7 @@ fn clean_to_poc(start: u64, len: usize) {
     unsafe { core::arch::asm!("dsb sy") };
 }
 
-fn psci_call(function: u64, a: u64, b: u64, c: u64) -> i64 {
+pub(super) fn psci_call(function: u64, a: u64, b: u64, c: u64) -> i64 {
     let result: i64;
     // SAFETY: PSCI calls return to us with x0 = status; x1-x3 and x4-x17
     // may be clobbered per the SMC calling convention.

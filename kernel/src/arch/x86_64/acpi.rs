@@ -1,7 +1,7 @@
-//! Just enough ACPI to count processors: RSDP → XSDT (or RSDT) → MADT, with
-//! every length and checksum checked so bad firmware tables give an error
-//! rather than a wild read (ACPI 6.5 §5.2.5 RSDP, §5.2.7-8 RSDT/XSDT,
-//! §5.2.12 MADT).
+//! Just enough ACPI to count processors and to find the power registers:
+//! RSDP → XSDT (or RSDT) → MADT / FADT, with every length and checksum
+//! checked so bad firmware tables give an error rather than a wild read
+//! (ACPI 6.5 §5.2.5 RSDP, §5.2.7-8 RSDT/XSDT, §5.2.12 MADT, §5.2.9 FADT).
 
 use tessera_bootinfo::{KernelArgs, phys_to_virt};
 
@@ -20,11 +20,11 @@ fn phys_bytes(phys: u64, len: usize) -> Result<&'static [u8], &'static str> {
     Ok(unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len) })
 }
 
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+pub fn read_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn read_u64(b: &[u8], at: usize) -> Option<u64> {
+pub fn read_u64(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
@@ -60,8 +60,9 @@ pub fn cpu_apic_ids(args: &KernelArgs) -> Result<alloc::vec::Vec<u32>, &'static 
     Ok(ids)
 }
 
-/// Calls `f(apic_id)` for each enabled (or online-capable) processor entry.
-fn for_each_cpu(args: &KernelArgs, mut f: impl FnMut(u32)) -> Result<(), &'static str> {
+/// The system description table with signature `signature`, found through
+/// the RSDP's XSDT (or RSDT).
+pub fn find_table(args: &KernelArgs, signature: &[u8; 4]) -> Result<&'static [u8], &'static str> {
     let rsdp = phys_bytes(args.hwdesc_phys, args.hwdesc_size_bytes as usize)?;
     if rsdp.get(..8) != Some(b"RSD PTR ".as_slice()) || !checksum_ok(rsdp.get(..20).ok_or("short RSDP")?) {
         return Err("bad RSDP");
@@ -72,13 +73,22 @@ fn for_each_cpu(args: &KernelArgs, mut f: impl FnMut(u32)) -> Result<(), &'stati
         (read_u32(rsdp, 16).ok_or("short RSDP")? as u64, 4)
     };
     let root = table(root)?;
-    let madt = root[SDT_HEADER_BYTES..]
+    root[SDT_HEADER_BYTES..]
         .chunks_exact(entry_bytes)
         .map(|e| if entry_bytes == 8 { read_u64(e, 0) } else { read_u32(e, 0).map(u64::from) })
         .filter_map(|addr| table(addr?).ok())
-        .find(|t| &t[..4] == b"APIC")
-        .ok_or("no MADT")?;
+        .find(|t| &t[..4] == signature)
+        .ok_or("no such ACPI table")
+}
 
+/// A table at a physical address another table gives (the FADT's DSDT).
+pub fn table_at(phys: u64) -> Result<&'static [u8], &'static str> {
+    table(phys)
+}
+
+/// Calls `f(apic_id)` for each enabled (or online-capable) processor entry.
+fn for_each_cpu(args: &KernelArgs, mut f: impl FnMut(u32)) -> Result<(), &'static str> {
+    let madt = find_table(args, b"APIC").map_err(|_| "no MADT")?;
     let mut at = SDT_HEADER_BYTES + 8;
     while at + 2 <= madt.len() {
         let (kind, len) = (madt[at], madt[at + 1] as usize);

@@ -6,6 +6,7 @@ mod acpi;
 mod context;
 mod gdt;
 mod percpu;
+mod power;
 pub mod serial;
 mod smp;
 mod trap;
@@ -74,6 +75,21 @@ pub fn exit_qemu(code: ExitCode) -> ! {
     // without the device, and ends QEMU where it exists.
     unsafe { core::arch::asm!("out dx, al", in("dx") DEBUG_EXIT_PORT, in("al") value) };
     halt_forever()
+}
+
+/// Reads what power off and reset need from the firmware tables.
+pub fn init_power(args: &KernelArgs) -> Result<(), &'static str> {
+    power::init(args)
+}
+
+/// Powers the machine off; returns only if the firmware could not.
+pub fn power_off() {
+    power::off();
+}
+
+/// Resets the machine; returns only if the firmware could not.
+pub fn reset() {
+    power::reset();
 }
 
 /// Idles this CPU forever with interrupts off.
