@@ -57,6 +57,10 @@ pub struct TestOptions {
     pub stdin: Option<PathBuf>,
     /// The text that line must contain (`--stdin-after`).
     pub stdin_after: String,
+    /// The QEMU exit status of a pass (`--pass-status`): 33, what a test
+    /// image's kernel gives, unless the run ends another way (0: a normal
+    /// image powered off).
+    pub pass_status: i32,
     /// The QEMU command line (program first).
     pub command: Vec<String>,
 }
@@ -76,6 +80,7 @@ impl TestOptions {
             guest_results: false,
             stdin: None,
             stdin_after: String::new(),
+            pass_status: verdict::PASS_STATUS,
             command,
         }
     }
@@ -104,6 +109,7 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     let mut log_error = None;
     let mut echo_error = None;
     let mut seen = Observations::new(&opts.expect, &opts.expect_fail_line);
+    seen.pass_status = opts.pass_status;
     if opts.guest_results && !opts.expect_fail {
         seen = seen.collect_guest_results();
     }

@@ -9,7 +9,8 @@ use crate::boot_test::TestOptions;
 pub const USAGE: &str = "\
 usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
                  [--verbose] [--expect TEXT]... [--guest-results]
-                 [--stdin FILE --stdin-after TEXT] -- QEMU-COMMAND...
+                 [--stdin FILE --stdin-after TEXT] [--pass-status N]
+                 -- QEMU-COMMAND...
        boot-test --name NAME --expect-fail [--expect-fail-line TEXT] [...]
                  -- QEMU-COMMAND...
        boot-test summary --results FILE [--cargo-log FILE [--cargo-exit N]]
@@ -17,7 +18,8 @@ usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
 Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
   normal test:  pass iff \"kernel: boot ok\" appears, no failure line appears
                 (KERNEL PANIC, KERNEL FAULT, tessera-loader: error, panicked at),
-                QEMU exits with status 33, and each --expect TEXT is part of
+                QEMU exits with status 33 (--pass-status N: with N; a normal
+                image that powers off ends with 0), and each --expect TEXT is part of
                 some line (else: expected line missing: \"TEXT\").
   --expect-fail: pass iff a failure line containing the --expect-fail-line
                 TEXT (default KERNEL FAULT) appears, is the first failure
@@ -99,6 +101,10 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
             "--guest-results" => opts.guest_results = true,
             "--stdin" => opts.stdin = Some(value()?.into()),
             "--stdin-after" => opts.stdin_after = non_empty(flag, value()?)?,
+            "--pass-status" => {
+                let text = value()?;
+                opts.pass_status = text.parse().map_err(|_| format!("--pass-status: not a number: {text:?}"))?;
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -181,6 +187,15 @@ mod tests {
         assert!(opts.expect.is_empty());
         // Everything after `--` belongs to QEMU, even `--help`.
         assert_eq!(opts.command, args("qemu-system-x86_64 -m 512M --help"));
+    }
+
+    #[test]
+    fn parses_pass_status() {
+        let Ok(Invocation::Test(opts)) = parse(&args("--name power --pass-status 0 -- qemu")) else { panic!() };
+        assert_eq!(opts.pass_status, 0);
+        let Ok(Invocation::Test(opts)) = parse(&args("--name boot -- qemu")) else { panic!() };
+        assert_eq!(opts.pass_status, 33);
+        assert!(parse(&args("--name power --pass-status zero -- qemu")).is_err());
     }
 
     #[test]

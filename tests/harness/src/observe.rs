@@ -58,6 +58,8 @@ pub struct Observations {
     /// (`--guest-results`; see [`Self::collect_guest_results`]). Only
     /// serial lines count, never QEMU's stderr.
     pub guest: Option<GuestResults>,
+    /// The exit status QEMU must end with for a pass (`--pass-status`).
+    pub pass_status: i32,
 }
 
 impl Default for Observations {
@@ -80,6 +82,7 @@ impl Observations {
             fault_report: None,
             expected: expect.iter().map(|text| Expected { text: text.clone(), first: None }).collect(),
             guest: None,
+            pass_status: crate::verdict::PASS_STATUS,
         }
     }
 

@@ -153,7 +153,7 @@ pub fn judge_normal(seen: &Observations, ending: Ending, timeout: Duration) -> V
         (Ending::StoppedAfterFailure, None) => Some(Reason::MarkerMissing),
         (_, None) if mismatch.is_some() => mismatch.cloned().map(Reason::Guest),
         (Ending::Signalled(signal), None) => Some(Reason::Signal(signal)),
-        (Ending::Exited(status), None) if status != PASS_STATUS => Some(Reason::ExitStatus(status)),
+        (Ending::Exited(status), None) if status != seen.pass_status => Some(Reason::ExitStatus(status)),
         (Ending::Exited(_), None) if seen.boot_ok_ms.is_none() => Some(Reason::MarkerMissing),
         (Ending::Exited(_), None) => guest
             .map(Reason::Guest)
@@ -217,6 +217,14 @@ mod tests {
     #[test]
     fn normal_pass_needs_marker_no_failure_and_status_33() {
         assert_eq!(judge_normal(&seen(&GOOD), Ending::Exited(33), T), Verdict::Pass);
+    }
+
+    #[test]
+    fn another_pass_status_replaces_33() {
+        let mut powered_off = seen(&GOOD);
+        powered_off.pass_status = 0;
+        assert_eq!(judge_normal(&powered_off, Ending::Exited(0), T), Verdict::Pass);
+        assert_eq!(judge_normal(&powered_off, Ending::Exited(33), T), Verdict::Fail(Reason::ExitStatus(33)));
     }
 
     #[test]
