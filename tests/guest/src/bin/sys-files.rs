@@ -115,9 +115,9 @@ fn maps_of_pid(checks: &mut Checks) {
 fn uname(checks: &mut Checks) {
     let text = read_text("sys:uname");
     let arch = if cfg!(target_arch = "x86_64") { "x86_64" } else { "aarch64" };
-    let ok = text.as_ref().is_ok_and(|t| {
-        t.lines().count() == 1 && t.starts_with("Tessera ") && t.ends_with(&format!(" {arch}\n"))
-    });
+    let ok = text
+        .as_ref()
+        .is_ok_and(|t| t.lines().count() == 1 && t.starts_with("Tessera ") && t.ends_with(&format!(" {arch}\n")));
     checks.check("sys:uname is one line `Tessera VERSION ARCH`", ok, format_args!("{text:?}"));
 }
 
