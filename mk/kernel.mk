@@ -38,11 +38,13 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 # and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
 # so the copy-if-changed step keeps the images from rebuilding when nothing
 # changed. init.rc lines are quoted words for printf (one line each).
-USER_PACKAGES := init console ramfs tessera-guest-tests
+USER_PACKAGES := init console ramfs coreutils tessera-guest-tests
+# The core tools (programs/coreutils, docs/tools.md), in bin/ of both initfs.
+COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true false shutdown reboot mmapdemo
 USER_PROGRAMS := init console ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
-	mm-limit mm-physical
+	mm-limit mm-physical tools $(COREUTILS)
 INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'console'
 INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'testrunner'
 # Files from the tree copied into etc/, per initfs.
@@ -50,7 +52,7 @@ ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
-	mm-limit mm-physical
+	mm-limit mm-physical tools
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
 
 $(MKINITFS): FORCE | deps

@@ -2,7 +2,8 @@
 #
 # `make test` runs every step even when one fails, records each result, and
 # ends with `boot-test summary`, whose exit status is the status of the run:
-#   1. host `cargo test` (default members = host crates), log in build/cargo-test.log
+#   1. host `cargo test` (default members = host crates, then the libraries
+#      in HOST_TESTED_LIBS), log in build/cargo-test.log
 #   2. `make lint`, counted as one result
 #   3. per arch: build test.img / test-fault.img / bad-kernel.img, then the
 #      boot tests boot-<arch> (normal, and the banner's `memory:` and
@@ -39,10 +40,14 @@ test-start:
 	@mkdir -p $(BUILD)
 	@rm -f $(RESULTS) $(CARGO_TEST_LOG) $(CARGO_TEST_STATUS)
 
+# Host crates (default members), then the host-testable libraries of
+# user-only packages (their binaries exist only on the user targets).
+HOST_TESTED_LIBS := coreutils
 test-cargo: | deps
 	@echo "==> cargo test (host crates)"
-	@status=0; $(CARGO) test --no-fail-fast 2>&1 | tee $(CARGO_TEST_LOG) || status=$$?; \
-		echo $$status > $(CARGO_TEST_STATUS)
+	@{ status=0; $(CARGO) test --no-fail-fast || status=$$?; \
+		for lib in $(HOST_TESTED_LIBS); do $(CARGO) test --no-fail-fast -p $$lib --lib || status=$$?; done; \
+		echo $$status > $(CARGO_TEST_STATUS); } 2>&1 | tee $(CARGO_TEST_LOG)
 
 test-lint: | deps
 	@echo "==> lint"
@@ -99,7 +104,7 @@ LINT_CHECKS := \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
-		"$(CARGO) clippy --release -p init -p console -p ramfs -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
+		"$(CARGO) clippy --release -p init -p console -p ramfs -p coreutils -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
 	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"
 
 lint: | deps
