@@ -24,35 +24,40 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 # ---- the initfs -------------------------------------------------------------
 # Two initfs archives per arch, the same programs with a different init.rc:
 #   build/<arch>/initfs        the normal image's: init starts `ramfs` as
-#                              `file:`, waits for it, then runs `console`
+#                              `file:`, waits for it, sets PATH and HOME,
+#                              starts `consoled` (console:), moves its
+#                              stdio there and respawns `sh` on it
 #   build/<arch>/initfs-test   the test images': the same `ramfs` start,
 #                              then the daemon `echod`, then `testrunner`
 # Each is staged in build/<arch>/<name>-root/:
-#   bin/<program>     init, console, testrunner, the test programs and
+#   bin/<program>     init, consoled, sh, testrunner, the test programs and
 #                     daemons (static ELF)
-#   etc/init.rc       what init runs (schemes/init: `daemon PROGRAM` lines
-#                     start daemons, `wait-scheme NAME` waits for a scheme,
+#   etc/init.rc       what init runs (schemes/init, docs/init.md: `daemon`,
+#                     `wait-scheme`, `export`, `stdio`, `respawn` lines;
 #                     other lines run in order)
 #   etc/tests.list    what the test runner runs
 #   etc/init-check.rc (test initfs) the list `init-rc` gives a second init
 # and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
 # so the copy-if-changed step keeps the images from rebuilding when nothing
 # changed. init.rc lines are quoted words for printf (one line each).
-USER_PACKAGES := init console ramfs coreutils tessera-guest-tests
+USER_PACKAGES := init consoled sh ramfs coreutils tessera-guest-tests
 # The core tools (programs/coreutils, docs/tools.md), in bin/ of both initfs.
 COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true false shutdown reboot mmapdemo
-USER_PROGRAMS := init console ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
+USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
-	mm-limit mm-physical tools $(COREUTILS)
-INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'console'
+	mm-limit mm-physical tools shell $(COREUTILS)
+INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
+	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
 INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'testrunner'
 # Files from the tree copied into etc/, per initfs.
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
-	mm-limit mm-physical tools
+	mm-limit mm-physical tools shell
+# The C programs' tests (mk/relibc.mk, built with relibc-shim).
+GUEST_TESTS += $(C_GUEST_TESTS)
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
 
 $(MKINITFS): FORCE | deps
@@ -61,12 +66,13 @@ $(MKINITFS): FORCE | deps
 # $(call initfs_rule,NAME): build/<arch>/NAME for every arch. Cargo runs for
 # each (the second run per arch is a no-op).
 define initfs_rule
-$(ARCHES:%=$(BUILD)/%/$(1)): $(BUILD)/%/$(1): $(MKINITFS) FORCE | deps
+$(ARCHES:%=$(BUILD)/%/$(1)): $(BUILD)/%/$(1): $(MKINITFS) FORCE $(addprefix $(BUILD)/%/c-bin/,$(C_PROGRAMS)) | deps
 	$(CARGO) build --release $(USER_PACKAGES:%=-p %) --target $$(USER_TARGET.$$*)
 	@rm -rf $(BUILD)/$$*/$(1)-root
 	@mkdir -p $(BUILD)/$$*/$(1)-root/bin $(BUILD)/$$*/$(1)-root/etc
 	@cp $(USER_PROGRAMS:%=$(TARGET_DIR)/$$(USER_TARGET.$$*)/release/%) $(BUILD)/$$*/$(1)-root/bin/
-	@printf '%s\n' '# What init runs (schemes/init): `daemon PROGRAM` starts a daemon, `wait-scheme NAME` waits for a scheme, other lines run in order.' \
+	$(if $(C_PROGRAMS),@cp $(addprefix $(BUILD)/$$*/c-bin/,$(C_PROGRAMS)) $(BUILD)/$$*/$(1)-root/bin/)
+	@printf '%s\n' '# What init runs (schemes/init, docs/init.md): daemon, wait-scheme, export, stdio and respawn lines; other lines run in order.' \
 		$(INIT_RC.$(1)) > $(BUILD)/$$*/$(1)-root/etc/init.rc
 	@printf '%s\n' '# Tests the test runner runs, in order (tests/guest).' $(GUEST_TESTS) \
 		> $(BUILD)/$$*/$(1)-root/etc/tests.list

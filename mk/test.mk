@@ -12,9 +12,13 @@
 #      (--expect-fail: the kernel's fault report) and loader-error-<arch>
 #      (--expect-fail: the loader refuses a `\kernel` that is not an ELF,
 #      with a clear error), then console-<arch>: console-test.img (the
-#      normal initfs in a test image) gets $(CONSOLE_INPUT) typed into the
-#      console once its banner appears; its answers must appear and
-#      `exit 0` must end the run with QEMU's status 33
+#      normal initfs in a test image: init, consoled, sh respawned) gets
+#      the $(CONSOLE_INPUTS) stages typed into the serial console, the
+#      first at the shell's prompt; the answers must appear, the timing line
+#      gives QEMU start to prompt, and `echo shutdown > sys:power` must end
+#      the run with QEMU's status 33; and power-<arch>: the normal image
+#      (harddrive.img) runs `mmapdemo` and `shutdown` typed at the prompt,
+#      and must power off (QEMU's status 0)
 #   4. the summary: every host test, lint, boot test and guest test;
 #      `N passed, N failed` last.
 # Each step appends `pass <name>` / `fail <name>` to build/results.txt.
@@ -27,7 +31,7 @@ CARGO_TEST_STATUS := $(BUILD)/cargo-test.status
 SUBMAKE = $(MAKE) --no-print-directory DEPS_CHECKED=1
 
 test: deps test-start test-cargo test-lint $(BOOT_TEST) \
-		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a) test-console-$(a))
+		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a) test-console-$(a) test-power-$(a))
 	@echo "==> summary"
 	@$(BOOT_TEST) summary --results $(RESULTS) --cargo-log $(CARGO_TEST_LOG) \
 		--cargo-exit "$$(cat $(CARGO_TEST_STATUS) 2>/dev/null || echo 1)"
@@ -77,23 +81,56 @@ $(ARCHES:%=test-fault-%): test-fault-%: | deps
 $(ARCHES:%=test-loader-error-%): test-loader-error-%: | deps
 	$(call boot_step,loader-error,$*,$(BUILD)/$*/bad-kernel.img,$(LOADER_ERROR_EXPECT))
 
-# The console (schemes/console), driven through the serial port: every
-# command once, line editing (DEL erasing a two-byte character, BS, an
-# arrow key's escape sequence, CR LF), an unknown command, a program that
-# fails, and `exit 0`, which ends init with 0 and so QEMU with 33.
-CONSOLE_INPUT := $(BUILD)/console-input.txt
-CONSOLE_EXPECT := --stdin $(CONSOLE_INPUT) --stdin-after "Tessera console on" \
-	--expect "tessera> help" --expect "keys: backspace erases" \
-	--expect "What init runs (schemes/init)" --expect "syscall-fuzz" --expect "free_frames " \
-	--expect 'hello: argv[1] = "x"' --expect "console: kvd exited with status 2" \
-	--expect "console: unknown command: frobnicate" --expect "init: console exited with status 0"
-$(CONSOLE_INPUT): FORCE
+# The shell on the console (programs/sh over schemes/consoled), driven
+# through the serial port in four stages, each typed once its trigger shows:
+#   1. at the first prompt: builtins, a pipeline into a file, `<` and `>>`,
+#      `cd`/`PWD` on the initfs, a missing command and `$?`, `||` and `&&`,
+#      line editing (BS, an arrow key's escape sequence, DEL erasing a
+#      two-byte character, CR LF), then a command that prints and sleeps;
+#   2. once it printed: Ctrl-C, which must interrupt it (status 130);
+#   3. after the `^C` echo: `$?`, then `exit 7` (init restarts the shell);
+#   4. once init reports that: `echo shutdown > sys:power`, which ends the
+#      run (QEMU's status 33 in a test image).
+# Expected texts are outputs the typed lines do not contain themselves
+# (the console echoes what is typed).
+CONSOLE_PROMPT := tessera:/$$ 
+CONSOLE_INPUTS := $(foreach n,1 2 3 4,$(BUILD)/console-input-$(n).txt)
+CONSOLE_EXPECT := --prompt "$(CONSOLE_PROMPT)" \
+	--stdin $(BUILD)/console-input-1.txt --stdin-after "$(CONSOLE_PROMPT)" \
+	--stdin $(BUILD)/console-input-2.txt --stdin-after "napping" \
+	--stdin $(BUILD)/console-input-3.txt --stdin-after "^C" \
+	--stdin $(BUILD)/console-input-4.txt --stdin-after "exited with status 7; restarting" \
+	--expect "Tessera shell on" --expect "tessera:/$$ help" --expect "cd [DIR]" \
+	--expect "hello-world" --expect "moworld" --expect "tessera:initfs:/etc$$" --expect "respawn sh" \
+	--expect "sh: frobnicate: not found" --expect "status=127" --expect "or-world" --expect "and-world" \
+	--expect "XY-ok" --expect "after-interrupt=130" --expect "kernel: power off"
+$(CONSOLE_INPUTS): FORCE
 	@mkdir -p $(dir $@)
-	@printf '%b' 'help\n\033[Acat etc/init.rc\r\nls bim\010n\ncat sys:mem\0303\0251\0177ory\n' \
-		'hello x\nkvd --bad\nfrobnicate\nexit 0\n' > $@
+	@printf '%b' 'help\nexport GREETING=world\necho hello-$$GREETING | cat > /greeting\ncat /greeting\n' \
+		'echo mo$$GREETING >> /greeting\ncat < /greeting\ncd initfs:etc\ncat < init.rc\ncd /\n' \
+		'frobnicate\necho status=$$?\nfalse || echo or-$$GREETING\ntrue && echo and-$$GREETING\n' \
+		'echo X\033[AY-\0303\0251\0177o\010ok\r\n' \
+		"W=ping sh -c 'echo nap\$$W; sleep 20'\n" > $(BUILD)/console-input-1.txt
+	@printf '\003' > $(BUILD)/console-input-2.txt
+	@printf '%s\n' 'echo after-interrupt=$$?' 'exit 7' > $(BUILD)/console-input-3.txt
+	@printf '%s\n' 'echo shutdown > sys:power' > $(BUILD)/console-input-4.txt
 .PHONY: $(ARCHES:%=test-console-%)
-$(ARCHES:%=test-console-%): test-console-%: $(CONSOLE_INPUT) | deps
+$(ARCHES:%=test-console-%): test-console-%: $(CONSOLE_INPUTS) | deps
 	$(call boot_step,console,$*,$(BUILD)/$*/console-test.img,$(CONSOLE_EXPECT))
+
+# The normal image (harddrive.img, not a test image) as a user meets it:
+# at the shell's prompt `mmapdemo` (the README's first thing to try) must
+# succeed, then `shutdown` must power the machine off through the firmware
+# (ACPI S5 / PSCI SYSTEM_OFF), which ends QEMU with status 0.
+POWER_INPUT := $(BUILD)/power-input.txt
+POWER_EXPECT := --prompt "$(CONSOLE_PROMPT)" --stdin $(POWER_INPUT) --stdin-after "$(CONSOLE_PROMPT)" \
+	--expect "mmapdemo: ok" --expect "kernel: power off" --pass-status 0
+$(POWER_INPUT): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'mmapdemo' 'shutdown' > $@
+.PHONY: $(ARCHES:%=test-power-%)
+$(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
+	$(call boot_step,power,$*,$(BUILD)/$*/harddrive.img,$(POWER_EXPECT))
 
 # fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
 # with -D warnings for the host crates and for the kernel and the loader on
@@ -104,7 +141,7 @@ LINT_CHECKS := \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
-		"$(CARGO) clippy --release -p init -p console -p ramfs -p coreutils -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
+		"$(CARGO) clippy --release -p init -p consoled -p sh -p ramfs -p coreutils -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
 	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"
 
 lint: | deps

@@ -59,6 +59,10 @@ pub fn stop(code: ExitCode) -> ! {
     arch::halt_forever()
 }
 
+/// How long the firmware gets to power off or reset before the kernel
+/// gives up and halts.
+const POWER_GRACE_NS: u64 = 1_000_000_000;
+
 /// What `sys:power` asks for.
 #[derive(Clone, Copy)]
 pub enum PowerAction {
@@ -81,6 +85,12 @@ pub fn power(action: PowerAction) -> ! {
     match action {
         PowerAction::Off => arch::power_off(),
         PowerAction::Reset => arch::reset(),
+    }
+    // The machine may take a moment to act on the request (QEMU does the
+    // ACPI power off after the port write returns).
+    let asked = arch::time::monotonic_ns();
+    while arch::time::monotonic_ns().saturating_sub(asked) < POWER_GRACE_NS {
+        core::hint::spin_loop();
     }
     println!("kernel: the firmware did not {what}; halting");
     arch::halt_forever()

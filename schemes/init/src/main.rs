@@ -1,83 +1,104 @@
 //! `init`: the first user process.
 //!
 //! It prints `init: started (pid N)`, then works through
-//! `initfs:etc/init.rc` line by line (or the list its first argument names,
-//! `init RC-PATH`, which only tests use). Format: `process::program_lines`
-//! (a program name with its arguments, `#` comments; bare names are
-//! `initfs:bin/<name>`). Every program runs in its own process (fork +
-//! execve) with init's environment and fds 0-2 on the console.
+//! `initfs:etc/init.rc` line by line (or the script its first argument
+//! names, `init RC-PATH`, which only tests use). One command per line,
+//! words split at whitespace, `#` starts a comment, blank lines are
+//! skipped (`process::program_lines`). A bare program name is
+//! `initfs:bin/<name>`; a name with `:` or `/` is used as it is. Every
+//! program runs in its own process (fork + execve) with init's environment
+//! (see `export`) and init's fds 0-2 (see `stdio`). Each step is reported
+//! on the console with a line starting `init: `.
 //!
-//! - **`daemon PROGRAM [ARGS...]`** starts PROGRAM and goes on at once:
-//!   init prints `init: started daemon NAME (pid N)` and keeps the pid. A
-//!   daemon is meant to run until init stops it; if it ends earlier, init
-//!   reports it when it reaps it (`init: daemon NAME (pid N) exited with
-//!   status S` or `… killed by signal S (SIGxxx)`). A daemon's status does
-//!   not change init's verdict (a daemon that cannot be forked at all
-//!   does).
-//! - **`wait-scheme NAME`** waits until the scheme `NAME:` is registered
-//!   (its line shows in the root scheme's listing `:`), checking every
-//!   millisecond for at most [`WAIT_SCHEME_MS`]: `init: scheme NAME ready`,
-//!   or `init: scheme NAME did not appear within N ms`, which counts as a
-//!   failed line. It follows the `daemon` line of a daemon that serves a
-//!   scheme later lines rely on (`daemon ramfs` then `wait-scheme file`).
-//! - **Any other line** is a foreground program: init runs it and waits for
-//!   it to end, then prints `init: NAME exited with status S` (or the
-//!   signal). While it waits, init reaps every child that ends — daemons
-//!   (reported as above) and orphans it adopted (reaped silently) — so no
-//!   zombie is left behind.
+//! | line | what init does | report |
+//! |---|---|---|
+//! | `daemon PROGRAM [ARGS...]` | starts PROGRAM and goes on at once | `init: started daemon NAME (pid N)` |
+//! | `wait-scheme NAME` | waits until the scheme `NAME:` is registered (checking every ms, at most [`WAIT_SCHEME_MS`]) | `init: scheme NAME ready` / `… did not appear within N ms` (a failed line) |
+//! | `export NAME=VALUE` | sets (or replaces) NAME in the environment of everything started afterwards | `init: export NAME=VALUE` |
+//! | `stdio PATH` | reopens init's fds 0, 1 and 2 on PATH (e.g. `console:`): what is started afterwards inherits them, and init's own reports go there too | `init: stdio on PATH` |
+//! | `respawn PROGRAM [ARGS...]` | starts PROGRAM, goes on at once, and starts it again whenever it ends | `init: started NAME (pid N), restarted when it ends` |
+//! | any other line | runs the program in the foreground and waits for it | `init: running NAME (pid N)`, then `init: NAME exited with status S` |
 //!
-//! The normal image's list is `daemon ramfs`, `wait-scheme file`,
-//! `console`; the test image's starts the same way, then `daemon echod`
-//! and `testrunner` (mk/kernel.mk writes both).
+//! **Daemons** are meant to run until init stops them; one that ends early
+//! is reported when it is reaped (`init: daemon NAME (pid N) exited with
+//! status S` or `… killed by signal S (SIGxxx)`); its status does not
+//! change init's verdict (a daemon that cannot be forked at all does).
 //!
-//! **The end.** After the last line, init stops what is still running: it
-//! sends `SIGTERM` to every live child — the daemons (`init: stopping
-//! daemon NAME (pid N)`) and any adopted orphan (found in `sys:processes`)
-//! — reaps them for up to [`STOP_GRACE_MS`], then sends `SIGKILL` to
-//! whatever is left and waits as long again. Then it exits: with **0** if
-//! every foreground program exited with 0, else with **1** — also when a
-//! line could not be started or a child would not end (`init: NAME (pid N)
-//! did not end`). The kernel prints init's status; in a test image it is
-//! the run's verdict (QEMU exits 33 for 0, 35 otherwise), so the test
-//! runner's result reaches the host and nothing outlives init.
+//! **Respawned programs** (the shell on the console): when one ends, init
+//! reports it (`init: NAME (pid N) exited with status S; restarting`) and
+//! starts it again. One that ends within [`RESPAWN_FAST_MS`] of its start
+//! is restarted after a pause of [`RESPAWN_PAUSE`]; after
+//! [`RESPAWN_GIVE_UP`] such quick ends in a row init gives up on it
+//! (`init: NAME ended N times in a row within 1000 ms of starting; not
+//! restarting it`), which counts as a failed line.
+//!
+//! **Waiting.** While init waits for a foreground program — and, after the
+//! last line, for as long as a respawned program is still being restarted
+//! — it reaps every child that ends: daemons and respawned programs (as
+//! above) and orphans it adopted (silently), so no zombie is left behind.
+//!
+//! The normal image's script (mk/kernel.mk) starts `ramfs` and waits for
+//! `file:`, exports `PATH` and `HOME`, starts `consoled` and waits for
+//! `console:`, moves init's stdio there and ends with `respawn sh`: init
+//! then never ends. The test image's starts `ramfs` the same way, then
+//! `daemon echod` and `testrunner`. Format and examples: `docs/init.md`.
+//!
+//! **The end** (only reached when nothing is respawned any more). After
+//! the last line, init stops what is still running: it sends `SIGTERM` to
+//! every live child — the daemons (`init: stopping daemon NAME (pid N)`)
+//! and any adopted orphan (found in `sys:processes`) — reaps them for up
+//! to [`children::STOP_GRACE_MS`], then sends `SIGKILL` to whatever is left
+//! and waits as long again. Then it exits: with **0** if every foreground
+//! program exited with 0, else with **1** — also when a line could not be
+//! started or a child would not end (`init: NAME (pid N) did not end`).
+//! The kernel prints init's status; in a test image it is the run's
+//! verdict (QEMU exits 33 for 0, 35 otherwise), so the test runner's
+//! result reaches the host and nothing outlives init.
 #![no_std]
 #![no_main]
 
 extern crate alloc;
 
+mod children;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tessera_runtime::abi::error::{ECHILD, EINTR, ESRCH};
-use tessera_runtime::abi::flag::CLOCK_MONOTONIC;
-use tessera_runtime::abi::signal::{SIGKILL, SIGTERM};
-use tessera_runtime::abi::{TimeSpec, WNOHANG};
+use tessera_runtime::abi::TimeSpec;
+use tessera_runtime::abi::error::EINTR;
+use tessera_runtime::abi::flag::O_RDWR;
 use tessera_runtime::sys::{self, ANY_CHILD, WaitStatus};
 use tessera_runtime::{Args, Result, eprintln, io, println, process};
 
+use children::{Daemon, Respawn};
+
 tessera_runtime::entry!(main);
 
-/// The program list, unless the first argument names another.
+/// The script, unless the first argument names another.
 const INIT_RC: &str = "initfs:etc/init.rc";
-/// The word that starts a daemon line.
-const DAEMON: &str = "daemon";
-/// The word that starts a line waiting for a scheme.
-const WAIT_SCHEME: &str = "wait-scheme";
 /// How long a `wait-scheme` line waits at most.
 const WAIT_SCHEME_MS: u64 = 5000;
 /// The pause between looks at the root scheme's listing.
 const WAIT_SCHEME_POLL: TimeSpec = TimeSpec { tv_sec: 0, tv_nsec: 1_000_000 };
-/// How long each stop phase (SIGTERM, then SIGKILL) waits for children.
-const STOP_GRACE_MS: u64 = 1000;
-/// The pause between checks while stopping children.
-const STOP_POLL: TimeSpec = TimeSpec { tv_sec: 0, tv_nsec: 10_000_000 };
-/// Checks per stop phase when there is no clock to measure the grace.
-const STOP_POLLS: usize = 100;
+/// A respawned program that ends sooner than this after its start ended
+/// "quickly" (it probably cannot run at all).
+const RESPAWN_FAST_MS: u64 = 1000;
+/// The pause before restarting a program that ended quickly.
+const RESPAWN_PAUSE: TimeSpec = TimeSpec { tv_sec: 0, tv_nsec: 100_000_000 };
+/// After this many quick ends in a row, init stops restarting a program.
+const RESPAWN_GIVE_UP: u32 = 5;
 
-/// A daemon init started and has not reaped yet.
-struct Daemon {
-    pid: usize,
-    name: String,
+/// What init keeps while it runs the script.
+struct Init {
+    /// The environment for what it starts (`KEY=value`), `export` lines
+    /// included.
+    env: Vec<String>,
+    /// Daemons started and not reaped yet.
+    daemons: Vec<Daemon>,
+    /// Programs restarted when they end.
+    respawns: Vec<Respawn>,
+    /// Failed lines and foreground programs that did not exit with 0.
+    failed: usize,
 }
 
 fn main(args: Args) -> i32 {
@@ -98,62 +119,190 @@ fn main(args: Args) -> i32 {
         return 1;
     };
 
-    let mut daemons = Vec::new();
-    let mut failed = 0;
+    let mut init = Init {
+        env: args.env().iter().map(|&kv| kv.into()).collect(),
+        daemons: Vec::new(),
+        respawns: Vec::new(),
+        failed: 0,
+    };
     for line in process::program_lines(text) {
-        let mut argv: Vec<&str> = line.split_whitespace().collect();
-        if argv.first() == Some(&WAIT_SCHEME) {
-            match argv.as_slice() {
-                [_, name] => {
-                    if !wait_scheme(name) {
-                        failed += 1;
-                    }
-                }
-                _ => {
-                    println!("init: {rc}: \"{line}\" should be `wait-scheme NAME`");
-                    failed += 1;
-                }
-            }
-            continue;
+        // Every failure has been reported by the line itself.
+        if !init.run_line(line) {
+            init.failed += 1;
         }
-        let daemon = argv.first() == Some(&DAEMON);
-        if daemon {
-            argv.remove(0);
+    }
+    init.keep_respawning();
+    if !children::stop_children(&mut init.daemons) {
+        init.failed += 1;
+    }
+    if init.failed == 0 { 0 } else { 1 }
+}
+
+impl Init {
+    /// Runs one script line; false if it failed (a foreground program that
+    /// did not exit with 0 counts, and is reported by its status line).
+    fn run_line(&mut self, line: &str) -> bool {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["wait-scheme", name] => wait_scheme(name),
+            ["wait-scheme", ..] => usage("wait-scheme NAME"),
+            ["export", assignment] => self.export(assignment),
+            ["export", ..] => usage("export NAME=VALUE"),
+            ["stdio", path] => stdio(path),
+            ["stdio", ..] => usage("stdio PATH"),
+            ["daemon", argv @ ..] if !argv.is_empty() => self.start_daemon(argv),
+            ["respawn", argv @ ..] if !argv.is_empty() => self.start_respawn(argv),
+            ["daemon" | "respawn"] => usage("daemon|respawn PROGRAM [ARGS...]"),
+            argv => self.run_foreground(argv),
         }
-        let Some(&name) = argv.first() else {
-            println!("init: {rc}: \"{line}\" names no program");
-            failed += 1;
-            continue;
-        };
-        let path = process::program_path(name);
-        let started = process::spawn(&path, &argv, args.env());
-        match started {
-            Ok(pid) if daemon => {
+    }
+
+    /// `export NAME=VALUE`.
+    fn export(&mut self, assignment: &str) -> bool {
+        let Some((name, value)) = assignment.split_once('=') else { return usage("export NAME=VALUE") };
+        if name.is_empty() {
+            return usage("export NAME=VALUE");
+        }
+        self.env.retain(|kv| kv.split_once('=').map(|(n, _)| n) != Some(name));
+        self.env.push(alloc::format!("{name}={value}"));
+        println!("init: export {name}={value}");
+        true
+    }
+
+    /// The environment as `execve` takes it.
+    fn envp(&self) -> Vec<&str> {
+        self.env.iter().map(String::as_str).collect()
+    }
+
+    fn start_daemon(&mut self, argv: &[&str]) -> bool {
+        let name = argv[0];
+        match process::spawn(&process::program_path(name), argv, &self.envp()) {
+            Ok(pid) => {
                 println!("init: started daemon {name} (pid {pid})");
-                daemons.push(Daemon { pid, name: name.into() });
+                self.daemons.push(Daemon { pid, name: name.into() });
+                true
             }
-            Ok(pid) => match wait_for(pid, &mut daemons) {
-                Ok(status) => {
-                    println!("init: {name} {status}");
-                    if !status.success() {
-                        failed += 1;
-                    }
-                }
-                Err(e) => {
-                    println!("init: cannot wait for {name}: {e} (errno {})", e.errno);
-                    failed += 1;
-                }
-            },
             Err(e) => {
                 println!("init: cannot run {name}: {e} (errno {})", e.errno);
-                failed += 1;
+                false
             }
         }
     }
-    if !stop_children(&mut daemons) {
-        failed += 1;
+
+    fn start_respawn(&mut self, argv: &[&str]) -> bool {
+        let mut respawn = Respawn::new(argv);
+        let started = respawn.start(&self.envp());
+        if let Some(pid) = respawn.pid {
+            println!("init: started {} (pid {pid}), restarted when it ends", respawn.name());
+        }
+        self.respawns.push(respawn);
+        started
     }
-    if failed == 0 { 0 } else { 1 }
+
+    fn run_foreground(&mut self, argv: &[&str]) -> bool {
+        let name = argv[0];
+        let pid = match process::spawn(&process::program_path(name), argv, &self.envp()) {
+            Ok(pid) => pid,
+            Err(e) => {
+                println!("init: cannot run {name}: {e} (errno {})", e.errno);
+                return false;
+            }
+        };
+        println!("init: running {name} (pid {pid})");
+        match self.wait_for(pid) {
+            Ok(status) => {
+                println!("init: {name} {status}");
+                if !status.success() {
+                    // Reported by the status line; counted, not "failed" again.
+                    self.failed += 1;
+                }
+                true
+            }
+            Err(e) => {
+                println!("init: cannot wait for {name}: {e} (errno {})", e.errno);
+                false
+            }
+        }
+    }
+
+    /// Waits for child `pid` to end and returns its status; every other
+    /// child that ends meanwhile is reaped (see [`Init::reaped`]).
+    /// Errors: those of `sys::waitpid` but EINTR.
+    fn wait_for(&mut self, pid: usize) -> Result<WaitStatus> {
+        loop {
+            match sys::waitpid(ANY_CHILD, 0) {
+                Ok(Some((child, status))) if child == pid => return Ok(status),
+                Ok(Some((child, status))) => self.reaped(child, status),
+                // Without WNOHANG the kernel returns only once a child ended.
+                Ok(None) => {}
+                Err(e) if e.errno == EINTR => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// After the last line: as long as some program is respawned, reap
+    /// children (restarting those) for ever.
+    fn keep_respawning(&mut self) {
+        while self.respawns.iter().any(|r| r.pid.is_some()) {
+            match sys::waitpid(ANY_CHILD, 0) {
+                Ok(Some((child, status))) => self.reaped(child, status),
+                Ok(None) => {}
+                Err(e) if e.errno == EINTR => {}
+                Err(e) => {
+                    println!("init: waiting for children failed: {e} (errno {})", e.errno);
+                    self.failed += 1;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A child other than the foreground program ended: a daemon is
+    /// reported and forgotten, a respawned program reported and restarted
+    /// (or given up); an adopted orphan needs no report.
+    fn reaped(&mut self, pid: usize, status: WaitStatus) {
+        if children::reaped_daemon(pid, status, &mut self.daemons) {
+            return;
+        }
+        let envp: Vec<String> = self.env.clone();
+        let envp: Vec<&str> = envp.iter().map(String::as_str).collect();
+        if let Some(respawn) = self.respawns.iter_mut().find(|r| r.pid == Some(pid))
+            && !respawn.ended(status, &envp)
+        {
+            self.failed += 1;
+        }
+    }
+}
+
+/// Reports a malformed line; always false.
+fn usage(form: &str) -> bool {
+    println!("init: the line should be `{form}`");
+    false
+}
+
+/// `stdio PATH`: fds 0, 1 and 2 on a new open of PATH.
+fn stdio(path: &str) -> bool {
+    let fd = match sys::open(path, O_RDWR) {
+        Ok(fd) => fd,
+        Err(e) => {
+            println!("init: cannot open {path} for stdio: {e} (errno {})", e.errno);
+            return false;
+        }
+    };
+    for target in 0..3 {
+        if fd != target
+            && let Err(e) = sys::dup2(fd, target)
+        {
+            println!("init: cannot move fd {target} to {path}: {e} (errno {})", e.errno);
+            return false;
+        }
+    }
+    if fd > 2 {
+        let _ = sys::close(fd);
+    }
+    println!("init: stdio on {path}");
+    true
 }
 
 /// Waits until `name:` shows in the root scheme's listing (`name queued
@@ -164,13 +313,13 @@ fn wait_scheme(name: &str) -> bool {
         let listing = io::read_file(":").ok().and_then(|text| String::from_utf8(text).ok()).unwrap_or_default();
         listing.lines().any(|line| line.split(' ').next() == Some(name))
     };
-    let deadline = now_ms().map(|now| now + WAIT_SCHEME_MS);
+    let deadline = children::now_ms().map(|now| now + WAIT_SCHEME_MS);
     for poll in 0.. {
         if registered() {
             println!("init: scheme {name} ready");
             return true;
         }
-        let over = match (deadline, now_ms()) {
+        let over = match (deadline, children::now_ms()) {
             (Some(deadline), Some(now)) => now >= deadline,
             _ => poll >= WAIT_SCHEME_MS,
         };
@@ -181,124 +330,4 @@ fn wait_scheme(name: &str) -> bool {
         let _ = sys::nanosleep(&WAIT_SCHEME_POLL, None);
     }
     false
-}
-
-/// Waits for child `pid` to end and returns its status; every other child
-/// that ends meanwhile is reaped (see [`reaped`]).
-/// Errors: those of `sys::waitpid` but EINTR.
-fn wait_for(pid: usize, daemons: &mut Vec<Daemon>) -> Result<WaitStatus> {
-    loop {
-        match sys::waitpid(ANY_CHILD, 0) {
-            Ok(Some((child, status))) if child == pid => return Ok(status),
-            Ok(Some((child, status))) => reaped(child, status, daemons),
-            // Without WNOHANG the kernel returns only once a child ended.
-            Ok(None) => {}
-            Err(e) if e.errno == EINTR => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// A child other than the foreground program ended: a daemon is reported
-/// and forgotten; an adopted orphan needs no report.
-fn reaped(pid: usize, status: WaitStatus, daemons: &mut Vec<Daemon>) {
-    if let Some(i) = daemons.iter().position(|d| d.pid == pid) {
-        let daemon = daemons.remove(i);
-        println!("init: daemon {} (pid {pid}) {status}", daemon.name);
-    }
-}
-
-/// Ends every child still alive — SIGTERM, then SIGKILL, each phase
-/// bounded by [`STOP_GRACE_MS`] — and reaps them all. False if some child
-/// is left (or waiting failed).
-fn stop_children(daemons: &mut Vec<Daemon>) -> bool {
-    for signal in [SIGTERM, SIGKILL] {
-        let deadline = now_ms().map(|now| now + STOP_GRACE_MS);
-        let mut signalled: Vec<usize> = Vec::new();
-        for poll in 0.. {
-            match reap_ended(daemons) {
-                Ok(true) => return true,
-                Ok(false) => {}
-                Err(e) => {
-                    println!("init: waiting for children failed: {e} (errno {})", e.errno);
-                    return false;
-                }
-            }
-            for (pid, name) in alive_children(daemons) {
-                if signalled.contains(&pid) {
-                    continue;
-                }
-                signalled.push(pid);
-                match (signal, daemons.iter().any(|d| d.pid == pid)) {
-                    (SIGTERM, true) => println!("init: stopping daemon {name} (pid {pid})"),
-                    (SIGTERM, false) => println!("init: stopping {name} (pid {pid})"),
-                    _ => println!("init: {name} (pid {pid}) did not end on SIGTERM; sending SIGKILL"),
-                }
-                match sys::kill(pid, signal) {
-                    // Ended meanwhile: the next reap collects it.
-                    Err(e) if e.errno == ESRCH => {}
-                    Err(e) => println!("init: cannot signal pid {pid}: {e} (errno {})", e.errno),
-                    Ok(()) => {}
-                }
-            }
-            let over = match (deadline, now_ms()) {
-                (Some(deadline), Some(now)) => now >= deadline,
-                _ => poll >= STOP_POLLS,
-            };
-            if over {
-                break;
-            }
-            let _ = sys::nanosleep(&STOP_POLL, None);
-        }
-    }
-    // A last look: what ended in the final pause is reaped, the rest named.
-    if let Ok(true) = reap_ended(daemons) {
-        return true;
-    }
-    for (pid, name) in alive_children(daemons) {
-        println!("init: {name} (pid {pid}) did not end");
-    }
-    false
-}
-
-/// Reaps every child that has ended, without waiting. True when no child
-/// is left at all.
-fn reap_ended(daemons: &mut Vec<Daemon>) -> Result<bool> {
-    loop {
-        match sys::waitpid(ANY_CHILD, WNOHANG) {
-            Ok(Some((pid, status))) => reaped(pid, status, daemons),
-            Ok(None) => return Ok(false),
-            Err(e) if e.errno == ECHILD => return Ok(true),
-            Err(e) if e.errno == EINTR => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Init's live children, `(pid, name)`, from `sys:processes` (`pid ppid
-/// state pages name`); the daemons not yet reaped if it cannot be read.
-fn alive_children(daemons: &[Daemon]) -> Vec<(usize, String)> {
-    let me = sys::getpid().unwrap_or(1);
-    let listed = io::read_file("sys:processes").ok().and_then(|text| String::from_utf8(text).ok());
-    let Some(text) = listed else {
-        return daemons.iter().map(|d| (d.pid, d.name.clone())).collect();
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            // `pid ppid state pages threads name`; the name may hold spaces.
-            let mut fields = line.splitn(6, ' ');
-            let pid = fields.next()?.parse().ok()?;
-            let ppid: usize = fields.next()?.parse().ok()?;
-            let alive = fields.next()? == "alive";
-            let name = fields.nth(2).unwrap_or("?");
-            (alive && ppid == me && pid != me).then(|| (pid, name.into()))
-        })
-        .collect()
-}
-
-/// Milliseconds on the monotonic clock, if the kernel has one.
-fn now_ms() -> Option<u64> {
-    let time = sys::clock_gettime(CLOCK_MONOTONIC).ok()?;
-    Some((time.tv_sec as u64).saturating_mul(1000).saturating_add(time.tv_nsec as u64 / 1_000_000))
 }

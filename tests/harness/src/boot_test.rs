@@ -52,11 +52,13 @@ pub struct TestOptions {
     pub verbose: bool,
     /// Count the in-guest tests too (`--guest-results`, normal tests).
     pub guest_results: bool,
-    /// A file whose bytes are typed into QEMU's stdin (the guest's serial
-    /// input) once a line contains [`Self::stdin_after`] (`--stdin`).
-    pub stdin: Option<PathBuf>,
-    /// The text that line must contain (`--stdin-after`).
-    pub stdin_after: String,
+    /// Files whose bytes are typed into QEMU's stdin (the guest's serial
+    /// input), each once its trigger text appears (`--stdin` and
+    /// `--stdin-after` pairs, in order).
+    pub stdin: Vec<InputStage>,
+    /// Text whose first appearance, even in an unfinished line, the timing
+    /// line reports (`--prompt`).
+    pub prompt: Option<String>,
     /// The QEMU exit status of a pass (`--pass-status`): 33, what a test
     /// image's kernel gives, unless the run ends another way (0: a normal
     /// image powered off).
@@ -78,12 +80,21 @@ impl TestOptions {
             results: None,
             verbose: false,
             guest_results: false,
-            stdin: None,
-            stdin_after: String::new(),
+            stdin: Vec::new(),
+            prompt: None,
             pass_status: verdict::PASS_STATUS,
             command,
         }
     }
+}
+
+/// One stage of typed input (`--stdin FILE --stdin-after TEXT`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputStage {
+    /// The file whose bytes are typed.
+    pub path: PathBuf,
+    /// The text that must appear first.
+    pub after: String,
 }
 
 /// Runs one test, writes its report to `out`, appends to the results file,
@@ -91,13 +102,14 @@ impl TestOptions {
 /// log or results file could not be written, the `--stdin` file could not
 /// be read), not the test.
 pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> {
-    let input = match &opts.stdin {
-        Some(path) => Some(process::Input {
+    let mut input = Vec::new();
+    for stage in &opts.stdin {
+        let path = &stage.path;
+        input.push(process::Input {
             bytes: fs::read(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?,
-            after: opts.stdin_after.clone(),
-        }),
-        None => None,
-    };
+            after: stage.after.clone(),
+        });
+    }
     let mut log = match &opts.log {
         Some(path) => Some(LineWriter::new(create_with_dirs(path)?)),
         None => None,
@@ -112,6 +124,9 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     seen.pass_status = opts.pass_status;
     if opts.guest_results && !opts.expect_fail {
         seen = seen.collect_guest_results();
+    }
+    if let Some(prompt) = &opts.prompt {
+        seen = seen.watch_for_prompt(prompt);
     }
     let watched = process::watch_with_input(&opts.command, &opts.limits, input, seen, &mut |line| {
         let text = report::log_line(line);

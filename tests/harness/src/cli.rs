@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::boot_test::TestOptions;
+use crate::boot_test::{InputStage, TestOptions};
 
 /// The usage text, printed for `--help` and after a usage error.
 pub const USAGE: &str = "\
 usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
                  [--verbose] [--expect TEXT]... [--guest-results]
-                 [--stdin FILE --stdin-after TEXT] [--pass-status N]
+                 [--stdin FILE --stdin-after TEXT]... [--prompt TEXT] [--pass-status N]
                  -- QEMU-COMMAND...
        boot-test --name NAME --expect-fail [--expect-fail-line TEXT] [...]
                  -- QEMU-COMMAND...
@@ -32,9 +32,16 @@ Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
                 come and agree with them, and no guest test may fail; if it
                 never comes, `fail guest-PREFIX:runner` is recorded too.
   --stdin FILE --stdin-after TEXT: QEMU's stdin is a pipe instead; FILE's
-                bytes are written to it (then it is closed) once a serial
-                line contains TEXT, e.g. the banner of a program that reads
-                the console. Earlier input could be eaten by the firmware.
+                bytes are written to it once the serial output contains TEXT
+                (in a whole line, or in the unfinished line so far: a
+                prompt), e.g. the banner of a program that reads the
+                console. Earlier input could be eaten by the firmware.
+                Repeated, the pairs are stages, matched in order (the n-th
+                --stdin with the n-th --stdin-after): a stage's TEXT counts
+                only in output that began after the previous stage was
+                written. stdin is closed after the last stage.
+  --prompt TEXT (normal tests): the timing line also gives when TEXT first
+                appeared (QEMU start to prompt), whole line or not.
 Prints `ok NAME` or `FAIL NAME: WHY`; exit status 0 on pass, 1 on fail,
 2 on a usage or harness error. `--timeout` defaults to 90 s.
 
@@ -83,6 +90,7 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
     }
     let mut opts = TestOptions::new("", command.to_vec());
     let mut fail_line_given = false;
+    let (mut stdin_files, mut stdin_after) = (Vec::new(), Vec::new());
     let mut flags = flags.iter();
     while let Some(flag) = flags.next() {
         let mut value = || flags.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
@@ -99,8 +107,9 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
             }
             "--verbose" => opts.verbose = true,
             "--guest-results" => opts.guest_results = true,
-            "--stdin" => opts.stdin = Some(value()?.into()),
-            "--stdin-after" => opts.stdin_after = non_empty(flag, value()?)?,
+            "--stdin" => stdin_files.push(PathBuf::from(value()?)),
+            "--stdin-after" => stdin_after.push(non_empty(flag, value()?)?),
+            "--prompt" => opts.prompt = Some(non_empty(flag, value()?)?),
             "--pass-status" => {
                 let text = value()?;
                 opts.pass_status = text.parse().map_err(|_| format!("--pass-status: not a number: {text:?}"))?;
@@ -120,8 +129,12 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
         return Err("--expect is for normal tests, not with --expect-fail".into());
     }
     // One without the other: input never sent, or a trigger for nothing.
-    if opts.stdin.is_some() == opts.stdin_after.is_empty() {
+    if stdin_files.len() != stdin_after.len() {
         return Err("--stdin and --stdin-after go together".into());
+    }
+    opts.stdin = stdin_files.into_iter().zip(stdin_after).map(|(path, after)| InputStage { path, after }).collect();
+    if opts.expect_fail && opts.prompt.is_some() {
+        return Err("--prompt is for normal tests, not with --expect-fail".into());
     }
     if opts.expect_fail && opts.guest_results {
         return Err("--guest-results is for normal tests, not with --expect-fail".into());
@@ -210,14 +223,17 @@ mod tests {
             panic!("--guest-results")
         };
         assert!(opts.guest_results);
-        assert_eq!(opts.stdin, None);
-        let Ok(Invocation::Test(opts)) =
-            parse(&args("--name console-x86_64 --stdin build/in.txt --stdin-after tessera> -- qemu"))
-        else {
+        assert!(opts.stdin.is_empty());
+        assert_eq!(opts.prompt, None);
+        let Ok(Invocation::Test(opts)) = parse(&args(
+            "--name console-x86_64 --stdin build/in.txt --stdin-after tessera> --prompt $ \
+             --stdin-after napping --stdin build/int.txt -- qemu",
+        )) else {
             panic!("--stdin")
         };
-        assert_eq!(opts.stdin, Some(PathBuf::from("build/in.txt")));
-        assert_eq!(opts.stdin_after, "tessera>");
+        let stage = |path: &str, after: &str| InputStage { path: path.into(), after: after.into() };
+        assert_eq!(opts.stdin, [stage("build/in.txt", "tessera>"), stage("build/int.txt", "napping")]);
+        assert_eq!(opts.prompt.as_deref(), Some("$"));
 
         let mut argv = args("--name loader-error-x86_64 --expect-fail --expect-fail-line");
         argv.push("tessera-loader: error".into());
@@ -256,6 +272,8 @@ mod tests {
             "--name x --stdin in.txt -- qemu",
             "--name x --stdin-after ready -- qemu",
             "--name x --stdin -- qemu",
+            "--name x --stdin a --stdin-after x --stdin b -- qemu",
+            "--name x --expect-fail --prompt $ -- qemu",
             "--name -- qemu",
             "summary",
             "summary --cargo-exit x --results r",

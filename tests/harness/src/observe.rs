@@ -60,6 +60,12 @@ pub struct Observations {
     pub guest: Option<GuestResults>,
     /// The exit status QEMU must end with for a pass (`--pass-status`).
     pub pass_status: i32,
+    /// The prompt text the test watches for (`--prompt`; see
+    /// [`Self::watch_for_prompt`]).
+    pub prompt: Option<String>,
+    /// When the prompt first showed on the serial console, in a whole line
+    /// or an unfinished one.
+    pub prompt_ms: Option<u64>,
 }
 
 impl Default for Observations {
@@ -83,6 +89,30 @@ impl Observations {
             expected: expect.iter().map(|text| Expected { text: text.clone(), first: None }).collect(),
             guest: None,
             pass_status: crate::verdict::PASS_STATUS,
+            prompt: None,
+            prompt_ms: None,
+        }
+    }
+
+    /// The same observations, also noting when `prompt` first appears.
+    pub fn watch_for_prompt(mut self, prompt: &str) -> Self {
+        self.prompt = Some(prompt.to_owned());
+        self
+    }
+
+    /// Records an unfinished line (raw text so far) from `stream`: only
+    /// the prompt is looked for there; everything else waits for the whole
+    /// line.
+    pub fn record_partial(&mut self, stream: Stream, at_ms: u64, text: &str) {
+        self.note_prompt(stream, at_ms, text);
+    }
+
+    fn note_prompt(&mut self, stream: Stream, at_ms: u64, text: &str) {
+        if stream == Stream::Stdout
+            && self.prompt_ms.is_none()
+            && self.prompt.as_deref().is_some_and(|prompt| text.contains(prompt))
+        {
+            self.prompt_ms = Some(at_ms);
         }
     }
 
@@ -112,6 +142,7 @@ impl Observations {
         {
             guest.record(text);
         }
+        self.note_prompt(stream, at_ms, text);
         let kind = classify::classify(text);
         let line = || TimedLine { at_ms, text: text.to_owned() };
         for expected in self.expected.iter_mut().filter(|e| e.first.is_none()) {
@@ -193,6 +224,21 @@ mod tests {
         seen.record(3, "tessera-loader: error: \\kernel is not an ELF file");
         assert_eq!(seen.first_failure.as_ref().map(|l| l.at_ms), Some(2));
         assert_eq!(seen.fault_report.map(|l| l.at_ms), Some(3));
+    }
+
+    #[test]
+    fn the_prompt_counts_in_unfinished_lines() {
+        let mut seen = Observations::default();
+        seen.record_partial(Stream::Stdout, 5, "tessera:/$ ");
+        assert_eq!(seen.prompt_ms, None, "not watched unless asked for");
+
+        let mut seen = Observations::default().watch_for_prompt("tessera:/$ ");
+        seen.record_partial(Stream::Stderr, 4, "tessera:/$ ");
+        seen.record(6, "kernel: boot ok");
+        seen.record_partial(Stream::Stdout, 7, "tessera:/$ ");
+        seen.record(9, "tessera:/$ ls");
+        assert_eq!(seen.prompt_ms, Some(7));
+        assert_eq!(seen.boot_ok_ms, Some(6));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Runs the command under test and watches its output with a deadline.
 //!
-//! The command runs with stdin from `/dev/null` (or, given an [`Input`], a
-//! pipe that gets the input's bytes once a line of output contains its
-//! trigger text) and stdout/stderr piped, in its own process group. One thread per pipe reads lines and stamps each
-//! with the milliseconds since spawn; the calling thread receives them,
-//! feeds [`Observations`], and decides when to stop:
+//! The command runs with stdin from `/dev/null` (or, given [`Input`]
+//! stages, a pipe that gets each stage's bytes once the output shows its
+//! trigger text) and stdout/stderr piped, in its own process group. One
+//! thread per pipe reads lines and stamps each with the milliseconds since
+//! spawn (an unfinished line is passed on too, for triggers and the prompt
+//! only: a prompt has no newline); the calling thread receives them, feeds
+//! [`Observations`], and decides when to stop:
 //!
 //! * the process exits by itself — keep reading until both pipes close (at
 //!   most [`DRAIN`] longer; whatever of its group still holds them then is
@@ -18,7 +20,7 @@
 //! Nothing here waits without a bound, so the harness never hangs, even if
 //! a grandchild escaped the group and keeps a pipe open.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -78,10 +80,14 @@ pub struct OutputLine {
     pub text: String,
 }
 
-/// What to type into the command: `bytes` go to its stdin once a line of
-/// its stdout (the guest's serial console) contains `after`; then stdin is
-/// closed. Until then nothing is written, so firmware that polls the serial
-/// port during boot cannot swallow the input.
+/// One stage of what to type into the command: `bytes` go to its stdin
+/// once its stdout (the guest's serial console) shows `after`, in a whole
+/// line or in the unfinished line so far. Stages go in order; a stage's
+/// `after` counts only in output whose line began after the previous stage
+/// was written (so the echo of typed text cannot trigger the next stage).
+/// After the last stage stdin is closed. Until the first, nothing is
+/// written, so firmware that polls the serial port during boot cannot
+/// swallow the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Input {
     /// The bytes to write.
@@ -112,16 +118,25 @@ pub fn watch(
     seen: Observations,
     on_line: &mut dyn FnMut(&OutputLine),
 ) -> io::Result<Finished> {
-    watch_with_input(command, limits, None, seen, on_line)
+    watch_with_input(command, limits, Vec::new(), seen, on_line)
 }
 
-/// [`watch`], writing `input` (if any) to the command's stdin when its
-/// trigger line comes. The bytes are written by a thread of their own, so
-/// a command that does not read them never blocks the run loop.
+/// What a reader thread passes on.
+enum Event {
+    /// A whole line; `start` is the stream offset of its first byte.
+    Line { line: OutputLine, start: u64 },
+    /// The unfinished line so far (raw text), when a read ended without a
+    /// newline; `start` as for a line, `end` the offset after it.
+    Partial { stream: Stream, at_ms: u64, text: String, start: u64, end: u64 },
+}
+
+/// [`watch`], writing the `input` stages (if any) to the command's stdin
+/// when their triggers come. The bytes are written by a thread of their
+/// own, so a command that does not read them never blocks the run loop.
 pub fn watch_with_input(
     command: &[String],
     limits: &Limits,
-    mut input: Option<Input>,
+    input: Vec<Input>,
     mut seen: Observations,
     on_line: &mut dyn FnMut(&OutputLine),
 ) -> io::Result<Finished> {
@@ -130,12 +145,17 @@ pub fn watch_with_input(
     let start = Instant::now();
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_empty() { Stdio::null() } else { Stdio::piped() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()?;
-    let mut stdin = child.stdin.take();
+    let mut stages = input.into_iter();
+    let mut stage = stages.next();
+    let feeder = child.stdin.take().map(Feeder::spawn);
+    // Output of stdout whose line starts before this offset cannot trigger
+    // the current stage.
+    let mut armed_from = 0u64;
     let (tx, rx) = mpsc::channel();
     if let Some(out) = child.stdout.take() {
         spawn_reader(out, Stream::Stdout, start, tx.clone());
@@ -149,18 +169,30 @@ pub fn watch_with_input(
     let mut pipes_closed = false;
     loop {
         match rx.recv_timeout(TICK) {
-            Ok(line) => {
+            Ok(Event::Line { line, start }) => {
                 let first_failure = seen.first_failure.is_none();
                 if seen.record_from(line.stream, line.at_ms, &line.text) == LineKind::Failure && first_failure {
                     stop_at = stop_at.min(Instant::now() + limits.linger_after_failure);
                 }
                 if line.stream == Stream::Stdout
-                    && input.as_ref().is_some_and(|input| line.text.contains(&input.after))
-                    && let (Some(pipe), Some(input)) = (stdin.take(), input.take())
+                    && start >= armed_from
+                    && stage.as_ref().is_some_and(|stage| line.text.contains(&stage.after))
                 {
-                    feed(pipe, input.bytes);
+                    // Only lines after this one count for the next stage.
+                    armed_from = start + 1;
+                    send_stage(&feeder, &mut stage, &mut stages);
                 }
                 on_line(&line);
+            }
+            Ok(Event::Partial { stream, at_ms, text, start, end }) => {
+                seen.record_partial(stream, at_ms, &text);
+                if stream == Stream::Stdout
+                    && start >= armed_from
+                    && stage.as_ref().is_some_and(|stage| text.contains(&stage.after))
+                {
+                    armed_from = end;
+                    send_stage(&feeder, &mut stage, &mut stages);
+                }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => pipes_closed = true,
@@ -191,34 +223,78 @@ pub fn watch_with_input(
     }
 }
 
-/// Writes `bytes` to the command's stdin and closes it, in a thread of its
-/// own; a write error (the command is gone) just ends the thread.
-fn feed(mut pipe: ChildStdin, bytes: Vec<u8>) {
-    thread::spawn(move || {
-        let _ = pipe.write_all(&bytes);
-    });
+/// Writes the stages' bytes to the command's stdin, in a thread of its
+/// own, and closes it after the last; a write error (the command is gone)
+/// just ends the thread.
+struct Feeder {
+    tx: Sender<Option<Vec<u8>>>,
 }
 
-/// Reads `pipe` line by line until it closes, sending each cleaned line.
-fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, start: Instant, tx: Sender<OutputLine>) {
-    thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut raw = Vec::new();
-        loop {
-            raw.clear();
-            match reader.read_until(b'\n', &mut raw) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = OutputLine {
-                        at_ms: millis(start.elapsed()),
-                        stream,
-                        text: classify::clean(&String::from_utf8_lossy(&raw)),
-                    };
-                    if tx.send(line).is_err() {
-                        break; // the run loop is gone
-                    }
+impl Feeder {
+    fn spawn(mut pipe: ChildStdin) -> Feeder {
+        let (tx, rx) = mpsc::channel::<Option<Vec<u8>>>();
+        thread::spawn(move || {
+            // `None` (or the run loop gone) ends the input: drop the pipe.
+            while let Ok(Some(bytes)) = rx.recv() {
+                if pipe.write_all(&bytes).and_then(|()| pipe.flush()).is_err() {
+                    break;
                 }
             }
+        });
+        Feeder { tx }
+    }
+}
+
+/// Sends the current stage's bytes and moves to the next stage; after the
+/// last, closes stdin.
+fn send_stage(feeder: &Option<Feeder>, stage: &mut Option<Input>, stages: &mut impl Iterator<Item = Input>) {
+    let Some(sent) = stage.take() else { return };
+    *stage = stages.next();
+    if let Some(feeder) = feeder {
+        let _ = feeder.tx.send(Some(sent.bytes));
+        if stage.is_none() {
+            let _ = feeder.tx.send(None);
+        }
+    }
+}
+
+/// Reads `pipe` until it closes, sending each cleaned line, and the
+/// unfinished line whenever a read ends without a newline.
+fn spawn_reader(pipe: impl Read + Send + 'static, stream: Stream, start: Instant, tx: Sender<Event>) {
+    thread::spawn(move || {
+        let mut pipe = pipe;
+        let mut pending: Vec<u8> = Vec::new();
+        // The stream offset of `pending[0]`.
+        let mut offset = 0u64;
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            pending.extend_from_slice(&chunk[..n]);
+            let at_ms = millis(start.elapsed());
+            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                let raw: Vec<u8> = pending.drain(..=end).collect();
+                let text = classify::clean(&String::from_utf8_lossy(&raw));
+                let event = Event::Line { line: OutputLine { at_ms, stream, text }, start: offset };
+                offset += raw.len() as u64;
+                if tx.send(event).is_err() {
+                    return; // the run loop is gone
+                }
+            }
+            if !pending.is_empty() {
+                let text = String::from_utf8_lossy(&pending).into_owned();
+                let end = offset + pending.len() as u64;
+                if tx.send(Event::Partial { stream, at_ms, text, start: offset, end }).is_err() {
+                    return;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let text = classify::clean(&String::from_utf8_lossy(&pending));
+            let _ = tx
+                .send(Event::Line { line: OutputLine { at_ms: millis(start.elapsed()), stream, text }, start: offset });
         }
     });
 }
@@ -262,7 +338,7 @@ mod tests {
     }
 
     /// Runs `script` with `input` and returns its stdout lines.
-    fn run(script: &str, input: Option<Input>) -> Vec<String> {
+    fn run(script: &str, input: Vec<Input>) -> Vec<String> {
         let limits = Limits { timeout: Duration::from_secs(10), ..Limits::default() };
         let mut lines = Vec::new();
         let finished =
@@ -283,12 +359,23 @@ mod tests {
         let script = "echo booting; echo 'console ready'; read a; read b; echo \"got $a+$b\"; \
                       if read c; then echo more; else echo eof; fi";
         let input = Input { bytes: b"one\ntwo\n".to_vec(), after: "ready".into() };
-        assert_eq!(run(script, Some(input)), ["booting", "console ready", "got one+two", "eof"]);
+        assert_eq!(run(script, vec![input]), ["booting", "console ready", "got one+two", "eof"]);
+    }
+
+    #[test]
+    fn stages_follow_prompts_without_newlines() {
+        // Each stage waits for a prompt that has no newline; the echo of
+        // the first answer repeats the prompt text in an older line, which
+        // must not trigger the second stage early.
+        let script = "printf '$ '; read a; echo \"$ $a\"; printf '$ '; read b; echo \"got $a+$b\"; \
+                      if read c; then echo more; else echo eof; fi";
+        let stage = |bytes: &[u8]| Input { bytes: bytes.to_vec(), after: "$ ".into() };
+        assert_eq!(run(script, vec![stage(b"one\n"), stage(b"two\n")]), ["$ $ one", "$ got one+two", "eof"]);
     }
 
     #[test]
     fn without_input_stdin_is_empty() {
-        assert_eq!(run("if read a; then echo got; else echo eof; fi", None), ["eof"]);
+        assert_eq!(run("if read a; then echo got; else echo eof; fi", Vec::new()), ["eof"]);
     }
 
     #[test]
@@ -297,6 +384,6 @@ mod tests {
         // would block; `timeout` ends it and the script reports that.
         let script = "echo start; if timeout 0.3 sh -c 'read a'; then echo read; else echo waited; fi";
         let input = Input { bytes: b"x\n".to_vec(), after: "never".into() };
-        assert_eq!(run(script, Some(input)), ["start", "waited"]);
+        assert_eq!(run(script, vec![input]), ["start", "waited"]);
     }
 }

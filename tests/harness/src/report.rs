@@ -20,7 +20,8 @@ pub fn log_line(line: &OutputLine) -> String {
 ///
 /// All times count from QEMU's spawn; the "share" is boot ok minus the
 /// loader's first line, i.e. the time that is ours and not the firmware's.
-/// A marker that never came reads `not seen`.
+/// A marker that never came reads `not seen`. With `--prompt`, the line
+/// ends with `; QEMU start to prompt N ms` (or `; prompt not seen`).
 pub fn timing_line(name: &str, seen: &Observations) -> String {
     let at = |ms: Option<u64>| ms.map_or_else(|| "not seen".to_owned(), |ms| format!("at {ms} ms"));
     let mut line = format!(
@@ -35,6 +36,12 @@ pub fn timing_line(name: &str, seen: &Observations) -> String {
             line += &format!("; loader+kernel share {} ms", boot_ok.saturating_sub(loader));
         }
         line += ")";
+    }
+    if seen.prompt.is_some() {
+        match seen.prompt_ms {
+            Some(prompt) => line += &format!("; QEMU start to prompt {prompt} ms"),
+            None => line += "; prompt not seen",
+        }
     }
     line
 }
