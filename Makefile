@@ -1,8 +1,9 @@
 # Tessera — the top-level build. `make help` lists targets and knobs.
 #
 # One concern per fragment in mk/: config (arch, paths, knobs), deps (set-up),
-# kernel (kernel, loader, initfs), disk (images), qemu (the QEMU command,
-# `qemu`, `qemu-test`), test (`test`, `lint`), bench.
+# relibc (the C library and C programs), kernel (kernel, loader, initfs),
+# disk (images), qemu (the QEMU command, `qemu`, `qemu-test`), test (`test`,
+# `lint`), bench.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -e -o pipefail -c
@@ -17,6 +18,8 @@ MAKEFLAGS += --no-builtin-rules
 
 include mk/config.mk
 include mk/deps.mk
+# Before kernel.mk: its initfs rules take the C programs (C_PROGRAMS).
+include mk/relibc.mk
 include mk/kernel.mk
 include mk/disk.mk
 include mk/qemu.mk
@@ -43,7 +46,9 @@ help:
 	@echo "  test       host cargo test + lint + boot and fault tests on both arches;"
 	@echo "             prints 'N passed, N failed' last and fails if anything failed"
 	@echo "  lint       cargo fmt --check; clippy -D warnings on host, kernel and loader targets"
-	@echo "  bench      mmbench (tests/guest) in the guest of one arch; prints its results"
+	@echo "  bench      mmbench (Rust) and mmbench.c (C, relibc-shim) in the guest of one arch"
+	@echo "  sysroot    build/<arch>/sysroot: relibc-shim headers, libc.a, crt0.o, <arch>-unknown-tessera-cc"
+	@echo "  c-test-host  tests/c built with the host's cc and libc, and run (part of test)"
 	@echo "  deps       install missing Debian packages and Rust targets (build targets run it)"
 	@echo "  kernel, loader, initfs, images   single pieces for ARCH"
 	@echo "  clean      remove $(BUILD)/        distclean: also cargo clean"

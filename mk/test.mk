@@ -5,6 +5,8 @@
 #   1. host `cargo test` (default members = host crates, then the libraries
 #      in HOST_TESTED_LIBS), log in build/cargo-test.log
 #   2. `make lint`, counted as one result
+#   2b. tests/c built with the host's cc and libc and run (`make
+#      c-test-host`, mk/relibc.mk), counted as `c-host`
 #   3. per arch: build test.img / test-fault.img / bad-kernel.img, then the
 #      boot tests boot-<arch> (normal, and the banner's `memory:` and
 #      `cpus: $(SMP) (` lines must appear; --guest-results: each in-guest
@@ -30,7 +32,7 @@ CARGO_TEST_STATUS := $(BUILD)/cargo-test.status
 # A sub-make for one step whose failure must be recorded, not fatal.
 SUBMAKE = $(MAKE) --no-print-directory DEPS_CHECKED=1
 
-test: deps test-start test-cargo test-lint $(BOOT_TEST) \
+test: deps test-start test-cargo test-lint test-c-host $(BOOT_TEST) \
 		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a) test-console-$(a) test-power-$(a))
 	@echo "==> summary"
 	@$(BOOT_TEST) summary --results $(RESULTS) --cargo-log $(CARGO_TEST_LOG) \
@@ -134,7 +136,8 @@ $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 
 # fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
 # with -D warnings for the host crates and for the kernel and the loader on
-# each of their targets. Runs every check, fails if any did.
+# each of their targets, and relibc-shim on its two hard-float targets. Runs
+# every check, fails if any did.
 LINT_CHECKS := \
 	"$(CARGO) fmt --all --check -- --files-with-diff" \
 	"$(CARGO) clippy --all-targets -- -D warnings" \
@@ -142,6 +145,8 @@ LINT_CHECKS := \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p init -p consoled -p sh -p ramfs -p coreutils -p tessera-guest-tests -p tessera-runtime --target $(USER_TARGET.$(a)) -- -D warnings") \
+	$(foreach a,$(ARCHES), \
+		"$(CARGO) clippy --release -p relibc-shim --target $(RELIBC_TARGET.$(a)) $(RELIBC_CARGO_FLAGS) -- -D warnings") \
 	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"
 
 lint: | deps

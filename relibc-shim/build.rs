@@ -1,0 +1,304 @@
+//! Build-time check that the C headers in `include/` carry the kernel's
+//! values: every errno, `O_*`, `F_*`, `SEEK_*`, `CLOCK_*`, `PROT_*`
+//! (shifted by 16, as `mmap` sends them), `MAP_*`, `MS_*`, `MADV_*`,
+//! `MREMAP_*`, `S_IF*`, signal, `WNOHANG` and `DT_*` constant is compared
+//! with `tessera-abi`, and the build fails on any difference or on a
+//! constant missing from the headers. The libc-only `MAP_*` bits must not
+//! collide with a bit the kernel understands.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tessera_abi::dirent::DirentKind;
+use tessera_abi::error::*;
+use tessera_abi::flag::*;
+use tessera_abi::mm::{self, MapFlags};
+use tessera_abi::signal::*;
+
+/// `#define NAME VALUE` lines whose value is an integer literal.
+fn defines(dir: &Path, out: &mut BTreeMap<String, i64>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("include dir").map(|e| e.expect("entry").path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            defines(&path, out);
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", path.display());
+        let text = std::fs::read_to_string(&path).expect("header");
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("#define") {
+                continue;
+            }
+            let (Some(name), Some(value)) = (words.next(), words.next()) else { continue };
+            if let Some(v) = literal(value) {
+                out.insert(name.to_owned(), v);
+            }
+        }
+    }
+}
+
+/// The value of a C integer literal (decimal, `0x` hex, `0` octal, `U`/`L`
+/// suffixes, in parentheses, possibly negative).
+fn literal(text: &str) -> Option<i64> {
+    let text = text.trim_start_matches('(').trim_end_matches(')');
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let text = text.trim_end_matches(['U', 'L', 'u', 'l']);
+    let value = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if text.len() > 1 && text.starts_with('0') {
+        i64::from_str_radix(&text[1..], 8).ok()?
+    } else {
+        text.parse().ok()?
+    };
+    Some(if negative { -value } else { value })
+}
+
+fn main() {
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    println!("cargo:rerun-if-changed=build.rs");
+    let mut found = BTreeMap::new();
+    defines(&include, &mut found);
+
+    let prot = |flag: MapFlags| (flag.bits() >> 16) as i64;
+    let mut expected: Vec<(&str, i64)> = vec![
+        ("EPERM", EPERM as i64),
+        ("ENOENT", ENOENT as i64),
+        ("ESRCH", ESRCH as i64),
+        ("EINTR", EINTR as i64),
+        ("EIO", EIO as i64),
+        ("ENXIO", ENXIO as i64),
+        ("E2BIG", E2BIG as i64),
+        ("ENOEXEC", ENOEXEC as i64),
+        ("EBADF", EBADF as i64),
+        ("ECHILD", ECHILD as i64),
+        ("EAGAIN", EAGAIN as i64),
+        ("ENOMEM", ENOMEM as i64),
+        ("EACCES", EACCES as i64),
+        ("EFAULT", EFAULT as i64),
+        ("ENOTBLK", ENOTBLK as i64),
+        ("EBUSY", EBUSY as i64),
+        ("EEXIST", EEXIST as i64),
+        ("EXDEV", EXDEV as i64),
+        ("ENODEV", ENODEV as i64),
+        ("ENOTDIR", ENOTDIR as i64),
+        ("EISDIR", EISDIR as i64),
+        ("EINVAL", EINVAL as i64),
+        ("ENFILE", ENFILE as i64),
+        ("EMFILE", EMFILE as i64),
+        ("ENOTTY", ENOTTY as i64),
+        ("ETXTBSY", ETXTBSY as i64),
+        ("EFBIG", EFBIG as i64),
+        ("ENOSPC", ENOSPC as i64),
+        ("ESPIPE", ESPIPE as i64),
+        ("EROFS", EROFS as i64),
+        ("EMLINK", EMLINK as i64),
+        ("EPIPE", EPIPE as i64),
+        ("EDOM", EDOM as i64),
+        ("ERANGE", ERANGE as i64),
+        ("EDEADLK", EDEADLK as i64),
+        ("ENAMETOOLONG", ENAMETOOLONG as i64),
+        ("ENOLCK", ENOLCK as i64),
+        ("ENOSYS", ENOSYS as i64),
+        ("ENOTEMPTY", ENOTEMPTY as i64),
+        ("ELOOP", ELOOP as i64),
+        ("EWOULDBLOCK", EWOULDBLOCK as i64),
+        ("ENOMSG", ENOMSG as i64),
+        ("EIDRM", EIDRM as i64),
+        ("ECHRNG", ECHRNG as i64),
+        ("EL2NSYNC", EL2NSYNC as i64),
+        ("EL3HLT", EL3HLT as i64),
+        ("EL3RST", EL3RST as i64),
+        ("ELNRNG", ELNRNG as i64),
+        ("EUNATCH", EUNATCH as i64),
+        ("ENOCSI", ENOCSI as i64),
+        ("EL2HLT", EL2HLT as i64),
+        ("EBADE", EBADE as i64),
+        ("EBADR", EBADR as i64),
+        ("EXFULL", EXFULL as i64),
+        ("ENOANO", ENOANO as i64),
+        ("EBADRQC", EBADRQC as i64),
+        ("EBADSLT", EBADSLT as i64),
+        ("EDEADLOCK", EDEADLOCK as i64),
+        ("EBFONT", EBFONT as i64),
+        ("ENOSTR", ENOSTR as i64),
+        ("ENODATA", ENODATA as i64),
+        ("ETIME", ETIME as i64),
+        ("ENOSR", ENOSR as i64),
+        ("ENONET", ENONET as i64),
+        ("ENOPKG", ENOPKG as i64),
+        ("EREMOTE", EREMOTE as i64),
+        ("ENOLINK", ENOLINK as i64),
+        ("EADV", EADV as i64),
+        ("ESRMNT", ESRMNT as i64),
+        ("ECOMM", ECOMM as i64),
+        ("EPROTO", EPROTO as i64),
+        ("EMULTIHOP", EMULTIHOP as i64),
+        ("EDOTDOT", EDOTDOT as i64),
+        ("EBADMSG", EBADMSG as i64),
+        ("EOVERFLOW", EOVERFLOW as i64),
+        ("ENOTUNIQ", ENOTUNIQ as i64),
+        ("EBADFD", EBADFD as i64),
+        ("EREMCHG", EREMCHG as i64),
+        ("ELIBACC", ELIBACC as i64),
+        ("ELIBBAD", ELIBBAD as i64),
+        ("ELIBSCN", ELIBSCN as i64),
+        ("ELIBMAX", ELIBMAX as i64),
+        ("ELIBEXEC", ELIBEXEC as i64),
+        ("EILSEQ", EILSEQ as i64),
+        ("ERESTART", ERESTART as i64),
+        ("ESTRPIPE", ESTRPIPE as i64),
+        ("EUSERS", EUSERS as i64),
+        ("ENOTSOCK", ENOTSOCK as i64),
+        ("EDESTADDRREQ", EDESTADDRREQ as i64),
+        ("EMSGSIZE", EMSGSIZE as i64),
+        ("EPROTOTYPE", EPROTOTYPE as i64),
+        ("ENOPROTOOPT", ENOPROTOOPT as i64),
+        ("EPROTONOSUPPORT", EPROTONOSUPPORT as i64),
+        ("ESOCKTNOSUPPORT", ESOCKTNOSUPPORT as i64),
+        ("EOPNOTSUPP", EOPNOTSUPP as i64),
+        ("EPFNOSUPPORT", EPFNOSUPPORT as i64),
+        ("EAFNOSUPPORT", EAFNOSUPPORT as i64),
+        ("EADDRINUSE", EADDRINUSE as i64),
+        ("EADDRNOTAVAIL", EADDRNOTAVAIL as i64),
+        ("ENETDOWN", ENETDOWN as i64),
+        ("ENETUNREACH", ENETUNREACH as i64),
+        ("ENETRESET", ENETRESET as i64),
+        ("ECONNABORTED", ECONNABORTED as i64),
+        ("ECONNRESET", ECONNRESET as i64),
+        ("ENOBUFS", ENOBUFS as i64),
+        ("EISCONN", EISCONN as i64),
+        ("ENOTCONN", ENOTCONN as i64),
+        ("ESHUTDOWN", ESHUTDOWN as i64),
+        ("ETOOMANYREFS", ETOOMANYREFS as i64),
+        ("ETIMEDOUT", ETIMEDOUT as i64),
+        ("ECONNREFUSED", ECONNREFUSED as i64),
+        ("EHOSTDOWN", EHOSTDOWN as i64),
+        ("EHOSTUNREACH", EHOSTUNREACH as i64),
+        ("EALREADY", EALREADY as i64),
+        ("EINPROGRESS", EINPROGRESS as i64),
+        ("ESTALE", ESTALE as i64),
+        ("EUCLEAN", EUCLEAN as i64),
+        ("ENOTNAM", ENOTNAM as i64),
+        ("ENAVAIL", ENAVAIL as i64),
+        ("EISNAM", EISNAM as i64),
+        ("EREMOTEIO", EREMOTEIO as i64),
+        ("EDQUOT", EDQUOT as i64),
+        ("ENOMEDIUM", ENOMEDIUM as i64),
+        ("EMEDIUMTYPE", EMEDIUMTYPE as i64),
+        ("ECANCELED", ECANCELED as i64),
+        ("ENOKEY", ENOKEY as i64),
+        ("EKEYEXPIRED", EKEYEXPIRED as i64),
+        ("EKEYREVOKED", EKEYREVOKED as i64),
+        ("EKEYREJECTED", EKEYREJECTED as i64),
+        ("EOWNERDEAD", EOWNERDEAD as i64),
+        ("ENOTRECOVERABLE", ENOTRECOVERABLE as i64),
+        ("ERSVD", ERSVD as i64),
+        ("O_RDONLY", O_RDONLY as i64),
+        ("O_WRONLY", O_WRONLY as i64),
+        ("O_RDWR", O_RDWR as i64),
+        ("O_ACCMODE", O_ACCMODE as i64),
+        ("O_NONBLOCK", O_NONBLOCK as i64),
+        ("O_APPEND", O_APPEND as i64),
+        ("O_SHLOCK", O_SHLOCK as i64),
+        ("O_EXLOCK", O_EXLOCK as i64),
+        ("O_ASYNC", O_ASYNC as i64),
+        ("O_FSYNC", O_FSYNC as i64),
+        ("O_CREAT", O_CREAT as i64),
+        ("O_TRUNC", O_TRUNC as i64),
+        ("O_EXCL", O_EXCL as i64),
+        ("O_DIRECTORY", O_DIRECTORY as i64),
+        ("O_STAT", O_STAT as i64),
+        ("O_SYMLINK", O_SYMLINK as i64),
+        ("O_NOFOLLOW", O_NOFOLLOW as i64),
+        ("O_CLOEXEC", tessera_abi::O_CLOEXEC as i64),
+        ("FD_CLOEXEC", tessera_abi::FD_CLOEXEC as i64),
+        ("F_DUPFD", F_DUPFD as i64),
+        ("F_GETFD", F_GETFD as i64),
+        ("F_SETFD", F_SETFD as i64),
+        ("F_GETFL", F_GETFL as i64),
+        ("F_SETFL", F_SETFL as i64),
+        ("AT_REMOVEDIR", AT_REMOVEDIR as i64),
+        ("SEEK_SET", SEEK_SET as i64),
+        ("SEEK_CUR", SEEK_CUR as i64),
+        ("SEEK_END", SEEK_END as i64),
+        ("CLOCK_REALTIME", CLOCK_REALTIME as i64),
+        ("CLOCK_MONOTONIC", CLOCK_MONOTONIC as i64),
+        ("PROT_NONE", prot(MapFlags::PROT_NONE)),
+        ("PROT_READ", prot(MapFlags::PROT_READ)),
+        ("PROT_WRITE", prot(MapFlags::PROT_WRITE)),
+        ("PROT_EXEC", prot(MapFlags::PROT_EXEC)),
+        ("MAP_SHARED", MapFlags::MAP_SHARED.bits() as i64),
+        ("MAP_PRIVATE", MapFlags::MAP_PRIVATE.bits() as i64),
+        ("MAP_FIXED", MapFlags::MAP_FIXED.bits() as i64),
+        ("MAP_FIXED_NOREPLACE", MapFlags::MAP_FIXED_NOREPLACE.bits() as i64),
+        ("MAP_POPULATE", mm::MAP_POPULATE as i64),
+        ("MAP_GROWSDOWN", mm::MAP_GROWSDOWN as i64),
+        ("MS_ASYNC", mm::MS_ASYNC as i64),
+        ("MS_SYNC", mm::MS_SYNC as i64),
+        ("MS_INVALIDATE", mm::MS_INVALIDATE as i64),
+        ("MADV_NORMAL", mm::MADV_NORMAL as i64),
+        ("MADV_RANDOM", mm::MADV_RANDOM as i64),
+        ("MADV_SEQUENTIAL", mm::MADV_SEQUENTIAL as i64),
+        ("MADV_WILLNEED", mm::MADV_WILLNEED as i64),
+        ("MADV_DONTNEED", mm::MADV_DONTNEED as i64),
+        ("MREMAP_MAYMOVE", mm::MREMAP_MAYMOVE as i64),
+        ("MREMAP_FIXED", mm::MREMAP_FIXED as i64),
+        ("MREMAP_DONTUNMAP", mm::MREMAP_DONTUNMAP as i64),
+        ("S_IFMT", MODE_TYPE as i64),
+        ("S_IFDIR", MODE_DIR as i64),
+        ("S_IFREG", MODE_FILE as i64),
+        ("S_IFLNK", MODE_SYMLINK as i64),
+        ("S_IFIFO", MODE_FIFO as i64),
+        ("S_IFCHR", MODE_CHR as i64),
+        ("S_IFSOCK", MODE_SOCK as i64),
+        ("SIGHUP", SIGHUP as i64),
+        ("SIGINT", SIGINT as i64),
+        ("SIGQUIT", SIGQUIT as i64),
+        ("SIGILL", SIGILL as i64),
+        ("SIGTRAP", SIGTRAP as i64),
+        ("SIGABRT", SIGABRT as i64),
+        ("SIGBUS", SIGBUS as i64),
+        ("SIGFPE", SIGFPE as i64),
+        ("SIGKILL", SIGKILL as i64),
+        ("SIGSEGV", SIGSEGV as i64),
+        ("SIGPIPE", SIGPIPE as i64),
+        ("SIGTERM", SIGTERM as i64),
+        ("SIGCHLD", SIGCHLD as i64),
+        ("NSIG", NSIG as i64),
+        ("WNOHANG", tessera_abi::WNOHANG as i64),
+        ("DT_UNKNOWN", DirentKind::Unspecified as i64),
+        ("DT_CHR", DirentKind::CharDev as i64),
+        ("DT_DIR", DirentKind::Directory as i64),
+        ("DT_BLK", DirentKind::BlockDev as i64),
+        ("DT_REG", DirentKind::Regular as i64),
+        ("DT_LNK", DirentKind::Symlink as i64),
+        ("DT_SOCK", DirentKind::Socket as i64),
+    ];
+    expected.sort();
+
+    let mut wrong = Vec::new();
+    for (name, value) in &expected {
+        match found.get(*name) {
+            Some(v) if v == value => {}
+            Some(v) => wrong.push(format!("{name} is {v} in the headers, {value} in tessera-abi")),
+            None => wrong.push(format!("{name} ({value}) is missing from the headers")),
+        }
+    }
+    // Bits mmap strips before calling the kernel must mean nothing to it.
+    let kernel_bits = MapFlags::all().bits() | mm::MAP_POPULATE | mm::MAP_GROWSDOWN;
+    for name in ["MAP_ANONYMOUS", "MAP_NORESERVE", "MAP_STACK"] {
+        match found.get(name) {
+            Some(&v) if v as usize & kernel_bits == 0 && v != 0 => {}
+            Some(v) => wrong.push(format!("{name} ({v:#x}) overlaps a kernel MapFlags bit")),
+            None => wrong.push(format!("{name} is missing from the headers")),
+        }
+    }
+    if !wrong.is_empty() {
+        panic!("relibc-shim headers disagree with tessera-abi:\n  {}", wrong.join("\n  "));
+    }
+}

@@ -1,0 +1,266 @@
+//! Files by name and directories: `stat`, `mkdir`, `rename`, and the
+//! `<dirent.h>` reader over the kernel's `getdents`.
+
+use alloc::boxed::Box;
+use core::ffi::{c_char, c_int, c_ushort};
+use core::ptr::null_mut;
+
+use tessera_abi::O_CLOEXEC;
+use tessera_abi::Stat;
+use tessera_abi::dirent;
+use tessera_abi::error::{EBADF, EIO, ENOSYS};
+use tessera_abi::flag::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY};
+use tessera_abi::number::{SYS_FRENAME, SYS_GETDENTS};
+
+use crate::sys::{self, SysResult, call, ret_zero};
+use crate::time::timespec;
+use crate::unistd::{close, fstat_raw, open_path};
+
+/// `struct stat` as `<sys/stat.h>` lays it out.
+#[repr(C)]
+pub struct CStat {
+    st_dev: u64,
+    st_ino: u64,
+    st_mode: u32,
+    st_nlink: u32,
+    st_uid: u32,
+    st_gid: u32,
+    st_rdev: u64,
+    st_size: i64,
+    st_blksize: i64,
+    st_blocks: i64,
+    st_atim: timespec,
+    st_mtim: timespec,
+    st_ctim: timespec,
+}
+
+fn to_c(st: &Stat) -> CStat {
+    let ts = |sec: u64, nsec: u32| timespec { tv_sec: sec as i64, tv_nsec: nsec as i64 };
+    CStat {
+        st_dev: st.st_dev,
+        st_ino: st.st_ino,
+        st_mode: st.st_mode as u32,
+        st_nlink: st.st_nlink,
+        st_uid: st.st_uid,
+        st_gid: st.st_gid,
+        st_rdev: 0,
+        st_size: st.st_size as i64,
+        st_blksize: st.st_blksize as i64,
+        st_blocks: st.st_blocks as i64,
+        st_atim: ts(st.st_atime, st.st_atime_nsec),
+        st_mtim: ts(st.st_mtime, st.st_mtime_nsec),
+        st_ctim: ts(st.st_ctime, st.st_ctime_nsec),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fstat(fd: c_int, out: *mut CStat) -> c_int {
+    match fstat_raw(fd) {
+        Ok(st) => {
+            // SAFETY: the caller passes a writable `struct stat`.
+            unsafe { out.write(to_c(&st)) };
+            0
+        }
+        Err(e) => sys::fail(e),
+    }
+}
+
+/// `stat` opens the file (read-only, directories too) and asks `fstat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn stat(path: *const c_char, out: *mut CStat) -> c_int {
+    // SAFETY: the caller's contract.
+    let fd = match unsafe { open_path(path, O_RDONLY | O_CLOEXEC) } {
+        Ok(fd) => fd as c_int,
+        Err(e) => return sys::fail(e),
+    };
+    // SAFETY: the caller's contract.
+    let r = unsafe { fstat(fd, out) };
+    close(fd);
+    r
+}
+
+/// No scheme has symbolic links: `lstat` is `stat`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lstat(path: *const c_char, out: *mut CStat) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { stat(path, out) }
+}
+
+/// Redox's mkdir: `open(O_CREAT | O_DIRECTORY | O_EXCL)`. The mode is not
+/// kept (the kernel has no permissions).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mkdir(path: *const c_char, _mode: u32) -> c_int {
+    // SAFETY: the caller's contract.
+    match unsafe { open_path(path, O_CREAT | O_DIRECTORY | O_EXCL | O_RDONLY | O_CLOEXEC) } {
+        Ok(fd) => close(fd as c_int),
+        Err(e) => sys::fail(e),
+    }
+}
+
+/// `rename`: opens the old path and renames the open file (`frename`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int {
+    // SAFETY: the caller's contract.
+    let new = match unsafe { sys::path(new) } {
+        Ok(new) => new,
+        Err(e) => return sys::fail(e),
+    };
+    // SAFETY: the caller's contract.
+    let fd = match unsafe { open_path(old, O_RDONLY | O_CLOEXEC) } {
+        Ok(fd) => fd,
+        Err(e) => return sys::fail(e),
+    };
+    // SAFETY: the kernel reads `new.len()` bytes at `new`.
+    let r = unsafe { call(SYS_FRENAME, &[fd, new.as_ptr() as usize, new.len()]) };
+    close(fd as c_int);
+    ret_zero(r)
+}
+
+/// No permissions exist: ENOSYS.
+#[unsafe(no_mangle)]
+pub extern "C" fn chmod(_path: *const c_char, _mode: u32) -> c_int {
+    sys::fail(ENOSYS)
+}
+
+/// No permissions exist: ENOSYS.
+#[unsafe(no_mangle)]
+pub extern "C" fn fchmod(_fd: c_int, _mode: u32) -> c_int {
+    sys::fail(ENOSYS)
+}
+
+/// The mask is kept for the program's own reading; the kernel has no
+/// permissions to apply it to.
+#[unsafe(no_mangle)]
+pub extern "C" fn umask(mask: u32) -> u32 {
+    static MASK: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0o022);
+    MASK.swap(mask & 0o777, core::sync::atomic::Ordering::Relaxed)
+}
+
+/// No scheme makes named pipes: ENOSYS.
+#[unsafe(no_mangle)]
+pub extern "C" fn mkfifo(_path: *const c_char, _mode: u32) -> c_int {
+    sys::fail(ENOSYS)
+}
+
+// ---- <dirent.h> ----------------------------------------------------------------
+
+/// `struct dirent` as `<dirent.h>` lays it out.
+#[repr(C)]
+pub struct Dirent {
+    d_ino: u64,
+    d_off: i64,
+    d_reclen: c_ushort,
+    d_type: u8,
+    d_name: [c_char; 256],
+}
+
+const LISTING_BYTES: usize = 4096;
+
+/// `DIR`: one chunk of `getdents` records and where the reader is in it.
+pub struct Dir {
+    fd: c_int,
+    buf: [u8; LISTING_BYTES],
+    /// Bytes of records in `buf`.
+    len: usize,
+    /// Records of `buf` already returned.
+    taken: usize,
+    /// Where the next `getdents` continues.
+    opaque: u64,
+    entry: Dirent,
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fdopendir(fd: c_int) -> *mut Dir {
+    let entry = Dirent { d_ino: 0, d_off: 0, d_reclen: 0, d_type: 0, d_name: [0; 256] };
+    Box::into_raw(Box::new(Dir { fd, buf: [0; LISTING_BYTES], len: 0, taken: 0, opaque: 0, entry }))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut Dir {
+    // SAFETY: the caller's contract.
+    match unsafe { open_path(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } {
+        Ok(fd) => fdopendir(fd as c_int),
+        Err(e) => {
+            sys::set_errno(e);
+            null_mut()
+        }
+    }
+}
+
+/// The next record, refilling the chunk when it is used up; `None` at
+/// the end.
+fn next_entry(dir: &mut Dir) -> SysResult<Option<()>> {
+    loop {
+        if let Some(entry) = dirent::entries(&dir.buf[..dir.len]).nth(dir.taken) {
+            let entry = entry.map_err(|_| EIO)?;
+            let name_len = entry.name.len().min(255);
+            for (dst, &src) in dir.entry.d_name.iter_mut().zip(&entry.name[..name_len]) {
+                *dst = src as c_char;
+            }
+            dir.entry.d_name[name_len] = 0;
+            dir.entry.d_ino = entry.inode;
+            dir.entry.d_off = entry.next_opaque_id as i64;
+            dir.entry.d_reclen = size_of::<Dirent>() as c_ushort;
+            dir.entry.d_type = entry.kind as u8;
+            dir.taken += 1;
+            dir.opaque = entry.next_opaque_id;
+            return Ok(Some(()));
+        }
+        // SAFETY: the kernel writes at most `LISTING_BYTES` into `buf`.
+        let n = unsafe {
+            call(SYS_GETDENTS, &[dir.fd as usize, dir.buf.as_mut_ptr() as usize, LISTING_BYTES, dir.opaque as usize])
+        }?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let before = dir.opaque;
+        dir.len = n;
+        dir.taken = 0;
+        if dirent::check(&dir.buf[..n]).map_err(|_| EIO)? == 0 || before == u64::MAX {
+            return Err(EIO);
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn readdir(dir: *mut Dir) -> *mut Dirent {
+    // SAFETY: the caller passes a DIR from opendir.
+    let Some(dir) = (unsafe { dir.as_mut() }) else {
+        sys::set_errno(EBADF);
+        return null_mut();
+    };
+    match next_entry(dir) {
+        Ok(Some(())) => &raw mut dir.entry,
+        Ok(None) => null_mut(),
+        Err(e) => {
+            sys::set_errno(e);
+            null_mut()
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn rewinddir(dir: *mut Dir) {
+    // SAFETY: the caller passes a DIR from opendir.
+    if let Some(dir) = unsafe { dir.as_mut() } {
+        dir.len = 0;
+        dir.taken = 0;
+        dir.opaque = 0;
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dirfd(dir: *mut Dir) -> c_int {
+    // SAFETY: the caller passes a DIR from opendir.
+    unsafe { dir.as_ref() }.map_or_else(|| sys::fail(EBADF), |d| d.fd)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn closedir(dir: *mut Dir) -> c_int {
+    if dir.is_null() {
+        return sys::fail(EBADF);
+    }
+    // SAFETY: the caller passes a DIR from opendir, never used again.
+    let dir = unsafe { Box::from_raw(dir) };
+    close(dir.fd)
+}

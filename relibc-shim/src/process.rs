@@ -1,0 +1,313 @@
+//! Processes and signals: fork, exec, exit, wait, kill, and the signal
+//! calls the kernel can honour (it delivers signals with their default
+//! action only; there are no user handlers, masks or alarms).
+
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, c_ulong};
+
+use tessera_abi::error::{EINVAL, ENOENT, ENOSYS};
+use tessera_abi::number::*;
+
+use crate::sys::{self, SysResult, call, cstr, ret_int};
+
+#[unsafe(no_mangle)]
+pub extern "C" fn fork() -> c_int {
+    // SAFETY: the child continues with a copy of every byte; nothing libc
+    // holds is invalidated in either process.
+    ret_int(unsafe { call(SYS_FORK, &[]) })
+}
+
+/// `vfork` is `fork`: the kernel's fork is copy-on-write, so the
+/// difference is only speed.
+#[unsafe(no_mangle)]
+pub extern "C" fn vfork() -> c_int {
+    fork()
+}
+
+/// Ends the process at once (no atexit handlers, no stdio flush).
+#[unsafe(no_mangle)]
+pub extern "C" fn _exit(status: c_int) -> ! {
+    // SAFETY: ending the process invalidates nothing still in use.
+    let _ = unsafe { call(SYS_EXIT, &[status as usize & 0xFF]) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn _Exit(status: c_int) -> ! {
+    _exit(status)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn getpid() -> c_int {
+    // SAFETY: no memory is passed.
+    ret_int(unsafe { call(SYS_GETPID, &[]) })
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn getppid() -> c_int {
+    // SAFETY: no memory is passed.
+    ret_int(unsafe { call(SYS_GETPPID, &[]) })
+}
+
+/// `[ptr, len]` pairs of a NULL-terminated C string array, as the kernel's
+/// execve takes them.
+///
+/// # Safety
+/// `list` must be NULL or a NULL-terminated array of C strings.
+unsafe fn pairs(list: *const *const c_char) -> Vec<[usize; 2]> {
+    let mut out = Vec::new();
+    if list.is_null() {
+        return out;
+    }
+    for i in 0.. {
+        // SAFETY: the array is NULL-terminated; `i` is before the NULL.
+        let s = unsafe { *list.add(i) };
+        if s.is_null() {
+            break;
+        }
+        // SAFETY: each entry is a C string.
+        out.push([s as usize, unsafe { cstr(s) }.len()]);
+    }
+    out
+}
+
+/// # Safety
+/// As `execve`.
+unsafe fn execve_raw(path: &str, argv: *const *const c_char, envp: *const *const c_char) -> SysResult<usize> {
+    // SAFETY: the caller's contract.
+    let (argv, envp) = unsafe { (pairs(argv), pairs(envp)) };
+    // SAFETY: the kernel reads the path, the two pair arrays and the
+    // strings they name, all alive for the call.
+    unsafe {
+        call(
+            SYS_EXECVE,
+            &[
+                path.as_ptr() as usize,
+                path.len(),
+                argv.as_ptr() as usize,
+                argv.len(),
+                envp.as_ptr() as usize,
+                envp.len(),
+            ],
+        )
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+    // SAFETY: the caller's contract.
+    let result = unsafe { sys::path(path) }.and_then(|p| unsafe { execve_raw(p, argv, envp) });
+    ret_int(result.and(Err(tessera_abi::error::EIO)))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execv(path: *const c_char, argv: *const *const c_char) -> c_int {
+    // SAFETY: the caller's contract; environ is libc's.
+    unsafe { execve(path, argv, crate::env::environ as *const *const c_char) }
+}
+
+/// Directories `execvp` searches when `PATH` is not set: the initfs's
+/// programs, then the root filesystem's.
+const DEFAULT_PATH: &str = "/scheme/initfs/bin:/bin";
+
+/// `execvp`: a name with `/` or `:` is a path; a bare name is looked up in
+/// the `:`-separated directories of `PATH` (Tessera's use `/scheme/NAME/...`
+/// paths, so `:` only separates), or [`DEFAULT_PATH`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char) -> c_int {
+    // SAFETY: the caller's contract.
+    let name = match unsafe { sys::path(file) } {
+        Ok(name) => name,
+        Err(e) => return sys::fail(e),
+    };
+    // SAFETY: environ is libc's NULL-terminated array.
+    let envp = unsafe { crate::env::environ } as *const *const c_char;
+    if name.contains('/') || name.contains(':') {
+        // SAFETY: the caller's contract.
+        return ret_int(unsafe { execve_raw(name, argv, envp) }.and(Err(tessera_abi::error::EIO)));
+    }
+    // SAFETY: a C string literal.
+    let path = unsafe { crate::env::getenv(c"PATH".as_ptr()) };
+    let search = if path.is_null() {
+        DEFAULT_PATH
+    } else {
+        // SAFETY: getenv returns a C string from the environment.
+        core::str::from_utf8(unsafe { cstr(path) }).unwrap_or(DEFAULT_PATH)
+    };
+    let mut last = ENOENT;
+    for dir in search.split(':').filter(|d| !d.is_empty()) {
+        let mut full = alloc::string::String::from(dir);
+        full.push('/');
+        full.push_str(name);
+        // SAFETY: the caller's contract.
+        match unsafe { execve_raw(&full, argv, envp) } {
+            Ok(_) => return sys::fail(tessera_abi::error::EIO),
+            // Keep the most telling error: a file that exists but fails.
+            Err(ENOENT) => {}
+            Err(e) => last = e,
+        }
+    }
+    sys::fail(last)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int {
+    let mut raw = 0usize;
+    // `-1` (any child) is the kernel's `usize::MAX`, as the sign extension
+    // gives it.
+    // SAFETY: the kernel writes one usize into `raw`.
+    let r = unsafe { call(SYS_WAITPID, &[pid as isize as usize, (&raw mut raw) as usize, options as usize]) };
+    if r.is_ok() && !status.is_null() {
+        // SAFETY: the caller passes a valid int pointer or NULL.
+        unsafe { *status = raw as c_int };
+    }
+    ret_int(r)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wait(status: *mut c_int) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { waitpid(-1, status, 0) }
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn kill(pid: c_int, sig: c_int) -> c_int {
+    if pid <= 0 {
+        // No process groups: only single processes can be signalled.
+        return sys::fail(ENOSYS);
+    }
+    // SAFETY: no memory is passed.
+    sys::ret_zero(unsafe { call(SYS_KILL, &[pid as usize, sig as usize]) })
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn raise(sig: c_int) -> c_int {
+    kill(getpid(), sig)
+}
+
+/// Ends the process with SIGABRT, as `abort` must.
+pub fn abort_process() -> ! {
+    raise(tessera_abi::signal::SIGABRT as c_int);
+    // A kernel that did not kill us: end with the shell's 128 + SIGABRT.
+    _exit(134)
+}
+
+/// The C `abort`: no flushing (POSIX allows either); SIGABRT.
+#[unsafe(no_mangle)]
+pub extern "C" fn abort() -> ! {
+    abort_process()
+}
+
+type Handler = usize;
+const SIG_DFL: Handler = 0;
+const SIG_ERR: Handler = usize::MAX;
+
+/// Only SIG_DFL can be honoured (it is what the kernel does); a handler
+/// or SIG_IGN fails with ENOSYS and returns SIG_ERR.
+#[unsafe(no_mangle)]
+pub extern "C" fn signal(sig: c_int, handler: Handler) -> Handler {
+    if !(1..tessera_abi::signal::NSIG as c_int).contains(&sig) {
+        sys::set_errno(EINVAL);
+        return SIG_ERR;
+    }
+    if handler == SIG_DFL {
+        SIG_DFL
+    } else {
+        sys::set_errno(ENOSYS);
+        SIG_ERR
+    }
+}
+
+/// `struct sigaction` as `<signal.h>` defines it.
+#[repr(C)]
+pub struct SigAction {
+    handler: Handler,
+    mask: c_ulong,
+    flags: c_int,
+}
+
+/// As [`signal`]: the old action is always SIG_DFL; a new one other than
+/// SIG_DFL is ENOSYS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int {
+    if !(1..tessera_abi::signal::NSIG as c_int).contains(&sig) {
+        return sys::fail(EINVAL);
+    }
+    // SAFETY: `act` is NULL or a valid sigaction.
+    if let Some(act) = unsafe { act.as_ref() }
+        && act.handler != SIG_DFL
+    {
+        return sys::fail(ENOSYS);
+    }
+    // SAFETY: `old` is NULL or writable.
+    if let Some(old) = unsafe { old.as_mut() } {
+        *old = SigAction { handler: SIG_DFL, mask: 0, flags: 0 };
+    }
+    0
+}
+
+/// Signal sets are plain bit masks (no masking exists to apply them to).
+fn sig_bit(sig: c_int) -> Option<c_ulong> {
+    (1..tessera_abi::signal::NSIG as c_int).contains(&sig).then(|| 1 << (sig - 1))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigemptyset(set: *mut c_ulong) -> c_int {
+    // SAFETY: the caller passes a valid set.
+    unsafe { *set = 0 };
+    0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigfillset(set: *mut c_ulong) -> c_int {
+    // SAFETY: the caller passes a valid set.
+    unsafe { *set = !0 };
+    0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaddset(set: *mut c_ulong, sig: c_int) -> c_int {
+    let Some(bit) = sig_bit(sig) else { return sys::fail(EINVAL) };
+    // SAFETY: the caller passes a valid set.
+    unsafe { *set |= bit };
+    0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigdelset(set: *mut c_ulong, sig: c_int) -> c_int {
+    let Some(bit) = sig_bit(sig) else { return sys::fail(EINVAL) };
+    // SAFETY: the caller passes a valid set.
+    unsafe { *set &= !bit };
+    0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigismember(set: *const c_ulong, sig: c_int) -> c_int {
+    let Some(bit) = sig_bit(sig) else { return sys::fail(EINVAL) };
+    // SAFETY: the caller passes a valid set.
+    (unsafe { *set } & bit != 0) as c_int
+}
+
+/// No signal masks exist: querying gives the empty mask; blocking a
+/// non-empty set is ENOSYS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigprocmask(_how: c_int, set: *const c_ulong, old: *mut c_ulong) -> c_int {
+    // SAFETY: `old` is NULL or writable.
+    if let Some(old) = unsafe { old.as_mut() } {
+        *old = 0;
+    }
+    // SAFETY: `set` is NULL or a valid set.
+    match unsafe { set.as_ref() } {
+        Some(&mask) if mask != 0 => sys::fail(ENOSYS),
+        _ => 0,
+    }
+}
+
+/// No shell exists: `system(NULL)` says so (0), anything else is -1 with
+/// ENOSYS.
+#[unsafe(no_mangle)]
+pub extern "C" fn system(command: *const c_char) -> c_int {
+    if command.is_null() { 0 } else { sys::fail(ENOSYS) }
+}

@@ -1,0 +1,307 @@
+/*
+ * t_mm.c - the memory-mapping family: anonymous private/shared memory,
+ * file mappings private/shared with msync seen through read(), MAP_FIXED,
+ * partial munmap, mprotect with the fault caught through waitpid, mremap,
+ * madvise, brk/sbrk, shm_open.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctest.h"
+
+#define PAGE 4096UL
+
+static void *anon(size_t len, int flags)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Child bodies that touch memory they should not: they die by a signal. */
+static void write_byte(void *p)
+{
+    *(volatile char *)p = 1;
+}
+
+static void read_byte(void *p)
+{
+    (void)*(volatile char *)p;
+}
+
+/* A scratch file of `pages` pages: byte i of page k is (k * 31 + i) & 0xff. */
+static int make_file(const char *path, int pages)
+{
+    unsigned char buf[PAGE];
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+    if (fd < 0)
+        return -1;
+    for (int k = 0; k < pages; k++) {
+        for (unsigned i = 0; i < PAGE; i++)
+            buf[i] = (unsigned char)(k * 31 + i);
+        if (write(fd, buf, PAGE) != (ssize_t)PAGE)
+            return -1;
+    }
+    return fd;
+}
+
+static const char *t_anon_private(void)
+{
+    unsigned char *p = anon(16 * PAGE, MAP_PRIVATE);
+    CHECK(p != NULL && ((uintptr_t)p & (PAGE - 1)) == 0);
+    for (unsigned long i = 0; i < 16 * PAGE; i += 512)
+        CHECK(p[i] == 0);
+    for (unsigned long i = 0; i < 16 * PAGE; i++)
+        p[i] = (unsigned char)i;
+    for (unsigned long i = 0; i < 16 * PAGE; i += 997)
+        CHECK(p[i] == (unsigned char)i);
+    CHECK(munmap(p, 16 * PAGE) == 0);
+    return NULL;
+}
+
+static void set_42(void *p)
+{
+    ((volatile int *)p)[100] = 42;
+}
+
+static const char *t_anon_shared_fork(void)
+{
+    int *p = anon(PAGE, MAP_SHARED), st;
+    CHECK(p != NULL);
+    st = in_child(set_42, p);
+    CHECK(WIFEXITED(st) && p[100] == 42);
+    CHECK(munmap(p, PAGE) == 0);
+    return NULL;
+}
+
+static void cow_child(void *arg)
+{
+    volatile int *p = arg;
+    if (p[0] != 1)
+        _exit(2);
+    p[0] = 2;
+    _exit(p[0] == 2 ? 0 : 3);
+}
+
+static const char *t_private_cow_fork(void)
+{
+    int *p = anon(4 * PAGE, MAP_PRIVATE), st;
+    CHECK(p != NULL);
+    p[0] = 1;
+    st = in_child(cow_child, p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && p[0] == 1);
+    CHECK(munmap(p, 4 * PAGE) == 0);
+    return NULL;
+}
+
+static const char *t_file_private(void)
+{
+    const char *path = scratch("private.map");
+    unsigned char buf[16], *p;
+    int fd = make_file(path, 3);
+    CHECK(fd >= 0);
+    p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED);
+    CHECK(p[0] == 0 && p[PAGE + 5] == (unsigned char)(31 + 5) && p[2 * PAGE + 100] == (unsigned char)(62 + 100));
+    p[PAGE] = 0xee;                       /* private: the file keeps its byte */
+    CHECK(munmap(p, 3 * PAGE) == 0);
+    CHECK(pread(fd, buf, 1, PAGE) == 1 && buf[0] == 31);
+    /* A mapping at an offset into the file. */
+    p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 2 * PAGE);
+    CHECK(p != MAP_FAILED && p[1] == (unsigned char)(62 + 1));
+    CHECK(munmap(p, PAGE) == 0 && close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+static const char *t_file_shared_msync(void)
+{
+    const char *path = scratch("shared.map");
+    unsigned char buf[PAGE], *p;
+    int fd = make_file(path, 4), rfd;
+    CHECK(fd >= 0);
+    p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED);
+    memcpy(p + PAGE + 10, "written through the mapping", 27);
+    p[3 * PAGE + 4095] = 0x77;
+    CHECK(msync(p, 4 * PAGE, MS_SYNC) == 0);
+    rfd = open(path, O_RDONLY);
+    CHECK(rfd >= 0 && pread(rfd, buf, PAGE, PAGE) == (ssize_t)PAGE);
+    CHECK(memcmp(buf + 10, "written through the mapping", 27) == 0 && buf[9] == (unsigned char)(31 + 9));
+    CHECK(pread(rfd, buf, PAGE, 3 * PAGE) == (ssize_t)PAGE && buf[4095] == 0x77);
+    /* write() is seen through the mapping too. */
+    CHECK(pwrite(fd, "Z", 1, 2 * PAGE) == 1 && p[2 * PAGE] == 'Z');
+    CHECK(munmap(p, 4 * PAGE) == 0);
+    CHECK(close(rfd) == 0 && close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+static const char *t_map_fixed(void)
+{
+    unsigned char *p = anon(4 * PAGE, MAP_PRIVATE), *q;
+    CHECK(p != NULL);
+    memset(p, 'A', 4 * PAGE);
+    q = mmap(p + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(q == p + PAGE);
+    CHECK(q[0] == 0 && q[PAGE - 1] == 0 && p[PAGE - 1] == 'A' && p[2 * PAGE] == 'A');
+    errno = 0;
+    q = mmap(p + 2 * PAGE, PAGE, PROT_READ, MAP_FIXED_NOREPLACE | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(q == MAP_FAILED && errno == EEXIST && p[2 * PAGE] == 'A');
+    errno = 0;
+    q = mmap(p + 1, PAGE, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(q == MAP_FAILED && errno == EINVAL);
+    CHECK(munmap(p, 4 * PAGE) == 0);
+    return NULL;
+}
+
+static const char *t_munmap_partial(void)
+{
+    unsigned char *p = anon(4 * PAGE, MAP_PRIVATE);
+    int st;
+    CHECK(p != NULL);
+    memset(p, 'B', 4 * PAGE);
+    CHECK(munmap(p + PAGE, PAGE) == 0);
+    CHECK(p[0] == 'B' && p[2 * PAGE] == 'B' && p[4 * PAGE - 1] == 'B');
+    st = in_child(read_byte, p + PAGE);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    errno = 0;
+    CHECK(mprotect(p, 4 * PAGE, PROT_READ) == -1 && errno == ENOMEM);
+    CHECK(munmap(p + PAGE, PAGE) == 0);       /* nothing there: still fine */
+    CHECK(munmap(p, 4 * PAGE) == 0);
+    errno = 0;
+    CHECK(munmap(p + 1, PAGE) == -1 && errno == EINVAL);
+    return NULL;
+}
+
+static const char *t_mprotect_fault(void)
+{
+    unsigned char *p = anon(2 * PAGE, MAP_PRIVATE);
+    int st;
+    CHECK(p != NULL);
+    p[0] = 'x';
+    p[PAGE] = 'y';
+    CHECK(mprotect(p, PAGE, PROT_READ) == 0 && p[0] == 'x');
+    st = in_child(write_byte, p);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    st = in_child(write_byte, p + PAGE);      /* the page next to it stays writable */
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(mprotect(p, PAGE, PROT_NONE) == 0);
+    st = in_child(read_byte, p);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    CHECK(mprotect(p, 2 * PAGE, PROT_READ | PROT_WRITE) == 0 && p[0] == 'x');
+    p[0] = 'z';
+    CHECK(p[0] == 'z' && p[PAGE] == 'y');
+    CHECK(munmap(p, 2 * PAGE) == 0);
+    return NULL;
+}
+
+static const char *t_mremap(void)
+{
+    unsigned char *p = anon(PAGE, MAP_PRIVATE), *q, *target;
+    CHECK(p != NULL);
+    memset(p, 'm', PAGE);
+    q = mremap(p, PAGE, 8 * PAGE, MREMAP_MAYMOVE);
+    CHECK(q != MAP_FAILED && q[0] == 'm' && q[PAGE - 1] == 'm' && q[PAGE] == 0 && q[8 * PAGE - 1] == 0);
+    q[8 * PAGE - 1] = 'e';
+    /* Move to a chosen place, replacing what is there. */
+    target = anon(8 * PAGE, MAP_PRIVATE);
+    CHECK(target != NULL);
+    p = mremap(q, 8 * PAGE, 8 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+    CHECK(p == target && p[0] == 'm' && p[8 * PAGE - 1] == 'e');
+    /* Shrink in place. */
+    q = mremap(p, 8 * PAGE, 2 * PAGE, 0);
+    CHECK(q == p && q[0] == 'm');
+    CHECK(munmap(q, 2 * PAGE) == 0);
+    return NULL;
+}
+
+static const char *t_madvise(void)
+{
+    unsigned char *p = anon(4 * PAGE, MAP_PRIVATE);
+    CHECK(p != NULL);
+    memset(p, 0x33, 4 * PAGE);
+    CHECK(madvise(p, 4 * PAGE, MADV_WILLNEED) == 0 && p[0] == 0x33);
+    CHECK(madvise(p + PAGE, 2 * PAGE, MADV_DONTNEED) == 0);
+    CHECK(p[0] == 0x33 && p[PAGE] == 0 && p[3 * PAGE - 1] == 0 && p[3 * PAGE] == 0x33);
+    CHECK(munmap(p, 4 * PAGE) == 0);
+    return NULL;
+}
+
+static const char *t_brk_sbrk(void)
+{
+    char *start = sbrk(0), *p;
+    CHECK(start != (char *)-1);
+    p = sbrk(10000);
+    CHECK(p == start);
+    memset(p, 'k', 10000);
+    CHECK(sbrk(0) == start + 10000 && p[9999] == 'k');
+    CHECK(sbrk(-5000) == start + 10000 && sbrk(0) == start + 5000 && p[4999] == 'k');
+    CHECK(brk(start) == 0 && sbrk(0) == start);
+    return NULL;
+}
+
+static void shm_child(void *name)
+{
+    int fd = shm_open(name, O_RDWR, 0);
+    char *p;
+    if (fd < 0)
+        _exit(2);
+    p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        _exit(3);
+    strcpy(p + 100, "from the child");
+    _exit(0);
+}
+
+static const char *t_shm_open(void)
+{
+    char name[64], *p;
+    int fd, st;
+    snprintf(name, sizeof name, "/c-tests-shm-%d", (int)getpid());
+    fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    CHECK(fd >= 0 && ftruncate(fd, PAGE) == 0);
+    p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED);
+    st = in_child(shm_child, name);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(strcmp(p + 100, "from the child") == 0);
+    CHECK(munmap(p, PAGE) == 0 && close(fd) == 0 && shm_unlink(name) == 0);
+    errno = 0;
+    CHECK(shm_open(name, O_RDWR, 0) == -1 && errno == ENOENT);
+    return NULL;
+}
+
+static const char *t_mmap_errors(void)
+{
+    errno = 0;
+    CHECK(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == EINVAL);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == EINVAL);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 1000, 0) == MAP_FAILED && errno == EBADF);
+    return NULL;
+}
+
+const struct test mm_tests[] = {
+    {"mmap-anon-private", t_anon_private},
+    {"mmap-anon-shared-fork", t_anon_shared_fork},
+    {"mmap-private-cow-fork", t_private_cow_fork},
+    {"mmap-file-private", t_file_private},
+    {"mmap-file-shared-msync", t_file_shared_msync},
+    {"mmap-fixed", t_map_fixed},
+    {"munmap-partial", t_munmap_partial},
+    {"mprotect-fault", t_mprotect_fault},
+    {"mremap-grow-move", t_mremap},
+    {"madvise-dontneed", t_madvise},
+    {"brk-sbrk", t_brk_sbrk},
+    {"shm-open", t_shm_open},
+    {"mmap-errors", t_mmap_errors},
+    {NULL, NULL},
+};
