@@ -48,7 +48,11 @@ pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
             Access::Write => tessera_mm::Access::Write,
             Access::Execute => tessera_mm::Access::Exec,
         };
-        let resolved = crate::mm::fmap::fault_in(&process::current().space, address, access);
+        // Room in the kernel heap first; none is like no frame for the page.
+        let resolved = match crate::mm::reserve_call_heap() {
+            Ok(()) => crate::mm::fmap::fault_in(&process::current().space, address, access),
+            Err(_) => Err(tessera_mm::FaultError::OutOfMemory),
+        };
         match resolved {
             Ok(()) => {
                 process::exit_if_killed();

@@ -18,7 +18,7 @@ use crate::grant::{Grant, Prot};
 use crate::page::Page;
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
-use crate::space::{AddrSpace, Slot};
+use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
 
@@ -132,7 +132,7 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
     match &grant.provider {
         Provider::Allocated => private_fault(tx, &grant, page, access, slot, present),
         Provider::AllocatedShared { object, offset_pages } => {
-            if let Some(Slot::Frame(frame)) = slot {
+            if let Some(frame) = slot {
                 // Our PTE reference exists; only the flags lag behind.
                 return map_or_protect(tx, page, frame, grant.pte_flags(true), present);
             }
@@ -142,7 +142,7 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
             }
             let frame = tx.object_page(object, index).ok_or(FaultError::OutOfMemory)?;
             tx.take_ref(frame);
-            tx.insert_slot(page, Slot::Frame(frame));
+            tx.insert_slot(page, frame);
             tx.map_pte(page, frame, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)
         }
         Provider::PhysBorrowed { phys, .. } => {
@@ -150,20 +150,18 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
             map_or_protect(tx, page, frame, grant.pte_flags(true), present)
         }
         Provider::External { .. } => match slot {
-            Some(Slot::Frame(frame)) => map_or_protect(tx, page, frame, grant.pte_flags(true), present),
-            _ => Err(FaultError::Bus),
+            Some(frame) => map_or_protect(tx, page, frame, grant.pte_flags(true), present),
+            None => Err(FaultError::Bus),
         },
         Provider::FmapBorrowed { file, offset_pages } => {
             if !file.lends(offset_pages + grant.base.pages_until(page)) {
                 return Err(FaultError::Bus);
             }
             match slot {
-                Some(Slot::Frame(frame)) if file.is_shared() => {
-                    map_or_protect(tx, page, frame, grant.pte_flags(true), present)
-                }
-                Some(Slot::Frame(_)) => private_fault(tx, &grant, page, access, slot, present),
+                Some(frame) if file.is_shared() => map_or_protect(tx, page, frame, grant.pte_flags(true), present),
+                Some(_) => private_fault(tx, &grant, page, access, slot, present),
                 // The kernel fetches it from the lender.
-                None | Some(Slot::Zero) => Err(FaultError::FilePage),
+                None => Err(FaultError::FilePage),
             }
         }
     }
@@ -198,7 +196,7 @@ impl<P: PageTable> AddrSpace<P> {
     ) -> bool {
         let wanted = self.file_page_wanted(addr);
         if wanted.is_some_and(|(f, i)| alloc::sync::Arc::ptr_eq(&f, file) && i == index) {
-            self.insert_slot_raw(Page::containing(addr), Slot::Frame(frame));
+            self.insert_slot_raw(Page::containing(addr), frame);
             true
         } else {
             // Never mapped here: no TLB can hold it.
@@ -237,31 +235,38 @@ fn private_fault<P: PageTable, F: FrameStore>(
     grant: &Grant,
     page: Page,
     access: Access,
-    slot: Option<Slot>,
+    slot: Option<PhysAddr>,
     present: Option<(PhysAddr, rmm::PageFlags)>,
 ) -> Result<(), FaultError> {
     let zero = tx.frames.zero_frame();
     match (slot, access) {
-        (None | Some(Slot::Zero), Access::Read | Access::Exec) => {
-            if slot.is_none() {
-                tx.insert_slot(page, Slot::Zero);
+        // Never written: the zero frame, read-only, with no slot (so reads
+        // of any amount of untouched memory cost no kernel heap).
+        (None, Access::Read | Access::Exec) => match present {
+            Some((mapped, _)) if mapped == zero => {
+                tx.protect_pte(page, grant.pte_flags(false));
+                Ok(())
             }
-            map_or_protect(tx, page, zero, grant.pte_flags(false), present)
-        }
-        (None | Some(Slot::Zero), Access::Write) => {
-            let frame = tx.allocate().ok_or(FaultError::OutOfMemory)?;
-            if slot.is_some() {
+            Some(_) => {
+                debug_assert!(false, "PTE of {page:?} maps a frame with no slot");
                 tx.unmap_pte(page);
-                tx.remove_slot(page);
+                tx.map_zero_pte(page, grant.pte_flags(false)).map_err(|_| FaultError::OutOfMemory)
             }
-            tx.insert_slot(page, Slot::Frame(frame));
+            None => tx.map_zero_pte(page, grant.pte_flags(false)).map_err(|_| FaultError::OutOfMemory),
+        },
+        (None, Access::Write) => {
+            let frame = tx.allocate().ok_or(FaultError::OutOfMemory)?;
+            if present.is_some() {
+                tx.unmap_pte(page);
+            }
+            tx.insert_slot(page, frame);
             tx.map_pte(page, frame, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)
         }
-        (Some(Slot::Frame(frame)), Access::Read | Access::Exec) => {
+        (Some(frame), Access::Read | Access::Exec) => {
             let exclusive = tx.frames.refcount(frame) == 1;
             map_or_protect(tx, page, frame, grant.pte_flags(exclusive), present)
         }
-        (Some(Slot::Frame(frame)), Access::Write) => {
+        (Some(frame), Access::Write) => {
             if tx.frames.refcount(frame) == 1 {
                 // The other side of the copy-on-write already let go.
                 return map_or_protect(tx, page, frame, grant.pte_flags(true), present);
@@ -270,7 +275,7 @@ fn private_fault<P: PageTable, F: FrameStore>(
             tx.frames.copy(frame, copy);
             tx.unmap_pte(page);
             tx.remove_slot(page);
-            tx.insert_slot(page, Slot::Frame(copy));
+            tx.insert_slot(page, copy);
             tx.map_pte(page, copy, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)?;
             tx.defer_put(frame);
             Ok(())

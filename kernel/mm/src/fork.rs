@@ -4,7 +4,8 @@
 //!   frames (refcount + 1 each); the parent's writable PTEs become read-only
 //!   (flushed through the parent's shootdown, which the kernel must finish
 //!   before either side runs on); the child's PTEs mirror the parent's
-//!   present ones, read-only. Zero-frame pages stay zero-frame pages.
+//!   present ones, read-only. Zero-frame pages (no slot) are not copied:
+//!   they read as zero in the child too, and its first read maps them.
 //! - `AllocatedShared`, `PhysBorrowed`, `External`: shared. The child maps
 //!   the same frames with the same rights, taking its own references.
 //! - `FmapBorrowed`: as `Allocated` for a private lease, as the shared kinds
@@ -14,11 +15,13 @@
 //! the parent's PTEs get their write bits back, every reference the child
 //! took is dropped, and the child (whose table was never live) is torn down.
 
+use rmm::PhysAddr;
+
 use crate::MmError;
 use crate::page::Page;
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
-use crate::space::{AddrSpace, Slot};
+use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
 
@@ -51,7 +54,9 @@ impl<P: PageTable> AddrSpace<P> {
             }
         }
         let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
-        match copy_pages(&mut tx, &mut child) {
+        // At most one write-protected PTE per resident page to undo.
+        let resident = tx.space.resident_pages;
+        match tx.reserve_log(resident).and_then(|()| copy_pages(&mut tx, &mut child)) {
             Ok(()) => {
                 tx.commit();
                 Ok(child)
@@ -71,10 +76,10 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
     for grant in grants {
         match &grant.provider {
             Provider::PhysBorrowed { .. } => {
-                for page in grant.range().iter() {
-                    if let Some((frame, flags)) = tx.space.table.translate(page.start()) {
-                        child.table.map(page.start(), frame, flags)?;
-                    }
+                let mut cursor = grant.base;
+                while let Some((page, frame, flags)) = tx.space.next_pte(cursor, grant.end()) {
+                    child.table.map(page.start(), frame, flags)?;
+                    cursor = page.add(1);
                 }
             }
             Provider::Allocated
@@ -82,13 +87,11 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
             | Provider::External { .. }
             | Provider::FmapBorrowed { .. } => {
                 let private = grant.provider.is_private();
-                let slots: alloc::vec::Vec<(Page, Slot)> =
-                    tx.space.slots.range(grant.base..grant.end()).map(|(p, s)| (*p, *s)).collect();
-                for (page, slot) in slots {
-                    if let Slot::Frame(frame) = slot {
-                        tx.frames.get(frame);
-                    }
-                    child.insert_slot_raw(page, slot);
+                let slots: alloc::vec::Vec<(Page, PhysAddr)> =
+                    tx.space.slots.range(grant.base..grant.end()).map(|(p, f)| (*p, *f)).collect();
+                for (page, frame) in slots {
+                    tx.frames.get(frame);
+                    child.insert_slot_raw(page, frame);
                     let Some((frame, flags)) = tx.space.table.translate(page.start()) else { continue };
                     let flags = if private {
                         if flags.is_writable() {

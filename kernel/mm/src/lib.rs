@@ -6,7 +6,7 @@
 //!  AddrSpace<P: PageTable> ─┬─ table: P              one 4 KiB PTE at a time (kernel: rmm::PageMapper)
 //!                           ├─ grants: BTreeMap      base page → Grant (non-overlapping, merged when alike)
 //!                           ├─ gaps: Gaps            free ranges by start and by (size, start): O(log n) placement
-//!                           ├─ slots: BTreeMap       page → Frame(phys) (one reference) | Zero (zero frame, no ref)
+//!                           ├─ slots: BTreeMap       page → frame (one reference); zero-frame pages have none
 //!                           └─ config                user range, min_addr, cap, stack limits, W^X
 //!        │
 //!  Grant ── base, pages, prot (R/W/X), grows_down, Provider
@@ -84,9 +84,12 @@
 //!   part before the first hole). A MAP_FIXED range outside the user range
 //!   is EINVAL.
 //! - **Kernel heap**: grants, slots and undo logs live in `alloc`
-//!   collections; running out of kernel heap is not recoverable here (it
-//!   panics, like the rest of the kernel's `alloc` use). Frames and
-//!   page-table pages, the resources users can exhaust, are handled.
+//!   collections. What grows with a call's size is bounded or fallible:
+//!   grants by [`SpaceConfig::max_grants`] (ENOMEM), slots by frames (a
+//!   zero-frame page has none), undo logs of populate and fork are
+//!   reserved with `try_reserve` (ENOMEM), shootdown range lists are
+//!   folded past 32 ranges. The kernel reserves heap room for the rest
+//!   before each call (a map insert cannot report failure).
 //! - **Not yet**: growing file mappings (mremap), private mappings of memory objects,
 //!   lending a space's pages (the kernel builds `External` sources itself),
 //!   huge pages, swap.
@@ -125,7 +128,7 @@ pub use page::{Page, PageRange};
 pub use provider::{MemObject, PhysKind, Provider, ProviderKind, SharedObject};
 pub use remap::RemapFlags;
 pub use shootdown::Shootdown;
-pub use space::{AddrSpace, Slot, SpaceConfig};
+pub use space::{AddrSpace, SpaceConfig};
 pub use traits::{FrameStore, MapFailed, PageTable};
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::grant::{Grant, Prot};
 use crate::page::{Page, PageRange, pages_for};
 use crate::provider::{MemObject, PhysKind, Provider, SharedObject};
 use crate::shootdown::Shootdown;
-use crate::space::{AddrSpace, Slot};
+use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
 use crate::unmap::remove_range;
@@ -139,7 +139,7 @@ impl<P: PageTable> AddrSpace<P> {
     ///   frame list of the wrong length.
     /// - EACCES: PROT_WRITE | PROT_EXEC under W^X.
     /// - EEXIST: FIXED_NOREPLACE over an existing mapping.
-    /// - ENOMEM: no free range fits; the mapped-pages cap would be exceeded;
+    /// - ENOMEM: no free range fits; the mapped-pages or grant cap would be exceeded;
     ///   frames or page-table pages ran out (eager mapping or POPULATE).
     /// - EACCES: a shared writable mapping of a file lease that does not
     ///   allow writing.
@@ -200,7 +200,7 @@ impl<P: PageTable> AddrSpace<P> {
         if let (MapSource::External { frames: lent, .. }, Provider::External { .. }) = (&request.source, &provider) {
             for (page, frame) in range.iter().zip(lent.iter()) {
                 tx.take_ref(*frame);
-                tx.insert_slot(page, Slot::Frame(*frame));
+                tx.insert_slot(page, *frame);
             }
         }
         let eager = matches!(provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
@@ -209,7 +209,7 @@ impl<P: PageTable> AddrSpace<P> {
         }
         tx.merge_at(range.start);
         tx.merge_at(range.end);
-        tx.commit();
+        tx.commit_within_limits()?;
         if let MapSource::File { file } = &request.source {
             file.note_writable(request.prot.contains(Prot::WRITE));
         }
@@ -320,8 +320,11 @@ pub(crate) fn populate<P: PageTable, F: FrameStore>(
     prot: Prot,
 ) -> Result<(), MmError> {
     let access = if prot.contains(Prot::WRITE) {
+        // A slot, a reference and a PTE per page, each undoable.
+        tx.reserve_log(range.pages().saturating_mul(3))?;
         Access::Write
     } else if prot.is_accessible() {
+        // Zero-frame PTEs: nothing logged per page.
         Access::Read
     } else {
         return Ok(());

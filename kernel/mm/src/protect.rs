@@ -17,7 +17,7 @@ use crate::map::check_prot;
 use crate::page::{PageRange, range_for};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
-use crate::space::{AddrSpace, Slot};
+use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
 use crate::unmap::{Release, release_pages};
@@ -30,7 +30,8 @@ impl<P: PageTable> AddrSpace<P> {
     /// overflowing range; EACCES for PROT_WRITE | PROT_EXEC under W^X, or
     /// PROT_WRITE on a shared mapping of a file not opened for writing;
     /// ENOMEM if any page of the range is unmapped (Linux would have changed
-    /// the part before the hole; this is all or nothing).
+    /// the part before the hole; this is all or nothing), or if cutting the
+    /// grants at the range's ends would pass the grant cap.
     pub fn mprotect(
         &mut self,
         frames: &mut impl FrameStore,
@@ -60,6 +61,7 @@ impl<P: PageTable> AddrSpace<P> {
             return Err(MmError::Access);
         }
         files.iter().for_each(|file| file.note_writable(writable));
+        self.check_split_room(range)?;
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         tx.split_at(range.start);
         tx.split_at(range.end);
@@ -82,27 +84,17 @@ pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
         release_pages(tx, &grant.provider, range, Release::PtesOnly);
         return;
     }
-    match &grant.provider {
-        Provider::PhysBorrowed { .. } => {
-            for page in range.iter() {
-                tx.protect_pte(page, grant.pte_flags(true));
-            }
-        }
-        Provider::Allocated
-        | Provider::AllocatedShared { .. }
-        | Provider::External { .. }
-        | Provider::FmapBorrowed { .. } => {
-            let private = grant.provider.is_private();
-            let pages: alloc::vec::Vec<_> =
-                tx.space.slots.range(range.start..range.end).map(|(page, slot)| (*page, *slot)).collect();
-            for (page, slot) in pages {
-                let writable = match slot {
-                    Slot::Zero => false,
-                    Slot::Frame(frame) if private => tx.frames.refcount(frame) == 1,
-                    Slot::Frame(_) => true,
-                };
-                tx.protect_pte(page, grant.pte_flags(writable));
-            }
-        }
+    let private = grant.provider.is_private();
+    let zero = tx.frames.zero_frame();
+    let mut cursor = range.start;
+    while let Some((page, frame, _)) = tx.space.next_pte(cursor, range.end) {
+        let writable = match &grant.provider {
+            Provider::PhysBorrowed { .. } => true,
+            _ if frame == zero => false,
+            _ if private => tx.frames.refcount(frame) == 1,
+            _ => true,
+        };
+        tx.protect_pte(page, grant.pte_flags(writable));
+        cursor = page.add(1);
     }
 }

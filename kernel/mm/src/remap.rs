@@ -116,8 +116,10 @@ impl<P: PageTable> AddrSpace<P> {
         if target.is_none() && !dont_unmap {
             if new_pages <= old_pages {
                 // Shrink (or keep) in place.
+                let dropped = PageRange::new(old.start.add(new_pages), old.end);
+                self.check_split_room(dropped)?;
                 let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-                remove_range(&mut tx, PageRange::new(old.start.add(new_pages), old.end));
+                remove_range(&mut tx, dropped);
                 tx.commit();
                 return Ok(old_addr);
             }
@@ -165,7 +167,7 @@ impl<P: PageTable> AddrSpace<P> {
         }
         tx.merge_at(target.start);
         tx.merge_at(target.end);
-        tx.commit();
+        tx.commit_within_limits()?;
         Ok(target.start.start())
     }
 
@@ -206,21 +208,28 @@ fn move_pages<P: PageTable, F: FrameStore>(
 ) -> Result<(), MmError> {
     let destination = |page: Page| to.add(from.start.pages_until(page));
     if let Provider::PhysBorrowed { .. } = provider {
-        for page in from.iter() {
+        let ptes: alloc::vec::Vec<_> = core::iter::successors(tx.space.next_pte(from.start, from.end), |(page, ..)| {
+            tx.space.next_pte(page.add(1), from.end)
+        })
+        .collect();
+        for (page, ..) in ptes {
             if let Some((frame, flags)) = tx.unmap_pte(page) {
                 tx.map_pte(destination(page), frame, flags)?;
             }
         }
         return Ok(());
     }
-    let slots: alloc::vec::Vec<_> = tx.space.slots.range(from.start..from.end).map(|(p, s)| (*p, *s)).collect();
-    for (page, slot) in slots {
+    let slots: alloc::vec::Vec<_> = tx.space.slots.range(from.start..from.end).map(|(p, f)| (*p, *f)).collect();
+    for (page, frame) in slots {
         let pte = tx.unmap_pte(page);
         tx.remove_slot(page);
-        tx.insert_slot(destination(page), slot);
-        if let Some((frame, flags)) = pte {
-            tx.map_pte(destination(page), frame, flags)?;
+        tx.insert_slot(destination(page), frame);
+        if let Some((mapped, flags)) = pte {
+            tx.map_pte(destination(page), mapped, flags)?;
         }
     }
+    // What is left are zero-frame PTEs (no slot): the moved pages read as
+    // zero at the destination without them.
+    tx.unmap_ptes(from);
     Ok(())
 }

@@ -33,6 +33,10 @@ use crate::page::{Page, PageRange};
 use crate::provider::{MemObject, Provider, SharedObject};
 use crate::traits::FrameStore;
 
+/// The most separate ranges a shootdown lists before it folds them into
+/// one span: its memory stays bounded however scattered the pages are.
+const MAX_RANGES: usize = 32;
+
 /// Pages to invalidate, then references to drop. See the module docs.
 #[must_use = "flush the ranges on every CPU using the space, then call finish()"]
 #[derive(Default)]
@@ -107,6 +111,16 @@ impl Shootdown {
             && range.start <= last.end
         {
             *last = PageRange::new(last.start.min(range.start), last.end.max(range.end));
+            return;
+        }
+        if self.ranges.len() >= MAX_RANGES {
+            // Scattered pages (every other page of a huge range): one span
+            // over all of them instead of a list as long as the range. Over-
+            // flushing is harmless, and the list stays small.
+            let start = self.ranges.iter().map(|r| r.start).chain([range.start]).min().unwrap_or(range.start);
+            let end = self.ranges.iter().map(|r| r.end).chain([range.end]).max().unwrap_or(range.end);
+            self.ranges.clear();
+            self.ranges.push(PageRange::new(start, end));
             return;
         }
         self.ranges.push(range);

@@ -1,6 +1,8 @@
 //! The address space: a page table, the grants, the free-range index, and
 //! the per-page *slots* that say which frames this space holds references
-//! to. Construction, queries, listing and teardown live here; each
+//! to (one reference per slot). A page that reads as zero because it was
+//! never written has no slot: at most a read-only PTE to the zero frame,
+//! which holds no reference and costs no kernel heap. Construction, queries, listing and teardown live here; each
 //! operation has its own file.
 //!
 //! Invariants (checked after every step by the tests):
@@ -10,7 +12,8 @@
 //! - the gap index is the complement of the grants;
 //! - a present PTE always agrees with the grant and slot (right frame, never
 //!   more rights than the protection; a private frame is writable only if
-//!   its reference count is 1). A PTE may be *absent* for a page that has a
+//!   its reference count is 1); a PTE without a slot maps the zero frame,
+//!   read-only, in a private anonymous grant. A PTE may be *absent* for a page that has a
 //!   frame (after PROT_NONE was lifted, or for a shared page not touched
 //!   here yet): the next access maps it, cheaply.
 
@@ -27,17 +30,8 @@ use crate::page::{Page, PageRange};
 use crate::provider::{MemObject, Provider};
 use crate::traits::{FrameStore, PageTable};
 
-/// What one page of the space holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Slot {
-    /// A frame this space holds one reference to: a private page
-    /// (`Allocated`), a borrowed page (`External`), or a mapped page of a
-    /// shared object (`AllocatedShared`, one reference per PTE).
-    Frame(PhysAddr),
-    /// A private page never written whose PTE maps the zero frame
-    /// read-only (no reference).
-    Zero,
-}
+/// Linux's default `vm.max_map_count`.
+pub const DEFAULT_MAX_GRANTS: u64 = 65_530;
 
 /// Limits and policy of one address space.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +51,12 @@ pub struct SpaceConfig {
     /// Free pages a grows-down grant keeps between itself and the grant
     /// below (at least 1). Default 256 (1 MiB, Linux's `stack_guard_gap`).
     pub stack_guard_pages: u64,
+    /// The most grants (mappings) the space may hold, like Linux's
+    /// `vm.max_map_count` (default 65,530): each grant costs kernel heap, so
+    /// an mmap, mprotect, munmap or mremap that would need more fails with
+    /// ENOMEM. Fork copies the count, which the child's own cap (the same)
+    /// allows.
+    pub max_grants: u64,
     /// Whether a mapping may be writable and executable at once. Default
     /// `false`: mmap and mprotect with PROT_WRITE | PROT_EXEC fail with
     /// EACCES (W^X); a JIT maps RW, writes, then mprotects to RX.
@@ -72,6 +72,7 @@ impl SpaceConfig {
             max_mapped_pages: None,
             stack_max_pages: (8 << 20) / PAGE_SIZE,
             stack_guard_pages: 256,
+            max_grants: DEFAULT_MAX_GRANTS,
             allow_write_exec: false,
         }
     }
@@ -90,7 +91,10 @@ pub struct AddrSpace<P: PageTable> {
     pub(crate) table: P,
     pub(crate) grants: BTreeMap<Page, Grant>,
     pub(crate) gaps: Gaps,
-    pub(crate) slots: BTreeMap<Page, Slot>,
+    /// Page → the frame this space holds one reference to: a private page
+    /// (`Allocated`), a borrowed page (`External`, `FmapBorrowed`), or a
+    /// mapped page of a shared object (`AllocatedShared`, one per PTE).
+    pub(crate) slots: BTreeMap<Page, PhysAddr>,
     pub(crate) mapped_pages: u64,
     pub(crate) resident_pages: u64,
     pub(crate) config: SpaceConfig,
@@ -144,6 +148,17 @@ impl<P: PageTable> AddrSpace<P> {
         self.config.max_mapped_pages = cap;
     }
 
+    /// Changes the grant cap. Lowering it below the current count only
+    /// stops calls that would add grants.
+    pub fn set_max_grants(&mut self, cap: u64) {
+        self.config.max_grants = cap;
+    }
+
+    /// How many grants (mappings) the space holds.
+    pub fn grant_count(&self) -> u64 {
+        self.grants.len() as u64
+    }
+
     /// Pages covered by grants (VSZ).
     pub fn mapped_pages(&self) -> u64 {
         self.mapped_pages
@@ -191,10 +206,8 @@ impl<P: PageTable> AddrSpace<P> {
     /// Also returns the file pages no mapping pins any more, for the
     /// kernel to hand back to their schemes.
     pub fn teardown(mut self, frames: &mut impl FrameStore) -> (P, Vec<FileRelease>) {
-        for (_, slot) in core::mem::take(&mut self.slots) {
-            if let Slot::Frame(frame) = slot {
-                frames.put(frame);
-            }
+        for (_, frame) in core::mem::take(&mut self.slots) {
+            frames.put(frame);
         }
         let mut releases = Vec::new();
         for (_, grant) in core::mem::take(&mut self.grants) {
@@ -212,7 +225,14 @@ impl<P: PageTable> AddrSpace<P> {
     // ---- queries used by the operations ----
 
     pub(crate) fn resident_in(&self, range: PageRange) -> u64 {
-        self.slots.range(range.start..range.end).filter(|(_, s)| matches!(s, Slot::Frame(_))).count() as u64
+        self.slots.range(range.start..range.end).count() as u64
+    }
+
+    /// The first present PTE in `[from, end)`: its page, frame and flags.
+    /// Unmapped stretches are skipped by the page table, not page by page.
+    pub(crate) fn next_pte(&self, from: Page, end: Page) -> Option<(Page, PhysAddr, PageFlags)> {
+        let (at, frame, flags) = self.table.next_mapped(from.start(), end.start())?;
+        Some((Page::containing(at), frame, flags))
     }
 
     pub(crate) fn grant_containing(&self, page: Page) -> Option<&Grant> {
@@ -273,6 +293,17 @@ impl<P: PageTable> AddrSpace<P> {
         }
     }
 
+    /// ENOMEM if cutting grants at both ends of `range` (munmap, mprotect)
+    /// would take the space past its grant cap. Counts both cuts even where
+    /// a merge or removal would make up for one (conservative, as Linux).
+    pub(crate) fn check_split_room(&self, range: PageRange) -> Result<(), MmError> {
+        let cuts = [range.start, range.end]
+            .into_iter()
+            .filter(|at| self.grant_containing(*at).is_some_and(|grant| grant.base != *at))
+            .count() as u64;
+        if self.grant_count() + cuts > self.config.max_grants { Err(MmError::NoMem) } else { Ok(()) }
+    }
+
     pub(crate) fn guard_of(&self, grant: &Grant) -> u64 {
         if grant.grows_down { self.config.stack_guard_pages } else { 0 }
     }
@@ -294,19 +325,15 @@ impl<P: PageTable> AddrSpace<P> {
         Some(grant)
     }
 
-    pub(crate) fn insert_slot_raw(&mut self, page: Page, slot: Slot) {
-        if matches!(slot, Slot::Frame(_)) {
-            self.resident_pages += 1;
-        }
-        let old = self.slots.insert(page, slot);
+    pub(crate) fn insert_slot_raw(&mut self, page: Page, frame: PhysAddr) {
+        self.resident_pages += 1;
+        let old = self.slots.insert(page, frame);
         debug_assert!(old.is_none(), "slot {page:?} already held {old:?}");
     }
 
-    pub(crate) fn remove_slot_raw(&mut self, page: Page) -> Option<Slot> {
-        let slot = self.slots.remove(&page)?;
-        if matches!(slot, Slot::Frame(_)) {
-            self.resident_pages -= 1;
-        }
-        Some(slot)
+    pub(crate) fn remove_slot_raw(&mut self, page: Page) -> Option<PhysAddr> {
+        let frame = self.slots.remove(&page)?;
+        self.resident_pages -= 1;
+        Some(frame)
     }
 }

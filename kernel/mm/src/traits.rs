@@ -29,6 +29,11 @@ pub trait PageTable {
     fn protect(&mut self, page: VirtAddr, flags: PageFlags) -> Option<PageFlags>;
     /// What `page` maps to, if present.
     fn translate(&self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)>;
+    /// The first present mapping at or after `from` and before `end` (both
+    /// page aligned): its page, frame and flags. Must skip unmapped stretches
+    /// cheaply (not page by page): munmap and mprotect of a huge, sparsely
+    /// touched range walk its PTEs this way.
+    fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)>;
 }
 
 /// Physical frames with reference counts. Frame contents are touched only

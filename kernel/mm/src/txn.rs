@@ -23,12 +23,20 @@ use alloc::vec::Vec;
 
 use rmm::{PageFlags, PhysAddr};
 
+use crate::MmError;
 use crate::grant::Grant;
-use crate::page::Page;
+use crate::page::{Page, PageRange};
 use crate::provider::SharedObject;
 use crate::shootdown::Shootdown;
-use crate::space::{AddrSpace, Slot};
+use crate::space::AddrSpace;
 use crate::traits::{FrameStore, MapFailed, PageTable};
+
+#[cfg(test)]
+std::thread_local! {
+    /// The longest undo log of any operation on this thread (host tests
+    /// check that what must not cost per-page records does not).
+    pub(crate) static PEAK_LOG: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
 
 /// Whether a guard logs for rollback.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,7 +55,7 @@ enum Undo {
     UnmappedPte(Page, PhysAddr, PageFlags),
     ProtectedPte(Page, PageFlags),
     InsertedSlot(Page),
-    RemovedSlot(Page, Slot),
+    RemovedSlot(Page, PhysAddr),
     /// A reference this operation took (or a frame it allocated).
     TookRef(PhysAddr),
     /// A page this operation allocated into an object.
@@ -73,12 +81,35 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     fn record(&mut self, undo: Undo) {
         if self.mode == Mode::Undoable {
             self.log.push(undo);
+            #[cfg(test)]
+            PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
         }
+    }
+
+    /// Makes room in the undo log for `records` more, fallibly: an
+    /// operation whose log grows with its size (populate, fork) asks first,
+    /// so that a huge one fails with ENOMEM instead of exhausting the heap.
+    pub(crate) fn reserve_log(&mut self, records: u64) -> Result<(), MmError> {
+        if self.mode == Mode::Infallible {
+            return Ok(());
+        }
+        let records = usize::try_from(records).map_err(|_| MmError::NoMem)?;
+        self.log.try_reserve(records).map_err(|_| MmError::NoMem)
     }
 
     /// Keeps every change; deferred releases go to the caller's shootdown.
     pub(crate) fn commit(mut self) {
         self.finish_commit();
+    }
+
+    /// [`Self::commit`], unless the space now holds more grants than its
+    /// cap: then everything is rolled back and the error is ENOMEM.
+    pub(crate) fn commit_within_limits(self) -> Result<(), MmError> {
+        if self.space.grant_count() > self.space.config.max_grants {
+            return Err(MmError::NoMem);
+        }
+        self.commit();
+        Ok(())
     }
 
     fn finish_commit(&mut self) {
@@ -104,6 +135,10 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
             match undo {
                 Undo::InsertedGrant(base) => {
                     if let Some(grant) = self.space.remove_grant_raw(base) {
+                        // Zero-frame PTEs are not logged one by one (see
+                        // `map_zero_pte`); any this operation made lie in a
+                        // grant it inserted, so they go with it.
+                        self.unmap_zero_ptes(grant.range());
                         self.tlb.defer_grant(grant);
                     }
                 }
@@ -210,12 +245,49 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         Ok(())
     }
 
-    /// Removes the PTE of `page`, if present, and schedules its flush.
+    /// Maps the zero frame read-only at `page`, without an undo record: a
+    /// zero-frame PTE only caches "this page reads as zero", so read-only
+    /// populate of any size costs no kernel heap. A rollback still removes
+    /// it, through the grant the operation inserted (the undo of an inserted grant):
+    /// call this only inside a grant inserted by the same operation, or
+    /// where nothing can fail afterwards (a read fault).
+    pub(crate) fn map_zero_pte(&mut self, page: Page, flags: PageFlags) -> Result<(), MapFailed> {
+        let zero = self.frames.zero_frame();
+        self.space.table.map(page.start(), zero, flags)
+    }
+
+    /// Removes the PTE of `page`, if present, and schedules its flush. A
+    /// zero-frame PTE is not logged: a rollback does not bring it back, and
+    /// the page still reads as zero (the next read maps it again).
     pub(crate) fn unmap_pte(&mut self, page: Page) -> Option<(PhysAddr, PageFlags)> {
         let (frame, flags) = self.space.table.unmap(page.start())?;
-        self.record(Undo::UnmappedPte(page, frame, flags));
+        if frame != self.frames.zero_frame() {
+            self.record(Undo::UnmappedPte(page, frame, flags));
+        }
         self.local.flush_page(page);
         Some((frame, flags))
+    }
+
+    /// Removes every present PTE of `range` (walking only what is mapped).
+    pub(crate) fn unmap_ptes(&mut self, range: PageRange) {
+        let mut cursor = range.start;
+        while let Some((page, _, _)) = self.space.next_pte(cursor, range.end) {
+            self.unmap_pte(page);
+            cursor = page.add(1);
+        }
+    }
+
+    /// Rollback: removes the zero-frame PTEs of `range` and flushes them.
+    fn unmap_zero_ptes(&mut self, range: PageRange) {
+        let zero = self.frames.zero_frame();
+        let mut cursor = range.start;
+        while let Some((page, frame, _)) = self.space.next_pte(cursor, range.end) {
+            if frame == zero {
+                self.space.table.unmap(page.start());
+                self.tlb.flush_page(page);
+            }
+            cursor = page.add(1);
+        }
     }
 
     /// Sets the flags of `page`'s present PTE; a lost right is flushed.
@@ -235,15 +307,15 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
 
     // ---- slots and references ----
 
-    pub(crate) fn insert_slot(&mut self, page: Page, slot: Slot) {
-        self.space.insert_slot_raw(page, slot);
+    pub(crate) fn insert_slot(&mut self, page: Page, frame: PhysAddr) {
+        self.space.insert_slot_raw(page, frame);
         self.record(Undo::InsertedSlot(page));
     }
 
-    pub(crate) fn remove_slot(&mut self, page: Page) -> Option<Slot> {
-        let slot = self.space.remove_slot_raw(page)?;
-        self.record(Undo::RemovedSlot(page, slot));
-        Some(slot)
+    pub(crate) fn remove_slot(&mut self, page: Page) -> Option<PhysAddr> {
+        let frame = self.space.remove_slot_raw(page)?;
+        self.record(Undo::RemovedSlot(page, frame));
+        Some(frame)
     }
 
     /// A new zeroed frame (one reference, owned by the operation until it

@@ -8,7 +8,7 @@ use crate::file::Unpin;
 use crate::page::{PageRange, range_for};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
-use crate::space::{AddrSpace, Slot};
+use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
 
@@ -23,40 +23,30 @@ pub(crate) enum Release {
 }
 
 /// Drops the PTEs (and, per `what`, the slots) of `range`, which lies inside
-/// one grant with `provider`. References go after the flush.
+/// one grant with `provider`. References go after the flush. Only present
+/// PTEs and held slots are visited, so a huge, sparsely touched range costs
+/// what it holds, not what it spans.
 pub(crate) fn release_pages<P: PageTable, F: FrameStore>(
     tx: &mut Txn<'_, P, F>,
     provider: &Provider,
     range: PageRange,
     what: Release,
 ) {
-    match provider {
-        Provider::PhysBorrowed { .. } => {
-            for page in range.iter() {
-                tx.unmap_pte(page);
-            }
-        }
-        Provider::Allocated
-        | Provider::AllocatedShared { .. }
-        | Provider::External { .. }
-        | Provider::FmapBorrowed { .. } => {
-            let pages: alloc::vec::Vec<_> =
-                tx.space.slots.range(range.start..range.end).map(|(page, slot)| (*page, *slot)).collect();
-            for (page, slot) in pages {
-                tx.unmap_pte(page);
-                let keep = what == Release::PtesOnly
-                    && match slot {
-                        Slot::Zero => false,
-                        Slot::Frame(_) => !matches!(provider, Provider::AllocatedShared { .. }),
-                    };
-                if !keep {
-                    tx.remove_slot(page);
-                    if let Slot::Frame(frame) = slot {
-                        tx.defer_put(frame);
-                    }
-                }
-            }
-        }
+    tx.unmap_ptes(range);
+    let keep_slots = match provider {
+        Provider::PhysBorrowed { .. } => true,
+        // Shared-object slots are PTE references: they go with the PTEs.
+        Provider::AllocatedShared { .. } => false,
+        Provider::Allocated | Provider::External { .. } | Provider::FmapBorrowed { .. } => what == Release::PtesOnly,
+    };
+    if keep_slots {
+        return;
+    }
+    let mut cursor = range.start;
+    while let Some((&page, &frame)) = tx.space.slots.range(cursor..range.end).next() {
+        tx.remove_slot(page);
+        tx.defer_put(frame);
+        cursor = page.add(1);
     }
 }
 
@@ -85,7 +75,8 @@ impl<P: PageTable> AddrSpace<P> {
     /// fine; a range with nothing mapped is a successful no-op.
     ///
     /// Errors (nothing changed): EINVAL if `addr` is not page aligned,
-    /// `len_bytes` is 0, or the range overflows or ends past the user range.
+    /// `len_bytes` is 0, or the range overflows or ends past the user range;
+    /// ENOMEM if cutting a grant in two would pass the grant cap.
     pub fn munmap(
         &mut self,
         frames: &mut impl FrameStore,
@@ -97,6 +88,7 @@ impl<P: PageTable> AddrSpace<P> {
         if range.is_empty() || range.end > self.config.user_range().end {
             return Err(MmError::Inval);
         }
+        self.check_split_room(range)?;
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         remove_range(&mut tx, range);
         tx.commit();

@@ -362,6 +362,50 @@ impl<A: Arch> PageMapper<A> {
         }
     }
 
+    /// The first present leaf that starts at or after `from` and before
+    /// `end` (both in the lower, user half): its address, output address,
+    /// flags and size. Empty subtrees are skipped whole, so walking a
+    /// sparse range costs per present entry and table, not per page.
+    pub fn next_leaf(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags, PageSize)> {
+        if from >= end || end.get() > 1 << 47 {
+            return None;
+        }
+        self.find_leaf(self.root, LEVELS - 1, 0, from.get(), end.get() - 1)
+    }
+
+    /// [`Self::next_leaf`] below `table` (at `level`, covering addresses
+    /// from `base`), limited to leaves starting in `[first, last]`.
+    fn find_leaf(
+        &self,
+        table: PhysAddr,
+        level: usize,
+        base: u64,
+        first: u64,
+        last: u64,
+    ) -> Option<(VirtAddr, PhysAddr, PageFlags, PageSize)> {
+        let span = PAGE_SIZE << (9 * level);
+        let start = (first.saturating_sub(base) / span) as usize;
+        for index in start..ENTRIES {
+            let lo = base + index as u64 * span;
+            if lo > last {
+                break;
+            }
+            let entry = self.read(table, index);
+            if !A::is_present(entry) {
+                continue;
+            }
+            if level > 0 && A::is_table(entry, level) {
+                if let Some(found) = self.find_leaf(A::entry_address(entry), level - 1, lo, first, last) {
+                    return Some(found);
+                }
+            } else if lo >= first {
+                let size = PageSize::from_level(level);
+                return Some((VirtAddr::new(lo), A::entry_address(entry), A::leaf_flags(entry), size));
+            }
+        }
+        None
+    }
+
     /// The root entry at `index` (for sharing the kernel half between roots).
     pub fn root_entry(&self, index: usize) -> u64 {
         self.read(self.root, index)
@@ -448,6 +492,38 @@ mod tests {
         assert_eq!(m.protect(virt, user_rw).unwrap().0, user_rx);
         assert_eq!(m.translate(virt), Some((phys, user_rw, PageSize::Size4K)));
         assert_eq!(m.protect(virt.add(PAGE_SIZE), user_rw).unwrap_err(), UnmapError::NotMapped);
+    }
+
+    #[test]
+    fn next_leaf_skips_empty_subtrees() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<X86_64>(&mut mem);
+        let flags = PageFlags::new().user(true);
+        let pages = [0x1_0000u64, 0x1_1000, 0x40_0000_0000, 0x7FFF_FFFF_F000];
+        for (i, page) in pages.iter().enumerate() {
+            m.map(
+                VirtAddr::new(*page),
+                PhysAddr::new(0x10_0000 + i as u64 * PAGE_SIZE),
+                PageSize::Size4K,
+                flags,
+                &mut mem,
+            )
+            .unwrap()
+            .ignore();
+        }
+        let mut found = std::vec::Vec::new();
+        let mut cursor = VirtAddr::new(0);
+        let end = VirtAddr::new(1 << 47);
+        while let Some((virt, _, _, size)) = m.next_leaf(cursor, end) {
+            assert_eq!(size, PageSize::Size4K);
+            found.push(virt.get());
+            cursor = virt.add(PAGE_SIZE);
+        }
+        assert_eq!(found, pages);
+        // Bounds are honoured: the start is inclusive, the end exclusive.
+        assert_eq!(m.next_leaf(VirtAddr::new(0x1_1000), VirtAddr::new(0x1_2000)).map(|l| l.0.get()), Some(0x1_1000));
+        assert_eq!(m.next_leaf(VirtAddr::new(0x1_2000), VirtAddr::new(0x40_0000_0000)), None);
+        assert_eq!(m.next_leaf(VirtAddr::new(0x1_0000), VirtAddr::new(0x1_0000)), None);
     }
 
     #[test]

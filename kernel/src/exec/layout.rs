@@ -15,10 +15,16 @@ use super::{STACK_PAGES, STACK_TOP};
 
 /// The pages of a program image.
 pub struct Layout {
-    /// The PT_LOAD segments with something in memory.
+    /// The PT_LOAD segments with something in memory, in address order.
     pub loads: Vec<ProgramHeader>,
-    /// Rights per page, as the union of the segments that touch it.
+    /// Rights per page that holds file bytes (or is the first page of a
+    /// segment), as the union of the segments that touch it. Its size is
+    /// bounded by the file's, whatever the segments claim.
     pub pages: BTreeMap<u64, PageFlags>,
+    /// The pages past each segment's file bytes that no other segment
+    /// touches (`.bss`): `(first page, pages, rights)`, mapped as private
+    /// anonymous memory in one call per run (no per-page bookkeeping here).
+    pub zero_runs: Vec<(u64, u64, PageFlags)>,
 }
 
 /// Pages `[page, page + pages * PAGE_SIZE)` shown as they are in the file
@@ -35,38 +41,111 @@ fn no_exec() -> Error {
     Error::new(ENOEXEC)
 }
 
+fn page_down(addr: u64) -> u64 {
+    addr & !(PAGE_SIZE - 1)
+}
+
+/// `addr` rounded up to a page; `None` past the top of memory.
+fn page_up(addr: u64) -> Option<u64> {
+    Some(page_down(addr.checked_add(PAGE_SIZE - 1)?))
+}
+
+/// The rights a segment gives the pages it touches.
+fn segment_flags(p: &ProgramHeader) -> PageFlags {
+    PageFlags::new().write(p.p_flags & PF_W != 0).execute(p.p_flags & PF_X != 0)
+}
+
 impl Layout {
     /// Checks the segments of a program `file_size` bytes long with entry
-    /// point `entry`: each must lie in the file and below the stack, the
-    /// entry must be in one of them, and no page may be both writable and
-    /// executable (W^X). ENOEXEC otherwise.
-    pub fn new(phdrs: &[ProgramHeader], entry: u64, file_size: u64) -> Result<Self> {
+    /// point `entry`: each must lie in the file and in user space below the
+    /// stack, they must come in address order without overlapping (two may
+    /// share the page where one ends and the next begins), the entry must
+    /// be in one of them, and no page may be both writable and executable
+    /// (W^X). ENOEXEC otherwise.
+    ///
+    /// Nothing is allocated in proportion to the segments' memory sizes:
+    /// pages with file bytes are bounded by `max_data_pages` (checked before
+    /// any is recorded), and `.bss` pages become ranges.
+    pub fn new(phdrs: &[ProgramHeader], entry: u64, file_size: u64, max_data_pages: u64) -> Result<Self> {
         let loads: Vec<ProgramHeader> =
             phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0).copied().collect();
-        let mut pages: BTreeMap<u64, PageFlags> = BTreeMap::new();
         let stack_bottom = STACK_TOP - (STACK_PAGES as u64) * PAGE_SIZE;
+        let mut data_pages: u64 = 0;
+        let mut previous_end = 0;
         for p in &loads {
             let end = p.p_vaddr.checked_add(p.p_memsz).filter(|&e| e <= stack_bottom);
             let file_end = p.p_offset.checked_add(p.p_filesz);
             if end.is_none() || file_end.is_none_or(|e| e > file_size) || p.p_filesz > p.p_memsz || p.p_vaddr == 0 {
                 return Err(no_exec());
             }
-            let mut page = p.p_vaddr & !(PAGE_SIZE - 1);
-            while page < p.p_vaddr + p.p_memsz {
-                let flags = pages.entry(page).or_default();
-                *flags = flags
-                    .write(flags.is_writable() || p.p_flags & PF_W != 0)
-                    .execute(flags.is_executable() || p.p_flags & PF_X != 0);
+            // In order, overlapping at most in one shared page.
+            if p.p_vaddr < previous_end {
+                return Err(no_exec());
+            }
+            previous_end = p.p_vaddr + p.p_memsz;
+            let data_end = p.p_vaddr + p.p_filesz.max(1);
+            data_pages =
+                data_pages.saturating_add((page_up(data_end).ok_or_else(no_exec)? - page_down(p.p_vaddr)) / PAGE_SIZE);
+        }
+        if data_pages > max_data_pages {
+            return Err(no_exec());
+        }
+        let mut pages: BTreeMap<u64, PageFlags> = BTreeMap::new();
+        let union = |pages: &mut BTreeMap<u64, PageFlags>, page: u64, p: &ProgramHeader| {
+            let flags = pages.entry(page).or_default();
+            let add = segment_flags(p);
+            *flags = flags
+                .write(flags.is_writable() || add.is_writable())
+                .execute(flags.is_executable() || add.is_executable());
+        };
+        for p in &loads {
+            let data_end = p.p_vaddr + p.p_filesz.max(1);
+            let mut page = page_down(p.p_vaddr);
+            while page < data_end {
+                union(&mut pages, page, p);
                 page += PAGE_SIZE;
             }
         }
-        if loads.is_empty() || !pages.keys().any(|&page| entry >= page && entry < page + PAGE_SIZE) {
+        // A segment's last page may be the next one's first (with file
+        // bytes): it takes both segments' rights.
+        for p in &loads {
+            let last = page_down(p.p_vaddr + p.p_memsz - 1);
+            if pages.contains_key(&last) {
+                union(&mut pages, last, p);
+            }
+        }
+        let mut zero_runs = Vec::new();
+        for p in &loads {
+            let mut start = page_up(p.p_vaddr + p.p_filesz.max(1)).ok_or_else(no_exec)?;
+            let mut end = page_up(p.p_vaddr + p.p_memsz).ok_or_else(no_exec)?;
+            while start < end && pages.contains_key(&start) {
+                start += PAGE_SIZE;
+            }
+            while start < end && pages.contains_key(&(end - PAGE_SIZE)) {
+                end -= PAGE_SIZE;
+            }
+            if start < end {
+                zero_runs.push((start, (end - start) / PAGE_SIZE, segment_flags(p)));
+            }
+        }
+        let in_image = |addr: u64| {
+            pages.contains_key(&page_down(addr))
+                || zero_runs.iter().any(|&(start, count, _)| addr >= start && addr - start < count * PAGE_SIZE)
+        };
+        if loads.is_empty() || !in_image(entry) {
             return Err(no_exec());
         }
-        if pages.values().any(|f| f.is_writable() && f.is_executable()) {
+        let wx = |f: &PageFlags| f.is_writable() && f.is_executable();
+        if pages.values().any(wx) || zero_runs.iter().any(|(_, _, f)| wx(f)) {
             return Err(no_exec());
         }
-        Ok(Self { loads, pages })
+        Ok(Self { loads, pages, zero_runs })
+    }
+
+    /// Pages of `.bss` that would be writable: what the image may commit
+    /// beyond its file.
+    pub fn writable_zero_pages(&self) -> u64 {
+        self.zero_runs.iter().filter(|(_, _, f)| f.is_writable()).map(|(_, count, _)| count).sum()
     }
 
     /// The file offset page `page` can be lent from, if it can: it is not

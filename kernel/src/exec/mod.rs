@@ -18,7 +18,7 @@ use goblin::elf64::header::{self, Header};
 use goblin::elf64::program_header::ProgramHeader;
 use rmm::PAGE_SIZE;
 use tessera_abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
-use tessera_abi::error::{EFBIG, ENOEXEC, ENOSYS, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EFBIG, ENOEXEC, ENOMEM, ENOSYS, EOPNOTSUPP, Error, Result};
 use tessera_abi::mm::MapFlags;
 use tessera_bootinfo::USER_END;
 use tessera_mm::Prot;
@@ -36,6 +36,10 @@ pub const STACK_PAGES: usize = 64;
 pub const MAX_ARGS_BYTES: usize = 64 * 1024;
 /// Largest program file.
 pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
+/// Most pages with file bytes one image may have: every page of the
+/// largest file, plus the pages two neighbouring segments may both touch.
+const MAX_DATA_PAGES: u64 =
+    MAX_PROGRAM_BYTES as u64 / PAGE_SIZE + 2 * (MAX_PHDR_BYTES / core::mem::size_of::<ProgramHeader>()) as u64;
 /// Largest program header table (as Linux's limit).
 const MAX_PHDR_BYTES: usize = 64 * 1024;
 /// Bytes read from the file at a time for the copied pages.
@@ -80,15 +84,24 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
         return Err(no_exec());
     }
     let phdrs = program_headers(program, hdr)?;
-    let layout = Layout::new(&phdrs, hdr.e_entry, program.size)?;
+    let layout = Layout::new(&phdrs, hdr.e_entry, program.size, MAX_DATA_PAGES)?;
+    // A `.bss` larger than all of memory is refused (ENOMEM) before
+    // anything is allocated for it.
+    if layout.writable_zero_pages() > crate::mm::total_frames() as u64 {
+        return Err(Error::new(ENOMEM));
+    }
 
     let mut space = AddrSpace::new(inject)?;
-    // The caller's RLIMIT_AS-like cap (`sys:limits`) carries over, and the
-    // new image must fit under it (else ENOMEM, the caller unchanged). Init,
+    // The caller's limits (`sys:limits`) carry over, and the
+    // new image must fit under them (else ENOMEM, the caller unchanged). Init,
     // loaded before any process exists, starts with none.
     if crate::process::init_alive() {
         let caller = crate::process::current();
-        space.set_max_mapped_pages(caller.space.lock().as_ref().and_then(AddrSpace::max_mapped_pages));
+        let limits = caller.space.lock().as_ref().map(|s| (s.max_mapped_pages(), s.max_grants()));
+        if let Some((as_cap, maps_cap)) = limits {
+            space.set_max_mapped_pages(as_cap);
+            space.set_max_grants(maps_cap);
+        }
     }
     let runs = lend(&mut space, program, layout.lendable_runs())?;
     copy(&mut space, program, &layout, &runs)?;
@@ -148,9 +161,10 @@ fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Res
     Ok(runs)
 }
 
-/// Maps every page of `layout` outside the `lent` runs, populated, and
-/// fills it from the file (the rest of the page zero), then gives each its
-/// rights (nothing runs in the space yet: no flush needed).
+/// Maps every page of `layout` with file bytes outside the `lent` runs,
+/// populated, and fills it from the file (the rest of the page zero), then
+/// gives each its rights (nothing runs in the space yet: no flush needed);
+/// maps and allocates the `.bss` runs.
 fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[FileRun]) -> Result<()> {
     let is_lent = |page: u64| lent.iter().any(|r| page >= r.page && page < r.page + r.pages * PAGE_SIZE);
     let copied: Vec<u64> = layout.pages.keys().copied().filter(|&page| !is_lent(page)).collect();
@@ -180,6 +194,15 @@ fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[F
     }
     for &page in &copied {
         space.protect(page, 1, layout::prot(layout.pages[&page]))?;
+    }
+    // `.bss` past the file's pages: allocated now, like the copied pages,
+    // so that what a program needs is there when it starts (Linux maps it
+    // lazily). Room for its slots in the kernel heap first.
+    let zero_pages: u64 = layout.zero_runs.iter().map(|(_, count, _)| count).sum();
+    crate::mm::reserve_heap_for((zero_pages as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
+    for &(page, count, flags) in &layout.zero_runs {
+        let count = usize::try_from(count).map_err(|_| Error::new(ENOMEM))?;
+        space.map_populated(page, count, layout::prot(flags), false)?;
     }
     Ok(())
 }

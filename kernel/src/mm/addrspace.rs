@@ -221,6 +221,9 @@ impl PageTable for KernelTable {
     fn translate(&self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)> {
         self.mapper.translate(page).map(|(phys, flags, _)| (phys, flags))
     }
+    fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)> {
+        self.mapper.next_leaf(from, end).map(|(page, phys, flags, _)| (page, phys, flags))
+    }
 }
 
 impl Drop for KernelTable {
@@ -335,6 +338,17 @@ impl AddrSpace {
     /// stops growth, as `setrlimit(RLIMIT_AS)`. Forks and exec keep it.
     pub fn set_max_mapped_pages(&mut self, cap: Option<u64>) {
         self.grants.as_mut().expect("a live space").set_max_mapped_pages(cap);
+    }
+
+    /// The most grants (mappings) the space may hold.
+    pub fn max_grants(&self) -> u64 {
+        self.grants().config().max_grants
+    }
+
+    /// Sets the grant cap: calls that would need more grants fail with
+    /// ENOMEM. Forks and exec keep it.
+    pub fn set_max_grants(&mut self, cap: u64) {
+        self.grants.as_mut().expect("a live space").set_max_grants(cap);
     }
 
     /// The grants, as `/proc/pid/maps`-like lines.
@@ -453,6 +467,13 @@ impl AddrSpace {
     /// A copy-on-write copy of this space for a forked child, which gets its
     /// own failure injector.
     pub fn fork(&mut self, inject: Arc<FailInjector>) -> Result<Self> {
+        // The child's grants and slots are copies of ours: room for them
+        // first (ENOMEM, nothing changed, when there is none).
+        let grants = self.grants();
+        let bookkeeping = (grants.grant_count() as usize)
+            .saturating_mul(super::GRANT_HEAP_BYTES)
+            .saturating_add((grants.resident_pages() as usize).saturating_mul(super::SLOT_HEAP_BYTES));
+        super::reserve_heap_for(bookkeeping)?;
         let table = new_table()?;
         let child = self.run(|grants, frames, tlb| grants.fork(frames, table, tlb));
         match child {

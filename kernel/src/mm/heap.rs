@@ -76,6 +76,29 @@ unsafe impl GlobalAlloc for GrowingHeap {
     }
 }
 
+/// The heap could not be grown to the room asked for (memory is exhausted,
+/// or the heap is at its maximum).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfHeap;
+
+/// Makes sure at least `bytes` of the heap are free, growing it now if
+/// not. An allocation the heap cannot satisfy is fatal to the kernel (Rust's
+/// collections cannot report it), so every path on which user space makes
+/// the kernel allocate asks for its room first: each system call and user
+/// page fault a fixed amount (see `syscall::dispatch`, `trap::user_fault`),
+/// and calls whose bookkeeping grows with their arguments (MAP_POPULATE,
+/// fork) an estimate on top. When even that room cannot be had the call
+/// fails with ENOMEM (a fault kills the process) before anything changed.
+pub fn reserve(bytes: usize) -> Result<(), OutOfHeap> {
+    let mut heap = HEAP.0.lock();
+    let free = heap.free();
+    if free >= bytes {
+        return Ok(());
+    }
+    let missing = (bytes - free) as u64;
+    if grow(&mut heap, missing.max(GROW_BYTES)) { Ok(()) } else { Err(OutOfHeap) }
+}
+
 /// Bytes allocated from the heap right now.
 pub fn used_bytes() -> usize {
     HEAP.0.lock().used()

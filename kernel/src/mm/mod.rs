@@ -28,6 +28,29 @@ pub use frames::{
 };
 pub use heap::{size_bytes as heap_size_bytes, used_bytes as heap_used_bytes};
 
+/// Kernel heap one system call or user page fault may use without asking
+/// for more (paths that take more reserve an estimate: [`reserve_heap_for`]).
+const CALL_HEAP_BYTES: usize = 1 << 20;
+
+/// Heap the grant layer may take per page it gives a slot (a map entry
+/// with its share of a tree node, generously), and per grant (the grant,
+/// its gap-index entries, its share of the lists a call makes).
+pub const SLOT_HEAP_BYTES: usize = 64;
+pub const GRANT_HEAP_BYTES: usize = 256;
+
+/// Makes room in the kernel heap for one call or fault ([`heap::reserve`]);
+/// ENOMEM when memory is too short for it.
+pub fn reserve_call_heap() -> tessera_abi::error::Result<()> {
+    reserve_heap_for(0)
+}
+
+/// Makes room in the kernel heap for one call that will also take `bytes`
+/// of bookkeeping; ENOMEM when memory is too short for it.
+pub fn reserve_heap_for(bytes: usize) -> tessera_abi::error::Result<()> {
+    let room = bytes.checked_add(CALL_HEAP_BYTES).ok_or(tessera_abi::error::Error::new(tessera_abi::error::ENOMEM))?;
+    heap::reserve(room).map_err(|_| tessera_abi::error::Error::new(tessera_abi::error::ENOMEM))
+}
+
 /// What [`init`] found.
 pub struct MemoryStats {
     /// All RAM the firmware reported (every area but MMIO).

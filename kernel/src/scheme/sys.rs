@@ -28,16 +28,19 @@
 //!   lowered); children inherit it.
 //!
 //! And one is a real knob, of the reader's or writer's own process:
-//! - `sys:limits`: the reader's limits, `as BYTES` or `as unlimited` (the
-//!   RLIMIT_AS-like cap on mapped memory, in bytes). Writing `as BYTES`
-//!   (rounded up to pages) or `as unlimited` sets the writer's cap; mmap,
-//!   mremap and stack growth that would take the space past it fail
-//!   (ENOMEM; SIGSEGV for stack growth). Setting it below the current size
-//!   is allowed and only stops growth, as Linux's `setrlimit`. Fork and
-//!   exec keep it. A privileged process may set any value; an unprivileged
-//!   one may only keep or lower it (EPERM otherwise), as Linux allows
-//!   raising a hard limit only with CAP_SYS_RESOURCE. Anything else
-//!   written is EINVAL.
+//! - `sys:limits`: the reader's limits, one `NAME VALUE` line each:
+//!   `as BYTES` or `as unlimited` (the RLIMIT_AS-like cap on mapped memory,
+//!   in bytes), then `maps COUNT` (the most mappings the space may hold,
+//!   Linux's `vm.max_map_count`, default 65530). Writing one line of the
+//!   same form (`as` rounded up to pages) sets that limit of the writer:
+//!   mmap, mremap and stack growth past `as` fail (ENOMEM; SIGSEGV for
+//!   stack growth); mmap, mprotect, munmap and mremap that would need more
+//!   grants than `maps` fail with ENOMEM. Setting a limit below the current
+//!   use is allowed and only stops growth, as Linux's `setrlimit`. Fork and
+//!   exec keep both. A privileged process may set any value; an
+//!   unprivileged one may only keep or lower them (EPERM otherwise), as
+//!   Linux allows raising a hard limit only with CAP_SYS_RESOURCE.
+//!   Anything else written is EINVAL.
 //!
 //! And one is a machine control, for privileged processes only (EPERM
 //! otherwise; anything else written is EINVAL):
@@ -81,48 +84,67 @@ fn with_injector(process: &process::Process, f: impl FnOnce(&mm::FailInjector)) 
     }
 }
 
-/// The `sys:limits` text for a mapped-pages cap.
-fn render_limits(cap_pages: Option<u64>) -> String {
-    match cap_pages {
-        Some(pages) => format!("as {}\n", pages.saturating_mul(rmm::PAGE_SIZE)),
-        None => String::from("as unlimited\n"),
-    }
+/// One limit a `sys:limits` command sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    /// The mapped-pages cap (`as BYTES`, rounded up; `None`: unlimited).
+    AddressSpace(Option<u64>),
+    /// The most grants the space may hold (`maps N`).
+    Maps(u64),
 }
 
-/// The mapped-pages cap a `sys:limits` command asks for: `as BYTES`
-/// (rounded up to pages) or `as unlimited` (`None`). EINVAL for anything
-/// else.
-fn parse_limits(command: &str) -> Result<Option<u64>> {
+/// The `sys:limits` text of `space`: one `NAME VALUE` line per limit.
+fn render_limits(space: &mm::AddrSpace) -> String {
+    let mut text = match space.max_mapped_pages() {
+        Some(pages) => format!("as {}\n", pages.saturating_mul(rmm::PAGE_SIZE)),
+        None => String::from("as unlimited\n"),
+    };
+    let _ = writeln!(text, "maps {}", space.max_grants());
+    text
+}
+
+/// The limit a `sys:limits` command asks for: `as BYTES` (rounded up to
+/// pages), `as unlimited`, or `maps COUNT`. EINVAL for anything else.
+fn parse_limits(command: &str) -> Result<Limit> {
     let mut words = command.split_ascii_whitespace();
-    let (Some("as"), Some(value), None) = (words.next(), words.next(), words.next()) else {
+    let (Some(name), Some(value), None) = (words.next(), words.next(), words.next()) else {
         return Err(Error::new(EINVAL));
     };
-    if value == "unlimited" {
-        return Ok(None);
+    if name == "as" && value == "unlimited" {
+        return Ok(Limit::AddressSpace(None));
     }
     // Digits only: `parse` alone would take a leading `+`.
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::new(EINVAL));
     }
-    let bytes: u64 = value.parse().map_err(|_| Error::new(EINVAL))?;
-    Ok(Some(bytes.div_ceil(rmm::PAGE_SIZE)))
+    let number: u64 = value.parse().map_err(|_| Error::new(EINVAL))?;
+    match name {
+        "as" => Ok(Limit::AddressSpace(Some(number.div_ceil(rmm::PAGE_SIZE)))),
+        "maps" => Ok(Limit::Maps(number)),
+        _ => Err(Error::new(EINVAL)),
+    }
 }
 
-/// Sets `process`'s mapped-pages cap to `cap_pages`. EPERM if the process
-/// is unprivileged and the new cap is above the old one (`None` is above
-/// every number).
-fn set_limit(process: &process::Process, cap_pages: Option<u64>) -> Result<()> {
+/// Sets one of `process`'s limits. EPERM if the process is unprivileged
+/// and the new value is above the old one (no cap is above every number).
+fn set_limit(process: &process::Process, limit: Limit) -> Result<()> {
     let mut space = process.space.lock();
     let space = space.as_mut().expect("a running process has a space");
-    let raises = match (space.max_mapped_pages(), cap_pages) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(old), Some(new)) => new > old,
+    let raises = match limit {
+        Limit::AddressSpace(cap) => match (space.max_mapped_pages(), cap) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(old), Some(new)) => new > old,
+        },
+        Limit::Maps(cap) => cap > space.max_grants(),
     };
     if raises && !process.is_privileged() {
         return Err(Error::new(EPERM));
     }
-    space.set_max_mapped_pages(cap_pages);
+    match limit {
+        Limit::AddressSpace(cap) => space.set_max_mapped_pages(cap),
+        Limit::Maps(cap) => space.set_max_grants(cap),
+    }
     Ok(())
 }
 
@@ -176,7 +198,7 @@ fn render(path: &str) -> Result<String> {
         "limits" => {
             let process = process::current();
             let space = process.space.lock();
-            text = render_limits(space.as_ref().expect("a running process has a space").max_mapped_pages());
+            text = render_limits(space.as_ref().expect("a running process has a space"));
         }
         "inject" | "privilege" | "power" => {}
         "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\nlimits\nuname\npower\n"),

@@ -105,6 +105,12 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
             MapSource::Physical { phys: rmm::PhysAddr::new(offset as u64), kind }
         }
     };
+    // Populating writable memory gives every page a slot: room for them
+    // first (the undo records are reserved, fallibly, by tessera-mm).
+    if map_flags.contains(MapFlags::POPULATE) && prot(flags).contains(Prot::WRITE) {
+        let pages = (size as u64).div_ceil(PAGE_SIZE);
+        crate::mm::reserve_heap_for((pages as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
+    }
     let request = MmapRequest::anonymous(size as u64, prot(flags), map_flags)
         .at(rmm::VirtAddr::new(address as u64))
         .source(source);

@@ -47,9 +47,21 @@ fn with_space<R>(mut f: impl FnMut(&mut crate::mm::AddrSpace) -> Result<R>) -> R
     }
 }
 
+/// Calls that give memory back (or end a process) run even when the kernel
+/// heap has no room left: they must be able to relieve the shortage.
+const RELIEVING: [usize; 6] = [SYS_EXIT, SYS_EXIT_THREAD, SYS_CLOSE, SYS_FUNMAP, SYS_KILL, SYS_WAITPID];
+
 /// Runs syscall `number` with `args` for the current process.
+///
+/// Every call except the [`RELIEVING`] ones first makes sure the kernel
+/// heap has room for what one call allocates (`mm::reserve_call_heap`):
+/// when memory is so short that it cannot, the call fails with ENOMEM
+/// before doing anything, instead of an allocation failing half-way.
 pub fn dispatch(number: usize, args: [usize; 6], frame: &mut TrapFrame) -> Result<usize> {
     let [a, b, c, d, e, f] = args;
+    if !RELIEVING.contains(&number) {
+        crate::mm::reserve_call_heap()?;
+    }
     match number {
         SYS_OPEN => fs::open(a, b, c),
         SYS_CLOSE => fs::close(a),

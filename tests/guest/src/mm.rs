@@ -328,17 +328,32 @@ pub fn expect_segv_status(checks: &mut Checks, what: &str, status: Result<WaitSt
 
 // ---- the address-space cap (`sys:limits`) ---------------------------------
 
-/// The caller's address-space cap from `sys:limits`: `Some(bytes)`, or
-/// `None` for `as unlimited`. Errors: those of `io::read_file`; `EINVAL`
-/// the text is not one `as BYTES` / `as unlimited` line.
-pub fn as_limit() -> Result<Option<usize>> {
+/// The value of the `NAME VALUE` line of `sys:limits` called `name`.
+/// Errors: those of `io::read_file`; `EINVAL` if the text is not UTF-8 or
+/// has no such line.
+pub fn limit_line(name: &str) -> Result<String> {
     let bad = || tessera_runtime::Error::new(tessera_runtime::abi::error::EINVAL);
     let text = String::from_utf8(io::read_file("sys:limits")?).map_err(|_| bad())?;
-    match text.strip_prefix("as ").and_then(|rest| rest.strip_suffix('\n')) {
-        Some("unlimited") => Ok(None),
-        Some(bytes) => bytes.parse().map(Some).map_err(|_| bad()),
-        None => Err(bad()),
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map(String::from)
+        .ok_or_else(bad)
+}
+
+/// The caller's address-space cap from `sys:limits`: `Some(bytes)`, or
+/// `None` for `as unlimited`. Errors: those of [`limit_line`]; `EINVAL`
+/// if the value is neither a number nor `unlimited`.
+pub fn as_limit() -> Result<Option<usize>> {
+    let bad = || tessera_runtime::Error::new(tessera_runtime::abi::error::EINVAL);
+    match limit_line("as")?.as_str() {
+        "unlimited" => Ok(None),
+        bytes => bytes.parse().map(Some).map_err(|_| bad()),
     }
+}
+
+/// The caller's grant cap (`maps COUNT` in `sys:limits`).
+pub fn maps_limit() -> Result<u64> {
+    limit_line("maps")?.parse().map_err(|_| tessera_runtime::Error::new(tessera_runtime::abi::error::EINVAL))
 }
 
 /// Writes `command` (e.g. `as 1048576`, `as unlimited`) to `sys:limits`

@@ -190,6 +190,10 @@ impl PageTable for FakeTable {
     fn translate(&self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)> {
         self.entries.get(&(page.get() / PAGE_SIZE)).copied()
     }
+    fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)> {
+        let (number, (frame, flags)) = self.entries.range(from.get() / PAGE_SIZE..end.get() / PAGE_SIZE).next()?;
+        Some((VirtAddr::new(number * PAGE_SIZE), *frame, *flags))
+    }
 }
 
 impl FakeFrames {
