@@ -55,6 +55,12 @@ pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
         };
         match resolved {
             Ok(()) => {
+                // The fault may have been a stale entry with fewer rights
+                // than the PTE now gives (an upgrade is never shot down):
+                // drop this CPU's copy: the Arm architecture lets a TLB keep
+                // an entry that caused a permission fault, so an aarch64 CPU
+                // could fault on it again (x86 drops it on the fault itself).
+                crate::arch::tlb::flush_user_pages_local(address & !(rmm::PAGE_SIZE - 1), 1);
                 process::exit_if_killed();
                 return;
             }

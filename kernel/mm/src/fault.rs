@@ -141,7 +141,6 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
                 return Err(FaultError::Bus);
             }
             let frame = tx.object_page(object, index).ok_or(FaultError::OutOfMemory)?;
-            tx.take_ref(frame);
             tx.insert_slot(page, frame);
             tx.map_pte(page, frame, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)
         }

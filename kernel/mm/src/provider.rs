@@ -98,16 +98,25 @@ impl MemObject {
     pub fn pages(&self) -> alloc::vec::Vec<(u64, PhysAddr)> {
         self.pages.lock().iter().map(|(i, f)| (*i, *f)).collect()
     }
-    /// The frame of page `index`, allocating a zeroed one if the page was
-    /// never touched. `None` when frames are exhausted; the `bool` says
-    /// whether the frame is new.
-    pub(crate) fn get_or_allocate(&self, index: u64, frames: &mut impl FrameStore) -> Option<(PhysAddr, bool)> {
+    /// The frame of page `index` with one more reference for the caller,
+    /// allocating a zeroed one if the page was never touched (the object
+    /// keeps the allocation's reference). `None` when frames are exhausted;
+    /// the `bool` says whether the frame is new.
+    ///
+    /// The caller's reference is taken under the object's lock, so a
+    /// rolled-back operation in another space, which takes a page it
+    /// allocated back out only while nobody else references it
+    /// ([`Self::remove_page_if`]), can never free a frame this caller has
+    /// looked up but not referenced yet.
+    pub(crate) fn get_ref_or_allocate(&self, index: u64, frames: &mut impl FrameStore) -> Option<(PhysAddr, bool)> {
         let mut pages = self.pages.lock();
-        if let Some(frame) = pages.get(&index) {
-            return Some((*frame, false));
+        if let Some(&frame) = pages.get(&index) {
+            frames.get(frame);
+            return Some((frame, false));
         }
         let frame = frames.allocate_zeroed()?;
         pages.insert(index, frame);
+        frames.get(frame);
         Some((frame, true))
     }
     /// Forgets page `index` if it still holds `frame`, handing back the

@@ -340,13 +340,15 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         self.local.defer_put(frame);
     }
 
-    /// Page `index` of `object`, allocating it if never touched. `None`
-    /// when frames are exhausted.
+    /// Page `index` of `object` with one reference for this operation
+    /// (undone by a rollback), allocating it if never touched. `None` when
+    /// frames are exhausted.
     pub(crate) fn object_page(&mut self, object: &SharedObject, index: u64) -> Option<PhysAddr> {
-        let (frame, new) = object.get_or_allocate(index, self.frames)?;
+        let (frame, new) = object.get_ref_or_allocate(index, self.frames)?;
         if new && self.mode == Mode::Undoable {
             self.log.push(Undo::ObjectPage(object.clone(), index));
         }
+        self.record(Undo::TookRef(frame));
         Some(frame)
     }
 }

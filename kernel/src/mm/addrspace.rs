@@ -16,7 +16,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use rmm::{FrameAllocator, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
 use tessera_abi::error::{EFAULT, EINVAL, ENOMEM, Error, Result};
@@ -37,10 +37,23 @@ const USER_ROOT_ENTRIES: core::ops::Range<usize> = 0..256;
 /// Allocation-failure injection (a test knob, `sys:inject`): when not 0,
 /// the (value − 1)-th next user-memory frame allocation of the process
 /// whose counter this is fails. One failure, then off.
+///
+/// It also holds the second knob of `sys:inject`: skipping TLB shootdowns
+/// for this space (each call flushes only its own CPU), which a privileged
+/// test sets to show that `mm-threads` notices a missing shootdown.
 #[derive(Default)]
-pub struct FailInjector(AtomicUsize);
+pub struct FailInjector(AtomicUsize, AtomicBool);
 
 impl FailInjector {
+    /// Makes this space's calls flush only the calling CPU's TLB (`true`),
+    /// or shoot down every CPU again (`false`).
+    pub fn skip_shootdowns(&self, skip: bool) {
+        self.1.store(skip, Ordering::Release);
+    }
+    fn skips_shootdowns(&self) -> bool {
+        self.1.load(Ordering::Acquire)
+    }
+
     /// Makes the `n`-th next allocation (0 = the very next) fail.
     pub fn arm(&self, n: usize) {
         self.0.store(n.saturating_add(1), Ordering::Release);
@@ -381,7 +394,11 @@ impl AddrSpace {
                 // Cached walks through the freed tables: a full flush.
                 ranges.push(0..USER_END);
             }
-            tlb::shootdown(&self.cpus, &ranges);
+            if self.inject.skips_shootdowns() {
+                tlb::flush_local_only(&ranges);
+            } else {
+                tlb::shootdown(&self.cpus, &ranges);
+            }
         }
         let releases = shootdown.finish(&mut KernelFrames);
         self.releases.extend(releases);

@@ -335,6 +335,13 @@ pub fn shootdown(cpus: &CpuSet, ranges: &[Range<u64>]) {
     }
 }
 
+/// Flushes `ranges` from this CPU's TLB only, leaving every other CPU's
+/// entries stale: what a missing shootdown would do. Only for the
+/// `sys:inject` knob that shows the guest test `mm-threads` catches it.
+pub fn flush_local_only(ranges: &[Range<u64>]) {
+    Flush::new(ranges).run_local();
+}
+
 /// [`shootdown`] through the mailboxes, IPIs and acknowledgements even
 /// where the hardware broadcasts (aarch64); flushes only this CPU's TLB
 /// itself. Returns how many other CPUs acknowledged (or had left `cpus`).

@@ -23,6 +23,11 @@
 //! - `sys:inject`: `frame N` makes the writer's N-th next user-memory frame
 //!   allocation (0 = the next) fail, once; `off` clears it. An mm call that
 //!   hits it must fail with ENOMEM and leave everything as before.
+//!   `shootdown off` (privileged writers only, else EPERM: stale entries
+//!   could reach frames that other processes reuse) makes the writer's mm
+//!   calls flush only their own CPU's TLB, a missing shootdown on purpose,
+//!   so `mm-threads` can show it notices one; `shootdown on` undoes it.
+//!   Fork gives the child fresh knobs.
 //! - `sys:privilege`: `drop` makes the writer unprivileged for good
 //!   (`memory:physical` is then EPERM, and `sys:limits` can only be
 //!   lowered); children inherit it.
@@ -260,6 +265,12 @@ impl KernelScheme for SysScheme {
         let process = process::current();
         match (path.as_str(), command) {
             ("inject", "off") => with_injector(&process, |i| i.disarm()),
+            // Stale translations could reach frames other processes reuse.
+            ("inject", "shootdown off" | "shootdown on") if !process.is_privileged() => {
+                return Err(Error::new(EPERM));
+            }
+            ("inject", "shootdown off") => with_injector(&process, |i| i.skip_shootdowns(true)),
+            ("inject", "shootdown on") => with_injector(&process, |i| i.skip_shootdowns(false)),
             ("inject", _) => {
                 let n = command.strip_prefix("frame ").and_then(|n| n.trim().parse().ok());
                 let n = n.ok_or(Error::new(EINVAL))?;

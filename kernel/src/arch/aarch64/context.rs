@@ -181,8 +181,11 @@ pub fn init_fpu() {}
 /// pointer already is.
 pub fn set_kernel_stack(_top: u64) {}
 
-/// Switches TTBR0_EL1 to the user table rooted at `root` and drops stale
-/// user TLB entries (no ASIDs yet).
+/// Switches TTBR0_EL1 to the user table rooted at `root` and drops this
+/// CPU's stale TLB entries (no ASIDs yet). Only this CPU's: another CPU's
+/// entries belong to the table it runs, and a change to a table reaches
+/// every CPU using it by a shootdown. A broadcast here would also flush
+/// every other CPU at each switch, hiding a missing shootdown.
 ///
 /// # Safety
 /// `root` must be a valid user table (or an empty one).
@@ -193,8 +196,8 @@ pub unsafe fn activate_user_table(root: PhysAddr) {
             "dsb ishst",
             "msr ttbr0_el1, {}",
             "isb",
-            "tlbi vmalle1is",
-            "dsb ish",
+            "tlbi vmalle1",
+            "dsb nsh",
             "isb",
             in(reg) root.get(),
             options(nostack),

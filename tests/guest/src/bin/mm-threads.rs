@@ -6,13 +6,19 @@
 //! of a page filled with [`PATTERN`], exiting the process with
 //! [`SAW_OTHER`] if it ever reads anything else, while the first thread
 //! (spinning, so both run at once on two CPUs) waits for 10000 reads and
-//! then revokes the page. The child must die with SIGSEGV.
+//! then revokes the page and raises a flag. The child must die with
+//! SIGSEGV. An access the thread makes after it saw the flag must fault:
+//! the revoking call returned only after every CPU dropped the page from
+//! its TLB. If it succeeds, the thread's CPU used a stale entry
+//! ([`STALE`]) — this catches a missing shootdown at once, before the
+//! thread's next timer tick reloads its page-table root.
 //!
 //! | case (20 rounds each) | checks |
 //! |---|---|
-//! | munmap | the page unmapped, then 64 pages written at once (allocations likely to reuse its frame): the reader dies with SIGSEGV, never reads another value |
-//! | mprotect-none | the page made PROT_NONE: SIGSEGV, never another value |
-//! | mprotect-read | a writer thread, the page made read-only: SIGSEGV |
+//! | munmap | the page unmapped, then 64 pages written at once (allocations likely to reuse its frame): the reader dies with SIGSEGV, never reads another value, never reads after the flag |
+//! | mprotect-none | the page made PROT_NONE: SIGSEGV, never another value, never after the flag |
+//! | mprotect-read | a writer thread, the page made read-only: SIGSEGV, never a write after the flag |
+//! | no-shootdown | the munmap case with `shootdown off` written to `sys:inject` (the revoking call flushes only its own CPU), round after round (at most 200): the stale entry must be seen (STALE or another value), proving the cases above can fail |
 //!
 //! Finally the free-frame count is back where it was.
 #![no_std]
@@ -54,6 +60,9 @@ const NEVER_FAULTED: i32 = 4;
 const SETUP_FAILED: i32 = 5;
 /// The child's exit status: the thread did not get going.
 const THREAD_STUCK: i32 = 6;
+/// The child's exit status: an access after the revoking call returned
+/// did not fault (a stale TLB entry on the thread's CPU).
+const STALE: i32 = 7;
 
 /// How the first thread takes the page away.
 #[derive(Clone, Copy, Debug)]
@@ -74,8 +83,46 @@ fn main(_args: Args) -> i32 {
     case(&mut checks, "munmap under a reading thread: SIGSEGV, never another value", Revoke::Munmap);
     case(&mut checks, "mprotect(NONE) under a reading thread: SIGSEGV, never another value", Revoke::ProtNone);
     case(&mut checks, "mprotect(R) under a writing thread: SIGSEGV", Revoke::ReadOnly);
+    no_shootdown(&mut checks);
     frames_back_exactly(&mut checks, before);
     checks.finish()
+}
+
+/// With shootdowns skipped for the child, the munmap case must fail: the
+/// proof that [`case`] can see a missing shootdown.
+fn no_shootdown(checks: &mut Checks) {
+    let mut seen = [0usize; 3];
+    // Until the first round that sees it (a timer tick on the reader's CPU
+    // may flush its entry before it looks), at most ten times the rounds.
+    for _ in 0..10 * ROUNDS {
+        if seen[0] > 0 {
+            break;
+        }
+        let status = fork_with(|| race_without_shootdown(Revoke::Munmap)).and_then(reap);
+        match status.map(|(_, s)| s.code().map(|c| c as i32)) {
+            Ok(Some(STALE | SAW_OTHER)) => seen[0] += 1,
+            Ok(Some(SETUP_FAILED)) => seen[2] += 1,
+            _ => seen[1] += 1,
+        }
+    }
+    checks.check(
+        "without the shootdown (sys:inject `shootdown off`) the stale entry is seen",
+        seen[0] > 0 && seen[2] == 0,
+        format_args!("{} rounds saw it, {} did not, {} could not set the knob", seen[0], seen[1], seen[2]),
+    );
+}
+
+/// [`race`] in a process whose mm calls flush only their own CPU.
+fn race_without_shootdown(revoke: Revoke) -> i32 {
+    let knob = sys::open("sys:inject", tessera_runtime::abi::flag::O_WRONLY).and_then(|fd| {
+        let written = sys::write(fd, b"shootdown off");
+        let _ = sys::close(fd);
+        written
+    });
+    if knob.is_err() {
+        return SETUP_FAILED;
+    }
+    race(revoke)
 }
 
 /// Runs [`ROUNDS`] rounds of `revoke`; one check for all of them.
@@ -109,6 +156,7 @@ fn verdict(status: WaitStatus) -> &'static str {
         Some(NEVER_FAULTED) => ": the thread went on for 2 s without faulting (the revoke did not reach its CPU)",
         Some(SETUP_FAILED) => ": mmap, mprotect, munmap or spawning the thread failed",
         Some(THREAD_STUCK) => ": the thread did not start within 2 s",
+        Some(STALE) => ": the thread reached the page after the revoking call returned (a missing TLB shootdown)",
         _ => "",
     }
 }
@@ -124,15 +172,23 @@ fn race(revoke: Revoke) -> i32 {
     }
     let accesses = Arc::new(AtomicUsize::new(0));
     let counter = accesses.clone();
+    let done = Arc::new(AtomicUsize::new(0));
+    let revoked_flag = done.clone();
     let writer = matches!(revoke, Revoke::ReadOnly);
     let spawned = thread::spawn(move || {
         let mut i = 0usize;
         loop {
+            // Read before the access: if the flag was up, the access
+            // below came after the revoking call had returned.
+            let after = revoked_flag.load(Ordering::Acquire) != 0;
             let addr = page + (i % WORDS) * 8;
             if writer {
                 write_word(addr, PATTERN);
             } else if read_word(addr) != PATTERN {
                 sys::exit(SAW_OTHER as usize);
+            }
+            if after {
+                sys::exit(STALE as usize);
             }
             i += 1;
             counter.store(i, Ordering::Relaxed);
@@ -164,6 +220,7 @@ fn race(revoke: Revoke) -> i32 {
     if revoked.is_err() {
         return SETUP_FAILED;
     }
+    done.store(1, Ordering::Release);
     if matches!(revoke, Revoke::Munmap) {
         // Fresh frames now: the freed one is likely among them. A reader
         // still reaching it through a stale translation would see these
