@@ -8,6 +8,7 @@
 //! | populate-16g | `mmap(16 GiB, PROT_READ, MAP_PRIVATE \| MAP_POPULATE)` | works (or ENOMEM) with the kernel heap's use growing by less than 1 MiB: zero-frame pages cost no per-page bookkeeping; the pages read zero; munmap works |
 //! | map-storm | up to 5,000,000 one-page mmaps of alternating protection (they cannot merge) | ENOMEM once the space holds `maps` (65,530) grants, heap growth under 512 bytes a grant; at the cap, munmap or mprotect that would cut a grant is ENOMEM and changes nothing; whole grants still unmap |
 //! | maps-limit | `sys:limits` `maps N`: lower to 64, map until refused | ENOMEM at exactly 64 grants; lowering works unprivileged, raising is EPERM after `drop` |
+//! | pending-requests | registers a scheme that never reads its queue, then 1,000 processes each block in `open` on it; the daemon is killed | every caller gets EIO or ENODEV and exits; the kernel heap's use is back within 256 KiB |
 //! | absurd-elf | `execve` of hand-made ELF files in ramfs: a 1 TiB writable `.bss`, overlapping segments, a segment in kernel space, a segment whose end wraps | ENOMEM for the `.bss` (more than all of memory), ENOEXEC for the others, before anything proportional is allocated; the caller goes on |
 //!
 //! Finally: the kernel heap's use is back within 1 MiB of where it started,
@@ -22,9 +23,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::{Memory, PAGE, frames_back, group, maps_limit, read_word, write_limits, write_word};
+use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, errno_name};
-use tessera_runtime::abi::error::{ENOEXEC, ENOMEM, EPERM};
-use tessera_runtime::abi::flag::{O_CREAT, O_TRUNC, O_WRONLY};
+use tessera_runtime::abi::TimeSpec;
+use tessera_runtime::abi::error::{EIO, ENODEV, ENOEXEC, ENOMEM, EPERM};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
+use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::mm::{
     self, ANONYMOUS_FD, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_RW,
 };
@@ -53,6 +57,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "populate-16g", populate_16g);
     group(&mut checks, "map-storm", map_storm);
     group(&mut checks, "maps-limit", maps_limit_group);
+    group(&mut checks, "pending-requests", pending_requests);
     group(&mut checks, "absurd-elf", absurd_elf);
     let heap_after = heap_used();
     checks.check(
@@ -194,6 +199,65 @@ fn maps_limit_group(checks: &mut Checks) {
     );
 }
 
+// ---- requests to a daemon that never answers -------------------------------
+
+/// Processes blocked on the silent daemon at once.
+const CALLERS: usize = 1000;
+/// Exit status of a caller whose open returned something else than EIO or
+/// ENODEV.
+const WRONG_ANSWER: i32 = 9;
+
+fn pending_requests(checks: &mut Checks) {
+    let heap_before = heap_used();
+    let Ok([ready_read, ready_write]) = sys::pipe2(0) else {
+        return checks.check("a pipe", false, format_args!("pipe2 failed"));
+    };
+    let daemon = fork_with(|| {
+        let Ok(_queue) = tessera_runtime::scheme::Server::register("hostile-q") else { return 1 };
+        let _ = sys::write(ready_write, b"r");
+        loop {
+            let _ = sys::nanosleep(&TimeSpec { tv_sec: 1, tv_nsec: 0 }, None);
+        }
+    });
+    let Ok(daemon) = daemon else { return checks.check("start the silent daemon", false, format_args!("fork failed")) };
+    let mut byte = [0u8; 1];
+    let ready = sys::read(ready_read, &mut byte);
+    checks.check("the silent daemon registers hostile-q:", ready == Ok(1), format_args!("{ready:?}"));
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        match fork_with(|| match sys::open("hostile-q:anything", O_RDONLY) {
+            Err(e) if e.errno == EIO || e.errno == ENODEV => 0,
+            _ => WRONG_ANSWER,
+        }) {
+            Ok(pid) => callers.push(pid),
+            Err(_) => break,
+        }
+    }
+    checks.check("1,000 callers block on it", callers.len() == CALLERS, format_args!("{} started", callers.len()));
+    // Let every caller reach its open.
+    let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 500_000_000 }, None);
+    let _ = sys::kill(daemon, SIGKILL);
+    let _ = reap(daemon);
+    let mut wrong = 0;
+    for pid in &callers {
+        match reap(*pid) {
+            Ok((_, status)) if status.code() == Some(0) => {}
+            _ => wrong += 1,
+        }
+    }
+    checks.check(
+        "every caller got EIO or ENODEV once the daemon died",
+        wrong == 0,
+        format_args!("{wrong} of {} did not", callers.len()),
+    );
+    let heap_after = heap_used();
+    checks.check(
+        "the kernel heap's use is back within 256 KiB",
+        heap_after <= heap_before + (256 << 10),
+        format_args!("heap_used_bytes {heap_before} before, {heap_after} after"),
+    );
+}
+
 // ---- hand-made ELF files ---------------------------------------------------
 
 /// The ELF machine of this CPU, from `sys:uname`.
@@ -240,8 +304,8 @@ fn exec_errno(image: &[u8]) -> Option<i32> {
     let written = io::write_all(fd, image);
     let _ = sys::close(fd);
     written.ok()?;
-    let pid = tessera_guest_tests::system::fork_with(|| sys::execve(ELF_PATH, &["hostile-elf"], &[]).errno).ok()?;
-    let (_, status) = tessera_guest_tests::system::reap(pid).ok()?;
+    let pid = fork_with(|| sys::execve(ELF_PATH, &["hostile-elf"], &[]).errno).ok()?;
+    let (_, status) = reap(pid).ok()?;
     status.code().map(|code| code as i32)
 }
 
