@@ -46,7 +46,7 @@ COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true
 USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
-	mm-limit mm-physical hostile tools shell $(COREUTILS)
+	mm-limit mm-physical hostile hostile-lender tools shell $(COREUTILS)
 INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
 	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
 INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'testrunner'
@@ -55,7 +55,7 @@ ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
-	mm-limit mm-physical hostile tools shell
+	mm-limit mm-physical hostile hostile-lender tools shell
 # The C programs' tests (mk/relibc.mk, built with relibc-shim).
 GUEST_TESTS += $(C_GUEST_TESTS)
 MKINITFS := $(TARGET_DIR)/release/mkinitfs

@@ -364,6 +364,17 @@ impl AddrSpace {
         self.grants.as_mut().expect("a live space").set_max_grants(cap);
     }
 
+    /// Whether the page at `virt` may be lent to another space (fmap): only
+    /// memory this space owns, private or shared anonymous. Device and
+    /// physical mappings (whose frames may be anyone's, or free), pages
+    /// borrowed from another space and file pages are not lent on.
+    pub fn lendable(&self, virt: u64) -> bool {
+        virt < USER_END
+            && self.grants().grant_at(VirtAddr::new(virt)).is_some_and(|grant| {
+                matches!(grant.kind, tessera_mm::ProviderKind::Allocated | tessera_mm::ProviderKind::AllocatedShared(_))
+            })
+    }
+
     /// The grants, as `/proc/pid/maps`-like lines.
     pub fn describe(&self) -> Vec<tessera_mm::GrantInfo> {
         self.grants().grants().collect()

@@ -50,13 +50,19 @@ fn token(file: &FileRef) -> &FmapToken {
 /// Takes one reference to the lender's frame of file page `index`: the
 /// page is faulted in the lender's space as a write (so it has a frame of
 /// its own, not the zero frame) with the lender's rights. SIGBUS if the
-/// lender is gone or the page is not there (past the end of the file).
+/// lender is gone, the page is not there (past the end of the file), or it
+/// is not memory the lender owns ([`super::AddrSpace::lendable`]).
 fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
     let addr = token.base + (index - file.first_page()) * PAGE_SIZE;
     let mut guard = lender.space.lock();
     let space = guard.as_mut().ok_or(FaultError::Bus)?;
+    // Only memory the lender owns: a device or physical mapping's frames
+    // may be anyone's (or free), borrowed pages are not lent on.
+    if !space.lendable(addr) {
+        return Err(FaultError::Bus);
+    }
     match space.fault(addr, Access::Write) {
         Ok(()) => {}
         Err(FaultError::OutOfMemory) => return Err(FaultError::OutOfMemory),

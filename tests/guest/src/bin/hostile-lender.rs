@@ -1,0 +1,202 @@
+//! `hostile-lender`: a filesystem daemon that lends what it must not. Its
+//! clients may get EIO (from mmap) or SIGBUS (on touching the page), and
+//! never a page that is not the daemon's own memory; the kernel must live.
+//!
+//! The daemon (a forked child of the test) serves `hostile-fs:`; each file
+//! name says how it answers `MmapPrep` for it:
+//!
+//! | file | the daemon lends | the client must see |
+//! |---|---|---|
+//! | `foreign` | an address it has nothing mapped at | EIO or SIGBUS |
+//! | `kernel` | a kernel address | EIO or SIGBUS |
+//! | `phys` | a `memory:physical` mapping of RAM (other processes' frames, or free ones) | EIO or SIGBUS: device and physical mappings are not lent |
+//! | `unmap` | its own page, then unmaps it before the client touches it | EIO or SIGBUS |
+//! | `protnone` | its own page, then makes it PROT_NONE | EIO or SIGBUS |
+//! | `fork` | its own page, then forks (the page becomes copy-on-write) | SIGBUS, or the page's own bytes |
+//!
+//! Each client maps lazily (the page is fetched on first touch, after the
+//! daemon's move) in a forked child. At the end the daemon is killed and
+//! free frames are back.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use tessera_guest_tests::Checks;
+use tessera_guest_tests::mm::{Memory, PAGE, frames_back, read_word, write_word};
+use tessera_guest_tests::system::{fork_with, reap};
+use tessera_runtime::abi::TimeSpec;
+use tessera_runtime::abi::error::{EIO, ENOENT};
+use tessera_runtime::abi::flag::O_RDWR;
+use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
+use tessera_runtime::mm::{self, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_NONE, PROT_READ, PROT_RW};
+use tessera_runtime::scheme::{CallerCtx, Opened, Scheme, Server};
+use tessera_runtime::{Args, Error, Result, io, sys};
+
+tessera_runtime::entry!(main);
+
+/// What every word of the daemon's lent pages holds.
+const PATTERN: u64 = 0x1E4D_E4B0_0C0F_FEE5;
+/// Files, in the order of their ids.
+const FILES: [&str; 6] = ["foreign", "kernel", "phys", "unmap", "protnone", "fork"];
+/// Redox's MAP_LAZY: fetch file pages on first touch.
+const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
+/// Exit statuses of a client child.
+const GOT_PATTERN: i32 = 10;
+const GOT_OTHER: i32 = 11;
+const MAP_EIO: i32 = 12;
+const MAP_OTHER_ERROR: i32 = 13;
+
+fn main(_args: Args) -> i32 {
+    let mut checks = Checks::new("hostile-lender");
+    let before = Memory::read();
+    let daemon = fork_with(daemon);
+    let Ok(daemon) = daemon else {
+        checks.check("start the daemon", false, format_args!("fork failed"));
+        return checks.finish();
+    };
+    if !wait_for_scheme() {
+        checks.check("the daemon serves hostile-fs:", false, format_args!("never appeared"));
+    } else {
+        for (id, name) in FILES.iter().enumerate() {
+            case(&mut checks, id, name);
+        }
+    }
+    let _ = sys::kill(daemon, SIGKILL);
+    let _ = reap(daemon);
+    frames_back(&mut checks, before);
+    checks.finish()
+}
+
+fn wait_for_scheme() -> bool {
+    for _ in 0..200 {
+        match sys::open("hostile-fs:foreign", O_RDWR) {
+            Ok(fd) => {
+                let _ = sys::close(fd);
+                return true;
+            }
+            Err(_) => {
+                let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 10_000_000 }, None);
+            }
+        }
+    }
+    false
+}
+
+/// Maps `name` lazily in a child, asks the daemon to make its move, touches
+/// the page; checks the child's fate.
+fn case(checks: &mut Checks, id: usize, name: &str) {
+    let status = fork_with(|| {
+        let Ok(fd) = sys::open(&format!("hostile-fs:{name}"), O_RDWR) else { return MAP_OTHER_ERROR };
+        // SAFETY: not fixed; the new mapping replaces nothing.
+        let mapped = unsafe { mm::mmap(0, PAGE, PROT_READ, MAP_SHARED | MAP_LAZY, fd, 0) };
+        let addr = match mapped {
+            Ok(addr) => addr,
+            Err(e) if e.errno == EIO => return MAP_EIO,
+            Err(_) => return MAP_OTHER_ERROR,
+        };
+        // The daemon's move (a write to the file), then the first touch.
+        let _ = sys::write(fd, b"move");
+        if read_word(addr) == PATTERN { GOT_PATTERN } else { GOT_OTHER }
+    })
+    .and_then(reap);
+    let pattern_ok = name == "fork";
+    let ok = match status {
+        Ok((_, s)) if s.signal() == Some(SIGBUS) => true,
+        Ok((_, s)) if s.code() == Some(MAP_EIO as usize) => true,
+        Ok((_, s)) if s.code() == Some(GOT_PATTERN as usize) => pattern_ok,
+        _ => false,
+    };
+    let expected = if pattern_ok { "SIGBUS, EIO or the page's own bytes" } else { "EIO or SIGBUS" };
+    let what = format!("{name}: {expected}");
+    match status {
+        Ok((_, s)) => checks.check(&what, ok, format_args!("the client {s} (file {id})")),
+        Err(e) => checks.check(&what, false, format_args!("fork/waitpid: {e}")),
+    }
+}
+
+// ---- the daemon ----------------------------------------------------------
+
+struct Lender {
+    /// The page lent for each file, once asked.
+    pages: Vec<Option<usize>>,
+}
+
+fn daemon() -> i32 {
+    let Ok(mut server) = Server::register("hostile-fs") else { return 1 };
+    let mut lender = Lender { pages: alloc::vec![None; FILES.len()] };
+    let error = server.run(&mut lender);
+    let _ = io::write_all(2, format!("hostile-fs: {error}\n").as_bytes());
+    1
+}
+
+/// A fresh populated page of [`PATTERN`].
+fn own_page() -> Result<usize> {
+    let page = mm::mmap_anonymous(PAGE, PROT_RW, MAP_PRIVATE | MAP_POPULATE)?;
+    for word in 0..PAGE / 8 {
+        write_word(page + word * 8, PATTERN);
+    }
+    Ok(page)
+}
+
+/// A `memory:physical` mapping of RAM well inside the guest's 512 MiB
+/// (RAM starts at 0 on x86_64's q35 and at 1 GiB on aarch64's virt).
+fn physical_page() -> Result<usize> {
+    let uname = io::read_file("sys:uname")?;
+    let base: usize = if core::str::from_utf8(&uname).unwrap_or("").contains("aarch64") { 0x4000_0000 } else { 0 };
+    let fd = sys::open("memory:physical@wb", O_RDWR)?;
+    // SAFETY: not fixed; the new mapping replaces nothing.
+    let mapped = unsafe { mm::mmap(0, PAGE, PROT_RW, MAP_SHARED, fd, base + (200 << 20)) };
+    let _ = sys::close(fd);
+    mapped
+}
+
+impl Scheme for Lender {
+    fn open(&mut self, path: &str, _flags: usize, _ctx: &CallerCtx) -> Result<Opened> {
+        let id = FILES.iter().position(|f| *f == path.trim_matches('/')).ok_or(Error::new(ENOENT))?;
+        Ok(Opened { id, positioned: false })
+    }
+
+    fn fsize(&mut self, _id: usize) -> Result<u64> {
+        Ok(PAGE as u64)
+    }
+
+    fn mmap_prep(&mut self, id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<usize> {
+        let addr = match FILES[id] {
+            "foreign" => 0x6000_0000_0000,
+            "kernel" => 0xFFFF_8000_0000_0000,
+            "phys" => physical_page()?,
+            _ => own_page()?,
+        };
+        self.pages[id] = Some(addr);
+        Ok(addr)
+    }
+
+    /// "move": do to the lent page what the file's name says.
+    fn write(&mut self, id: usize, buf: &[u8], _offset: u64) -> Result<usize> {
+        if let Some(page) = self.pages[id] {
+            match FILES[id] {
+                // SAFETY: the page is the daemon's alone (lent, not used).
+                "unmap" => unsafe { mm::munmap(page, PAGE) }?,
+                // SAFETY: as above.
+                "protnone" => unsafe { mm::mprotect(page, PAGE, PROT_NONE) }?,
+                "fork" => {
+                    // The child keeps the copy-on-write twin a while.
+                    let _ = fork_with(|| {
+                        let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 100_000_000 }, None);
+                        0
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn munmap(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
+        Ok(())
+    }
+}
