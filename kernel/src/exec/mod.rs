@@ -83,6 +83,9 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
     {
         return Err(no_exec());
     }
+    // Room for the program headers and the per-page layout at their
+    // largest, before either is read.
+    crate::mm::reserve_heap_for(MAX_PHDR_BYTES + MAX_DATA_PAGES as usize * crate::mm::SLOT_HEAP_BYTES)?;
     let phdrs = program_headers(program, hdr)?;
     let layout = Layout::new(&phdrs, hdr.e_entry, program.size, MAX_DATA_PAGES)?;
     // A `.bss` larger than all of memory is refused (ENOMEM) before
