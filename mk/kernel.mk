@@ -43,7 +43,7 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 USER_PACKAGES := init consoled sh ramfs coreutils tessera-guest-tests
 # The core tools (programs/coreutils, docs/tools.md), in bin/ of both initfs.
 COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true false shutdown reboot mmapdemo
-USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
+USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
 	mm-limit mm-physical hostile hostile-lender tools shell $(COREUTILS)
@@ -52,7 +52,7 @@ INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'export PATH=/bin:/scheme/in
 INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'testrunner'
 # Files from the tree copied into etc/, per initfs.
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
-GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
+GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
 	mm-limit mm-physical hostile hostile-lender tools shell

@@ -42,9 +42,8 @@ pub struct FileMap {
     write_allowed: bool,
     /// A shared mapping of it has been writable: hand-backs need a sync.
     written: AtomicBool,
-    /// Grants mapping each file page: `start → (end, count)`, covering
-    /// exactly the pages still pinned.
-    pins: Mutex<BTreeMap<u64, (u64, u32)>>,
+    /// Grants mapping each file page (see [`PinRuns`]).
+    pins: Mutex<PinRuns>,
     token: FileToken,
 }
 
@@ -60,10 +59,7 @@ impl FileMap {
     /// file was opened for writing; EACCES otherwise).
     pub fn new(first_page: u64, pages: u64, shared: bool, write_allowed: bool, token: FileToken) -> FileRef {
         let id = NEXT_FILE_MAP_ID.fetch_add(1, Ordering::Relaxed);
-        let mut pins = BTreeMap::new();
-        if pages > 0 {
-            pins.insert(first_page, (first_page + pages, 1));
-        }
+        let pins = PinRuns::new(first_page, first_page.saturating_add(pages));
         Arc::new(Self {
             id,
             first_page,
@@ -97,7 +93,7 @@ impl FileMap {
     }
     /// Pages still pinned.
     pub fn pinned_pages(&self) -> u64 {
-        self.pins.lock().iter().map(|(start, (end, _))| end - start).sum()
+        self.pins.lock().pages()
     }
     /// Whether hand-backs need a write-back (shared and ever writable).
     pub fn needs_sync(&self) -> bool {
@@ -121,70 +117,139 @@ impl FileMap {
 
     /// One more grant maps file pages `[start, end)`.
     pub(crate) fn pin(&self, start: u64, end: u64) {
-        let mut pins = self.pins.lock();
-        for (_, (_, count)) in pieces(&mut pins, start, end) {
-            *count += 1;
-        }
-        merge_equal(&mut pins);
+        self.pins.lock().pin(start, end);
     }
 
     /// One grant fewer maps file pages `[start, end)`; returns the runs
     /// whose count reached zero (no longer pinned).
     pub(crate) fn unpin(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
-        let mut pins = self.pins.lock();
-        let mut freed = Vec::new();
-        for (piece_start, (piece_end, count)) in pieces(&mut pins, start, end) {
+        self.pins.lock().unpin(start, end)
+    }
+
+    /// The pinned runs, `(start, end, count)`, in order (for tests).
+    pub fn pin_runs(&self) -> Vec<(u64, u64, u32)> {
+        self.pins.lock().runs()
+    }
+}
+
+/// How many grants map each file page, as maximal runs of pages with the
+/// same non-zero count: `start → (end, count)`. Runs never overlap, and
+/// two touching runs never have the same count (they are merged), so a
+/// uniform lease is one run however many grants map it.
+///
+/// A pin or unpin of `[start, end)` splits at most the two runs that
+/// straddle its ends, changes the `k` runs inside and merges only around
+/// them: O((k + 1) log n) for n runs. Pinning every grant of a space (a
+/// fork) is so O((grants + runs) log runs), never a rescan of every run
+/// per grant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PinRuns {
+    runs: BTreeMap<u64, (u64, u32)>,
+}
+
+impl PinRuns {
+    /// Pages `[start, end)` pinned once each (nothing if empty).
+    pub fn new(start: u64, end: u64) -> Self {
+        let mut runs = BTreeMap::new();
+        if start < end {
+            runs.insert(start, (end, 1));
+        }
+        Self { runs }
+    }
+
+    /// Whether no page is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Pages pinned at least once.
+    pub fn pages(&self) -> u64 {
+        self.runs.iter().map(|(start, (end, _))| end - start).sum()
+    }
+
+    /// The runs, `(start, end, count)`, in order.
+    pub fn runs(&self) -> Vec<(u64, u64, u32)> {
+        self.runs.iter().map(|(s, (e, c))| (*s, *e, *c)).collect()
+    }
+
+    /// Pins pages `[start, end)` once more. Pages of the range that are
+    /// not pinned at all are skipped (a grant can only be copied from one
+    /// that pins its pages: a bug upstream, caught by a debug assertion).
+    pub fn pin(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let mut covered = 0;
+        for (piece_start, (piece_end, count)) in self.runs.range_mut(start..end) {
+            *count += 1;
+            covered += *piece_end - *piece_start;
+        }
+        debug_assert_eq!(covered, end - start, "pinning pages nobody pinned");
+        self.merge_around(start, end);
+    }
+
+    /// Unpins pages `[start, end)` once; returns the runs whose count
+    /// reached zero (each page handed back exactly once), in order and
+    /// coalesced.
+    pub fn unpin(&mut self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut freed: Vec<(u64, u64)> = Vec::new();
+        if start >= end {
+            return freed;
+        }
+        self.split_at(start);
+        self.split_at(end);
+        let mut dead = Vec::new();
+        for (piece_start, (piece_end, count)) in self.runs.range_mut(start..end) {
             debug_assert!(*count > 0);
-            *count -= 1;
+            *count = count.saturating_sub(1);
             if *count == 0 {
+                dead.push(*piece_start);
                 match freed.last_mut() {
-                    Some((_, last_end)) if *last_end == piece_start => *last_end = piece_end,
-                    _ => freed.push((piece_start, piece_end)),
+                    Some((_, last_end)) if *last_end == *piece_start => *last_end = *piece_end,
+                    _ => freed.push((*piece_start, *piece_end)),
                 }
             }
         }
-        for (start, _) in &freed {
-            // `freed` runs are unions of whole pieces.
-            let mut at = *start;
-            while let Some((end, 0)) = pins.get(&at).copied() {
-                pins.remove(&at);
-                at = end;
-            }
+        for at in dead {
+            self.runs.remove(&at);
         }
-        merge_equal(&mut pins);
+        self.merge_around(start, end);
         freed
     }
-}
 
-/// Splits the pinned runs at `start` and `end` and returns those inside
-/// `[start, end)` (pages not pinned at all are skipped: a bug upstream,
-/// caught by the debug assertion in `unpin`).
-fn pieces(pins: &mut BTreeMap<u64, (u64, u32)>, start: u64, end: u64) -> Vec<(u64, (u64, &mut u32))> {
-    for at in [start, end] {
-        let covering = pins.range(..at).next_back().map(|(s, (e, c))| (*s, *e, *c));
+    /// Splits the run straddling page `at` (if any) into two at `at`.
+    fn split_at(&mut self, at: u64) {
+        let covering = self.runs.range(..at).next_back().map(|(s, (e, c))| (*s, *e, *c));
         if let Some((s, e, c)) = covering
-            && s < at
             && at < e
         {
-            pins.insert(s, (at, c));
-            pins.insert(at, (e, c));
+            self.runs.insert(s, (at, c));
+            self.runs.insert(at, (e, c));
         }
     }
-    pins.range_mut(start..end).map(|(s, (e, c))| (*s, (*e, c))).collect()
-}
 
-/// Joins neighbouring runs with the same count.
-fn merge_equal(pins: &mut BTreeMap<u64, (u64, u32)>) {
-    let runs: Vec<(u64, u64, u32)> = pins.iter().map(|(s, (e, c))| (*s, *e, *c)).collect();
-    let mut merged: Vec<(u64, u64, u32)> = Vec::with_capacity(runs.len());
-    for (s, e, c) in runs {
-        match merged.last_mut() {
-            Some((_, last_end, last_count)) if *last_end == s && *last_count == c => *last_end = e,
-            _ => merged.push((s, e, c)),
+    /// Merges equal touching runs from the one before `start` through the
+    /// one starting at `end`: the only places a change in `[start, end)`
+    /// can have made mergeable.
+    fn merge_around(&mut self, start: u64, end: u64) {
+        let mut cursor = start;
+        while let Some((&key, &(key_end, key_count))) = self.runs.range(cursor..=end).next() {
+            let before = self.runs.range_mut(..key).next_back();
+            if let Some((_, (prev_end, prev_count))) = before
+                && *prev_end == key
+                && *prev_count == key_count
+            {
+                *prev_end = key_end;
+                self.runs.remove(&key);
+            }
+            // Runs are at least a page long: the next one starts later.
+            if key >= end {
+                break;
+            }
+            cursor = key + 1;
         }
-    }
-    if merged.len() != pins.len() {
-        *pins = merged.into_iter().map(|(s, e, c)| (s, (e, c))).collect();
     }
 }
 
@@ -271,7 +336,7 @@ mod tests {
         file.pin(11, 12);
         file.pin(10, 11);
         file.pin(12, 14);
-        let runs = file.pins.lock().clone();
+        let runs = file.pin_runs();
         assert_eq!(runs.len(), 1, "{runs:?}");
         assert!(file.unpin(10, 14).is_empty());
         assert_eq!(file.unpin(10, 14), [(10, 14)]);

@@ -121,7 +121,7 @@ mod unmap;
 pub use advise::{Advice, MsyncFlags};
 pub use error::{FaultError, MmError};
 pub use fault::Access;
-pub use file::{FileMap, FileRange, FileRef, FileRelease, FileToken};
+pub use file::{FileMap, FileRange, FileRef, FileRelease, FileToken, PinRuns};
 pub use grant::{Grant, GrantInfo, Prot};
 pub use map::{MapFlags, MapSource, MmapRequest};
 pub use page::{Page, PageRange};

@@ -142,7 +142,7 @@ pub fn abandon(file: FileRef) {
 /// still sent); without, only sends them.
 pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
     let mut result = Ok(());
-    for release in releases {
+    for release in coalesce(releases) {
         let token = token(&release.file);
         let flags = if release.needs_sync { NEEDS_SYNC } else { 0 };
         let sent = token.description.scheme.munmap(
@@ -159,6 +159,25 @@ pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
         }
     }
     result
+}
+
+/// Joins releases of the same lease that continue each other (one per
+/// grant when many small grants go at once), so that the scheme gets one
+/// Munmap per run of pages, not one per grant.
+fn coalesce(releases: Vec<FileRelease>) -> Vec<FileRelease> {
+    let mut out: Vec<FileRelease> = Vec::with_capacity(releases.len());
+    for release in releases {
+        if let Some(last) = out.last_mut()
+            && Arc::ptr_eq(&last.file, &release.file)
+            && last.needs_sync == release.needs_sync
+            && last.first_page.checked_add(last.pages) == Some(release.first_page)
+        {
+            last.pages += release.pages;
+            continue;
+        }
+        out.push(release);
+    }
+    out
 }
 
 /// Asks each lease's scheme to write back its pages in `ranges` (`MS_*`

@@ -1,13 +1,15 @@
 //! File mappings: pages fetched from the lender on fault, shared and
 //! private semantics, pins handed back exactly once (partial munmap, fork,
-//! teardown, MAP_FIXED replace, mremap shrink), and rollback keeping pins.
+//! teardown, MAP_FIXED replace, mremap shrink), rollback keeping pins,
+//! and the pin runs (`PinRuns`) checked page by page against a plain count
+//! array, at sizes where a rescan per grant would show.
 
 use std::sync::Arc;
 
 use super::harness::*;
 use crate::{
-    Access, Advice, FileMap, FileRef, FileRelease, FrameStore, MapFlags, MapSource, MmError, MmapRequest, RemapFlags,
-    Shootdown,
+    Access, Advice, FileMap, FileRef, FileRelease, FrameStore, MapFlags, MapSource, MmError, MmapRequest, PinRuns,
+    RemapFlags, Shootdown,
 };
 
 fn lease(first_page: u64, pages: u64, shared: bool) -> FileRef {
@@ -239,5 +241,146 @@ fn a_fault_outside_the_lease_or_after_unmap_does_not_fetch() {
     assert_eq!(s.file_page_wanted(a).map(|(_, i)| i), None);
     w.check(&[&s], &[]);
     w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+/// Checks `runs` against per-page counts `model` (index = page): sorted,
+/// disjoint, counts above zero, touching runs of different counts, and
+/// every page's count right.
+fn check_runs(runs: &PinRuns, model: &[u32]) {
+    let mut counted = vec![0u32; model.len()];
+    let mut last: Option<(u64, u32)> = None;
+    for (start, end, count) in runs.runs() {
+        assert!(start < end && count > 0, "bad run {start}..{end} x{count}");
+        if let Some((last_end, last_count)) = last {
+            assert!(last_end <= start, "runs overlap at {start}");
+            assert!(!(last_end == start && last_count == count), "unmerged runs at {start}");
+        }
+        for page in start..end {
+            counted[page as usize] = count;
+        }
+        last = Some((end, count));
+    }
+    assert_eq!(counted, model);
+}
+
+#[test]
+fn pin_runs_match_per_page_counts_and_free_each_page_once() {
+    const PAGES: u64 = 64;
+    let mut rng = Rng::new(7);
+    for round in 0..200 {
+        let mut runs = PinRuns::new(0, PAGES);
+        let mut model = vec![1u32; PAGES as usize];
+        let mut freed_total = vec![0u32; PAGES as usize];
+        for _ in 0..60 {
+            let start = rng.below(PAGES);
+            let end = start + 1 + rng.below(PAGES - start);
+            let span = start as usize..end as usize;
+            if model[span.clone()].iter().all(|&c| c > 0) {
+                if rng.chance(50) {
+                    runs.pin(start, end);
+                    model[span].iter_mut().for_each(|c| *c += 1);
+                } else {
+                    let freed = runs.unpin(start, end);
+                    let mut expect: Vec<(u64, u64)> = Vec::new();
+                    for page in span {
+                        model[page] -= 1;
+                        if model[page] == 0 {
+                            freed_total[page] += 1;
+                            match expect.last_mut() {
+                                Some((_, e)) if *e == page as u64 => *e += 1,
+                                _ => expect.push((page as u64, page as u64 + 1)),
+                            }
+                        }
+                    }
+                    assert_eq!(freed, expect, "round {round}");
+                }
+            }
+            check_runs(&runs, &model);
+        }
+        // Drop every pin left: each page comes back exactly once overall.
+        for page in 0..PAGES {
+            while model[page as usize] > 0 {
+                model[page as usize] -= 1;
+                let freed = runs.unpin(page, page + 1);
+                if model[page as usize] == 0 {
+                    assert_eq!(freed, [(page, page + 1)]);
+                    freed_total[page as usize] += 1;
+                } else {
+                    assert!(freed.is_empty());
+                }
+            }
+        }
+        assert!(runs.is_empty());
+        assert!(freed_total.iter().all(|&n| n == 1), "round {round}: {freed_total:?}");
+    }
+}
+
+/// 40k grants of one lease whose pins alternate (a first child unmapped
+/// every other page): a fork pins each grant and must not rescan every run
+/// for each (that was seconds with the space lock held); pins stay right
+/// through forks and partial unmaps, and every page goes back exactly once.
+#[test]
+fn many_grants_fork_fast_and_pins_stay_right() {
+    const N: u64 = 40_000;
+    let mut w = World::new();
+    let mut parent = w.space();
+    let file = lease(0, N, true);
+    let a = map(&mut w, &mut parent, &file, RW).unwrap();
+    for i in (0..N).step_by(2) {
+        w.mprotect(&mut parent, a.add(i * PAGE), PAGE, R).unwrap();
+    }
+    assert_eq!(parent.grants().count() as u64, N, "grants cannot merge");
+    let mut first = w.fork(&mut parent).unwrap();
+    assert_eq!(file.pin_runs(), [(0, N, 2)], "a uniform lease is one run");
+    let mut released = vec![0u32; N as usize];
+    let mut note = |releases: Vec<FileRelease>| {
+        for r in releases {
+            for page in r.first_page..r.first_page + r.pages {
+                released[page as usize] += 1;
+            }
+        }
+    };
+    for i in (0..N).step_by(2) {
+        let (result, releases) = run_releasing(&mut w, &mut first, |s, f, t| s.munmap(f, a.add(i * PAGE), PAGE, t));
+        result.unwrap();
+        assert!(releases.is_empty(), "the parent still maps page {i}");
+    }
+    assert_eq!(file.pin_runs().len() as u64, N, "alternating counts");
+    let started = std::time::Instant::now();
+    let mut second = w.fork(&mut parent).unwrap();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(3), "fork of {N} grants took {took:?}");
+    let model: Vec<u32> = (0..N).map(|i| if i % 2 == 0 { 2 } else { 3 }).collect();
+    let mut runs = PinRuns::new(0, N);
+    runs.pin(0, N);
+    for i in (1..N).step_by(2) {
+        runs.pin(i, i + 1);
+    }
+    check_runs(&runs, &model);
+    assert_eq!(file.pin_runs(), runs.runs());
+    // Partial unmaps across grant boundaries in the second child and the
+    // parent: nothing goes back while someone else maps the page.
+    let (result, releases) =
+        run_releasing(&mut w, &mut second, |s, f, t| s.munmap(f, a.add(100 * PAGE), 1000 * PAGE, t));
+    result.unwrap();
+    assert!(releases.is_empty());
+    let (result, releases) =
+        run_releasing(&mut w, &mut parent, |s, f, t| s.munmap(f, a.add(500 * PAGE), 1000 * PAGE, t));
+    result.unwrap();
+    // Pages 500..1100 are now mapped by nobody but the first child (odd
+    // ones); even ones there went back now.
+    let mut got = ranges(&releases).iter().map(|(p, n, _)| (*p, *n)).collect::<Vec<_>>();
+    got.sort();
+    let expect: Vec<(u64, u64)> = (500..1100).step_by(2).map(|p| (p, 1)).collect();
+    assert_eq!(got, expect);
+    note(releases);
+    for space in [parent, first, second] {
+        let (_, releases) = space.teardown(&mut w.frames);
+        note(releases);
+    }
+    assert!(released.iter().all(|&n| n == 1), "each page handed back exactly once");
+    assert_eq!(file.pinned_pages(), 0);
+    w.drop_lender();
     assert_eq!(w.frames.live(), 0);
 }

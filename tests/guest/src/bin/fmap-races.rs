@@ -1,0 +1,178 @@
+//! `fmap-races`: file mappings under races and at the edges, on a private
+//! `ramfs ramfs-races` instance and a lender daemon of its own.
+//!
+//! | group | checks |
+//! |---|---|
+//! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fork takes at most 8 × (+ 0.5 s) as long as the same fork with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use tessera_guest_tests::mm::{Memory, frames_back, group, now_ns};
+use tessera_guest_tests::ramfs;
+use tessera_guest_tests::system::{fork_with, reap};
+use tessera_guest_tests::{Checks, Shown};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDWR, O_TRUNC};
+use tessera_runtime::abi::signal::SIGKILL;
+use tessera_runtime::abi::{Result, TimeSpec};
+use tessera_runtime::io::read_file;
+use tessera_runtime::mm::{self, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_READ, PROT_RW};
+use tessera_runtime::sys;
+use tessera_runtime::{Args, process, thread};
+
+tessera_runtime::entry!(main);
+
+const SCHEME: &str = "ramfs-races";
+const PAGE: usize = 4096;
+/// Redox's MAP_LAZY: a file mapping fetches nothing at mmap.
+const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
+fn main(_args: Args) -> i32 {
+    let mut checks = Checks::new("fmap-races");
+    let before = Memory::read();
+    let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
+    group(&mut checks, "fmap-races many-grants", many_grants);
+    let pins = pins_total();
+    checks.check("pins back to 0", pins == Some(0), format_args!("{pins:?}"));
+    let _ = sys::kill(daemon, SIGKILL);
+    let _ = process::wait(daemon);
+    frames_back(&mut checks, before);
+    checks.finish()
+}
+
+fn at(path: &str) -> String {
+    format!("{SCHEME}:{path}")
+}
+
+/// The daemon's total pin count (`/.ramfs/pins`'s last line).
+fn pins_total() -> Option<usize> {
+    let text = read_file(&at("/.ramfs/pins")).ok()?;
+    let text = core::str::from_utf8(&text).ok()?;
+    text.lines().last()?.strip_prefix("total ")?.trim().parse().ok()
+}
+
+fn map(fd: usize, len: usize, prot: MapFlags, flags: MapFlags, offset: usize) -> Result<usize> {
+    // SAFETY: no fixed address: nothing of ours is replaced.
+    unsafe { mm::mmap(0, len, prot, flags, fd, offset) }
+}
+
+fn unmap(addr: usize, len: usize) -> Result<()> {
+    // SAFETY: the test's own mappings, no longer used.
+    unsafe { mm::munmap(addr, len) }
+}
+
+fn sleep_ms(ms: u64) {
+    let _ = sys::nanosleep(&TimeSpec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i32 }, None);
+}
+
+// ---- many grants -----------------------------------------------------------
+
+/// Grants (pages) of the one lease.
+const GRANTS: usize = 40_000;
+/// The fork of the alternating pins may take at most this many times as
+/// long as the fork of the same grants with uniform pins (plus
+/// [`FORK_SLACK_NS`]): the runs split and merge at every grant (about 3 to
+/// 4 times the work under TCG), while a rescan of every run per grant made
+/// it hundreds of times slower (minutes). Relative, so that TCG's speed does not matter; on hardware
+/// both are milliseconds.
+const FORK_FACTOR: u64 = 8;
+const FORK_SLACK_NS: u64 = 500_000_000;
+
+fn many_grants(checks: &mut Checks) {
+    let len = GRANTS * PAGE;
+    let Ok(fd) = sys::open(&at("/many"), O_CREAT | O_TRUNC | O_RDWR) else {
+        return checks.check("create /many", false, format_args!("failed"));
+    };
+    let sized = sys::ftruncate(fd, len);
+    let mapped = sized.and_then(|_| map(fd, len, PROT_RW, MAP_SHARED | MAP_LAZY, 0));
+    let Ok(addr) = mapped else {
+        return checks.check("many-grants: map 40k pages of a ramfs file", false, format_args!("{}", Shown(mapped)));
+    };
+    // Every other page read-only: no two neighbouring grants can merge.
+    let split = (0..GRANTS).step_by(2).all(|page| {
+        // SAFETY: the test's own mapping.
+        unsafe { mm::mprotect(addr + page * PAGE, PAGE, PROT_READ) }.is_ok()
+    });
+    checks.check("many-grants: 40k grants", split, format_args!("an mprotect failed"));
+    // A sibling thread needs the space's lock all the time (mmap, touch,
+    // munmap) on the other CPU.
+    let turns = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (counter, stopping) = (turns.clone(), stop.clone());
+    let sibling = thread::spawn(move || {
+        while !stopping.load(Ordering::Relaxed) {
+            if let Ok(page) = mm::mmap_anonymous(PAGE, PROT_RW, MAP_PRIVATE) {
+                // SAFETY: the page just mapped.
+                unsafe { core::ptr::write_volatile(page as *mut u8, 1) };
+                let _ = unmap(page, PAGE);
+            }
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let started = now_ns();
+    while turns.load(Ordering::Relaxed) < 10 && now_ns() - started < 2_000_000_000 {
+        core::hint::spin_loop();
+    }
+    // The same fork with uniform pins (one run): the baseline.
+    let t0 = now_ns();
+    let uniform = fork_with(|| 0);
+    let uniform_ns = now_ns() - t0;
+    if let Ok(pid) = uniform {
+        let _ = reap(pid);
+    }
+    // A first child unmaps every other page: the lease's pins alternate.
+    let Ok([ready_r, ready_w]) = sys::pipe2(0) else { return };
+    let first = fork_with(|| {
+        for page in (0..GRANTS).step_by(2) {
+            let _ = unmap(addr + page * PAGE, PAGE);
+        }
+        let _ = sys::write(ready_w, b"r");
+        loop {
+            sleep_ms(1000);
+        }
+    });
+    let _ = sys::close(ready_w);
+    let mut said = [0u8; 1];
+    let _ = sys::read(ready_r, &mut said);
+    let _ = sys::close(ready_r);
+    let before = turns.load(Ordering::Relaxed);
+    let t0 = now_ns();
+    let child = fork_with(|| 0);
+    let took = now_ns() - t0;
+    // The sibling goes on after the fork.
+    let after = turns.load(Ordering::Relaxed);
+    let t1 = now_ns();
+    while turns.load(Ordering::Relaxed) < after + 10 && now_ns() - t1 < 2_000_000_000 {
+        core::hint::spin_loop();
+    }
+    let later = turns.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    if let Ok(sibling) = sibling {
+        sibling.join();
+    }
+    checks.check(
+        "many-grants: the fork with alternating pins takes about as long as with uniform ones",
+        uniform.is_ok() && child.is_ok() && took < FORK_FACTOR * uniform_ns + FORK_SLACK_NS,
+        format_args!("{} ms, uniform {} ms", took / 1_000_000, uniform_ns / 1_000_000),
+    );
+    checks.check(
+        "many-grants: the sibling thread keeps running",
+        before >= 10 && later >= after + 10,
+        format_args!("turns {before} → {after} → {later}"),
+    );
+    if let Ok(child) = child {
+        let _ = reap(child);
+    }
+    if let Ok(first) = first {
+        let _ = sys::kill(first, SIGKILL);
+        let _ = reap(first);
+    }
+    let unmapped = unmap(addr, len);
+    checks.check("many-grants: munmap", unmapped.is_ok(), format_args!("{unmapped:?}"));
+    let _ = sys::close(fd);
+}
