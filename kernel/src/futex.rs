@@ -11,7 +11,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::sync::Mutex;
-use tessera_abi::error::{EAGAIN, EINTR, EINVAL, ETIMEDOUT, Error, Result};
+use tessera_abi::error::{EAGAIN, EFAULT, EINTR, EINVAL, ETIMEDOUT, Error, Result};
 
 use crate::sched::{self, Thread};
 use crate::usercopy::UserSlice;
@@ -25,30 +25,53 @@ struct Waiter {
 
 static WAITERS: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
 
-/// The user word at `addr`: EINVAL unless 4-aligned, EFAULT if unreadable.
-fn read_word(addr: usize) -> Result<u32> {
-    if !addr.is_multiple_of(4) {
-        return Err(Error::new(EINVAL));
-    }
-    let word = UserSlice::new(addr, 4)?;
+/// How often a wait may find its word's file page gone again between
+/// fetching it and checking it under the table's lock.
+const MAX_FETCHES: usize = 8;
+
+/// The user word at `addr`, read with the space's lock only (the caller
+/// holds the table's): `Ok(None)` if it sits in a lent file page not
+/// fetched yet, EFAULT if unreadable.
+fn read_present(word: UserSlice) -> Result<Option<u32>> {
     let process = process::current();
-    let mut space = process.space.lock();
-    let bytes = word.read(space.as_mut().expect("running"))?;
-    Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
+    let mut guard = process.space.lock();
+    let space = guard.as_mut().ok_or(Error::new(EFAULT))?;
+    let read = word.read(space);
+    let wanted = space.take_wanted();
+    match read {
+        Ok(bytes) => Ok(Some(u32::from_le_bytes(bytes.try_into().map_err(|_| Error::new(EFAULT))?))),
+        Err(_) if wanted.is_some() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// FUTEX_WAIT: sleeps while `*addr == expected`, until a [`wake`] on it, the
 /// monotonic deadline `deadline_ns` (ETIMEDOUT) or a kill (EINTR). EAGAIN
-/// at once if the word differs.
+/// at once if the word differs; EINVAL unless `addr` is 4-aligned, EFAULT
+/// if the word cannot be read (a lent file page is fetched first).
 pub fn wait(addr: usize, expected: u32, deadline_ns: Option<u64>) -> Result<usize> {
+    if !addr.is_multiple_of(4) {
+        return Err(Error::new(EINVAL));
+    }
+    let word = UserSlice::new(addr, 4)?;
     let me = sched::current();
     let pid = me.process.pid;
-    {
+    let mut fetches = 0;
+    loop {
+        // Fetch the word's page without the table's lock (the fetch takes
+        // the lender's space lock), then check it under the lock.
+        crate::mm::fmap::with_user_space(&me.process, |space| word.read(space))?;
         let mut waiters = WAITERS.lock();
-        if read_word(addr)? != expected {
-            return Err(Error::new(EAGAIN));
+        match read_present(word)? {
+            Some(value) if value != expected => return Err(Error::new(EAGAIN)),
+            Some(_) => {
+                waiters.push(Waiter { pid, addr, thread: me.clone() });
+                break;
+            }
+            // Unmapped and mapped again meanwhile: fetch again.
+            None if fetches < MAX_FETCHES => fetches += 1,
+            None => return Err(Error::new(EFAULT)),
         }
-        waiters.push(Waiter { pid, addr, thread: me.clone() });
     }
     // Takes this thread off the table; false if a wake already did.
     let unregister = || {

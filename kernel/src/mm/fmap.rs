@@ -19,7 +19,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use rmm::{PAGE_SIZE, PhysAddr};
-use tessera_abi::error::{EIO, Error, Result};
+use tessera_abi::error::{EFAULT, EIO, Error, Result};
 use tessera_mm::{Access, FaultError, FileRef, FileRelease};
 
 use crate::file::Description;
@@ -110,11 +110,41 @@ pub fn fault_in(
     Err(FaultError::Bus)
 }
 
-/// Fetches the page a user copy of the current process was waiting for
-/// (`AddrSpace::want`). `false` if it cannot be had (the copy then fails
-/// with EFAULT).
-pub fn fetch_wanted(process: &Process, virt: u64, access: Access) -> bool {
-    fault_in(&process.space, virt, access).is_ok()
+/// How often one user copy may wait for a file page before it gives up
+/// (EFAULT): each wait follows a change by another thread.
+const MAX_FILE_PAGE_WAITS: usize = 8;
+
+/// Runs the user copy `f` on `process`'s address space, under its lock.
+/// Every kernel copy from or to user memory goes through here (a syscall
+/// through `syscall::with_space`; futex and the clear-tid write directly),
+/// so none fails with EFAULT on a lent file page only because it was not
+/// fetched yet.
+///
+/// `f` runs again after it found such a page (`AddrSpace::want`): the page
+/// is fetched from its lender without the lock, so `f` must be retryable
+/// (user copies fail before copying anything). File pages the call
+/// unmapped are handed back after the lock is dropped (`funmap` reports
+/// their write-back itself). EFAULT if the process has no space any more.
+pub fn with_user_space<R>(process: &Process, mut f: impl FnMut(&mut super::AddrSpace) -> Result<R>) -> Result<R> {
+    let mut waits = 0;
+    loop {
+        let mut guard = process.space.lock();
+        let space = guard.as_mut().ok_or(Error::new(EFAULT))?;
+        let result = f(space);
+        let wanted = space.take_wanted();
+        let releases = space.take_file_releases();
+        drop(guard);
+        let _ = send_releases(releases, true);
+        match wanted {
+            Some((virt, access)) if result.is_err() && waits < MAX_FILE_PAGE_WAITS => {
+                waits += 1;
+                if fault_in(&process.space, virt, access).is_err() {
+                    return result;
+                }
+            }
+            _ => return result,
+        }
+    }
 }
 
 /// Asks the scheme behind `description` to lend `[offset, offset + size)`

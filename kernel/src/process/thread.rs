@@ -67,13 +67,10 @@ pub(super) fn clear_tid(thread: &Thread, process: &Process) {
     if addr == 0 || !addr.is_multiple_of(4) {
         return;
     }
-    let written = {
-        let mut space = process.space.lock();
-        match (space.as_mut(), UserSlice::new(addr, 4)) {
-            (Some(space), Ok(word)) => word.write(space, &0u32.to_le_bytes()).is_ok(),
-            _ => false,
-        }
-    };
+    // Through the file-page retry: the word may sit in a lent page.
+    let written = UserSlice::new(addr, 4)
+        .and_then(|word| crate::mm::fmap::with_user_space(process, |space| word.write(space, &0u32.to_le_bytes())))
+        .is_ok();
     if written {
         crate::futex::wake(process.pid, addr, 1);
     }

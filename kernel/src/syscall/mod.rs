@@ -13,38 +13,11 @@ use tessera_abi::number::*;
 
 use crate::arch::TrapFrame;
 
-/// How often one call may wait for a file page before it gives up
-/// (EFAULT): each wait follows a change by another thread.
-const MAX_FILE_PAGE_WAITS: usize = 8;
-
-/// Runs `f` with the calling process's address space, under its lock.
-///
-/// `f` runs again after a user copy found a file page not fetched yet: the
-/// page is fetched from its lender without the lock (`mm::fmap`), so `f`
-/// must be a retryable user copy (they fail before copying anything).
-/// File pages the call unmapped are handed back to their schemes after
-/// the lock is dropped; `funmap` reports their write-back itself.
-fn with_space<R>(mut f: impl FnMut(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
-    let process = crate::process::current();
-    let mut waits = 0;
-    loop {
-        let mut guard = process.space.lock();
-        let space = guard.as_mut().expect("a running process has a space");
-        let result = f(space);
-        let wanted = space.take_wanted();
-        let releases = space.take_file_releases();
-        drop(guard);
-        let _ = crate::mm::fmap::send_releases(releases, true);
-        match wanted {
-            Some((virt, access)) if result.is_err() && waits < MAX_FILE_PAGE_WAITS => {
-                waits += 1;
-                if !crate::mm::fmap::fetch_wanted(&process, virt, access) {
-                    return result;
-                }
-            }
-            _ => return result,
-        }
-    }
+/// Runs `f` with the calling process's address space, under its lock;
+/// a user copy that met a file page not fetched yet is retried after the
+/// page is fetched (see [`crate::mm::fmap::with_user_space`]).
+fn with_space<R>(f: impl FnMut(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
+    crate::mm::fmap::with_user_space(&crate::process::current(), f)
 }
 
 /// Calls that give memory back (or end a process) run even when the kernel

@@ -98,17 +98,14 @@ pub fn execve(
     frame: &mut TrapFrame,
     [path_ptr, path_len, argv_ptr, argc, envp_ptr, envc]: [usize; 6],
 ) -> Result<usize> {
-    let (path, argv, envp, inject) = {
-        let process = process::current();
-        let mut space = process.space.lock();
-        let space = space.as_mut().expect("running");
-        let inject = space.inject.clone();
-        if path_len > 4096 {
-            return Err(Error::new(tessera_abi::error::ENAMETOOLONG));
-        }
+    if path_len > 4096 {
+        return Err(Error::new(tessera_abi::error::ENAMETOOLONG));
+    }
+    // Retried after a lent page of the strings is fetched (`with_space`).
+    let (path, argv, envp, inject) = with_space(|space| {
         let path = UserSlice::new(path_ptr, path_len)?.read_str(space)?;
-        (path, read_strings(space, argv_ptr, argc)?, read_strings(space, envp_ptr, envc)?, inject)
-    };
+        Ok((path, read_strings(space, argv_ptr, argc)?, read_strings(space, envp_ptr, envc)?, space.inject.clone()))
+    })?;
     let program = crate::loader::ProgramFile::open(&path)?;
     let image = exec::load(&program, &argv, &envp, inject)?;
     // Leases of its pages keep the file open; this handle can go.

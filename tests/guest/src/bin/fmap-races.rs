@@ -3,6 +3,9 @@
 //!
 //! | group | checks |
 //! |---|---|
+//! | lazy-futex | `exec-probe lazy-futex` run from ramfs: a futex wait on a word of its untouched, lent `.rodata` times out (EAGAIN for a wrong value), not EFAULT |
+//! | lazy-exec | `exec-probe lazy-exec` run from ramfs: `execve` of a path string in its untouched, lent `.rodata` runs `true` (status 0), not EFAULT |
+//! | futex-mapped | a futex wait on a word of an untouched page of a lazy shared ramfs mapping times out; a wake on it returns 0 |
 //! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fork takes at most 8 × (+ 0.5 s) as long as the same fork with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
 #![no_std]
 #![no_main]
@@ -12,16 +15,18 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use tessera_guest_tests::mm::{Memory, frames_back, group, now_ns};
 use tessera_guest_tests::ramfs;
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::abi::flag::{O_CREAT, O_RDWR, O_TRUNC};
+use tessera_runtime::abi::error::{EAGAIN, ETIMEDOUT};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDWR, O_TRUNC, O_WRONLY};
 use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::abi::{Result, TimeSpec};
-use tessera_runtime::io::read_file;
+use tessera_runtime::io::{read_file, write_all};
 use tessera_runtime::mm::{self, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_READ, PROT_RW};
 use tessera_runtime::sys;
 use tessera_runtime::{Args, process, thread};
@@ -36,6 +41,8 @@ fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("fmap-races");
     let before = Memory::read();
     let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
+    lazy_rodata(&mut checks);
+    group(&mut checks, "fmap-races futex-mapped", futex_mapped);
     group(&mut checks, "fmap-races many-grants", many_grants);
     let pins = pins_total();
     checks.check("pins back to 0", pins == Some(0), format_args!("{pins:?}"));
@@ -56,6 +63,14 @@ fn pins_total() -> Option<usize> {
     text.lines().last()?.strip_prefix("total ")?.trim().parse().ok()
 }
 
+/// A new file `name` with `len` bytes: byte `i` is `(i % 251) as u8`.
+fn file_with(name: &str, len: usize) -> Result<usize> {
+    let fd = sys::open(&at(name), O_CREAT | O_TRUNC | O_RDWR)?;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    write_all(fd, &data)?;
+    Ok(fd)
+}
+
 fn map(fd: usize, len: usize, prot: MapFlags, flags: MapFlags, offset: usize) -> Result<usize> {
     // SAFETY: no fixed address: nothing of ours is replaced.
     unsafe { mm::mmap(0, len, prot, flags, fd, offset) }
@@ -68,6 +83,63 @@ fn unmap(addr: usize, len: usize) -> Result<()> {
 
 fn sleep_ms(ms: u64) {
     let _ = sys::nanosleep(&TimeSpec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i32 }, None);
+}
+
+// ---- the kernel's user copies fetch lent pages --------------------------
+
+fn lazy_rodata(checks: &mut Checks) {
+    let image = read_file(&process::program_path("exec-probe"));
+    let installed = image.and_then(|image| {
+        let fd = sys::open(&at("/exec-probe"), O_CREAT | O_TRUNC | O_WRONLY)?;
+        let written = write_all(fd, &image);
+        let _ = sys::close(fd);
+        written
+    });
+    checks.check("copy exec-probe to ramfs", installed.is_ok(), format_args!("{installed:?}"));
+    for (mode, what) in [
+        ("lazy-futex", "lazy-futex: a futex wait on untouched lent .rodata times out (status 0)"),
+        ("lazy-exec", "lazy-exec: execve of a path in untouched lent .rodata runs (status 0)"),
+    ] {
+        let path = at("/exec-probe");
+        let status = fork_with(|| 100 + sys::execve(&path, &["exec-probe", mode], &[]).errno as i32)
+            .and_then(reap)
+            .map(|(_, status)| status);
+        let ok = matches!(status, Ok(s) if s.code() == Some(0));
+        checks.check(what, ok, format_args!("{status:?} (exit 100+errno: exec failed; 2: not lent, 3/4: futex)"));
+    }
+}
+
+fn futex_mapped(checks: &mut Checks) {
+    const PAGES: usize = 128;
+    let Ok(fd) = file_with("/futex", PAGES * PAGE) else {
+        return checks.check("create /futex", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, PAGES * PAGE, PROT_RW, MAP_SHARED | MAP_LAZY, 0) else {
+        return checks.check("mmap /futex", false, format_args!("failed"));
+    };
+    let offset = 100 * PAGE + 8;
+    let value = u32::from_le_bytes([0, 1, 2, 3].map(|i| ((offset + i) % 251) as u8));
+    // SAFETY: a 4-aligned word of the mapping; the kernel reads it.
+    let word = unsafe { &*((addr + offset) as *const AtomicU32) };
+    let timeout = TimeSpec { tv_sec: 0, tv_nsec: 1_000_000 };
+    let waited = sys::futex_wait(word, value, Some(&timeout));
+    checks.check(
+        "futex-mapped: a wait on an untouched file page times out",
+        matches!(waited, Err(e) if e.errno == ETIMEDOUT),
+        format_args!("{waited:?}"),
+    );
+    // SAFETY: as above.
+    let other = unsafe { &*((addr + 120 * PAGE) as *const AtomicU32) };
+    let waited = sys::futex_wait(other, 0xFFFF_FFFF, Some(&timeout));
+    checks.check(
+        "futex-mapped: a wait with another value is EAGAIN",
+        matches!(waited, Err(e) if e.errno == EAGAIN),
+        format_args!("{waited:?}"),
+    );
+    let woken = sys::futex_wake(word, 1);
+    checks.check("futex-mapped: a wake returns 0", woken == Ok(0), format_args!("{woken:?}"));
+    checks.check("futex-mapped: munmap", unmap(addr, PAGES * PAGE).is_ok(), format_args!("failed"));
+    let _ = sys::close(fd);
 }
 
 // ---- many grants -----------------------------------------------------------
