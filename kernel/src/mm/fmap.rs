@@ -19,7 +19,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
 use rmm::{PAGE_SIZE, PhysAddr};
-use tessera_abi::error::{EFAULT, EIO, Error, Result};
+use tessera_abi::error::{EFAULT, EINVAL, EIO, Error, Result};
 use tessera_mm::{Access, FaultError, FileRef, FileRelease};
 
 use crate::file::Description;
@@ -55,7 +55,13 @@ fn token(file: &FileRef) -> &FmapToken {
 fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
-    let addr = token.base + (index - file.first_page()) * PAGE_SIZE;
+    // The lender's range was checked to lie in user space (user.rs), so
+    // this cannot wrap; a lease that says otherwise is SIGBUS.
+    let addr = index
+        .checked_sub(file.first_page())
+        .and_then(|page| page.checked_mul(PAGE_SIZE))
+        .and_then(|offset| token.base.checked_add(offset))
+        .ok_or(FaultError::Bus)?;
     let mut guard = lender.space.lock();
     let space = guard.as_mut().ok_or(FaultError::Bus)?;
     // Only memory the lender owns: a device or physical mapping's frames
@@ -152,13 +158,23 @@ pub fn with_user_space<R>(process: &Process, mut f: impl FnMut(&mut super::AddrS
 /// and `pages` as mapped, shared or private, writable if the file is open
 /// for writing.
 pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usize, shared: bool) -> Result<FileRef> {
-    let reply = description.scheme.mmap_prep(description.id, offset, size as usize, flags)?;
+    let bytes = usize::try_from(size).map_err(|_| Error::new(EINVAL))?;
+    let reply = description.scheme.mmap_prep(description.id, offset, bytes, flags)?;
     let writable = matches!(
         description.flags & tessera_abi::flag::O_ACCMODE,
         tessera_abi::flag::O_WRONLY | tessera_abi::flag::O_RDWR
     );
     let token = FmapToken { description: description.clone(), lender: reply.lender, base: reply.address as u64 };
     Ok(tessera_mm::FileMap::new(offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE), shared, writable, Arc::new(token)))
+}
+
+/// File pages `[first_page, first_page + pages)` as a byte offset and
+/// length; `None` if that does not fit (never for a lease's pages).
+fn byte_range(first_page: u64, pages: u64) -> Option<(u64, usize)> {
+    let offset = first_page.checked_mul(PAGE_SIZE)?;
+    let len = pages.checked_mul(PAGE_SIZE)?;
+    offset.checked_add(len)?;
+    Some((offset, usize::try_from(len).ok()?))
 }
 
 /// Hands back the pages of a lease no mapping took (the mapping failed).
@@ -175,13 +191,11 @@ pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
     for release in coalesce(releases) {
         let token = token(&release.file);
         let flags = if release.needs_sync { NEEDS_SYNC } else { 0 };
-        let sent = token.description.scheme.munmap(
-            token.description.id,
-            release.first_page * PAGE_SIZE,
-            (release.pages * PAGE_SIZE) as usize,
-            flags,
-            wait,
-        );
+        // Inside the lease, whose offset + length was checked at mmap.
+        let sent = match byte_range(release.first_page, release.pages) {
+            Some((offset, len)) => token.description.scheme.munmap(token.description.id, offset, len, flags, wait),
+            None => Err(Error::new(EIO)),
+        };
         // A failed write-back (or a dead scheme) loses data only if the
         // pages needed one.
         if sent.is_err() && release.needs_sync && result.is_ok() {
@@ -216,9 +230,10 @@ pub fn sync(ranges: Vec<tessera_mm::FileRange>, flags: usize) -> Result<()> {
     let mut result = Ok(());
     for range in ranges {
         let token = token(&range.file);
-        let offset = range.first_page * PAGE_SIZE;
-        let synced =
-            token.description.scheme.msync(token.description.id, offset, (range.pages * PAGE_SIZE) as usize, flags);
+        let synced = match byte_range(range.first_page, range.pages) {
+            Some((offset, len)) => token.description.scheme.msync(token.description.id, offset, len, flags),
+            None => Err(Error::new(EIO)),
+        };
         if synced.is_err() && result.is_ok() {
             result = Err(Error::new(EIO));
         }

@@ -38,7 +38,8 @@
 //!
 //! Responses are checked against their request (payload size, Stat size,
 //! counts within what was asked, directory records well-formed, an fmap
-//! address non-zero and page-aligned); a malformed one fails the caller's
+//! address non-zero, page-aligned and its range inside user space); a
+//! malformed one fails the caller's
 //! call with EIO and the daemon's write with EINVAL.
 //!
 //! Waits follow `sched::block_current`'s contract: a waiter is registered
@@ -87,8 +88,9 @@ enum Expect {
     Stat,
     /// At most this many bytes of well-formed directory records (getdents).
     Dirents(usize),
-    /// A non-zero, page-aligned address, no payload (MmapPrep of this
-    /// range: unmapped again if the caller gave up).
+    /// A non-zero, page-aligned address whose `size` bytes (whole pages)
+    /// lie in user space, no payload (MmapPrep of this range: unmapped
+    /// again if the caller gave up).
     Address { daemon_id: u64, offset: u64, size: u64 },
 }
 
@@ -200,7 +202,17 @@ fn decode(cqe_flags: u8, result: u64, payload: &[u8], extra: u8, expect: Expect)
         Expect::Bytes(max) => value <= max && payload.len() == value,
         Expect::Stat => payload.len() == STAT_BYTES,
         Expect::Dirents(max) => value <= max && payload.len() == value && dirent::check(payload).is_ok(),
-        Expect::Address { .. } => payload.is_empty() && value != 0 && value.is_multiple_of(rmm::PAGE_SIZE as usize),
+        // The whole lent range must lie in the lender's user space (a
+        // range that wraps or reaches the kernel half is malformed).
+        Expect::Address { size, .. } => {
+            payload.is_empty()
+                && value != 0
+                && value.is_multiple_of(rmm::PAGE_SIZE as usize)
+                && (value as u64)
+                    .checked_add(size)
+                    .and_then(|end| end.checked_next_multiple_of(rmm::PAGE_SIZE))
+                    .is_some_and(|end| end <= tessera_bootinfo::USER_END)
+        }
     };
     if !ok {
         return violation;
@@ -580,8 +592,9 @@ impl KernelScheme for UserScheme {
         self.call(Opcode::Frename, args, path.as_bytes().into(), Expect::Value).map(drop)
     }
 
-    /// MmapPrep: the daemon's address (EIO unless non-zero and
-    /// page-aligned) and the process that answered, the lender.
+    /// MmapPrep: the daemon's address (EIO unless non-zero, page-aligned
+    /// and the range inside user space) and the process that answered,
+    /// the lender.
     fn mmap_prep(&self, id: usize, offset: u64, size: usize, flags: usize) -> Result<FmapLease> {
         let handle = self.handle(id)?;
         let args = [handle.daemon_id, offset, size as u64, flags as u64, 0, 0];

@@ -6,7 +6,7 @@
 
 use alloc::sync::Arc;
 use tessera_abi::Map;
-use tessera_abi::error::{EACCES, EINVAL, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EACCES, EINVAL, EOPNOTSUPP, EOVERFLOW, Error, Result};
 use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 use rmm::PAGE_SIZE;
@@ -134,19 +134,22 @@ fn map_file(
 ) -> Result<usize> {
     let pages = size.div_ceil(PAGE_SIZE);
     let shared = map_flags.contains(MapFlags::SHARED);
-    let bad = pages == 0
-        || shared == map_flags.contains(MapFlags::PRIVATE)
-        || map_flags.contains(MapFlags::GROWSDOWN)
-        || offset.checked_add(pages * PAGE_SIZE).is_none();
+    // A size within a page of 2^64 has no whole-page length: EINVAL.
+    let len = pages.checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
+    let bad = pages == 0 || shared == map_flags.contains(MapFlags::PRIVATE) || map_flags.contains(MapFlags::GROWSDOWN);
     if bad {
         return Err(Error::new(EINVAL));
+    }
+    // Linux: file offset + length past the largest offset is EOVERFLOW.
+    if offset.checked_add(len).is_none() {
+        return Err(Error::new(EOVERFLOW));
     }
     // Linux: a mapping needs a file open for reading.
     if description.flags & O_ACCMODE == O_WRONLY {
         return Err(Error::new(EACCES));
     }
-    let file = fmap::lease(description, offset, pages * PAGE_SIZE, flags, shared)?;
-    let request = MmapRequest::anonymous(pages * PAGE_SIZE, prot(flags), map_flags)
+    let file = fmap::lease(description, offset, len, flags, shared)?;
+    let request = MmapRequest::anonymous(len, prot(flags), map_flags)
         .at(rmm::VirtAddr::new(address))
         .source(MapSource::File { file: file.clone() });
     let mapped =

@@ -6,6 +6,7 @@
 //! | lazy-futex | `exec-probe lazy-futex` run from ramfs: a futex wait on a word of its untouched, lent `.rodata` times out (EAGAIN for a wrong value), not EFAULT |
 //! | lazy-exec | `exec-probe lazy-exec` run from ramfs: `execve` of a path string in its untouched, lent `.rodata` runs `true` (status 0), not EFAULT |
 //! | futex-mapped | a futex wait on a word of an untouched page of a lazy shared ramfs mapping times out; a wake on it returns 0 |
+//! | sizes | mmap of a ramfs file: a size whose page rounding wraps is EINVAL, an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
 //! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fork takes at most 8 × (+ 0.5 s) as long as the same fork with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
 #![no_std]
 #![no_main]
@@ -22,27 +23,36 @@ use tessera_guest_tests::mm::{Memory, frames_back, group, now_ns};
 use tessera_guest_tests::ramfs;
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::abi::error::{EAGAIN, ETIMEDOUT};
-use tessera_runtime::abi::flag::{O_CREAT, O_RDWR, O_TRUNC, O_WRONLY};
+use tessera_runtime::abi::error::{EAGAIN, EINVAL, EIO, EOVERFLOW, ETIMEDOUT};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
 use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::abi::{Result, TimeSpec};
 use tessera_runtime::io::{read_file, write_all};
-use tessera_runtime::mm::{self, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_READ, PROT_RW};
-use tessera_runtime::sys;
+use tessera_runtime::mm::{self, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_READ, PROT_RW};
+use tessera_runtime::scheme::{CallerCtx, Opened, Scheme, Server};
+use tessera_runtime::sys::{self, Fork};
 use tessera_runtime::{Args, process, thread};
 
 tessera_runtime::entry!(main);
 
 const SCHEME: &str = "ramfs-races";
+const LENDER: &str = "races-lender";
 const PAGE: usize = 4096;
 /// Redox's MAP_LAZY: a file mapping fetches nothing at mmap.
 const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
+/// Where the lender daemon keeps the pages it lends (and its new image
+/// maps other data after exec).
+const LENDER_ADDR: usize = 0x10_0000_0000;
+const LENDER_PAGES: usize = 8;
+const BEFORE_EXEC: u8 = 0xAA;
+
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("fmap-races");
     let before = Memory::read();
     let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
     lazy_rodata(&mut checks);
     group(&mut checks, "fmap-races futex-mapped", futex_mapped);
+    group(&mut checks, "fmap-races sizes", sizes);
     group(&mut checks, "fmap-races many-grants", many_grants);
     let pins = pins_total();
     checks.check("pins back to 0", pins == Some(0), format_args!("{pins:?}"));
@@ -140,6 +150,153 @@ fn futex_mapped(checks: &mut Checks) {
     checks.check("futex-mapped: a wake returns 0", woken == Ok(0), format_args!("{woken:?}"));
     checks.check("futex-mapped: munmap", unmap(addr, PAGES * PAGE).is_ok(), format_args!("failed"));
     let _ = sys::close(fd);
+}
+
+// ---- sizes ---------------------------------------------------------------
+
+fn sizes(checks: &mut Checks) {
+    let Ok(fd) = file_with("/sizes", PAGE) else {
+        return checks.check("create /sizes", false, format_args!("failed"));
+    };
+    let cases: [(&str, usize, usize, i32); 5] = [
+        ("a size whose page rounding wraps", usize::MAX, 0, EINVAL),
+        ("a size one page short of wrapping", usize::MAX - PAGE + 2, 0, EINVAL),
+        ("a zero size", 0, 0, EINVAL),
+        ("an offset + size past 2^64", 2 * PAGE, usize::MAX & !(PAGE - 1), EOVERFLOW),
+        ("an offset + rounded size past 2^64", 1, usize::MAX & !(PAGE - 1), EOVERFLOW),
+    ];
+    for (what, size, offset, errno) in cases {
+        for flags in [MAP_SHARED, MAP_PRIVATE] {
+            let got = map(fd, size, PROT_READ, flags, offset);
+            if let Ok(addr) = got {
+                let _ = unmap(addr, size);
+            }
+            checks.expect_errno(&format!("sizes: {what}"), got, errno);
+        }
+    }
+    let _ = sys::close(fd);
+    let pins = pins_total();
+    checks.check("sizes: no pin left", pins == Some(0), format_args!("{pins:?}"));
+    // A lender whose answer leaves user space.
+    for (mode, pages) in [(LendMode::TopOfMemory, 1), (LendMode::PastUserEnd, 2)] {
+        let Some(lender) = Lender::start(mode) else {
+            return checks.check("sizes: start the lender", false, format_args!("failed"));
+        };
+        let got = map(lender.fd, pages * PAGE, PROT_READ, MAP_SHARED | MAP_LAZY, 0);
+        if let Ok(addr) = got {
+            let _ = unmap(addr, pages * PAGE);
+        }
+        checks.expect_errno(&format!("sizes: a lender address ({mode:?}) outside user space"), got, EIO);
+        lender.stop();
+    }
+}
+
+// ---- a lender daemon of the test's own -----------------------------------
+
+/// What the lender answers MmapPrep with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LendMode {
+    /// `LENDER_ADDR` + offset: its own pages.
+    Own,
+    /// The last page of the address space.
+    TopOfMemory,
+    /// A range reaching past the end of user space.
+    PastUserEnd,
+}
+
+struct LenderScheme {
+    mode: LendMode,
+    exec: bool,
+}
+
+impl Scheme for LenderScheme {
+    fn open(&mut self, _path: &str, _flags: usize, _ctx: &CallerCtx) -> Result<Opened> {
+        Ok(Opened { id: 0, positioned: false })
+    }
+    fn write(&mut self, _id: usize, buf: &[u8], _offset: u64) -> Result<usize> {
+        self.exec = buf == b"exec";
+        Ok(buf.len())
+    }
+    fn mmap_prep(&mut self, _id: usize, offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<usize> {
+        Ok(match self.mode {
+            LendMode::Own => LENDER_ADDR + offset as usize,
+            LendMode::TopOfMemory => usize::MAX & !(PAGE - 1),
+            LendMode::PastUserEnd => 0x0000_8000_0000_0000 - PAGE,
+        })
+    }
+    fn munmap(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A running lender and the test's open file of it.
+struct Lender {
+    pid: usize,
+    fd: usize,
+}
+
+impl Lender {
+    /// Forks the lender (its pages at `LENDER_ADDR` hold `BEFORE_EXEC`);
+    /// `exec_fd` is passed on to its new image when asked to exec.
+    fn start_with(mode: LendMode, exec_fd: usize) -> Option<Self> {
+        let [ready_r, ready_w] = sys::pipe2(0).ok()?;
+        let pid = match sys::fork().ok()? {
+            Fork::Child => {
+                // SAFETY: nothing of this process is at LENDER_ADDR (NOREPLACE).
+                let mapped = unsafe {
+                    mm::mmap(
+                        LENDER_ADDR,
+                        LENDER_PAGES * PAGE,
+                        PROT_RW,
+                        MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+                        mm::ANONYMOUS_FD,
+                        0,
+                    )
+                };
+                if mapped != Ok(LENDER_ADDR) {
+                    sys::exit(2);
+                }
+                // SAFETY: the pages just mapped.
+                unsafe { core::ptr::write_bytes(LENDER_ADDR as *mut u8, BEFORE_EXEC, LENDER_PAGES * PAGE) };
+                let Ok(mut server) = Server::register(LENDER) else { sys::exit(3) };
+                let _ = sys::write(ready_w, b"r");
+                let mut scheme = LenderScheme { mode, exec: false };
+                while server.serve_one(&mut scheme).is_ok() {
+                    if scheme.exec {
+                        let fd = format!("{exec_fd}");
+                        let program = process::program_path("fmap-races");
+                        let error = sys::execve(&program, &["fmap-races", "after-exec", &fd], &[]);
+                        sys::exit(100 + error.errno as usize);
+                    }
+                }
+                sys::exit(4)
+            }
+            Fork::Parent { pid } => pid,
+        };
+        let _ = sys::close(ready_w);
+        let mut byte = [0u8; 1];
+        let ready = sys::read(ready_r, &mut byte) == Ok(1);
+        let _ = sys::close(ready_r);
+        let fd = if ready { sys::open(&format!("{LENDER}:file"), O_RDONLY).ok() } else { None };
+        match fd {
+            Some(fd) => Some(Self { pid, fd }),
+            None => {
+                let _ = sys::kill(pid, SIGKILL);
+                let _ = reap(pid);
+                None
+            }
+        }
+    }
+
+    fn start(mode: LendMode) -> Option<Self> {
+        Self::start_with(mode, usize::MAX)
+    }
+
+    fn stop(self) {
+        let _ = sys::kill(self.pid, SIGKILL);
+        let _ = reap(self.pid);
+        let _ = sys::close(self.fd);
+    }
 }
 
 // ---- many grants -----------------------------------------------------------
