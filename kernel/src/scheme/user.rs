@@ -22,7 +22,9 @@
 //!   with EIO, later opens with ENODEV (the name is unregistered first).
 //!   A waiter checks liveness every time it wakes, so none can hang.
 //! - **Caller killed**: it withdraws its request — removed from the queue if
-//!   unread; if the daemon has it, the response will be dropped (a
+//!   unread (except Munmap and Msync, which must reach the daemon so that
+//!   pins go and written pages are written back: those become one-way);
+//!   if the daemon has it, the response will be dropped (a
 //!   successful open or dup is closed again with a Close request, a
 //!   successful MmapPrep unmapped with a one-way Munmap, so the daemon
 //!   keeps no file or pin nobody holds). The call then returns EINTR and the
@@ -384,11 +386,29 @@ impl UserScheme {
                 }
             }
             if killed() {
-                self.abandon(tag);
+                if matches!(opcode, Opcode::Munmap | Opcode::Msync) {
+                    self.detach(tag);
+                } else {
+                    self.abandon(tag);
+                }
                 return Err(Error::new(EINTR));
             }
             sched::block_current();
         }
+    }
+
+    /// The caller of `tag` gives up waiting, but the request must still
+    /// reach the daemon (Munmap: the pins go, written pages are written
+    /// back; Msync: the write-back): unread, it becomes one-way; read, the
+    /// response will be dropped.
+    fn detach(&self, tag: u32) {
+        let mut queue = self.queue.lock();
+        let ours = |m: &Message| m.sqe.tag == tag && !m.sqe.sqe_flags.contains(SqeFlags::ONEWAY);
+        if let Some(message) = queue.messages.iter_mut().find(|m| ours(m)) {
+            message.sqe.sqe_flags |= SqeFlags::ONEWAY;
+            message.sqe.caller = 0;
+        }
+        queue.calls.remove(&tag);
     }
 
     /// The caller of `tag` gives up: its request leaves the queue if the

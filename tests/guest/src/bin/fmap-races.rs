@@ -7,6 +7,7 @@
 //! | lazy-exec | `exec-probe lazy-exec` run from ramfs: `execve` of a path string in its untouched, lent `.rodata` runs `true` (status 0), not EFAULT |
 //! | futex-mapped | a futex wait on a word of an untouched page of a lazy shared ramfs mapping times out; a wake on it returns 0 |
 //! | sizes | mmap of a ramfs file: a size whose page rounding wraps is EINVAL, an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
+//! | kill-munmap | children that write a shared ramfs mapping and munmap it page by page are SIGKILLed mid-way while other processes keep ramfs busy: afterwards every pin is back (0) and the data is in the file |
 //! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fork takes at most 8 × (+ 0.5 s) as long as the same fork with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
 #![no_std]
 #![no_main]
@@ -16,6 +17,7 @@ extern crate alloc;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
@@ -24,7 +26,7 @@ use tessera_guest_tests::ramfs;
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::error::{EAGAIN, EINVAL, EIO, EOVERFLOW, ETIMEDOUT};
-use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
 use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::abi::{Result, TimeSpec};
 use tessera_runtime::io::{read_file, write_all};
@@ -53,6 +55,7 @@ fn main(_args: Args) -> i32 {
     lazy_rodata(&mut checks);
     group(&mut checks, "fmap-races futex-mapped", futex_mapped);
     group(&mut checks, "fmap-races sizes", sizes);
+    kill_munmap(&mut checks);
     group(&mut checks, "fmap-races many-grants", many_grants);
     let pins = pins_total();
     checks.check("pins back to 0", pins == Some(0), format_args!("{pins:?}"));
@@ -189,6 +192,84 @@ fn sizes(checks: &mut Checks) {
         checks.expect_errno(&format!("sizes: a lender address ({mode:?}) outside user space"), got, EIO);
         lender.stop();
     }
+}
+
+// ---- kill during munmap ----------------------------------------------------
+
+/// Pages each killed child maps.
+const KILL_PAGES: usize = 24;
+const KILL_ROUNDS: usize = 12;
+
+fn kill_munmap(checks: &mut Checks) {
+    let len = KILL_PAGES * PAGE;
+    let Ok(fd) = file_with("/kill", len) else {
+        return checks.check("create /kill", false, format_args!("failed"));
+    };
+    let Ok(busy_fd) = file_with("/busy", 64 * 1024) else {
+        return checks.check("create /busy", false, format_args!("failed"));
+    };
+    // Two processes keep ramfs busy, so that requests wait in its queue.
+    let busy: Vec<usize> = (0..2)
+        .filter_map(|_| {
+            fork_with(|| {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    let _ = sys::lseek(busy_fd, 0, SEEK_SET).and_then(|_| sys::read(busy_fd, &mut buf));
+                }
+            })
+            .ok()
+        })
+        .collect();
+    let mut killed = 0;
+    for round in 0..KILL_ROUNDS {
+        let Ok([ready_r, ready_w]) = sys::pipe2(0) else { break };
+        let tag = 0x40 + round as u8;
+        let pid = fork_with(|| {
+            let Ok(mut addr) = map(fd, len, PROT_RW, MAP_SHARED, 0) else { return 2 };
+            for page in 0..KILL_PAGES {
+                // SAFETY: a writable page of the mapping just made.
+                unsafe { core::ptr::write_volatile((addr + page * PAGE) as *mut u8, tag) };
+            }
+            let _ = sys::write(ready_w, b"r");
+            loop {
+                for page in 0..KILL_PAGES {
+                    let _ = unmap(addr + page * PAGE, PAGE);
+                }
+                // Map again and go on until killed (the writes stay).
+                let Ok(again) = map(fd, len, PROT_RW, MAP_SHARED, 0) else { return 3 };
+                addr = again;
+            }
+        });
+        let _ = sys::close(ready_w);
+        let Ok(pid) = pid else { break };
+        let mut byte = [0u8; 1];
+        let _ = sys::read(ready_r, &mut byte);
+        let _ = sys::close(ready_r);
+        sleep_ms(1 + (round as u64 * 7) % 23);
+        let _ = sys::kill(pid, SIGKILL);
+        if let Ok((_, status)) = reap(pid) {
+            killed += usize::from(status.signal() == Some(SIGKILL));
+        }
+        let mut data = vec![0u8; len];
+        let read = sys::lseek(fd, 0, SEEK_SET).and_then(|_| tessera_guest_tests::system::read_full(fd, &mut data));
+        let first = data.iter().step_by(PAGE).position(|&b| b != tag);
+        if read != Ok(len) || first.is_some() {
+            checks.check(
+                "kill-munmap: the writes are in the file",
+                false,
+                format_args!("round {round}: page {first:?}"),
+            );
+        }
+    }
+    for pid in busy {
+        let _ = sys::kill(pid, SIGKILL);
+        let _ = reap(pid);
+    }
+    checks.check("kill-munmap: the children were killed", killed == KILL_ROUNDS, format_args!("{killed}"));
+    let pins = pins_total();
+    checks.check("kill-munmap: every pin is back (0)", pins == Some(0), format_args!("{pins:?}"));
+    let _ = sys::close(fd);
+    let _ = sys::close(busy_fd);
 }
 
 // ---- a lender daemon of the test's own -----------------------------------
