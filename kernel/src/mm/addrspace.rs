@@ -16,7 +16,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use rmm::{FrameAllocator, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
 use tessera_abi::error::{EFAULT, EINVAL, ENOMEM, Error, Result};
@@ -251,8 +251,14 @@ pub fn errno(error: MmError) -> Error {
     Error::new(error.errno())
 }
 
+/// The next [`AddrSpace::id`].
+static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
+
 /// One process's address space.
 pub struct AddrSpace {
+    /// Unique among all spaces ever made (an exec'd process gets a new
+    /// one): what a file lease names its lender's pages by.
+    id: u64,
     grants: Option<tessera_mm::AddrSpace<KernelTable>>,
     /// File pages the last operations handed back, for the caller to send
     /// to their schemes (Munmap) once the space's lock is dropped.
@@ -288,7 +294,13 @@ impl AddrSpace {
     }
 
     fn wrap(grants: tessera_mm::AddrSpace<KernelTable>, inject: Arc<FailInjector>) -> Self {
-        Self { grants: Some(grants), releases: Vec::new(), wanted: None, cpus: Arc::new(CpuSet::new()), inject }
+        let id = NEXT_SPACE_ID.fetch_add(1, Ordering::Relaxed);
+        Self { id, grants: Some(grants), releases: Vec::new(), wanted: None, cpus: Arc::new(CpuSet::new()), inject }
+    }
+
+    /// The space's id (never 0, never reused).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The file pages handed back since the last call (see `mm::fmap`).

@@ -39,6 +39,10 @@ pub struct FmapToken {
     pub description: Arc<Description>,
     /// The daemon whose address space holds the pages.
     pub lender: Weak<Process>,
+    /// That address space ([`super::AddrSpace::id`]): once the daemon
+    /// execs (a new space), pages not fetched yet are gone (SIGBUS), as
+    /// when it dies; its new image's memory is never lent in their place.
+    pub lender_space: u64,
     /// Where, in the lender's space, the lease's first page is.
     pub base: u64,
 }
@@ -50,8 +54,9 @@ fn token(file: &FileRef) -> &FmapToken {
 /// Takes one reference to the lender's frame of file page `index`: the
 /// page is faulted in the lender's space as a write (so it has a frame of
 /// its own, not the zero frame) with the lender's rights. SIGBUS if the
-/// lender is gone, the page is not there (past the end of the file), or it
-/// is not memory the lender owns ([`super::AddrSpace::lendable`]).
+/// lender is gone or has exec'd (its lending space is gone), the page is
+/// not there (past the end of the file), or it is not memory the lender
+/// owns ([`super::AddrSpace::lendable`]).
 fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
@@ -63,7 +68,7 @@ fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultErro
         .and_then(|offset| token.base.checked_add(offset))
         .ok_or(FaultError::Bus)?;
     let mut guard = lender.space.lock();
-    let space = guard.as_mut().ok_or(FaultError::Bus)?;
+    let space = guard.as_mut().filter(|space| space.id() == token.lender_space).ok_or(FaultError::Bus)?;
     // Only memory the lender owns: a device or physical mapping's frames
     // may be anyone's (or free), borrowed pages are not lent on.
     if !space.lendable(addr) {
@@ -164,7 +169,12 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
         description.flags & tessera_abi::flag::O_ACCMODE,
         tessera_abi::flag::O_WRONLY | tessera_abi::flag::O_RDWR
     );
-    let token = FmapToken { description: description.clone(), lender: reply.lender, base: reply.address as u64 };
+    let token = FmapToken {
+        description: description.clone(),
+        lender: reply.lender,
+        lender_space: reply.lender_space,
+        base: reply.address as u64,
+    };
     Ok(tessera_mm::FileMap::new(offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE), shared, writable, Arc::new(token)))
 }
 

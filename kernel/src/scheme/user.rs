@@ -36,7 +36,9 @@
 //! - **fmap**: `MmapPrep` lends file pages: its answer is an address in
 //!   the daemon's address space, and the process that wrote the answer is
 //!   the lender ([`super::FmapLease`]). `Munmap` can be one-way too (a
-//!   process's mappings go when it exits, which must not wait).
+//!   process's mappings go when it exits, which must not wait). The lease
+//!   names the address space the lender had when it answered: it dies
+//!   with that space (an exec).
 //!
 //! Responses are checked against their request (payload size, Stat size,
 //! counts within what was asked, directory records well-formed, an fmap
@@ -103,6 +105,8 @@ struct Reply {
     payload: Vec<u8>,
     /// The process that wrote the response (an fmap's lender).
     responder: Weak<Process>,
+    /// Its address space's id then (0: none).
+    responder_space: u64,
 }
 
 /// A request whose caller waits for its response.
@@ -223,7 +227,7 @@ fn decode(cqe_flags: u8, result: u64, payload: &[u8], extra: u8, expect: Expect)
         Expect::NewId => NewFdFlags::from_bits_truncate(extra),
         _ => NewFdFlags::empty(),
     };
-    Ok(Ok(Reply { value, flags, payload: payload.into(), responder: Weak::new() }))
+    Ok(Ok(Reply { value, flags, payload: payload.into(), responder: Weak::new(), responder_space: 0 }))
 }
 
 impl UserScheme {
@@ -304,6 +308,10 @@ impl UserScheme {
             return Err(Error::new(EINVAL));
         }
         let (cqe, payload) = split_response(bytes).ok_or(Error::new(EINVAL))?;
+        // Who answers, and from which address space (before the queue's
+        // lock: a space lock is never taken under it).
+        let responder = process::current();
+        let responder_space = responder.space.lock().as_ref().map_or(0, crate::mm::AddrSpace::id);
         let mut queue = self.queue.lock();
         let Some(call) = queue.calls.get_mut(&cqe.tag) else {
             // The caller gave up (or the tag is stale): nobody to answer.
@@ -318,9 +326,11 @@ impl UserScheme {
             Err(violation) => Err(*violation),
         };
         // A malformed response fails the call too, with EIO.
-        let reply = decoded
-            .unwrap_or_else(|_| Err(Error::new(EIO)))
-            .map(|reply| Reply { responder: Arc::downgrade(&process::current()), ..reply });
+        let reply = decoded.unwrap_or_else(|_| Err(Error::new(EIO))).map(|reply| Reply {
+            responder: Arc::downgrade(&responder),
+            responder_space,
+            ..reply
+        });
         match call.caller.clone() {
             Some(caller) => {
                 call.reply = Some(reply);
@@ -620,7 +630,7 @@ impl KernelScheme for UserScheme {
         let args = [handle.daemon_id, offset, size as u64, flags as u64, 0, 0];
         let expect = Expect::Address { daemon_id: handle.daemon_id, offset, size: size as u64 };
         let reply = self.call(Opcode::MmapPrep, args, Vec::new(), expect)?;
-        Ok(FmapLease { address: reply.value, lender: reply.responder })
+        Ok(FmapLease { address: reply.value, lender: reply.responder, lender_space: reply.responder_space })
     }
 
     /// Munmap; without `wait`, sent one-way as the kernel's own request

@@ -8,7 +8,11 @@
 //! | futex-mapped | a futex wait on a word of an untouched page of a lazy shared ramfs mapping times out; a wake on it returns 0 |
 //! | sizes | mmap of a ramfs file: a size whose page rounding wraps is EINVAL, an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
 //! | kill-munmap | children that write a shared ramfs mapping and munmap it page by page are SIGKILLed mid-way while other processes keep ramfs busy: afterwards every pin is back (0) and the data is in the file |
+//! | lender-exec | a lender daemon lends pages of its own memory, a client maps them lazily and reads one; the daemon execs (a program that maps other data at the same address): an unfetched page is SIGBUS, the fetched one still reads the old data |
 //! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fork takes at most 8 × (+ 0.5 s) as long as the same fork with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
+//!
+//! Run as `fmap-races after-exec FD` it is the lender's new image (see
+//! `lender-exec`).
 #![no_std]
 #![no_main]
 
@@ -27,7 +31,7 @@ use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::error::{EAGAIN, EINVAL, EIO, EOVERFLOW, ETIMEDOUT};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
-use tessera_runtime::abi::signal::SIGKILL;
+use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
 use tessera_runtime::abi::{Result, TimeSpec};
 use tessera_runtime::io::{read_file, write_all};
 use tessera_runtime::mm::{self, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_READ, PROT_RW};
@@ -42,13 +46,19 @@ const LENDER: &str = "races-lender";
 const PAGE: usize = 4096;
 /// Redox's MAP_LAZY: a file mapping fetches nothing at mmap.
 const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
+/// Exit status of a child whose access did not fault.
+const SURVIVED: i32 = 100;
 /// Where the lender daemon keeps the pages it lends (and its new image
 /// maps other data after exec).
 const LENDER_ADDR: usize = 0x10_0000_0000;
 const LENDER_PAGES: usize = 8;
 const BEFORE_EXEC: u8 = 0xAA;
+const AFTER_EXEC: u8 = 0xBB;
 
-fn main(_args: Args) -> i32 {
+fn main(args: Args) -> i32 {
+    if let [_, "after-exec", fd] = args.argv() {
+        return after_exec(fd.parse().unwrap_or(usize::MAX));
+    }
     let mut checks = Checks::new("fmap-races");
     let before = Memory::read();
     let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
@@ -56,6 +66,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "fmap-races futex-mapped", futex_mapped);
     group(&mut checks, "fmap-races sizes", sizes);
     kill_munmap(&mut checks);
+    lender_exec(&mut checks);
     group(&mut checks, "fmap-races many-grants", many_grants);
     let pins = pins_total();
     checks.check("pins back to 0", pins == Some(0), format_args!("{pins:?}"));
@@ -94,8 +105,24 @@ fn unmap(addr: usize, len: usize) -> Result<()> {
     unsafe { mm::munmap(addr, len) }
 }
 
+fn byte(addr: usize) -> u8 {
+    // SAFETY: a mapped, readable address of this test.
+    unsafe { core::ptr::read_volatile(addr as *const u8) }
+}
+
 fn sleep_ms(ms: u64) {
     let _ = sys::nanosleep(&TimeSpec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i32 }, None);
+}
+
+/// Runs `body` in a child; its status's signal, or `None` if it survived.
+fn child_signal(body: impl FnOnce()) -> Option<usize> {
+    let pid = fork_with(|| {
+        body();
+        SURVIVED
+    })
+    .ok()?;
+    let (_, status) = reap(pid).ok()?;
+    status.signal()
 }
 
 // ---- the kernel's user copies fetch lent pages --------------------------
@@ -378,6 +405,72 @@ impl Lender {
         let _ = reap(self.pid);
         let _ = sys::close(self.fd);
     }
+}
+
+/// The lender's new image: maps other data where the lent pages were,
+/// says so on `fd`, and waits to be killed.
+fn after_exec(fd: usize) -> i32 {
+    // SAFETY: a fresh image: nothing is at LENDER_ADDR (NOREPLACE).
+    let mapped = unsafe {
+        mm::mmap(LENDER_ADDR, LENDER_PAGES * PAGE, PROT_RW, MAP_PRIVATE | MAP_FIXED_NOREPLACE, mm::ANONYMOUS_FD, 0)
+    };
+    if mapped == Ok(LENDER_ADDR) {
+        // SAFETY: the pages just mapped.
+        unsafe { core::ptr::write_bytes(LENDER_ADDR as *mut u8, AFTER_EXEC, LENDER_PAGES * PAGE) };
+    }
+    let _ = sys::write(fd, if mapped.is_ok() { b"m" } else { b"x" });
+    loop {
+        sleep_ms(1000);
+    }
+}
+
+fn lender_exec(checks: &mut Checks) {
+    let Ok([ready_r, ready_w]) = sys::pipe2(0) else {
+        return checks.check("lender-exec: pipe", false, format_args!("failed"));
+    };
+    let Some(lender) = Lender::start_with(LendMode::Own, ready_w) else {
+        return checks.check("lender-exec: start the lender", false, format_args!("failed"));
+    };
+    let _ = sys::close(ready_w);
+    let len = LENDER_PAGES * PAGE;
+    let mapped = map(lender.fd, len, PROT_READ, MAP_SHARED | MAP_LAZY, 0);
+    let Ok(addr) = mapped else {
+        lender.stop();
+        return checks.check("lender-exec: mmap", false, format_args!("{}", Shown(mapped)));
+    };
+    let first = byte(addr);
+    checks.check("lender-exec: a lent page reads the lender's data", first == BEFORE_EXEC, format_args!("{first:#x}"));
+    let asked = sys::open(&format!("{LENDER}:file"), O_RDWR).and_then(|fd| {
+        let written = sys::write(fd, b"exec");
+        let _ = sys::close(fd);
+        written
+    });
+    let mut said = [0u8; 1];
+    let ready = sys::read(ready_r, &mut said);
+    let _ = sys::close(ready_r);
+    checks.check(
+        "lender-exec: the lender exec'd and mapped other data there",
+        asked == Ok(4) && ready == Ok(1) && said[0] == b'm',
+        format_args!("write {asked:?}, ready {ready:?} {:?}", said[0] as char),
+    );
+    let signal = child_signal(|| {
+        let seen = byte(addr + 3 * PAGE);
+        sys::exit(seen as usize)
+    });
+    checks.check(
+        "lender-exec: an unfetched page is SIGBUS, not the new image's memory",
+        signal == Some(SIGBUS),
+        format_args!("signal {signal:?}"),
+    );
+    let again = byte(addr);
+    checks.check(
+        "lender-exec: the fetched page still reads the old data",
+        again == BEFORE_EXEC,
+        format_args!("{again:#x}"),
+    );
+    lender.stop();
+    let unmapped = unmap(addr, len);
+    checks.check("lender-exec: munmap returns", unmapped.is_ok(), format_args!("{unmapped:?}"));
 }
 
 // ---- many grants -----------------------------------------------------------
