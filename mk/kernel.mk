@@ -46,16 +46,26 @@ COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true
 USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
-	mm-limit mm-physical hostile hostile-lender tools shell $(COREUTILS)
-INIT_RC.initfs := 'daemon ramfs' 'wait-scheme file' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec tools shell $(COREUTILS)
+# Privilege (docs/kernel.md): init is privileged, and a program it starts is
+# only when its line says `privileged`. No daemon of the normal image needs
+# hardware yet, so nothing there is; the test runner is, so that it can pass
+# the privilege on to the tests PRIVILEGED_GUEST_TESTS names.
+INIT_RC.initfs := '\# Nothing here is privileged: no daemon needs hardware yet (a driver would be `privileged daemon NAME`).' \
+	'daemon ramfs' 'wait-scheme file' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
 	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
-INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'testrunner'
+INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'privileged testrunner'
 # Files from the tree copied into etc/, per initfs.
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
-	mm-limit mm-physical hostile hostile-lender tools shell
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec tools shell
+# The tests that run privileged (`privileged NAME` in tests.list): they need
+# `memory:physical` (mm-physical, hostile-lender), raise `sys:limits`, turn
+# off shootdowns (mm-threads), or check what the privilege does. Every other
+# test runs unprivileged.
+PRIVILEGED_GUEST_TESTS := mm-physical mm-limit privilege-exec init-rc mm-threads hostile-lender
 # The C programs' tests (mk/relibc.mk, built with relibc-shim).
 GUEST_TESTS += $(C_GUEST_TESTS)
 MKINITFS := $(TARGET_DIR)/release/mkinitfs
@@ -73,8 +83,10 @@ $(ARCHES:%=$(BUILD)/%/$(1)): $(BUILD)/%/$(1): $(MKINITFS) FORCE $(addprefix $(BU
 	@cp $(USER_PROGRAMS:%=$(TARGET_DIR)/$$(USER_TARGET.$$*)/release/%) $(BUILD)/$$*/$(1)-root/bin/
 	$(if $(C_PROGRAMS),@cp $(addprefix $(BUILD)/$$*/c-bin/,$(C_PROGRAMS)) $(BUILD)/$$*/$(1)-root/bin/)
 	@printf '%s\n' '# What init runs (schemes/init, docs/init.md): daemon, wait-scheme, export, stdio and respawn lines; other lines run in order.' \
+		'# A line starting with `privileged` keeps init'"'"'s privilege; every other program runs unprivileged.' \
 		$(INIT_RC.$(1)) > $(BUILD)/$$*/$(1)-root/etc/init.rc
-	@printf '%s\n' '# Tests the test runner runs, in order (tests/guest).' $(GUEST_TESTS) \
+	@printf '%s\n' '# Tests the test runner runs, in order (tests/guest); `privileged NAME` keeps the runner'"'"'s privilege.' \
+		$(foreach t,$(GUEST_TESTS),$(if $(filter $(t),$(PRIVILEGED_GUEST_TESTS)),'privileged $(t)',$(t))) \
 		> $(BUILD)/$$*/$(1)-root/etc/tests.list
 	$(if $(ETC_FILES.$(1)),@cp $(ETC_FILES.$(1)) $(BUILD)/$$*/$(1)-root/etc/)
 	$(MKINITFS) --output $(BUILD)/$$*/$(1).new $(BUILD)/$$*/$(1)-root

@@ -71,9 +71,15 @@ pub struct Process {
     pub threads: Mutex<Vec<Arc<Thread>>>,
     /// A thread is in `execve`, stopping its siblings: no new threads.
     execing: AtomicBool,
-    /// May map physical memory (`memory:physical`). Init is; children
-    /// inherit it; `sys:privilege` drops it for good.
+    /// The privilege (see [`Process::is_privileged`]). Init starts with
+    /// it; `fork` copies it; a successful `execve` keeps it only when
+    /// `keep_on_exec` was armed; `sys:privilege` `drop` gives it
+    /// up for good.
     privileged: AtomicBool,
+    /// Armed by `keep-on-exec` on `sys:privilege` (privileged processes
+    /// only): the next successful `execve` keeps the privilege, and
+    /// disarms it. Not copied by `fork`.
+    keep_on_exec: AtomicBool,
     /// Threads blocked in `waitpid` on this process's children.
     waiters: Mutex<Vec<Arc<Thread>>>,
 }
@@ -99,6 +105,7 @@ impl Process {
             threads: Mutex::new(Vec::new()),
             execing: AtomicBool::new(false),
             privileged: AtomicBool::new(privileged),
+            keep_on_exec: AtomicBool::new(false),
             waiters: Mutex::new(Vec::new()),
         });
         TABLE.lock().insert(process.pid, process.clone());
@@ -113,14 +120,44 @@ impl Process {
         Ok(())
     }
 
-    /// Whether the process may map physical memory.
+    /// Whether the process is privileged: it may open `memory:physical`,
+    /// write `sys:power`, raise its `sys:limits` cap and arm
+    /// `keep-on-exec`. Privilege is a capability of the code that runs, not
+    /// of the process's ancestry: `execve` drops it unless the caller armed
+    /// [`Process::arm_keep_on_exec`] (docs/kernel.md, "Privilege").
     pub fn is_privileged(&self) -> bool {
         self.privileged.load(Ordering::Acquire)
     }
 
-    /// Gives up the privilege, for good.
+    /// Whether the next successful `execve` keeps the privilege.
+    pub fn keeps_privilege_on_exec(&self) -> bool {
+        self.keep_on_exec.load(Ordering::Acquire)
+    }
+
+    /// Gives up the privilege for good (and disarms `keep-on-exec`).
     pub fn drop_privilege(&self) {
         self.privileged.store(false, Ordering::Release);
+        self.keep_on_exec.store(false, Ordering::Release);
+    }
+
+    /// Makes the next successful `execve` keep the privilege. Only a
+    /// privileged process may: false (nothing changed) otherwise.
+    pub fn arm_keep_on_exec(&self) -> bool {
+        if !self.is_privileged() {
+            return false;
+        }
+        self.keep_on_exec.store(true, Ordering::Release);
+        true
+    }
+
+    /// At a successful `execve`'s point of no return: the new program is
+    /// privileged only if the old one was and had armed `keep-on-exec`,
+    /// which this consumes.
+    fn privilege_for_exec(&self) {
+        let keep = self.keep_on_exec.swap(false, Ordering::AcqRel);
+        if !keep {
+            self.privileged.store(false, Ordering::Release);
+        }
     }
 
     /// The status the process is ending with, once it is ending.
@@ -217,6 +254,8 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
         .expect("a running process has a space")
         .fork(Arc::new(mm::FailInjector::default()))?;
     let files = parent.files.lock().fork();
+    // The child runs the parent's code, so it has the parent's privilege;
+    // `keep-on-exec` is not copied (the child arms its own).
     let child = Process::new(parent.pid, parent.name.lock().clone(), space, files, parent.is_privileged());
     let mut child_frame = *frame;
     child_frame.set_return(0);
@@ -233,7 +272,9 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
 }
 
 /// Replaces the current process's address space (after a successful exec,
-/// once [`thread::stop_siblings`] has left the caller the only thread).
+/// once [`thread::stop_siblings`] has left the caller the only thread). The
+/// privilege goes unless `keep-on-exec` was armed (which this consumes); a
+/// failed exec never gets here and leaves both as they were.
 pub fn replace_space(space: AddrSpace, name: String) {
     let process = current();
     // The old space is dropped only after the switch.
@@ -245,6 +286,7 @@ pub fn replace_space(space: AddrSpace, name: String) {
     FpuState::new().restore();
     *process.name.lock() = name;
     process.files.lock().close_on_exec();
+    process.privilege_for_exec();
 }
 
 pub use thread::stop_siblings;

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `zeroed` (or empty) | anonymous memory, as `fmap` with fd `!0` (private: copy-on-write after fork; shared: a new object) |
 //! | `shared` | one memory object, sized once by `ftruncate`; every shared mapping of the fd (in any process that has it, e.g. after `fork`) sees the same pages |
-//! | `physical@wb` / `@uc` / `@wc` (no suffix: `@wb`) | physical memory at the fmap offset, for drivers; EPERM unless the process is privileged |
+//! | `physical@wb` / `@uc` / `@wc` (no suffix: `@wb`) | physical memory at the fmap offset, for drivers; EPERM unless the process is privileged (docs/kernel.md, "Privilege"; an fd opened while privileged stays usable, as `/dev/mem`) |
 //!
 //! An object's size cannot change once set (EINVAL); mapping past it
 //! faults with SIGBUS; MAP_PRIVATE of an object is EOPNOTSUPP for now.

@@ -28,9 +28,14 @@
 //!   calls flush only their own CPU's TLB, a missing shootdown on purpose,
 //!   so `mm-threads` can show it notices one; `shootdown on` undoes it.
 //!   Fork gives the child fresh knobs.
-//! - `sys:privilege`: `drop` makes the writer unprivileged for good
-//!   (`memory:physical` is then EPERM, and `sys:limits` can only be
-//!   lowered); children inherit it.
+//! - `sys:privilege`: reads `privileged`, `privileged keep-on-exec` or
+//!   `unprivileged` (the reader's own state, one line). Writing `drop`
+//!   makes the writer unprivileged for good; `keep-on-exec` (privileged
+//!   writers only, EPERM otherwise) makes its next successful `execve`
+//!   keep the privilege, which every other `execve` drops; anything else is
+//!   EINVAL. A privileged process may open `memory:physical`, write
+//!   `sys:power` and raise its `sys:limits` cap; `fork` copies the
+//!   privilege, not `keep-on-exec` (docs/kernel.md, "Privilege").
 //!
 //! And one is a real knob, of the reader's or writer's own process:
 //! - `sys:limits`: the reader's limits, one `NAME VALUE` line each:
@@ -47,8 +52,10 @@
 //!   Linux allows raising a hard limit only with CAP_SYS_RESOURCE.
 //!   Anything else written is EINVAL.
 //!
-//! And one is a machine control, for privileged processes only (EPERM
-//! otherwise; anything else written is EINVAL):
+//! And one is a machine control, for privileged processes only (any write
+//! by an unprivileged one is EPERM, checked before the command; anything
+//! else written is EINVAL). A console user powers off through init's
+//! `init:power` instead (docs/init.md):
 //! - `sys:power`: `shutdown` powers off (ACPI S5 on x86_64, PSCI
 //!   SYSTEM_OFF on aarch64), `reboot` resets (the FADT reset register or
 //!   port 0xCF9; PSCI SYSTEM_RESET). In a test image either ends QEMU as a
@@ -205,7 +212,15 @@ fn render(path: &str) -> Result<String> {
             let space = process.space.lock();
             text = render_limits(space.as_ref().expect("a running process has a space"));
         }
-        "inject" | "privilege" | "power" => {}
+        "privilege" => {
+            let process = process::current();
+            text.push_str(match (process.is_privileged(), process.keeps_privilege_on_exec()) {
+                (true, true) => "privileged keep-on-exec\n",
+                (true, false) => "privileged\n",
+                (false, _) => "unprivileged\n",
+            });
+        }
+        "inject" | "power" => {}
         "" => text.push_str("memory\nprocesses\nscheduler\nmaps\ninject\nprivilege\nlimits\nuname\npower\n"),
         other => match other.strip_prefix("maps/").map(str::parse::<usize>) {
             Some(Ok(pid)) => render_maps(&mut text, &*process::get(pid).ok_or(Error::new(ESRCH))?)?,
@@ -261,8 +276,12 @@ impl KernelScheme for SysScheme {
 
     fn write(&self, id: usize, buf: &[u8]) -> Result<usize> {
         let path = self.paths.lock().get(&id).cloned().ok_or(Error::new(EBADF))?;
-        let command = core::str::from_utf8(buf).map_err(|_| Error::new(EINVAL))?.trim();
         let process = process::current();
+        // The machine control refuses the unprivileged before reading a word.
+        if path == "power" && !process.is_privileged() {
+            return Err(Error::new(EPERM));
+        }
+        let command = core::str::from_utf8(buf).map_err(|_| Error::new(EINVAL))?.trim();
         match (path.as_str(), command) {
             ("inject", "off") => with_injector(&process, |i| i.disarm()),
             // Stale translations could reach frames other processes reuse.
@@ -277,9 +296,13 @@ impl KernelScheme for SysScheme {
                 with_injector(&process, |i| i.arm(n));
             }
             ("privilege", "drop") => process.drop_privilege(),
+            ("privilege", "keep-on-exec") => {
+                if !process.arm_keep_on_exec() {
+                    return Err(Error::new(EPERM));
+                }
+            }
             ("privilege", _) => return Err(Error::new(EINVAL)),
             ("limits", _) => set_limit(&process, parse_limits(command)?)?,
-            ("power", "shutdown" | "reboot") if !process.is_privileged() => return Err(Error::new(EPERM)),
             ("power", "shutdown") => crate::power(crate::PowerAction::Off),
             ("power", "reboot") => crate::power(crate::PowerAction::Reset),
             ("power", _) => return Err(Error::new(EINVAL)),

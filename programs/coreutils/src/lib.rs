@@ -130,17 +130,18 @@ pub fn parse_seconds(word: &str) -> Option<u64> {
     seconds.checked_mul(NANOS_PER_SEC)?.checked_add(nanos)
 }
 
-/// `shutdown` and `reboot`: writes `command` to the kernel's `sys:power`
-/// after saying so. Returns the exit status: 0 if the kernel took the
+/// `shutdown` and `reboot`: writes `command` to init's `init:power` after
+/// saying so; init, which is privileged, carries it out through the
+/// kernel's `sys:power` (which refuses every unprivileged process, as the
+/// tools are; docs/init.md). Returns the exit status: 0 if init took the
 /// command (the machine is going down), 1 with the error otherwise
-/// (`EPERM` for an unprivileged process, `ENOENT` on a kernel without
-/// `sys:power`).
+/// (`ENODEV` when no init serves `init:`, e.g. under a second init).
 pub fn power(tool: &mut Tool, args: &Args, command: &str, doing: &str) -> i32 {
     use tessera_runtime::abi::O_CLOEXEC;
     use tessera_runtime::abi::flag::O_WRONLY;
     use tessera_runtime::{io, sys};
 
-    const SOURCE: &str = "sys:power";
+    const SOURCE: &str = "init:power";
     let parsed = match tool.options(operands(args), "") {
         Ok(parsed) => parsed,
         Err(status) => return status,

@@ -11,7 +11,7 @@ use tessera_runtime::abi::error::{ECHILD, EINTR, ESRCH};
 use tessera_runtime::abi::flag::CLOCK_MONOTONIC;
 use tessera_runtime::abi::signal::{SIGKILL, SIGTERM};
 use tessera_runtime::sys::{self, ANY_CHILD, WaitStatus};
-use tessera_runtime::{Result, io, println, process};
+use tessera_runtime::{Result, io, println};
 
 use crate::{RESPAWN_FAST_MS, RESPAWN_GIVE_UP, RESPAWN_PAUSE};
 
@@ -37,11 +37,19 @@ pub struct Respawn {
     started_ms: Option<u64>,
     /// Quick ends in a row (see [`RESPAWN_FAST_MS`]).
     quick_ends: u32,
+    /// A `privileged respawn` line: every instance keeps init's privilege.
+    privileged: bool,
 }
 
 impl Respawn {
-    pub fn new(argv: &[&str]) -> Self {
-        Self { argv: argv.iter().map(|&arg| arg.into()).collect(), pid: None, started_ms: None, quick_ends: 0 }
+    pub fn new(argv: &[&str], privileged: bool) -> Self {
+        Self {
+            argv: argv.iter().map(|&arg| arg.into()).collect(),
+            pid: None,
+            started_ms: None,
+            quick_ends: 0,
+            privileged,
+        }
     }
 
     /// The program's name as the script gave it.
@@ -53,13 +61,18 @@ impl Respawn {
     pub fn start(&mut self, envp: &[&str]) -> bool {
         let argv: Vec<&str> = self.argv.iter().map(String::as_str).collect();
         self.started_ms = now_ms();
-        match process::spawn(&process::program_path(argv[0]), &argv, envp) {
+        match crate::spawn(&argv, envp, self.privileged) {
             Ok(pid) => {
                 self.pid = Some(pid);
                 true
             }
             Err(e) => {
-                println!("init: cannot run {}: {e} (errno {})", self.name(), e.errno);
+                println!(
+                    "init: cannot run {}{}: {e} (errno {})",
+                    self.name(),
+                    crate::privileged_note(self.privileged),
+                    e.errno
+                );
                 self.pid = None;
                 false
             }
@@ -94,7 +107,11 @@ impl Respawn {
             return false;
         }
         if let Some(pid) = self.pid {
-            println!("init: started {} (pid {pid}), restarted when it ends", self.name());
+            println!(
+                "init: started {} (pid {pid}){}, restarted when it ends",
+                self.name(),
+                crate::privileged_note(self.privileged)
+            );
         }
         true
     }
@@ -130,9 +147,10 @@ pub fn stop_children(daemons: &mut Vec<Daemon>) -> bool {
                     continue;
                 }
                 signalled.push(pid);
-                match (signal, daemons.iter().any(|d| d.pid == pid)) {
-                    (SIGTERM, true) => println!("init: stopping daemon {name} (pid {pid})"),
-                    (SIGTERM, false) => println!("init: stopping {name} (pid {pid})"),
+                match (signal, daemons.iter().find(|d| d.pid == pid)) {
+                    // The name init gave it (a forked server has init's).
+                    (SIGTERM, Some(daemon)) => println!("init: stopping daemon {} (pid {pid})", daemon.name),
+                    (SIGTERM, None) => println!("init: stopping {name} (pid {pid})"),
                     _ => println!("init: {name} (pid {pid}) did not end on SIGTERM; sending SIGKILL"),
                 }
                 match sys::kill(pid, signal) {

@@ -18,6 +18,16 @@
 //! | `stdio PATH` | reopens init's fds 0, 1 and 2 on PATH (e.g. `console:`): what is started afterwards inherits them, and init's own reports go there too | `init: stdio on PATH` |
 //! | `respawn PROGRAM [ARGS...]` | starts PROGRAM, goes on at once, and starts it again whenever it ends | `init: started NAME (pid N), restarted when it ends` |
 //! | any other line | runs the program in the foreground and waits for it | `init: running NAME (pid N)`, then `init: NAME exited with status S` |
+//! | `privileged` + a `daemon`, `respawn` or program line | the same, but the program keeps init's privilege | the same, with `, privileged` after `(pid N)` |
+//!
+//! **Privilege** (docs/kernel.md): init is privileged; `execve` drops the
+//! privilege, so every program it starts is unprivileged unless its line
+//! starts with `privileged` (the child arms `keep-on-exec` before its
+//! exec). `privileged` with any other line, or alone, is malformed.
+//!
+//! **`init:power`** ([`power`]): the first init serves `init:` from a
+//! forked, still privileged copy of itself, so that unprivileged
+//! `shutdown` and `reboot` can ask for what `sys:power` refuses them.
 //!
 //! **Daemons** are meant to run until init stops them; one that ends early
 //! is reported when it is reaped (`init: daemon NAME (pid N) exited with
@@ -40,8 +50,9 @@
 //! The normal image's script (mk/kernel.mk) starts `ramfs` and waits for
 //! `file:`, exports `PATH` and `HOME`, starts `consoled` and waits for
 //! `console:`, moves init's stdio there and ends with `respawn sh`: init
-//! then never ends. The test image's starts `ramfs` the same way, then
-//! `daemon echod` and `testrunner`. Format and examples: `docs/init.md`.
+//! then never ends; nothing in it is privileged. The test image's starts
+//! `ramfs` the same way, then `daemon echod` and `privileged testrunner`.
+//! Format and examples: `docs/init.md`.
 //!
 //! **The end** (only reached when nothing is respawned any more). After
 //! the last line, init stops what is still running: it sends `SIGTERM` to
@@ -60,6 +71,7 @@
 extern crate alloc;
 
 mod children;
+mod power;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -125,6 +137,14 @@ fn main(args: Args) -> i32 {
         respawns: Vec::new(),
         failed: 0,
     };
+    match power::start() {
+        Ok(Some(server)) => init.daemons.push(server),
+        Ok(None) => {}
+        Err(e) => {
+            println!("init: cannot serve {}: {e} (errno {})", power::NAME, e.errno);
+            init.failed += 1;
+        }
+    }
     for line in process::program_lines(text) {
         // Every failure has been reported by the line itself.
         if !init.run_line(line) {
@@ -143,17 +163,22 @@ impl Init {
     /// did not exit with 0 counts, and is reported by its status line).
     fn run_line(&mut self, line: &str) -> bool {
         let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
+        let (privileged, words) = process::split_privileged(&words);
+        match words {
+            ["wait-scheme" | "export" | "stdio", ..] if privileged => {
+                usage("privileged [daemon|respawn] PROGRAM [ARGS...]")
+            }
             ["wait-scheme", name] => wait_scheme(name),
             ["wait-scheme", ..] => usage("wait-scheme NAME"),
             ["export", assignment] => self.export(assignment),
             ["export", ..] => usage("export NAME=VALUE"),
             ["stdio", path] => stdio(path),
             ["stdio", ..] => usage("stdio PATH"),
-            ["daemon", argv @ ..] if !argv.is_empty() => self.start_daemon(argv),
-            ["respawn", argv @ ..] if !argv.is_empty() => self.start_respawn(argv),
+            ["daemon", argv @ ..] if !argv.is_empty() => self.start_daemon(argv, privileged),
+            ["respawn", argv @ ..] if !argv.is_empty() => self.start_respawn(argv, privileged),
             ["daemon" | "respawn"] => usage("daemon|respawn PROGRAM [ARGS...]"),
-            argv => self.run_foreground(argv),
+            [] => usage("privileged [daemon|respawn] PROGRAM [ARGS...]"),
+            argv => self.run_foreground(argv, privileged),
         }
     }
 
@@ -174,11 +199,11 @@ impl Init {
         self.env.iter().map(String::as_str).collect()
     }
 
-    fn start_daemon(&mut self, argv: &[&str]) -> bool {
+    fn start_daemon(&mut self, argv: &[&str], privileged: bool) -> bool {
         let name = argv[0];
-        match process::spawn(&process::program_path(name), argv, &self.envp()) {
+        match spawn(argv, &self.envp(), privileged) {
             Ok(pid) => {
-                println!("init: started daemon {name} (pid {pid})");
+                println!("init: started daemon {name} (pid {pid}){}", privileged_note(privileged));
                 self.daemons.push(Daemon { pid, name: name.into() });
                 true
             }
@@ -189,26 +214,30 @@ impl Init {
         }
     }
 
-    fn start_respawn(&mut self, argv: &[&str]) -> bool {
-        let mut respawn = Respawn::new(argv);
+    fn start_respawn(&mut self, argv: &[&str], privileged: bool) -> bool {
+        let mut respawn = Respawn::new(argv, privileged);
         let started = respawn.start(&self.envp());
         if let Some(pid) = respawn.pid {
-            println!("init: started {} (pid {pid}), restarted when it ends", respawn.name());
+            println!(
+                "init: started {} (pid {pid}){}, restarted when it ends",
+                respawn.name(),
+                privileged_note(privileged)
+            );
         }
         self.respawns.push(respawn);
         started
     }
 
-    fn run_foreground(&mut self, argv: &[&str]) -> bool {
+    fn run_foreground(&mut self, argv: &[&str], privileged: bool) -> bool {
         let name = argv[0];
-        let pid = match process::spawn(&process::program_path(name), argv, &self.envp()) {
+        let pid = match spawn(argv, &self.envp(), privileged) {
             Ok(pid) => pid,
             Err(e) => {
-                println!("init: cannot run {name}: {e} (errno {})", e.errno);
+                println!("init: cannot run {name}{}: {e} (errno {})", privileged_note(privileged), e.errno);
                 return false;
             }
         };
-        println!("init: running {name} (pid {pid})");
+        println!("init: running {name} (pid {pid}){}", privileged_note(privileged));
         match self.wait_for(pid) {
             Ok(status) => {
                 println!("init: {name} {status}");
@@ -273,6 +302,21 @@ impl Init {
             self.failed += 1;
         }
     }
+}
+
+/// Starts `argv` (a script line's program and its arguments) in a child:
+/// unprivileged (`execve` drops init's privilege), or keeping it for a
+/// `privileged` line. Errors: those of `process::spawn` /
+/// `process::spawn_privileged` (`EPERM` for a privileged line when init
+/// itself is unprivileged, as a second init started by a test may be).
+fn spawn(argv: &[&str], envp: &[&str], privileged: bool) -> Result<usize> {
+    let path = process::program_path(argv[0]);
+    if privileged { process::spawn_privileged(&path, argv, envp) } else { process::spawn(&path, argv, envp) }
+}
+
+/// What init's reports add for a `privileged` line.
+fn privileged_note(privileged: bool) -> &'static str {
+    if privileged { ", privileged" } else { "" }
 }
 
 /// Reports a malformed line; always false.

@@ -1,5 +1,7 @@
-//! `reboot`: resets the machine, by writing `reboot` to the kernel's
-//! `sys:power`. Refused (`EPERM`, status 1) for an unprivileged process.
+//! `reboot`: resets the machine, by writing `reboot` to init's
+//! `init:power`; init writes it to the kernel's `sys:power`. The tool
+//! itself is unprivileged, as everything the shell runs (docs/init.md,
+//! "Privilege").
 #![no_std]
 #![no_main]
 

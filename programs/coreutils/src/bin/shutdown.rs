@@ -1,6 +1,7 @@
-//! `shutdown`: powers the machine off, by writing `shutdown` to the
-//! kernel's `sys:power` (ACPI S5 on x86_64, PSCI SYSTEM_OFF on aarch64;
-//! QEMU exits). Refused (`EPERM`, status 1) for an unprivileged process.
+//! `shutdown`: powers the machine off, by writing `shutdown` to init's
+//! `init:power`; init writes it to the kernel's `sys:power` (ACPI S5 on
+//! x86_64, PSCI SYSTEM_OFF on aarch64; QEMU exits). The tool itself is
+//! unprivileged, as everything the shell runs (docs/init.md, "Privilege").
 #![no_std]
 #![no_main]
 

@@ -7,6 +7,9 @@
 //! |---|---|
 //! | a daemon that exits at once (`daemon kvd --bad`, status 2) | `init: started daemon kvd (pid A)`, later `init: daemon kvd (pid A) exited with status 2` |
 //! | foreground programs | `init: hello exited with status 0`, `init: kvd exited with status 2`, in that order |
+//! | `privileged cat sys:privilege`, then `cat sys:privilege` (this test runs privileged and arms `keep-on-exec` for the second init) | `init: running cat (pid C), privileged` before `init: running cat (pid D)`; the first cat prints `privileged`, the second `unprivileged`, each once, in that order |
+//! | a bare `privileged` line and `privileged export X=1` | each reported as `init: the line should be \`privileged [daemon\|respawn] PROGRAM [ARGS...]\``, not run |
+//! | the second init (not pid 1) | does not serve `init:power` (no `init: serving` line) |
 //! | `wait-scheme echo-init-rc` after that daemon's line | `init: scheme echo-init-rc ready`, after the daemon started and before the next program ran |
 //! | a daemon still running at the end (`daemon echod echo-init-rc`) | after the last foreground line: `init: stopping daemon echod (pid B)`, then `init: daemon echod (pid B) killed by signal 15 (SIGTERM)` |
 //! | init's status | exited with 1 (a foreground program failed) |
@@ -48,6 +51,10 @@ fn main(_args: Args) -> i32 {
             return 2;
         }
         let _ = sys::close(w);
+        if let Err(e) = tessera_runtime::process::keep_privilege_on_exec() {
+            println!("init-rc: cannot arm keep-on-exec: {e}");
+            return 4;
+        }
         let error = sys::execve("initfs:bin/init", &["init", RC], &[]);
         println!("init-rc: cannot execute init: {error}");
         3
@@ -85,12 +92,50 @@ fn main(_args: Args) -> i32 {
     let _ = sys::close(r);
     checks.check("the output pipe reaches end of file", end.is_ok(), format_args!("read gave {}", Shown(end)));
     let output = String::from_utf8_lossy(&output);
-    let lines: Vec<&str> = output.lines().filter(|line| line.starts_with("init: ")).collect();
-    for line in &lines {
+    let all: Vec<&str> = output.lines().collect();
+    for line in &all {
         println!("init-rc: | {line}");
     }
+    let lines: Vec<&str> = all.iter().copied().filter(|line| line.starts_with("init: ")).collect();
     check_lines(&mut checks, &lines);
+    check_privileged(&mut checks, &all);
     checks.finish()
+}
+
+/// Checks the `privileged` lines: `all` is everything printed, in order
+/// (init's reports and the programs' output). A program may print before
+/// init reports it running, but the two foreground `cat`s run one after
+/// the other, so their outputs come in order.
+fn check_privileged(checks: &mut Checks, all: &[&str]) {
+    let running = |privileged: bool| {
+        all.iter().position(|line| {
+            line.strip_prefix("init: running cat (pid ")
+                .is_some_and(|rest| rest.ends_with(if privileged { "), privileged" } else { ")" }))
+        })
+    };
+    let (kept, dropped) = (running(true), running(false));
+    checks.check(
+        "`privileged cat` is reported privileged, then plain `cat`",
+        matches!((kept, dropped), (Some(k), Some(d)) if k < d),
+        format_args!("reported at {kept:?} and {dropped:?}"),
+    );
+    let printed = |text: &str| all.iter().position(|line| *line == text);
+    let count = |text: &str| all.iter().filter(|line| **line == text).count();
+    let (yes, no) = (printed("privileged"), printed("unprivileged"));
+    checks.check(
+        "the privileged cat prints `privileged`, the next `unprivileged`",
+        matches!((yes, no), (Some(y), Some(n)) if y < n) && count("privileged") == 1 && count("unprivileged") == 1,
+        format_args!("`privileged` at {yes:?}, `unprivileged` at {no:?}"),
+    );
+    let usage = "init: the line should be `privileged [daemon|respawn] PROGRAM [ARGS...]`";
+    let count = all.iter().filter(|line| **line == usage).count();
+    checks.check(
+        "a bare `privileged` and `privileged export` are refused",
+        count == 2,
+        format_args!("{count} usage lines"),
+    );
+    let serving = all.iter().any(|line| line.starts_with("init: serving"));
+    checks.check("a second init does not serve init:power", !serving, format_args!("it said it serves"));
 }
 
 /// Checks init's report lines (`init: ...`, in the order printed).

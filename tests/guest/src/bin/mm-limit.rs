@@ -1,4 +1,6 @@
 //! `mm-limit`: the RLIMIT_AS-like cap on mapped memory, `sys:limits`.
+//! It runs privileged (`privileged mm-limit` in tests.list): raising the
+//! cap takes the privilege.
 //!
 //! Each group runs in its own forked child (lines prefixed
 //! `mm-limit <group>:`), so a cap set there ends with it. "Room" is the

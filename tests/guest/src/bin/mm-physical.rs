@@ -1,5 +1,7 @@
 //! `mm-physical`: `memory:physical@uc` maps device registers into a
 //! privileged process, uncached (Device memory on aarch64, UC on x86_64).
+//! It is one of the few tests the runner starts privileged (`privileged
+//! mm-physical` in tests.list): exec drops the privilege otherwise.
 //!
 //! The device is one QEMU always has, with registers of known value:
 //! - aarch64 (`virt`): the PL031 RTC at 0x0901_0000. Its identification

@@ -3,7 +3,12 @@
 //! The tests are the names given as arguments, or, with none, the lines of
 //! `initfs:etc/tests.list` (format: `process::program_lines`; a line may
 //! give the test arguments). Each runs as `initfs:bin/<name>` in its own
-//! process (fork + execve + waitpid) with the runner's environment. The
+//! process (fork + execve + waitpid) with the runner's environment,
+//! unprivileged (`execve` drops the privilege), unless its line starts
+//! with `privileged` (`privileged mm-physical`): then it keeps the
+//! runner's privilege (the test init.rc starts the runner as `privileged
+//! testrunner`; docs/kernel.md, "Privilege"). A privileged line the runner
+//! cannot honour (it is unprivileged itself) fails with EPERM. The
 //! runner prints `ok NAME`, or `FAIL NAME: why` with the exit status or the
 //! signal, then `N passed, N failed` on a line of its own, and exits with 0
 //! when every test passed, else 1.
@@ -35,10 +40,16 @@ fn main(args: Args) -> i32 {
 
     let (mut passed, mut failed) = (0, 0);
     for line in &lines {
-        let argv: Vec<&str> = line.split_whitespace().collect();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (privileged, argv) = process::split_privileged(&words);
         let Some(&name) = argv.first() else { continue };
         let path = process::program_path(name);
-        match process::spawn(&path, &argv, args.env()).and_then(process::wait) {
+        let spawned = if privileged {
+            process::spawn_privileged(&path, argv, args.env())
+        } else {
+            process::spawn(&path, argv, args.env())
+        };
+        match spawned.and_then(process::wait) {
             Ok(status) if status.success() => {
                 passed += 1;
                 println!("ok {name}");
