@@ -166,6 +166,17 @@ mod tests {
     }
 
     #[test]
+    fn privileged_marker() {
+        assert_eq!(split_privileged(&["privileged", "daemon", "x"]), (true, &["daemon", "x"][..]));
+        assert_eq!(split_privileged(&["mm-physical"]), (false, &["mm-physical"][..]));
+        assert_eq!(split_privileged(&["privileged"]), (true, &[][..]));
+        // Only a leading word counts, spelled exactly.
+        assert_eq!(split_privileged(&["hello", "privileged"]), (false, &["hello", "privileged"][..]));
+        assert_eq!(split_privileged(&["Privileged", "x"]), (false, &["Privileged", "x"][..]));
+        assert_eq!(split_privileged(&[]), (false, &[][..]));
+    }
+
+    #[test]
     fn wait_status_text() {
         use tessera_abi::{signal::SIGSEGV, wait};
         assert_eq!(std::format!("{}", WaitStatus(wait::exited(3))), "exited with status 3");
