@@ -24,11 +24,15 @@
 //! (so it is there before any program starts), then forks a child that
 //! serves it. The child runs init's own code, so it keeps init's privilege
 //! (fork keeps it; only `execve` drops it); init itself stays single
-//! threaded and free to wait for its children, and closes its copy of the
+//! threaded (a fork while a serving thread held the heap lock would leave
+//! the child's copy locked for ever) and free to wait for its children,
+//! and closes its copy of the
 //! queue so that nothing it starts later holds it. The server is listed as
 //! the daemon `init:power`: in a test image init stops it at the end like
-//! any daemon. Only the first init (pid 1) serves: a second init (the
-//! `init-rc` test's) leaves the scheme alone.
+//! any daemon; if it ends earlier (nothing stops a `kill` yet) it is
+//! reported and not restarted, and `shutdown` then fails with ENODEV. Only
+//! the first init (pid 1) serves: a second init (the `init-rc` test's)
+//! leaves the scheme alone.
 
 use alloc::collections::BTreeMap;
 
