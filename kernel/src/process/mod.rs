@@ -84,6 +84,11 @@ pub struct Process {
     waiters: Mutex<Vec<Arc<Thread>>>,
 }
 
+/// Every process, alive or zombie, by pid. Lock order: the table is taken
+/// with no lock of a process held, and no lock of a process is taken while
+/// the table is held (`fork` holding its parent's `name` while inserting
+/// its child, and `sys:processes` reading each `name` under the table,
+/// once deadlocked both CPUs).
 static TABLE: Mutex<BTreeMap<usize, Arc<Process>>> = Mutex::new(BTreeMap::new());
 /// Pids and tids share one counter, as on Linux.
 static NEXT_ID: AtomicUsize = AtomicUsize::new(INIT_PID);
@@ -219,10 +224,11 @@ pub fn get(pid: usize) -> Option<Arc<Process>> {
 }
 
 /// A snapshot of all processes: (pid, ppid, state, name, user pages, threads).
+/// Each process's locks are taken after the table's is released.
 pub fn list() -> Vec<(usize, usize, State, String, usize, usize)> {
-    TABLE
-        .lock()
-        .values()
+    let processes: Vec<Arc<Process>> = TABLE.lock().values().cloned().collect();
+    processes
+        .iter()
         .map(|p| {
             let pages = p.space.lock().as_ref().map_or(0, AddrSpace::pages);
             let threads = p.threads.lock().len();
@@ -255,8 +261,11 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
         .fork(Arc::new(mm::FailInjector::default()))?;
     let files = parent.files.lock().fork();
     // The child runs the parent's code, so it has the parent's privilege;
-    // `keep-on-exec` is not copied (the child arms its own).
-    let child = Process::new(parent.pid, parent.name.lock().clone(), space, files, parent.is_privileged());
+    // `keep-on-exec` is not copied (the child arms its own). The name is
+    // copied first: its lock must not be held while `Process::new` takes
+    // the table (lock order, see `TABLE`).
+    let name = parent.name.lock().clone();
+    let child = Process::new(parent.pid, name, space, files, parent.is_privileged());
     let mut child_frame = *frame;
     child_frame.set_return(0);
     // The child starts with the parent's FP/SIMD registers and thread
