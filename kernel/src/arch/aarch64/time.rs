@@ -106,8 +106,12 @@ pub fn selftest() {
     let armed_at = monotonic_ns();
     irq::start_timer(PERIOD_NS);
     let waited_ns = loop {
+        let fired = timer::condition_met() && gic::is_private_pending(intid);
+        // Read after looking: a time read before could be older than the
+        // firing by as long as this CPU was held up in between (a host
+        // that deschedules the vCPU), and look too early.
         let waited = monotonic_ns() - armed_at;
-        if timer::condition_met() && gic::is_private_pending(intid) {
+        if fired {
             break waited;
         }
         if waited > TIMEOUT_NS {

@@ -203,8 +203,10 @@ pub fn selftest() {
     // The count only falls until it passes 0 and reloads from `count`.
     let mut last = apic::current_count();
     let waited_ns = loop {
-        let waited = monotonic_ns() - armed_at;
         let now = apic::current_count();
+        // Read after looking (as on aarch64): a time read before could be
+        // older than the reload by as long as this CPU was held up.
+        let waited = monotonic_ns() - armed_at;
         if now > last {
             break waited;
         }
