@@ -3,7 +3,7 @@
 # One concern per fragment in mk/: config (arch, paths, knobs), deps (set-up),
 # relibc (the C library and C programs), kernel (kernel, loader, initfs),
 # disk (images), qemu (the QEMU command, `qemu`, `qemu-test`), test (`test`,
-# `lint`), bench.
+# `lint`), soak (`soak`: the boot tests many times over), bench.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -e -o pipefail -c
@@ -24,6 +24,7 @@ include mk/kernel.mk
 include mk/disk.mk
 include mk/qemu.mk
 include mk/test.mk
+include mk/soak.mk
 include mk/bench.mk
 
 .PHONY: all help clean distclean
@@ -45,6 +46,8 @@ help:
 	@echo "  qemu-test  the normal boot test of one arch (build/<arch>/test.img)"
 	@echo "  test       host cargo test + lint + boot and fault tests on both arches;"
 	@echo "             prints 'N passed, N failed' last and fails if anything failed"
+	@echo "  soak       the boot, console and power tests n times per arch (both, or arch=),"
+	@echo "             images built once; prints 'N passed, N failed' last, fails if any failed"
 	@echo "  lint       cargo fmt --check; clippy -D warnings on host, kernel and loader targets"
 	@echo "  bench      mmbench (Rust) and mmbench.c (C, relibc-shim) in the guest of one arch"
 	@echo "  sysroot    build/<arch>/sysroot: relibc-shim headers, libc.a, crt0.o, <arch>-unknown-tessera-cc"
@@ -63,3 +66,4 @@ help:
 	@echo "  kvm=yes               use KVM when the host can (else a notice, and TCG)"
 	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (bench: $(BENCH_TIMEOUT))"
 	@echo "  verbose=yes           boot tests echo the guest's output as it comes"
+	@echo "  n=N                   'soak': rounds                        now: $(SOAK_N)"
