@@ -3,6 +3,7 @@
 //! free-frame count from `sys:memory`.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use tessera_runtime::abi::error::{EINTR, EINVAL};
 use tessera_runtime::sys::{self, Fork, WaitStatus};
@@ -83,12 +84,48 @@ pub fn free_frames() -> Result<usize> {
         .ok_or(Error::new(EINVAL))
 }
 
-/// The free-frame count once it has stopped moving: read, then re-read
-/// after a short sleep until two reads agree (at most `tries` times). A
-/// baseline taken right after a child was reaped could otherwise miss the
-/// child's kernel stack, which its CPU frees a moment later (see
-/// [`settled_free_frames`]), and the comparison would fail the other way.
+/// Each CPU's timer ticks so far, from the `cpuK ticks N ...` lines of
+/// `sys:scheduler`. Errors: those of `io::read_file`.
+fn cpu_ticks() -> Result<Vec<u64>> {
+    let text = io::read_file("sys:scheduler")?;
+    let text = String::from_utf8(text).map_err(|_| Error::new(EINVAL))?;
+    Ok(text
+        .lines()
+        .filter(|line| line.starts_with("cpu") && !line.starts_with("cpus"))
+        .filter_map(|line| line.split_whitespace().nth(2)?.parse().ok())
+        .collect())
+}
+
+/// Sleeps until every CPU has taken a timer tick since the call (at most
+/// [`TICK_WAITS`] sleeps of 2 ms). The kernel takes interrupts only in user
+/// mode and in its idle wait, never while it finishes a thread that ended,
+/// so by then each CPU is done with any thread that was ending before the
+/// call (off its process's thread list, kernel stack freed), however long
+/// a busy host kept that CPU from running. Errors: reading `sys:scheduler`.
+pub fn every_cpu_ticked() -> Result<()> {
+    let start = cpu_ticks()?;
+    for _ in 0..TICK_WAITS {
+        let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 2_000_000 }, None);
+        let now = cpu_ticks()?;
+        if now.len() >= start.len() && start.iter().zip(&now).all(|(before, after)| after > before) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Most 2 ms sleeps [`every_cpu_ticked`] waits (a tick comes every 10 ms).
+const TICK_WAITS: usize = 500;
+
+/// The free-frame count once it has stopped moving: once every CPU has
+/// ticked ([`every_cpu_ticked`]), read, then re-read after a short sleep
+/// until two reads agree (at most `tries` times). A baseline taken right
+/// after a child was reaped could otherwise miss the child's kernel stack,
+/// which its CPU frees a moment later (see [`settled_free_frames`]), and
+/// the comparison would fail the other way: two reads can agree while a
+/// busy host holds that CPU up for longer than the sleep between them.
 pub fn quiet_free_frames(tries: usize) -> Result<usize> {
+    every_cpu_ticked()?;
     let mut last = free_frames()?;
     for _ in 0..tries {
         let _ = sys::nanosleep(&tessera_runtime::abi::TimeSpec { tv_sec: 0, tv_nsec: 2_000_000 }, None);
@@ -111,6 +148,12 @@ pub fn quiet_free_frames(tries: usize) -> Result<usize> {
 /// scheduler rounds keeps the comparison exact without making it flaky.
 pub fn settled_free_frames(baseline: usize, tries: usize) -> Result<usize> {
     let mut now = free_frames()?;
+    if now != baseline {
+        // Whatever ended before this call has left its CPU once every CPU
+        // ticked (a held-up CPU can take longer than all the tries below).
+        every_cpu_ticked()?;
+        now = free_frames()?;
+    }
     for _ in 0..tries {
         if now == baseline {
             break;

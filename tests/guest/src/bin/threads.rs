@@ -25,7 +25,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap, settled_free_frames};
+use tessera_guest_tests::system::{every_cpu_ticked, fork_with, quiet_free_frames, reap, settled_free_frames};
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::TimeSpec;
 use tessera_runtime::abi::error::{EAGAIN, EFAULT, EINVAL, ETIMEDOUT};
@@ -146,6 +146,9 @@ fn counter_and_tids(checks: &mut Checks) {
         distinct && seen == handle_tids,
         format_args!("gettid {seen:?}, clone_thread {handle_tids:?}, pid {pid}"),
     );
+    // A join returns once the thread's tid word is cleared, which its CPU
+    // does just before taking the thread off the list.
+    let _ = every_cpu_ticked();
     let after = thread_count();
     checks.check("1 thread left after the joins", after == Some(1), format_args!("{after:?}"));
 }
