@@ -60,7 +60,7 @@ help:
 	@echo "  arch=x86_64|aarch64   guest architecture (also ARCH=)       now: $(ARCH)"
 	@echo "  smp=N                 CPUs                                  now: $(SMP)"
 	@echo "  mem=SIZE              guest memory                          now: $(MEM)"
-	@echo "  cpu=MODEL             QEMU -cpu (default: max / cortex-a72)"
+	@echo "  cpu=MODEL             QEMU -cpu (default: max / cortex-a76)"
 	@echo "  img=NAME              image for 'qemu': harddrive|test|test-fault  now: $(IMG)"
 	@echo "  gdb=yes               'qemu': start halted with a gdb stub on :1234"
 	@echo "  kvm=yes               use KVM when the host can (else a notice, and TCG)"

@@ -15,7 +15,7 @@ MACHINE.x86_64 := q35
 # reads the DTB (DESIGN.md §3).
 MACHINE.aarch64 := virt,acpi=off,gic-version=3
 CPU.x86_64 := max
-CPU.aarch64 := cortex-a72
+CPU.aarch64 := cortex-a76
 FIRMWARE.x86_64 := /usr/share/ovmf/OVMF.fd
 FIRMWARE.aarch64 := /usr/share/qemu-efi-aarch64/QEMU_EFI.fd
 # x86_64: the test kernel writes 0x10 to port 0xf4 and QEMU exits with
@@ -62,6 +62,11 @@ endif
 # (In a variable: an unbalanced "(" would break $(call ...).)
 BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) (" --expect "smp: $(SMP) of $(SMP) CPUs running" \
 	--expect "tlb: shootdown to "
+# The hardware guards that keep the kernel out of user memory, which the
+# boot self-test must find working on every CPU (kernel/src/selftest.rs):
+# SMEP and SMAP on x86_64, PAN and PXN on aarch64.
+GUARDS_EXPECT.x86_64 := --expect "selftest: smep on, smap on (every CPU)"
+GUARDS_EXPECT.aarch64 := --expect "selftest: pan on, pxn on (every CPU)"
 
 # $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot, fault or loader-error;
 # the test is named KIND-ARCH and logs to build/ARCH/KIND-test.log.
@@ -72,4 +77,4 @@ boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(TIMEOUT) \
 # One arch's normal boot test.
 qemu-test: $(BUILD)/$(ARCH)/test.img $(BOOT_TEST) | deps
 	@$(call kvm_notice,$(ARCH))
-	$(call boot_test,boot,$(ARCH),$<,$(BOOT_EXPECT) --guest-results)
+	$(call boot_test,boot,$(ARCH),$<,$(BOOT_EXPECT) $(GUARDS_EXPECT.$(ARCH)) --guest-results)

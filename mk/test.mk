@@ -78,7 +78,7 @@ LOADER_ERROR_EXPECT := --expect-fail --expect-fail-line "tessera-loader: error"
 
 .PHONY: $(ARCHES:%=test-boot-%) $(ARCHES:%=test-fault-%) $(ARCHES:%=test-loader-error-%)
 $(ARCHES:%=test-boot-%): test-boot-%: | deps
-	$(call boot_step,boot,$*,$(BUILD)/$*/test.img,$(BOOT_EXPECT) --guest-results)
+	$(call boot_step,boot,$*,$(BUILD)/$*/test.img,$(BOOT_EXPECT) $(GUARDS_EXPECT.$*) --guest-results)
 $(ARCHES:%=test-fault-%): test-fault-%: | deps
 	$(call boot_step,fault,$*,$(BUILD)/$*/test-fault.img,--expect-fail)
 $(ARCHES:%=test-loader-error-%): test-loader-error-%: | deps

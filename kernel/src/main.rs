@@ -132,7 +132,7 @@ fn start(args: &'static KernelArgs) -> ! {
     let cpus = smp::start_secondary_cpus(args);
     mm::tlb::selftest(cpus);
 
-    selftest::run();
+    selftest::run(cpus);
     println!("kernel: boot ok");
     run_init()
 }

@@ -2,13 +2,21 @@
 //! fault switch (`TESSERA_TEST_FAULT`).
 
 use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
+use tessera_mm::Prot;
+
+use crate::arch::protect::{self, State};
 use crate::{arch, env, mm, println};
 
 /// Allocates from the heap and the frame allocator and checks both give
-/// their memory back; then faults on purpose if the env asks for it.
-pub fn run() {
+/// their memory back; checks that the CPU keeps the kernel out of user
+/// memory ([`user_memory_guards`], on `cpus` running CPUs); then faults on
+/// purpose if the env asks for it.
+pub fn run(cpus: usize) {
     let frames_before = mm::free_frames();
     let heap_before = mm::heap_used_bytes();
     {
@@ -22,6 +30,16 @@ pub fn run() {
     assert_eq!(mm::heap_used_bytes(), heap_before, "heap leaked");
     assert_eq!(mm::free_frames(), frames_before, "frames leaked");
 
+    // The first probe's page fault may make the shared zero frame, which
+    // stays for good; the second must give back every frame it took.
+    drop(user_memory_guards(cpus));
+    let frames_before = mm::free_frames();
+    let guards = user_memory_guards(cpus);
+    println!("selftest: {guards}");
+    drop(guards);
+    assert_eq!(mm::heap_used_bytes(), heap_before, "the user-memory guard probe leaked heap");
+    assert_eq!(mm::free_frames(), frames_before, "the user-memory guard probe leaked frames");
+
     match env::get("TESSERA_TEST_FAULT") {
         None => {}
         Some("page") => {
@@ -34,4 +52,51 @@ pub fn run() {
         }
         Some(other) => println!("selftest: unknown TESSERA_TEST_FAULT={other}; ignored"),
     }
+}
+
+/// Where the guard probe maps its user page.
+const PROBE_PAGE: u64 = 0x4000_0000;
+
+/// The hardware guards that keep the kernel out of user memory (x86_64:
+/// SMEP and SMAP; aarch64: PAN and PXN), checked for real: with a user
+/// page mapped that holds a return instruction, each guard's probe (a
+/// kernel load from the page, a kernel call into it) must fault. Returns
+/// the report: `smep on, smap on (every CPU)` when every guard holds and
+/// every CPU enabled them all; otherwise each guard that does not hold says
+/// why, and the tail how many CPUs enabled them all.
+fn user_memory_guards(cpus: usize) -> String {
+    let mut space = mm::AddrSpace::new(Arc::new(mm::FailInjector::default())).expect("memory for the probe space");
+    // Writable while the kernel fills it (a read-only private page would
+    // be the shared zero frame), then read and execute, as exec does
+    // (which also makes the instruction visible to fetches).
+    space.map_populated(PROBE_PAGE, 1, Prot::READ | Prot::WRITE, false).expect("memory for the probe page");
+    space.write_bytes(PROBE_PAGE, protect::RETURN_INSTRUCTION).expect("the probe page is mapped");
+    space.protect(PROBE_PAGE, 1, Prot::READ | Prot::EXEC).expect("the probe page can be made executable");
+    let mut line = String::new();
+    // SAFETY: the probe space maps the kernel half as every user space
+    // does; no other CPU uses it, and the kernel-only table is back before
+    // it is freed (which drops this CPU's entries for it).
+    unsafe { arch::activate_user_table(space.root()) };
+    for (i, guard) in protect::GUARDS.iter().enumerate() {
+        // SAFETY: PROBE_PAGE is mapped in the active table and holds
+        // RETURN_INSTRUCTION; interrupts are off in the kernel.
+        let fault = unsafe { protect::probe(guard.probe, PROBE_PAGE) };
+        let sep = if i == 0 { "" } else { ", " };
+        let name = guard.name;
+        let _ = match ((guard.state)(), fault) {
+            (State::On, Some(_)) => write!(line, "{sep}{name} on"),
+            (State::Missing, _) => write!(line, "{sep}{name} off (the CPU lacks it)"),
+            (State::Off, _) => write!(line, "{sep}{name} off (not enabled)"),
+            (State::On, None) => write!(line, "{sep}{name} off (enabled, yet the kernel's access went through)"),
+        };
+    }
+    mm::activate_kernel_only();
+    drop(space);
+    let protected = protect::protected_cpus();
+    if protected >= cpus {
+        line.push_str(" (every CPU)");
+    } else {
+        let _ = write!(line, " (this CPU; only {protected} of {cpus} CPUs enabled them all)");
+    }
+    line
 }

@@ -1,11 +1,12 @@
 //! aarch64: entry, PL011 console found through the device tree, the vector
-//! table (exceptions, interrupts, `svc`), thread switching, CPU count from
-//! the device tree, TTBR switching, TLB invalidation (`tlb`) and the
-//! semihosting test exit.
+//! table (exceptions, interrupts, `svc`), PAN (`protect`), thread
+//! switching, CPU count from the device tree, TTBR switching, TLB
+//! invalidation (`tlb`) and the semihosting test exit.
 
 mod context;
 mod dtb;
 mod power;
+pub mod protect;
 pub mod serial;
 mod smp;
 mod trap;
@@ -51,6 +52,7 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     unsafe { core::arch::asm!("msr tpidr_el1, xzr") };
     trap::init();
     context::init_fpu();
+    protect::init_cpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever.
     let args = unsafe { &*args };

@@ -195,6 +195,7 @@ extern "C" fn secondary_entry(index: usize) -> ! {
     unsafe { core::arch::asm!("msr tpidr_el1, {}", in(reg) index) };
     trap::init();
     super::context::init_fpu();
+    super::protect::init_cpu();
     ARRIVED.store(index, Ordering::SeqCst);
     crate::smp::secondary_main(index)
 }

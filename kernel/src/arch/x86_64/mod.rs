@@ -1,12 +1,14 @@
 //! x86_64: entry, COM1 console, GDT/TSS, per-CPU data, traps (exceptions,
-//! interrupts, `syscall`), thread switching, ACPI CPU count, CR3 switching,
-//! TLB invalidation (`tlb`) and the isa-debug-exit test exit.
+//! interrupts, `syscall`), SMEP and SMAP (`protect`), thread switching,
+//! ACPI CPU count, CR3 switching, TLB invalidation (`tlb`) and the
+//! isa-debug-exit test exit.
 
 mod acpi;
 mod context;
 mod gdt;
 mod percpu;
 mod power;
+pub mod protect;
 pub mod serial;
 mod smp;
 mod trap;
@@ -59,6 +61,7 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     percpu::init_boot(tss);
     trap::init();
     context::init_fpu();
+    protect::init_cpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever; `check` validates its magic and version.
     let args = unsafe { &*args };

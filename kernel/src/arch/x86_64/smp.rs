@@ -169,6 +169,7 @@ extern "C" fn secondary_entry(index: usize) -> ! {
     percpu::init_secondary(index, tss);
     trap::init();
     super::context::init_fpu();
+    super::protect::init_cpu();
     ARRIVED.store(index, Ordering::SeqCst);
     crate::smp::secondary_main(index)
 }

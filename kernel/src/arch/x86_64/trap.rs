@@ -9,7 +9,7 @@ use core::fmt::Write;
 
 use tessera_abi::signal;
 
-use super::{gdt, percpu};
+use super::{gdt, percpu, protect};
 use crate::trap::{self, FaultInfo};
 use crate::{ExitCode, console};
 
@@ -371,6 +371,7 @@ fn user_signal(vector: u64) -> usize {
 }
 
 extern "C" fn trap_handler(frame: &mut TrapFrame) {
+    protect::on_entry();
     match frame.vector {
         SYSCALL_VECTOR => trap::syscall(frame),
         0..=31 if frame.is_user() => {
@@ -388,7 +389,13 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
             };
             trap::user_fault(frame, info)
         }
-        0..=31 => kernel_fault(frame),
+        0..=31 => {
+            // A self-test probe's expected fault resumes the probe.
+            let address = if frame.vector == 14 { cr2() } else { 0 };
+            if !protect::fixup(frame, address) {
+                kernel_fault(frame)
+            }
+        }
         vector if vector == super::irq::SPURIOUS_VECTOR as u64 => {}
         vector if vector == u64::from(super::irq::IpiKind::TlbShootdown.id()) => {
             crate::mm::tlb::handle_ipi();
