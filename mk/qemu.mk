@@ -64,8 +64,9 @@ BOOT_EXPECT := --expect "memory: " --expect "cpus: $(SMP) (" --expect "smp: $(SM
 	--expect "tlb: shootdown to "
 # The hardware guards that keep the kernel out of user memory, which the
 # boot self-test must find working on every CPU (kernel/src/selftest.rs):
-# SMEP and SMAP on x86_64, PAN and PXN on aarch64.
-GUARDS_EXPECT.x86_64 := --expect "selftest: smep on, smap on (every CPU)"
+# SMEP and SMAP on x86_64, PAN and PXN on aarch64; and on x86_64, that a
+# user root maps only the entry shadow of the kernel (page-table isolation).
+GUARDS_EXPECT.x86_64 := --expect "selftest: smep on, smap on (every CPU)" --expect "selftest: kpti on ("
 GUARDS_EXPECT.aarch64 := --expect "selftest: pan on, pxn on (every CPU)"
 
 # $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot, fault or loader-error;

@@ -34,9 +34,12 @@ pub fn run(cpus: usize) {
     // stays for good; the second must give back every frame it took.
     drop(user_memory_guards(cpus));
     let frames_before = mm::free_frames();
-    let guards = user_memory_guards(cpus);
+    let (guards, isolation) = user_memory_guards(cpus);
     println!("selftest: {guards}");
-    drop(guards);
+    if let Some(isolation) = &isolation {
+        println!("selftest: {isolation}");
+    }
+    drop((guards, isolation));
     assert_eq!(mm::heap_used_bytes(), heap_before, "the user-memory guard probe leaked heap");
     assert_eq!(mm::free_frames(), frames_before, "the user-memory guard probe leaked frames");
 
@@ -63,8 +66,9 @@ const PROBE_PAGE: u64 = 0x4000_0000;
 /// kernel load from the page, a kernel call into it) must fault. Returns
 /// the report: `smep on, smap on (every CPU)` when every guard holds and
 /// every CPU enabled them all; otherwise each guard that does not hold says
-/// why, and the tail how many CPUs enabled them all.
-fn user_memory_guards(cpus: usize) -> String {
+/// why, and the tail how many CPUs enabled them all. Also what a user root
+/// maps of the kernel, where the arch reports it (x86_64: `kpti on (...)`).
+fn user_memory_guards(cpus: usize) -> (String, Option<String>) {
     let mut space = mm::AddrSpace::new(Arc::new(mm::FailInjector::default())).expect("memory for the probe space");
     // Writable while the kernel fills it (a read-only private page would
     // be the shared zero frame), then read and execute, as exec does
@@ -73,24 +77,29 @@ fn user_memory_guards(cpus: usize) -> String {
     space.write_bytes(PROBE_PAGE, protect::RETURN_INSTRUCTION).expect("the probe page is mapped");
     space.protect(PROBE_PAGE, 1, Prot::READ | Prot::EXEC).expect("the probe page can be made executable");
     let mut line = String::new();
-    // SAFETY: the probe space maps the kernel half as every user space
-    // does; no other CPU uses it, and the kernel-only table is back before
-    // it is freed (which drops this CPU's entries for it).
-    unsafe { arch::activate_user_table(space.root()) };
-    for (i, guard) in protect::GUARDS.iter().enumerate() {
-        // SAFETY: PROBE_PAGE is mapped in the active table and holds
-        // RETURN_INSTRUCTION; interrupts are off in the kernel.
-        let fault = unsafe { protect::probe(guard.probe, PROBE_PAGE) };
-        let sep = if i == 0 { "" } else { ", " };
-        let name = guard.name;
-        let _ = match ((guard.state)(), fault) {
-            (State::On, Some(_)) => write!(line, "{sep}{name} on"),
-            (State::Missing, _) => write!(line, "{sep}{name} off (the CPU lacks it)"),
-            (State::Off, _) => write!(line, "{sep}{name} off (not enabled)"),
-            (State::On, None) => write!(line, "{sep}{name} off (enabled, yet the kernel's access went through)"),
-        };
-    }
+    // SAFETY: no other CPU uses the probe space, and the kernel-only table
+    // is back before it is freed (which drops this CPU's entries for it).
+    unsafe {
+        protect::with_user_table(space.root(), || {
+            for (i, guard) in protect::GUARDS.iter().enumerate() {
+                // SAFETY: PROBE_PAGE is mapped in the active table and holds
+                // RETURN_INSTRUCTION; interrupts are off in the kernel.
+                let fault = protect::probe(guard.probe, PROBE_PAGE);
+                let sep = if i == 0 { "" } else { ", " };
+                let name = guard.name;
+                let _ = match ((guard.state)(), fault) {
+                    (State::On, Some(_)) => write!(line, "{sep}{name} on"),
+                    (State::Missing, _) => write!(line, "{sep}{name} off (the CPU lacks it)"),
+                    (State::Off, _) => write!(line, "{sep}{name} off (not enabled)"),
+                    (State::On, None) => {
+                        write!(line, "{sep}{name} off (enabled, yet the kernel's access went through)")
+                    }
+                };
+            }
+        })
+    };
     mm::activate_kernel_only();
+    let isolation = protect::isolation(space.root());
     drop(space);
     let protected = protect::protected_cpus();
     if protected >= cpus {
@@ -98,5 +107,5 @@ fn user_memory_guards(cpus: usize) -> String {
     } else {
         let _ = write!(line, " (this CPU; only {protected} of {cpus} CPUs enabled them all)");
     }
-    line
+    (line, isolation)
 }

@@ -198,3 +198,19 @@ pub fn fixup(frame: &mut TrapFrame) -> bool {
     frame.x[0] = FAULTED | frame.esr;
     true
 }
+
+/// Runs `f` with the user table `root` in TTBR0_EL1 (the kernel is in
+/// TTBR1_EL1 all the time). The caller loads the kernel-only table again.
+///
+/// # Safety
+/// `root` must be a user table that no CPU changes meanwhile.
+pub unsafe fn with_user_table<R>(root: rmm::PhysAddr, f: impl FnOnce() -> R) -> R {
+    // SAFETY: per the contract.
+    unsafe { super::activate_user_table(root) };
+    f()
+}
+
+/// Nothing to report: a user table (TTBR0_EL1) holds the user half only.
+pub fn isolation(_root: rmm::PhysAddr) -> Option<alloc::string::String> {
+    None
+}

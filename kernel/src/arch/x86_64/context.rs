@@ -1,7 +1,7 @@
 //! Switching kernel threads, and the per-thread state that goes with it:
 //! callee-saved registers on the kernel stack, the FPU/SSE area
 //! (`fxsave`, Intel SDM Vol. 1 §10.5), the kernel stack the CPU enters on a
-//! trap from user mode, and the user page table (CR3).
+//! trap from user mode, and the user page table (loaded on return to ring 3).
 
 use rmm::PhysAddr;
 
@@ -159,21 +159,23 @@ pub fn set_kernel_stack(top: u64) {
     percpu::set_kernel_stack(top);
 }
 
-/// Switches to the address space rooted at `root` (kernel half shared).
+/// Makes `root` the address space the next return to ring 3 enters: it is
+/// loaded on the way out (`kpti`). CR3 itself gets the kernel root, which
+/// also drops every TLB entry (no global pages, no PCIDs).
 ///
 /// # Safety
-/// `root` must map the kernel half exactly as the kernel table does.
+/// `root` must be a user root made by [`init_user_root`] (or the kernel
+/// root, for none).
 pub unsafe fn activate_user_table(root: PhysAddr) {
-    // SAFETY: per the contract the running kernel code stays mapped.
-    unsafe { core::arch::asm!("mov cr3, {}", in(reg) root.get(), options(nostack)) };
+    percpu::set_user_cr3(root.get());
+    // SAFETY: the kernel root maps all the kernel.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) super::kpti::kernel_root().get(), options(nostack)) };
 }
 
-/// Prepares a new user root: copies the kernel half (root entries 256..512)
-/// of `kernel` into `new`, so both share the kernel's tables.
-pub fn init_user_root(new: &mut rmm::PageMapper<super::Paging>, kernel: &rmm::PageMapper<super::Paging>) {
-    for index in 256..512 {
-        new.set_root_entry(index, kernel.root_entry(index));
-    }
+/// Prepares a new user root: of the kernel half, only the shadow (`kpti`):
+/// the entry and exit code and the entry area.
+pub fn init_user_root(new: &mut rmm::PageMapper<super::Paging>, _kernel: &rmm::PageMapper<super::Paging>) {
+    super::kpti::init_user_root(new);
 }
 
 /// Waits for an interrupt with interrupts enabled, then masks them again.

@@ -1,13 +1,13 @@
-//! The kernel's GDTs and TSSs, one pair per CPU (the firmware's lived in
-//! boot-services memory, which is free RAM now).
+//! The kernel's GDTs and TSSs, one pair per CPU in its entry area (`kpti`;
+//! the firmware's lived in boot-services memory, which is free RAM now).
 //!
 //! Selector order is fixed by `syscall`/`sysret` (Intel SDM Vol. 3A §5.8.8):
 //! kernel code, kernel data, then user data and user code, so that
 //! `STAR[47:32] = KERNEL_CODE` and `STAR[63:48] = KERNEL_DATA` give user
 //! `SS = KERNEL_DATA + 8` and `CS = KERNEL_DATA + 16`.
 //!
-//! The TSS holds `rsp0` (the kernel stack of the running thread, loaded by the
-//! CPU on every trap from user mode; see `percpu::set_kernel_stack`) and IST 1,
+//! The TSS holds `rsp0` (the CPU's entry stack, loaded by the CPU on every
+//! trap from user mode; see `percpu`) and IST 1,
 //! the double-fault stack, so a kernel stack overflow is still reported.
 
 use alloc::boxed::Box;
@@ -34,20 +34,29 @@ const TSS_SELECTOR: u16 = 0x28;
 #[allow(dead_code)] // only the address is used, by the CPU
 struct Stack([u8; DOUBLE_FAULT_STACK_BYTES]);
 
-/// The boot CPU's tables, static because they are needed before the heap.
-struct BootTables {
-    tss: UnsafeCell<TaskStateSegment>,
-    gdt: UnsafeCell<GlobalDescriptorTable>,
-    stack: UnsafeCell<Stack>,
-}
-// SAFETY: only the boot CPU touches these, once, in `init_boot`.
-unsafe impl Sync for BootTables {}
+/// The boot CPU's double-fault stack, static because it is needed before
+/// the heap. (Not in the entry area: a double fault while the user root is
+/// loaded cannot be reported anyway; see `kpti`.)
+struct BootStack(UnsafeCell<Stack>);
+// SAFETY: only the boot CPU touches it, once, in `init_boot`.
+unsafe impl Sync for BootStack {}
 
-static BOOT: BootTables = BootTables {
-    tss: UnsafeCell::new(TaskStateSegment::new()),
-    gdt: UnsafeCell::new(GlobalDescriptorTable::new()),
-    stack: UnsafeCell::new(Stack([0; DOUBLE_FAULT_STACK_BYTES])),
-};
+static BOOT_STACK: BootStack = BootStack(UnsafeCell::new(Stack([0; DOUBLE_FAULT_STACK_BYTES])));
+
+/// CPU `index`'s GDT and TSS, fresh, in its entry area (the CPU reads them
+/// while the user root is loaded too).
+fn tables(index: usize) -> (&'static mut GlobalDescriptorTable, &'static mut TaskStateSegment) {
+    let area = super::kpti::area(index);
+    // SAFETY: the area is this CPU's alone and lives forever; both are
+    // written before the references are made.
+    unsafe {
+        let gdt = &raw mut (*area).gdt;
+        let tss = &raw mut (*area).tss;
+        gdt.write(GlobalDescriptorTable::new());
+        tss.write(TaskStateSegment::new());
+        (&mut *gdt, &mut *tss)
+    }
+}
 
 /// Fills `gdt` and `tss`, loads them and reloads the segment registers.
 fn load(gdt: &'static mut GlobalDescriptorTable, tss: &'static mut TaskStateSegment, df_stack_top: u64) {
@@ -74,18 +83,17 @@ fn load(gdt: &'static mut GlobalDescriptorTable, tss: &'static mut TaskStateSegm
 
 /// The boot CPU's GDT and TSS; returns the TSS for the per-CPU block.
 pub fn init_boot() -> *mut TaskStateSegment {
-    // SAFETY: runs once on the boot CPU before anything else uses them.
-    let (gdt, tss, stack) = unsafe { (&mut *BOOT.gdt.get(), &mut *BOOT.tss.get(), BOOT.stack.get()) };
-    let top = stack as u64 + DOUBLE_FAULT_STACK_BYTES as u64;
+    let (gdt, tss) = tables(0);
+    let top = BOOT_STACK.0.get() as u64 + DOUBLE_FAULT_STACK_BYTES as u64;
     let tss_ptr: *mut TaskStateSegment = tss;
     load(gdt, tss, top);
     tss_ptr
 }
 
-/// A secondary CPU's GDT and TSS (heap-allocated, kept forever).
-pub fn init_secondary() -> *mut TaskStateSegment {
-    let gdt = Box::leak(Box::new(GlobalDescriptorTable::new()));
-    let tss = Box::leak(Box::new(TaskStateSegment::new()));
+/// CPU `index`'s GDT and TSS (its double-fault stack heap-allocated, kept
+/// forever).
+pub fn init_secondary(index: usize) -> *mut TaskStateSegment {
+    let (gdt, tss) = tables(index);
     // SAFETY: an all-zero byte array is a valid Stack; allocating it zeroed
     // keeps 16 KiB off this CPU's small boot stack.
     let stack = Box::leak(unsafe { Box::<Stack>::new_zeroed().assume_init() });

@@ -6,6 +6,7 @@
 mod acpi;
 mod context;
 mod gdt;
+mod kpti;
 mod percpu;
 mod power;
 pub mod protect;
@@ -120,8 +121,9 @@ pub fn window_page_size() -> PageSize {
     if ext.edx & (1 << 26) != 0 { PageSize::Size1G } else { PageSize::Size2M }
 }
 
-/// Switches CR3 to `kernel_root`. x86_64 has one root per address space,
-/// so `_user_root` (the empty lower half) is not needed yet.
+/// Switches CR3 to `kernel_root`, turns global pages off (`kpti`) and
+/// builds the shadow of the kernel that user roots map. `_user_root` (the
+/// empty lower half) is not needed: the kernel root has no user half.
 ///
 /// # Safety
 /// The new table must map the running code, stack and all data in use.
@@ -129,19 +131,21 @@ pub unsafe fn activate_tables(kernel_root: PhysAddr, _user_root: PhysAddr) {
     // SAFETY: per the contract; writing CR3 also flushes non-global TLB
     // entries, and the kernel's global ones map the same as before.
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) kernel_root.get(), options(nostack)) };
-    // Global entries survive a CR3 write; toggle CR4.PGE to drop the loader's.
-    // SAFETY: toggling PGE flushes the whole TLB and changes nothing else.
+    // Clearing CR4.PGE drops the loader's global entries too, and keeps
+    // kernel entries from outliving a switch to a user root.
+    // SAFETY: only PGE changes; it flushes the whole TLB.
     unsafe {
         core::arch::asm!(
             "mov {tmp}, cr4",
-            "xor {tmp}, 0x80",
-            "mov cr4, {tmp}",
-            "xor {tmp}, 0x80",
+            "and {tmp}, {pge}",
             "mov cr4, {tmp}",
             tmp = out(reg) _,
+            pge = in(reg) !0x80u64,
             options(nostack),
         )
     };
+    kpti::init(kernel_root);
+    percpu::set_kernel_cr3(kernel_root.get());
 }
 
 /// Test-only: reads an unmapped low address.

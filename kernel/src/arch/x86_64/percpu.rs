@@ -2,22 +2,29 @@
 //! at this CPU's [`PerCpu`] while it runs; `swapgs` on every entry from and
 //! exit to user mode swaps it with `IA32_KERNEL_GS_BASE` (Intel SDM Vol. 3A
 //! §5.8.8). The `syscall` entry uses the two scratch slots by fixed offset.
-//! The boot CPU's block is static (it is set up before the heap); the other
-//! CPUs' blocks are allocated when they start and never freed.
-
-use alloc::boxed::Box;
-use core::cell::UnsafeCell;
+//! Each CPU's block sits in its entry area (`kpti`), mapped in user roots
+//! too, because the entry code reads it before it loads the kernel root.
 
 use x86_64::structures::tss::TaskStateSegment;
+
+use super::kpti;
 
 /// Field offsets used by the assembly in `trap.rs`.
 pub const USER_RSP_OFFSET: usize = 8;
 pub const KERNEL_RSP_OFFSET: usize = 16;
 const INDEX_OFFSET: usize = 24;
+pub const KERNEL_CR3_OFFSET: usize = 40;
+pub const USER_CR3_OFFSET: usize = 48;
+pub const ENTRY_IRET_OFFSET: usize = 56;
 
 const IA32_GS_BASE: u32 = 0xC000_0101;
 const IA32_KERNEL_GS_BASE: u32 = 0xC000_0102;
 
+/// The bytes of an interrupt frame without error code (rip, cs, rflags,
+/// rsp, ss), which the exit to ring 3 copies to the entry stack.
+const IRET_FRAME_BYTES: u64 = 40;
+
+/// Lives in the CPU's entry area (`kpti`), so the user root maps it too.
 #[repr(C)]
 pub struct PerCpu {
     /// Points at itself.
@@ -28,43 +35,71 @@ pub struct PerCpu {
     kernel_rsp: u64,
     /// The kernel's index of this CPU (0 = boot CPU).
     index: u64,
-    /// This CPU's TSS (its `rsp0` follows `kernel_rsp`).
+    /// This CPU's TSS.
     tss: *mut TaskStateSegment,
+    /// CR3 in ring 0: the kernel root.
+    kernel_cr3: u64,
+    /// CR3 in ring 3: the running process's root.
+    user_cr3: u64,
+    /// Where the exit to ring 3 puts the interrupt frame: the entry stack's
+    /// top less [`IRET_FRAME_BYTES`].
+    entry_iret: u64,
 }
-
-struct Slot(UnsafeCell<PerCpu>);
-// SAFETY: only the boot CPU touches this slot.
-unsafe impl Sync for Slot {}
-
-static BOOT_CPU: Slot =
-    Slot(UnsafeCell::new(PerCpu { self_ptr: 0, user_rsp: 0, kernel_rsp: 0, index: 0, tss: core::ptr::null_mut() }));
 
 fn wrmsr(msr: u32, value: u64) {
     // SAFETY: only called for the GS base MSRs, which every x86_64 CPU has.
     unsafe { core::arch::asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32) };
 }
 
-fn install(ptr: *mut PerCpu, index: usize, tss: *mut TaskStateSegment) {
-    // SAFETY: `ptr` is this CPU's block, not yet shared.
+/// Fills CPU `index`'s block in its entry area and points GS at it. Traps
+/// from ring 3 arrive on the entry stack (TSS.rsp0), whose top is fixed.
+fn install(index: usize, tss: *mut TaskStateSegment) {
+    let area = kpti::area(index);
+    // SAFETY: the area is this CPU's alone, not yet shared; `tss` is its TSS.
     unsafe {
-        (*ptr).self_ptr = ptr as u64;
-        (*ptr).index = index as u64;
-        (*ptr).tss = tss;
+        let ptr = &raw mut (*area).percpu;
+        let stack_top = (&raw const (*area).stack) as u64 + kpti::ENTRY_STACK_BYTES as u64;
+        ptr.write(PerCpu {
+            self_ptr: ptr as u64,
+            user_rsp: 0,
+            kernel_rsp: 0,
+            index: index as u64,
+            tss,
+            kernel_cr3: kpti::kernel_root().get(),
+            user_cr3: kpti::kernel_root().get(),
+            entry_iret: stack_top - IRET_FRAME_BYTES,
+        });
+        (*tss).privilege_stack_table[0] = x86_64::VirtAddr::new(stack_top);
+        wrmsr(IA32_GS_BASE, ptr as u64);
     }
-    wrmsr(IA32_GS_BASE, ptr as u64);
     wrmsr(IA32_KERNEL_GS_BASE, 0);
 }
 
 /// Points GS at the boot CPU's block.
 pub fn init_boot(tss: *mut TaskStateSegment) {
-    install(BOOT_CPU.0.get(), 0, tss);
+    install(0, tss);
 }
 
-/// Points GS at a new block for CPU `index` (heap-allocated, kept forever).
+/// Points GS at CPU `index`'s block.
 pub fn init_secondary(index: usize, tss: *mut TaskStateSegment) {
-    let block =
-        Box::leak(Box::new(PerCpu { self_ptr: 0, user_rsp: 0, kernel_rsp: 0, index: 0, tss: core::ptr::null_mut() }));
-    install(block, index, tss);
+    install(index, tss);
+}
+
+/// Records the kernel root for this CPU's entries from ring 3 (the boot CPU
+/// learns it after `install`).
+pub fn set_kernel_cr3(root: u64) {
+    // SAFETY: GS points at this CPU's block; only this CPU writes it.
+    unsafe {
+        core::arch::asm!("mov gs:[{off}], {}", in(reg) root, off = const KERNEL_CR3_OFFSET, options(nostack));
+        core::arch::asm!("mov gs:[{off}], {}", in(reg) root, off = const USER_CR3_OFFSET, options(nostack));
+    }
+}
+
+/// Records the root the next return to ring 3 loads.
+pub fn set_user_cr3(root: u64) {
+    // SAFETY: GS points at this CPU's block; only this CPU writes it, with
+    // interrupts off.
+    unsafe { core::arch::asm!("mov gs:[{off}], {}", in(reg) root, off = const USER_CR3_OFFSET, options(nostack)) };
 }
 
 /// This CPU's index.
@@ -78,16 +113,11 @@ pub fn index() -> usize {
     index as usize
 }
 
-/// Records the kernel stack traps from user mode switch to, in this CPU's
-/// block (for `syscall`) and TSS (for interrupts and exceptions).
+/// Records the kernel stack traps from user mode switch to: the entry
+/// code moves the frame there from the entry stack (`syscall` switches to
+/// it directly).
 pub fn set_kernel_stack(top: u64) {
     // SAFETY: GS points at this CPU's block; only this CPU writes it, with
-    // interrupts off; the TSS pointer was set at install.
-    unsafe {
-        core::arch::asm!("mov gs:[{off}], {}", in(reg) top, off = const KERNEL_RSP_OFFSET, options(nostack));
-        let block: u64;
-        core::arch::asm!("mov {}, gs:[0]", out(reg) block, options(nostack, readonly));
-        let tss = (*(block as *const PerCpu)).tss;
-        (*tss).privilege_stack_table[0] = x86_64::VirtAddr::new(top);
-    }
+    // interrupts off.
+    unsafe { core::arch::asm!("mov gs:[{off}], {}", in(reg) top, off = const KERNEL_RSP_OFFSET, options(nostack)) };
 }

@@ -216,3 +216,41 @@ pub fn fixup(frame: &mut TrapFrame, fault_address: u64) -> bool {
     frame.rax = FAULTED | frame.error_code;
     true
 }
+
+/// Runs `f` with the user half of `root` and the whole kernel in CR3 (a
+/// temporary root; a user root itself maps only the entry shadow), then
+/// goes back to the kernel root.
+///
+/// # Safety
+/// `root` must be a user root that no CPU changes meanwhile.
+pub unsafe fn with_user_table<R>(root: rmm::PhysAddr, f: impl FnOnce() -> R) -> R {
+    use tessera_bootinfo::PHYS_OFFSET;
+    let both = crate::mm::allocate_frame().expect("a frame for the probe root");
+    // SAFETY: all three are page tables (or a fresh frame, zeroed first)
+    // reachable through the window.
+    let (user, kernel, mut mixed) = unsafe {
+        core::ptr::write_bytes(tessera_bootinfo::phys_to_virt(both.get()) as *mut u8, 0, rmm::PAGE_SIZE as usize);
+        (
+            rmm::PageMapper::<super::Paging>::new(root, PHYS_OFFSET),
+            rmm::PageMapper::<super::Paging>::new(super::kpti::kernel_root(), PHYS_OFFSET),
+            rmm::PageMapper::<super::Paging>::new(both, PHYS_OFFSET),
+        )
+    };
+    for index in 0..512 {
+        mixed.set_root_entry(index, if index < 256 { user.root_entry(index) } else { kernel.root_entry(index) });
+    }
+    // SAFETY: the mixed root maps all of the kernel as the kernel root does.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) both.get(), options(nostack)) };
+    let result = f();
+    // SAFETY: back to the kernel root; the write drops the mixed root's
+    // entries from the TLB before its frame is freed.
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) kernel.root().get(), options(nostack)) };
+    crate::mm::free_frame(both);
+    result
+}
+
+/// What user root `root` maps of the kernel, for the boot self-test: `kpti
+/// on (...)` when only the entry shadow (`kpti`).
+pub fn isolation(root: rmm::PhysAddr) -> Option<alloc::string::String> {
+    Some(super::kpti::check_user_root(root))
+}

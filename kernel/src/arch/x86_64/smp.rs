@@ -132,6 +132,9 @@ pub fn start_cpu(hw_id: usize, index: usize, stack_top: u64, boot_root: PhysAddr
     if boot_root.get() >= 1 << 32 {
         return Err("the boot page table is above 4 GiB");
     }
+    // The start-up table runs kernel code: all of the kernel half, not the
+    // shadow a user root gets.
+    super::kpti::share_kernel_half(boot_root);
     let base = phys_to_virt(TRAMPOLINE_PHYS) as *mut u8;
     let len = offset(&raw const ap_trampoline_end) as usize;
     // SAFETY: the first MiB is reserved from the frame allocator and mapped
@@ -165,7 +168,7 @@ pub fn start_cpu(hw_id: usize, index: usize, stack_top: u64, boot_root: PhysAddr
 
 /// Where a started CPU enters the kernel, in long mode on the boot table.
 extern "C" fn secondary_entry(index: usize) -> ! {
-    let tss = gdt::init_secondary();
+    let tss = gdt::init_secondary(index);
     percpu::init_secondary(index, tss);
     trap::init();
     super::context::init_fpu();

@@ -101,7 +101,7 @@ trap_stub_\n:
     jmp trap_common
 .endm
 
-.section .text
+.section .text.user_entry, "ax"
 .irp n, 0,1,2,3,4,5,6,7,9,15,16,18,19,20,22,23,24,25,26,27,28,31,32,33,34,35,36,37,38,39,40,41
 STUB_NOERR \n
 .endr
@@ -132,9 +132,24 @@ STUB_ERR \n
 
 trap_common:
     test qword ptr [rsp + 24], 3
-    jz 1f
+    jz trap_common_gs
+    # From ring 3, on the entry stack, the user root loaded: load the
+    # kernel root, then move vector, error code and the CPU's frame to the
+    # thread's kernel stack.
     swapgs
-1:
+    push rax
+    mov rax, gs:[{kernel_cr3}]
+    mov cr3, rax
+    mov rax, rsp
+    mov rsp, gs:[{kernel_rsp}]
+    push qword ptr [rax + 56]
+    push qword ptr [rax + 48]
+    push qword ptr [rax + 40]
+    push qword ptr [rax + 32]
+    push qword ptr [rax + 24]
+    push qword ptr [rax + 16]
+    push qword ptr [rax + 8]
+    mov rax, [rax]
 trap_common_gs:
     push rax
     push rbx
@@ -156,6 +171,45 @@ trap_common_gs:
     call {handler}
 .global trap_return
 trap_return:
+    test qword ptr [rsp + 144], 3
+    jz 3f
+    # To ring 3: copy the frame's rip, cs, rflags, rsp and ss to the entry
+    # stack, restore every register, switch to the entry stack, load the
+    # user root, iretq.
+    mov rax, gs:[{entry_iret}]
+    mov rbx, [rsp + 136]
+    mov [rax], rbx
+    mov rbx, [rsp + 144]
+    mov [rax + 8], rbx
+    mov rbx, [rsp + 152]
+    mov [rax + 16], rbx
+    mov rbx, [rsp + 160]
+    mov [rax + 24], rbx
+    mov rbx, [rsp + 168]
+    mov [rax + 32], rbx
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    mov rsp, gs:[{entry_iret}]
+    push rax
+    mov rax, gs:[{user_cr3}]
+    mov cr3, rax
+    pop rax
+    swapgs
+    iretq
+3:
     pop r15
     pop r14
     pop r13
@@ -172,16 +226,14 @@ trap_return:
     pop rbx
     pop rax
     add rsp, 16
-    test qword ptr [rsp + 8], 3
-    jz 2f
-    swapgs
-2:
     iretq
 
 .global syscall_entry
 syscall_entry:
     swapgs
     mov gs:[{user_rsp}], rsp
+    mov rsp, gs:[{kernel_cr3}]
+    mov cr3, rsp
     mov rsp, gs:[{kernel_rsp}]
     push {user_ss}
     push qword ptr gs:[{user_rsp}]
@@ -224,6 +276,9 @@ trap_stub_table:
     handler = sym trap_handler,
     user_rsp = const percpu::USER_RSP_OFFSET,
     kernel_rsp = const percpu::KERNEL_RSP_OFFSET,
+    kernel_cr3 = const percpu::KERNEL_CR3_OFFSET,
+    user_cr3 = const percpu::USER_CR3_OFFSET,
+    entry_iret = const percpu::ENTRY_IRET_OFFSET,
     user_ss = const gdt::USER_DATA,
     user_cs = const gdt::USER_CODE,
     syscall_vector = const SYSCALL_VECTOR,
@@ -252,10 +307,20 @@ struct Gate {
 /// Present, DPL 0, 64-bit interrupt gate (interrupts stay off in handlers).
 const INTERRUPT_GATE: u8 = 0x8E;
 
-#[repr(C, align(16))]
+/// 4 KiB exactly: the IDT has its own page of the entry area.
+#[repr(C, align(4096))]
 struct Idt([Gate; 256]);
 
-static IDT: spin::Once<Idt> = spin::Once::new();
+/// Built by the boot CPU, loaded by every CPU; in the entry area (`kpti`):
+/// the CPU reads it while the user root is loaded.
+struct IdtSlot(core::cell::UnsafeCell<core::mem::MaybeUninit<Idt>>);
+// SAFETY: written once by the boot CPU before any other CPU starts, then
+// only read.
+unsafe impl Sync for IdtSlot {}
+
+#[unsafe(link_section = ".bss.entry_area")]
+static IDT: IdtSlot = IdtSlot(core::cell::UnsafeCell::new(core::mem::MaybeUninit::zeroed()));
+static IDT_BUILT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 const IA32_EFER: u32 = 0xC000_0080;
 const IA32_STAR: u32 = 0xC000_0081;
@@ -280,7 +345,7 @@ fn wrmsr(msr: u32, value: u64) {
 
 /// Builds and loads the IDT and enables `syscall`.
 pub fn init() {
-    let idt = IDT.call_once(|| {
+    let build = || {
         let empty =
             Gate { offset_low: 0, selector: 0, ist: 0, type_attr: 0, offset_mid: 0, offset_high: 0, reserved: 0 };
         let mut gates = [empty; 256];
@@ -298,7 +363,13 @@ pub fn init() {
             };
         }
         Idt(gates)
-    });
+    };
+    if !IDT_BUILT.swap(true, core::sync::atomic::Ordering::AcqRel) {
+        // SAFETY: the boot CPU's first call, before other CPUs run.
+        unsafe { (*IDT.0.get()).write(build()) };
+    }
+    // SAFETY: written above (boot CPU) or before this CPU was started.
+    let idt: &Idt = unsafe { (*IDT.0.get()).assume_init_ref() };
     #[repr(C, packed)]
     struct Pointer {
         limit: u16,
