@@ -77,8 +77,8 @@ pub fn kernel_root() -> PhysAddr {
     PhysAddr::new(KERNEL_ROOT.load(Ordering::Relaxed))
 }
 
-struct KernelFrames;
-impl FrameAllocator for KernelFrames {
+struct AllocatorFrames;
+impl FrameAllocator for AllocatorFrames {
     fn allocate_frame(&mut self) -> Option<PhysAddr> {
         crate::mm::allocate_frame()
     }
@@ -92,7 +92,7 @@ pub fn init(root: PhysAddr) {
     // SAFETY: the kernel table is valid and reachable through the window.
     let kernel = unsafe { PageMapper::<super::Paging>::new(root, PHYS_OFFSET) };
     // SAFETY: frames come from the allocator, reachable through the window.
-    let mut shadow = unsafe { PageMapper::<super::Paging>::create(&mut KernelFrames, PHYS_OFFSET) }
+    let mut shadow = unsafe { PageMapper::<super::Paging>::create(&mut AllocatorFrames, PHYS_OFFSET) }
         .expect("memory for the entry shadow table");
     let ranges = [
         (&raw const __entry_text_start, &raw const __entry_text_end, PageFlags::new().execute(true)),
@@ -103,7 +103,7 @@ pub fn init(root: PhysAddr) {
         while page < end as u64 {
             let (phys, _, _) = kernel.translate(VirtAddr::new(page)).expect("the kernel image is mapped");
             shadow
-                .map(VirtAddr::new(page), phys, PageSize::Size4K, flags, &mut KernelFrames)
+                .map(VirtAddr::new(page), phys, PageSize::Size4K, flags, &mut AllocatorFrames)
                 .expect("memory for the entry shadow table")
                 .ignore();
             page += PAGE_SIZE;

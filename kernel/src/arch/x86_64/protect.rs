@@ -10,7 +10,10 @@
 //!
 //! The boot self-test (`crate::selftest`) proves both with [`probe`]: a
 //! deliberate kernel read of, and call into, a mapped user page must fault;
-//! the fault handler resumes the probe through [`fixup`].
+//! the fault handler resumes the probe through [`fixup`]. The probes run on
+//! a temporary root with both halves ([`with_user_table`]): the kernel root
+//! has no user half, and a user root no kernel (`kpti`), which
+//! [`isolation`] checks.
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

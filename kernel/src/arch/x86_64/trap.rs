@@ -1,8 +1,10 @@
 //! Every way into the kernel after boot: CPU exceptions, interrupts and the
 //! `syscall` instruction all build one [`TrapFrame`] on the kernel stack and
 //! call [`trap_handler`]; returning from it goes back through `trap_return`
-//! (`iretq`). Entries from user mode `swapgs` in and out (see `percpu`).
-//! Vector numbers and error-code rules: Intel SDM Vol. 3A §6.15; `syscall`:
+//! (`iretq`). Entries from user mode `swapgs` in and out (see `percpu`),
+//! and switch from the process's root to the kernel root and back: they
+//! arrive on, and leave from, the CPU's entry stack, and this code lives in
+//! `.text.user_entry`, which user roots map (see `kpti`). Vector numbers and error-code rules: Intel SDM Vol. 3A §6.15; `syscall`:
 //! §5.8.8.
 
 use core::fmt::Write;
