@@ -3,7 +3,7 @@
 # One concern per fragment in mk/: config (arch, paths, knobs), deps (set-up),
 # relibc (the C library and C programs), kernel (kernel, loader, initfs),
 # disk (images), qemu (the QEMU command, `qemu`, `qemu-test`), test (`test`,
-# `lint`), soak (`soak`: the boot tests many times over), bench.
+# `lint`), soak (`soak`: the boot tests many times over), bench, fuzz.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -e -o pipefail -c
@@ -26,6 +26,7 @@ include mk/qemu.mk
 include mk/test.mk
 include mk/soak.mk
 include mk/bench.mk
+include mk/fuzz.mk
 
 .PHONY: all help clean distclean
 
@@ -50,6 +51,7 @@ help:
 	@echo "             images built once; prints 'N passed, N failed' last, fails if any failed"
 	@echo "  lint       cargo fmt --check; clippy -D warnings on host, kernel and loader targets"
 	@echo "  bench      mmbench (Rust) and mmbench.c (C, relibc-shim) in the guest of one arch"
+	@echo "  fuzz       mm-fuzz in the guest of one arch: ops=N (default $(FUZZ_OPS_DEFAULT)) seed=S (default: random, printed)"
 	@echo "  sysroot    build/<arch>/sysroot: relibc-shim headers, libc.a, crt0.o, <arch>-unknown-tessera-cc"
 	@echo "  c-test-host  tests/c built with the host's cc and libc, and run (part of test)"
 	@echo "  deps       install missing Debian packages and Rust targets (build targets run it)"
@@ -64,6 +66,6 @@ help:
 	@echo "  img=NAME              image for 'qemu': harddrive|test|test-fault  now: $(IMG)"
 	@echo "  gdb=yes               'qemu': start halted with a gdb stub on :1234"
 	@echo "  kvm=yes               use KVM when the host can (else a notice, and TCG)"
-	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (bench: $(BENCH_TIMEOUT))"
+	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (bench: $(BENCH_TIMEOUT), fuzz: $(FUZZ_TIMEOUT))"
 	@echo "  verbose=yes           boot tests echo the guest's output as it comes"
 	@echo "  n=N                   'soak': rounds                        now: $(SOAK_N)"

@@ -35,7 +35,9 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 #   etc/init.rc       what init runs (schemes/init, docs/init.md: `daemon`,
 #                     `wait-scheme`, `export`, `stdio`, `respawn` lines;
 #                     other lines run in order)
-#   etc/tests.list    what the test runner runs
+#   etc/tests.list    what the test runner runs (GUEST_TESTS, or an
+#                     initfs's own TESTS_LIST.<name>: one quoted line per
+#                     test, arguments allowed)
 #   etc/init-check.rc (test initfs) the list `init-rc` gives a second init
 # and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
 # so the copy-if-changed step keeps the images from rebuilding when nothing
@@ -46,7 +48,7 @@ COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true
 USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec tools shell proc-race $(COREUTILS)
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race $(COREUTILS)
 # Privilege (docs/kernel.md): init is privileged, and a program it starts is
 # only when its line says `privileged`. No daemon of the normal image needs
 # hardware yet, so nothing there is; the test runner is, so that it can pass
@@ -60,7 +62,7 @@ ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec tools shell proc-race
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race
 # The tests that run privileged (`privileged NAME` in tests.list): they need
 # `memory:physical` (mm-physical, hostile-lender), raise `sys:limits`, turn
 # off shootdowns (mm-threads), or check what the privilege does. Every other
@@ -86,7 +88,7 @@ $(ARCHES:%=$(BUILD)/%/$(1)): $(BUILD)/%/$(1): $(MKINITFS) FORCE $(addprefix $(BU
 		'# A line starting with `privileged` keeps init'"'"'s privilege; every other program runs unprivileged.' \
 		$(INIT_RC.$(1)) > $(BUILD)/$$*/$(1)-root/etc/init.rc
 	@printf '%s\n' '# Tests the test runner runs, in order (tests/guest); `privileged NAME` keeps the runner'"'"'s privilege.' \
-		$(foreach t,$(GUEST_TESTS),$(if $(filter $(t),$(PRIVILEGED_GUEST_TESTS)),'privileged $(t)',$(t))) \
+		$(or $(TESTS_LIST.$(1)),$(foreach t,$(GUEST_TESTS),$(if $(filter $(t),$(PRIVILEGED_GUEST_TESTS)),'privileged $(t)',$(t)))) \
 		> $(BUILD)/$$*/$(1)-root/etc/tests.list
 	$(if $(ETC_FILES.$(1)),@cp $(ETC_FILES.$(1)) $(BUILD)/$$*/$(1)-root/etc/)
 	$(MKINITFS) --output $(BUILD)/$$*/$(1).new $(BUILD)/$$*/$(1)-root

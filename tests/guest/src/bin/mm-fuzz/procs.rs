@@ -1,0 +1,219 @@
+//! The operations with more than one thread of control: accesses that
+//! must fault (made in a forked child, which must die with the signal the
+//! model names), fork (a child that checks and writes while the parent
+//! waits, then the parent writes while the child waits: private pages stay
+//! each side's own, shared ones are seen by both), and threads storing into
+//! their own pages while the main thread changes protections elsewhere.
+
+use alloc::vec::Vec;
+
+use tessera_guest_tests::mm::{read_word, write_word};
+use tessera_guest_tests::system::{fork_with, read_full, reap};
+use tessera_runtime::abi::signal::{SIGBUS, SIGSEGV};
+use tessera_runtime::sys;
+use tessera_runtime::{mm, thread};
+
+use crate::model::{ARENA, Access, words};
+use crate::ops::{Fuzzer, PAGE, Want, prot_flags};
+
+/// Exit status of a child whose access did not fault.
+const SURVIVED: i32 = 100;
+/// Stores each thread makes per page.
+const THREAD_ROUNDS: usize = 8;
+
+impl Fuzzer {
+    /// An access the model says must fault, made in a child.
+    pub fn fault(&mut self) {
+        let mut pick = None;
+        for _ in 0..8 {
+            let p = self.rng.below(ARENA);
+            let write = self.rng.chance(1, 2);
+            let access = self.m.access(p, write);
+            if !matches!(access, Access::Value(_)) {
+                pick = Some((p, write, access));
+                break;
+            }
+        }
+        let Some((p, write, access)) = pick else { return };
+        let signal = if access == Access::Bus { SIGBUS } else { SIGSEGV };
+        self.note(format_args!("fault {} p={p} (must be signal {signal})", if write { "store" } else { "load" }));
+        let addr = self.addr(p);
+        let status = fork_with(|| {
+            if write {
+                write_word(addr, 0xDEAD);
+            } else {
+                core::hint::black_box(read_word(addr));
+            }
+            SURVIVED
+        })
+        .and_then(reap);
+        match status {
+            Ok((_, status)) if status.signal() == Some(signal) => {}
+            Ok((_, status)) => self.fail(format_args!("fault at page {p}: the child ended with {status}")),
+            Err(e) => self.fail(format_args!("fault: fork/waitpid: {e}")),
+        }
+    }
+
+    /// Up to `count` distinct pages that allow a store (not in `avoid`).
+    fn writable_pages(&mut self, count: usize, avoid: &[usize]) -> Vec<usize> {
+        let mut pages = Vec::new();
+        for _ in 0..count * 4 {
+            let p = self.rng.below(ARENA);
+            if self.m.writable(p) && !pages.contains(&p) && !avoid.contains(&p) {
+                pages.push(p);
+                if pages.len() == count {
+                    break;
+                }
+            }
+        }
+        pages
+    }
+
+    /// fork: the child checks every readable page, stores into some pages
+    /// and unmaps a range; the parent must see the child's shared stores
+    /// only. Then the parent stores while the child waits; the child must
+    /// see the parent's shared stores only.
+    pub fn fork(&mut self) {
+        let child_pages = self.writable_pages(6, &[]);
+        let child_plan: Vec<(usize, u64)> = child_pages.iter().map(|&p| (p, self.tag())).collect();
+        let parent_pages = self.writable_pages(6, &[]);
+        let parent_plan: Vec<(usize, u64)> = parent_pages.iter().map(|&p| (p, self.tag())).collect();
+        let parent_shared: Vec<((u32, usize), u64)> =
+            parent_plan.iter().filter_map(|&(p, v)| Some((self.m.shared_key(p)?, v))).collect();
+        let (unmap_s, unmap_n) = self.range();
+        self.note(format_args!("fork: child stores {child_plan:x?}, unmaps p={unmap_s} n={unmap_n}; parent stores {parent_plan:x?}"));
+        let (Ok(to_child), Ok(to_parent)) = (sys::pipe2(0), sys::pipe2(0)) else {
+            return self.fail(format_args!("fork: pipe2 failed"));
+        };
+        let child = fork_with(|| {
+            let _ = (sys::close(to_child[1]), sys::close(to_parent[0]));
+            self.full_check_content();
+            if self.failure.is_some() {
+                tessera_runtime::println!("mm-fuzz: fork child: right after fork:");
+            }
+            for &(p, v) in &child_plan {
+                self.store(p, v);
+            }
+            // SAFETY: arena pages of the child's own copy of the space.
+            let unmapped = unsafe { mm::munmap(self.addr(unmap_s), unmap_n * PAGE) };
+            if unmapped.is_ok() {
+                self.m.pages[unmap_s..unmap_s + unmap_n].fill(None);
+            }
+            let _ = sys::write(to_parent[1], b"1");
+            let mut byte = [0u8];
+            let _ = read_full(to_child[0], &mut byte);
+            for &(key, v) in &parent_shared {
+                // The parent's stores to shared pages are the child's too,
+                // even where the child unmapped its view of them.
+                self.m.write_object(key, v);
+            }
+            self.full_check_content();
+            match &self.failure {
+                None => 0,
+                Some(failure) => {
+                    tessera_runtime::println!("mm-fuzz: fork child at op {}: {failure}", self.op);
+                    1
+                }
+            }
+        });
+        let _ = (sys::close(to_child[0]), sys::close(to_parent[1]));
+        let Ok(child) = child else {
+            let _ = (sys::close(to_child[1]), sys::close(to_parent[0]));
+            return self.fail(format_args!("fork failed"));
+        };
+        let mut byte = [0u8];
+        let _ = read_full(to_parent[0], &mut byte);
+        for &(p, v) in &child_plan {
+            if let Some(key) = self.m.shared_key(p) {
+                self.m.write_object(key, v);
+            }
+        }
+        self.full_check_content();
+        for &(p, v) in &parent_plan {
+            self.store(p, v);
+        }
+        let _ = sys::write(to_child[1], b"1");
+        let _ = (sys::close(to_child[1]), sys::close(to_parent[0]));
+        match reap(child) {
+            Ok((_, status)) if status.success() => {}
+            Ok((_, status)) => self.fail(format_args!("fork: the child ended with {status}")),
+            Err(e) => self.fail(format_args!("fork: waitpid: {e}")),
+        }
+        self.full_check_content();
+    }
+
+    /// Two threads store into their own pages, many times, while the main
+    /// thread stores into others and changes the protection of a range
+    /// neither thread touches (a TLB shootdown to the threads' CPUs).
+    pub fn threads(&mut self) {
+        let first = self.writable_pages(3, &[]);
+        let second = self.writable_pages(3, &first);
+        let busy: Vec<usize> = first.iter().chain(&second).copied().collect();
+        let (s, n) = self.range();
+        let (s, n) = if (s..s + n).any(|p| busy.contains(&p)) { (s, 0) } else { (s, n) };
+        let prot = self.prot();
+        let mut plans: Vec<Vec<(usize, u64)>> = Vec::new();
+        for pages in [&first, &second] {
+            let mut plan = Vec::new();
+            for _ in 0..THREAD_ROUNDS {
+                for &p in pages.iter() {
+                    plan.push((p, self.tag()));
+                }
+            }
+            plans.push(plan);
+        }
+        self.note(format_args!("threads on {first:?} and {second:?}; main mprotect p={s} n={n} {}", crate::model::prot_name(prot)));
+        let mut handles = Vec::new();
+        for plan in &plans {
+            let stores: Vec<(usize, u64)> = plan.iter().map(|&(p, v)| (self.addr(p), v)).collect();
+            match thread::spawn(move || {
+                for (addr, v) in stores {
+                    let (first, last) = words(v);
+                    write_word(addr, first);
+                    write_word(addr + PAGE - 8, last);
+                }
+            }) {
+                Ok(handle) => handles.push(handle),
+                Err(e) => return self.fail(format_args!("threads: spawn: {e}")),
+            }
+        }
+        if n > 0 {
+            let want = self.mprotect_want(s, n, prot);
+            // SAFETY: arena pages no thread touches.
+            let got = unsafe { mm::mprotect(self.addr(s), n * PAGE, prot_flags(prot)) }.map(|()| self.base);
+            let matched = match (want, got) {
+                (Want::At(0), Ok(_)) => true,
+                (Want::Err(errno), Err(e)) => e.errno == errno,
+                _ => false,
+            };
+            if !matched {
+                self.fail(format_args!("threads: mprotect: the model says {want:?}"));
+            } else if want == Want::At(0) {
+                self.apply_mprotect(s, n, prot);
+            }
+        }
+        for handle in handles {
+            handle.join();
+        }
+        for plan in &plans {
+            for &(p, v) in plan {
+                self.m.write(p, v);
+            }
+        }
+        for p in busy {
+            self.check_page(p);
+        }
+        if n > 0 {
+            self.check_around(s, s + n, false);
+        }
+    }
+}
+
+impl Fuzzer {
+    /// Checks every readable page of the arena.
+    pub fn full_check_content(&mut self) {
+        for p in 0..ARENA {
+            self.check_page(p);
+        }
+    }
+}
