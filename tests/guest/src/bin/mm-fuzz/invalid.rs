@@ -32,17 +32,23 @@ impl Fuzzer {
         let map = |addr: usize, len: usize, flags: MapFlags, fd: usize, offset: usize| {
             // SAFETY: a call the kernel must refuse; were it to succeed, only
             // arena pages (or none) could change, which the checks report.
-            unsafe { mm::mmap(addr, len, flags & MapFlags::all(), flags, fd, offset) }
+            unsafe { mm::mmap(addr, len, MapFlags::empty(), flags, fd, offset) }
         };
         let fixed_rw = PROT_RW | MAP_PRIVATE | MAP_FIXED;
-        // SAFETY (for every call below): as for `map`: the calls must fail;
-        // any that succeeds touches only the arena, and is reported.
+        // SAFETY: as for `map`: every call below must fail; one that
+        // succeeds touches only the arena, and is reported.
         let (what, got, errno) = unsafe {
             match case {
                 0 => ("mmap of length 0", map(a, 0, fixed_rw, ANONYMOUS_FD, 0), EINVAL),
                 1 => ("mmap MAP_FIXED at a misaligned address", map(a + 8, len, fixed_rw, ANONYMOUS_FD, 0), EINVAL),
-                2 => ("mmap with a misaligned offset", map(a, len, PROT_RW | MAP_SHARED | MAP_FIXED, file.fd, 100), EINVAL),
-                3 => ("mmap with neither SHARED nor PRIVATE", map(a, len, PROT_RW | MAP_FIXED, ANONYMOUS_FD, 0), EINVAL),
+                2 => (
+                    "mmap with a misaligned offset",
+                    map(a, len, PROT_RW | MAP_SHARED | MAP_FIXED, file.fd, 100),
+                    EINVAL,
+                ),
+                3 => {
+                    ("mmap with neither SHARED nor PRIVATE", map(a, len, PROT_RW | MAP_FIXED, ANONYMOUS_FD, 0), EINVAL)
+                }
                 4 => (
                     "mmap with both SHARED and PRIVATE",
                     map(a, len, PROT_RW | MAP_SHARED | MAP_PRIVATE | MAP_FIXED, ANONYMOUS_FD, 0),
@@ -59,7 +65,11 @@ impl Fuzzer {
                     EINVAL,
                 ),
                 7 => ("mmap writable and executable", map(a, len, fixed_rw | PROT_EXEC, ANONYMOUS_FD, 0), EACCES),
-                8 => ("mmap MAP_FIXED past the end of the address space", map(usize::MAX & !(PAGE - 1), 2 * PAGE, fixed_rw, ANONYMOUS_FD, 0), EINVAL),
+                8 => (
+                    "mmap MAP_FIXED past the end of the address space",
+                    map(usize::MAX & !(PAGE - 1), 2 * PAGE, fixed_rw, ANONYMOUS_FD, 0),
+                    EINVAL,
+                ),
                 9 => ("mmap MAP_FIXED in the kernel half", map(KERNEL_HALF, len, fixed_rw, ANONYMOUS_FD, 0), EINVAL),
                 10 => ("mmap MAP_PRIVATE of the memory: object", map(a, len, fixed_rw, self.memobj.fd, 0), EOPNOTSUPP),
                 11 => (
@@ -81,7 +91,11 @@ impl Fuzzer {
                     mm::mprotect(a, len, PROT_READ | MapFlags::from_bits_retain(0x1)).map(|()| 0),
                     EINVAL,
                 ),
-                19 => ("mprotect writable and executable", mm::mprotect(a, len, PROT_WRITE | PROT_EXEC).map(|()| 0), EACCES),
+                19 => (
+                    "mprotect writable and executable",
+                    mm::mprotect(a, len, PROT_WRITE | PROT_EXEC).map(|()| 0),
+                    EACCES,
+                ),
                 20 => ("mremap to length 0", mm::mremap(a, len, 0, 0, MREMAP_MAYMOVE), EINVAL),
                 21 => ("mremap FIXED without MAYMOVE", mm::mremap(a, len, self.addr(0), len, MREMAP_FIXED), EINVAL),
                 22 => (

@@ -125,9 +125,14 @@ fn main(args: Args) -> i32 {
     );
     println!("mm-fuzz: {ops} operations in {ms} ms (seed {seed:#x})");
     let pins = pins_total();
-    checks.check("ramfs pins as before", pins.is_some() && pins == pins_before, format_args!("{pins_before:?} before, {pins:?} after"));
+    checks.check(
+        "ramfs pins as before",
+        pins.is_some() && pins == pins_before,
+        format_args!("{pins_before:?} before, {pins:?} after"),
+    );
     frames_back(&mut checks, before);
     let heap_after = heap_used();
+    println!("mm-fuzz: kernel heap_used_bytes {heap_before:?} before, {heap_after:?} after");
     let heap_ok = matches!((heap_before, heap_after), (Some(b), Some(a)) if a <= b + HEAP_SLACK_BYTES);
     checks.check(
         "kernel heap use as before",
@@ -205,8 +210,17 @@ fn fuzz(files: &[FileObj], ops: u64, seed: u64, report: bool) -> i32 {
     for op in 0..ops {
         f.op = op;
         let mut draw = f.rng.below(total as usize) as u64;
-        let kind = OPS.iter().position(|&(_, w)| draw < w || { draw -= w; false }).unwrap_or(0);
+        let kind = OPS
+            .iter()
+            .position(|&(_, w)| {
+                draw < w || {
+                    draw -= w;
+                    false
+                }
+            })
+            .unwrap_or(0);
         f.counts[kind] += 1;
+        f.kind = kind;
         match kind {
             0 => f.mmap(),
             1 => f.munmap(),
@@ -246,7 +260,10 @@ fn fuzz(files: &[FileObj], ops: u64, seed: u64, report: bool) -> i32 {
     if report {
         let mut line = alloc::string::String::from("mm-fuzz: ops:");
         for (k, (name, _)) in OPS.iter().enumerate() {
-            line.push_str(&format!(" {name} {}", f.counts[k]));
+            match f.succeeded[k] {
+                0 => line.push_str(&format!(" {name} {}", f.counts[k])),
+                ok => line.push_str(&format!(" {name} {} ({ok} ok)", f.counts[k])),
+            }
         }
         println!("{line}");
     }
@@ -255,12 +272,7 @@ fn fuzz(files: &[FileObj], ops: u64, seed: u64, report: bool) -> i32 {
 
 /// Prints the failure report; the exit status.
 fn failed(f: &Fuzzer) -> i32 {
-    println!(
-        "mm-fuzz: FAILED at operation {} (seed {:#x}): {}",
-        f.op,
-        f.seed,
-        f.failure.as_deref().unwrap_or("?")
-    );
+    println!("mm-fuzz: FAILED at operation {} (seed {:#x}): {}", f.op, f.seed, f.failure.as_deref().unwrap_or("?"));
     println!("mm-fuzz: the last operations:");
     for line in &f.log {
         println!("mm-fuzz:   {line}");
@@ -285,7 +297,9 @@ fn setup(files: &[FileObj], seed: u64) -> Option<Fuzzer> {
         let obj = m.new_object(ObjKind::File, pages);
         objs.push(FileObj { obj, ..*f });
     }
-    let memfd = match sys::open("memory:shared", O_RDWR).and_then(|fd| sys::ftruncate(fd, MEMORY_OBJECT_PAGES * PAGE).map(|()| fd)) {
+    let memfd = match sys::open("memory:shared", O_RDWR)
+        .and_then(|fd| sys::ftruncate(fd, MEMORY_OBJECT_PAGES * PAGE).map(|()| fd))
+    {
         Ok(fd) => fd,
         Err(e) => return fail("memory:shared", e),
     };

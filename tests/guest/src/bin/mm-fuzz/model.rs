@@ -54,7 +54,9 @@ impl MPage {
             && match (self.backing, next.backing) {
                 (Backing::Anon(_), Backing::Anon(_)) => true,
                 (Backing::Object { obj: a, idx: i }, Backing::Object { obj: b, idx: j }) => a == b && i + 1 == j,
-                (Backing::File { lease: a, idx: i, .. }, Backing::File { lease: b, idx: j, .. }) => a == b && i + 1 == j,
+                (Backing::File { lease: a, idx: i, .. }, Backing::File { lease: b, idx: j, .. }) => {
+                    a == b && i + 1 == j
+                }
                 _ => false,
             }
     }
@@ -187,7 +189,9 @@ impl Model {
     /// Whether page `q` maps the same object page as page `p` and can be
     /// read (for failure reports).
     pub fn readable_twin(&self, p: usize, q: usize) -> bool {
-        self.shared_key(p).is_some() && self.shared_key(p) == self.shared_key(q) && self.access(q, false) != Access::Segv
+        self.shared_key(p).is_some()
+            && self.shared_key(p) == self.shared_key(q)
+            && self.access(q, false) != Access::Segv
     }
 
     /// Records that `v` was written to page `p` (which must be writable).
@@ -219,11 +223,15 @@ impl Model {
     pub fn grant_of(&self, p: usize) -> Option<(usize, usize)> {
         self.pages[p]?;
         let mut start = p;
-        while start > 0 && matches!((self.pages[start - 1], self.pages[start]), (Some(a), Some(b)) if a.continues_into(&b)) {
+        while start > 0
+            && matches!((self.pages[start - 1], self.pages[start]), (Some(a), Some(b)) if a.continues_into(&b))
+        {
             start -= 1;
         }
         let mut end = p + 1;
-        while end < ARENA && matches!((self.pages[end - 1], self.pages[end]), (Some(a), Some(b)) if a.continues_into(&b)) {
+        while end < ARENA
+            && matches!((self.pages[end - 1], self.pages[end]), (Some(a), Some(b)) if a.continues_into(&b))
+        {
             end += 1;
         }
         Some((start, end))

@@ -64,6 +64,10 @@ pub struct Fuzzer {
     pub failure: Option<String>,
     /// How many of each operation kind ran (see `main::OPS`).
     pub counts: [u64; 16],
+    /// How many calls of each kind succeeded.
+    pub succeeded: [u64; 16],
+    /// The kind of the operation being made (an index of `main::OPS`).
+    pub kind: usize,
     tag: u64,
 }
 
@@ -112,6 +116,8 @@ impl Fuzzer {
             log: VecDeque::with_capacity(LOG_OPS + 1),
             failure: None,
             counts: [0; 16],
+            succeeded: [0; 16],
+            kind: 0,
             tag: 0,
         }
     }
@@ -154,6 +160,29 @@ impl Fuzzer {
     pub fn range(&mut self) -> (usize, usize) {
         let n = if self.rng.chance(1, 8) { self.rng.between(1, 24) } else { self.rng.between(1, 6) };
         (self.rng.below(ARENA - n + 1), n)
+    }
+
+    /// A range that is all mapped (mostly: else any [`Fuzzer::range`]):
+    /// inside the run of mapped pages around a random mapped page, or, with
+    /// `grant`, inside that page's kernel grant.
+    pub fn mapped_range(&mut self, grant: bool) -> (usize, usize) {
+        let p = self.rng.below(ARENA);
+        let run = if grant {
+            self.m.grant_of(p)
+        } else {
+            self.m.pages[p].map(|_| {
+                let start = (0..p).rev().take_while(|&q| self.m.pages[q].is_some()).last().unwrap_or(p);
+                let end = (p..ARENA).take_while(|&q| self.m.pages[q].is_some()).last().map_or(p + 1, |q| q + 1);
+                (start, end)
+            })
+        };
+        match run {
+            Some((start, end)) if self.rng.chance(3, 4) => {
+                let s = self.rng.between(start, p);
+                (s, self.rng.between(1, (end - s).min(24)))
+            }
+            _ => self.range(),
+        }
     }
 
     /// A protection: mostly read-write (never write-only or W|X).
@@ -216,6 +245,9 @@ impl Fuzzer {
         if !ok {
             self.fail(format_args!("{what}: the model says {want:?}, the kernel gave {}", Got(got)));
         }
+        if got.is_ok() {
+            self.succeeded[self.kind] += 1;
+        }
         ok
     }
 
@@ -225,7 +257,7 @@ impl Fuzzer {
     fn adopt(&mut self, what: &str, addr: usize, pages: &[MPage]) {
         let n = pages.len();
         if let Some(p) = self.page_of(addr) {
-            if addr % PAGE != 0 || !self.m.free(p, p + n) {
+            if !addr.is_multiple_of(PAGE) || !self.m.free(p, p + n) {
                 return self.fail(format_args!("{what}: placed at {addr:#x} over mapped pages of the arena"));
             }
             for (k, page) in pages.iter().enumerate() {
@@ -289,8 +321,7 @@ impl Fuzzer {
                 let shared = kind < 85;
                 // A read-only open serves mappings that cannot write the file.
                 let ro = (!shared || prot & W == 0) && self.rng.chance(1, 3);
-                let backing =
-                    Backing::File { obj: f.obj, lease: 0, idx: off, shared, own: None, writable_fd: !ro };
+                let backing = Backing::File { obj: f.obj, lease: 0, idx: off, shared, own: None, writable_fd: !ro };
                 (if ro { f.ro_fd } else { f.fd }, off, backing, if shared { "file-shared" } else { "file-private" })
             }
         };
@@ -323,7 +354,9 @@ impl Fuzzer {
         }
         let Ok(addr) = got else { return };
         let backing = match template {
-            Backing::Object { obj: 0, .. } => Backing::Object { obj: self.m.new_object(ObjKind::AnonShared, n), idx: 0 },
+            Backing::Object { obj: 0, .. } => {
+                Backing::Object { obj: self.m.new_object(ObjKind::AnonShared, n), idx: 0 }
+            }
             Backing::File { obj, idx, shared, own, writable_fd, .. } => {
                 Backing::File { obj, lease: self.m.new_lease(), idx, shared, own, writable_fd }
             }
@@ -357,7 +390,7 @@ impl Fuzzer {
     /// mprotect of a range: ENOMEM with a hole, EACCES making a shared
     /// mapping of a read-only open writable.
     pub fn mprotect(&mut self) {
-        let (s, n) = self.range();
+        let (s, n) = self.mapped_range(false);
         let prot = self.prot();
         let want = self.mprotect_want(s, n, prot);
         self.note(format_args!("mprotect p={s} n={n} {}", prot_name(prot)));
@@ -374,9 +407,10 @@ impl Fuzzer {
         if !self.m.covered(s, s + n) {
             return Want::Err(tessera_runtime::abi::error::ENOMEM);
         }
-        let refused = self.m.pages[s..s + n].iter().flatten().any(|p| {
-            matches!(p.backing, Backing::File { shared: true, writable_fd: false, .. }) && prot & W != 0
-        });
+        let refused = self.m.pages[s..s + n]
+            .iter()
+            .flatten()
+            .any(|p| matches!(p.backing, Backing::File { shared: true, writable_fd: false, .. }) && prot & W != 0);
         if refused { Want::Err(tessera_runtime::abi::error::EACCES) } else { Want::At(0) }
     }
 
@@ -393,7 +427,7 @@ impl Fuzzer {
     /// file copies (the file shows again); shared data stays. Hints change
     /// nothing. ENOMEM with a hole.
     pub fn madvise(&mut self) {
-        let (s, n) = self.range();
+        let (s, n) = self.mapped_range(false);
         let advice = if self.rng.chance(7, 10) {
             MADV_DONTNEED
         } else {
@@ -404,22 +438,28 @@ impl Fuzzer {
         // SAFETY: arena pages only.
         let got = unsafe { mm::madvise(self.addr(s), n * PAGE, advice) }.map(|()| self.base);
         if self.agree("madvise", want, got) && want == Want::At(0) && advice == MADV_DONTNEED {
-            for page in self.m.pages[s..s + n].iter_mut().flatten() {
-                match &mut page.backing {
-                    Backing::Anon(v) => *v = 0,
-                    Backing::File { shared: false, own, .. } => *own = None,
-                    _ => {}
-                }
-            }
+            self.apply_dontneed(s, n);
         }
         self.check_around(s, s + n, false);
+    }
+
+    /// The model after MADV_DONTNEED of `[s, s + n)`.
+    pub fn apply_dontneed(&mut self, s: usize, n: usize) {
+        for page in self.m.pages[s..s + n].iter_mut().flatten() {
+            match &mut page.backing {
+                Backing::Anon(v) => *v = 0,
+                Backing::File { shared: false, own, .. } => *own = None,
+                _ => {}
+            }
+        }
     }
 
     /// msync with valid flags: ENOMEM with a hole, else 0 (shared file
     /// pages are written back; the data does not change).
     pub fn msync(&mut self) {
-        let (s, n) = self.range();
-        let flags = self.rng.pick(&[MS_SYNC, MS_ASYNC, MS_SYNC | MS_INVALIDATE, MS_ASYNC | MS_INVALIDATE, MS_INVALIDATE]);
+        let (s, n) = self.mapped_range(false);
+        let flags =
+            self.rng.pick(&[MS_SYNC, MS_ASYNC, MS_SYNC | MS_INVALIDATE, MS_ASYNC | MS_INVALIDATE, MS_INVALIDATE]);
         let want = self.covered_want(s, n);
         self.note(format_args!("msync p={s} n={n} flags={flags}"));
         let got = mm::msync(self.addr(s), n * PAGE, flags).map(|()| self.base);
@@ -437,8 +477,8 @@ impl Fuzzer {
     /// mremap: shrink, grow in place, move (MAYMOVE, FIXED), DONTUNMAP, or
     /// a second mapping of shared pages (`old_len` 0).
     pub fn mremap(&mut self) {
-        let s = self.rng.below(ARENA);
-        let old_len = if self.rng.chance(1, 20) { 0 } else { self.rng.between(1, 6.min(ARENA - s)) };
+        let (s, in_grant) = self.mapped_range(true);
+        let old_len = if self.rng.chance(1, 20) { 0 } else { in_grant.min(6) };
         let mut new_len = self.rng.between(1, 8);
         let choice = self.rng.below(20);
         let flags = match choice {

@@ -9,11 +9,13 @@ use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::{read_word, write_word};
 use tessera_guest_tests::system::{fork_with, read_full, reap};
+use tessera_runtime::abi::error::ENOMEM;
 use tessera_runtime::abi::signal::{SIGBUS, SIGSEGV};
+use tessera_runtime::mm::{ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE};
 use tessera_runtime::sys;
 use tessera_runtime::{mm, thread};
 
-use crate::model::{ARENA, Access, words};
+use crate::model::{ARENA, Access, Backing, MPage, words};
 use crate::ops::{Fuzzer, PAGE, Want, prot_flags};
 
 /// Exit status of a child whose access did not fault.
@@ -81,7 +83,9 @@ impl Fuzzer {
         let parent_shared: Vec<((u32, usize), u64)> =
             parent_plan.iter().filter_map(|&(p, v)| Some((self.m.shared_key(p)?, v))).collect();
         let (unmap_s, unmap_n) = self.range();
-        self.note(format_args!("fork: child stores {child_plan:x?}, unmaps p={unmap_s} n={unmap_n}; parent stores {parent_plan:x?}"));
+        self.note(format_args!(
+            "fork: child stores {child_plan:x?}, unmaps p={unmap_s} n={unmap_n}; parent stores {parent_plan:x?}"
+        ));
         let (Ok(to_child), Ok(to_parent)) = (sys::pipe2(0), sys::pipe2(0)) else {
             return self.fail(format_args!("fork: pipe2 failed"));
         };
@@ -152,6 +156,7 @@ impl Fuzzer {
         let (s, n) = self.range();
         let (s, n) = if (s..s + n).any(|p| busy.contains(&p)) { (s, 0) } else { (s, n) };
         let prot = self.prot();
+        let main_call = self.rng.below(4);
         let mut plans: Vec<Vec<(usize, u64)>> = Vec::new();
         for pages in [&first, &second] {
             let mut plan = Vec::new();
@@ -162,7 +167,10 @@ impl Fuzzer {
             }
             plans.push(plan);
         }
-        self.note(format_args!("threads on {first:?} and {second:?}; main mprotect p={s} n={n} {}", crate::model::prot_name(prot)));
+        self.note(format_args!(
+            "threads on {first:?} and {second:?}; main mprotect p={s} n={n} {}",
+            crate::model::prot_name(prot)
+        ));
         let mut handles = Vec::new();
         for plan in &plans {
             let stores: Vec<(usize, u64)> = plan.iter().map(|&(p, v)| (self.addr(p), v)).collect();
@@ -178,19 +186,7 @@ impl Fuzzer {
             }
         }
         if n > 0 {
-            let want = self.mprotect_want(s, n, prot);
-            // SAFETY: arena pages no thread touches.
-            let got = unsafe { mm::mprotect(self.addr(s), n * PAGE, prot_flags(prot)) }.map(|()| self.base);
-            let matched = match (want, got) {
-                (Want::At(0), Ok(_)) => true,
-                (Want::Err(errno), Err(e)) => e.errno == errno,
-                _ => false,
-            };
-            if !matched {
-                self.fail(format_args!("threads: mprotect: the model says {want:?}"));
-            } else if want == Want::At(0) {
-                self.apply_mprotect(s, n, prot);
-            }
+            self.main_thread_call(main_call, s, n, prot);
         }
         for handle in handles {
             handle.join();
@@ -210,10 +206,60 @@ impl Fuzzer {
 }
 
 impl Fuzzer {
-    /// Checks every readable page of the arena.
+    /// What the main thread does to `[s, s + n)` while the threads store
+    /// elsewhere: `call` 0–1 mprotect to `prot`, 2 madvise DONTNEED, 3
+    /// munmap then a fresh private mapping with `prot` (MAP_FIXED).
+    fn main_thread_call(&mut self, call: usize, s: usize, n: usize, prot: u8) {
+        let (addr, len) = (self.addr(s), n * PAGE);
+        let (want, got) = match call {
+            0..=1 => {
+                let want = self.mprotect_want(s, n, prot);
+                // SAFETY: arena pages no thread touches.
+                (want, unsafe { mm::mprotect(addr, len, prot_flags(prot)) })
+            }
+            2 => {
+                let want = if self.m.covered(s, s + n) { Want::At(0) } else { Want::Err(ENOMEM) };
+                // SAFETY: as above.
+                (want, unsafe { mm::madvise(addr, len, mm::MADV_DONTNEED) })
+            }
+            _ => {
+                // SAFETY: as above.
+                let unmapped = unsafe { mm::munmap(addr, len) };
+                // SAFETY: as above.
+                let mapped = unsafe { mm::mmap(addr, len, prot_flags(prot), MAP_PRIVATE | MAP_FIXED, ANONYMOUS_FD, 0) };
+                (Want::At(0), unmapped.and(mapped.map(drop)))
+            }
+        };
+        let matched = match (want, got) {
+            (Want::At(0), Ok(())) => true,
+            (Want::Err(errno), Err(e)) => e.errno == errno,
+            _ => false,
+        };
+        if !matched {
+            return self.fail(format_args!("threads: the main thread's call {call}: the model says {want:?}"));
+        }
+        if want != Want::At(0) {
+            return;
+        }
+        match call {
+            0..=1 => self.apply_mprotect(s, n, prot),
+            2 => self.apply_dontneed(s, n),
+            _ => self.m.pages[s..s + n].fill(Some(MPage { prot, backing: Backing::Anon(0) })),
+        }
+    }
+
+    /// Checks every readable page of the arena: its two words, and that a
+    /// word between them (a different one each time) is still zero.
     pub fn full_check_content(&mut self) {
         for p in 0..ARENA {
             self.check_page(p);
+            if matches!(self.m.access(p, false), Access::Value(_)) {
+                let offset = 8 + ((p + self.op as usize) * 8) % (PAGE - 16);
+                let word = read_word(self.addr(p) + offset);
+                if word != 0 {
+                    self.fail(format_args!("page {p}: word at offset {offset:#x} is {word:#x}, never written"));
+                }
+            }
         }
     }
 }
