@@ -66,6 +66,6 @@ help:
 	@echo "  img=NAME              image for 'qemu': harddrive|test|test-fault  now: $(IMG)"
 	@echo "  gdb=yes               'qemu': start halted with a gdb stub on :1234"
 	@echo "  kvm=yes               use KVM when the host can (else a notice, and TCG)"
-	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (bench: $(BENCH_TIMEOUT), fuzz: $(FUZZ_TIMEOUT))"
+	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (guest suite: $(TIMEOUT.boot), bench: $(BENCH_TIMEOUT), fuzz: $(FUZZ_TIMEOUT))"
 	@echo "  verbose=yes           boot tests echo the guest's output as it comes"
 	@echo "  n=N                   'soak': rounds                        now: $(SOAK_N)"

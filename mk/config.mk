@@ -42,8 +42,11 @@ BOOT_TEST := $(TARGET_DIR)/debug/boot-test
 # ---- knobs (lower case on the command line) --------------------------------
 SMP := $(or $(smp),2)
 MEM := $(or $(mem),512M)
-# Seconds a boot test may run before the harness kills QEMU.
+# Seconds a boot test may run before the harness kills QEMU; the boot test
+# that runs the whole guest suite (boot-<arch>, `qemu-test`) gets more: it
+# includes mm-fuzz's 100,000 operations (about 30 s of the guest's time).
 TIMEOUT := $(or $(timeout),90)
+TIMEOUT.boot := $(or $(timeout),240)
 # The image `make qemu` boots: harddrive (default), test or test-fault.
 IMG := $(or $(img),harddrive)
 ifeq ($(filter $(IMG),$(IMAGE_NAMES)),)

@@ -71,7 +71,7 @@ GUARDS_EXPECT.aarch64 := --expect "selftest: pan on, pxn on (every CPU)"
 
 # $(call boot_test,KIND,ARCH,IMAGE[,EXTRA-FLAGS]) — KIND is boot, fault or loader-error;
 # the test is named KIND-ARCH and logs to build/ARCH/KIND-test.log.
-boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(TIMEOUT) \
+boot_test = $(BOOT_TEST) --name $(1)-$(2) --timeout $(or $(TIMEOUT.$(1)),$(TIMEOUT)) \
 	--log $(BUILD)/$(2)/$(1)-test.log $(if $(call yes,$(verbose)),--verbose) $(4) \
 	-- $(call qemu_cmd,$(2),$(3))
 
