@@ -3,15 +3,18 @@
 //! model names), fork (a child that checks and writes while the parent
 //! waits, then the parent writes while the child waits: private pages stay
 //! each side's own, shared ones are seen by both), and threads storing into
-//! their own pages while the main thread changes protections elsewhere.
+//! (and mprotecting) their own pages while the main thread changes
+//! protections, drops or remaps pages elsewhere.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use tessera_guest_tests::mm::{read_word, write_word};
 use tessera_guest_tests::system::{fork_with, read_full, reap};
 use tessera_runtime::abi::error::ENOMEM;
 use tessera_runtime::abi::signal::{SIGBUS, SIGSEGV};
-use tessera_runtime::mm::{ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE};
+use tessera_runtime::mm::{ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE, PROT_RW};
 use tessera_runtime::sys;
 use tessera_runtime::{mm, thread};
 
@@ -172,13 +175,22 @@ impl Fuzzer {
             crate::model::prot_name(prot)
         ));
         let mut handles = Vec::new();
+        let refused = Arc::new(AtomicUsize::new(0));
         for plan in &plans {
             let stores: Vec<(usize, u64)> = plan.iter().map(|&(p, v)| (self.addr(p), v)).collect();
+            let refused = refused.clone();
             match thread::spawn(move || {
                 for (addr, v) in stores {
                     let (first, last) = words(v);
                     write_word(addr, first);
                     write_word(addr + PAGE - 8, last);
+                    // The protection it has (a writable page is read-write):
+                    // the grant splits and merges again, beside the other
+                    // threads' calls and stores.
+                    // SAFETY: this thread's own page, which stays writable.
+                    if unsafe { mm::mprotect(addr, PAGE, PROT_RW) }.is_err() {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }) {
                 Ok(handle) => handles.push(handle),
@@ -190,6 +202,9 @@ impl Fuzzer {
         }
         for handle in handles {
             handle.join();
+        }
+        if refused.load(Ordering::Relaxed) != 0 {
+            self.fail(format_args!("threads: a thread's mprotect of its own page to rw- failed"));
         }
         for plan in &plans {
             for &(p, v) in plan {
