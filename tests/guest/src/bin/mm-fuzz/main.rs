@@ -50,7 +50,7 @@ use alloc::vec::Vec;
 use tessera_guest_tests::mm::{Memory, frames_back, now_ns};
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, errno_name, ramfs};
-use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, SEEK_SET};
+use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
 use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::mm::{self, ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_NONE, PROT_RW};
 use tessera_runtime::{Args, io, println, process, sys};
@@ -266,6 +266,10 @@ fn fuzz(files: &[FileObj], ops: u64, seed: u64, report: bool) -> i32 {
             }
         }
         println!("{line}");
+        println!(
+            "mm-fuzz: {} calls failed with ENOMEM by an injected allocation failure, changing nothing",
+            f.injected_failures
+        );
     }
     0
 }
@@ -313,7 +317,9 @@ fn setup(files: &[FileObj], seed: u64) -> Option<Fuzzer> {
     if let Err(e) = unsafe { mm::mmap(base, ARENA * PAGE, PROT_RW, MAP_PRIVATE | MAP_FIXED, ANONYMOUS_FD, 0) } {
         return fail("map the arena", e);
     }
-    Some(Fuzzer::new(seed, base, objs, memobj, m))
+    let mut fuzzer = Fuzzer::new(seed, base, objs, memobj, m);
+    fuzzer.inject_fd = sys::open("sys:inject", O_WRONLY).ok();
+    Some(fuzzer)
 }
 
 impl Fuzzer {

@@ -12,6 +12,7 @@ use core::fmt;
 use tessera_guest_tests::errno_name;
 use tessera_guest_tests::mm::{read_word, write_word};
 use tessera_guest_tests::rng::Rng;
+use tessera_runtime::abi::error::ENOMEM;
 use tessera_runtime::abi::flag::SEEK_SET;
 use tessera_runtime::mm::{
     self, ANONYMOUS_FD, MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_FIXED,
@@ -64,6 +65,12 @@ pub struct Fuzzer {
     pub failure: Option<String>,
     /// How many of each operation kind ran (see `main::OPS`).
     pub counts: [u64; 16],
+    /// `sys:inject` (open for writing), if it opened.
+    pub inject_fd: Option<usize>,
+    /// An allocation failure is armed for the next call.
+    armed: bool,
+    /// Calls that failed with ENOMEM because of an armed failure.
+    pub injected_failures: u64,
     /// How many calls of each kind succeeded.
     pub succeeded: [u64; 16],
     /// The kind of the operation being made (an index of `main::OPS`).
@@ -116,6 +123,9 @@ impl Fuzzer {
             log: VecDeque::with_capacity(LOG_OPS + 1),
             failure: None,
             counts: [0; 16],
+            inject_fd: None,
+            armed: false,
+            injected_failures: 0,
             succeeded: [0; 16],
             kind: 0,
             tag: 0,
@@ -242,6 +252,14 @@ impl Fuzzer {
             (Want::Err(errno), Err(e)) => e.errno == errno,
             _ => false,
         };
+        let injected = self.disarm();
+        if !ok && injected && want != Want::Err(ENOMEM) && matches!(got, Err(e) if e.errno == ENOMEM) {
+            // The frame allocation made to fail: the call must have changed
+            // nothing (the caller checks the pages; the next full check
+            // `sys:maps` and the pins).
+            self.injected_failures += 1;
+            return false;
+        }
         if !ok {
             self.fail(format_args!("{what}: the model says {want:?}, the kernel gave {}", Got(got)));
         }
@@ -249,6 +267,35 @@ impl Fuzzer {
             self.succeeded[self.kind] += 1;
         }
         ok
+    }
+
+    /// Makes the process's `n`-th next user-memory frame allocation fail
+    /// (`sys:inject`), for the next call only: [`Fuzzer::agree`] disarms
+    /// it. Nothing between arming and disarming may touch memory for the
+    /// first time, or that fault would take the failure (and the process
+    /// would die): only the call and the code around it run, on stack pages
+    /// written before.
+    pub fn arm(&mut self, n: usize) {
+        let command = [b"frame 0", b"frame 1", b"frame 2", b"frame 3"][n.min(3)];
+        if let Some(fd) = self.inject_fd
+            && sys::write(fd, command).is_ok()
+        {
+            self.armed = true;
+        }
+    }
+
+    /// Clears an armed injection; whether one was armed.
+    fn disarm(&mut self) -> bool {
+        if let (true, Some(fd)) = (self.armed, self.inject_fd) {
+            let _ = sys::write(fd, b"off");
+        }
+        core::mem::take(&mut self.armed)
+    }
+
+    /// Whether to make the next call's allocation fail: 1 in 8 calls,
+    /// once the run's stack has been used (op 1000 on).
+    fn inject_now(&mut self) -> bool {
+        self.inject_fd.is_some() && self.op >= 1000 && self.rng.chance(1, 8)
     }
 
     /// Puts `pages` where a placed call (hint, MAYMOVE) put them: at
@@ -295,7 +342,8 @@ impl Fuzzer {
         let prot = self.prot();
         let kind = self.rng.below(100);
         let placement = self.rng.below(20);
-        let populate = self.rng.chance(1, 5);
+        let inject = self.inject_now();
+        let populate = inject || self.rng.chance(1, 5);
         let lazy = self.rng.chance(1, 3);
         let mut flags = match placement {
             0..=13 => MAP_FIXED,
@@ -346,11 +394,15 @@ impl Fuzzer {
             flags.bits(),
             if fd == ANONYMOUS_FD { "" } else { " (fd)" }
         ));
+        if inject {
+            let k = self.rng.below(n + 1);
+            self.arm(k);
+        }
         // SAFETY: the range is in the arena (or, without a fixed flag, wherever
         // the kernel finds room): no Rust object lives there.
         let got = unsafe { mm::mmap(self.addr(s), n * PAGE, prot_flags(prot), flags, fd, offset_pages * PAGE) };
         if !self.agree("mmap", want, got) {
-            return;
+            return self.check_around(s, s + n, false);
         }
         let Ok(addr) = got else { return };
         let backing = match template {
@@ -405,7 +457,7 @@ impl Fuzzer {
     /// The prediction for mprotect of `[s, s + n)` to `prot`.
     pub fn mprotect_want(&self, s: usize, n: usize, prot: u8) -> Want {
         if !self.m.covered(s, s + n) {
-            return Want::Err(tessera_runtime::abi::error::ENOMEM);
+            return Want::Err(ENOMEM);
         }
         let refused = self.m.pages[s..s + n]
             .iter()
@@ -469,7 +521,7 @@ impl Fuzzer {
 
     /// 0 if `[s, s + n)` is all mapped, else ENOMEM.
     fn covered_want(&self, s: usize, n: usize) -> Want {
-        if self.m.covered(s, s + n) { Want::At(0) } else { Want::Err(tessera_runtime::abi::error::ENOMEM) }
+        if self.m.covered(s, s + n) { Want::At(0) } else { Want::Err(ENOMEM) }
     }
 
     // ---- mremap ------------------------------------------------------------
@@ -496,6 +548,10 @@ impl Fuzzer {
         let target = self.rng.below(ARENA - new_len + 1);
         self.note(format_args!("mremap p={s} old={old_len} new={new_len} flags={flags:#x} target={target}"));
         let plan = crate::remap::predict(&self.m, s, old_len, new_len, flags, target);
+        if plan.is_ok() && self.inject_now() {
+            let k = self.rng.below(4);
+            self.arm(k);
+        }
         // SAFETY: arena pages only (a fixed target is in the arena too).
         let got = unsafe { mm::mremap(self.addr(s), old_len * PAGE, self.addr(target), new_len * PAGE, flags) };
         let plan = match plan {
@@ -506,7 +562,8 @@ impl Fuzzer {
             Ok(plan) => plan,
         };
         if !self.agree("mremap", plan.want, got) {
-            return;
+            self.check_around(target, target + new_len, false);
+            return self.check_around(s, s + old_len, false);
         }
         let Ok(addr) = got else { return };
         self.m.pages = plan.after;
