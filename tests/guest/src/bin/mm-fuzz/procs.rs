@@ -59,12 +59,16 @@ impl Fuzzer {
         }
     }
 
-    /// Up to `count` distinct pages that allow a store (not in `avoid`).
+    /// Up to `count` distinct pages that allow a store, neither in `avoid`
+    /// nor sharing an object page with one in it (two threads storing to
+    /// one object page through two mappings would race).
     fn writable_pages(&mut self, count: usize, avoid: &[usize]) -> Vec<usize> {
         let mut pages = Vec::new();
         for _ in 0..count * 4 {
             let p = self.rng.below(ARENA);
-            if self.m.writable(p) && !pages.contains(&p) && !avoid.contains(&p) {
+            let key = self.m.shared_key(p);
+            let twin = key.is_some() && avoid.iter().any(|&q| self.m.shared_key(q) == key);
+            if self.m.writable(p) && !pages.contains(&p) && !avoid.contains(&p) && !twin {
                 pages.push(p);
                 if pages.len() == count {
                     break;
