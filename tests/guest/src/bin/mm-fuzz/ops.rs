@@ -81,7 +81,8 @@ pub struct Fuzzer {
 /// How a memory call must come out.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Want {
-    /// At this arena page.
+    /// At this arena page. (Calls that return 0 are compared as returning
+    /// the arena's base, so `At(0)` means "success" for them.)
     At(usize),
     /// Anywhere free: in the arena where the model has nothing, or outside.
     Anywhere,
