@@ -71,6 +71,9 @@ pub struct Fuzzer {
     armed: bool,
     /// Calls that failed with ENOMEM because of an armed failure.
     pub injected_failures: u64,
+    /// A forked child waiting to check its pages: pid, the pipe end that
+    /// releases it, the operation at which it is released.
+    pub held: Option<(usize, usize, u64)>,
     /// How many calls of each kind succeeded.
     pub succeeded: [u64; 16],
     /// The kind of the operation being made (an index of `main::OPS`).
@@ -127,6 +130,7 @@ impl Fuzzer {
             inject_fd: None,
             armed: false,
             injected_failures: 0,
+            held: None,
             succeeded: [0; 16],
             kind: 0,
             tag: 0,

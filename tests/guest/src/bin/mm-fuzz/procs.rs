@@ -4,7 +4,8 @@
 //! waits, then the parent writes while the child waits: private pages stay
 //! each side's own, shared ones are seen by both), and threads storing into
 //! (and mprotecting) their own pages while the main thread changes
-//! protections, drops or remaps pages elsewhere.
+//! protections, drops or remaps pages elsewhere; and a child held across
+//! many operations, whose private pages must keep what they held.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -225,6 +226,70 @@ impl Fuzzer {
 }
 
 impl Fuzzer {
+    /// Forks a child that waits, holding its copy-on-write view of the
+    /// arena, while this process goes on for a while (remapping, dropping,
+    /// storing into pages the two share); when released
+    /// ([`Fuzzer::release_held`]) it checks that its private pages still
+    /// hold what they held at the fork.
+    pub fn hold(&mut self) {
+        if self.held.is_some() {
+            return;
+        }
+        let until = self.op + self.rng.between(10, 400) as u64;
+        self.note(format_args!("fork a child held until op {until}"));
+        let Ok(release) = sys::pipe2(0) else { return self.fail(format_args!("hold: pipe2 failed")) };
+        let child = fork_with(|| {
+            let _ = sys::close(release[1]);
+            let mut byte = [0u8];
+            let _ = read_full(release[0], &mut byte);
+            // Shared pages and unwritten private file pages may have changed
+            // since (the parent's stores, write()); private data may not.
+            for p in 0..ARENA {
+                let private = match self.m.pages[p].map(|page| page.backing) {
+                    Some(Backing::Anon(_)) => true,
+                    Some(Backing::File { shared: false, own, .. }) => own.is_some(),
+                    _ => false,
+                };
+                if private {
+                    self.check_page(p);
+                }
+            }
+            match &self.failure {
+                None => 0,
+                Some(failure) => {
+                    tessera_runtime::println!("mm-fuzz: held child of op {}: {failure}", self.op);
+                    1
+                }
+            }
+        });
+        let _ = sys::close(release[0]);
+        match child {
+            Ok(pid) => self.held = Some((pid, release[1], until)),
+            Err(e) => {
+                let _ = sys::close(release[1]);
+                self.fail(format_args!("hold: fork: {e}"));
+            }
+        }
+    }
+
+    /// Releases the held child if its time has come (or `now`), and checks
+    /// how it ended.
+    pub fn release_held(&mut self, now: bool) {
+        let Some((pid, release, until)) = self.held else { return };
+        if !now && self.op < until {
+            return;
+        }
+        self.held = None;
+        self.note(format_args!("release the held child"));
+        let _ = sys::write(release, b"1");
+        let _ = sys::close(release);
+        match reap(pid) {
+            Ok((_, status)) if status.success() => {}
+            Ok((_, status)) => self.fail(format_args!("the held child ended with {status}")),
+            Err(e) => self.fail(format_args!("the held child: waitpid: {e}")),
+        }
+    }
+
     /// What the main thread does to `[s, s + n)` while the threads store
     /// elsewhere: `call` 0–1 mprotect to `prot`, 2 madvise DONTNEED, 3
     /// munmap then a fresh private mapping with `prot` (MAP_FIXED).
