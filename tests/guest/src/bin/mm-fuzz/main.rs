@@ -24,14 +24,14 @@
 //!    [`FULL_CHECK_EVERY`] calls and at the end, every page, `sys:maps`
 //!    (permissions, shared/private, kind of each page) and ramfs's pins.
 //! 3. At the first disagreement the run stops and prints the seed, the
-//!    operation number, what differed and the last 20 operations.
+//!    operation number, what differed and the last 40 operations.
 //! 4. Afterwards: pins back to the baseline, free frames exactly back
 //!    (frames the kernel heap grew by excepted), heap use within
 //!    [`HEAP_SLACK_BYTES`] of the baseline.
 //!
 //! Split in modules: [`model`] (the pages and objects), [`ops`] (the
 //! calls), [`remap`] (mremap's prediction), [`procs`] (faults, fork,
-//! threads), [`invalid`] (bad arguments).
+//! threads, the held child), [`invalid`] (bad arguments).
 #![no_std]
 #![no_main]
 
