@@ -298,9 +298,11 @@ impl Fuzzer {
     }
 
     /// Whether to make the next call's allocation fail: 1 in 8 calls,
-    /// once the run's stack has been used (op 1000 on).
+    /// once the run's stack has been used (op 1000 on), and not while a
+    /// held child shares this process's stack copy-on-write (a store to a
+    /// stack page would then take a frame, and could take the failure).
     fn inject_now(&mut self) -> bool {
-        self.inject_fd.is_some() && self.op >= 1000 && self.rng.chance(1, 8)
+        self.inject_fd.is_some() && self.op >= 1000 && self.held.is_none() && self.rng.chance(1, 8)
     }
 
     /// Puts `pages` where a placed call (hint, MAYMOVE) put them: at
