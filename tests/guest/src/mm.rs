@@ -301,6 +301,12 @@ pub fn in_child(body: impl FnOnce()) -> Result<WaitStatus> {
     reap(pid).map(|(_, status)| status)
 }
 
+/// Runs `body` in a forked child ([`in_child`]); the signal that ended it,
+/// or `None` if it survived (or the fork failed).
+pub fn child_signal(body: impl FnOnce()) -> Option<usize> {
+    in_child(body).ok()?.signal()
+}
+
 /// Checks a child's status: killed by SIGSEGV, or (`segv` false) survived.
 pub fn expect_child(checks: &mut Checks, what: &str, segv: bool, status: Result<WaitStatus>) {
     match status {

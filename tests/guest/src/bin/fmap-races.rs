@@ -25,7 +25,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use tessera_guest_tests::mm::{Memory, frames_back, group, now_ns};
+use tessera_guest_tests::mm::{Memory, child_signal, frames_back, group, now_ns};
 use tessera_guest_tests::ramfs;
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
@@ -46,8 +46,6 @@ const LENDER: &str = "races-lender";
 const PAGE: usize = 4096;
 /// Redox's MAP_LAZY: a file mapping fetches nothing at mmap.
 const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
-/// Exit status of a child whose access did not fault.
-const SURVIVED: i32 = 100;
 /// Where the lender daemon keeps the pages it lends (and its new image
 /// maps other data after exec).
 const LENDER_ADDR: usize = 0x10_0000_0000;
@@ -112,17 +110,6 @@ fn byte(addr: usize) -> u8 {
 
 fn sleep_ms(ms: u64) {
     let _ = sys::nanosleep(&TimeSpec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i32 }, None);
-}
-
-/// Runs `body` in a child; its status's signal, or `None` if it survived.
-fn child_signal(body: impl FnOnce()) -> Option<usize> {
-    let pid = fork_with(|| {
-        body();
-        SURVIVED
-    })
-    .ok()?;
-    let (_, status) = reap(pid).ok()?;
-    status.signal()
 }
 
 // ---- the kernel's user copies fetch lent pages --------------------------

@@ -26,9 +26,8 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use tessera_guest_tests::mm::{Memory, frames_back, group, read_word, write_word};
+use tessera_guest_tests::mm::{Memory, child_signal, frames_back, group, read_word, write_word};
 use tessera_guest_tests::ramfs;
-use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::Result;
 use tessera_runtime::abi::error::{EACCES, EIO, ENODEV, EOPNOTSUPP};
@@ -41,8 +40,6 @@ tessera_runtime::entry!(main);
 
 const SCHEME: &str = "ramfs-fmap";
 const PAGE: usize = 4096;
-/// Exit status of a child whose access did not fault.
-const SURVIVED: i32 = 100;
 
 /// A named group of checks, run in its own child.
 type Group = (&'static str, fn(&mut Checks));
@@ -114,17 +111,6 @@ fn read_at(fd: usize, offset: usize, len: usize) -> Vec<u8> {
 fn byte(addr: usize) -> u8 {
     // SAFETY: a mapped, readable address of this test.
     unsafe { core::ptr::read_volatile(addr as *const u8) }
-}
-
-/// Runs `body` in a child; its status's signal, or `None` if it survived.
-fn child_signal(body: impl FnOnce()) -> Option<usize> {
-    let pid = fork_with(|| {
-        body();
-        SURVIVED
-    })
-    .ok()?;
-    let (_, status) = reap(pid).ok()?;
-    status.signal()
 }
 
 fn shared(checks: &mut Checks) {
