@@ -84,6 +84,11 @@ pub struct Process {
     waiters: Mutex<Vec<Arc<Thread>>>,
 }
 
+/// The most processes (alive or zombie) at once: `fork` past it is EAGAIN,
+/// as Linux's RLIMIT_NPROC. Each costs a kernel stack, page tables and
+/// bookkeeping, so a fork bomb must stop at a number, not at exhausted RAM.
+pub const MAX_PROCESSES: usize = 2048;
+
 /// Every process, alive or zombie, by pid. Lock order: the table is taken
 /// with no lock of a process held, and no lock of a process is taken while
 /// the table is held (`fork` holding its parent's `name` while inserting
@@ -252,6 +257,11 @@ pub fn spawn_init(space: AddrSpace, files: FileTable, entry: u64, sp: u64) -> Re
 /// `fork()`: a copy of the caller whose `fork` returns 0. The child has one
 /// thread, a copy of the calling one (POSIX).
 pub fn fork(frame: &TrapFrame) -> Result<usize> {
+    // Checked before anything is copied; a few racing forks may pass it
+    // together (at most one per CPU).
+    if TABLE.lock().len() >= MAX_PROCESSES {
+        return Err(tessera_abi::error::Error::new(tessera_abi::error::EAGAIN));
+    }
     let parent = current();
     let space = parent
         .space

@@ -9,6 +9,7 @@
 //! | map-storm | up to 5,000,000 one-page mmaps of alternating protection (they cannot merge) | ENOMEM once the space holds `maps` (65,530) grants, heap growth under 512 bytes a grant; at the cap, munmap or mprotect that would cut a grant is ENOMEM and changes nothing; whole grants still unmap |
 //! | maps-limit | `sys:limits` `maps N`: lower to 64, map until refused | ENOMEM at exactly 64 grants; lowering works unprivileged, raising is EPERM after `drop` |
 //! | pending-requests | registers a scheme that never reads its queue, then 1,000 processes each block in `open` on it; the daemon is killed | every caller gets EIO or ENODEV and exits; the kernel heap's use is back within 256 KiB |
+//! | fork-storm | forks children that wait on a pipe until fork fails | EAGAIN at 2,048 processes (zombies count); every child ends when the pipe closes; the heap's use is back within 256 KiB |
 //! | absurd-elf | `execve` of hand-made ELF files in ramfs: a 1 TiB writable `.bss`, overlapping segments, a segment in kernel space, a segment whose end wraps | ENOMEM for the `.bss` (more than all of memory), ENOEXEC for the others, before anything proportional is allocated; the caller goes on |
 //!
 //! Finally: the kernel heap's use is back within 1 MiB of where it started,
@@ -26,7 +27,7 @@ use tessera_guest_tests::mm::{Memory, PAGE, frames_back, group, maps_limit, read
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, errno_name};
 use tessera_runtime::abi::TimeSpec;
-use tessera_runtime::abi::error::{EIO, ENODEV, ENOEXEC, ENOMEM, EPERM};
+use tessera_runtime::abi::error::{EAGAIN, EIO, ENODEV, ENOEXEC, ENOMEM, EPERM};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY};
 use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::mm::{
@@ -58,6 +59,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "map-storm", map_storm);
     group(&mut checks, "maps-limit", maps_limit_group);
     group(&mut checks, "pending-requests", pending_requests);
+    group(&mut checks, "fork-storm", fork_storm);
     group(&mut checks, "absurd-elf", absurd_elf);
     let heap_after = heap_used();
     checks.check(
@@ -250,6 +252,58 @@ fn pending_requests(checks: &mut Checks) {
         wrong == 0,
         format_args!("{wrong} of {} did not", callers.len()),
     );
+    let heap_after = heap_used();
+    checks.check(
+        "the kernel heap's use is back within 256 KiB",
+        heap_after <= heap_before + (256 << 10),
+        format_args!("heap_used_bytes {heap_before} before, {heap_after} after"),
+    );
+}
+
+// ---- a fork bomb --------------------------------------------------------------
+
+/// The kernel's process cap (`process::MAX_PROCESSES`).
+const MAX_PROCESSES: usize = 2048;
+
+fn fork_storm(checks: &mut Checks) {
+    let heap_before = heap_used();
+    let Ok([hold_read, hold_write]) = sys::pipe2(0) else {
+        return checks.check("a pipe", false, format_args!("pipe2 failed"));
+    };
+    let mut children = Vec::new();
+    let stopped = loop {
+        // Each child waits until every write end is closed: then its read
+        // returns 0 and it exits.
+        match fork_with(|| {
+            let _ = sys::close(hold_write);
+            let mut byte = [0u8; 1];
+            let _ = sys::read(hold_read, &mut byte);
+            0
+        }) {
+            Ok(pid) => children.push(pid),
+            Err(e) => break e,
+        }
+        if children.len() > MAX_PROCESSES {
+            break tessera_runtime::Error::new(0);
+        }
+    };
+    let processes = String::from_utf8(io::read_file("sys:processes").unwrap_or_default()).unwrap_or_default();
+    let total = processes.lines().count().saturating_sub(1);
+    checks.check(
+        "fork stops with EAGAIN at the process cap",
+        stopped.errno == EAGAIN && total == MAX_PROCESSES,
+        format_args!("{} children, then {stopped:?}; {total} processes", children.len()),
+    );
+    let _ = sys::close(hold_write);
+    let _ = sys::close(hold_read);
+    let mut wrong = 0;
+    for pid in &children {
+        match reap(*pid) {
+            Ok((_, status)) if status.code() == Some(0) => {}
+            _ => wrong += 1,
+        }
+    }
+    checks.check("every child ended", wrong == 0, format_args!("{wrong} of {} did not", children.len()));
     let heap_after = heap_used();
     checks.check(
         "the kernel heap's use is back within 256 KiB",
