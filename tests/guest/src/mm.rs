@@ -82,9 +82,19 @@ pub fn steady_free_frames() -> Option<usize> {
 
 /// The kernel heap's size, from `sys:memory`.
 pub fn heap_bytes() -> Option<usize> {
+    memory_field("heap_bytes ")
+}
+
+/// The kernel heap's bytes in use, from `sys:memory`.
+pub fn heap_used_bytes() -> Option<usize> {
+    memory_field("heap_used_bytes ")
+}
+
+/// The number after `prefix` in `sys:memory`.
+fn memory_field(prefix: &str) -> Option<usize> {
     let text = io::read_file("sys:memory").ok()?;
     let text = core::str::from_utf8(&text).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("heap_bytes ")).and_then(|n| n.trim().parse().ok())
+    text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|n| n.trim().parse().ok())
 }
 
 /// The last check: every frame is free again. Frames the kernel heap grew

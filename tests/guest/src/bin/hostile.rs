@@ -23,7 +23,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tessera_guest_tests::mm::{Memory, PAGE, frames_back, group, maps_limit, read_word, write_limits, write_word};
+use tessera_guest_tests::mm::{
+    Memory, PAGE, frames_back, group, heap_used_bytes, maps_limit, read_word, write_limits, write_word,
+};
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, errno_name};
 use tessera_runtime::abi::TimeSpec;
@@ -44,15 +46,16 @@ const STORM_TRIES: usize = 5_000_000;
 /// Where the hand-made ELF files go (the test image's ramfs is `file:`).
 const ELF_PATH: &str = "file:/hostile-elf";
 
-/// `heap_used_bytes` from `sys:memory`.
+/// `heap_used_bytes` from `sys:memory` (`usize::MAX` if it cannot be read;
+/// the first check makes sure it can).
 fn heap_used() -> usize {
-    let text = io::read_file("sys:memory").unwrap_or_default();
-    let text = core::str::from_utf8(&text).unwrap_or("");
-    text.lines().find_map(|l| l.strip_prefix("heap_used_bytes ").and_then(|v| v.trim().parse().ok())).unwrap_or(0)
+    heap_used_bytes().unwrap_or(usize::MAX)
 }
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("hostile");
+    let readable = heap_used_bytes();
+    checks.check("sys:memory shows heap_used_bytes", readable.is_some(), format_args!("{readable:?}"));
     let before = Memory::read();
     let heap_before = heap_used();
     group(&mut checks, "populate-16g", populate_16g);
@@ -64,7 +67,7 @@ fn main(_args: Args) -> i32 {
     let heap_after = heap_used();
     checks.check(
         "the kernel heap's use is back within 1 MiB",
-        heap_after <= heap_before + (1 << 20),
+        heap_after <= heap_before.saturating_add(1 << 20),
         format_args!("heap_used_bytes {heap_before} before, {heap_after} after"),
     );
     frames_back(&mut checks, before);
@@ -80,7 +83,7 @@ fn populate_16g(checks: &mut Checks) {
         Ok(addr) => {
             checks.check(
                 "a 16 GiB read-only populate costs the kernel heap less than 1 MiB",
-                heap_mapped < heap_before + (1 << 20),
+                heap_mapped < heap_before.saturating_add(1 << 20),
                 format_args!("heap_used_bytes {heap_before} before, {heap_mapped} mapped"),
             );
             let zero = [0, LEN / 2, LEN - PAGE].iter().all(|&off| read_word(addr + off) == 0);
@@ -91,7 +94,7 @@ fn populate_16g(checks: &mut Checks) {
         }
         Err(e) => checks.check(
             "a 16 GiB read-only populate works or is ENOMEM",
-            e.errno == ENOMEM && heap_mapped < heap_before + (1 << 20),
+            e.errno == ENOMEM && heap_mapped < heap_before.saturating_add(1 << 20),
             format_args!("{e}, heap_used_bytes {heap_before} before, {heap_mapped} after"),
         ),
     }
@@ -255,7 +258,7 @@ fn pending_requests(checks: &mut Checks) {
     let heap_after = heap_used();
     checks.check(
         "the kernel heap's use is back within 256 KiB",
-        heap_after <= heap_before + (256 << 10),
+        heap_after <= heap_before.saturating_add(256 << 10),
         format_args!("heap_used_bytes {heap_before} before, {heap_after} after"),
     );
 }
@@ -307,7 +310,7 @@ fn fork_storm(checks: &mut Checks) {
     let heap_after = heap_used();
     checks.check(
         "the kernel heap's use is back within 256 KiB",
-        heap_after <= heap_before + (256 << 10),
+        heap_after <= heap_before.saturating_add(256 << 10),
         format_args!("heap_used_bytes {heap_before} before, {heap_after} after"),
     );
 }
@@ -387,7 +390,7 @@ fn absurd_elf(checks: &mut Checks) {
     let heap_after = heap_used();
     checks.check(
         "the refused images left the kernel heap's use within 256 KiB",
-        heap_after <= heap_before + (256 << 10),
+        heap_after <= heap_before.saturating_add(256 << 10),
         format_args!("heap_used_bytes {heap_before} before, {heap_after} after"),
     );
     let _ = sys::unlink(ELF_PATH);

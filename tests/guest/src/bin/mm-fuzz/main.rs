@@ -47,7 +47,7 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use tessera_guest_tests::mm::{Memory, frames_back, now_ns};
+use tessera_guest_tests::mm::{Memory, frames_back, heap_used_bytes, now_ns};
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, errno_name, ramfs};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
@@ -114,7 +114,7 @@ fn main(args: Args) -> i32 {
     let warm = run_child(&files, WARM_UP_OPS, seed ^ 0xA5A5, false);
     checks.check("warm-up run", warm, format_args!("failed (see above)"));
     let before = Memory::read();
-    let heap_before = heap_used();
+    let heap_before = heap_used_bytes();
     let pins_before = pins_total();
     let start = now_ns();
     let passed = run_child(&files, ops, seed, true);
@@ -132,7 +132,7 @@ fn main(args: Args) -> i32 {
         format_args!("{pins_before:?} before, {pins:?} after"),
     );
     frames_back(&mut checks, before);
-    let heap_after = heap_used();
+    let heap_after = heap_used_bytes();
     println!("mm-fuzz: kernel heap_used_bytes {heap_before:?} before, {heap_after:?} after");
     let heap_ok = matches!((heap_before, heap_after), (Some(b), Some(a)) if a <= b + HEAP_SLACK_BYTES);
     checks.check(
@@ -178,13 +178,6 @@ pub fn pins_total() -> Option<usize> {
     let text = io::read_file(&format!("{SCHEME}:/.ramfs/pins")).ok()?;
     let text = core::str::from_utf8(&text).ok()?;
     text.lines().last()?.strip_prefix("total ")?.trim().parse().ok()
-}
-
-/// The kernel heap's bytes in use, from `sys:memory`.
-fn heap_used() -> Option<usize> {
-    let text = io::read_file("sys:memory").ok()?;
-    let text = core::str::from_utf8(&text).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("heap_used_bytes ")).and_then(|n| n.trim().parse().ok())
 }
 
 /// Runs `ops` operations with `seed` in a forked child; whether it passed.
