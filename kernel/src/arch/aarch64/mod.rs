@@ -19,6 +19,8 @@ pub use smp::{cpu_ids, cpu_index, identity_ranges, start_cpu};
 mod calendar;
 mod devtree;
 mod gic;
+#[path = "../guard.rs"]
+mod guard;
 pub mod irq;
 mod rtc;
 #[path = "../ticks.rs"]

@@ -14,6 +14,7 @@
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::TrapFrame;
+pub use super::guard::{Guard, Probe, State};
 
 /// SCTLR_EL1.SPAN (bit 23): when clear, taking an exception to EL1 sets
 /// PSTATE.PAN. (RES1 without PAN.)
@@ -25,33 +26,6 @@ const PAN_BIT: u64 = 1 << 22;
 static PROTECTED_CPUS: AtomicUsize = AtomicUsize::new(0);
 /// Set while a probe runs: only then does [`fixup`] act.
 static PROBING: AtomicBool = AtomicBool::new(false);
-
-/// What a probe does with the user address.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// Loads 8 bytes from it.
-    Read,
-    /// Branches to it with link (the page holds [`RETURN_INSTRUCTION`]).
-    Execute,
-}
-
-/// Whether a protection is in force on this CPU.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// The CPU does not implement it.
-    Missing,
-    /// Implemented, not enabled.
-    Off,
-    /// Enabled.
-    On,
-}
-
-/// One protection, the probe that shows it works, and its state.
-pub struct Guard {
-    pub name: &'static str,
-    pub probe: Probe,
-    pub state: fn() -> State,
-}
 
 /// The protections, in the order the self-test line names them. PXN is
 /// ARMv8.0 and set in every user entry (rmm's AArch64 format).

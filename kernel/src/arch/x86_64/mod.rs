@@ -23,6 +23,8 @@ pub use smp::{cpu_ids, identity_ranges, start_cpu};
 mod apic;
 #[path = "../calendar.rs"]
 mod calendar;
+#[path = "../guard.rs"]
+mod guard;
 pub mod irq;
 mod pic;
 mod pit;

@@ -18,6 +18,7 @@
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::TrapFrame;
+pub use super::guard::{Guard, Probe, State};
 
 /// CR4.SMEP (bit 20) and CR4.SMAP (bit 21).
 const CR4_SMEP: u64 = 1 << 20;
@@ -33,33 +34,6 @@ static SMAP_ON: AtomicBool = AtomicBool::new(false);
 static PROTECTED_CPUS: AtomicUsize = AtomicUsize::new(0);
 /// Set while a probe runs: only then does [`fixup`] act.
 static PROBING: AtomicBool = AtomicBool::new(false);
-
-/// What a probe does with the user address.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
-    /// Loads 8 bytes from it.
-    Read,
-    /// Calls it (the page holds [`RETURN_INSTRUCTION`]).
-    Execute,
-}
-
-/// Whether a protection is in force on this CPU.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// The CPU does not implement it.
-    Missing,
-    /// Implemented, not enabled.
-    Off,
-    /// Enabled.
-    On,
-}
-
-/// One protection, the probe that shows it works, and its state.
-pub struct Guard {
-    pub name: &'static str,
-    pub probe: Probe,
-    pub state: fn() -> State,
-}
 
 /// The protections, in the order the self-test line names them.
 pub const GUARDS: [Guard; 2] = [
