@@ -1,10 +1,13 @@
 //! `preempt`: the timer preempts user code and every CPU runs work.
 //!
-//! The parent picks a deadline 800 ms ahead and forks one more CPU-bound
-//! child than there are CPUs. Each child spins, checking the clock only now
-//! and then, until the deadline, and reports how many rounds it counted. With
-//! time slices every child counts; without preemption the extra child would
-//! only start after the deadline and count nothing. `sys:scheduler`'s busy
+//! The parent forks one more CPU-bound child than there are CPUs; once all
+//! exist it sends each the same deadline, 800 ms ahead. Each child spins,
+//! checking the clock only now and then, until the deadline, and reports how
+//! many rounds it counted. With time slices every child counts about as much
+//! as the others; without preemption the extra child would only start after
+//! the deadline and count one batch. The window opens only after the last
+//! fork, so slow forks (a busy host starving the virtual CPUs) cannot eat
+//! into one child's share and fail the test. `sys:scheduler`'s busy
 //! ticks show user work ran on every CPU, and its IPI counts that new work
 //! woke an idle CPU with a reschedule IPI (if the forks found every CPU
 //! busy, it lets them go idle and forks again, a few times).
@@ -57,10 +60,12 @@ fn main(_args: Args) -> i32 {
     checks.check("sys:scheduler lists the CPUs", cpus >= 1, format_args!("cpus {cpus}"));
     let children = cpus + 1;
     let [read_end, write_end] = sys::pipe2(0).expect("pipe2");
-    let deadline = now_ns() + WINDOW_NS;
+    let [go_read, go_write] = sys::pipe2(0).expect("pipe2");
     let mut pids = Vec::new();
     for i in 0..children {
         let pid = fork_with(move || {
+            let _ = sys::close(go_write);
+            let Some([deadline]) = read_words::<1>(go_read) else { return 2 };
             let mut rounds: u64 = 0;
             loop {
                 for _ in 0..4096 {
@@ -76,6 +81,11 @@ fn main(_args: Args) -> i32 {
         pids.push(pid);
     }
     let _ = sys::close(write_end);
+    let _ = sys::close(go_read);
+    let deadline = now_ns() + WINDOW_NS;
+    let sent = (0..children).filter(|_| write_words(go_write, &[deadline]).is_ok()).count();
+    checks.check("every child got the deadline", sent == children, format_args!("{sent} of {children}"));
+    let _ = sys::close(go_write);
     let mut rounds = alloc::vec![0u64; children];
     for _ in 0..children {
         match read_words::<2>(read_end) {
