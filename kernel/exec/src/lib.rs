@@ -7,9 +7,11 @@
 //! its headers claim is allocated: a file too large is [`ExecError::TooLarge`]
 //! (EFBIG), anything that is not a well-formed image for this machine
 //! [`ExecError::NotExecutable`] (ENOEXEC), a `.bss` larger than all of
-//! memory [`ExecError::OutOfMemory`] (ENOMEM). The kernel's `exec` reads
-//! the file and maps what [`Layout`] says (docs/kernel.md, "exec"); this
-//! crate does no I/O, so `cargo test` runs it on the host.
+//! memory [`ExecError::OutOfMemory`] (ENOMEM) (docs/mm.md, "Kernel memory
+//! a process can make the kernel use"). The kernel's `exec`
+//! (`kernel/src/exec/`) reads the file and maps what [`Layout`] says
+//! (docs/fmap.md, "exec"); this crate does no I/O, so `cargo test` runs it
+//! on the host.
 #![no_std]
 #![deny(unsafe_code)]
 
