@@ -184,23 +184,25 @@ mod tests {
 
     #[test]
     fn rejects_bad_fields() {
-        let bad = [
-            date(1969, 12, 31, 23, 59, 59),
-            date(10_000, 1, 1, 0, 0, 0),
-            date(2023, 2, 29, 0, 0, 0),
-            date(2100, 2, 29, 0, 0, 0),
-            date(2000, 2, 30, 0, 0, 0),
-            date(2024, 4, 31, 0, 0, 0),
-            date(2024, 0, 1, 0, 0, 0),
-            date(2024, 13, 1, 0, 0, 0),
-            date(2024, 1, 0, 0, 0, 0),
-            date(2024, 1, 1, 24, 0, 0),
-            date(2024, 1, 1, 0, 60, 0),
-            date(2024, 1, 1, 0, 0, 60),
-        ];
-        for dt in bad {
-            assert_eq!(dt.to_unix_seconds(), None, "{dt}");
+        // Each field pushed just out of range from a valid date; 1969 is
+        // one second before the epoch.
+        let good = date(2024, 12, 31, 23, 59, 59);
+        assert!(good.to_unix_seconds().is_some());
+        let bad = |dt: DateTime| assert_eq!(dt.to_unix_seconds(), None, "{dt}");
+        for year in [1969, 10_000] {
+            bad(DateTime { year, ..good });
         }
+        for month in [0, 13] {
+            bad(DateTime { month, ..good });
+        }
+        for (year, month, day) in
+            [(2023, 2, 29), (2100, 2, 29), (2000, 2, 30), (2024, 4, 31), (2024, 1, 0), (2024, 1, 32)]
+        {
+            bad(date(year, month, day, 0, 0, 0));
+        }
+        bad(DateTime { hour: 24, ..good });
+        bad(DateTime { minute: 60, ..good });
+        bad(DateTime { second: 60, ..good });
         assert_eq!(date(2024, 2, 29, 0, 0, 0).to_unix_seconds(), Some(1_709_164_800));
     }
 
