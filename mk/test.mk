@@ -2,8 +2,10 @@
 #
 # `make test` runs every step even when one fails, records each result, and
 # ends with `boot-test summary`, whose exit status is the status of the run:
-#   1. host `cargo test` (default members = host crates, then the libraries
-#      in HOST_TESTED_LIBS), log in build/cargo-test.log
+#   1. host `cargo test` (default members = host crates, the kernel's pure
+#      logic among them: tessera-exec, tessera-time, tessera-abi's scheme
+#      response checks, tessera-mm, rmm; then the libraries in
+#      HOST_TESTED_LIBS), log in build/cargo-test.log
 #   2. `make lint`, counted as one result
 #   2b. tests/c built with the host's cc and libc and run (`make
 #      c-test-host`, mk/relibc.mk), counted as `c-host`

@@ -70,6 +70,12 @@
 //! (the kernel's per-call copy chunk). A larger `write` is split by the
 //! kernel into several Write requests; a larger `read` gets a short count
 //! (at most [`RESPONSE_PAYLOAD_MAX_BYTES`]), as POSIX allows.
+//!
+//! **Checks**: [`response`] is how the kernel checks each response against
+//! its request; a daemon whose response fails them gets EINVAL from its
+//! `write`, and the caller EIO.
+
+pub mod response;
 
 use core::mem::{offset_of, size_of};
 

@@ -2,11 +2,11 @@
 //! arguments, environment and auxiliary vector on a new stack in the layout
 //! the System V ABI gives `_start` (argc at the stack pointer, then argv,
 //! NULL, envp, NULL, auxv pairs ending in AT_NULL; strings above).
-
 //!
-//! `layout` decides where each page comes from, `stack` builds the stack.
+//! The `tessera-exec` crate (`kernel/exec`, host-tested) checks the headers
+//! and decides where each page comes from; this module reads the file and
+//! maps what it says; `stack` builds the stack.
 
-mod layout;
 mod stack;
 
 use alloc::string::String;
@@ -14,34 +14,20 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use goblin::elf64::header::{self, Header};
-use goblin::elf64::program_header::ProgramHeader;
 use rmm::PAGE_SIZE;
 use tessera_abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
-use tessera_abi::error::{EFBIG, ENOEXEC, ENOMEM, ENOSYS, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{ENOMEM, ENOSYS, EOPNOTSUPP, Error, Result};
 use tessera_abi::mm::MapFlags;
-use tessera_bootinfo::USER_END;
+use tessera_exec::header::HEADER_BYTES;
+use tessera_exec::{FileRun, Layout, MAX_DATA_PAGES, MAX_PHDR_BYTES, STACK_BOTTOM, STACK_PAGES, STACK_TOP};
 use tessera_mm::Prot;
 
-use self::layout::{FileRun, Layout};
 use crate::arch;
 use crate::loader::ProgramFile;
 use crate::mm::{AddrSpace, FailInjector, fmap};
 
-/// Top of a new program's stack (a guard gap stays above it).
-pub const STACK_TOP: u64 = USER_END - 16 * PAGE_SIZE;
-/// Pages of stack mapped at exec.
-pub const STACK_PAGES: usize = 64;
 /// Largest argv + envp, strings and pointers together.
 pub const MAX_ARGS_BYTES: usize = 64 * 1024;
-/// Largest program file.
-pub const MAX_PROGRAM_BYTES: usize = 64 << 20;
-/// Most pages with file bytes one image may have: every page of the
-/// largest file, plus the pages two neighbouring segments may both touch.
-const MAX_DATA_PAGES: u64 =
-    MAX_PROGRAM_BYTES as u64 / PAGE_SIZE + 2 * (MAX_PHDR_BYTES / core::mem::size_of::<ProgramHeader>()) as u64;
-/// Largest program header table (as Linux's limit).
-const MAX_PHDR_BYTES: usize = 64 * 1024;
 /// Bytes read from the file at a time for the copied pages.
 const COPY_CHUNK: u64 = 64 * 1024;
 
@@ -52,10 +38,6 @@ pub struct Image {
     pub stack_pointer: u64,
 }
 
-fn no_exec() -> Error {
-    Error::new(ENOEXEC)
-}
-
 /// Builds an address space running `program` with `argv` and `envp`.
 ///
 /// Pages the program file's scheme can lend (read-only ones wholly from
@@ -64,35 +46,20 @@ fn no_exec() -> Error {
 /// frames; the rest is copied. A scheme without fmap (initfs) gets every
 /// page copied.
 pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc<FailInjector>) -> Result<Image> {
-    if program.size > MAX_PROGRAM_BYTES as u64 {
-        return Err(Error::new(EFBIG));
-    }
-    if program.size < header::SIZEOF_EHDR as u64 {
-        return Err(no_exec());
-    }
-    let mut ehdr = [0u8; header::SIZEOF_EHDR];
+    tessera_exec::check_file_size(program.size)?;
+    let mut ehdr = [0u8; HEADER_BYTES];
     program.read_at(0, &mut ehdr)?;
-    if &ehdr[..4] != header::ELFMAG {
-        return Err(no_exec());
-    }
-    let hdr: &Header = Header::from_bytes(&ehdr);
-    if hdr.e_ident[header::EI_CLASS] != header::ELFCLASS64
-        || hdr.e_machine != arch::ELF_MACHINE
-        || hdr.e_type != header::ET_EXEC
-        || hdr.e_phentsize as usize != core::mem::size_of::<ProgramHeader>()
-    {
-        return Err(no_exec());
-    }
+    let hdr = tessera_exec::check_header(&ehdr, arch::ELF_MACHINE)?;
     // Room for the program headers and the per-page layout at their
     // largest, before either is read.
     crate::mm::reserve_heap_for(MAX_PHDR_BYTES + MAX_DATA_PAGES as usize * crate::mm::SLOT_HEAP_BYTES)?;
-    let phdrs = program_headers(program, hdr)?;
+    let mut table = vec![0u8; tessera_exec::program_header_bytes(&hdr)?];
+    program.read_at(hdr.e_phoff, &mut table)?;
+    let phdrs = tessera_exec::parse_program_headers(&table);
     let layout = Layout::new(&phdrs, hdr.e_entry, program.size, MAX_DATA_PAGES)?;
     // A `.bss` larger than all of memory is refused (ENOMEM) before
     // anything is allocated for it.
-    if layout.writable_zero_pages() > crate::mm::total_frames() as u64 {
-        return Err(Error::new(ENOMEM));
-    }
+    layout.check_memory(crate::mm::total_frames() as u64)?;
 
     let mut space = AddrSpace::new(inject)?;
     // The caller's limits (`sys:limits`) carry over, and the
@@ -108,17 +75,10 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
     }
     let runs = lend(&mut space, program, layout.lendable_runs())?;
     copy(&mut space, program, &layout, &runs)?;
-    // Where the program headers are in memory, for AT_PHDR.
-    let phdr_addr = layout
-        .loads
-        .iter()
-        .find(|p| p.p_offset <= hdr.e_phoff && hdr.e_phoff < p.p_offset + p.p_filesz)
-        .map_or(0, |p| p.p_vaddr + (hdr.e_phoff - p.p_offset));
 
-    let stack_base = STACK_TOP - STACK_PAGES as u64 * PAGE_SIZE;
-    space.map_populated(stack_base, STACK_PAGES, Prot::READ | Prot::WRITE, true)?;
+    space.map_populated(STACK_BOTTOM, STACK_PAGES, Prot::READ | Prot::WRITE, true)?;
     let auxv = [
-        (AT_PHDR, phdr_addr),
+        (AT_PHDR, layout.phdr_address(hdr.e_phoff)),
         (AT_PHENT, hdr.e_phentsize as u64),
         (AT_PHNUM, hdr.e_phnum as u64),
         (AT_PAGESZ, PAGE_SIZE),
@@ -127,23 +87,6 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
     ];
     let stack_pointer = stack::build(&mut space, argv, envp, &auxv)?;
     Ok(Image { space, entry: hdr.e_entry, stack_pointer })
-}
-
-/// The program headers, read from the file (at most [`MAX_PHDR_BYTES`]).
-fn program_headers(program: &ProgramFile, hdr: &Header) -> Result<Vec<ProgramHeader>> {
-    let size = core::mem::size_of::<ProgramHeader>();
-    let len = hdr.e_phnum as usize * size;
-    if len > MAX_PHDR_BYTES {
-        return Err(no_exec());
-    }
-    let mut bytes = vec![0u8; len];
-    program.read_at(hdr.e_phoff, &mut bytes)?;
-    Ok(bytes
-        .chunks_exact(size)
-        // SAFETY: each chunk holds size_of::<ProgramHeader>() bytes, read
-        // unaligned; ProgramHeader is plain old data, valid for any bytes.
-        .map(|chunk| unsafe { core::ptr::read_unaligned(chunk.as_ptr().cast::<ProgramHeader>()) })
-        .collect())
 }
 
 /// Maps `runs` from the program file's scheme into `space`: the runs
@@ -196,16 +139,15 @@ fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[F
         }
     }
     for &page in &copied {
-        space.protect(page, 1, layout::prot(layout.pages[&page]))?;
+        space.protect(page, 1, tessera_exec::prot(layout.pages[&page]))?;
     }
     // `.bss` past the file's pages: allocated now, like the copied pages,
     // so that what a program needs is there when it starts (Linux maps it
     // lazily). Room for its slots in the kernel heap first.
-    let zero_pages: u64 = layout.zero_runs.iter().map(|(_, count, _)| count).sum();
-    crate::mm::reserve_heap_for((zero_pages as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
-    for &(page, count, flags) in &layout.zero_runs {
-        let count = usize::try_from(count).map_err(|_| Error::new(ENOMEM))?;
-        space.map_populated(page, count, layout::prot(flags), false)?;
+    crate::mm::reserve_heap_for((layout.zero_pages() as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
+    for run in &layout.zero_runs {
+        let count = usize::try_from(run.pages).map_err(|_| Error::new(ENOMEM))?;
+        space.map_populated(run.page, count, tessera_exec::prot(run.flags), false)?;
     }
     Ok(())
 }

@@ -40,11 +40,13 @@
 //!   names the address space the lender had when it answered: it dies
 //!   with that space (an exec).
 //!
-//! Responses are checked against their request (payload size, Stat size,
-//! counts within what was asked, directory records well-formed, an fmap
-//! address non-zero, page-aligned and its range inside user space); a
-//! malformed one fails the caller's
-//! call with EIO and the daemon's write with EINVAL.
+//! Responses are checked against their request by
+//! `tessera_abi::scheme::response` (payload size, Stat size, counts within
+//! what was asked, directory records well-formed, an fmap address non-zero,
+//! page-aligned and its range inside user space; host-tested there); a
+//! malformed one fails the caller's call with EIO and the daemon's write
+//! with EINVAL. The tag (a request the daemon has read and not answered) is
+//! checked here, against the queue.
 //!
 //! Waits follow `sched::block_current`'s contract: a waiter is registered
 //! (the call's `caller`, the queue's `readers`) before it checks its
@@ -58,13 +60,14 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sync::Mutex;
+use tessera_abi::Stat;
 use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, ESPIPE, Error, Result};
 use tessera_abi::flag::SEEK_END;
+use tessera_abi::scheme::response::{self, Expect, UserSpace};
 use tessera_abi::scheme::{
-    CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID,
-    SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, split_response,
+    MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID, SQE_BYTES,
+    STAT_BYTES, Sqe, SqeFlags, decode_stat,
 };
-use tessera_abi::{Stat, dirent};
 
 use super::{FmapLease, KernelScheme, seek_position};
 use crate::process::{self, Process};
@@ -74,28 +77,6 @@ use crate::sched::{self, Thread};
 struct Message {
     sqe: Sqe,
     payload: Vec<u8>,
-}
-
-/// What a response to a request may carry.
-#[derive(Clone, Copy)]
-enum Expect {
-    /// A value, no payload (fsize, fsync, ftruncate).
-    Value,
-    /// A count of at most this many bytes, no payload (write).
-    Count(usize),
-    /// A new id and `NewFdFlags` (open, dup): closed again if the caller
-    /// gave up.
-    NewId,
-    /// As many bytes as the value says, at most this many (read).
-    Bytes(usize),
-    /// A `Stat` (fstat).
-    Stat,
-    /// At most this many bytes of well-formed directory records (getdents).
-    Dirents(usize),
-    /// A non-zero, page-aligned address whose `size` bytes (whole pages)
-    /// lie in user space, no payload (MmapPrep of this range: unmapped
-    /// again if the caller gave up).
-    Address { daemon_id: u64, offset: u64, size: u64 },
 }
 
 /// A response as the caller sees it.
@@ -111,6 +92,8 @@ struct Reply {
 
 /// A request whose caller waits for its response.
 struct Call {
+    /// What its response may carry. A successful NewId or Address response
+    /// whose caller gave up is undone (a Close, a one-way Munmap).
     expect: Expect,
     /// The waiting thread; `None` once it gave up (killed).
     caller: Option<Arc<Thread>>,
@@ -190,45 +173,8 @@ fn killed() -> bool {
     process::kill_pending()
 }
 
-/// Checks a response against what its request allows. `Err` is a protocol
-/// violation; `Ok(Err(e))` is the daemon's own error `e`.
-fn decode(cqe_flags: u8, result: u64, payload: &[u8], extra: u8, expect: Expect) -> Result<Result<Reply>> {
-    let violation = Err(Error::new(EINVAL));
-    if CqeOpcode::try_from_raw(cqe_flags & 0b111) != Some(CqeOpcode::RespondRegular) {
-        return violation;
-    }
-    let value = match Error::demux(result as usize) {
-        Ok(value) => value,
-        Err(error) if payload.is_empty() => return Ok(Err(error)),
-        Err(_) => return violation,
-    };
-    let ok = match expect {
-        Expect::Value | Expect::NewId => payload.is_empty(),
-        Expect::Count(max) => payload.is_empty() && value <= max,
-        Expect::Bytes(max) => value <= max && payload.len() == value,
-        Expect::Stat => payload.len() == STAT_BYTES,
-        Expect::Dirents(max) => value <= max && payload.len() == value && dirent::check(payload).is_ok(),
-        // The whole lent range must lie in the lender's user space (a
-        // range that wraps or reaches the kernel half is malformed).
-        Expect::Address { size, .. } => {
-            payload.is_empty()
-                && value != 0
-                && value.is_multiple_of(rmm::PAGE_SIZE as usize)
-                && (value as u64)
-                    .checked_add(size)
-                    .and_then(|end| end.checked_next_multiple_of(rmm::PAGE_SIZE))
-                    .is_some_and(|end| end <= tessera_bootinfo::USER_END)
-        }
-    };
-    if !ok {
-        return violation;
-    }
-    let flags = match expect {
-        Expect::NewId => NewFdFlags::from_bits_truncate(extra),
-        _ => NewFdFlags::empty(),
-    };
-    Ok(Ok(Reply { value, flags, payload: payload.into(), responder: Weak::new(), responder_space: 0 }))
-}
+/// Where a daemon's MmapPrep answer may point: its user space.
+const LENDER_SPACE: UserSpace = UserSpace { page_bytes: rmm::PAGE_SIZE, end: tessera_bootinfo::USER_END };
 
 impl UserScheme {
     pub fn new(name: &str) -> Self {
@@ -304,10 +250,7 @@ impl UserScheme {
     /// is closed again). EINVAL for a malformed response (its caller gets
     /// EIO), or one for a request the daemon has not read or has answered.
     pub fn respond(&self, bytes: &[u8]) -> Result<usize> {
-        if bytes.len() > MESSAGE_MAX_BYTES {
-            return Err(Error::new(EINVAL));
-        }
-        let (cqe, payload) = split_response(bytes).ok_or(Error::new(EINVAL))?;
+        let (cqe, payload) = response::split(bytes).map_err(|malformed| malformed.daemon_error())?;
         // Who answers, and from which address space (before the queue's
         // lock: a space lock is never taken under it).
         let responder = process::current();
@@ -320,16 +263,18 @@ impl UserScheme {
         if !call.delivered || call.reply.is_some() {
             return Err(Error::new(EINVAL));
         }
-        let decoded = decode(cqe.flags, cqe.result, payload, cqe.extra_raw[0], call.expect);
-        let answer = match &decoded {
+        let checked = response::check(&cqe, payload, call.expect, LENDER_SPACE);
+        let answer = match checked {
             Ok(_) => Ok(bytes.len()),
-            Err(violation) => Err(*violation),
+            Err(malformed) => Err(malformed.daemon_error()),
         };
         // A malformed response fails the call too, with EIO.
-        let reply = decoded.unwrap_or_else(|_| Err(Error::new(EIO))).map(|reply| Reply {
+        let reply = checked.unwrap_or_else(|malformed| Err(malformed.caller_error())).map(|ok| Reply {
+            value: ok.value,
+            flags: ok.flags,
+            payload: ok.payload.into(),
             responder: Arc::downgrade(&responder),
             responder_space,
-            ..reply
         });
         match call.caller.clone() {
             Some(caller) => {

@@ -15,16 +15,12 @@ pub use smp::{cpu_ids, cpu_index, identity_ranges, start_cpu};
 
 // Interrupts and time (docs/interrupts.md): `irq` and `time` are the
 // arch-neutral interfaces, the others their devices.
-#[path = "../calendar.rs"]
-mod calendar;
 mod devtree;
 mod gic;
 #[path = "../guard.rs"]
 mod guard;
 pub mod irq;
 mod rtc;
-#[path = "../ticks.rs"]
-mod ticks;
 pub mod time;
 mod timer;
 // End of interrupts and time.

@@ -21,16 +21,12 @@ pub use smp::{cpu_ids, identity_ranges, start_cpu};
 // arch-neutral interfaces, the others their devices.
 #[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
 mod apic;
-#[path = "../calendar.rs"]
-mod calendar;
 #[path = "../guard.rs"]
 mod guard;
 pub mod irq;
 mod pic;
 mod pit;
 mod rtc;
-#[path = "../ticks.rs"]
-mod ticks;
 pub mod time;
 // End of interrupts and time.
 

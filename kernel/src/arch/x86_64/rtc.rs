@@ -14,7 +14,7 @@
 
 use x86_64::instructions::port::Port;
 
-use super::calendar::DateTime;
+use tessera_time::DateTime;
 
 const INDEX_PORT: u16 = 0x70;
 const DATA_PORT: u16 = 0x71;

@@ -18,9 +18,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Once;
 use tessera_bootinfo::KernelArgs;
+use tessera_time::{DateTime, TickScale};
 
-use super::calendar::DateTime;
-use super::ticks::TickScale;
 use super::{apic, irq, pit, rtc};
 use crate::println;
 

@@ -8,10 +8,9 @@ use alloc::vec::Vec;
 
 use goblin::elf64::program_header::{PF_W, PF_X, PT_LOAD, ProgramHeader};
 use rmm::{PAGE_SIZE, PageFlags};
-use tessera_abi::error::{ENOEXEC, Error, Result};
 use tessera_mm::Prot;
 
-use super::{STACK_PAGES, STACK_TOP};
+use crate::{ExecError, Result, STACK_BOTTOM};
 
 /// The pages of a program image.
 pub struct Layout {
@@ -22,14 +21,28 @@ pub struct Layout {
     /// bounded by the file's, whatever the segments claim.
     pub pages: BTreeMap<u64, PageFlags>,
     /// The pages past each segment's file bytes that no other segment
-    /// touches (`.bss`): `(first page, pages, rights)`, mapped as private
-    /// anonymous memory in one call per run (no per-page bookkeeping here).
-    pub zero_runs: Vec<(u64, u64, PageFlags)>,
+    /// touches (`.bss`), mapped as private anonymous memory in one call per
+    /// run (no per-page bookkeeping here).
+    pub zero_runs: Vec<ZeroRun>,
+}
+
+/// Zero-filled pages `[page, page + pages * PAGE_SIZE)` with rights `flags`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZeroRun {
+    pub page: u64,
+    pub pages: u64,
+    pub flags: PageFlags,
+}
+
+impl ZeroRun {
+    fn contains(&self, addr: u64) -> bool {
+        addr >= self.page && addr - self.page < self.pages * PAGE_SIZE
+    }
 }
 
 /// Pages `[page, page + pages * PAGE_SIZE)` shown as they are in the file
 /// from `offset` on, with rights `prot`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileRun {
     pub page: u64,
     pub offset: u64,
@@ -37,8 +50,8 @@ pub struct FileRun {
     pub prot: Prot,
 }
 
-fn no_exec() -> Error {
-    Error::new(ENOEXEC)
+fn no_exec() -> ExecError {
+    ExecError::NotExecutable
 }
 
 fn page_down(addr: u64) -> u64 {
@@ -65,15 +78,15 @@ impl Layout {
     ///
     /// Nothing is allocated in proportion to the segments' memory sizes:
     /// pages with file bytes are bounded by `max_data_pages` (checked before
-    /// any is recorded), and `.bss` pages become ranges.
+    /// any is recorded; the kernel passes [`crate::MAX_DATA_PAGES`]), and
+    /// `.bss` pages become ranges.
     pub fn new(phdrs: &[ProgramHeader], entry: u64, file_size: u64, max_data_pages: u64) -> Result<Self> {
         let loads: Vec<ProgramHeader> =
             phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0).copied().collect();
-        let stack_bottom = STACK_TOP - (STACK_PAGES as u64) * PAGE_SIZE;
         let mut data_pages: u64 = 0;
         let mut previous_end = 0;
         for p in &loads {
-            let end = p.p_vaddr.checked_add(p.p_memsz).filter(|&e| e <= stack_bottom);
+            let end = p.p_vaddr.checked_add(p.p_memsz).filter(|&e| e <= STACK_BOTTOM);
             let file_end = p.p_offset.checked_add(p.p_filesz);
             if end.is_none() || file_end.is_none_or(|e| e > file_size) || p.p_filesz > p.p_memsz || p.p_vaddr == 0 {
                 return Err(no_exec());
@@ -125,18 +138,16 @@ impl Layout {
                 end -= PAGE_SIZE;
             }
             if start < end {
-                zero_runs.push((start, (end - start) / PAGE_SIZE, segment_flags(p)));
+                zero_runs.push(ZeroRun { page: start, pages: (end - start) / PAGE_SIZE, flags: segment_flags(p) });
             }
         }
-        let in_image = |addr: u64| {
-            pages.contains_key(&page_down(addr))
-                || zero_runs.iter().any(|&(start, count, _)| addr >= start && addr - start < count * PAGE_SIZE)
-        };
+        let in_image =
+            |addr: u64| pages.contains_key(&page_down(addr)) || zero_runs.iter().any(|run| run.contains(addr));
         if loads.is_empty() || !in_image(entry) {
             return Err(no_exec());
         }
         let wx = |f: &PageFlags| f.is_writable() && f.is_executable();
-        if pages.values().any(wx) || zero_runs.iter().any(|(_, _, f)| wx(f)) {
+        if pages.values().any(wx) || zero_runs.iter().any(|run| wx(&run.flags)) {
             return Err(no_exec());
         }
         Ok(Self { loads, pages, zero_runs })
@@ -145,7 +156,32 @@ impl Layout {
     /// Pages of `.bss` that would be writable: what the image may commit
     /// beyond its file.
     pub fn writable_zero_pages(&self) -> u64 {
-        self.zero_runs.iter().filter(|(_, _, f)| f.is_writable()).map(|(_, count, _)| count).sum()
+        self.zero_runs.iter().filter(|run| run.flags.is_writable()).map(|run| run.pages).sum()
+    }
+
+    /// Pages of `.bss`, writable or not.
+    pub fn zero_pages(&self) -> u64 {
+        self.zero_runs.iter().map(|run| run.pages).sum()
+    }
+
+    /// Whether the image's writable `.bss` fits in a machine of
+    /// `total_frames` frames: ENOMEM otherwise, before anything is
+    /// allocated for it.
+    pub fn check_memory(&self, total_frames: u64) -> Result<()> {
+        if self.writable_zero_pages() > total_frames {
+            return Err(ExecError::OutOfMemory);
+        }
+        Ok(())
+    }
+
+    /// Where the program header table at file offset `phoff` is in
+    /// memory (for `AT_PHDR`): in the segment whose file bytes hold it, or
+    /// 0 if none does.
+    pub fn phdr_address(&self, phoff: u64) -> u64 {
+        self.loads
+            .iter()
+            .find(|p| p.p_offset <= phoff && phoff < p.p_offset + p.p_filesz)
+            .map_or(0, |p| p.p_vaddr + (phoff - p.p_offset))
     }
 
     /// The file offset page `page` can be lent from, if it can: it is not

@@ -3,14 +3,11 @@
 //! in seconds) and for printing the wall time. Proleptic Gregorian calendar,
 //! no leap seconds (POSIX time), years 1970 to 9999.
 //!
-//! Shared by both arches' `time.rs` (each includes it with `#[path]`): it is
-//! plain arithmetic, not arch code. The day counts use the civil-from-days
-//! construction of H. Hinnant, "chrono-Compatible Low-Level Date
-//! Algorithms": years are shifted to start on 1 March so the leap day is the
-//! last day of the year, and a 400-year era has exactly 146 097 days.
-//!
-//! The kernel crate has no host tests; the tests at the end run with
-//! `rustc --edition 2024 --test kernel/src/arch/calendar.rs && ./calendar`.
+//! Both arches' `time.rs` use it (the x86_64 `rtc.rs` too). The day counts
+//! use the civil-from-days construction of H. Hinnant, "chrono-Compatible
+//! Low-Level Date Algorithms": years are shifted to start on 1 March so the
+//! leap day is the last day of the year, and a 400-year era has exactly
+//! 146 097 days.
 
 use core::fmt;
 
@@ -105,6 +102,10 @@ impl fmt::Display for DateTime {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
+    use std::format;
+
     use super::*;
 
     fn date(year: u32, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> DateTime {
@@ -120,6 +121,13 @@ mod tests {
             (date(2038, 1, 19, 3, 14, 8), 1 << 31),
             (date(2024, 12, 31, 23, 59, 59), 1_735_689_599),
             (date(2100, 3, 1, 0, 0, 0), 4_107_542_400),
+            (date(1972, 2, 29, 0, 0, 0), 68_169_600),
+            (date(2000, 2, 29, 0, 0, 0), 951_782_400),
+            (date(2099, 12, 31, 23, 59, 59), 4_102_444_799),
+            (date(2100, 1, 1, 0, 0, 0), 4_102_444_800),
+            (date(2100, 2, 28, 23, 59, 59), 4_107_542_399),
+            (date(2400, 2, 29, 0, 0, 0), 13_574_563_200),
+            (date(9999, 12, 31, 23, 59, 59), LAST_SECOND),
         ];
         for (dt, seconds) in cases {
             assert_eq!(dt.to_unix_seconds(), Some(seconds), "{dt}");
@@ -151,15 +159,50 @@ mod tests {
         }
     }
 
+    /// 9999-12-31 23:59:59, the last second of the range.
+    const LAST_SECOND: u64 = 253_402_300_799;
+
+    #[test]
+    fn range_ends_at_year_9999() {
+        // One second later is year 10000: it decodes, but is out of range.
+        let after = DateTime::from_unix_seconds(LAST_SECOND + 1);
+        assert_eq!(after, date(10_000, 1, 1, 0, 0, 0));
+        assert_eq!(after.to_unix_seconds(), None);
+        assert_eq!(DateTime::from_unix_seconds(0), date(1970, 1, 1, 0, 0, 0));
+    }
+
+    #[test]
+    fn every_second_of_a_leap_day_round_trips() {
+        let start = date(2000, 2, 29, 0, 0, 0).to_unix_seconds().expect("in range");
+        for seconds in start..start + SECONDS_PER_DAY {
+            let dt = DateTime::from_unix_seconds(seconds);
+            assert_eq!((dt.year, dt.month, dt.day), (2000, 2, 29), "{seconds}");
+            assert_eq!(dt.to_unix_seconds(), Some(seconds));
+        }
+        assert_eq!(DateTime::from_unix_seconds(start + SECONDS_PER_DAY), date(2000, 3, 1, 0, 0, 0));
+    }
+
     #[test]
     fn rejects_bad_fields() {
-        assert_eq!(date(1969, 12, 31, 23, 59, 59).to_unix_seconds(), None);
-        assert_eq!(date(2023, 2, 29, 0, 0, 0).to_unix_seconds(), None);
-        assert_eq!(date(2100, 2, 29, 0, 0, 0).to_unix_seconds(), None);
-        assert_eq!(date(2024, 13, 1, 0, 0, 0).to_unix_seconds(), None);
-        assert_eq!(date(2024, 4, 31, 0, 0, 0).to_unix_seconds(), None);
-        assert_eq!(date(2024, 1, 1, 24, 0, 0).to_unix_seconds(), None);
-        assert_eq!(date(2024, 1, 0, 0, 0, 0).to_unix_seconds(), None);
+        // Each field pushed just out of range from a valid date; 1969 is
+        // one second before the epoch.
+        let good = date(2024, 12, 31, 23, 59, 59);
+        assert!(good.to_unix_seconds().is_some());
+        let bad = |dt: DateTime| assert_eq!(dt.to_unix_seconds(), None, "{dt}");
+        for year in [1969, 10_000] {
+            bad(DateTime { year, ..good });
+        }
+        for month in [0, 13] {
+            bad(DateTime { month, ..good });
+        }
+        for (year, month, day) in
+            [(2023, 2, 29), (2100, 2, 29), (2000, 2, 30), (2024, 4, 31), (2024, 1, 0), (2024, 1, 32)]
+        {
+            bad(date(year, month, day, 0, 0, 0));
+        }
+        bad(DateTime { hour: 24, ..good });
+        bad(DateTime { minute: 60, ..good });
+        bad(DateTime { second: 60, ..good });
         assert_eq!(date(2024, 2, 29, 0, 0, 0).to_unix_seconds(), Some(1_709_164_800));
     }
 
