@@ -20,14 +20,12 @@ use alloc::vec::Vec;
 
 use rmm::{PAGE_SIZE, PhysAddr};
 use tessera_abi::error::{EFAULT, EINVAL, EIO, Error, Result};
+use tessera_abi::flag::MunmapFlags;
 use tessera_mm::{Access, FaultError, FileRef, FileRelease};
 
 use crate::file::Description;
 use crate::process::Process;
 use crate::sync::Mutex;
-
-/// `MunmapFlags::NEEDS_SYNC` (Redox): write the range back before letting go.
-const NEEDS_SYNC: usize = 1;
 
 /// How many fetches one fault may need before it gives up (each retry
 /// follows a change by another thread: an unmap, a CoW copy).
@@ -200,7 +198,7 @@ pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
     let mut result = Ok(());
     for release in coalesce(releases) {
         let token = token(&release.file);
-        let flags = if release.needs_sync { NEEDS_SYNC } else { 0 };
+        let flags = if release.needs_sync { MunmapFlags::NEEDS_SYNC.bits() } else { 0 };
         // Inside the lease, whose offset + length was checked at mmap.
         let sent = match byte_range(release.first_page, release.pages) {
             Some((offset, len)) => token.description.scheme.munmap(token.description.id, offset, len, flags, wait),

@@ -10,7 +10,7 @@ use tessera_abi::error::{EACCES, EINVAL, EOPNOTSUPP, EOVERFLOW, Error, Result};
 use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 use rmm::PAGE_SIZE;
-use tessera_abi::flag::{O_ACCMODE, O_WRONLY};
+use tessera_abi::flag::{self, MremapFlags, O_ACCMODE, O_WRONLY};
 use tessera_mm::{Access, Advice, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags};
 
 use super::with_space;
@@ -20,19 +20,19 @@ use crate::process;
 use crate::scheme::MemorySource;
 use crate::usercopy::UserSlice;
 
-/// Redox's `MapFlags` bits.
-const PROT_EXEC: usize = 0x0001_0000;
-const PROT_WRITE: usize = 0x0002_0000;
-const PROT_READ: usize = 0x0004_0000;
+/// Redox's `MapFlags` bits (`tessera-abi`), as the raw word the call passes.
+const PROT_EXEC: usize = flag::PROT_EXEC.bits();
+const PROT_WRITE: usize = flag::PROT_WRITE.bits();
+const PROT_READ: usize = flag::PROT_READ.bits();
 const PROT_MASK: usize = PROT_EXEC | PROT_WRITE | PROT_READ;
-const MAP_SHARED: usize = 0x0001;
-const MAP_PRIVATE: usize = 0x0002;
-const MAP_FIXED: usize = 0x0004;
-/// Redox's MAP_FIXED_NOREPLACE is 0xC: the FIXED bit plus this one.
-const MAP_NOREPLACE_BIT: usize = 0x0008;
+const MAP_SHARED: usize = flag::MAP_SHARED.bits();
+const MAP_PRIVATE: usize = flag::MAP_PRIVATE.bits();
+const MAP_FIXED: usize = flag::MAP_FIXED.bits();
+/// Redox's MAP_FIXED_NOREPLACE is the FIXED bit plus this one.
+const MAP_NOREPLACE_BIT: usize = flag::MAP_FIXED_NOREPLACE.bits() & !MAP_FIXED;
 /// Redox's MAP_LAZY: a file mapping fetches its pages on first touch
 /// instead of at mmap (kernel memory is lazy anyway).
-const MAP_LAZY: usize = 0x0010;
+const MAP_LAZY: usize = flag::MAP_LAZY.bits();
 /// File mappings up to this many pages are fetched whole at mmap (unless
 /// MAP_LAZY); larger ones page by page on fault, so that mapping a large
 /// file and touching a few pages costs a few pages.
@@ -211,7 +211,7 @@ pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize> {
 pub fn mremap(old_addr: usize, old_len: usize, new_addr: usize, new_len: usize, flags: usize) -> Result<usize> {
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         // Redox's KEEP_OLD (aliasing the old range) is not implemented.
-        return Err(Error::new(if flags & 4 != 0 { EOPNOTSUPP } else { EINVAL }));
+        return Err(Error::new(if flags & MremapFlags::KEEP_OLD.bits() != 0 { EOPNOTSUPP } else { EINVAL }));
     }
     let mut remap = RemapFlags::empty();
     remap.set(RemapFlags::MAYMOVE, flags & MREMAP_MAYMOVE != 0);
