@@ -281,7 +281,7 @@ pub fn leave_user_space() {
 }
 
 /// Loads `space`'s root on this CPU instead of the current one (exec).
-pub fn enter_user_space(space: &mm::AddrSpace) {
+pub fn enter_user_space(space: &mm::UserSpace) {
     leave_user_space();
     space.cpus.insert(arch::cpu_index());
     *this_cpu().space_cpus.lock() = Some(space.cpus.clone());

@@ -48,19 +48,9 @@ pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
             Access::Write => tessera_mm::Access::Write,
             Access::Execute => tessera_mm::Access::Exec,
         };
-        // Room in the kernel heap first; none is like no frame for the page.
-        let resolved = match crate::mm::reserve_call_heap() {
-            Ok(()) => crate::mm::fmap::fault_in(&process::current().space, address, access),
-            Err(_) => Err(tessera_mm::FaultError::OutOfMemory),
-        };
-        match resolved {
+        let space = &process::current().space;
+        match crate::mm::page_fault::handle_user_fault(space, rmm::VirtAddr::new(address), access) {
             Ok(()) => {
-                // The fault may have been a stale entry with fewer rights
-                // than the PTE now gives (an upgrade is never shot down):
-                // drop this CPU's copy: the Arm architecture lets a TLB keep
-                // an entry that caused a permission fault, so an aarch64 CPU
-                // could fault on it again (x86 drops it on the fault itself).
-                crate::arch::tlb::flush_user_pages_local(address & !(rmm::PAGE_SIZE - 1), 1);
                 process::exit_if_killed();
                 return;
             }

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 
 use goblin::elf64::header::{self, Header};
 use goblin::elf64::program_header::ProgramHeader;
-use rmm::PAGE_SIZE;
+use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
 use tessera_abi::error::{EFBIG, ENOEXEC, ENOMEM, ENOSYS, EOPNOTSUPP, Error, Result};
 use tessera_abi::mm::MapFlags;
@@ -26,7 +26,7 @@ use tessera_mm::Prot;
 use self::layout::{FileRun, Layout};
 use crate::arch;
 use crate::loader::ProgramFile;
-use crate::mm::{AddrSpace, FailInjector, fmap};
+use crate::mm::{FailInjector, UserSpace, fmap};
 
 /// Top of a new program's stack (a guard gap stays above it).
 pub const STACK_TOP: u64 = USER_END - 16 * PAGE_SIZE;
@@ -47,7 +47,7 @@ const COPY_CHUNK: u64 = 64 * 1024;
 
 /// A loaded program, ready to run.
 pub struct Image {
-    pub space: AddrSpace,
+    pub space: UserSpace,
     pub entry: u64,
     pub stack_pointer: u64,
 }
@@ -94,7 +94,7 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
         return Err(Error::new(ENOMEM));
     }
 
-    let mut space = AddrSpace::new(inject)?;
+    let mut space = UserSpace::new(inject)?;
     // The caller's limits (`sys:limits`) carry over, and the
     // new image must fit under them (else ENOMEM, the caller unchanged). Init,
     // loaded before any process exists, starts with none.
@@ -116,7 +116,7 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
         .map_or(0, |p| p.p_vaddr + (hdr.e_phoff - p.p_offset));
 
     let stack_base = STACK_TOP - STACK_PAGES as u64 * PAGE_SIZE;
-    space.map_populated(stack_base, STACK_PAGES, Prot::READ | Prot::WRITE, true)?;
+    space.map_populated(VirtAddr::new(stack_base), STACK_PAGES as u64, Prot::READ | Prot::WRITE, true)?;
     let auxv = [
         (AT_PHDR, phdr_addr),
         (AT_PHENT, hdr.e_phentsize as u64),
@@ -149,7 +149,7 @@ fn program_headers(program: &ProgramFile, hdr: &Header) -> Result<Vec<ProgramHea
 /// Maps `runs` from the program file's scheme into `space`: the runs
 /// mapped, or none if the scheme does not lend pages (EOPNOTSUPP, ENOSYS
 /// at the first lease), in which case exec copies them.
-fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Result<Vec<FileRun>> {
+fn lend(space: &mut UserSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Result<Vec<FileRun>> {
     for (i, run) in runs.iter().enumerate() {
         let mut flags = MapFlags::MAP_PRIVATE | MapFlags::PROT_READ;
         flags.set(MapFlags::PROT_EXEC, run.prot.contains(Prot::EXEC));
@@ -159,7 +159,7 @@ fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Res
             Err(e) if i == 0 && matches!(e.errno, EOPNOTSUPP | ENOSYS) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        space.map_file(run.page, run.prot, file)?;
+        space.map_file(VirtAddr::new(run.page), run.prot, file)?;
     }
     Ok(runs)
 }
@@ -168,11 +168,11 @@ fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Res
 /// populated, and fills it from the file (the rest of the page zero), then
 /// gives each its rights (nothing runs in the space yet: no flush needed);
 /// maps and allocates the `.bss` runs.
-fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[FileRun]) -> Result<()> {
+fn copy(space: &mut UserSpace, program: &ProgramFile, layout: &Layout, lent: &[FileRun]) -> Result<()> {
     let is_lent = |page: u64| lent.iter().any(|r| page >= r.page && page < r.page + r.pages * PAGE_SIZE);
     let copied: Vec<u64> = layout.pages.keys().copied().filter(|&page| !is_lent(page)).collect();
     for &page in &copied {
-        space.map_populated(page, 1, Prot::READ | Prot::WRITE, false)?;
+        space.map_populated(VirtAddr::new(page), 1, Prot::READ | Prot::WRITE, false)?;
     }
     let mut chunk = vec![0u8; COPY_CHUNK as usize];
     for p in &layout.loads {
@@ -191,12 +191,12 @@ fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[F
             }
             let piece = &mut chunk[..(stop - at) as usize];
             program.read_at(p.p_offset + (at - p.p_vaddr), piece)?;
-            space.write_bytes(at, piece)?;
+            space.write_bytes(VirtAddr::new(at), piece)?;
             at = stop;
         }
     }
     for &page in &copied {
-        space.protect(page, 1, layout::prot(layout.pages[&page]))?;
+        space.protect(VirtAddr::new(page), 1, layout::prot(layout.pages[&page]))?;
     }
     // `.bss` past the file's pages: allocated now, like the copied pages,
     // so that what a program needs is there when it starts (Linux maps it
@@ -204,8 +204,7 @@ fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[F
     let zero_pages: u64 = layout.zero_runs.iter().map(|(_, count, _)| count).sum();
     crate::mm::reserve_heap_for((zero_pages as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
     for &(page, count, flags) in &layout.zero_runs {
-        let count = usize::try_from(count).map_err(|_| Error::new(ENOMEM))?;
-        space.map_populated(page, count, layout::prot(flags), false)?;
+        space.map_populated(VirtAddr::new(page), count, layout::prot(flags), false)?;
     }
     Ok(())
 }

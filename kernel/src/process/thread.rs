@@ -69,7 +69,9 @@ pub(super) fn clear_tid(thread: &Thread, process: &Process) {
     }
     // Through the file-page retry: the word may sit in a lent page.
     let written = UserSlice::new(addr, 4)
-        .and_then(|word| crate::mm::fmap::with_user_space(process, |space| word.write(space, &0u32.to_le_bytes())))
+        .and_then(|word| {
+            crate::mm::page_fault::with_user_space(process, |space| word.write(space, &0u32.to_le_bytes()))
+        })
         .is_ok();
     if written {
         crate::futex::wake(process.pid, addr, 1);
