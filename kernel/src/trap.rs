@@ -2,29 +2,8 @@
 //! in user mode, and interrupts. Before returning to user mode, a process
 //! that was killed meanwhile is ended here.
 
-use crate::arch::TrapFrame;
+use crate::arch::{Access, FaultInfo, TrapFrame};
 use crate::{println, process, sched, syscall};
-
-/// A user-mode fault, decoded by the arch code.
-pub struct FaultInfo {
-    /// The signal it raises (Linux numbering).
-    pub signal: usize,
-    /// What the CPU reported.
-    pub description: &'static str,
-    /// The faulting data or instruction address, where there is one.
-    pub address: Option<u64>,
-    /// For a page fault the address space may resolve (not present, or a
-    /// permission fault): what the access was.
-    pub access: Option<Access>,
-}
-
-/// What a faulting access tried to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-    Execute,
-}
 
 /// A `syscall` / `svc #0` from user mode.
 pub fn syscall(frame: &mut TrapFrame) {

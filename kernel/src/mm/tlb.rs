@@ -55,8 +55,8 @@ use tessera_bootinfo::USER_END;
 
 use super::{RefError, allocate_frame, free_frames, get_ref, put_ref, refcount};
 use crate::arch::{self, irq};
+use crate::config::MAX_CPUS;
 use crate::println;
-use crate::sched::MAX_CPUS;
 
 const _: () = assert!(MAX_CPUS <= CpuSet::CAPACITY, "a CpuSet must hold every CPU");
 

@@ -80,8 +80,8 @@ impl FailInjector {
 /// The injector of the operation each CPU is running (null: none). The
 /// kernel is not preempted, so an operation's allocations all happen on the
 /// CPU that set it.
-static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::sched::MAX_CPUS] =
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::sched::MAX_CPUS];
+static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::config::MAX_CPUS];
 
 /// A frame for user memory or a user page table.
 fn allocate_user_frame() -> Option<PhysAddr> {

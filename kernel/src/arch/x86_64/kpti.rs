@@ -30,7 +30,7 @@ use x86_64::structures::gdt::GlobalDescriptorTable;
 use x86_64::structures::tss::TaskStateSegment;
 
 use super::percpu::PerCpu;
-use crate::sched::MAX_CPUS;
+use crate::config::MAX_CPUS;
 
 /// Bytes of each CPU's entry stack: the CPU pushes at most the interrupt
 /// frame here, and the entry and exit code a few words more.
@@ -80,7 +80,7 @@ pub fn kernel_root() -> PhysAddr {
 struct AllocatorFrames;
 impl FrameAllocator for AllocatorFrames {
     fn allocate_frame(&mut self) -> Option<PhysAddr> {
-        crate::mm::allocate_frame()
+        super::hooks::allocate_frame()
     }
 }
 

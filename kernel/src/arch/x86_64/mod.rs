@@ -6,6 +6,10 @@
 mod acpi;
 mod context;
 mod gdt;
+// Before the modules that print (`arch_println!`).
+#[macro_use]
+#[path = "../hooks.rs"]
+pub mod hooks;
 mod kpti;
 mod percpu;
 mod power;
@@ -40,7 +44,7 @@ pub use trap::TrapFrame;
 use rmm::{PageSize, PhysAddr};
 use tessera_bootinfo::KernelArgs;
 
-use crate::ExitCode;
+pub use hooks::{Access, ExitCode, FaultInfo, Hooks, set_hooks};
 
 pub const NAME: &str = "x86_64";
 /// Where [`cpu_count`] gets its answer.
@@ -68,7 +72,7 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever; `check` validates its magic and version.
     let args = unsafe { &*args };
-    crate::start(args)
+    hooks::enter_kernel(args)
 }
 
 /// Exits QEMU with the status the harness expects (33 pass, 35 fail).
