@@ -1,6 +1,8 @@
-//! What the arch trap code hands to the rest of the kernel: syscalls, faults
-//! in user mode, and interrupts. Before returning to user mode, a process
-//! that was killed meanwhile is ended here.
+//! What the arch trap code hands to the rest of the kernel (through the
+//! hooks registered in `arch::hooks`): syscalls, faults in user mode, and
+//! interrupts. A page fault goes to `mm::page_fault` first. Before
+//! returning to user mode, a process that was killed meanwhile is ended
+//! here.
 
 use crate::arch::{Access, FaultInfo, TrapFrame};
 use crate::{println, process, sched, syscall};
@@ -13,8 +15,9 @@ pub fn syscall(frame: &mut TrapFrame) {
     process::exit_if_killed();
 }
 
-/// A fault in user mode: a page fault the address space resolves (demand
-/// zero, copy-on-write, stack growth) resumes the thread; anything else
+/// A fault in user mode: a page fault the address space resolves
+/// ([`crate::mm::page_fault::handle_user_fault`]: demand zero, copy-on-write,
+/// stack growth, a lent file page) resumes the thread; anything else
 /// kills the process with the fault's signal, and the kernel goes on. A
 /// fault that needs memory when there is none kills the process with
 /// SIGKILL and says so.
@@ -83,8 +86,9 @@ pub fn interrupt(frame: &mut TrapFrame, id: u32) {
     }
     match irq::IpiKind::from_id(id) {
         Some(irq::IpiKind::Reschedule) => sched::reschedule_ipi(),
-        // TLB shootdowns arrive with the memory issue; nothing sends one yet.
-        Some(_) => {}
+        // A TLB shootdown was served by the arch entry already (the
+        // `tlb_shootdown` hook); it only needs its end of interrupt.
+        Some(irq::IpiKind::TlbShootdown) => {}
         None => println!("kernel: unexpected interrupt {id:#x} at pc {:#x}", frame.instruction_pointer()),
     }
     // A reschedule IPI needs no more: the idle loop looks for work on return.

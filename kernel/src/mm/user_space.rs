@@ -401,8 +401,9 @@ impl UserSpace {
 
     /// Runs one `tessera-mm` operation: flushes what it unmapped or
     /// downgraded on every CPU using the space, then releases the frames it
-    /// held back. The space's lock is held by the caller; other CPUs
-    /// spinning on it still answer the shootdown (`crate::sync`).
+    /// held back. The space's lock is held by the caller throughout, as the
+    /// lock rule in `mm::tlb` allows (other CPUs spinning on it answer the
+    /// shootdown from their spin loop).
     pub fn run<R>(
         &mut self,
         op: impl FnOnce(&mut tessera_mm::AddrSpace<KernelTable>, &mut KernelFrames, &mut Shootdown) -> R,

@@ -23,7 +23,6 @@ pub use smp::{cpu_ids, identity_ranges, start_cpu};
 
 // Interrupts and time (docs/interrupts.md): `irq` and `time` are the
 // arch-neutral interfaces, the others their devices.
-#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
 mod apic;
 #[path = "../calendar.rs"]
 mod calendar;
@@ -192,9 +191,10 @@ pub fn physical_address_bits() -> u32 {
 /// caches snoop stores (Intel SDM Vol. 3A §11.6 "Self-modifying code").
 pub fn sync_icache(_frame_virt: u64) {}
 
-/// TLB maintenance of user mappings, for `mm::tlb`. User entries are
-/// non-global (rmm's x86_64 format sets G on kernel entries only), so a CR3
-/// write drops them all (Intel SDM Vol. 3A §4.10.4.1 "Operations that
+/// TLB maintenance of user mappings, for `mm::tlb`. No entry is global
+/// (rmm's x86_64 format sets G on kernel entries only, and
+/// [`activate_tables`] turns CR4.PGE off for `kpti`), so a CR3 write drops
+/// them all (Intel SDM Vol. 3A §4.10.4.1 "Operations that
 /// Invalidate TLBs and Paging-Structure Caches"; no PCIDs: CR4.PCIDE = 0).
 pub mod tlb {
     /// Whether [`flush_user_pages`] and [`flush_user_all`] reach every CPU.
