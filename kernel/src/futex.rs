@@ -60,7 +60,7 @@ pub fn wait(addr: usize, expected: u32, deadline_ns: Option<u64>) -> Result<usiz
     loop {
         // Fetch the word's page without the table's lock (the fetch takes
         // the lender's space lock), then check it under the lock.
-        crate::mm::page_fault::with_user_space(&me.process, |space| word.read(space))?;
+        crate::mm::page_fault::with_user_space(&me.process.space, |space| word.read(space))?;
         let mut waiters = WAITERS.lock();
         match read_present(word)? {
             Some(value) if value != expected => return Err(Error::new(EAGAIN)),

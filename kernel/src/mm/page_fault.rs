@@ -23,7 +23,6 @@ use tessera_mm::{Access, FaultError};
 use super::UserSpace;
 use super::fmap;
 use crate::arch;
-use crate::process::Process;
 use crate::sync::Mutex;
 
 /// How many fetches one fault may need before it gives up (each retry
@@ -88,7 +87,7 @@ fn fetch_into(space: &Mutex<Option<UserSpace>>, virt: VirtAddr) -> core::result:
     Ok(())
 }
 
-/// Runs the user copy `f` on `process`'s address space, under its lock.
+/// Runs the user copy `f` on a process's address space `space`, under its lock.
 /// Every kernel copy from or to user memory goes through here (a syscall
 /// through `syscall::with_space`; futex and the clear-tid write directly),
 /// so none fails with EFAULT on a lent file page only because it was not
@@ -99,20 +98,23 @@ fn fetch_into(space: &Mutex<Option<UserSpace>>, virt: VirtAddr) -> core::result:
 /// (user copies fail before copying anything). File pages the call
 /// unmapped are handed back after the lock is dropped (`funmap` reports
 /// their write-back itself). EFAULT if the process has no space any more.
-pub fn with_user_space<R>(process: &Process, mut f: impl FnMut(&mut UserSpace) -> Result<R>) -> Result<R> {
+pub fn with_user_space<R>(
+    space: &Mutex<Option<UserSpace>>,
+    mut f: impl FnMut(&mut UserSpace) -> Result<R>,
+) -> Result<R> {
     let mut waits = 0;
     loop {
-        let mut guard = process.space.lock();
-        let space = guard.as_mut().ok_or(Error::new(EFAULT))?;
-        let result = f(space);
-        let wanted = space.take_wanted();
-        let releases = space.take_file_releases();
+        let mut guard = space.lock();
+        let locked = guard.as_mut().ok_or(Error::new(EFAULT))?;
+        let result = f(locked);
+        let wanted = locked.take_wanted();
+        let releases = locked.take_file_releases();
         drop(guard);
         let _ = fmap::send_releases(releases, true);
         match wanted {
             Some((virt, access)) if result.is_err() && waits < MAX_FILE_PAGE_WAITS => {
                 waits += 1;
-                if fault_in(&process.space, virt, access).is_err() {
+                if fault_in(space, virt, access).is_err() {
                     return result;
                 }
             }

@@ -29,7 +29,7 @@ use tessera_bootinfo::PHYS_OFFSET;
 use x86_64::structures::gdt::GlobalDescriptorTable;
 use x86_64::structures::tss::TaskStateSegment;
 
-use super::percpu::PerCpu;
+use super::percpu::{self, PerCpu};
 use crate::config::MAX_CPUS;
 
 /// Bytes of each CPU's entry stack: the CPU pushes at most the interrupt
@@ -58,6 +58,19 @@ static AREAS: Areas = Areas([const { UnsafeCell::new(MaybeUninit::zeroed()) }; M
 /// CPU `index`'s entry area (zeroed until that CPU fills it).
 pub fn area(index: usize) -> *mut CpuEntryArea {
     AREAS.0[index].get().cast()
+}
+
+/// Fills CPU `index`'s per-CPU block in its entry area and points GS at it
+/// (`percpu`); run by that CPU, first thing (the boot CPU's entry, a
+/// secondary's start).
+pub fn install_cpu(index: usize, tss: *mut TaskStateSegment) {
+    let area = area(index);
+    // SAFETY: only the addresses of two fields of CPU `index`'s area.
+    let (block, stack) = unsafe { (&raw mut (*area).percpu, &raw const (*area).stack) };
+    let entry_stack_top = stack as u64 + ENTRY_STACK_BYTES as u64;
+    // SAFETY: each CPU installs only its own index, so the block is this
+    // CPU's alone; `tss` is its TSS (the caller's `gdt::init_*`).
+    unsafe { percpu::install(block, index, tss, entry_stack_top, kernel_root().get()) };
 }
 
 unsafe extern "C" {

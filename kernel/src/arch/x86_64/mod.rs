@@ -64,7 +64,7 @@ const DEBUG_EXIT_PORT: u16 = 0xF4;
 pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     serial::init();
     let tss = gdt::init_boot();
-    percpu::init_boot(tss);
+    kpti::install_cpu(0, tss);
     trap::init();
     context::init_fpu();
     protect::init_cpu();
