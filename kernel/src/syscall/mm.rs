@@ -20,25 +20,21 @@ use crate::process;
 use crate::scheme::MemorySource;
 use crate::usercopy::UserSlice;
 
-/// Redox's `MapFlags` bits (`tessera-abi`), as the raw word the call passes.
-const PROT_EXEC: usize = flag::PROT_EXEC.bits();
-const PROT_WRITE: usize = flag::PROT_WRITE.bits();
-const PROT_READ: usize = flag::PROT_READ.bits();
-const PROT_MASK: usize = PROT_EXEC | PROT_WRITE | PROT_READ;
-const MAP_SHARED: usize = flag::MAP_SHARED.bits();
-const MAP_PRIVATE: usize = flag::MAP_PRIVATE.bits();
-const MAP_FIXED: usize = flag::MAP_FIXED.bits();
+/// Redox's `MapFlags` (`tessera-abi`, `flag`): PROT_* and MAP_* bits in one word.
+type RedoxMapFlags = flag::MapFlags;
+/// The PROT_* bits.
+const PROT_MASK: RedoxMapFlags =
+    RedoxMapFlags::PROT_READ.union(RedoxMapFlags::PROT_WRITE).union(RedoxMapFlags::PROT_EXEC);
 /// Redox's MAP_FIXED_NOREPLACE is the FIXED bit plus this one.
-const MAP_NOREPLACE_BIT: usize = flag::MAP_FIXED_NOREPLACE.bits() & !MAP_FIXED;
-/// Redox's MAP_LAZY: a file mapping fetches its pages on first touch
-/// instead of at mmap (kernel memory is lazy anyway).
-const MAP_LAZY: usize = flag::MAP_LAZY.bits();
+const MAP_NOREPLACE_BIT: RedoxMapFlags = RedoxMapFlags::MAP_FIXED_NOREPLACE.difference(RedoxMapFlags::MAP_FIXED);
 /// File mappings up to this many pages are fetched whole at mmap (unless
 /// MAP_LAZY); larger ones page by page on fault, so that mapping a large
 /// file and touching a few pages costs a few pages.
 const EAGER_FILE_PAGES: u64 = 64;
-const MAP_KNOWN: usize =
-    PROT_MASK | MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_NOREPLACE_BIT | MAP_LAZY | MAP_POPULATE | MAP_GROWSDOWN;
+/// Every bit `fmap` takes: Redox's (MAP_LAZY only matters for a file
+/// mapping, which fetches its pages on first touch instead of at mmap)
+/// and Tessera's MAP_POPULATE and MAP_GROWSDOWN.
+const MAP_KNOWN: usize = RedoxMapFlags::all().bits() | MAP_POPULATE | MAP_GROWSDOWN;
 
 /// A user address as the call passed it: the one conversion from the raw
 /// register word (`tessera-mm` checks that it is in the user range).
@@ -47,29 +43,29 @@ fn user_addr(addr: usize) -> VirtAddr {
 }
 
 /// The protection that Redox's PROT_* bits in `flags` ask for.
-fn prot(flags: usize) -> Prot {
+fn prot(flags: RedoxMapFlags) -> Prot {
     let mut prot = Prot::NONE;
-    prot.set(Prot::READ, flags & PROT_READ != 0);
-    prot.set(Prot::WRITE, flags & PROT_WRITE != 0);
-    prot.set(Prot::EXEC, flags & PROT_EXEC != 0);
+    prot.set(Prot::READ, flags.contains(RedoxMapFlags::PROT_READ));
+    prot.set(Prot::WRITE, flags.contains(RedoxMapFlags::PROT_WRITE));
+    prot.set(Prot::EXEC, flags.contains(RedoxMapFlags::PROT_EXEC));
     prot
 }
 
-fn map_flags(flags: usize) -> Result<MapFlags> {
-    if flags & !MAP_KNOWN != 0 {
+fn map_flags(flags: RedoxMapFlags) -> Result<MapFlags> {
+    if flags.bits() & !MAP_KNOWN != 0 {
         return Err(Error::new(EINVAL));
     }
     let mut out = MapFlags::empty();
-    out.set(MapFlags::SHARED, flags & MAP_SHARED != 0);
-    out.set(MapFlags::PRIVATE, flags & MAP_PRIVATE != 0);
-    match (flags & MAP_FIXED != 0, flags & MAP_NOREPLACE_BIT != 0) {
+    out.set(MapFlags::SHARED, flags.contains(RedoxMapFlags::MAP_SHARED));
+    out.set(MapFlags::PRIVATE, flags.contains(RedoxMapFlags::MAP_PRIVATE));
+    match (flags.contains(RedoxMapFlags::MAP_FIXED), flags.contains(MAP_NOREPLACE_BIT)) {
         (true, true) => out |= MapFlags::FIXED_NOREPLACE,
         (true, false) => out |= MapFlags::FIXED,
         (false, true) => return Err(Error::new(EINVAL)),
         (false, false) => {}
     }
-    out.set(MapFlags::POPULATE, flags & MAP_POPULATE != 0);
-    out.set(MapFlags::GROWSDOWN, flags & MAP_GROWSDOWN != 0);
+    out.set(MapFlags::POPULATE, flags.bits() & MAP_POPULATE != 0);
+    out.set(MapFlags::GROWSDOWN, flags.bits() & MAP_GROWSDOWN != 0);
     Ok(out)
 }
 
@@ -81,7 +77,7 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
         return Err(Error::new(EINVAL));
     }
     let map: Map = with_space(|space| UserSlice::new(map_ptr, map_len)?.read_value(space))?;
-    let (offset, size, flags, address) = (map.offset, map.size, map.flags.bits(), user_addr(map.address));
+    let (offset, size, flags, address) = (map.offset, map.size, map.flags, user_addr(map.address));
     let map_flags = map_flags(flags)?;
     if !offset.is_multiple_of(rmm::PAGE_SIZE as usize) {
         return Err(Error::new(EINVAL));
@@ -131,7 +127,7 @@ fn map_file(
     description: &Arc<Description>,
     offset: u64,
     size: u64,
-    flags: usize,
+    flags: RedoxMapFlags,
     map_flags: MapFlags,
     address: VirtAddr,
 ) -> Result<usize> {
@@ -151,7 +147,7 @@ fn map_file(
     if description.flags & O_ACCMODE == O_WRONLY {
         return Err(Error::new(EACCES));
     }
-    let file = fmap::lease(description, offset, len, flags, shared)?;
+    let file = fmap::lease(description, offset, len, flags.bits(), shared)?;
     let request =
         MmapRequest::anonymous(len, prot(flags), map_flags).at(address).source(MapSource::File { file: file.clone() });
     let mapped =
@@ -164,7 +160,8 @@ fn map_file(
             return Err(e);
         }
     };
-    let eager = (pages <= EAGER_FILE_PAGES && flags & MAP_LAZY == 0) || map_flags.contains(MapFlags::POPULATE);
+    let eager = (pages <= EAGER_FILE_PAGES && !flags.contains(RedoxMapFlags::MAP_LAZY))
+        || map_flags.contains(MapFlags::POPULATE);
     if eager && prot(flags).is_accessible() {
         let space = &process::current().space;
         for page in 0..pages {
@@ -195,9 +192,10 @@ pub fn funmap(addr: usize, len: usize) -> Result<usize> {
 
 /// `mprotect(addr, len, prot)`: `prot` holds only Redox's PROT_* bits.
 pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize> {
-    if flags & !PROT_MASK != 0 {
+    if flags & !PROT_MASK.bits() != 0 {
         return Err(Error::new(EINVAL));
     }
+    let flags = RedoxMapFlags::from_bits_retain(flags);
     with_space(|space| {
         space
             .run(|grants, frames, tlb| grants.mprotect(frames, user_addr(addr), len as u64, prot(flags), tlb))
