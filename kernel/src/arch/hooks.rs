@@ -25,6 +25,14 @@ pub enum ExitCode {
     Failure,
 }
 
+/// What a faulting access tried to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Execute,
+}
+
 /// A user-mode fault, decoded by the arch code.
 pub struct FaultInfo {
     /// The signal it raises (Linux numbering).
@@ -36,14 +44,6 @@ pub struct FaultInfo {
     /// For a page fault the address space may resolve (not present, or a
     /// permission fault): what the access was.
     pub access: Option<Access>,
-}
-
-/// What a faulting access tried to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-    Execute,
 }
 
 /// The kernel's handlers, as the arch code calls them.
