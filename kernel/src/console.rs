@@ -5,47 +5,26 @@
 
 use core::fmt::{self, Write};
 
+use crate::arch::hooks::{self, SerialWriter};
 use crate::sync::Mutex;
 
-use crate::arch::serial;
-
 static LOCK: Mutex<()> = Mutex::new(());
-
-/// Writes straight to the serial port.
-pub struct Serial;
-
-impl Write for Serial {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for byte in s.bytes() {
-            if byte == b'\n' {
-                serial::write_byte(b'\r');
-            }
-            serial::write_byte(byte);
-        }
-        Ok(())
-    }
-}
 
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments) {
     let _guard = LOCK.lock();
-    let _ = Serial.write_fmt(args);
+    let _ = SerialWriter.write_fmt(args);
 }
 
 /// Writes raw bytes (from user programs) to the console.
 pub fn write_bytes(bytes: &[u8]) {
     let _guard = LOCK.lock();
-    for &byte in bytes {
-        if byte == b'\n' {
-            serial::write_byte(b'\r');
-        }
-        serial::write_byte(byte);
-    }
+    hooks::write_bytes(bytes);
 }
 
 /// A writer that does not take the console lock (for fault reports).
-pub fn emergency_writer() -> Serial {
-    Serial
+pub fn emergency_writer() -> SerialWriter {
+    SerialWriter
 }
 
 /// Prints to the kernel console.

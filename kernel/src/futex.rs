@@ -36,10 +36,10 @@ fn read_present(word: UserSlice) -> Result<Option<u32>> {
     let process = process::current();
     let mut guard = process.space.lock();
     let space = guard.as_mut().ok_or(Error::new(EFAULT))?;
-    let read = word.read(space);
+    let read = word.read_value::<u32>(space);
     let wanted = space.take_wanted();
     match read {
-        Ok(bytes) => Ok(Some(u32::from_le_bytes(bytes.try_into().map_err(|_| Error::new(EFAULT))?))),
+        Ok(value) => Ok(Some(value)),
         Err(_) if wanted.is_some() => Ok(None),
         Err(e) => Err(e),
     }
@@ -60,7 +60,7 @@ pub fn wait(addr: usize, expected: u32, deadline_ns: Option<u64>) -> Result<usiz
     loop {
         // Fetch the word's page without the table's lock (the fetch takes
         // the lender's space lock), then check it under the lock.
-        crate::mm::fmap::with_user_space(&me.process, |space| word.read(space))?;
+        crate::mm::page_fault::with_user_space(&me.process.space, |space| word.read(space))?;
         let mut waiters = WAITERS.lock();
         match read_present(word)? {
             Some(value) if value != expected => return Err(Error::new(EAGAIN)),

@@ -15,6 +15,7 @@ extern crate alloc;
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/mod.rs")]
 mod arch;
+mod config;
 mod console;
 mod env;
 mod exec;
@@ -43,12 +44,7 @@ use tessera_bootinfo::KernelArgs;
 /// Package version and git commit.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TESSERA_COMMIT"), ")");
 
-/// How a test-mode run ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitCode {
-    Success,
-    Failure,
-}
+pub use arch::ExitCode;
 
 /// Stops the machine: in a test image QEMU exits with `code`; otherwise the
 /// CPU idles forever.
@@ -96,8 +92,26 @@ pub fn power(action: PowerAction) -> ! {
     arch::halt_forever()
 }
 
-/// Called by the arch entry once exceptions and the console work.
+/// The kernel's entry: the arch entry (`kstart`) calls it once exceptions
+/// and the serial port work (`arch::hooks`).
+#[unsafe(no_mangle)]
+fn tessera_kernel_main(args: &'static KernelArgs) -> ! {
+    start(args)
+}
+
+/// Registers the kernel's handlers with the arch layer, then boots.
 fn start(args: &'static KernelArgs) -> ! {
+    arch::set_hooks(arch::Hooks {
+        syscall: trap::syscall,
+        user_fault: trap::user_fault,
+        interrupt: trap::interrupt,
+        tlb_shootdown: mm::tlb::handle_ipi,
+        secondary_main: smp::secondary_main,
+        stop,
+        print: console::_print,
+        allocate_frame: mm::allocate_frame,
+        free_frame: mm::free_frame,
+    });
     println!("kernel: entered");
     assert!(
         args.magic == KernelArgs::MAGIC && args.version == KernelArgs::VERSION,
@@ -145,6 +159,8 @@ fn start_time(args: &KernelArgs) {
     let irq = arch::irq::init(args).and_then(|()| arch::irq::init_cpu());
     match irq {
         Ok(()) => {
+            // IPIs can arrive from here on: the CPU joins the TLB shootdowns.
+            mm::tlb::cpu_ready();
             arch::time::init(args);
             arch::time::selftest();
             arch::irq::start_timer(TICK_NS);

@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
+use crate::config::MAX_CPUS;
 use crate::sync::Mutex;
 use rmm::PAGE_SIZE;
 use tessera_abi::error::{ENOMEM, Error, Result};
@@ -133,9 +134,6 @@ enum Reason {
     Block,
     Exit,
 }
-
-/// The most CPUs the kernel runs on.
-pub const MAX_CPUS: usize = 16;
 
 /// One CPU's scheduler state.
 struct Cpu {
@@ -281,7 +279,7 @@ pub fn leave_user_space() {
 }
 
 /// Loads `space`'s root on this CPU instead of the current one (exec).
-pub fn enter_user_space(space: &mm::AddrSpace) {
+pub fn enter_user_space(space: &mm::UserSpace) {
     leave_user_space();
     space.cpus.insert(arch::cpu_index());
     *this_cpu().space_cpus.lock() = Some(space.cpus.clone());

@@ -7,6 +7,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use rmm::VirtAddr;
 use tessera_mm::Prot;
 
 use crate::arch::protect::{self, State};
@@ -58,7 +59,7 @@ pub fn run(cpus: usize) {
 }
 
 /// Where the guard probe maps its user page.
-const PROBE_PAGE: u64 = 0x4000_0000;
+const PROBE_PAGE: VirtAddr = VirtAddr::new(0x4000_0000);
 
 /// The hardware guards that keep the kernel out of user memory (x86_64:
 /// SMEP and SMAP; aarch64: PAN and PXN), checked for real: with a user
@@ -69,7 +70,7 @@ const PROBE_PAGE: u64 = 0x4000_0000;
 /// why, and the tail how many CPUs enabled them all. Also what a user root
 /// maps of the kernel, where the arch reports it (x86_64: `kpti on (...)`).
 fn user_memory_guards(cpus: usize) -> (String, Option<String>) {
-    let mut space = mm::AddrSpace::new(Arc::new(mm::FailInjector::default())).expect("memory for the probe space");
+    let mut space = mm::UserSpace::new(Arc::new(mm::FailInjector::default())).expect("memory for the probe space");
     // Writable while the kernel fills it (a read-only private page would
     // be the shared zero frame), then read and execute, as exec does
     // (which also makes the instruction visible to fetches).
@@ -84,7 +85,7 @@ fn user_memory_guards(cpus: usize) -> (String, Option<String>) {
             for (i, guard) in protect::GUARDS.iter().enumerate() {
                 // SAFETY: PROBE_PAGE is mapped in the active table and holds
                 // RETURN_INSTRUCTION; interrupts are off in the kernel.
-                let fault = protect::probe(guard.probe, PROBE_PAGE);
+                let fault = protect::probe(guard.probe, PROBE_PAGE.get());
                 let sep = if i == 0 { "" } else { ", " };
                 let name = guard.name;
                 let _ = match ((guard.state)(), fault) {

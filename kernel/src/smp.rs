@@ -6,7 +6,7 @@
 use rmm::PAGE_SIZE;
 use tessera_bootinfo::{KernelArgs, phys_to_virt};
 
-use crate::sched::MAX_CPUS;
+use crate::config::MAX_CPUS;
 use crate::{TICK_NS, arch, mm, println, sched};
 
 /// Pages of each secondary CPU's scheduler-loop stack.
@@ -48,6 +48,8 @@ pub fn secondary_main(index: usize) -> ! {
     if let Err(why) = arch::irq::init_cpu() {
         panic!("CPU {index}: interrupt controller: {why}");
     }
+    // IPIs can arrive from here on: the CPU joins the TLB shootdowns.
+    mm::tlb::cpu_ready();
     arch::irq::start_timer(TICK_NS);
     sched::run(|| false);
     unreachable!("a secondary CPU's scheduler never finishes")

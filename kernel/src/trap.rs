@@ -1,30 +1,11 @@
-//! What the arch trap code hands to the rest of the kernel: syscalls, faults
-//! in user mode, and interrupts. Before returning to user mode, a process
-//! that was killed meanwhile is ended here.
+//! What the arch trap code hands to the rest of the kernel (through the
+//! hooks registered in `arch::hooks`): syscalls, faults in user mode, and
+//! interrupts. A page fault goes to `mm::page_fault` first. Before
+//! returning to user mode, a process that was killed meanwhile is ended
+//! here.
 
-use crate::arch::TrapFrame;
+use crate::arch::{Access, FaultInfo, TrapFrame};
 use crate::{println, process, sched, syscall};
-
-/// A user-mode fault, decoded by the arch code.
-pub struct FaultInfo {
-    /// The signal it raises (Linux numbering).
-    pub signal: usize,
-    /// What the CPU reported.
-    pub description: &'static str,
-    /// The faulting data or instruction address, where there is one.
-    pub address: Option<u64>,
-    /// For a page fault the address space may resolve (not present, or a
-    /// permission fault): what the access was.
-    pub access: Option<Access>,
-}
-
-/// What a faulting access tried to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-    Execute,
-}
 
 /// A `syscall` / `svc #0` from user mode.
 pub fn syscall(frame: &mut TrapFrame) {
@@ -34,8 +15,9 @@ pub fn syscall(frame: &mut TrapFrame) {
     process::exit_if_killed();
 }
 
-/// A fault in user mode: a page fault the address space resolves (demand
-/// zero, copy-on-write, stack growth) resumes the thread; anything else
+/// A fault in user mode: a page fault the address space resolves
+/// ([`crate::mm::page_fault::handle_user_fault`]: demand zero, copy-on-write,
+/// stack growth, a lent file page) resumes the thread; anything else
 /// kills the process with the fault's signal, and the kernel goes on. A
 /// fault that needs memory when there is none kills the process with
 /// SIGKILL and says so.
@@ -48,19 +30,9 @@ pub fn user_fault(frame: &mut TrapFrame, info: FaultInfo) {
             Access::Write => tessera_mm::Access::Write,
             Access::Execute => tessera_mm::Access::Exec,
         };
-        // Room in the kernel heap first; none is like no frame for the page.
-        let resolved = match crate::mm::reserve_call_heap() {
-            Ok(()) => crate::mm::fmap::fault_in(&process::current().space, address, access),
-            Err(_) => Err(tessera_mm::FaultError::OutOfMemory),
-        };
-        match resolved {
+        let space = &process::current().space;
+        match crate::mm::page_fault::handle_user_fault(space, rmm::VirtAddr::new(address), access) {
             Ok(()) => {
-                // The fault may have been a stale entry with fewer rights
-                // than the PTE now gives (an upgrade is never shot down):
-                // drop this CPU's copy: the Arm architecture lets a TLB keep
-                // an entry that caused a permission fault, so an aarch64 CPU
-                // could fault on it again (x86 drops it on the fault itself).
-                crate::arch::tlb::flush_user_pages_local(address & !(rmm::PAGE_SIZE - 1), 1);
                 process::exit_if_killed();
                 return;
             }
@@ -114,8 +86,9 @@ pub fn interrupt(frame: &mut TrapFrame, id: u32) {
     }
     match irq::IpiKind::from_id(id) {
         Some(irq::IpiKind::Reschedule) => sched::reschedule_ipi(),
-        // TLB shootdowns arrive with the memory issue; nothing sends one yet.
-        Some(_) => {}
+        // A TLB shootdown was served by the arch entry already (the
+        // `tlb_shootdown` hook); it only needs its end of interrupt.
+        Some(irq::IpiKind::TlbShootdown) => {}
         None => println!("kernel: unexpected interrupt {id:#x} at pc {:#x}", frame.instruction_pointer()),
     }
     // A reschedule IPI needs no more: the idle loop looks for work on return.

@@ -3,23 +3,55 @@
 //! table (present, user-accessible, writable where written) and reached
 //! through the physical window. A missing page or a range reaching the
 //! kernel half is EFAULT; nothing is copied past the first bad page.
+//!
+//! A user struct of the ABI is read whole, as its type
+//! ([`UserSlice::read_value`], [`UserSlice::read_values`]), never word by word: [`UserPod`] names the
+//! types that may be filled from any bytes, and its one `unsafe` read is
+//! argued here.
 
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::mem::size_of;
 
-use rmm::PAGE_SIZE;
+use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::error::{EFAULT, EINVAL, Error, Result};
+use tessera_abi::{Map, TimeSpec};
 use tessera_bootinfo::{USER_END, phys_to_virt};
 
 use tessera_mm::{Access, FaultError};
 
-use crate::mm::AddrSpace;
+use crate::mm::UserSpace;
+
+/// Plain-old-data types of the ABI that a user copy may fill from any
+/// bytes: [`UserSlice::read_value`] reads them whole.
+///
+/// # Safety
+/// Every bit pattern of `size_of::<Self>()` bytes must be a valid `Self`
+/// (integers, and `repr(C)` structs of them; padding is never read as a
+/// value), and the type must own no pointer or resource.
+pub unsafe trait UserPod: Copy {}
+
+// SAFETY: integers; any bits are a value.
+unsafe impl UserPod for u32 {}
+// SAFETY: as above.
+unsafe impl UserPod for usize {}
+// SAFETY: an array of `UserPod` values is one too, with no padding.
+unsafe impl<T: UserPod, const N: usize> UserPod for [T; N] {}
+// SAFETY: `repr(C)` of an `i64` and an `i32` (and tail padding).
+unsafe impl UserPod for TimeSpec {}
+// SAFETY: `repr(C)` of four `usize` words; the third is `MapFlags`, a
+// bitflags struct whose one field is a `repr(transparent)` `usize` and
+// which keeps unknown bits (the handler checks them): the assertions
+// below pin that it fills its word, so any bits are a value.
+unsafe impl UserPod for Map {}
+const _: () = assert!(size_of::<tessera_abi::flag::MapFlags>() == size_of::<usize>());
+const _: () = assert!(size_of::<Map>() == 4 * size_of::<usize>());
 
 /// A user range, checked to lie inside user space.
 #[derive(Clone, Copy, Debug)]
 pub struct UserSlice {
-    addr: u64,
+    addr: VirtAddr,
     len: usize,
 }
 
@@ -30,15 +62,15 @@ impl UserSlice {
         if end as u64 > USER_END {
             return Err(Error::new(EFAULT));
         }
-        Ok(Self { addr: addr as u64, len })
+        Ok(Self { addr: VirtAddr::new(addr as u64), len })
     }
     /// The part starting `offset` bytes in, at most `len` long.
     pub fn sub(&self, offset: usize, len: usize) -> Self {
         let offset = offset.min(self.len);
-        Self { addr: self.addr + offset as u64, len: len.min(self.len - offset) }
+        Self { addr: self.addr.add(offset as u64), len: len.min(self.len - offset) }
     }
     /// Copies the range into `out` (which must be as long).
-    pub fn read_into(&self, space: &mut AddrSpace, out: &mut [u8]) -> Result<()> {
+    pub fn read_into(&self, space: &mut UserSpace, out: &mut [u8]) -> Result<()> {
         assert_eq!(out.len(), self.len);
         for_each_page(space, self.addr, self.len, false, |phys, offset, len| {
             // SAFETY: a user frame of `space`, reachable through the window;
@@ -47,14 +79,36 @@ impl UserSlice {
         })
     }
     /// The range's bytes.
-    pub fn read(&self, space: &mut AddrSpace) -> Result<Vec<u8>> {
+    pub fn read(&self, space: &mut UserSpace) -> Result<Vec<u8>> {
         let mut out = vec![0; self.len];
         self.read_into(space, &mut out)?;
         Ok(out)
     }
+    /// The range as one `T` (EINVAL unless it is exactly `T`'s size).
+    pub fn read_value<T: UserPod>(&self, space: &mut UserSpace) -> Result<T> {
+        if self.len != size_of::<T>() {
+            return Err(Error::new(EINVAL));
+        }
+        self.read_values(space)?.pop().ok_or(Error::new(EINVAL))
+    }
+    /// The range as an array of `T` (EINVAL unless its length is a whole
+    /// number of them).
+    pub fn read_values<T: UserPod>(&self, space: &mut UserSpace) -> Result<Vec<T>> {
+        let size = size_of::<T>();
+        if size == 0 || !self.len.is_multiple_of(size) {
+            return Err(Error::new(EINVAL));
+        }
+        let bytes = self.read(space)?;
+        Ok(bytes
+            .chunks_exact(size)
+            // SAFETY: each chunk holds `size_of::<T>()` initialised bytes,
+            // read unaligned; `T: UserPod` makes any bytes a valid `T`.
+            .map(|chunk| unsafe { core::ptr::read_unaligned(chunk.as_ptr().cast::<T>()) })
+            .collect())
+    }
     /// Copies `data` (at most `len` bytes) to the start of the range; the
     /// pages must be writable.
-    pub fn write(&self, space: &mut AddrSpace, data: &[u8]) -> Result<()> {
+    pub fn write(&self, space: &mut UserSpace, data: &[u8]) -> Result<()> {
         let data = &data[..data.len().min(self.len)];
         for_each_page(space, self.addr, data.len(), true, |phys, offset, len| {
             // SAFETY: a writable user frame of `space`, reachable through the
@@ -63,11 +117,11 @@ impl UserSlice {
         })
     }
     /// EFAULT unless every page of the range is mapped writable.
-    pub fn check_writable(&self, space: &mut AddrSpace) -> Result<()> {
+    pub fn check_writable(&self, space: &mut UserSpace) -> Result<()> {
         for_each_page(space, self.addr, self.len, true, |_, _, _| {})
     }
     /// The range as UTF-8 text (EINVAL if it is not).
-    pub fn read_str(&self, space: &mut AddrSpace) -> Result<String> {
+    pub fn read_str(&self, space: &mut UserSpace) -> Result<String> {
         String::from_utf8(self.read(space)?).map_err(|_| Error::new(EINVAL))
     }
 }
@@ -77,12 +131,13 @@ impl UserSlice {
 /// `offset` how far into the range it is. Checks every page first, so `f`
 /// runs for all pieces or for none.
 pub fn for_each_page(
-    space: &mut AddrSpace,
-    virt: u64,
+    space: &mut UserSpace,
+    virt: VirtAddr,
     len: usize,
     need_write: bool,
     mut f: impl FnMut(u64, usize, usize),
 ) -> Result<()> {
+    let virt = virt.get();
     let end = virt.checked_add(len as u64).ok_or(Error::new(EFAULT))?;
     if end > USER_END {
         return Err(Error::new(EFAULT));
@@ -96,13 +151,14 @@ pub fn for_each_page(
     let access = if need_write { Access::Write } else { Access::Read };
     let mut page = virt & !(PAGE_SIZE - 1);
     while page < end {
-        let present = matches!(space.translate(page), Some((_, flags)) if !need_write || flags.is_writable());
+        let at = VirtAddr::new(page);
+        let present = matches!(space.translate(at), Some((_, flags)) if !need_write || flags.is_writable());
         if !present {
-            match space.fault(page, access) {
+            match space.fault(at, access) {
                 Ok(()) => {}
                 Err(FaultError::FilePage) => {
                     // Fetched by the caller without the lock (`with_space`).
-                    space.want(page, access);
+                    space.want(at, access);
                     return Err(Error::new(EFAULT));
                 }
                 Err(_) => return Err(Error::new(EFAULT)),
@@ -110,7 +166,7 @@ pub fn for_each_page(
         }
         // Only RAM is reachable through the physical window: a user copy
         // from or to device memory (`memory:physical`) is EFAULT.
-        let (frame, _) = space.translate(page).ok_or(Error::new(EFAULT))?;
+        let (frame, _) = space.translate(at).ok_or(Error::new(EFAULT))?;
         if crate::mm::refcount(rmm::PhysAddr::new(frame.get() & !(PAGE_SIZE - 1))) == 0 {
             return Err(Error::new(EFAULT));
         }
@@ -118,7 +174,7 @@ pub fn for_each_page(
     }
     let mut at = virt;
     while at < end {
-        let (frame, _) = space.translate(at).ok_or(Error::new(EFAULT))?;
+        let (frame, _) = space.translate(VirtAddr::new(at)).ok_or(Error::new(EFAULT))?;
         let in_page = at % PAGE_SIZE;
         let piece = (PAGE_SIZE - in_page).min(end - at);
         f(frame.get(), (at - virt) as usize, piece as usize);

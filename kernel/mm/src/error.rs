@@ -1,7 +1,9 @@
 //! The errors of this layer, and the Linux errno each becomes at the
-//! syscall edge.
+//! syscall edge (the numbers are `tessera-abi`'s).
 
 use core::fmt;
+
+use tessera_abi::error::{EACCES, EEXIST, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP};
 
 use crate::traits::MapFailed;
 
@@ -25,8 +27,8 @@ pub enum MmError {
     /// EFAULT (14): mremap's old range is not inside one mapping, or the
     /// mapping cannot grow (device or borrowed memory).
     Fault,
-    /// EOPNOTSUPP (95): a feature this layer does not have yet (file
-    /// mappings, private mappings of a memory object).
+    /// EOPNOTSUPP (95): a feature this layer does not have yet (a private
+    /// mapping of a memory object, growing a file mapping with mremap).
     Unsupported,
 }
 
@@ -34,12 +36,12 @@ impl MmError {
     /// The Linux errno number (positive).
     pub const fn errno(self) -> i32 {
         match self {
-            Self::Inval => 22,
-            Self::NoMem => 12,
-            Self::Exist => 17,
-            Self::Access => 13,
-            Self::Fault => 14,
-            Self::Unsupported => 95,
+            Self::Inval => EINVAL,
+            Self::NoMem => ENOMEM,
+            Self::Exist => EEXIST,
+            Self::Access => EACCES,
+            Self::Fault => EFAULT,
+            Self::Unsupported => EOPNOTSUPP,
         }
     }
 }

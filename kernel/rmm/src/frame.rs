@@ -4,7 +4,8 @@
 //! The bitmap keeps one bit per 4 KiB frame (set = free), so 4 GiB of RAM
 //! costs 128 KiB. Allocation is next-fit from a moving hint, so repeated
 //! single-frame allocations are O(1) amortised. Per-frame reference counts
-//! (for copy-on-write and sharing) will sit beside it in the memory issue.
+//! (copy-on-write, sharing) are the kernel's, kept beside it
+//! (`kernel/src/mm/frames.rs`).
 
 use crate::{PAGE_SIZE, PhysAddr};
 

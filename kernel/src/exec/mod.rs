@@ -14,9 +14,9 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use rmm::PAGE_SIZE;
+use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::auxv::{AT_ENTRY, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM};
-use tessera_abi::error::{ENOMEM, ENOSYS, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{ENOSYS, EOPNOTSUPP, Result};
 use tessera_abi::mm::MapFlags;
 use tessera_exec::header::HEADER_BYTES;
 use tessera_exec::{FileRun, Layout, MAX_DATA_PAGES, MAX_PHDR_BYTES, STACK_BOTTOM, STACK_PAGES, STACK_TOP};
@@ -24,7 +24,7 @@ use tessera_mm::Prot;
 
 use crate::arch;
 use crate::loader::ProgramFile;
-use crate::mm::{AddrSpace, FailInjector, fmap};
+use crate::mm::{FailInjector, UserSpace, fmap};
 
 /// Largest argv + envp, strings and pointers together.
 pub const MAX_ARGS_BYTES: usize = 64 * 1024;
@@ -33,7 +33,7 @@ const COPY_CHUNK: u64 = 64 * 1024;
 
 /// A loaded program, ready to run.
 pub struct Image {
-    pub space: AddrSpace,
+    pub space: UserSpace,
     pub entry: u64,
     pub stack_pointer: u64,
 }
@@ -61,7 +61,7 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
     // anything is allocated for it.
     layout.check_memory(crate::mm::total_frames() as u64)?;
 
-    let mut space = AddrSpace::new(inject)?;
+    let mut space = UserSpace::new(inject)?;
     // The caller's limits (`sys:limits`) carry over, and the
     // new image must fit under them (else ENOMEM, the caller unchanged). Init,
     // loaded before any process exists, starts with none.
@@ -76,7 +76,7 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
     let runs = lend(&mut space, program, layout.lendable_runs())?;
     copy(&mut space, program, &layout, &runs)?;
 
-    space.map_populated(STACK_BOTTOM, STACK_PAGES, Prot::READ | Prot::WRITE, true)?;
+    space.map_populated(VirtAddr::new(STACK_BOTTOM), STACK_PAGES as u64, Prot::READ | Prot::WRITE, true)?;
     let auxv = [
         (AT_PHDR, layout.phdr_address(hdr.e_phoff)),
         (AT_PHENT, hdr.e_phentsize as u64),
@@ -92,7 +92,7 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
 /// Maps `runs` from the program file's scheme into `space`: the runs
 /// mapped, or none if the scheme does not lend pages (EOPNOTSUPP, ENOSYS
 /// at the first lease), in which case exec copies them.
-fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Result<Vec<FileRun>> {
+fn lend(space: &mut UserSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Result<Vec<FileRun>> {
     for (i, run) in runs.iter().enumerate() {
         let mut flags = MapFlags::MAP_PRIVATE | MapFlags::PROT_READ;
         flags.set(MapFlags::PROT_EXEC, run.prot.contains(Prot::EXEC));
@@ -102,7 +102,7 @@ fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Res
             Err(e) if i == 0 && matches!(e.errno, EOPNOTSUPP | ENOSYS) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        space.map_file(run.page, run.prot, file)?;
+        space.map_file(VirtAddr::new(run.page), run.prot, file)?;
     }
     Ok(runs)
 }
@@ -111,11 +111,11 @@ fn lend(space: &mut AddrSpace, program: &ProgramFile, runs: Vec<FileRun>) -> Res
 /// populated, and fills it from the file (the rest of the page zero), then
 /// gives each its rights (nothing runs in the space yet: no flush needed);
 /// maps and allocates the `.bss` runs.
-fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[FileRun]) -> Result<()> {
+fn copy(space: &mut UserSpace, program: &ProgramFile, layout: &Layout, lent: &[FileRun]) -> Result<()> {
     let is_lent = |page: u64| lent.iter().any(|r| page >= r.page && page < r.page + r.pages * PAGE_SIZE);
     let copied: Vec<u64> = layout.pages.keys().copied().filter(|&page| !is_lent(page)).collect();
     for &page in &copied {
-        space.map_populated(page, 1, Prot::READ | Prot::WRITE, false)?;
+        space.map_populated(VirtAddr::new(page), 1, Prot::READ | Prot::WRITE, false)?;
     }
     let mut chunk = vec![0u8; COPY_CHUNK as usize];
     for p in &layout.loads {
@@ -134,20 +134,19 @@ fn copy(space: &mut AddrSpace, program: &ProgramFile, layout: &Layout, lent: &[F
             }
             let piece = &mut chunk[..(stop - at) as usize];
             program.read_at(p.p_offset + (at - p.p_vaddr), piece)?;
-            space.write_bytes(at, piece)?;
+            space.write_bytes(VirtAddr::new(at), piece)?;
             at = stop;
         }
     }
     for &page in &copied {
-        space.protect(page, 1, tessera_exec::prot(layout.pages[&page]))?;
+        space.protect(VirtAddr::new(page), 1, tessera_exec::prot(layout.pages[&page]))?;
     }
     // `.bss` past the file's pages: allocated now, like the copied pages,
     // so that what a program needs is there when it starts (Linux maps it
     // lazily). Room for its slots in the kernel heap first.
     crate::mm::reserve_heap_for((layout.zero_pages() as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
     for run in &layout.zero_runs {
-        let count = usize::try_from(run.pages).map_err(|_| Error::new(ENOMEM))?;
-        space.map_populated(run.page, count, tessera_exec::prot(run.flags), false)?;
+        space.map_populated(VirtAddr::new(run.page), run.pages, tessera_exec::prot(run.flags), false)?;
     }
     Ok(())
 }

@@ -5,14 +5,15 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use rmm::VirtAddr;
 use tessera_abi::error::{E2BIG, Error, Result};
 
 use super::{MAX_ARGS_BYTES, STACK_TOP};
-use crate::mm::AddrSpace;
+use crate::mm::UserSpace;
 
 /// Writes strings, pointers and auxv at the top of the stack; returns the
 /// stack pointer (16-byte aligned, pointing at argc).
-pub fn build(space: &mut AddrSpace, argv: &[String], envp: &[String], auxv: &[(usize, u64)]) -> Result<u64> {
+pub fn build(space: &mut UserSpace, argv: &[String], envp: &[String], auxv: &[(usize, u64)]) -> Result<u64> {
     let strings: usize = argv.iter().chain(envp).map(|s| s.len() + 1).sum();
     let words = 1 + argv.len() + 1 + envp.len() + 1 + auxv.len() * 2;
     if strings + words * 8 > MAX_ARGS_BYTES {
@@ -23,7 +24,7 @@ pub fn build(space: &mut AddrSpace, argv: &[String], envp: &[String], auxv: &[(u
         top -= s.len() as u64 + 1;
         let mut bytes = vec![0u8; s.len() + 1];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
-        space.write_bytes(top, &bytes)?;
+        space.write_bytes(VirtAddr::new(top), &bytes)?;
         Ok(top)
     };
     let argv_ptrs: Vec<u64> = argv.iter().map(&mut place).collect::<Result<_>>()?;
@@ -41,6 +42,6 @@ pub fn build(space: &mut AddrSpace, argv: &[String], envp: &[String], auxv: &[(u
     }
     let sp = (top - table.len() as u64 * 8) & !0xF;
     let bytes: Vec<u8> = table.iter().flat_map(|w| w.to_le_bytes()).collect();
-    space.write_bytes(sp, &bytes)?;
+    space.write_bytes(VirtAddr::new(sp), &bytes)?;
     Ok(sp)
 }

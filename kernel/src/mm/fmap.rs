@@ -1,12 +1,12 @@
 //! The kernel's half of file mappings: leases from filesystem schemes,
-//! fetching lent pages on fault, and handing pages back (DESIGN §6,
-//! docs/fmap.md).
+//! fetching a lent page from its lender ([`fetch`], for the page-fault path
+//! in `page_fault`), and handing pages back (DESIGN §6, docs/fmap.md).
 //!
 //! ```text
 //!  mmap(fd)  ── scheme.mmap_prep ──► FmapLease { address in the daemon, lender }
 //!            ── FileMap::new(token) + grants.mmap(File)     (no page yet: lazy)
-//!  fault     ── grants.fault → FilePage ── unlock ── fetch(): the lender's
-//!               space.fault(Write) + get_ref ── lock ── supply_file_page ── retry
+//!  fault     ── page_fault::fault_in: grants.fault → FilePage ── unlock ── fetch(): the
+//!               lender's space.fault(Write) + get_ref ── lock ── supply_file_page ── retry
 //!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
 //! ```
 //!
@@ -18,20 +18,13 @@
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
-use rmm::{PAGE_SIZE, PhysAddr};
-use tessera_abi::error::{EFAULT, EINVAL, EIO, Error, Result};
+use rmm::{PAGE_SIZE, PhysAddr, VirtAddr};
+use tessera_abi::error::{EINVAL, EIO, Error, Result};
+use tessera_abi::flag::MunmapFlags;
 use tessera_mm::{Access, FaultError, FileRef, FileRelease};
 
 use crate::file::Description;
 use crate::process::Process;
-use crate::sync::Mutex;
-
-/// `MunmapFlags::NEEDS_SYNC` (Redox): write the range back before letting go.
-const NEEDS_SYNC: usize = 1;
-
-/// How many fetches one fault may need before it gives up (each retry
-/// follows a change by another thread: an unmap, a CoW copy).
-const MAX_FETCHES: usize = 8;
 
 /// The kernel's side of one lease, kept as the lease's token.
 pub struct FmapToken {
@@ -39,12 +32,12 @@ pub struct FmapToken {
     pub description: Arc<Description>,
     /// The daemon whose address space holds the pages.
     pub lender: Weak<Process>,
-    /// That address space ([`super::AddrSpace::id`]): once the daemon
+    /// That address space ([`super::UserSpace::id`]): once the daemon
     /// execs (a new space), pages not fetched yet are gone (SIGBUS), as
     /// when it dies; its new image's memory is never lent in their place.
     pub lender_space: u64,
     /// Where, in the lender's space, the lease's first page is.
-    pub base: u64,
+    pub base: VirtAddr,
 }
 
 fn token(file: &FileRef) -> &FmapToken {
@@ -56,8 +49,8 @@ fn token(file: &FileRef) -> &FmapToken {
 /// its own, not the zero frame) with the lender's rights. SIGBUS if the
 /// lender is gone or has exec'd (its lending space is gone), the page is
 /// not there (past the end of the file), or it is not memory the lender
-/// owns ([`super::AddrSpace::lendable`]).
-fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
+/// owns ([`super::UserSpace::lendable`]).
+pub(super) fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
     // The lender's range was checked to lie in user space (user.rs), so
@@ -65,7 +58,8 @@ fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultErro
     let addr = index
         .checked_sub(file.first_page())
         .and_then(|page| page.checked_mul(PAGE_SIZE))
-        .and_then(|offset| token.base.checked_add(offset))
+        .and_then(|offset| token.base.get().checked_add(offset))
+        .map(VirtAddr::new)
         .ok_or(FaultError::Bus)?;
     let mut guard = lender.space.lock();
     let space = guard.as_mut().filter(|space| space.id() == token.lender_space).ok_or(FaultError::Bus)?;
@@ -86,78 +80,6 @@ fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultErro
     Ok(frame)
 }
 
-/// Fetches the file page wanted at `virt` of `space` and hands it in,
-/// without holding the lock while it talks to the lender.
-fn fetch_into(space: &Mutex<Option<super::AddrSpace>>, virt: u64) -> core::result::Result<(), FaultError> {
-    let wanted = space.lock().as_ref().and_then(|s| s.file_page_wanted(virt));
-    // The page arrived meanwhile, or the mapping went: the retry decides.
-    let Some((file, index)) = wanted else { return Ok(()) };
-    let frame = fetch(&file, index)?;
-    match space.lock().as_mut() {
-        Some(s) => {
-            s.supply_file_page(virt, &file, index, frame);
-        }
-        None => {
-            super::put_ref(frame);
-        }
-    }
-    Ok(())
-}
-
-/// Resolves a fault at `virt` in `space` (a process's), fetching file
-/// pages from their lenders as needed. What the page-fault handler runs.
-pub fn fault_in(
-    space: &Mutex<Option<super::AddrSpace>>,
-    virt: u64,
-    access: Access,
-) -> core::result::Result<(), FaultError> {
-    for _ in 0..MAX_FETCHES {
-        let result = space.lock().as_mut().map_or(Err(FaultError::Segv), |s| s.fault(virt, access));
-        match result {
-            Err(FaultError::FilePage) => fetch_into(space, virt)?,
-            other => return other,
-        }
-    }
-    Err(FaultError::Bus)
-}
-
-/// How often one user copy may wait for a file page before it gives up
-/// (EFAULT): each wait follows a change by another thread.
-const MAX_FILE_PAGE_WAITS: usize = 8;
-
-/// Runs the user copy `f` on `process`'s address space, under its lock.
-/// Every kernel copy from or to user memory goes through here (a syscall
-/// through `syscall::with_space`; futex and the clear-tid write directly),
-/// so none fails with EFAULT on a lent file page only because it was not
-/// fetched yet.
-///
-/// `f` runs again after it found such a page (`AddrSpace::want`): the page
-/// is fetched from its lender without the lock, so `f` must be retryable
-/// (user copies fail before copying anything). File pages the call
-/// unmapped are handed back after the lock is dropped (`funmap` reports
-/// their write-back itself). EFAULT if the process has no space any more.
-pub fn with_user_space<R>(process: &Process, mut f: impl FnMut(&mut super::AddrSpace) -> Result<R>) -> Result<R> {
-    let mut waits = 0;
-    loop {
-        let mut guard = process.space.lock();
-        let space = guard.as_mut().ok_or(Error::new(EFAULT))?;
-        let result = f(space);
-        let wanted = space.take_wanted();
-        let releases = space.take_file_releases();
-        drop(guard);
-        let _ = send_releases(releases, true);
-        match wanted {
-            Some((virt, access)) if result.is_err() && waits < MAX_FILE_PAGE_WAITS => {
-                waits += 1;
-                if fault_in(&process.space, virt, access).is_err() {
-                    return result;
-                }
-            }
-            _ => return result,
-        }
-    }
-}
-
 /// Asks the scheme behind `description` to lend `[offset, offset + size)`
 /// for a mapping with Redox's `flags`, and makes the lease: `first_page`
 /// and `pages` as mapped, shared or private, writable if the file is open
@@ -173,7 +95,7 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
         description: description.clone(),
         lender: reply.lender,
         lender_space: reply.lender_space,
-        base: reply.address as u64,
+        base: VirtAddr::new(reply.address as u64),
     };
     Ok(tessera_mm::FileMap::new(offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE), shared, writable, Arc::new(token)))
 }
@@ -200,7 +122,7 @@ pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
     let mut result = Ok(());
     for release in coalesce(releases) {
         let token = token(&release.file);
-        let flags = if release.needs_sync { NEEDS_SYNC } else { 0 };
+        let flags = if release.needs_sync { MunmapFlags::NEEDS_SYNC.bits() } else { 0 };
         // Inside the lease, whose offset + length was checked at mmap.
         let sent = match byte_range(release.first_page, release.pages) {
             Some((offset, len)) => token.description.scheme.munmap(token.description.id, offset, len, flags, wait),

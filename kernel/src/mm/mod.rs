@@ -6,20 +6,22 @@
 //!  kernel sections + physical window, no identity map) ──► heap (its own
 //!  virtual region, grown page by page on demand)
 //! ```
-//! User address spaces (`addrspace`) run `tessera-mm`'s grant logic over
+//! User address spaces (`user_space`) run `tessera-mm`'s grant logic over
 //! these page tables and reference-counted frames, with TLB shootdowns
-//! (`tlb`) before any frame is released; `fmap` maps files through their
-//! schemes.
+//! (`tlb`) before any frame is released; `page_fault` resolves faults on
+//! user pages (the CPU's and the kernel's user copies'); `fmap` maps files
+//! through their schemes.
 
-mod addrspace;
 pub mod fmap;
 mod frames;
 mod heap;
+pub mod page_fault;
 mod paging;
 pub mod tlb;
+mod user_space;
 
-pub use addrspace::{AddrSpace, FailInjector, KernelFrames, errno as grant_errno};
 pub use paging::{activate_kernel_only, boot_identity_root};
+pub use user_space::{FailInjector, KernelFrames, UserSpace, errno as grant_errno};
 
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 

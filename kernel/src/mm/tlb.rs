@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  sender (CPU s)                               target (CPU t)
-//!  change PTEs, drop the space's lock
+//!  change PTEs (the space's lock held throughout)
 //!  shootdown(&space.cpus, ranges)
 //!    flush own TLB
 //!    write request s (ranges, generation g)
@@ -27,13 +27,20 @@
 //!   acknowledge a newer request.
 //! - **No deadlock between senders.** A waiting sender serves its own
 //!   mailbox, so two CPUs shooting at each other both finish.
-//! - **The lock rule.** The kernel runs with interrupts off, and a target
-//!   acknowledges only when it next enables them (return to user mode, idle
-//!   wait) or waits for acknowledgements itself. So never call
-//!   [`shootdown`] while holding a spin lock that another CPU may spin on
-//!   with interrupts off: that CPU would never acknowledge. Callers change
-//!   the page table under the address space's lock, drop it, shoot down,
-//!   and then free the frames.
+//! - **The lock rule** (stated here once; `UserSpace::run` and
+//!   `crate::sync` follow it). The kernel runs with interrupts off, so a
+//!   target acknowledges when it next enables them (return to user mode,
+//!   idle wait), when it waits for acknowledgements itself, or while it
+//!   spins on a kernel lock: `crate::sync::Mutex` serves this CPU's mailbox
+//!   in its spin loop ([`serve_pending`]). So a sender may call
+//!   [`shootdown`] holding `sync::Mutex` locks, and it does: `UserSpace::run`
+//!   changes the page table, shoots down and releases the frames all under
+//!   the address space's lock, and a thread of the same process spinning on
+//!   that lock on another CPU acknowledges from its spin loop. It must never
+//!   hold a lock that another CPU may wait for without serving its mailbox
+//!   (a bare `spin` lock, or any wait loop that does not call
+//!   [`serve_pending`]): that CPU would never acknowledge. Frames are freed
+//!   only after the shootdown returns (`Shootdown::finish`).
 //! - **Early acknowledgement.** A target whose bit has left the address
 //!   space's [`CpuSet`] has switched its translation base since, which
 //!   dropped all its user entries (no PCIDs / ASIDs: `arch::activate_user_table`
@@ -55,8 +62,8 @@ use tessera_bootinfo::USER_END;
 
 use super::{RefError, allocate_frame, free_frames, get_ref, put_ref, refcount};
 use crate::arch::{self, irq};
+use crate::config::MAX_CPUS;
 use crate::println;
-use crate::sched::MAX_CPUS;
 
 const _: () = assert!(MAX_CPUS <= CpuSet::CAPACITY, "a CpuSet must hold every CPU");
 
@@ -323,8 +330,8 @@ pub fn cpu_ready() {
 /// On x86_64 by IPI and acknowledgement; on aarch64 by broadcast TLBI.
 /// More than a few ranges or pages become a flush of all user entries.
 ///
-/// Call with the address space's lock dropped: see the lock rule in the
-/// module doc. Never from an interrupt handler.
+/// Locks the caller may hold: see the lock rule in the module doc (the
+/// address space's own lock is fine). Never from an interrupt handler.
 pub fn shootdown(cpus: &CpuSet, ranges: &[Range<u64>]) {
     if arch::tlb::BROADCAST {
         CPUS[arch::cpu_index()].counters.shootdowns.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,8 @@ use tessera_abi::signal::NSIG;
 use tessera_abi::wait;
 
 use super::{Process, State, current, get};
-use crate::sched;
+use crate::sched::{self, Thread};
+use crate::usercopy::UserSlice;
 
 /// Ends the current process with `status` and never returns: every other
 /// thread leaves at its next return to user mode; the last one out ends
@@ -30,7 +31,7 @@ pub fn exit_current(status: usize) -> ! {
 pub(super) fn leave_current(status_if_last: usize) -> ! {
     let me = sched::current();
     let process: Arc<Process> = me.process.clone();
-    super::thread::clear_tid(&me, &process);
+    clear_tid(&me, &process);
     let last = {
         let mut threads = process.threads.lock();
         threads.retain(|t| !Arc::ptr_eq(t, &me));
@@ -81,4 +82,21 @@ pub fn kill(pid: usize, signal: usize) -> Result<()> {
         target.begin_exit(wait::signaled(signal));
     }
     Ok(())
+}
+
+/// Writes 0 to the leaving thread's tid word and wakes a waiter on it.
+fn clear_tid(thread: &Thread, process: &Process) {
+    let addr = thread.clear_tid.swap(0, Ordering::AcqRel);
+    if addr == 0 || !addr.is_multiple_of(4) {
+        return;
+    }
+    // Through the file-page retry: the word may sit in a lent page.
+    let written = UserSlice::new(addr, 4)
+        .and_then(|word| {
+            crate::mm::page_fault::with_user_space(&process.space, |space| word.write(space, &0u32.to_le_bytes()))
+        })
+        .is_ok();
+    if written {
+        crate::futex::wake(process.pid, addr, 1);
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   Process ── pid, ppid, name
-//!      ├── space: AddrSpace         shared by all its threads
+//!      ├── space: UserSpace         shared by all its threads
 //!      ├── files: FileTable         shared by all its threads
 //!      ├── threads: [Thread]        tid = pid for the first one
 //!      └── exit: wait status        set once, when the process starts ending
@@ -39,7 +39,7 @@ pub use wait::waitpid;
 
 use crate::arch::{FpuState, TrapFrame};
 use crate::file::FileTable;
-use crate::mm::{self, AddrSpace};
+use crate::mm::{self, UserSpace};
 use crate::sched::{self, Thread};
 
 /// The first process.
@@ -62,7 +62,7 @@ pub struct Process {
     pub ppid: AtomicUsize,
     pub name: Mutex<String>,
     /// `None` once the process has ended.
-    pub space: Mutex<Option<AddrSpace>>,
+    pub space: Mutex<Option<UserSpace>>,
     pub files: Mutex<FileTable>,
     pub state: Mutex<State>,
     /// `EXITING | status` once the process is ending; 0 while it runs.
@@ -103,7 +103,7 @@ fn next_id() -> usize {
 }
 
 impl Process {
-    fn new(ppid: usize, name: String, space: AddrSpace, files: FileTable, privileged: bool) -> Arc<Self> {
+    fn new(ppid: usize, name: String, space: UserSpace, files: FileTable, privileged: bool) -> Arc<Self> {
         let process = Arc::new(Self {
             pid: next_id(),
             ppid: AtomicUsize::new(ppid),
@@ -235,7 +235,7 @@ pub fn list() -> Vec<(usize, usize, State, String, usize, usize)> {
     processes
         .iter()
         .map(|p| {
-            let pages = p.space.lock().as_ref().map_or(0, AddrSpace::pages);
+            let pages = p.space.lock().as_ref().map_or(0, UserSpace::pages);
             let threads = p.threads.lock().len();
             (p.pid, p.ppid.load(Ordering::Relaxed), *p.state.lock(), p.name.lock().clone(), pages, threads)
         })
@@ -248,7 +248,7 @@ pub fn init_alive() -> bool {
 }
 
 /// Starts init from `space` at `entry` with stack pointer `sp`.
-pub fn spawn_init(space: AddrSpace, files: FileTable, entry: u64, sp: u64) -> Result<Arc<Process>> {
+pub fn spawn_init(space: UserSpace, files: FileTable, entry: u64, sp: u64) -> Result<Arc<Process>> {
     let process = Process::new(0, String::from("init"), space, files, true);
     process.start_main_thread(&TrapFrame::new_user(entry, sp), FpuState::new())?;
     Ok(process)
@@ -294,7 +294,7 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
 /// once [`thread::stop_siblings`] has left the caller the only thread). The
 /// privilege goes unless `keep-on-exec` was armed (which this consumes); a
 /// failed exec never gets here and leaves both as they were.
-pub fn replace_space(space: AddrSpace, name: String) {
+pub fn replace_space(space: UserSpace, name: String) {
     let process = current();
     // The old space is dropped only after the switch.
     sched::enter_user_space(&space);

@@ -9,10 +9,9 @@ use tessera_abi::error::{EAGAIN, EINTR, EINVAL, Error, Result};
 use tessera_abi::wait;
 use tessera_bootinfo::USER_END;
 
-use super::{Process, current, next_id};
+use super::{current, next_id};
 use crate::arch::{FpuState, TrapFrame};
 use crate::sched::{self, Thread};
-use crate::usercopy::UserSlice;
 
 /// Most threads one process may have (each costs a kernel stack). One more
 /// is EAGAIN, as Linux's thread limits.
@@ -59,21 +58,6 @@ pub fn clone_thread(entry: usize, stack_top: usize, arg: usize, tls: usize) -> R
 pub fn exit_thread(status: usize, clear_tid_ptr: usize) -> ! {
     sched::current().clear_tid.store(clear_tid_ptr, Ordering::Release);
     super::exit::leave_current(wait::exited(status))
-}
-
-/// Writes 0 to the leaving thread's tid word and wakes a waiter on it.
-pub(super) fn clear_tid(thread: &Thread, process: &Process) {
-    let addr = thread.clear_tid.swap(0, Ordering::AcqRel);
-    if addr == 0 || !addr.is_multiple_of(4) {
-        return;
-    }
-    // Through the file-page retry: the word may sit in a lent page.
-    let written = UserSlice::new(addr, 4)
-        .and_then(|word| crate::mm::fmap::with_user_space(process, |space| word.write(space, &0u32.to_le_bytes())))
-        .is_ok();
-    if written {
-        crate::futex::wake(process.pid, addr, 1);
-    }
 }
 
 /// Stops every other thread of the calling process and waits until they

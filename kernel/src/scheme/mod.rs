@@ -51,7 +51,7 @@ pub struct FmapLease {
     pub address: usize,
     /// The process whose address space holds those pages (the daemon that answered).
     pub lender: Weak<crate::process::Process>,
-    /// That address space's id ([`crate::mm::AddrSpace::id`]) when it
+    /// That address space's id ([`crate::mm::UserSpace::id`]) when it
     /// answered: the lease dies with it (an exec replaces it).
     pub lender_space: u64,
 }

@@ -106,7 +106,7 @@ enum Limit {
 }
 
 /// The `sys:limits` text of `space`: one `NAME VALUE` line per limit.
-fn render_limits(space: &mm::AddrSpace) -> String {
+fn render_limits(space: &mm::UserSpace) -> String {
     let mut text = match space.max_mapped_pages() {
         Some(pages) => format!("as {}\n", pages.saturating_mul(rmm::PAGE_SIZE)),
         None => String::from("as unlimited\n"),

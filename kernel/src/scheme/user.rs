@@ -254,7 +254,7 @@ impl UserScheme {
         // Who answers, and from which address space (before the queue's
         // lock: a space lock is never taken under it).
         let responder = process::current();
-        let responder_space = responder.space.lock().as_ref().map_or(0, crate::mm::AddrSpace::id);
+        let responder_space = responder.space.lock().as_ref().map_or(0, crate::mm::UserSpace::id);
         let mut queue = self.queue.lock();
         let Some(call) = queue.calls.get_mut(&cqe.tag) else {
             // The caller gave up (or the tag is stale): nobody to answer.

@@ -1,7 +1,7 @@
 //! Memory calls: `fmap` (mmap), `funmap` (munmap), `mprotect`, `mremap`,
 //! `madvise`, `msync`. Each converts Redox's flags (kernel/abi `mm`) to
 //! `tessera-mm`'s, runs the operation on the caller's address space
-//! ([`crate::mm::AddrSpace::run`]: TLB shootdown, then frames released) and
+//! ([`crate::mm::UserSpace::run`]: TLB shootdown, then frames released) and
 //! turns its error into the Linux errno. Every operation is all or nothing.
 
 use alloc::sync::Arc;
@@ -9,61 +9,63 @@ use tessera_abi::Map;
 use tessera_abi::error::{EACCES, EINVAL, EOPNOTSUPP, EOVERFLOW, Error, Result};
 use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
-use rmm::PAGE_SIZE;
-use tessera_abi::flag::{O_ACCMODE, O_WRONLY};
+use rmm::{PAGE_SIZE, VirtAddr};
+use tessera_abi::flag::{self, MremapFlags, O_ACCMODE, O_WRONLY};
 use tessera_mm::{Access, Advice, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags};
 
 use super::with_space;
 use crate::file::Description;
-use crate::mm::{KernelFrames, fmap, grant_errno};
+use crate::mm::{KernelFrames, fmap, grant_errno, page_fault};
 use crate::process;
 use crate::scheme::MemorySource;
 use crate::usercopy::UserSlice;
 
-/// Redox's `MapFlags` bits.
-const PROT_EXEC: usize = 0x0001_0000;
-const PROT_WRITE: usize = 0x0002_0000;
-const PROT_READ: usize = 0x0004_0000;
-const PROT_MASK: usize = PROT_EXEC | PROT_WRITE | PROT_READ;
-const MAP_SHARED: usize = 0x0001;
-const MAP_PRIVATE: usize = 0x0002;
-const MAP_FIXED: usize = 0x0004;
-/// Redox's MAP_FIXED_NOREPLACE is 0xC: the FIXED bit plus this one.
-const MAP_NOREPLACE_BIT: usize = 0x0008;
-/// Redox's MAP_LAZY: a file mapping fetches its pages on first touch
-/// instead of at mmap (kernel memory is lazy anyway).
-const MAP_LAZY: usize = 0x0010;
+/// Redox's `MapFlags` (`tessera-abi`, `flag`): PROT_* and MAP_* bits in one word.
+type RedoxMapFlags = flag::MapFlags;
+/// The PROT_* bits.
+const PROT_MASK: RedoxMapFlags =
+    RedoxMapFlags::PROT_READ.union(RedoxMapFlags::PROT_WRITE).union(RedoxMapFlags::PROT_EXEC);
+/// Redox's MAP_FIXED_NOREPLACE is the FIXED bit plus this one.
+const MAP_NOREPLACE_BIT: RedoxMapFlags = RedoxMapFlags::MAP_FIXED_NOREPLACE.difference(RedoxMapFlags::MAP_FIXED);
 /// File mappings up to this many pages are fetched whole at mmap (unless
 /// MAP_LAZY); larger ones page by page on fault, so that mapping a large
 /// file and touching a few pages costs a few pages.
 const EAGER_FILE_PAGES: u64 = 64;
-const MAP_KNOWN: usize =
-    PROT_MASK | MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_NOREPLACE_BIT | MAP_LAZY | MAP_POPULATE | MAP_GROWSDOWN;
+/// Every bit `fmap` takes: Redox's (MAP_LAZY only matters for a file
+/// mapping, which fetches its pages on first touch instead of at mmap)
+/// and Tessera's MAP_POPULATE and MAP_GROWSDOWN.
+const MAP_KNOWN: usize = RedoxMapFlags::all().bits() | MAP_POPULATE | MAP_GROWSDOWN;
+
+/// A user address as the call passed it: the one conversion from the raw
+/// register word (`tessera-mm` checks that it is in the user range).
+fn user_addr(addr: usize) -> VirtAddr {
+    VirtAddr::new(addr as u64)
+}
 
 /// The protection that Redox's PROT_* bits in `flags` ask for.
-fn prot(flags: usize) -> Prot {
+fn prot(flags: RedoxMapFlags) -> Prot {
     let mut prot = Prot::NONE;
-    prot.set(Prot::READ, flags & PROT_READ != 0);
-    prot.set(Prot::WRITE, flags & PROT_WRITE != 0);
-    prot.set(Prot::EXEC, flags & PROT_EXEC != 0);
+    prot.set(Prot::READ, flags.contains(RedoxMapFlags::PROT_READ));
+    prot.set(Prot::WRITE, flags.contains(RedoxMapFlags::PROT_WRITE));
+    prot.set(Prot::EXEC, flags.contains(RedoxMapFlags::PROT_EXEC));
     prot
 }
 
-fn map_flags(flags: usize) -> Result<MapFlags> {
-    if flags & !MAP_KNOWN != 0 {
+fn map_flags(flags: RedoxMapFlags) -> Result<MapFlags> {
+    if flags.bits() & !MAP_KNOWN != 0 {
         return Err(Error::new(EINVAL));
     }
     let mut out = MapFlags::empty();
-    out.set(MapFlags::SHARED, flags & MAP_SHARED != 0);
-    out.set(MapFlags::PRIVATE, flags & MAP_PRIVATE != 0);
-    match (flags & MAP_FIXED != 0, flags & MAP_NOREPLACE_BIT != 0) {
+    out.set(MapFlags::SHARED, flags.contains(RedoxMapFlags::MAP_SHARED));
+    out.set(MapFlags::PRIVATE, flags.contains(RedoxMapFlags::MAP_PRIVATE));
+    match (flags.contains(RedoxMapFlags::MAP_FIXED), flags.contains(MAP_NOREPLACE_BIT)) {
         (true, true) => out |= MapFlags::FIXED_NOREPLACE,
         (true, false) => out |= MapFlags::FIXED,
         (false, true) => return Err(Error::new(EINVAL)),
         (false, false) => {}
     }
-    out.set(MapFlags::POPULATE, flags & MAP_POPULATE != 0);
-    out.set(MapFlags::GROWSDOWN, flags & MAP_GROWSDOWN != 0);
+    out.set(MapFlags::POPULATE, flags.bits() & MAP_POPULATE != 0);
+    out.set(MapFlags::GROWSDOWN, flags.bits() & MAP_GROWSDOWN != 0);
     Ok(out)
 }
 
@@ -74,9 +76,8 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     if map_len != core::mem::size_of::<Map>() {
         return Err(Error::new(EINVAL));
     }
-    let bytes = with_space(|space| UserSlice::new(map_ptr, map_len)?.read(space))?;
-    let word = |i: usize| usize::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    let (offset, size, flags, address) = (word(0), word(1), word(2), word(3));
+    let map: Map = with_space(|space| UserSlice::new(map_ptr, map_len)?.read_value(space))?;
+    let (offset, size, flags, address) = (map.offset, map.size, map.flags, user_addr(map.address));
     let map_flags = map_flags(flags)?;
     if !offset.is_multiple_of(rmm::PAGE_SIZE as usize) {
         return Err(Error::new(EINVAL));
@@ -87,7 +88,7 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
         let file = process::current().files.lock().get(fd)?;
         match file.description.scheme.memory_source(file.description.id) {
             Err(e) if e.errno == EOPNOTSUPP => {
-                return map_file(&file.description, offset as u64, size as u64, flags, map_flags, address as u64);
+                return map_file(&file.description, offset as u64, size as u64, flags, map_flags, address);
             }
             source => source?,
         }
@@ -111,9 +112,7 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
         let pages = (size as u64).div_ceil(PAGE_SIZE);
         crate::mm::reserve_heap_for((pages as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
     }
-    let request = MmapRequest::anonymous(size as u64, prot(flags), map_flags)
-        .at(rmm::VirtAddr::new(address as u64))
-        .source(source);
+    let request = MmapRequest::anonymous(size as u64, prot(flags), map_flags).at(address).source(source);
     let result =
         with_space(|space| space.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(grant_errno));
     // The request's handle on an object (the mapping took its own).
@@ -128,9 +127,9 @@ fn map_file(
     description: &Arc<Description>,
     offset: u64,
     size: u64,
-    flags: usize,
+    flags: RedoxMapFlags,
     map_flags: MapFlags,
-    address: u64,
+    address: VirtAddr,
 ) -> Result<usize> {
     let pages = size.div_ceil(PAGE_SIZE);
     let shared = map_flags.contains(MapFlags::SHARED);
@@ -148,31 +147,31 @@ fn map_file(
     if description.flags & O_ACCMODE == O_WRONLY {
         return Err(Error::new(EACCES));
     }
-    let file = fmap::lease(description, offset, len, flags, shared)?;
-    let request = MmapRequest::anonymous(len, prot(flags), map_flags)
-        .at(rmm::VirtAddr::new(address))
-        .source(MapSource::File { file: file.clone() });
+    let file = fmap::lease(description, offset, len, flags.bits(), shared)?;
+    let request =
+        MmapRequest::anonymous(len, prot(flags), map_flags).at(address).source(MapSource::File { file: file.clone() });
     let mapped =
         with_space(|space| space.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(grant_errno));
     let addr = match mapped {
-        Ok(addr) => addr.get(),
+        Ok(addr) => addr,
         Err(e) => {
             // The mapping never took the lease's pin: hand the pages back.
             fmap::abandon(file);
             return Err(e);
         }
     };
-    let eager = (pages <= EAGER_FILE_PAGES && flags & MAP_LAZY == 0) || map_flags.contains(MapFlags::POPULATE);
+    let eager = (pages <= EAGER_FILE_PAGES && !flags.contains(RedoxMapFlags::MAP_LAZY))
+        || map_flags.contains(MapFlags::POPULATE);
     if eager && prot(flags).is_accessible() {
         let space = &process::current().space;
         for page in 0..pages {
             // Past the end of the file the rest is SIGBUS on touch.
-            if fmap::fault_in(space, addr + page * PAGE_SIZE, Access::Read).is_err() {
+            if page_fault::fault_in(space, addr.add(page * PAGE_SIZE), Access::Read).is_err() {
                 break;
             }
         }
     }
-    Ok(addr as usize)
+    Ok(addr.get() as usize)
 }
 
 /// `funmap(addr, len)`: unmaps any page range (Linux's munmap). File pages
@@ -183,9 +182,8 @@ pub fn funmap(addr: usize, len: usize) -> Result<usize> {
     let process = process::current();
     let mut guard = process.space.lock();
     let space = guard.as_mut().expect("a running process has a space");
-    let result = space
-        .run(|grants, frames, tlb| grants.munmap(frames, rmm::VirtAddr::new(addr as u64), len as u64, tlb))
-        .map_err(grant_errno);
+    let result =
+        space.run(|grants, frames, tlb| grants.munmap(frames, user_addr(addr), len as u64, tlb)).map_err(grant_errno);
     let releases = space.take_file_releases();
     drop(guard);
     result?;
@@ -194,14 +192,13 @@ pub fn funmap(addr: usize, len: usize) -> Result<usize> {
 
 /// `mprotect(addr, len, prot)`: `prot` holds only Redox's PROT_* bits.
 pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize> {
-    if flags & !PROT_MASK != 0 {
+    if flags & !PROT_MASK.bits() != 0 {
         return Err(Error::new(EINVAL));
     }
+    let flags = RedoxMapFlags::from_bits_retain(flags);
     with_space(|space| {
         space
-            .run(|grants, frames, tlb| {
-                grants.mprotect(frames, rmm::VirtAddr::new(addr as u64), len as u64, prot(flags), tlb)
-            })
+            .run(|grants, frames, tlb| grants.mprotect(frames, user_addr(addr), len as u64, prot(flags), tlb))
             .map_err(grant_errno)
     })
     .map(|()| 0)
@@ -211,7 +208,7 @@ pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize> {
 pub fn mremap(old_addr: usize, old_len: usize, new_addr: usize, new_len: usize, flags: usize) -> Result<usize> {
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         // Redox's KEEP_OLD (aliasing the old range) is not implemented.
-        return Err(Error::new(if flags & 4 != 0 { EOPNOTSUPP } else { EINVAL }));
+        return Err(Error::new(if flags & MremapFlags::KEEP_OLD.bits() != 0 { EOPNOTSUPP } else { EINVAL }));
     }
     let mut remap = RemapFlags::empty();
     remap.set(RemapFlags::MAYMOVE, flags & MREMAP_MAYMOVE != 0);
@@ -227,11 +224,11 @@ pub fn mremap(old_addr: usize, old_len: usize, new_addr: usize, new_len: usize, 
             .run(|grants, frames, tlb| {
                 grants.mremap(
                     frames,
-                    rmm::VirtAddr::new(old_addr as u64),
+                    user_addr(old_addr),
                     old_len as u64,
                     new_len as u64,
                     remap,
-                    rmm::VirtAddr::new(new_addr as u64),
+                    user_addr(new_addr),
                     tlb,
                 )
             })
@@ -245,7 +242,7 @@ pub fn madvise(addr: usize, len: usize, advice: usize) -> Result<usize> {
     let advice = Advice::from_raw(advice).map_err(grant_errno)?;
     with_space(|space| {
         space
-            .run(|grants, frames, tlb| grants.madvise(frames, rmm::VirtAddr::new(addr as u64), len as u64, advice, tlb))
+            .run(|grants, frames, tlb| grants.madvise(frames, user_addr(addr), len as u64, advice, tlb))
             .map_err(grant_errno)
     })
     .map(|()| 0)
@@ -259,10 +256,8 @@ pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
     let flags = u32::try_from(flags).map_err(|_| Error::new(EINVAL))?;
     let flags = MsyncFlags::from_raw(flags).map_err(grant_errno)?;
     let files = with_space(|space| {
-        space
-            .run(|grants, _, _| grants.msync(rmm::VirtAddr::new(addr as u64), len as u64, flags))
-            .map_err(grant_errno)?;
-        space.file_ranges(addr as u64, len as u64)
+        space.run(|grants, _, _| grants.msync(user_addr(addr), len as u64, flags)).map_err(grant_errno)?;
+        space.file_ranges(user_addr(addr), len as u64)
     })?;
     fmap::sync(files, raw).map(|()| 0)
 }

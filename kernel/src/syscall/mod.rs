@@ -15,9 +15,9 @@ use crate::arch::TrapFrame;
 
 /// Runs `f` with the calling process's address space, under its lock;
 /// a user copy that met a file page not fetched yet is retried after the
-/// page is fetched (see [`crate::mm::fmap::with_user_space`]).
-fn with_space<R>(f: impl FnMut(&mut crate::mm::AddrSpace) -> Result<R>) -> Result<R> {
-    crate::mm::fmap::with_user_space(&crate::process::current(), f)
+/// page is fetched (see [`crate::mm::page_fault::with_user_space`]).
+fn with_space<R>(f: impl FnMut(&mut crate::mm::UserSpace) -> Result<R>) -> Result<R> {
+    crate::mm::page_fault::with_user_space(&crate::process::current().space, f)
 }
 
 /// Calls that give memory back (or end a process) run even when the kernel

@@ -73,17 +73,15 @@ pub fn waitpid(pid: usize, status_ptr: usize, options: usize) -> Result<usize> {
 /// Reads an array of `count` `[ptr, len]` pairs and the strings they name.
 /// E2BIG once the strings add up to more than a new stack takes: checked
 /// before each is copied, so a huge length never reaches the kernel heap.
-fn read_strings(space: &mut crate::mm::AddrSpace, array: usize, count: usize) -> Result<Vec<String>> {
+fn read_strings(space: &mut crate::mm::UserSpace, array: usize, count: usize) -> Result<Vec<String>> {
     if count > MAX_ARGS {
         return Err(Error::new(E2BIG));
     }
-    let table = UserSlice::new(array, count * 16)?.read(space)?;
+    let table: Vec<[usize; 2]> = UserSlice::new(array, count * 16)?.read_values(space)?;
     let mut total_bytes = 0usize;
     table
-        .chunks_exact(16)
-        .map(|pair| {
-            let ptr = usize::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
-            let len = usize::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
+        .into_iter()
+        .map(|[ptr, len]| {
             total_bytes = total_bytes.saturating_add(len).saturating_add(1);
             if total_bytes > exec::MAX_ARGS_BYTES {
                 return Err(Error::new(E2BIG));

@@ -37,9 +37,8 @@ pub fn clock_gettime(clock: usize, out: usize) -> Result<usize> {
 /// The relative `TimeSpec` at `ptr`, in ns; EINVAL if negative or
 /// unnormalised.
 fn read_duration(ptr: usize) -> Result<u64> {
-    let bytes = with_space(|space| UserSlice::new(ptr, TIMESPEC_BYTES)?.read(space))?;
-    let sec = i64::from_le_bytes(bytes[0..8].try_into().expect("8 bytes"));
-    let nsec = i32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    let time: TimeSpec = with_space(|space| UserSlice::new(ptr, TIMESPEC_BYTES)?.read_value(space))?;
+    let (sec, nsec) = (time.tv_sec, time.tv_nsec);
     if sec < 0 || !(0..NANOS_PER_SEC as i32).contains(&nsec) {
         return Err(Error::new(EINVAL));
     }

@@ -73,7 +73,6 @@ pub fn init_cpu() -> Result<(), &'static str> {
     timer::stop();
     let ipis = (1 << IpiKind::Reschedule.id()) | (1 << IpiKind::TlbShootdown.id());
     gic::init_cpu(ipis)?;
-    crate::mm::tlb::cpu_ready();
     Ok(())
 }
 

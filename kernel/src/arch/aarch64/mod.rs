@@ -5,6 +5,10 @@
 
 mod context;
 mod dtb;
+// Before the modules that print (`arch_println!`).
+#[macro_use]
+#[path = "../hooks.rs"]
+pub mod hooks;
 mod power;
 pub mod protect;
 pub mod serial;
@@ -31,7 +35,7 @@ pub use trap::TrapFrame;
 use rmm::{PageSize, PhysAddr};
 use tessera_bootinfo::KernelArgs;
 
-use crate::ExitCode;
+pub use hooks::{Access, ExitCode, FaultInfo, Hooks, set_hooks};
 
 pub const NAME: &str = "aarch64";
 /// Where [`cpu_count`] gets its answer.
@@ -57,7 +61,7 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     if let Some(uart) = dtb::uart_phys(args) {
         serial::init(uart);
     }
-    crate::start(args)
+    hooks::enter_kernel(args)
 }
 
 /// An IRQ arrived: handle every interrupt the GIC has for this CPU. A TLB
@@ -65,9 +69,9 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
 fn irq_entry(frame: &mut TrapFrame) {
     while let Some(id) = irq::acknowledge() {
         if id == irq::IpiKind::TlbShootdown.id() {
-            crate::mm::tlb::handle_ipi();
+            hooks::tlb_shootdown();
         }
-        crate::trap::interrupt(frame, id);
+        hooks::interrupt(frame, id);
     }
 }
 

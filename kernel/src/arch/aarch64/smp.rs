@@ -197,7 +197,7 @@ extern "C" fn secondary_entry(index: usize) -> ! {
     super::context::init_fpu();
     super::protect::init_cpu();
     ARRIVED.store(index, Ordering::SeqCst);
-    crate::smp::secondary_main(index)
+    super::hooks::secondary_main(index)
 }
 
 /// This CPU's index.

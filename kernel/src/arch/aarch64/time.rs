@@ -19,7 +19,6 @@ use tessera_bootinfo::KernelArgs;
 use tessera_time::{DateTime, TickScale};
 
 use super::{devtree, gic, irq, rtc, timer};
-use crate::println;
 
 const NS_PER_SECOND: u64 = 1_000_000_000;
 
@@ -93,12 +92,12 @@ pub fn selftest() {
     let wall_seconds = realtime_ns() / NS_PER_SECOND;
     let date = DateTime::from_unix_seconds(wall_seconds);
     assert_eq!(date.to_unix_seconds(), Some(wall_seconds), "time: calendar conversion does not round-trip");
-    println!(
+    arch_println!(
         "time: generic timer {} Hz, realtime {date} UTC{}",
         clocks.counter.hz(),
         if clocks.have_rtc { "" } else { " (no PL031 RTC: counting from the epoch)" }
     );
-    println!("time: counter frequency from CNTFRQ_EL0, no calibration; init took {} us", clocks.init_ns / 1000);
+    arch_println!("time: counter frequency from CNTFRQ_EL0, no calibration; init took {} us", clocks.init_ns / 1000);
 
     let intid = irq::TIMER_VECTOR;
     assert!(!gic::is_private_pending(intid), "timer: INTID {intid} pending before the timer was armed");
@@ -127,7 +126,7 @@ pub fn selftest() {
         waited_ns >= PERIOD_NS * 9 / 10,
         "timer: armed {PERIOD_NS} ns but fired after {waited_ns} ns: the counter frequency is wrong"
     );
-    println!("timer: armed {PERIOD_NS} ns, fired (pending seen after {} us)", waited_ns / 1000);
+    arch_println!("timer: armed {PERIOD_NS} ns, fired (pending seen after {} us)", waited_ns / 1000);
 
     // The IPI path, to this CPU only (the others are not running the
     // kernel yet): the SGI must become pending here; then it is cleared.
@@ -142,5 +141,5 @@ pub fn selftest() {
     let waited_ns = monotonic_ns() - sent_at;
     gic::clear_private_pending(sgi);
     assert!(!gic::is_private_pending(sgi), "ipi: SGI {sgi} still pending after clearing it");
-    println!("ipi: SGI {sgi} to this CPU (affinity {me:#x}) pending after {} us, cleared", waited_ns / 1000);
+    arch_println!("ipi: SGI {sgi} to this CPU (affinity {me:#x}) pending after {} us, cleared", waited_ns / 1000);
 }

@@ -9,8 +9,7 @@ use core::fmt::Write;
 
 use tessera_abi::signal;
 
-use crate::trap::{self, FaultInfo};
-use crate::{ExitCode, console};
+use super::hooks::{self, Access, ExitCode, FaultInfo, SerialWriter};
 
 /// What the vector stubs save.
 #[repr(C)]
@@ -186,15 +185,15 @@ const EC_SVC64: u64 = 0x15;
 /// 0b0010xx, 0b0011xx) — what the access was: an instruction abort (EC
 /// 0x20) is an execution, a data abort (EC 0x24) a write if ISS.WnR (bit 6)
 /// is set (Arm ARM D17.2.37, ESR_EL1).
-fn page_fault_access(esr: u64) -> Option<trap::Access> {
+fn page_fault_access(esr: u64) -> Option<Access> {
     let status = esr & 0x3F;
     if !(0b00_0100..=0b00_1111).contains(&status) {
         return None;
     }
     match esr >> 26 {
-        0x20 => Some(trap::Access::Execute),
-        0x24 if esr & (1 << 6) != 0 => Some(trap::Access::Write),
-        0x24 => Some(trap::Access::Read),
+        0x20 => Some(Access::Execute),
+        0x24 if esr & (1 << 6) != 0 => Some(Access::Write),
+        0x24 => Some(Access::Read),
         _ => None,
     }
 }
@@ -215,7 +214,7 @@ fn user_fault(esr: u64) -> (usize, bool) {
 extern "C" fn trap_handler(kind: u64, frame: &mut TrapFrame) {
     match kind {
         // Synchronous, from EL0 (AArch64).
-        8 if frame.esr >> 26 == EC_SVC64 => trap::syscall(frame),
+        8 if frame.esr >> 26 == EC_SVC64 => hooks::syscall(frame),
         8 => {
             let (signal, has_address) = user_fault(frame.esr);
             let info = FaultInfo {
@@ -224,7 +223,7 @@ extern "C" fn trap_handler(kind: u64, frame: &mut TrapFrame) {
                 address: has_address.then_some(frame.far),
                 access: page_fault_access(frame.esr),
             };
-            trap::user_fault(frame, info)
+            hooks::user_fault(frame, info)
         }
         // IRQ from EL1 or EL0.
         5 | 9 => super::irq_entry(frame),
@@ -237,7 +236,7 @@ extern "C" fn trap_handler(kind: u64, frame: &mut TrapFrame) {
 
 /// Prints the report of an unexpected exception and stops.
 fn kernel_fault(kind: u64, frame: &TrapFrame) -> ! {
-    let mut out = console::emergency_writer();
+    let mut out = SerialWriter;
     let origin = ["current EL, SP_EL0", "current EL, SP_ELx", "lower EL, AArch64", "lower EL, AArch32"];
     let _ = writeln!(
         out,
@@ -264,5 +263,5 @@ fn kernel_fault(kind: u64, frame: &TrapFrame) -> ! {
         }
         let _ = writeln!(out);
     }
-    crate::stop(ExitCode::Failure)
+    hooks::stop(ExitCode::Failure)
 }

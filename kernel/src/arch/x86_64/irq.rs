@@ -70,7 +70,6 @@ pub fn init(_args: &KernelArgs) -> Result<(), &'static str> {
 /// arrive from here on, so the CPU joins the TLB shootdowns (`mm::tlb`).
 pub fn init_cpu() -> Result<(), &'static str> {
     apic::init_cpu(SPURIOUS_VECTOR as u8, TIMER_VECTOR as u8, APIC_ERROR_VECTOR as u8)?;
-    crate::mm::tlb::cpu_ready();
     Ok(())
 }
 

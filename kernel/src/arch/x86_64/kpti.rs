@@ -29,8 +29,8 @@ use tessera_bootinfo::PHYS_OFFSET;
 use x86_64::structures::gdt::GlobalDescriptorTable;
 use x86_64::structures::tss::TaskStateSegment;
 
-use super::percpu::PerCpu;
-use crate::sched::MAX_CPUS;
+use super::percpu::{self, PerCpu};
+use crate::config::MAX_CPUS;
 
 /// Bytes of each CPU's entry stack: the CPU pushes at most the interrupt
 /// frame here, and the entry and exit code a few words more.
@@ -60,6 +60,19 @@ pub fn area(index: usize) -> *mut CpuEntryArea {
     AREAS.0[index].get().cast()
 }
 
+/// Fills CPU `index`'s per-CPU block in its entry area and points GS at it
+/// (`percpu`); run by that CPU, first thing (the boot CPU's entry, a
+/// secondary's start).
+pub fn install_cpu(index: usize, tss: *mut TaskStateSegment) {
+    let area = area(index);
+    // SAFETY: only the addresses of two fields of CPU `index`'s area.
+    let (block, stack) = unsafe { (&raw mut (*area).percpu, &raw const (*area).stack) };
+    let entry_stack_top = stack as u64 + ENTRY_STACK_BYTES as u64;
+    // SAFETY: each CPU installs only its own index, so the block is this
+    // CPU's alone; `tss` is its TSS (the caller's `gdt::init_*`).
+    unsafe { percpu::install(block, index, tss, entry_stack_top, kernel_root().get()) };
+}
+
 unsafe extern "C" {
     static __entry_text_start: u8;
     static __entry_text_end: u8;
@@ -80,7 +93,7 @@ pub fn kernel_root() -> PhysAddr {
 struct AllocatorFrames;
 impl FrameAllocator for AllocatorFrames {
     fn allocate_frame(&mut self) -> Option<PhysAddr> {
-        crate::mm::allocate_frame()
+        super::hooks::allocate_frame()
     }
 }
 

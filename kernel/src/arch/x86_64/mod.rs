@@ -6,6 +6,10 @@
 mod acpi;
 mod context;
 mod gdt;
+// Before the modules that print (`arch_println!`).
+#[macro_use]
+#[path = "../hooks.rs"]
+pub mod hooks;
 mod kpti;
 mod percpu;
 mod power;
@@ -19,7 +23,6 @@ pub use smp::{cpu_ids, identity_ranges, start_cpu};
 
 // Interrupts and time (docs/interrupts.md): `irq` and `time` are the
 // arch-neutral interfaces, the others their devices.
-#[allow(dead_code, reason = "IPIs and hardware CPU ids are used by SMP bring-up, which comes next")]
 mod apic;
 #[path = "../guard.rs"]
 mod guard;
@@ -36,7 +39,7 @@ pub use trap::TrapFrame;
 use rmm::{PageSize, PhysAddr};
 use tessera_bootinfo::KernelArgs;
 
-use crate::ExitCode;
+pub use hooks::{Access, ExitCode, FaultInfo, Hooks, set_hooks};
 
 pub const NAME: &str = "x86_64";
 /// Where [`cpu_count`] gets its answer.
@@ -57,14 +60,14 @@ const DEBUG_EXIT_PORT: u16 = 0xF4;
 pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     serial::init();
     let tss = gdt::init_boot();
-    percpu::init_boot(tss);
+    kpti::install_cpu(0, tss);
     trap::init();
     context::init_fpu();
     protect::init_cpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever; `check` validates its magic and version.
     let args = unsafe { &*args };
-    crate::start(args)
+    hooks::enter_kernel(args)
 }
 
 /// Exits QEMU with the status the harness expects (33 pass, 35 fail).
@@ -184,9 +187,10 @@ pub fn physical_address_bits() -> u32 {
 /// caches snoop stores (Intel SDM Vol. 3A §11.6 "Self-modifying code").
 pub fn sync_icache(_frame_virt: u64) {}
 
-/// TLB maintenance of user mappings, for `mm::tlb`. User entries are
-/// non-global (rmm's x86_64 format sets G on kernel entries only), so a CR3
-/// write drops them all (Intel SDM Vol. 3A §4.10.4.1 "Operations that
+/// TLB maintenance of user mappings, for `mm::tlb`. No entry is global
+/// (rmm's x86_64 format sets G on kernel entries only, and
+/// [`activate_tables`] turns CR4.PGE off for `kpti`), so a CR3 write drops
+/// them all (Intel SDM Vol. 3A §4.10.4.1 "Operations that
 /// Invalidate TLBs and Paging-Structure Caches"; no PCIDs: CR4.PCIDE = 0).
 pub mod tlb {
     /// Whether [`flush_user_pages`] and [`flush_user_all`] reach every CPU.

@@ -7,8 +7,6 @@
 
 use x86_64::structures::tss::TaskStateSegment;
 
-use super::kpti;
-
 /// Field offsets used by the assembly in `trap.rs`.
 pub const USER_RSP_OFFSET: usize = 8;
 pub const KERNEL_RSP_OFFSET: usize = 16;
@@ -51,38 +49,36 @@ fn wrmsr(msr: u32, value: u64) {
     unsafe { core::arch::asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32) };
 }
 
-/// Fills CPU `index`'s block in its entry area and points GS at it. Traps
-/// from ring 3 arrive on the entry stack (TSS.rsp0), whose top is fixed.
-fn install(index: usize, tss: *mut TaskStateSegment) {
-    let area = kpti::area(index);
-    // SAFETY: the area is this CPU's alone, not yet shared; `tss` is its TSS.
+/// Fills CPU `index`'s block at `block` (in its entry area:
+/// `kpti::install_cpu`) and points GS at it. Traps from ring 3 arrive on the
+/// entry stack (TSS.rsp0), whose top `entry_stack_top` is fixed.
+///
+/// # Safety
+/// `block` is CPU `index`'s block, valid for writes and used by no other
+/// CPU; `tss` is that CPU's TSS.
+pub unsafe fn install(
+    block: *mut PerCpu,
+    index: usize,
+    tss: *mut TaskStateSegment,
+    entry_stack_top: u64,
+    kernel_cr3: u64,
+) {
+    // SAFETY: per the contract: the block and the TSS are this CPU's alone.
     unsafe {
-        let ptr = &raw mut (*area).percpu;
-        let stack_top = (&raw const (*area).stack) as u64 + kpti::ENTRY_STACK_BYTES as u64;
-        ptr.write(PerCpu {
-            self_ptr: ptr as u64,
+        block.write(PerCpu {
+            self_ptr: block as u64,
             user_rsp: 0,
             kernel_rsp: 0,
             index: index as u64,
             tss,
-            kernel_cr3: kpti::kernel_root().get(),
-            user_cr3: kpti::kernel_root().get(),
-            entry_iret: stack_top - IRET_FRAME_BYTES,
+            kernel_cr3,
+            user_cr3: kernel_cr3,
+            entry_iret: entry_stack_top - IRET_FRAME_BYTES,
         });
-        (*tss).privilege_stack_table[0] = x86_64::VirtAddr::new(stack_top);
-        wrmsr(IA32_GS_BASE, ptr as u64);
+        (*tss).privilege_stack_table[0] = x86_64::VirtAddr::new(entry_stack_top);
     }
+    wrmsr(IA32_GS_BASE, block as u64);
     wrmsr(IA32_KERNEL_GS_BASE, 0);
-}
-
-/// Points GS at the boot CPU's block.
-pub fn init_boot(tss: *mut TaskStateSegment) {
-    install(0, tss);
-}
-
-/// Points GS at CPU `index`'s block.
-pub fn init_secondary(index: usize, tss: *mut TaskStateSegment) {
-    install(index, tss);
 }
 
 /// Records the kernel root for this CPU's entries from ring 3 (the boot CPU

@@ -202,7 +202,7 @@ pub fn fixup(frame: &mut TrapFrame, fault_address: u64) -> bool {
 /// `root` must be a user root that no CPU changes meanwhile.
 pub unsafe fn with_user_table<R>(root: rmm::PhysAddr, f: impl FnOnce() -> R) -> R {
     use tessera_bootinfo::PHYS_OFFSET;
-    let both = crate::mm::allocate_frame().expect("a frame for the probe root");
+    let both = super::hooks::allocate_frame().expect("a frame for the probe root");
     // SAFETY: all three are page tables (or a fresh frame, zeroed first)
     // reachable through the window.
     let (user, kernel, mut mixed) = unsafe {
@@ -222,7 +222,7 @@ pub unsafe fn with_user_table<R>(root: rmm::PhysAddr, f: impl FnOnce() -> R) -> 
     // SAFETY: back to the kernel root; the write drops the mixed root's
     // entries from the TLB before its frame is freed.
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) kernel.root().get(), options(nostack)) };
-    crate::mm::free_frame(both);
+    super::hooks::free_frame(both);
     result
 }
 

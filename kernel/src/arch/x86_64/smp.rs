@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use rmm::PhysAddr;
 use tessera_bootinfo::{KernelArgs, phys_to_virt};
 
-use super::{apic, gdt, percpu, trap};
+use super::{apic, gdt, trap};
 
 /// Where the trampoline runs (page 8: a valid STARTUP vector).
 pub const TRAMPOLINE_PHYS: u64 = 0x8000;
@@ -169,10 +169,10 @@ pub fn start_cpu(hw_id: usize, index: usize, stack_top: u64, boot_root: PhysAddr
 /// Where a started CPU enters the kernel, in long mode on the boot table.
 extern "C" fn secondary_entry(index: usize) -> ! {
     let tss = gdt::init_secondary(index);
-    percpu::init_secondary(index, tss);
+    super::kpti::install_cpu(index, tss);
     trap::init();
     super::context::init_fpu();
     super::protect::init_cpu();
     ARRIVED.store(index, Ordering::SeqCst);
-    crate::smp::secondary_main(index)
+    super::hooks::secondary_main(index)
 }

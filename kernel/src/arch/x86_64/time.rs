@@ -21,7 +21,6 @@ use tessera_bootinfo::KernelArgs;
 use tessera_time::{DateTime, TickScale};
 
 use super::{apic, irq, pit, rtc};
-use crate::println;
 
 const NS_PER_SECOND: u64 = 1_000_000_000;
 /// Calibrate over 10 ms of PIT time.
@@ -187,8 +186,8 @@ pub fn selftest() {
     let wall_seconds = realtime_ns() / NS_PER_SECOND;
     let date = DateTime::from_unix_seconds(wall_seconds);
     assert_eq!(date.to_unix_seconds(), Some(wall_seconds), "time: calendar conversion does not round-trip");
-    println!("time: tsc {} Hz, realtime {date} UTC", clocks.tsc.hz());
-    println!(
+    arch_println!("time: tsc {} Hz, realtime {date} UTC", clocks.tsc.hz());
+    arch_println!(
         "time: calibrated against the 8254 PIT in {} us; local APIC timer {} Hz{}",
         clocks.init_ns / 1000,
         clocks.apic_timer.hz(),
@@ -222,7 +221,7 @@ pub fn selftest() {
         waited_ns >= PERIOD_NS * 9 / 10,
         "timer: armed {PERIOD_NS} ns but fired after {waited_ns} ns: the calibration is off"
     );
-    println!(
+    arch_println!(
         "timer: armed {PERIOD_NS} ns, fired (reload seen after {} us; LVT masked, nothing left pending)",
         waited_ns / 1000
     );

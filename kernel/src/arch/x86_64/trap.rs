@@ -11,9 +11,8 @@ use core::fmt::Write;
 
 use tessera_abi::signal;
 
+use super::hooks::{self, Access, ExitCode, FaultInfo, SerialWriter};
 use super::{gdt, percpu, protect};
-use crate::trap::{self, FaultInfo};
-use crate::{ExitCode, console};
 
 /// The pseudo-vector recorded for `syscall` entries.
 pub const SYSCALL_VECTOR: u64 = 0x100;
@@ -422,13 +421,13 @@ fn cr2() -> u64 {
 
 /// What a page fault's error code says the access was: bit 4 (I/D) an
 /// instruction fetch, bit 1 (W/R) a write (Intel SDM Vol. 3A §4.7).
-fn page_fault_access(error_code: u64) -> trap::Access {
+fn page_fault_access(error_code: u64) -> Access {
     if error_code & (1 << 4) != 0 {
-        trap::Access::Execute
+        Access::Execute
     } else if error_code & (1 << 1) != 0 {
-        trap::Access::Write
+        Access::Write
     } else {
-        trap::Access::Read
+        Access::Read
     }
 }
 
@@ -446,7 +445,7 @@ fn user_signal(vector: u64) -> usize {
 extern "C" fn trap_handler(frame: &mut TrapFrame) {
     protect::on_entry();
     match frame.vector {
-        SYSCALL_VECTOR => trap::syscall(frame),
+        SYSCALL_VECTOR => hooks::syscall(frame),
         0..=31 if frame.is_user() => {
             let address = if frame.vector == 14 { Some(cr2()) } else { None };
             // A reserved bit set in a PTE (RSVD, error-code bit 3: a device
@@ -460,7 +459,7 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
                 address,
                 access: resolvable.then(|| page_fault_access(frame.error_code)),
             };
-            trap::user_fault(frame, info)
+            hooks::user_fault(frame, info)
         }
         0..=31 => {
             // A self-test probe's expected fault resumes the probe.
@@ -471,16 +470,16 @@ extern "C" fn trap_handler(frame: &mut TrapFrame) {
         }
         vector if vector == super::irq::SPURIOUS_VECTOR as u64 => {}
         vector if vector == u64::from(super::irq::IpiKind::TlbShootdown.id()) => {
-            crate::mm::tlb::handle_ipi();
-            trap::interrupt(frame, vector as u32)
+            hooks::tlb_shootdown();
+            hooks::interrupt(frame, vector as u32)
         }
-        vector => trap::interrupt(frame, vector as u32),
+        vector => hooks::interrupt(frame, vector as u32),
     }
 }
 
 /// Prints the report of a kernel-mode exception and stops.
 fn kernel_fault(frame: &TrapFrame) -> ! {
-    let mut out = console::emergency_writer();
+    let mut out = SerialWriter;
     let _ = writeln!(
         out,
         "\nKERNEL FAULT: {} (vector {}, error code {:#x})",
@@ -528,5 +527,5 @@ fn kernel_fault(frame: &TrapFrame) -> ! {
         }
         let _ = writeln!(out);
     }
-    crate::stop(ExitCode::Failure)
+    hooks::stop(ExitCode::Failure)
 }

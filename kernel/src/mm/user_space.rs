@@ -3,7 +3,7 @@
 //! TLB shootdowns (`tlb`).
 //!
 //! ```text
-//!  mm::AddrSpace ── grants: tessera_mm::AddrSpace<KernelTable>   (grants, slots, gaps)
+//!  mm::UserSpace ── grants: tessera_mm::AddrSpace<KernelTable>   (grants, slots, gaps)
 //!                └─ cpus: Arc<CpuSet>    CPUs with this table loaded (set by the scheduler)
 //!  every change: run the tessera-mm operation with a Shootdown, flush the
 //!  Shootdown's ranges on `cpus` (IPI + acknowledgement), then release the
@@ -80,13 +80,13 @@ impl FailInjector {
 /// The injector of the operation each CPU is running (null: none). The
 /// kernel is not preempted, so an operation's allocations all happen on the
 /// CPU that set it.
-static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::sched::MAX_CPUS] =
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::sched::MAX_CPUS];
+static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::config::MAX_CPUS];
 
 /// A frame for user memory or a user page table.
 fn allocate_user_frame() -> Option<PhysAddr> {
     let injector = CURRENT_INJECTOR[arch::cpu_index()].load(Ordering::Acquire);
-    // SAFETY: `AddrSpace::run` sets the pointer from an `Arc` it holds until
+    // SAFETY: `UserSpace::run` sets the pointer from an `Arc` it holds until
     // it clears it again, on this CPU.
     if !injector.is_null() && unsafe { &*injector }.should_fail() {
         return None;
@@ -177,7 +177,7 @@ pub struct KernelTable {
     mapper: PageMapper<arch::Paging>,
     /// The pages whose mapping allocated intermediate tables during the
     /// current operation (a hull): where a failed operation may have left
-    /// empty tables for [`AddrSpace::run`] to prune.
+    /// empty tables for [`UserSpace::run`] to prune.
     fresh: Option<(u64, u64)>,
 }
 
@@ -251,11 +251,12 @@ pub fn errno(error: MmError) -> Error {
     Error::new(error.errno())
 }
 
-/// The next [`AddrSpace::id`].
+/// The next [`UserSpace::id`].
 static NEXT_SPACE_ID: AtomicU64 = AtomicU64::new(1);
 
-/// One process's address space.
-pub struct AddrSpace {
+/// One process's user address space: `tessera-mm`'s [`tessera_mm::AddrSpace`]
+/// (the grants) over this kernel's page table, frames and TLB shootdowns.
+pub struct UserSpace {
     /// Unique among all spaces ever made (an exec'd process gets a new
     /// one): what a file lease names its lender's pages by.
     id: u64,
@@ -265,7 +266,7 @@ pub struct AddrSpace {
     releases: Vec<FileRelease>,
     /// A file page a user copy found missing ([`FaultError::FilePage`]):
     /// `syscall::with_space` fetches it without the lock and retries.
-    wanted: Option<(u64, Access)>,
+    wanted: Option<(VirtAddr, Access)>,
     /// CPUs that have this space's root loaded.
     pub cpus: Arc<CpuSet>,
     /// The process's allocation-failure injector (a test knob).
@@ -282,7 +283,7 @@ fn new_table() -> Result<KernelTable> {
     Ok(KernelTable { mapper, fresh: None })
 }
 
-impl AddrSpace {
+impl UserSpace {
     /// An empty user half, with `inject` as its failure injector.
     pub fn new(inject: Arc<FailInjector>) -> Result<Self> {
         let table = new_table()?;
@@ -309,29 +310,35 @@ impl AddrSpace {
     }
 
     /// The file page a user copy is waiting for, if any.
-    pub fn take_wanted(&mut self) -> Option<(u64, Access)> {
+    pub fn take_wanted(&mut self) -> Option<(VirtAddr, Access)> {
         self.wanted.take()
     }
 
     /// Notes that a user copy needs the file page at `virt`.
-    pub fn want(&mut self, virt: u64, access: Access) {
+    pub fn want(&mut self, virt: VirtAddr, access: Access) {
         self.wanted = Some((virt, access));
     }
 
     /// The lease and file page a fault at `virt` waits for.
-    pub fn file_page_wanted(&self, virt: u64) -> Option<(tessera_mm::FileRef, u64)> {
-        self.grants().file_page_wanted(VirtAddr::new(virt))
+    pub fn file_page_wanted(&self, virt: VirtAddr) -> Option<(tessera_mm::FileRef, u64)> {
+        self.grants().file_page_wanted(virt)
     }
 
     /// Hands in a fetched file page (see `tessera_mm::AddrSpace::supply_file_page`).
-    pub fn supply_file_page(&mut self, virt: u64, file: &tessera_mm::FileRef, index: u64, frame: PhysAddr) -> bool {
+    pub fn supply_file_page(
+        &mut self,
+        virt: VirtAddr,
+        file: &tessera_mm::FileRef,
+        index: u64,
+        frame: PhysAddr,
+    ) -> bool {
         let grants = self.grants.as_mut().expect("a live space");
-        grants.supply_file_page(&mut KernelFrames, VirtAddr::new(virt), file, index, frame)
+        grants.supply_file_page(&mut KernelFrames, virt, file, index, frame)
     }
 
-    /// The file pages mapped in `[virt, virt + len)` (for msync).
-    pub fn file_ranges(&self, virt: u64, len: u64) -> Result<Vec<tessera_mm::FileRange>> {
-        self.grants().file_ranges(VirtAddr::new(virt), len).map_err(errno)
+    /// The file pages mapped in `[virt, virt + len_bytes)` (for msync).
+    pub fn file_ranges(&self, virt: VirtAddr, len_bytes: u64) -> Result<Vec<tessera_mm::FileRange>> {
+        self.grants().file_ranges(virt, len_bytes).map_err(errno)
     }
 
     fn grants(&self) -> &tessera_mm::AddrSpace<KernelTable> {
@@ -380,9 +387,9 @@ impl AddrSpace {
     /// memory this space owns, private or shared anonymous. Device and
     /// physical mappings (whose frames may be anyone's, or free), pages
     /// borrowed from another space and file pages are not lent on.
-    pub fn lendable(&self, virt: u64) -> bool {
-        virt < USER_END
-            && self.grants().grant_at(VirtAddr::new(virt)).is_some_and(|grant| {
+    pub fn lendable(&self, virt: VirtAddr) -> bool {
+        virt.get() < USER_END
+            && self.grants().grant_at(virt).is_some_and(|grant| {
                 matches!(grant.kind, tessera_mm::ProviderKind::Allocated | tessera_mm::ProviderKind::AllocatedShared(_))
             })
     }
@@ -394,8 +401,9 @@ impl AddrSpace {
 
     /// Runs one `tessera-mm` operation: flushes what it unmapped or
     /// downgraded on every CPU using the space, then releases the frames it
-    /// held back. The space's lock is held by the caller; other CPUs
-    /// spinning on it still answer the shootdown (`crate::sync`).
+    /// held back. The space's lock is held by the caller throughout, as the
+    /// lock rule in `mm::tlb` allows (other CPUs spinning on it answer the
+    /// shootdown from their spin loop).
     pub fn run<R>(
         &mut self,
         op: impl FnOnce(&mut tessera_mm::AddrSpace<KernelTable>, &mut KernelFrames, &mut Shootdown) -> R,
@@ -433,44 +441,44 @@ impl AddrSpace {
 
     /// The frame and rights behind user address `virt`, if mapped for user
     /// mode now (a lazy page may not be: see [`Self::fault`]).
-    pub fn translate(&self, virt: u64) -> Option<(PhysAddr, PageFlags)> {
-        if virt >= USER_END {
+    pub fn translate(&self, virt: VirtAddr) -> Option<(PhysAddr, PageFlags)> {
+        if virt.get() >= USER_END {
             return None;
         }
-        let page = VirtAddr::new(virt & !(PAGE_SIZE - 1));
+        let page = virt.align_down(PAGE_SIZE);
         let (phys, flags) = self.grants().table().translate(page)?;
-        flags.is_user().then_some((phys.add(virt & (PAGE_SIZE - 1)), flags))
+        flags.is_user().then_some((phys.add(virt.get() - page.get()), flags))
     }
 
     /// Resolves a fault at `virt` (demand zero, copy-on-write, stack
     /// growth), as the page-fault handler and user copies do.
-    pub fn fault(&mut self, virt: u64, access: Access) -> core::result::Result<(), FaultError> {
-        if virt >= USER_END {
+    pub fn fault(&mut self, virt: VirtAddr, access: Access) -> core::result::Result<(), FaultError> {
+        if virt.get() >= USER_END {
             return Err(FaultError::Segv);
         }
-        self.run(|grants, frames, tlb| grants.fault(frames, VirtAddr::new(virt), access, tlb))
+        self.run(|grants, frames, tlb| grants.fault(frames, virt, access, tlb))
     }
 
-    /// Maps `count` private pages at `virt` with `prot`, every page
+    /// Maps `pages` private pages at `start` with `prot`, every page
     /// allocated now (for the kernel building a new image; the space is not
     /// live anywhere). `grows_down` makes it a stack.
-    pub fn map_populated(&mut self, virt: u64, count: usize, prot: Prot, grows_down: bool) -> Result<()> {
-        let len = (count as u64).checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
+    pub fn map_populated(&mut self, start: VirtAddr, pages: u64, prot: Prot, grows_down: bool) -> Result<()> {
+        let len = pages.checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
         let mut flags = MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE | MapFlags::POPULATE;
         if grows_down {
             flags |= MapFlags::GROWSDOWN;
         }
-        let request = MmapRequest::anonymous(len, prot, flags).at(VirtAddr::new(virt));
+        let request = MmapRequest::anonymous(len, prot, flags).at(start);
         self.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map(drop).map_err(errno)
     }
 
-    /// Maps the pages of lease `file` privately at `virt` with `prot`,
+    /// Maps the pages of lease `file` privately at `start` with `prot`,
     /// fetched from the lender on first touch (for the kernel building a new
     /// image). On failure the lease's pages go back to their scheme.
-    pub fn map_file(&mut self, virt: u64, prot: Prot, file: tessera_mm::FileRef) -> Result<()> {
+    pub fn map_file(&mut self, start: VirtAddr, prot: Prot, file: tessera_mm::FileRef) -> Result<()> {
         let request =
             MmapRequest::anonymous(file.pages() * PAGE_SIZE, prot, MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE)
-                .at(VirtAddr::new(virt))
+                .at(start)
                 .source(tessera_mm::MapSource::File { file: file.clone() });
         let mapped = self.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(errno);
         if mapped.is_err() {
@@ -479,21 +487,21 @@ impl AddrSpace {
         mapped.map(drop)
     }
 
-    /// Changes the protection of `[virt, virt + count pages)`.
-    pub fn protect(&mut self, virt: u64, count: usize, prot: Prot) -> Result<()> {
-        let len = count as u64 * PAGE_SIZE;
-        self.run(|grants, frames, tlb| grants.mprotect(frames, VirtAddr::new(virt), len, prot, tlb)).map_err(errno)
+    /// Changes the protection of the `pages` pages from `start`.
+    pub fn protect(&mut self, start: VirtAddr, pages: u64, prot: Prot) -> Result<()> {
+        let len = pages.checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
+        self.run(|grants, frames, tlb| grants.mprotect(frames, start, len, prot, tlb)).map_err(errno)
     }
 
     /// Copies `data` to user address `virt`, ignoring page rights (for the
     /// kernel building a new image, whose pages are populated). EFAULT if a
     /// page is not mapped.
-    pub fn write_bytes(&mut self, virt: u64, data: &[u8]) -> Result<()> {
+    pub fn write_bytes(&mut self, virt: VirtAddr, data: &[u8]) -> Result<()> {
         let mut done = 0;
         while done < data.len() {
-            let at = virt + done as u64;
+            let at = virt.add(done as u64);
             let (phys, _) = self.translate(at).ok_or(Error::new(EFAULT))?;
-            let len = (PAGE_SIZE - (at & (PAGE_SIZE - 1))).min((data.len() - done) as u64) as usize;
+            let len = (PAGE_SIZE - (at.get() & (PAGE_SIZE - 1))).min((data.len() - done) as u64) as usize;
             // SAFETY: `phys` is a frame of this space in the physical window;
             // the piece stays inside its page.
             unsafe {
@@ -525,7 +533,7 @@ impl AddrSpace {
     }
 }
 
-impl Drop for AddrSpace {
+impl Drop for UserSpace {
     fn drop(&mut self) {
         // A CPU that ran a thread of this space may not have switched its
         // root away yet (its scheduler loop does that just after the
