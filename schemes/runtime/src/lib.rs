@@ -70,7 +70,7 @@ pub use tessera_abi::{Error, Result};
 /// The typed wrappers, the raw calls, the errno table and path
 /// resolution: tessera-sys's, re-exported so programs need no second
 /// dependency.
-pub use tessera_sys::{errno, path, sys, syscall};
+pub use tessera_sys::{errno, path, probe, sys, syscall};
 
 /// Names the program's `main`: `fn main(args: Args) -> i32`. The runtime
 /// calls it after setting up the heap and exits with the status it returns

@@ -13,7 +13,8 @@
 //! - [`path`]: how a path is made absolute against a working directory
 //!   (the kernel has none) and folded;
 //! - [`heap`]: a growable heap over anonymous `mmap`, usable as a
-//!   `#[global_allocator]`.
+//!   `#[global_allocator]`;
+//! - [`probe`]: raw call sequences for the tests of the system-call entry.
 //!
 //! `tessera-abi` (shared with the kernel) stays the crate of numbers,
 //! flags and structs; this one sits on it. The crate is `no_std` and has no
@@ -26,8 +27,8 @@
 
 extern crate alloc;
 
-#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64/mod.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64/mod.rs")]
 mod arch;
 pub mod errno;
 pub mod heap;
@@ -52,6 +53,14 @@ pub fn demux(value: usize) -> Result<usize> {
 pub mod syscall {
     pub use crate::arch::{syscall0, syscall1, syscall2, syscall3, syscall4, syscall5, syscall6};
     pub use crate::demux;
+}
+
+/// System-call sequences no wrapper can express, for the tests of the
+/// kernel's system-call entry itself: what the SIMD registers and the FP
+/// control register hold across a call, and a `fork` followed by a `write`
+/// with no store to memory in between. Not for programs.
+pub mod probe {
+    pub use crate::arch::probe::{SIMD_REGS, fork_then_write, simd_through_syscall};
 }
 
 #[cfg(test)]

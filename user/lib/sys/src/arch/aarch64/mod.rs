@@ -3,6 +3,8 @@
 //! Convention (see `tessera_abi`): number in `x8`, arguments in `x0 … x5`,
 //! result in `x0`; every other register is preserved.
 
+pub mod probe;
+
 use core::arch::asm;
 
 use tessera_abi::Result;

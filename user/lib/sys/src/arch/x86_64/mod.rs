@@ -4,6 +4,8 @@
 //! rdx r10 r8 r9`, result in `rax`; the CPU overwrites `rcx` (return `rip`)
 //! and `r11` (saved `rflags`).
 
+pub mod probe;
+
 use core::arch::asm;
 
 use tessera_abi::Result;
