@@ -1,9 +1,11 @@
 //! The global allocator: tessera-sys's growable heap
 //! ([`tessera_sys::heap::GrowingHeap`]) over anonymous `mmap`.
 //!
-//! `start` maps the first 1 MiB chunk before `main` runs, so a program's
-//! mappings are laid out before it looks at `sys:maps`; the heap maps more
-//! chunks when it runs out, and an allocation the kernel has no memory for
+//! `start` maps the first 1 MiB chunk before `main` runs, populated (every
+//! page present, as the kernel makes a program's `.bss`), so a program's
+//! mappings are laid out and its first megabyte of heap is paid for before
+//! it looks at `sys:maps` or counts free frames; the heap maps more chunks,
+//! on demand, when it runs out, and an allocation the kernel has no memory for
 //! fails (`alloc`'s out-of-memory handling then panics: exit status 101).
 //! Freed memory is reused, never unmapped. A fork copies the heap with the
 //! rest of the address space.
@@ -23,7 +25,7 @@ static HEAP: GrowingHeap<AnonMmap> = GrowingHeap::new(AnonMmap, DEFAULT_HINT);
 #[cfg(all(target_os = "none", not(test)))]
 pub(crate) fn init() {
     if HEAP.mapped_bytes() == 0 {
-        HEAP.grow(FIRST_CHUNK_BYTES);
+        HEAP.grow(FIRST_CHUNK_BYTES, true);
     }
 }
 

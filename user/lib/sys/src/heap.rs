@@ -2,8 +2,8 @@
 //! with `mmap` as the program needs more.
 //!
 //! [`GrowingHeap`] is a `GlobalAlloc`. It starts with no memory; its first
-//! allocation (or [`GrowingHeap::grow`]) maps a chunk of
-//! [`FIRST_CHUNK_BYTES`]. When no region has room, it maps another chunk
+//! allocation (or [`GrowingHeap::grow`], which can also ask for the pages
+//! to be populated) maps a chunk of [`FIRST_CHUNK_BYTES`]. When no region has room, it maps another chunk
 //! (as large as everything mapped so far, at least the request, at most
 //! [`MAX_STEP_BYTES`] unless the request alone is larger) right after the
 //! last one if the kernel gives that address, extending that region; else
@@ -32,7 +32,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use linked_list_allocator::Heap;
 
-use crate::mm::{ANONYMOUS_FD, MAP_PRIVATE, PAGE_SIZE, PROT_RW};
+use crate::mm::{ANONYMOUS_FD, MAP_POPULATE, MAP_PRIVATE, PAGE_SIZE, PROT_RW};
 
 /// The size of the first chunk: the whole heap of a program that never
 /// needs more (the runtime's heap was this size before it could grow).
@@ -49,9 +49,10 @@ pub const DEFAULT_HINT: usize = 0x2000_0000;
 /// Where the heap's chunks come from.
 pub trait ChunkSource {
     /// Maps `len_bytes` (a multiple of the page size) of fresh read-write
-    /// memory, preferably at `hint`; its address, or `None` when there is
-    /// none to be had.
-    fn map(&self, hint: usize, len_bytes: usize) -> Option<usize>;
+    /// memory, preferably at `hint`, with every page present when
+    /// `populate` is set; its address, or `None` when there is none to be
+    /// had.
+    fn map(&self, hint: usize, len_bytes: usize, populate: bool) -> Option<usize>;
 
     /// Gives back a chunk [`ChunkSource::map`] returned and the heap could
     /// not use.
@@ -65,10 +66,11 @@ pub trait ChunkSource {
 pub struct AnonMmap;
 
 impl ChunkSource for AnonMmap {
-    fn map(&self, hint: usize, len_bytes: usize) -> Option<usize> {
+    fn map(&self, hint: usize, len_bytes: usize, populate: bool) -> Option<usize> {
+        let flags = if populate { MAP_PRIVATE | MAP_POPULATE } else { MAP_PRIVATE };
         // SAFETY: no fixed flag: the hint is only a hint, and the new
         // mapping replaces nothing.
-        unsafe { crate::mm::mmap(hint, len_bytes, PROT_RW, MAP_PRIVATE, ANONYMOUS_FD, 0) }.ok()
+        unsafe { crate::mm::mmap(hint, len_bytes, PROT_RW, flags, ANONYMOUS_FD, 0) }.ok()
     }
 
     unsafe fn unmap(&self, addr: usize, len_bytes: usize) {
@@ -123,18 +125,19 @@ impl<S: ChunkSource> GrowingHeap<S> {
         result
     }
 
-    /// Maps one more chunk with room for at least `min_bytes`; false when
-    /// the source has no memory or the region table is full.
-    pub fn grow(&self, min_bytes: usize) -> bool {
-        self.with(|regions| self.grow_locked(regions, min_bytes))
+    /// Maps one more chunk with room for at least `min_bytes` (every page
+    /// present at once with `populate`); false when the source has no
+    /// memory or the region table is full.
+    pub fn grow(&self, min_bytes: usize, populate: bool) -> bool {
+        self.with(|regions| self.grow_locked(regions, min_bytes, populate))
     }
 
-    fn grow_locked(&self, regions: &mut Regions, min_bytes: usize) -> bool {
+    fn grow_locked(&self, regions: &mut Regions, min_bytes: usize, populate: bool) -> bool {
         let step = regions.mapped_bytes.clamp(FIRST_CHUNK_BYTES, MAX_STEP_BYTES);
         let Some(len) = min_bytes.max(step).checked_next_multiple_of(PAGE_SIZE) else { return false };
         let last = regions.count.checked_sub(1).map(|i| &regions.heaps[i]);
         let hint = last.map_or(self.first_hint, |heap| heap.top() as usize);
-        let Some(addr) = self.source.map(hint, len) else { return false };
+        let Some(addr) = self.source.map(hint, len, populate) else { return false };
         if let Some(i) = regions.count.checked_sub(1)
             && regions.heaps[i].top() as usize == addr
         {
@@ -189,7 +192,7 @@ unsafe impl<S: ChunkSource> GlobalAlloc for GrowingHeap<S> {
                 return block.as_ptr();
             }
             let Some(need) = chunk_need(layout) else { return null_mut() };
-            if !self.grow_locked(regions, need) {
+            if !self.grow_locked(regions, need, false) {
                 return null_mut();
             }
             first_fit(regions).map_or(null_mut(), NonNull::as_ptr)
@@ -249,7 +252,7 @@ mod tests {
     }
 
     impl ChunkSource for &Arena {
-        fn map(&self, _hint: usize, len_bytes: usize) -> Option<usize> {
+        fn map(&self, _hint: usize, len_bytes: usize, _populate: bool) -> Option<usize> {
             let at = self.next.get() + if self.gaps && self.maps.get() > 0 { PAGE_SIZE } else { 0 };
             if len_bytes > self.budget_bytes.get() || at + len_bytes > self.base + self.size {
                 return None;
