@@ -298,7 +298,7 @@ mod tests {
         assert_eq!(heap.mapped_bytes(), 0);
         let blocks = fill(&heap, 24, MIB / 2);
         let grown = heap.mapped_bytes();
-        assert!(grown >= 12 * MIB && grown < 32 * MIB, "{grown}");
+        assert!((12 * MIB..32 * MIB).contains(&grown), "{grown}");
         assert_eq!(heap.regions(), 1, "contiguous chunks extend one region");
         for (i, &p) in blocks.iter().enumerate() {
             // SAFETY: written by `fill`.
