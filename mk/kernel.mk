@@ -47,7 +47,7 @@ USER_PACKAGES := init consoled sh ramfs coreutils tessera-guest-tests
 COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true false shutdown reboot mmapdemo
 USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
-	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack mmbench \
+	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow mmbench \
 	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race $(COREUTILS)
 # Privilege (docs/kernel.md): init is privileged, and a program it starts is
 # only when its line says `privileged`. No daemon of the normal image needs
@@ -61,7 +61,7 @@ INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'privile
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
-	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack \
+	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow \
 	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race
 # The tests that run privileged (`privileged NAME` in tests.list): they need
 # `memory:physical` (mm-physical, hostile-lender), raise `sys:limits`, turn

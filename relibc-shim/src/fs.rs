@@ -10,9 +10,9 @@ use tessera_abi::Stat;
 use tessera_abi::dirent;
 use tessera_abi::error::{EBADF, EIO, ENOSYS};
 use tessera_abi::flag::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY};
-use tessera_abi::number::{SYS_FRENAME, SYS_GETDENTS};
+use tessera_sys::sys as calls;
 
-use crate::sys::{self, SysResult, call, ret_zero};
+use crate::sys::{self, SysResult, ret_zero};
 use crate::time::timespec;
 use crate::unistd::{close, fstat_raw, open_path};
 
@@ -110,8 +110,7 @@ pub unsafe extern "C" fn rename(old: *const c_char, new: *const c_char) -> c_int
         Ok(fd) => fd,
         Err(e) => return sys::fail(e),
     };
-    // SAFETY: the kernel reads `new.len()` bytes at `new`.
-    let r = unsafe { call(SYS_FRENAME, &[fd, new.as_ptr() as usize, new.len()]) };
+    let r = calls::frename(fd, new);
     close(fd as c_int);
     ret_zero(r)
 }
@@ -206,10 +205,7 @@ fn next_entry(dir: &mut Dir) -> SysResult<Option<()>> {
             dir.opaque = entry.next_opaque_id;
             return Ok(Some(()));
         }
-        // SAFETY: the kernel writes at most `LISTING_BYTES` into `buf`.
-        let n = unsafe {
-            call(SYS_GETDENTS, &[dir.fd as usize, dir.buf.as_mut_ptr() as usize, LISTING_BYTES, dir.opaque as usize])
-        }?;
+        let n = calls::getdents(dir.fd as usize, &mut dir.buf, dir.opaque).map_err(sys::errno)?;
         if n == 0 {
             return Ok(None);
         }

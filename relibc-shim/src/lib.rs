@@ -4,8 +4,9 @@
 //! static library and the C half (`relibc-shim/c`: `crt0`, stdio and the
 //! printf family, the variadic calls `open`/`fcntl`/`mremap`, everything
 //! that passes floating-point values, `setjmp`, the `mem*` primitives).
-//! This half holds what talks to the kernel (Redox's ABI, numbers from
-//! `tessera-abi`), `malloc` over `mmap`, and the string, conversion and
+//! This half holds the C faces of the kernel's calls (each calls
+//! tessera-sys's typed wrapper, `user/lib/sys`, which holds the system-call
+//! instructions and result decoding), `malloc` over `mmap`, and the string, conversion and
 //! environment functions. `docs/relibc.md` lists what is implemented and
 //! what fails with `ENOSYS`.
 //!
@@ -23,10 +24,6 @@
 #![allow(clippy::missing_safety_doc)]
 
 extern crate alloc;
-
-#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
-mod arch;
 
 mod ctype;
 mod env;

@@ -1,19 +1,19 @@
-//! The memory calls as the kernel gives them (Redox's mapping, see
-//! `tessera_abi::mm`): `mmap` is `fmap(fd or !0, &Map)` with the C
-//! protection shifted into `MapFlags` (`prot << 16`), `munmap` is `funmap`,
-//! `mprotect`, `mremap`, `msync` and `madvise` are the kernel's calls; and
+//! The memory calls, C's faces of tessera-sys's wrappers
+//! (`tessera_sys::mm`, Redox's mapping, see `tessera_abi::mm`): `mmap` is
+//! `fmap(fd or !0, &Map)` with the C protection shifted into `MapFlags`
+//! (`prot << 16`), `munmap` is `funmap`, `mprotect`, `mremap`, `msync`
+//! and `madvise` are the kernel's calls; and
 //! the pieces C expects that the kernel leaves to libc: `brk`/`sbrk` (over
 //! one reserved mapping) and `shm_open` (ramfs files under `/shm`).
 
 use alloc::string::String;
 use core::ffi::{c_char, c_int, c_void};
 
-use tessera_abi::Map;
 use tessera_abi::error::{EEXIST, EINVAL, ENOMEM};
 use tessera_abi::mm::{ANONYMOUS_FD, MREMAP_MAYMOVE, MapFlags};
-use tessera_abi::number::{SYS_FMAP, SYS_FUNMAP, SYS_MADVISE, SYS_MPROTECT, SYS_MREMAP, SYS_MSYNC};
+use tessera_sys::mm as calls;
 
-use crate::sys::{self, SysResult, call, cstr, ret_zero};
+use crate::sys::{self, SysResult, cstr, ret_zero};
 use crate::unistd::PAGE_BYTES;
 
 /// `<sys/mman.h>` bits that are libc's alone and never reach the kernel.
@@ -30,10 +30,9 @@ const MAP_FAILED: *mut c_void = usize::MAX as *mut c_void;
 /// # Safety
 /// With a fixed flag the mapping replaces whatever was in the range.
 unsafe fn fmap(fd: usize, addr: usize, len: usize, flags: MapFlags, offset: usize) -> SysResult<usize> {
-    let map = Map { offset, size: len, flags, address: addr };
-    // SAFETY: the kernel reads one `Map`; replacing memory is the caller's
-    // promise.
-    unsafe { call(SYS_FMAP, &[fd, (&raw const map) as usize, size_of::<Map>()]) }
+    // SAFETY: replacing memory is the caller's promise. `flags` carries
+    // the protection bits already.
+    unsafe { calls::mmap(addr, len, MapFlags::empty(), flags, fd, offset) }.map_err(sys::errno)
 }
 
 /// `len` bytes of fresh private anonymous memory, read-write.
@@ -47,9 +46,9 @@ pub fn map_anon(len: usize) -> SysResult<usize> {
 ///
 /// # Safety
 /// Nothing still in use may live in the range.
-pub unsafe fn unmap(addr: usize, len: usize) -> SysResult<usize> {
+pub unsafe fn unmap(addr: usize, len: usize) -> SysResult<()> {
     // SAFETY: the caller gives the range up.
-    unsafe { call(SYS_FUNMAP, &[addr, len]) }
+    unsafe { calls::munmap(addr, len) }.map_err(sys::errno)
 }
 
 /// Grows or shrinks the mapping at `addr`, which may move.
@@ -58,7 +57,12 @@ pub unsafe fn unmap(addr: usize, len: usize) -> SysResult<usize> {
 /// The mapping must be the caller's alone.
 pub unsafe fn remap_anon(addr: usize, old_len: usize, new_len: usize) -> SysResult<usize> {
     // SAFETY: the caller's contract.
-    unsafe { call(SYS_MREMAP, &[addr, old_len, 0, new_len, MREMAP_MAYMOVE]) }
+    unsafe { calls::mremap(addr, old_len, 0, new_len, MREMAP_MAYMOVE) }.map_err(sys::errno)
+}
+
+/// The C `PROT_*` bits as the kernel's `MapFlags`.
+fn c_prot(prot: c_int) -> MapFlags {
+    MapFlags::from_bits_retain((prot as usize) << PROT_SHIFT)
 }
 
 fn map_failed(errno: c_int) -> *mut c_void {
@@ -79,7 +83,7 @@ pub unsafe extern "C" fn mmap(
         return map_failed(EINVAL);
     }
     let kernel_bits = (flags & !(MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK)) as usize;
-    let map_flags = MapFlags::from_bits_retain(kernel_bits | ((prot as usize) << PROT_SHIFT));
+    let map_flags = MapFlags::from_bits_retain(kernel_bits) | c_prot(prot);
     let fd = if flags & MAP_ANONYMOUS != 0 { ANONYMOUS_FD } else { fd as usize };
     // SAFETY: what a fixed mapping replaces is the caller's business.
     match unsafe { fmap(fd, addr as usize, len, map_flags, offset as usize) } {
@@ -100,7 +104,7 @@ pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) ->
         return sys::fail(EINVAL);
     }
     // SAFETY: the caller vouches for the new protection.
-    ret_zero(unsafe { call(SYS_MPROTECT, &[addr as usize, len, (prot as usize) << PROT_SHIFT]) })
+    ret_zero(unsafe { calls::mprotect(addr as usize, len, c_prot(prot)) })
 }
 
 /// `mremap` without the variadic new address (c/fcntl.c reads it).
@@ -113,31 +117,30 @@ pub unsafe extern "C" fn __tessera_mremap(
     new_addr: *mut c_void,
 ) -> *mut c_void {
     // SAFETY: the caller gives the ranges that change up.
-    match unsafe { call(SYS_MREMAP, &[old as usize, old_len, new_addr as usize, new_len, flags as usize]) } {
+    match unsafe { calls::mremap(old as usize, old_len, new_addr as usize, new_len, flags as usize) } {
         Ok(at) => at as *mut c_void,
-        Err(e) => map_failed(e),
+        Err(e) => map_failed(e.errno),
     }
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn msync(addr: *mut c_void, len: usize, flags: c_int) -> c_int {
-    // SAFETY: msync changes no mapping or contents in this process.
-    ret_zero(unsafe { call(SYS_MSYNC, &[addr as usize, len, flags as usize]) })
+    ret_zero(calls::msync(addr as usize, len, flags as usize))
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int {
     // SAFETY: with MADV_DONTNEED the caller gives the contents up.
-    ret_zero(unsafe { call(SYS_MADVISE, &[addr as usize, len, advice as usize]) })
+    ret_zero(unsafe { calls::madvise(addr as usize, len, advice as usize) })
 }
 
 /// As `madvise`, but returns the error number instead of setting errno.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn posix_madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int {
     // SAFETY: the caller's contract.
-    match unsafe { call(SYS_MADVISE, &[addr as usize, len, advice as usize]) } {
-        Ok(_) => 0,
-        Err(e) => e,
+    match unsafe { calls::madvise(addr as usize, len, advice as usize) } {
+        Ok(()) => 0,
+        Err(e) => e.errno,
     }
 }
 
@@ -175,16 +178,15 @@ fn move_break(increment: isize) -> SysResult<usize> {
         return Err(ENOMEM);
     }
     let new_committed = new.next_multiple_of(PAGE_BYTES);
-    let rw = (MapFlags::PROT_READ | MapFlags::PROT_WRITE).bits();
     if new_committed > brk.committed {
         // SAFETY: the range is inside the reservation, unused until now.
-        unsafe { call(SYS_MPROTECT, &[brk.committed, new_committed - brk.committed, rw]) }?;
+        unsafe { calls::mprotect(brk.committed, new_committed - brk.committed, calls::PROT_RW) }.map_err(sys::errno)?;
     } else if new_committed < brk.committed {
         let len = brk.committed - new_committed;
         // SAFETY: the program gave these pages back by lowering the break.
         unsafe {
-            call(SYS_MPROTECT, &[new_committed, len, 0])?;
-            call(SYS_MADVISE, &[new_committed, len, tessera_abi::mm::MADV_DONTNEED])?;
+            calls::mprotect(new_committed, len, calls::PROT_NONE).map_err(sys::errno)?;
+            calls::madvise(new_committed, len, calls::MADV_DONTNEED).map_err(sys::errno)?;
         }
     }
     brk.committed = new_committed;

@@ -6,15 +6,16 @@ use alloc::vec::Vec;
 use core::ffi::{c_char, c_int, c_ulong};
 
 use tessera_abi::error::{EINVAL, ENOENT, ENOSYS};
-use tessera_abi::number::*;
+use tessera_sys::sys::{self as calls, Fork};
 
-use crate::sys::{self, SysResult, call, cstr, ret_int};
+use crate::sys::{self, cstr, ret_int};
 
 #[unsafe(no_mangle)]
 pub extern "C" fn fork() -> c_int {
-    // SAFETY: the child continues with a copy of every byte; nothing libc
-    // holds is invalidated in either process.
-    ret_int(unsafe { call(SYS_FORK, &[]) })
+    ret_int(calls::fork().map(|side| match side {
+        Fork::Child => 0,
+        Fork::Parent { pid } => pid,
+    }))
 }
 
 /// `vfork` is `fork`: the kernel's fork is copy-on-write, so the
@@ -27,11 +28,7 @@ pub extern "C" fn vfork() -> c_int {
 /// Ends the process at once (no atexit handlers, no stdio flush).
 #[unsafe(no_mangle)]
 pub extern "C" fn _exit(status: c_int) -> ! {
-    // SAFETY: ending the process invalidates nothing still in use.
-    let _ = unsafe { call(SYS_EXIT, &[status as usize & 0xFF]) };
-    loop {
-        core::hint::spin_loop();
-    }
+    calls::exit(status as usize & 0xFF)
 }
 
 #[unsafe(no_mangle)]
@@ -41,14 +38,12 @@ pub extern "C" fn _Exit(status: c_int) -> ! {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn getpid() -> c_int {
-    // SAFETY: no memory is passed.
-    ret_int(unsafe { call(SYS_GETPID, &[]) })
+    ret_int(calls::getpid())
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn getppid() -> c_int {
-    // SAFETY: no memory is passed.
-    ret_int(unsafe { call(SYS_GETPPID, &[]) })
+    ret_int(calls::getppid())
 }
 
 /// `[ptr, len]` pairs of a NULL-terminated C string array, as the kernel's
@@ -73,33 +68,27 @@ unsafe fn pairs(list: *const *const c_char) -> Vec<[usize; 2]> {
     out
 }
 
+/// Runs `path` with the C string arrays; returns only on failure, with
+/// the errno.
+///
 /// # Safety
 /// As `execve`.
-unsafe fn execve_raw(path: &str, argv: *const *const c_char, envp: *const *const c_char) -> SysResult<usize> {
+unsafe fn execve_raw(path: &str, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     // SAFETY: the caller's contract.
     let (argv, envp) = unsafe { (pairs(argv), pairs(envp)) };
-    // SAFETY: the kernel reads the path, the two pair arrays and the
-    // strings they name, all alive for the call.
-    unsafe {
-        call(
-            SYS_EXECVE,
-            &[
-                path.as_ptr() as usize,
-                path.len(),
-                argv.as_ptr() as usize,
-                argv.len(),
-                envp.as_ptr() as usize,
-                envp.len(),
-            ],
-        )
-    }
+    // SAFETY: each pair names a C string of the caller's, alive for the
+    // call.
+    unsafe { calls::execve_pairs(path, &argv, &envp) }.errno
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn execve(path: *const c_char, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     // SAFETY: the caller's contract.
-    let result = unsafe { sys::path(path) }.and_then(|p| unsafe { execve_raw(p, argv, envp) });
-    ret_int(result.and(Err(tessera_abi::error::EIO)))
+    match unsafe { sys::path(path) } {
+        // SAFETY: the caller's contract.
+        Ok(path) => sys::fail(unsafe { execve_raw(path, argv, envp) }),
+        Err(e) => sys::fail(e),
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -126,7 +115,7 @@ pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char)
     let envp = unsafe { crate::env::environ } as *const *const c_char;
     if name.contains('/') || name.contains(':') {
         // SAFETY: the caller's contract.
-        return ret_int(unsafe { execve_raw(name, argv, envp) }.and(Err(tessera_abi::error::EIO)));
+        return sys::fail(unsafe { execve_raw(name, argv, envp) });
     }
     // SAFETY: a C string literal.
     let path = unsafe { crate::env::getenv(c"PATH".as_ptr()) };
@@ -143,10 +132,9 @@ pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char)
         full.push_str(name);
         // SAFETY: the caller's contract.
         match unsafe { execve_raw(&full, argv, envp) } {
-            Ok(_) => return sys::fail(tessera_abi::error::EIO),
             // Keep the most telling error: a file that exists but fails.
-            Err(ENOENT) => {}
-            Err(e) => last = e,
+            ENOENT => {}
+            e => last = e,
         }
     }
     sys::fail(last)
@@ -154,16 +142,19 @@ pub unsafe extern "C" fn execvp(file: *const c_char, argv: *const *const c_char)
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int {
-    let mut raw = 0usize;
-    // `-1` (any child) is the kernel's `usize::MAX`, as the sign extension
-    // gives it.
-    // SAFETY: the kernel writes one usize into `raw`.
-    let r = unsafe { call(SYS_WAITPID, &[pid as isize as usize, (&raw mut raw) as usize, options as usize]) };
-    if r.is_ok() && !status.is_null() {
+    // `-1` (any child) is the kernel's `usize::MAX` (`ANY_CHILD`), as the
+    // sign extension gives it.
+    let r = calls::waitpid(pid as isize as usize, options as usize);
+    if let Ok(reaped) = r
+        && !status.is_null()
+    {
+        // WNOHANG with nothing to reap leaves a 0 status, as the kernel's
+        // call does.
+        let raw = reaped.map_or(0, |(_, wait_status)| wait_status.0);
         // SAFETY: the caller passes a valid int pointer or NULL.
         unsafe { *status = raw as c_int };
     }
-    ret_int(r)
+    ret_int(r.map(|reaped| reaped.map_or(0, |(child, _)| child)))
 }
 
 #[unsafe(no_mangle)]
@@ -178,8 +169,7 @@ pub extern "C" fn kill(pid: c_int, sig: c_int) -> c_int {
         // No process groups: only single processes can be signalled.
         return sys::fail(ENOSYS);
     }
-    // SAFETY: no memory is passed.
-    sys::ret_zero(unsafe { call(SYS_KILL, &[pid as usize, sig as usize]) })
+    sys::ret_zero(calls::kill(pid as usize, sig as usize))
 }
 
 #[unsafe(no_mangle)]

@@ -398,52 +398,10 @@ pub unsafe extern "C" fn rindex(s: *const c_char, c: c_int) -> *mut c_char {
     unsafe { strrchr(s, c) }
 }
 
-/// The message for an errno value (Linux's wording, NUL-terminated).
+/// The message for an errno value (glibc's wording, NUL-terminated): the
+/// one errno table's (`tessera_sys::errno`).
 fn message(errnum: c_int) -> &'static core::ffi::CStr {
-    use tessera_abi::error::*;
-    match errnum {
-        0 => c"Success",
-        EPERM => c"Operation not permitted",
-        ENOENT => c"No such file or directory",
-        ESRCH => c"No such process",
-        EINTR => c"Interrupted system call",
-        EIO => c"Input/output error",
-        ENXIO => c"No such device or address",
-        E2BIG => c"Argument list too long",
-        ENOEXEC => c"Exec format error",
-        EBADF => c"Bad file descriptor",
-        ECHILD => c"No child processes",
-        EAGAIN => c"Resource temporarily unavailable",
-        ENOMEM => c"Cannot allocate memory",
-        EACCES => c"Permission denied",
-        EFAULT => c"Bad address",
-        EBUSY => c"Device or resource busy",
-        EEXIST => c"File exists",
-        EXDEV => c"Invalid cross-device link",
-        ENODEV => c"No such device",
-        ENOTDIR => c"Not a directory",
-        EISDIR => c"Is a directory",
-        EINVAL => c"Invalid argument",
-        ENFILE => c"Too many open files in system",
-        EMFILE => c"Too many open files",
-        ENOTTY => c"Inappropriate ioctl for device",
-        EFBIG => c"File too large",
-        ENOSPC => c"No space left on device",
-        ESPIPE => c"Illegal seek",
-        EROFS => c"Read-only file system",
-        EPIPE => c"Broken pipe",
-        EDOM => c"Numerical argument out of domain",
-        ERANGE => c"Numerical result out of range",
-        ENAMETOOLONG => c"File name too long",
-        ENOSYS => c"Function not implemented",
-        ENOTEMPTY => c"Directory not empty",
-        ELOOP => c"Too many levels of symbolic links",
-        EWOULDBLOCK => c"Operation would block",
-        EOVERFLOW => c"Value too large for defined data type",
-        EOPNOTSUPP => c"Operation not supported",
-        ETIMEDOUT => c"Connection timed out",
-        _ => c"Unknown error",
-    }
+    tessera_sys::errno::message_c(errnum)
 }
 
 #[unsafe(no_mangle)]

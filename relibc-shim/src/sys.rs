@@ -1,28 +1,40 @@
-//! The kernel boundary: raw calls with `Result`s, `errno`, and the helpers
-//! every module uses to turn a result into C's "-1 and errno" convention
-//! and to read C strings.
+//! The C side of the kernel boundary: `errno`, the helpers every module
+//! uses to turn a tessera-sys result into C's "-1 and errno" convention,
+//! and C-string arguments. The calls themselves are tessera-sys's typed
+//! wrappers (`tessera_sys::sys`, `tessera_sys::mm`).
 
 use core::ffi::{c_char, c_int};
 use core::sync::atomic::{AtomicI32, Ordering};
 
+use tessera_abi::Error;
 use tessera_abi::error::{EINVAL, ENAMETOOLONG};
 
-/// A kernel call's outcome: the value, or the errno.
+/// An outcome inside libc: the value, or the errno.
 pub type SysResult<T> = Result<T, c_int>;
 
-/// Largest raw value that is not an error (errors are `-1 ..= -4095`).
-const MAX_OK: usize = usize::MAX - 4095;
+/// The errno of a tessera-sys error (for `map_err` where a
+/// [`SysResult`] is wanted).
+pub fn errno(error: Error) -> c_int {
+    error.errno
+}
 
-/// Calls `n` with up to six arguments (pass fewer; the rest are 0).
-///
-/// # Safety
-/// As `arch::syscall6`: the kernel may read and write the memory the
-/// arguments name, and change the address space as the call says.
-pub unsafe fn call(n: usize, args: &[usize]) -> SysResult<usize> {
-    let arg = |i: usize| args.get(i).copied().unwrap_or(0);
-    // SAFETY: forwarded from this function's contract.
-    let ret = unsafe { crate::arch::syscall6(n, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5)) };
-    if ret > MAX_OK { Err(ret.wrapping_neg() as c_int) } else { Ok(ret) }
+/// An error that is, or carries, an errno: libc's own `c_int`s and
+/// tessera-sys's `Error`s both go through the `ret_*` helpers.
+pub trait Errno {
+    /// The errno value.
+    fn errno(self) -> c_int;
+}
+
+impl Errno for c_int {
+    fn errno(self) -> c_int {
+        self
+    }
+}
+
+impl Errno for Error {
+    fn errno(self) -> c_int {
+        self.errno
+    }
 }
 
 /// The one `errno` (the library has no threads of its own).
@@ -40,33 +52,33 @@ pub fn set_errno(errno: c_int) {
 }
 
 /// 0 for success; -1 and `errno` for an error.
-pub fn ret_zero<T>(result: SysResult<T>) -> c_int {
+pub fn ret_zero<T, E: Errno>(result: Result<T, E>) -> c_int {
     match result {
         Ok(_) => 0,
         Err(e) => {
-            set_errno(e);
+            set_errno(e.errno());
             -1
         }
     }
 }
 
 /// The value as an `int` (fds, pids); -1 and `errno` for an error.
-pub fn ret_int(result: SysResult<usize>) -> c_int {
+pub fn ret_int<E: Errno>(result: Result<usize, E>) -> c_int {
     match result {
         Ok(v) => v as c_int,
         Err(e) => {
-            set_errno(e);
+            set_errno(e.errno());
             -1
         }
     }
 }
 
 /// The value as an `ssize_t`; -1 and `errno` for an error.
-pub fn ret_isize(result: SysResult<usize>) -> isize {
+pub fn ret_isize<E: Errno>(result: Result<usize, E>) -> isize {
     match result {
         Ok(v) => v as isize,
         Err(e) => {
-            set_errno(e);
+            set_errno(e.errno());
             -1
         }
     }
@@ -103,8 +115,7 @@ pub struct Fd2;
 
 impl core::fmt::Write for Fd2 {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        // SAFETY: the kernel only reads `s`.
-        let _ = unsafe { call(tessera_abi::number::SYS_WRITE, &[2, s.as_ptr() as usize, s.len()]) };
+        let _ = tessera_sys::sys::write(2, s.as_bytes());
         Ok(())
     }
 }

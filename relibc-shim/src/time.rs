@@ -8,9 +8,9 @@ use core::ptr::null_mut;
 use tessera_abi::TimeSpec;
 use tessera_abi::error::{EINVAL, EOVERFLOW};
 use tessera_abi::flag::CLOCK_MONOTONIC;
-use tessera_abi::number::{SYS_CLOCK_GETTIME, SYS_NANOSLEEP};
+use tessera_sys::sys as calls;
 
-use crate::sys::{self, call, ret_zero};
+use crate::sys::{self, ret_zero};
 
 /// `struct timespec` as `<time.h>` lays it out.
 #[repr(C)]
@@ -45,9 +45,7 @@ pub struct Tm {
 }
 
 fn now(clock: usize) -> Result<timespec, c_int> {
-    let mut ts = TimeSpec::default();
-    // SAFETY: the kernel writes one TimeSpec into `ts`.
-    unsafe { call(SYS_CLOCK_GETTIME, &[clock, (&raw mut ts) as usize]) }?;
+    let ts = calls::clock_gettime(clock).map_err(sys::errno)?;
     Ok(timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec as c_long })
 }
 
@@ -85,8 +83,7 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
     }
     let kernel_req = TimeSpec { tv_sec: req.tv_sec, tv_nsec: req.tv_nsec as i32 };
     let mut kernel_rem = TimeSpec::default();
-    // SAFETY: the kernel reads `kernel_req` and may write `kernel_rem`.
-    let r = unsafe { call(SYS_NANOSLEEP, &[(&raw const kernel_req) as usize, (&raw mut kernel_rem) as usize]) };
+    let r = calls::nanosleep(&kernel_req, Some(&mut kernel_rem));
     if r.is_err()
         // SAFETY: the caller passes a writable timespec or NULL.
         && let Some(rem) = unsafe { rem.as_mut() }

@@ -1,27 +1,27 @@
-//! `<unistd.h>` file calls and system queries: thin wrappers over the
-//! kernel's calls (tessera-abi numbers), plus the few POSIX calls the
+//! `<unistd.h>` file calls and system queries: thin C faces of
+//! tessera-sys's typed wrappers (`tessera_sys::sys`), plus the few POSIX calls the
 //! kernel has no notion of, each documented where it is emulated or fails.
 
 use core::ffi::{c_char, c_int, c_long, c_uint, c_void};
 
 use tessera_abi::error::{EINVAL, ENOSYS, ERANGE};
 use tessera_abi::flag::{O_RDONLY, SEEK_CUR, SEEK_SET};
-use tessera_abi::number::*;
 use tessera_abi::{O_CLOEXEC, Stat};
+use tessera_sys::sys as calls;
 
-use crate::sys::{self, SysResult, call, ret_int, ret_isize, ret_zero};
+use crate::sys::{self, SysResult, ret_int, ret_isize, ret_zero};
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize {
     // SAFETY: the kernel writes at most `n` bytes at `buf`, the caller's
     // buffer; it checks the range itself (EFAULT).
-    ret_isize(unsafe { call(SYS_READ, &[fd as usize, buf as usize, n]) })
+    ret_isize(unsafe { calls::read_raw(fd as usize, buf.cast(), n) })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: usize) -> isize {
     // SAFETY: the kernel only reads `n` bytes at `buf`.
-    ret_isize(unsafe { call(SYS_WRITE, &[fd as usize, buf as usize, n]) })
+    ret_isize(unsafe { calls::write_raw(fd as usize, buf.cast(), n) })
 }
 
 /// Seeks `fd` to `offset`, runs `io`, then seeks back: the kernel has no
@@ -56,20 +56,17 @@ pub unsafe extern "C" fn pwrite(fd: c_int, buf: *const c_void, n: usize, offset:
 
 #[unsafe(no_mangle)]
 pub extern "C" fn close(fd: c_int) -> c_int {
-    // SAFETY: no memory is passed.
-    ret_zero(unsafe { call(SYS_CLOSE, &[fd as usize]) })
+    ret_zero(calls::close(fd as usize))
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn lseek(fd: c_int, offset: i64, whence: c_int) -> i64 {
-    // SAFETY: no memory is passed.
-    ret_isize(unsafe { call(SYS_LSEEK, &[fd as usize, offset as usize, whence as usize]) }) as i64
+    ret_isize(calls::lseek(fd as usize, offset as isize, whence as usize)) as i64
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn fsync(fd: c_int) -> c_int {
-    // SAFETY: no memory is passed.
-    ret_zero(unsafe { call(SYS_FSYNC, &[fd as usize]) })
+    ret_zero(calls::fsync(fd as usize))
 }
 
 #[unsafe(no_mangle)]
@@ -83,8 +80,7 @@ pub extern "C" fn ftruncate(fd: c_int, len: i64) -> c_int {
         sys::set_errno(EINVAL);
         return -1;
     }
-    // SAFETY: no memory is passed.
-    ret_zero(unsafe { call(SYS_FTRUNCATE, &[fd as usize, len as usize]) })
+    ret_zero(calls::ftruncate(fd as usize, len as usize))
 }
 
 /// Opens `path` with Redox's `flags` (no mode: the kernel keeps none).
@@ -94,8 +90,7 @@ pub extern "C" fn ftruncate(fd: c_int, len: i64) -> c_int {
 pub unsafe fn open_path(path: *const c_char, flags: usize) -> SysResult<usize> {
     // SAFETY: the caller's contract.
     let path = unsafe { sys::path(path) }?;
-    // SAFETY: the kernel only reads `path.len()` bytes at `path`.
-    unsafe { call(SYS_OPEN, &[path.as_ptr() as usize, path.len(), flags]) }
+    calls::open(path, flags).map_err(sys::errno)
 }
 
 /// `open` without the variadic mode (c/fcntl.c takes the mode and calls
@@ -121,8 +116,7 @@ pub unsafe extern "C" fn truncate(path: *const c_char, len: i64) -> c_int {
 
 #[unsafe(no_mangle)]
 pub extern "C" fn dup(fd: c_int) -> c_int {
-    // SAFETY: an empty name: the kernel reads nothing.
-    ret_int(unsafe { call(SYS_DUP, &[fd as usize, 0, 0]) })
+    ret_int(calls::dup(fd as usize))
 }
 
 #[unsafe(no_mangle)]
@@ -135,14 +129,12 @@ pub extern "C" fn dup2(fd: c_int, new_fd: c_int) -> c_int {
             ret_int(Err(tessera_abi::error::EBADF))
         };
     }
-    // SAFETY: an empty path buffer: the kernel reads nothing.
-    ret_int(unsafe { call(SYS_DUP2, &[fd as usize, new_fd as usize, 0, 0]) })
+    ret_int(calls::dup2(fd as usize, new_fd as usize))
 }
 
 /// The kernel's `fcntl`.
 pub fn fcntl_raw(fd: c_int, cmd: usize, arg: usize) -> SysResult<usize> {
-    // SAFETY: the commands the kernel knows pass no memory.
-    unsafe { call(SYS_FCNTL, &[fd as usize, cmd, arg]) }
+    calls::fcntl(fd as usize, cmd, arg).map_err(sys::errno)
 }
 
 /// `fcntl` without the variadic argument (c/fcntl.c reads it). The kernel
@@ -165,14 +157,12 @@ pub extern "C" fn __tessera_fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
-    let mut raw = [0usize; 2];
-    // SAFETY: the kernel writes two usizes into `raw`.
-    let r = unsafe { call(SYS_PIPE2, &[raw.as_mut_ptr() as usize, flags as u32 as usize]) };
-    if r.is_ok() {
+    let r = calls::pipe2(flags as u32 as usize);
+    if let Ok([read_end, write_end]) = r {
         // SAFETY: the caller passes an array of two ints.
         unsafe {
-            *fds = raw[0] as c_int;
-            *fds.add(1) = raw[1] as c_int;
+            *fds = read_end as c_int;
+            *fds.add(1) = write_end as c_int;
         }
     }
     ret_zero(r)
@@ -198,11 +188,10 @@ pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
 
 /// # Safety
 /// `path` must be a NUL-terminated string.
-pub unsafe fn unlinkat_raw(path: *const c_char, flags: usize) -> SysResult<usize> {
+pub unsafe fn unlinkat_raw(path: *const c_char, flags: usize) -> SysResult<()> {
     // SAFETY: the caller's contract.
     let path = unsafe { sys::path(path) }?;
-    // SAFETY: the kernel only reads `path.len()` bytes at `path`.
-    unsafe { call(SYS_UNLINKAT, &[path.as_ptr() as usize, path.len(), flags]) }
+    calls::unlinkat(path, flags).map_err(sys::errno)
 }
 
 /// Whether `path` exists (opened and closed again). The kernel has no
@@ -261,10 +250,7 @@ pub unsafe extern "C" fn getcwd(buf: *mut c_char, size: usize) -> *mut c_char {
 
 /// The file status the kernel gives (Redox's `Stat`).
 pub fn fstat_raw(fd: c_int) -> SysResult<Stat> {
-    let mut stat = Stat::default();
-    // SAFETY: the kernel writes one `Stat` (the size passed) into `stat`.
-    unsafe { call(SYS_FSTAT, &[fd as usize, (&raw mut stat) as usize, size_of::<Stat>()]) }?;
-    Ok(stat)
+    calls::fstat(fd as usize).map_err(sys::errno)
 }
 
 /// A character device (the console) is a terminal; ENOTTY otherwise.

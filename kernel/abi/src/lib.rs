@@ -1,5 +1,8 @@
-//! Tessera's system-call ABI, shared by the kernel, the userspace runtime
-//! and (later) relibc-shim.
+//! Tessera's system-call ABI, shared by the kernel and user space: the
+//! numbers, flags, structs and errno values. The user side's one layer over
+//! it is tessera-sys (`user/lib/sys`: the system-call instructions, result
+//! decoding, typed wrappers, errno names and messages), which the runtime
+//! and relibc-shim both use.
 //!
 //! Everything Redox's `redox_syscall` crate defines is used as it is: the
 //! call numbers, `O_*` / `F_*` / `SEEK_*` / `CLOCK_*` / `MapFlags` flags,

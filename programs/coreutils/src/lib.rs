@@ -1,7 +1,7 @@
 //! What the core tools share: reporting errors and exit statuses
 //! ([`Tool`]), file operations ([`files`]), option parsing ([`opts`]),
 //! paths relative to the current directory ([`path`]), errno names
-//! ([`errno`]), signal names ([`signal`]) and the parsers of the kernel's
+//! ([`errno`], tessera-sys's table), signal names ([`signal`]) and the parsers of the kernel's
 //! `sys:` text ([`sysinfo`]); `sleep`'s number format ([`parse_seconds`])
 //! and what `shutdown` / `reboot` share ([`power`]).
 //!
@@ -22,12 +22,14 @@
 
 extern crate alloc;
 
-pub mod errno;
 pub mod files;
 pub mod opts;
 pub mod path;
 pub mod signal;
 pub mod sysinfo;
+
+/// Errno names and messages: the one table, tessera-sys's.
+pub use tessera_runtime::errno;
 
 use core::fmt;
 

@@ -10,4 +10,6 @@ extern crate alloc;
 pub mod expand;
 pub mod lexer;
 pub mod parser;
-pub mod path;
+
+/// Path resolution against the working directory: tessera-sys's.
+pub use tessera_runtime::path;

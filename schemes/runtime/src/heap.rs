@@ -1,43 +1,40 @@
-//! The global allocator: a linked-list allocator over a static 1 MiB array
-//! in `.bss`.
+//! The global allocator: tessera-sys's growable heap
+//! ([`tessera_sys::heap::GrowingHeap`]) over anonymous `mmap`.
 //!
-//! The kernel has no `brk` or anonymous `mmap` for user space yet, so the
-//! heap cannot grow: an allocation that does not fit fails, and `alloc`'s
-//! out-of-memory handling panics (exit status 101). When the `memory:`
-//! scheme lands, the heap moves there and grows on demand. A fork copies the
-//! heap with the rest of the address space.
+//! `start` maps the first 1 MiB chunk before `main` runs, populated (every
+//! page present, as the kernel makes a program's `.bss`), so a program's
+//! mappings are laid out and its first megabyte of heap is paid for before
+//! it looks at `sys:maps` or counts free frames; the heap maps more chunks,
+//! on demand, when it runs out, and an allocation the kernel has no memory for
+//! fails (`alloc`'s out-of-memory handling then panics: exit status 101).
+//! Freed memory is reused, never unmapped. A fork copies the heap with the
+//! rest of the address space.
 
-/// The heap's size in bytes.
-pub const HEAP_SIZE_BYTES: usize = 1 << 20;
+use tessera_sys::heap::{AnonMmap, DEFAULT_HINT, GrowingHeap};
 
+/// The size of the heap's first chunk, in bytes.
+pub use tessera_sys::heap::FIRST_CHUNK_BYTES;
+
+/// The program's heap (the global allocator on the user targets).
+#[cfg_attr(all(target_os = "none", not(test)), global_allocator)]
+static HEAP: GrowingHeap<AnonMmap> = GrowingHeap::new(AnonMmap, DEFAULT_HINT);
+
+/// Maps the first chunk. Called once, by `start`, before anything
+/// allocates; if the kernel has no memory for it, the first allocation
+/// tries again (and fails as out of memory).
 #[cfg(all(target_os = "none", not(test)))]
-mod global {
-    use linked_list_allocator::LockedHeap;
-
-    use super::HEAP_SIZE_BYTES;
-
-    /// Page-aligned so the heap starts on its own page.
-    #[repr(C, align(4096))]
-    struct HeapSpace([u8; HEAP_SIZE_BYTES]);
-
-    static mut HEAP_SPACE: HeapSpace = HeapSpace([0; HEAP_SIZE_BYTES]);
-
-    #[global_allocator]
-    static ALLOCATOR: LockedHeap = LockedHeap::empty();
-
-    /// Hands the static array to the allocator. Called once, by `start`,
-    /// before anything allocates.
-    pub(crate) fn init() {
-        let mut heap = ALLOCATOR.lock();
-        if heap.size() != 0 {
-            return;
-        }
-        // SAFETY: only the allocator ever touches HEAP_SPACE, and only from
-        // here on (the check above makes a second call a no-op); the array
-        // is static, so the memory stays valid for the program's life.
-        unsafe { heap.init((&raw mut HEAP_SPACE).cast::<u8>(), HEAP_SIZE_BYTES) };
+pub(crate) fn init() {
+    if HEAP.mapped_bytes() == 0 {
+        HEAP.grow(FIRST_CHUNK_BYTES, true);
     }
 }
 
-#[cfg(all(target_os = "none", not(test)))]
-pub(crate) use global::init;
+/// Bytes mapped for the heap so far (it grows, never shrinks).
+pub fn mapped_bytes() -> usize {
+    HEAP.mapped_bytes()
+}
+
+/// Bytes allocated and not yet freed.
+pub fn used_bytes() -> usize {
+    HEAP.used_bytes()
+}

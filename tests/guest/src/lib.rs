@@ -1,6 +1,6 @@
 //! Helpers shared by the in-guest test programs: a check list that prints
 //! each check's outcome and turns the lot into an exit status, and errno
-//! names for the messages.
+//! names for the messages (the one errno table's).
 //!
 //! [`rng`] has seeded random numbers and a checksum, [`system`] process
 //! and memory helpers (fork a closure, reap, pipe messages, free frames),
@@ -23,38 +23,9 @@ use core::fmt;
 
 use tessera_runtime::{Result, println};
 
-/// The errnos the tests name in their messages.
-pub fn errno_name(errno: i32) -> &'static str {
-    use tessera_runtime::abi::error::*;
-    match errno {
-        EPERM => "EPERM",
-        ENOENT => "ENOENT",
-        ESRCH => "ESRCH",
-        EINTR => "EINTR",
-        EIO => "EIO",
-        E2BIG => "E2BIG",
-        ENOEXEC => "ENOEXEC",
-        EBADF => "EBADF",
-        ECHILD => "ECHILD",
-        EAGAIN => "EAGAIN",
-        ENOMEM => "ENOMEM",
-        EACCES => "EACCES",
-        EFAULT => "EFAULT",
-        EEXIST => "EEXIST",
-        ENODEV => "ENODEV",
-        ENOTDIR => "ENOTDIR",
-        EISDIR => "EISDIR",
-        EINVAL => "EINVAL",
-        EMFILE => "EMFILE",
-        ESPIPE => "ESPIPE",
-        EROFS => "EROFS",
-        EPIPE => "EPIPE",
-        ENOSYS => "ENOSYS",
-        EOPNOTSUPP => "EOPNOTSUPP",
-        ETIMEDOUT => "ETIMEDOUT",
-        _ => "E?",
-    }
-}
+/// The symbolic name of an errno (`E?` for a value without one), from
+/// the one errno table (tessera-sys's).
+pub use tessera_runtime::errno::name as errno_name;
 
 /// A result as a test message shows it: `Ok(5)` or `Err(EBADF = 9)`.
 pub struct Shown(pub Result<usize>);

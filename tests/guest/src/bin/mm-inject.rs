@@ -49,7 +49,7 @@ use tessera_runtime::abi::flag::{O_RDONLY, O_WRONLY};
 use tessera_runtime::mm::{
     self, ANONYMOUS_FD, MAP_FIXED, MAP_POPULATE, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_RW,
 };
-use tessera_runtime::{Args, Error, Result, println, sys};
+use tessera_runtime::{Args, Error, Result, println, probe, sys};
 
 tessera_runtime::entry!(main);
 
@@ -500,114 +500,11 @@ fn mremap_far(checks: &mut Checks) {
     let _ = unmap(addr, PAGES * PAGE);
 }
 
-#[cfg(target_arch = "x86_64")]
-mod raw {
-    //! `fork`, then (in the parent) `write(fd, DISARM)`, with no store to
-    //! memory in between; the child exits with 0 at once. x86_64.
-    use core::arch::asm;
-
-    use tessera_runtime::abi::number::{SYS_EXIT, SYS_FORK, SYS_WRITE};
-
-    /// The raw result of `fork` (a pid, or `-errno`).
-    pub fn fork_then_disarm(fd: usize) -> usize {
-        let result: usize;
-        // SAFETY: the block only makes system calls: fork; in the child exit
-        // (it never returns); in the parent a write of `DISARM` (static,
-        // read-only) to `fd`. No memory is stored to (`nostack`), the
-        // registers the calls clobber are declared, and the fork result is
-        // kept in r8 across the write.
-        unsafe {
-            asm!(
-                "syscall",
-                "test rax, rax",
-                "jnz 2f",
-                "mov rax, r15",
-                "xor edi, edi",
-                "syscall",
-                "ud2",
-                "2:",
-                "mov r8, rax",
-                "mov rax, r14",
-                "mov rdi, r12",
-                "mov rsi, r13",
-                "mov rdx, {len}",
-                "syscall",
-                "mov rax, r8",
-                len = in(reg) super::DISARM.len(),
-                inlateout("rax") SYS_FORK => result,
-                in("r12") fd,
-                in("r13") super::DISARM.as_ptr(),
-                in("r14") SYS_WRITE,
-                in("r15") SYS_EXIT,
-                out("rdi") _,
-                out("rsi") _,
-                out("rdx") _,
-                out("rcx") _,
-                out("r8") _,
-                out("r11") _,
-                options(nostack),
-            );
-        }
-        result
-    }
-}
-
-#[cfg(target_arch = "aarch64")]
-mod raw {
-    //! `fork`, then (in the parent) `write(fd, DISARM)`, with no store to
-    //! memory in between; the child exits with 0 at once. aarch64.
-    use core::arch::asm;
-
-    use tessera_runtime::abi::number::{SYS_EXIT, SYS_FORK, SYS_WRITE};
-
-    /// The raw result of `fork` (a pid, or `-errno`).
-    pub fn fork_then_disarm(fd: usize) -> usize {
-        let result: usize;
-        // SAFETY: the block only makes system calls: fork; in the child exit
-        // (it never returns); in the parent a write of `DISARM` (static,
-        // read-only) to `fd`. No memory is stored to (`nostack`), the
-        // registers the calls use are declared, and the fork result is kept
-        // in x9 across the write.
-        unsafe {
-            asm!(
-                "mov x8, x14",
-                "svc #0",
-                "cbnz x0, 2f",
-                "mov x8, x15",
-                "mov x0, xzr",
-                "svc #0",
-                "udf #0",
-                "2:",
-                "mov x9, x0",
-                "mov x8, x10",
-                "mov x0, x11",
-                "mov x1, x12",
-                "mov x2, x13",
-                "svc #0",
-                "mov x0, x9",
-                lateout("x0") result,
-                in("x10") SYS_WRITE,
-                in("x11") fd,
-                in("x12") super::DISARM.as_ptr(),
-                in("x13") super::DISARM.len(),
-                in("x14") SYS_FORK,
-                in("x15") SYS_EXIT,
-                out("x1") _,
-                out("x2") _,
-                out("x8") _,
-                out("x9") _,
-                options(nostack),
-            );
-        }
-        result
-    }
-}
-
 fn fork(checks: &mut Checks) {
     let Some(addr) = map_filled_with(checks, PAGES, 0x40, MAP_PRIVATE) else { return };
     let Ok(injector) = Injector::open() else { return checks.check("open sys:inject", false, format_args!("")) };
     let mut run = || -> Result<usize> {
-        let pid = tessera_runtime::syscall::demux(raw::fork_then_disarm(injector.fd))?;
+        let pid = tessera_runtime::syscall::demux(probe::fork_then_write(injector.fd, DISARM))?;
         let _ = reap(pid);
         Ok(pid)
     };

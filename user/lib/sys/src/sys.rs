@@ -50,7 +50,20 @@ pub fn close(fd: usize) -> Result<()> {
 pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which
     // this function borrows mutably.
-    unsafe { syscall3(SYS_READ, fd, buf.as_mut_ptr() as usize, buf.len()) }
+    unsafe { read_raw(fd, buf.as_mut_ptr(), buf.len()) }
+}
+
+/// [`read`] into `len` bytes at `buf`, for callers that hold a pointer
+/// rather than a slice (C's `read`). A bad pointer is `EFAULT`, not
+/// undefined behaviour: the kernel checks it.
+///
+/// # Safety
+/// The `len` bytes at `buf`, where they are the caller's, must be the
+/// caller's to overwrite.
+pub unsafe fn read_raw(fd: usize, buf: *mut u8, len: usize) -> Result<usize> {
+    // SAFETY: the kernel writes at most `len` bytes at `buf`, which the
+    // caller gives up.
+    unsafe { syscall3(SYS_READ, fd, buf as usize, len) }
 }
 
 /// Writes up to `buf.len()` bytes to `fd` and returns how many it took.
@@ -59,7 +72,17 @@ pub fn read(fd: usize, buf: &mut [u8]) -> Result<usize> {
 /// with no reader left, `ENOSPC` the object is full, `EIO` the scheme failed.
 pub fn write(fd: usize, buf: &[u8]) -> Result<usize> {
     // SAFETY: the kernel only reads `buf.len()` bytes at `buf`.
-    unsafe { syscall3(SYS_WRITE, fd, buf.as_ptr() as usize, buf.len()) }
+    unsafe { write_raw(fd, buf.as_ptr(), buf.len()) }
+}
+
+/// [`write`] from `len` bytes at `buf`, for callers that hold a pointer
+/// rather than a slice (C's `write`). A bad pointer is `EFAULT`.
+///
+/// # Safety
+/// None beyond the call's: the kernel only reads, and checks the range.
+pub unsafe fn write_raw(fd: usize, buf: *const u8, len: usize) -> Result<usize> {
+    // SAFETY: the kernel only reads `len` bytes at `buf`.
+    unsafe { syscall3(SYS_WRITE, fd, buf as usize, len) }
 }
 
 /// Moves `fd`'s offset: `whence` is `SEEK_SET`, `SEEK_CUR` or `SEEK_END`
@@ -172,7 +195,7 @@ pub fn rmdir(path: &str) -> Result<()> {
 /// records (parse them with `tessera_abi::dirent::entries`), starting at
 /// the entry `opaque` names — 0 for the first, then the last record's
 /// `next_opaque_id`. Returns the bytes filled; 0 at the end. Prefer
-/// [`crate::fs::read_dir`].
+/// `tessera_runtime::fs::read_dir`.
 ///
 /// Errors: `EBADF` not an open fd or not open for reading, `ENOTDIR` not a
 /// directory, `EINVAL` `buf` too small for the next record, `EIO` the
@@ -245,6 +268,17 @@ pub fn execve(path: &str, argv: &[&str], envp: &[&str]) -> Error {
     let pairs =
         |strings: &[&str]| -> Vec<[usize; 2]> { strings.iter().map(|s| [s.as_ptr() as usize, s.len()]).collect() };
     let (argv, envp) = (pairs(argv), pairs(envp));
+    // SAFETY: each pair names a string borrowed for this call.
+    unsafe { execve_pairs(path, &argv, &envp) }
+}
+
+/// [`execve`] with the arguments and environment already as the kernel's
+/// `[ptr, len]` pairs (C's `execve` builds them from its string arrays).
+///
+/// # Safety
+/// Each pair must name `len` readable bytes at `ptr` (a bad one is
+/// `EFAULT`, but the strings are the new program's arguments).
+pub unsafe fn execve_pairs(path: &str, argv: &[[usize; 2]], envp: &[[usize; 2]]) -> Error {
     // SAFETY: the kernel reads the path, the two `[ptr, len]` arrays and
     // the strings they point at, all borrowed for this call. On success the
     // old image is gone and nothing here runs again.
@@ -388,7 +422,7 @@ pub fn gettid() -> Result<usize> {
 
 /// Starts a thread of this process at `entry(arg)` with stack pointer
 /// `stack_top` and thread pointer `tls`; returns its tid. Prefer
-/// [`crate::thread::spawn`], which provides the stack and the join.
+/// `tessera_runtime::thread::spawn`, which provides the stack and the join.
 ///
 /// Errors: `EINVAL` an address outside user space, `EAGAIN` the process has
 /// too many threads, `ENOMEM` no memory for the kernel's side of the
