@@ -27,7 +27,7 @@ use crate::file::{FileRelease, Unpin};
 use crate::gaps::Gaps;
 use crate::grant::{Grant, GrantInfo};
 use crate::page::{Page, PageRange};
-use crate::provider::{MemObject, Provider};
+use crate::provider::{MemObject, Provider, ProviderKind};
 use crate::traits::{FrameStore, PageTable};
 
 /// Linux's default `vm.max_map_count`.
@@ -180,6 +180,23 @@ impl<P: PageTable> AddrSpace<P> {
     pub fn grant_at(&self, addr: VirtAddr) -> Option<GrantInfo> {
         let grant = self.grant_containing(Page::containing(addr))?;
         Some(grant.info(self.resident_in(grant.range())))
+    }
+
+    /// Whether every page of `pages` pages from `addr`'s page lies in a
+    /// grant whose provider kind `ok` accepts; false for an empty or
+    /// wrapping range or a hole. Costs one lookup per grant crossed, not
+    /// per page (fmap checks a lender's answer and each fetch with it).
+    pub fn covered_by(&self, addr: VirtAddr, pages: u64, ok: impl Fn(&ProviderKind) -> bool) -> bool {
+        let start = Page::containing(addr);
+        let Some(end) = start.number().checked_add(pages).filter(|_| pages > 0) else { return false };
+        let mut at = start;
+        while at.number() < end {
+            match self.grant_containing(at) {
+                Some(grant) if ok(&grant.provider.kind()) => at = grant.end(),
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// What `addr`'s page maps to right now. A missing or too weak PTE does

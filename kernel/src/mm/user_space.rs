@@ -388,10 +388,18 @@ impl UserSpace {
     /// physical mappings (whose frames may be anyone's, or free), pages
     /// borrowed from another space and file pages are not lent on.
     pub fn lendable(&self, virt: VirtAddr) -> bool {
-        virt.get() < USER_END
-            && self.grants().grant_at(virt).is_some_and(|grant| {
-                matches!(grant.kind, tessera_mm::ProviderKind::Allocated | tessera_mm::ProviderKind::AllocatedShared(_))
-            })
+        self.lendable_pages(virt, 1)
+    }
+
+    /// Whether all `pages` pages from `virt` may be lent ([`Self::lendable`]),
+    /// one grant lookup per grant crossed: what an `MmapPrep` answer is
+    /// checked with before the request's caller takes it.
+    pub fn lendable_pages(&self, virt: VirtAddr, pages: u64) -> bool {
+        let owned = |kind: &tessera_mm::ProviderKind| {
+            matches!(kind, tessera_mm::ProviderKind::Allocated | tessera_mm::ProviderKind::AllocatedShared(_))
+        };
+        let end = pages.checked_mul(PAGE_SIZE).and_then(|bytes| virt.get().checked_add(bytes));
+        end.is_some_and(|end| end <= USER_END) && self.grants().covered_by(virt, pages, owned)
     }
 
     /// The grants, as `/proc/pid/maps`-like lines.

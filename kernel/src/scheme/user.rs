@@ -46,7 +46,8 @@
 //! page-aligned and its range inside user space; host-tested there); a
 //! malformed one fails the caller's call with EIO and the daemon's write
 //! with EINVAL. The tag (a request the daemon has read and not answered) is
-//! checked here, against the queue.
+//! checked here, against the queue, and so is an fmap answer's range
+//! against the daemon's space: memory it does not own is EIO for both.
 //!
 //! Waits follow `sched::block_current`'s contract: a waiter is registered
 //! (the call's `caller`, the queue's `readers`) before it checks its
@@ -249,33 +250,52 @@ impl UserScheme {
     /// A response for a caller that gave up is dropped (a successful open
     /// is closed again). EINVAL for a malformed response (its caller gets
     /// EIO), or one for a request the daemon has not read or has answered.
+    /// EIO for an `MmapPrep` answer naming memory the daemon does not own
+    /// ([`crate::mm::UserSpace::lendable_pages`]: not mapped, device or
+    /// physical memory, pages it borrowed itself); its caller gets EIO too,
+    /// and no `Munmap` follows, as nothing was lent.
     pub fn respond(&self, bytes: &[u8]) -> Result<usize> {
         let (cqe, payload) = response::split(bytes).map_err(|malformed| malformed.daemon_error())?;
-        // Who answers, and from which address space (before the queue's
-        // lock: a space lock is never taken under it).
+        // What the request allows, read under the queue's lock; the checks
+        // run without it, as the lent range is checked against the
+        // responder's space (a space lock is never taken under the queue's).
+        let expect = self.queue.lock().calls.get(&cqe.tag).map(|call| call.expect);
+        // The caller gave up (or the tag is stale): nobody to answer.
+        let Some(expect) = expect else { return Ok(bytes.len()) };
+        let checked = response::check(&cqe, payload, expect, LENDER_SPACE);
+        // Who answers, and from which address space.
         let responder = process::current();
-        let responder_space = responder.space.lock().as_ref().map_or(0, crate::mm::UserSpace::id);
-        let mut queue = self.queue.lock();
-        let Some(call) = queue.calls.get_mut(&cqe.tag) else {
-            // The caller gave up (or the tag is stale): nobody to answer.
-            return Ok(bytes.len());
+        let (responder_space, lent) = {
+            let space = responder.space.lock();
+            let lent = match (&checked, expect) {
+                (Ok(Ok(ok)), Expect::Address { size, .. }) => space.as_ref().is_some_and(|space| {
+                    space.lendable_pages(rmm::VirtAddr::new(ok.value as u64), size.div_ceil(rmm::PAGE_SIZE))
+                }),
+                _ => true,
+            };
+            (space.as_ref().map_or(0, crate::mm::UserSpace::id), lent)
         };
+        let (answer, reply) = match checked {
+            // A malformed response fails the call too, with EIO.
+            Err(malformed) => (Err(malformed.daemon_error()), Err(malformed.caller_error())),
+            Ok(Ok(_)) if !lent => (Err(Error::new(EIO)), Err(Error::new(EIO))),
+            Ok(result) => (
+                Ok(bytes.len()),
+                result.map(|ok| Reply {
+                    value: ok.value,
+                    flags: ok.flags,
+                    payload: ok.payload.into(),
+                    responder: Arc::downgrade(&responder),
+                    responder_space,
+                }),
+            ),
+        };
+        let mut queue = self.queue.lock();
+        // Gone meanwhile: the caller gave up and the call was dropped.
+        let Some(call) = queue.calls.get_mut(&cqe.tag) else { return Ok(bytes.len()) };
         if !call.delivered || call.reply.is_some() {
             return Err(Error::new(EINVAL));
         }
-        let checked = response::check(&cqe, payload, call.expect, LENDER_SPACE);
-        let answer = match checked {
-            Ok(_) => Ok(bytes.len()),
-            Err(malformed) => Err(malformed.daemon_error()),
-        };
-        // A malformed response fails the call too, with EIO.
-        let reply = checked.unwrap_or_else(|malformed| Err(malformed.caller_error())).map(|ok| Reply {
-            value: ok.value,
-            flags: ok.flags,
-            payload: ok.payload.into(),
-            responder: Arc::downgrade(&responder),
-            responder_space,
-        });
         match call.caller.clone() {
             Some(caller) => {
                 call.reply = Some(reply);

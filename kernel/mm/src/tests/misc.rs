@@ -282,3 +282,26 @@ fn teardown_releases_everything() {
     crate::MemObject::release(object, &mut w.frames);
     assert_eq!(w.frames.live(), 0);
 }
+
+#[test]
+fn covered_by_walks_grants_not_pages() {
+    use crate::ProviderKind;
+    let mut w = World::new();
+    let mut s = w.space();
+    let owned = |kind: &ProviderKind| matches!(kind, ProviderKind::Allocated | ProviderKind::AllocatedShared(_));
+    let a = w.anon_at(&mut s, 0x40_0000, 2, RW, PRIVATE | MapFlags::FIXED).unwrap();
+    w.anon_at(&mut s, 0x40_2000, 3, R, SHARED | MapFlags::FIXED).unwrap();
+    let device = MmapRequest::anonymous(PAGE, RW, SHARED | MapFlags::FIXED)
+        .at(va(0x40_5000))
+        .source(MapSource::Physical { phys: PhysAddr::new(0xFE00_0000), kind: PhysKind::Uncached });
+    w.mmap(&mut s, &device).unwrap();
+    assert!(s.covered_by(a, 5, owned), "two neighbouring owned grants, private and shared");
+    assert!(s.covered_by(a.add(PAGE + 1), 1, owned), "an unaligned address names its page");
+    assert!(!s.covered_by(a, 6, owned), "the device page after them is not owned");
+    assert!(!s.covered_by(va(0x40_5000), 1, owned));
+    assert!(!s.covered_by(va(0x40_6000), 1, owned), "a hole");
+    assert!(!s.covered_by(a, 0, owned), "an empty range");
+    assert!(!s.covered_by(a, u64::MAX, owned), "a wrapping range");
+    assert!(s.covered_by(va(0x40_5000), 1, |kind| !owned(kind)));
+    w.teardown(s);
+}

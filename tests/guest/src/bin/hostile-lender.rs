@@ -1,22 +1,27 @@
-//! `hostile-lender`: a filesystem daemon that lends what it must not. Its
-//! clients may get EIO (from mmap) or SIGBUS (on touching the page), and
-//! never a page that is not the daemon's own memory; the kernel must live.
+//! `hostile-lender`: a filesystem daemon that lends what it must not. An
+//! answer naming memory it does not own fails its `write` (EIO; EINVAL for
+//! an address outside user space) and the client's mmap (EIO); a page it
+//! gives away after answering is SIGBUS for the client on touch. A client
+//! never gets a page that is not the daemon's own memory; the kernel must
+//! live.
 //!
 //! The daemon (a forked child of the test) serves `hostile-fs:`; each file
 //! name says how it answers `MmapPrep` for it:
 //!
 //! | file | the daemon lends | the client must see |
 //! |---|---|---|
-//! | `foreign` | an address it has nothing mapped at | EIO or SIGBUS |
-//! | `kernel` | a kernel address | EIO or SIGBUS |
-//! | `phys` | a `memory:physical` mapping of RAM (other processes' frames, or free ones) | EIO or SIGBUS: device and physical mappings are not lent |
+//! | `foreign` | an address it has nothing mapped at | EIO from mmap |
+//! | `kernel` | a kernel address | EIO from mmap |
+//! | `phys` | a `memory:physical` mapping of RAM (other processes' frames, or free ones) | EIO from mmap: device and physical mappings are not lent |
 //! | `unmap` | its own page, then unmaps it before the client touches it | EIO or SIGBUS |
 //! | `protnone` | its own page, then makes it PROT_NONE | EIO or SIGBUS |
 //! | `fork` | its own page, then forks (the page becomes copy-on-write) | SIGBUS, or the page's own bytes |
 //!
 //! Each client maps lazily (the page is fetched on first touch, after the
-//! daemon's move) in a forked child. At the end the daemon is killed and
-//! free frames are back.
+//! daemon's move) in a forked child. The daemon counts the answers the
+//! kernel refused, by errno, and the test reads them from the file
+//! `refused`: EIO for `foreign` and `phys`, EINVAL for `kernel`. At the end
+//! the daemon is killed and free frames are back.
 #![no_std]
 #![no_main]
 
@@ -29,11 +34,12 @@ use tessera_guest_tests::Checks;
 use tessera_guest_tests::mm::{Memory, PAGE, frames_back, read_word, write_word};
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_runtime::abi::TimeSpec;
-use tessera_runtime::abi::error::{EIO, ENOENT};
+use tessera_runtime::abi::error::{EINVAL, EIO, ENOENT};
 use tessera_runtime::abi::flag::O_RDWR;
+use tessera_runtime::abi::scheme::MESSAGE_MAX_BYTES;
 use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
 use tessera_runtime::mm::{self, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_NONE, PROT_READ, PROT_RW};
-use tessera_runtime::scheme::{CallerCtx, Opened, Scheme, Server};
+use tessera_runtime::scheme::{CallerCtx, Opened, Scheme, Server, answer};
 use tessera_runtime::{Args, Error, Result, io, sys};
 
 tessera_runtime::entry!(main);
@@ -42,6 +48,10 @@ tessera_runtime::entry!(main);
 const PATTERN: u64 = 0x1E4D_E4B0_0C0F_FEE5;
 /// Files, in the order of their ids.
 const FILES: [&str; 6] = ["foreign", "kernel", "phys", "unmap", "protnone", "fork"];
+/// The file whose contents are the refused answers: EIO and EINVAL counts.
+const REFUSED: &str = "refused";
+/// Its id (after the lending files').
+const REFUSED_ID: usize = FILES.len();
 /// Redox's MAP_LAZY: fetch file pages on first touch.
 const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
 /// Exit statuses of a client child.
@@ -64,6 +74,12 @@ fn main(_args: Args) -> i32 {
         for (id, name) in FILES.iter().enumerate() {
             case(&mut checks, id, name);
         }
+        let refused = refused();
+        checks.check(
+            "the daemon's writes of foreign and phys failed with EIO, of kernel with EINVAL",
+            refused == Some([2, 1]),
+            format_args!("[EIO, EINVAL] refusals: {refused:?}"),
+        );
     }
     let _ = sys::kill(daemon, SIGKILL);
     let _ = reap(daemon);
@@ -86,6 +102,13 @@ fn wait_for_scheme() -> bool {
     false
 }
 
+/// The daemon's refused answers: `[EIO count, EINVAL count]`.
+fn refused() -> Option<[u64; 2]> {
+    let text = io::read_file(&format!("hostile-fs:{REFUSED}")).ok()?;
+    let word = |i: usize| Some(u64::from_le_bytes(text.get(i * 8..i * 8 + 8)?.try_into().ok()?));
+    Some([word(0)?, word(1)?])
+}
+
 /// Maps `name` lazily in a child, asks the daemon to make its move, touches
 /// the page; checks the child's fate.
 fn case(checks: &mut Checks, id: usize, name: &str) {
@@ -104,13 +127,19 @@ fn case(checks: &mut Checks, id: usize, name: &str) {
     })
     .and_then(reap);
     let pattern_ok = name == "fork";
+    // Answers naming memory the daemon does not own are refused at once.
+    let refused = matches!(name, "foreign" | "kernel" | "phys");
     let ok = match status {
-        Ok((_, s)) if s.signal() == Some(SIGBUS) => true,
+        Ok((_, s)) if s.signal() == Some(SIGBUS) => !refused,
         Ok((_, s)) if s.code() == Some(MAP_EIO as usize) => true,
         Ok((_, s)) if s.code() == Some(GOT_PATTERN as usize) => pattern_ok,
         _ => false,
     };
-    let expected = if pattern_ok { "SIGBUS, EIO or the page's own bytes" } else { "EIO or SIGBUS" };
+    let expected = match (refused, pattern_ok) {
+        (true, _) => "EIO from mmap",
+        (false, true) => "SIGBUS, EIO or the page's own bytes",
+        (false, false) => "EIO or SIGBUS",
+    };
     let what = format!("{name}: {expected}");
     match status {
         Ok((_, s)) => checks.check(&what, ok, format_args!("the client {s} (file {id})")),
@@ -123,14 +152,34 @@ fn case(checks: &mut Checks, id: usize, name: &str) {
 struct Lender {
     /// The page lent for each file, once asked.
     pages: Vec<Option<usize>>,
+    /// Answers the kernel refused: EIO and EINVAL counts.
+    refused: [u64; 2],
 }
 
+/// Serves `hostile-fs:` by hand (not `Server::run`) to see which answers
+/// the kernel refuses.
 fn daemon() -> i32 {
-    let Ok(mut server) = Server::register("hostile-fs") else { return 1 };
-    let mut lender = Lender { pages: alloc::vec![None; FILES.len()] };
-    let error = server.run(&mut lender);
-    let _ = io::write_all(2, format!("hostile-fs: {error}\n").as_bytes());
-    1
+    let Ok(server) = Server::register("hostile-fs") else { return 1 };
+    let mut lender = Lender { pages: alloc::vec![None; FILES.len()], refused: [0; 2] };
+    let mut request = alloc::vec![0u8; MESSAGE_MAX_BYTES];
+    let mut response = Vec::with_capacity(MESSAGE_MAX_BYTES);
+    loop {
+        let n = match sys::read(server.fd(), &mut request) {
+            Ok(n) => n,
+            Err(error) => {
+                let _ = io::write_all(2, format!("hostile-fs: {error}\n").as_bytes());
+                return 1;
+            }
+        };
+        if !answer(&mut lender, &request[..n], &mut response) {
+            continue;
+        }
+        match sys::write(server.fd(), &response) {
+            Err(e) if e.errno == EIO => lender.refused[0] += 1,
+            Err(e) if e.errno == EINVAL => lender.refused[1] += 1,
+            _ => {}
+        }
+    }
 }
 
 /// A fresh populated page of [`PATTERN`].
@@ -156,8 +205,26 @@ fn physical_page() -> Result<usize> {
 
 impl Scheme for Lender {
     fn open(&mut self, path: &str, _flags: usize, _ctx: &CallerCtx) -> Result<Opened> {
-        let id = FILES.iter().position(|f| *f == path.trim_matches('/')).ok_or(Error::new(ENOENT))?;
+        let path = path.trim_matches('/');
+        if path == REFUSED {
+            return Ok(Opened { id: REFUSED_ID, positioned: true });
+        }
+        let id = FILES.iter().position(|f| *f == path).ok_or(Error::new(ENOENT))?;
         Ok(Opened { id, positioned: false })
+    }
+
+    /// `refused`: the two counts, little-endian.
+    fn read(&mut self, id: usize, buf: &mut [u8], offset: u64) -> Result<usize> {
+        if id != REFUSED_ID {
+            return Err(Error::new(EINVAL));
+        }
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.refused[0].to_le_bytes());
+        bytes[8..].copy_from_slice(&self.refused[1].to_le_bytes());
+        let rest = bytes.get(offset as usize..).unwrap_or(&[]);
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
     }
 
     fn fsize(&mut self, _id: usize) -> Result<u64> {
@@ -165,7 +232,7 @@ impl Scheme for Lender {
     }
 
     fn mmap_prep(&mut self, id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<usize> {
-        let addr = match FILES[id] {
+        let addr = match *FILES.get(id).ok_or(Error::new(EINVAL))? {
             "foreign" => 0x6000_0000_0000,
             "kernel" => 0xFFFF_8000_0000_0000,
             "phys" => physical_page()?,
@@ -177,7 +244,7 @@ impl Scheme for Lender {
 
     /// "move": do to the lent page what the file's name says.
     fn write(&mut self, id: usize, buf: &[u8], _offset: u64) -> Result<usize> {
-        if let Some(page) = self.pages[id] {
+        if let Some(page) = self.pages.get(id).copied().flatten() {
             match FILES[id] {
                 // SAFETY: the page is the daemon's alone (lent, not used).
                 "unmap" => unsafe { mm::munmap(page, PAGE) }?,
