@@ -6,29 +6,36 @@ use alloc::format;
 use tessera_runtime::abi::error::ENODEV;
 use tessera_runtime::abi::flag::O_RDONLY;
 use tessera_runtime::abi::signal::SIGKILL;
-use tessera_runtime::abi::{Result, WNOHANG};
+use tessera_runtime::abi::{Result, TimeSpec, WNOHANG};
 use tessera_runtime::{process, sys};
 
 use crate::{Checks, Shown};
 
-/// `sched_yield` rounds allowed for a daemon to register.
-const ROUNDS: usize = 10_000;
+/// How long a daemon may take to register: wall-clock time, not a count of
+/// yields, so that a host starving the virtual CPUs cannot fail a test (a
+/// daemon that exits ends the wait at once).
+const REGISTER_NS: u64 = 20_000_000_000;
+/// Yields before the wait starts sleeping between tries.
+const YIELDS: usize = 100;
 
 /// Retries `open(path)` while it fails with ENODEV (a daemon still
-/// registering) and `daemon`, if given, still runs; the last result.
+/// registering) and `daemon`, if given, still runs, for at most
+/// [`REGISTER_NS`]; the last result.
 pub fn open_when_there(path: &str, flags: usize, daemon: Option<usize>) -> Result<usize> {
+    let deadline = crate::mm::now_ns() + REGISTER_NS;
+    let mut tries = 0;
     let mut got = sys::open(path, flags);
-    for _ in 0..ROUNDS {
-        match got {
-            Err(e) if e.errno == ENODEV => {
-                if daemon.is_some_and(|pid| matches!(sys::waitpid(pid, WNOHANG), Ok(Some(_)))) {
-                    break;
-                }
-                let _ = sys::sched_yield();
-                got = sys::open(path, flags);
-            }
-            _ => break,
+    while matches!(got, Err(e) if e.errno == ENODEV) && crate::mm::now_ns() < deadline {
+        if daemon.is_some_and(|pid| matches!(sys::waitpid(pid, WNOHANG), Ok(Some(_)))) {
+            break;
         }
+        tries += 1;
+        if tries < YIELDS {
+            let _ = sys::sched_yield();
+        } else {
+            let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 1_000_000 }, None);
+        }
+        got = sys::open(path, flags);
     }
     got
 }

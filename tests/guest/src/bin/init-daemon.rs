@@ -4,7 +4,7 @@
 //! | check | expected |
 //! |---|---|
 //! | `sys:processes` | exactly one live `echod`, a child of init (ppid 1) |
-//! | `open("echo:init-daemon")` | succeeds (retried while ENODEV, at most [`ROUNDS`] `sched_yield`s, in case the daemon is still registering) |
+//! | `open("echo:init-daemon")` | succeeds (retried while ENODEV, as `ramfs::open_when_there` does, in case the daemon is still registering) |
 //! | write a message, read it back | the same bytes; the next read gives 0 |
 //! | `kill(echod, 0)` afterwards | the daemon is still alive |
 #![no_std]
@@ -15,8 +15,8 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use tessera_guest_tests::ramfs::open_when_there;
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::abi::error::ENODEV;
 use tessera_runtime::abi::flag::O_RDWR;
 use tessera_runtime::{Args, io, sys};
 
@@ -24,8 +24,6 @@ tessera_runtime::entry!(main);
 
 /// The daemon's program name, as `sys:processes` shows it.
 const DAEMON: &str = "echod";
-/// `sched_yield` rounds allowed for the daemon to register `echo:`.
-const ROUNDS: usize = 10_000;
 /// What goes through the daemon and back.
 const MESSAGE: &[u8] = b"ping from init-daemon";
 
@@ -45,16 +43,8 @@ fn main(_args: Args) -> i32 {
         format_args!("live echod processes (pid, ppid): {daemons:?}"),
     );
 
-    let mut opened = sys::open("echo:init-daemon", O_RDWR);
-    for _ in 0..ROUNDS {
-        match opened {
-            Err(e) if e.errno == ENODEV => {
-                let _ = sys::sched_yield();
-                opened = sys::open("echo:init-daemon", O_RDWR);
-            }
-            _ => break,
-        }
-    }
+    // init started echod before the tests; it may still be registering.
+    let opened = open_when_there("echo:init-daemon", O_RDWR, None);
     checks.check("open echo:init-daemon", opened.is_ok(), format_args!("got {}", Shown(opened)));
     if let Ok(fd) = opened {
         let wrote = sys::write(fd, MESSAGE);
