@@ -112,6 +112,7 @@ fn start(args: &'static KernelArgs) -> ! {
         allocate_frame: mm::allocate_frame,
         free_frame: mm::free_frame,
     });
+    sync::set_serve_hook(mm::tlb::serve_pending);
     println!("kernel: entered");
     assert!(
         args.magic == KernelArgs::MAGIC && args.version == KernelArgs::VERSION,
