@@ -9,7 +9,7 @@
 //! | sizes | mmap of a ramfs file: a size whose page rounding wraps is EINVAL, an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
 //! | kill-munmap | children that write a shared ramfs mapping and munmap it page by page are SIGKILLed mid-way while other processes keep ramfs busy: afterwards every pin is back (0) and the data is in the file |
 //! | lender-exec | a lender daemon lends pages of its own memory, a client maps them lazily and reads one; the daemon execs (a program that maps other data at the same address): an unfetched page is SIGBUS, the fetched one still reads the old data |
-//! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fork takes at most 8 × (+ 0.5 s) as long as the same fork with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
+//! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fastest of 3 forks takes at most 8 × (+ 0.5 s) as long as the fastest of 3 same forks with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
 //!
 //! Run as `fmap-races after-exec FD` it is the lender's new image (see
 //! `lender-exec`).
@@ -468,10 +468,27 @@ const GRANTS: usize = 40_000;
 /// long as the fork of the same grants with uniform pins (plus
 /// [`FORK_SLACK_NS`]): the runs split and merge at every grant (about 3 to
 /// 4 times the work under TCG), while a rescan of every run per grant made
-/// it hundreds of times slower (minutes). Relative, so that TCG's speed does not matter; on hardware
-/// both are milliseconds.
+/// it hundreds of times slower (minutes). Relative, so that TCG's speed
+/// does not matter; on hardware both are milliseconds. Each is the fastest
+/// of [`FORKS`] forks, so that a host that stops the virtual CPUs for a
+/// while (a busy build machine) cannot make one slow fork fail the test.
 const FORK_FACTOR: u64 = 8;
 const FORK_SLACK_NS: u64 = 500_000_000;
+/// Forks timed for each case.
+const FORKS: usize = 3;
+
+/// The fastest of [`FORKS`] forks of this process (each child exits at
+/// once and is reaped), or the first error.
+fn fastest_fork() -> Result<u64> {
+    let mut fastest = u64::MAX;
+    for _ in 0..FORKS {
+        let t0 = now_ns();
+        let pid = fork_with(|| 0)?;
+        fastest = fastest.min(now_ns() - t0);
+        reap(pid)?;
+    }
+    Ok(fastest)
+}
 
 fn many_grants(checks: &mut Checks) {
     let len = GRANTS * PAGE;
@@ -509,12 +526,7 @@ fn many_grants(checks: &mut Checks) {
         core::hint::spin_loop();
     }
     // The same fork with uniform pins (one run): the baseline.
-    let t0 = now_ns();
-    let uniform = fork_with(|| 0);
-    let uniform_ns = now_ns() - t0;
-    if let Ok(pid) = uniform {
-        let _ = reap(pid);
-    }
+    let uniform = fastest_fork();
     // A first child unmaps every other page: the lease's pins alternate.
     let Ok([ready_r, ready_w]) = sys::pipe2(0) else { return };
     let first = fork_with(|| {
@@ -531,9 +543,7 @@ fn many_grants(checks: &mut Checks) {
     let _ = sys::read(ready_r, &mut said);
     let _ = sys::close(ready_r);
     let before = turns.load(Ordering::Relaxed);
-    let t0 = now_ns();
-    let child = fork_with(|| 0);
-    let took = now_ns() - t0;
+    let alternating = fastest_fork();
     // The sibling goes on after the fork.
     let after = turns.load(Ordering::Relaxed);
     let t1 = now_ns();
@@ -547,17 +557,14 @@ fn many_grants(checks: &mut Checks) {
     }
     checks.check(
         "many-grants: the fork with alternating pins takes about as long as with uniform ones",
-        uniform.is_ok() && child.is_ok() && took < FORK_FACTOR * uniform_ns + FORK_SLACK_NS,
-        format_args!("{} ms, uniform {} ms", took / 1_000_000, uniform_ns / 1_000_000),
+        matches!((uniform, alternating), (Ok(uniform), Ok(took)) if took < FORK_FACTOR * uniform + FORK_SLACK_NS),
+        format_args!("fastest of {FORKS}: {alternating:?} ns, uniform {uniform:?} ns"),
     );
     checks.check(
         "many-grants: the sibling thread keeps running",
         before >= 10 && later >= after + 10,
         format_args!("turns {before} → {after} → {later}"),
     );
-    if let Ok(child) = child {
-        let _ = reap(child);
-    }
     if let Ok(first) = first {
         let _ = sys::kill(first, SIGKILL);
         let _ = reap(first);
