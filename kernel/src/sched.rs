@@ -118,8 +118,9 @@ impl Thread {
         }))
     }
 
+    /// SeqCst, with the `woken` flag's accesses: see [`wake`].
     fn cas(&self, from: State, to: State) -> bool {
-        self.state.compare_exchange(from as u8, to as u8, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        self.state.compare_exchange(from as u8, to as u8, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 
     fn set(&self, state: State) {
@@ -315,7 +316,7 @@ pub fn block_current() {
     if !me.cas(State::Running, State::Blocking) {
         return;
     }
-    if me.woken.swap(false, Ordering::AcqRel) {
+    if me.woken.swap(false, Ordering::SeqCst) {
         me.cas(State::Blocking, State::Running);
         return;
     }
@@ -324,8 +325,17 @@ pub fn block_current() {
 }
 
 /// Makes a blocked thread runnable again (no effect on a runnable one).
+///
+/// The waker writes `woken` and then reads the state; the blocker
+/// ([`block_current`]) writes the state and then reads `woken`. Those four
+/// accesses are SeqCst, so one of the two sees the other's write: either the
+/// blocker finds `woken` set and does not block, or the waker finds it
+/// Blocking or Blocked and cancels or ends the wait. (With release and
+/// acquire alone the language would allow both to read the old values, a
+/// lost wake-up; the CPUs' own orderings happen to forbid it, and SeqCst
+/// costs nothing more on aarch64 and next to nothing on x86_64.)
 pub fn wake(thread: &Arc<Thread>) {
-    thread.woken.store(true, Ordering::Release);
+    thread.woken.store(true, Ordering::SeqCst);
     loop {
         if thread.cas(State::Blocked, State::Runnable) {
             RUN_QUEUE.lock().push_back(thread.clone());
@@ -338,7 +348,7 @@ pub fn wake(thread: &Arc<Thread>) {
         }
         // Neither: running or runnable (nothing to do) — or its CPU moved it
         // from Blocking to Blocked between the two attempts: try again.
-        if thread.state.load(Ordering::Acquire) != State::Blocked as u8 {
+        if thread.state.load(Ordering::SeqCst) != State::Blocked as u8 {
             return;
         }
     }
