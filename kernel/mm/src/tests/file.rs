@@ -556,3 +556,36 @@ fn growing_over_pages_another_grant_pins_hands_the_second_lending_back() {
     w.drop_lender();
     assert_eq!(w.frames.live(), 0);
 }
+
+#[test]
+fn a_file_mapping_moves_within_itself_and_private_copies_move_along() {
+    let fixed = RemapFlags::MAYMOVE | RemapFlags::FIXED;
+    for shared in [true, false] {
+        let mut w = World::new();
+        let mut s = w.space();
+        let file = lease(0, 6, shared);
+        let a = map(&mut w, &mut s, &file, RW).unwrap();
+        for i in 0..6 {
+            w.write(&mut s, a.add(i * PAGE), 30 + i).unwrap();
+        }
+        // Pages 0..2 onto pages 3..5 of the same mapping, then page 4 (was
+        // file page 1) onto page 0.
+        assert_eq!(w.mremap(&mut s, a, 2 * PAGE, 2 * PAGE, fixed, a.add(3 * PAGE)), Ok(a.add(3 * PAGE)));
+        assert_eq!(w.read(&mut s, a.add(4 * PAGE)), Ok(31));
+        assert_eq!(w.read(&mut s, a.add(5 * PAGE)), Ok(35), "not replaced");
+        assert_eq!(w.read(&mut s, a), Err(crate::FaultError::Segv));
+        assert_eq!(w.mremap(&mut s, a.add(4 * PAGE), PAGE, PAGE, fixed, a), Ok(a));
+        assert_eq!(w.read(&mut s, a), Ok(31));
+        assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(32));
+        if shared {
+            assert_eq!(w.frames.tag(w.lent(file.id(), 1)), 31, "the file's page itself");
+        }
+        w.check(&[&s], &[]);
+        let (_, releases) = s.teardown(&mut w.frames);
+        // File pages 3 and 4 went when replaced; 0, 1, 2 and 5 are left.
+        assert_eq!(releases.iter().map(|r| r.pages).sum::<u64>(), 4, "{releases:?}");
+        assert_eq!(file.pinned_pages(), 0);
+        w.drop_lender();
+        assert_eq!(w.frames.live(), 0);
+    }
+}
