@@ -10,8 +10,8 @@
 //! move along) but cannot use DONTUNMAP (EINVAL); growing one needs the
 //! scheme to lend the added pages, which this crate cannot ask for:
 //! [`AddrSpace::mremap`] says EOPNOTSUPP, the kernel asks the scheme for
-//! the pages [`AddrSpace::file_growth`] names, then calls
-//! [`AddrSpace::mremap_file`] with the answer, which extends the lease
+//! the pages [`AddrSpace::file_growth`] names, then calls mremap again
+//! with the answer (`growth`), which extends the lease
 //! ([`crate::FileMap`]) when, and only when, the mremap succeeds. With
 //! DONTUNMAP the old range stays mapped but empty: private memory reads
 //! back zeroes, a shared mapping refaults the object's pages.
@@ -47,6 +47,17 @@ bitflags! {
     }
 }
 
+/// An mremap's arguments.
+#[derive(Clone, Copy)]
+struct Remap<'a> {
+    old_addr: VirtAddr,
+    old_len_bytes: u64,
+    new_len_bytes: u64,
+    flags: RemapFlags,
+    new_addr: VirtAddr,
+    growth: Option<&'a FileGrowth>,
+}
+
 /// File pages a growing file mapping needs lent: `[first_page, end_page)`
 /// of `file`, at `lender_base` in the lender once the scheme lent them.
 #[derive(Clone, Debug)]
@@ -64,7 +75,8 @@ pub struct FileGrowth {
 impl<P: PageTable> AddrSpace<P> {
     /// The file pages an mremap of `[old_addr, old_addr + old_len_bytes)`
     /// to `new_len_bytes` would add to a file mapping (after
-    /// [`Self::mremap`] said EOPNOTSUPP for it); `None` if it adds none.
+    /// [`Self::mremap`] without `growth` said EOPNOTSUPP for it); `None`
+    /// if it adds none.
     pub fn file_growth(&self, old_addr: VirtAddr, old_len_bytes: u64, new_len_bytes: u64) -> Option<FileGrowth> {
         let start = Page::at(old_addr)?;
         let (old_pages, new_pages) = (pages_for(old_len_bytes).ok()?, pages_for(new_len_bytes).ok()?);
@@ -73,39 +85,6 @@ impl<P: PageTable> AddrSpace<P> {
         let first_page = Provider::object_index(*offset_pages, grant.base, start).checked_add(old_pages)?;
         let end_page = first_page.checked_add(new_pages.checked_sub(old_pages).filter(|n| *n > 0)?)?;
         Some(FileGrowth { file: file.clone(), first_page, end_page, lender_base: 0 })
-    }
-
-    /// [`Self::mremap`] of a file mapping that grows by the pages of
-    /// `growth`, which the scheme has lent: on success the lease is
-    /// extended with them ([`crate::FileMap`]); pages of it that other
-    /// grants still pinned come back from `tlb`'s finish as releases
-    /// (the scheme lent them twice). On any error nothing changed and the
-    /// caller hands the lent pages back. EOPNOTSUPP if the mapping is no
-    /// longer the one `growth` was asked for (the caller asks again).
-    #[allow(clippy::too_many_arguments)]
-    pub fn mremap_file(
-        &mut self,
-        frames: &mut impl FrameStore,
-        old_addr: VirtAddr,
-        old_len_bytes: u64,
-        new_len_bytes: u64,
-        flags: RemapFlags,
-        new_addr: VirtAddr,
-        growth: &FileGrowth,
-        tlb: &mut Shootdown,
-    ) -> Result<VirtAddr, MmError> {
-        let wanted = self.file_growth(old_addr, old_len_bytes, new_len_bytes).ok_or(MmError::Unsupported)?;
-        let same = alloc::sync::Arc::ptr_eq(&wanted.file, &growth.file)
-            && (wanted.first_page, wanted.end_page) == (growth.first_page, growth.end_page);
-        if !same {
-            return Err(MmError::Unsupported);
-        }
-        let moved = self.remap(frames, old_addr, old_len_bytes, new_len_bytes, flags, new_addr, Some(growth), tlb)?;
-        let needs_sync = growth.file.needs_sync();
-        for (start, end) in growth.file.extend(growth.first_page, growth.end_page, growth.lender_base) {
-            tlb.hand_back(FileRelease { file: growth.file.clone(), first_page: start, pages: end - start, needs_sync });
-        }
-        Ok(moved)
     }
 
     /// Resizes and/or moves the mapping at `[old_addr, old_addr + old_len)`
@@ -121,25 +100,18 @@ impl<P: PageTable> AddrSpace<P> {
     ///   borrowed memory.
     /// - ENOMEM: cannot grow in place and no MAYMOVE; no free range; the
     ///   cap; frames or page-table pages ran out while moving PTEs.
-    /// - EOPNOTSUPP: growing a file mapping (see [`Self::mremap_file`]).
+    /// - EOPNOTSUPP: growing a file mapping without `growth`, or with one
+    ///   that is not what [`Self::file_growth`] names now (the mapping
+    ///   changed: the caller asks again).
+    ///
+    /// A file mapping grows by the pages of `growth`, which the scheme
+    /// has lent: on success the lease is extended with them
+    /// ([`crate::FileMap`]); pages of it that other grants still pinned
+    /// come back from `tlb`'s finish as releases (the scheme lent them
+    /// twice). On any error nothing changed and the caller hands the lent
+    /// pages back.
     #[allow(clippy::too_many_arguments)]
     pub fn mremap(
-        &mut self,
-        frames: &mut impl FrameStore,
-        old_addr: VirtAddr,
-        old_len_bytes: u64,
-        new_len_bytes: u64,
-        flags: RemapFlags,
-        new_addr: VirtAddr,
-        tlb: &mut Shootdown,
-    ) -> Result<VirtAddr, MmError> {
-        self.remap(frames, old_addr, old_len_bytes, new_len_bytes, flags, new_addr, None, tlb)
-    }
-
-    /// [`Self::mremap`]; a file mapping may grow by the pages `growth`
-    /// lends (checked by the caller to be the ones it needs).
-    #[allow(clippy::too_many_arguments)]
-    fn remap(
         &mut self,
         frames: &mut impl FrameStore,
         old_addr: VirtAddr,
@@ -150,6 +122,30 @@ impl<P: PageTable> AddrSpace<P> {
         growth: Option<&FileGrowth>,
         tlb: &mut Shootdown,
     ) -> Result<VirtAddr, MmError> {
+        let request = Remap { old_addr, old_len_bytes, new_len_bytes, flags, new_addr, growth };
+        let Some(growth) = growth else { return self.remap(frames, &request, tlb) };
+        let wanted = self.file_growth(old_addr, old_len_bytes, new_len_bytes).ok_or(MmError::Unsupported)?;
+        let same = alloc::sync::Arc::ptr_eq(&wanted.file, &growth.file)
+            && (wanted.first_page, wanted.end_page) == (growth.first_page, growth.end_page);
+        if !same {
+            return Err(MmError::Unsupported);
+        }
+        let moved = self.remap(frames, &request, tlb)?;
+        let needs_sync = growth.file.needs_sync();
+        for (start, end) in growth.file.extend(growth.first_page, growth.end_page, growth.lender_base) {
+            tlb.hand_back(FileRelease { file: growth.file.clone(), first_page: start, pages: end - start, needs_sync });
+        }
+        Ok(moved)
+    }
+
+    /// The work of [`Self::mremap`], all but extending the lease.
+    fn remap(
+        &mut self,
+        frames: &mut impl FrameStore,
+        request: &Remap<'_>,
+        tlb: &mut Shootdown,
+    ) -> Result<VirtAddr, MmError> {
+        let Remap { old_addr, old_len_bytes, new_len_bytes, flags, new_addr, growth } = *request;
         let old_start = Page::at(old_addr).ok_or(MmError::Inval)?;
         let (old_pages, new_pages) = (pages_for(old_len_bytes)?, pages_for(new_len_bytes)?);
         let may_move = flags.contains(RemapFlags::MAYMOVE);

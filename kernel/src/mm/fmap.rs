@@ -9,7 +9,7 @@
 //!               lender's space.fault(Write) + get_ref ── lock ── supply_file_page ── retry
 //!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
 //!  mremap(grow) ── EOPNOTSUPP from tessera-mm ── unlock ── [`grow`]: scheme.mmap_prep of
-//!               the added pages ── lock ── mremap_file (extends the lease) or [`give_up`]
+//!               the added pages ── lock ── mremap with them (extends the lease) or [`give_up`]
 //! ```
 //!
 //! No two address-space locks are ever held at once: a fault drops the

@@ -225,7 +225,7 @@ pub fn mremap(old_addr: usize, old_len: usize, new_addr: usize, new_len: usize, 
     let (old_len, new_len) = (old_len as u64, new_len as u64);
     let remapped = with_space(|space| {
         space
-            .run(|grants, frames, tlb| match grants.mremap(frames, old, old_len, new_len, remap, new, tlb) {
+            .run(|grants, frames, tlb| match grants.mremap(frames, old, old_len, new_len, remap, new, None, tlb) {
                 // A file mapping that grows: the scheme must lend the pages.
                 Err(MmError::Unsupported) => {
                     grants.file_growth(old, old_len, new_len).map(Err).ok_or(MmError::Unsupported)
@@ -262,7 +262,7 @@ fn grow_file(
         fmap::grow(growth)?;
         let done = with_space(|space| {
             Ok(space.run(|grants, frames, tlb| {
-                match grants.mremap_file(frames, old, old_len, new_len, remap, new, growth, tlb) {
+                match grants.mremap(frames, old, old_len, new_len, remap, new, Some(growth), tlb) {
                     // The mapping changed meanwhile: what does it need now?
                     Err(MmError::Unsupported) => Err(grants.file_growth(old, old_len, new_len)),
                     other => Ok(other),
@@ -293,7 +293,7 @@ fn grow_file(
 fn mremap_plain(old: VirtAddr, old_len: u64, new_len: u64, remap: RemapFlags, new: VirtAddr) -> Result<usize> {
     with_space(|space| {
         space
-            .run(|grants, frames, tlb| grants.mremap(frames, old, old_len, new_len, remap, new, tlb))
+            .run(|grants, frames, tlb| grants.mremap(frames, old, old_len, new_len, remap, new, None, tlb))
             .map_err(grant_errno)
     })
     .map(|addr| addr.get() as usize)

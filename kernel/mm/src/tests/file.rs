@@ -160,7 +160,7 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
     let before = Snapshot::of(&[&s], &[], &w.frames);
     w.plan.fail_in(1);
     let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
-        s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), t)
+        s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), None, t)
     });
     w.plan.clear();
     if result.is_err() {
@@ -175,7 +175,7 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
         }
         Err(_) => {
             let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
-                s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), t)
+                s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), None, t)
             });
             assert_eq!(ranges(&releases), [(4, 4, true)], "a shrinking move hands back the tail");
             result.unwrap()
@@ -393,12 +393,18 @@ fn many_grants_fork_fast_and_pins_stay_right() {
     assert_eq!(w.frames.live(), 0);
 }
 
-#[test]
-fn a_file_mapping_moves_to_a_fixed_address_with_its_pins_and_data() {
+/// A fresh world and space with a read-write mapping of a new lease.
+fn mapped(first_page: u64, pages: u64, shared: bool) -> (World, Space, FileRef, rmm::VirtAddr) {
     let mut w = World::new();
     let mut s = w.space();
-    let file = lease(0, 6, true);
+    let file = lease(first_page, pages, shared);
     let a = map(&mut w, &mut s, &file, RW).unwrap();
+    (w, s, file, a)
+}
+
+#[test]
+fn a_file_mapping_moves_to_a_fixed_address_with_its_pins_and_data() {
+    let (mut w, mut s, file, a) = mapped(0, 6, true);
     // Some pages fetched and written, some never touched.
     for i in [0, 2, 3] {
         w.write(&mut s, a.add(i * PAGE), 20 + i).unwrap();
@@ -408,7 +414,7 @@ fn a_file_mapping_moves_to_a_fixed_address_with_its_pins_and_data() {
     w.anon_at(&mut s, 0x3000_0000 + PAGE, 2, RW, PRIVATE | MapFlags::FIXED).unwrap();
     let fixed = RemapFlags::MAYMOVE | RemapFlags::FIXED;
     let (result, releases) =
-        run_releasing(&mut w, &mut s, |s, f, t| s.mremap(f, a, 6 * PAGE, 6 * PAGE, fixed, target, t));
+        run_releasing(&mut w, &mut s, |s, f, t| s.mremap(f, a, 6 * PAGE, 6 * PAGE, fixed, target, None, t));
     assert_eq!(result, Ok(target));
     assert!(releases.is_empty(), "a move keeps every pin: {releases:?}");
     assert_eq!(file.pinned_pages(), 6);
@@ -421,8 +427,9 @@ fn a_file_mapping_moves_to_a_fixed_address_with_its_pins_and_data() {
     assert_eq!(w.frames.tag(w.lent(file.id(), 3)), 23, "the file's page itself");
     // Part of it to another fixed address.
     let back = va(0x2000_0000);
-    let (result, releases) =
-        run_releasing(&mut w, &mut s, |s, f, t| s.mremap(f, target.add(PAGE), 2 * PAGE, 2 * PAGE, fixed, back, t));
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        s.mremap(f, target.add(PAGE), 2 * PAGE, 2 * PAGE, fixed, back, None, t)
+    });
     assert_eq!(result, Ok(back));
     assert!(releases.is_empty(), "{releases:?}");
     assert_eq!(w.read(&mut s, back.add(PAGE)), Ok(22));
@@ -440,7 +447,7 @@ fn a_file_mapping_moves_to_a_fixed_address_with_its_pins_and_data() {
 
 /// Grows the file mapping at `a` as the kernel does: the pages
 /// [`crate::AddrSpace::file_growth`] names are lent at `lender_base`, then
-/// [`crate::AddrSpace::mremap_file`].
+/// [`crate::AddrSpace::mremap`] with the growth.
 #[allow(clippy::too_many_arguments)]
 fn grow(
     w: &mut World,
@@ -455,16 +462,13 @@ fn grow(
     assert_eq!(w.mremap(s, a, old_pages * PAGE, new_pages * PAGE, flags, new_addr), Err(MmError::Unsupported));
     let mut growth = s.file_growth(a, old_pages * PAGE, new_pages * PAGE).expect("a growth");
     growth.lender_base = lender_base;
-    run_releasing(w, s, |s, f, t| s.mremap_file(f, a, old_pages * PAGE, new_pages * PAGE, flags, new_addr, &growth, t))
+    run_releasing(w, s, |s, f, t| s.mremap(f, a, old_pages * PAGE, new_pages * PAGE, flags, new_addr, Some(&growth), t))
 }
 
 #[test]
 fn a_file_mapping_grows_in_place_and_by_moving_extending_its_lease() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let file = lease(10, 2, true);
+    let (mut w, mut s, file, a) = mapped(10, 2, true);
     assert_eq!(file.lender_address(11), Some(PAGE));
-    let a = map(&mut w, &mut s, &file, RW).unwrap();
     w.write(&mut s, a, 1).unwrap();
     // In place: pages 12..14 lent at a second window.
     let (result, releases) = grow(&mut w, &mut s, a, 2, 4, RemapFlags::empty(), va(0), 0x70_0000);
@@ -509,13 +513,14 @@ fn a_file_mapping_grows_in_place_and_by_moving_extending_its_lease() {
     // A stale request (the mapping changed since) is refused as EOPNOTSUPP.
     let stale = crate::FileGrowth { file: file.clone(), first_page: 12, end_page: 14, lender_base: 0 };
     let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
-        s.mremap_file(f, b, 6 * PAGE, 8 * PAGE, MAYMOVE_ONLY, va(0), &stale, t)
+        s.mremap(f, b, 6 * PAGE, 8 * PAGE, MAYMOVE_ONLY, va(0), Some(&stale), t)
     });
     assert_eq!(result, Err(MmError::Unsupported));
     assert!(releases.is_empty());
     // Shrink: the tail goes back to the scheme.
-    let (result, releases) =
-        run_releasing(&mut w, &mut s, |s, f, t| s.mremap(f, b, 6 * PAGE, 3 * PAGE, RemapFlags::empty(), va(0), t));
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        s.mremap(f, b, 6 * PAGE, 3 * PAGE, RemapFlags::empty(), va(0), None, t)
+    });
     assert_eq!(result, Ok(b));
     assert_eq!(ranges(&releases), [(13, 3, true)]);
     w.check(&[&s], &[]);
@@ -530,10 +535,7 @@ const MAYMOVE_ONLY: RemapFlags = RemapFlags::MAYMOVE;
 
 #[test]
 fn growing_over_pages_another_grant_pins_hands_the_second_lending_back() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let file = lease(0, 4, true);
-    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    let (mut w, mut s, file, a) = mapped(0, 4, true);
     let mut child = w.fork(&mut s).unwrap();
     // The parent drops pages 2..4 (the child still maps them), then grows
     // back over them and one page more.
@@ -561,10 +563,7 @@ fn growing_over_pages_another_grant_pins_hands_the_second_lending_back() {
 fn a_file_mapping_moves_within_itself_and_private_copies_move_along() {
     let fixed = RemapFlags::MAYMOVE | RemapFlags::FIXED;
     for shared in [true, false] {
-        let mut w = World::new();
-        let mut s = w.space();
-        let file = lease(0, 6, shared);
-        let a = map(&mut w, &mut s, &file, RW).unwrap();
+        let (mut w, mut s, file, a) = mapped(0, 6, shared);
         for i in 0..6 {
             w.write(&mut s, a.add(i * PAGE), 30 + i).unwrap();
         }
