@@ -290,6 +290,7 @@ static const char *t_mmap_errors(void)
 }
 
 static const char *t_mremap_file(void);
+static const char *t_mremap_file_pieces(void);
 
 const struct test mm_tests[] = {
     {"mmap-anon-private", t_anon_private},
@@ -302,6 +303,7 @@ const struct test mm_tests[] = {
     {"mprotect-fault", t_mprotect_fault},
     {"mremap-grow-move", t_mremap},
     {"mremap-file", t_mremap_file},
+    {"mremap-file-pieces", t_mremap_file_pieces},
     {"madvise-dontneed", t_madvise},
     {"brk-sbrk", t_brk_sbrk},
     {"shm-open", t_shm_open},
@@ -360,6 +362,38 @@ static const char *t_mremap_file(void)
     p[2 * PAGE] = 'e';
     CHECK(munmap(p, 3 * PAGE) == 0 && munmap(blocker, PAGE) == 0);
     CHECK(file_byte(fd, 2 * PAGE) == 'e' && file_byte(fd, 5 * PAGE) == 'c');
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* Pieces of one shared file mapping moved with MREMAP_FIXED, out past its
+ * end and back into the hole, with one page made read-only in between (as
+ * LTP's mremap06): every page keeps its file page. */
+static const char *t_mremap_file_pieces(void)
+{
+    const char *path = scratch("pieces.map");
+    unsigned char *p, *q;
+    int fd = make_file(path, 4);
+    CHECK(fd >= 0);
+    /* No page, or page 0, 2 or 3 made read-only while page 1 is away. */
+    static const int ro_pages[] = {-1, 0, 2, 3};
+    for (unsigned i = 0; i < sizeof ro_pages / sizeof ro_pages[0]; i++) {
+        int ro = ro_pages[i];
+        p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        CHECK(p != MAP_FAILED && munmap(p + 4 * PAGE, 4 * PAGE) == 0);
+        q = mremap(p + PAGE, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + 4 * PAGE);
+        CHECK(q == p + 4 * PAGE && q[5] == (unsigned char)(31 + 5) && unmapped(p + PAGE));
+        if (ro >= 0)
+            CHECK(mprotect(p + ro * PAGE, PAGE, PROT_READ) == 0);
+        q = mremap(p + 4 * PAGE, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + PAGE);
+        CHECK(q == p + PAGE && unmapped(p + 4 * PAGE));
+        for (int k = 0; k < 4; k++)
+            CHECK(p[k * PAGE + 7] == (unsigned char)(k * 31 + 7));
+        p[PAGE + 9] = 'f';
+        CHECK(file_byte(fd, PAGE + 9) == 'f');
+        /* The whole range, as one call, whatever the pieces. */
+        CHECK(munmap(p, 4 * PAGE) == 0);
+    }
     CHECK(close(fd) == 0 && unlink(path) == 0);
     return NULL;
 }
