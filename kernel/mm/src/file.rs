@@ -445,6 +445,25 @@ mod tests {
     }
 
     #[test]
+    fn extend_takes_new_windows_only_for_unpinned_pages() {
+        let page = rmm::PAGE_SIZE;
+        let file = FileMap::new(10, 4, true, true, 0x1000_0000, Arc::new(()));
+        // Pages 12..14 handed back; then lent again, with 14..16, elsewhere.
+        assert_eq!(file.unpin(12, 14), [(12, 14)]);
+        assert!(file.extend(12, 16, 0x2000_0000).is_empty());
+        assert_eq!(file.pages(), 6);
+        assert_eq!(file.lender_address(11), Some(0x1000_0000 + page));
+        assert_eq!(file.lender_address(12), Some(0x2000_0000), "the stale window is replaced");
+        assert_eq!(file.lender_address(15), Some(0x2000_0000 + 3 * page));
+        assert_eq!(file.lender_address(16), None);
+        // Pinned pages keep their window and come back as lent twice.
+        assert_eq!(file.extend(11, 17, 0x3000_0000), [(11, 16)]);
+        assert_eq!(file.lender_address(12), Some(0x2000_0000));
+        assert_eq!(file.lender_address(16), Some(0x3000_0000 + 5 * page));
+        assert_eq!(file.pin_runs(), [(10, 11, 1), (11, 16, 2), (16, 17, 1)]);
+    }
+
+    #[test]
     fn runs_merge_back() {
         let file = lease(4);
         file.pin(11, 12);
