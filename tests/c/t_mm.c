@@ -289,6 +289,9 @@ static const char *t_mmap_errors(void)
     return NULL;
 }
 
+static const char *t_mremap_file(void);
+static const char *t_mremap_file_pieces(void);
+
 const struct test mm_tests[] = {
     {"mmap-anon-private", t_anon_private},
     {"mmap-anon-shared-fork", t_anon_shared_fork},
@@ -299,9 +302,98 @@ const struct test mm_tests[] = {
     {"munmap-partial", t_munmap_partial},
     {"mprotect-fault", t_mprotect_fault},
     {"mremap-grow-move", t_mremap},
+    {"mremap-file", t_mremap_file},
+    {"mremap-file-pieces", t_mremap_file_pieces},
     {"madvise-dontneed", t_madvise},
     {"brk-sbrk", t_brk_sbrk},
     {"shm-open", t_shm_open},
     {"mmap-errors", t_mmap_errors},
     {NULL, NULL},
 };
+
+/* The byte at `off` in the file, through read(). */
+static int file_byte(int fd, off_t off)
+{
+    unsigned char c;
+    return pread(fd, &c, 1, off) == 1 ? c : -1;
+}
+
+/* Whether touching `p` kills a child with SIGSEGV (nothing mapped there). */
+static int unmapped(void *p)
+{
+    int st = in_child(read_byte, p);
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV;
+}
+
+/* mremap of a shared file mapping: grow in place, grow by moving, move to a
+ * FIXED address, shrink. Each keeps the data, a write through the mapping
+ * reaches read(), and the old range is unmapped after a move. */
+static const char *t_mremap_file(void)
+{
+    const char *path = scratch("remap.map");
+    unsigned char *p, *q, *t, *blocker;
+    int fd = make_file(path, 8);
+    CHECK(fd >= 0);
+    p = mmap(NULL, 6 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED && munmap(p + 2 * PAGE, 4 * PAGE) == 0);
+    p[1] = 'a';
+    /* In place, over the pages just unmapped. */
+    q = mremap(p, 2 * PAGE, 4 * PAGE, 0);
+    CHECK(q == p && p[1] == 'a' && p[2 * PAGE + 1] == (unsigned char)(2 * 31 + 1));
+    p[3 * PAGE] = 'b';
+    CHECK(file_byte(fd, 3 * PAGE) == 'b');
+    /* Blocked right after: it moves. */
+    blocker = mmap(p + 4 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    CHECK(blocker == p + 4 * PAGE);
+    q = mremap(p, 4 * PAGE, 6 * PAGE, MREMAP_MAYMOVE);
+    CHECK(q != MAP_FAILED && q != p && q[1] == 'a' && q[3 * PAGE] == 'b' && unmapped(p));
+    q[5 * PAGE] = 'c';
+    CHECK(file_byte(fd, 5 * PAGE) == 'c');
+    /* To a chosen address, replacing what is there. */
+    t = anon(6 * PAGE, MAP_PRIVATE);
+    CHECK(t != NULL);
+    p = mremap(q, 6 * PAGE, 6 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, t);
+    CHECK(p == t && p[1] == 'a' && p[5 * PAGE] == 'c' && unmapped(q));
+    p[4 * PAGE] = 'd';
+    CHECK(file_byte(fd, 4 * PAGE) == 'd');
+    /* Shrink: the tail goes. */
+    q = mremap(p, 6 * PAGE, 3 * PAGE, 0);
+    CHECK(q == p && p[2 * PAGE] == (unsigned char)(2 * 31) && unmapped(p + 3 * PAGE));
+    p[2 * PAGE] = 'e';
+    CHECK(munmap(p, 3 * PAGE) == 0 && munmap(blocker, PAGE) == 0);
+    CHECK(file_byte(fd, 2 * PAGE) == 'e' && file_byte(fd, 5 * PAGE) == 'c');
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* Pieces of one shared file mapping moved with MREMAP_FIXED, out past its
+ * end and back into the hole, with one page made read-only in between (as
+ * LTP's mremap06): every page keeps its file page. */
+static const char *t_mremap_file_pieces(void)
+{
+    const char *path = scratch("pieces.map");
+    unsigned char *p, *q;
+    int fd = make_file(path, 4);
+    CHECK(fd >= 0);
+    /* No page, or page 0, 2 or 3 made read-only while page 1 is away. */
+    static const int ro_pages[] = {-1, 0, 2, 3};
+    for (unsigned i = 0; i < sizeof ro_pages / sizeof ro_pages[0]; i++) {
+        int ro = ro_pages[i];
+        p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        CHECK(p != MAP_FAILED && munmap(p + 4 * PAGE, 4 * PAGE) == 0);
+        q = mremap(p + PAGE, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + 4 * PAGE);
+        CHECK(q == p + 4 * PAGE && q[5] == (unsigned char)(31 + 5) && unmapped(p + PAGE));
+        if (ro >= 0)
+            CHECK(mprotect(p + ro * PAGE, PAGE, PROT_READ) == 0);
+        q = mremap(p + 4 * PAGE, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + PAGE);
+        CHECK(q == p + PAGE && unmapped(p + 4 * PAGE));
+        for (int k = 0; k < 4; k++)
+            CHECK(p[k * PAGE + 7] == (unsigned char)(k * 31 + 7));
+        p[PAGE + 9] = 'f';
+        CHECK(file_byte(fd, PAGE + 9) == 'f');
+        /* The whole range, as one call, whatever the pieces. */
+        CHECK(munmap(p, 4 * PAGE) == 0);
+    }
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}

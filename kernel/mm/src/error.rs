@@ -28,7 +28,9 @@ pub enum MmError {
     /// mapping cannot grow (device or borrowed memory).
     Fault,
     /// EOPNOTSUPP (95): a feature this layer does not have yet (a private
-    /// mapping of a memory object, growing a file mapping with mremap).
+    /// mapping of a memory object); also mremap growing a file mapping
+    /// before the scheme lent the added pages (the kernel asks it and
+    /// calls again: user space never sees this one).
     Unsupported,
 }
 

@@ -4,8 +4,15 @@
 //! The kernel asks the scheme once per `mmap` (MmapPrep) and gets the file
 //! pages as a window of the daemon's own address space. That lease is a
 //! [`FileMap`]: every grant made from it, including the pieces a partial
-//! munmap or mprotect leaves and a forked child's copies, shares it. The
-//! crate never talks to the scheme. It keeps two things for the kernel:
+//! munmap or mprotect leaves and a forked child's copies, shares it. An
+//! mremap that grows a file mapping asks the scheme for the added pages
+//! (a second MmapPrep) and [extends](FileMap::extend) the same lease with
+//! that window, so the grown mapping stays one grant of one lease. The
+//! crate never talks to the scheme. It keeps three things for the kernel:
+//!
+//! - **Windows.** Where in the lender each lent file page is
+//!   ([`FileMap::lender_address`]): the first MmapPrep's answer, and one
+//!   more window per growth.
 //!
 //! - **Pages on demand.** A fault on a page with no frame yet stops with
 //!   [`crate::FaultError::FilePage`]; the kernel, without the space's lock,
@@ -36,15 +43,28 @@ pub type FileToken = Arc<dyn Any + Send + Sync>;
 pub struct FileMap {
     id: u64,
     first_page: u64,
-    pages: u64,
+    /// Pages from `first_page` the lease has ever lent (grows with
+    /// [`Self::extend`]); only pinned ones are lent now.
+    pages: AtomicU64,
     shared: bool,
     /// The file may be mapped writable and shared (opened for writing).
     write_allowed: bool,
     /// A shared mapping of it has been writable: hand-backs need a sync.
     written: AtomicBool,
-    /// Grants mapping each file page (see [`PinRuns`]).
-    pins: Mutex<PinRuns>,
+    /// Grants mapping each file page, and where the lender has them.
+    state: Mutex<LeaseState>,
     token: FileToken,
+}
+
+/// A lease's pins and windows, under one lock so that a growth sees and
+/// changes both at once.
+struct LeaseState {
+    /// Grants mapping each file page (see [`PinRuns`]).
+    pins: PinRuns,
+    /// Where the lender has each run of file pages: first page → (end,
+    /// lender address of the first page). A window whose pages are no
+    /// longer pinned is stale and may be replaced by a later growth.
+    windows: BTreeMap<u64, (u64, u64)>,
 }
 
 /// The handle grants keep on a lease.
@@ -53,21 +73,34 @@ pub type FileRef = Arc<FileMap>;
 static NEXT_FILE_MAP_ID: AtomicU64 = AtomicU64::new(1);
 
 impl FileMap {
-    /// A lease of `pages` file pages from file page `first_page`, pinned
-    /// once (by the mapping about to be made). `shared` is MAP_SHARED;
-    /// `write_allowed` says whether a shared mapping may be writable (the
-    /// file was opened for writing; EACCES otherwise).
-    pub fn new(first_page: u64, pages: u64, shared: bool, write_allowed: bool, token: FileToken) -> FileRef {
+    /// A lease of `pages` file pages from file page `first_page`, found
+    /// at `lender_base` in the lender, pinned once (by the mapping about
+    /// to be made). `shared` is MAP_SHARED; `write_allowed` says whether a
+    /// shared mapping may be writable (the file was opened for writing;
+    /// EACCES otherwise).
+    pub fn new(
+        first_page: u64,
+        pages: u64,
+        shared: bool,
+        write_allowed: bool,
+        lender_base: u64,
+        token: FileToken,
+    ) -> FileRef {
         let id = NEXT_FILE_MAP_ID.fetch_add(1, Ordering::Relaxed);
-        let pins = PinRuns::new(first_page, first_page.saturating_add(pages));
+        let end = first_page.saturating_add(pages);
+        let pins = PinRuns::new(first_page, end);
+        let mut windows = BTreeMap::new();
+        if first_page < end {
+            windows.insert(first_page, (end, lender_base));
+        }
         Arc::new(Self {
             id,
             first_page,
-            pages,
+            pages: AtomicU64::new(pages),
             shared,
             write_allowed,
             written: AtomicBool::new(false),
-            pins: Mutex::new(pins),
+            state: Mutex::new(LeaseState { pins, windows }),
             token,
         })
     }
@@ -79,9 +112,9 @@ impl FileMap {
     pub fn first_page(&self) -> u64 {
         self.first_page
     }
-    /// Pages lent.
+    /// Pages from the first one the lease has lent (more after a growth).
     pub fn pages(&self) -> u64 {
-        self.pages
+        self.pages.load(Ordering::Relaxed)
     }
     /// MAP_SHARED (else MAP_PRIVATE: copy-on-write from the file's pages).
     pub fn is_shared(&self) -> bool {
@@ -93,7 +126,7 @@ impl FileMap {
     }
     /// Pages still pinned.
     pub fn pinned_pages(&self) -> u64 {
-        self.pins.lock().pages()
+        self.state.lock().pins.pages()
     }
     /// Whether hand-backs need a write-back (shared and ever writable).
     pub fn needs_sync(&self) -> bool {
@@ -112,23 +145,94 @@ impl FileMap {
     }
     /// Whether file page `index` is inside the lease.
     pub(crate) fn lends(&self, index: u64) -> bool {
-        index >= self.first_page && index - self.first_page < self.pages
+        index >= self.first_page && index - self.first_page < self.pages()
+    }
+
+    /// The lender's address of file page `index`, from the window that
+    /// lends it; `None` outside every window (or if it would not fit).
+    pub fn lender_address(&self, index: u64) -> Option<u64> {
+        let state = self.state.lock();
+        let (start, (end, base)) = state.windows.range(..=index).next_back()?;
+        if index >= *end {
+            return None;
+        }
+        (index - start).checked_mul(rmm::PAGE_SIZE).and_then(|offset| base.checked_add(offset))
+    }
+
+    /// Extends the lease with file pages `[start, end)`, which the lender
+    /// has just lent again at `lender_base` (a growth's MmapPrep), and pins
+    /// them once for the grown grant. Pages no mapping pins take the new
+    /// window; pages that other grants of the lease still pin keep their
+    /// window and are pinned once more, and are returned (coalesced): the
+    /// lender lent them twice, so the kernel hands that second lending
+    /// back at once (Munmap), keeping the lender's count exact.
+    pub(crate) fn extend(&self, start: u64, end: u64, lender_base: u64) -> Vec<(u64, u64)> {
+        let mut state = self.state.lock();
+        let pinned: Vec<(u64, u64)> = state
+            .pins
+            .runs
+            .iter()
+            .filter(|(s, (e, _))| **s < end && *e > start)
+            .map(|(s, (e, _))| ((*s).max(start), (*e).min(end)))
+            .collect();
+        let mut duplicates: Vec<(u64, u64)> = Vec::new();
+        let mut cursor = start;
+        for (s, e) in pinned.iter().copied().chain(core::iter::once((end, end))) {
+            if cursor < s {
+                // Not lent now: the new window, pinned once.
+                state.pins.add(cursor, s);
+                let base = lender_base + (cursor - start) * rmm::PAGE_SIZE;
+                state.replace_window(cursor, s, base);
+            }
+            if s < e {
+                state.pins.pin(s, e);
+                match duplicates.last_mut() {
+                    Some((_, last_end)) if *last_end == s => *last_end = e,
+                    _ => duplicates.push((s, e)),
+                }
+            }
+            cursor = e;
+        }
+        let lent = end.saturating_sub(self.first_page);
+        self.pages.fetch_max(lent, Ordering::Relaxed);
+        duplicates
     }
 
     /// One more grant maps file pages `[start, end)`.
     pub(crate) fn pin(&self, start: u64, end: u64) {
-        self.pins.lock().pin(start, end);
+        self.state.lock().pins.pin(start, end);
     }
 
     /// One grant fewer maps file pages `[start, end)`; returns the runs
     /// whose count reached zero (no longer pinned).
     pub(crate) fn unpin(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
-        self.pins.lock().unpin(start, end)
+        self.state.lock().pins.unpin(start, end)
     }
 
     /// The pinned runs, `(start, end, count)`, in order (for tests).
     pub fn pin_runs(&self) -> Vec<(u64, u64, u32)> {
-        self.pins.lock().runs()
+        self.state.lock().pins.runs()
+    }
+}
+
+impl LeaseState {
+    /// Makes `[start, end)` one window at `base`, cutting stale windows
+    /// that overlap it.
+    fn replace_window(&mut self, start: u64, end: u64, base: u64) {
+        for at in [start, end] {
+            let covering = self.windows.range(..at).next_back().map(|(s, (e, b))| (*s, *e, *b));
+            if let Some((s, e, b)) = covering
+                && at < e
+            {
+                self.windows.insert(s, (at, b));
+                self.windows.insert(at, (e, b + (at - s) * rmm::PAGE_SIZE));
+            }
+        }
+        let inside: Vec<u64> = self.windows.range(start..end).map(|(s, _)| *s).collect();
+        for at in inside {
+            self.windows.remove(&at);
+        }
+        self.windows.insert(start, (end, base));
     }
 }
 
@@ -187,6 +291,16 @@ impl PinRuns {
             covered += *piece_end - *piece_start;
         }
         debug_assert_eq!(covered, end - start, "pinning pages nobody pinned");
+        self.merge_around(start, end);
+    }
+
+    /// Pins pages `[start, end)`, none of which is pinned, once.
+    fn add(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        debug_assert!(self.runs.range(..end).next_back().is_none_or(|(_, (e, _))| *e <= start));
+        self.runs.insert(start, (end, 1));
         self.merge_around(start, end);
     }
 
@@ -260,7 +374,7 @@ impl fmt::Debug for FileMap {
             "FileMap(id {}, pages {}+{}, {})",
             self.id,
             self.first_page,
-            self.pages,
+            self.pages(),
             if self.shared { "shared" } else { "private" }
         )
     }
@@ -315,7 +429,7 @@ mod tests {
     use super::*;
 
     fn lease(pages: u64) -> FileRef {
-        FileMap::new(10, pages, true, true, Arc::new(()))
+        FileMap::new(10, pages, true, true, 0, Arc::new(()))
     }
 
     #[test]
@@ -327,7 +441,26 @@ mod tests {
         assert_eq!(file.unpin(13, 18), [(14, 18)]);
         assert_eq!(file.unpin(12, 14), [(12, 14)]);
         assert_eq!(file.pinned_pages(), 0);
-        assert!(file.pins.lock().is_empty());
+        assert!(file.state.lock().pins.is_empty());
+    }
+
+    #[test]
+    fn extend_takes_new_windows_only_for_unpinned_pages() {
+        let page = rmm::PAGE_SIZE;
+        let file = FileMap::new(10, 4, true, true, 0x1000_0000, Arc::new(()));
+        // Pages 12..14 handed back; then lent again, with 14..16, elsewhere.
+        assert_eq!(file.unpin(12, 14), [(12, 14)]);
+        assert!(file.extend(12, 16, 0x2000_0000).is_empty());
+        assert_eq!(file.pages(), 6);
+        assert_eq!(file.lender_address(11), Some(0x1000_0000 + page));
+        assert_eq!(file.lender_address(12), Some(0x2000_0000), "the stale window is replaced");
+        assert_eq!(file.lender_address(15), Some(0x2000_0000 + 3 * page));
+        assert_eq!(file.lender_address(16), None);
+        // Pinned pages keep their window and come back as lent twice.
+        assert_eq!(file.extend(11, 17, 0x3000_0000), [(11, 16)]);
+        assert_eq!(file.lender_address(12), Some(0x2000_0000));
+        assert_eq!(file.lender_address(16), Some(0x3000_0000 + 5 * page));
+        assert_eq!(file.pin_runs(), [(10, 11, 1), (11, 16, 2), (16, 17, 1)]);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub use grant::{Grant, GrantInfo, Prot};
 pub use map::{MapFlags, MapSource, MmapRequest};
 pub use page::{Page, PageRange};
 pub use provider::{MemObject, PhysKind, Provider, ProviderKind, SharedObject};
-pub use remap::RemapFlags;
+pub use remap::{FileGrowth, RemapFlags};
 pub use shootdown::Shootdown;
 pub use space::{AddrSpace, SpaceConfig};
 pub use traits::{FrameStore, MapFailed, PageTable};

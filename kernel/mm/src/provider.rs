@@ -222,7 +222,8 @@ pub enum Provider {
     ///   child pins the pages too.
     /// - munmap: PTEs and references go, and the pins, which may hand pages
     ///   back to the scheme. DONTNEED drops the pages (refetched later;
-    ///   private copies are lost, as on Linux). Cannot grow (EOPNOTSUPP).
+    ///   private copies are lost, as on Linux). Grows only with pages the
+    ///   scheme lent first ([`crate::AddrSpace::mremap`] with `growth`).
     FmapBorrowed {
         /// The lease.
         file: FileRef,

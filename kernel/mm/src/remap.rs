@@ -6,9 +6,15 @@
 //! demand-zero pages, a shared object mapping maps further into the object
 //! (pages past the object's size fault with SIGBUS, like Linux's shmem).
 //! Device and borrowed memory cannot grow (EFAULT) nor use DONTUNMAP
-//! (EINVAL); file mappings can shrink and move but not grow (EOPNOTSUPP:
-//! that needs a new lease from the scheme) nor use DONTUNMAP (EINVAL). With DONTUNMAP the old range stays mapped but empty: private
-//! memory reads back zeroes, a shared mapping refaults the object's pages.
+//! (EINVAL). File mappings shrink and move as the others (pins and frames
+//! move along) but cannot use DONTUNMAP (EINVAL); growing one needs the
+//! scheme to lend the added pages, which this crate cannot ask for:
+//! [`AddrSpace::mremap`] says EOPNOTSUPP, the kernel asks the scheme for
+//! the pages [`AddrSpace::file_growth`] names, then calls mremap again
+//! with the answer (`growth`), which extends the lease
+//! ([`crate::FileMap`]) when, and only when, the mremap succeeds. With
+//! DONTUNMAP the old range stays mapped but empty: private memory reads
+//! back zeroes, a shared mapping refaults the object's pages.
 //! `old_len == 0` with MAYMOVE on a shared mapping maps the same object
 //! pages a second time.
 
@@ -16,6 +22,7 @@ use bitflags::bitflags;
 use rmm::VirtAddr;
 
 use crate::MmError;
+use crate::file::{FileRef, FileRelease};
 use crate::grant::Grant;
 use crate::map::{MapFlags, MapSource, MmapRequest};
 use crate::page::{Page, PageRange, pages_for};
@@ -40,7 +47,46 @@ bitflags! {
     }
 }
 
+/// An mremap's arguments.
+#[derive(Clone, Copy)]
+struct Remap<'a> {
+    old_addr: VirtAddr,
+    old_len_bytes: u64,
+    new_len_bytes: u64,
+    flags: RemapFlags,
+    new_addr: VirtAddr,
+    growth: Option<&'a FileGrowth>,
+}
+
+/// File pages a growing file mapping needs lent: `[first_page, end_page)`
+/// of `file`, at `lender_base` in the lender once the scheme lent them.
+#[derive(Clone, Debug)]
+pub struct FileGrowth {
+    /// The lease of the mapping that grows.
+    pub file: FileRef,
+    /// The first file page added.
+    pub first_page: u64,
+    /// The file page after the last one added.
+    pub end_page: u64,
+    /// Where the lender has `first_page` (0 until the scheme answered).
+    pub lender_base: u64,
+}
+
 impl<P: PageTable> AddrSpace<P> {
+    /// The file pages an mremap of `[old_addr, old_addr + old_len_bytes)`
+    /// to `new_len_bytes` would add to a file mapping (after
+    /// [`Self::mremap`] without `growth` said EOPNOTSUPP for it); `None`
+    /// if it adds none.
+    pub fn file_growth(&self, old_addr: VirtAddr, old_len_bytes: u64, new_len_bytes: u64) -> Option<FileGrowth> {
+        let start = Page::at(old_addr)?;
+        let (old_pages, new_pages) = (pages_for(old_len_bytes).ok()?, pages_for(new_len_bytes).ok()?);
+        let grant = self.grant_containing(start)?;
+        let Provider::FmapBorrowed { file, offset_pages } = &grant.provider else { return None };
+        let first_page = Provider::object_index(*offset_pages, grant.base, start).checked_add(old_pages)?;
+        let end_page = first_page.checked_add(new_pages.checked_sub(old_pages).filter(|n| *n > 0)?)?;
+        Some(FileGrowth { file: file.clone(), first_page, end_page, lender_base: 0 })
+    }
+
     /// Resizes and/or moves the mapping at `[old_addr, old_addr + old_len)`
     /// and returns its new address.
     ///
@@ -54,6 +100,16 @@ impl<P: PageTable> AddrSpace<P> {
     ///   borrowed memory.
     /// - ENOMEM: cannot grow in place and no MAYMOVE; no free range; the
     ///   cap; frames or page-table pages ran out while moving PTEs.
+    /// - EOPNOTSUPP: growing a file mapping without `growth`, or with one
+    ///   that is not what [`Self::file_growth`] names now (the mapping
+    ///   changed: the caller asks again).
+    ///
+    /// A file mapping grows by the pages of `growth`, which the scheme
+    /// has lent: on success the lease is extended with them
+    /// ([`crate::FileMap`]); pages of it that other grants still pinned
+    /// come back from `tlb`'s finish as releases (the scheme lent them
+    /// twice). On any error nothing changed and the caller hands the lent
+    /// pages back.
     #[allow(clippy::too_many_arguments)]
     pub fn mremap(
         &mut self,
@@ -63,8 +119,33 @@ impl<P: PageTable> AddrSpace<P> {
         new_len_bytes: u64,
         flags: RemapFlags,
         new_addr: VirtAddr,
+        growth: Option<&FileGrowth>,
         tlb: &mut Shootdown,
     ) -> Result<VirtAddr, MmError> {
+        let request = Remap { old_addr, old_len_bytes, new_len_bytes, flags, new_addr, growth };
+        let Some(growth) = growth else { return self.remap(frames, &request, tlb) };
+        let wanted = self.file_growth(old_addr, old_len_bytes, new_len_bytes).ok_or(MmError::Unsupported)?;
+        let same = alloc::sync::Arc::ptr_eq(&wanted.file, &growth.file)
+            && (wanted.first_page, wanted.end_page) == (growth.first_page, growth.end_page);
+        if !same {
+            return Err(MmError::Unsupported);
+        }
+        let moved = self.remap(frames, &request, tlb)?;
+        let needs_sync = growth.file.needs_sync();
+        for (start, end) in growth.file.extend(growth.first_page, growth.end_page, growth.lender_base) {
+            tlb.hand_back(FileRelease { file: growth.file.clone(), first_page: start, pages: end - start, needs_sync });
+        }
+        Ok(moved)
+    }
+
+    /// The work of [`Self::mremap`], all but extending the lease.
+    fn remap(
+        &mut self,
+        frames: &mut impl FrameStore,
+        request: &Remap<'_>,
+        tlb: &mut Shootdown,
+    ) -> Result<VirtAddr, MmError> {
+        let Remap { old_addr, old_len_bytes, new_len_bytes, flags, new_addr, growth } = *request;
         let old_start = Page::at(old_addr).ok_or(MmError::Inval)?;
         let (old_pages, new_pages) = (pages_for(old_len_bytes)?, pages_for(new_len_bytes)?);
         let may_move = flags.contains(RemapFlags::MAYMOVE);
@@ -105,8 +186,8 @@ impl<P: PageTable> AddrSpace<P> {
         if fixed_size && new_pages > old_pages {
             return Err(MmError::Fault);
         }
-        if file && new_pages > old_pages {
-            // It would need a new lease from the scheme.
+        if file && new_pages > old_pages && growth.is_none() {
+            // The scheme must lend the added pages first.
             return Err(MmError::Unsupported);
         }
         if (fixed_size || file) && dont_unmap {

@@ -45,17 +45,23 @@ pub struct Shootdown {
     frames: Vec<PhysAddr>,
     objects: Vec<SharedObject>,
     unpins: Vec<Unpin>,
+    /// File pages handed back as they are (no pin changes).
+    handed: Vec<FileRelease>,
 }
 
 impl Shootdown {
     /// Nothing to do yet.
     pub const fn new() -> Self {
-        Self { ranges: Vec::new(), frames: Vec::new(), objects: Vec::new(), unpins: Vec::new() }
+        Self { ranges: Vec::new(), frames: Vec::new(), objects: Vec::new(), unpins: Vec::new(), handed: Vec::new() }
     }
 
     /// Whether there is nothing to flush and nothing to release.
     pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty() && self.frames.is_empty() && self.objects.is_empty() && self.unpins.is_empty()
+        self.ranges.is_empty()
+            && self.frames.is_empty()
+            && self.objects.is_empty()
+            && self.unpins.is_empty()
+            && self.handed.is_empty()
     }
 
     /// Whether any TLB entry must be invalidated.
@@ -91,7 +97,7 @@ impl Shootdown {
             MemObject::release(object, frames);
         }
         self.ranges.clear();
-        let mut releases = Vec::new();
+        let mut releases = core::mem::take(&mut self.handed);
         for unpin in core::mem::take(&mut self.unpins) {
             unpin.apply(&mut releases);
         }
@@ -145,6 +151,12 @@ impl Shootdown {
         self.unpins.push(unpin);
     }
 
+    /// Hands file pages back to their scheme after the operation (a
+    /// lending the kernel does not keep), as [`Self::finish`]'s releases.
+    pub(crate) fn hand_back(&mut self, release: FileRelease) {
+        self.handed.push(release);
+    }
+
     /// Moves everything from `other` into `self`.
     pub(crate) fn absorb(&mut self, mut other: Shootdown) {
         for range in core::mem::take(&mut other.ranges) {
@@ -153,6 +165,7 @@ impl Shootdown {
         self.frames.append(&mut other.frames);
         self.objects.append(&mut other.objects);
         self.unpins.append(&mut other.unpins);
+        self.handed.append(&mut other.handed);
     }
 
     /// Moves only the ranges and object handles from `other`, forgetting its
@@ -160,6 +173,7 @@ impl Shootdown {
     pub(crate) fn absorb_without_frames(&mut self, mut other: Shootdown) {
         other.frames.clear();
         other.unpins.clear();
+        other.handed.clear();
         self.absorb(other);
     }
 }
@@ -171,7 +185,7 @@ impl Drop for Shootdown {
     fn drop(&mut self) {
         if !std::thread::panicking() {
             assert!(
-                self.frames.is_empty() && self.objects.is_empty() && self.unpins.is_empty(),
+                self.frames.is_empty() && self.objects.is_empty() && self.unpins.is_empty() && self.handed.is_empty(),
                 "Shootdown dropped with {} frames, {} objects and {} unpins: call finish()",
                 self.frames.len(),
                 self.objects.len(),

@@ -8,6 +8,8 @@
 //!  fault     ── page_fault::fault_in: grants.fault → FilePage ── unlock ── fetch(): the
 //!               lender's space.fault(Write) + get_ref ── lock ── supply_file_page ── retry
 //!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
+//!  mremap(grow) ── EOPNOTSUPP from tessera-mm ── unlock ── [`grow`]: scheme.mmap_prep of
+//!               the added pages ── lock ── mremap with them (extends the lease) or [`give_up`]
 //! ```
 //!
 //! No two address-space locks are ever held at once: a fault drops the
@@ -20,8 +22,8 @@ use alloc::vec::Vec;
 
 use rmm::{PAGE_SIZE, PhysAddr, VirtAddr};
 use tessera_abi::error::{EINVAL, EIO, Error, Result};
-use tessera_abi::flag::MunmapFlags;
-use tessera_mm::{Access, FaultError, FileRef, FileRelease};
+use tessera_abi::flag::{MapFlags, MunmapFlags};
+use tessera_mm::{Access, FaultError, FileGrowth, FileRef, FileRelease};
 
 use crate::file::Description;
 use crate::process::Process;
@@ -36,8 +38,9 @@ pub struct FmapToken {
     /// execs (a new space), pages not fetched yet are gone (SIGBUS), as
     /// when it dies; its new image's memory is never lent in their place.
     pub lender_space: u64,
-    /// Where, in the lender's space, the lease's first page is.
-    pub base: VirtAddr,
+    /// The MmapPrep flags of the lease (rights, shared or private), asked
+    /// again for the pages a growth adds.
+    pub flags: usize,
 }
 
 fn token(file: &FileRef) -> &FmapToken {
@@ -55,12 +58,7 @@ pub(super) fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
     // The lender's range was checked to lie in user space (user.rs), so
     // this cannot wrap; a lease that says otherwise is SIGBUS.
-    let addr = index
-        .checked_sub(file.first_page())
-        .and_then(|page| page.checked_mul(PAGE_SIZE))
-        .and_then(|offset| token.base.get().checked_add(offset))
-        .map(VirtAddr::new)
-        .ok_or(FaultError::Bus)?;
+    let addr = file.lender_address(index).map(VirtAddr::new).ok_or(FaultError::Bus)?;
     let mut guard = lender.space.lock();
     let space = guard.as_mut().filter(|space| space.id() == token.lender_space).ok_or(FaultError::Bus)?;
     // Only memory the lender owns: a device or physical mapping's frames
@@ -91,13 +89,44 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
         description.flags & tessera_abi::flag::O_ACCMODE,
         tessera_abi::flag::O_WRONLY | tessera_abi::flag::O_RDWR
     );
+    let kept =
+        MapFlags::PROT_READ | MapFlags::PROT_WRITE | MapFlags::PROT_EXEC | MapFlags::MAP_SHARED | MapFlags::MAP_PRIVATE;
     let token = FmapToken {
         description: description.clone(),
         lender: reply.lender,
         lender_space: reply.lender_space,
-        base: VirtAddr::new(reply.address as u64),
+        flags: flags & kept.bits(),
     };
-    Ok(tessera_mm::FileMap::new(offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE), shared, writable, Arc::new(token)))
+    let (first_page, pages) = (offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE));
+    Ok(tessera_mm::FileMap::new(first_page, pages, shared, writable, reply.address as u64, Arc::new(token)))
+}
+
+/// Asks the lease's scheme to lend the pages `growth` adds to a growing
+/// mapping (MmapPrep with the lease's flags) and fills in where they are.
+/// The scheme's error as it is; EIO if another process (or the lender
+/// after an exec) answered: a lease has one lender.
+pub fn grow(growth: &mut FileGrowth) -> Result<()> {
+    let token = token(&growth.file);
+    let pages = growth.end_page - growth.first_page;
+    let (offset, bytes) = byte_range(growth.first_page, pages).ok_or(Error::new(EINVAL))?;
+    let reply = token.description.scheme.mmap_prep(token.description.id, offset, bytes, token.flags)?;
+    growth.lender_base = reply.address as u64;
+    if !Weak::ptr_eq(&reply.lender, &token.lender) || reply.lender_space != token.lender_space {
+        give_up(growth);
+        return Err(Error::new(EIO));
+    }
+    Ok(())
+}
+
+/// Hands back the pages [`grow`] had lent when the mremap did not take them.
+pub fn give_up(growth: &FileGrowth) {
+    let release = FileRelease {
+        file: growth.file.clone(),
+        first_page: growth.first_page,
+        pages: growth.end_page - growth.first_page,
+        needs_sync: false,
+    };
+    let _ = send_releases(alloc::vec![release], true);
 }
 
 /// File pages `[first_page, first_page + pages)` as a byte offset and

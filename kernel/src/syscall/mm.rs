@@ -6,12 +6,14 @@
 
 use alloc::sync::Arc;
 use tessera_abi::Map;
-use tessera_abi::error::{EACCES, EINVAL, EOPNOTSUPP, EOVERFLOW, Error, Result};
+use tessera_abi::error::{EACCES, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, Error, Result};
 use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::flag::{self, MremapFlags, O_ACCMODE, O_WRONLY};
-use tessera_mm::{Access, Advice, MapFlags, MapSource, MemObject, MmapRequest, MsyncFlags, Prot, RemapFlags};
+use tessera_mm::{
+    Access, Advice, FileGrowth, MapFlags, MapSource, MemObject, MmError, MmapRequest, MsyncFlags, Prot, RemapFlags,
+};
 
 use super::with_space;
 use crate::file::Description;
@@ -219,19 +221,79 @@ pub fn mremap(old_addr: usize, old_len: usize, new_addr: usize, new_len: usize, 
         _ => return Err(Error::new(EINVAL)),
     }
     remap.set(RemapFlags::DONTUNMAP, flags & MREMAP_DONTUNMAP != 0);
+    let (old, new) = (user_addr(old_addr), user_addr(new_addr));
+    let (old_len, new_len) = (old_len as u64, new_len as u64);
+    let remapped = with_space(|space| {
+        space
+            .run(|grants, frames, tlb| match grants.mremap(frames, old, old_len, new_len, remap, new, None, tlb) {
+                // A file mapping that grows: the scheme must lend the pages.
+                Err(MmError::Unsupported) => {
+                    grants.file_growth(old, old_len, new_len).map(Err).ok_or(MmError::Unsupported)
+                }
+                other => other.map(Ok),
+            })
+            .map_err(grant_errno)
+    })?;
+    let mut growth = match remapped {
+        Ok(addr) => return Ok(addr.get() as usize),
+        Err(growth) => growth,
+    };
+    grow_file(&mut growth, old, old_len, new_len, remap, new)
+}
+
+/// Tries of a file mapping's growth whose mapping changed while the scheme
+/// was asked (another thread's munmap or mremap); then ENOMEM.
+const GROW_TRIES: usize = 3;
+
+/// Grows a file mapping by the pages `growth` names: the scheme lends them
+/// first (without the space's lock: the scheme may be this very process),
+/// then the mremap runs with them and extends the lease. All or nothing:
+/// if the scheme fails (its errno; EIO for a dead one) or the mremap does,
+/// the mapping is as it was and the lent pages go back.
+fn grow_file(
+    growth: &mut FileGrowth,
+    old: VirtAddr,
+    old_len: u64,
+    new_len: u64,
+    remap: RemapFlags,
+    new: VirtAddr,
+) -> Result<usize> {
+    for _ in 0..GROW_TRIES {
+        fmap::grow(growth)?;
+        let done = with_space(|space| {
+            Ok(space.run(|grants, frames, tlb| {
+                match grants.mremap(frames, old, old_len, new_len, remap, new, Some(growth), tlb) {
+                    // The mapping changed meanwhile: what does it need now?
+                    Err(MmError::Unsupported) => Err(grants.file_growth(old, old_len, new_len)),
+                    other => Ok(other),
+                }
+            }))
+        })?;
+        match done {
+            Ok(Ok(addr)) => return Ok(addr.get() as usize),
+            Ok(Err(e)) => {
+                fmap::give_up(growth);
+                return Err(grant_errno(e));
+            }
+            Err(again) => {
+                fmap::give_up(growth);
+                // No longer a growing file mapping: mremap says why.
+                let Some(again) = again else {
+                    return mremap_plain(old, old_len, new_len, remap, new);
+                };
+                *growth = again;
+            }
+        }
+    }
+    Err(Error::new(ENOMEM))
+}
+
+/// An mremap that needs no lending (after a file mapping changed under a
+/// growth).
+fn mremap_plain(old: VirtAddr, old_len: u64, new_len: u64, remap: RemapFlags, new: VirtAddr) -> Result<usize> {
     with_space(|space| {
         space
-            .run(|grants, frames, tlb| {
-                grants.mremap(
-                    frames,
-                    user_addr(old_addr),
-                    old_len as u64,
-                    new_len as u64,
-                    remap,
-                    user_addr(new_addr),
-                    tlb,
-                )
-            })
+            .run(|grants, frames, tlb| grants.mremap(frames, old, old_len, new_len, remap, new, None, tlb))
             .map_err(grant_errno)
     })
     .map(|addr| addr.get() as usize)

@@ -48,8 +48,8 @@ fn every_failure_gives_its_errno_and_changes_nothing() {
     let b = w.anon_at(&mut s, 0x20_0000, 2, R, SHARED | FIXED).unwrap();
     let phys = MapSource::Physical { phys: PhysAddr::new(0xFE00_0000), kind: PhysKind::Uncached };
     // Two-page leases: shared from a read-only open, and private.
-    let file2 = MapSource::File { file: crate::FileMap::new(0, 2, true, false, std::sync::Arc::new(())) };
-    let private2 = MapSource::File { file: crate::FileMap::new(0, 2, false, true, std::sync::Arc::new(())) };
+    let file2 = MapSource::File { file: crate::FileMap::new(0, 2, true, false, 0, std::sync::Arc::new(())) };
+    let private2 = MapSource::File { file: crate::FileMap::new(0, 2, false, true, 0, std::sync::Arc::new(())) };
     let d = w.mmap(&mut s, &MmapRequest::anonymous(PAGE, RW, SHARED).source(phys.clone()).at(va(0x30_0000))).unwrap();
     assert_eq!(d, va(0x30_0000));
     let before = Snapshot::of(&[&s], &[&object], &w.frames);

@@ -1,6 +1,7 @@
 //! File mappings: pages fetched from the lender on fault, shared and
 //! private semantics, pins handed back exactly once (partial munmap, fork,
-//! teardown, MAP_FIXED replace, mremap shrink), rollback keeping pins,
+//! teardown, MAP_FIXED replace, mremap shrink), mremap moves and growth
+//! (the lease extended by a second window), rollback keeping pins,
 //! and the pin runs (`PinRuns`) checked page by page against a plain count
 //! array, at sizes where a rescan per grant would show.
 
@@ -13,7 +14,7 @@ use crate::{
 };
 
 fn lease(first_page: u64, pages: u64, shared: bool) -> FileRef {
-    FileMap::new(first_page, pages, shared, true, Arc::new(()))
+    FileMap::new(first_page, pages, shared, true, 0, Arc::new(()))
 }
 
 fn map(w: &mut World, space: &mut Space, file: &FileRef, prot: crate::Prot) -> Result<rmm::VirtAddr, MmError> {
@@ -159,7 +160,7 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
     let before = Snapshot::of(&[&s], &[], &w.frames);
     w.plan.fail_in(1);
     let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
-        s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), t)
+        s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), None, t)
     });
     w.plan.clear();
     if result.is_err() {
@@ -174,14 +175,14 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
         }
         Err(_) => {
             let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
-                s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), t)
+                s.mremap(f, a, 8 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE | RemapFlags::FIXED, va(0x3000_0000), None, t)
             });
             assert_eq!(ranges(&releases), [(4, 4, true)], "a shrinking move hands back the tail");
             result.unwrap()
         }
     };
     assert_eq!(w.read(&mut s, moved.add(3 * PAGE)), Ok(13), "moved pages keep their file page");
-    // Growing a file mapping needs a new lease; DONTUNMAP is refused.
+    // Growing a file mapping needs the scheme first; DONTUNMAP is refused.
     assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 8 * PAGE, RemapFlags::MAYMOVE, va(0)), Err(MmError::Unsupported));
     let dontunmap = RemapFlags::MAYMOVE | RemapFlags::DONTUNMAP;
     assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 4 * PAGE, dontunmap, va(0)), Err(MmError::Inval));
@@ -204,7 +205,7 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
 fn read_only_files_cannot_become_shared_writable() {
     let mut w = World::new();
     let mut s = w.space();
-    let file = FileMap::new(0, 1, true, false, Arc::new(()));
+    let file = FileMap::new(0, 1, true, false, 0, Arc::new(()));
     let a = map(&mut w, &mut s, &file, R).unwrap();
     assert_eq!(w.mprotect(&mut s, a, PAGE, RW), Err(MmError::Access));
     assert_eq!(w.write(&mut s, a, 1), Err(crate::FaultError::Segv));
@@ -213,7 +214,7 @@ fn read_only_files_cannot_become_shared_writable() {
     assert_eq!(ranges(&releases), [(0, 1, false)], "never writable: no sync");
     // A private mapping of the same file may be written (copies).
     let mut s = w.space();
-    let private = FileMap::new(0, 1, false, false, Arc::new(()));
+    let private = FileMap::new(0, 1, false, false, 0, Arc::new(()));
     let b = map(&mut w, &mut s, &private, RW).unwrap();
     w.write(&mut s, b, 2).unwrap();
     let (_, releases) = s.teardown(&mut w.frames);
@@ -390,4 +391,200 @@ fn many_grants_fork_fast_and_pins_stay_right() {
     assert_eq!(file.pinned_pages(), 0);
     w.drop_lender();
     assert_eq!(w.frames.live(), 0);
+}
+
+/// A fresh world and space with a read-write mapping of a new lease.
+fn mapped(first_page: u64, pages: u64, shared: bool) -> (World, Space, FileRef, rmm::VirtAddr) {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(first_page, pages, shared);
+    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    (w, s, file, a)
+}
+
+#[test]
+fn a_file_mapping_moves_to_a_fixed_address_with_its_pins_and_data() {
+    let (mut w, mut s, file, a) = mapped(0, 6, true);
+    // Some pages fetched and written, some never touched.
+    for i in [0, 2, 3] {
+        w.write(&mut s, a.add(i * PAGE), 20 + i).unwrap();
+    }
+    // Something mapped at the target already: replaced.
+    let target = va(0x3000_0000);
+    w.anon_at(&mut s, 0x3000_0000 + PAGE, 2, RW, PRIVATE | MapFlags::FIXED).unwrap();
+    let fixed = RemapFlags::MAYMOVE | RemapFlags::FIXED;
+    let (result, releases) =
+        run_releasing(&mut w, &mut s, |s, f, t| s.mremap(f, a, 6 * PAGE, 6 * PAGE, fixed, target, None, t));
+    assert_eq!(result, Ok(target));
+    assert!(releases.is_empty(), "a move keeps every pin: {releases:?}");
+    assert_eq!(file.pinned_pages(), 6);
+    assert_eq!(s.grants().count(), 1);
+    for i in 0..6 {
+        assert_eq!(w.read(&mut s, a.add(i * PAGE)), Err(crate::FaultError::Segv), "old page {i} unmapped");
+        let want = if [0, 2, 3].contains(&i) { 20 + i } else { 0 };
+        assert_eq!(w.read(&mut s, target.add(i * PAGE)), Ok(want), "page {i}");
+    }
+    assert_eq!(w.frames.tag(w.lent(file.id(), 3)), 23, "the file's page itself");
+    // Part of it to another fixed address.
+    let back = va(0x2000_0000);
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        s.mremap(f, target.add(PAGE), 2 * PAGE, 2 * PAGE, fixed, back, None, t)
+    });
+    assert_eq!(result, Ok(back));
+    assert!(releases.is_empty(), "{releases:?}");
+    assert_eq!(w.read(&mut s, back.add(PAGE)), Ok(22));
+    // MAYMOVE alone, to wherever there is room.
+    let moved = w.mremap(&mut s, back, 2 * PAGE, 2 * PAGE, RemapFlags::MAYMOVE, va(0)).unwrap();
+    assert_eq!(w.read(&mut s, moved.add(PAGE)), Ok(22));
+    w.check(&[&s], &[]);
+    let (_, releases) = s.teardown(&mut w.frames);
+    assert_eq!(releases.iter().map(|r| r.pages).sum::<u64>(), 6);
+    assert!(releases.iter().all(|r| r.needs_sync));
+    assert_eq!(file.pinned_pages(), 0);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+/// Grows the file mapping at `a` as the kernel does: the pages
+/// [`crate::AddrSpace::file_growth`] names are lent at `lender_base`, then
+/// [`crate::AddrSpace::mremap`] with the growth.
+#[allow(clippy::too_many_arguments)]
+fn grow(
+    w: &mut World,
+    s: &mut Space,
+    a: rmm::VirtAddr,
+    old_pages: u64,
+    new_pages: u64,
+    flags: RemapFlags,
+    new_addr: rmm::VirtAddr,
+    lender_base: u64,
+) -> (Result<rmm::VirtAddr, MmError>, Vec<FileRelease>) {
+    assert_eq!(w.mremap(s, a, old_pages * PAGE, new_pages * PAGE, flags, new_addr), Err(MmError::Unsupported));
+    let mut growth = s.file_growth(a, old_pages * PAGE, new_pages * PAGE).expect("a growth");
+    growth.lender_base = lender_base;
+    run_releasing(w, s, |s, f, t| s.mremap(f, a, old_pages * PAGE, new_pages * PAGE, flags, new_addr, Some(&growth), t))
+}
+
+#[test]
+fn a_file_mapping_grows_in_place_and_by_moving_extending_its_lease() {
+    let (mut w, mut s, file, a) = mapped(10, 2, true);
+    assert_eq!(file.lender_address(11), Some(PAGE));
+    w.write(&mut s, a, 1).unwrap();
+    // In place: pages 12..14 lent at a second window.
+    let (result, releases) = grow(&mut w, &mut s, a, 2, 4, RemapFlags::empty(), va(0), 0x70_0000);
+    assert_eq!(result, Ok(a));
+    assert!(releases.is_empty(), "{releases:?}");
+    assert_eq!(s.grants().count(), 1, "one grant of one lease");
+    assert_eq!((file.pages(), file.pinned_pages()), (4, 4));
+    assert_eq!(file.lender_address(13), Some(0x70_0000 + PAGE));
+    assert_eq!(file.lender_address(11), Some(PAGE), "the first window stays");
+    w.write(&mut s, a.add(3 * PAGE), 4).unwrap();
+    assert_eq!(w.frames.tag(w.lent(file.id(), 13)), 4, "a write to a grown page reaches the file");
+    assert_eq!(w.read(&mut s, a), Ok(1));
+    // Blocked: no MAYMOVE is ENOMEM and changes nothing; the caller hands
+    // the lent pages back.
+    w.anon_at(&mut s, a.get() + 4 * PAGE, 1, R, PRIVATE | MapFlags::FIXED).unwrap();
+    let before = Snapshot::of(&[&s], &[], &w.frames);
+    let (result, releases) = grow(&mut w, &mut s, a, 4, 6, RemapFlags::empty(), va(0), 0x80_0000);
+    assert_eq!(result, Err(MmError::NoMem));
+    assert!(releases.is_empty());
+    assert_eq!((file.pages(), file.pinned_pages()), (4, 4), "the lease is as it was");
+    assert_eq!(Snapshot::of(&[&s], &[], &w.frames), before);
+    // A failed move (out of frames for page tables) changes nothing either.
+    w.plan.fail_in(1);
+    let (result, releases) = grow(&mut w, &mut s, a, 4, 6, RemapFlags::MAYMOVE, va(0), 0x80_0000);
+    w.plan.clear();
+    let b = match result {
+        Ok(b) => b,
+        Err(_) => {
+            assert!(releases.is_empty());
+            assert_eq!((file.pages(), file.pinned_pages()), (4, 4));
+            assert_eq!(Snapshot::of(&[&s], &[], &w.frames), before);
+            grow(&mut w, &mut s, a, 4, 6, RemapFlags::MAYMOVE, va(0), 0x80_0000).0.unwrap()
+        }
+    };
+    assert_ne!(b, a);
+    assert_eq!((file.pages(), file.pinned_pages()), (6, 6));
+    assert_eq!(w.read(&mut s, b), Ok(1));
+    assert_eq!(w.read(&mut s, b.add(3 * PAGE)), Ok(4), "moved with its data");
+    w.write(&mut s, b.add(5 * PAGE), 6).unwrap();
+    assert_eq!(w.frames.tag(w.lent(file.id(), 15)), 6);
+    assert_eq!(w.read(&mut s, a), Err(crate::FaultError::Segv), "the old range is gone");
+    // A stale request (the mapping changed since) is refused as EOPNOTSUPP.
+    let stale = crate::FileGrowth { file: file.clone(), first_page: 12, end_page: 14, lender_base: 0 };
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        s.mremap(f, b, 6 * PAGE, 8 * PAGE, MAYMOVE_ONLY, va(0), Some(&stale), t)
+    });
+    assert_eq!(result, Err(MmError::Unsupported));
+    assert!(releases.is_empty());
+    // Shrink: the tail goes back to the scheme.
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
+        s.mremap(f, b, 6 * PAGE, 3 * PAGE, RemapFlags::empty(), va(0), None, t)
+    });
+    assert_eq!(result, Ok(b));
+    assert_eq!(ranges(&releases), [(13, 3, true)]);
+    w.check(&[&s], &[]);
+    let (_, releases) = s.teardown(&mut w.frames);
+    assert_eq!(ranges(&releases), [(10, 3, true)]);
+    assert_eq!(file.pinned_pages(), 0);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+const MAYMOVE_ONLY: RemapFlags = RemapFlags::MAYMOVE;
+
+#[test]
+fn growing_over_pages_another_grant_pins_hands_the_second_lending_back() {
+    let (mut w, mut s, file, a) = mapped(0, 4, true);
+    let mut child = w.fork(&mut s).unwrap();
+    // The parent drops pages 2..4 (the child still maps them), then grows
+    // back over them and one page more.
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| s.munmap(f, a.add(2 * PAGE), 2 * PAGE, t));
+    result.unwrap();
+    assert!(releases.is_empty(), "the child still pins them");
+    let (result, releases) = grow(&mut w, &mut s, a, 2, 5, MAYMOVE_ONLY, va(0), 0x90_0000);
+    let b = result.unwrap();
+    assert_eq!(ranges(&releases), [(2, 2, true)], "lent twice: the second lending goes back");
+    assert_eq!(file.lender_address(3), Some(3 * PAGE), "pinned pages keep their window");
+    assert_eq!(file.lender_address(4), Some(0x90_0000 + 2 * PAGE));
+    assert_eq!(file.pin_runs(), [(0, 4, 2), (4, 5, 1)]);
+    w.write(&mut s, b.add(3 * PAGE), 9).unwrap();
+    assert_eq!(w.read(&mut child, a.add(3 * PAGE)), Ok(9), "both see the one file page");
+    w.check(&[&s, &child], &[]);
+    let (_, first) = s.teardown(&mut w.frames);
+    let (_, second) = child.teardown(&mut w.frames);
+    let total: u64 = first.iter().chain(&second).map(|r| r.pages).sum();
+    assert_eq!(total, 5, "each page handed back once: {first:?} {second:?}");
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
+fn a_file_mapping_moves_within_itself_and_private_copies_move_along() {
+    let fixed = RemapFlags::MAYMOVE | RemapFlags::FIXED;
+    for shared in [true, false] {
+        let (mut w, mut s, file, a) = mapped(0, 6, shared);
+        for i in 0..6 {
+            w.write(&mut s, a.add(i * PAGE), 30 + i).unwrap();
+        }
+        // Pages 0..2 onto pages 3..5 of the same mapping, then page 4 (was
+        // file page 1) onto page 0.
+        assert_eq!(w.mremap(&mut s, a, 2 * PAGE, 2 * PAGE, fixed, a.add(3 * PAGE)), Ok(a.add(3 * PAGE)));
+        assert_eq!(w.read(&mut s, a.add(4 * PAGE)), Ok(31));
+        assert_eq!(w.read(&mut s, a.add(5 * PAGE)), Ok(35), "not replaced");
+        assert_eq!(w.read(&mut s, a), Err(crate::FaultError::Segv));
+        assert_eq!(w.mremap(&mut s, a.add(4 * PAGE), PAGE, PAGE, fixed, a), Ok(a));
+        assert_eq!(w.read(&mut s, a), Ok(31));
+        assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(32));
+        if shared {
+            assert_eq!(w.frames.tag(w.lent(file.id(), 1)), 31, "the file's page itself");
+        }
+        w.check(&[&s], &[]);
+        let (_, releases) = s.teardown(&mut w.frames);
+        // File pages 3 and 4 went when replaced; 0, 1, 2 and 5 are left.
+        assert_eq!(releases.iter().map(|r| r.pages).sum::<u64>(), 4, "{releases:?}");
+        assert_eq!(file.pinned_pages(), 0);
+        w.drop_lender();
+        assert_eq!(w.frames.live(), 0);
+    }
 }

@@ -119,7 +119,7 @@ impl World {
         flags: RemapFlags,
         new_addr: VirtAddr,
     ) -> Result<VirtAddr, MmError> {
-        self.run(space, |s, f, t| s.mremap(f, old, old_len, new_len, flags, new_addr, t))
+        self.run(space, |s, f, t| s.mremap(f, old, old_len, new_len, flags, new_addr, None, t))
     }
 
     pub fn madvise(&mut self, space: &mut Space, addr: VirtAddr, len: u64, advice: Advice) -> Result<(), MmError> {

@@ -11,9 +11,10 @@
 //! | fork | a shared mapping written by a forked child is seen by the parent and `read()`; a private one gives each side its own copy |
 //! | exit | a child that exits without munmap: its writes are in the file, pins back to 0 |
 //! | msync | MS_SYNC makes data visible (it already is: one page cache) and returns 0; with `fail-writeback` on: msync and munmap return EIO, pins still back to 0 |
-//! | access | shared writable from a read-only open: EACCES; from a write-only open: EACCES; growing a file mapping: EOPNOTSUPP |
+//! | access | shared writable from a read-only open: EACCES; from a write-only open: EACCES |
+//! | remap | mremap of a shared file mapping: grow in place, grow by moving (MAYMOVE), move to a FIXED address, shrink; after each the mapping keeps its data, a write through it reaches `read()`, the pins are the mapped pages and the old range is unmapped; a growth the scheme refuses (past ramfs's largest file) is its EINVAL and leaves the mapping as it was |
 //! | lazy | a 1 GiB file mapped whole, 3 pages touched: 3 resident pages, about 3 frames used |
-//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page is SIGBUS, munmap returns, the kernel goes on |
+//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page is SIGBUS, growing the mapping fails and leaves it readable, munmap returns, the kernel goes on |
 //!
 //! Finally the kernel's free frames are back where they were.
 #![no_std]
@@ -30,10 +31,13 @@ use tessera_guest_tests::mm::{Memory, child_signal, frames_back, group, read_wor
 use tessera_guest_tests::ramfs;
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::Result;
-use tessera_runtime::abi::error::{EACCES, EIO, ENODEV, EOPNOTSUPP};
+use tessera_runtime::abi::error::{EACCES, EINVAL, EIO, ENODEV};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
 use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
-use tessera_runtime::mm::{self, MAP_PRIVATE, MAP_SHARED, MREMAP_MAYMOVE, MS_SYNC, MapFlags, PROT_READ, PROT_RW};
+use tessera_runtime::mm::{
+    self, ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, MS_SYNC, MapFlags, PROT_READ,
+    PROT_RW,
+};
 use tessera_runtime::{Args, process, sys};
 
 tessera_runtime::entry!(main);
@@ -50,7 +54,7 @@ fn main(_args: Args) -> i32 {
     let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
     // Each group in its own child: the page tables its mappings needed go
     // with it, so the free-frame count at the end is exact.
-    let groups: [Group; 10] = [
+    let groups: [Group; 11] = [
         ("fmap-ramfs shared", shared),
         ("fmap-ramfs eof", eof),
         ("fmap-ramfs partial", partial),
@@ -61,6 +65,7 @@ fn main(_args: Args) -> i32 {
         ("fmap-ramfs msync", msync),
         ("fmap-ramfs access", access),
         ("fmap-ramfs lazy", lazy),
+        ("fmap-ramfs remap", remap),
     ];
     for (name, body) in groups {
         group(&mut checks, name, body);
@@ -339,19 +344,117 @@ fn access(checks: &mut Checks) {
         let _ = sys::close(wo);
     }
     if let Ok(rw) = sys::open(&at("/access"), O_RDWR) {
-        if let Ok(addr) = map(rw, 1, PROT_RW, MAP_SHARED) {
-            // SAFETY: the test's own mapping; nothing is placed by it.
-            let grown = unsafe { mm::mremap(addr, PAGE, 0, 2 * PAGE, MREMAP_MAYMOVE) }.map_err(|e| e.errno);
-            checks.check(
-                "access: growing a file mapping is EOPNOTSUPP",
-                grown == Err(EOPNOTSUPP),
-                format_args!("{grown:?}"),
-            );
-            let _ = unmap(addr, 1);
-        }
+        let got = map(rw, 1, PROT_RW, MAP_SHARED);
+        checks.check("access: shared writable from O_RDWR works", got.is_ok(), format_args!("{}", Shown(got)));
+        let _ = got.map(|addr| unmap(addr, 1));
         let _ = sys::close(rw);
     }
     checks.check("access: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+}
+
+/// The `sys:maps` entry at `addr`: (kind, pages), if any.
+fn entry_at(addr: usize) -> Option<(&'static str, usize)> {
+    let entry = mm::read_maps().ok()?.entries.into_iter().find(|e| e.contains(addr))?;
+    Some((entry.kind.name(), entry.pages()))
+}
+
+/// Checks that the file mapping at `addr` is `pages` long and pinned as
+/// such, that `read()` sees `value` written at page `page` through it.
+fn remapped(checks: &mut Checks, what: &str, fd: usize, addr: usize, pages: usize, page: usize, value: u64) {
+    let entry = entry_at(addr);
+    checks.check(
+        &format!("remap: {what}: one fmap mapping of {pages} pages"),
+        entry == Some(("fmap", pages)),
+        format_args!("{entry:?}"),
+    );
+    checks.check(&format!("remap: {what}: pins"), pins_total() == Some(pages), format_args!("{:?}", pins_total()));
+    write_word(addr + page * PAGE, value);
+    let seen = read_at(fd, page * PAGE, 8);
+    checks.check(
+        &format!("remap: {what}: read() sees the write"),
+        seen == value.to_le_bytes(),
+        format_args!("{seen:?}"),
+    );
+}
+
+fn remap(checks: &mut Checks) {
+    let Ok(fd) = file_with("/remap", 8 * PAGE) else {
+        return checks.check("create /remap", false, format_args!("failed"));
+    };
+    // 6 pages mapped, 4 unmapped again: room to grow in place.
+    let Ok(a) = map(fd, 6, PROT_RW, MAP_SHARED) else {
+        return checks.check("remap: mmap", false, format_args!("failed"));
+    };
+    let _ = unmap(a + 2 * PAGE, 4);
+    write_word(a, 0xA1);
+    // SAFETY: the test's own mapping, grown over free pages.
+    let grown = unsafe { mm::mremap(a, 2 * PAGE, 0, 4 * PAGE, 0) };
+    checks.check("remap: grow in place", grown == Ok(a), format_args!("{}", Shown(grown)));
+    remapped(checks, "in place", fd, a, 4, 3, 0xA2);
+    checks.check("remap: in place: old data", read_word(a) == 0xA1, format_args!("{:#x}", read_word(a)));
+    let seen = byte(a + 2 * PAGE + 1);
+    checks.check(
+        "remap: in place: the grown pages show the file",
+        seen == ((2 * PAGE + 1) % 251) as u8,
+        format_args!("{seen:?}"),
+    );
+
+    // A blocker right after: growing needs a move.
+    // SAFETY: fixed over free pages after the test's mapping.
+    let blocker = unsafe { mm::mmap(a + 4 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, ANONYMOUS_FD, 0) };
+    checks.check("remap: a blocker", blocker == Ok(a + 4 * PAGE), format_args!("{}", Shown(blocker)));
+    // SAFETY: the test's own mapping; it may move.
+    let moved = unsafe { mm::mremap(a, 4 * PAGE, 0, 6 * PAGE, MREMAP_MAYMOVE) };
+    let Ok(b) = moved else {
+        return checks.check("remap: grow by moving", false, format_args!("{}", Shown(moved)));
+    };
+    checks.check("remap: grow by moving: it moved", b != a, format_args!("{b:#x}"));
+    checks.check("remap: grow by moving: old range unmapped", entry_at(a).is_none(), format_args!("{:?}", entry_at(a)));
+    checks.check(
+        "remap: grow by moving: data along",
+        read_word(b) == 0xA1 && read_word(b + 3 * PAGE) == 0xA2,
+        format_args!("{:#x} {:#x}", read_word(b), read_word(b + 3 * PAGE)),
+    );
+    remapped(checks, "moved", fd, b, 6, 5, 0xA3);
+
+    // Move to a fixed address (over a mapping that is replaced).
+    let Ok(target) = mm::mmap_anonymous(6 * PAGE, PROT_READ, MAP_PRIVATE) else {
+        return checks.check("remap: a target", false, format_args!("failed"));
+    };
+    // SAFETY: the test's own mapping, onto the test's own target.
+    let fixed = unsafe { mm::mremap(b, 6 * PAGE, target, 6 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED) };
+    checks.check("remap: move to FIXED", fixed == Ok(target), format_args!("{}", Shown(fixed)));
+    checks.check("remap: FIXED: old range unmapped", entry_at(b).is_none(), format_args!("{:?}", entry_at(b)));
+    checks.check(
+        "remap: FIXED: data along",
+        read_word(target + 3 * PAGE) == 0xA2 && read_word(target + 5 * PAGE) == 0xA3,
+        format_args!("{:#x} {:#x}", read_word(target + 3 * PAGE), read_word(target + 5 * PAGE)),
+    );
+    remapped(checks, "FIXED", fd, target, 6, 4, 0xA4);
+
+    // Shrink: the tail goes back to the scheme.
+    // SAFETY: the test's own mapping; the tail is no longer used.
+    let shrunk = unsafe { mm::mremap(target, 6 * PAGE, 0, 3 * PAGE, 0) };
+    checks.check("remap: shrink", shrunk == Ok(target), format_args!("{}", Shown(shrunk)));
+    remapped(checks, "shrunk", fd, target, 3, 2, 0xA5);
+
+    // The scheme refuses (past ramfs's largest file): its errno, nothing
+    // changed.
+    // SAFETY: the test's own mapping; it may move.
+    let refused = unsafe { mm::mremap(target, 3 * PAGE, 0, 5 << 30, MREMAP_MAYMOVE) }.map_err(|e| e.errno);
+    checks.check("remap: a growth the scheme refuses is EINVAL", refused == Err(EINVAL), format_args!("{refused:?}"));
+    let kept = (entry_at(target), pins_total(), read_word(target + 2 * PAGE));
+    checks.check(
+        "remap: refused: the mapping is as it was",
+        kept == (Some(("fmap", 3)), Some(3), 0xA5),
+        format_args!("{kept:?}"),
+    );
+    let _ = unmap(target, 3);
+    let _ = unmap(a + 4 * PAGE, 1);
+    let seen = read_at(fd, 4 * PAGE, 8);
+    checks.check("remap: read() after munmap", seen == 0xA4u64.to_le_bytes(), format_args!("{seen:?}"));
+    checks.check("remap: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = sys::close(fd);
 }
 
 fn lazy(checks: &mut Checks) {
@@ -405,6 +508,13 @@ fn daemon_death(checks: &mut Checks, daemon: usize) {
         core::hint::black_box(read_word(addr + PAGE));
     });
     checks.check("daemon-death: a new page is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
+    // SAFETY: the test's own mapping; it may move.
+    let grown = unsafe { mm::mremap(addr, 2 * PAGE, 0, 4 * PAGE, MREMAP_MAYMOVE) }.map_err(|e| e.errno);
+    checks.check(
+        "daemon-death: growing fails, the mapping stays",
+        grown.is_err() && byte(addr + 7) == 7,
+        format_args!("{grown:?}"),
+    );
     // Read-only: nothing to write back, so the dead scheme is no error.
     let unmapped = unmap(addr, 2);
     checks.check(

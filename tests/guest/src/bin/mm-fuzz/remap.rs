@@ -1,12 +1,13 @@
 //! The model's prediction of an mremap, following the kernel's order of
 //! checks (kernel/mm/src/remap.rs, docs/mm.md): EINVAL for a FIXED target
 //! over the old range, EFAULT unless the old range lies in one grant,
-//! EOPNOTSUPP growing a file mapping, EINVAL DONTUNMAP on one, ENOMEM
-//! growing in place without room or MAYMOVE.
+//! EINVAL DONTUNMAP on a file mapping, ENOMEM growing in place without
+//! room or MAYMOVE. A file mapping grows through the same lease (the
+//! scheme lends the added pages), its new pages unwritten.
 
 use alloc::vec::Vec;
 
-use tessera_runtime::abi::error::{EFAULT, EINVAL, ENOMEM, EOPNOTSUPP};
+use tessera_runtime::abi::error::{EFAULT, EINVAL, ENOMEM};
 use tessera_runtime::mm::{MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
 
 use crate::model::{ARENA, Backing, MPage, Model};
@@ -65,9 +66,6 @@ pub fn predict(m: &Model, s: usize, old_len: usize, new_len: usize, flags: usize
         return Ok(place(&mut after, pages));
     }
     let file = matches!(first.backing, Backing::File { .. });
-    if file && new_len > old_len {
-        return Err(EOPNOTSUPP);
-    }
     if file && dont_unmap {
         return Err(EINVAL);
     }
@@ -75,9 +73,12 @@ pub fn predict(m: &Model, s: usize, old_len: usize, new_len: usize, flags: usize
         (1..=count)
             .map(|k| MPage {
                 prot: last.prot,
-                backing: match last.backing {
+                backing: match advance(last.backing, k) {
                     Backing::Anon(_) => Backing::Anon(0),
-                    other => advance(other, k),
+                    Backing::File { obj, lease, idx, shared, writable_fd, .. } => {
+                        Backing::File { obj, lease, idx, shared, own: None, writable_fd }
+                    }
+                    other => other,
                 },
             })
             .collect()
