@@ -4,7 +4,16 @@
 //! frames (the next read sees zeroes), shared-object pages only lose this
 //! space's PTEs (the data stays in the object, as for Linux MAP_SHARED).
 //! Device and borrowed memory refuse it (EINVAL, like Linux's VM_PFNMAP).
-//! The other accepted advice values are hints and change nothing.
+//! MADV_DONTNEED_LOCKED is the same (nothing is ever locked). MADV_FREE
+//! drops private anonymous pages at once (Linux may keep them until memory
+//! is short; a read after it sees the old data or zeroes, so zeroes now are
+//! Linux's behaviour too) and refuses every other mapping (EINVAL, as
+//! Linux). The hints (NORMAL, RANDOM, SEQUENTIAL, WILLNEED, HUGEPAGE,
+//! NOHUGEPAGE, DONTDUMP, DODUMP, COLD, PAGEOUT) change nothing; COLD,
+//! PAGEOUT and DODUMP refuse device and borrowed memory as Linux refuses
+//! VM_PFNMAP. Every other value is EINVAL: those Linux does not know, and
+//! those it knows that Tessera has not built, answered as a Linux kernel
+//! without the feature answers (docs/mm.md lists each).
 //!
 //! msync has nothing to write back for anonymous, device or borrowed
 //! memory; it validates and succeeds. File mappings, which will need
@@ -35,22 +44,62 @@ pub enum Advice {
     Sequential,
     /// MADV_WILLNEED (3): hint (no read-ahead yet).
     WillNeed,
-    /// MADV_DONTNEED (4): drop the pages (see the module docs).
+    /// MADV_DONTNEED (4), and MADV_DONTNEED_LOCKED (24): drop the pages
+    /// (see the module docs).
     DontNeed,
+    /// MADV_FREE (8): drop private anonymous pages; EINVAL on any other
+    /// mapping.
+    Free,
+    /// MADV_HUGEPAGE (14): hint (no huge pages).
+    HugePage,
+    /// MADV_NOHUGEPAGE (15): hint.
+    NoHugePage,
+    /// MADV_DONTDUMP (16): hint (no core dumps).
+    DontDump,
+    /// MADV_DODUMP (17): hint; EINVAL on device and borrowed memory.
+    DoDump,
+    /// MADV_COLD (20): hint (nothing is reclaimed); EINVAL on device and
+    /// borrowed memory.
+    Cold,
+    /// MADV_PAGEOUT (21): hint (no swap); EINVAL on device and borrowed
+    /// memory.
+    PageOut,
 }
 
 impl Advice {
-    /// The advice numbered `raw`; EINVAL for anything else (MADV_FREE,
-    /// MADV_REMOVE… are not implemented).
+    /// The advice numbered `raw`; EINVAL for anything else: values Linux
+    /// does not know, MADV_REMOVE (9), MADV_DONTFORK / DOFORK (10, 11),
+    /// MADV_WIPEONFORK / KEEPONFORK (18, 19) and MADV_POPULATE_READ /
+    /// WRITE (22, 23), which are not built yet, MADV_MERGEABLE /
+    /// UNMERGEABLE (12, 13; Linux without KSM), MADV_HWPOISON /
+    /// SOFT_OFFLINE (100, 101), MADV_GUARD_INSTALL / REMOVE (102, 103;
+    /// Linux before 6.13).
     pub const fn from_raw(raw: usize) -> Result<Self, MmError> {
         Ok(match raw {
             0 => Self::Normal,
             1 => Self::Random,
             2 => Self::Sequential,
             3 => Self::WillNeed,
-            4 => Self::DontNeed,
+            4 | 24 => Self::DontNeed,
+            8 => Self::Free,
+            14 => Self::HugePage,
+            15 => Self::NoHugePage,
+            16 => Self::DontDump,
+            17 => Self::DoDump,
+            20 => Self::Cold,
+            21 => Self::PageOut,
             _ => return Err(MmError::Inval),
         })
+    }
+
+    /// Whether the advice drops pages.
+    const fn drops(self) -> bool {
+        matches!(self, Self::DontNeed | Self::Free)
+    }
+
+    /// Whether device and borrowed memory refuse it (EINVAL).
+    const fn refused_by_device(self) -> bool {
+        matches!(self, Self::DontNeed | Self::Free | Self::DoDump | Self::Cold | Self::PageOut)
     }
 }
 
@@ -82,7 +131,8 @@ impl<P: PageTable> AddrSpace<P> {
     /// A zero length succeeds.
     ///
     /// Errors (nothing changed): EINVAL for a misaligned `addr`, an
-    /// overflowing range, or DONTNEED on device or borrowed memory; ENOMEM
+    /// overflowing range, advice the mapping refuses (see the module
+    /// docs); ENOMEM
     /// if any page of the range is unmapped (checked before anything is
     /// dropped; Linux would drop the mapped parts and then fail).
     pub fn madvise(
@@ -94,15 +144,20 @@ impl<P: PageTable> AddrSpace<P> {
         tlb: &mut Shootdown,
     ) -> Result<(), MmError> {
         let range = self.checked_mapped_range(addr, len_bytes)?;
-        if range.is_empty() || advice != Advice::DontNeed {
+        if range.is_empty() {
             return Ok(());
         }
         let bases = self.overlapping(range);
-        let refused = bases
-            .iter()
-            .any(|b| matches!(self.grants[b].provider, Provider::PhysBorrowed { .. } | Provider::External { .. }));
+        let refused = bases.iter().any(|b| match self.grants[b].provider {
+            Provider::PhysBorrowed { .. } | Provider::External { .. } => advice.refused_by_device(),
+            Provider::Allocated => false,
+            _ => advice == Advice::Free,
+        });
         if refused {
             return Err(MmError::Inval);
+        }
+        if !advice.drops() {
+            return Ok(());
         }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         for base in bases {

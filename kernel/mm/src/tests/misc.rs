@@ -26,9 +26,35 @@ fn dontneed_zeroes_private_memory() {
         w.madvise(&mut s, a, 3 * PAGE, advice).unwrap();
     }
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "hints change nothing");
-    assert_eq!(Advice::from_raw(8), Err(MmError::Inval));
+    for raw in [5, 9, 10, 11, 12, 13, 18, 19, 22, 23, 25, 100, 101, 102, 103, 1000] {
+        assert_eq!(Advice::from_raw(raw), Err(MmError::Inval), "advice {raw}");
+    }
+    assert_eq!(Advice::from_raw(24), Ok(Advice::DontNeed), "DONTNEED_LOCKED");
+    for advice in [Advice::HugePage, Advice::NoHugePage, Advice::DontDump, Advice::DoDump, Advice::Cold, Advice::PageOut]
+    {
+        w.madvise(&mut s, a, 3 * PAGE, advice).unwrap();
+    }
+    assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "hints change nothing");
     assert_eq!(w.madvise(&mut s, a, 4 * PAGE, Advice::DontNeed), Err(MmError::NoMem));
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "ENOMEM dropped nothing");
+    w.check(&[&s], &[]);
+    w.teardown(s);
+}
+
+#[test]
+fn free_drops_private_anonymous_pages_only() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 2, RW, PRIVATE);
+    let b = w.anon(&mut s, 1, RW, SHARED);
+    w.write(&mut s, a, 1).unwrap();
+    w.write(&mut s, a.add(PAGE), 2).unwrap();
+    w.write(&mut s, b, 3).unwrap();
+    w.madvise(&mut s, a, PAGE, Advice::Free).unwrap();
+    assert_eq!(w.read(&mut s, a), Ok(0));
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(2));
+    assert_eq!(w.madvise(&mut s, b, PAGE, Advice::Free), Err(MmError::Inval), "shared memory");
+    assert_eq!(w.read(&mut s, b), Ok(3));
     w.check(&[&s], &[]);
     w.teardown(s);
 }
@@ -135,7 +161,12 @@ fn device_memory_is_eager_unrefcounted_and_shared_by_fork() {
     assert_eq!((s.resident_pages(), w.frames.live()), (0, 0));
     let child = w.fork(&mut s).unwrap();
     assert_eq!(child.translate(a.add(2 * PAGE)).unwrap().0, phys.add(2 * PAGE));
-    assert_eq!(w.madvise(&mut s, a, PAGE, Advice::DontNeed), Err(MmError::Inval));
+    for advice in [Advice::DontNeed, Advice::Free, Advice::Cold, Advice::PageOut, Advice::DoDump] {
+        assert_eq!(w.madvise(&mut s, a, PAGE, advice), Err(MmError::Inval), "{advice:?}");
+    }
+    for advice in [Advice::WillNeed, Advice::HugePage, Advice::DontDump] {
+        w.madvise(&mut s, a, PAGE, advice).unwrap();
+    }
     assert_eq!(w.mremap(&mut s, a, 3 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE, va(0)), Err(MmError::Fault));
     // PROT_NONE and back: mapped again on access.
     w.mprotect(&mut s, a, 3 * PAGE, Prot::NONE).unwrap();
