@@ -30,7 +30,8 @@ fn dontneed_zeroes_private_memory() {
         assert_eq!(Advice::from_raw(raw), Err(MmError::Inval), "advice {raw}");
     }
     assert_eq!(Advice::from_raw(24), Ok(Advice::DontNeed), "DONTNEED_LOCKED");
-    for advice in [Advice::HugePage, Advice::NoHugePage, Advice::DontDump, Advice::DoDump, Advice::Cold, Advice::PageOut]
+    for advice in
+        [Advice::HugePage, Advice::NoHugePage, Advice::DontDump, Advice::DoDump, Advice::Cold, Advice::PageOut]
     {
         w.madvise(&mut s, a, 3 * PAGE, advice).unwrap();
     }
