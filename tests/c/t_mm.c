@@ -30,7 +30,7 @@
 #endif
 
 /* A Tessera decision: on Linux say what is not checked. */
-static void linux_skips(const char *what)
+__attribute__((unused)) static void linux_skips(const char *what)
 {
 #ifndef __tessera__
     printf("c-tests: skip on Linux: %s\n", what);
@@ -505,6 +505,38 @@ static const char *t_mmap_errnos(void)
     return NULL;
 }
 
+void __clear_cache(void *start, void *end);
+
+/* Machine code of `int f(void) { return 42; }`. */
+#if defined(__x86_64__)
+static const unsigned char ret42[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
+#elif defined(__aarch64__)
+static const unsigned char ret42[] = {0x40, 0x05, 0x80, 0x52, 0xc0, 0x03, 0x5f, 0xd6};
+#endif
+
+/* A JIT's steps under W^X: write the code read-write, make it
+ * read-execute, flush the instruction cache, call it. */
+static const char *t_jit_clear_cache(void)
+{
+    unsigned char *p = anon(PAGE, MAP_PRIVATE);
+    int (*fn)(void);
+    volatile unsigned __int128 n = ((unsigned __int128)1 << 100) + 12345, d = ((unsigned __int128)1 << 70) + 3;
+    volatile __int128 sn = -(__int128)n, sd = 7;
+    /* compiler-rt's 128-bit division, which clang calls on both arches. */
+    unsigned __int128 q = n / d, r = n % d;
+    CHECK(q == ((unsigned __int128)1 << 30) - 1 && r < d && q * d + r == n);
+    CHECK(sn / sd == -(__int128)(n / 7) && sn % sd == -(__int128)(n % 7) && (n % 7) != 0);
+    CHECK(p != NULL);
+    memcpy(p, ret42, sizeof ret42);
+    CHECK(mprotect(p, PAGE, PROT_READ | PROT_EXEC) == 0);
+    __builtin___clear_cache((char *)p, (char *)p + sizeof ret42);
+    __clear_cache(p, p + sizeof ret42);
+    fn = (int (*)(void))(uintptr_t)p;
+    CHECK(fn() == 42);
+    CHECK(munmap(p, PAGE) == 0);
+    return NULL;
+}
+
 /* The C library's edges: the page size, the variadic mremap. */
 static const char *t_libc_edges(void)
 {
@@ -541,5 +573,6 @@ const struct test mm_tests[] = {
     {"madvise-values", t_madvise_values},
     {"mmap-errnos", t_mmap_errnos},
     {"libc-edges", t_libc_edges},
+    {"jit-clear-cache", t_jit_clear_cache},
     {NULL, NULL},
 };
