@@ -402,8 +402,7 @@ static const char *t_madvise_values(void)
                                 MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, MADV_COLD, MADV_PAGEOUT};
     static const int unknown[] = {5, 6, 7, 26, 99, 104, 1000};
     /* Linux has these; Tessera answers as a Linux kernel without them. */
-    static const int not_built[] = {MADV_DONTFORK, MADV_DOFORK, MADV_WIPEONFORK, MADV_KEEPONFORK,
-                                    MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+    static const int not_built[] = {MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
                                     MADV_GUARD_INSTALL, MADV_GUARD_REMOVE};
     CHECK(p != NULL && s != NULL);
     memset(p, 0x33, 4 * PAGE);
@@ -429,9 +428,50 @@ static const char *t_madvise_values(void)
     }
 #else
     (void)not_built;
-    linux_skips("MADV_DONTFORK/DOFORK/WIPEONFORK/KEEPONFORK/MERGEABLE/UNMERGEABLE/POPULATE_*/GUARD_* (EINVAL on Tessera)");
+    linux_skips("MADV_MERGEABLE/UNMERGEABLE/POPULATE_*/GUARD_* (EINVAL on Tessera)");
 #endif
     CHECK(munmap(p, 4 * PAGE) == 0 && munmap(s, PAGE) == 0);
+    return NULL;
+}
+
+static void read_first(void *arg)
+{
+    _exit(*(volatile unsigned char *)arg);
+}
+
+static void fork_again(void *arg)
+{
+    int st = in_child(read_first, arg);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 200);
+}
+
+/* What fork copies: MADV_DONTFORK leaves a range out of the child (it
+ * faults there), MADV_WIPEONFORK gives it the range empty, to
+ * grandchildren too; DOFORK and KEEPONFORK undo them. */
+static const char *t_madvise_fork(void)
+{
+    unsigned char *p = anon(3 * PAGE, MAP_PRIVATE), *s = anon(PAGE, MAP_SHARED);
+    int st;
+    CHECK(p != NULL && s != NULL);
+    memset(p, 0x55, 3 * PAGE);
+    CHECK(madvise(p, PAGE, MADV_DONTFORK) == 0 && madvise(p + PAGE, PAGE, MADV_WIPEONFORK) == 0);
+    st = in_child(read_byte, p);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    st = in_child(read_first, p + PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    st = in_child(fork_again, p + PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    st = in_child(read_first, p + 2 * PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0x55);
+    CHECK(p[0] == 0x55 && p[PAGE] == 0x55);
+    errno = 0;
+    CHECK(madvise(s, PAGE, MADV_WIPEONFORK) == -1 && errno == EINVAL);
+    CHECK(madvise(p, 3 * PAGE, MADV_DOFORK) == 0 && madvise(p, 3 * PAGE, MADV_KEEPONFORK) == 0);
+    st = in_child(read_first, p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0x55);
+    st = in_child(read_first, p + PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0x55);
+    CHECK(munmap(p, 3 * PAGE) == 0 && munmap(s, PAGE) == 0);
     return NULL;
 }
 
@@ -571,6 +611,7 @@ const struct test mm_tests[] = {
     {"mmap-flags", t_mmap_flags},
     {"mremap-flags", t_mremap_flags},
     {"madvise-values", t_madvise_values},
+    {"madvise-fork", t_madvise_fork},
     {"mmap-errnos", t_mmap_errnos},
     {"libc-edges", t_libc_edges},
     {"jit-clear-cache", t_jit_clear_cache},

@@ -8,7 +8,10 @@
 //! drops private anonymous pages at once (Linux may keep them until memory
 //! is short; a read after it sees the old data or zeroes, so zeroes now are
 //! Linux's behaviour too) and refuses every other mapping (EINVAL, as
-//! Linux). The hints (NORMAL, RANDOM, SEQUENTIAL, WILLNEED, HUGEPAGE,
+//! Linux). MADV_DONTFORK / DOFORK and MADV_WIPEONFORK / KEEPONFORK mark the
+//! grants for fork (`fork.rs`), cutting them at the range's ends;
+//! WIPEONFORK takes only private anonymous memory and DOFORK refuses device
+//! memory (EINVAL, as Linux refuses VM_IO). The hints (NORMAL, RANDOM, SEQUENTIAL, WILLNEED, HUGEPAGE,
 //! NOHUGEPAGE, DONTDUMP, DODUMP, COLD, PAGEOUT) change nothing; COLD,
 //! PAGEOUT and DODUMP refuse device and borrowed memory as Linux refuses
 //! VM_PFNMAP. Every other value is EINVAL: those Linux does not know, and
@@ -50,6 +53,15 @@ pub enum Advice {
     /// MADV_FREE (8): drop private anonymous pages; EINVAL on any other
     /// mapping.
     Free,
+    /// MADV_DONTFORK (10): fork leaves the range out of the child.
+    DontFork,
+    /// MADV_DOFORK (11): undoes DONTFORK; EINVAL on device memory.
+    DoFork,
+    /// MADV_WIPEONFORK (18): the child of a fork gets the range empty
+    /// (zeroes); private anonymous memory only (EINVAL otherwise).
+    WipeOnFork,
+    /// MADV_KEEPONFORK (19): undoes WIPEONFORK.
+    KeepOnFork,
     /// MADV_HUGEPAGE (14): hint (no huge pages).
     HugePage,
     /// MADV_NOHUGEPAGE (15): hint.
@@ -68,9 +80,8 @@ pub enum Advice {
 
 impl Advice {
     /// The advice numbered `raw`; EINVAL for anything else: values Linux
-    /// does not know, MADV_REMOVE (9), MADV_DONTFORK / DOFORK (10, 11),
-    /// MADV_WIPEONFORK / KEEPONFORK (18, 19) and MADV_POPULATE_READ /
-    /// WRITE (22, 23), which are not built yet, MADV_MERGEABLE /
+    /// does not know, MADV_REMOVE (9) and MADV_POPULATE_READ / WRITE (22,
+    /// 23), which are not built yet, MADV_MERGEABLE /
     /// UNMERGEABLE (12, 13; Linux without KSM), MADV_HWPOISON /
     /// SOFT_OFFLINE (100, 101), MADV_GUARD_INSTALL / REMOVE (102, 103;
     /// Linux before 6.13).
@@ -82,6 +93,10 @@ impl Advice {
             3 => Self::WillNeed,
             4 | 24 => Self::DontNeed,
             8 => Self::Free,
+            10 => Self::DontFork,
+            11 => Self::DoFork,
+            18 => Self::WipeOnFork,
+            19 => Self::KeepOnFork,
             14 => Self::HugePage,
             15 => Self::NoHugePage,
             16 => Self::DontDump,
@@ -99,7 +114,23 @@ impl Advice {
 
     /// Whether device and borrowed memory refuse it (EINVAL).
     const fn refused_by_device(self) -> bool {
-        matches!(self, Self::DontNeed | Self::Free | Self::DoDump | Self::Cold | Self::PageOut)
+        matches!(self, Self::DontNeed | Self::Free | Self::DoDump | Self::Cold | Self::PageOut | Self::DoFork)
+    }
+
+    /// Whether only private anonymous memory takes it (EINVAL otherwise).
+    const fn private_anonymous_only(self) -> bool {
+        matches!(self, Self::Free | Self::WipeOnFork)
+    }
+
+    /// The fork marks it sets, as (dont_fork, wipe_on_fork) changes.
+    const fn fork_marks(self) -> Option<(Option<bool>, Option<bool>)> {
+        match self {
+            Self::DontFork => Some((Some(true), None)),
+            Self::DoFork => Some((Some(false), None)),
+            Self::WipeOnFork => Some((None, Some(true))),
+            Self::KeepOnFork => Some((None, Some(false))),
+            _ => None,
+        }
     }
 }
 
@@ -151,10 +182,13 @@ impl<P: PageTable> AddrSpace<P> {
         let refused = bases.iter().any(|b| match self.grants[b].provider {
             Provider::PhysBorrowed { .. } | Provider::External { .. } => advice.refused_by_device(),
             Provider::Allocated => false,
-            _ => advice == Advice::Free,
+            _ => advice.private_anonymous_only(),
         });
         if refused {
             return Err(MmError::Inval);
+        }
+        if let Some(marks) = advice.fork_marks() {
+            return self.mark_for_fork(frames, range, marks, tlb);
         }
         if !advice.drops() {
             return Ok(());
@@ -165,6 +199,31 @@ impl<P: PageTable> AddrSpace<P> {
             let (provider, part) = (grant.provider.clone(), grant.range().intersect(&range));
             release_pages(&mut tx, &provider, part, Release::All);
         }
+        tx.commit();
+        Ok(())
+    }
+
+    /// Sets the fork marks of the grants in `range` (all mapped), cutting
+    /// them at its ends. ENOMEM (nothing changed) if the cuts would pass
+    /// the grant cap.
+    fn mark_for_fork(
+        &mut self,
+        frames: &mut impl FrameStore,
+        range: PageRange,
+        (dont_fork, wipe_on_fork): (Option<bool>, Option<bool>),
+        tlb: &mut Shootdown,
+    ) -> Result<(), MmError> {
+        self.check_split_room(range)?;
+        let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+        tx.split_at(range.start);
+        tx.split_at(range.end);
+        for base in tx.space.overlapping(range) {
+            let Some(mut grant) = tx.take_grant(base) else { continue };
+            grant.dont_fork = dont_fork.unwrap_or(grant.dont_fork);
+            grant.wipe_on_fork = wipe_on_fork.unwrap_or(grant.wipe_on_fork);
+            tx.insert_grant(grant);
+        }
+        tx.merge_span(range.start, range.end);
         tx.commit();
         Ok(())
     }

@@ -205,6 +205,8 @@ impl<P: PageTable> AddrSpace<P> {
             pages,
             prot: request.prot,
             grows_down: flags.contains(MapFlags::GROWSDOWN),
+            dont_fork: false,
+            wipe_on_fork: false,
             provider: provider.clone(),
         });
         if let (MapSource::External { frames: lent, .. }, Provider::External { .. }) = (&request.source, &provider) {
