@@ -215,15 +215,10 @@ impl<P: PageTable> AddrSpace<P> {
     ) -> Result<(), MmError> {
         self.check_split_room(range)?;
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        tx.split_at(range.start);
-        tx.split_at(range.end);
-        for base in tx.space.overlapping(range) {
-            let Some(mut grant) = tx.take_grant(base) else { continue };
+        tx.change_grants(range, |_, grant| {
             grant.dont_fork = dont_fork.unwrap_or(grant.dont_fork);
             grant.wipe_on_fork = wipe_on_fork.unwrap_or(grant.wipe_on_fork);
-            tx.insert_grant(grant);
-        }
-        tx.merge_span(range.start, range.end);
+        });
         tx.commit();
         Ok(())
     }
