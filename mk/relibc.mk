@@ -61,7 +61,7 @@ sysroot: $(BUILD)/$(ARCH)/sysroot/lib/libc.a $(BUILD)/$(ARCH)/sysroot/bin/$(ARCH
 define relibc_rules
 SYSROOT.$(1) := $(BUILD)/$(1)/sysroot
 RELIBC_OBJ.$(1) := $(RELIBC_C_SRCS:relibc-shim/c/%.c=$(BUILD)/$(1)/relibc/%.o) \
-	$(BUILD)/$(1)/relibc/setjmp.o
+	$(BUILD)/$(1)/relibc/setjmp.o $(BUILD)/$(1)/relibc/clear_cache.o
 
 $(BUILD)/$(1)/relibc/librelibc_shim.a: FORCE | deps
 	$(RELIBC_CARGO) --target $(RELIBC_TARGET.$(1))

@@ -57,7 +57,7 @@ int fcntl(int fd, int cmd, ...)
 void *mremap(void *old_addr, size_t old_len, size_t new_len, int flags, ...)
 {
     void *new_addr = 0;
-    if (flags & MREMAP_FIXED & ~MREMAP_MAYMOVE) {
+    if (flags & MREMAP_FIXED) {
         va_list ap;
         va_start(ap, flags);
         new_addr = va_arg(ap, void *);

@@ -28,6 +28,7 @@ extern crate alloc;
 mod ctype;
 mod env;
 mod fs;
+pub mod linux_mman;
 mod malloc;
 mod mm;
 mod process;

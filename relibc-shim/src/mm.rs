@@ -1,28 +1,29 @@
 //! The memory calls, C's faces of tessera-sys's wrappers
 //! (`tessera_sys::mm`, Redox's mapping, see `tessera_abi::mm`): `mmap` is
-//! `fmap(fd or !0, &Map)` with the C protection shifted into `MapFlags`
-//! (`prot << 16`), `munmap` is `funmap`, `mprotect`, `mremap`, `msync`
-//! and `madvise` are the kernel's calls; and
+//! `fmap(fd or !0, &Map)`, `munmap` is `funmap`, `mprotect`, `mremap`,
+//! `msync` and `madvise` are the kernel's calls; and
 //! the pieces C expects that the kernel leaves to libc: `brk`/`sbrk` (over
 //! one reserved mapping) and `shm_open` (ramfs files under `/shm`).
+//!
+//! C passes Linux's values (`linux_mman`, `<sys/mman.h>`); `mmap`,
+//! `mprotect` and `mremap` translate them to the kernel's `MapFlags` and
+//! `MREMAP_*`, answering here what Linux answers for the flags the kernel
+//! never sees (MAP_SHARED_VALIDATE, MAP_SYNC, MAP_HUGETLB, the ignored
+//! hints). `MS_*` and `MADV_*` are the kernel's numbers already.
 
 use alloc::string::String;
 use core::ffi::{c_char, c_int, c_void};
 
-use tessera_abi::error::{EEXIST, EINVAL, ENOMEM};
-use tessera_abi::mm::{ANONYMOUS_FD, MREMAP_MAYMOVE, MapFlags};
+use tessera_abi::error::{EEXIST, EINVAL, ENOMEM, EOPNOTSUPP};
+use tessera_abi::mm::{
+    ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE, MapFlags,
+};
 use tessera_sys::mm as calls;
 
+use crate::linux_mman as linux;
 use crate::sys::{self, SysResult, cstr, ret_zero};
 use crate::unistd::PAGE_BYTES;
 
-/// `<sys/mman.h>` bits that are libc's alone and never reach the kernel.
-const MAP_ANONYMOUS: c_int = 0x0100;
-const MAP_NORESERVE: c_int = 0x0200;
-const MAP_STACK: c_int = 0x0400;
-/// The C `PROT_*` bits (shifted by 16 they are `MapFlags::PROT_*`).
-const PROT_MASK: c_int = 0x7;
-const PROT_SHIFT: u32 = 16;
 const MAP_FAILED: *mut c_void = usize::MAX as *mut c_void;
 
 /// The kernel's `fmap`.
@@ -60,9 +61,81 @@ pub unsafe fn remap_anon(addr: usize, old_len: usize, new_len: usize) -> SysResu
     unsafe { calls::mremap(addr, old_len, 0, new_len, MREMAP_MAYMOVE) }.map_err(sys::errno)
 }
 
-/// The C `PROT_*` bits as the kernel's `MapFlags`.
+/// Linux's `PROT_READ` / `WRITE` / `EXEC` in `prot` as the kernel's
+/// `MapFlags`; other bits are left out (mmap ignores them, as Linux does;
+/// mprotect checks them first).
 fn c_prot(prot: c_int) -> MapFlags {
-    MapFlags::from_bits_retain((prot as usize) << PROT_SHIFT)
+    let mut out = MapFlags::empty();
+    out.set(MapFlags::PROT_READ, prot & linux::PROT_READ != 0);
+    out.set(MapFlags::PROT_WRITE, prot & linux::PROT_WRITE != 0);
+    out.set(MapFlags::PROT_EXEC, prot & linux::PROT_EXEC != 0);
+    out
+}
+
+/// mmap's Linux `flags` as the kernel's `MapFlags` (protection not
+/// included), or the errno Linux gives for them. Linux's order: huge pages
+/// first (none are reserved: ENOMEM for anonymous memory, EINVAL for a file
+/// that is not on hugetlbfs), then the mapping type and MAP_SYNC (no file
+/// is DAX: EOPNOTSUPP for files; anonymous memory ignores it, and has no
+/// MAP_SHARED_VALIDATE: EINVAL). Flags the kernel does not take are hints
+/// Linux may ignore (MAP_NORESERVE, MAP_STACK, MAP_DENYWRITE,
+/// MAP_EXECUTABLE, MAP_UNINITIALIZED, MAP_NONBLOCK, unknown bits) and are
+/// dropped; MAP_LOCKED populates (nothing is ever swapped out, so populated
+/// memory is locked memory), and MAP_NONBLOCK turns MAP_POPULATE off, as
+/// on Linux.
+fn kernel_map_flags(flags: c_int) -> Result<MapFlags, c_int> {
+    let anonymous = flags & linux::MAP_ANONYMOUS != 0;
+    if flags & linux::MAP_HUGETLB != 0 {
+        return Err(if anonymous { ENOMEM } else { EINVAL });
+    }
+    let shared = match flags & linux::MAP_TYPE {
+        linux::MAP_SHARED => true,
+        linux::MAP_PRIVATE => false,
+        linux::MAP_SHARED_VALIDATE if !anonymous => {
+            if flags & !linux::MAP_LEGACY_MASK != 0 {
+                return Err(EOPNOTSUPP);
+            }
+            true
+        }
+        _ => return Err(EINVAL),
+    };
+    if !anonymous && flags & linux::MAP_SYNC != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let mut out = if shared { MapFlags::MAP_SHARED } else { MapFlags::MAP_PRIVATE };
+    if flags & linux::MAP_FIXED_NOREPLACE != 0 {
+        out |= MapFlags::MAP_FIXED_NOREPLACE;
+    } else if flags & linux::MAP_FIXED != 0 {
+        out |= MapFlags::MAP_FIXED;
+    }
+    let populate = flags & (linux::MAP_POPULATE | linux::MAP_NONBLOCK) == linux::MAP_POPULATE;
+    if populate || flags & linux::MAP_LOCKED != 0 {
+        out |= MapFlags::from_bits_retain(MAP_POPULATE);
+    }
+    if flags & linux::MAP_GROWSDOWN != 0 {
+        out |= MapFlags::from_bits_retain(MAP_GROWSDOWN);
+    }
+    Ok(out)
+}
+
+/// mremap's Linux flags as the kernel's; EINVAL for bits Linux does not
+/// know.
+fn kernel_remap_flags(flags: c_int) -> Result<usize, c_int> {
+    let known = linux::MREMAP_MAYMOVE | linux::MREMAP_FIXED | linux::MREMAP_DONTUNMAP;
+    if flags & !known != 0 {
+        return Err(EINVAL);
+    }
+    let mut out = 0;
+    if flags & linux::MREMAP_MAYMOVE != 0 {
+        out |= MREMAP_MAYMOVE;
+    }
+    if flags & linux::MREMAP_FIXED != 0 {
+        out |= MREMAP_FIXED;
+    }
+    if flags & linux::MREMAP_DONTUNMAP != 0 {
+        out |= MREMAP_DONTUNMAP;
+    }
+    Ok(out)
 }
 
 fn map_failed(errno: c_int) -> *mut c_void {
@@ -70,6 +143,9 @@ fn map_failed(errno: c_int) -> *mut c_void {
     MAP_FAILED
 }
 
+/// `offset` is passed on as the unsigned word Linux sees: a negative one
+/// is a huge file offset (EOVERFLOW from the kernel) and means nothing to
+/// anonymous memory.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mmap(
     addr: *mut c_void,
@@ -79,14 +155,13 @@ pub unsafe extern "C" fn mmap(
     fd: c_int,
     offset: i64,
 ) -> *mut c_void {
-    if prot & !PROT_MASK != 0 || offset < 0 || flags < 0 {
-        return map_failed(EINVAL);
-    }
-    let kernel_bits = (flags & !(MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK)) as usize;
-    let map_flags = MapFlags::from_bits_retain(kernel_bits) | c_prot(prot);
-    let fd = if flags & MAP_ANONYMOUS != 0 { ANONYMOUS_FD } else { fd as usize };
+    let map_flags = match kernel_map_flags(flags) {
+        Ok(map_flags) => map_flags | c_prot(prot),
+        Err(e) => return map_failed(e),
+    };
+    let fd = if flags & linux::MAP_ANONYMOUS != 0 { ANONYMOUS_FD } else { fd as usize };
     // SAFETY: what a fixed mapping replaces is the caller's business.
-    match unsafe { fmap(fd, addr as usize, len, map_flags, offset as usize) } {
+    match unsafe { fmap(fd, addr as usize, len, map_flags, offset as u64 as usize) } {
         Ok(at) => at as *mut c_void,
         Err(e) => map_failed(e),
     }
@@ -100,14 +175,19 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int {
-    if prot & !PROT_MASK != 0 {
+    // Linux: PROT_SEM is accepted (and means nothing here); any other
+    // unknown bit is EINVAL, and so are PROT_GROWSUP (no mapping grows up)
+    // and PROT_GROWSDOWN (not taken: docs/mm.md).
+    let known = linux::PROT_READ | linux::PROT_WRITE | linux::PROT_EXEC | linux::PROT_SEM;
+    if prot & !known != 0 {
         return sys::fail(EINVAL);
     }
     // SAFETY: the caller vouches for the new protection.
     ret_zero(unsafe { calls::mprotect(addr as usize, len, c_prot(prot)) })
 }
 
-/// `mremap` without the variadic new address (c/fcntl.c reads it).
+/// `mremap` without the variadic new address (c/fcntl.c reads it, as
+/// glibc does, when MREMAP_FIXED is given).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tessera_mremap(
     old: *mut c_void,
@@ -116,8 +196,12 @@ pub unsafe extern "C" fn __tessera_mremap(
     flags: c_int,
     new_addr: *mut c_void,
 ) -> *mut c_void {
+    let flags = match kernel_remap_flags(flags) {
+        Ok(flags) => flags,
+        Err(e) => return map_failed(e),
+    };
     // SAFETY: the caller gives the ranges that change up.
-    match unsafe { calls::mremap(old as usize, old_len, new_addr as usize, new_len, flags as usize) } {
+    match unsafe { calls::mremap(old as usize, old_len, new_addr as usize, new_len, flags) } {
         Ok(at) => at as *mut c_void,
         Err(e) => map_failed(e.errno),
     }
@@ -135,8 +219,13 @@ pub unsafe extern "C" fn madvise(addr: *mut c_void, len: usize, advice: c_int) -
 }
 
 /// As `madvise`, but returns the error number instead of setting errno.
+/// POSIX_MADV_DONTNEED keeps the data (POSIX's meaning, not Linux's
+/// MADV_DONTNEED): a hint that does nothing, as in glibc.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn posix_madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int {
+    if advice == linux::MADV_DONTNEED {
+        return 0;
+    }
     // SAFETY: the caller's contract.
     match unsafe { calls::madvise(addr as usize, len, advice as usize) } {
         Ok(()) => 0,

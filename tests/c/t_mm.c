@@ -2,7 +2,10 @@
  * t_mm.c - the memory-mapping family: anonymous private/shared memory,
  * file mappings private/shared with msync seen through read(), MAP_FIXED,
  * partial munmap, mprotect with the fault caught through waitpid, mremap,
- * madvise, brk/sbrk, shm_open.
+ * madvise, brk/sbrk, shm_open; Linux's flag and advice values and errnos
+ * (docs/mm.md's table), the C library's edges (page size, the instruction
+ * cache). Where Tessera decides differently from Linux, the case checks
+ * Tessera's answer on Tessera and says on Linux what it skipped.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +22,22 @@
 #include "ctest.h"
 
 #define PAGE 4096UL
+
+/* Newer than some C libraries' headers. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+
+/* A Tessera decision: on Linux say what is not checked. */
+__attribute__((unused)) static void linux_skips(const char *what)
+{
+#ifndef __tessera__
+    printf("c-tests: skip on Linux: %s\n", what);
+#else
+    (void)what;
+#endif
+}
 
 static void *anon(size_t len, int flags)
 {
@@ -291,6 +310,290 @@ static const char *t_mmap_errors(void)
 
 static const char *t_mremap_file(void);
 static const char *t_mremap_file_pieces(void);
+static const char *t_mman_values(void)
+{
+    /* Linux's values, so that numbers hard-coded by Linux programs work. */
+    CHECK(PROT_READ == 1 && PROT_WRITE == 2 && PROT_EXEC == 4 && PROT_NONE == 0);
+    CHECK(PROT_GROWSDOWN == 0x01000000 && PROT_GROWSUP == 0x02000000);
+    CHECK(MAP_SHARED == 1 && MAP_PRIVATE == 2 && MAP_SHARED_VALIDATE == 3 && MAP_TYPE == 0xf);
+    CHECK(MAP_FIXED == 0x10 && MAP_ANONYMOUS == 0x20 && MAP_ANON == MAP_ANONYMOUS && MAP_FILE == 0);
+    CHECK(MAP_GROWSDOWN == 0x100 && MAP_DENYWRITE == 0x800 && MAP_EXECUTABLE == 0x1000 && MAP_LOCKED == 0x2000);
+    CHECK(MAP_NORESERVE == 0x4000 && MAP_POPULATE == 0x8000 && MAP_NONBLOCK == 0x10000 && MAP_STACK == 0x20000);
+    CHECK(MAP_HUGETLB == 0x40000 && MAP_SYNC == 0x80000 && MAP_FIXED_NOREPLACE == 0x100000);
+    CHECK(MAP_HUGE_SHIFT == 26 && MAP_HUGE_MASK == 0x3f);
+    CHECK(MS_ASYNC == 1 && MS_INVALIDATE == 2 && MS_SYNC == 4);
+    CHECK(MREMAP_MAYMOVE == 1 && MREMAP_FIXED == 2 && MREMAP_DONTUNMAP == 4);
+    CHECK(MADV_NORMAL == 0 && MADV_RANDOM == 1 && MADV_SEQUENTIAL == 2 && MADV_WILLNEED == 3);
+    CHECK(MADV_DONTNEED == 4 && MADV_FREE == 8 && MADV_REMOVE == 9 && MADV_DONTFORK == 10);
+    CHECK(MADV_DOFORK == 11 && MADV_MERGEABLE == 12 && MADV_UNMERGEABLE == 13 && MADV_HUGEPAGE == 14);
+    CHECK(MADV_NOHUGEPAGE == 15 && MADV_DONTDUMP == 16 && MADV_DODUMP == 17 && MADV_WIPEONFORK == 18);
+    CHECK(MADV_KEEPONFORK == 19 && MADV_COLD == 20 && MADV_PAGEOUT == 21 && MADV_POPULATE_READ == 22);
+    CHECK(MADV_POPULATE_WRITE == 23 && MADV_DONTNEED_LOCKED == 24 && MADV_HWPOISON == 100);
+    CHECK(MADV_GUARD_INSTALL == 102 && MADV_GUARD_REMOVE == 103);
+    CHECK(POSIX_MADV_DONTNEED == 4 && POSIX_MADV_WILLNEED == 3);
+    return NULL;
+}
+
+/* mmap's flags as Linux takes them: MAP_SHARED ignores what it does not
+ * know, MAP_SHARED_VALIDATE refuses it, no file is DAX (MAP_SYNC), no huge
+ * pages are reserved, the hints are accepted. */
+static const char *t_mmap_flags(void)
+{
+    const char *path = scratch("flags.map");
+    int fd = make_file(path, 2);
+    unsigned char *p;
+    CHECK(fd >= 0);
+    p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE, fd, 0);
+    CHECK(p != MAP_FAILED && p[1] == 1 && munmap(p, PAGE) == 0);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0) == MAP_FAILED && errno == EOPNOTSUPP);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | (1 << 10), fd, 0) == MAP_FAILED && errno == EOPNOTSUPP);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_SHARED | MAP_SYNC, fd, 0) == MAP_FAILED && errno == EOPNOTSUPP);
+    p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED | (1 << 10), fd, 0);
+    CHECK(p != MAP_FAILED && p[2] == 2 && munmap(p, PAGE) == 0);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_SHARED | MAP_HUGETLB, fd, 0) == MAP_FAILED && errno == EINVAL);
+    /* Anonymous memory has no MAP_SHARED_VALIDATE and ignores MAP_SYNC. */
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, MAP_SHARED_VALIDATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == EINVAL);
+    p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_SYNC | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED && munmap(p, PAGE) == 0);
+    errno = 0;
+    CHECK(mmap(NULL, PAGE, PROT_READ, 0xf | MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == EINVAL);
+    /* No huge pages are reserved: ENOMEM (a Linux host may have some). */
+    errno = 0;
+    p = mmap(NULL, 2UL << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+#ifdef __tessera__
+    CHECK(p == MAP_FAILED && errno == ENOMEM);
+#else
+    CHECK(p == MAP_FAILED ? errno == ENOMEM : munmap(p, 2UL << 20) == 0);
+#endif
+    /* The hints. */
+    p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK | MAP_LOCKED | MAP_DENYWRITE | MAP_EXECUTABLE, -1, 0);
+    CHECK(p != MAP_FAILED && p[PAGE] == 0);
+    p[PAGE] = 5;
+    CHECK(p[PAGE] == 5 && munmap(p, 2 * PAGE) == 0);
+    p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | MAP_NONBLOCK, -1, 0);
+    CHECK(p != MAP_FAILED && p[0] == 0 && munmap(p, 2 * PAGE) == 0);
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+static const char *t_mremap_flags(void)
+{
+    unsigned char *p = anon(PAGE, MAP_PRIVATE), *q;
+    CHECK(p != NULL);
+    errno = 0;
+    CHECK(mremap(p, PAGE, PAGE, MREMAP_MAYMOVE | 0x10) == MAP_FAILED && errno == EINVAL);
+    errno = 0;
+    CHECK(mremap(p, PAGE, PAGE, MREMAP_MAYMOVE | 8) == MAP_FAILED && errno == EINVAL);
+    /* Known flags still work. */
+    p[0] = 'd';
+    q = mremap(p, PAGE, 3 * PAGE, MREMAP_MAYMOVE);
+    CHECK(q != MAP_FAILED && q[0] == 'd' && munmap(q, 3 * PAGE) == 0);
+    return NULL;
+}
+
+static const char *t_madvise_values(void)
+{
+    unsigned char *p = anon(4 * PAGE, MAP_PRIVATE), *s = anon(PAGE, MAP_SHARED);
+    static const int hints[] = {MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_HUGEPAGE,
+                                MADV_NOHUGEPAGE, MADV_DONTDUMP, MADV_DODUMP, MADV_COLD, MADV_PAGEOUT};
+    static const int unknown[] = {5, 6, 7, 26, 99, 104, 1000};
+    /* Linux has these; Tessera answers as a Linux kernel without them. */
+    static const int not_built[] = {MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+                                    MADV_GUARD_INSTALL, MADV_GUARD_REMOVE};
+    CHECK(p != NULL && s != NULL);
+    memset(p, 0x33, 4 * PAGE);
+    for (unsigned i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        CHECK(madvise(p, 4 * PAGE, hints[i]) == 0 && p[0] == 0x33 && p[4 * PAGE - 1] == 0x33);
+    for (unsigned i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        errno = 0;
+        CHECK(madvise(p, PAGE, unknown[i]) == -1 && errno == EINVAL);
+    }
+    /* MADV_FREE: the old data or zeroes; private anonymous memory only. */
+    CHECK(madvise(p, PAGE, MADV_FREE) == 0 && (p[0] == 0x33 || p[0] == 0) && p[PAGE] == 0x33);
+    errno = 0;
+    CHECK(madvise(s, PAGE, MADV_FREE) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(madvise(p, PAGE, MADV_REMOVE) == -1 && errno == EINVAL);      /* private */
+    CHECK(madvise(p + PAGE, PAGE, MADV_DONTNEED_LOCKED) == 0 && p[PAGE] == 0 && p[2 * PAGE] == 0x33);
+    /* POSIX_MADV_DONTNEED keeps the data (glibc makes it a no-op). */
+    CHECK(posix_madvise(p + 2 * PAGE, PAGE, POSIX_MADV_DONTNEED) == 0 && p[2 * PAGE] == 0x33);
+#ifdef __tessera__
+    for (unsigned i = 0; i < sizeof not_built / sizeof not_built[0]; i++) {
+        errno = 0;
+        CHECK(madvise(p, PAGE, not_built[i]) == -1 && errno == EINVAL);
+    }
+#else
+    (void)not_built;
+    linux_skips("MADV_MERGEABLE/UNMERGEABLE/POPULATE_*/GUARD_* (EINVAL on Tessera)");
+#endif
+    CHECK(munmap(p, 4 * PAGE) == 0 && munmap(s, PAGE) == 0);
+    return NULL;
+}
+
+static void read_first(void *arg)
+{
+    _exit(*(volatile unsigned char *)arg);
+}
+
+static void fork_again(void *arg)
+{
+    int st = in_child(read_first, arg);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 200);
+}
+
+/* What fork copies: MADV_DONTFORK leaves a range out of the child (it
+ * faults there), MADV_WIPEONFORK gives it the range empty, to
+ * grandchildren too; DOFORK and KEEPONFORK undo them. */
+static const char *t_madvise_fork(void)
+{
+    unsigned char *p = anon(3 * PAGE, MAP_PRIVATE), *s = anon(PAGE, MAP_SHARED);
+    int st;
+    CHECK(p != NULL && s != NULL);
+    memset(p, 0x55, 3 * PAGE);
+    CHECK(madvise(p, PAGE, MADV_DONTFORK) == 0 && madvise(p + PAGE, PAGE, MADV_WIPEONFORK) == 0);
+    st = in_child(read_byte, p);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    st = in_child(read_first, p + PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    st = in_child(fork_again, p + PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    st = in_child(read_first, p + 2 * PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0x55);
+    CHECK(p[0] == 0x55 && p[PAGE] == 0x55);
+    errno = 0;
+    CHECK(madvise(s, PAGE, MADV_WIPEONFORK) == -1 && errno == EINVAL);
+    CHECK(madvise(p, 3 * PAGE, MADV_DOFORK) == 0 && madvise(p, 3 * PAGE, MADV_KEEPONFORK) == 0);
+    st = in_child(read_first, p);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0x55);
+    st = in_child(read_first, p + PAGE);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0x55);
+    CHECK(munmap(p, 3 * PAGE) == 0 && munmap(s, PAGE) == 0);
+    return NULL;
+}
+
+/* Linux's errnos for lengths, offsets and addresses, and its protection
+ * rules. */
+static const char *t_mmap_errnos(void)
+{
+    const char *path = scratch("errnos.map");
+    int fd = make_file(path, 2);
+    unsigned char *p, *q;
+    CHECK(fd >= 0);
+    errno = 0;
+    CHECK(mmap(NULL, (size_t)-100, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == ENOMEM);
+    errno = 0;
+    CHECK(mmap(NULL, (size_t)1 << 62, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED && errno == ENOMEM);
+    errno = 0;
+    CHECK(mmap((void *)(1UL << 60), PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED &&
+          errno == ENOMEM);
+    /* A file offset whose end is past the largest offset; a negative one. */
+    errno = 0;
+    CHECK(mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, (off_t)0x7ffffffffffff000LL) == MAP_FAILED &&
+          errno == EOVERFLOW);
+    errno = 0;
+    CHECK(mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, -(off_t)PAGE) == MAP_FAILED && errno == EOVERFLOW);
+    p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, -(off_t)PAGE);   /* anonymous: ignored */
+    CHECK(p != MAP_FAILED && munmap(p, PAGE) == 0);
+    /* An unaligned hint is a hint: the page it is in or the next one when
+     * free (Linux rounds down on x86_64, up on aarch64; Tessera up). */
+    p = anon(4 * PAGE, MAP_PRIVATE);
+    CHECK(p != NULL && munmap(p, 4 * PAGE) == 0);
+    q = mmap(p + PAGE + 0x123, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK((q == p + PAGE || q == p + 2 * PAGE) && munmap(q, PAGE) == 0);
+    /* Below the lowest mappable address: EPERM (Linux lets a privileged
+     * process map page 0). */
+    errno = 0;
+    q = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+#ifdef __tessera__
+    CHECK(q == MAP_FAILED && errno == EPERM);
+#else
+    if (q != MAP_FAILED) {
+        CHECK(munmap(q, PAGE) == 0);
+        linux_skips("MAP_FIXED at page 0 succeeded (privileged process); EPERM expected otherwise");
+    } else {
+        CHECK(errno == EPERM);
+    }
+#endif
+    /* mmap ignores protection bits it does not know; mprotect does not. */
+    p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE | 0x100 | 0x10000000, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    p[0] = 7;
+    errno = 0;
+    CHECK(mprotect(p, PAGE, PROT_READ | 0x100) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(mprotect(p, PAGE, PROT_READ | PROT_GROWSUP) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(mprotect(p, PAGE, PROT_READ | PROT_GROWSDOWN) == -1 && errno == EINVAL);   /* not grows-down */
+    CHECK(p[0] == 7 && munmap(p, PAGE) == 0);
+    /* A shared mapping of a file open for writing may be made writable. */
+    p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+    CHECK(p != MAP_FAILED && p[PAGE + 1] == 32);
+    CHECK(mprotect(p, 2 * PAGE, PROT_READ | PROT_WRITE) == 0);
+    p[PAGE + 1] = 'w';
+    CHECK(mprotect(p, PAGE, PROT_WRITE) == 0);
+    p[0] = 'W';
+    CHECK(msync(p, 2 * PAGE, MS_SYNC) == 0 && munmap(p, 2 * PAGE) == 0);
+    {
+        char b[2];
+        CHECK(pread(fd, b, 1, 0) == 1 && b[0] == 'W' && pread(fd, b, 1, PAGE + 1) == 1 && b[0] == 'w');
+    }
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+void __clear_cache(void *start, void *end);
+
+/* Machine code of `int f(void) { return 42; }`. */
+#if defined(__x86_64__)
+static const unsigned char ret42[] = {0xb8, 0x2a, 0x00, 0x00, 0x00, 0xc3};
+#elif defined(__aarch64__)
+static const unsigned char ret42[] = {0x40, 0x05, 0x80, 0x52, 0xc0, 0x03, 0x5f, 0xd6};
+#endif
+
+/* A JIT's steps under W^X: write the code read-write, make it
+ * read-execute, flush the instruction cache, call it. */
+static const char *t_jit_clear_cache(void)
+{
+    unsigned char *p = anon(PAGE, MAP_PRIVATE);
+    int (*fn)(void);
+    volatile unsigned __int128 n = ((unsigned __int128)1 << 100) + 12345, d = ((unsigned __int128)1 << 70) + 3;
+    volatile __int128 sn = -(__int128)n, sd = 7;
+    /* compiler-rt's 128-bit division, which clang calls on both arches. */
+    unsigned __int128 q = n / d, r = n % d;
+    CHECK(q == ((unsigned __int128)1 << 30) - 1 && r < d && q * d + r == n);
+    CHECK(sn / sd == -(__int128)(n / 7) && sn % sd == -(__int128)(n % 7) && (n % 7) != 0);
+    CHECK(p != NULL);
+    memcpy(p, ret42, sizeof ret42);
+    CHECK(mprotect(p, PAGE, PROT_READ | PROT_EXEC) == 0);
+    __builtin___clear_cache((char *)p, (char *)p + sizeof ret42);
+    __clear_cache(p, p + sizeof ret42);
+    fn = (int (*)(void))(uintptr_t)p;
+    CHECK(fn() == 42);
+    CHECK(munmap(p, PAGE) == 0);
+    return NULL;
+}
+
+/* The C library's edges: the page size, the variadic mremap. */
+static const char *t_libc_edges(void)
+{
+    unsigned char *p = anon(PAGE, MAP_PRIVATE), *target = anon(2 * PAGE, MAP_PRIVATE), *q;
+    CHECK(sysconf(_SC_PAGESIZE) == (long)PAGE && sysconf(_SC_PAGE_SIZE) == (long)PAGE && getpagesize() == (int)PAGE);
+    CHECK(p != NULL && target != NULL);
+    p[0] = 'v';
+    /* The fifth argument is read with MREMAP_FIXED only. */
+    q = mremap(p, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, target + PAGE);
+    CHECK(q == target + PAGE && q[0] == 'v' && target[0] == 0);
+    q = mremap(q, PAGE, 2 * PAGE, MREMAP_MAYMOVE, (void *)1);
+    CHECK(q != MAP_FAILED && q[0] == 'v');
+    CHECK(munmap(q, 2 * PAGE) == 0 && munmap(target, PAGE) == 0);
+    return NULL;
+}
 
 const struct test mm_tests[] = {
     {"mmap-anon-private", t_anon_private},
@@ -308,6 +611,14 @@ const struct test mm_tests[] = {
     {"brk-sbrk", t_brk_sbrk},
     {"shm-open", t_shm_open},
     {"mmap-errors", t_mmap_errors},
+    {"mman-values", t_mman_values},
+    {"mmap-flags", t_mmap_flags},
+    {"mremap-flags", t_mremap_flags},
+    {"madvise-values", t_madvise_values},
+    {"madvise-fork", t_madvise_fork},
+    {"mmap-errnos", t_mmap_errnos},
+    {"libc-edges", t_libc_edges},
+    {"jit-clear-cache", t_jit_clear_cache},
     {NULL, NULL},
 };
 

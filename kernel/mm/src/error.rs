@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use tessera_abi::error::{EACCES, EEXIST, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP};
+use tessera_abi::error::{EACCES, EEXIST, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP, EPERM};
 
 use crate::traits::MapFailed;
 
@@ -11,14 +11,18 @@ use crate::traits::MapFailed;
 /// left the space exactly as it was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MmError {
-    /// EINVAL (22): zero length, a misaligned address or offset, overflow,
-    /// a fixed range outside the user range, bad flag combinations, or an
+    /// EINVAL (22): zero length, a misaligned address or offset, overflow
+    /// (other than mmap's length), bad flag or advice values, or an
     /// operation the provider does not allow (e.g. DONTNEED on device memory).
     Inval,
-    /// ENOMEM (12): no free range fits, the address-space cap would be
-    /// exceeded, part of the range is unmapped (mprotect, madvise, msync),
-    /// or frames / page-table pages ran out.
+    /// ENOMEM (12): no free range fits, an mmap length that overflows or a
+    /// fixed mmap range that ends past the user range, the address-space cap
+    /// would be exceeded, part of the range is unmapped (mprotect, madvise,
+    /// msync), or frames / page-table pages ran out.
     NoMem,
+    /// EPERM (1): a fixed mmap range that starts below the lowest mappable
+    /// address (Linux's `mmap_min_addr`).
+    Perm,
     /// EEXIST (17): MAP_FIXED_NOREPLACE over an existing mapping.
     Exist,
     /// EACCES (13): a writable and executable mapping was asked for while
@@ -40,6 +44,7 @@ impl MmError {
         match self {
             Self::Inval => EINVAL,
             Self::NoMem => ENOMEM,
+            Self::Perm => EPERM,
             Self::Exist => EEXIST,
             Self::Access => EACCES,
             Self::Fault => EFAULT,
@@ -59,6 +64,7 @@ impl fmt::Display for MmError {
         let text = match self {
             Self::Inval => "invalid argument",
             Self::NoMem => "out of memory or address space",
+            Self::Perm => "operation not permitted",
             Self::Exist => "mapping exists",
             Self::Access => "permission denied",
             Self::Fault => "bad address",

@@ -10,6 +10,9 @@
 //!   the same frames with the same rights, taking its own references.
 //! - `FmapBorrowed`: as `Allocated` for a private lease, as the shared kinds
 //!   for a shared one; the child pins the file pages too.
+//! - A grant marked MADV_DONTFORK is left out of the child; one marked
+//!   MADV_WIPEONFORK (private anonymous) is given to the child empty, so it
+//!   reads zeroes, and keeps the mark (grandchildren too), as on Linux.
 //!
 //! Transactional: if a page-table page for the child cannot be allocated,
 //! the parent's PTEs get their write bits back, every reference the child
@@ -46,6 +49,10 @@ impl<P: PageTable> AddrSpace<P> {
             resident_pages: 0,
             config: self.config.clone(),
         };
+        let left_out: alloc::vec::Vec<_> = child.grants.values().filter(|g| g.dont_fork).map(|g| g.base).collect();
+        for base in left_out {
+            child.remove_grant_raw(base);
+        }
         // The child's file grants pin their pages now, all of them, so that
         // tearing down a half-made child gives back exactly these pins.
         for grant in child.grants.values() {
@@ -74,6 +81,9 @@ impl<P: PageTable> AddrSpace<P> {
 fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut AddrSpace<P>) -> Result<(), MmError> {
     let grants: alloc::vec::Vec<_> = tx.space.grants.values().cloned().collect();
     for grant in grants {
+        if grant.dont_fork || grant.wipe_on_fork {
+            continue;
+        }
         match &grant.provider {
             Provider::PhysBorrowed { .. } => {
                 let mut cursor = grant.base;

@@ -47,6 +47,11 @@ pub struct Grant {
     pub(crate) prot: Prot,
     /// A stack: a fault in the free pages just below extends it downward.
     pub(crate) grows_down: bool,
+    /// MADV_DONTFORK: a forked child does not get this grant.
+    pub(crate) dont_fork: bool,
+    /// MADV_WIPEONFORK (private anonymous only): a forked child gets the
+    /// grant empty (it reads zeroes), and the flag with it.
+    pub(crate) wipe_on_fork: bool,
     pub(crate) provider: Provider,
 }
 
@@ -90,6 +95,8 @@ impl Grant {
             pages: self.pages - head,
             prot: self.prot,
             grows_down: self.grows_down,
+            dont_fork: self.dont_fork,
+            wipe_on_fork: self.wipe_on_fork,
             provider: self.provider.advanced(head),
         };
         self.pages = head;
@@ -102,6 +109,8 @@ impl Grant {
         self.end() == next.base
             && self.prot == next.prot
             && self.grows_down == next.grows_down
+            && self.dont_fork == next.dont_fork
+            && self.wipe_on_fork == next.wipe_on_fork
             && self.provider.continues_into(&next.provider, self.pages)
     }
 
@@ -143,10 +152,12 @@ impl fmt::Debug for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Grant({:?} {:?}{} {:?})",
+            "Grant({:?} {:?}{}{}{} {:?})",
             self.range(),
             self.prot,
             if self.grows_down { " grows-down" } else { "" },
+            if self.dont_fork { " dont-fork" } else { "" },
+            if self.wipe_on_fork { " wipe-on-fork" } else { "" },
             self.provider
         )
     }

@@ -131,15 +131,17 @@ impl<P: PageTable> AddrSpace<P> {
     /// cannot be made, the old one is still there.
     ///
     /// Errors (nothing changed):
-    /// - EINVAL: zero length; length overflow; neither or both of SHARED and
-    ///   PRIVATE; FIXED / FIXED_NOREPLACE with a misaligned address or a
-    ///   range outside `[min_addr, user_end)`; misaligned object offset or
+    /// - EINVAL: zero length; neither or both of SHARED and
+    ///   PRIVATE; FIXED / FIXED_NOREPLACE with a misaligned address; misaligned object offset or
     ///   physical address; GROWSDOWN on anything but private anonymous
     ///   memory; physical / external memory mapped private; an external
     ///   frame list of the wrong length.
+    /// - EPERM: FIXED / FIXED_NOREPLACE starting below `min_addr`.
     /// - EACCES: PROT_WRITE | PROT_EXEC under W^X.
     /// - EEXIST: FIXED_NOREPLACE over an existing mapping.
-    /// - ENOMEM: no free range fits; the mapped-pages or grant cap would be exceeded;
+    /// - ENOMEM: a length whose page rounding overflows; FIXED /
+    ///   FIXED_NOREPLACE with a range ending past `user_end`; no free range
+    ///   fits; the mapped-pages or grant cap would be exceeded;
     ///   frames or page-table pages ran out (eager mapping or POPULATE).
     /// - EACCES: a shared writable mapping of a file lease that does not
     ///   allow writing.
@@ -150,7 +152,8 @@ impl<P: PageTable> AddrSpace<P> {
         request: &MmapRequest<'_>,
         tlb: &mut Shootdown,
     ) -> Result<VirtAddr, MmError> {
-        let pages = pages_for(request.len_bytes)?;
+        // Linux: a length whose page rounding overflows is ENOMEM.
+        let pages = pages_for(request.len_bytes).map_err(|_| MmError::NoMem)?;
         if pages == 0 {
             return Err(MmError::Inval);
         }
@@ -167,10 +170,17 @@ impl<P: PageTable> AddrSpace<P> {
         let exact = flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
         let range = if exact {
             let start = Page::at(request.addr).ok_or(MmError::Inval)?;
-            let range = PageRange::from_len(start, pages);
-            if pages > self.config.user_range().pages() || !self.config.user_range().covers(&range) {
-                return Err(MmError::Inval);
+            let user = self.config.user_range();
+            // Linux's order: past the top is ENOMEM, then below the lowest
+            // mappable address is EPERM.
+            let end = start.number().checked_add(pages);
+            if pages > user.pages() || end.is_none_or(|end| end > user.end.number()) {
+                return Err(MmError::NoMem);
             }
+            if start < user.start {
+                return Err(MmError::Perm);
+            }
+            let range = PageRange::from_len(start, pages);
             if flags.contains(MapFlags::FIXED_NOREPLACE) && !self.is_free(range) {
                 return Err(MmError::Exist);
             }
@@ -195,6 +205,8 @@ impl<P: PageTable> AddrSpace<P> {
             pages,
             prot: request.prot,
             grows_down: flags.contains(MapFlags::GROWSDOWN),
+            dont_fork: false,
+            wipe_on_fork: false,
             provider: provider.clone(),
         });
         if let (MapSource::External { frames: lent, .. }, Provider::External { .. }) = (&request.source, &provider) {

@@ -63,15 +63,10 @@ impl<P: PageTable> AddrSpace<P> {
         files.iter().for_each(|file| file.note_writable(writable));
         self.check_split_room(range)?;
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        tx.split_at(range.start);
-        tx.split_at(range.end);
-        for base in tx.space.overlapping(range) {
-            let Some(mut grant) = tx.take_grant(base) else { continue };
+        tx.change_grants(range, |tx, grant| {
             grant.prot = prot;
-            refresh_ptes(&mut tx, &grant, grant.range());
-            tx.insert_grant(grant);
-        }
-        tx.merge_span(range.start, range.end);
+            refresh_ptes(tx, grant, grant.range());
+        });
         tx.commit();
         Ok(())
     }

@@ -214,6 +214,20 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         self.insert_grant(high);
     }
 
+    /// Cuts the grants at `range`'s ends, applies `change` to each grant
+    /// inside it (taken out of the space meanwhile), then merges what became
+    /// alike (mprotect, madvise's fork marks).
+    pub(crate) fn change_grants(&mut self, range: PageRange, mut change: impl FnMut(&mut Self, &mut Grant)) {
+        self.split_at(range.start);
+        self.split_at(range.end);
+        for base in self.space.overlapping(range) {
+            let Some(mut grant) = self.take_grant(base) else { continue };
+            change(self, &mut grant);
+            self.insert_grant(grant);
+        }
+        self.merge_span(range.start, range.end);
+    }
+
     /// Merges the grant ending at `boundary` with the one starting there, if
     /// they are the same kind of mapping.
     pub(crate) fn merge_at(&mut self, boundary: Page) {

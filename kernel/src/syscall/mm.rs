@@ -135,14 +135,17 @@ fn map_file(
 ) -> Result<usize> {
     let pages = size.div_ceil(PAGE_SIZE);
     let shared = map_flags.contains(MapFlags::SHARED);
-    // A size within a page of 2^64 has no whole-page length: EINVAL.
-    let len = pages.checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
+    // A size within a page of 2^64 has no whole-page length: ENOMEM, as
+    // Linux's page rounding that overflows.
+    let len = pages.checked_mul(PAGE_SIZE).ok_or(Error::new(ENOMEM))?;
     let bad = pages == 0 || shared == map_flags.contains(MapFlags::PRIVATE) || map_flags.contains(MapFlags::GROWSDOWN);
     if bad {
         return Err(Error::new(EINVAL));
     }
-    // Linux: file offset + length past the largest offset is EOVERFLOW.
-    if offset.checked_add(len).is_none() {
+    // Linux: file offset + length past the largest file offset (2^63 - 1,
+    // MAX_LFS_FILESIZE) is EOVERFLOW; a negative C offset arrives as a
+    // huge one and fails here too.
+    if offset.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
         return Err(Error::new(EOVERFLOW));
     }
     // Linux: a mapping needs a file open for reading.

@@ -18,6 +18,7 @@ fn errno_numbers_are_linux() {
         (MmError::Access, 13),
         (MmError::Fault, 14),
         (MmError::Unsupported, 95),
+        (MmError::Perm, 1),
     ];
     for (error, errno) in table {
         assert_eq!(error.errno(), errno, "{error:?}");
@@ -60,14 +61,14 @@ fn every_failure_gives_its_errno_and_changes_nothing() {
     };
     let mmaps: Vec<(&str, MmapRequest<'_>, MmError)> = vec![
         ("zero length", anon(0, RW, PRIVATE, 0), MmError::Inval),
-        ("length overflow", anon(u64::MAX, RW, PRIVATE, 0), MmError::Inval),
+        ("length overflow", anon(u64::MAX, RW, PRIVATE, 0), MmError::NoMem),
         ("neither shared nor private", anon(PAGE, RW, MapFlags::empty(), 0), MmError::Inval),
         ("both shared and private", anon(PAGE, RW, SHARED | PRIVATE, 0), MmError::Inval),
         ("fixed misaligned", anon(PAGE, RW, PRIVATE | FIXED, 0x10_0001), MmError::Inval),
-        ("fixed at page 0", anon(PAGE, RW, PRIVATE | FIXED, 0), MmError::Inval),
-        ("fixed below min_addr", anon(PAGE, RW, PRIVATE | FIXED, MIN_ADDR - PAGE), MmError::Inval),
-        ("fixed past user_end", anon(2 * PAGE, RW, PRIVATE | FIXED, USER_END - PAGE), MmError::Inval),
-        ("fixed address overflow", anon(4 * PAGE, RW, PRIVATE | FIXED, u64::MAX - PAGE + 1), MmError::Inval),
+        ("fixed at page 0", anon(PAGE, RW, PRIVATE | FIXED, 0), MmError::Perm),
+        ("fixed below min_addr", anon(PAGE, RW, PRIVATE | FIXED, MIN_ADDR - PAGE), MmError::Perm),
+        ("fixed past user_end", anon(2 * PAGE, RW, PRIVATE | FIXED, USER_END - PAGE), MmError::NoMem),
+        ("fixed address overflow", anon(4 * PAGE, RW, PRIVATE | FIXED, u64::MAX - PAGE + 1), MmError::NoMem),
         ("noreplace over a grant", anon(PAGE, RW, PRIVATE | MapFlags::FIXED_NOREPLACE, 0x10_3000), MmError::Exist),
         ("noreplace misaligned", anon(PAGE, RW, PRIVATE | MapFlags::FIXED_NOREPLACE, 0x50_0010), MmError::Inval),
         ("W^X", anon(PAGE, Prot::WRITE | Prot::EXEC, PRIVATE, 0), MmError::Access),

@@ -26,11 +26,80 @@ fn dontneed_zeroes_private_memory() {
         w.madvise(&mut s, a, 3 * PAGE, advice).unwrap();
     }
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "hints change nothing");
-    assert_eq!(Advice::from_raw(8), Err(MmError::Inval));
+    for raw in [5, 9, 12, 13, 22, 23, 25, 100, 101, 102, 103, 1000] {
+        assert_eq!(Advice::from_raw(raw), Err(MmError::Inval), "advice {raw}");
+    }
+    assert_eq!(Advice::from_raw(24), Ok(Advice::DontNeed), "DONTNEED_LOCKED");
+    for advice in
+        [Advice::HugePage, Advice::NoHugePage, Advice::DontDump, Advice::DoDump, Advice::Cold, Advice::PageOut]
+    {
+        w.madvise(&mut s, a, 3 * PAGE, advice).unwrap();
+    }
+    assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "hints change nothing");
     assert_eq!(w.madvise(&mut s, a, 4 * PAGE, Advice::DontNeed), Err(MmError::NoMem));
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "ENOMEM dropped nothing");
     w.check(&[&s], &[]);
     w.teardown(s);
+}
+
+#[test]
+fn free_drops_private_anonymous_pages_only() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 2, RW, PRIVATE);
+    let b = w.anon(&mut s, 1, RW, SHARED);
+    w.write(&mut s, a, 1).unwrap();
+    w.write(&mut s, a.add(PAGE), 2).unwrap();
+    w.write(&mut s, b, 3).unwrap();
+    w.madvise(&mut s, a, PAGE, Advice::Free).unwrap();
+    assert_eq!(w.read(&mut s, a), Ok(0));
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(2));
+    assert_eq!(w.madvise(&mut s, b, PAGE, Advice::Free), Err(MmError::Inval), "shared memory");
+    assert_eq!(w.read(&mut s, b), Ok(3));
+    w.check(&[&s], &[]);
+    w.teardown(s);
+}
+
+#[test]
+fn fork_leaves_out_dontfork_and_wipes_wipeonfork() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 4, RW, PRIVATE);
+    let b = w.anon(&mut s, 1, RW, SHARED);
+    for i in 0..4 {
+        w.write(&mut s, a.add(i * PAGE), 10 + i).unwrap();
+    }
+    w.write(&mut s, b, 7).unwrap();
+    w.madvise(&mut s, a.add(PAGE), PAGE, Advice::DontFork).unwrap();
+    w.madvise(&mut s, a.add(2 * PAGE), PAGE, Advice::WipeOnFork).unwrap();
+    assert_eq!(w.madvise(&mut s, b, PAGE, Advice::WipeOnFork), Err(MmError::Inval), "shared memory");
+    assert_eq!(s.grant_count(), 5, "cut into four, plus the shared one");
+    let mut child = w.fork(&mut s).unwrap();
+    assert_eq!(w.read(&mut child, a), Ok(10));
+    assert_eq!(w.access(&mut child, a.add(PAGE), Access::Read), Err(FaultError::Segv), "left out");
+    assert_eq!(w.read(&mut child, a.add(2 * PAGE)), Ok(0), "wiped");
+    assert_eq!(w.read(&mut child, a.add(3 * PAGE)), Ok(13));
+    assert_eq!(w.read(&mut child, b), Ok(7));
+    assert_eq!(child.mapped_pages(), 4);
+    // The grandchild is wiped too; the parent keeps its data.
+    w.write(&mut child, a.add(2 * PAGE), 99).unwrap();
+    let mut grandchild = w.fork(&mut child).unwrap();
+    assert_eq!(w.read(&mut grandchild, a.add(2 * PAGE)), Ok(0));
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(11));
+    assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(12));
+    // Undone: one grant again, copied whole.
+    w.madvise(&mut s, a, 4 * PAGE, Advice::DoFork).unwrap();
+    w.madvise(&mut s, a, 4 * PAGE, Advice::KeepOnFork).unwrap();
+    assert_eq!(s.grant_count(), 2);
+    let mut again = w.fork(&mut s).unwrap();
+    assert_eq!(w.read(&mut again, a.add(PAGE)), Ok(11));
+    assert_eq!(w.read(&mut again, a.add(2 * PAGE)), Ok(12));
+    w.check(&[&s, &child, &grandchild, &again], &[]);
+    w.teardown(again);
+    w.teardown(grandchild);
+    w.teardown(child);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
 }
 
 #[test]
@@ -135,7 +204,12 @@ fn device_memory_is_eager_unrefcounted_and_shared_by_fork() {
     assert_eq!((s.resident_pages(), w.frames.live()), (0, 0));
     let child = w.fork(&mut s).unwrap();
     assert_eq!(child.translate(a.add(2 * PAGE)).unwrap().0, phys.add(2 * PAGE));
-    assert_eq!(w.madvise(&mut s, a, PAGE, Advice::DontNeed), Err(MmError::Inval));
+    for advice in [Advice::DontNeed, Advice::Free, Advice::Cold, Advice::PageOut, Advice::DoDump] {
+        assert_eq!(w.madvise(&mut s, a, PAGE, advice), Err(MmError::Inval), "{advice:?}");
+    }
+    for advice in [Advice::WillNeed, Advice::HugePage, Advice::DontDump] {
+        w.madvise(&mut s, a, PAGE, advice).unwrap();
+    }
     assert_eq!(w.mremap(&mut s, a, 3 * PAGE, 4 * PAGE, RemapFlags::MAYMOVE, va(0)), Err(MmError::Fault));
     // PROT_NONE and back: mapped again on access.
     w.mprotect(&mut s, a, 3 * PAGE, Prot::NONE).unwrap();

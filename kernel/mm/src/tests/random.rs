@@ -269,8 +269,10 @@ impl Run {
         let exact = flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE);
         let predicted: Result<u64, MmError> = if prot.contains(Prot::WRITE | Prot::EXEC) {
             Err(MmError::Access)
-        } else if exact && !(FIRST <= addr && addr + pages <= END) {
-            Err(MmError::Inval)
+        } else if exact && addr + pages > END {
+            Err(MmError::NoMem)
+        } else if exact && addr < FIRST {
+            Err(MmError::Perm)
         } else if flags.contains(MapFlags::FIXED_NOREPLACE) && !ms.free(addr, addr + pages) {
             Err(MmError::Exist)
         } else {

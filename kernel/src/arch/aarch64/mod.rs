@@ -1,8 +1,10 @@
 //! aarch64: entry, PL011 console found through the device tree, the vector
-//! table (exceptions, interrupts, `svc`), PAN (`protect`), thread
+//! table (exceptions, interrupts, `svc`), PAN (`protect`), EL0 cache
+//! maintenance (`cache`), thread
 //! switching, CPU count from the device tree, TTBR switching, TLB
 //! invalidation (`tlb`) and the semihosting test exit.
 
+mod cache;
 mod context;
 mod dtb;
 // Before the modules that print (`arch_println!`).
@@ -55,6 +57,7 @@ pub extern "C" fn kstart(args: *const KernelArgs) -> ! {
     trap::init();
     context::init_fpu();
     protect::init_cpu();
+    cache::init_cpu();
     // SAFETY: the loader passes a valid, kernel-owned KernelArgs that lives
     // forever.
     let args = unsafe { &*args };

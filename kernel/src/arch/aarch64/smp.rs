@@ -196,6 +196,7 @@ extern "C" fn secondary_entry(index: usize) -> ! {
     trap::init();
     super::context::init_fpu();
     super::protect::init_cpu();
+    super::cache::init_cpu();
     ARRIVED.store(index, Ordering::SeqCst);
     super::hooks::secondary_main(index)
 }

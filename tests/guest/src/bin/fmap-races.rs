@@ -6,7 +6,7 @@
 //! | lazy-futex | `exec-probe lazy-futex` run from ramfs: a futex wait on a word of its untouched, lent `.rodata` times out (EAGAIN for a wrong value), not EFAULT |
 //! | lazy-exec | `exec-probe lazy-exec` run from ramfs: `execve` of a path string in its untouched, lent `.rodata` runs `true` (status 0), not EFAULT |
 //! | futex-mapped | a futex wait on a word of an untouched page of a lazy shared ramfs mapping times out; a wake on it returns 0 |
-//! | sizes | mmap of a ramfs file: a size whose page rounding wraps is EINVAL, an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
+//! | sizes | mmap of a ramfs file: a size whose page rounding wraps is ENOMEM (Linux's), an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
 //! | kill-munmap | children that write a shared ramfs mapping and munmap it page by page are SIGKILLed mid-way while other processes keep ramfs busy: afterwards every pin is back (0) and the data is in the file |
 //! | lender-exec | a lender daemon lends pages of its own memory, a client maps them lazily and reads one; the daemon execs (a program that maps other data at the same address): an unfetched page is SIGBUS, the fetched one still reads the old data |
 //! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fastest of 3 forks takes at most 50 × (+ 2 s) as long as the fastest of 3 same forks with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
@@ -29,7 +29,7 @@ use tessera_guest_tests::mm::{Memory, child_signal, frames_back, group, now_ns};
 use tessera_guest_tests::ramfs;
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::abi::error::{EAGAIN, EINVAL, EIO, EOVERFLOW, ETIMEDOUT};
+use tessera_runtime::abi::error::{EAGAIN, EINVAL, EIO, ENOMEM, EOVERFLOW, ETIMEDOUT};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
 use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
 use tessera_runtime::abi::{Result, TimeSpec};
@@ -176,8 +176,9 @@ fn sizes(checks: &mut Checks) {
         return checks.check("create /sizes", false, format_args!("failed"));
     };
     let cases: [(&str, usize, usize, i32); 5] = [
-        ("a size whose page rounding wraps", usize::MAX, 0, EINVAL),
-        ("a size one page short of wrapping", usize::MAX - PAGE + 2, 0, EINVAL),
+        // Linux's errno for a length that cannot be rounded or mapped.
+        ("a size whose page rounding wraps", usize::MAX, 0, ENOMEM),
+        ("a size one page short of wrapping", usize::MAX - PAGE + 2, 0, ENOMEM),
         ("a zero size", 0, 0, EINVAL),
         ("an offset + size past 2^64", 2 * PAGE, usize::MAX & !(PAGE - 1), EOVERFLOW),
         ("an offset + rounded size past 2^64", 1, usize::MAX & !(PAGE - 1), EOVERFLOW),

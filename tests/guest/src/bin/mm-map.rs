@@ -9,7 +9,7 @@
 //! | group | checks |
 //! |---|---|
 //! | maps | `sys:maps` parses, totals are the sums, entries sorted; the code is in an `r-x` entry, a local in the `rw-p` `stack` entry; a new mapping is its own `rw-p anon 0` entry, a shared one `rw-s shared` |
-//! | errors | EINVAL: zero length, misaligned fixed address, misaligned offset, neither / both of SHARED and PRIVATE, a length that overflows, a fixed range that wraps, starts at or crosses the end of user space; ENOMEM: a length that cannot fit; EBADF: a closed fd; EEXIST: FIXED_NOREPLACE over / across a mapping (data kept); FIXED_NOREPLACE on a free range lands there; a hint outside user space is ignored |
+//! | errors | EINVAL: zero length, misaligned fixed address, misaligned offset, neither / both of SHARED and PRIVATE; ENOMEM (Linux's): a length that overflows, a fixed range that wraps, starts at or crosses the end of user space, a length that cannot fit; EPERM (Linux's): a fixed range at page 0 or across the lowest mappable address (64 KiB); EBADF: a closed fd; EEXIST: FIXED_NOREPLACE over / across a mapping (data kept); FIXED_NOREPLACE on a free range lands there; a hint outside user space is ignored |
 //! | demand-zero | a fresh 64-page mapping has 0 resident pages; writes make exactly those pages resident (1, then 9); every word reads 0; reads add no resident page |
 //! | populate | MAP_POPULATE: all 32 pages resident at once, at least 32 frames taken, contents zero |
 //! | memory-zeroed | `memory:zeroed` fds map like anonymous memory, private and shared |
@@ -39,7 +39,7 @@ use tessera_guest_tests::mm::{
 };
 use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap};
 use tessera_guest_tests::{Checks, Shown, errno_name};
-use tessera_runtime::abi::error::{EBADF, EEXIST, EINVAL, ENOMEM};
+use tessera_runtime::abi::error::{EBADF, EEXIST, EINVAL, ENOMEM, EPERM};
 use tessera_runtime::abi::flag::O_RDWR;
 use tessera_runtime::mm::{
     self, ANONYMOUS_FD, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, MapKind, Maps,
@@ -175,21 +175,28 @@ fn errors(checks: &mut Checks) {
     checks.expect_errno("a misaligned offset", offset, EINVAL);
     checks.expect_errno("neither MAP_SHARED nor MAP_PRIVATE", anon(0, PAGE, MapFlags::empty()), EINVAL);
     checks.expect_errno("both MAP_SHARED and MAP_PRIVATE", anon(0, PAGE, MAP_SHARED | MAP_PRIVATE), EINVAL);
+    // Linux's errnos: ENOMEM past the top, EPERM below the lowest address.
     checks.expect_errno(
         "a length that overflows when rounded to pages",
         anon(0, usize::MAX - 100, MAP_PRIVATE),
-        EINVAL,
+        ENOMEM,
     );
     checks.expect_errno(
         "MAP_FIXED where address + length wraps",
         anon(0x10_0000_0000, usize::MAX & !(PAGE - 1), MAP_PRIVATE | MAP_FIXED),
-        EINVAL,
+        ENOMEM,
     );
-    checks.expect_errno("MAP_FIXED at the end of user space", anon(USER_END, PAGE, MAP_PRIVATE | MAP_FIXED), EINVAL);
+    checks.expect_errno("MAP_FIXED at the end of user space", anon(USER_END, PAGE, MAP_PRIVATE | MAP_FIXED), ENOMEM);
     checks.expect_errno(
         "MAP_FIXED across the end of user space",
         anon(USER_END - PAGE, 2 * PAGE, MAP_PRIVATE | MAP_FIXED),
-        EINVAL,
+        ENOMEM,
+    );
+    checks.expect_errno("MAP_FIXED at page 0", anon(0, PAGE, MAP_PRIVATE | MAP_FIXED), EPERM);
+    checks.expect_errno(
+        "MAP_FIXED across the lowest mappable address",
+        anon(0x1_0000 - PAGE, 2 * PAGE, MAP_PRIVATE | MAP_FIXED),
+        EPERM,
     );
     checks.expect_errno(
         "a length that cannot fit (all of user space)",

@@ -4,7 +4,7 @@
 //! checked at once, the rest at the next full check).
 
 use tessera_runtime::abi::Map;
-use tessera_runtime::abi::error::{EACCES, EBADF, EEXIST, EINVAL, EOPNOTSUPP};
+use tessera_runtime::abi::error::{EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP};
 use tessera_runtime::abi::number::SYS_FMAP;
 use tessera_runtime::mm::{
     self, ANONYMOUS_FD, MADV_DONTNEED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MREMAP_DONTUNMAP,
@@ -68,9 +68,9 @@ impl Fuzzer {
                 8 => (
                     "mmap MAP_FIXED past the end of the address space",
                     map(usize::MAX & !(PAGE - 1), 2 * PAGE, fixed_rw, ANONYMOUS_FD, 0),
-                    EINVAL,
+                    ENOMEM,
                 ),
-                9 => ("mmap MAP_FIXED in the kernel half", map(KERNEL_HALF, len, fixed_rw, ANONYMOUS_FD, 0), EINVAL),
+                9 => ("mmap MAP_FIXED in the kernel half", map(KERNEL_HALF, len, fixed_rw, ANONYMOUS_FD, 0), ENOMEM),
                 10 => ("mmap MAP_PRIVATE of the memory: object", map(a, len, fixed_rw, self.memobj.fd, 0), EOPNOTSUPP),
                 11 => (
                     "mmap shared writable of a file open read-only",
