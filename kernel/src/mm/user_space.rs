@@ -330,10 +330,11 @@ impl UserSpace {
         virt: VirtAddr,
         file: &tessera_mm::FileRef,
         index: u64,
+        generation: u64,
         frame: PhysAddr,
     ) -> bool {
         let grants = self.grants.as_mut().expect("a live space");
-        grants.supply_file_page(&mut KernelFrames, virt, file, index, frame)
+        grants.supply_file_page(&mut KernelFrames, virt, file, index, generation, frame)
     }
 
     /// The file pages mapped in `[virt, virt + len_bytes)` (for msync).

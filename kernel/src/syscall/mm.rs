@@ -315,7 +315,11 @@ pub fn madvise(addr: usize, len: usize, advice: usize) -> Result<usize> {
 
 /// `msync(addr, len, flags)`: validates; file pages in the range are
 /// written back by their schemes (Msync with the same `MS_*` flags; EIO if
-/// one fails). Anonymous memory has nothing to write back.
+/// one fails). Anonymous memory has nothing to write back. With
+/// MS_INVALIDATE the range's file pages that show the file's frames (all of
+/// a shared mapping's, a private one's not copied yet) are then dropped, to
+/// be fetched again on the next touch: they show the file's pages as the
+/// scheme has them now; private copies stay (docs/fmap.md).
 pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
     let raw = flags;
     let flags = u32::try_from(flags).map_err(|_| Error::new(EINVAL))?;
@@ -324,5 +328,18 @@ pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
         space.run(|grants, _, _| grants.msync(user_addr(addr), len as u64, flags)).map_err(grant_errno)?;
         space.file_ranges(user_addr(addr), len as u64)
     })?;
-    fmap::sync(files, raw).map(|()| 0)
+    let lent = if flags.contains(MsyncFlags::INVALIDATE) { Some(fmap::file_frames(&files)) } else { None };
+    let synced = fmap::sync(files, raw);
+    if let Some(lent) = lent {
+        let is_file_frame =
+            |file: &tessera_mm::FileRef, index: u64, frame| lent.get(&(file.id(), index)) == Some(&frame);
+        with_space(|space| {
+            space
+                .run(|grants, frames, tlb| {
+                    grants.invalidate_file_frames(frames, user_addr(addr), len as u64, is_file_frame, tlb)
+                })
+                .map_err(grant_errno)
+        })?;
+    }
+    synced.map(|()| 0)
 }

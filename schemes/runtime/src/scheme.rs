@@ -266,6 +266,17 @@ impl Server {
     }
 }
 
+/// Takes back memory `[start, start + len)` of this daemon that it may have
+/// lent through fmap (page aligned): the kernel drops those pages from
+/// every mapping of every process, TLBs flushed, before this returns. Make
+/// the pages inaccessible first (`PROT_NONE`), so that a fetch after the
+/// call finds nothing (the client gets SIGBUS); reuse the memory only after
+/// it. EINVAL misaligned or not the fd of a scheme queue. See
+/// `tessera_abi::scheme` ("Taking lent pages back").
+pub fn take_back(queue_fd: usize, start: usize, len: usize) -> Result<()> {
+    sys::write(queue_fd, &tessera_abi::scheme::encode_take_back(start as u64, len as u64)).map(drop)
+}
+
 /// Registers `name:` and serves it with `scheme` until the queue fails;
 /// returns the error that stopped it (registration's, or the queue's).
 pub fn serve(name: &str, scheme: &mut impl Scheme) -> Error {

@@ -237,7 +237,7 @@ fn a_fault_outside_the_lease_or_after_unmap_does_not_fetch() {
     let (wanted, index) = s.file_page_wanted(a).unwrap();
     w.munmap(&mut s, a, 2 * PAGE).unwrap();
     let frame = w.frames.allocate_zeroed().unwrap();
-    assert!(!s.supply_file_page(&mut w.frames, a, &wanted, index, frame));
+    assert!(!s.supply_file_page(&mut w.frames, a, &wanted, index, wanted.generation(), frame));
     assert!(!w.frames.is_live(frame), "the unused reference was dropped");
     assert_eq!(s.file_page_wanted(a).map(|(_, i)| i), None);
     w.check(&[&s], &[]);
