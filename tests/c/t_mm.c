@@ -311,6 +311,7 @@ static const char *t_mmap_errors(void)
 static const char *t_mremap_file(void);
 static const char *t_mremap_file_pieces(void);
 static const char *t_truncate_sigbus(void);
+static const char *t_mremap_dontunmap_file(void);
 static const char *t_msync_invalidate(void);
 static const char *t_mman_values(void)
 {
@@ -621,6 +622,7 @@ const struct test mm_tests[] = {
     {"mmap-errnos", t_mmap_errnos},
     {"libc-edges", t_libc_edges},
     {"jit-clear-cache", t_jit_clear_cache},
+    {"mremap-dontunmap-file", t_mremap_dontunmap_file},
     {"truncate-sigbus", t_truncate_sigbus},
     {"msync-invalidate", t_msync_invalidate},
     {NULL, NULL},
@@ -816,6 +818,36 @@ static const char *t_msync_invalidate(void)
     CHECK(msync(s, PAGE, MS_SYNC | MS_ASYNC) == -1 && errno == EINVAL);
     CHECK(munmap(p, 3 * PAGE) == 0 && munmap(s, 3 * PAGE) == 0 && munmap(a, PAGE) == 0);
     CHECK(file_byte(fd, 2 * PAGE) == 0xbb && file_byte(fd, 0) == 0);
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* MREMAP_DONTUNMAP of file mappings (Linux >= 5.13): the pages move, the
+ * old range stays a mapping of the file, empty, and shows the file again
+ * (a private copy moved away); a shared one stays the same file pages. */
+static const char *t_mremap_dontunmap_file(void)
+{
+    const char *path = scratch("dontunmap.map");
+    unsigned char *p, *q, *s, *t;
+    int fd = make_file(path, 2);
+    CHECK(fd >= 0);
+    p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED);
+    p[PAGE] = 0xcc;                               /* a private copy */
+    q = mremap(p, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    CHECK(q != MAP_FAILED && q != p);
+    CHECK(q[PAGE] == 0xcc && q[3] == 3);          /* moved, the copy too */
+    CHECK(p[PAGE] == 31 && p[3] == 3);            /* the old range: the file again */
+    s = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(s != MAP_FAILED);
+    t = mremap(s, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    CHECK(t != MAP_FAILED && t != s);
+    t[9] = 'd';
+    CHECK(s[9] == 'd' && file_byte(fd, 9) == 'd');
+    errno = 0;
+    CHECK(mremap(t, 2 * PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL) == MAP_FAILED && errno == EINVAL);
+    CHECK(munmap(p, 2 * PAGE) == 0 && munmap(q, 2 * PAGE) == 0);
+    CHECK(munmap(s, 2 * PAGE) == 0 && munmap(t, 2 * PAGE) == 0);
     CHECK(close(fd) == 0 && unlink(path) == 0);
     return NULL;
 }

@@ -169,7 +169,7 @@ struct Lender {
 
 /// Take-back ranges the kernel must refuse (EINVAL): misaligned start or
 /// length, an end past 2^64.
-const BAD_TAKE_BACKS: [(u64, u64); 3] = [(0x1001, 0x1000), (0x1000, 10), (u64::MAX & !0xFFF, 0x2000)];
+const BAD_TAKE_BACKS: [(u64, u64); 3] = [(0x1001, 0x1000), (0x1000, 10), (!0xFFF, 0x2000)];
 
 /// Sends the bad take backs and two that name nothing lent; returns how
 /// many were answered as expected.
