@@ -312,6 +312,7 @@ static const char *t_mremap_file(void);
 static const char *t_mremap_file_pieces(void);
 static const char *t_truncate_sigbus(void);
 static const char *t_mremap_dontunmap_file(void);
+static const char *t_mprotect_growsdown(void);
 static const char *t_msync_invalidate(void);
 static const char *t_mman_values(void)
 {
@@ -623,6 +624,7 @@ const struct test mm_tests[] = {
     {"libc-edges", t_libc_edges},
     {"jit-clear-cache", t_jit_clear_cache},
     {"mremap-dontunmap-file", t_mremap_dontunmap_file},
+    {"mprotect-growsdown", t_mprotect_growsdown},
     {"truncate-sigbus", t_truncate_sigbus},
     {"msync-invalidate", t_msync_invalidate},
     {NULL, NULL},
@@ -849,5 +851,28 @@ static const char *t_mremap_dontunmap_file(void)
     CHECK(munmap(p, 2 * PAGE) == 0 && munmap(q, 2 * PAGE) == 0);
     CHECK(munmap(s, 2 * PAGE) == 0 && munmap(t, 2 * PAGE) == 0);
     CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* mprotect with PROT_GROWSDOWN: the change reaches down to the start of the
+ * grows-down mapping; on any other mapping EINVAL; PROT_GROWSUP EINVAL. */
+static const char *t_mprotect_growsdown(void)
+{
+    unsigned char *s = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+    unsigned char *a = anon(2 * PAGE, MAP_PRIVATE);
+    int st;
+    CHECK(s != MAP_FAILED && a != NULL);
+    s[0] = s[3 * PAGE] = 1;
+    CHECK(mprotect(s + 3 * PAGE, PAGE, PROT_READ | PROT_GROWSDOWN) == 0);
+    st = in_child(write_byte, s);                 /* the lowest page too */
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    st = in_child(write_byte, s + 2 * PAGE);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    CHECK(s[0] == 1 && s[3 * PAGE] == 1);
+    errno = 0;
+    CHECK(mprotect(a + PAGE, PAGE, PROT_READ | PROT_GROWSDOWN) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(mprotect(a, PAGE, PROT_READ | PROT_GROWSUP) == -1 && errno == EINVAL);
+    CHECK(munmap(s, 4 * PAGE) == 0 && munmap(a, 2 * PAGE) == 0);
     return NULL;
 }

@@ -403,6 +403,11 @@ impl UserSpace {
         end.is_some_and(|end| end <= USER_END) && self.grants().covered_by(virt, pages, owned)
     }
 
+    /// The grant at `virt`, if any.
+    pub fn describe_at(&self, virt: VirtAddr) -> Option<tessera_mm::GrantInfo> {
+        self.grants().grant_at(virt)
+    }
+
     /// The grants, as `/proc/pid/maps`-like lines.
     pub fn describe(&self) -> Vec<tessera_mm::GrantInfo> {
         self.grants().grants().collect()

@@ -195,16 +195,27 @@ pub fn funmap(addr: usize, len: usize) -> Result<usize> {
     fmap::send_releases(releases, true).map(|()| 0)
 }
 
-/// `mprotect(addr, len, prot)`: `prot` holds only Redox's PROT_* bits.
+/// `mprotect(addr, len, prot)`: `prot` holds Redox's PROT_* bits and
+/// optionally [`MAP_GROWSDOWN`], Linux's PROT_GROWSDOWN: the change reaches
+/// down to the start of the grows-down mapping `addr` is in (EINVAL if it is
+/// not one, ENOMEM if nothing is mapped at `addr`).
 pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize> {
-    if flags & !PROT_MASK.bits() != 0 {
+    if flags & !(PROT_MASK.bits() | MAP_GROWSDOWN) != 0 {
         return Err(Error::new(EINVAL));
     }
-    let flags = RedoxMapFlags::from_bits_retain(flags);
+    let down = flags & MAP_GROWSDOWN != 0;
+    let flags = RedoxMapFlags::from_bits_retain(flags & PROT_MASK.bits());
     with_space(|space| {
-        space
-            .run(|grants, frames, tlb| grants.mprotect(frames, user_addr(addr), len as u64, prot(flags), tlb))
-            .map_err(grant_errno)
+        let (mut start, mut len) = (user_addr(addr), len as u64);
+        if down {
+            let grant = space.describe_at(start).ok_or(Error::new(ENOMEM))?;
+            if !grant.grows_down {
+                return Err(Error::new(EINVAL));
+            }
+            len = len.checked_add(start.get() - grant.start.get()).ok_or(Error::new(ENOMEM))?;
+            start = grant.start;
+        }
+        space.run(|grants, frames, tlb| grants.mprotect(frames, start, len, prot(flags), tlb)).map_err(grant_errno)
     })
     .map(|()| 0)
 }
