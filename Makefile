@@ -20,6 +20,7 @@ include mk/config.mk
 include mk/deps.mk
 # Before kernel.mk: its initfs rules take the C programs (C_PROGRAMS).
 include mk/relibc.mk
+include mk/cookbook.mk
 include mk/kernel.mk
 include mk/disk.mk
 include mk/qemu.mk
