@@ -119,3 +119,23 @@ fn install(file: &Path, dir: &Path) -> KindResult<()> {
     std::fs::copy(file, dir.join(name)).map_err(|e| ErrorKind::io(file, e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_expand_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("src")).unwrap();
+        for f in ["src/b.c", "src/a.c", "src/a.h", "top.c"] {
+            std::fs::write(tmp.path().join(f), "").unwrap();
+        }
+        assert_eq!(expand(tmp.path(), "src/*.c").unwrap(), ["src/a.c", "src/b.c"]);
+        assert_eq!(expand(tmp.path(), "top.c").unwrap(), ["top.c"]);
+        assert_eq!(expand(tmp.path(), "*.c").unwrap(), ["top.c"]);
+        assert!(matches!(expand(tmp.path(), "none.c"), Err(ErrorKind::Invalid(_))));
+        assert!(matches!(expand(tmp.path(), "src/*.x"), Err(ErrorKind::Invalid(_))));
+        assert!(matches!(expand(tmp.path(), "src/*.*"), Err(ErrorKind::Invalid(_))));
+    }
+}

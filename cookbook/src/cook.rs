@@ -82,19 +82,14 @@ impl Config {
     /// Fetches and verifies every source `names` need.
     pub fn fetch(&self, names: &[String]) -> Result<Vec<(String, Outcome)>, Error> {
         let order = self.order(names)?;
-        for r in &order {
-            self.fetcher.fetch(r).map_err(|k| k.in_recipe(&r.name))?;
-        }
+        self.fetch_all(&order)?;
         Ok(order.into_iter().map(|r| (r.name, Outcome::Fetched)).collect())
     }
 
     /// Cooks `names` and their dependencies.
     pub fn cook(&self, names: &[String]) -> Result<Vec<(String, Outcome)>, Error> {
         let order = self.order(names)?;
-        let mut fetched = Vec::new();
-        for r in &order {
-            fetched.push(self.fetcher.fetch(r).map_err(|k| k.in_recipe(&r.name))?);
-        }
+        let fetched = self.fetch_all(&order)?;
         let mut stamps: std::collections::HashMap<String, String> = Default::default();
         let mut outcomes = Vec::new();
         for (recipe, fetched) in order.iter().zip(&fetched) {
@@ -117,6 +112,25 @@ impl Config {
             outcomes.push((recipe.name.clone(), outcome));
         }
         Ok(outcomes)
+    }
+
+    /// Every source of `order`, fetched and verified. Offline, every missing
+    /// one is named (not only the first).
+    fn fetch_all(&self, order: &[Recipe]) -> Result<Vec<Fetched>, Error> {
+        let mut fetched = Vec::new();
+        let mut missing = Vec::new();
+        for r in order {
+            match self.fetcher.fetch(r) {
+                Ok(f) => fetched.push(f),
+                Err(kind @ ErrorKind::Offline { .. }) => missing.push(kind.in_recipe(&r.name)),
+                Err(kind) => return Err(kind.in_recipe(&r.name)),
+            }
+        }
+        match missing.len() {
+            0 => Ok(fetched),
+            1 => Err(missing.remove(0)),
+            _ => Err(Error { recipe: String::new(), kind: ErrorKind::OfflineMissing(missing) }),
+        }
     }
 
     /// What a cook depends on, hashed.
@@ -156,6 +170,7 @@ impl Config {
             cmd.args(["-p1", "--forward", "--batch", "-d"]).arg(&dirs.source).arg("-i").arg(&path);
             run(cmd, &format!("patch {patch}"))?;
         }
+        wrap_config_subs(&dirs.source)?;
         for d in [&dirs.build, &dirs.stage, &dirs.sysroot] {
             std::fs::create_dir_all(d).map_err(|e| ErrorKind::io(d, e))?;
         }
@@ -171,7 +186,6 @@ impl Config {
             Template::None => Ok(()),
             Template::Cc => crate::cc::build(recipe, dirs, &env),
             Template::Configure => {
-                wrap_config_subs(&dirs.source)?;
                 self.run_script(recipe, dirs, &env, "build-script", &dirs.build, "cookbook_configure")
             }
             Template::Cmake => self.run_script(recipe, dirs, &env, "build-script", &dirs.build, "cookbook_cmake"),
@@ -333,4 +347,36 @@ exec sh \"$0.orig\" \"$@\"\n";
 fn set_executable(path: &Path) -> KindResult<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(|e| ErrorKind::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("--host=x86_64-unknown-tessera"), "--host=x86_64-unknown-tessera");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn wrapped_config_sub_accepts_tessera_and_defers_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("build-aux");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.sub"), "#!/bin/sh\necho \"original $1\"\n").unwrap();
+        wrap_config_subs(tmp.path()).unwrap();
+        wrap_config_subs(tmp.path()).unwrap(); // idempotent
+        let sub = |arg: &str| {
+            let out = Command::new("sh").arg(dir.join("config.sub")).arg(arg).output().unwrap();
+            assert!(out.status.success());
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        assert_eq!(sub("x86_64-unknown-tessera"), "x86_64-unknown-tessera");
+        assert_eq!(sub("aarch64-tessera"), "aarch64-unknown-tessera");
+        assert_eq!(sub("x86_64-pc-linux-gnu"), "original x86_64-pc-linux-gnu");
+        assert!(dir.join("config.sub.orig").is_file());
+    }
 }

@@ -218,7 +218,11 @@ impl PrivateApt {
         let apt = PrivateApt { root: root.to_path_buf(), line };
         if old.trim() != apt.line {
             std::fs::write(&list, format!("{}\n", apt.line)).map_err(|e| ErrorKind::io(&list, e))?;
-            apt.update()?;
+            if let Err(e) = apt.update() {
+                // The next run updates again.
+                let _ = std::fs::remove_file(&list);
+                return Err(e);
+            }
         }
         Ok(apt)
     }
@@ -236,7 +240,9 @@ impl PrivateApt {
         ]
     }
 
-    /// `apt-get <args>` in `cwd`; `Err` carries its stderr.
+    /// `apt-get <args>` in `cwd`; `Err` carries its stderr. Lines of a
+    /// download that failed (`Err:`, `Failed to fetch`) are failures too:
+    /// `apt-get update` exits 0 after them.
     fn run(&self, cwd: &Path, args: &[&str]) -> Result<(), String> {
         let mut cmd = Command::new("apt-get");
         cmd.current_dir(cwd).arg("-q");
@@ -244,10 +250,19 @@ impl PrivateApt {
             cmd.arg("-o").arg(o);
         }
         let out = cmd.args(args).output().map_err(|e| format!("apt-get: {e}"))?;
-        if out.status.success() {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let failed: Vec<&str> = stdout
+            .lines()
+            .chain(stderr.lines())
+            .filter(|l| l.starts_with("Err:") || l.contains("Failed to fetch") || l.starts_with("E:"))
+            .collect();
+        if out.status.success() && failed.is_empty() {
             Ok(())
+        } else if failed.is_empty() {
+            Err(format!("apt-get {}: {}", out.status, stderr.trim()))
         } else {
-            Err(format!("apt-get {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+            Err(format!("apt-get {}: {}", out.status, failed.join("; ")))
         }
     }
 
@@ -255,5 +270,31 @@ impl PrivateApt {
         eprintln!("cookbook: apt-get update (private: {})", self.line);
         self.run(&self.root, &["update"])
             .map_err(|detail| ErrorKind::Fetch { url: format!("apt-get update ({})", self.line), detail })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsc_checksums_are_read() {
+        let dsc = "Format: 3.0 (quilt)\nSource: zlib\nChecksums-Sha1:\n aaaa 1 x.tar.bz2\nChecksums-Sha256:\n \
+                   71FEB7 1239825 zlib_1.2.13.dfsg.orig.tar.bz2\n f66cf3 15700 zlib_1.2.13.dfsg-1.debian.tar.xz\n\
+                   Files:\n bbbb 1 x.tar.bz2\n";
+        assert_eq!(
+            dsc_files(dsc),
+            [
+                ("71feb7".to_string(), 1239825, "zlib_1.2.13.dfsg.orig.tar.bz2".to_string()),
+                ("f66cf3".to_string(), 15700, "zlib_1.2.13.dfsg-1.debian.tar.xz".to_string()),
+            ]
+        );
+        assert!(dsc_files("Source: x\n").is_empty());
+    }
+
+    #[test]
+    fn file_versions_drop_the_epoch() {
+        assert_eq!(file_version("1:1.2.13.dfsg-1"), "1.2.13.dfsg-1");
+        assert_eq!(file_version("5.4.6-3"), "5.4.6-3");
     }
 }

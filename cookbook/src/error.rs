@@ -31,6 +31,9 @@ pub enum ErrorKind {
     /// Downloading a source failed.
     #[error("fetch failed: {url}: {detail}")]
     Fetch { url: String, detail: String },
+    /// Offline mode, and several sources are not in the cache (one line each).
+    #[error("offline: {} sources are not in the cache; run without --offline to fetch them:\n  {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  "))]
+    OfflineMissing(Vec<Error>),
     /// A file's SHA-256 is not the pinned one.
     #[error("checksum mismatch: {file}: expected sha256 {expected}, got {actual}")]
     Checksum { file: PathBuf, expected: String, actual: String },

@@ -56,6 +56,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     let cache = cache.unwrap_or_else(|| build.join("cookbook-cache"));
     let toolchain = sysroot.unwrap_or_else(|| build.join(&arch).join("sysroot"));
+    // Scripts run in other directories, and apt reads relative paths as its own.
+    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+    let (recipes, build, cache, toolchain) = (abs(recipes), abs(build), abs(cache), abs(toolchain));
     let mut rest = rest.into_iter();
     let command = rest.next().ok_or("no command")?;
     let names: Vec<String> = rest.collect();

@@ -142,7 +142,7 @@ pub enum Origin {
     Pypi { name: String, version: String },
     /// A tarball at a URL (Redox's `tar =`).
     Tar { url: String },
-    /// The recipe's own `source/` directory.
+    /// The recipe's own `source/` directory (empty if there is none).
     Local,
 }
 
@@ -240,12 +240,6 @@ fn check_source(spec: SourceSpec, dir: &Path) -> KindResult<Source> {
             if spec.version.is_some() || spec.file.is_some() {
                 return Err(ErrorKind::Invalid("version / file without a crate, deb, npm, pypi or tar source".into()));
             }
-            if !dir.join("source").is_dir() {
-                return Err(ErrorKind::Invalid(format!(
-                    "no [source] and no {} directory",
-                    dir.join("source").display()
-                )));
-            }
             None
         }
         (_, None) => return Err(ErrorKind::Invalid("the source is not pinned: add sha256 = \"…\"".into())),
@@ -317,4 +311,124 @@ fn check_build(build: &BuildSpec) -> KindResult<()> {
         return Err(ErrorKind::Invalid("cmakeflags are for template = \"cmake\" (or custom)".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> KindResult<Recipe> {
+        Recipe::parse("t", Path::new("/nonexistent/t"), text)
+    }
+
+    fn invalid(text: &str) -> String {
+        match parse(text) {
+            Err(ErrorKind::Invalid(msg)) => msg,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    const SUM: &str = "3fa1e6b2fc525062aa88207dda52fed8e045373c809d362fe8a2bfbf7cf515a8";
+
+    #[test]
+    fn the_zlib_recipe_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+        let r = Recipe::load(&dir, "zlib").unwrap();
+        assert_eq!(r.source.origin, Origin::Deb { name: "zlib".into(), version: "1:1.2.13.dfsg-1".into() });
+        assert_eq!(r.source.sha256.as_deref(), Some(SUM));
+        assert_eq!(r.build.template, Template::Cc);
+        assert_eq!(r.build.library.as_deref(), Some("z"));
+        let programs: Vec<&str> = r.build.programs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(programs, ["example", "minigzip"]);
+    }
+
+    #[test]
+    fn every_source_kind_parses() {
+        let r = parse(&format!(
+            "[source]\ncrate = \"libz-sys\"\nversion = \"1.1.20\"\nsubdir = \"src/zlib\"\nsha256 = \"{}\"\n\
+             [build]\ntemplate = \"configure\"\nconfigureflags = [\"--x\"]\ndependencies = [\"a\"]\n\
+             [package]\ndependencies = [\"b\"]\n",
+            SUM.to_uppercase()
+        ))
+        .unwrap();
+        assert_eq!(r.source.origin, Origin::Crate { name: "libz-sys".into(), version: "1.1.20".into() });
+        assert_eq!(r.source.sha256.as_deref(), Some(SUM), "the pin is kept in lowercase");
+        assert_eq!(r.source.subdir.as_deref(), Some("src/zlib"));
+        assert_eq!(r.build.dependencies, ["a"]);
+        assert_eq!(r.package.dependencies, ["b"]);
+        let r = parse(&format!(
+            "[source]\nnpm = \"sqlite3\"\nversion = \"5.1.7\"\nfile = \"deps/x.tar.gz\"\nsha256 = \"{SUM}\"\n\
+             [build]\ntemplate = \"none\"\n"
+        ))
+        .unwrap();
+        assert_eq!(r.source.origin, Origin::Npm { name: "sqlite3".into(), version: "5.1.7".into() });
+        assert_eq!(r.source.file.as_deref(), Some("deps/x.tar.gz"));
+        let r = parse(&format!(
+            "[source]\npypi = \"p\"\nversion = \"1\"\nsha256 = \"{SUM}\"\n[build]\ntemplate = \"none\"\n"
+        ));
+        assert_eq!(r.unwrap().source.origin, Origin::Pypi { name: "p".into(), version: "1".into() });
+        let r = parse(&format!(
+            "[source]\ntar = \"https://h/x.tar.gz\"\nsha256 = \"{SUM}\"\n[build]\ntemplate = \"none\"\n"
+        ));
+        assert_eq!(r.unwrap().source.origin, Origin::Tar { url: "https://h/x.tar.gz".into() });
+        let r = parse("[build]\ntemplate = \"custom\"\nscript = \"true\"\n").unwrap();
+        assert_eq!(r.source.origin, Origin::Local);
+    }
+
+    #[test]
+    fn bad_recipes_are_refused() {
+        let none = "[build]\ntemplate = \"none\"\n";
+        assert!(invalid(&format!("[source]\ncrate = \"z\"\nversion = \"1\"\n{none}")).contains("not pinned"));
+        assert!(invalid(&format!("[source]\ncrate = \"z\"\nsha256 = \"{SUM}\"\n{none}")).contains("needs a version"));
+        assert!(
+            invalid(&format!("[source]\ncrate = \"z\"\nversion = \"1\"\nsha256 = \"abc\"\n{none}")).contains("64 hex")
+        );
+        assert!(
+            invalid(&format!("[source]\ncrate = \"z\"\nnpm = \"y\"\nversion = \"1\"\nsha256 = \"{SUM}\"\n{none}"))
+                .contains("more than one")
+        );
+        assert!(invalid(&format!("[source]\ngit = \"https://x/y.git\"\n{none}")).contains("git sources"));
+        assert!(invalid(&format!("[source]\ntar = \"u\"\nblake3 = \"x\"\n{none}")).contains("blake3"));
+        assert!(
+            invalid(&format!(
+                "[source]\ncrate = \"z\"\nversion = \"1\"\nsubdir = \"../x\"\nsha256 = \"{SUM}\"\n{none}"
+            ))
+            .contains("relative path")
+        );
+        assert!(invalid(&format!("[source]\nsha256 = \"{SUM}\"\n{none}")).contains("without a source"));
+        assert!(invalid("[build]\ntemplate = \"custom\"\n").contains("needs a script"));
+        assert!(invalid("[build]\ntemplate = \"configure\"\nscript = \"x\"\n").contains("script is for"));
+        assert!(invalid("[build]\ntemplate = \"cc\"\n").contains("library or programs"));
+        assert!(invalid("[build]\ntemplate = \"cc\"\nlibrary = \"z\"\n").contains("go together"));
+        assert!(invalid("[build]\ntemplate = \"none\"\nsources = [\"a.c\"]\n").contains("for template = \"cc\""));
+        assert!(
+            invalid("[build]\ntemplate = \"cc\"\nprograms = [{ name = \"a/b\", sources = [\"x.c\"] }]\n")
+                .contains("plain name")
+        );
+        assert!(invalid("[build]\ntemplate = \"cmake\"\nconfigureflags = [\"x\"]\n").contains("configureflags"));
+        assert!(
+            invalid(&format!("[source]\ndeb = \"z\"\nversion = \"1\"\nfile = \"f\"\nsha256 = \"{SUM}\"\n{none}"))
+                .contains("deb")
+        );
+    }
+
+    #[test]
+    fn schema_errors_come_from_serde() {
+        for text in [
+            "[build]\ntemplate = \"meson\"\n",
+            "[build]\ntemplate = \"none\"\ntypo = 1\n",
+            "[source]\ncrate = 5\n[build]\ntemplate = \"none\"\n",
+            "[build]\n",
+            "not toml",
+        ] {
+            assert!(matches!(parse(text), Err(ErrorKind::Parse(_))), "{text:?} should be a parse error");
+        }
+    }
+
+    #[test]
+    fn bad_recipe_names_are_refused() {
+        for name in ["", "../x", "a/b", ".hidden"] {
+            assert!(matches!(Recipe::load(Path::new("."), name), Err(ErrorKind::Invalid(_))), "{name:?}");
+        }
+    }
 }

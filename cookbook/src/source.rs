@@ -111,7 +111,7 @@ fn cached_download(
         verify(cached, sha256).map_err(|e| match e {
             ErrorKind::Checksum { file, expected, actual } => ErrorKind::Checksum {
                 file,
-                expected: format!("{expected} (pinned; delete the cached file if it is damaged)"),
+                expected: format!("{expected} (the pin; if it is right, delete the cached file to fetch it again)"),
                 actual,
             },
             e => e,
@@ -129,6 +129,31 @@ fn cached_download(
     }
     std::fs::rename(&fresh, cached).map_err(|e| ErrorKind::io(cached, e))?;
     Ok(cached.to_path_buf())
+}
+
+/// `rel` resolved against `base` (absolute URLs and `/`-rooted paths as
+/// usual, `..` removing one directory).
+pub fn join_url(base: &str, rel: &str) -> String {
+    if rel.contains("://") {
+        return rel.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if let Some(abs) = rel.strip_prefix('/') {
+        return format!("{scheme}://{host}/{abs}");
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop(); // the file name of the base
+    for seg in rel.split('/') {
+        match seg {
+            ".." => {
+                parts.pop();
+            }
+            "." | "" => {}
+            s => parts.push(s),
+        }
+    }
+    format!("{scheme}://{host}/{}", parts.join("/"))
 }
 
 /// The base URL of the crates' downloads (`COOKBOOK_CRATES_URL` overrides).
@@ -191,23 +216,40 @@ impl Fetcher {
         if self.offline {
             return Err(ErrorKind::Offline { what, path: dir });
         }
-        let json_url = format!("{}/{name}/{version}/json", pypi_url());
-        let json_path = self.cache.join("pypi").join(format!("{name}-{version}.json"));
-        download(&json_url, &json_path)?;
-        let text = std::fs::read_to_string(&json_path).map_err(|e| ErrorKind::io(&json_path, e))?;
-        let _ = std::fs::remove_file(&json_path);
-        let bad = |detail: &str| ErrorKind::Fetch { url: json_url.clone(), detail: detail.to_string() };
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
-        let sdist = json["urls"]
-            .as_array()
-            .and_then(|urls| urls.iter().find(|u| u["packagetype"] == "sdist"))
-            .ok_or_else(|| bad("the release has no sdist"))?;
-        let (Some(url), Some(filename)) = (sdist["url"].as_str(), sdist["filename"].as_str()) else {
-            return Err(bad("the sdist entry has no url or filename"));
-        };
-        if filename.contains('/') {
-            return Err(bad("the sdist file name contains '/'"));
+        // The project's JSON lists every release's files (`releases`); a
+        // release's own JSON (`urls`) is the fallback. Mirrors may give
+        // relative URLs, resolved against the JSON's.
+        let project_url = format!("{}/{name}/json", pypi_url());
+        let release_url = format!("{}/{name}/{version}/json", pypi_url());
+        let mut found = None;
+        for (json_url, key) in [(&project_url, "releases"), (&release_url, "urls")] {
+            let json_path = self.cache.join("pypi").join(format!("{name}-{version}.json"));
+            if download(json_url, &json_path).is_err() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&json_path).map_err(|e| ErrorKind::io(&json_path, e))?;
+            let _ = std::fs::remove_file(&json_path);
+            let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+            let files = if key == "releases" { &json["releases"][version] } else { &json["urls"] };
+            let sdist = files.as_array().and_then(|f| f.iter().find(|u| u["packagetype"] == "sdist"));
+            if let Some(sdist) = sdist
+                && let (Some(url), Some(filename)) = (sdist["url"].as_str(), sdist["filename"].as_str())
+            {
+                found = Some((join_url(json_url, url), filename.to_string()));
+                break;
+            }
         }
+        let Some((url, filename)) = found else {
+            return Err(ErrorKind::Fetch {
+                url: project_url,
+                detail: format!("no sdist of version {version} found (nor at {release_url})"),
+            });
+        };
+        if filename.contains('/') || filename.starts_with('.') {
+            return Err(ErrorKind::Fetch { url, detail: format!("sdist file name {filename:?}") });
+        }
+        let url = &url;
+        let filename = &filename;
         cached_download(self, &what, url, &dir.join(filename), sha)
     }
 
@@ -222,7 +264,8 @@ impl Fetcher {
         match fetched {
             Fetched::Archive(archive) => untar(archive, &tmp)?,
             Fetched::Dsc(dsc) => deb::unpack(dsc, &tmp)?,
-            Fetched::Local(dir) => copy_tree(dir, &tmp)?,
+            Fetched::Local(dir) if dir.is_dir() => copy_tree(dir, &tmp)?,
+            Fetched::Local(_) => std::fs::create_dir_all(&tmp).map_err(|e| ErrorKind::io(&tmp, e))?,
         }
         let mut root = tmp.clone();
         if let Some(file) = &src.file {
@@ -319,5 +362,30 @@ pub fn copy_tree(from: &Path, to: &Path) -> KindResult<()> {
         Ok(())
     } else {
         Err(ErrorKind::Tool { tool: "cp".into(), detail: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_of_known_input() {
+        assert_eq!(sha256_bytes(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn relative_urls_resolve() {
+        let base = "https://pypi.org/pypi/zlib-ng/json";
+        assert_eq!(join_url(base, "../../packages/a/b.tar.gz"), "https://pypi.org/packages/a/b.tar.gz");
+        assert_eq!(join_url(base, "/x/y"), "https://pypi.org/x/y");
+        assert_eq!(join_url(base, "https://files.example/z"), "https://files.example/z");
+    }
+
+    #[test]
+    fn archives_are_recognised() {
+        assert!(is_archive("deps/sqlite-autoconf-3440200.tar.gz"));
+        assert!(is_archive("x.crate"));
+        assert!(!is_archive("shell.c"));
     }
 }
