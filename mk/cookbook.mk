@@ -15,7 +15,8 @@
 .PHONY: cook cook-fetch cookbook-tool
 
 RECIPE ?= $(recipe)
-COOKBOOK_FLAGS = --arch $(ARCH) $(if $(filter yes 1,$(offline)),--offline)
+COOKBOOK_OFFLINE = $(if $(filter yes 1,$(offline)),--offline)
+COOKBOOK_FLAGS = --arch $(ARCH) $(COOKBOOK_OFFLINE)
 COOKBOOK_TOOLS := ar ranlib pkg-config
 
 cookbook-tool: | deps
@@ -46,3 +47,24 @@ endef
 $(foreach a,$(ARCHES),$(eval $(call cookbook_sysroot_rules,$(a))))
 
 sysroot: $(sysroot-$(ARCH)-cookbook)
+
+# ---- recipes whose programs go into the initfs ------------------------------
+# zlib's own test program (`example`: compress, gz files, inflate/deflate
+# round trips, dictionaries) runs in the guest suite as zlib-example. Its
+# first build fetches zlib's source (Debian's, into build/cookbook-cache);
+# offline=yes uses only the cache and says what is missing.
+COOKBOOK_PROGRAMS := zlib-example
+COOKBOOK_PROGRAM.zlib-example := zlib usr/bin/example
+C_PROGRAMS += $(COOKBOOK_PROGRAMS)
+C_GUEST_TESTS += zlib-example
+
+# $(call cookbook_program_rules,ARCH,PROGRAM): an explicit rule, so that it
+# wins over mk/relibc.mk's c-bin pattern rule.
+define cookbook_program_rules
+$(BUILD)/$(1)/c-bin/$(2): $(BUILD)/$(1)/sysroot/lib/libc.a $(BUILD)/$(1)/sysroot/bin/$(1)-unknown-tessera-cc \
+		$$(sysroot-$(1)-cookbook) cookbook-tool
+	$(TARGET_DIR)/debug/cookbook --arch $(1) $(COOKBOOK_OFFLINE) cook $(word 1,$(COOKBOOK_PROGRAM.$(2)))
+	@mkdir -p $$(dir $$@)
+	@cp $(BUILD)/$(1)/cookbook/$(word 1,$(COOKBOOK_PROGRAM.$(2)))/stage/$(word 2,$(COOKBOOK_PROGRAM.$(2))) $$@
+endef
+$(foreach a,$(ARCHES),$(foreach p,$(COOKBOOK_PROGRAMS),$(eval $(call cookbook_program_rules,$(a),$(p)))))
