@@ -102,7 +102,8 @@ pub fn fetch(fetcher: &Fetcher, name: &str, version: &str, pin: &str) -> KindRes
         return Err(ErrorKind::Offline { what: format!("deb {name} {version}"), path: dsc });
     }
     let apt = PrivateApt::new(&fetcher.cache.join("apt"))?;
-    let tmp = dir.with_extension("download");
+    // Unique per process: two cooks (one per arch) may fetch at once.
+    let tmp = PathBuf::from(format!("{}.download-{}", dir.display(), std::process::id()));
     remove_all(&tmp)?;
     std::fs::create_dir_all(&tmp).map_err(|e| ErrorKind::io(&tmp, e))?;
     let spec = format!("{name}={version}");
@@ -129,6 +130,7 @@ pub fn fetch(fetcher: &Fetcher, name: &str, version: &str, pin: &str) -> KindRes
     }
     remove_all(&dir)?;
     std::fs::rename(&tmp, &dir).map_err(|e| ErrorKind::io(&dir, e))?;
+    check_dir(&dsc, pin)?;
     Ok(dsc)
 }
 

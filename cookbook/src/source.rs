@@ -83,7 +83,7 @@ pub fn verify(path: &Path, expected: &str) -> KindResult<()> {
 pub fn download(url: &str, dest: &Path) -> KindResult<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| ErrorKind::io(dir, e))?;
-    let part = dest.with_extension("part");
+    let part = PathBuf::from(format!("{}.part", dest.display()));
     eprintln!("cookbook: fetching {url}");
     let out = Command::new("curl")
         .args(["-fsSL", "--retry", "2", "--connect-timeout", "30", "-o"])
@@ -121,7 +121,8 @@ fn cached_download(
     if offline {
         return Err(ErrorKind::Offline { what: what.to_string(), path: cached.to_path_buf() });
     }
-    let fresh = cached.with_extension("new");
+    // Unique per process: two cooks (one per arch) may fetch at once.
+    let fresh = PathBuf::from(format!("{}.new-{}", cached.display(), std::process::id()));
     download(url, &fresh)?;
     if let Err(e) = verify(&fresh, sha256) {
         let _ = std::fs::remove_file(&fresh);
@@ -205,7 +206,12 @@ impl Fetcher {
         if let Ok(entries) = std::fs::read_dir(&dir) {
             let mut files: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && !p.extension().is_some_and(|x| x == "part" || x == "new"))
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.ends_with(".part") && !n.contains(".new-"))
+                })
                 .collect();
             files.sort();
             if let [file] = files.as_slice() {
@@ -223,7 +229,7 @@ impl Fetcher {
         let release_url = format!("{}/{name}/{version}/json", pypi_url());
         let mut found = None;
         for (json_url, key) in [(&project_url, "releases"), (&release_url, "urls")] {
-            let json_path = self.cache.join("pypi").join(format!("{name}-{version}.json"));
+            let json_path = self.cache.join("pypi").join(format!("{name}-{version}.json.{}", std::process::id()));
             if download(json_url, &json_path).is_err() {
                 continue;
             }
