@@ -45,6 +45,7 @@
 //! | [`Opcode::MmapPrep`] | id, offset, size, `MapFlags` bits (`PROT_*` included) | — | a non-zero, page-aligned address in the daemon's own address space holding the file page at `offset` |
 //! | [`Opcode::Munmap`] | id, offset, size, [`MunmapFlags`] bits | — | 0; sent [`SqeFlags::ONEWAY`] (no response) when a process's mappings go at its exit |
 //! | [`Opcode::Msync`] | id, offset, size, `MS_*` flags (`ASYNC` 1, `INVALIDATE` 2, `SYNC` 4) | — | 0 |
+//! | [`Opcode::Call`] with `args[3]` = [`CALL_PUNCH_HOLE`] | id, offset, len, 1 | — | 0: bytes `[offset, offset + len)` of the file read as zeroes afterwards, its size unchanged (Linux's `fallocate(PUNCH_HOLE \| KEEP_SIZE)`); pages lent from there are taken back first; EOPNOTSUPP if the scheme cannot |
 //!
 //! The last three are the fmap protocol: the kernel asks `MmapPrep` when a
 //! process maps a file and borrows the frames at the returned address from
@@ -137,6 +138,11 @@ pub fn split_request(bytes: &[u8]) -> Option<(Sqe, &[u8])> {
     sqe.copy_from_slice(head);
     Some((sqe, payload))
 }
+
+/// `args[3]` of an [`Opcode::Call`] that punches a hole in a file (Tessera's
+/// only `Call`; see the module docs' table). `madvise(MADV_REMOVE)` of a
+/// shared file mapping sends it.
+pub const CALL_PUNCH_HOLE: u64 = 1;
 
 /// `Cqe::flags` of a daemon's take-back message (see the module docs).
 pub const CQE_TAKE_BACK: u8 = 7;
