@@ -25,8 +25,10 @@
 //!   the window alive until then.
 //!
 //! Pages come in when MmapPrep asks for them (read from the disk then, as
-//! the kernel fetches a lent page by faulting it in this space as a write)
-//! and when a mapped file grows (zero). The window goes, with all its
+//! the kernel fetches a lent page by faulting it in this space as a write;
+//! a page that reads all zero is opened but not written, so a hole costs
+//! no memory until a client touches it) and when a mapped file grows
+//! (zero). The window goes, with all its
 //! pages, when the file's last pin goes and nothing is dirty. The cache
 //! never takes a lent page back (that needs the kernel's invalidation
 //! path): until then it does not evict.
@@ -96,10 +98,14 @@ impl<P: Pages> Cache<P> {
         });
     }
 
-    /// Makes the pages `first..end` of file `node` resident (the window is
-    /// made if needed), each read with `load(page, bytes)`; pins `pins`.
-    /// Returns the window's base. ENOSPC no memory or address space; a
-    /// load's error (nothing pinned then, pages loaded stay).
+    /// Makes the pages `pages` of file `node` resident (the window is made
+    /// if needed) and pins `pins`; returns the window's base. Each run of
+    /// pages not resident yet is opened at once (one memory call), then
+    /// read with `load(offset, bytes)` [`LOAD_PAGES`] at a time; a page
+    /// that reads all zero is not written, so a hole costs no memory until
+    /// a client touches it. Errors: ENOSPC no memory or address space; a
+    /// load's error (nothing pinned then; the pages of that run not read
+    /// yet are closed again).
     pub fn lend(
         &mut self,
         node: u32,
@@ -111,29 +117,10 @@ impl<P: Pages> Cache<P> {
             let base = self.pages.reserve(WINDOW_BYTES as usize)?;
             self.windows.insert(node, Window { base, resident: BTreeSet::new(), dirty: BTreeSet::new(), pins: 0 });
         }
-        let mut bytes = vec![0u8; PAGE_BYTES];
-        let mut result = Ok(());
-        if let Some(window) = self.windows.get_mut(&node) {
-            for page in pages {
-                if window.resident.contains(&page) {
-                    continue;
-                }
-                bytes.fill(0);
-                if let Err(e) = load(page, &mut bytes) {
-                    result = Err(e);
-                    break;
-                }
-                if let Err(e) = self.pages.open_up(window.address(page), PAGE_BYTES) {
-                    result = Err(e);
-                    break;
-                }
-                self.pages.write(window.address(page), &bytes);
-                window.resident.insert(page);
-            }
-            if result.is_ok() {
-                window.pins += pins;
-            }
-        }
+        let result = match self.windows.get_mut(&node) {
+            Some(window) => fill(&mut self.pages, window, pages, &mut load).map(|()| window.pins += pins),
+            None => Ok(()),
+        };
         self.release_if_unused(node);
         result?;
         self.windows.get(&node).map(|w| w.base).ok_or(tessera_runtime::Error::new(tessera_runtime::abi::error::EIO))
@@ -241,6 +228,46 @@ impl<P: Pages> Cache<P> {
     pub fn stats(&self) -> impl Iterator<Item = (u32, u64, usize)> + '_ {
         self.windows.iter().map(|(&node, w)| (node, w.pins, w.dirty.len()))
     }
+}
+
+/// Pages read from the disk at a time when filling (one RedoxFS record).
+const LOAD_PAGES: u64 = 32;
+
+/// Makes `pages` of `window` resident, read with `load` (see
+/// [`Cache::lend`]).
+fn fill<P: Pages>(
+    memory: &mut P,
+    window: &mut Window,
+    pages: core::ops::Range<u64>,
+    load: &mut impl FnMut(u64, &mut [u8]) -> Result<()>,
+) -> Result<()> {
+    let mut bytes = vec![0u8; (LOAD_PAGES * PAGE) as usize];
+    let mut page = pages.start;
+    while page < pages.end {
+        if window.resident.contains(&page) {
+            page += 1;
+            continue;
+        }
+        let run_end = window.resident.range(page..pages.end).next().copied().unwrap_or(pages.end);
+        memory.open_up(window.address(page), ((run_end - page) * PAGE) as usize)?;
+        while page < run_end {
+            let n = (run_end - page).min(LOAD_PAGES);
+            let chunk = &mut bytes[..(n * PAGE) as usize];
+            chunk.fill(0);
+            if let Err(e) = load(page * PAGE, chunk) {
+                let _ = memory.close_down(window.address(page), ((run_end - page) * PAGE) as usize);
+                return Err(e);
+            }
+            for (i, data) in chunk.chunks(PAGE_BYTES).enumerate() {
+                if data.iter().any(|&b| b != 0) {
+                    memory.write(window.address(page + i as u64), data);
+                }
+            }
+            window.resident.extend(page..page + n);
+            page += n;
+        }
+    }
+    Ok(())
 }
 
 /// Calls `f(page, offset in page, offset in buffer, length)` for each

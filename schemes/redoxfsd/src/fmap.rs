@@ -11,7 +11,8 @@
 //!
 //! Write-back (`Munmap` with `NEEDS_SYNC`, `Msync`, `fsync`) writes the
 //! range's resident pages (and any left dirty) into the RedoxFS file, in
-//! one transaction; `MS_SYNC` and `fsync` then flush the device. If that
+//! one transaction, skipping the pages that read the same on the disk (the
+//! daemon cannot tell which pages a client stored to); `MS_SYNC` and `fsync` then flush the device. If that
 //! fails the answer is EIO and the pages stay dirty (written again by the
 //! next msync, munmap or fsync); Munmap's pins are given back all the same
 //! (the kernel has unmapped the range).
@@ -41,6 +42,23 @@ const PAGE: u64 = PAGE_BYTES as u64;
 /// Pages covering `size_bytes`.
 fn pages_for(size_bytes: usize) -> u64 {
     size_bytes.div_ceil(PAGE_BYTES) as u64
+}
+
+/// The byte ranges, in whole pages, where `cached` differs from `on_disk`
+/// (same length), neighbours merged.
+fn differing(cached: &[u8], on_disk: &[u8]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (i, (a, b)) in cached.chunks(PAGE_BYTES).zip(on_disk.chunks(PAGE_BYTES)).enumerate() {
+        if a == b {
+            continue;
+        }
+        let (start, end) = (i * PAGE_BYTES, i * PAGE_BYTES + a.len());
+        match out.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => out.push((start, end)),
+        }
+    }
+    out
 }
 
 /// The pages of `[offset, offset + size)`.
@@ -75,8 +93,8 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
         let inside = asked.start..asked.end.min(pages_to(file_size));
         let pins = pages_for(size);
         let Self { fs, cache, .. } = self;
-        let base = cache.lend(node, inside, pins, |page, bytes| {
-            fs.tx(|tx| tx.read_node(TreePtr::new(node), page * PAGE, bytes, 0, 0)).map(drop).map_err(crate::fs::errno)
+        let base = cache.lend(node, inside, pins, |offset, bytes| {
+            fs.tx(|tx| tx.read_node(TreePtr::new(node), offset, bytes, 0, 0)).map(drop).map_err(crate::fs::errno)
         })?;
         if let Some(handle) = self.handles.get_mut(&id) {
             handle.pins += pins;
@@ -129,8 +147,17 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
         }
         let now = (self.clock)();
         let result = self.tx(|tx| {
+            let ptr = TreePtr::new(node);
+            let mut on_disk = Vec::new();
             for (offset, data) in &runs {
-                tx.write_node(TreePtr::new(node), *offset, data, now.0, now.1)?;
+                // Only the pages that differ from the disk are written: a
+                // mapping's untouched pages cost a read, not a new record.
+                on_disk.clear();
+                on_disk.resize(data.len(), 0);
+                tx.read_node(ptr, *offset, &mut on_disk, 0, 0)?;
+                for (start, end) in differing(data, &on_disk) {
+                    tx.write_node(ptr, offset + start as u64, &data[start..end], now.0, now.1)?;
+                }
             }
             Ok(())
         });

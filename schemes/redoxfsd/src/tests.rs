@@ -69,16 +69,26 @@ impl Pages for FakePages {
     }
     fn read(&self, addr: usize, out: &mut [u8]) {
         self.check_open(addr, out.len());
-        for (i, byte) in out.iter_mut().enumerate() {
-            let page = (addr + i) / PAGE_BYTES * PAGE_BYTES;
-            *byte = self.data.get(&page).map_or(0, |p| p[addr + i - page]);
+        let mut at = 0;
+        while at < out.len() {
+            let page = (addr + at) / PAGE_BYTES * PAGE_BYTES;
+            let (from, n) = (addr + at - page, (PAGE_BYTES - (addr + at - page)).min(out.len() - at));
+            match self.data.get(&page) {
+                Some(bytes) => out[at..at + n].copy_from_slice(&bytes[from..from + n]),
+                None => out[at..at + n].fill(0),
+            }
+            at += n;
         }
     }
     fn write(&mut self, addr: usize, bytes: &[u8]) {
         self.check_open(addr, bytes.len());
-        for (i, &byte) in bytes.iter().enumerate() {
-            let page = (addr + i) / PAGE_BYTES * PAGE_BYTES;
-            self.data.entry(page).or_insert_with(|| vec![0; PAGE_BYTES])[addr + i - page] = byte;
+        let mut at = 0;
+        while at < bytes.len() {
+            let page = (addr + at) / PAGE_BYTES * PAGE_BYTES;
+            let (to, n) = (addr + at - page, (PAGE_BYTES - (addr + at - page)).min(bytes.len() - at));
+            self.data.entry(page).or_insert_with(|| vec![0; PAGE_BYTES])[to..to + n]
+                .copy_from_slice(&bytes[at..at + n]);
+            at += n;
         }
     }
 }
@@ -372,4 +382,30 @@ fn a_failed_write_back_is_eio_and_stays_dirty() {
     let mut fs = remount(fs);
     let f = open(&mut fs, "/e", O_RDONLY).unwrap();
     assert_eq!(&read_all(&mut fs, f)[..5], b"DIRTY");
+}
+
+#[test]
+fn holes_cost_no_memory_when_lent() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/sparse", O_CREAT | O_RDWR).unwrap();
+    // 64 MiB on a 16 MiB disk: RedoxFS keeps the holes sparse.
+    fs.ftruncate(f, 64 << 20).unwrap();
+    fs.write(f, b"one", 40 * PAGE).unwrap();
+    fs.write(f, b"two", (64 << 20) - 3).unwrap();
+    // A first mapping of one page, then all of it: only the rest is read.
+    let one = fs.mmap_prep(f, 40 * PAGE, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    let all = fs.mmap_prep(f, 0, 64 << 20, SHARED_RW, &CTX).unwrap();
+    assert_eq!(one, all + 40 * PAGE_BYTES);
+    assert_eq!(fs.cache.pages.open.len(), (64 << 20) / PAGE_BYTES, "every page of the file is there");
+    assert_eq!(fs.cache.pages.data.len(), 2, "only the two pages with data hold memory");
+    let mut got = [0u8; 3];
+    fs.cache.pages.read(all + (64 << 20) - 3, &mut got);
+    assert_eq!(&got, b"two");
+    assert_eq!(pins_total(&mut fs), 1 + (64 << 20) / PAGE);
+    fs.munmap(f, 40 * PAGE, PAGE_BYTES, 0, &CTX).unwrap();
+    // Nothing differs from the disk: the write-back writes nothing (so it
+    // passes even with the device failing writes).
+    fs.fs.disk.fail_writes = true;
+    assert_eq!(fs.munmap(f, 0, 64 << 20, NEEDS_SYNC, &CTX), Ok(()));
+    assert!(fs.cache.pages.reserved.is_empty());
 }
