@@ -9,17 +9,23 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use redox_syscall_07::error::Error as DiskError;
 use redoxfs::{DirEntry, TreePtr};
 use tessera_ramfs::{PAGE_BYTES, Pages};
 use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::dirent::{DirEntry as Dirent, DirentBuf, DirentKind, HEADER_BYTES};
-use tessera_runtime::abi::error::{EBADF, EINVAL, EISDIR, ENOTDIR};
+use tessera_runtime::abi::error::{EBADF, EFBIG, EINVAL, EISDIR, ENOTDIR};
 use tessera_runtime::abi::flag::{MODE_DIR, MODE_FILE, O_APPEND};
 use tessera_runtime::{Error, Result};
 
 use crate::disk::Device;
 use crate::fs::{Redoxfsd, Target, walk};
 
+/// The largest file, in bytes (4 GiB, ramfs's and the cache window's): a
+/// write reaching past it is cut short there, one starting at or past it
+/// is EFBIG, as is a longer ftruncate. redoxfs walks a file's records one
+/// by one when it shrinks, so a bound keeps every call short.
+pub const MAX_FILE_BYTES: u64 = crate::cache::WINDOW_BYTES;
 /// Bytes `st_blocks` counts in.
 const STAT_BLOCK_BYTES: u64 = 512;
 /// The listing's cookie of the first entry after `.` and `..`.
@@ -44,6 +50,9 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
             }
             Target::Ctl | Target::ControlDir => return Err(Error::new(EBADF)),
         };
+        if offset >= MAX_FILE_BYTES {
+            return Ok(0);
+        }
         let n = self.tx(|tx| tx.read_node(TreePtr::new(node), offset, buf, 0, 0))?;
         self.cache.overlay(node, offset, &mut buf[..n]);
         Ok(n)
@@ -68,12 +77,16 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
             return Ok(0);
         }
         let now = (self.clock)();
-        let (offset, old_size) = self.tx(|tx| {
+        let (offset, old_size, buf) = self.tx(|tx| {
             let ptr = TreePtr::<redoxfs::Node>::new(node);
             let size = tx.read_tree(ptr)?.data().size();
             let offset = if append { size } else { offset };
+            if offset >= MAX_FILE_BYTES {
+                return Err(DiskError::new(EFBIG));
+            }
+            let buf = &buf[..(MAX_FILE_BYTES - offset).min(buf.len() as u64) as usize];
             tx.write_node(ptr, offset, buf, now.0, now.1)?;
-            Ok((offset, size))
+            Ok((offset, size, buf))
         })?;
         let end = offset + buf.len() as u64;
         if end > old_size {
@@ -139,6 +152,9 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
             return Err(Error::new(EISDIR));
         }
         let Target::Node(node) = handle.target else { return Err(Error::new(EINVAL)) };
+        if len > MAX_FILE_BYTES {
+            return Err(Error::new(EFBIG));
+        }
         let now = (self.clock)();
         let old = self.tx(|tx| {
             let ptr = TreePtr::<redoxfs::Node>::new(node);

@@ -216,6 +216,17 @@ fn files_directories_and_errnos() {
     fs.close(h);
     assert_eq!(open(&mut fs, "/a.txt", O_RDONLY), Err(Error::new(ENOENT)));
 
+    // The size limit.
+    let big = open(&mut fs, "/big", O_CREAT | O_RDWR).unwrap();
+    assert_eq!(fs.write(big, b"x", crate::io::MAX_FILE_BYTES), Err(Error::new(EFBIG)));
+    assert_eq!(fs.write(big, b"abcd", crate::io::MAX_FILE_BYTES - 2), Ok(2), "cut short at the limit");
+    assert_eq!(size(&mut fs, big), crate::io::MAX_FILE_BYTES);
+    assert_eq!(fs.read(big, &mut [0; 4], u64::MAX - 1), Ok(0));
+    assert_eq!(fs.ftruncate(big, crate::io::MAX_FILE_BYTES + 1), Err(Error::new(EFBIG)));
+    assert_eq!(fs.ftruncate(big, 0), Ok(()));
+    fs.close(big);
+    assert_eq!(fs.unlinkat("/big", 0, &CTX), Ok(()));
+
     // The control directory cannot be used as a place for files.
     assert_eq!(open(&mut fs, "/.redoxfsd/x", O_CREAT | O_RDWR), Err(Error::new(ENOENT)));
     assert_eq!(open(&mut fs, "/.redoxfsd/pins", O_RDWR), Err(Error::new(EACCES)));
