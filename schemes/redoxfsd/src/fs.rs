@@ -18,9 +18,7 @@ use redoxfs::{FileSystem, Node, Transaction, TreeData, TreePtr};
 use tessera_ramfs::Pages;
 use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::error::{EACCES, EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
-use tessera_runtime::abi::flag::{
-    AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
-};
+use tessera_runtime::abi::flag::{AT_REMOVEDIR, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY};
 use tessera_runtime::scheme::{CallerCtx, Opened, Scheme};
 use tessera_runtime::{Error, Result};
 
@@ -55,21 +53,22 @@ pub(crate) struct Handle {
     pub dir: bool,
     /// The path it was opened (or last renamed) by: frename's source.
     pub path: Resolved,
+    /// Cache pages lent through this handle and not given back yet.
+    pub pins: u64,
     /// The open's access mode and status flags.
     pub flags: usize,
     /// `/.redoxfsd/pins`: the text made when it was opened.
     pub text: Vec<u8>,
-    /// Cache pages lent through this handle and not given back yet.
-    pub pins: u64,
 }
 
+/// Redox's access modes are two bits: `O_RDWR` is `O_RDONLY | O_WRONLY`.
 impl Handle {
     pub fn readable(&self) -> bool {
-        matches!(self.flags & O_ACCMODE, O_RDONLY | O_RDWR)
+        self.flags & O_RDONLY != 0
     }
 
     pub fn writable(&self) -> bool {
-        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+        self.flags & O_WRONLY != 0
     }
 }
 
@@ -340,44 +339,45 @@ pub(crate) fn walk<D: Device>(
     Ok(at)
 }
 
+/// The requests, by kind: path calls, calls on open files, fmap.
 impl<D: Device, P: Pages> Scheme for Redoxfsd<D, P> {
     fn open(&mut self, path: &str, flags: usize, _ctx: &CallerCtx) -> Result<Opened> {
         self.open_path(path, flags)
     }
-    fn read(&mut self, id: usize, buf: &mut [u8], offset: u64) -> Result<usize> {
-        self.read_at(id, buf, offset)
-    }
-    fn write(&mut self, id: usize, buf: &[u8], offset: u64) -> Result<usize> {
-        self.write_at(id, buf, offset)
-    }
-    fn fstat(&mut self, id: usize, stat: &mut Stat) -> Result<()> {
-        self.stat(id, stat)
-    }
-    fn fsync(&mut self, id: usize) -> Result<()> {
-        self.sync(id)
-    }
-    fn ftruncate(&mut self, id: usize, len: u64) -> Result<()> {
-        self.truncate(id, len)
-    }
     fn unlinkat(&mut self, path: &str, flags: usize, _ctx: &CallerCtx) -> Result<()> {
         self.unlink_path(path, flags)
-    }
-    fn getdents(&mut self, id: usize, buf: &mut [u8], opaque: u64) -> Result<usize> {
-        self.list(id, buf, opaque)
     }
     fn frename(&mut self, id: usize, path: &str, _ctx: &CallerCtx) -> Result<()> {
         self.rename(id, path)
     }
+    fn close(&mut self, id: usize) {
+        self.close_handle(id);
+    }
+    fn write(&mut self, id: usize, buf: &[u8], offset: u64) -> Result<usize> {
+        self.write_at(id, buf, offset)
+    }
+    fn read(&mut self, id: usize, buf: &mut [u8], offset: u64) -> Result<usize> {
+        self.read_at(id, buf, offset)
+    }
+    fn ftruncate(&mut self, id: usize, len: u64) -> Result<()> {
+        self.truncate(id, len)
+    }
+    fn fstat(&mut self, id: usize, stat: &mut Stat) -> Result<()> {
+        self.stat(id, stat)
+    }
+    fn getdents(&mut self, id: usize, buf: &mut [u8], opaque: u64) -> Result<usize> {
+        self.list(id, buf, opaque)
+    }
+    fn fsync(&mut self, id: usize) -> Result<()> {
+        self.sync(id)
+    }
     fn mmap_prep(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<usize> {
         self.lend(id, offset, size, flags)
-    }
-    fn munmap(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<()> {
-        self.give_back(id, offset, size, flags)
     }
     fn msync(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<()> {
         self.msync_range(id, offset, size, flags)
     }
-    fn close(&mut self, id: usize) {
-        self.close_handle(id);
+    fn munmap(&mut self, id: usize, offset: u64, size: usize, flags: usize, _ctx: &CallerCtx) -> Result<()> {
+        self.give_back(id, offset, size, flags)
     }
 }

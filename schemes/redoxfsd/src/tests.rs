@@ -2,7 +2,7 @@
 //! cache in fake pages that check every access, the requests as the
 //! kernel sends them, and the disk mounted again to see what reached it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::vec;
 use std::vec::Vec;
 
@@ -24,72 +24,83 @@ const PAGE: u64 = PAGE_BYTES as u64;
 const CTX: CallerCtx = CallerCtx { pid: 1, uid: 0, gid: 0 };
 const DISK_BYTES: usize = 16 << 20;
 
-/// Fake memory: reservations, open pages, page bytes.
+/// Fake memory for the cache: the windows reserved (base, bytes) in the
+/// order made, and each open page with its bytes once written (`None`:
+/// open, never written: it costs no memory). Every access is checked.
 #[derive(Default)]
 struct FakePages {
-    reserved: BTreeMap<usize, usize>,
-    open: BTreeSet<usize>,
-    data: BTreeMap<usize, Vec<u8>>,
-    next: usize,
+    windows: Vec<(usize, usize)>,
+    made: usize,
+    pages: BTreeMap<usize, Option<Vec<u8>>>,
 }
 
 impl FakePages {
-    fn check_open(&self, addr: usize, len: usize) {
-        let first = addr / PAGE_BYTES * PAGE_BYTES;
-        for page in (first..addr + len).step_by(PAGE_BYTES) {
-            assert!(self.open.contains(&page), "access to page {page:#x}, which is not open");
+    /// Each page of `[addr, addr + len)`.
+    fn each(addr: usize, len: usize) -> impl Iterator<Item = usize> {
+        (addr / PAGE_BYTES * PAGE_BYTES..addr + len).step_by(PAGE_BYTES)
+    }
+
+    fn is_open(&self, page: usize) -> bool {
+        self.pages.contains_key(&page)
+    }
+
+    /// Pages written (holding memory).
+    fn holding(&self) -> usize {
+        self.pages.values().filter(|bytes| bytes.is_some()).count()
+    }
+
+    /// Calls `f(page, offset in page, offset in buffer, length)` per page piece.
+    fn pieces(addr: usize, len: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+        let mut done = 0;
+        while done < len {
+            let at = addr + done;
+            let (page, inside) = (at / PAGE_BYTES * PAGE_BYTES, at % PAGE_BYTES);
+            let n = (PAGE_BYTES - inside).min(len - done);
+            f(page, inside, done, n);
+            done += n;
         }
     }
 }
 
 impl Pages for FakePages {
     fn reserve(&mut self, bytes: usize) -> Result<usize> {
-        let base = 0x10_0000_0000 + self.next;
-        self.next += bytes + PAGE_BYTES;
-        self.reserved.insert(base, bytes);
+        self.made += 1;
+        // Each window far from the others: an overrun would hit nothing.
+        let base = self.made << 40;
+        self.windows.push((base, bytes));
         Ok(base)
     }
     fn release(&mut self, base: usize, bytes: usize) {
-        assert_eq!(self.reserved.remove(&base), Some(bytes), "released what was reserved");
-        self.open.retain(|&p| !(base..base + bytes).contains(&p));
-        self.data.retain(|&p, _| !(base..base + bytes).contains(&p));
+        let before = self.windows.len();
+        self.windows.retain(|&window| window != (base, bytes));
+        assert_eq!(self.windows.len() + 1, before, "released a window that was reserved");
+        self.pages.retain(|&page, _| page < base || page >= base + bytes);
     }
     fn open_up(&mut self, addr: usize, bytes: usize) -> Result<()> {
-        for page in (addr..addr + bytes).step_by(PAGE_BYTES) {
-            assert!(self.open.insert(page), "page {page:#x} opened twice");
+        for page in Self::each(addr, bytes) {
+            assert!(self.pages.insert(page, None).is_none(), "page {page:#x} opened twice");
         }
         Ok(())
     }
     fn close_down(&mut self, addr: usize, bytes: usize) -> Result<()> {
-        for page in (addr..addr + bytes).step_by(PAGE_BYTES) {
-            assert!(self.open.remove(&page), "page {page:#x} closed but not open");
-            self.data.remove(&page);
+        for page in Self::each(addr, bytes) {
+            assert!(self.pages.remove(&page).is_some(), "page {page:#x} closed but not open");
         }
         Ok(())
     }
     fn read(&self, addr: usize, out: &mut [u8]) {
-        self.check_open(addr, out.len());
-        let mut at = 0;
-        while at < out.len() {
-            let page = (addr + at) / PAGE_BYTES * PAGE_BYTES;
-            let (from, n) = (addr + at - page, (PAGE_BYTES - (addr + at - page)).min(out.len() - at));
-            match self.data.get(&page) {
-                Some(bytes) => out[at..at + n].copy_from_slice(&bytes[from..from + n]),
-                None => out[at..at + n].fill(0),
-            }
-            at += n;
-        }
+        Self::pieces(addr, out.len(), |page, inside, at, n| match self.pages.get(&page) {
+            Some(Some(bytes)) => out[at..at + n].copy_from_slice(&bytes[inside..inside + n]),
+            Some(None) => out[at..at + n].fill(0),
+            None => panic!("read of page {page:#x}, which is not open"),
+        });
     }
-    fn write(&mut self, addr: usize, bytes: &[u8]) {
-        self.check_open(addr, bytes.len());
-        let mut at = 0;
-        while at < bytes.len() {
-            let page = (addr + at) / PAGE_BYTES * PAGE_BYTES;
-            let (to, n) = (addr + at - page, (PAGE_BYTES - (addr + at - page)).min(bytes.len() - at));
-            self.data.entry(page).or_insert_with(|| vec![0; PAGE_BYTES])[to..to + n]
-                .copy_from_slice(&bytes[at..at + n]);
-            at += n;
-        }
+    fn write(&mut self, addr: usize, data: &[u8]) {
+        Self::pieces(addr, data.len(), |page, inside, at, n| {
+            let slot =
+                self.pages.get_mut(&page).unwrap_or_else(|| panic!("write to page {page:#x}, which is not open"));
+            slot.get_or_insert_with(|| vec![0; PAGE_BYTES])[inside..inside + n].copy_from_slice(&data[at..at + n]);
+        });
     }
 }
 
@@ -276,8 +287,8 @@ fn lent_pages_are_the_cache_and_write_back_reaches_the_disk() {
     // Four pages asked: three hold the file, the fourth is past EOF.
     let addr = fs.mmap_prep(f, 0, 4 * PAGE_BYTES, SHARED_RW, &CTX).unwrap();
     let pages = &fs.cache.pages;
-    assert!(pages.open.contains(&addr) && pages.open.contains(&(addr + 2 * PAGE_BYTES)));
-    assert!(!pages.open.contains(&(addr + 3 * PAGE_BYTES)), "past EOF: inaccessible (SIGBUS)");
+    assert!(pages.is_open(addr) && pages.is_open(addr + 2 * PAGE_BYTES));
+    assert!(!pages.is_open(addr + 3 * PAGE_BYTES), "past EOF: inaccessible (SIGBUS)");
     let mut first = vec![0u8; 16];
     pages.read(addr + PAGE_BYTES, &mut first);
     assert_eq!(first, data[PAGE_BYTES..PAGE_BYTES + 16], "filled from the disk at MmapPrep");
@@ -305,7 +316,7 @@ fn lent_pages_are_the_cache_and_write_back_reaches_the_disk() {
     fs.cache.pages.write(addr + PAGE_BYTES + 50, b"LATE");
     assert_eq!(fs.munmap(f, 0, 4 * PAGE_BYTES, NEEDS_SYNC, &CTX), Ok(()));
     assert_eq!(pins_total(&mut fs), 0);
-    assert!(fs.cache.pages.reserved.is_empty(), "the window goes with the last pin");
+    assert!(fs.cache.pages.windows.is_empty(), "the window goes with the last pin");
     fs.close(f);
 
     let mut fs = remount(fs);
@@ -338,7 +349,7 @@ fn private_unmaps_write_nothing_and_pins_balance() {
     assert_eq!(fs.mmap_prep(r, 0, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EACCES)));
     let d = open(&mut fs, "/", O_RDONLY).unwrap();
     assert_eq!(fs.mmap_prep(d, 0, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EISDIR)));
-    assert!(fs.cache.pages.reserved.is_empty());
+    assert!(fs.cache.pages.windows.is_empty());
 }
 
 #[test]
@@ -348,14 +359,14 @@ fn truncate_and_growth_of_a_mapped_file() {
     fs.write(f, &vec![b'x'; 3 * PAGE_BYTES], 0).unwrap();
     let addr = fs.mmap_prep(f, 0, 4 * PAGE_BYTES, SHARED_RW, &CTX).unwrap();
     fs.ftruncate(f, PAGE + 10).unwrap();
-    assert!(!fs.cache.pages.open.contains(&(addr + 2 * PAGE_BYTES)), "gone past the new end");
+    assert!(!fs.cache.pages.is_open(addr + 2 * PAGE_BYTES), "gone past the new end");
     let mut tail = vec![0xEE; 20];
     fs.cache.pages.read(addr + PAGE_BYTES, &mut tail);
     assert_eq!(&tail[..10], b"xxxxxxxxxx");
     assert!(tail[10..].iter().all(|&b| b == 0), "zeroed past the new end");
     // Growing opens the pages again, reading zero, and the disk agrees.
     fs.ftruncate(f, 4 * PAGE).unwrap();
-    assert!(fs.cache.pages.open.contains(&(addr + 3 * PAGE_BYTES)));
+    assert!(fs.cache.pages.is_open(addr + 3 * PAGE_BYTES));
     let got = read_all(&mut fs, f);
     assert_eq!(got.len(), 4 * PAGE_BYTES);
     assert!(got[PAGE_BYTES + 10..].iter().all(|&b| b == 0));
@@ -387,7 +398,7 @@ fn a_failed_write_back_is_eio_and_stays_dirty() {
     // The fault is lifted: fsync writes the dirty page, and the window goes.
     fs.write(ctl, b"fail-writes off", 0).unwrap();
     assert_eq!(fs.fsync(f), Ok(()));
-    assert!(fs.cache.pages.reserved.is_empty());
+    assert!(fs.cache.pages.windows.is_empty());
     fs.close(f);
     fs.close(ctl);
     let mut fs = remount(fs);
@@ -407,8 +418,8 @@ fn holes_cost_no_memory_when_lent() {
     let one = fs.mmap_prep(f, 40 * PAGE, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
     let all = fs.mmap_prep(f, 0, 64 << 20, SHARED_RW, &CTX).unwrap();
     assert_eq!(one, all + 40 * PAGE_BYTES);
-    assert_eq!(fs.cache.pages.open.len(), (64 << 20) / PAGE_BYTES, "every page of the file is there");
-    assert_eq!(fs.cache.pages.data.len(), 2, "only the two pages with data hold memory");
+    assert_eq!(fs.cache.pages.pages.len(), (64 << 20) / PAGE_BYTES, "every page of the file is there");
+    assert_eq!(fs.cache.pages.holding(), 2, "only the two pages with data hold memory");
     let mut got = [0u8; 3];
     fs.cache.pages.read(all + (64 << 20) - 3, &mut got);
     assert_eq!(&got, b"two");
@@ -418,5 +429,5 @@ fn holes_cost_no_memory_when_lent() {
     // passes even with the device failing writes).
     fs.fs.disk.fail_writes = true;
     assert_eq!(fs.munmap(f, 0, 64 << 20, NEEDS_SYNC, &CTX), Ok(()));
-    assert!(fs.cache.pages.reserved.is_empty());
+    assert!(fs.cache.pages.windows.is_empty());
 }
