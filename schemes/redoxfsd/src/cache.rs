@@ -22,7 +22,8 @@
 //!   has it, except past a new end of file (truncate: the client's SIGBUS);
 //! - *dirty* pages are resident pages whose write-back failed: they are
 //!   written again by the next msync, munmap or fsync of the file, and keep
-//!   the window alive until then.
+//!   the window alive until then or until the file's last handle closes
+//!   (one more try, then they are dropped: `fs.rs`).
 //!
 //! Pages come in when MmapPrep asks for them (read from the disk then, as
 //! the kernel fetches a lent page by faulting it in this space as a write;
@@ -140,6 +141,13 @@ impl<P: Pages> Cache<P> {
         if self.windows.get(&node).is_some_and(|w| w.pins == 0 && w.dirty.is_empty())
             && let Some(window) = self.windows.remove(&node)
         {
+            self.pages.release(window.base, WINDOW_BYTES as usize);
+        }
+    }
+
+    /// Drops the window of `node`, whatever it holds.
+    pub fn discard(&mut self, node: u32) {
+        if let Some(window) = self.windows.remove(&node) {
             self.pages.release(window.base, WINDOW_BYTES as usize);
         }
     }

@@ -297,14 +297,20 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
 
     /// Drops handle `id` and the pins still lent through it (the kernel
     /// closes a handle after its last Munmap, but for an MmapPrep answered
-    /// after its client gave up); a removed node whose last handle this
-    /// was is freed on the disk.
+    /// after its client gave up). With the node's last handle its window
+    /// goes: pages still dirty get one more write-back, and are dropped if
+    /// that fails too (their munmap or msync already answered EIO); a
+    /// removed node is then freed on the disk, and its id may be reused,
+    /// which is why no window may outlive the handles.
     fn close_handle(&mut self, id: usize) {
         let Some(handle) = self.handles.remove(&id) else { return };
-        if let Target::Node(node) = handle.target {
-            self.cache.unpin(node, handle.pins);
-            let _ = self.tx(|tx| tx.on_close_node(TreePtr::new(node)));
+        let Target::Node(node) = handle.target else { return };
+        self.cache.unpin(node, handle.pins);
+        if !self.handles.values().any(|other| other.target == handle.target) {
+            let _ = self.write_back(node, 0..0);
+            self.cache.discard(node);
         }
+        let _ = self.tx(|tx| tx.on_close_node(TreePtr::new(node)));
     }
 }
 

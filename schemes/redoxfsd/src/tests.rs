@@ -431,3 +431,33 @@ fn holes_cost_no_memory_when_lent() {
     assert_eq!(fs.munmap(f, 0, 64 << 20, NEEDS_SYNC, &CTX), Ok(()));
     assert!(fs.cache.pages.windows.is_empty());
 }
+
+#[test]
+fn the_last_close_writes_dirty_pages_once_more_or_drops_them() {
+    let mut fs = new_fs();
+    let ctl = open(&mut fs, "/.redoxfsd/ctl", O_WRONLY).unwrap();
+    for (name, lifted) in [("/kept", true), ("/lost", false)] {
+        let f = open(&mut fs, name, O_CREAT | O_RDWR).unwrap();
+        let other = open(&mut fs, name, O_RDONLY).unwrap();
+        fs.write(f, &vec![b'-'; PAGE_BYTES], 0).unwrap();
+        let addr = fs.mmap_prep(f, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+        fs.cache.pages.write(addr, b"STORE");
+        fs.write(ctl, b"fail-writes on", 0).unwrap();
+        assert_eq!(fs.munmap(f, 0, PAGE_BYTES, NEEDS_SYNC, &CTX), Err(Error::new(EIO)));
+        fs.close(f);
+        assert_eq!(fs.cache.windows.len(), 1, "another handle is open: the dirty page stays");
+        if lifted {
+            fs.write(ctl, b"fail-writes off", 0).unwrap();
+        }
+        fs.close(other);
+        assert!(fs.cache.pages.windows.is_empty(), "no window outlives the file's handles");
+        fs.write(ctl, b"fail-writes off", 0).unwrap();
+    }
+    fs.close(ctl);
+    let mut fs = remount(fs);
+    for (name, expect) in [("/kept", &b"STORE"[..]), ("/lost", b"-----")] {
+        let f = open(&mut fs, name, O_RDONLY).unwrap();
+        assert_eq!(&read_all(&mut fs, f)[..5], expect, "{name}");
+        fs.close(f);
+    }
+}
