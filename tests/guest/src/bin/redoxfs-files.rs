@@ -11,6 +11,7 @@
 //! | eof | the page past EOF of a mapping is SIGBUS (in a child) |
 //! | private | MAP_PRIVATE stores are the writer's only, never in the file |
 //! | errors | with the device failing writes (`/.redoxfsd/ctl`), msync and munmap are EIO; once lifted, fsync writes the kept page |
+//! | c-tests | the C suite's file and file-mapping cases (`c-tests`, relibc-shim) run with their scratch directory on `rfs-files:` (`CTEST_SCRATCH`) and pass; the daemon's pins are back to 0 after them |
 //! | remount | the daemon killed, a second one started on the image without --mkfs: the files, the directory, the bytes written through the mapping (by `read()` and by a new mapping) and the page kept after the EIO are there; pins 0 |
 #![no_std]
 #![no_main]
@@ -56,6 +57,7 @@ fn main(_args: Args) -> i32 {
     eof(&mut checks);
     private(&mut checks);
     errors(&mut checks);
+    c_tests(&mut checks);
     let _ = sys::kill(daemon, SIGKILL);
     let _ = process::wait(daemon);
     if let Some(second) = start(&mut checks, false, SECOND) {
@@ -328,6 +330,39 @@ fn errors(checks: &mut Checks) {
         format_args!("{off:?} {synced:?}"),
     );
     let _ = sys::close(fd);
+}
+
+/// The C suite's cases that use its scratch directory: files, stdio,
+/// directories, and file mappings (private, shared + msync, mremap of
+/// files, flags and errnos on a file).
+const C_CASES: [&str; 14] = [
+    "file-read-write",
+    "lseek-ftruncate-fstat",
+    "unlink-enoent-excl",
+    "stdio-text",
+    "stdio-binary-seek",
+    "stdio-append-getline",
+    "directories",
+    "pread-pwrite-isatty",
+    "mmap-file-private",
+    "mmap-file-shared-msync",
+    "mremap-file",
+    "mremap-file-pieces",
+    "mmap-flags",
+    "mmap-errnos",
+];
+
+fn c_tests(checks: &mut Checks) {
+    let mut argv = vec!["c-tests"];
+    argv.extend(C_CASES);
+    let env = format!("CTEST_SCRATCH={FIRST}:");
+    let status = process::spawn(&process::program_path("c-tests"), &argv, &[env.as_str()]).and_then(process::wait);
+    checks.check(
+        "c-tests: the C file and mapping cases pass on redoxfsd",
+        status.is_ok_and(|s| s.success()),
+        format_args!("{status:?}"),
+    );
+    checks.check("c-tests: pins back to 0", pins_total(FIRST) == Some(0), format_args!("{:?}", pins_total(FIRST)));
 }
 
 fn remount(checks: &mut Checks, marker: u64) {
