@@ -19,6 +19,8 @@ use tessera_ramfs::Pages;
 use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::error::{EACCES, EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
 use tessera_runtime::abi::flag::{AT_REMOVEDIR, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY};
+use tessera_runtime::abi::lock::FileLock;
+use tessera_runtime::locks::LockTable;
 use tessera_runtime::scheme::{CallerCtx, Opened, Scheme};
 use tessera_runtime::{Error, Result};
 
@@ -79,6 +81,9 @@ pub struct Redoxfsd<D: Device, P: Pages> {
     pub(crate) handles: BTreeMap<usize, Handle>,
     next_handle: usize,
     pub(crate) clock: Clock,
+    /// Record locks (`fcntl` F_SETLK) per node; a node's go with its last
+    /// handle (every process holding one has closed the file by then).
+    pub(crate) locks: BTreeMap<u32, LockTable>,
 }
 
 impl<D: Device, P: Pages> Redoxfsd<D, P> {
@@ -98,7 +103,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
     }
 
     fn with(fs: FileSystem<Knobs<D>>, pages: P, clock: Clock) -> Self {
-        Self { fs, cache: Cache::new(pages), handles: BTreeMap::new(), next_handle: 0, clock }
+        Self { fs, cache: Cache::new(pages), handles: BTreeMap::new(), next_handle: 0, clock, locks: BTreeMap::new() }
     }
 
     /// The device back (tests mount it again).
@@ -309,6 +314,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
         if !self.handles.values().any(|other| other.target == handle.target) {
             let _ = self.write_back(node, 0..0);
             self.cache.discard(node);
+            self.locks.remove(&node);
         }
         let _ = self.tx(|tx| tx.on_close_node(TreePtr::new(node)));
     }
@@ -367,6 +373,23 @@ impl<D: Device, P: Pages> Scheme for Redoxfsd<D, P> {
     }
     fn ftruncate(&mut self, id: usize, len: u64) -> Result<()> {
         self.truncate(id, len)
+    }
+    /// Record locks on the handle's node (the kernel checked the access
+    /// mode); control files have none (EINVAL).
+    fn lock(&mut self, id: usize, lock: FileLock, test: bool) -> Result<Option<FileLock>> {
+        let (_, node) = self.node_of(id)?;
+        let table = self.locks.entry(node).or_default();
+        if test {
+            return Ok(table.conflict(&lock));
+        }
+        table.set(lock).map(|()| None)
+    }
+    fn unlock_all(&mut self, id: usize, owner: u64) {
+        if let Ok((_, node)) = self.node_of(id)
+            && let Some(table) = self.locks.get_mut(&node)
+        {
+            table.unlock_all(owner);
+        }
     }
     fn fstat(&mut self, id: usize, stat: &mut Stat) -> Result<()> {
         self.stat(id, stat)

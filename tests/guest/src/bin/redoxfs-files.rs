@@ -337,7 +337,7 @@ fn errors(checks: &mut Checks) {
 /// The C suite's cases that use its scratch directory: files, stdio,
 /// directories, and file mappings (private, shared + msync, mremap of
 /// files, flags and errnos on a file).
-const C_CASES: [&str; 14] = [
+const C_CASES: [&str; 19] = [
     "file-read-write",
     "lseek-ftruncate-fstat",
     "unlink-enoent-excl",
@@ -352,6 +352,11 @@ const C_CASES: [&str; 14] = [
     "mremap-file-pieces",
     "mmap-flags",
     "mmap-errnos",
+    "record-locks",
+    "truncate-sigbus",
+    "msync-invalidate",
+    "mremap-dontunmap-file",
+    "fcntl",
 ];
 
 fn c_tests(checks: &mut Checks) {
