@@ -11,6 +11,8 @@ mod dtb;
 #[macro_use]
 #[path = "../hooks.rs"]
 pub mod hooks;
+/// Where PCI configuration space is (`ecam_regions`, for `crate::pci`).
+pub mod pci;
 mod power;
 pub mod protect;
 pub mod serial;

@@ -11,6 +11,8 @@ mod gdt;
 #[path = "../hooks.rs"]
 pub mod hooks;
 mod kpti;
+/// Where PCI configuration space is (`ecam_regions`, for `crate::pci`).
+pub mod pci;
 mod percpu;
 mod power;
 pub mod protect;
