@@ -2,7 +2,8 @@
 //! table (exceptions, interrupts, `svc`), PAN (`protect`), EL0 cache
 //! maintenance (`cache`), thread
 //! switching, CPU count from the device tree, TTBR switching, TLB
-//! invalidation (`tlb`) and the semihosting test exit.
+//! invalidation (`tlb`), PCI ECAM and INTx routing from the device tree
+//! (`pci`) and the semihosting test exit.
 
 mod cache;
 mod context;
