@@ -6,11 +6,11 @@
 //! | group | checks |
 //! |---|---|
 //! | list | `pci:` lists the virtio-rng function (vendor 0x1af4, device 0x1005 or 0x1044) with a memory BAR |
-//! | config | its configuration space reads the listed vendor and device at widths 1, 2, 4; a write to the command register reads back; misaligned, 3-byte and out-of-range accesses: EINVAL; absent and malformed addresses: ENOENT |
+//! | config | its configuration space reads the listed vendor and device at widths 1, 2, 4; a write to the command register reads back; misaligned, 3-byte and out-of-range accesses, writes to the listing: EINVAL; `lseek` to the end: 4096; absent and malformed addresses: ENOENT |
 //! | bar | the virtio capability list leads to the common configuration in a BAR; mapped with `memory:physical@uc`, it reads `num_queues` = 1 |
-//! | dma | `memory:zeroed?phys_contiguous` maps zeroed pages whose `memory:translation` addresses are consecutive; an unmapped or kernel address: EFAULT; wrong lengths: EINVAL; 1 TiB: ENOMEM; a nonzero offset: EINVAL |
+//! | dma | `memory:zeroed?phys_contiguous` maps zeroed pages whose `memory:translation` addresses are consecutive; a forked child's write reaches the parent's page; an unmapped or kernel address: EFAULT; wrong lengths: EINVAL; 1 TiB: ENOMEM; a nonzero offset: EINVAL |
 //! | virtqueue | the device fills a buffer through a one-entry virtqueue in that DMA memory (polled) |
-//! | irq | the device's interrupt through `irq:` (x86_64: `irq:msi`, its message in MSI-X entry 0; aarch64: `irq:pci/ADDRESS`, INTx): two rounds of post, a read that returns once the device interrupted, ack; wrong lengths and names: EINVAL; (aarch64) a second open: EBUSY; a blocked reader dies of a kill; after close the line opens again; the other arch's kind: ENOSYS; unknown paths: ENOENT |
+//! | irq | the device's interrupt through `irq:` (x86_64: `irq:msi`, its message in MSI-X entry 0; aarch64: `irq:pci/ADDRESS`, INTx): two rounds of post, a read that returns once the device interrupted, the same count 100 ms later without an ack (a level line stays masked), ack; wrong lengths and names: EINVAL; (aarch64) a second open: EBUSY; a blocked reader dies of a kill; after close the line opens again; the other arch's kind: ENOSYS; unknown paths: ENOENT |
 //! | unprivileged | after `drop`: `pci:`, a function, `memory:zeroed?phys_contiguous`, `memory:translation` and `irq:` are EPERM |
 //!
 //! Finally the free-frame count is back where it was.
@@ -23,13 +23,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{Ordering, fence};
 
-use tessera_guest_tests::mm::{Memory, PAGE, frames_back, group, now_ns, unmap};
+use tessera_guest_tests::mm::{Memory, PAGE, frames_back, group, now_ns, read_word, unmap, write_word};
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::TimeSpec;
 use tessera_runtime::abi::WNOHANG;
 use tessera_runtime::abi::error::{EBUSY, EFAULT, EINVAL, ENOENT, ENOMEM, ENOSYS, EPERM};
-use tessera_runtime::abi::flag::{O_RDWR, O_WRONLY, SEEK_SET};
+use tessera_runtime::abi::flag::{O_RDWR, O_WRONLY, SEEK_END, SEEK_SET};
 use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::mm::{self, MAP_PRIVATE, MAP_SHARED, PROT_RW};
 use tessera_runtime::{Args, Result, io, sys};
@@ -254,6 +254,13 @@ fn config(checks: &mut Checks) {
     checks.expect_errno("a 4-byte read at 4094: EINVAL", bad(4094, 4), EINVAL);
     checks.expect_errno("a write at an odd offset: EINVAL", config.write(0x05, 2, 0), EINVAL);
     checks.expect_errno("a write past 4 KiB: EINVAL", config.write(4096, 4, 0), EINVAL);
+    let end = sys::lseek(config.0, 0, SEEK_END);
+    checks.check("lseek to the end: 4096", end == Ok(4096), format_args!("{}", Shown(end)));
+    let listing = sys::open("pci:", O_RDWR);
+    if let Ok(fd) = listing {
+        checks.expect_errno("a write to the listing: EINVAL", sys::write(fd, b"x"), EINVAL);
+        let _ = sys::close(fd);
+    }
     checks.expect_errno("pci:ffff:ff:1f.7 (nothing there): ENOENT", sys::open("pci:ffff:ff:1f.7", O_RDWR), ENOENT);
     checks.expect_errno("pci:0000:00:20.0 (device 32): ENOENT", sys::open("pci:0000:00:20.0", O_RDWR), ENOENT);
     checks.expect_errno("pci:nonsense: ENOENT", sys::open("pci:nonsense", O_RDWR), ENOENT);
@@ -355,6 +362,19 @@ fn dma(checks: &mut Checks) {
         "an address inside a page keeps its offset",
         inside.as_ref().ok() == expected.as_ref(),
         format_args!("{inside:x?}"),
+    );
+    // A forked child shares the memory (never copied on write).
+    let child = fork_with(move || {
+        write_word(addr + PAGE, 0x5EED);
+        0
+    })
+    .and_then(reap);
+    let seen = read_word(addr + PAGE);
+    let after = translate(translation, addr + PAGE);
+    checks.check(
+        "a forked child's write is seen by the parent, at the same physical page",
+        child.is_ok() && seen == 0x5EED && after.as_ref().ok() == phys[1].as_ref().ok(),
+        format_args!("read {seen:#x}, now at {after:x?}"),
     );
     let private = map_dma(2 * PAGE, MAP_PRIVATE, 0);
     let private_phys = private.and_then(|a| Ok((translate(translation, a)?, translate(translation, a + PAGE)?)));
@@ -594,6 +614,16 @@ fn irq_group(checks: &mut Checks) {
             &alloc::format!("round {round}: the read returns after the device's interrupt, with the buffer filled"),
             matches!(count, Ok(n) if n >= 1) && queue.returned_filled(),
             format_args!("{count:?}, used.idx {}", queue.used()),
+        );
+        // Not acknowledged yet: a level line stays masked, so the count
+        // does not grow however long the device keeps it asserted.
+        let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 100_000_000 }, None);
+        let mut again = [0u8; 8];
+        let later = sys::read(fd, &mut again).map(|_| u64::from_ne_bytes(again));
+        checks.check(
+            &alloc::format!("round {round}: unacknowledged, no more interrupts are counted 100 ms later"),
+            count.is_ok() && later == count,
+            format_args!("{count:?} then {later:?}"),
         );
         // Reading the ISR status drops the INTx line (Virtio 1.2 §4.1.4.5).
         let status = isr.map(rd8);
