@@ -107,6 +107,7 @@ mod file;
 mod fork;
 mod gaps;
 mod grant;
+mod invalidate;
 mod map;
 mod page;
 mod protect;

@@ -33,6 +33,10 @@
 //!   forever, and the daemon's queue would never close.
 //! - **Close** is one-way (`SqeFlags::ONEWAY`): it runs when a description
 //!   is dropped — possibly while a process is exiting — so it must not wait.
+//! - **Take back**: a write whose header is [`CQE_TAKE_BACK`] is not a
+//!   response but the daemon taking back memory it lent (a truncate):
+//!   `mm::fmap::invalidate` drops those pages from every space before the
+//!   write returns.
 //! - **fmap**: `MmapPrep` lends file pages: its answer is an address in
 //!   the daemon's address space, and the process that wrote the answer is
 //!   the lender ([`super::FmapLease`]). `Munmap` can be one-way too (a
@@ -62,12 +66,13 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, ESPIPE, Error, Result};
+use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, EOPNOTSUPP, ESPIPE, Error, Result};
 use tessera_abi::flag::SEEK_END;
+use tessera_abi::lock::{CALL_LOCK, CALL_UNLOCK_ALL, FileLock, LOCK_TEST, decode_conflict};
 use tessera_abi::scheme::response::{self, Expect, UserSpace};
 use tessera_abi::scheme::{
-    MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID, SQE_BYTES,
-    STAT_BYTES, Sqe, SqeFlags, decode_stat,
+    CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES,
+    ROOT_ID, SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, decode_take_back,
 };
 
 use super::{FmapLease, KernelScheme, seek_position};
@@ -256,6 +261,11 @@ impl UserScheme {
     /// and no `Munmap` follows, as nothing was lent.
     pub fn respond(&self, bytes: &[u8]) -> Result<usize> {
         let (cqe, payload) = response::split(bytes).map_err(|malformed| malformed.daemon_error())?;
+        if cqe.flags == CQE_TAKE_BACK {
+            // Not a response: the daemon takes back memory it lent.
+            let (start, len) = decode_take_back(&cqe, payload).ok_or(Error::new(EINVAL))?;
+            return crate::mm::fmap::invalidate(start, len).map(|_| bytes.len());
+        }
         // What the request allows, read under the queue's lock; the checks
         // run without it, as the lent range is checked against the
         // responder's space (a space lock is never taken under the queue's).
@@ -618,6 +628,31 @@ impl KernelScheme for UserScheme {
         let handle = self.handle(id)?;
         let args = [handle.daemon_id, offset, size as u64, flags as u64, 0, 0];
         self.call(Opcode::Msync, args, Vec::new(), Expect::Value).map(drop)
+    }
+
+    /// A lock request; a daemon that does not know it (EOPNOTSUPP) does
+    /// not support locks: EINVAL, as POSIX has it.
+    fn lock(&self, id: usize, lock: FileLock, test: bool) -> Result<Option<FileLock>> {
+        let handle = self.handle(id)?;
+        let kind = lock.kind as u16 as u64 | if test { LOCK_TEST } else { 0 };
+        let args = [handle.daemon_id, lock.start, lock.end, CALL_LOCK, kind, lock.owner];
+        let reply = match self.call(Opcode::Call, args, Vec::new(), Expect::Bytes(32)) {
+            Err(e) if e.errno == EOPNOTSUPP => return Err(Error::new(EINVAL)),
+            other => other?,
+        };
+        match (test, reply.payload.len()) {
+            (_, 0) => Ok(None),
+            (true, _) => decode_conflict(&reply.payload).map(Some).ok_or(Error::new(EIO)),
+            (false, _) => Err(Error::new(EIO)),
+        }
+    }
+
+    fn unlock_all(&self, id: usize, owner: usize) {
+        let Ok(handle) = self.handle(id) else { return };
+        let mut queue = self.queue.lock();
+        if queue.alive {
+            queue.push_oneway(Opcode::Call, [handle.daemon_id, 0, 0, CALL_UNLOCK_ALL, 0, owner as u64]);
+        }
     }
 
     /// One-way: the daemon is told, nobody waits.

@@ -4,6 +4,7 @@
 //! is only reached through [`crate::usercopy`].
 
 mod fs;
+mod lock;
 mod mm;
 mod proc;
 mod time;
