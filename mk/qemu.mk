@@ -24,6 +24,10 @@ FIRMWARE.aarch64 := /usr/share/qemu-efi-aarch64/QEMU_EFI.fd
 QEMU_EXTRA.x86_64 := -device isa-debug-exit,iobase=0xf4,iosize=0x04
 QEMU_EXTRA.aarch64 := -boot menu=on,splash-time=0 -semihosting-config enable=on,target=native
 KVM_MACHINE.aarch64 := ,gic-version=host
+# A PCI device on both machines for the driver support (docs/drivers.md;
+# the `pci-devices` guest test finds it): a virtio entropy source needs no
+# image.
+QEMU_DEVICES := -device virtio-rng-pci
 GDB.x86_64 := gdb
 GDB.aarch64 := gdb-multiarch
 
@@ -45,7 +49,7 @@ qemu_accel = $(if $(call use_kvm,$(1)), \
 # $(call qemu_cmd,ARCH,IMAGE[,SERIAL]) — SERIAL defaults to stdio.
 qemu_cmd = $(QEMU.$(1)) $(strip $(call qemu_accel,$(1))) \
 	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) -drive format=raw,file=$(2) \
-	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_EXTRA.$(1))
+	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(QEMU_EXTRA.$(1))
 
 # Interactive: the monitor shares the terminal, so Ctrl-A X quits and
 # Ctrl-A C opens the QEMU monitor.

@@ -21,9 +21,11 @@ mod env;
 mod exec;
 mod file;
 mod futex;
+mod irq;
 mod loader;
 mod mm;
 mod panic;
+mod pci;
 mod process;
 mod sched;
 mod scheme;
@@ -141,6 +143,7 @@ fn start(args: &'static KernelArgs) -> ! {
     if let Err(why) = arch::init_power(args) {
         println!("power: no firmware power control ({why}); power off halts");
     }
+    pci::init(args);
     scheme::init_initfs(args);
     scheme::init();
     start_time(args);

@@ -86,6 +86,8 @@ pub fn interrupt(frame: &mut TrapFrame, id: u32) {
     }
     match irq::IpiKind::from_id(id) {
         Some(irq::IpiKind::Reschedule) => sched::reschedule_ipi(),
+        // A driver's interrupt (or a stray one): counted, its waiters woken.
+        None if crate::irq::deliver(id) => {}
         // A TLB shootdown was served by the arch entry already (the
         // `tlb_shootdown` hook); it only needs its end of interrupt.
         Some(irq::IpiKind::TlbShootdown) => {}

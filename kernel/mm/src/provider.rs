@@ -78,6 +78,17 @@ impl MemObject {
         let id = NEXT_OBJECT_ID.fetch_add(1, Ordering::Relaxed);
         Arc::new(Self { id, size_pages, pages: Mutex::new(BTreeMap::new()) })
     }
+    /// An object of `frames.len()` pages whose every page already has its
+    /// frame (page `i` is `frames[i]`), for memory that must not be
+    /// allocated lazily: physically contiguous DMA buffers
+    /// (`memory:zeroed?phys_contiguous`). The object takes over the one
+    /// reference the caller holds on each frame; it never replaces a page,
+    /// so the frames stay put while any handle or mapping lives.
+    pub fn with_frames(frames: &[PhysAddr]) -> SharedObject {
+        let object = Self::new(frames.len() as u64);
+        object.pages.lock().extend(frames.iter().enumerate().map(|(i, &frame)| (i as u64, frame)));
+        object
+    }
     /// The object's id (for listings and the `memory:` scheme).
     pub fn id(&self) -> u64 {
         self.id

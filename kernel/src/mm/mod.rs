@@ -12,6 +12,7 @@
 //! user pages (the CPU's and the kernel's user copies'); `fmap` maps files
 //! through their schemes.
 
+pub mod dma;
 pub mod fmap;
 mod frames;
 mod heap;
@@ -20,7 +21,7 @@ mod paging;
 pub mod tlb;
 mod user_space;
 
-pub use paging::{activate_kernel_only, boot_identity_root};
+pub use paging::{activate_kernel_only, boot_identity_root, map_device_window};
 pub use user_space::{FailInjector, KernelFrames, UserSpace, errno as grant_errno};
 
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};

@@ -153,3 +153,40 @@ pub fn map_kernel_pages(virt: u64, count: usize) -> bool {
     arch::publish_new_mappings();
     true
 }
+
+/// Makes `[phys, phys + len_bytes)` (page-aligned) reachable through the
+/// physical window as device memory, for device registers past the window's
+/// end (a PCI ECAM window above 4 GiB on aarch64 `virt`). What the window
+/// already maps is left alone. Boot only, before other CPUs start: nothing
+/// else edits the kernel table then, and no TLB holds the new addresses.
+pub fn map_device_window(phys: u64, len_bytes: u64) -> Result<(), &'static str> {
+    let root = *KERNEL_ROOT.get().ok_or("paging::init has not run")?;
+    let end = phys.checked_add(len_bytes).filter(|&e| e <= HEAP_WINDOW_BYTES).ok_or("beyond the physical window")?;
+    // SAFETY: the kernel table is valid and reachable through the window;
+    // at boot on one CPU nobody else edits it.
+    let mut mapper = unsafe { PageMapper::<arch::Paging>::new(root, PHYS_OFFSET) };
+    let flags = PageFlags::new().write(true).kind(rmm::MemoryKind::Device);
+    let mut at = phys & !(PAGE_SIZE - 1);
+    while at < end {
+        let virt = VirtAddr::new(PHYS_OFFSET + at);
+        if let Some((_, _, size)) = mapper.translate(virt) {
+            // Already in the window: skip to the end of that mapping.
+            at = (at & !(size.bytes() - 1)) + size.bytes();
+            continue;
+        }
+        // The window is one run from 0, so an unmapped address starts a
+        // wholly unmapped 2 MiB block when it is aligned to one.
+        let block = PageSize::Size2M;
+        let size = if at.is_multiple_of(block.bytes()) && end - at >= block.bytes() { block } else { PageSize::Size4K };
+        mapper
+            .map(virt, PhysAddr::new(at), size, flags, &mut GlobalFrames)
+            .map_err(|_| "out of memory for device page tables")?
+            .ignore();
+        at += size.bytes();
+    }
+    arch::publish_new_mappings();
+    Ok(())
+}
+
+/// The physical window's reach: from `PHYS_OFFSET` up to the heap.
+const HEAP_WINDOW_BYTES: u64 = super::heap::HEAP_BASE - PHYS_OFFSET;

@@ -7,7 +7,9 @@
 //! |---|---|
 //! | `debug:` | the console: write prints, read polls the serial input |
 //! | `initfs:` | read-only files of the boot initfs |
+//! | `irq:` | interrupts for privileged drivers (`irq.rs`, docs/drivers.md) |
 //! | `memory:` | memory to `fmap`: anonymous, shared objects, physical (`memory.rs`) |
+//! | `pci:` | PCI functions and their configuration space, for privileged drivers (`pci.rs`, docs/drivers.md) |
 //! | `pipe:` | anonymous pipes made by `pipe2` |
 //! | `sys:` | read-only text about the kernel: `memory`, `processes`, `scheduler` |
 //! | `:` | the root scheme: a daemon registers `name:` with `open(":name", O_CREAT \| O_RDWR)` |
@@ -19,7 +21,9 @@
 
 mod debug;
 mod initfs;
+mod irq;
 mod memory;
+mod pci;
 mod pipe;
 mod root;
 mod sys;
@@ -44,6 +48,9 @@ pub enum MemorySource {
     Object(tessera_mm::SharedObject),
     /// Physical memory at the fmap offset, with this cacheability.
     Physical(tessera_mm::PhysKind),
+    /// New physically contiguous, zeroed frames for each mapping
+    /// (`crate::mm::dma`).
+    Contiguous,
 }
 
 /// What a scheme lends for a file mapping (`MmapPrep`'s answer).
@@ -162,6 +169,8 @@ pub fn init() {
     schemes.insert(String::from("debug"), Arc::new(debug::DebugScheme));
     schemes.insert(String::from("sys"), Arc::new(sys::SysScheme::default()));
     schemes.insert(String::from("memory"), Arc::new(memory::MemoryScheme::default()));
+    schemes.insert(String::from("pci"), Arc::new(pci::PciScheme::default()));
+    schemes.insert(String::from("irq"), Arc::new(irq::IrqScheme::default()));
     let pipes = PIPES.call_once(|| Arc::new(pipe::PipeScheme::default()));
     schemes.insert(String::from("pipe"), pipes.clone());
     if let Some(initfs) = initfs::scheme() {
@@ -219,6 +228,16 @@ pub fn resolve(full: &str) -> Result<(Arc<dyn KernelScheme>, &str)> {
 /// Whether `a` and `b` are the same scheme.
 pub fn same(a: &Arc<dyn KernelScheme>, b: &Arc<dyn KernelScheme>) -> bool {
     core::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// Reads from `text` at `*pos` into `buf`, advancing `*pos`: the bytes
+/// read, 0 at or past the end (where `lseek` may leave the offset).
+pub fn read_text(text: &[u8], pos: &mut usize, buf: &mut [u8]) -> usize {
+    let rest = text.get(*pos..).unwrap_or_default();
+    let n = buf.len().min(rest.len());
+    buf[..n].copy_from_slice(&rest[..n]);
+    *pos += n;
+    n
 }
 
 /// Offset arithmetic for `lseek` on a file of `size` bytes.

@@ -80,7 +80,7 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     }
     let map: Map = with_space(|space| UserSlice::new(map_ptr, map_len)?.read_value(space))?;
     let (offset, size, flags, address) = (map.offset, map.size, map.flags, user_addr(map.address));
-    let map_flags = map_flags(flags)?;
+    let mut map_flags = map_flags(flags)?;
     if !offset.is_multiple_of(rmm::PAGE_SIZE as usize) {
         return Err(Error::new(EINVAL));
     }
@@ -106,6 +106,16 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
                 return Err(Error::new(EINVAL));
             }
             MapSource::Physical { phys: rmm::PhysAddr::new(offset as u64), kind }
+        }
+        MemorySource::Contiguous => {
+            // A DMA buffer: all its frames now, and never copied on write
+            // (a device sees one set of frames), whatever the flags say.
+            if offset != 0 {
+                return Err(Error::new(EINVAL));
+            }
+            map_flags.remove(MapFlags::PRIVATE);
+            map_flags |= MapFlags::SHARED | MapFlags::POPULATE;
+            MapSource::Object { object: crate::mm::dma::contiguous_object(size as u64)?, offset_bytes: 0 }
         }
     };
     // Populating writable memory gives every page a slot: room for them

@@ -106,6 +106,33 @@ fn objects_are_shared_between_spaces_and_end_at_their_size() {
 }
 
 #[test]
+fn an_object_with_given_frames_maps_exactly_those_and_frees_them_with_the_last_mapping() {
+    use crate::traits::FrameStore;
+    let mut w = World::new();
+    let frames: Vec<_> = (0..3).map(|_| w.frames.allocate_zeroed().unwrap()).collect();
+    let object = crate::MemObject::with_frames(&frames);
+    assert_eq!((object.size_pages(), object.resident_pages()), (3, 3));
+    let mut s = w.space();
+    let request = MmapRequest::anonymous(3 * PAGE, RW, SHARED | MapFlags::POPULATE)
+        .source(MapSource::Object { object: object.clone(), offset_bytes: 0 });
+    let a = w.mmap(&mut s, &request).unwrap();
+    for (i, &frame) in frames.iter().enumerate() {
+        assert_eq!(s.translate(a.add(i as u64 * PAGE)).map(|t| t.0), Some(frame), "page {i}, mapped at once");
+    }
+    // The request's handle and the scheme's go; the mapping holds its own.
+    if let MapSource::Object { object, .. } = request.source {
+        crate::MemObject::release(object, &mut w.frames);
+    }
+    crate::MemObject::release(object, &mut w.frames);
+    assert_eq!(w.frames.live(), 3, "the mapping keeps the frames after the handles go");
+    w.write(&mut s, a.add(2 * PAGE), 5).unwrap();
+    assert_eq!(s.translate(a.add(2 * PAGE)).map(|t| t.0), Some(frames[2]), "a write does not copy");
+    w.munmap(&mut s, a, 3 * PAGE).unwrap();
+    assert_eq!(w.frames.live(), 0, "the last mapping frees them");
+    w.teardown(s);
+}
+
+#[test]
 fn cow_fault_flushes_the_old_translation_before_dropping_the_frame() {
     let mut w = World::new();
     let mut parent = w.space();

@@ -29,10 +29,16 @@ const MAX_REDISTRIBUTOR_REGIONS: usize = 4;
 const GICD_CTLR: u64 = 0x0000;
 const GICD_TYPER: u64 = 0x0004;
 const GICD_IGROUPR: u64 = 0x0080;
+const GICD_ISENABLER: u64 = 0x0100;
 const GICD_ICENABLER: u64 = 0x0180;
 const GICD_ICPENDR: u64 = 0x0280;
 const GICD_ICACTIVER: u64 = 0x0380;
 const GICD_IPRIORITYR: u64 = 0x0400;
+/// Two bits per INTID; the upper one set means edge-triggered.
+const GICD_ICFGR: u64 = 0x0C00;
+/// One 64-bit register per INTID: the affinity of the CPU an SPI goes to
+/// (Interrupt_Routing_Mode, bit 31, clear).
+const GICD_IROUTER: u64 = 0x6000;
 /// GICD_CTLR: register write pending; affinity routing (ARE_NS, or ARE when
 /// DS = 1); Group 1 enables (EnableGrp1A and EnableGrp1 in the Non-secure
 /// view, EnableGrp1 and EnableGrp0 when DS = 1; the kernel uses no Group 0
@@ -125,6 +131,11 @@ fn read64(addr: u64) -> u64 {
 fn write32(addr: u64, value: u32) {
     // SAFETY: as in `read32`; callers write values valid for the register.
     unsafe { (addr as *mut u32).write_volatile(value) }
+}
+
+fn write64(addr: u64, value: u64) {
+    // SAFETY: as in `read64`; GICD_IROUTER is a 64-bit register.
+    unsafe { (addr as *mut u64).write_volatile(value) }
 }
 
 /// Waits for a register write to take effect (the RWP bit of a CTLR).
@@ -368,4 +379,26 @@ pub fn highest_pending() -> Option<u32> {
     // SAFETY: reading ICC_HPPIR1_EL1 has no side effects.
     unsafe { core::arch::asm!("mrs {}, icc_hppir1_el1", out(reg) hppir, options(nomem, nostack)) };
     real_intid(hppir)
+}
+
+/// Configures SPI `intid` (32-1019) as level-sensitive or edge-triggered,
+/// routes it to this CPU and enables it at the distributor.
+pub fn enable_shared(intid: u32, level: bool) {
+    let d = gic().distributor;
+    let n = u64::from(intid);
+    let icfgr = d + GICD_ICFGR + 4 * (n / 16);
+    let edge_bit = 1 << ((intid % 16) * 2 + 1);
+    let config = read32(icfgr);
+    write32(icfgr, if level { config & !edge_bit } else { config | edge_bit });
+    write64(d + GICD_IROUTER + 8 * n, hardware_id());
+    write32(d + GICD_ISENABLER + 4 * (n / 32), 1 << (intid % 32));
+}
+
+/// Disables SPI `intid` at the distributor and waits until it took effect
+/// (no new activation after this returns; one being handled finishes).
+pub fn disable_shared(intid: u32) {
+    let d = gic().distributor;
+    write32(d + GICD_ICENABLER + 4 * u64::from(intid / 32), 1 << (intid % 32));
+    // A stuck RWP leaves the SPI disabled as far as software can tell.
+    let _ = wait_rwp(d + GICD_CTLR, GICD_CTLR_RWP);
 }

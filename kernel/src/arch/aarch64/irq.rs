@@ -10,7 +10,7 @@
 //! | 0 | [`IpiKind::Reschedule`] (SGI) |
 //! | 1 | [`IpiKind::TlbShootdown`] (SGI) |
 //! | 27 | [`TIMER_VECTOR`]: the EL1 virtual timer (PPI 11) |
-//! | 32-1019 | SPIs: device interrupts, all disabled for now |
+//! | 32-1019 | SPIs: device interrupts ([`DEVICE_VECTORS`]), disabled until a driver opens one through `irq:` (PCI INTx lines) |
 //! | 1023 | [`SPURIOUS_VECTOR`]: nothing pending (`acknowledge` gives `None`) |
 
 use tessera_bootinfo::KernelArgs;
@@ -25,6 +25,29 @@ pub const TIMER_VECTOR: u32 = 27;
 /// the other special INTIDs, 1020-1022) into `None`.
 #[allow(dead_code, reason = "documents the INTID acknowledge() filters out")]
 pub const SPURIOUS_VECTOR: u32 = 1023;
+
+/// The INTIDs of device interrupts a driver can be handed (the SPIs).
+pub const DEVICE_VECTORS: core::ops::Range<u32> = 32..1020;
+/// Whether drivers get MSIs here: no (an MSI on the GICv3 needs its ITS,
+/// which the kernel does not drive yet); PCI devices use INTx lines.
+pub const MSI_VECTORS: core::ops::Range<u32> = 0..0;
+
+/// The MSI address and data that raise `vector`; never called here
+/// ([`MSI_VECTORS`] is empty).
+pub fn msi_message(_vector: u32) -> Option<(u64, u32)> {
+    None
+}
+
+/// Lets device interrupt `id` (an SPI) through to this CPU, as
+/// level-sensitive (PCI INTx) or edge-triggered.
+pub fn enable_device(id: u32, level: bool) {
+    gic::enable_shared(id, level);
+}
+
+/// Stops device interrupt `id` (an SPI) at the distributor.
+pub fn disable_device(id: u32) {
+    gic::disable_shared(id);
+}
 
 /// Why one CPU interrupts another. Every IPI also wakes a CPU in `wfi`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! table (exceptions, interrupts, `svc`), PAN (`protect`), EL0 cache
 //! maintenance (`cache`), thread
 //! switching, CPU count from the device tree, TTBR switching, TLB
-//! invalidation (`tlb`) and the semihosting test exit.
+//! invalidation (`tlb`), PCI ECAM and INTx routing from the device tree
+//! (`pci`) and the semihosting test exit.
 
 mod cache;
 mod context;
@@ -11,6 +12,8 @@ mod dtb;
 #[macro_use]
 #[path = "../hooks.rs"]
 pub mod hooks;
+/// Where PCI configuration space is (`ecam_regions`, for `crate::pci`).
+pub mod pci;
 mod power;
 pub mod protect;
 pub mod serial;

@@ -11,7 +11,8 @@
 //! |---|---|
 //! | 0x00-0x1F | CPU exceptions |
 //! | 0x20 | [`TIMER_VECTOR`]: the local-APIC timer |
-//! | 0x21-0xDF | free for device interrupts (I/O APIC, MSI) |
+//! | 0x21-0x2F | free for device interrupts (I/O APIC) |
+//! | 0x30-0xDF | [`MSI_VECTORS`]: MSIs handed to drivers through `irq:msi` |
 //! | 0xE0-0xEF | the 8259 PICs, remapped here and masked; only a spurious IRQ 7 / 15 could appear |
 //! | 0xF0 | [`IpiKind::Reschedule`] |
 //! | 0xF1 | [`IpiKind::TlbShootdown`] |
@@ -30,6 +31,29 @@ pub const SPURIOUS_VECTOR: u32 = 0xFF;
 /// The local-APIC error interrupt's vector (its LVT entry stays masked
 /// until someone handles it).
 pub const APIC_ERROR_VECTOR: u32 = 0xFE;
+
+/// The vectors device interrupts handed to drivers arrive at.
+pub const DEVICE_VECTORS: core::ops::Range<u32> = 0x30..0xE0;
+/// The vectors `irq:msi` hands out: all of [`DEVICE_VECTORS`].
+pub const MSI_VECTORS: core::ops::Range<u32> = DEVICE_VECTORS;
+
+/// The MSI address and data that raise `vector` on this CPU (SDM Vol. 3A
+/// §11.11.1 "Message Address Register Format": 0xFEE, the destination APIC
+/// ID in bits 19:12, physical mode, no redirection hint; §11.11.2 "Message
+/// Data Register Format": fixed delivery, edge, the vector in bits 7:0).
+/// `None` for an APIC ID above 255, which xAPIC messages cannot name.
+pub fn msi_message(vector: u32) -> Option<(u64, u32)> {
+    let id = u8::try_from(apic::id()).ok()?;
+    Some((0xFEE0_0000 | u64::from(id) << 12, vector & 0xFF))
+}
+
+/// Nothing to do: an MSI is edge-triggered and can be masked only at the
+/// device (its MSI-X table), which is the driver's.
+pub fn enable_device(_id: u32, _level: bool) {}
+
+/// Nothing to do, as for [`enable_device`]: a vector nobody holds is
+/// counted and ignored (`crate::irq`).
+pub fn disable_device(_id: u32) {}
 
 /// Why one CPU interrupts another. Every IPI also wakes a halted CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

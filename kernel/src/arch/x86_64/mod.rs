@@ -1,7 +1,8 @@
 //! x86_64: entry, COM1 console, GDT/TSS, per-CPU data, traps (exceptions,
 //! interrupts, `syscall`), SMEP and SMAP (`protect`), page-table isolation
 //! (`kpti`), thread switching, ACPI CPU count, CR3 switching, TLB
-//! invalidation (`tlb`) and the isa-debug-exit test exit.
+//! invalidation (`tlb`), where PCI configuration space is (`pci`) and the
+//! isa-debug-exit test exit.
 
 mod acpi;
 mod context;
@@ -11,6 +12,8 @@ mod gdt;
 #[path = "../hooks.rs"]
 pub mod hooks;
 mod kpti;
+/// Where PCI configuration space is (`ecam_regions`, for `crate::pci`).
+pub mod pci;
 mod percpu;
 mod power;
 pub mod protect;
