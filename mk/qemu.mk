@@ -28,6 +28,14 @@ KVM_MACHINE.aarch64 := ,gic-version=host
 # the `pci-devices` guest test finds it): a virtio entropy source needs no
 # image.
 QEMU_DEVICES := -device virtio-rng-pci
+# The data disk, virtio-blk-pci on both machines, served by virtio-blkd as
+# disk: (docs/drivers.md): the test machines get build/disk-test.img and
+# never change it (snapshot=on: writes go to a temporary overlay, so
+# several QEMUs can share it); `make qemu` gets build/<arch>/disk.img
+# and keeps what the guest writes. serial= is the ID the guest reads.
+QEMU_DISK = $(DISK_TEST),snapshot=on
+qemu: QEMU_DISK = $(BUILD)/$(ARCH)/disk.img
+qemu_disk = -drive if=none,id=disk0,format=raw,file=$(QEMU_DISK) -device virtio-blk-pci,drive=disk0,serial=tessera-disk0
 GDB.x86_64 := gdb
 GDB.aarch64 := gdb-multiarch
 
@@ -49,11 +57,11 @@ qemu_accel = $(if $(call use_kvm,$(1)), \
 # $(call qemu_cmd,ARCH,IMAGE[,SERIAL]) — SERIAL defaults to stdio.
 qemu_cmd = $(QEMU.$(1)) $(strip $(call qemu_accel,$(1))) \
 	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) -drive format=raw,file=$(2) \
-	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(QEMU_EXTRA.$(1))
+	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(qemu_disk) $(QEMU_EXTRA.$(1))
 
 # Interactive: the monitor shares the terminal, so Ctrl-A X quits and
 # Ctrl-A C opens the QEMU monitor.
-qemu: $(BUILD)/$(ARCH)/$(IMG).img | deps
+qemu: $(BUILD)/$(ARCH)/$(IMG).img | deps $(BUILD)/$(ARCH)/disk.img
 	@$(call kvm_notice,$(ARCH))
 	@echo "qemu: booting $< ($(ARCH), smp=$(SMP), mem=$(MEM)); quit with Ctrl-A X"
 ifneq ($(call yes,$(gdb)),)
