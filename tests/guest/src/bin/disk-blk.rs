@@ -13,6 +13,7 @@
 //! | rw | a pattern written at unaligned offsets (a few bytes inside one sector, across sectors, 100 KiB across the driver's 64 KiB transfers) reads back through the partition and through the whole disk at the partition's offset; `fsync` (a virtio flush) succeeds |
 //! | bounds | at the partition's end a write is ENOSPC and a read 0; a write across the end is cut there; partition 2's first sector (the next one on the disk) is unchanged; reading partition 2 equals reading the disk there |
 //! | irq | `disk:stats`: 8 reads of 4 KiB raise the disk's requests and its interrupts by 8 or more each (the driver waits for an interrupt per request; it does not poll) |
+//! | faults | the second disk (`serial=tessera-faulty`, behind QEMU's blkdebug: every write fails, and reads touching sector 64): a read there and any write are EIO, the disk's error count rises, and the driver goes on serving (a read elsewhere, the first disk) |
 //! | unprivileged | this test cannot open `pci:` (EPERM), and a `virtio-blkd` it starts (unprivileged) exits with status 1 |
 #![no_std]
 #![no_main]
@@ -25,7 +26,7 @@ use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::group;
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::abi::error::{EACCES, EBADF, ENOENT, ENOSPC, EPERM};
+use tessera_runtime::abi::error::{EACCES, EBADF, EIO, ENOENT, ENOSPC, EPERM};
 use tessera_runtime::abi::flag::{O_RDONLY, O_RDWR, SEEK_END, SEEK_SET};
 use tessera_runtime::{Args, Result, io, process, sys};
 
@@ -48,6 +49,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "disk-blk rw", rw);
     group(&mut checks, "disk-blk bounds", bounds);
     group(&mut checks, "disk-blk irq", irq);
+    group(&mut checks, "disk-blk faults", faults);
     group(&mut checks, "disk-blk unprivileged", unprivileged);
     checks.finish()
 }
@@ -59,9 +61,14 @@ fn text(path: &str) -> String {
 
 /// The number of the disk whose ID is [`DISK_ID`].
 fn disk_number() -> Option<String> {
+    number_of(DISK_ID)
+}
+
+/// The number of the disk whose ID is `id`.
+fn number_of(id: &str) -> Option<String> {
     text("disk:").lines().find_map(|line| {
         let (n, rest) = line.split_once(' ')?;
-        rest.split(' ').any(|w| w == alloc::format!("id={DISK_ID}")).then(|| String::from(n))
+        rest.split(' ').any(|w| w == alloc::format!("id={id}")).then(|| String::from(n))
     })
 }
 
@@ -92,11 +99,15 @@ fn pwrite(fd: usize, offset: u64, buf: &[u8]) -> Result<usize> {
 
 /// The disk's (requests, interrupts) from `disk:stats`.
 fn stats() -> Option<(u64, u64)> {
-    let n = disk_number()?;
+    Some((stat(DISK_ID, "requests")?, stat(DISK_ID, "interrupts")?))
+}
+
+/// Field `name` of the `disk:stats` line of the disk whose ID is `id`.
+fn stat(id: &str, name: &str) -> Option<u64> {
+    let n = number_of(id)?;
     let stats = text("disk:stats");
     let line = stats.lines().find(|l| l.split(' ').next() == Some(n.as_str()))?;
-    let field = |name: &str| line.split(' ').find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok());
-    Some((field("requests")?, field("interrupts")?))
+    line.split(' ').find_map(|w| w.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
 }
 
 fn list(checks: &mut Checks) {
@@ -277,10 +288,53 @@ fn irq(checks: &mut Checks) {
         let _ = sys::close(fd);
     }
     let after = stats();
+    tessera_runtime::println!("disk-blk: disk:stats (requests, interrupts) before {before:?}, after {after:?}");
     checks.check(
         "8 reads later both counts rose by 8 or more (each request waits for its own interrupt)",
         matches!((before, after), (Some((r0, i0)), Some((r1, i1))) if r1 >= r0 + 8 && i1 >= i0 + 8),
         format_args!("before {before:?}, after {after:?}"),
+    );
+}
+
+fn faults(checks: &mut Checks) {
+    const FAULTY: &str = "tessera-faulty";
+    let n = number_of(FAULTY);
+    checks.check(
+        &alloc::format!("disk: lists a disk with id={FAULTY}"),
+        n.is_some(),
+        format_args!("{:?}", text("disk:")),
+    );
+    let Some(n) = n else { return };
+    let fd = sys::open(&alloc::format!("disk:{n}"), O_RDWR);
+    checks.check("open it read-write", fd.is_ok(), format_args!("{}", Shown(fd)));
+    let Ok(fd) = fd else { return };
+    let errors = stat(FAULTY, "errors");
+    let mut buf = [0u8; 512];
+    checks.expect_errno("a read of sector 64 (an injected read error): EIO", pread(fd, 64 * SECTOR, &mut buf), EIO);
+    checks.expect_errno("an aligned write: EIO", pwrite(fd, 0, &[1; 512]), EIO);
+    checks.expect_errno("an unaligned write (read, then the failing write): EIO", pwrite(fd, 100, &[1; 7]), EIO);
+    let fine = pread(fd, 0, &mut buf);
+    checks.check(
+        "a read of sector 0 still works and reads zeroes (nothing was written)",
+        fine == Ok(512) && buf.iter().all(|&b| b == 0),
+        format_args!("{fine:?}"),
+    );
+    let after = stat(FAULTY, "errors");
+    checks.check(
+        "its error count rose by 3",
+        matches!((errors, after), (Some(a), Some(b)) if b == a + 3),
+        format_args!("{errors:?} -> {after:?}"),
+    );
+    let _ = sys::close(fd);
+    let other = open("", O_RDONLY).and_then(|fd| {
+        let r = pread(fd, SECTOR, &mut buf);
+        let _ = sys::close(fd);
+        r
+    });
+    checks.check(
+        "the first disk still reads (\"EFI PART\")",
+        other == Ok(512) && &buf[..8] == b"EFI PART",
+        format_args!("{other:?}"),
     );
 }
 
