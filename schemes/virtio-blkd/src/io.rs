@@ -47,25 +47,51 @@ impl Window {
     }
 }
 
-/// Reads into `buf` from byte `offset` of `window`: how many bytes were read.
-pub fn read_at(dev: &mut impl Sectors, window: Window, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
-    let n = clip(window, offset, buf.len());
-    let buf = &mut buf[..n];
+/// One step of an access: `len` bytes at byte `within` of sector `lba`
+/// (`within` 0 and `len` a multiple of [`SECTOR`]: whole sectors, moved
+/// straight; otherwise part of one sector), at `done` bytes into the
+/// caller's buffer.
+struct Piece {
+    lba: u64,
+    within: usize,
+    len: usize,
+    done: usize,
+}
+
+impl Piece {
+    fn whole(&self) -> bool {
+        self.within == 0 && self.len.is_multiple_of(SECTOR)
+    }
+}
+
+/// The pieces of an `n`-byte access at byte `offset` of `window` (inside it).
+fn pieces(window: Window, offset: u64, n: usize) -> impl Iterator<Item = Piece> {
     let mut done = 0;
-    let mut scratch = [0u8; SECTOR];
-    while done < n {
+    core::iter::from_fn(move || {
+        if done >= n {
+            return None;
+        }
         let pos = offset + done as u64;
         let (lba, within) = (window.first + pos / SECTOR as u64, (pos % SECTOR as u64) as usize);
         let left = n - done;
-        if within == 0 && left >= SECTOR {
-            let whole = left / SECTOR * SECTOR;
-            dev.read_sectors(lba, &mut buf[done..done + whole])?;
-            done += whole;
+        let len = if within == 0 && left >= SECTOR { left / SECTOR * SECTOR } else { (SECTOR - within).min(left) };
+        let piece = Piece { lba, within, len, done };
+        done += len;
+        Some(piece)
+    })
+}
+
+/// Reads into `buf` from byte `offset` of `window`: how many bytes were read.
+pub fn read_at(dev: &mut impl Sectors, window: Window, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+    let n = clip(window, offset, buf.len());
+    let mut scratch = [0u8; SECTOR];
+    for p in pieces(window, offset, n) {
+        let out = &mut buf[p.done..p.done + p.len];
+        if p.whole() {
+            dev.read_sectors(p.lba, out)?;
         } else {
-            dev.read_sectors(lba, &mut scratch)?;
-            let part = (SECTOR - within).min(left);
-            buf[done..done + part].copy_from_slice(&scratch[within..within + part]);
-            done += part;
+            dev.read_sectors(p.lba, &mut scratch)?;
+            out.copy_from_slice(&scratch[p.within..p.within + p.len]);
         }
     }
     Ok(n)
@@ -79,22 +105,15 @@ pub fn write_at(dev: &mut impl Sectors, window: Window, offset: u64, buf: &[u8])
         return Err(Error::new(ENOSPC));
     }
     let n = clip(window, offset, buf.len());
-    let mut done = 0;
     let mut scratch = [0u8; SECTOR];
-    while done < n {
-        let pos = offset + done as u64;
-        let (lba, within) = (window.first + pos / SECTOR as u64, (pos % SECTOR as u64) as usize);
-        let left = n - done;
-        if within == 0 && left >= SECTOR {
-            let whole = left / SECTOR * SECTOR;
-            dev.write_sectors(lba, &buf[done..done + whole])?;
-            done += whole;
+    for p in pieces(window, offset, n) {
+        let data = &buf[p.done..p.done + p.len];
+        if p.whole() {
+            dev.write_sectors(p.lba, data)?;
         } else {
-            let part = (SECTOR - within).min(left);
-            dev.read_sectors(lba, &mut scratch)?;
-            scratch[within..within + part].copy_from_slice(&buf[done..done + part]);
-            dev.write_sectors(lba, &scratch)?;
-            done += part;
+            dev.read_sectors(p.lba, &mut scratch)?;
+            scratch[p.within..p.within + p.len].copy_from_slice(data);
+            dev.write_sectors(p.lba, &scratch)?;
         }
     }
     Ok(n)

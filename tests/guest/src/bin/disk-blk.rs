@@ -25,6 +25,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::group;
+use tessera_guest_tests::system::read_full;
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::error::{EACCES, EBADF, EIO, ENOENT, ENOSPC, EPERM};
 use tessera_runtime::abi::flag::{O_RDONLY, O_RDWR, SEEK_END, SEEK_SET};
@@ -82,14 +83,7 @@ fn open(suffix: &str, flags: usize) -> Result<usize> {
 /// at most one scheme message's worth (about 64 KiB).
 fn pread(fd: usize, offset: u64, buf: &mut [u8]) -> Result<usize> {
     sys::lseek(fd, offset as isize, SEEK_SET)?;
-    let mut done = 0;
-    while done < buf.len() {
-        match sys::read(fd, &mut buf[done..])? {
-            0 => break,
-            n => done += n,
-        }
-    }
-    Ok(done)
+    read_full(fd, buf)
 }
 
 fn pwrite(fd: usize, offset: u64, buf: &[u8]) -> Result<usize> {

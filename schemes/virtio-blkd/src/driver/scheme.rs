@@ -6,15 +6,15 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::gpt::{self, GptError, SECTOR, Table};
+use crate::io::{Sectors, Window, read_at, write_at};
+use crate::path::{Target, parse};
 use tessera_runtime::abi::error::{EACCES, EBADF, EINVAL, ENOENT, ENOTDIR, EROFS};
 use tessera_runtime::abi::flag::{MODE_FILE, O_ACCMODE, O_DIRECTORY, O_RDWR, O_WRONLY};
 use tessera_runtime::abi::{Error, Result, Stat};
 use tessera_runtime::scheme::{CallerCtx, Opened, Scheme};
-use tessera_virtio_blkd::gpt::{self, GptError, SECTOR, Table};
-use tessera_virtio_blkd::io::{Sectors, Window, read_at, write_at};
-use tessera_virtio_blkd::path::{Target, parse};
 
-use crate::device::BlkDevice;
+use super::device::BlkDevice;
 
 /// One started device and its partition table.
 pub struct Disk {

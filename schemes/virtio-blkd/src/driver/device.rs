@@ -26,6 +26,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
+use crate::gpt::SECTOR;
+use crate::io::{DeviceError, Sectors};
 use bitflags::bitflags;
 use tessera_runtime::abi::Error;
 use tessera_runtime::abi::O_CLOEXEC;
@@ -33,14 +35,12 @@ use tessera_runtime::abi::error::{EINVAL, EIO, ENODEV};
 use tessera_runtime::abi::flag::O_RDWR;
 use tessera_runtime::mm::PAGE_SIZE;
 use tessera_runtime::{Result, sys};
-use tessera_virtio_blkd::gpt::SECTOR;
-use tessera_virtio_blkd::io::{DeviceError, Sectors};
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{DeviceFunction, PciRoot};
 use virtio_drivers::transport::{DeviceType, Transport};
 
-use crate::hal::{PciConfig, SystemHal, dma_memory, map_device};
+use super::hal::{PciConfig, SystemHal, dma_memory, map_device};
 
 /// Descriptors in the request queue (a request takes at most 3).
 const QUEUE_SIZE: usize = 4;
@@ -82,8 +82,8 @@ pub struct Stats {
     pub errors: u64,
 }
 
-/// A memory BAR as `pci:` lists it: index, address, size.
-pub type Bar = (u8, u64, u64);
+/// A memory BAR: index and address.
+type Bar = (u8, u64);
 
 /// A started virtio-blk device.
 pub struct BlkDevice {
@@ -131,36 +131,51 @@ fn capabilities(config: &PciConfig, id: u32) -> Vec<u16> {
     found
 }
 
-/// Where `bar` + `offset` lies in physical memory, from the listing.
+/// Where `bar` + `offset` lies in physical memory.
 fn bar_address(bars: &[Bar], bar: u8, offset: u32) -> Option<u64> {
     bars.iter().find(|b| b.0 == bar && b.1 != 0).map(|b| b.1 + u64::from(offset))
 }
 
+/// The function's memory BARs, as virtio-drivers reads them (it sizes
+/// each with decoding off for the moment).
+fn memory_bars(root: &mut PciRoot<PciConfig>, df: DeviceFunction) -> Result<Vec<Bar>> {
+    let bars = root.bars(df).map_err(|_| errno(ENODEV))?;
+    Ok(bars.iter().enumerate().filter_map(|(i, bar)| Some((i as u8, bar.as_ref()?.memory_address_size()?.0))).collect())
+}
+
 impl BlkDevice {
-    /// Starts the virtio-blk function at `address` (with its memory BARs
-    /// from `pci:`): decoding and bus mastering on, its interrupt opened
-    /// (and on x86_64 its MSI-X entry programmed), features negotiated,
-    /// the request queue set up.
-    pub fn open(address: &str, bars: &[Bar]) -> Result<Self> {
+    /// Starts the virtio-blk function at `address` (`SSSS:BB:DD.F`):
+    /// decoding and bus mastering on, its interrupt opened (and on x86_64
+    /// its MSI-X entry programmed), features negotiated, the request
+    /// queue set up.
+    pub fn open(address: &str) -> Result<Self> {
         let df = function(address).ok_or(errno(EINVAL))?;
         let config = PciConfig::open(address, df)?;
         // Command register: memory space (bit 1) and bus master (bit 2).
         config.write(0x04, (config.read(0x04) & 0xFFFF) | 0b110)?;
-        let (irq, irq_kind) = open_irq(address, &config, bars)?;
-        let mut device = Self::start(config, df, bars, irq).inspect_err(|_| {
+        // virtio-drivers' view of the same function, on a handle of its own.
+        let mut root = PciRoot::new(PciConfig::open(address, df)?);
+        let bars = memory_bars(&mut root, df)?;
+        let (irq, irq_kind) = open_irq(address, &config, &bars)?;
+        let mut device = Self::start(&config, root, df, &bars, irq).inspect_err(|_| {
             let _ = sys::close(irq);
         })?;
         device.irq_kind = irq_kind;
         Ok(device)
     }
 
-    fn start(config: PciConfig, df: DeviceFunction, bars: &[Bar], irq: usize) -> Result<Self> {
+    fn start(
+        config: &PciConfig,
+        mut root: PciRoot<PciConfig>,
+        df: DeviceFunction,
+        bars: &[Bar],
+        irq: usize,
+    ) -> Result<Self> {
         // The common configuration, for the MSI-X vector (x86_64).
-        let common = capabilities(&config, CAP_VENDOR)
+        let common = capabilities(config, CAP_VENDOR)
             .into_iter()
             .find(|&at| (config.read(at) >> 24) & 0xFF == VIRTIO_COMMON_CFG)
             .and_then(|at| bar_address(bars, (config.read(at + 4) & 0xFF) as u8, config.read(at + 8)));
-        let mut root = PciRoot::new(config);
         let mut transport = PciTransport::new::<SystemHal, _>(&mut root, df).map_err(|_| errno(ENODEV))?;
         drop(root);
         if transport.device_type() != DeviceType::Block {
