@@ -7,12 +7,43 @@
 #                                placeholder (not an ELF: the loader must say so)
 #   build/<arch>/console-test.img  config test, with the normal initfs: the
 #                                console, driven by the console boot test
+#   build/disk-test.img          the data disk the test machines attach as
+#                                virtio-blk (mk/qemu.mk), read-only to them
+#                                (QEMU snapshot=on): 8 MiB, a GPT of two
+#                                partitions, made by mkgpt (schemes/virtio-blkd)
+#   build/<arch>/disk.img        the same layout for `make qemu`, made once and
+#                                kept between runs (delete it for a new one)
+#   build/disk-faulty.img        64 KiB of zeroes: the test machines' second
+#                                virtio-blk disk, behind QEMU's blkdebug
+#                                (every write fails; mk/qemu.mk)
 # harddrive.img and console-test.img carry build/<arch>/initfs (init runs
 # `console`); the other test images carry build/<arch>/initfs-test (init
 # starts the daemon `echod`, then runs `testrunner`).
 
 .PHONY: images
 INSTALLER := $(TARGET_DIR)/release/installer
+MKGPT := $(TARGET_DIR)/release/mkgpt
+DISK_TEST := $(BUILD)/disk-test.img
+DISK_FAULTY := $(BUILD)/disk-faulty.img
+# 16384 sectors (8 MiB): partition 1 at LBA 2048-6143 (2 MiB), partition 2
+# at 6144-14335 (4 MiB); the guest test disk-blk relies on this layout.
+DISK_LAYOUT := 16384 tessera-a:2048:6143 tessera-b:6144:14335
+
+$(MKGPT): FORCE | deps
+	$(CARGO) build --release -p virtio-blkd --features std --bin mkgpt
+
+$(DISK_TEST): $(MKGPT)
+	@mkdir -p $(@D)
+	$(MKGPT) $@ $(DISK_LAYOUT)
+
+$(DISK_FAULTY):
+	@mkdir -p $(@D)
+	head -c 65536 /dev/zero > $@
+
+# Made only when missing: what `make qemu` wrote to it stays.
+$(ARCHES:%=$(BUILD)/%/disk.img): | $(MKGPT)
+	@mkdir -p $(@D)
+	$(MKGPT) $@ $(DISK_LAYOUT)
 
 # Rebuilt by cargo when its sources change; the images depend on it.
 $(INSTALLER): FORCE | deps
@@ -37,7 +68,8 @@ INITFS.console-test := initfs
 # One rule per image name, for every arch: $(call image_rule,NAME)
 define image_rule
 $(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.$(1)).toml \
-		$(BUILD)/%/tessera-bootloader.efi $(BUILD)/%/$(call KERNEL_FILE,$(1)) $(BUILD)/%/$(INITFS.$(1)) $(INSTALLER)
+		$(BUILD)/%/tessera-bootloader.efi $(BUILD)/%/$(call KERNEL_FILE,$(1)) $(BUILD)/%/$(INITFS.$(1)) $(INSTALLER) \
+		| $(DISK_TEST) $(DISK_FAULTY)
 	$(CARGO) run --release -q -p installer -- --config $$< --arch $$* \
 		--loader $(BUILD)/$$*/tessera-bootloader.efi --kernel $(BUILD)/$$*/$(call KERNEL_FILE,$(1)) \
 		--initfs $(BUILD)/$$*/$(INITFS.$(1)) --output $$@

@@ -42,27 +42,28 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 # and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
 # so the copy-if-changed step keeps the images from rebuilding when nothing
 # changed. init.rc lines are quoted words for printf (one line each).
-USER_PACKAGES := init consoled sh ramfs redoxfsd coreutils tessera-guest-tests
+USER_PACKAGES := init consoled sh ramfs redoxfsd coreutils tessera-guest-tests virtio-blkd
 # The core tools (programs/coreutils, docs/tools.md), in bin/ of both initfs.
 COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true false shutdown reboot mmapdemo
 USER_PROGRAMS := init consoled sh ramfs redoxfsd testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow mmbench \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support $(COREUTILS)
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support virtio-blkd disk-blk $(COREUTILS)
 # Privilege (docs/kernel.md): init is privileged, and a program it starts is
-# only when its line says `privileged`. No daemon of the normal image needs
-# hardware yet, so nothing there is; the test runner is, so that it can pass
-# the privilege on to the tests PRIVILEGED_GUEST_TESTS names.
-INIT_RC.initfs := '\# Nothing here is privileged: no daemon needs hardware yet (a driver would be `privileged daemon NAME`).' \
-	'daemon ramfs' 'wait-scheme file' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
+# only when its line says `privileged`. In the normal image only the disk
+# driver virtio-blkd is (it needs pci:, irq: and DMA memory); in the test
+# images also the test runner, so that it can pass the privilege on to the
+# tests PRIVILEGED_GUEST_TESTS names.
+INIT_RC.initfs := '\# Only the disk driver is privileged (it needs pci:, irq: and DMA memory).' \
+	'daemon ramfs' 'wait-scheme file' 'privileged daemon virtio-blkd' 'wait-scheme disk' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
 	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
-INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'daemon echod' 'privileged testrunner'
+INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'privileged daemon virtio-blkd' 'wait-scheme disk' 'daemon echod' 'privileged testrunner'
 # Files from the tree copied into etc/, per initfs.
 ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support disk-blk
 # The tests that run privileged (`privileged NAME` in tests.list): they need
 # `memory:physical` (mm-physical, hostile-lender), drive a PCI device
 # (driver-support), raise `sys:limits`, turn

@@ -28,6 +28,22 @@ KVM_MACHINE.aarch64 := ,gic-version=host
 # the `pci-devices` guest test finds it): a virtio entropy source needs no
 # image.
 QEMU_DEVICES := -device virtio-rng-pci
+# The data disk, virtio-blk-pci on both machines, served by virtio-blkd as
+# disk: (docs/drivers.md): the test machines get build/disk-test.img and
+# never change it (snapshot=on: writes go to a temporary overlay, so
+# several QEMUs can share it); `make qemu` gets build/<arch>/disk.img
+# and keeps what the guest writes. serial= is the ID the guest reads.
+QEMU_DISK = $(DISK_TEST),snapshot=on
+qemu: QEMU_DISK = $(BUILD)/$(ARCH)/disk.img
+qemu_disk = -drive if=none,id=disk0,format=raw,file=$(QEMU_DISK) -device virtio-blk-pci,drive=disk0,serial=tessera-disk0
+# The test machines' second virtio-blk disk fails on purpose (QEMU's
+# blkdebug under the raw format, whose read_aio/write_aio events it
+# hooks): every write, and any read touching sector 64, get EIO; the
+# guest test disk-blk checks that disk: passes it on. Nothing is ever
+# written to the file, so QEMUs share it without locking.
+QEMU_FAULTY = -blockdev '{"driver":"raw","node-name":"faulty","file":{"driver":"blkdebug","inject-error":[{"event":"write_aio","errno":5},{"event":"read_aio","sector":64,"errno":5}],"image":{"driver":"file","filename":"$(DISK_FAULTY)","locking":"off"}}}' \
+	-device virtio-blk-pci,drive=faulty,serial=tessera-faulty
+qemu: QEMU_FAULTY =
 GDB.x86_64 := gdb
 GDB.aarch64 := gdb-multiarch
 
@@ -49,11 +65,11 @@ qemu_accel = $(if $(call use_kvm,$(1)), \
 # $(call qemu_cmd,ARCH,IMAGE[,SERIAL]) — SERIAL defaults to stdio.
 qemu_cmd = $(QEMU.$(1)) $(strip $(call qemu_accel,$(1))) \
 	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) -drive format=raw,file=$(2) \
-	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(QEMU_EXTRA.$(1))
+	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(qemu_disk) $(QEMU_FAULTY) $(QEMU_EXTRA.$(1))
 
 # Interactive: the monitor shares the terminal, so Ctrl-A X quits and
 # Ctrl-A C opens the QEMU monitor.
-qemu: $(BUILD)/$(ARCH)/$(IMG).img | deps
+qemu: $(BUILD)/$(ARCH)/$(IMG).img | deps $(BUILD)/$(ARCH)/disk.img
 	@$(call kvm_notice,$(ARCH))
 	@echo "qemu: booting $< ($(ARCH), smp=$(SMP), mem=$(MEM)); quit with Ctrl-A X"
 ifneq ($(call yes,$(gdb)),)
