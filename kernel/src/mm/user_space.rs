@@ -83,7 +83,12 @@ impl FailInjector {
 static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::config::MAX_CPUS];
 
-/// A frame for user memory or a user page table.
+/// A frame for user memory or a user page table. When none is free, the
+/// freeable pages (MADV_FREE) of every other space whose lock is free are
+/// reclaimed and the allocation tried once more; the operation that asked
+/// reclaims its own space's itself (`tessera-mm`'s `Txn::allocate`). An
+/// injected failure reclaims nothing here, so it fails as a real shortage
+/// that other spaces cannot relieve.
 fn allocate_user_frame() -> Option<PhysAddr> {
     let injector = CURRENT_INJECTOR[arch::cpu_index()].load(Ordering::Acquire);
     // SAFETY: `UserSpace::run` sets the pointer from an `Arc` it holds until
@@ -91,7 +96,11 @@ fn allocate_user_frame() -> Option<PhysAddr> {
     if !injector.is_null() && unsafe { &*injector }.should_fail() {
         return None;
     }
-    frames::allocate_frame()
+    frames::allocate_frame().or_else(|| {
+        let mut reclaimed = 0;
+        crate::process::try_each_space(|space| reclaimed += space.reclaim_unmapped_freeable());
+        if reclaimed > 0 { frames::allocate_frame() } else { None }
+    })
 }
 
 /// The kernel's frames as `tessera-mm` sees them.
@@ -405,6 +414,18 @@ impl UserSpace {
     /// The grants, as `/proc/pid/maps`-like lines.
     pub fn describe(&self) -> Vec<tessera_mm::GrantInfo> {
         self.grants().grants().collect()
+    }
+
+    /// The grant covering `virt`, if any.
+    pub fn describe_at(&self, virt: VirtAddr) -> Option<tessera_mm::GrantInfo> {
+        self.grants().grant_at(virt)
+    }
+
+    /// Frees the frames of this space's MADV_FREE pages that have no PTE
+    /// (no TLB can hold them, so no shootdown is needed); how many. For a
+    /// frame allocation that found memory short.
+    pub fn reclaim_unmapped_freeable(&mut self) -> u64 {
+        self.grants.as_mut().map_or(0, |grants| grants.reclaim_unmapped_freeable(&mut KernelFrames))
     }
 
     /// Runs one `tessera-mm` operation: flushes what it unmapped or

@@ -4,6 +4,7 @@
 //! is only reached through [`crate::usercopy`].
 
 mod fs;
+mod madvise;
 mod mm;
 mod proc;
 mod time;
