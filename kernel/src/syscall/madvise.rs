@@ -54,7 +54,7 @@ pub fn madvise(addr: usize, len: usize, raw: usize) -> Result<usize> {
 fn populate(start: VirtAddr, pages: u64, access: Access) -> Result<()> {
     let space = &process::current().space;
     for page in 0..pages {
-        if page % HEAP_STEP_PAGES == 0 {
+        if page.is_multiple_of(HEAP_STEP_PAGES) {
             reserve_call_heap()?;
         }
         match page_fault::fault_in(space, start.add(page * PAGE_SIZE), access) {
@@ -79,7 +79,7 @@ fn prefetch(start: VirtAddr, pages: u64) -> Result<()> {
         let stop = if grant.end < end { grant.end } else { end };
         if let ProviderKind::FmapBorrowed(_) = grant.kind {
             while at < stop {
-                if done % HEAP_STEP_PAGES == 0 {
+                if done.is_multiple_of(HEAP_STEP_PAGES) {
                     reserve_call_heap()?;
                 }
                 done += 1;
