@@ -544,12 +544,14 @@ impl UserSpace {
     /// A copy-on-write copy of this space for a forked child, which gets its
     /// own failure injector.
     pub fn fork(&mut self, inject: Arc<FailInjector>) -> Result<Self> {
-        // The child's grants and slots are copies of ours: room for them
-        // first (ENOMEM, nothing changed, when there is none).
+        // The child's grants, slots and guard markers are copies of ours:
+        // room for them first (ENOMEM, nothing changed, when there is none).
         let grants = self.grants();
+        // Guard markers are copied too (one set entry each, as a slot).
+        let per_page = grants.resident_pages().saturating_add(grants.guard_pages());
         let bookkeeping = (grants.grant_count() as usize)
             .saturating_mul(super::GRANT_HEAP_BYTES)
-            .saturating_add((grants.resident_pages() as usize).saturating_mul(super::SLOT_HEAP_BYTES));
+            .saturating_add((per_page as usize).saturating_mul(super::SLOT_HEAP_BYTES));
         super::reserve_heap_for(bookkeeping)?;
         let table = new_table()?;
         let child = self.run(|grants, frames, tlb| grants.fork(frames, table, tlb));
