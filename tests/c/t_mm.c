@@ -666,6 +666,67 @@ static void free_then_run_out(void *arg)
         _exit(14);
     _exit(0);
 }
+
+/* The pipes between free_and_wait (another process) and the test. */
+static int ready_pipe[2], go_pipe[2];
+
+/* Marks 8 pages freeable, says so, waits, then checks that a shortage in
+ * another process took them (they read zero). */
+static void free_and_wait(void *arg)
+{
+    unsigned char *p = anon(8 * PAGE, MAP_PRIVATE);
+    char c;
+    (void)arg;
+    if (p == NULL)
+        _exit(20);
+    memset(p, 0x77, 8 * PAGE);
+    if (madvise(p, 8 * PAGE, MADV_FREE) != 0 || write(ready_pipe[1], "r", 1) != 1 || read(go_pipe[0], &c, 1) != 1)
+        _exit(21);
+    for (unsigned i = 0; i < 8; i++)
+        if (p[i * PAGE] != 0 || p[i * PAGE + PAGE - 1] != 0)
+            _exit(22);
+    _exit(0);
+}
+
+/* Runs out of frames (injected) with no freeable page of its own. */
+static void run_out(void *arg)
+{
+    unsigned char *q = anon(PAGE, MAP_PRIVATE);
+    (void)arg;
+    if (q == NULL)
+        _exit(30);
+    (void)*(volatile unsigned char *)q;
+    if (!inject_frame_failure(0))
+        _exit(31);
+    q[0] = 1; /* reclaims the other process's pages, then succeeds */
+    _exit(q[0] == 1 ? 0 : 32);
+}
+
+/* Frames run out in one process; another's freeable pages are reclaimed. */
+static const char *reclaim_across_processes(void)
+{
+    char c;
+    int ready, st = -1, held;
+    pid_t holder;
+    CHECK(pipe(ready_pipe) == 0 && pipe(go_pipe) == 0);
+    holder = fork();
+    CHECK(holder >= 0);
+    if (holder == 0)
+        free_and_wait(NULL);
+    ready = read(ready_pipe[0], &c, 1) == 1;
+    if (ready)
+        st = in_child(run_out, NULL);
+    /* Whatever happened, the holder is let go (EOF if not "g"). */
+    (void)!write(go_pipe[1], "g", 1);
+    for (int i = 0; i < 2; i++) {
+        close(ready_pipe[i]);
+        close(go_pipe[i]);
+    }
+    held = wait_for(holder);
+    CHECK(ready && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(WIFEXITED(held) && WEXITSTATUS(held) == 0);
+    return NULL;
+}
 #endif
 
 static const char *t_madvise_free(void)
@@ -684,6 +745,9 @@ static const char *t_madvise_free(void)
     CHECK(maps_of(p, 4 * PAGE, &resident) == 1 && resident == 4);
     int st = in_child(free_then_run_out, NULL);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const char *across = reclaim_across_processes();
+    if (across != NULL)
+        return across;
 #else
     (void)resident;
     linux_skips("MADV_FREE reclaim under memory pressure (Tessera's sys:inject knob)");

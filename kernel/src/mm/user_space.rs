@@ -87,16 +87,15 @@ static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
 /// freeable pages (MADV_FREE) of every other space whose lock is free are
 /// reclaimed and the allocation tried once more; the operation that asked
 /// reclaims its own space's itself (`tessera-mm`'s `Txn::allocate`). An
-/// injected failure reclaims nothing here, so it fails as a real shortage
-/// that other spaces cannot relieve.
+/// injected failure is such a shortage: it fails only if no other space
+/// had anything to reclaim.
 fn allocate_user_frame() -> Option<PhysAddr> {
     let injector = CURRENT_INJECTOR[arch::cpu_index()].load(Ordering::Acquire);
     // SAFETY: `UserSpace::run` sets the pointer from an `Arc` it holds until
     // it clears it again, on this CPU.
-    if !injector.is_null() && unsafe { &*injector }.should_fail() {
-        return None;
-    }
-    frames::allocate_frame().or_else(|| {
+    let injected = !injector.is_null() && unsafe { &*injector }.should_fail();
+    let frame = if injected { None } else { frames::allocate_frame() };
+    frame.or_else(|| {
         let mut reclaimed = 0;
         crate::process::try_each_space(|space| reclaimed += space.reclaim_unmapped_freeable());
         if reclaimed > 0 { frames::allocate_frame() } else { None }
