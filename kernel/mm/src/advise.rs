@@ -296,11 +296,15 @@ impl<P: PageTable> AddrSpace<P> {
     /// pages were reclaimed; they read as zero afterwards. Called by a
     /// failed frame allocation of this space's operations, and by the
     /// kernel for other spaces when frames run out.
+    /// Allocates nothing (it runs when memory is short).
     pub fn reclaim_unmapped_freeable(&mut self, frames: &mut impl FrameStore) -> u64 {
-        let pages: Vec<Page> =
-            self.freeable.iter().copied().filter(|p| self.table.translate(p.start()).is_none()).collect();
         let mut reclaimed = 0;
-        for page in pages {
+        let mut cursor = Page::from_number(0);
+        while let Some(&page) = self.freeable.range(cursor..).next() {
+            cursor = page.add(1);
+            if self.table.translate(page.start()).is_some() {
+                continue;
+            }
             if let Some(frame) = self.remove_slot_raw(page) {
                 frames.put(frame);
                 reclaimed += 1;
