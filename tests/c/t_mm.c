@@ -783,6 +783,16 @@ static const char *t_madvise_remove(void)
 #ifdef __tessera__
     errno = 0;
     CHECK(madvise(fs, PAGE, MADV_REMOVE) == -1 && errno == EOPNOTSUPP && fs[1] == 1);
+    /* A memory: object mapped twice: a hole through one mapping shows in both. */
+    int mfd = open("memory:shared", O_RDWR);
+    CHECK(mfd >= 0 && ftruncate(mfd, 2 * PAGE) == 0);
+    unsigned char *m1 = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    unsigned char *m2 = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    CHECK(m1 != MAP_FAILED && m2 != MAP_FAILED);
+    memset(m1, 0x5a, 2 * PAGE);
+    CHECK(m2[PAGE] == 0x5a && madvise(m2 + PAGE, PAGE, MADV_REMOVE) == 0);
+    CHECK(m1[PAGE] == 0 && m2[2 * PAGE - 1] == 0 && m1[0] == 0x5a && m2[0] == 0x5a);
+    CHECK(munmap(m1, 2 * PAGE) == 0 && munmap(m2, 2 * PAGE) == 0 && close(mfd) == 0);
 #else
     linux_skips("MADV_REMOVE of a shared file mapping (EOPNOTSUPP on Tessera: no hole punching yet)");
 #endif
