@@ -20,6 +20,7 @@ include mk/config.mk
 include mk/deps.mk
 # Before kernel.mk: its initfs rules take the C programs (C_PROGRAMS).
 include mk/relibc.mk
+include mk/cookbook.mk
 include mk/kernel.mk
 include mk/disk.mk
 include mk/qemu.mk
@@ -52,8 +53,12 @@ help:
 	@echo "  lint       cargo fmt --check; clippy -D warnings on host, kernel and loader targets"
 	@echo "  bench      mmbench (Rust) and mmbench.c (C, relibc-shim) in the guest of one arch"
 	@echo "  fuzz       mm-fuzz in the guest of one arch: ops=N (default $(FUZZ_OPS_DEFAULT)) seed=S (default: random, printed)"
-	@echo "  sysroot    build/<arch>/sysroot: relibc-shim headers, libc.a, crt0.o, <arch>-unknown-tessera-cc"
+	@echo "  sysroot    build/<arch>/sysroot: relibc-shim headers, libc.a, crt0.o, <arch>-unknown-tessera-cc;"
+	@echo "             -ar, -ranlib, -pkg-config and the CMake toolchain file (share/cmake)"
 	@echo "  c-test-host  tests/c built with the host's cc and libc, and run (part of test)"
+	@echo "  cook       make cook arch=… recipe=NAME: cook a recipe (cookbook/recipes/NAME) and its"
+	@echo "             dependencies into $(BUILD)/<arch>/cookbook/NAME/stage (docs/cookbook.md)"
+	@echo "  cook-fetch make cook-fetch recipe=NAME: only fetch and verify the sources"
 	@echo "  deps       install missing Debian packages and Rust targets (build targets run it)"
 	@echo "  kernel, loader, initfs, images   single pieces for ARCH"
 	@echo "  clean      remove $(BUILD)/        distclean: also cargo clean"
@@ -69,3 +74,5 @@ help:
 	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (guest suite: $(TIMEOUT.boot), bench: $(BENCH_TIMEOUT), fuzz: $(FUZZ_TIMEOUT))"
 	@echo "  verbose=yes           boot tests echo the guest's output as it comes"
 	@echo "  n=N                   'soak': rounds                        now: $(SOAK_N)"
+	@echo "  recipe=NAME           'cook', 'cook-fetch': the recipe"
+	@echo "  offline=yes           the cookbook uses only build/cookbook-cache (also COOKBOOK_OFFLINE=1)"

@@ -1,6 +1,6 @@
 # mk/deps.mk — set-up: installs what the build and QEMU need, if missing.
 #
-# Debian packages (QEMU for both arches, OVMF/AAVMF firmware, clang, lld) are
+# Debian packages (QEMU for both arches, OVMF/AAVMF firmware, clang, lld, llvm) are
 # probed by the command or firmware file each provides, and only the missing
 # ones are installed (apt-get as root, or through `sudo -n`). The Rust
 # toolchain, targets and components come from rust-toolchain.toml; missing
@@ -21,7 +21,8 @@ qemu-system-arm qemu-system-aarch64
 ovmf $(FIRMWARE.x86_64)
 qemu-efi-aarch64 $(FIRMWARE.aarch64)
 clang clang
-lld ld.lld"
+lld ld.lld
+llvm llvm-ar"
 find_missing() {
   missing=()
   while read -r pkg probe; do
@@ -35,7 +36,7 @@ find_missing
 if [ $${#missing[@]} -gt 0 ]; then
   if ! have apt-get; then
     echo "deps: error: missing $${missing[*]}, and this machine has no apt-get." >&2
-    echo "deps: install QEMU (x86_64 and aarch64), OVMF at $(FIRMWARE.x86_64), AAVMF at $(FIRMWARE.aarch64), clang and lld by hand." >&2
+    echo "deps: install QEMU (x86_64 and aarch64), OVMF at $(FIRMWARE.x86_64), AAVMF at $(FIRMWARE.aarch64), clang, lld and llvm (llvm-ar) by hand." >&2
     exit 1
   fi
   if [ "$$(id -u)" -eq 0 ]; then sudo=""

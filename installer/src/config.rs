@@ -6,11 +6,21 @@
 //! filesystem_size = 0       # MiB, the root filesystem partition (default 0 = none)
 //! [env]                     # optional: the kernel environment written to /env on the ESP
 //! TESSERA_TEST = "boot"
+//!
+//! [[files]]                 # optional, repeated: what the root filesystem holds (Redox's keys)
+//! path = "/etc/hostname"    # absolute; missing parent directories are made (mode 0755)
+//! data = "tessera\n"        # a file's bytes, or a symlink's target (default "")
+//! directory = false         # a directory instead of a file (default false)
+//! symlink = false           # a symbolic link to `data` (default false)
+//! mode = 0o644              # permission bits (default 0o644, directories 0o755)
+//! uid = 0                   # owner (default 0)
+//! gid = 0                   # group (default 0)
 //! ```
 //!
 //! Every table denies unknown keys, so a typo is an error rather than a silently ignored
-//! setting. Later issues extend this schema (`[packages]`, `[[files]]`, `[users]`, see
-//! DESIGN.md §7); they add fields here.
+//! setting. `[[files]]` needs `filesystem_size` > 0 (there is nowhere else to put them).
+//! Later issues extend this schema (`[packages]`, `[users]`, see DESIGN.md §7); they add
+//! fields here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,6 +47,57 @@ pub struct Config {
     /// Held sorted by key (a `BTreeMap`), which is the order `/env` lists them in.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// `[[files]]`: files, directories and symlinks of the root filesystem, in order.
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+}
+
+/// One `[[files]]` entry (Redox's installer keys, minus `postinstall` and
+/// `recursive_chown`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Absolute path in the root filesystem.
+    pub path: String,
+    /// A file's contents, or a symlink's target.
+    #[serde(default)]
+    pub data: String,
+    /// Make a directory.
+    #[serde(default)]
+    pub directory: bool,
+    /// Make a symbolic link to `data`.
+    #[serde(default)]
+    pub symlink: bool,
+    /// Permission bits (`0o7777` at most); default 0o644 for files and links, 0o755 for
+    /// directories.
+    #[serde(default)]
+    pub mode: Option<u16>,
+    /// Owner.
+    #[serde(default)]
+    pub uid: u32,
+    /// Group.
+    #[serde(default)]
+    pub gid: u32,
+}
+
+impl FileEntry {
+    /// The permission bits: `mode`, or the default for the kind.
+    pub fn permissions(&self) -> u16 {
+        self.mode.unwrap_or(if self.directory { 0o755 } else { 0o644 })
+    }
+
+    /// The path's components (no empty ones, no `.` or `..`), or why not.
+    pub fn components(&self) -> std::result::Result<Vec<&str>, String> {
+        let rest = self.path.strip_prefix('/').ok_or_else(|| format!("{}: not an absolute path", self.path))?;
+        let parts: Vec<&str> = rest.split('/').filter(|part| !part.is_empty()).collect();
+        if parts.is_empty() {
+            return Err(format!("{}: names the root itself", self.path));
+        }
+        if parts.iter().any(|part| *part == "." || *part == "..") {
+            return Err(format!("{}: `.` and `..` are not allowed", self.path));
+        }
+        Ok(parts)
+    }
 }
 
 /// The `[general]` table.
@@ -74,7 +135,34 @@ impl Config {
         let config: Config =
             toml::from_str(text).map_err(|source| Error::ConfigParse { path: path.to_owned(), source })?;
         config.general.validate(path)?;
+        config.validate_files(path)?;
         Ok(config)
+    }
+}
+
+impl Config {
+    fn validate_files(&self, path: &Path) -> Result<()> {
+        let bad = |reason: String| Error::ConfigValue { path: path.to_owned(), reason };
+        if !self.files.is_empty() && self.general.filesystem_mib == 0 {
+            return Err(bad("[[files]] needs a root filesystem: set [general] filesystem_size".into()));
+        }
+        for file in &self.files {
+            file.components().map_err(|reason| bad(format!("[[files]] {reason}")))?;
+            if file.directory && file.symlink {
+                return Err(bad(format!("[[files]] {}: both a directory and a symlink", file.path)));
+            }
+            if file.permissions() > 0o7777 {
+                return Err(bad(format!(
+                    "[[files]] {}: mode {:#o} has more than permission bits",
+                    file.path,
+                    file.permissions()
+                )));
+            }
+            if file.directory && !file.data.is_empty() {
+                return Err(bad(format!("[[files]] {}: a directory has no data", file.path)));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -130,6 +218,30 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.starts_with("config/x.toml: "), "{msg}");
         assert!(msg.contains("filesytem_size"), "{msg}");
+    }
+
+    #[test]
+    fn files_are_read_with_defaults_and_checked() {
+        let config = parse(
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/etc/motd\"\ndata = \"hi\"\n\
+             [[files]]\npath = \"/home/user\"\ndirectory = true\nuid = 1000\n",
+        )
+        .unwrap();
+        assert_eq!(config.files.len(), 2);
+        assert_eq!((config.files[0].permissions(), config.files[1].permissions()), (0o644, 0o755));
+        assert_eq!(config.files[1].components().unwrap(), ["home", "user"]);
+        for bad in [
+            "[general]\n[[files]]\npath = \"/a\"\n",
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"a\"\n",
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/a/../b\"\n",
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/\"\n",
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/a\"\ndirectory = true\nsymlink = true\n",
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/a\"\nmode = 0o17777\n",
+            "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/a\"\ndirectory = true\ndata = \"x\"\n",
+        ] {
+            assert!(matches!(parse(bad), Err(Error::ConfigValue { .. })), "{bad}");
+        }
+        assert!(parse("[general]\nfilesystem_size = 8\n[[files]]\npath = \"/a\"\nowner = 1\n").is_err());
     }
 
     #[test]

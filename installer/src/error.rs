@@ -44,6 +44,10 @@ pub enum Error {
     #[error("{}: writing the GPT: {source}", path.display())]
     Gpt { path: PathBuf, source: gpt::GptError },
 
+    /// Formatting or filling the RedoxFS root partition failed.
+    #[error("{}: the root filesystem ({step}): {reason}", path.display())]
+    RootFs { path: PathBuf, step: String, reason: String },
+
     /// Formatting or filling the FAT ESP failed.
     #[error("{}: writing the ESP ({step}): {source}", path.display())]
     Fat { path: PathBuf, step: String, source: io::Error },

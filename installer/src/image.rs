@@ -1,5 +1,5 @@
-//! Writes the disk image: a sparse file, the protective MBR and both GPTs, then the FAT
-//! ESP. The root partition's bytes are left as a hole.
+//! Writes the disk image: a sparse file, the protective MBR and both GPTs, the FAT ESP,
+//! then (with `filesystem_size` > 0) the RedoxFS root partition (`rootfs.rs`).
 //!
 //! Disk and partition GUIDs are fixed constants rather than random, so rebuilding an
 //! image from the same inputs gives the same bytes. Two Tessera images attached to one
@@ -15,9 +15,11 @@ use gpt::partition::Partition;
 use gpt::partition_types::{self, OperatingSystem};
 use uuid::Uuid;
 
+use crate::config::FileEntry;
 use crate::error::{Error, Result};
 use crate::esp::{self, EspFile};
 use crate::layout::{Extent, Layout};
+use crate::rootfs;
 use crate::slice::PartitionSlice;
 
 /// GPT partition name of the EFI System Partition.
@@ -27,8 +29,7 @@ pub const ESP_NAME: &str = "ESP";
 pub const ROOT_NAME: &str = "TESSERA_ROOT";
 
 /// Partition type GUID of Tessera's root filesystem partition (a random GUID chosen for
-/// this project; no other OS uses it). The partition is created zero-filled (a hole in
-/// the sparse image) for now: its filesystem and contents come with a later issue.
+/// this project; no other OS uses it). It holds a RedoxFS volume.
 pub const ROOT_PARTITION_TYPE: Uuid = Uuid::from_u128(0x7f3bfcae_0e6f_450e_a4f8_386cce3a1a23);
 
 /// GUID of the disk itself (GPT header "DiskGUID").
@@ -44,7 +45,13 @@ pub const ROOT_PARTITION_GUID: Uuid = Uuid::from_u128(0x1598ed6b_e5ae_445f_b34b_
 ///
 /// Errors: [`Error::Output`] for file errors, [`Error::Gpt`] if the partition table cannot
 /// be written, and whatever [`esp::write_esp`] returns.
-pub fn write_image(path: &Path, layout: &Layout, esp_mib: u64, files: &mut [EspFile]) -> Result<()> {
+pub fn write_image(
+    path: &Path,
+    layout: &Layout,
+    esp_mib: u64,
+    files: &mut [EspFile],
+    root: &RootFiles<'_>,
+) -> Result<()> {
     let out_err = |source| Error::Output { path: path.to_owned(), source };
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).map_err(out_err)?;
     // Sparse: only the sectors written below take space on the host.
@@ -53,7 +60,21 @@ pub fn write_image(path: &Path, layout: &Layout, esp_mib: u64, files: &mut [EspF
     write_partition_table(&mut file, layout, path)?;
 
     let esp = PartitionSlice::new(&mut file, layout.esp.start_bytes(), layout.esp.len_bytes()).map_err(out_err)?;
-    esp::write_esp(esp, files, esp_mib, path)
+    esp::write_esp(esp, files, esp_mib, path)?;
+    if let Some(extent) = layout.root {
+        let slice = PartitionSlice::new(&mut file, extent.start_bytes(), extent.len_bytes()).map_err(out_err)?;
+        rootfs::write_root(slice, root.staged, root.files, path)?;
+    }
+    Ok(())
+}
+
+/// What goes into the root filesystem.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RootFiles<'a> {
+    /// A staged directory copied in first (`--root-dir`).
+    pub staged: Option<&'a Path>,
+    /// The config's `[[files]]`.
+    pub files: &'a [FileEntry],
 }
 
 /// Writes the protective MBR (LBA 0), the primary GPT (LBA 1 and the entry array after

@@ -9,7 +9,8 @@
 //!                                 ├─ protective MBR + primary/backup GPT
 //!                                 ├─ partition 1 "ESP": FAT with EFI/BOOT/BOOT{X64,AA64}.EFI,
 //!                                 │                     /kernel, /initfs, /env
-//!                                 └─ partition 2 "TESSERA_ROOT" (if filesystem_size > 0): hole
+//!                                 └─ partition 2 "TESSERA_ROOT" (if filesystem_size > 0):
+//!                                    RedoxFS with --root-dir's tree, then [[files]] (rootfs.rs)
 //! ```
 //!
 //! `main.rs` is only the command line; everything else is here so tests can drive it.
@@ -23,6 +24,7 @@ pub mod error;
 pub mod esp;
 pub mod image;
 pub mod layout;
+pub mod rootfs;
 pub mod slice;
 
 use std::ffi::OsString;
@@ -51,6 +53,8 @@ pub struct Install {
     pub initfs: PathBuf,
     /// `--env KEY=VALUE`, in command-line order; they override the config's `[env]`.
     pub env_overrides: Vec<String>,
+    /// `--root-dir`: a directory copied into the root filesystem before `[[files]]`.
+    pub root_dir: Option<PathBuf>,
     /// `--output`: the image to make.
     pub output: PathBuf,
 }
@@ -91,7 +95,14 @@ pub fn install(install: &Install) -> Result<()> {
         std::fs::create_dir_all(parent).map_err(out_err(parent))?;
     }
     let tmp = tmp_path(output);
-    let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files)
+    if install.root_dir.is_some() && layout.root.is_none() {
+        return Err(Error::ConfigValue {
+            path: install.config.clone(),
+            reason: "--root-dir needs a root filesystem: set [general] filesystem_size".into(),
+        });
+    }
+    let root = image::RootFiles { staged: install.root_dir.as_deref(), files: &config.files };
+    let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files, &root)
         .and_then(|()| std::fs::rename(&tmp, output).map_err(out_err(output)));
     if written.is_err() {
         // Best effort: the error being returned matters more than a leftover .tmp.

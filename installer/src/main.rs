@@ -10,11 +10,13 @@ use installer::{Arch, Install};
 const USAGE: &str = "\
 usage: installer --config <file.toml> --arch x86_64|aarch64
                  --loader <loader.efi> --kernel <kernel ELF> --initfs <initfs>
-                 [--env KEY=VALUE]... --output <image>
+                 [--env KEY=VALUE]... [--root-dir <dir>] --output <image>
 
 Makes a GPT disk image with a FAT EFI System Partition holding the loader
 (EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI), /kernel, /initfs and /env.
---env entries override the config's [env] table and may be repeated.";
+--env entries override the config's [env] table and may be repeated.
+With [general] filesystem_size > 0, partition 2 is a RedoxFS root filesystem
+holding --root-dir's tree (e.g. staged packages), then the config's [[files]].";
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -42,6 +44,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
     let mut kernel = None;
     let mut initfs = None;
     let mut output = None;
+    let mut root_dir = None;
     let mut env_overrides = Vec::new();
 
     let mut args = args.into_iter();
@@ -66,6 +69,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
             "--kernel" => set(&mut kernel, value()?)?,
             "--initfs" => set(&mut initfs, value()?)?,
             "--output" => set(&mut output, value()?)?,
+            "--root-dir" => set(&mut root_dir, value()?)?,
             "--arch" => {
                 let text = value()?.into_string().map_err(|_| "--arch is not UTF-8".to_string())?;
                 if arch.replace(text.parse::<Arch>()?).is_some() {
@@ -85,6 +89,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
         kernel: kernel.ok_or_else(|| missing("--kernel"))?,
         initfs: initfs.ok_or_else(|| missing("--initfs"))?,
         env_overrides,
+        root_dir,
         output: output.ok_or_else(|| missing("--output"))?,
     })
 }
@@ -125,6 +130,9 @@ mod tests {
         assert_eq!(install.initfs, PathBuf::from("i"));
         assert_eq!(install.env_overrides, ["A=1", "B=2"]);
         assert_eq!(install.output, PathBuf::from("out.img"));
+        assert_eq!(install.root_dir, None);
+        let staged = parse(&[FULL, &["--root-dir", "stage"]].concat()).unwrap();
+        assert_eq!(staged.root_dir, Some(PathBuf::from("stage")));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use installer::image::{ESP_NAME, ROOT_NAME, ROOT_PARTITION_TYPE};
 use installer::layout::{ALIGN_BYTES, MIB_BYTES, SECTOR_BYTES};
 use installer::slice::PartitionSlice;
 use installer::{Arch, Config, Error, Install};
+use redoxfs::{DiskIo, Node, TreePtr};
 use tempfile::TempDir;
 
 /// A temp dir with fake loader, kernel and initfs files of distinct contents.
@@ -67,6 +68,7 @@ impl Inputs {
             kernel: self.path("kernel"),
             initfs: self.path("initfs"),
             env_overrides: env.iter().map(|s| s.to_string()).collect(),
+            root_dir: None,
             output: self.path("build/x/out.img"),
         }
     }
@@ -88,6 +90,66 @@ fn mount_esp(image: &Path) -> FileSystem<PartitionSlice<File>> {
     )
     .unwrap();
     FileSystem::new(slice, FsOptions::new()).unwrap()
+}
+
+/// Mounts partition 2 of `image` as RedoxFS.
+fn mount_root(image: &Path) -> redoxfs::FileSystem<DiskIo<PartitionSlice<File>>> {
+    let disk = read_gpt(image);
+    let root = &disk.partitions()[&2];
+    let file = fs::OpenOptions::new().read(true).write(true).open(image).unwrap();
+    let slice = PartitionSlice::new(
+        file,
+        root.bytes_start(LogicalBlockSize::Lb512).unwrap(),
+        root.bytes_len(LogicalBlockSize::Lb512).unwrap(),
+    )
+    .unwrap();
+    redoxfs::FileSystem::open(DiskIo(slice), None, None, true).expect("a RedoxFS volume")
+}
+
+/// The names in directory `dir`, sorted.
+fn names_in<D: redoxfs::Disk>(fs: &mut redoxfs::FileSystem<D>, dir: TreePtr<Node>) -> Vec<String> {
+    let mut entries = Vec::new();
+    fs.tx(|tx| tx.child_nodes(dir, &mut entries)).unwrap();
+    let mut names: Vec<String> = entries.iter().filter_map(|e| e.name().map(str::to_owned)).collect();
+    names.sort();
+    names
+}
+
+/// What a test checks of a node: mode, uid, gid.
+struct Meta {
+    mode: u16,
+    uid: u32,
+    gid: u32,
+}
+
+impl Meta {
+    fn mode(&self) -> u16 {
+        self.mode
+    }
+    fn uid(&self) -> u32 {
+        self.uid
+    }
+    fn gid(&self) -> u32 {
+        self.gid
+    }
+}
+
+/// The node at `path` (absolute) and its bytes (empty for a directory).
+fn root_node<D: redoxfs::Disk>(fs: &mut redoxfs::FileSystem<D>, path: &str) -> (Meta, Vec<u8>) {
+    fs.tx(|tx| {
+        let mut parts = path.trim_start_matches('/').split('/');
+        let mut node = tx.find_node(TreePtr::root(), parts.next().unwrap_or(""))?;
+        for part in parts {
+            node = tx.find_node(node.ptr(), part)?;
+        }
+        let mut bytes = vec![0u8; node.data().size() as usize];
+        if node.data().mode() & Node::MODE_TYPE != Node::MODE_DIR {
+            tx.read_node(node.ptr(), 0, &mut bytes, 0, 0)?;
+        }
+        let data = node.data();
+        Ok((Meta { mode: data.mode(), uid: data.uid(), gid: data.gid() }, bytes))
+    })
+    .unwrap_or_else(|e| panic!("{path}: {e:?}"))
 }
 
 fn read_esp_file(fs: &FileSystem<PartitionSlice<File>>, path: &str) -> Vec<u8> {
@@ -181,10 +243,10 @@ fn aarch64_image_with_root_partition_and_env_overrides() {
     let env = "Z_LAST=z\nTESSERA_TEST=fault\nEXTRA=x=y\nA_FIRST=again\n";
     check_esp_contents(image, &inputs, Arch::Aarch64, env);
 
-    // The root partition is left as zeros (a hole): its contents come later.
-    let bytes = fs::read(image).unwrap();
-    let root_bytes = &bytes[root_start as usize..][..(64 * MIB_BYTES) as usize];
-    assert!(root_bytes.iter().all(|&b| b == 0));
+    // The root partition is an empty RedoxFS volume: only its root directory.
+    let mut root_fs = mount_root(image);
+    assert_eq!(root_fs.tx(|tx| tx.child_nodes(TreePtr::root(), &mut Vec::new())).map(|_| ()), Ok(()));
+    assert!(names_in(&mut root_fs, TreePtr::root()).is_empty());
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -316,4 +378,62 @@ fn binary_reports_errors_and_exits_1() {
     assert_eq!(bad_env.status.code(), Some(1));
     let stderr = String::from_utf8(bad_env.stderr).unwrap();
     assert!(stderr.starts_with("installer: error: --env NOVALUE: "), "{stderr}");
+}
+
+#[test]
+fn root_filesystem_holds_the_staged_tree_then_the_config_files() {
+    let inputs = Inputs::new(10);
+    let stage = inputs.path("stage");
+    fs::create_dir_all(stage.join("usr/bin")).unwrap();
+    fs::write(stage.join("usr/bin/lua"), pattern(50_000, 9)).unwrap();
+    fs::write(stage.join("etc-motd"), "from the stage").unwrap();
+    let config = "[general]\nfilesystem_size = 16\n\
+        [[files]]\npath = \"/etc/hostname\"\ndata = \"tessera\\n\"\n\
+        [[files]]\npath = \"/home/user\"\ndirectory = true\nmode = 0o700\nuid = 1000\ngid = 1000\n\
+        [[files]]\npath = \"/bin\"\nsymlink = true\ndata = \"usr/bin\"\n\
+        [[files]]\npath = \"/etc-motd\"\ndata = \"from the config\"\nmode = 0o600\n";
+    let install = Install { root_dir: Some(stage), ..inputs.install(config, Arch::X86_64, &[]) };
+    installer::install(&install).unwrap();
+    let mut root = mount_root(&install.output);
+    assert_eq!(names_in(&mut root, TreePtr::root()), ["bin", "etc", "etc-motd", "home", "usr"]);
+    let (node, bytes) = root_node(&mut root, "/usr/bin/lua");
+    assert_eq!(bytes, pattern(50_000, 9));
+    assert_eq!(node.mode() & Node::MODE_TYPE, Node::MODE_FILE);
+    let (node, bytes) = root_node(&mut root, "/etc/hostname");
+    assert_eq!((bytes.as_slice(), node.mode()), (&b"tessera\n"[..], Node::MODE_FILE | 0o644));
+    let (etc, _) = root_node(&mut root, "/etc");
+    assert_eq!(etc.mode(), Node::MODE_DIR | 0o755, "a parent made on the way");
+    let (home, _) = root_node(&mut root, "/home/user");
+    assert_eq!((home.mode(), home.uid(), home.gid()), (Node::MODE_DIR | 0o700, 1000, 1000));
+    let (link, target) = root_node(&mut root, "/bin");
+    assert_eq!((link.mode() & Node::MODE_TYPE, target.as_slice()), (Node::MODE_SYMLINK, &b"usr/bin"[..]));
+    // The config's entry replaces the staged file's contents and mode.
+    let (motd, bytes) = root_node(&mut root, "/etc-motd");
+    assert_eq!((bytes.as_slice(), motd.mode()), (&b"from the config"[..], Node::MODE_FILE | 0o600));
+}
+
+#[test]
+fn root_filesystem_errors_are_clear_and_leave_no_image() {
+    let inputs = Inputs::new(10);
+    // A file where a directory must be, and files that do not fit.
+    for (config, expect) in [
+        ("[[files]]\npath = \"/a\"\ndata = \"x\"\n[[files]]\npath = \"/a/b\"\n", "adding /a/b"),
+        ("[[files]]\npath = \"/a\"\ndata = \"x\"\n[[files]]\npath = \"/a\"\ndirectory = true\n", "adding /a"),
+    ] {
+        let install = inputs.install(&format!("[general]\nfilesystem_size = 8\n{config}"), Arch::X86_64, &[]);
+        let err = installer::install(&install).unwrap_err();
+        assert!(matches!(err, Error::RootFs { .. }), "{err:?}");
+        assert!(err.to_string().contains(expect), "{err}");
+        assert!(!install.output.exists() && !inputs.path("build/x/out.img.tmp").exists());
+    }
+    let big = inputs.path("big");
+    fs::create_dir_all(&big).unwrap();
+    fs::write(big.join("huge"), pattern(3 << 20, 5)).unwrap();
+    let install =
+        Install { root_dir: Some(big), ..inputs.install("[general]\nfilesystem_size = 2\n", Arch::X86_64, &[]) };
+    let err = installer::install(&install).unwrap_err();
+    assert!(matches!(err, Error::RootFs { .. }), "{err:?}");
+    // --root-dir without a root filesystem.
+    let install = Install { root_dir: Some(inputs.path("big")), ..inputs.install("[general]\n", Arch::X86_64, &[]) };
+    assert!(matches!(installer::install(&install), Err(Error::ConfigValue { .. })));
 }

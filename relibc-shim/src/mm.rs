@@ -176,14 +176,19 @@ pub unsafe extern "C" fn munmap(addr: *mut c_void, len: usize) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn mprotect(addr: *mut c_void, len: usize, prot: c_int) -> c_int {
     // Linux: PROT_SEM is accepted (and means nothing here); any other
-    // unknown bit is EINVAL, and so are PROT_GROWSUP (no mapping grows up)
-    // and PROT_GROWSDOWN (not taken: docs/mm.md).
-    let known = linux::PROT_READ | linux::PROT_WRITE | linux::PROT_EXEC | linux::PROT_SEM;
+    // unknown bit is EINVAL, and so is PROT_GROWSUP (no mapping grows up).
+    // PROT_GROWSDOWN goes to the kernel as its MAP_GROWSDOWN bit: the change
+    // reaches down to the start of the grows-down mapping.
+    let known = linux::PROT_READ | linux::PROT_WRITE | linux::PROT_EXEC | linux::PROT_SEM | linux::PROT_GROWSDOWN;
     if prot & !known != 0 {
         return sys::fail(EINVAL);
     }
+    let mut flags = c_prot(prot);
+    if prot & linux::PROT_GROWSDOWN != 0 {
+        flags |= MapFlags::from_bits_retain(MAP_GROWSDOWN);
+    }
     // SAFETY: the caller vouches for the new protection.
-    ret_zero(unsafe { calls::mprotect(addr as usize, len, c_prot(prot)) })
+    ret_zero(unsafe { calls::mprotect(addr as usize, len, flags) })
 }
 
 /// `mremap` without the variadic new address (c/fcntl.c reads it, as

@@ -311,6 +311,10 @@ static const char *t_mmap_errors(void)
 
 static const char *t_mremap_file(void);
 static const char *t_mremap_file_pieces(void);
+static const char *t_truncate_sigbus(void);
+static const char *t_mremap_dontunmap_file(void);
+static const char *t_mprotect_growsdown(void);
+static const char *t_msync_invalidate(void);
 static const char *t_mman_values(void)
 {
     /* Linux's values, so that numbers hard-coded by Linux programs work. */
@@ -914,6 +918,10 @@ const struct test mm_tests[] = {
     {"mmap-errnos", t_mmap_errnos},
     {"libc-edges", t_libc_edges},
     {"jit-clear-cache", t_jit_clear_cache},
+    {"mremap-dontunmap-file", t_mremap_dontunmap_file},
+    {"mprotect-growsdown", t_mprotect_growsdown},
+    {"truncate-sigbus", t_truncate_sigbus},
+    {"msync-invalidate", t_msync_invalidate},
     {"madvise-free", t_madvise_free},
     {"madvise-remove", t_madvise_remove},
     {"madvise-guard", t_madvise_guard},
@@ -1005,5 +1013,165 @@ static const char *t_mremap_file_pieces(void)
         CHECK(munmap(p, 4 * PAGE) == 0);
     }
     CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* Whether touching `p` kills a child with SIGBUS. */
+static int bus_error(void *p)
+{
+    int st = in_child(read_byte, p);
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS;
+}
+
+/* The mapping process of t_truncate_sigbus: maps the file shared and
+ * private, touches every page (and copies page 3 of the private mapping),
+ * says so on `ready`, waits for the truncate on `go`, then checks what it
+ * sees. Exits 0 if all is as Linux has it, else the failed check's number. */
+static void truncated_mapper(int fd, int ready, int go)
+{
+    unsigned char *s = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    unsigned char *p = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    char c;
+    if (s == MAP_FAILED || p == MAP_FAILED)
+        _exit(10);
+    for (unsigned k = 0; k < 4; k++) {
+        read_byte(s + k * PAGE);
+        read_byte(p + k * PAGE);
+    }
+    p[3 * PAGE] = 0x5a;                        /* a private copy */
+    if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+        _exit(11);
+    /* The file is now PAGE + 100 bytes long. */
+    if (s[PAGE + 50] != (unsigned char)(31 + 50) || p[PAGE + 50] != (unsigned char)(31 + 50))
+        _exit(12);
+    if (s[PAGE + 200] != 0 || p[PAGE + 200] != 0) /* the tail of the last page: zeroes */
+        _exit(13);
+    if (!bus_error(s + 2 * PAGE) || !bus_error(s + 3 * PAGE))
+        _exit(14);
+    if (!bus_error(p + 2 * PAGE))
+        _exit(15);
+    if (!bus_error(p + 3 * PAGE))                /* the copy went too */
+        _exit(16);
+    /* Grown again: the pages are back, as zeroes, in both mappings. */
+    if (write(ready, "t", 1) != 1 || read(go, &c, 1) != 1)
+        _exit(17);
+    if (s[3 * PAGE + 7] != 0 || p[3 * PAGE + 7] != 0 || s[2 * PAGE] != 'N' || p[2 * PAGE] != 'N')
+        _exit(18);
+    if (munmap(s, 4 * PAGE) != 0 || munmap(p, 4 * PAGE) != 0)
+        _exit(19);
+    _exit(0);
+}
+
+/* ftruncate shrinking a file that another process maps shared and private:
+ * touching past the new end is SIGBUS there (private copies included), the
+ * last page's tail reads zeroes, and growing the file again brings zeroed
+ * pages back (Linux's behaviour). */
+static const char *t_truncate_sigbus(void)
+{
+    const char *path = scratch("truncate.map");
+    int to_parent[2], to_child[2], st;
+    char c;
+    int fd = make_file(path, 4);
+    CHECK(fd >= 0 && pipe(to_parent) == 0 && pipe(to_child) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        truncated_mapper(fd, to_parent[1], to_child[0]);
+    CHECK(read(to_parent[0], &c, 1) == 1 && c == 'r');
+    CHECK(ftruncate(fd, PAGE + 100) == 0);
+    CHECK(write(to_child[1], "g", 1) == 1);
+    CHECK(read(to_parent[0], &c, 1) == 1 && c == 't');
+    CHECK(ftruncate(fd, 4 * PAGE) == 0 && pwrite(fd, "N", 1, 2 * PAGE) == 1);
+    CHECK(write(to_child[1], "g", 1) == 1);
+    st = wait_for(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(close(to_parent[0]) == 0 && close(to_parent[1]) == 0);
+    CHECK(close(to_child[0]) == 0 && close(to_child[1]) == 0);
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* msync(MS_INVALIDATE): accepted on file and anonymous mappings, alone or
+ * with MS_SYNC / MS_ASYNC; a private mapping keeps its copies and shows the
+ * file's current data in the pages it did not copy; with MS_SYNC and
+ * MS_ASYNC together EINVAL. */
+static const char *t_msync_invalidate(void)
+{
+    const char *path = scratch("invalidate.map");
+    unsigned char *p, *s, *a;
+    int fd = make_file(path, 3);
+    CHECK(fd >= 0);
+    p = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    s = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    a = anon(PAGE, MAP_PRIVATE);
+    CHECK(p != MAP_FAILED && s != MAP_FAILED && a != NULL);
+    CHECK(p[5] == 5 && p[PAGE + 5] == (unsigned char)(31 + 5));
+    p[0] = 0xaa;                                  /* copied */
+    s[2 * PAGE] = 0xbb;
+    CHECK(pwrite(fd, "W", 1, PAGE) == 1);
+    CHECK(msync(p, 3 * PAGE, MS_INVALIDATE) == 0);
+    CHECK(p[0] == 0xaa && p[1] == 1);             /* the copy stays */
+    CHECK(p[PAGE] == 'W' && p[2 * PAGE] == 0xbb); /* the file's pages, as they are now */
+    CHECK(msync(s, 3 * PAGE, MS_INVALIDATE | MS_SYNC) == 0 && s[2 * PAGE] == 0xbb && s[PAGE] == 'W');
+    CHECK(msync(s, 3 * PAGE, MS_INVALIDATE | MS_ASYNC) == 0);
+    CHECK(msync(a, PAGE, MS_INVALIDATE) == 0);
+    errno = 0;
+    CHECK(msync(s, PAGE, MS_SYNC | MS_ASYNC) == -1 && errno == EINVAL);
+    CHECK(munmap(p, 3 * PAGE) == 0 && munmap(s, 3 * PAGE) == 0 && munmap(a, PAGE) == 0);
+    CHECK(file_byte(fd, 2 * PAGE) == 0xbb && file_byte(fd, 0) == 0);
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* MREMAP_DONTUNMAP of file mappings (Linux >= 5.13): the pages move, the
+ * old range stays a mapping of the file, empty, and shows the file again
+ * (a private copy moved away); a shared one stays the same file pages. */
+static const char *t_mremap_dontunmap_file(void)
+{
+    const char *path = scratch("dontunmap.map");
+    unsigned char *p, *q, *s, *t;
+    int fd = make_file(path, 2);
+    CHECK(fd >= 0);
+    p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    CHECK(p != MAP_FAILED);
+    p[PAGE] = 0xcc;                               /* a private copy */
+    q = mremap(p, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    CHECK(q != MAP_FAILED && q != p);
+    CHECK(q[PAGE] == 0xcc && q[3] == 3);          /* moved, the copy too */
+    CHECK(p[PAGE] == 31 && p[3] == 3);            /* the old range: the file again */
+    s = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(s != MAP_FAILED);
+    t = mremap(s, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+    CHECK(t != MAP_FAILED && t != s);
+    t[9] = 'd';
+    CHECK(s[9] == 'd' && file_byte(fd, 9) == 'd');
+    errno = 0;
+    CHECK(mremap(t, 2 * PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL) == MAP_FAILED && errno == EINVAL);
+    CHECK(munmap(p, 2 * PAGE) == 0 && munmap(q, 2 * PAGE) == 0);
+    CHECK(munmap(s, 2 * PAGE) == 0 && munmap(t, 2 * PAGE) == 0);
+    CHECK(close(fd) == 0 && unlink(path) == 0);
+    return NULL;
+}
+
+/* mprotect with PROT_GROWSDOWN: the change reaches down to the start of the
+ * grows-down mapping; on any other mapping EINVAL; PROT_GROWSUP EINVAL. */
+static const char *t_mprotect_growsdown(void)
+{
+    unsigned char *s = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+    unsigned char *a = anon(2 * PAGE, MAP_PRIVATE);
+    int st;
+    CHECK(s != MAP_FAILED && a != NULL);
+    s[0] = s[3 * PAGE] = 1;
+    CHECK(mprotect(s + 3 * PAGE, PAGE, PROT_READ | PROT_GROWSDOWN) == 0);
+    st = in_child(write_byte, s);                 /* the lowest page too */
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    st = in_child(write_byte, s + 2 * PAGE);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    CHECK(s[0] == 1 && s[3 * PAGE] == 1);
+    errno = 0;
+    CHECK(mprotect(a + PAGE, PAGE, PROT_READ | PROT_GROWSDOWN) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(mprotect(a, PAGE, PROT_READ | PROT_GROWSUP) == -1 && errno == EINVAL);
+    CHECK(munmap(s, 4 * PAGE) == 0 && munmap(a, 2 * PAGE) == 0);
     return NULL;
 }

@@ -114,7 +114,7 @@ pub mod number {
 /// |---|---|---|
 /// | `SYS_FMAP` | `fd` ([`ANONYMOUS_FD`] or a `memory:` fd), `*const Map`, `size_of::<Map>()` | address |
 /// | `SYS_FUNMAP` | `addr`, `len` | 0 |
-/// | `SYS_MPROTECT` | `addr`, `len`, `MapFlags` (only `PROT_*`) | 0 |
+/// | `SYS_MPROTECT` | `addr`, `len`, `MapFlags`: `PROT_*`, and `MAP_GROWSDOWN` for Linux's PROT_GROWSDOWN (to the start of a grows-down mapping) | 0 |
 /// | `SYS_MREMAP` | `old_addr`, `old_len`, `new_addr`, `new_len`, flags ([`MREMAP_MAYMOVE`], [`MREMAP_FIXED`], [`MREMAP_DONTUNMAP`]) | address |
 /// | `SYS_MADVISE` | `addr`, `len`, `MADV_*` | 0 |
 /// | `SYS_MSYNC` | `addr`, `len`, `MS_*` | 0 |

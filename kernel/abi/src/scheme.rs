@@ -45,6 +45,7 @@
 //! | [`Opcode::MmapPrep`] | id, offset, size, `MapFlags` bits (`PROT_*` included) | — | a non-zero, page-aligned address in the daemon's own address space holding the file page at `offset` |
 //! | [`Opcode::Munmap`] | id, offset, size, [`MunmapFlags`] bits | — | 0; sent [`SqeFlags::ONEWAY`] (no response) when a process's mappings go at its exit |
 //! | [`Opcode::Msync`] | id, offset, size, `MS_*` flags (`ASYNC` 1, `INVALIDATE` 2, `SYNC` 4) | — | 0 |
+//! | [`Opcode::Call`] with `args[3]` = [`CALL_PUNCH_HOLE`] | id, offset, len, 1 | — | 0: bytes `[offset, offset + len)` of the file read as zeroes afterwards, its size unchanged (Linux's `fallocate(PUNCH_HOLE \| KEEP_SIZE)`); pages lent from there are taken back first; EOPNOTSUPP if the scheme cannot |
 //!
 //! The last three are the fmap protocol: the kernel asks `MmapPrep` when a
 //! process maps a file and borrows the frames at the returned address from
@@ -56,6 +57,21 @@
 //! MmapPrep/Munmap as id, size, flags, offset. Getdents too differs: Redox
 //! passes the header size in `args[3]` and the opaque id in `args[4]`;
 //! Tessera's header size is fixed, and the opaque id is `args[3]`.
+//!
+//! # Taking lent pages back (daemon → kernel)
+//! The one message a daemon sends on its own: a `write` of the queue fd
+//! whose [`Cqe`] has `flags` = [`CQE_TAKE_BACK`] (7: outside Redox's
+//! [`CqeOpcode`] values), `tag` 0, `result` 0, and a 16-byte payload: the
+//! start and the length of a range of the daemon's own address space,
+//! page aligned ([`encode_take_back`]). The kernel drops every page any
+//! lease lent from that memory from every address space that maps it
+//! (shared pages, private pages and their copies), flushes the TLBs, and
+//! only then returns from the `write` (the message's length; EINVAL if
+//! malformed or misaligned). The daemon first makes the pages inaccessible
+//! in its own space (`PROT_NONE`, unmapped) or puts their new contents in
+//! place, so that a fetch after the call finds that; after it, no mapping
+//! holds the old frames. ramfs sends it when a truncate shrinks a file
+//! (docs/fmap.md).
 //!
 //! `Sqe::caller` is the calling process's pid. A daemon answers an opcode
 //! it does not know with `-EOPNOTSUPP`, and never answers a ONEWAY request.
@@ -121,6 +137,36 @@ pub fn split_request(bytes: &[u8]) -> Option<(Sqe, &[u8])> {
     let mut sqe = Sqe::default();
     sqe.copy_from_slice(head);
     Some((sqe, payload))
+}
+
+/// `args[3]` of an [`Opcode::Call`] that punches a hole in a file (Tessera's
+/// only `Call`; see the module docs' table). `madvise(MADV_REMOVE)` of a
+/// shared file mapping sends it.
+pub const CALL_PUNCH_HOLE: u64 = 1;
+
+/// `Cqe::flags` of a daemon's take-back message (see the module docs).
+pub const CQE_TAKE_BACK: u8 = 7;
+/// Bytes of a take-back message: the [`Cqe`] and the range.
+pub const TAKE_BACK_BYTES: usize = CQE_BYTES + 16;
+
+/// A take-back message for the daemon's memory `[start, start + len)`.
+pub fn encode_take_back(start: u64, len: u64) -> [u8; TAKE_BACK_BYTES] {
+    let mut message = [0u8; TAKE_BACK_BYTES];
+    let cqe = Cqe { flags: CQE_TAKE_BACK, ..Cqe::default() };
+    message[..CQE_BYTES].copy_from_slice(&cqe);
+    message[CQE_BYTES..CQE_BYTES + 8].copy_from_slice(&start.to_le_bytes());
+    message[CQE_BYTES + 8..].copy_from_slice(&len.to_le_bytes());
+    message
+}
+
+/// The range of a take-back message (`cqe` and its payload), `None` if it
+/// is not one or is malformed (tag or result not 0, payload not 16 bytes).
+pub fn decode_take_back(cqe: &Cqe, payload: &[u8]) -> Option<(u64, u64)> {
+    if cqe.flags != CQE_TAKE_BACK || cqe.tag != 0 || cqe.result != 0 || payload.len() != 16 {
+        return None;
+    }
+    let (start, len) = payload.split_at(8);
+    Some((u64::from_le_bytes(start.try_into().ok()?), u64::from_le_bytes(len.try_into().ok()?)))
 }
 
 /// The response header at the start of `bytes`, and the payload after it;
@@ -207,6 +253,18 @@ mod tests {
     extern crate std;
 
     use super::*;
+
+    #[test]
+    fn take_back_messages_round_trip_and_others_are_not_one() {
+        let message = encode_take_back(0x4000_0000, 3 * 4096);
+        let (cqe, payload) = split_response(&message).expect("long enough");
+        assert_eq!(decode_take_back(&cqe, payload), Some((0x4000_0000, 3 * 4096)));
+        assert_eq!(decode_take_back(&cqe, &payload[..15]), None);
+        let regular = Cqe { flags: 0, ..cqe };
+        assert_eq!(decode_take_back(&regular, payload), None);
+        let tagged = Cqe { tag: 1, ..cqe };
+        assert_eq!(decode_take_back(&tagged, payload), None);
+    }
 
     #[test]
     fn header_sizes_are_redox_s() {

@@ -180,21 +180,26 @@ impl<P: PageTable> AddrSpace<P> {
     }
 
     /// Hands in `frame` (one reference, which this takes over) for file
-    /// page `index` of `file`, wanted at `addr`. Returns whether it was
-    /// used; if the mapping changed meanwhile (unmapped, or the page was
-    /// supplied by another thread) the reference is dropped at once and
-    /// the caller retries the fault, which sorts it out. Maps nothing: the
-    /// retried fault does, with the rights the access needs.
+    /// page `index` of `file`, wanted at `addr` and fetched after the
+    /// lease's [`generation`](crate::FileMap::generation) was `generation`.
+    /// Returns whether it was used; if the mapping changed meanwhile
+    /// (unmapped, or the page was supplied by another thread) or the
+    /// lender has taken pages back since (the frame may be the old one) the
+    /// reference is dropped at once and the caller retries the fault, which
+    /// sorts it out. Maps nothing: the retried fault does, with the rights
+    /// the access needs.
     pub fn supply_file_page(
         &mut self,
         frames: &mut impl FrameStore,
         addr: VirtAddr,
         file: &FileRef,
         index: u64,
+        generation: u64,
         frame: PhysAddr,
     ) -> bool {
         let wanted = self.file_page_wanted(addr);
-        if wanted.is_some_and(|(f, i)| alloc::sync::Arc::ptr_eq(&f, file) && i == index) {
+        let current = file.generation() == generation;
+        if current && wanted.is_some_and(|(f, i)| alloc::sync::Arc::ptr_eq(&f, file) && i == index) {
             self.insert_slot_raw(Page::containing(addr), frame);
             true
         } else {

@@ -51,6 +51,10 @@ pub struct FileMap {
     write_allowed: bool,
     /// A shared mapping of it has been writable: hand-backs need a sync.
     written: AtomicBool,
+    /// Bumped each time the lender takes pages back ([`Self::invalidating`]):
+    /// a page fetched before cannot be handed in after
+    /// ([`crate::AddrSpace::supply_file_page`]).
+    generation: AtomicU64,
     /// Grants mapping each file page, and where the lender has them.
     state: Mutex<LeaseState>,
     token: FileToken,
@@ -100,6 +104,7 @@ impl FileMap {
             shared,
             write_allowed,
             written: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
             state: Mutex::new(LeaseState { pins, windows }),
             token,
         })
@@ -128,6 +133,44 @@ impl FileMap {
     pub fn pinned_pages(&self) -> u64 {
         self.state.lock().pins.pages()
     }
+    /// The lease's generation: read it before fetching a page, hand it in
+    /// with the page ([`crate::AddrSpace::supply_file_page`]).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Starts taking pages back: pages fetched before this call are no
+    /// longer handed in. The kernel calls it before it drops the pages
+    /// from every space ([`crate::AddrSpace::drop_file_pages`]), and the
+    /// lender has made them unfetchable before that, so no space can end
+    /// up with the old frame: a fetch that began earlier is refused when
+    /// it hands the page in, and one that begins later finds the lender's
+    /// new page (or none: SIGBUS).
+    pub fn invalidating(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The file pages this lease has lent from lender addresses
+    /// `[start, end)` (bytes, page aligned by the caller), as runs of file
+    /// pages, in order: which of the lease's pages a lender that takes that
+    /// memory back means.
+    pub fn lent_from(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let state = self.state.lock();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for (first, (last, base)) in &state.windows {
+            let bytes = (last - first).saturating_mul(rmm::PAGE_SIZE);
+            let (lo, hi) = ((*base).max(start), base.saturating_add(bytes).min(end));
+            if lo >= hi {
+                continue;
+            }
+            let from = first + (lo - base) / rmm::PAGE_SIZE;
+            let to = first + (hi - base).div_ceil(rmm::PAGE_SIZE);
+            runs.push((from, to));
+        }
+        runs.sort_unstable();
+        runs
+    }
+
     /// Whether hand-backs need a write-back (shared and ever writable).
     pub fn needs_sync(&self) -> bool {
         self.shared && self.written.load(Ordering::Relaxed)

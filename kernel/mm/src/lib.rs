@@ -109,6 +109,7 @@ mod fork;
 mod gaps;
 mod grant;
 mod guard;
+mod invalidate;
 mod map;
 mod page;
 mod protect;

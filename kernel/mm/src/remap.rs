@@ -7,7 +7,9 @@
 //! (pages past the object's size fault with SIGBUS, like Linux's shmem).
 //! Device and borrowed memory cannot grow (EFAULT) nor use DONTUNMAP
 //! (EINVAL). File mappings shrink and move as the others (pins and frames
-//! move along) but cannot use DONTUNMAP (EINVAL); growing one needs the
+//! move along); with DONTUNMAP the old range stays a mapping of the same
+//! file pages, empty (fetched again on touch), and the new one pins the
+//! pages once more (Linux ≥ 5.13); growing one needs the
 //! scheme to lend the added pages, which this crate cannot ask for:
 //! [`AddrSpace::mremap`] says EOPNOTSUPP, the kernel asks the scheme for
 //! the pages [`AddrSpace::file_growth`] names, then calls mremap again
@@ -190,7 +192,7 @@ impl<P: PageTable> AddrSpace<P> {
             // The scheme must lend the added pages first.
             return Err(MmError::Unsupported);
         }
-        if (fixed_size || file) && dont_unmap {
+        if fixed_size && dont_unmap {
             return Err(MmError::Inval);
         }
 
@@ -239,7 +241,13 @@ impl<P: PageTable> AddrSpace<P> {
         let new_grant = Grant { base: target.start, pages: new_pages, ..old_grant.clone() };
         tx.insert_grant(new_grant);
         move_pages(&mut tx, &old_grant.provider, moved, target.start)?;
+        // With DONTUNMAP a file mapping is mapped twice from now on: the
+        // new grant pins its pages too, once the call has succeeded.
+        let mut pin = None;
         if dont_unmap {
+            if let Provider::FmapBorrowed { file, offset_pages } = &old_grant.provider {
+                pin = Some((file.clone(), *offset_pages, offset_pages + old_grant.pages));
+            }
             tx.insert_grant(old_grant);
             tx.merge_at(moved.start);
             tx.merge_at(moved.end);
@@ -249,6 +257,9 @@ impl<P: PageTable> AddrSpace<P> {
         tx.merge_at(target.start);
         tx.merge_at(target.end);
         tx.commit_within_limits()?;
+        if let Some((file, start, end)) = pin {
+            file.pin(start, end);
+        }
         Ok(target.start.start())
     }
 

@@ -10,6 +10,9 @@
 //!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
 //!  mremap(grow) ── EOPNOTSUPP from tessera-mm ── unlock ── [`grow`]: scheme.mmap_prep of
 //!               the added pages ── lock ── mremap with them (extends the lease) or [`give_up`]
+//!  take back ── the lender writes an Invalidate to its queue ── [`invalidate`]: its leases
+//!               over that memory (`LEASES`) ── generation bumped ── every space: drop the
+//!               pages (shootdown) ── the write returns: the memory is the lender's again
 //! ```
 //!
 //! No two address-space locks are ever held at once: a fault drops the
@@ -17,6 +20,7 @@
 //! that serve files to each other cannot deadlock, and neither can a
 //! process mapping a file of its own scheme.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 
@@ -26,7 +30,29 @@ use tessera_abi::flag::{MapFlags, MunmapFlags};
 use tessera_mm::{Access, FaultError, FileGrowth, FileRef, FileRelease};
 
 use crate::file::Description;
-use crate::process::Process;
+use crate::process::{self, Process};
+use crate::sync::Mutex;
+
+/// Every live lease by its lender's address space ([`FmapToken::lender_space`]),
+/// so that a lender taking memory back finds the leases over it. Dead
+/// entries are swept when a list doubles.
+static LEASES: Mutex<BTreeMap<u64, Vec<Weak<tessera_mm::FileMap>>>> = Mutex::new(BTreeMap::new());
+
+/// Held while pages are taken back, and by `fork` while it copies a space
+/// and makes the child a process: a child forked part-way through a take
+/// back would otherwise copy a frame from a space not yet visited and not
+/// be visited itself. Taken before any space lock and before the process
+/// table's.
+pub static TAKE_BACK: Mutex<()> = Mutex::new(());
+
+fn register(file: &tessera_mm::FileRef, lender_space: u64) {
+    let mut leases = LEASES.lock();
+    let list = leases.entry(lender_space).or_default();
+    if list.len() >= 16 && list.len().is_power_of_two() {
+        list.retain(|lease| lease.strong_count() > 0);
+    }
+    list.push(Arc::downgrade(file));
+}
 
 /// The kernel's side of one lease, kept as the lease's token.
 pub struct FmapToken {
@@ -98,7 +124,74 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
         flags: flags & kept.bits(),
     };
     let (first_page, pages) = (offset / PAGE_SIZE, size.div_ceil(PAGE_SIZE));
-    Ok(tessera_mm::FileMap::new(first_page, pages, shared, writable, reply.address as u64, Arc::new(token)))
+    let lender_space = token.lender_space;
+    let file = tessera_mm::FileMap::new(first_page, pages, shared, writable, reply.address as u64, Arc::new(token));
+    register(&file, lender_space);
+    Ok(file)
+}
+
+/// The lender (the current process, writing an Invalidate to its scheme's
+/// queue) takes back its memory `[start, start + len)`: every page of every
+/// lease it lent from there is dropped from every address space that maps
+/// it — shared pages, private pages not copied yet and private copies
+/// (Linux drops copies past a truncation too) — and the TLBs are flushed
+/// before this returns. The mappings stay; a later touch fetches again,
+/// which is SIGBUS if the lender has made the pages inaccessible (as it
+/// must before it calls this: docs/fmap.md). Returns how many mapped pages
+/// were dropped.
+pub fn invalidate(start: u64, len: u64) -> Result<u64> {
+    let end = start.checked_add(len).ok_or(Error::new(EINVAL))?;
+    if !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+        return Err(Error::new(EINVAL));
+    }
+    let lender = process::current();
+    let Some(lender_space) = lender.space.lock().as_ref().map(super::UserSpace::id) else {
+        return Err(Error::new(EINVAL));
+    };
+    let _taking_back = TAKE_BACK.lock();
+    let leases: Vec<tessera_mm::FileRef> =
+        LEASES.lock().get(&lender_space).map_or(Vec::new(), |list| list.iter().filter_map(Weak::upgrade).collect());
+    let mut affected = Vec::new();
+    for file in leases {
+        let runs = file.lent_from(start, end);
+        if !runs.is_empty() {
+            file.invalidating();
+            affected.push((file, runs));
+        }
+    }
+    let mut dropped = 0;
+    if affected.is_empty() {
+        return Ok(0);
+    }
+    for process in process::all() {
+        let mut guard = process.space.lock();
+        let Some(space) = guard.as_mut() else { continue };
+        for (file, runs) in &affected {
+            dropped += space.run(|grants, frames, tlb| grants.drop_file_pages(frames, file, runs, tlb));
+        }
+    }
+    Ok(dropped)
+}
+
+/// For `msync(MS_INVALIDATE)`: the lender's current frame of each file
+/// page of the private leases in `ranges` (shared mappings need none:
+/// every page of theirs is the file's), so that the caller's pages that
+/// still show them can be told from its private copies.
+pub fn file_frames(ranges: &[tessera_mm::FileRange]) -> BTreeMap<(u64, u64), PhysAddr> {
+    let mut frames = BTreeMap::new();
+    for range in ranges.iter().filter(|range| !range.file.is_shared()) {
+        let token = token(&range.file);
+        let Some(lender) = token.lender.upgrade() else { continue };
+        let guard = lender.space.lock();
+        let Some(space) = guard.as_ref().filter(|space| space.id() == token.lender_space) else { continue };
+        for index in range.first_page..range.first_page + range.pages {
+            let address = range.file.lender_address(index).map(VirtAddr::new);
+            if let Some((frame, _)) = address.and_then(|address| space.translate(address)) {
+                frames.insert((range.file.id(), index), frame);
+            }
+        }
+    }
+    frames
 }
 
 /// Asks the lease's scheme to lend the pages `growth` adds to a growing

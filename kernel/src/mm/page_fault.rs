@@ -75,10 +75,13 @@ fn fetch_into(space: &Mutex<Option<UserSpace>>, virt: VirtAddr) -> core::result:
     let wanted = space.lock().as_ref().and_then(|s| s.file_page_wanted(virt));
     // The page arrived meanwhile, or the mapping went: the retry decides.
     let Some((file, index)) = wanted else { return Ok(()) };
+    // Read before the lender's page: a take back after it refuses this
+    // frame (the retry fetches again).
+    let generation = file.generation();
     let frame = fmap::fetch(&file, index)?;
     match space.lock().as_mut() {
         Some(s) => {
-            s.supply_file_page(virt, &file, index, frame);
+            s.supply_file_page(virt, &file, index, generation, frame);
         }
         None => {
             super::put_ref(frame);

@@ -338,10 +338,11 @@ impl UserSpace {
         virt: VirtAddr,
         file: &tessera_mm::FileRef,
         index: u64,
+        generation: u64,
         frame: PhysAddr,
     ) -> bool {
         let grants = self.grants.as_mut().expect("a live space");
-        grants.supply_file_page(&mut KernelFrames, virt, file, index, frame)
+        grants.supply_file_page(&mut KernelFrames, virt, file, index, generation, frame)
     }
 
     /// The file pages mapped in `[virt, virt + len_bytes)` (for msync).
@@ -410,14 +411,14 @@ impl UserSpace {
         end.is_some_and(|end| end <= USER_END) && self.grants().covered_by(virt, pages, owned)
     }
 
+    /// The grant at `virt`, if any.
+    pub fn describe_at(&self, virt: VirtAddr) -> Option<tessera_mm::GrantInfo> {
+        self.grants().grant_at(virt)
+    }
+
     /// The grants, as `/proc/pid/maps`-like lines.
     pub fn describe(&self) -> Vec<tessera_mm::GrantInfo> {
         self.grants().grants().collect()
-    }
-
-    /// The grant covering `virt`, if any.
-    pub fn describe_at(&self, virt: VirtAddr) -> Option<tessera_mm::GrantInfo> {
-        self.grants().grant_at(virt)
     }
 
     /// Frees the frames of this space's MADV_FREE pages that have no PTE

@@ -228,6 +228,12 @@ pub fn get(pid: usize) -> Option<Arc<Process>> {
     TABLE.lock().get(&pid).cloned()
 }
 
+/// Every process now (a snapshot; the table's lock is released before it
+/// returns).
+pub fn all() -> Vec<Arc<Process>> {
+    TABLE.lock().values().cloned().collect()
+}
+
 /// A snapshot of all processes: (pid, ppid, state, name, user pages, threads).
 /// Each process's locks are taken after the table's is released.
 pub fn list() -> Vec<(usize, usize, State, String, usize, usize)> {
@@ -278,6 +284,10 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
         return Err(tessera_abi::error::Error::new(tessera_abi::error::EAGAIN));
     }
     let parent = current();
+    // A take back of lent pages (`mm::fmap::invalidate`) visits every
+    // process once: the child must be in the table before the next one
+    // can start, or come after it ended.
+    let taking_back = mm::fmap::TAKE_BACK.lock();
     let space = parent
         .space
         .lock()
@@ -291,6 +301,7 @@ pub fn fork(frame: &TrapFrame) -> Result<usize> {
     // the table (lock order, see `TABLE`).
     let name = parent.name.lock().clone();
     let child = Process::new(parent.pid, name, space, files, parent.is_privileged());
+    drop(taking_back);
     let mut child_frame = *frame;
     child_frame.set_return(0);
     // The child starts with the parent's FP/SIMD registers and thread

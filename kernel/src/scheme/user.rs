@@ -33,6 +33,10 @@
 //!   forever, and the daemon's queue would never close.
 //! - **Close** is one-way (`SqeFlags::ONEWAY`): it runs when a description
 //!   is dropped — possibly while a process is exiting — so it must not wait.
+//! - **Take back**: a write whose header is [`CQE_TAKE_BACK`] is not a
+//!   response but the daemon taking back memory it lent (a truncate):
+//!   `mm::fmap::invalidate` drops those pages from every space before the
+//!   write returns.
 //! - **fmap**: `MmapPrep` lends file pages: its answer is an address in
 //!   the daemon's address space, and the process that wrote the answer is
 //!   the lender ([`super::FmapLease`]). `Munmap` can be one-way too (a
@@ -66,8 +70,8 @@ use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV
 use tessera_abi::flag::SEEK_END;
 use tessera_abi::scheme::response::{self, Expect, UserSpace};
 use tessera_abi::scheme::{
-    MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID, SQE_BYTES,
-    STAT_BYTES, Sqe, SqeFlags, decode_stat,
+    CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES,
+    ROOT_ID, SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, decode_take_back,
 };
 
 use super::{FmapLease, KernelScheme, seek_position};
@@ -256,6 +260,11 @@ impl UserScheme {
     /// and no `Munmap` follows, as nothing was lent.
     pub fn respond(&self, bytes: &[u8]) -> Result<usize> {
         let (cqe, payload) = response::split(bytes).map_err(|malformed| malformed.daemon_error())?;
+        if cqe.flags == CQE_TAKE_BACK {
+            // Not a response: the daemon takes back memory it lent.
+            let (start, len) = decode_take_back(&cqe, payload).ok_or(Error::new(EINVAL))?;
+            return crate::mm::fmap::invalidate(start, len).map(|_| bytes.len());
+        }
         // What the request allows, read under the queue's lock; the checks
         // run without it, as the lent range is checked against the
         // responder's space (a space lock is never taken under the queue's).

@@ -195,16 +195,27 @@ pub fn funmap(addr: usize, len: usize) -> Result<usize> {
     fmap::send_releases(releases, true).map(|()| 0)
 }
 
-/// `mprotect(addr, len, prot)`: `prot` holds only Redox's PROT_* bits.
+/// `mprotect(addr, len, prot)`: `prot` holds Redox's PROT_* bits and
+/// optionally [`MAP_GROWSDOWN`], Linux's PROT_GROWSDOWN: the change reaches
+/// down to the start of the grows-down mapping `addr` is in (EINVAL if it is
+/// not one, ENOMEM if nothing is mapped at `addr`).
 pub fn mprotect(addr: usize, len: usize, flags: usize) -> Result<usize> {
-    if flags & !PROT_MASK.bits() != 0 {
+    if flags & !(PROT_MASK.bits() | MAP_GROWSDOWN) != 0 {
         return Err(Error::new(EINVAL));
     }
-    let flags = RedoxMapFlags::from_bits_retain(flags);
+    let down = flags & MAP_GROWSDOWN != 0;
+    let flags = RedoxMapFlags::from_bits_retain(flags & PROT_MASK.bits());
     with_space(|space| {
-        space
-            .run(|grants, frames, tlb| grants.mprotect(frames, user_addr(addr), len as u64, prot(flags), tlb))
-            .map_err(grant_errno)
+        let (mut start, mut len) = (user_addr(addr), len as u64);
+        if down {
+            let grant = space.describe_at(start).ok_or(Error::new(ENOMEM))?;
+            if !grant.grows_down {
+                return Err(Error::new(EINVAL));
+            }
+            len = len.checked_add(start.get() - grant.start.get()).ok_or(Error::new(ENOMEM))?;
+            start = grant.start;
+        }
+        space.run(|grants, frames, tlb| grants.mprotect(frames, start, len, prot(flags), tlb)).map_err(grant_errno)
     })
     .map(|()| 0)
 }
@@ -309,7 +320,11 @@ pub fn madvise(addr: usize, len: usize, advice: usize) -> Result<usize> {
 
 /// `msync(addr, len, flags)`: validates; file pages in the range are
 /// written back by their schemes (Msync with the same `MS_*` flags; EIO if
-/// one fails). Anonymous memory has nothing to write back.
+/// one fails). Anonymous memory has nothing to write back. With
+/// MS_INVALIDATE the range's file pages that show the file's frames (all of
+/// a shared mapping's, a private one's not copied yet) are then dropped, to
+/// be fetched again on the next touch: they show the file's pages as the
+/// scheme has them now; private copies stay (docs/fmap.md).
 pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
     let raw = flags;
     let flags = u32::try_from(flags).map_err(|_| Error::new(EINVAL))?;
@@ -318,5 +333,18 @@ pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
         space.run(|grants, _, _| grants.msync(user_addr(addr), len as u64, flags)).map_err(grant_errno)?;
         space.file_ranges(user_addr(addr), len as u64)
     })?;
-    fmap::sync(files, raw).map(|()| 0)
+    let lent = if flags.contains(MsyncFlags::INVALIDATE) { Some(fmap::file_frames(&files)) } else { None };
+    let synced = fmap::sync(files, raw);
+    if let Some(lent) = lent {
+        let is_file_frame =
+            |file: &tessera_mm::FileRef, index: u64, frame| lent.get(&(file.id(), index)) == Some(&frame);
+        with_space(|space| {
+            space
+                .run(|grants, frames, tlb| {
+                    grants.invalidate_file_frames(frames, user_addr(addr), len as u64, is_file_frame, tlb)
+                })
+                .map_err(grant_errno)
+        })?;
+    }
+    synced.map(|()| 0)
 }

@@ -114,6 +114,29 @@ impl FileData {
         Ok(())
     }
 
+    /// Punches a hole: bytes `[offset, offset + len)` (clipped to the size)
+    /// read as zeroes afterwards, the size unchanged. Whole pages of the
+    /// hole are given back (taken back from mappings, [`Pages::close_down`])
+    /// and opened up again empty; the partial pages at its ends are zeroed
+    /// in place. Errors: ENOSPC, EIO the pages could not be given back or
+    /// opened again.
+    pub fn punch(&mut self, pages: &mut impl Pages, offset: u64, len: u64) -> Result<()> {
+        let end = offset.saturating_add(len).min(self.size);
+        if offset >= end {
+            return Ok(());
+        }
+        let (first_whole, end_whole) = (page_round_up(offset), end - end % PAGE_BYTES as u64);
+        if first_whole >= end_whole {
+            self.zero(pages, offset, end);
+            return Ok(());
+        }
+        self.zero(pages, offset, first_whole);
+        self.zero(pages, end_whole, end);
+        let (addr, bytes) = (self.address(first_whole), (end_whole - first_whole) as usize);
+        pages.close_down(addr, bytes)?;
+        pages.open_up(addr, bytes)
+    }
+
     /// Opens the pages up to `len` (≥ size) and makes it the size.
     fn grow(&mut self, pages: &mut impl Pages, len: u64) -> Result<()> {
         let (old_end, new_end) = (page_round_up(self.size), page_round_up(len));

@@ -285,6 +285,9 @@ impl<P: Pages> Scheme for Ramfs<P> {
     fn ftruncate(&mut self, id: usize, len: u64) -> Result<()> {
         self.truncate(id, len)
     }
+    fn punch_hole(&mut self, id: usize, offset: u64, len: u64) -> Result<()> {
+        self.punch(id, offset, len)
+    }
     fn unlinkat(&mut self, path: &str, flags: usize, _ctx: &CallerCtx) -> Result<()> {
         self.unlink_path(path, flags)
     }

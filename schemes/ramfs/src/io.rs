@@ -108,6 +108,21 @@ impl<P: Pages> Ramfs<P> {
         }
     }
 
+    /// Punches a hole (MADV_REMOVE): EBADF not open for writing, EISDIR a
+    /// directory, EINVAL a control file.
+    pub(crate) fn punch(&mut self, id: usize, offset: u64, len: u64) -> Result<()> {
+        let (handle, _) = self.handle(id)?;
+        if !handle.writable() {
+            return Err(Error::new(EBADF));
+        }
+        let ino = handle.ino;
+        match self.tree.node_mut(ino).map(|n| &mut n.kind) {
+            Some(Kind::File(data)) => data.punch(&mut self.pages, offset, len),
+            Some(Kind::Dir(_)) => Err(Error::new(EISDIR)),
+            _ => Err(Error::new(EINVAL)),
+        }
+    }
+
     /// getdents: `.` (opaque 0), `..` (1), then the entries from cookie
     /// `opaque` on (`/.ramfs` is not listed at the root); as many whole
     /// records as fit. 0 at the end and for a removed directory; EINVAL

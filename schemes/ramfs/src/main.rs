@@ -24,8 +24,12 @@ mod daemon {
                 return 2;
             }
         };
-        let mut fs = Ramfs::new(SystemPages);
-        let error = scheme::serve(name, &mut fs);
+        let error = match scheme::Server::register(name) {
+            // Truncates take shrunk files' pages back from their mappings
+            // through the queue.
+            Ok(mut server) => server.run(&mut Ramfs::new(SystemPages { queue: Some(server.fd()) })),
+            Err(e) => e,
+        };
         eprintln!("ramfs: serving {name}: stopped: {error} (errno {})", error.errno);
         1
     }

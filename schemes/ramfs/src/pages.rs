@@ -9,7 +9,7 @@
 
 use tessera_runtime::abi::error::{EIO, ENOSPC};
 use tessera_runtime::mm::{self, MADV_DONTNEED, MAP_PRIVATE, PROT_NONE, PROT_RW};
-use tessera_runtime::{Error, Result};
+use tessera_runtime::{Error, Result, scheme};
 
 /// The page size, in bytes.
 pub const PAGE_BYTES: usize = mm::PAGE_SIZE;
@@ -36,8 +36,13 @@ pub trait Pages {
 }
 
 /// [`Pages`] in this process's address space, through the memory calls.
+/// With the scheme's queue fd set, pages given back are first taken back
+/// from every mapping that borrowed them (`scheme::take_back`).
 #[derive(Default)]
-pub struct SystemPages;
+pub struct SystemPages {
+    /// The queue of the scheme that lends these pages.
+    pub queue: Option<usize>,
+}
 
 impl Pages for SystemPages {
     fn reserve(&mut self, bytes: usize) -> Result<usize> {
@@ -59,12 +64,16 @@ impl Pages for SystemPages {
     fn close_down(&mut self, addr: usize, bytes: usize) -> Result<()> {
         // SAFETY: pages past a file's end: nothing reads or writes them
         // until they are opened up again. PROT_NONE first, so that a client
-        // borrowing the file's frames faults (SIGBUS) from now on instead
-        // of finding a fresh page there.
-        unsafe {
-            mm::mprotect(addr, bytes, PROT_NONE).map_err(|_| Error::new(EIO))?;
-            mm::madvise(addr, bytes, MADV_DONTNEED).map_err(|_| Error::new(EIO))
+        // fetching the file's pages faults (SIGBUS) from now on instead of
+        // finding a fresh page there; then the kernel takes them out of
+        // every mapping (past the new end of file, a touch is SIGBUS, as on
+        // Linux); then the memory goes.
+        unsafe { mm::mprotect(addr, bytes, PROT_NONE) }.map_err(|_| Error::new(EIO))?;
+        if let Some(queue) = self.queue {
+            scheme::take_back(queue, addr, bytes).map_err(|_| Error::new(EIO))?;
         }
+        // SAFETY: as above.
+        unsafe { mm::madvise(addr, bytes, MADV_DONTNEED) }.map_err(|_| Error::new(EIO))
     }
 
     fn read(&self, addr: usize, out: &mut [u8]) {

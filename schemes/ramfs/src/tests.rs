@@ -98,6 +98,33 @@ fn assert_empty(fs: &Ramfs<FakePages>) {
 }
 
 #[test]
+fn punching_a_hole_zeroes_the_range_and_gives_whole_pages_back() {
+    let mut fs = fs();
+    let data: Vec<u8> = (0..4 * PAGE as usize).map(|i| (i % 251) as u8 + 1).collect();
+    let id = create(&mut fs, "/holes", &data);
+    assert_eq!(fs.pages().resident(), 4);
+    // From the middle of page 0 to the middle of page 3: pages 1 and 2 go.
+    assert_eq!(fs.punch_hole(id, 100, 3 * PAGE), Ok(()));
+    let all = read_all(&mut fs, id);
+    assert_eq!(all.len(), 4 * PAGE as usize, "the size is kept");
+    assert_eq!(&all[..100], &data[..100]);
+    assert!(all[100..3 * PAGE as usize + 100].iter().all(|&b| b == 0));
+    assert_eq!(&all[3 * PAGE as usize + 100..], &data[3 * PAGE as usize + 100..]);
+    assert_eq!(fs.pages().resident(), 2, "the two whole pages hold no memory");
+    // Past the end, or empty: nothing; within one page: zeroed in place.
+    assert_eq!(fs.punch_hole(id, 8 * PAGE, PAGE), Ok(()));
+    assert_eq!(fs.punch_hole(id, 10, 0), Ok(()));
+    assert_eq!(fs.punch_hole(id, 3 * PAGE + 200, 10), Ok(()));
+    assert_eq!(read_all(&mut fs, id)[3 * PAGE as usize + 205], 0);
+    assert_eq!(stat(&mut fs, id).st_size, 4 * PAGE);
+    // Only through a handle open for writing, only on files.
+    let reader = open(&mut fs, "/holes", O_RDONLY).unwrap();
+    assert_eq!(fs.punch_hole(reader, 0, PAGE), Err(Error::new(EBADF)));
+    let dir = open(&mut fs, "/", O_RDONLY | O_DIRECTORY).unwrap();
+    assert_eq!(fs.punch_hole(dir, 0, PAGE), Err(Error::new(EBADF)));
+}
+
+#[test]
 fn files_read_write_seek_truncate() {
     let mut fs = fs();
     let id = create(&mut fs, "/f", b"hello world");

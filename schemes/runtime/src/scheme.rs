@@ -49,8 +49,8 @@ use tessera_abi::error::{EINVAL, EIO, ENOENT, EOPNOTSUPP};
 use tessera_abi::flag::{O_CREAT, O_RDWR};
 pub use tessera_abi::scheme::CallerCtx;
 use tessera_abi::scheme::{
-    CQE_BYTES, Cqe, CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, RESPONSE_PAYLOAD_MAX_BYTES, SqeFlags,
-    encode_stat, split_request,
+    CALL_PUNCH_HOLE, CQE_BYTES, Cqe, CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, RESPONSE_PAYLOAD_MAX_BYTES,
+    SqeFlags, encode_stat, split_request,
 };
 use tessera_abi::{Error, O_CLOEXEC, Result, Stat, dirent};
 
@@ -133,6 +133,12 @@ pub trait Scheme {
     fn msync(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// Punches a hole: bytes `[offset, offset + len)` of file `id` read as
+    /// zeroes afterwards, the size unchanged; lent pages there must be taken
+    /// back first ([`take_back`]). Sent for `madvise(MADV_REMOVE)`.
+    fn punch_hole(&mut self, _id: usize, _offset: u64, _len: u64) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// The last descriptor of `id` is gone (no answer is sent).
     fn close(&mut self, _id: usize) {}
 }
@@ -202,6 +208,7 @@ pub fn answer(scheme: &mut impl Scheme, request: &[u8], response: &mut Vec<u8>) 
         Some(Opcode::MmapPrep) => plain(scheme.mmap_prep(id, a1, a2 as usize, a3 as usize, &ctx)),
         Some(Opcode::Munmap) => plain(scheme.munmap(id, a1, a2 as usize, a3 as usize, &ctx).map(|()| 0)),
         Some(Opcode::Msync) => plain(scheme.msync(id, a1, a2 as usize, a3 as usize, &ctx).map(|()| 0)),
+        Some(Opcode::Call) if a3 == CALL_PUNCH_HOLE => plain(scheme.punch_hole(id, a1, a2).map(|()| 0)),
         _ => Err(Error::new(EOPNOTSUPP)),
     };
     if oneway {
@@ -264,6 +271,17 @@ impl Server {
             }
         }
     }
+}
+
+/// Takes back memory `[start, start + len)` of this daemon that it may have
+/// lent through fmap (page aligned): the kernel drops those pages from
+/// every mapping of every process, TLBs flushed, before this returns. Make
+/// the pages inaccessible first (`PROT_NONE`), so that a fetch after the
+/// call finds nothing (the client gets SIGBUS); reuse the memory only after
+/// it. EINVAL misaligned or not the fd of a scheme queue. See
+/// `tessera_abi::scheme` ("Taking lent pages back").
+pub fn take_back(queue_fd: usize, start: usize, len: usize) -> Result<()> {
+    sys::write(queue_fd, &tessera_abi::scheme::encode_take_back(start as u64, len as u64)).map(drop)
 }
 
 /// Registers `name:` and serves it with `scheme` until the queue fails;

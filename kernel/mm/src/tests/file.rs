@@ -182,10 +182,11 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
         }
     };
     assert_eq!(w.read(&mut s, moved.add(3 * PAGE)), Ok(13), "moved pages keep their file page");
-    // Growing a file mapping needs the scheme first; DONTUNMAP is refused.
+    // Growing a file mapping needs the scheme first; DONTUNMAP needs equal
+    // lengths.
     assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 8 * PAGE, RemapFlags::MAYMOVE, va(0)), Err(MmError::Unsupported));
     let dontunmap = RemapFlags::MAYMOVE | RemapFlags::DONTUNMAP;
-    assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 4 * PAGE, dontunmap, va(0)), Err(MmError::Inval));
+    assert_eq!(w.mremap(&mut s, moved, 4 * PAGE, 3 * PAGE, dontunmap, va(0)), Err(MmError::Inval));
     // MAP_FIXED over the middle hands those pages back.
     let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| {
         let request = MmapRequest::anonymous(2 * PAGE, RW, PRIVATE | MapFlags::FIXED).at(moved.add(PAGE));
@@ -237,7 +238,7 @@ fn a_fault_outside_the_lease_or_after_unmap_does_not_fetch() {
     let (wanted, index) = s.file_page_wanted(a).unwrap();
     w.munmap(&mut s, a, 2 * PAGE).unwrap();
     let frame = w.frames.allocate_zeroed().unwrap();
-    assert!(!s.supply_file_page(&mut w.frames, a, &wanted, index, frame));
+    assert!(!s.supply_file_page(&mut w.frames, a, &wanted, index, wanted.generation(), frame));
     assert!(!w.frames.is_live(frame), "the unused reference was dropped");
     assert_eq!(s.file_page_wanted(a).map(|(_, i)| i), None);
     w.check(&[&s], &[]);
@@ -587,4 +588,38 @@ fn a_file_mapping_moves_within_itself_and_private_copies_move_along() {
         w.drop_lender();
         assert_eq!(w.frames.live(), 0);
     }
+}
+
+#[test]
+fn dontunmap_of_a_file_mapping_leaves_it_mapped_empty_and_pins_twice() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(0, 3, false);
+    let a = map(&mut w, &mut s, &file, RW).unwrap();
+    for page in 0..3 {
+        assert_eq!(w.read(&mut s, a.add(page * PAGE)), Ok(0));
+    }
+    w.write(&mut s, a.add(PAGE), 9).unwrap();
+    let dontunmap = RemapFlags::MAYMOVE | RemapFlags::DONTUNMAP;
+    let b = w.mremap(&mut s, a, 3 * PAGE, 3 * PAGE, dontunmap, va(0)).unwrap();
+    assert_ne!(a, b);
+    // The frames moved (the copy with them); the old range is empty but
+    // still the file: it fetches the file's pages again.
+    assert_eq!(w.read(&mut s, b.add(PAGE)), Ok(9));
+    assert_eq!(s.resident_pages(), 3);
+    w.frames.write(w.lent(file.id(), 1), 4);
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(4), "the old range shows the file, not the copy");
+    assert_eq!(s.grant_count(), 2);
+    assert_eq!(file.pin_runs(), [(0, 3, 2)], "both mappings pin the pages");
+    // Each munmap hands back nothing until the last.
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| s.munmap(f, a, 3 * PAGE, t));
+    result.unwrap();
+    assert!(releases.is_empty());
+    let (result, releases) = run_releasing(&mut w, &mut s, |s, f, t| s.munmap(f, b, 3 * PAGE, t));
+    result.unwrap();
+    assert_eq!(ranges(&releases), [(0, 3, false)]);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
 }

@@ -42,12 +42,15 @@ pub struct World {
     /// A fake filesystem daemon's pages: (lease id, file page) → its frame
     /// (one reference, the daemon's), made on first request.
     pub lender: BTreeMap<(u64, u64), PhysAddr>,
+    /// File pages the fake daemon has taken back (a truncate): fetching
+    /// one is SIGBUS, as the kernel's fetch of a `PROT_NONE` lender page.
+    pub gone: std::collections::BTreeSet<(u64, u64)>,
 }
 
 impl World {
     pub fn new() -> Self {
         let plan = Rc::new(FailPlan::default());
-        Self { frames: FakeFrames::new(plan.clone()), plan, lender: BTreeMap::new() }
+        Self { frames: FakeFrames::new(plan.clone()), plan, lender: BTreeMap::new(), gone: Default::default() }
     }
 
     pub fn config() -> SpaceConfig {
@@ -133,6 +136,9 @@ impl World {
             match self.run(space, |s, f, t| s.fault(f, addr, access, t)) {
                 Err(FaultError::FilePage) => {
                     let (file, index) = space.file_page_wanted(addr).expect("the wanted file page");
+                    if self.gone.contains(&(file.id(), index)) {
+                        return Err(FaultError::Bus);
+                    }
                     let frame = match self.lender.get(&(file.id(), index)) {
                         Some(frame) => *frame,
                         None => {
@@ -142,7 +148,7 @@ impl World {
                         }
                     };
                     self.frames.get(frame);
-                    assert!(space.supply_file_page(&mut self.frames, addr, &file, index, frame));
+                    assert!(space.supply_file_page(&mut self.frames, addr, &file, index, file.generation(), frame));
                 }
                 other => return other,
             }
@@ -152,6 +158,18 @@ impl World {
     /// The fake lender's frame of file page `index` of lease `id`.
     pub fn lent(&self, id: u64, index: u64) -> PhysAddr {
         self.lender[&(id, index)]
+    }
+
+    /// The fake daemon takes back file pages `[from, to)` of lease `id` (a
+    /// truncate): its frames go and fetching them is SIGBUS from now on.
+    /// The kernel's part, dropping them from the spaces, is the caller's.
+    pub fn take_back(&mut self, id: u64, from: u64, to: u64) {
+        for index in from..to {
+            self.gone.insert((id, index));
+            if let Some(frame) = self.lender.remove(&(id, index)) {
+                self.frames.put(frame);
+            }
+        }
     }
 
     /// The fake daemon drops its pages (after the last Munmap).

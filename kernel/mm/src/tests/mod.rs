@@ -7,6 +7,7 @@ mod errors;
 mod fake;
 mod file;
 mod harness;
+mod invalidate;
 mod limits;
 mod misc;
 mod random;

@@ -13,6 +13,8 @@
 //! | msync | MS_SYNC makes data visible (it already is: one page cache) and returns 0; with `fail-writeback` on: msync and munmap return EIO, pins still back to 0 |
 //! | access | shared writable from a read-only open: EACCES; from a write-only open: EACCES |
 //! | remap | mremap of a shared file mapping: grow in place, grow by moving (MAYMOVE), move to a FIXED address, shrink; after each the mapping keeps its data, a write through it reaches `read()`, the pins are the mapped pages and the old range is unmapped; a growth the scheme refuses (past ramfs's largest file) is its EINVAL and leaves the mapping as it was |
+//! | truncate | a 64-page file mapped shared and private (32 pages copied), truncated to one page: both mappings keep 1 resident page, the frames of the 63 dropped file pages and the 32 copies are free at once (not at munmap), touching past the end is SIGBUS in both (copies too), the pins stay until munmap |
+//! | invalidate | msync(MS_INVALIDATE) of a private mapping drops the pages that show the file's frames (resident 4 → 1, the copy stays) and they come back on touch with the file's data |
 //! | lazy | a 1 GiB file mapped whole, 3 pages touched: 3 resident pages, about 3 frames used |
 //! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page is SIGBUS, growing the mapping fails and leaves it readable, munmap returns, the kernel goes on |
 //!
@@ -35,8 +37,8 @@ use tessera_runtime::abi::error::{EACCES, EINVAL, EIO, ENODEV};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_SET};
 use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
 use tessera_runtime::mm::{
-    self, ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, MS_SYNC, MapFlags, PROT_READ,
-    PROT_RW,
+    self, ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, MS_INVALIDATE, MS_SYNC,
+    MapFlags, PROT_READ, PROT_RW,
 };
 use tessera_runtime::{Args, process, sys};
 
@@ -54,7 +56,7 @@ fn main(_args: Args) -> i32 {
     let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
     // Each group in its own child: the page tables its mappings needed go
     // with it, so the free-frame count at the end is exact.
-    let groups: [Group; 11] = [
+    let groups: [Group; 13] = [
         ("fmap-ramfs shared", shared),
         ("fmap-ramfs eof", eof),
         ("fmap-ramfs partial", partial),
@@ -66,6 +68,8 @@ fn main(_args: Args) -> i32 {
         ("fmap-ramfs access", access),
         ("fmap-ramfs lazy", lazy),
         ("fmap-ramfs remap", remap),
+        ("fmap-ramfs truncate", truncate),
+        ("fmap-ramfs invalidate", invalidate),
     ];
     for (name, body) in groups {
         group(&mut checks, name, body);
@@ -454,6 +458,87 @@ fn remap(checks: &mut Checks) {
     let seen = read_at(fd, 4 * PAGE, 8);
     checks.check("remap: read() after munmap", seen == 0xA4u64.to_le_bytes(), format_args!("{seen:?}"));
     checks.check("remap: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = sys::close(fd);
+}
+
+/// Resident pages of the mapping at `addr` (`sys:maps`).
+fn resident(addr: usize) -> Option<usize> {
+    mm::read_maps().ok()?.entries.into_iter().find(|e| e.contains(addr)).map(|e| e.resident_pages)
+}
+
+fn truncate(checks: &mut Checks) {
+    const PAGES: usize = 64;
+    let Ok(fd) = file_with("/truncate", PAGES * PAGE) else {
+        return checks.check("create /truncate", false, format_args!("failed"));
+    };
+    let (Ok(shared), Ok(private)) = (map(fd, PAGES, PROT_RW, MAP_SHARED), map(fd, PAGES, PROT_RW, MAP_PRIVATE)) else {
+        return checks.check("mmap /truncate", false, format_args!("failed"));
+    };
+    for k in 0..PAGES {
+        core::hint::black_box((byte(shared + k * PAGE), byte(private + k * PAGE)));
+    }
+    for k in PAGES / 2..PAGES {
+        write_word(private + k * PAGE, k as u64);
+    }
+    let both = (resident(shared), resident(private));
+    checks.check("truncate: all touched", both == (Some(PAGES), Some(PAGES)), format_args!("{both:?}"));
+    let free_before = tessera_guest_tests::system::free_frames().ok();
+    let cut = sys::ftruncate(fd, PAGE);
+    checks.check("truncate: ftruncate to one page", cut.is_ok(), format_args!("{}", Shown(cut.map(|()| 0))));
+    let freed = free_before.zip(tessera_guest_tests::system::free_frames().ok()).map(|(b, a)| a.saturating_sub(b));
+    // 63 file pages and 32 copies; a few frames of kernel heap may move.
+    checks.check(
+        "truncate: the dropped pages' frames are free at once",
+        freed.is_some_and(|n| n + 8 >= PAGES - 1 + PAGES / 2),
+        format_args!("{freed:?} frames"),
+    );
+    let both = (resident(shared), resident(private));
+    checks.check("truncate: one page left in each mapping", both == (Some(1), Some(1)), format_args!("{both:?}"));
+    for (what, addr) in
+        [("shared", shared + 2 * PAGE), ("private", private + 2 * PAGE), ("a copy", private + 40 * PAGE)]
+    {
+        let signal = child_signal(|| {
+            core::hint::black_box(read_word(addr));
+        });
+        checks.check(
+            &format!("truncate: past the end, {what}: SIGBUS"),
+            signal == Some(SIGBUS),
+            format_args!("{signal:?}"),
+        );
+    }
+    checks.check("truncate: the first page is kept", byte(shared + 7) == 7 && byte(private + 7) == 7, format_args!(""));
+    checks.check(
+        "truncate: pins stay until munmap",
+        pins_total() == Some(2 * PAGES),
+        format_args!("{:?}", pins_total()),
+    );
+    let _ = unmap(shared, PAGES);
+    let _ = unmap(private, PAGES);
+    checks.check("truncate: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = sys::close(fd);
+}
+
+fn invalidate(checks: &mut Checks) {
+    let Ok(fd) = file_with("/invalidate", 4 * PAGE) else {
+        return checks.check("create /invalidate", false, format_args!("failed"));
+    };
+    let Ok(addr) = map(fd, 4, PROT_RW, MAP_PRIVATE) else {
+        return checks.check("mmap /invalidate", false, format_args!("failed"));
+    };
+    for k in 0..4 {
+        core::hint::black_box(byte(addr + k * PAGE));
+    }
+    write_word(addr, 0xC0DE);
+    let done = mm::msync(addr, 4 * PAGE, MS_INVALIDATE);
+    checks.check("invalidate: msync(MS_INVALIDATE)", done.is_ok(), format_args!("{}", Shown(done.map(|()| 0))));
+    let left = resident(addr);
+    checks.check("invalidate: only the copy stays resident", left == Some(1), format_args!("{left:?}"));
+    checks.check(
+        "invalidate: the pages come back with the file's data, the copy kept",
+        byte(addr + 2 * PAGE + 3) == ((2 * PAGE + 3) % 251) as u8 && read_word(addr) == 0xC0DE,
+        format_args!(""),
+    );
+    let _ = unmap(addr, 4);
     let _ = sys::close(fd);
 }
 

@@ -20,8 +20,12 @@
 //! Each client maps lazily (the page is fetched on first touch, after the
 //! daemon's move) in a forked child. The daemon counts the answers the
 //! kernel refused, by errno, and the test reads them from the file
-//! `refused`: EIO for `foreign` and `phys`, EINVAL for `kernel`. At the end
-//! the daemon is killed and free frames are back.
+//! `refused`: EIO for `foreign` and `phys`, EINVAL for `kernel`. Before it
+//! serves, the daemon also sends bad take-back messages (misaligned,
+//! overflowing, malformed: EINVAL; a kernel range, all of user space with
+//! nothing lent: 0) and counts the answers that were as expected (the
+//! third word of `refused`). At the end the daemon is killed and free
+//! frames are back.
 #![no_std]
 #![no_main]
 
@@ -77,8 +81,13 @@ fn main(_args: Args) -> i32 {
         let refused = refused();
         checks.check(
             "the daemon's writes of foreign and phys failed with EIO, of kernel with EINVAL",
-            refused == Some([2, 1]),
+            refused.is_some_and(|r| r[..2] == [2, 1]),
             format_args!("[EIO, EINVAL] refusals: {refused:?}"),
+        );
+        checks.check(
+            "bad take-back messages: EINVAL, or nothing to take back",
+            refused.is_some_and(|r| r[2] == TAKE_BACK_CASES as u64),
+            format_args!("as expected: {:?} of {TAKE_BACK_CASES}", refused.map(|r| r[2])),
         );
     }
     let _ = sys::kill(daemon, SIGKILL);
@@ -102,11 +111,12 @@ fn wait_for_scheme() -> bool {
     false
 }
 
-/// The daemon's refused answers: `[EIO count, EINVAL count]`.
-fn refused() -> Option<[u64; 2]> {
+/// The daemon's refused answers: `[EIO count, EINVAL count, take backs as
+/// expected]`.
+fn refused() -> Option<[u64; 3]> {
     let text = io::read_file(&format!("hostile-fs:{REFUSED}")).ok()?;
     let word = |i: usize| Some(u64::from_le_bytes(text.get(i * 8..i * 8 + 8)?.try_into().ok()?));
-    Some([word(0)?, word(1)?])
+    Some([word(0)?, word(1)?, word(2)?])
 }
 
 /// Maps `name` lazily in a child, asks the daemon to make its move, touches
@@ -152,15 +162,47 @@ fn case(checks: &mut Checks, id: usize, name: &str) {
 struct Lender {
     /// The page lent for each file, once asked.
     pages: Vec<Option<usize>>,
-    /// Answers the kernel refused: EIO and EINVAL counts.
-    refused: [u64; 2],
+    /// Answers the kernel refused: EIO and EINVAL counts; then how many
+    /// take-back messages were answered as expected.
+    refused: [u64; 3],
 }
+
+/// Take-back ranges the kernel must refuse (EINVAL): misaligned start or
+/// length, an end past 2^64.
+const BAD_TAKE_BACKS: [(u64, u64); 3] = [(0x1001, 0x1000), (0x1000, 10), (!0xFFF, 0x2000)];
+
+/// Sends the bad take backs and two that name nothing lent; returns how
+/// many were answered as expected.
+fn bad_take_backs(queue: usize) -> u64 {
+    use tessera_runtime::abi::scheme::{CQE_BYTES, encode_take_back};
+    let mut expected = 0;
+    for (start, len) in BAD_TAKE_BACKS {
+        let refused = sys::write(queue, &encode_take_back(start, len));
+        expected += u64::from(matches!(refused, Err(e) if e.errno == EINVAL));
+    }
+    // A kernel range and all of user space: nothing of ours is lent yet.
+    for (start, len) in [(0xFFFF_8000_0000_0000, 0x1000), (0, 1 << 47)] {
+        expected += u64::from(sys::write(queue, &encode_take_back(start, len)).is_ok());
+    }
+    // Malformed: a tag, a short payload.
+    let mut tagged = encode_take_back(0, 0x1000);
+    tagged[4] = 1;
+    let short = encode_take_back(0, 0x1000);
+    for malformed in [&tagged[..], &short[..CQE_BYTES + 8]] {
+        expected += u64::from(matches!(sys::write(queue, malformed), Err(e) if e.errno == EINVAL));
+    }
+    expected
+}
+
+/// How many take-back messages [`bad_take_backs`] sends.
+const TAKE_BACK_CASES: usize = BAD_TAKE_BACKS.len() + 4;
 
 /// Serves `hostile-fs:` by hand (not `Server::run`) to see which answers
 /// the kernel refuses.
 fn daemon() -> i32 {
     let Ok(server) = Server::register("hostile-fs") else { return 1 };
-    let mut lender = Lender { pages: alloc::vec![None; FILES.len()], refused: [0; 2] };
+    let take_backs = bad_take_backs(server.fd());
+    let mut lender = Lender { pages: alloc::vec![None; FILES.len()], refused: [0, 0, take_backs] };
     let mut request = alloc::vec![0u8; MESSAGE_MAX_BYTES];
     let mut response = Vec::with_capacity(MESSAGE_MAX_BYTES);
     loop {
@@ -218,9 +260,10 @@ impl Scheme for Lender {
         if id != REFUSED_ID {
             return Err(Error::new(EINVAL));
         }
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.refused[0].to_le_bytes());
-        bytes[8..].copy_from_slice(&self.refused[1].to_le_bytes());
+        let mut bytes = [0u8; 24];
+        for (word, count) in bytes.chunks_exact_mut(8).zip(self.refused) {
+            word.copy_from_slice(&count.to_le_bytes());
+        }
         let rest = bytes.get(offset as usize..).unwrap_or(&[]);
         let n = rest.len().min(buf.len());
         buf[..n].copy_from_slice(&rest[..n]);

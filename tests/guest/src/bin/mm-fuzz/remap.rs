@@ -1,7 +1,7 @@
 //! The model's prediction of an mremap, following the kernel's order of
 //! checks (kernel/mm/src/remap.rs, docs/mm.md): EINVAL for a FIXED target
 //! over the old range, EFAULT unless the old range lies in one grant,
-//! EINVAL DONTUNMAP on a file mapping, ENOMEM growing in place without
+//! ENOMEM growing in place without
 //! room or MAYMOVE. A file mapping grows through the same lease (the
 //! scheme lends the added pages), its new pages unwritten.
 
@@ -65,10 +65,6 @@ pub fn predict(m: &Model, s: usize, old_len: usize, new_len: usize, flags: usize
         }
         return Ok(place(&mut after, pages));
     }
-    let file = matches!(first.backing, Backing::File { .. });
-    if file && dont_unmap {
-        return Err(EINVAL);
-    }
     let extended = |last: MPage, count: usize| -> Vec<MPage> {
         (1..=count)
             .map(|k| MPage {
@@ -110,11 +106,14 @@ pub fn predict(m: &Model, s: usize, old_len: usize, new_len: usize, flags: usize
     after[s..s + old_len].fill(None);
     if dont_unmap {
         // The old range stays mapped and empty: private pages read zero,
-        // shared ones show the object again.
+        // shared ones show the object again, file pages the file (a
+        // private copy moved away).
         for k in 0..old_len {
             let mut page = m.pages[s + k].ok_or(EFAULT)?;
-            if let Backing::Anon(v) = &mut page.backing {
-                *v = 0;
+            match &mut page.backing {
+                Backing::Anon(v) => *v = 0,
+                Backing::File { own, .. } => *own = None,
+                _ => {}
             }
             after[s + k] = Some(page);
         }

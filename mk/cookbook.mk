@@ -1,0 +1,70 @@
+# mk/cookbook.mk — the cookbook (docs/cookbook.md): the sysroot's other
+# cross tools, and `make cook`.
+#
+#   build/<arch>/sysroot/bin/<arch>-unknown-tessera-{ar,ranlib,pkg-config}
+#   build/<arch>/sysroot/share/cmake/<arch>-unknown-tessera.cmake
+#                       made from cookbook/sysroot/*.in; part of `make sysroot`
+#   build/<arch>/cookbook/<recipe>/{source,build,sysroot,stage}
+#                       `make cook arch=… recipe=NAME` (dependencies first)
+#   build/cookbook-cache/   the verified sources, shared by both arches
+#
+# `make cook` fetches what is missing (network); `offline=yes` (or
+# COOKBOOK_OFFLINE=1) uses only the cache and names what is missing.
+# `make cook-fetch recipe=NAME` only fetches and verifies.
+
+.PHONY: cook cook-fetch cookbook-tool
+
+RECIPE ?= $(recipe)
+COOKBOOK_OFFLINE = $(if $(filter yes 1,$(offline)),--offline)
+COOKBOOK_FLAGS = --arch $(ARCH) $(COOKBOOK_OFFLINE)
+COOKBOOK_TOOLS := ar ranlib pkg-config
+
+cookbook-tool: | deps
+	$(CARGO) build -q -p cookbook
+
+cook: sysroot cookbook-tool
+	@test -n "$(RECIPE)" || { echo "make cook: name the recipe: make cook arch=$(ARCH) recipe=zlib" >&2; exit 2; }
+	$(TARGET_DIR)/debug/cookbook $(COOKBOOK_FLAGS) cook $(RECIPE)
+
+cook-fetch: cookbook-tool
+	@test -n "$(RECIPE)" || { echo "make cook-fetch: name the recipe: make cook-fetch recipe=zlib" >&2; exit 2; }
+	$(TARGET_DIR)/debug/cookbook $(COOKBOOK_FLAGS) fetch $(RECIPE)
+
+# $(call cookbook_sysroot_rules,ARCH)
+define cookbook_sysroot_rules
+sysroot-$(1)-cookbook := $(COOKBOOK_TOOLS:%=$(BUILD)/$(1)/sysroot/bin/$(1)-unknown-tessera-%) \
+	$(BUILD)/$(1)/sysroot/share/cmake/$(1)-unknown-tessera.cmake
+
+$(BUILD)/$(1)/sysroot/bin/$(1)-unknown-tessera-%: cookbook/sysroot/tessera-%.in
+	@mkdir -p $$(dir $$@)
+	sed -e 's/@ARCH@/$(1)/g' $$< > $$@
+	@chmod +x $$@
+
+$(BUILD)/$(1)/sysroot/share/cmake/$(1)-unknown-tessera.cmake: cookbook/sysroot/tessera.cmake.in
+	@mkdir -p $$(dir $$@)
+	sed -e 's/@ARCH@/$(1)/g' $$< > $$@
+endef
+$(foreach a,$(ARCHES),$(eval $(call cookbook_sysroot_rules,$(a))))
+
+sysroot: $(sysroot-$(ARCH)-cookbook)
+
+# ---- recipes whose programs go into the initfs ------------------------------
+# zlib's own test program (`example`: compress, gz files, inflate/deflate
+# round trips, dictionaries) runs in the guest suite as zlib-example. Its
+# first build fetches zlib's source (Debian's, into build/cookbook-cache);
+# offline=yes uses only the cache and says what is missing.
+COOKBOOK_PROGRAMS := zlib-example
+COOKBOOK_PROGRAM.zlib-example := zlib usr/bin/example
+C_PROGRAMS += $(COOKBOOK_PROGRAMS)
+C_GUEST_TESTS += zlib-example
+
+# $(call cookbook_program_rules,ARCH,PROGRAM): an explicit rule, so that it
+# wins over mk/relibc.mk's c-bin pattern rule.
+define cookbook_program_rules
+$(BUILD)/$(1)/c-bin/$(2): $(BUILD)/$(1)/sysroot/lib/libc.a $(BUILD)/$(1)/sysroot/bin/$(1)-unknown-tessera-cc \
+		$$(sysroot-$(1)-cookbook) cookbook-tool
+	$(TARGET_DIR)/debug/cookbook --arch $(1) $(COOKBOOK_OFFLINE) cook $(word 1,$(COOKBOOK_PROGRAM.$(2)))
+	@mkdir -p $$(dir $$@)
+	@cp $(BUILD)/$(1)/cookbook/$(word 1,$(COOKBOOK_PROGRAM.$(2)))/stage/$(word 2,$(COOKBOOK_PROGRAM.$(2))) $$@
+endef
+$(foreach a,$(ARCHES),$(foreach p,$(COOKBOOK_PROGRAMS),$(eval $(call cookbook_program_rules,$(a),$(p)))))
