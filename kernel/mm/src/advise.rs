@@ -22,12 +22,15 @@
 //! MADV_REMOVE punches a hole in shared memory: private mappings are
 //! EINVAL (anonymous; Linux's "no file") or EACCES (files), device and
 //! borrowed memory EINVAL; a shared file mapping is EACCES if the file is
-//! not open for writing, else EOPNOTSUPP (the filesystem hole-punch request
-//! does not exist yet); shared anonymous and `memory:` objects lose the
-//! range's pages: this space's PTEs go, and each object page is taken out
-//! of the object and freed if nobody else maps it, or else zeroed in place
-//! (another space or a lender still maps the frame), so every mapping of
-//! the object reads zeroes there afterwards, as on Linux.
+//! not open for writing, else accepted here and left as it is: the kernel
+//! then asks the filesystem scheme to punch the hole
+//! ([`AddrSpace::file_ranges`]), and the scheme takes the pages back from
+//! every mapping first (EOPNOTSUPP from a scheme that cannot). Shared
+//! anonymous memory and `memory:` objects lose the range's pages here:
+//! this space's PTEs go, and each object page is taken out of the object
+//! and freed if nobody else maps it, or else zeroed in place (another
+//! space or a lender still maps the frame), so every mapping of the object
+//! reads zeroes there afterwards, as on Linux.
 //!
 //! MADV_POPULATE_READ / WRITE are validated here ([`Advice::populate`]:
 //! EINVAL for PROT_NONE, for WRITE on a mapping that is not writable, and
@@ -280,7 +283,6 @@ impl<P: PageTable> AddrSpace<P> {
             Advice::Remove => match &grant.provider {
                 Provider::Allocated => Err(MmError::Inval),
                 Provider::FmapBorrowed { file, .. } if !file.is_shared() || !file.allows(true) => Err(MmError::Access),
-                Provider::FmapBorrowed { .. } => Err(MmError::Unsupported),
                 _ => Ok(()),
             },
             Advice::PopulateRead if !grant.prot.is_accessible() => Err(MmError::Inval),

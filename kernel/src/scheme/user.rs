@@ -629,6 +629,12 @@ impl KernelScheme for UserScheme {
         self.call(Opcode::Msync, args, Vec::new(), Expect::Value).map(drop)
     }
 
+    fn punch_hole(&self, id: usize, offset: u64, len: u64) -> Result<()> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, offset, len, tessera_abi::scheme::CALL_PUNCH_HOLE, 0, 0];
+        self.call(Opcode::Call, args, Vec::new(), Expect::Value).map(drop)
+    }
+
     /// One-way: the daemon is told, nobody waits.
     fn close(&self, id: usize) -> Result<()> {
         let handle = self.handles.lock().remove(&id).ok_or(Error::new(EBADF))?;

@@ -7,6 +7,13 @@
 //!   would be SIGBUS (past a file's or object's end) or SIGSEGV (a guard
 //!   marker) is EFAULT, no frame ENOMEM, as Linux. Pages before the failing
 //!   one stay populated (Linux too).
+//! - MADV_REMOVE of a shared file mapping asks the file's scheme to punch
+//!   the hole (a Call with `CALL_PUNCH_HOLE`: the bytes read as zeroes, the
+//!   size unchanged); the scheme takes the lent pages back from every
+//!   mapping first, through the kernel (docs/fmap.md), so each reads
+//!   zeroes on its next touch. EOPNOTSUPP from a scheme that cannot, as
+//!   Linux from a filesystem without hole punching. Sent after the grant
+//!   layer's part, with no address-space lock held.
 //! - MADV_WILLNEED fetches the file pages of the range that are not there
 //!   yet, as MAP_POPULATE does for a new mapping; a failure (past the end of
 //!   the file, PROT_NONE) stops that mapping's prefetch and is not
@@ -17,10 +24,11 @@
 //! makes room again every [`HEAP_STEP_PAGES`] pages.
 
 use rmm::{PAGE_SIZE, VirtAddr};
-use tessera_abi::error::{EFAULT, ENOMEM, Error, Result};
+use tessera_abi::error::{EFAULT, EINVAL, ENOMEM, Error, Result};
 use tessera_mm::{Access, Advice, FaultError, ProviderKind};
 
 use super::with_space;
+use crate::mm::fmap::FmapToken;
 use crate::mm::{SLOT_HEAP_BYTES, grant_errno, page_fault, reserve_call_heap, reserve_heap_for};
 use crate::process;
 
@@ -46,8 +54,23 @@ pub fn madvise(addr: usize, len: usize, raw: usize) -> Result<usize> {
         populate(start, pages, if write { Access::Write } else { Access::Read })?;
     } else if advice == Advice::WillNeed {
         prefetch(start, pages)?;
+    } else if advice == Advice::Remove {
+        punch_holes(start, len)?;
     }
     Ok(0)
+}
+
+/// Asks the scheme of each shared file mapping in `[start, start + len)`
+/// (validated: every such mapping is writable) to punch its part.
+fn punch_holes(start: VirtAddr, len: u64) -> Result<()> {
+    let files = with_space(|space| space.file_ranges(start, len))?;
+    for range in files.into_iter().filter(|range| range.file.is_shared()) {
+        let token = range.file.token().downcast_ref::<FmapToken>().ok_or(Error::new(EINVAL))?;
+        let offset = range.first_page.checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
+        let bytes = range.pages.checked_mul(PAGE_SIZE).ok_or(Error::new(EINVAL))?;
+        token.description.scheme.punch_hole(token.description.id, offset, bytes)?;
+    }
+    Ok(())
 }
 
 /// Faults in `pages` pages from `start` (all mapped, checked) with `access`.
