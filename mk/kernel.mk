@@ -42,13 +42,13 @@ $(ARCHES:%=$(BUILD)/%/tessera-bootloader.efi): $(BUILD)/%/tessera-bootloader.efi
 # and packed by mkinitfs (kernel/initfs). mkinitfs output is deterministic,
 # so the copy-if-changed step keeps the images from rebuilding when nothing
 # changed. init.rc lines are quoted words for printf (one line each).
-USER_PACKAGES := init consoled sh ramfs coreutils tessera-guest-tests
+USER_PACKAGES := init consoled sh ramfs redoxfsd coreutils tessera-guest-tests
 # The core tools (programs/coreutils, docs/tools.md), in bin/ of both initfs.
 COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true false shutdown reboot mmapdemo
-USER_PROGRAMS := init consoled sh ramfs testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
+USER_PROGRAMS := init consoled sh ramfs redoxfsd testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow mmbench \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race $(COREUTILS)
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files $(COREUTILS)
 # Privilege (docs/kernel.md): init is privileged, and a program it starts is
 # only when its line says `privileged`. No daemon of the normal image needs
 # hardware yet, so nothing there is; the test runner is, so that it can pass
@@ -62,7 +62,7 @@ ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files
 # The tests that run privileged (`privileged NAME` in tests.list): they need
 # `memory:physical` (mm-physical, hostile-lender), raise `sys:limits`, turn
 # off shootdowns (mm-threads), or check what the privilege does. Every other

@@ -150,7 +150,7 @@ LINT_CHECKS := \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p kernel --target $(KERNEL_TARGET.$(a)) -- -D warnings" \
 		"$(CARGO) clippy --release -p tessera-bootloader --target $(LOADER_TARGET.$(a)) -- -D warnings" \
-		"$(CARGO) clippy --release -p init -p consoled -p sh -p ramfs -p coreutils -p tessera-guest-tests -p tessera-runtime -p tessera-sys --target $(USER_TARGET.$(a)) -- -D warnings") \
+		"$(CARGO) clippy --release -p init -p consoled -p sh -p ramfs -p redoxfsd -p coreutils -p tessera-guest-tests -p tessera-runtime -p tessera-sys --target $(USER_TARGET.$(a)) -- -D warnings") \
 	$(foreach a,$(ARCHES), \
 		"$(CARGO) clippy --release -p relibc-shim --target $(RELIBC_TARGET.$(a)) $(RELIBC_CARGO_FLAGS) -- -D warnings") \
 	"$(CARGO) clippy -p tessera-initfs --all-targets --features std -- -D warnings"

@@ -3,6 +3,12 @@
 //! `dup`, `dup2` and `fork` share a description, as POSIX requires (one
 //! offset, kept by the scheme per handle); the scheme's `close` runs when the
 //! last descriptor referring to it goes.
+//!
+//! Record locks (`fcntl` F_SETLK) belong to the process, not the
+//! descriptor: when any descriptor of a scheme the process has locked files
+//! of goes (close, dup2 over it, exec's close-on-exec, exit), the scheme is
+//! told to drop the process's locks on that file (`unlock_all`, one-way), as
+//! POSIX says. Only schemes the process has locked with are told.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -40,6 +46,14 @@ pub struct FileHandle {
 #[derive(Default)]
 pub struct FileTable {
     slots: Vec<Option<FileHandle>>,
+    /// The process's pid: the owner of its record locks.
+    owner: usize,
+    /// The schemes (by address) the process has set record locks with.
+    locking: Vec<usize>,
+}
+
+fn scheme_key(scheme: &Arc<dyn KernelScheme>) -> usize {
+    Arc::as_ptr(scheme).cast::<()>() as usize
 }
 
 impl FileTable {
@@ -70,13 +84,38 @@ impl FileTable {
             self.slots.resize(fd + 1, None);
         }
         let old = self.slots[fd].replace(handle);
-        drop(old);
+        if let Some(old) = old {
+            self.released(&old);
+        }
         Ok(())
     }
 
     /// Removes `fd`.
     pub fn remove(&mut self, fd: usize) -> Result<FileHandle> {
-        self.slots.get_mut(fd).and_then(Option::take).ok_or(Error::new(EBADF))
+        let handle = self.slots.get_mut(fd).and_then(Option::take).ok_or(Error::new(EBADF))?;
+        self.released(&handle);
+        Ok(handle)
+    }
+
+    /// Sets the pid owning the table's record locks (at process creation).
+    pub fn set_owner(&mut self, pid: usize) {
+        self.owner = pid;
+    }
+
+    /// Notes that the process has set a record lock through `scheme`.
+    pub fn note_locking(&mut self, scheme: &Arc<dyn KernelScheme>) {
+        let key = scheme_key(scheme);
+        if !self.locking.contains(&key) {
+            self.locking.push(key);
+        }
+    }
+
+    /// A descriptor went: the process's locks on its file go too.
+    fn released(&self, handle: &FileHandle) {
+        let description = &handle.description;
+        if self.locking.contains(&scheme_key(&description.scheme)) {
+            description.scheme.unlock_all(description.id, self.owner);
+        }
     }
 
     /// Sets or clears close-on-exec on `fd`.
@@ -86,17 +125,34 @@ impl FileTable {
         Ok(())
     }
 
-    /// The child's table after `fork`: the same descriptions.
+    /// The child's table after `fork`: the same descriptions, no locks
+    /// (its owner is set when the child is made).
     pub fn fork(&self) -> Self {
-        Self { slots: self.slots.clone() }
+        Self { slots: self.slots.clone(), owner: 0, locking: Vec::new() }
     }
 
     /// Closes every close-on-exec descriptor.
     pub fn close_on_exec(&mut self) {
+        let mut closed = Vec::new();
         for slot in &mut self.slots {
             if slot.as_ref().is_some_and(|h| h.cloexec) {
-                *slot = None;
+                closed.extend(slot.take());
             }
+        }
+        for handle in &closed {
+            self.released(handle);
+        }
+    }
+}
+
+impl Drop for FileTable {
+    /// Exit (or a table replaced): every descriptor goes.
+    fn drop(&mut self) {
+        if self.locking.is_empty() {
+            return;
+        }
+        for handle in self.slots.iter().flatten() {
+            self.released(handle);
         }
     }
 }

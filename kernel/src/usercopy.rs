@@ -45,6 +45,9 @@ unsafe impl UserPod for TimeSpec {}
 // which keeps unknown bits (the handler checks them): the assertions
 // below pin that it fills its word, so any bits are a value.
 unsafe impl UserPod for Map {}
+// SAFETY: `#[repr(C)]` integers with explicit padding fields: every bit
+// pattern is a value.
+unsafe impl UserPod for tessera_abi::lock::Flock {}
 const _: () = assert!(size_of::<tessera_abi::flag::MapFlags>() == size_of::<usize>());
 const _: () = assert!(size_of::<Map>() == 4 * size_of::<usize>());
 

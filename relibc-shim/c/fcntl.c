@@ -50,6 +50,8 @@ int fcntl(int fd, int cmd, ...)
     va_start(ap, cmd);
     if (cmd == F_DUPFD || cmd == F_SETFD || cmd == F_SETFL || cmd == F_DUPFD_CLOEXEC)
         arg = va_arg(ap, int);
+    else if (cmd == F_GETLK || cmd == F_SETLK || cmd == F_SETLKW)
+        arg = (long)va_arg(ap, struct flock *);
     va_end(ap);
     return __tessera_fcntl(fd, cmd, arg);
 }

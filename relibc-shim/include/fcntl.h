@@ -37,6 +37,24 @@
 #define F_DUPFD_CLOEXEC 1030
 #define FD_CLOEXEC 1
 
+/* Advisory record locks (Linux's values and layout; tessera-abi `lock`):
+ * kept by the file's scheme, per process; a process's locks on a file go
+ * when it closes any descriptor of the file. */
+#define F_GETLK 5
+#define F_SETLK 6
+#define F_SETLKW 7
+#define F_RDLCK 0
+#define F_WRLCK 1
+#define F_UNLCK 2
+
+struct flock {
+    short l_type;
+    short l_whence;
+    off_t l_start;
+    off_t l_len;
+    pid_t l_pid;
+};
+
 #define AT_FDCWD (-100)
 #define AT_REMOVEDIR 0x200
 

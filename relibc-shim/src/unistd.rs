@@ -138,7 +138,8 @@ pub fn fcntl_raw(fd: c_int, cmd: usize, arg: usize) -> SysResult<usize> {
 }
 
 /// `fcntl` without the variadic argument (c/fcntl.c reads it). The kernel
-/// knows F_DUPFD, F_GETFD, F_SETFD and F_GETFL; F_DUPFD_CLOEXEC is
+/// knows F_DUPFD, F_GETFD, F_SETFD, F_GETFL and the record locks F_GETLK,
+/// F_SETLK, F_SETLKW (a `struct flock *`); F_DUPFD_CLOEXEC is
 /// F_DUPFD + F_SETFD here; F_SETFL is EINVAL (no scheme honours
 /// O_NONBLOCK/O_APPEND changes yet).
 #[unsafe(no_mangle)]

@@ -8,6 +8,10 @@
  *   c-tests [NAME...]        run all cases, or the ones named
  *   c-tests --exit N         exit with N at once (exec tests)
  *   c-tests --env-check V    exit 0 iff CTEST_VAR is V (exec tests)
+ *
+ * The scratch files live in /tmp/c-tests-PID, or in DIR/c-tests-PID when
+ * CTEST_SCRATCH=DIR is set (redoxfs-files runs the file and mapping cases
+ * on a redoxfsd scheme that way).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -94,8 +98,12 @@ int main(int argc, char **argv)
         snprintf(self, sizeof self, "%s", argv[0]);
     self_path = self;
 
-    mkdir("/tmp", 0777);
-    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/c-tests-%d", (int)getpid());
+    const char *base = getenv("CTEST_SCRATCH");
+    if (!base) {
+        base = "/tmp";
+        mkdir(base, 0777);
+    }
+    snprintf(scratch_dir, sizeof scratch_dir, "%s/c-tests-%d", base, (int)getpid());
     if (mkdir(scratch_dir, 0777) != 0) {
         printf("c-tests: FAIL setup: mkdir %s: %s\n", scratch_dir, strerror(errno));
         return 1;

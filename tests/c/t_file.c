@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctest.h"
+
+static const char *t_record_locks(void);
 
 static const char *t_file_read_write(void)
 {
@@ -231,5 +235,113 @@ const struct test file_tests[] = {
     {"pipe-dup", t_pipe_dup},
     {"fcntl", t_fcntl},
     {"pread-pwrite-isatty", t_pread_pwrite_isatty},
+    {"record-locks", t_record_locks},
     {NULL, NULL},
 };
+
+static int set_lock(int fd, int cmd, short type, off_t start, off_t len)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+    return fcntl(fd, cmd, &fl);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The other process of t_record_locks: sees the parent's lock, takes what
+ * does not conflict, then waits (F_SETLKW) for the parent's release.
+ * Exits with the number of the failed check, 0 if all held. */
+static void lock_child(const char *path, pid_t parent, int ready, int go)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 50, .l_len = 10};
+    char c;
+    int fd = open(path, O_RDWR);
+    if (fd < 0)
+        _exit(20);
+    errno = 0;
+    if (set_lock(fd, F_SETLK, F_WRLCK, 50, 10) != -1 || (errno != EAGAIN && errno != EACCES))
+        _exit(21);
+    if (set_lock(fd, F_SETLK, F_RDLCK, 50, 10) != -1)       /* a reader conflicts with a writer */
+        _exit(22);
+    if (fcntl(fd, F_GETLK, &fl) != 0 || fl.l_type != F_WRLCK || fl.l_pid != parent || fl.l_start != 0 ||
+        fl.l_len != 100)
+        _exit(23);
+    if (set_lock(fd, F_SETLK, F_WRLCK, 100, 0) != 0)         /* from 100 to EOF: free */
+        _exit(24);
+    if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+        _exit(25);
+    long before = now_ms();
+    if (set_lock(fd, F_SETLKW, F_WRLCK, 0, 10) != 0)         /* waits for the parent */
+        _exit(26);
+    if (now_ms() - before < 50)
+        _exit(27);
+    _exit(0);
+}
+
+/* fcntl record locks between two processes: conflicts (F_SETLK EAGAIN),
+ * F_GETLK naming the holder, F_SETLKW waiting until the holder's release,
+ * locks dropped at exit and when any descriptor of the file is closed;
+ * EBADF for a write lock through a read-only descriptor, EINVAL for a bad
+ * type. */
+static const char *t_record_locks(void)
+{
+    const char *path = scratch("locks.dat");
+    int to_parent[2], to_child[2], st;
+    char c;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0644);
+    CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10);
+    CHECK(pipe(to_parent) == 0 && pipe(to_child) == 0);
+    CHECK(set_lock(fd, F_SETLK, F_WRLCK, 0, 100) == 0);
+    CHECK(set_lock(fd, F_SETLK, F_WRLCK, 0, 100) == 0);      /* again: one's own lock */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        lock_child(path, getppid(), to_parent[1], to_child[0]);
+    CHECK(read(to_parent[0], &c, 1) == 1);
+    /* The child holds [100, EOF): ours conflicts there. */
+    CHECK(fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_WRLCK && fl.l_pid == pid && fl.l_start == 100 &&
+          fl.l_len == 0);
+    CHECK(write(to_child[1], "g", 1) == 1);
+    struct timespec pause = {0, 200 * 1000000};
+    nanosleep(&pause, NULL);
+    CHECK(set_lock(fd, F_SETLK, F_UNLCK, 0, 100) == 0);      /* the waiting child gets it */
+    st = wait_for(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* The child's locks went with it. */
+    fl.l_type = F_WRLCK, fl.l_start = 0, fl.l_len = 0;
+    CHECK(fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK);
+    /* Closing another descriptor of the file drops our locks (POSIX). */
+    int other = open(path, O_RDONLY);
+    CHECK(other >= 0 && set_lock(fd, F_SETLK, F_WRLCK, 0, 5) == 0);
+    CHECK(close(other) == 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int mine = open(path, O_RDWR);
+        _exit(mine >= 0 && set_lock(mine, F_SETLK, F_WRLCK, 0, 5) == 0 ? 0 : 1);
+    }
+    st = wait_for(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* Errors. */
+    int reader = open(path, O_RDONLY);
+    CHECK(reader >= 0);
+    errno = 0;
+    CHECK(set_lock(reader, F_SETLK, F_WRLCK, 0, 1) == -1 && errno == EBADF);
+    CHECK(set_lock(reader, F_SETLK, F_RDLCK, 0, 1) == 0);
+    errno = 0;
+    CHECK(set_lock(fd, F_SETLK, 7, 0, 1) == -1 && errno == EINVAL);
+    errno = 0;
+    fl.l_type = F_UNLCK;
+    CHECK(fcntl(fd, F_GETLK, &fl) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(set_lock(fd, F_SETLK, F_WRLCK, -5, 1) == -1 && errno == EINVAL);
+    CHECK(close(reader) == 0 && close(fd) == 0 && unlink(path) == 0);
+    CHECK(close(to_parent[0]) == 0 && close(to_parent[1]) == 0);
+    CHECK(close(to_child[0]) == 0 && close(to_child[1]) == 0);
+    return NULL;
+}

@@ -42,6 +42,7 @@
 #![no_std]
 
 pub mod dirent;
+pub mod lock;
 pub mod scheme;
 
 pub use syscall::data::{Map, Stat, TimeSpec};

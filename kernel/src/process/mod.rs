@@ -103,9 +103,11 @@ fn next_id() -> usize {
 }
 
 impl Process {
-    fn new(ppid: usize, name: String, space: UserSpace, files: FileTable, privileged: bool) -> Arc<Self> {
+    fn new(ppid: usize, name: String, space: UserSpace, mut files: FileTable, privileged: bool) -> Arc<Self> {
+        let pid = next_id();
+        files.set_owner(pid);
         let process = Arc::new(Self {
-            pid: next_id(),
+            pid,
             ppid: AtomicUsize::new(ppid),
             name: Mutex::new(name),
             space: Mutex::new(Some(space)),

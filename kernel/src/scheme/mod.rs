@@ -31,7 +31,8 @@ use alloc::sync::{Arc, Weak};
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EEXIST, ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EEXIST, EINVAL, ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
+use tessera_abi::lock::FileLock;
 
 pub use initfs::init as init_initfs;
 
@@ -129,6 +130,16 @@ pub trait KernelScheme: Send + Sync {
     fn punch_hole(&self, _id: usize, _offset: u64, _len: u64) -> Result<()> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// Sets, clears (`lock.kind` F_UNLCK) or, with `test`, tests a record
+    /// lock of process `lock.owner` on file `id` (`tessera_abi::lock`):
+    /// `Ok(Some(conflict))` only when testing; EAGAIN when another process's
+    /// lock conflicts. EINVAL: the file does not support locks (POSIX).
+    fn lock(&self, _id: usize, _lock: FileLock, _test: bool) -> Result<Option<FileLock>> {
+        Err(Error::new(EINVAL))
+    }
+    /// A descriptor of file `id` was closed by process `owner`: its locks
+    /// on the file go (one-way, nobody waits).
+    fn unlock_all(&self, _id: usize, _owner: usize) {}
     /// The last descriptor for `id` went away.
     fn close(&self, _id: usize) -> Result<()> {
         Ok(())

@@ -66,8 +66,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, ESPIPE, Error, Result};
+use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, EIO, ENAMETOOLONG, ENODEV, EOPNOTSUPP, ESPIPE, Error, Result};
 use tessera_abi::flag::SEEK_END;
+use tessera_abi::lock::{CALL_LOCK, CALL_UNLOCK_ALL, FileLock, LOCK_TEST, decode_conflict};
 use tessera_abi::scheme::response::{self, Expect, UserSpace};
 use tessera_abi::scheme::{
     CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES,
@@ -633,6 +634,31 @@ impl KernelScheme for UserScheme {
         let handle = self.handle(id)?;
         let args = [handle.daemon_id, offset, len, tessera_abi::scheme::CALL_PUNCH_HOLE, 0, 0];
         self.call(Opcode::Call, args, Vec::new(), Expect::Value).map(drop)
+    }
+
+    /// A lock request; a daemon that does not know it (EOPNOTSUPP) does
+    /// not support locks: EINVAL, as POSIX has it.
+    fn lock(&self, id: usize, lock: FileLock, test: bool) -> Result<Option<FileLock>> {
+        let handle = self.handle(id)?;
+        let kind = lock.kind as u16 as u64 | if test { LOCK_TEST } else { 0 };
+        let args = [handle.daemon_id, lock.start, lock.end, CALL_LOCK, kind, lock.owner];
+        let reply = match self.call(Opcode::Call, args, Vec::new(), Expect::Bytes(32)) {
+            Err(e) if e.errno == EOPNOTSUPP => return Err(Error::new(EINVAL)),
+            other => other?,
+        };
+        match (test, reply.payload.len()) {
+            (_, 0) => Ok(None),
+            (true, _) => decode_conflict(&reply.payload).map(Some).ok_or(Error::new(EIO)),
+            (false, _) => Err(Error::new(EIO)),
+        }
+    }
+
+    fn unlock_all(&self, id: usize, owner: usize) {
+        let Ok(handle) = self.handle(id) else { return };
+        let mut queue = self.queue.lock();
+        if queue.alive {
+            queue.push_oneway(Opcode::Call, [handle.daemon_id, 0, 0, CALL_UNLOCK_ALL, 0, owner as u64]);
+        }
     }
 
     /// One-way: the daemon is told, nobody waits.

@@ -1,5 +1,5 @@
 //! File system calls: open, close, read, write, lseek, fstat, dup, dup2,
-//! fcntl, fsync, ftruncate, pipe2, and the directory calls unlinkat,
+//! fcntl (its record locks in `lock.rs`), fsync, ftruncate, pipe2, and the directory calls unlinkat,
 //! getdents and frename (mkdir is `open` with `O_CREAT | O_DIRECTORY`).
 //! Paths go through [`scheme::resolve`]: a path without a scheme is
 //! `file:`'s.
@@ -11,6 +11,7 @@ use alloc::string::String;
 
 use tessera_abi::error::{EBADF, EINVAL, EIO, ENAMETOOLONG, EXDEV, Error, Result};
 use tessera_abi::flag::{AT_REMOVEDIR, F_DUPFD, F_GETFD, F_GETFL, F_SETFD, O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
+use tessera_abi::lock::{F_GETLK, F_SETLK, F_SETLKW};
 use tessera_abi::{FD_CLOEXEC, O_CLOEXEC, Stat};
 
 use super::with_space;
@@ -28,11 +29,11 @@ fn handle(fd: usize) -> Result<FileHandle> {
     process::current().files.lock().get(fd)
 }
 
-fn readable(flags: usize) -> bool {
+pub(super) fn readable(flags: usize) -> bool {
     matches!(flags & O_ACCMODE, O_RDONLY | O_RDWR)
 }
 
-fn writable(flags: usize) -> bool {
+pub(super) fn writable(flags: usize) -> bool {
     matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR)
 }
 
@@ -166,6 +167,11 @@ pub fn fcntl(fd: usize, cmd: usize, arg: usize) -> Result<usize> {
     let process = process::current();
     let mut files = process.files.lock();
     let file = files.get(fd)?;
+    if matches!(cmd, F_GETLK | F_SETLK | F_SETLKW) {
+        // The scheme is asked without the table's lock.
+        drop(files);
+        return super::lock::fcntl_lock(file, cmd, arg);
+    }
     match cmd {
         F_DUPFD => files.insert_from(arg, FileHandle { cloexec: false, ..file }),
         F_GETFD => Ok(if file.cloexec { FD_CLOEXEC } else { 0 }),

@@ -4,6 +4,7 @@
 //! is only reached through [`crate::usercopy`].
 
 mod fs;
+mod lock;
 mod madvise;
 mod mm;
 mod proc;

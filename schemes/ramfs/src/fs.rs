@@ -16,6 +16,7 @@ use tessera_runtime::abi::error::{EACCES, EBADF, EBUSY, EEXIST, EINVAL, EISDIR, 
 use tessera_runtime::abi::flag::{
     AT_REMOVEDIR, O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
 };
+use tessera_runtime::abi::lock::FileLock;
 use tessera_runtime::scheme::{CallerCtx, Opened, Scheme};
 use tessera_runtime::{Error, Result};
 
@@ -287,6 +288,12 @@ impl<P: Pages> Scheme for Ramfs<P> {
     }
     fn punch_hole(&mut self, id: usize, offset: u64, len: u64) -> Result<()> {
         self.punch(id, offset, len)
+    }
+    fn lock(&mut self, id: usize, lock: FileLock, test: bool) -> Result<Option<FileLock>> {
+        self.record_lock(id, lock, test)
+    }
+    fn unlock_all(&mut self, id: usize, owner: u64) {
+        self.drop_locks(id, owner);
     }
     fn unlinkat(&mut self, path: &str, flags: usize, _ctx: &CallerCtx) -> Result<()> {
         self.unlink_path(path, flags)

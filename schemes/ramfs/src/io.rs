@@ -4,6 +4,7 @@ use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::dirent::{DirEntry, DirentBuf, DirentKind, HEADER_BYTES};
 use tessera_runtime::abi::error::{EBADF, EINVAL, EISDIR, ENOTDIR};
 use tessera_runtime::abi::flag::{MODE_DIR, MODE_FILE, O_APPEND};
+use tessera_runtime::abi::lock::FileLock;
 use tessera_runtime::{Error, Result};
 
 use crate::fs::Ramfs;
@@ -105,6 +106,27 @@ impl<P: Pages> Ramfs<P> {
             Some(Kind::File(data)) => data.set_len(&mut self.pages, len),
             Some(Kind::Dir(_)) => Err(Error::new(EISDIR)),
             _ => Err(Error::new(EINVAL)),
+        }
+    }
+
+    /// A record lock: set, cleared or tested on the handle's node (any
+    /// kind of node; the kernel checked the access mode). EAGAIN a
+    /// conflict, ENOLCK too many locks on the file.
+    pub(crate) fn record_lock(&mut self, id: usize, lock: FileLock, test: bool) -> Result<Option<FileLock>> {
+        let ino = self.handle(id)?.0.ino;
+        let node = self.tree.node_mut(ino).ok_or(Error::new(EBADF))?;
+        if test {
+            return Ok(node.locks.conflict(&lock));
+        }
+        node.locks.set(lock).map(|()| None)
+    }
+
+    /// A process closed a descriptor of the handle's node: its locks go.
+    pub(crate) fn drop_locks(&mut self, id: usize, owner: u64) {
+        let Ok((handle, _)) = self.handle(id) else { return };
+        let ino = handle.ino;
+        if let Some(node) = self.tree.node_mut(ino) {
+            node.locks.unlock_all(owner);
         }
     }
 

@@ -56,11 +56,13 @@ pub struct Node {
     pub fail_writeback: bool,
     /// Part of `/.ramfs/`: not listed at the root, never removed or renamed.
     pub reserved: bool,
+    /// Record locks (`fcntl` F_SETLK) on it; they go with the node.
+    pub locks: tessera_runtime::locks::LockTable,
 }
 
 impl Node {
     pub fn new(kind: Kind) -> Self {
-        Self { kind, link: None, open: 0, pins: 0, fail_writeback: false, reserved: false }
+        Self { kind, link: None, open: 0, pins: 0, fail_writeback: false, reserved: false, locks: Default::default() }
     }
 
     pub fn is_dir(&self) -> bool {

@@ -55,6 +55,7 @@ mod arch;
 pub mod fs;
 pub mod heap;
 pub mod io;
+pub mod locks;
 pub mod mm;
 mod panic;
 pub mod process;

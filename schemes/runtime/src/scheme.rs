@@ -47,6 +47,7 @@ use alloc::vec::Vec;
 
 use tessera_abi::error::{EINVAL, EIO, ENOENT, EOPNOTSUPP};
 use tessera_abi::flag::{O_CREAT, O_RDWR};
+use tessera_abi::lock::{CALL_LOCK, CALL_UNLOCK_ALL, FileLock, LOCK_TEST, encode_conflict};
 pub use tessera_abi::scheme::CallerCtx;
 use tessera_abi::scheme::{
     CALL_PUNCH_HOLE, CQE_BYTES, Cqe, CqeOpcode, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, RESPONSE_PAYLOAD_MAX_BYTES,
@@ -133,6 +134,18 @@ pub trait Scheme {
     fn msync(&mut self, _id: usize, _offset: u64, _size: usize, _flags: usize, _ctx: &CallerCtx) -> Result<()> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// Sets, clears (`lock.kind` F_UNLCK) or, with `test`, tests the record
+    /// lock `lock` of process `lock.owner` on file `id` (see
+    /// [`crate::locks::LockTable`], which does the work): `Ok(Some(held))`
+    /// names a conflicting lock when testing; EAGAIN when setting conflicts.
+    /// EOPNOTSUPP (the default) says the scheme keeps no locks: the caller
+    /// gets EINVAL.
+    fn lock(&mut self, _id: usize, _lock: FileLock, _test: bool) -> Result<Option<FileLock>> {
+        Err(Error::new(EOPNOTSUPP))
+    }
+    /// Process `owner` closed a descriptor of file `id` (or exited): its
+    /// locks on the file go. No answer is sent.
+    fn unlock_all(&mut self, _id: usize, _owner: u64) {}
     /// Punches a hole: bytes `[offset, offset + len)` of file `id` read as
     /// zeroes afterwards, the size unchanged; lent pages there must be taken
     /// back first ([`take_back`]). Sent for `madvise(MADV_REMOVE)`.
@@ -209,6 +222,20 @@ pub fn answer(scheme: &mut impl Scheme, request: &[u8], response: &mut Vec<u8>) 
         Some(Opcode::Munmap) => plain(scheme.munmap(id, a1, a2 as usize, a3 as usize, &ctx).map(|()| 0)),
         Some(Opcode::Msync) => plain(scheme.msync(id, a1, a2 as usize, a3 as usize, &ctx).map(|()| 0)),
         Some(Opcode::Call) if a3 == CALL_PUNCH_HOLE => plain(scheme.punch_hole(id, a1, a2).map(|()| 0)),
+        Some(Opcode::Call) if a3 == CALL_LOCK => {
+            let [_, _, _, _, kind, owner] = sqe.args;
+            let test = kind & LOCK_TEST != 0;
+            let lock = FileLock { kind: (kind & 0xFF) as u8 as i16, start: a1, end: a2, owner };
+            let result = scheme.lock(id, lock, test);
+            if let Ok(Some(held)) = &result {
+                response.extend_from_slice(&encode_conflict(held));
+            }
+            plain(result.map(|held| if held.is_some() { 32 } else { 0 }))
+        }
+        Some(Opcode::Call) if a3 == CALL_UNLOCK_ALL => {
+            scheme.unlock_all(id, sqe.args[5]);
+            Ok((0, NewFdFlags::empty()))
+        }
         _ => Err(Error::new(EOPNOTSUPP)),
     };
     if oneway {

@@ -1,0 +1,463 @@
+//! Host tests of the whole scheme: a RedoxFS on a disk in memory, the
+//! cache in fake pages that check every access, the requests as the
+//! kernel sends them, and the disk mounted again to see what reached it.
+
+use std::collections::BTreeMap;
+use std::vec;
+use std::vec::Vec;
+
+use tessera_ramfs::{PAGE_BYTES, Pages};
+use tessera_runtime::abi::Stat;
+use tessera_runtime::abi::error::*;
+use tessera_runtime::abi::flag::{
+    AT_REMOVEDIR, MapFlags, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+};
+use tessera_runtime::abi::scheme::MunmapFlags;
+use tessera_runtime::mm::{MS_ASYNC, MS_SYNC};
+use tessera_runtime::scheme::{CallerCtx, Scheme};
+use tessera_runtime::{Error, Result};
+
+use crate::Redoxfsd;
+use crate::disk::mem::MemDisk;
+
+const PAGE: u64 = PAGE_BYTES as u64;
+const CTX: CallerCtx = CallerCtx { pid: 1, uid: 0, gid: 0 };
+const DISK_BYTES: usize = 16 << 20;
+
+/// Fake memory for the cache: the windows reserved (base, bytes) in the
+/// order made, and each open page with its bytes once written (`None`:
+/// open, never written: it costs no memory). Every access is checked.
+#[derive(Default)]
+struct FakePages {
+    windows: Vec<(usize, usize)>,
+    made: usize,
+    pages: BTreeMap<usize, Option<Vec<u8>>>,
+}
+
+impl FakePages {
+    /// Each page of `[addr, addr + len)`.
+    fn each(addr: usize, len: usize) -> impl Iterator<Item = usize> {
+        (addr / PAGE_BYTES * PAGE_BYTES..addr + len).step_by(PAGE_BYTES)
+    }
+
+    fn is_open(&self, page: usize) -> bool {
+        self.pages.contains_key(&page)
+    }
+
+    /// Pages written (holding memory).
+    fn holding(&self) -> usize {
+        self.pages.values().filter(|bytes| bytes.is_some()).count()
+    }
+
+    /// Calls `f(page, offset in page, offset in buffer, length)` per page piece.
+    fn pieces(addr: usize, len: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+        let mut done = 0;
+        while done < len {
+            let at = addr + done;
+            let (page, inside) = (at / PAGE_BYTES * PAGE_BYTES, at % PAGE_BYTES);
+            let n = (PAGE_BYTES - inside).min(len - done);
+            f(page, inside, done, n);
+            done += n;
+        }
+    }
+}
+
+impl Pages for FakePages {
+    fn reserve(&mut self, bytes: usize) -> Result<usize> {
+        self.made += 1;
+        // Each window far from the others: an overrun would hit nothing.
+        let base = self.made << 40;
+        self.windows.push((base, bytes));
+        Ok(base)
+    }
+    fn release(&mut self, base: usize, bytes: usize) {
+        let before = self.windows.len();
+        self.windows.retain(|&window| window != (base, bytes));
+        assert_eq!(self.windows.len() + 1, before, "released a window that was reserved");
+        self.pages.retain(|&page, _| page < base || page >= base + bytes);
+    }
+    fn open_up(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        for page in Self::each(addr, bytes) {
+            assert!(self.pages.insert(page, None).is_none(), "page {page:#x} opened twice");
+        }
+        Ok(())
+    }
+    fn close_down(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        for page in Self::each(addr, bytes) {
+            assert!(self.pages.remove(&page).is_some(), "page {page:#x} closed but not open");
+        }
+        Ok(())
+    }
+    fn read(&self, addr: usize, out: &mut [u8]) {
+        Self::pieces(addr, out.len(), |page, inside, at, n| match self.pages.get(&page) {
+            Some(Some(bytes)) => out[at..at + n].copy_from_slice(&bytes[inside..inside + n]),
+            Some(None) => out[at..at + n].fill(0),
+            None => panic!("read of page {page:#x}, which is not open"),
+        });
+    }
+    fn write(&mut self, addr: usize, data: &[u8]) {
+        Self::pieces(addr, data.len(), |page, inside, at, n| {
+            let slot =
+                self.pages.get_mut(&page).unwrap_or_else(|| panic!("write to page {page:#x}, which is not open"));
+            slot.get_or_insert_with(|| vec![0; PAGE_BYTES])[inside..inside + n].copy_from_slice(&data[at..at + n]);
+        });
+    }
+}
+
+type Fs = Redoxfsd<MemDisk, FakePages>;
+
+fn clock() -> (u64, u32) {
+    (1_700_000_000, 0)
+}
+
+fn new_fs() -> Fs {
+    Redoxfsd::mkfs(MemDisk::new(DISK_BYTES), FakePages::default(), clock).expect("mkfs")
+}
+
+/// Unmounts (drops the daemon's state) and mounts the same disk again.
+fn remount(fs: Fs) -> Fs {
+    Redoxfsd::mount(fs.into_device(), FakePages::default(), clock).expect("mount again")
+}
+
+fn open(fs: &mut Fs, path: &str, flags: usize) -> Result<usize> {
+    fs.open(path, flags, &CTX).map(|o| o.id)
+}
+
+fn read_all(fs: &mut Fs, id: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 5000];
+    loop {
+        let n = fs.read(id, &mut buf, out.len() as u64).expect("read");
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn size(fs: &mut Fs, id: usize) -> u64 {
+    let mut stat = Stat::default();
+    fs.fstat(id, &mut stat).expect("fstat");
+    stat.st_size
+}
+
+fn names(fs: &mut Fs, path: &str) -> Vec<String> {
+    let id = open(fs, path, O_RDONLY | O_DIRECTORY).expect("open dir");
+    let mut buf = vec![0u8; 4096];
+    let n = fs.getdents(id, &mut buf, 0).expect("getdents");
+    let mut out: Vec<String> = tessera_runtime::abi::dirent::entries(&buf[..n])
+        .map(|e| String::from_utf8_lossy(e.expect("well-formed").name).into_owned())
+        .collect();
+    out.sort();
+    fs.close(id);
+    out
+}
+
+fn pins_total(fs: &mut Fs) -> u64 {
+    let id = open(fs, "/.redoxfsd/pins", O_RDONLY).expect("pins");
+    let text = String::from_utf8(read_all(fs, id)).expect("text");
+    fs.close(id);
+    text.lines().last().and_then(|l| l.strip_prefix("total ")).and_then(|n| n.parse().ok()).expect("total line")
+}
+
+use std::string::String;
+
+#[test]
+fn files_directories_and_errnos() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/a.txt", O_CREAT | O_RDWR).unwrap();
+    assert_eq!(fs.write(f, b"hello world", 0), Ok(11));
+    assert_eq!(read_all(&mut fs, f), b"hello world");
+    assert_eq!(size(&mut fs, f), 11);
+    assert_eq!(fs.ftruncate(f, 5), Ok(()));
+    assert_eq!(read_all(&mut fs, f), b"hello");
+    fs.close(f);
+    let g = open(&mut fs, "a.txt", O_WRONLY | O_APPEND).unwrap();
+    assert_eq!(fs.write(g, b"!", 0), Ok(1));
+    assert_eq!(fs.read(g, &mut [0; 4], 0), Err(Error::new(EBADF)));
+    fs.close(g);
+    let r = open(&mut fs, "/a.txt", O_RDONLY).unwrap();
+    assert_eq!(read_all(&mut fs, r), b"hello!");
+    assert_eq!(fs.write(r, b"x", 0), Err(Error::new(EBADF)));
+    assert_eq!(fs.ftruncate(r, 0), Err(Error::new(EBADF)));
+    fs.close(r);
+
+    assert_eq!(open(&mut fs, "/a.txt", O_CREAT | O_EXCL | O_RDWR), Err(Error::new(EEXIST)));
+    assert_eq!(open(&mut fs, "/nope", O_RDONLY), Err(Error::new(ENOENT)));
+    assert_eq!(open(&mut fs, "/a.txt/x", O_RDONLY), Err(Error::new(ENOTDIR)));
+    assert_eq!(open(&mut fs, "/a.txt/", O_RDONLY), Err(Error::new(ENOTDIR)));
+    assert_eq!(open(&mut fs, "/a.txt", O_RDONLY | O_DIRECTORY), Err(Error::new(ENOTDIR)));
+
+    let d = open(&mut fs, "/dir", O_CREAT | O_DIRECTORY | O_RDONLY).unwrap();
+    fs.close(d);
+    assert_eq!(open(&mut fs, "/dir", O_RDWR), Err(Error::new(EISDIR)));
+    let inner = open(&mut fs, "/dir/inner", O_CREAT | O_RDWR).unwrap();
+    assert_eq!(fs.write(inner, b"in", 0), Ok(2));
+    let dir = open(&mut fs, "/dir", O_RDONLY).unwrap();
+    assert_eq!(fs.read(dir, &mut [0; 4], 0), Err(Error::new(EISDIR)));
+    fs.close(dir);
+    assert_eq!(names(&mut fs, "/"), [".", "..", "a.txt", "dir"]);
+    assert_eq!(names(&mut fs, "/dir"), [".", "..", "inner"]);
+    assert_eq!(fs.getdents(inner, &mut [0; 64], 0), Err(Error::new(ENOTDIR)));
+
+    assert_eq!(fs.unlinkat("/dir", AT_REMOVEDIR, &CTX), Err(Error::new(ENOTEMPTY)));
+    assert_eq!(fs.unlinkat("/dir", 0, &CTX), Err(Error::new(EISDIR)));
+    assert_eq!(fs.unlinkat("/a.txt", AT_REMOVEDIR, &CTX), Err(Error::new(ENOTDIR)));
+    assert_eq!(fs.unlinkat("/", AT_REMOVEDIR, &CTX), Err(Error::new(EBUSY)));
+    assert_eq!(fs.unlinkat("/missing", 0, &CTX), Err(Error::new(ENOENT)));
+
+    // rename: a file over a file, into a directory, a dir over a file.
+    assert_eq!(fs.frename(inner, "/moved", &CTX), Ok(()));
+    assert_eq!(names(&mut fs, "/dir"), [".", ".."]);
+    assert_eq!(fs.frename(inner, "/dir", &CTX), Err(Error::new(EISDIR)));
+    assert_eq!(fs.frename(inner, "/a.txt", &CTX), Ok(()));
+    assert_eq!(read_all(&mut fs, inner), b"in");
+    fs.close(inner);
+    let dir = open(&mut fs, "/dir", O_RDONLY).unwrap();
+    assert_eq!(fs.frename(dir, "/dir/sub", &CTX), Err(Error::new(EINVAL)));
+    assert_eq!(fs.frename(dir, "/a.txt", &CTX), Err(Error::new(ENOTDIR)));
+    fs.close(dir);
+    assert_eq!(fs.unlinkat("/dir", AT_REMOVEDIR, &CTX), Ok(()));
+    assert_eq!(names(&mut fs, "/"), [".", "..", "a.txt"]);
+
+    // An unlinked file stays readable through its handle.
+    let h = open(&mut fs, "/a.txt", O_RDONLY).unwrap();
+    assert_eq!(fs.unlinkat("/a.txt", 0, &CTX), Ok(()));
+    assert_eq!(read_all(&mut fs, h), b"in");
+    fs.close(h);
+    assert_eq!(open(&mut fs, "/a.txt", O_RDONLY), Err(Error::new(ENOENT)));
+
+    // The size limit.
+    let big = open(&mut fs, "/big", O_CREAT | O_RDWR).unwrap();
+    assert_eq!(fs.write(big, b"x", crate::io::MAX_FILE_BYTES), Err(Error::new(EFBIG)));
+    assert_eq!(fs.write(big, b"abcd", crate::io::MAX_FILE_BYTES - 2), Ok(2), "cut short at the limit");
+    assert_eq!(size(&mut fs, big), crate::io::MAX_FILE_BYTES);
+    assert_eq!(fs.read(big, &mut [0; 4], u64::MAX - 1), Ok(0));
+    assert_eq!(fs.ftruncate(big, crate::io::MAX_FILE_BYTES + 1), Err(Error::new(EFBIG)));
+    assert_eq!(fs.ftruncate(big, 0), Ok(()));
+    fs.close(big);
+    assert_eq!(fs.unlinkat("/big", 0, &CTX), Ok(()));
+
+    // The control directory cannot be used as a place for files.
+    assert_eq!(open(&mut fs, "/.redoxfsd/x", O_CREAT | O_RDWR), Err(Error::new(ENOENT)));
+    assert_eq!(open(&mut fs, "/.redoxfsd/pins", O_RDWR), Err(Error::new(EACCES)));
+    assert_eq!(fs.unlinkat("/.redoxfsd/pins", 0, &CTX), Err(Error::new(EPERM)));
+    assert_eq!(fs.open_handles(), 0);
+}
+
+#[test]
+fn data_survives_a_remount() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/big", O_CREAT | O_RDWR).unwrap();
+    let data: Vec<u8> = (0..300_000).map(|i| (i % 251) as u8).collect();
+    assert_eq!(fs.write(f, &data, 0), Ok(data.len()));
+    fs.close(f);
+    let d = open(&mut fs, "/keep", O_CREAT | O_DIRECTORY | O_RDONLY).unwrap();
+    fs.close(d);
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/big", O_RDONLY).unwrap();
+    assert_eq!(read_all(&mut fs, f), data);
+    fs.close(f);
+    assert_eq!(names(&mut fs, "/"), [".", "..", "big", "keep"]);
+    // mkfs on a used disk leaves an empty filesystem.
+    let fs = Redoxfsd::mkfs(fs.into_device(), FakePages::default(), clock);
+    let mut fs = fs.expect("mkfs again");
+    assert_eq!(names(&mut fs, "/"), [".", ".."]);
+}
+
+#[test]
+fn mkfs_refuses_a_tiny_disk_and_mount_an_empty_one() {
+    let tiny = Redoxfsd::mkfs(MemDisk::new(64 * 4096), FakePages::default(), clock);
+    assert_eq!(tiny.err(), Some(Error::new(ENOSPC)));
+    // No header in the ring: redoxfs reads on past the end of a small disk.
+    let blank = Redoxfsd::mount(MemDisk::new(1 << 20), FakePages::default(), clock);
+    assert!(matches!(blank.err(), Some(e) if e == Error::new(EIO) || e == Error::new(ENOENT)));
+}
+
+const SHARED_RW: usize = MapFlags::MAP_SHARED.bits() | MapFlags::PROT_READ.bits() | MapFlags::PROT_WRITE.bits();
+const PRIVATE_RW: usize = MapFlags::MAP_PRIVATE.bits() | MapFlags::PROT_READ.bits() | MapFlags::PROT_WRITE.bits();
+const NEEDS_SYNC: usize = MunmapFlags::NEEDS_SYNC.bits();
+
+#[test]
+fn lent_pages_are_the_cache_and_write_back_reaches_the_disk() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/m", O_CREAT | O_RDWR).unwrap();
+    let data: Vec<u8> = (0..2 * PAGE_BYTES + 100).map(|i| (i % 7) as u8 + 1).collect();
+    fs.write(f, &data, 0).unwrap();
+    // Four pages asked: three hold the file, the fourth is past EOF.
+    let addr = fs.mmap_prep(f, 0, 4 * PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    let pages = &fs.cache.pages;
+    assert!(pages.is_open(addr) && pages.is_open(addr + 2 * PAGE_BYTES));
+    assert!(!pages.is_open(addr + 3 * PAGE_BYTES), "past EOF: inaccessible (SIGBUS)");
+    let mut first = vec![0u8; 16];
+    pages.read(addr + PAGE_BYTES, &mut first);
+    assert_eq!(first, data[PAGE_BYTES..PAGE_BYTES + 16], "filled from the disk at MmapPrep");
+    let mut tail = vec![0xEEu8; PAGE_BYTES - 100];
+    pages.read(addr + 2 * PAGE_BYTES + 100, &mut tail);
+    assert!(tail.iter().all(|&b| b == 0), "zero past EOF");
+    assert_eq!(pins_total(&mut fs), 4);
+
+    // A client store is seen by read(); a write() is seen by the mapping.
+    fs.cache.pages.write(addr + 10, b"MAPPED");
+    let mut buf = [0u8; 6];
+    fs.read(f, &mut buf, 10).unwrap();
+    assert_eq!(&buf, b"MAPPED");
+    fs.write(f, b"WRITTEN", PAGE + 5).unwrap();
+    let mut seen = [0u8; 7];
+    fs.cache.pages.read(addr + PAGE_BYTES + 5, &mut seen);
+    assert_eq!(&seen, b"WRITTEN");
+
+    // Not on the disk yet; msync puts it there, MS_SYNC flushes.
+    let flushes = fs.fs.disk.inner.flushes;
+    assert_eq!(fs.msync(f, 0, PAGE_BYTES, MS_ASYNC, &CTX), Ok(()));
+    assert_eq!(fs.fs.disk.inner.flushes, flushes);
+    assert_eq!(fs.msync(f, 0, PAGE_BYTES, MS_SYNC, &CTX), Ok(()));
+    assert_eq!(fs.fs.disk.inner.flushes, flushes + 1);
+    fs.cache.pages.write(addr + PAGE_BYTES + 50, b"LATE");
+    assert_eq!(fs.munmap(f, 0, 4 * PAGE_BYTES, NEEDS_SYNC, &CTX), Ok(()));
+    assert_eq!(pins_total(&mut fs), 0);
+    assert!(fs.cache.pages.windows.is_empty(), "the window goes with the last pin");
+    fs.close(f);
+
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/m", O_RDONLY).unwrap();
+    let got = read_all(&mut fs, f);
+    assert_eq!(got.len(), data.len(), "write-back keeps the size");
+    assert_eq!(&got[10..16], b"MAPPED");
+    assert_eq!(&got[PAGE_BYTES + 5..PAGE_BYTES + 12], b"WRITTEN");
+    assert_eq!(&got[PAGE_BYTES + 50..PAGE_BYTES + 54], b"LATE", "munmap with NEEDS_SYNC wrote it");
+}
+
+#[test]
+fn private_unmaps_write_nothing_and_pins_balance() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/p", O_CREAT | O_RDWR).unwrap();
+    fs.write(f, &vec![b'a'; PAGE_BYTES], 0).unwrap();
+    let a = fs.mmap_prep(f, 0, PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+    let b = fs.mmap_prep(f, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    assert_eq!(a, b, "one cache page per file page");
+    assert_eq!(pins_total(&mut fs), 2);
+    assert_eq!(fs.munmap(f, 0, 3 * PAGE_BYTES, 0, &CTX), Err(Error::new(EINVAL)), "more than lent");
+    assert_eq!(fs.munmap(f, 0, PAGE_BYTES, 0, &CTX), Ok(()));
+    assert_eq!(fs.munmap(f, 0, PAGE_BYTES, 0, &CTX), Ok(()));
+    assert_eq!(pins_total(&mut fs), 0);
+    // Errors of MmapPrep.
+    assert_eq!(fs.mmap_prep(f, 1, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EINVAL)));
+    assert_eq!(fs.mmap_prep(f, 0, 0, SHARED_RW, &CTX), Err(Error::new(EINVAL)));
+    assert_eq!(fs.mmap_prep(f, 8 << 30, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EINVAL)));
+    let r = open(&mut fs, "/p", O_RDONLY).unwrap();
+    assert_eq!(fs.mmap_prep(r, 0, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EACCES)));
+    let d = open(&mut fs, "/", O_RDONLY).unwrap();
+    assert_eq!(fs.mmap_prep(d, 0, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EISDIR)));
+    assert!(fs.cache.pages.windows.is_empty());
+}
+
+#[test]
+fn truncate_and_growth_of_a_mapped_file() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/t", O_CREAT | O_RDWR).unwrap();
+    fs.write(f, &vec![b'x'; 3 * PAGE_BYTES], 0).unwrap();
+    let addr = fs.mmap_prep(f, 0, 4 * PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    fs.ftruncate(f, PAGE + 10).unwrap();
+    assert!(!fs.cache.pages.is_open(addr + 2 * PAGE_BYTES), "gone past the new end");
+    let mut tail = vec![0xEE; 20];
+    fs.cache.pages.read(addr + PAGE_BYTES, &mut tail);
+    assert_eq!(&tail[..10], b"xxxxxxxxxx");
+    assert!(tail[10..].iter().all(|&b| b == 0), "zeroed past the new end");
+    // Growing opens the pages again, reading zero, and the disk agrees.
+    fs.ftruncate(f, 4 * PAGE).unwrap();
+    assert!(fs.cache.pages.is_open(addr + 3 * PAGE_BYTES));
+    let got = read_all(&mut fs, f);
+    assert_eq!(got.len(), 4 * PAGE_BYTES);
+    assert!(got[PAGE_BYTES + 10..].iter().all(|&b| b == 0));
+    fs.munmap(f, 0, 4 * PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
+    // O_TRUNC of a file with no window.
+    let t = open(&mut fs, "/t", O_RDWR | O_TRUNC).unwrap();
+    assert_eq!(size(&mut fs, t), 0);
+}
+
+#[test]
+fn a_failed_write_back_is_eio_and_stays_dirty() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/e", O_CREAT | O_RDWR).unwrap();
+    fs.write(f, &vec![b'0'; PAGE_BYTES], 0).unwrap();
+    let addr = fs.mmap_prep(f, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    fs.cache.pages.write(addr, b"DIRTY");
+    let ctl = open(&mut fs, "/.redoxfsd/ctl", O_WRONLY).unwrap();
+    assert_eq!(fs.write(ctl, b"fail-writes on\n", 0), Ok(15));
+    assert_eq!(fs.write(ctl, b"bogus", 0), Err(Error::new(EINVAL)));
+    assert_eq!(fs.msync(f, 0, PAGE_BYTES, MS_SYNC, &CTX), Err(Error::new(EIO)));
+    assert_eq!(fs.write(f, b"w", 0), Err(Error::new(EIO)), "write() fails too, changing nothing");
+    assert_eq!(fs.munmap(f, 0, PAGE_BYTES, NEEDS_SYNC, &CTX), Err(Error::new(EIO)));
+    assert_eq!(pins_total(&mut fs), 0, "the pins go all the same");
+    assert_eq!(fs.fsync(f), Err(Error::new(EIO)));
+    let id = open(&mut fs, "/.redoxfsd/pins", O_RDONLY).unwrap();
+    let text = String::from_utf8(read_all(&mut fs, id)).unwrap();
+    assert!(text.contains("dirty=1"), "{text}");
+    fs.close(id);
+    // The fault is lifted: fsync writes the dirty page, and the window goes.
+    fs.write(ctl, b"fail-writes off", 0).unwrap();
+    assert_eq!(fs.fsync(f), Ok(()));
+    assert!(fs.cache.pages.windows.is_empty());
+    fs.close(f);
+    fs.close(ctl);
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/e", O_RDONLY).unwrap();
+    assert_eq!(&read_all(&mut fs, f)[..5], b"DIRTY");
+}
+
+#[test]
+fn holes_cost_no_memory_when_lent() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/sparse", O_CREAT | O_RDWR).unwrap();
+    // 64 MiB on a 16 MiB disk: RedoxFS keeps the holes sparse.
+    fs.ftruncate(f, 64 << 20).unwrap();
+    fs.write(f, b"one", 40 * PAGE).unwrap();
+    fs.write(f, b"two", (64 << 20) - 3).unwrap();
+    // A first mapping of one page, then all of it: only the rest is read.
+    let one = fs.mmap_prep(f, 40 * PAGE, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    let all = fs.mmap_prep(f, 0, 64 << 20, SHARED_RW, &CTX).unwrap();
+    assert_eq!(one, all + 40 * PAGE_BYTES);
+    assert_eq!(fs.cache.pages.pages.len(), (64 << 20) / PAGE_BYTES, "every page of the file is there");
+    assert_eq!(fs.cache.pages.holding(), 2, "only the two pages with data hold memory");
+    let mut got = [0u8; 3];
+    fs.cache.pages.read(all + (64 << 20) - 3, &mut got);
+    assert_eq!(&got, b"two");
+    assert_eq!(pins_total(&mut fs), 1 + (64 << 20) / PAGE);
+    fs.munmap(f, 40 * PAGE, PAGE_BYTES, 0, &CTX).unwrap();
+    // Nothing differs from the disk: the write-back writes nothing (so it
+    // passes even with the device failing writes).
+    fs.fs.disk.fail_writes = true;
+    assert_eq!(fs.munmap(f, 0, 64 << 20, NEEDS_SYNC, &CTX), Ok(()));
+    assert!(fs.cache.pages.windows.is_empty());
+}
+
+#[test]
+fn the_last_close_writes_dirty_pages_once_more_or_drops_them() {
+    let mut fs = new_fs();
+    let ctl = open(&mut fs, "/.redoxfsd/ctl", O_WRONLY).unwrap();
+    for (name, lifted) in [("/kept", true), ("/lost", false)] {
+        let f = open(&mut fs, name, O_CREAT | O_RDWR).unwrap();
+        let other = open(&mut fs, name, O_RDONLY).unwrap();
+        fs.write(f, &vec![b'-'; PAGE_BYTES], 0).unwrap();
+        let addr = fs.mmap_prep(f, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+        fs.cache.pages.write(addr, b"STORE");
+        fs.write(ctl, b"fail-writes on", 0).unwrap();
+        assert_eq!(fs.munmap(f, 0, PAGE_BYTES, NEEDS_SYNC, &CTX), Err(Error::new(EIO)));
+        fs.close(f);
+        assert_eq!(fs.cache.windows.len(), 1, "another handle is open: the dirty page stays");
+        if lifted {
+            fs.write(ctl, b"fail-writes off", 0).unwrap();
+        }
+        fs.close(other);
+        assert!(fs.cache.pages.windows.is_empty(), "no window outlives the file's handles");
+        fs.write(ctl, b"fail-writes off", 0).unwrap();
+    }
+    fs.close(ctl);
+    let mut fs = remount(fs);
+    for (name, expect) in [("/kept", &b"STORE"[..]), ("/lost", b"-----")] {
+        let f = open(&mut fs, name, O_RDONLY).unwrap();
+        assert_eq!(&read_all(&mut fs, f)[..5], expect, "{name}");
+        fs.close(f);
+    }
+}
