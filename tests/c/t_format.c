@@ -136,6 +136,32 @@ static const char *t_strtod(void)
     return NULL;
 }
 
+/* long double arithmetic at run time (binary128 on aarch64: compiler-rt's
+ * __addtf3 and friends; x87 extended on x86_64), exact for these values,
+ * its conversions, comparisons and printing. */
+static const char *t_long_double(void)
+{
+    volatile long double a = 1.5L, b = 2.25L, one = 1.0L, tiny = 0x1p-60L, nan_value = NAN;
+    volatile double d = 3.0;
+    volatile float f = 0.5f;
+    volatile int i = -7;
+    volatile long l = 1L << 40;
+    volatile unsigned u = 7u;
+    volatile unsigned long ul = 1UL << 63;
+    CHECK(LDBL_MANT_DIG >= 64);
+    CHECK(a + b == 3.75L && a - b == -0.75L && a * b == 3.375L && b / a == 1.5L);
+    CHECK(one + tiny != one && (one + tiny) - one == tiny); /* more than double's 53 bits */
+    CHECK((long double)d == 3.0L && (long double)f == 0.5L && (long double)i == -7.0L);
+    CHECK((long double)l == 1099511627776.0L && (long double)u == 7.0L && (long double)ul == 0x1p63L);
+    CHECK((double)(a * b) == 3.375 && (float)(b / a) == 1.5f);
+    CHECK((int)(b * 4) == 9 && (long)(-a * l) == -1649267441664L && (unsigned)(b * 4) == 9u);
+    CHECK((unsigned long)(a * 0x1p62L) == 3UL << 61);
+    CHECK(a < b && a <= b && b > a && b >= a && a != b && !(a == b) && a == 1.5L);
+    CHECK(nan_value != nan_value && !(nan_value < a) && !(nan_value >= a) && isnan(nan_value));
+    CHECK(same("3.750000 -0.75 3.375", "%Lf %Lg %.3Lf", a + b, a - b, a * b));
+    return NULL;
+}
+
 const struct test format_tests[] = {
     {"printf-integers", t_printf_ints},
     {"printf-strings", t_printf_strings},
@@ -144,5 +170,6 @@ const struct test format_tests[] = {
     {"snprintf-limits", t_snprintf_limits},
     {"sscanf", t_sscanf},
     {"strtod", t_strtod},
+    {"long-double", t_long_double},
     {NULL, NULL},
 };

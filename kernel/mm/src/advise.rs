@@ -4,30 +4,67 @@
 //! frames (the next read sees zeroes), shared-object pages only lose this
 //! space's PTEs (the data stays in the object, as for Linux MAP_SHARED).
 //! Device and borrowed memory refuse it (EINVAL, like Linux's VM_PFNMAP).
-//! MADV_DONTNEED_LOCKED is the same (nothing is ever locked). MADV_FREE
-//! drops private anonymous pages at once (Linux may keep them until memory
-//! is short; a read after it sees the old data or zeroes, so zeroes now are
-//! Linux's behaviour too) and refuses every other mapping (EINVAL, as
-//! Linux). MADV_DONTFORK / DOFORK and MADV_WIPEONFORK / KEEPONFORK mark the
+//! MADV_DONTNEED_LOCKED is the same (nothing is ever locked).
+//!
+//! MADV_FREE (private anonymous memory only, EINVAL elsewhere as Linux) is
+//! lazy: the range's pages that have a frame are marked *freeable* and
+//! their PTEs removed. An access maps the page again, read-only while it
+//! is marked; a write (a fault, so no hardware dirty bit is needed on
+//! either arch) takes the mark off and the page keeps its data. When a
+//! frame allocation of the space fails, its freeable pages that have no
+//! PTE are reclaimed at once (no TLB can hold them) and the allocation is
+//! tried again ([`AddrSpace::reclaim_unmapped_freeable`]; the kernel also
+//! reclaims other spaces' through it); [`AddrSpace::reclaim_freeable`]
+//! reclaims all of them, flushing first. A reclaimed page reads as zero.
+//! Marks live with the slot: munmap, DONTNEED, a CoW copy and mremap's
+//! move drop them (the page then simply stays), a fork's child gets none.
+//!
+//! MADV_REMOVE punches a hole in shared memory: private mappings are
+//! EINVAL (anonymous; Linux's "no file") or EACCES (files), device and
+//! borrowed memory EINVAL; a shared file mapping is EACCES if the file is
+//! not open for writing, else accepted here and left as it is: the kernel
+//! then asks the filesystem scheme to punch the hole
+//! ([`AddrSpace::file_ranges`]), and the scheme takes the pages back from
+//! every mapping first (EOPNOTSUPP from a scheme that cannot). Shared
+//! anonymous memory and `memory:` objects lose the range's pages here:
+//! this space's PTEs go, and each object page is taken out of the object
+//! and freed if nobody else maps it, or else zeroed in place (another
+//! space or a lender still maps the frame), so every mapping of the object
+//! reads zeroes there afterwards, as on Linux.
+//!
+//! MADV_POPULATE_READ / WRITE are validated here ([`Advice::populate`]:
+//! EINVAL for PROT_NONE, for WRITE on a mapping that is not writable, and
+//! for device and borrowed memory; ENOMEM for a hole) and the kernel then
+//! faults the pages in one by one, as a read or a write (a file page
+//! fetched from its lender; SIGBUS or a guard page is EFAULT, no frame
+//! ENOMEM). MADV_WILLNEED is validated like the hints and the kernel
+//! fetches the file pages of the range ahead of time (failures ignored, as
+//! Linux's read-ahead); on anonymous memory it does nothing.
+//!
+//! MADV_GUARD_INSTALL / REMOVE (`guard.rs`) put guard markers in the range
+//! without cutting the grant.
+//!
+//! MADV_DONTFORK / DOFORK and MADV_WIPEONFORK / KEEPONFORK mark the
 //! grants for fork (`fork.rs`), cutting them at the range's ends;
 //! WIPEONFORK takes only private anonymous memory and DOFORK refuses device
-//! memory (EINVAL, as Linux refuses VM_IO). The hints (NORMAL, RANDOM, SEQUENTIAL, WILLNEED, HUGEPAGE,
-//! NOHUGEPAGE, DONTDUMP, DODUMP, COLD, PAGEOUT) change nothing; COLD,
-//! PAGEOUT and DODUMP refuse device and borrowed memory as Linux refuses
-//! VM_PFNMAP. Every other value is EINVAL: those Linux does not know, and
-//! those it knows that Tessera has not built, answered as a Linux kernel
-//! without the feature answers (docs/mm.md lists each).
+//! memory (EINVAL, as Linux refuses VM_IO). The hints (NORMAL, RANDOM,
+//! SEQUENTIAL, HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP, COLD, PAGEOUT)
+//! change nothing; COLD, PAGEOUT and DODUMP refuse device and borrowed
+//! memory as Linux refuses VM_PFNMAP. Every other value is EINVAL: those
+//! Linux does not know, and those it knows that Tessera has not built,
+//! answered as a Linux kernel without the feature answers (docs/mm.md
+//! lists each).
 //!
 //! msync has nothing to write back for anonymous, device or borrowed
 //! memory; it validates and succeeds. File mappings, which will need
 //! write-back through their scheme, cannot exist yet.
 
 use bitflags::bitflags;
-use rmm::VirtAddr;
+use rmm::{PhysAddr, VirtAddr};
 
 use crate::MmError;
 use crate::file::FileRange;
-use crate::page::{PageRange, range_for};
+use crate::page::{Page, PageRange, range_for};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
 use crate::space::AddrSpace;
@@ -45,14 +82,25 @@ pub enum Advice {
     Random,
     /// MADV_SEQUENTIAL (2): hint.
     Sequential,
-    /// MADV_WILLNEED (3): hint (no read-ahead yet).
+    /// MADV_WILLNEED (3): the kernel fetches file pages ahead of time.
     WillNeed,
     /// MADV_DONTNEED (4), and MADV_DONTNEED_LOCKED (24): drop the pages
     /// (see the module docs).
     DontNeed,
-    /// MADV_FREE (8): drop private anonymous pages; EINVAL on any other
-    /// mapping.
+    /// MADV_FREE (8): mark private anonymous pages freeable (see the
+    /// module docs); EINVAL on any other mapping.
     Free,
+    /// MADV_REMOVE (9): punch a hole in shared anonymous memory (see the
+    /// module docs).
+    Remove,
+    /// MADV_POPULATE_READ (22): validated here, faulted in by the kernel.
+    PopulateRead,
+    /// MADV_POPULATE_WRITE (23): likewise, as writes.
+    PopulateWrite,
+    /// MADV_GUARD_INSTALL (102): guard markers (`guard.rs`).
+    GuardInstall,
+    /// MADV_GUARD_REMOVE (103): removes guard markers.
+    GuardRemove,
     /// MADV_DONTFORK (10): fork leaves the range out of the child.
     DontFork,
     /// MADV_DOFORK (11): undoes DONTFORK; EINVAL on device memory.
@@ -80,11 +128,9 @@ pub enum Advice {
 
 impl Advice {
     /// The advice numbered `raw`; EINVAL for anything else: values Linux
-    /// does not know, MADV_REMOVE (9) and MADV_POPULATE_READ / WRITE (22,
-    /// 23), which are not built yet, MADV_MERGEABLE /
-    /// UNMERGEABLE (12, 13; Linux without KSM), MADV_HWPOISON /
-    /// SOFT_OFFLINE (100, 101), MADV_GUARD_INSTALL / REMOVE (102, 103;
-    /// Linux before 6.13).
+    /// does not know, MADV_MERGEABLE / UNMERGEABLE (12, 13; Linux without
+    /// KSM), MADV_HWPOISON / SOFT_OFFLINE (100, 101; privileged test
+    /// hooks).
     pub const fn from_raw(raw: usize) -> Result<Self, MmError> {
         Ok(match raw {
             0 => Self::Normal,
@@ -93,6 +139,11 @@ impl Advice {
             3 => Self::WillNeed,
             4 | 24 => Self::DontNeed,
             8 => Self::Free,
+            9 => Self::Remove,
+            22 => Self::PopulateRead,
+            23 => Self::PopulateWrite,
+            102 => Self::GuardInstall,
+            103 => Self::GuardRemove,
             10 => Self::DontFork,
             11 => Self::DoFork,
             18 => Self::WipeOnFork,
@@ -107,19 +158,31 @@ impl Advice {
         })
     }
 
-    /// Whether the advice drops pages.
-    const fn drops(self) -> bool {
-        matches!(self, Self::DontNeed | Self::Free)
+    /// Whether the kernel faults the range in after the call succeeded:
+    /// `Some(write)` for MADV_POPULATE_READ / WRITE.
+    pub const fn populate(self) -> Option<bool> {
+        match self {
+            Self::PopulateRead => Some(false),
+            Self::PopulateWrite => Some(true),
+            _ => None,
+        }
     }
 
     /// Whether device and borrowed memory refuse it (EINVAL).
     const fn refused_by_device(self) -> bool {
-        matches!(self, Self::DontNeed | Self::Free | Self::DoDump | Self::Cold | Self::PageOut | Self::DoFork)
-    }
-
-    /// Whether only private anonymous memory takes it (EINVAL otherwise).
-    const fn private_anonymous_only(self) -> bool {
-        matches!(self, Self::Free | Self::WipeOnFork)
+        matches!(
+            self,
+            Self::DontNeed
+                | Self::Free
+                | Self::Remove
+                | Self::DoDump
+                | Self::Cold
+                | Self::PageOut
+                | Self::DoFork
+                | Self::PopulateRead
+                | Self::PopulateWrite
+                | Self::GuardInstall
+        )
     }
 
     /// The fork marks it sets, as (dont_fork, wipe_on_fork) changes.
@@ -179,28 +242,103 @@ impl<P: PageTable> AddrSpace<P> {
             return Ok(());
         }
         let bases = self.overlapping(range);
-        let refused = bases.iter().any(|b| match self.grants[b].provider {
-            Provider::PhysBorrowed { .. } | Provider::External { .. } => advice.refused_by_device(),
-            Provider::Allocated => false,
-            _ => advice.private_anonymous_only(),
-        });
-        if refused {
-            return Err(MmError::Inval);
+        for base in &bases {
+            self.refusal(&self.grants[base], advice)?;
         }
         if let Some(marks) = advice.fork_marks() {
             return self.mark_for_fork(frames, range, marks, tlb);
         }
-        if !advice.drops() {
-            return Ok(());
+        match advice {
+            Advice::GuardInstall => return self.install_guards(frames, range, tlb),
+            Advice::GuardRemove => {
+                self.remove_guards(range);
+                return Ok(());
+            }
+            _ => {}
         }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         for base in bases {
             let grant = &tx.space.grants[&base];
             let (provider, part) = (grant.provider.clone(), grant.range().intersect(&range));
-            release_pages(&mut tx, &provider, part, Release::All);
+            match advice {
+                Advice::DontNeed => release_pages(&mut tx, &provider, part, Release::All),
+                Advice::Free => mark_freeable(&mut tx, part),
+                Advice::Remove => punch_hole(&mut tx, &provider.advanced(base.pages_until(part.start)), part),
+                _ => {}
+            }
         }
         tx.commit();
         Ok(())
+    }
+
+    /// Why `grant` refuses `advice`, if it does (see the module docs).
+    fn refusal(&self, grant: &crate::grant::Grant, advice: Advice) -> Result<(), MmError> {
+        let device = matches!(grant.provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
+        if device {
+            return if advice.refused_by_device() { Err(MmError::Inval) } else { Ok(()) };
+        }
+        let anonymous = matches!(grant.provider, Provider::Allocated);
+        match advice {
+            Advice::Free | Advice::WipeOnFork if !anonymous => Err(MmError::Inval),
+            Advice::Remove => match &grant.provider {
+                Provider::Allocated => Err(MmError::Inval),
+                Provider::FmapBorrowed { file, .. } if !file.is_shared() || !file.allows(true) => Err(MmError::Access),
+                _ => Ok(()),
+            },
+            Advice::PopulateRead if !grant.prot.is_accessible() => Err(MmError::Inval),
+            Advice::PopulateWrite if !grant.prot.contains(crate::grant::Prot::WRITE) => Err(MmError::Inval),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reclaims every freeable page (MADV_FREE) that has no PTE, freeing
+    /// its frame reference at once: no TLB can cache a page without a PTE
+    /// outside an operation (every operation flushes what it unmapped
+    /// before it returns), so none needs a shootdown. Returns how many
+    /// pages were reclaimed; they read as zero afterwards. Called by a
+    /// failed frame allocation of this space's operations, and by the
+    /// kernel for other spaces when frames run out.
+    /// Allocates nothing (it runs when memory is short).
+    pub fn reclaim_unmapped_freeable(&mut self, frames: &mut impl FrameStore) -> u64 {
+        let mut reclaimed = 0;
+        let mut cursor = Page::from_number(0);
+        while let Some(&page) = self.freeable.range(cursor..).next() {
+            cursor = page.add(1);
+            if self.table.translate(page.start()).is_some() {
+                continue;
+            }
+            if let Some(frame) = self.remove_slot_raw(page) {
+                frames.put(frame);
+                reclaimed += 1;
+            }
+        }
+        reclaimed
+    }
+
+    /// Reclaims every freeable page (MADV_FREE), mapped or not: PTEs go
+    /// through `tlb`, frames after its flush. Returns how many.
+    pub fn reclaim_freeable(&mut self, frames: &mut impl FrameStore, tlb: &mut Shootdown) -> u64 {
+        let pages: Vec<Page> = self.freeable.iter().copied().collect();
+        let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+        for page in &pages {
+            tx.unmap_pte(*page);
+            if let Some(frame) = tx.remove_slot(*page) {
+                tx.defer_put(frame);
+            }
+        }
+        tx.commit();
+        pages.len() as u64
+    }
+
+    /// Pages marked freeable by MADV_FREE and not reclaimed or written since.
+    pub fn freeable_pages(&self) -> u64 {
+        self.freeable.len() as u64
+    }
+
+    /// Pages with a frame in `[addr, addr + len_bytes)` (0 for a bad
+    /// range): what MADV_FREE may mark, for the kernel's heap estimate.
+    pub fn resident_in_range(&self, addr: VirtAddr, len_bytes: u64) -> u64 {
+        range_for(addr, len_bytes).map_or(0, |range| self.resident_in(range))
     }
 
     /// Sets the fork marks of the grants in `range` (all mapped), cutting
@@ -261,5 +399,38 @@ impl<P: PageTable> AddrSpace<P> {
             return Err(MmError::NoMem);
         }
         Ok(range)
+    }
+}
+
+/// MADV_FREE of `range` (inside a private anonymous grant): marks the
+/// pages that have a frame freeable and removes their PTEs.
+fn mark_freeable<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: PageRange) {
+    let pages: Vec<Page> = tx.space.slots.range(range.start..range.end).map(|(page, _)| *page).collect();
+    for page in pages {
+        tx.unmap_pte(page);
+        tx.space.freeable.insert(page);
+    }
+}
+
+/// MADV_REMOVE of `range` (inside one shared grant; `provider` is the
+/// grant's advanced to the range's first page): this space's PTEs
+/// go, then each object page of the range leaves the object and is freed
+/// if only the object and this space held it, or is zeroed in place.
+fn punch_hole<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, provider: &Provider, range: PageRange) {
+    let Provider::AllocatedShared { object, offset_pages } = provider else { return };
+    let ours: Vec<PhysAddr> = tx.space.slots.range(range.start..range.end).map(|(_, frame)| *frame).collect();
+    release_pages(tx, provider, range, Release::All);
+    let first = *offset_pages;
+    for (index, frame) in object.pages_in(first, first + range.pages()) {
+        // Our references are deferred, so still counted.
+        let held_here = ours.iter().filter(|f| **f == frame).count();
+        let frames = &*tx.frames;
+        match object.remove_page_if(index, |f| frames.refcount(f) == 1 + held_here) {
+            Some(frame) => tx.defer_put(frame),
+            None => {
+                let zero = tx.frames.zero_frame();
+                tx.frames.copy(zero, frame);
+            }
+        }
     }
 }

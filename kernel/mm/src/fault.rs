@@ -121,7 +121,7 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
     access: Access,
 ) -> Result<(), FaultError> {
     let Some(grant) = tx.space.grant_containing(page).cloned() else { return Err(FaultError::Segv) };
-    if !access.allowed_by(grant.prot) {
+    if !access.allowed_by(grant.prot) || tx.space.guards.contains(&page) {
         return Err(FaultError::Segv);
     }
     let present = tx.space.table.translate(page.start());
@@ -173,7 +173,7 @@ impl<P: PageTable> AddrSpace<P> {
         let page = Page::containing(addr);
         let grant = self.grant_containing(page)?;
         let Provider::FmapBorrowed { file, offset_pages } = &grant.provider else { return None };
-        if self.slots.contains_key(&page) {
+        if self.slots.contains_key(&page) || self.guards.contains(&page) {
             return None;
         }
         Some((file.clone(), offset_pages + grant.base.pages_until(page)))
@@ -267,10 +267,16 @@ fn private_fault<P: PageTable, F: FrameStore>(
             tx.map_pte(page, frame, grant.pte_flags(true)).map_err(|_| FaultError::OutOfMemory)
         }
         (Some(frame), Access::Read | Access::Exec) => {
-            let exclusive = tx.frames.refcount(frame) == 1;
+            // A page marked freeable stays read-only: its first write must
+            // fault, to take the mark off.
+            let exclusive = tx.frames.refcount(frame) == 1 && !tx.space.freeable.contains(&page);
             map_or_protect(tx, page, frame, grant.pte_flags(exclusive), present)
         }
         (Some(frame), Access::Write) => {
+            // A write after MADV_FREE keeps the page (Linux: the page is
+            // dirty again). Not undone by a rollback: the page then merely
+            // stays, which MADV_FREE allows.
+            tx.space.freeable.remove(&page);
             if tx.frames.refcount(frame) == 1 {
                 // The other side of the copy-on-write already let go.
                 return map_or_protect(tx, page, frame, grant.pte_flags(true), present);

@@ -45,6 +45,8 @@ impl<P: PageTable> AddrSpace<P> {
             grants: self.grants.clone(),
             gaps: self.gaps.clone(),
             slots: Default::default(),
+            freeable: Default::default(),
+            guards: Default::default(),
             mapped_pages: self.mapped_pages,
             resident_pages: 0,
             config: self.config.clone(),
@@ -53,6 +55,8 @@ impl<P: PageTable> AddrSpace<P> {
         for base in left_out {
             child.remove_grant_raw(base);
         }
+        // Guard markers go with the grants the child gets (Linux copies them).
+        child.guards = self.guards.iter().copied().filter(|page| child.grant_containing(*page).is_some()).collect();
         // The child's file grants pin their pages now, all of them, so that
         // tearing down a half-made child gives back exactly these pins.
         for grant in child.grants.values() {

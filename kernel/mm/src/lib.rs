@@ -7,6 +7,7 @@
 //!                           ├─ grants: BTreeMap      base page → Grant (non-overlapping, merged when alike)
 //!                           ├─ gaps: Gaps            free ranges by start and by (size, start): O(log n) placement
 //!                           ├─ slots: BTreeMap       page → frame (one reference); zero-frame pages have none
+//!                           ├─ freeable, guards      per-page MADV_FREE marks and guard markers (advise.rs, guard.rs)
 //!                           └─ config                user range, min_addr, cap, stack limits, W^X
 //!        │
 //!  Grant ── base, pages, prot (R/W/X), grows_down, Provider
@@ -107,6 +108,7 @@ mod file;
 mod fork;
 mod gaps;
 mod grant;
+mod guard;
 mod invalidate;
 mod map;
 mod page;

@@ -86,7 +86,7 @@ pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
         let writable = match &grant.provider {
             Provider::PhysBorrowed { .. } => true,
             _ if frame == zero => false,
-            _ if private => tx.frames.refcount(frame) == 1,
+            _ if private => tx.frames.refcount(frame) == 1 && !tx.space.freeable.contains(&page),
             _ => true,
         };
         tx.protect_pte(page, grant.pte_flags(writable));

@@ -130,6 +130,10 @@ impl MemObject {
         frames.get(frame);
         Some((frame, true))
     }
+    /// The (index, frame) pairs of pages in `[start, end)` that have a frame.
+    pub(crate) fn pages_in(&self, start: u64, end: u64) -> alloc::vec::Vec<(u64, PhysAddr)> {
+        self.pages.lock().range(start..end).map(|(i, f)| (*i, *f)).collect()
+    }
     /// Forgets page `index` if it still holds `frame`, handing back the
     /// object's reference; `only_if` decides under the lock.
     pub(crate) fn remove_page_if(&self, index: u64, only_if: impl FnOnce(PhysAddr) -> bool) -> Option<PhysAddr> {

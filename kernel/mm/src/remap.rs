@@ -299,6 +299,7 @@ fn move_pages<P: PageTable, F: FrameStore>(
     to: Page,
 ) -> Result<(), MmError> {
     let destination = |page: Page| to.add(from.start.pages_until(page));
+    crate::guard::move_guards(tx, from, to);
     if let Provider::PhysBorrowed { .. } = provider {
         let ptes: alloc::vec::Vec<_> = core::iter::successors(tx.space.next_pte(from.start, from.end), |(page, ..)| {
             tx.space.next_pte(page.add(1), from.end)

@@ -17,7 +17,7 @@
 //!   frame (after PROT_NONE was lifted, or for a shared page not touched
 //!   here yet): the next access maps it, cheaply.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec::Vec;
 
 use rmm::{PAGE_SIZE, PageFlags, PhysAddr, VirtAddr};
@@ -95,6 +95,13 @@ pub struct AddrSpace<P: PageTable> {
     /// (`Allocated`), a borrowed page (`External`, `FmapBorrowed`), or a
     /// mapped page of a shared object (`AllocatedShared`, one per PTE).
     pub(crate) slots: BTreeMap<Page, PhysAddr>,
+    /// Pages MADV_FREE marked freeable (`advise.rs`): each has a slot in a
+    /// private anonymous grant and no writable PTE. Removing the slot
+    /// removes the mark ([`Self::remove_slot_raw`]); a write fault clears it.
+    pub(crate) freeable: BTreeSet<Page>,
+    /// Pages with a guard marker (`guard.rs`): inside a grant, never a
+    /// slot or a PTE.
+    pub(crate) guards: BTreeSet<Page>,
     pub(crate) mapped_pages: u64,
     pub(crate) resident_pages: u64,
     pub(crate) config: SpaceConfig,
@@ -119,6 +126,8 @@ impl<P: PageTable> AddrSpace<P> {
             grants: BTreeMap::new(),
             gaps,
             slots: BTreeMap::new(),
+            freeable: BTreeSet::new(),
+            guards: BTreeSet::new(),
             mapped_pages: 0,
             resident_pages: 0,
             config,
@@ -350,6 +359,7 @@ impl<P: PageTable> AddrSpace<P> {
 
     pub(crate) fn remove_slot_raw(&mut self, page: Page) -> Option<PhysAddr> {
         let frame = self.slots.remove(&page)?;
+        self.freeable.remove(&page);
         self.resident_pages -= 1;
         Some(frame)
     }

@@ -60,6 +60,10 @@ enum Undo {
     TookRef(PhysAddr),
     /// A page this operation allocated into an object.
     ObjectPage(SharedObject, u64),
+    /// A guard marker this operation set.
+    InsertedGuard(Page),
+    /// A guard marker this operation removed.
+    RemovedGuard(Page),
 }
 
 /// The guard. See the module docs.
@@ -162,6 +166,12 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
                     self.space.remove_slot_raw(page);
                 }
                 Undo::RemovedSlot(page, slot) => self.space.insert_slot_raw(page, slot),
+                Undo::InsertedGuard(page) => {
+                    self.space.guards.remove(&page);
+                }
+                Undo::RemovedGuard(page) => {
+                    self.space.guards.insert(page);
+                }
                 Undo::TookRef(frame) => {
                     self.tlb.defer_put(frame);
                     *dropping.entry(frame).or_default() += 1;
@@ -332,12 +342,45 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         Some(frame)
     }
 
+    /// Sets the guard marker of `page`.
+    pub(crate) fn insert_guard(&mut self, page: Page) {
+        if self.space.guards.insert(page) {
+            self.record(Undo::InsertedGuard(page));
+        }
+    }
+
+    /// Clears the guard marker of `page`.
+    pub(crate) fn remove_guard(&mut self, page: Page) {
+        if self.space.guards.remove(&page) {
+            self.record(Undo::RemovedGuard(page));
+        }
+    }
+
     /// A new zeroed frame (one reference, owned by the operation until it
     /// is put in a slot).
+    /// When frames are exhausted, this space's freeable pages (MADV_FREE)
+    /// that have no PTE are reclaimed first and the allocation tried again
+    /// ([`AddrSpace::reclaim_unmapped_freeable`]).
     pub(crate) fn allocate(&mut self) -> Option<PhysAddr> {
-        let frame = self.frames.allocate_zeroed()?;
+        let frame = match self.frames.allocate_zeroed() {
+            Some(frame) => frame,
+            None => self.reclaim_and(|frames| frames.allocate_zeroed())?,
+        };
         self.record(Undo::TookRef(frame));
         Some(frame)
+    }
+
+    /// Reclaims the space's unmapped freeable pages and, if that freed any,
+    /// runs `again`. Not undone by a rollback (the pages read as zero
+    /// afterwards, which MADV_FREE allows); nothing this operation logged
+    /// refers to those pages: a slot it removed took its mark with it, and
+    /// no operation removes a marked page's PTE while keeping its slot
+    /// before it allocates.
+    fn reclaim_and<T>(&mut self, again: impl FnOnce(&mut F) -> Option<T>) -> Option<T> {
+        if self.space.reclaim_unmapped_freeable(self.frames) == 0 {
+            return None;
+        }
+        again(self.frames)
     }
 
     pub(crate) fn take_ref(&mut self, frame: PhysAddr) {
@@ -358,7 +401,10 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     /// (undone by a rollback), allocating it if never touched. `None` when
     /// frames are exhausted.
     pub(crate) fn object_page(&mut self, object: &SharedObject, index: u64) -> Option<PhysAddr> {
-        let (frame, new) = object.get_ref_or_allocate(index, self.frames)?;
+        let (frame, new) = match object.get_ref_or_allocate(index, self.frames) {
+            Some(got) => got,
+            None => self.reclaim_and(|frames| object.get_ref_or_allocate(index, frames))?,
+        };
         if new && self.mode == Mode::Undoable {
             self.log.push(Undo::ObjectPage(object.clone(), index));
         }

@@ -58,6 +58,7 @@ pub(crate) fn remove_range<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
     }
     tx.split_at(range.start);
     tx.split_at(range.end);
+    crate::guard::drop_guards(tx, range);
     for base in tx.space.overlapping(range) {
         let Some(grant) = tx.take_grant(base) else { continue };
         release_pages(tx, &grant.provider, grant.range(), Release::All);

@@ -83,15 +83,23 @@ impl FailInjector {
 static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; crate::config::MAX_CPUS];
 
-/// A frame for user memory or a user page table.
+/// A frame for user memory or a user page table. When none is free, the
+/// freeable pages (MADV_FREE) of every other space whose lock is free are
+/// reclaimed and the allocation tried once more; the operation that asked
+/// reclaims its own space's itself (`tessera-mm`'s `Txn::allocate`). An
+/// injected failure is such a shortage: it fails only if no other space
+/// had anything to reclaim.
 fn allocate_user_frame() -> Option<PhysAddr> {
     let injector = CURRENT_INJECTOR[arch::cpu_index()].load(Ordering::Acquire);
     // SAFETY: `UserSpace::run` sets the pointer from an `Arc` it holds until
     // it clears it again, on this CPU.
-    if !injector.is_null() && unsafe { &*injector }.should_fail() {
-        return None;
-    }
-    frames::allocate_frame()
+    let injected = !injector.is_null() && unsafe { &*injector }.should_fail();
+    let frame = if injected { None } else { frames::allocate_frame() };
+    frame.or_else(|| {
+        let mut reclaimed = 0;
+        crate::process::try_each_space(|space| reclaimed += space.reclaim_unmapped_freeable());
+        if reclaimed > 0 { frames::allocate_frame() } else { None }
+    })
 }
 
 /// The kernel's frames as `tessera-mm` sees them.
@@ -413,6 +421,13 @@ impl UserSpace {
         self.grants().grants().collect()
     }
 
+    /// Frees the frames of this space's MADV_FREE pages that have no PTE
+    /// (no TLB can hold them, so no shootdown is needed); how many. For a
+    /// frame allocation that found memory short.
+    pub fn reclaim_unmapped_freeable(&mut self) -> u64 {
+        self.grants.as_mut().map_or(0, |grants| grants.reclaim_unmapped_freeable(&mut KernelFrames))
+    }
+
     /// Runs one `tessera-mm` operation: flushes what it unmapped or
     /// downgraded on every CPU using the space, then releases the frames it
     /// held back. The space's lock is held by the caller throughout, as the
@@ -529,12 +544,14 @@ impl UserSpace {
     /// A copy-on-write copy of this space for a forked child, which gets its
     /// own failure injector.
     pub fn fork(&mut self, inject: Arc<FailInjector>) -> Result<Self> {
-        // The child's grants and slots are copies of ours: room for them
-        // first (ENOMEM, nothing changed, when there is none).
+        // The child's grants, slots and guard markers are copies of ours:
+        // room for them first (ENOMEM, nothing changed, when there is none).
         let grants = self.grants();
+        // Guard markers are copied too (one set entry each, as a slot).
+        let per_page = grants.resident_pages().saturating_add(grants.guard_pages());
         let bookkeeping = (grants.grant_count() as usize)
             .saturating_mul(super::GRANT_HEAP_BYTES)
-            .saturating_add((grants.resident_pages() as usize).saturating_mul(super::SLOT_HEAP_BYTES));
+            .saturating_add((per_page as usize).saturating_mul(super::SLOT_HEAP_BYTES));
         super::reserve_heap_for(bookkeeping)?;
         let table = new_table()?;
         let child = self.run(|grants, frames, tlb| grants.fork(frames, table, tlb));

@@ -250,6 +250,21 @@ pub fn list() -> Vec<(usize, usize, State, String, usize, usize)> {
         .collect()
 }
 
+/// Runs `f` on the address space of every process whose space lock is free
+/// right now, never waiting for a lock (the process table's included): a
+/// frame allocation that found memory short reclaims MADV_FREE pages
+/// through it while it holds its own space's lock.
+pub fn try_each_space(mut f: impl FnMut(&mut UserSpace)) {
+    let Some(table) = TABLE.try_lock() else { return };
+    for process in table.values() {
+        if let Some(mut space) = process.space.try_lock()
+            && let Some(space) = space.as_mut()
+        {
+            f(space);
+        }
+    }
+}
+
 /// Whether init is still alive.
 pub fn init_alive() -> bool {
     get(INIT_PID).is_some_and(|p| *p.state.lock() == State::Alive)

@@ -131,6 +131,12 @@ pub trait KernelScheme: Send + Sync {
     fn msync(&self, _id: usize, _offset: u64, _size: usize, _flags: usize) -> Result<()> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// Makes bytes `[offset, offset + len)` of the file read as zeroes, its
+    /// size unchanged (MADV_REMOVE of a shared file mapping); EOPNOTSUPP
+    /// where the scheme cannot.
+    fn punch_hole(&self, _id: usize, _offset: u64, _len: u64) -> Result<()> {
+        Err(Error::new(EOPNOTSUPP))
+    }
     /// Sets, clears (`lock.kind` F_UNLCK) or, with `test`, tests a record
     /// lock of process `lock.owner` on file `id` (`tessera_abi::lock`):
     /// `Ok(Some(conflict))` only when testing; EAGAIN when another process's

@@ -22,7 +22,9 @@
 //! Two files take writes, as test knobs:
 //! - `sys:inject`: `frame N` makes the writer's N-th next user-memory frame
 //!   allocation (0 = the next) fail, once; `off` clears it. An mm call that
-//!   hits it must fail with ENOMEM and leave everything as before.
+//!   hits it must fail with ENOMEM and leave everything as before, unless
+//!   MADV_FREE pages could be reclaimed (the writer's, or another
+//!   process's): then, as in a real shortage, they are, and it succeeds.
 //!   `shootdown off` (privileged writers only, else EPERM: stale entries
 //!   could reach frames that other processes reuse) makes the writer's mm
 //!   calls flush only their own CPU's TLB, a missing shootdown on purpose,

@@ -630,6 +630,12 @@ impl KernelScheme for UserScheme {
         self.call(Opcode::Msync, args, Vec::new(), Expect::Value).map(drop)
     }
 
+    fn punch_hole(&self, id: usize, offset: u64, len: u64) -> Result<()> {
+        let handle = self.handle(id)?;
+        let args = [handle.daemon_id, offset, len, tessera_abi::scheme::CALL_PUNCH_HOLE, 0, 0];
+        self.call(Opcode::Call, args, Vec::new(), Expect::Value).map(drop)
+    }
+
     /// A lock request; a daemon that does not know it (EOPNOTSUPP) does
     /// not support locks: EINVAL, as POSIX has it.
     fn lock(&self, id: usize, lock: FileLock, test: bool) -> Result<Option<FileLock>> {

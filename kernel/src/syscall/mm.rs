@@ -12,7 +12,7 @@ use tessera_abi::mm::{ANONYMOUS_FD, MAP_GROWSDOWN, MAP_POPULATE, MREMAP_DONTUNMA
 use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::flag::{self, MremapFlags, O_ACCMODE, O_WRONLY};
 use tessera_mm::{
-    Access, Advice, FileGrowth, MapFlags, MapSource, MemObject, MmError, MmapRequest, MsyncFlags, Prot, RemapFlags,
+    Access, FileGrowth, MapFlags, MapSource, MemObject, MmError, MmapRequest, MsyncFlags, Prot, RemapFlags,
 };
 
 use super::with_space;
@@ -323,15 +323,9 @@ fn mremap_plain(old: VirtAddr, old_len: u64, new_len: u64, remap: RemapFlags, ne
     .map(|addr| addr.get() as usize)
 }
 
-/// `madvise(addr, len, advice)`.
+/// `madvise(addr, len, advice)`: see `syscall::madvise`.
 pub fn madvise(addr: usize, len: usize, advice: usize) -> Result<usize> {
-    let advice = Advice::from_raw(advice).map_err(grant_errno)?;
-    with_space(|space| {
-        space
-            .run(|grants, frames, tlb| grants.madvise(frames, user_addr(addr), len as u64, advice, tlb))
-            .map_err(grant_errno)
-    })
-    .map(|()| 0)
+    super::madvise::madvise(addr, len, advice)
 }
 
 /// `msync(addr, len, flags)`: validates; file pages in the range are

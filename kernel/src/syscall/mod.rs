@@ -5,6 +5,7 @@
 
 mod fs;
 mod lock;
+mod madvise;
 mod mm;
 mod proc;
 mod time;

@@ -351,6 +351,22 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
         }
     }
 
+    // MADV_FREE marks: a private anonymous page with a frame, never
+    // writable while marked. Guard markers: inside a grant, with neither a
+    // frame nor a PTE.
+    for page in &space.freeable {
+        let grant = space.grant_containing(*page).unwrap_or_else(|| panic!("freeable {page:?} outside grants"));
+        assert!(matches!(grant.provider, Provider::Allocated), "freeable {page:?} in {grant:?}");
+        assert!(space.slots.contains_key(page), "freeable {page:?} without a frame");
+        let pte = space.table.entries.get(&page.number());
+        assert!(pte.is_none_or(|(_, flags)| !flags.is_writable()), "freeable {page:?} mapped writable");
+    }
+    for page in &space.guards {
+        assert!(space.grant_containing(*page).is_some(), "guard marker {page:?} outside grants");
+        assert!(!space.slots.contains_key(page), "guard page {page:?} holds a frame");
+        assert!(!space.table.entries.contains_key(&page.number()), "guard page {page:?} has a PTE");
+    }
+
     // After a finished shootdown no TLB entry may be stale: same frame,
     // and no right the PTE lacks.
     for (number, (frame, flags)) in space.table.tlb.borrow().iter() {
@@ -405,6 +421,7 @@ pub struct Snapshot {
     resident: u64,
     frames: Vec<(PhysAddr, usize, u64)>,
     objects: Vec<(u64, Vec<(u64, PhysAddr)>)>,
+    guards: Vec<Page>,
 }
 
 impl Snapshot {
@@ -418,11 +435,13 @@ impl Snapshot {
             resident: 0,
             frames: frames.state(),
             objects: objects.iter().map(|o| (o.id(), o.pages())).collect(),
+            guards: Vec::new(),
         };
         for space in spaces {
             snapshot.grants.extend(space.grants.values().map(|g| format!("{g:?}")));
             snapshot.gaps.extend(space.gaps.iter());
             snapshot.slots.extend(space.slots.iter().map(|(p, s)| (*p, *s)));
+            snapshot.guards.extend(space.guards.iter().copied());
             // Zero-frame PTEs only cache "reads as zero": a rollback may
             // drop them (see `Txn::map_zero_pte`), which changes nothing a
             // user can see, so they are not part of the state compared.

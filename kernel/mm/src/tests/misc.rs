@@ -26,7 +26,7 @@ fn dontneed_zeroes_private_memory() {
         w.madvise(&mut s, a, 3 * PAGE, advice).unwrap();
     }
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "hints change nothing");
-    for raw in [5, 9, 12, 13, 22, 23, 25, 100, 101, 102, 103, 1000] {
+    for raw in [5, 6, 7, 12, 13, 25, 100, 101, 104, 1000] {
         assert_eq!(Advice::from_raw(raw), Err(MmError::Inval), "advice {raw}");
     }
     assert_eq!(Advice::from_raw(24), Ok(Advice::DontNeed), "DONTNEED_LOCKED");
@@ -38,24 +38,6 @@ fn dontneed_zeroes_private_memory() {
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "hints change nothing");
     assert_eq!(w.madvise(&mut s, a, 4 * PAGE, Advice::DontNeed), Err(MmError::NoMem));
     assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(3), "ENOMEM dropped nothing");
-    w.check(&[&s], &[]);
-    w.teardown(s);
-}
-
-#[test]
-fn free_drops_private_anonymous_pages_only() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let a = w.anon(&mut s, 2, RW, PRIVATE);
-    let b = w.anon(&mut s, 1, RW, SHARED);
-    w.write(&mut s, a, 1).unwrap();
-    w.write(&mut s, a.add(PAGE), 2).unwrap();
-    w.write(&mut s, b, 3).unwrap();
-    w.madvise(&mut s, a, PAGE, Advice::Free).unwrap();
-    assert_eq!(w.read(&mut s, a), Ok(0));
-    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(2));
-    assert_eq!(w.madvise(&mut s, b, PAGE, Advice::Free), Err(MmError::Inval), "shared memory");
-    assert_eq!(w.read(&mut s, b), Ok(3));
     w.check(&[&s], &[]);
     w.teardown(s);
 }

@@ -1,6 +1,7 @@
 //! Host tests: the real operations over a fake page table and a fake frame
 //! store, checking what each leaves behind.
 
+mod advice;
 mod cow;
 mod errors;
 mod fake;

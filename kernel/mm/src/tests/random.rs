@@ -39,6 +39,8 @@ enum Kind {
 struct MPage {
     prot: Prot,
     kind: Kind,
+    /// A guard marker (MADV_GUARD_INSTALL): not part of the grant's kind.
+    guard: bool,
 }
 
 impl MPage {
@@ -319,7 +321,7 @@ impl Run {
                 Kind::Shared { index, .. } => Kind::Shared { object, index },
                 other => other,
             };
-            ms.pages.insert(start + k, MPage { prot, kind });
+            ms.pages.insert(start + k, MPage { prot, kind, guard: false });
         }
     }
 
@@ -363,24 +365,37 @@ impl Run {
 
     fn madvise(&mut self, i: usize) {
         let (start, len) = self.random_range(i);
-        let advice = if self.rng.chance(80) { Advice::DontNeed } else { Advice::WillNeed };
+        let advice = match self.rng.below(10) {
+            0..=6 => Advice::DontNeed,
+            7 => Advice::WillNeed,
+            8 => Advice::GuardInstall,
+            _ => Advice::GuardRemove,
+        };
         let ms = &self.model.spaces[i];
+        let phys = ms.pages.range(start..start + len).any(|(_, mp)| matches!(mp.kind, Kind::Phys(_)));
         let predicted = if !ms.covered(start, start + len) {
             Err(MmError::NoMem)
-        } else if advice == Advice::DontNeed
-            && ms.pages.range(start..start + len).any(|(_, mp)| matches!(mp.kind, Kind::Phys(_)))
-        {
+        } else if matches!(advice, Advice::DontNeed | Advice::GuardInstall) && phys {
             Err(MmError::Inval)
         } else {
             Ok(())
         };
         let result = self.w.madvise(&mut self.spaces[i], page_va(start), len * PAGE, advice);
-        assert_eq!(result, predicted, "step {}: madvise", self.step);
-        if result.is_ok() && advice == Advice::DontNeed {
-            self.count("dontneed ok");
+        assert_eq!(result, predicted, "step {}: madvise {advice:?}", self.step);
+        if result.is_ok() && matches!(advice, Advice::DontNeed | Advice::GuardInstall | Advice::GuardRemove) {
+            self.count(match advice {
+                Advice::DontNeed => "dontneed ok",
+                Advice::GuardInstall => "guard install ok",
+                _ => "guard remove ok",
+            });
             for (_, mp) in self.model.spaces[i].pages.range_mut(start..start + len) {
-                if let Kind::Private(tag) = &mut mp.kind {
+                if let (Kind::Private(tag), Advice::DontNeed | Advice::GuardInstall) = (&mut mp.kind, advice) {
                     *tag = 0;
+                }
+                match advice {
+                    Advice::GuardInstall => mp.guard = true,
+                    Advice::GuardRemove => mp.guard = false,
+                    _ => {}
                 }
             }
         }
@@ -441,7 +456,7 @@ impl Run {
                 after.remove(start, start + new_len);
                 for k in 0..new_len {
                     let kind = Kind::Shared { object, index: index + k };
-                    after.pages.insert(start + k, MPage { prot: first.prot, kind });
+                    after.pages.insert(start + k, MPage { prot: first.prot, kind, guard: false });
                 }
                 return Ok((start, after));
             }
@@ -459,7 +474,7 @@ impl Run {
                         Kind::Shared { object, index } => Kind::Shared { object, index: index + 1 + k },
                         Kind::Phys(_) => unreachable!(),
                     };
-                    after.pages.insert(from + k, MPage { prot: last.prot, kind });
+                    after.pages.insert(from + k, MPage { prot: last.prot, kind, guard: false });
                 }
             };
             if !fixed && !dont_unmap {
@@ -503,6 +518,8 @@ impl Run {
                     if let Kind::Private(tag) = &mut mp.kind {
                         *tag = 0;
                     }
+                    // The markers moved with the pages.
+                    mp.guard = false;
                     after.pages.insert(old + k, mp);
                 }
             }
@@ -533,7 +550,7 @@ impl Run {
         let mp = self.model.spaces[i].pages.get(&page).copied();
         let predicted: Result<(), FaultError> = match mp {
             None => Err(FaultError::Segv),
-            Some(mp) if !access.allowed_by(mp.prot) => Err(FaultError::Segv),
+            Some(mp) if !access.allowed_by(mp.prot) || mp.guard => Err(FaultError::Segv),
             Some(mp) if matches!(mp.kind, Kind::Shared { .. }) && self.model.tag_of(&mp).is_none() => {
                 Err(FaultError::Bus)
             }
@@ -651,8 +668,19 @@ fn random_operations_match_the_model() {
     }
     assert_eq!(run.w.frames.live(), 0, "frames left after every space was torn down");
     // The run must have exercised every kind of step.
-    for what in ["mmap ok", "munmap ok", "mprotect ok", "mremap ok", "dontneed ok", "fork ok", "teardown", "access ok"]
-    {
+    let kinds = [
+        "mmap ok",
+        "munmap ok",
+        "mprotect ok",
+        "mremap ok",
+        "dontneed ok",
+        "guard install ok",
+        "guard remove ok",
+        "fork ok",
+        "teardown",
+        "access ok",
+    ];
+    for what in kinds {
         assert!(counts.get(what).copied().unwrap_or(0) > 20, "seed {seed:#x}: too few '{what}': {counts:?}");
     }
     assert!(injected > 20, "too few injected failures hit: {injected}");

@@ -104,7 +104,7 @@ impl Fuzzer {
                     EINVAL,
                 ),
                 23 => ("mremap with Redox's KEEP_OLD", mm::mremap(a, len, 0, len, 4), EOPNOTSUPP),
-                24 => ("madvise with unknown advice", mm::madvise(a, len, 99 + MADV_DONTNEED).map(|()| 0), EINVAL),
+                24 => ("madvise with unknown advice", mm::madvise(a, len, 1000 + MADV_DONTNEED).map(|()| 0), EINVAL),
                 _ => ("msync with both SYNC and ASYNC", mm::msync(a, len, MS_SYNC | MS_ASYNC).map(|()| 0), EINVAL),
             }
         };
