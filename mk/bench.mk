@@ -14,8 +14,9 @@
 # $(BENCH_TIMEOUT_DEFAULT)) and judges it like a boot test, plus: both
 # reported `ok` (`2 passed, 0 failed`; a program exits 0 only with no
 # failed check), mmbench-c included, and `# mmbench done failures=0` was
-# printed. Then the benchmarks' lines (results and `#` details; mmbench-c's
-# results are `<case> <iterations> <ns_per_op>`) are printed from the log,
+# printed. Then the benchmarks' lines (results, the scale benchmark's
+# `mmbench-scale:` lines and `#` details; mmbench-c's results are
+# `<case> <iterations> <ns_per_op>`) are printed from the log,
 # build/<arch>/bench.log, whether it passed or not.
 
 .PHONY: bench $(ARCHES:%=bench-%)
@@ -37,7 +38,7 @@ $(ARCHES:%=bench-%): bench-%: $(BUILD)/%/bench.img $(BOOT_TEST) | deps
 	@echo "bench: booting $< ($*, smp=$(SMP), mem=$(MEM), timeout $(BENCH_TIMEOUT) s)"
 	@status=0; $(BOOT_TEST) --name bench-$* --timeout $(BENCH_TIMEOUT) --log $(BUILD)/$*/bench.log \
 		$(if $(call yes,$(verbose)),--verbose) $(BENCH_EXPECT) -- $(call qemu_cmd,$*,$<) || status=$$?; \
-	sed -n 's/^\[ *[0-9]* ms\] \(mmbench: .*\|# .*\|[a-z0-9_]* [0-9]* [0-9]*\)$$/bench-$*: \1/p' $(BUILD)/$*/bench.log; \
+	sed -n 's/^\[ *[0-9]* ms\] \(mmbench: .*\|mmbench-scale: .*\|# .*\|[a-z0-9_]* [0-9]* [0-9]*\)$$/bench-$*: \1/p' $(BUILD)/$*/bench.log; \
 	exit $$status
 
 # ---- bench-compare: the same mmbench on Linux and on Tessera ----------------
