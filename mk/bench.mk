@@ -54,8 +54,9 @@ $(ARCHES:%=bench-%): bench-%: $(BUILD)/%/bench.img $(BOOT_TEST) | deps
 #   build/<arch>/linux-anchor.txt       run.sh's output (its console log is
 #                                       build/linux-anchor/<arch>/console-last.log)
 #   build/<arch>/bench-compare.log      Tessera's console log
-#   build/<arch>/bench-compare.load     the host's load average when the
-#                                       anchor started (printed with the table)
+# (with runs=N, run 2 onwards: linux-anchor.<i>.txt, bench-compare.<i>.log).
+# The host's 1-minute load average at each run's start is printed with the
+# table: TCG figures follow it.
 # The anchor's kernel package, private apt lists (the host's apt state is
 # left alone) and initramfs are cached in build/linux-anchor/, so `make
 # clean` removes them; the first run downloads the kernel (~70 MB).
@@ -71,6 +72,9 @@ $(ARCHES:%=bench-%): bench-%: $(BUILD)/%/bench.img $(BOOT_TEST) | deps
 COMPARE_CPU.x86_64 := qemu64
 COMPARE_CPU.aarch64 := cortex-a76
 BENCH_COMPARE := $(TARGET_DIR)/debug/bench-compare
+# runs=N: N runs per side, alternating Linux and Tessera; the table's
+# figures are the medians over the runs (each run's are listed under it).
+COMPARE_RUNS := $(or $(runs),1)
 ANCHOR_CACHE := $(abspath $(BUILD))/linux-anchor
 HOST_ARCH := $(shell uname -m)
 # The anchor's C compiler: the host's gcc for the host's arch, else the
@@ -108,18 +112,24 @@ bench-compare-%: override kvm :=
 
 $(ARCHES:%=bench-compare-%): bench-compare-%: $(BUILD)/%/bench.img $(BOOT_TEST) $(BENCH_COMPARE) | deps
 	@$(MAKE) --no-print-directory bench-compare-deps arch=$* DEPS_CHECKED=1
-	@echo "bench-compare: Linux anchor ($*, -M $(MACHINE.$*) -cpu $(cpu) -smp $(SMP) -m $(MEM)); log $(BUILD)/$*/linux-anchor.txt"
-	@cut -d' ' -f1 /proc/loadavg > $(BUILD)/$*/bench-compare.load
-	@CACHE=$(ANCHOR_CACHE) CC=$(ANCHOR_CC.$*) QEMU=$(QEMU.$*) MACHINE=$(MACHINE.$*) CPU=$(cpu) SMP=$(SMP) MEM=$(MEM) \
-		TIMEOUT=$(or $(timeout),900) bench/linux-anchor/run.sh $* > $(BUILD)/$*/linux-anchor.txt || \
-		{ cat $(BUILD)/$*/linux-anchor.txt; echo "bench-compare: the Linux anchor failed"; exit 1; }
-	@echo "bench-compare: Tessera $< ($*, -cpu $(cpu), smp=$(SMP), mem=$(MEM), timeout $(BENCH_TIMEOUT) s); log $(BUILD)/$*/bench-compare.log"
-	@status=0; linux_load=$$(cat $(BUILD)/$*/bench-compare.load); tessera_load=$$(cut -d' ' -f1 /proc/loadavg); \
-	$(BOOT_TEST) --name bench-compare-$* --timeout $(BENCH_TIMEOUT) --log $(BUILD)/$*/bench-compare.log \
-		$(if $(call yes,$(verbose)),--verbose) $(BENCH_EXPECT) -- $(call qemu_cmd,$*,$<) || status=$$?; \
-	$(BENCH_COMPARE) --arch $* --linux $(BUILD)/$*/linux-anchor.txt --tessera $(BUILD)/$*/bench-compare.log \
+	@status=0; linux=(); tessera=(); loads=""; \
+	for i in $$(seq 1 $(COMPARE_RUNS)); do \
+		sfx=$$([ "$$i" = 1 ] || echo ".$$i"); \
+		echo "bench-compare: run $$i of $(COMPARE_RUNS): Linux anchor ($*, -M $(MACHINE.$*) -cpu $(cpu) -smp $(SMP) -m $(MEM)); log $(BUILD)/$*/linux-anchor$$sfx.txt"; \
+		linux_load=$$(cut -d' ' -f1 /proc/loadavg); \
+		CACHE=$(ANCHOR_CACHE) CC=$(ANCHOR_CC.$*) QEMU=$(QEMU.$*) MACHINE=$(MACHINE.$*) CPU=$(cpu) SMP=$(SMP) MEM=$(MEM) \
+			TIMEOUT=$(or $(timeout),900) bench/linux-anchor/run.sh $* > $(BUILD)/$*/linux-anchor$$sfx.txt || \
+			{ cat $(BUILD)/$*/linux-anchor$$sfx.txt; echo "bench-compare: the Linux anchor failed"; exit 1; }; \
+		echo "bench-compare: run $$i of $(COMPARE_RUNS): Tessera $< ($*, -cpu $(cpu), smp=$(SMP), mem=$(MEM), timeout $(BENCH_TIMEOUT) s); log $(BUILD)/$*/bench-compare$$sfx.log"; \
+		tessera_load=$$(cut -d' ' -f1 /proc/loadavg); \
+		$(BOOT_TEST) --name bench-compare-$* --timeout $(BENCH_TIMEOUT) --log $(BUILD)/$*/bench-compare$$sfx.log \
+			$(if $(call yes,$(verbose)),--verbose) $(BENCH_EXPECT) -- $(call qemu_cmd,$*,$<) || status=$$?; \
+		linux+=(--linux $(BUILD)/$*/linux-anchor$$sfx.txt); tessera+=(--tessera $(BUILD)/$*/bench-compare$$sfx.log); \
+		loads="$$loads$$([ "$$i" = 1 ] || echo '; ')linux $$linux_load, tessera $$tessera_load"; \
+	done; \
+	$(BENCH_COMPARE) --arch $* "$${linux[@]}" "$${tessera[@]}" \
 		--targets bench/targets.txt --tessera-cmd "$(call qemu_cmd,$*,$<)" --date "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		--host-load "linux $$linux_load, tessera $$tessera_load (1 min; the host has $$(nproc) CPUs)" \
+		--host-load "$$loads (1 min; the host has $$(nproc) CPUs)" \
 		--host-cpu "$$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
 		--out $(BUILD)/$*/bench-compare.txt || status=$$?; \
 	exit $$status

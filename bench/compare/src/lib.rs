@@ -11,6 +11,10 @@
 //!   `<case> <iterations> <ns_per_op>` lines;
 //! - the targets file (`bench/targets.txt`): `<case> <target>` lines.
 //!
+//! With several runs per side (`runs=N`), a side's figure for a case is
+//! the median over its runs, and each run's figures are listed under the
+//! table.
+//!
 //! The ratio is Tessera / Linux (ns per op); a case meets its target when
 //! the ratio is at most the target. A case missing on either side is
 //! reported as such (and makes the tool exit non-zero): a run that did not
@@ -190,8 +194,12 @@ impl QemuSettings {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     pub target: Target,
+    /// The median of `linux_runs` (`None` if no run measured it).
     pub linux: Option<u64>,
     pub tessera: Option<u64>,
+    /// Each run's figure, in run order (runs without the case left out).
+    pub linux_runs: Vec<u64>,
+    pub tessera_runs: Vec<u64>,
 }
 
 impl Row {
@@ -214,11 +222,33 @@ fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-/// The rows, in the targets file's order.
-pub fn rows(targets: &[Target], linux: &BTreeMap<String, u64>, tessera: &BTreeMap<String, u64>) -> Vec<Row> {
+/// The median of `values` (the lower of the middle two for an even count),
+/// `None` if there are none.
+pub fn median(values: &[u64]) -> Option<u64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len().saturating_sub(1) / 2).copied()
+}
+
+/// The rows, in the targets file's order, from each side's runs (one
+/// result map per run); a side's figure is the median over its runs.
+pub fn rows(targets: &[Target], linux: &[BTreeMap<String, u64>], tessera: &[BTreeMap<String, u64>]) -> Vec<Row> {
+    let figures = |runs: &[BTreeMap<String, u64>], case: &str| -> Vec<u64> {
+        runs.iter().filter_map(|run| run.get(case).copied()).collect()
+    };
     targets
         .iter()
-        .map(|t| Row { target: t.clone(), linux: linux.get(&t.case).copied(), tessera: tessera.get(&t.case).copied() })
+        .map(|t| {
+            let linux_runs = figures(linux, &t.case);
+            let tessera_runs = figures(tessera, &t.case);
+            Row {
+                target: t.clone(),
+                linux: median(&linux_runs),
+                tessera: median(&tessera_runs),
+                linux_runs,
+                tessera_runs,
+            }
+        })
         .collect()
 }
 
@@ -236,6 +266,9 @@ pub struct Header {
     /// The host's load when each run started (free text, e.g. the 1-minute
     /// load averages): TCG timings depend on it.
     pub host_load: String,
+    /// How many times each side ran (the table's figures are medians over
+    /// the runs when more than one).
+    pub runs: usize,
 }
 
 /// Nanoseconds with thousands separators: 1234567 -> `1,234,567`.
@@ -283,6 +316,13 @@ pub fn render(header: &Header, rows: &[Row], differences: &[String]) -> String {
     if !header.host_load.is_empty() {
         let _ = writeln!(out, "# host load average at each run's start: {}", header.host_load);
     }
+    if header.runs > 1 {
+        let _ = writeln!(
+            out,
+            "# runs: {} per side, alternating Linux and Tessera; each figure is the median over the runs",
+            header.runs
+        );
+    }
     let _ = writeln!(out, "# ratio = Tessera / Linux (ns per op, lower is better for Tessera); met: ratio <= target");
     let _ = writeln!(out, "| case | Linux ns/op | Tessera ns/op | ratio | target | met |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
@@ -308,6 +348,20 @@ pub fn render(header: &Header, rows: &[Row], differences: &[String]) -> String {
         );
     }
     let _ = writeln!(out, "# targets met: {met} of {}", rows.len());
+    if header.runs > 1 {
+        let list = |v: &[u64]| {
+            if v.is_empty() { "-".into() } else { v.iter().map(|n| group_thousands(*n)).collect::<Vec<_>>().join(" ") }
+        };
+        for row in rows {
+            let _ = writeln!(
+                out,
+                "# runs {}: linux {} | tessera {}",
+                row.target.case,
+                list(&row.linux_runs),
+                list(&row.tessera_runs)
+            );
+        }
+    }
     out
 }
 
@@ -401,7 +455,13 @@ mod tests {
     #[test]
     fn ratio_and_met() {
         let t = Target { case: "c".into(), text: "0.3".into(), ratio: 0.3 };
-        let row = |l, te| Row { target: t.clone(), linux: l, tessera: te };
+        let row = |l: Option<u64>, te: Option<u64>| Row {
+            target: t.clone(),
+            linux: l,
+            tessera: te,
+            linux_runs: l.into_iter().collect(),
+            tessera_runs: te.into_iter().collect(),
+        };
         assert_eq!(row(Some(1000), Some(300)).met(), Some(true));
         // 0.304 prints as 0.30: met, as printed.
         assert_eq!(row(Some(1000), Some(304)).met(), Some(true));
@@ -430,7 +490,7 @@ mod tests {
     #[test]
     fn table_from_fixtures() {
         let targets = parse_targets(TARGETS).expect("targets");
-        let rows = rows(&targets, &parse_results(ANCHOR), &parse_results(TESSERA));
+        let rows = rows(&targets, &[parse_results(ANCHOR)], &[parse_results(TESSERA)]);
         let header = Header {
             arch: "x86_64".into(),
             date: "2026-12-05T20:00:00Z".into(),
@@ -440,6 +500,7 @@ mod tests {
             host_cpu: "Some CPU".into(),
             linux_kernel: "linux-image-6.1.0-28-amd64 6.1.119-1".into(),
             host_load: "linux 3.1, tessera 4.2".into(),
+            runs: 1,
         };
         let text = render(&header, &rows, &[]);
         assert!(text.contains("# bench-compare arch=x86_64 date=2026-12-05T20:00:00Z\n"));
@@ -454,13 +515,50 @@ mod tests {
         let table_rows = text.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| case")).count();
         assert_eq!(table_rows, 8);
         assert!(complete(&rows));
+        assert!(!text.contains("# runs"));
+    }
+
+    #[test]
+    fn several_runs_give_medians_and_list_each_run() {
+        let targets = parse_targets("fault_anon 0.3\nfork_cow_16m 0.5\n").expect("targets");
+        let linux = [
+            parse_results("fault_anon 1 100\nfork_cow_16m 1 1000\n"),
+            parse_results("fault_anon 1 300\nfork_cow_16m 1 3000\n"),
+            parse_results("fault_anon 1 200\n"),
+        ];
+        let tessera = [
+            parse_results("fault_anon 1 20\n"),
+            parse_results("fault_anon 1 90\n"),
+            parse_results("fault_anon 1 60\n"),
+        ];
+        let rows = rows(&targets, &linux, &tessera);
+        // fault_anon: medians 200 and 60, ratio 0.30, met.
+        assert_eq!((rows[0].linux, rows[0].tessera), (Some(200), Some(60)));
+        assert_eq!(rows[0].met(), Some(true));
+        // fork_cow_16m: two Linux runs (lower middle: 1000), no Tessera run.
+        assert_eq!((rows[1].linux, rows[1].tessera), (Some(1000), None));
+        let text = render(&Header { runs: 3, ..Header::default() }, &rows, &[]);
+        assert!(text.contains("# runs: 3 per side"), "{text}");
+        assert!(text.contains("| fault_anon | 200 | 60 | 0.30 | ≤ 0.3 | yes |"), "{text}");
+        assert!(text.contains("# runs fault_anon: linux 100 300 200 | tessera 20 90 60\n"), "{text}");
+        assert!(text.contains("# runs fork_cow_16m: linux 1,000 3,000 | tessera -\n"), "{text}");
+        assert!(!complete(&rows));
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[5]), Some(5));
+        assert_eq!(median(&[9, 1]), Some(1));
+        assert_eq!(median(&[3, 9, 1]), Some(3));
+        assert_eq!(median(&[4, 3, 9, 1]), Some(3));
     }
 
     #[test]
     fn missing_case_is_reported_not_met() {
         let targets = parse_targets("fault_anon 0.3\nfork_cow_16m 0.5\n").expect("targets");
-        let linux = parse_results("fault_anon 1 100\nfork_cow_16m 1 100\n");
-        let tessera = parse_results("[ 5 ms] fault_anon 1 20\n");
+        let linux = [parse_results("fault_anon 1 100\nfork_cow_16m 1 100\n")];
+        let tessera = [parse_results("[ 5 ms] fault_anon 1 20\n")];
         let rows = rows(&targets, &linux, &tessera);
         let text = render(&Header::default(), &rows, &["-cpu: a vs b".into()]);
         assert!(text.contains("| fork_cow_16m | 100 | missing | - | ≤ 0.5 | no (not measured) |"), "{text}");

@@ -8,6 +8,10 @@
 //!     [--date DATE] [--host-cpu MODEL] [--host-load TEXT] [--out FILE]
 //! ```
 //!
+//! `--linux` and `--tessera` may be given several times, once per run
+//! (the same number of each): a case's figure is then the median over the
+//! runs. The QEMU facts come from the first anchor output.
+//!
 //! Exit status: 0 when every case was measured on both sides and the two
 //! runs had the same QEMU settings (met or missed targets do not change
 //! it: this is a measurement), 1 otherwise, 2 for a bad command line or
@@ -23,8 +27,8 @@ const USAGE: &str = "usage: bench-compare --arch ARCH --linux ANCHOR.txt --tesse
 #[derive(Default)]
 struct Args {
     arch: String,
-    linux: String,
-    tessera: String,
+    linux: Vec<String>,
+    tessera: Vec<String>,
     targets: String,
     tessera_cmd: String,
     date: String,
@@ -40,8 +44,8 @@ fn parse_args() -> Result<Args, String> {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--arch" => args.arch = value,
-            "--linux" => args.linux = value,
-            "--tessera" => args.tessera = value,
+            "--linux" => args.linux.push(value),
+            "--tessera" => args.tessera.push(value),
             "--targets" => args.targets = value,
             "--tessera-cmd" => args.tessera_cmd = value,
             "--date" => args.date = value,
@@ -54,6 +58,9 @@ fn parse_args() -> Result<Args, String> {
     if args.arch.is_empty() || args.linux.is_empty() || args.tessera.is_empty() || args.targets.is_empty() {
         return Err("--arch, --linux, --tessera and --targets are required".into());
     }
+    if args.linux.len() != args.tessera.len() {
+        return Err("give --linux and --tessera once per run each".into());
+    }
     Ok(args)
 }
 
@@ -63,12 +70,13 @@ fn read(path: &str) -> Result<String, String> {
 
 fn run() -> Result<bool, (u8, String)> {
     let args = parse_args().map_err(|e| (2, format!("{e}\n{USAGE}")))?;
-    let anchor = read(&args.linux).map_err(|e| (2, e))?;
-    let tessera = read(&args.tessera).map_err(|e| (2, e))?;
+    let anchors = args.linux.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>().map_err(|e| (2, e))?;
+    let tessera_logs = args.tessera.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>().map_err(|e| (2, e))?;
+    let anchor = &anchors[0];
     let targets =
         parse_targets(&read(&args.targets).map_err(|e| (2, e))?).map_err(|e| (2, format!("{}: {e}", args.targets)))?;
 
-    let settings = QemuSettings::parse(anchor_field(&anchor, "qemu_cmd").unwrap_or(""));
+    let settings = QemuSettings::parse(anchor_field(anchor, "qemu_cmd").unwrap_or(""));
     let differences = settings.differences(&QemuSettings::parse(&args.tessera_cmd));
     let kernel_line = anchor
         .lines()
@@ -77,14 +85,17 @@ fn run() -> Result<bool, (u8, String)> {
     let header = Header {
         arch: args.arch.clone(),
         date: args.date,
-        qemu_version: anchor_field(&anchor, "qemu").unwrap_or("?").to_owned(),
+        qemu_version: anchor_field(anchor, "qemu").unwrap_or("?").to_owned(),
         settings,
-        guest_cpu: anchor_field(&anchor, "guest cpu").unwrap_or("?").to_owned(),
+        guest_cpu: anchor_field(anchor, "guest cpu").unwrap_or("?").to_owned(),
         host_cpu: if args.host_cpu.is_empty() { "?".into() } else { args.host_cpu },
         linux_kernel: kernel_line.unwrap_or_else(|| "?".into()),
         host_load: args.host_load,
+        runs: anchors.len(),
     };
-    let rows = rows(&targets, &parse_results(&anchor), &parse_results(&tessera));
+    let linux: Vec<_> = anchors.iter().map(|a| parse_results(a)).collect();
+    let tessera: Vec<_> = tessera_logs.iter().map(|l| parse_results(l)).collect();
+    let rows = rows(&targets, &linux, &tessera);
     let text = render(&header, &rows, &differences);
     print!("{text}");
     if let Some(out) = &args.out {
