@@ -20,11 +20,12 @@
 //!
 //! Then the scale benchmark: four single-page operations, each timed the
 //! same way with [`SIZES`] (32, 2,048 and 32,000) mappings present in the
-//! space, in the order 32, 2,048, 32,000, 2,048, 32 ([`PASSES`]; a size's
-//! figure is the lower of its two medians): a population of that many one-page grants with alternating
+//! space: a population of that many one-page grants with alternating
 //! protections (`r--p`, `rw-p`, …, so none can merge), made untimed by
 //! mapping the range read-only and `mprotect`ing every other page RW;
-//! `sys:maps` must then list exactly that many entries in the range.
+//! `sys:maps` must then list exactly that many entries in the range. The
+//! sizes are measured in the order 32, 2,048, 32,000, 2,048, 32
+//! ([`PASSES`]); a size measured twice counts the lower of its medians.
 //!
 //! | op | one op | ops per round |
 //! |---|---|---|
@@ -262,8 +263,8 @@ impl Population {
 
 impl Drop for Population {
     fn drop(&mut self) {
-        // Nothing to report from a drop: a failed unmap leaves grants that
-        // the next size's count check would see.
+        // Nothing to report from a drop: a failed unmap only leaves this
+        // program with more grants than it measured with.
         let _ = unmap(self.start, self.count * PAGE);
     }
 }
