@@ -263,6 +263,10 @@ pub struct Header {
     pub guest_cpu: String,
     pub host_cpu: String,
     pub linux_kernel: String,
+    /// The Linux guest's view of its CPU's vulnerabilities (`# guest
+    /// meltdown: …` of the anchor): with `Meltdown: Not affected` it runs
+    /// without page-table isolation, which Tessera on x86_64 always does.
+    pub linux_mitigations: String,
     /// The host's load when each run started (free text, e.g. the 1-minute
     /// load averages): TCG timings depend on it.
     pub host_load: String,
@@ -313,6 +317,9 @@ pub fn render(header: &Header, rows: &[Row], differences: &[String]) -> String {
         header.guest_cpu
     );
     let _ = writeln!(out, "# linux: {}", header.linux_kernel);
+    if !header.linux_mitigations.is_empty() {
+        let _ = writeln!(out, "# linux guest meltdown: {}", header.linux_mitigations);
+    }
     if !header.host_load.is_empty() {
         let _ = writeln!(out, "# host load average at each run's start: {}", header.host_load);
     }
@@ -500,6 +507,7 @@ mod tests {
             host_cpu: "Some CPU".into(),
             linux_kernel: "linux-image-6.1.0-28-amd64 6.1.119-1".into(),
             host_load: "linux 3.1, tessera 4.2".into(),
+            linux_mitigations: anchor_field(ANCHOR, "guest meltdown").unwrap_or("").into(),
             runs: 1,
         };
         let text = render(&header, &rows, &[]);
@@ -516,6 +524,10 @@ mod tests {
         assert_eq!(table_rows, 8);
         assert!(complete(&rows));
         assert!(!text.contains("# runs"));
+        assert!(
+            text.contains("# linux guest meltdown: Mitigation: PTI | spectre_v2: Mitigation: Retpolines\n"),
+            "{text}"
+        );
     }
 
     #[test]

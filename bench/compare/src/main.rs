@@ -90,6 +90,7 @@ fn run() -> Result<bool, (u8, String)> {
         guest_cpu: anchor_field(anchor, "guest cpu").unwrap_or("?").to_owned(),
         host_cpu: if args.host_cpu.is_empty() { "?".into() } else { args.host_cpu },
         linux_kernel: kernel_line.unwrap_or_else(|| "?".into()),
+        linux_mitigations: anchor_field(anchor, "guest meltdown").unwrap_or("?").to_owned(),
         host_load: args.host_load,
         runs: anchors.len(),
     };
