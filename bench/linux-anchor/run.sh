@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # (the project copy of shared/bench/linux-anchor/run.sh; the differences:
-# the cache under build/, -smp/-cpu/-M settable, cortex-a76 for aarch64)
+# the cache under build/linux-anchor, -smp (default 2), -cpu, -M and the
+# QEMU binary settable, qemu64 / cortex-a76 by default, -accel tcg
+# explicit, apt's download sandbox user root: the private cache is root's)
 # run.sh ARCH  -- Linux anchor for mmbench.
 #
 # Boots Debian's stock kernel (bookworm, linux-image-<abi>-{amd64,arm64}) in
