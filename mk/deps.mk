@@ -10,19 +10,13 @@
 
 .PHONY: deps
 
-define DEPS_SCRIPT
-set -euo pipefail
-have() { command -v "$$1" >/dev/null 2>&1; }
-changed=no
-
-# Debian packages, each with its probe: a command name or an absolute path.
-probes="qemu-system-x86 qemu-system-x86_64
-qemu-system-arm qemu-system-aarch64
-ovmf $(FIRMWARE.x86_64)
-qemu-efi-aarch64 $(FIRMWARE.aarch64)
-clang clang
-lld ld.lld
-llvm llvm-ar"
+# The shell fragment that installs the Debian packages of $$probes (lines
+# "PACKAGE PROBE": a command name or an absolute path) that are missing,
+# saying which, with apt-get as root or through `sudo -n`; it sets
+# changed=yes when it installed something. DEPS_SCRIPT uses it, and so does
+# `bench-compare`'s set-up (mk/bench.mk). $$deps_hint says what to install
+# by hand on a machine without apt-get.
+define APT_INSTALL_MISSING
 find_missing() {
   missing=()
   while read -r pkg probe; do
@@ -36,7 +30,7 @@ find_missing
 if [ $${#missing[@]} -gt 0 ]; then
   if ! have apt-get; then
     echo "deps: error: missing $${missing[*]}, and this machine has no apt-get." >&2
-    echo "deps: install QEMU (x86_64 and aarch64), OVMF at $(FIRMWARE.x86_64), AAVMF at $(FIRMWARE.aarch64), clang, lld and llvm (llvm-ar) by hand." >&2
+    echo "deps: install $$deps_hint by hand." >&2
     exit 1
   fi
   if [ "$$(id -u)" -eq 0 ]; then sudo=""
@@ -56,6 +50,23 @@ if [ $${#missing[@]} -gt 0 ]; then
   fi
   changed=yes
 fi
+endef
+
+define DEPS_SCRIPT
+set -euo pipefail
+have() { command -v "$$1" >/dev/null 2>&1; }
+changed=no
+
+# Debian packages, each with its probe: a command name or an absolute path.
+probes="qemu-system-x86 qemu-system-x86_64
+qemu-system-arm qemu-system-aarch64
+ovmf $(FIRMWARE.x86_64)
+qemu-efi-aarch64 $(FIRMWARE.aarch64)
+clang clang
+lld ld.lld
+llvm llvm-ar"
+deps_hint="QEMU (x86_64 and aarch64), OVMF at $(FIRMWARE.x86_64), AAVMF at $(FIRMWARE.aarch64), clang, lld and llvm (llvm-ar)"
+$(APT_INSTALL_MISSING)
 
 # Rust: the pinned toolchain and everything rust-toolchain.toml lists.
 if ! have rustup; then
