@@ -10,6 +10,7 @@
 //! |---|---|
 //! | mkfs | `redoxfsd --mkfs disk:Np2 rfs-disk` serves `rfs-disk:` |
 //! | write-back | a file written through a MAP_SHARED mapping, msync(MS_SYNC): the marker page's bytes are found on the partition by reading `disk:Np2` itself (they reached the device; anywhere in it, as RedoxFS may compress a record) |
+//! | daemon-death | a lazy mapping with one page fetched; the daemon killed: that page stays readable, an unfetched one is SIGBUS (in a child), munmap returns, the kernel goes on |
 //! | remount | the daemon killed, a second one mounts the partition: the file's bytes through `read()` and through a new mapping |
 //! | fmapcheck | the fmap kit passes on the disk filesystem, pins back to 0 |
 #![no_std]
@@ -22,12 +23,12 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use tessera_guest_tests::mm::read_word;
+use tessera_guest_tests::mm::{child_signal, read_word};
 use tessera_guest_tests::ramfs::open_when_there;
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, SEEK_SET};
-use tessera_runtime::abi::signal::SIGKILL;
-use tessera_runtime::mm::{self, MAP_SHARED, MS_SYNC, PROT_READ, PROT_RW};
+use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
+use tessera_runtime::mm::{self, MAP_SHARED, MS_SYNC, MapFlags, PROT_READ, PROT_RW};
 use tessera_runtime::{Args, io, process, sys};
 
 tessera_runtime::entry!(main);
@@ -50,8 +51,7 @@ fn main(_args: Args) -> i32 {
     };
     let Some(first) = start(&mut checks, true, &partition, "rfs-disk") else { return checks.finish() };
     write_back(&mut checks, &partition);
-    let _ = sys::kill(first, SIGKILL);
-    let _ = process::wait(first);
+    daemon_death(&mut checks, first);
     if let Some(second) = start(&mut checks, false, &partition, "rfs-disk2") {
         remount(&mut checks);
         fmapcheck(&mut checks);
@@ -153,6 +153,36 @@ fn find_marker(partition: &str) -> Option<u64> {
     };
     let _ = sys::close(fd);
     found
+}
+
+/// Redox's MAP_LAZY: fetch file pages on first touch (not at mmap).
+const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
+
+fn daemon_death(checks: &mut Checks, daemon: usize) {
+    let fd = sys::open("rfs-disk:/mapped", O_RDONLY);
+    // SAFETY: no fixed address: nothing of this test is replaced.
+    let mapped = fd.and_then(|fd| unsafe { mm::mmap(0, FILE_PAGES * PAGE, PROT_READ, MAP_SHARED | MAP_LAZY, fd, 0) });
+    let Ok(addr) = mapped else {
+        let _ = sys::kill(daemon, SIGKILL);
+        let _ = process::wait(daemon);
+        return checks.check("daemon-death: a lazy mapping", false, format_args!("{mapped:?}"));
+    };
+    let fetched = read_word(addr + 2 * PAGE + 8);
+    let _ = sys::kill(daemon, SIGKILL);
+    let reaped = process::wait(daemon);
+    checks.check("daemon-death: the daemon is gone", reaped.is_ok(), format_args!("{reaped:?}"));
+    checks.check(
+        "daemon-death: a fetched page stays readable",
+        fetched == marker(1) && read_word(addr + 2 * PAGE + 8) == marker(1),
+        format_args!("{fetched:#x}"),
+    );
+    let signal = child_signal(|| {
+        core::hint::black_box(read_word(addr + 3 * PAGE));
+    });
+    checks.check("daemon-death: an unfetched page is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
+    // SAFETY: the test's own mapping, no longer used.
+    let unmapped = unsafe { mm::munmap(addr, FILE_PAGES * PAGE) };
+    checks.check("daemon-death: munmap returns", unmapped.is_ok(), format_args!("{unmapped:?}"));
 }
 
 fn remount(checks: &mut Checks) {
