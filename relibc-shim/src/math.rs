@@ -189,32 +189,20 @@ pub extern "C" fn sincosf(x: f32, s: *mut f32, c: *mut f32) {
 /// `lrint`: to even), then converted. A value outside the integer type
 /// has no defined result in C (glibc raises FE_INVALID); Rust's `as`
 /// saturates and gives 0 for NaN.
-#[unsafe(no_mangle)]
-pub extern "C" fn lround(x: f64) -> c_long {
-    libm::round(x) as c_long
+macro_rules! to_integer {
+    ($($name:ident($t:ty) -> $int:ty = $round:ident;)*) => {$(
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name(x: $t) -> $int {
+            libm::$round(x) as $int
+        }
+    )*};
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn lroundf(x: f32) -> c_long {
-    libm::roundf(x) as c_long
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn llround(x: f64) -> c_longlong {
-    libm::round(x) as c_longlong
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn lrint(x: f64) -> c_long {
-    libm::rint(x) as c_long
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn lrintf(x: f32) -> c_long {
-    libm::rintf(x) as c_long
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn llrint(x: f64) -> c_longlong {
-    libm::rint(x) as c_longlong
+to_integer! {
+    lround(f64) -> c_long = round;
+    lroundf(f32) -> c_long = roundf;
+    llround(f64) -> c_longlong = round;
+    lrint(f64) -> c_long = rint;
+    lrintf(f32) -> c_long = rintf;
+    llrint(f64) -> c_longlong = rint;
 }
