@@ -20,8 +20,12 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <utime.h>
+#ifndef __tessera__
+#include <pthread.h>
+#endif
 
 #include "ctest.h"
 
@@ -382,6 +386,124 @@ static const char *t_stdio_lock_fork(void)
     return NULL;
 }
 
+/* A second thread of this process. relibc-shim has no pthreads, so on
+ * Tessera the test makes one with the kernel's own calls (docs/kernel.md,
+ * "Processes and threads": clone_thread 435, exit_thread 60, futex 240),
+ * the way the Rust runtime's thread::spawn does; on Linux, pthreads. */
+struct thread {
+    void *(*fn)(void *);
+    void *arg;
+#ifdef __tessera__
+    unsigned done; /* 1 while running; the kernel zeroes it and wakes us */
+    unsigned char *stack;
+#else
+    pthread_t id;
+#endif
+};
+
+#ifdef __tessera__
+#define STACK_BYTES 65536
+static long raw_syscall4(long n, long a, long b, long c, long d)
+{
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c,
+                  x3 __asm__("x3") = d;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+#endif
+}
+
+static _Noreturn void thread_entry(struct thread *t)
+{
+    t->fn(t->arg);
+    raw_syscall4(60, 0, (long)&t->done, 0, 0);
+    for (;;)
+        ;
+}
+
+static int thread_start(struct thread *t)
+{
+    uintptr_t top;
+    long r;
+    t->done = 1;
+    t->stack = malloc(STACK_BYTES);
+    if (!t->stack)
+        return -1;
+    top = ((uintptr_t)t->stack + STACK_BYTES) & ~(uintptr_t)15;
+#if defined(__x86_64__)
+    top -= 8; /* as if `call` had pushed a return address */
+#endif
+    r = raw_syscall4(435, (long)thread_entry, (long)top, (long)t, 0);
+    return r < 0 && r > -4096 ? -1 : 0;
+}
+
+static void thread_join(struct thread *t)
+{
+    while (__atomic_load_n(&t->done, __ATOMIC_ACQUIRE) != 0)
+        raw_syscall4(240, (long)&t->done, 0, 1, 0);
+    free(t->stack);
+}
+#else
+static int thread_start(struct thread *t) { return pthread_create(&t->id, NULL, t->fn, t->arg) == 0 ? 0 : -1; }
+static void thread_join(struct thread *t) { pthread_join(t->id, NULL); }
+#endif
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+struct lock_race {
+    FILE *f;
+    volatile int tried; /* 1: ftrylockfile found the stream taken */
+    volatile int done;
+};
+
+static void *lock_racer(void *arg)
+{
+    struct lock_race *r = arg;
+    r->tried = ftrylockfile(r->f) != 0 ? 1 : 2;
+    if (r->tried == 2)
+        funlockfile(r->f);
+    flockfile(r->f); /* waits until the main thread lets go */
+    fputs("T", r->f);
+    funlockfile(r->f);
+    r->done = 1;
+    return NULL;
+}
+
+/* Another thread finds the stream taken (ftrylockfile), waits in flockfile
+ * while the holder writes, and writes after it: "MT", never "TM". */
+static const char *t_stdio_lock_threads(void)
+{
+    struct lock_race race = {0};
+    struct thread t = {.fn = lock_racer, .arg = &race};
+    char buf[8] = "";
+    race.f = fopen(scratch("lockthreads.txt"), "w+");
+    CHECK(race.f);
+    flockfile(race.f);
+    CHECK(thread_start(&t) == 0);
+    for (int i = 0; i < 5000 && !race.tried; i++)
+        pause_ms(1);
+    CHECK(race.tried == 1);
+    pause_ms(30);
+    CHECK(!race.done);
+    fputs("M", race.f);
+    funlockfile(race.f);
+    thread_join(&t);
+    CHECK(race.done);
+    rewind(race.f);
+    CHECK(fgets(buf, sizeof buf, race.f) && strcmp(buf, "MT") == 0);
+    CHECK(fclose(race.f) == 0);
+    return NULL;
+}
+
 /* ---- popen, pclose, system ----------------------------------------------- */
 
 static const char *t_popen_read(void)
@@ -572,6 +694,7 @@ const struct test libc_tests[] = {
     {"locale", t_locale},
     {"stdio-locks", t_stdio_locks},
     {"stdio-lock-fork", t_stdio_lock_fork},
+    {"stdio-lock-threads", t_stdio_lock_threads},
     {"popen-read", t_popen_read},
     {"popen-write", t_popen_write},
     {"system-status", t_system_status},
