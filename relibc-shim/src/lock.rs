@@ -18,7 +18,8 @@ use tessera_sys::sys as calls;
 pub struct RecLock {
     word: AtomicU32,
     owner: AtomicU32,
-    depth: u32,
+    /// Written only by the owner; atomic because other threads hold `&`s.
+    depth: AtomicU32,
 }
 
 /// The calling thread's id (never 0: tids start at 1; 0 marks "no owner").
@@ -50,16 +51,16 @@ impl RecLock {
 /// `lock` points at a live `struct __tessera_lock`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tessera_lock(lock: *mut RecLock) {
-    // SAFETY: the caller's contract; `depth` is only touched by the owner.
-    let lock = unsafe { &mut *lock };
+    // SAFETY: the caller's contract.
+    let lock = unsafe { &*lock };
     let me = tid();
     if lock.owner.load(Ordering::Relaxed) == me {
-        lock.depth += 1;
+        lock.depth.fetch_add(1, Ordering::Relaxed);
         return;
     }
     lock.acquire();
     lock.owner.store(me, Ordering::Relaxed);
-    lock.depth = 1;
+    lock.depth.store(1, Ordering::Relaxed);
 }
 
 /// Takes `lock` if it is free or already the caller's: 0; nonzero if
@@ -70,17 +71,17 @@ pub unsafe extern "C" fn __tessera_lock(lock: *mut RecLock) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tessera_trylock(lock: *mut RecLock) -> c_int {
     // SAFETY: the caller's contract.
-    let lock = unsafe { &mut *lock };
+    let lock = unsafe { &*lock };
     let me = tid();
     if lock.owner.load(Ordering::Relaxed) == me {
-        lock.depth += 1;
+        lock.depth.fetch_add(1, Ordering::Relaxed);
         return 0;
     }
     if lock.word.compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
         return 1;
     }
     lock.owner.store(me, Ordering::Relaxed);
-    lock.depth = 1;
+    lock.depth.store(1, Ordering::Relaxed);
     0
 }
 
@@ -93,12 +94,13 @@ pub unsafe extern "C" fn __tessera_trylock(lock: *mut RecLock) -> c_int {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tessera_unlock(lock: *mut RecLock) {
     // SAFETY: the caller's contract.
-    let lock = unsafe { &mut *lock };
-    if lock.owner.load(Ordering::Relaxed) != tid() || lock.depth == 0 {
+    let lock = unsafe { &*lock };
+    let depth = lock.depth.load(Ordering::Relaxed);
+    if lock.owner.load(Ordering::Relaxed) != tid() || depth == 0 {
         return;
     }
-    lock.depth -= 1;
-    if lock.depth == 0 {
+    lock.depth.store(depth - 1, Ordering::Relaxed);
+    if depth == 1 {
         lock.owner.store(0, Ordering::Relaxed);
         lock.release();
     }
@@ -114,13 +116,13 @@ pub unsafe extern "C" fn __tessera_unlock(lock: *mut RecLock) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn __tessera_lock_after_fork(lock: *mut RecLock, parent_tid: u32) {
     // SAFETY: the caller's contract; the child has a single thread.
-    let lock = unsafe { &mut *lock };
-    if lock.depth > 0 && lock.owner.load(Ordering::Relaxed) == parent_tid {
+    let lock = unsafe { &*lock };
+    if lock.depth.load(Ordering::Relaxed) > 0 && lock.owner.load(Ordering::Relaxed) == parent_tid {
         lock.owner.store(tid(), Ordering::Relaxed);
         lock.word.store(1, Ordering::Relaxed);
     } else {
         lock.owner.store(0, Ordering::Relaxed);
-        lock.depth = 0;
+        lock.depth.store(0, Ordering::Relaxed);
         lock.word.store(0, Ordering::Relaxed);
     }
 }

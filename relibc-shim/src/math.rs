@@ -56,34 +56,28 @@ pub extern "C" fn nearbyintf(x: f32) -> f32 {
     libm::rintf(x)
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn fma(x: f64, y: f64, z: f64) -> f64 {
-    libm::fma(x, y, z)
+/// Entry points whose arguments go to the `libm` function of the same
+/// name as they are.
+macro_rules! forward {
+    ($(fn $name:ident($($arg:ident: $t:ty),*) -> $ret:ty;)*) => {$(
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name($($arg: $t),*) -> $ret {
+            libm::$name($($arg),*)
+        }
+    )*};
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn fmaf(x: f32, y: f32, z: f32) -> f32 {
-    libm::fmaf(x, y, z)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn ldexp(x: f64, n: c_int) -> f64 {
-    libm::ldexp(x, n)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn ldexpf(x: f32, n: c_int) -> f32 {
-    libm::ldexpf(x, n)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn scalbn(x: f64, n: c_int) -> f64 {
-    libm::scalbn(x, n)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn scalbnf(x: f32, n: c_int) -> f32 {
-    libm::scalbnf(x, n)
+forward! {
+    fn fma(x: f64, y: f64, z: f64) -> f64;
+    fn fmaf(x: f32, y: f32, z: f32) -> f32;
+    fn ldexp(x: f64, n: c_int) -> f64;
+    fn ldexpf(x: f32, n: c_int) -> f32;
+    fn scalbn(x: f64, n: c_int) -> f64;
+    fn scalbnf(x: f32, n: c_int) -> f32;
+    fn ilogb(x: f64) -> c_int;
+    fn ilogbf(x: f32) -> c_int;
+    fn jn(n: c_int, x: f64) -> f64;
+    fn yn(n: c_int, x: f64) -> f64;
 }
 
 /// `scalbln`: the exponent clamped to `int` (beyond ±2^31 the result is
@@ -91,26 +85,6 @@ pub extern "C" fn scalbnf(x: f32, n: c_int) -> f32 {
 #[unsafe(no_mangle)]
 pub extern "C" fn scalbln(x: f64, n: c_long) -> f64 {
     libm::scalbn(x, n.clamp(c_int::MIN.into(), c_int::MAX.into()) as c_int)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn ilogb(x: f64) -> c_int {
-    libm::ilogb(x)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn ilogbf(x: f32) -> c_int {
-    libm::ilogbf(x)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn jn(n: c_int, x: f64) -> f64 {
-    libm::jn(n, x)
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn yn(n: c_int, x: f64) -> f64 {
-    libm::yn(n, x)
 }
 
 /// Writes `value` through `out` unless it is NULL.
@@ -121,54 +95,28 @@ fn put<T>(out: *mut T, value: T) {
     }
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn frexp(x: f64, exp: *mut c_int) -> f64 {
-    let (m, e) = libm::frexp(x);
-    put(exp, e);
-    m
+/// Entry points that return a second result through a pointer: `libm`
+/// returns both as a pair, the first is the C result (`frexp`'s mantissa,
+/// `modf`'s fractional part, `remquo`'s remainder, `lgamma_r`'s value).
+macro_rules! second_through {
+    ($(fn $name:ident($($arg:ident: $t:ty),*; $out:ident: *mut $o:ty) -> $ret:ty;)*) => {$(
+        #[unsafe(no_mangle)]
+        pub extern "C" fn $name($($arg: $t,)* $out: *mut $o) -> $ret {
+            let (value, second) = libm::$name($($arg),*);
+            put($out, second);
+            value
+        }
+    )*};
 }
 
-#[unsafe(no_mangle)]
-pub extern "C" fn frexpf(x: f32, exp: *mut c_int) -> f32 {
-    let (m, e) = libm::frexpf(x);
-    put(exp, e);
-    m
-}
-
-/// `modf`: the fractional part; the integral part through `ip`.
-#[unsafe(no_mangle)]
-pub extern "C" fn modf(x: f64, ip: *mut f64) -> f64 {
-    let (frac, int) = libm::modf(x);
-    put(ip, int);
-    frac
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn modff(x: f32, ip: *mut f32) -> f32 {
-    let (frac, int) = libm::modff(x);
-    put(ip, int);
-    frac
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn remquo(x: f64, y: f64, quo: *mut c_int) -> f64 {
-    let (r, q) = libm::remquo(x, y);
-    put(quo, q);
-    r
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn remquof(x: f32, y: f32, quo: *mut c_int) -> f32 {
-    let (r, q) = libm::remquof(x, y);
-    put(quo, q);
-    r
-}
-
-#[unsafe(no_mangle)]
-pub extern "C" fn lgamma_r(x: f64, sign: *mut c_int) -> f64 {
-    let (r, s) = libm::lgamma_r(x);
-    put(sign, s);
-    r
+second_through! {
+    fn frexp(x: f64; exp: *mut c_int) -> f64;
+    fn frexpf(x: f32; exp: *mut c_int) -> f32;
+    fn modf(x: f64; ip: *mut f64) -> f64;
+    fn modff(x: f32; ip: *mut f32) -> f32;
+    fn remquo(x: f64, y: f64; quo: *mut c_int) -> f64;
+    fn remquof(x: f32, y: f32; quo: *mut c_int) -> f32;
+    fn lgamma_r(x: f64; sign: *mut c_int) -> f64;
 }
 
 #[unsafe(no_mangle)]
