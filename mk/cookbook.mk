@@ -53,10 +53,17 @@ sysroot: $(sysroot-$(ARCH)-cookbook)
 # round trips, dictionaries) runs in the guest suite as zlib-example. Its
 # first build fetches zlib's source (Debian's, into build/cookbook-cache);
 # offline=yes uses only the cache and says what is missing.
-COOKBOOK_PROGRAMS := zlib-example
+COOKBOOK_PROGRAMS := zlib-example lua
 COOKBOOK_PROGRAM.zlib-example := zlib usr/bin/example
-C_PROGRAMS += $(COOKBOOK_PROGRAMS)
-C_GUEST_TESTS += zlib-example
+# Lua 5.4's interpreter (Debian's source) as bin/lua; the guest test
+# lua-test (tests/lua/lua-test.c, a C program) runs it on
+# tests/lua/lua-test.lua, which the test initfs carries in etc/.
+COOKBOOK_PROGRAM.lua := lua54 usr/bin/lua
+C_PROGRAMS += $(COOKBOOK_PROGRAMS) lua-test
+C_SRCS.lua-test := tests/lua/lua-test.c
+C_GUEST_TESTS += zlib-example lua-test
+ETC_FILES.initfs-test += tests/lua/lua-test.lua
+$(ARCHES:%=$(BUILD)/%/c-bin/lua-test): tests/lua/lua-test.c
 
 # $(call cookbook_program_rules,ARCH,PROGRAM): an explicit rule, so that it
 # wins over mk/relibc.mk's c-bin pattern rule.

@@ -58,8 +58,8 @@ INIT_RC.initfs := '\# Only the disk driver is privileged (it needs pci:, irq: an
 	'daemon ramfs' 'wait-scheme file' 'privileged daemon virtio-blkd' 'wait-scheme disk' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
 	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
 INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'privileged daemon virtio-blkd' 'wait-scheme disk' 'daemon echod' 'privileged testrunner'
-# Files from the tree copied into etc/, per initfs.
-ETC_FILES.initfs-test := tests/guest/etc/init-check.rc
+# Files from the tree copied into etc/, per initfs (mk/cookbook.mk adds some).
+ETC_FILES.initfs-test += tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow \

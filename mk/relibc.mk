@@ -37,8 +37,8 @@ RELIBC_AR := $(or $(shell command -v llvm-ar 2>/dev/null),ar)
 RELIBC_HEADERS := $(shell find relibc-shim/include -name '*.h')
 RELIBC_C_SRCS := $(wildcard relibc-shim/c/*.c)
 RELIBC_C_HEADERS := $(wildcard relibc-shim/c/*.h)
-# libc's own C: no builtins (mem.c must not become calls to itself; math.c
-# must not become calls to floor()), no errno from math builtins.
+# libc's own C: no builtins (mem.c must not become calls to itself), no
+# errno from math builtins.
 RELIBC_CFLAGS = --target=$(CLANG_TARGET.$(1)) -O2 -std=gnu11 -ffreestanding -fno-math-errno -fno-pic \
 	-fno-stack-protector -ffunction-sections -fdata-sections -Wall -Wextra -Werror -Wno-unused-parameter \
 	-nostdinc -isystem relibc-shim/include -isystem $(shell clang -print-resource-dir 2>/dev/null)/include

@@ -549,7 +549,10 @@ static void put_grow(struct sink *s, const char *p, size_t n)
 int vfprintf(FILE *restrict f, const char *restrict fmt, va_list ap)
 {
     struct sink s = {.put = put_file, .file = f};
-    int r = format(&s, fmt, ap);
+    int r;
+    F_LOCK(f);
+    r = format(&s, fmt, ap);
+    F_UNLOCK(f);
     return s.failed ? -1 : r;
 }
 

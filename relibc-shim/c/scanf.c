@@ -25,7 +25,7 @@ static int next(struct reader *r)
 {
     int c;
     if (r->file)
-        c = fgetc(r->file);
+        c = fgetc_unlocked(r->file);
     else
         c = r->str[r->pos] ? r->str[r->pos++] : EOF;
     if (c != EOF)
@@ -276,7 +276,11 @@ int vsscanf(const char *restrict s, const char *restrict fmt, va_list ap)
 int vfscanf(FILE *restrict f, const char *restrict fmt, va_list ap)
 {
     struct reader r = {.file = f};
-    return scan(&r, fmt, ap);
+    int n;
+    F_LOCK(f);
+    n = scan(&r, fmt, ap);
+    F_UNLOCK(f);
+    return n;
 }
 
 int vscanf(const char *restrict fmt, va_list ap) { return vfscanf(stdin, fmt, ap); }

@@ -1,7 +1,11 @@
 /*
  * stdio.c - buffered streams over file descriptors: fopen and friends,
  * character and block I/O, seeking, and the flush at exit. The format
- * functions are in printf.c and scanf.c.
+ * functions are in printf.c and scanf.c, popen in popen.c.
+ *
+ * Every stream has a recursive lock (flockfile); each call below takes it
+ * for its duration, the *_unlocked forms (glibc's set) do not. The list of
+ * open streams has a lock of its own, taken before any stream's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +28,22 @@ FILE *const stderr = &std_files[2];
 
 /* Every stream not closed yet besides the three above, for exit's flush. */
 static FILE *open_files;
+static struct __tessera_lock list_lock;
+
+void flockfile(FILE *f) { F_LOCK(f); }
+int ftrylockfile(FILE *f) { return __tessera_trylock(&f->lock); }
+void funlockfile(FILE *f) { F_UNLOCK(f); }
+
+/* In a fork's child (called by fork): locks held by the forking thread
+ * stay held, by its new id; the others are freed. */
+void __stdio_after_fork(unsigned parent_tid)
+{
+    __tessera_lock_after_fork(&list_lock, parent_tid);
+    for (int i = 0; i < 3; i++)
+        __tessera_lock_after_fork(&std_files[i].lock, parent_tid);
+    for (FILE *g = open_files; g; g = g->next)
+        __tessera_lock_after_fork(&g->lock, parent_tid);
+}
 
 /* stdout is line-buffered on a terminal, fully buffered otherwise;
  * decided at the first write (POSIX's rule). */
@@ -67,17 +87,30 @@ static int settle(FILE *f)
     return 0;
 }
 
-int fflush(FILE *f)
+int fflush_unlocked(FILE *f)
 {
-    if (!f) {
-        int r = fflush(stdout) | fflush(stderr);
-        for (FILE *g = open_files; g; g = g->next)
-            r |= fflush(g);
-        return r ? EOF : 0;
-    }
+    if (!f)
+        return fflush(NULL);
     if (f->wlen)
         return settle(f);
     return 0;
+}
+
+int fflush(FILE *f)
+{
+    int r;
+    if (!f) {
+        r = fflush(stdout) | fflush(stderr);
+        __tessera_lock(&list_lock);
+        for (FILE *g = open_files; g; g = g->next)
+            r |= fflush(g);
+        __tessera_unlock(&list_lock);
+        return r ? EOF : 0;
+    }
+    F_LOCK(f);
+    r = fflush_unlocked(f);
+    F_UNLOCK(f);
+    return r;
 }
 
 void __stdio_exit(void)
@@ -137,7 +170,7 @@ static int refill(FILE *f)
     return 0;
 }
 
-int fgetc(FILE *f)
+int fgetc_unlocked(FILE *f)
 {
     if (f->ungot != EOF) {
         int c = f->ungot;
@@ -149,21 +182,36 @@ int fgetc(FILE *f)
     return f->buf[f->rpos++];
 }
 
+int fgetc(FILE *f)
+{
+    int c;
+    F_LOCK(f);
+    c = fgetc_unlocked(f);
+    F_UNLOCK(f);
+    return c;
+}
+
 int getc(FILE *f) { return fgetc(f); }
 int getchar(void) { return fgetc(stdin); }
+int getc_unlocked(FILE *f) { return fgetc_unlocked(f); }
+int getchar_unlocked(void) { return fgetc_unlocked(stdin); }
 
 int ungetc(int c, FILE *f)
 {
-    if (c == EOF || f->ungot != EOF)
+    F_LOCK(f);
+    if (c == EOF || f->ungot != EOF) {
+        F_UNLOCK(f);
         return EOF;
+    }
     if (f->wlen)
         settle(f);
     f->ungot = (unsigned char)c;
     f->flags &= ~F_EOF;
+    F_UNLOCK(f);
     return (unsigned char)c;
 }
 
-size_t fread(void *restrict ptr, size_t size, size_t count, FILE *restrict f)
+size_t fread_unlocked(void *restrict ptr, size_t size, size_t count, FILE *restrict f)
 {
     unsigned char *p = ptr;
     size_t want, got = 0;
@@ -202,41 +250,82 @@ size_t fread(void *restrict ptr, size_t size, size_t count, FILE *restrict f)
     return got / size;
 }
 
-size_t fwrite(const void *restrict ptr, size_t size, size_t count, FILE *restrict f)
+size_t fread(void *restrict ptr, size_t size, size_t count, FILE *restrict f)
+{
+    size_t r;
+    F_LOCK(f);
+    r = fread_unlocked(ptr, size, count, f);
+    F_UNLOCK(f);
+    return r;
+}
+
+size_t fwrite_unlocked(const void *restrict ptr, size_t size, size_t count, FILE *restrict f)
 {
     if (size == 0 || count == 0)
         return 0;
     return __stdio_write(f, ptr, size * count) / size;
 }
 
-int fputc(int c, FILE *f)
+size_t fwrite(const void *restrict ptr, size_t size, size_t count, FILE *restrict f)
+{
+    size_t r;
+    F_LOCK(f);
+    r = fwrite_unlocked(ptr, size, count, f);
+    F_UNLOCK(f);
+    return r;
+}
+
+int fputc_unlocked(int c, FILE *f)
 {
     unsigned char b = (unsigned char)c;
     return __stdio_write(f, &b, 1) == 1 ? b : EOF;
 }
 
+int fputc(int c, FILE *f)
+{
+    int r;
+    F_LOCK(f);
+    r = fputc_unlocked(c, f);
+    F_UNLOCK(f);
+    return r;
+}
+
 int putc(int c, FILE *f) { return fputc(c, f); }
 int putchar(int c) { return fputc(c, stdout); }
+int putc_unlocked(int c, FILE *f) { return fputc_unlocked(c, f); }
+int putchar_unlocked(int c) { return fputc_unlocked(c, stdout); }
 
-int fputs(const char *restrict s, FILE *restrict f)
+int fputs_unlocked(const char *restrict s, FILE *restrict f)
 {
     size_t n = strlen(s);
     return __stdio_write(f, s, n) == n ? 0 : EOF;
 }
 
-int puts(const char *s)
+int fputs(const char *restrict s, FILE *restrict f)
 {
-    if (fputs(s, stdout) == EOF || fputc('\n', stdout) == EOF)
-        return EOF;
-    return 0;
+    int r;
+    F_LOCK(f);
+    r = fputs_unlocked(s, f);
+    F_UNLOCK(f);
+    return r;
 }
 
-char *fgets(char *restrict s, int size, FILE *restrict f)
+int puts(const char *s)
+{
+    int r = 0;
+    F_LOCK(stdout);
+    if (fputs_unlocked(s, stdout) == EOF || fputc_unlocked('\n', stdout) == EOF)
+        r = EOF;
+    F_UNLOCK(stdout);
+    return r;
+}
+
+char *fgets_unlocked(char *restrict s, int size, FILE *restrict f)
 {
     int i = 0, c = 0;
     if (size <= 0)
         return NULL;
-    while (i < size - 1 && (c = fgetc(f)) != EOF) {
+    while (i < size - 1 && (c = fgetc_unlocked(f)) != EOF) {
         s[i++] = (char)c;
         if (c == '\n')
             break;
@@ -247,7 +336,16 @@ char *fgets(char *restrict s, int size, FILE *restrict f)
     return s;
 }
 
-ssize_t getdelim(char **restrict line, size_t *restrict cap, int delim, FILE *restrict f)
+char *fgets(char *restrict s, int size, FILE *restrict f)
+{
+    char *r;
+    F_LOCK(f);
+    r = fgets_unlocked(s, size, f);
+    F_UNLOCK(f);
+    return r;
+}
+
+static ssize_t getdelim_unlocked(char **restrict line, size_t *restrict cap, int delim, FILE *restrict f)
 {
     size_t n = 0;
     int c;
@@ -256,7 +354,7 @@ ssize_t getdelim(char **restrict line, size_t *restrict cap, int delim, FILE *re
         return -1;
     }
     for (;;) {
-        c = fgetc(f);
+        c = fgetc_unlocked(f);
         if (c == EOF && n == 0)
             return -1;
         if (n + 2 > *cap || !*line) {
@@ -277,6 +375,15 @@ ssize_t getdelim(char **restrict line, size_t *restrict cap, int delim, FILE *re
     }
     (*line)[n] = 0;
     return (ssize_t)n;
+}
+
+ssize_t getdelim(char **restrict line, size_t *restrict cap, int delim, FILE *restrict f)
+{
+    ssize_t r;
+    F_LOCK(f);
+    r = getdelim_unlocked(line, cap, delim, f);
+    F_UNLOCK(f);
+    return r;
 }
 
 ssize_t getline(char **restrict line, size_t *restrict cap, FILE *restrict f)
@@ -322,9 +429,16 @@ static FILE *new_stream(int fd, int stream_flags)
     f->bufmode = -1;
     f->cap = BUFSIZ;
     f->ungot = EOF;
+    __stdio_link(f);
+    return f;
+}
+
+void __stdio_link(FILE *f)
+{
+    __tessera_lock(&list_lock);
     f->next = open_files;
     open_files = f;
-    return f;
+    __tessera_unlock(&list_lock);
 }
 
 FILE *fopen(const char *restrict path, const char *restrict mode)
@@ -357,23 +471,28 @@ FILE *fdopen(int fd, const char *mode)
 FILE *freopen(const char *restrict path, const char *restrict mode, FILE *restrict f)
 {
     int stream_flags, fd, flags = mode_flags(mode, &stream_flags);
-    fflush(f);
+    FILE *r = NULL;
+    F_LOCK(f);
+    fflush_unlocked(f);
     if (flags < 0 || !path) {
         errno = flags < 0 ? EINVAL : ENOSYS;
-        return NULL;
+        goto out;
     }
     fd = open(path, flags, 0666);
     if (fd < 0)
-        return NULL;
+        goto out;
     if (dup2(fd, f->fd) < 0) {
         close(fd);
-        return NULL;
+        goto out;
     }
     close(fd);
     f->flags = (f->flags & (F_OWNBUF | F_STATIC)) | stream_flags;
     f->rpos = f->rlen = f->wlen = 0;
     f->ungot = EOF;
-    return f;
+    r = f;
+out:
+    F_UNLOCK(f);
+    return r;
 }
 
 int fclose(FILE *f)
@@ -383,21 +502,34 @@ int fclose(FILE *f)
         r = EOF;
     if (f->flags & F_STATIC)
         return r;
+    __tessera_lock(&list_lock);
     for (FILE **p = &open_files; *p; p = &(*p)->next)
         if (*p == f) {
             *p = f->next;
             break;
         }
+    __tessera_unlock(&list_lock);
     if (f->flags & F_OWNBUF)
         free(f->buf);
     free(f);
     return r;
 }
 
+int fileno_unlocked(FILE *f) { return f->fd; }
+int feof_unlocked(FILE *f) { return !!(f->flags & F_EOF); }
+int ferror_unlocked(FILE *f) { return !!(f->flags & F_ERR); }
+void clearerr_unlocked(FILE *f) { f->flags &= ~(F_EOF | F_ERR); }
+/* One int read or written: the lock would order nothing. */
 int fileno(FILE *f) { return f->fd; }
 int feof(FILE *f) { return !!(f->flags & F_EOF); }
 int ferror(FILE *f) { return !!(f->flags & F_ERR); }
-void clearerr(FILE *f) { f->flags &= ~(F_EOF | F_ERR); }
+
+void clearerr(FILE *f)
+{
+    F_LOCK(f);
+    clearerr_unlocked(f);
+    F_UNLOCK(f);
+}
 
 int setvbuf(FILE *restrict f, char *restrict buf, int mode, size_t size)
 {
@@ -405,7 +537,8 @@ int setvbuf(FILE *restrict f, char *restrict buf, int mode, size_t size)
         errno = EINVAL;
         return -1;
     }
-    fflush(f);
+    F_LOCK(f);
+    fflush_unlocked(f);
     if (buf && size) {
         if (f->flags & F_OWNBUF)
             free(f->buf);
@@ -414,6 +547,7 @@ int setvbuf(FILE *restrict f, char *restrict buf, int mode, size_t size)
         f->cap = size;
     }
     f->bufmode = mode;
+    F_UNLOCK(f);
     return 0;
 }
 
@@ -424,22 +558,27 @@ void setbuf(FILE *restrict f, char *restrict buf)
 
 int fseeko(FILE *f, off_t offset, int whence)
 {
-    if (settle(f) != 0)
-        return -1;
-    if (lseek(f->fd, offset, whence) < 0)
-        return -1;
-    f->flags &= ~F_EOF;
-    return 0;
+    int r = -1;
+    F_LOCK(f);
+    if (settle(f) == 0 && lseek(f->fd, offset, whence) >= 0) {
+        f->flags &= ~F_EOF;
+        r = 0;
+    }
+    F_UNLOCK(f);
+    return r;
 }
 
 int fseek(FILE *f, long offset, int whence) { return fseeko(f, offset, whence); }
 
 off_t ftello(FILE *f)
 {
-    off_t pos = lseek(f->fd, 0, SEEK_CUR);
-    if (pos < 0)
-        return -1;
-    return pos - (off_t)(f->rlen - f->rpos) - (f->ungot != EOF) + (off_t)f->wlen;
+    off_t pos;
+    F_LOCK(f);
+    pos = lseek(f->fd, 0, SEEK_CUR);
+    if (pos >= 0)
+        pos = pos - (off_t)(f->rlen - f->rpos) - (f->ungot != EOF) + (off_t)f->wlen;
+    F_UNLOCK(f);
+    return pos < 0 ? -1 : pos;
 }
 
 long ftell(FILE *f) { return ftello(f); }

@@ -18,7 +18,18 @@
 #define F_OWNBUF 32 /* buf was malloc'ed by stdio */
 #define F_STATIC 64 /* stdin/stdout/stderr: never freed */
 
+/* A recursive lock (relibc-shim/src/lock.rs): a futex word, the owning
+ * thread's id and the depth. All zero is free. */
+struct __tessera_lock {
+    unsigned word, owner, depth;
+};
+void __tessera_lock(struct __tessera_lock *l);
+int __tessera_trylock(struct __tessera_lock *l);
+void __tessera_unlock(struct __tessera_lock *l);
+void __tessera_lock_after_fork(struct __tessera_lock *l, unsigned parent_tid);
+
 struct __tessera_file {
+    struct __tessera_lock lock; /* flockfile's; every stdio call takes it */
     int fd;
     int flags;
     int bufmode;         /* _IOFBF, _IOLBF, _IONBF; -1: not decided yet */
@@ -30,7 +41,15 @@ struct __tessera_file {
     struct __tessera_file *next;
 };
 
-/* Writes `n` bytes through the stream's buffer; the bytes taken. */
+#define F_LOCK(f) __tessera_lock(&(f)->lock)
+#define F_UNLOCK(f) __tessera_unlock(&(f)->lock)
+
+/* Writes `n` bytes through the stream's buffer; the bytes taken. The
+ * caller holds the stream's lock (as for every *_unlocked call). */
 size_t __stdio_write(FILE *f, const void *data, size_t n);
+
+/* Adds a stream made outside stdio.c (popen.c) to the list fflush(NULL)
+ * and fork see. */
+void __stdio_link(FILE *f);
 
 #endif

@@ -1,6 +1,7 @@
 /* stdio.h - buffered streams and formatted I/O (relibc-shim/c/stdio.c,
  * printf.c, scanf.c). stdout is line-buffered on a terminal and fully
- * buffered otherwise, stderr is unbuffered; exit() flushes every stream. */
+ * buffered otherwise, stderr is unbuffered; exit() flushes every stream;
+ * popen.c: popen, pclose, system. */
 #ifndef _TESSERA_STDIO_H
 #define _TESSERA_STDIO_H
 #include <bits/types.h>
@@ -68,6 +69,31 @@ void perror(const char *s);
 int remove(const char *path);
 int rename(const char *old_path, const char *new_path);
 char *tmpnam(char *s);
+
+/* Each stream has a recursive lock that every call above takes; these
+ * take it across several calls, and the _unlocked forms skip it. */
+void flockfile(FILE *f);
+int ftrylockfile(FILE *f);
+void funlockfile(FILE *f);
+int getc_unlocked(FILE *f);
+int getchar_unlocked(void);
+int putc_unlocked(int c, FILE *f);
+int putchar_unlocked(int c);
+int fgetc_unlocked(FILE *f);
+int fputc_unlocked(int c, FILE *f);
+int fflush_unlocked(FILE *f);
+size_t fread_unlocked(void *restrict ptr, size_t size, size_t count, FILE *restrict f);
+size_t fwrite_unlocked(const void *restrict ptr, size_t size, size_t count, FILE *restrict f);
+char *fgets_unlocked(char *restrict s, int size, FILE *restrict f);
+int fputs_unlocked(const char *restrict s, FILE *restrict f);
+int feof_unlocked(FILE *f);
+int ferror_unlocked(FILE *f);
+void clearerr_unlocked(FILE *f);
+int fileno_unlocked(FILE *f);
+
+/* A command run by the shell (sh -c), its stdout or stdin a pipe. */
+FILE *popen(const char *command, const char *mode);
+int pclose(FILE *f);
 
 int printf(const char *restrict fmt, ...) __attribute__((format(printf, 1, 2)));
 int fprintf(FILE *restrict f, const char *restrict fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -59,6 +59,9 @@ int isatty(int fd);
 int link(const char *old_path, const char *new_path);
 int symlink(const char *target, const char *path);
 ssize_t readlink(const char *restrict path, char *restrict buf, size_t size);
+int fchown(int fd, uid_t owner, gid_t group);
+int chown(const char *path, uid_t owner, gid_t group);
+int lchown(const char *path, uid_t owner, gid_t group);
 
 pid_t fork(void);
 pid_t vfork(void);

@@ -260,3 +260,139 @@ pub unsafe extern "C" fn closedir(dir: *mut Dir) -> c_int {
     let dir = unsafe { Box::from_raw(dir) };
     close(dir.fd)
 }
+
+/// The kind of the file at `path` (`Stat::st_mode & MODE_TYPE`), or why
+/// it cannot be opened.
+fn file_type(path: &str) -> SysResult<u16> {
+    use tessera_abi::flag::MODE_TYPE;
+    let fd = calls::open(path, O_RDONLY | O_CLOEXEC).map_err(sys::errno)?;
+    let st = fstat_raw(fd as c_int);
+    close(fd as c_int);
+    Ok(st?.st_mode & MODE_TYPE)
+}
+
+/// `realpath`'s work: `path` made absolute (relative paths start at "/",
+/// the only working directory) with `.`, `..` and repeated `/` removed,
+/// every component checked to exist (ENOENT) and every one followed by
+/// more to be a directory (ENOTDIR), as Linux checks them. A `scheme:`
+/// prefix stays the root. No scheme has symbolic links (`readlink` is
+/// EINVAL), so none is followed.
+fn resolve(path: &str) -> SysResult<alloc::string::String> {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use tessera_abi::error::ENOTDIR;
+    use tessera_abi::flag::MODE_DIR;
+
+    let (root, rest) = match path.find(':') {
+        Some(i) if !path[..i].contains('/') => path.split_at(i + 1),
+        _ => ("/", path),
+    };
+    let join = |parts: &[&str]| {
+        let mut s = String::from(root);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 || !s.ends_with(['/', ':']) {
+                s.push('/');
+            }
+            s.push_str(part);
+        }
+        s
+    };
+    let comps: Vec<&str> = rest.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let trailing_slash = rest.ends_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for (i, &comp) in comps.iter().enumerate() {
+        if comp == ".." {
+            parts.pop();
+            continue;
+        }
+        parts.push(comp);
+        let kind = file_type(&join(&parts))?;
+        if (i + 1 < comps.len() || trailing_slash) && kind != MODE_DIR {
+            return Err(ENOTDIR);
+        }
+    }
+    Ok(join(&parts))
+}
+
+/// `realpath`: into `resolved` (PATH_MAX bytes) or, when it is NULL, a
+/// `malloc`ed string. See [`resolve`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn realpath(path: *const c_char, resolved: *mut c_char) -> *mut c_char {
+    use tessera_abi::error::{EINVAL, ENAMETOOLONG, ENOMEM};
+    const PATH_MAX: usize = 4096;
+    if path.is_null() {
+        sys::set_errno(EINVAL);
+        return null_mut();
+    }
+    // SAFETY: the caller's contract.
+    let full = match unsafe { sys::path(path) }.and_then(resolve) {
+        Ok(full) => full,
+        Err(e) => {
+            sys::set_errno(e);
+            return null_mut();
+        }
+    };
+    let out = if resolved.is_null() {
+        // SAFETY: a plain allocation.
+        let p = unsafe { crate::malloc::malloc(full.len() + 1) } as *mut c_char;
+        if p.is_null() {
+            sys::set_errno(ENOMEM);
+            return p;
+        }
+        p
+    } else if full.len() >= PATH_MAX {
+        sys::set_errno(ENAMETOOLONG);
+        return null_mut();
+    } else {
+        resolved
+    };
+    // SAFETY: `out` has room for the string and its NUL (allocated so, or
+    // PATH_MAX bytes by the caller's contract and checked above).
+    unsafe {
+        core::ptr::copy_nonoverlapping(full.as_ptr() as *const c_char, out, full.len());
+        *out.add(full.len()) = 0;
+    }
+    out
+}
+
+/// Ownership cannot change: the kernel has no `fchown` (every file belongs
+/// to uid 0, the only user). A bad fd is still EBADF; otherwise ENOSYS.
+#[unsafe(no_mangle)]
+pub extern "C" fn fchown(fd: c_int, _uid: u32, _gid: u32) -> c_int {
+    match fstat_raw(fd) {
+        Ok(_) => sys::fail(ENOSYS),
+        Err(e) => sys::fail(e),
+    }
+}
+
+/// As [`fchown`], by name: ENOENT for a missing file, else ENOSYS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn chown(path: *const c_char, _uid: u32, _gid: u32) -> c_int {
+    // SAFETY: the caller's contract.
+    match unsafe { sys::path(path) }.and_then(file_type) {
+        Ok(_) => sys::fail(ENOSYS),
+        Err(e) => sys::fail(e),
+    }
+}
+
+/// No links exist: `lchown` is [`chown`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lchown(path: *const c_char, uid: u32, gid: u32) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { chown(path, uid, gid) }
+}
+
+/// File times cannot be set: no scheme call carries them (ramfs keeps the
+/// times it sets itself). ENOENT for a missing file, else ENOSYS.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn utimes(path: *const c_char, _times: *const crate::time::Timeval) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { chown(path, 0, 0) }
+}
+
+/// `utime`: as [`utimes`] (ENOENT for a missing file, else ENOSYS).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn utime(path: *const c_char, _times: *const [i64; 2]) -> c_int {
+    // SAFETY: the caller's contract.
+    unsafe { chown(path, 0, 0) }
+}

@@ -10,10 +10,25 @@ use tessera_sys::sys::{self as calls, Fork};
 
 use crate::sys::{self, cstr, ret_int};
 
+unsafe extern "C" {
+    /// c/stdio.c: hands the stream locks of the forking thread (its id
+    /// before the fork) to the child's thread and frees the others.
+    fn __stdio_after_fork(parent_tid: u32);
+}
+
+/// `fork`; in the child, stdio's locks are fixed up first (a lock held
+/// across the fork by the calling thread stays held, by the child's
+/// thread; see `__stdio_after_fork`).
 #[unsafe(no_mangle)]
 pub extern "C" fn fork() -> c_int {
+    let parent_tid = calls::gettid().map_or(u32::MAX, |t| t as u32);
     ret_int(calls::fork().map(|side| match side {
-        Fork::Child => 0,
+        Fork::Child => {
+            // SAFETY: the child has a single thread; the C side only
+            // rewrites lock words of live streams.
+            unsafe { __stdio_after_fork(parent_tid) };
+            0
+        }
         Fork::Parent { pid } => pid,
     }))
 }
@@ -293,11 +308,4 @@ pub unsafe extern "C" fn sigprocmask(_how: c_int, set: *const c_ulong, old: *mut
         Some(&mask) if mask != 0 => sys::fail(ENOSYS),
         _ => 0,
     }
-}
-
-/// No shell exists: `system(NULL)` says so (0), anything else is -1 with
-/// ENOSYS.
-#[unsafe(no_mangle)]
-pub extern "C" fn system(command: *const c_char) -> c_int {
-    if command.is_null() { 0 } else { sys::fail(ENOSYS) }
 }

@@ -16,7 +16,7 @@ struct test {
 };
 
 /* Each group ends with {NULL, NULL}. */
-extern const struct test string_tests[], format_tests[], file_tests[], proc_tests[], mm_tests[];
+extern const struct test string_tests[], format_tests[], file_tests[], proc_tests[], mm_tests[], libc_tests[];
 
 const char *fail_at(const char *file, int line, const char *what);
 #define CHECK(cond)                                       \

@@ -79,7 +79,7 @@ static int wanted(const char *name, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct test *const groups[] = {string_tests, format_tests, file_tests, proc_tests, mm_tests};
+    static const struct test *const groups[] = {string_tests, format_tests, file_tests, proc_tests, mm_tests, libc_tests};
     static char self[256];
     int passed = 0, failed = 0;
 

@@ -1,4 +1,4 @@
-/* sys/time.h - gettimeofday and struct timeval. */
+/* sys/time.h - gettimeofday, utimes and struct timeval. */
 #ifndef _TESSERA_SYS_TIME_H
 #define _TESSERA_SYS_TIME_H
 #include <bits/types.h>
@@ -14,5 +14,7 @@ struct timezone {
 };
 
 int gettimeofday(struct timeval *restrict tv, void *restrict tz);
+/* ENOSYS: no scheme call sets file times (docs/relibc.md). */
+int utimes(const char *path, const struct timeval times[2]);
 
 #endif
