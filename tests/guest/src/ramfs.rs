@@ -1,5 +1,5 @@
-//! Starting a private `ramfs` instance for a test, and opening paths of a
-//! scheme that may still be registering.
+//! Starting a private `ramfs` (or another filesystem daemon) for a test,
+//! and opening paths of a scheme that may still be registering.
 
 use alloc::format;
 
@@ -42,15 +42,23 @@ pub fn open_when_there(path: &str, flags: usize, daemon: Option<usize>) -> Resul
 
 /// Starts `ramfs SCHEME` and waits until it serves `SCHEME:/`; its pid.
 pub fn start(checks: &mut Checks, scheme: &str) -> Option<usize> {
-    let daemon = match process::spawn(&process::program_path("ramfs"), &["ramfs", scheme], &[]) {
+    start_daemon(checks, "ramfs serves its scheme", &["ramfs", scheme], scheme)
+}
+
+/// Starts the filesystem daemon `argv` (its program is `argv[0]`) and waits
+/// until it serves `scheme:/`, checking that as `what`; its pid, or `None`
+/// (then it is killed and reaped).
+pub fn start_daemon(checks: &mut Checks, what: &str, argv: &[&str], scheme: &str) -> Option<usize> {
+    let program = argv.first().copied().unwrap_or("");
+    let daemon = match process::spawn(&process::program_path(program), argv, &[]) {
         Ok(pid) => pid,
         Err(e) => {
-            checks.check("start ramfs", false, format_args!("{e}"));
+            checks.check(&format!("start {program}"), false, format_args!("{e}"));
             return None;
         }
     };
     let root = open_when_there(&format!("{scheme}:/"), O_RDONLY, Some(daemon));
-    checks.check("ramfs serves its scheme", root.is_ok(), format_args!("open({scheme}:/) gave {}", Shown(root)));
+    checks.check(what, root.is_ok(), format_args!("open({scheme}:/) gave {}", Shown(root)));
     if let Ok(fd) = root {
         let _ = sys::close(fd);
         return Some(daemon);

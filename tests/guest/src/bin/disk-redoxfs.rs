@@ -23,9 +23,9 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use tessera_guest_tests::Checks;
 use tessera_guest_tests::mm::{child_signal, read_word};
-use tessera_guest_tests::ramfs::open_when_there;
-use tessera_guest_tests::{Checks, Shown};
+use tessera_guest_tests::ramfs::start_daemon;
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, SEEK_SET};
 use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
 use tessera_runtime::mm::{self, MAP_SHARED, MS_SYNC, MapFlags, PROT_READ, PROT_RW};
@@ -79,26 +79,7 @@ fn start(checks: &mut Checks, mkfs: bool, partition: &str, scheme: &str) -> Opti
     }
     argv.extend([partition, scheme]);
     let what = format!("redoxfsd {} on {partition} serves {scheme}:", if mkfs { "--mkfs" } else { "(mount)" });
-    let pid = match process::spawn(&process::program_path("redoxfsd"), &argv, &[]) {
-        Ok(pid) => pid,
-        Err(e) => {
-            checks.check(&what, false, format_args!("spawn: {e}"));
-            return None;
-        }
-    };
-    let root = open_when_there(&format!("{scheme}:/"), O_RDONLY, Some(pid));
-    checks.check(&what, root.is_ok(), format_args!("open gave {}", Shown(root)));
-    match root {
-        Ok(fd) => {
-            let _ = sys::close(fd);
-            Some(pid)
-        }
-        Err(_) => {
-            let _ = sys::kill(pid, SIGKILL);
-            let _ = process::wait(pid);
-            None
-        }
-    }
+    start_daemon(checks, &what, &argv, scheme)
 }
 
 fn write_back(checks: &mut Checks, partition: &str) {

@@ -25,7 +25,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use tessera_guest_tests::mm::{child_signal, read_word, write_word};
-use tessera_guest_tests::ramfs::open_when_there;
+use tessera_guest_tests::ramfs::start_daemon;
 use tessera_guest_tests::{Checks, Shown};
 use tessera_runtime::abi::error::{EEXIST, EIO, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY};
 use tessera_runtime::abi::flag::{
@@ -79,26 +79,7 @@ fn start(checks: &mut Checks, mkfs: bool, scheme: &'static str) -> Option<usize>
     }
     argv.extend([IMAGE, scheme]);
     let what = format!("redoxfsd {} serves {scheme}:", if mkfs { "--mkfs" } else { "(mount)" });
-    let pid = match process::spawn(&process::program_path("redoxfsd"), &argv, &[]) {
-        Ok(pid) => pid,
-        Err(e) => {
-            checks.check(&what, false, format_args!("spawn: {e}"));
-            return None;
-        }
-    };
-    let root = open_when_there(&format!("{scheme}:/"), O_RDONLY, Some(pid));
-    checks.check(&what, root.is_ok(), format_args!("open gave {}", Shown(root)));
-    match root {
-        Ok(fd) => {
-            let _ = sys::close(fd);
-            Some(pid)
-        }
-        Err(_) => {
-            let _ = sys::kill(pid, SIGKILL);
-            let _ = process::wait(pid);
-            None
-        }
-    }
+    start_daemon(checks, &what, &argv, scheme)
 }
 
 fn at(scheme: &str, path: &str) -> String {
