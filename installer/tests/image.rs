@@ -335,7 +335,7 @@ fn shipped_configs_parse() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     let env = |name: &str| {
         let config = Config::load(&dir.join(name)).unwrap();
-        assert_eq!(config.general.efi_partition_mib, 16);
+        assert_eq!(config.general.efi_partition_mib, 32);
         assert_eq!(config.general.filesystem_mib, 0);
         installer::KernelEnv::from_table(&config.env, name).unwrap().render()
     };
