@@ -35,7 +35,8 @@ use crate::sync::Mutex;
 
 /// Every live lease by its lender's address space ([`FmapToken::lender_space`]),
 /// so that a lender taking memory back finds the leases over it. Dead
-/// entries are swept when a list doubles.
+/// entries are swept when a list doubles; a space's list goes with the
+/// space ([`forget_lender`]).
 static LEASES: Mutex<BTreeMap<u64, Vec<Weak<tessera_mm::FileMap>>>> = Mutex::new(BTreeMap::new());
 
 /// Held while pages are taken back, and by `fork` while it copies a space
@@ -45,13 +46,24 @@ static LEASES: Mutex<BTreeMap<u64, Vec<Weak<tessera_mm::FileMap>>>> = Mutex::new
 /// table's.
 pub static TAKE_BACK: Mutex<()> = Mutex::new(());
 
+/// The address space `lender_space` is gone: its entry goes (a lease it
+/// lent can no longer be taken back by anyone, and fetches from it fail).
+pub fn forget_lender(lender_space: u64) {
+    LEASES.lock().remove(&lender_space);
+}
+
 fn register(file: &tessera_mm::FileRef, lender_space: u64) {
     let mut leases = LEASES.lock();
-    let list = leases.entry(lender_space).or_default();
-    if list.len() >= 16 && list.len().is_power_of_two() {
-        list.retain(|lease| lease.strong_count() > 0);
+    let len = leases.get(&lender_space).map_or(0, Vec::len);
+    if len >= 16 && len.is_power_of_two() {
+        // Every list, so that a space that died while its answer was on
+        // the way (registered after `forget_lender`) does not stay.
+        leases.retain(|_, list| {
+            list.retain(|lease| lease.strong_count() > 0);
+            !list.is_empty()
+        });
     }
-    list.push(Arc::downgrade(file));
+    leases.entry(lender_space).or_default().push(Arc::downgrade(file));
 }
 
 /// The kernel's side of one lease, kept as the lease's token.

@@ -566,6 +566,10 @@ impl UserSpace {
 
 impl Drop for UserSpace {
     fn drop(&mut self) {
+        // Nothing can be lent from this space any more: its leases leave
+        // the take-back registry (they live on in the mappings that hold
+        // them, and fetch nothing new).
+        super::fmap::forget_lender(self.id);
         // A CPU that ran a thread of this space may not have switched its
         // root away yet (its scheduler loop does that just after the
         // thread's last switch): the root must stay valid until it has.

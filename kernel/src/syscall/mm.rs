@@ -33,6 +33,8 @@ const MAP_NOREPLACE_BIT: RedoxMapFlags = RedoxMapFlags::MAP_FIXED_NOREPLACE.diff
 /// MAP_LAZY); larger ones page by page on fault, so that mapping a large
 /// file and touching a few pages costs a few pages.
 const EAGER_FILE_PAGES: u64 = 64;
+/// msync(MS_INVALIDATE) works through the range this much at a time.
+const INVALIDATE_PIECE_BYTES: usize = 512 * PAGE_SIZE as usize;
 /// Every bit `fmap` takes: Redox's (MAP_LAZY only matters for a file
 /// mapping, which fetches its pages on first touch instead of at mmap)
 /// and Tessera's MAP_POPULATE and MAP_GROWSDOWN.
@@ -343,18 +345,32 @@ pub fn msync(addr: usize, len: usize, flags: usize) -> Result<usize> {
         space.run(|grants, _, _| grants.msync(user_addr(addr), len as u64, flags)).map_err(grant_errno)?;
         space.file_ranges(user_addr(addr), len as u64)
     })?;
-    let lent = if flags.contains(MsyncFlags::INVALIDATE) { Some(fmap::file_frames(&files)) } else { None };
-    let synced = fmap::sync(files, raw);
-    if let Some(lent) = lent {
+    if !flags.contains(MsyncFlags::INVALIDATE) {
+        return fmap::sync(files, raw).map(|()| 0);
+    }
+    // MS_INVALIDATE: a piece at a time, so that the lender's frames read
+    // for the comparison take bounded kernel memory whatever the length.
+    drop(files);
+    let end = addr.saturating_add(len.next_multiple_of(PAGE_SIZE as usize));
+    let mut synced = Ok(());
+    let mut at = addr;
+    while at < end {
+        let piece = (end - at).min(INVALIDATE_PIECE_BYTES);
+        let files = with_space(|space| space.file_ranges(user_addr(at), piece as u64))?;
+        let lent = fmap::file_frames(&files);
+        if let Err(e) = fmap::sync(files, raw) {
+            synced = Err(e);
+        }
         let is_file_frame =
             |file: &tessera_mm::FileRef, index: u64, frame| lent.get(&(file.id(), index)) == Some(&frame);
         with_space(|space| {
             space
                 .run(|grants, frames, tlb| {
-                    grants.invalidate_file_frames(frames, user_addr(addr), len as u64, is_file_frame, tlb)
+                    grants.invalidate_file_frames(frames, user_addr(at), piece as u64, is_file_frame, tlb)
                 })
                 .map_err(grant_errno)
         })?;
+        at += piece;
     }
     synced.map(|()| 0)
 }
