@@ -10,7 +10,8 @@
 //!                                 ├─ partition 1 "ESP": FAT with EFI/BOOT/BOOT{X64,AA64}.EFI,
 //!                                 │                     /kernel, /initfs, /env
 //!                                 └─ partition 2 "TESSERA_ROOT" (if filesystem_size > 0):
-//!                                    RedoxFS with --root-dir's tree, then [[files]] (rootfs.rs)
+//!                                    RedoxFS with --root-dir's tree, then [[files]] (rootfs.rs),
+//!                                    or with --keep-root the old image's (keep.rs)
 //! ```
 //!
 //! `main.rs` is only the command line; everything else is here so tests can drive it.
@@ -23,6 +24,7 @@ pub mod env;
 pub mod error;
 pub mod esp;
 pub mod image;
+pub mod keep;
 pub mod layout;
 pub mod rootfs;
 pub mod slice;
@@ -57,6 +59,10 @@ pub struct Install {
     pub root_dir: Option<PathBuf>,
     /// `--output`: the image to make.
     pub output: PathBuf,
+    /// `--keep-root`: keep the root filesystem of the image `output` names, if it has
+    /// one in the same place (`keep.rs`); the config's `[[files]]` and `--root-dir` then
+    /// do not reach it.
+    pub keep_root: bool,
 }
 
 /// Makes the image described by `install`.
@@ -102,7 +108,14 @@ pub fn install(install: &Install) -> Result<()> {
         });
     }
     let root = image::RootFiles { staged: install.root_dir.as_deref(), files: &config.files };
-    let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files, &root)
+    let mut kept = None;
+    if install.keep_root && output.exists() {
+        match keep::old_root(output, &layout) {
+            Ok(old) => kept = Some(old),
+            Err(why) => eprintln!("installer: {}: a new root filesystem: {why}", output.display()),
+        }
+    }
+    let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files, &root, kept.as_mut())
         .and_then(|()| std::fs::rename(&tmp, output).map_err(out_err(output)));
     if written.is_err() {
         // Best effort: the error being returned matters more than a leftover .tmp.

@@ -10,13 +10,15 @@ use installer::{Arch, Install};
 const USAGE: &str = "\
 usage: installer --config <file.toml> --arch x86_64|aarch64
                  --loader <loader.efi> --kernel <kernel ELF> --initfs <initfs>
-                 [--env KEY=VALUE]... [--root-dir <dir>] --output <image>
+                 [--env KEY=VALUE]... [--root-dir <dir>] [--keep-root] --output <image>
 
 Makes a GPT disk image with a FAT EFI System Partition holding the loader
 (EFI/BOOT/BOOTX64.EFI or BOOTAA64.EFI), /kernel, /initfs and /env.
 --env entries override the config's [env] table and may be repeated.
 With [general] filesystem_size > 0, partition 2 is a RedoxFS root filesystem
-holding --root-dir's tree (e.g. staged packages), then the config's [[files]].";
+holding --root-dir's tree (e.g. staged packages), then the config's [[files]].
+--keep-root: if <image> exists with a RedoxFS root partition in the same place,
+the new image keeps that partition as it is (what the guest wrote survives).";
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -45,6 +47,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
     let mut initfs = None;
     let mut output = None;
     let mut root_dir = None;
+    let mut keep_root = false;
     let mut env_overrides = Vec::new();
 
     let mut args = args.into_iter();
@@ -63,6 +66,10 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
             }
             Ok(())
         };
+        if name == "--keep-root" && inline.is_none() {
+            keep_root = true;
+            continue;
+        }
         match name.as_str() {
             "--config" => set(&mut config, value()?)?,
             "--loader" => set(&mut loader, value()?)?,
@@ -91,6 +98,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Install, String> {
         env_overrides,
         root_dir,
         output: output.ok_or_else(|| missing("--output"))?,
+        keep_root,
     })
 }
 
