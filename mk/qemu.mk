@@ -44,6 +44,17 @@ qemu_disk = -drive if=none,id=disk0,format=raw,file=$(QEMU_DISK) -device virtio-
 QEMU_FAULTY = -blockdev '{"driver":"raw","node-name":"faulty","file":{"driver":"blkdebug","inject-error":[{"event":"write_aio","errno":5},{"event":"read_aio","sector":64,"errno":5}],"image":{"driver":"file","filename":"$(DISK_FAULTY)","locking":"off"}}}' \
 	-device virtio-blk-pci,drive=faulty,serial=tessera-faulty
 qemu: QEMU_FAULTY =
+# The persistence boots' third virtio-blk disk (mk/test.mk): blkdebug with
+# a state machine the guest drives by flushing the disk. State 1 (the
+# start): writes work; a flush moves to state 2: every write fails (EIO);
+# the next flush moves to state 3: writes work again (the fault is
+# lifted). (blkdebug keeps the last activated error rule active until an
+# event activates another: the errno-0 rule of state 3 replaces it; the
+# state-2 rule fails only writes, so the flush that lifts it succeeds.) Its file, a per-run copy, keeps what is written (no snapshot),
+# for the next boot to check (`persist fault-write` / `fault-check`).
+QEMU_FLAKY =
+flaky_disk = -blockdev '{"driver":"raw","node-name":"flaky","file":{"driver":"blkdebug","inject-error":[{"event":"write_aio","state":2,"iotype":"write","errno":5},{"event":"write_aio","state":3,"errno":0}],"set-state":[{"event":"flush_to_os","state":1,"new_state":2},{"event":"flush_to_os","state":2,"new_state":3}],"image":{"driver":"file","filename":"$(1)"}}}' \
+	-device virtio-blk-pci,drive=flaky,serial=tessera-flaky
 GDB.x86_64 := gdb
 GDB.aarch64 := gdb-multiarch
 
@@ -77,7 +88,7 @@ boot_drive = -drive if=none,id=boot,format=raw,file=$(1)$(BOOT_SNAPSHOT) -device
 # $(call qemu_cmd,ARCH,IMAGE[,SERIAL]) — SERIAL defaults to stdio.
 qemu_cmd = $(QEMU.$(1)) $(strip $(call qemu_accel,$(1))) \
 	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) $(call boot_drive,$(2)) \
-	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(qemu_disk) $(QEMU_FAULTY) $(QEMU_EXTRA.$(1))
+	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(qemu_disk) $(QEMU_FAULTY) $(QEMU_FLAKY) $(QEMU_EXTRA.$(1))
 
 # Interactive: the monitor shares the terminal, so Ctrl-A X quits and
 # Ctrl-A C opens the QEMU monitor.

@@ -146,9 +146,15 @@ $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 # without snapshot=on so that what the guest writes stays:
 #   persist-shutdown: at the prompt, a file made by the shell, and a file
 #     written through a MAP_SHARED mapping and msync'ed (`persist write`,
-#     tests/guest/src/bin/persist.rs); then `shutdown` (QEMU's status 0);
+#     tests/guest/src/bin/persist.rs); disk faults: on a third disk behind
+#     blkdebug (QEMU_FLAKY, mk/qemu.mk, a new empty file per run) msync and
+#     munmap give EIO while writes fail and the retries succeed once the
+#     fault is lifted (`persist fault-write`); then `shutdown` (QEMU's
+#     status 0);
 #   persist-kill: both files read back (`cat`; `persist check`: read() and
-#     a new mapping), then a second file written and msync'ed, and QEMU
+#     a new mapping), the faulty disk's files too (`persist fault-check`:
+#     what the retries wrote is on it), then a second file written and
+#     msync'ed, and QEMU
 #     killed with SIGKILL the moment `msync returned` is printed (a power
 #     cut: nothing is unmounted or flushed after it);
 #   persist-reboot: the second file read back, then `shutdown`.
@@ -156,26 +162,32 @@ $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 PERSIST_INPUTS := $(foreach n,1 2 3,$(BUILD)/persist-input-$(n).txt)
 $(PERSIST_INPUTS): FORCE
 	@mkdir -p $(dir $@)
-	@printf '%s\n' 'export W=prompt' 'echo typed-at-the-$$W > /persist-note' 'persist write /persist-data one' 'shutdown' \
-		> $(BUILD)/persist-input-1.txt
-	@printf '%s\n' 'cat /persist-note' 'persist check /persist-data one' 'persist write /persist-kill two' \
+	@printf '%s\n' 'export W=prompt' 'echo typed-at-the-$$W > /persist-note' 'persist write /persist-data one' \
+		'persist fault-write tessera-flaky' 'shutdown' > $(BUILD)/persist-input-1.txt
+	@printf '%s\n' 'cat /persist-note' 'persist check /persist-data one' 'persist fault-check tessera-flaky' \
+		'persist write /persist-kill two' \
 		> $(BUILD)/persist-input-2.txt
 	@printf '%s\n' 'persist check /persist-kill two' 'persist check /persist-data one' 'shutdown' \
 		> $(BUILD)/persist-input-3.txt
 PERSIST_EXPECT.shutdown := --stdin $(BUILD)/persist-input-1.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "persist: /persist-data: msync returned" --expect "persist: /persist-data: written" \
+	--expect "persist: fault: msync and munmap gave EIO while the disk failed; the daemon lives" \
+	--expect "persist: fault: once the fault was lifted the retried msync and fsync wrote the data" \
 	--expect "kernel: power off" --pass-status 0
 PERSIST_EXPECT.kill := --stdin $(BUILD)/persist-input-2.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "typed-at-the-prompt" --expect "persist: /persist-data: read and mapping ok" \
+	--expect "persist: fault: after a reboot both files are on the disk" \
 	--kill-after "persist: /persist-kill: msync returned"
 PERSIST_EXPECT.reboot := --stdin $(BUILD)/persist-input-3.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "persist: /persist-kill: read and mapping ok" --expect "persist: /persist-data: read and mapping ok" \
 	--expect "kernel: power off" --pass-status 0
 .PHONY: $(ARCHES:%=test-persist-%)
 $(ARCHES:%=test-persist-%): BOOT_SNAPSHOT =
+$(ARCHES:%=test-persist-%): QEMU_FLAKY = $(call flaky_disk,$(BUILD)/$*/persist-flaky.img)
 $(ARCHES:%=test-persist-%): test-persist-%: $(PERSIST_INPUTS) | deps
 	@echo "==> persist-$*: three boots of a copy of harddrive.img"
-	@if $(SUBMAKE) $(BUILD)/$*/harddrive.img && cp $(BUILD)/$*/harddrive.img $(BUILD)/$*/persist.img; then \
+	@if $(SUBMAKE) $(BUILD)/$*/harddrive.img && cp $(BUILD)/$*/harddrive.img $(BUILD)/$*/persist.img \
+		&& rm -f $(BUILD)/$*/persist-flaky.img && truncate -s 8M $(BUILD)/$*/persist-flaky.img; then \
 		$(call kvm_notice,$*); \
 		$(call persist_boot,$*,shutdown) || true; \
 		$(call persist_boot,$*,kill) || true; \

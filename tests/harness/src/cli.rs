@@ -56,8 +56,8 @@ failed or nothing ran.";
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Invocation {
-    /// Run one boot test.
-    Test(TestOptions),
+    /// Run one boot test (boxed: it is much larger than the others).
+    Test(Box<TestOptions>),
     /// Summarise a `make test` run.
     Summary(SummaryOptions),
     /// Print the usage.
@@ -82,7 +82,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, String> {
     }
     match args.first().map(String::as_str) {
         Some("summary") => parse_summary(&args[1..]).map(Invocation::Summary),
-        _ => parse_test(args).map(Invocation::Test),
+        _ => parse_test(args).map(|opts| Invocation::Test(Box::new(opts))),
     }
 }
 

@@ -13,6 +13,21 @@
 //! `check` reads the file back by `read()` and through a new MAP_SHARED
 //! mapping and prints `persist: PATH: read and mapping ok (N bytes)`, or
 //! `persist: PATH: FAILED: why` and exits 1.
+//!
+//! `fault-write ID` and `fault-check ID`: write-back errors from a real
+//! disk, and recovery. `ID` is a virtio-blk disk (`serial=`) behind QEMU's
+//! blkdebug with a state machine (mk/test.mk `QEMU_FLAKY`): in state 1
+//! writes work; each flush of the device moves to the next state; in state
+//! 2 every write fails with EIO; state 3 works again. `fault-write` starts
+//! `redoxfsd --mkfs disk:N flaky` (state 1: the format is written),
+//! flushes the disk itself (state 2: writes fail), writes two files
+//! through shared mappings: `msync(MS_SYNC)` of the first and `munmap` of
+//! the second must be EIO, the daemon must still answer; then it flushes
+//! the disk again (state 3: the fault is lifted), and a retried `msync`
+//! of the first and `fsync` of the second must succeed, and both files
+//! read back. `fault-check` (the next boot) mounts the disk again and
+//! checks both files by `read()` and a new mapping: what the retries wrote
+//! is on the disk.
 #![no_std]
 #![no_main]
 
@@ -22,9 +37,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 
+use tessera_guest_tests::ramfs;
+use tessera_runtime::abi::error::EIO;
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR};
+use tessera_runtime::abi::signal::SIGKILL;
 use tessera_runtime::mm::{self, MAP_SHARED, MS_SYNC, PROT_READ, PROT_RW};
-use tessera_runtime::{Args, println, sys};
+use tessera_runtime::{Args, println, process, sys};
 
 tessera_runtime::entry!(main);
 
@@ -41,19 +59,23 @@ fn byte_at(tag: &str, i: usize) -> u8 {
 }
 
 fn main(args: Args) -> i32 {
-    let (write, path, tag) = match args.argv() {
-        [_, cmd, path] if matches!(*cmd, "write" | "check") => (*cmd == "write", *path, "persist"),
-        [_, cmd, path, tag] if matches!(*cmd, "write" | "check") => (*cmd == "write", *path, *tag),
+    let result = match args.argv() {
+        [_, "write", path] => write_file(path, "persist").map(|()| String::from(*path)),
+        [_, "write", path, tag] => write_file(path, tag).map(|()| String::from(*path)),
+        [_, "check", path] => check_file(path, "persist").map(|()| String::from(*path)),
+        [_, "check", path, tag] => check_file(path, tag).map(|()| String::from(*path)),
+        [_, "fault-write", id] => fault(id, true).map(|()| String::from("fault")),
+        [_, "fault-check", id] => fault(id, false).map(|()| String::from("fault")),
         _ => {
-            tessera_runtime::eprintln!("usage: persist write|check PATH [TAG]");
+            tessera_runtime::eprintln!("usage: persist write|check PATH [TAG] | persist fault-write|fault-check DISK-ID");
             return 2;
         }
     };
-    let result = if write { write_file(path, tag) } else { check_file(path, tag) };
     match result {
-        Ok(()) => 0,
+        Ok(_) => 0,
         Err(why) => {
-            println!("persist: {path}: FAILED: {why}");
+            let what = args.argv().get(2).copied().unwrap_or("");
+            println!("persist: {what}: FAILED: {why}");
             1
         }
     }
@@ -109,5 +131,106 @@ fn check_file(path: &str, tag: &str) -> Result<(), String> {
     }
     unmapped.map_err(|e| format!("munmap: {e}"))?;
     println!("persist: {path}: read and mapping ok ({LEN} bytes)");
+    Ok(())
+}
+
+/// The files of the fault test, on the flaky disk's filesystem.
+const FAULT_MSYNC: &str = "flaky:/msync-retried";
+const FAULT_MUNMAP: &str = "flaky:/munmap-failed";
+
+/// `fault-write` (`write`) or `fault-check` on the disk whose ID is `id`.
+fn fault(id: &str, write: bool) -> Result<(), String> {
+    let listing = tessera_runtime::io::read_file("disk:").map_err(|e| format!("disk:: {e}"))?;
+    let listing = String::from_utf8_lossy(&listing).into_owned();
+    let n = listing
+        .lines()
+        .find_map(|line| {
+            let (n, rest) = line.split_once(' ')?;
+            rest.split(' ').any(|w| w.strip_prefix("id=") == Some(id)).then(|| String::from(n))
+        })
+        .ok_or_else(|| format!("no disk with id={id} in disk:"))?;
+    let disk = format!("disk:{n}");
+    let argv: &[&str] = if write { &["redoxfsd", "--mkfs", &disk, "flaky"] } else { &["redoxfsd", &disk, "flaky"] };
+    let daemon = process::spawn(&process::program_path("redoxfsd"), argv, &[]).map_err(|e| format!("redoxfsd: {e}"))?;
+    let result = match ramfs::open_when_there("flaky:/", O_RDONLY, Some(daemon)) {
+        Ok(fd) => {
+            let _ = sys::close(fd);
+            if write { fault_write(&disk) } else { fault_check() }
+        }
+        Err(e) => Err(format!("redoxfsd on {disk} does not serve flaky: ({e})")),
+    };
+    let _ = sys::kill(daemon, SIGKILL);
+    let _ = process::wait(daemon);
+    result
+}
+
+/// Flushes the whole disk: the next state of blkdebug's state machine.
+fn flush_disk(disk: &str) -> Result<(), String> {
+    let fd = sys::open(disk, O_RDWR).map_err(|e| format!("open {disk}: {e}"))?;
+    let flushed = sys::fsync(fd).map_err(|e| format!("fsync {disk}: {e}"));
+    let _ = sys::close(fd);
+    flushed
+}
+
+/// A new file `path` of [`LEN`] bytes mapped shared, filled with `tag`'s
+/// pattern; (fd, address).
+fn filled_mapping(path: &str, tag: &str) -> Result<(usize, usize), String> {
+    let fd = sys::open(path, O_CREAT | O_RDWR).map_err(|e| format!("open {path}: {e}"))?;
+    sys::ftruncate(fd, LEN).map_err(|e| format!("ftruncate {path}: {e}"))?;
+    // SAFETY: no fixed address: nothing of this program is replaced.
+    let addr = unsafe { mm::mmap(0, LEN, PROT_RW, MAP_SHARED, fd, 0) }.map_err(|e| format!("mmap {path}: {e}"))?;
+    for i in 0..LEN {
+        // SAFETY: inside the mapping just made, writable.
+        unsafe { core::ptr::write_volatile((addr + i) as *mut u8, byte_at(tag, i)) };
+    }
+    Ok((fd, addr))
+}
+
+fn fault_write(disk: &str) -> Result<(), String> {
+    // The format (state 1) is on the disk; the files and the first's
+    // first contents too.
+    let (fd1, addr1) = filled_mapping(FAULT_MSYNC, "before")?;
+    let (fd2, addr2) = filled_mapping(FAULT_MUNMAP, "munmap")?;
+    sys::fsync(fd1).map_err(|e| format!("fsync before the fault: {e}"))?;
+    // That fsync flushed the device: state 2, every write fails. New
+    // contents for the first file, which only a retry can write.
+    for i in 0..LEN {
+        // SAFETY: inside the first mapping, writable.
+        unsafe { core::ptr::write_volatile((addr1 + i) as *mut u8, byte_at("msync", i)) };
+    }
+    let failed = mm::msync(addr1, LEN, MS_SYNC);
+    if failed.map_err(|e| e.errno) != Err(EIO) {
+        return Err(format!("msync with the disk failing gave {failed:?}, not EIO"));
+    }
+    // SAFETY: this program's own mapping, not used again.
+    let failed = unsafe { mm::munmap(addr2, LEN) };
+    if failed.map_err(|e| e.errno) != Err(EIO) {
+        return Err(format!("munmap with the disk failing gave {failed:?}, not EIO"));
+    }
+    // The daemon still answers: its control files need no disk (a path
+    // that reaches the failing disk may well be EIO now, but not ENODEV).
+    if let Err(e) = tessera_runtime::io::read_file("flaky:/.redoxfsd/pins") {
+        return Err(format!("the daemon died of the write errors: {e}"));
+    }
+    println!("persist: fault: msync and munmap gave EIO while the disk failed; the daemon lives");
+    // Lift the fault: state 3.
+    flush_disk(disk)?;
+    mm::msync(addr1, LEN, MS_SYNC).map_err(|e| format!("the retried msync: {e}"))?;
+    // The page munmap could not write stayed dirty in the daemon: fsync writes it.
+    sys::fsync(fd2).map_err(|e| format!("fsync of the file munmap failed to write: {e}"))?;
+    // SAFETY: this program's own mapping, not used again.
+    unsafe { mm::munmap(addr1, LEN) }.map_err(|e| format!("munmap: {e}"))?;
+    let _ = sys::close(fd1);
+    let _ = sys::close(fd2);
+    check_file(FAULT_MSYNC, "msync")?;
+    check_file(FAULT_MUNMAP, "munmap")?;
+    println!("persist: fault: once the fault was lifted the retried msync and fsync wrote the data");
+    Ok(())
+}
+
+fn fault_check() -> Result<(), String> {
+    check_file(FAULT_MSYNC, "msync")?;
+    check_file(FAULT_MUNMAP, "munmap")?;
+    println!("persist: fault: after a reboot both files are on the disk");
     Ok(())
 }
