@@ -67,7 +67,9 @@ fn main(args: Args) -> i32 {
         [_, "fault-write", id] => fault(id, true).map(|()| String::from("fault")),
         [_, "fault-check", id] => fault(id, false).map(|()| String::from("fault")),
         _ => {
-            tessera_runtime::eprintln!("usage: persist write|check PATH [TAG] | persist fault-write|fault-check DISK-ID");
+            tessera_runtime::eprintln!(
+                "usage: persist write|check PATH [TAG] | persist fault-write|fault-check DISK-ID"
+            );
             return 2;
         }
     };
