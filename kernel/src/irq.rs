@@ -7,7 +7,18 @@
 //! Level-sensitive lines (INTx) stay asserted until the driver makes the
 //! device drop them, so [`deliver`] masks the line and [`Line::ack`]
 //! unmasks it: a device nobody services cannot storm the CPU. Edge
-//! interrupts (MSI) are only counted. An interrupt with no line (a vector
+//! interrupts (MSI) are only counted.
+//!
+//! A level-sensitive line may be **shared** (PCI INTx lines are: on
+//! aarch64 `virt` slots 1 and 5 use the same one): each [`claim`] of it is
+//! a *holder* with its own count; an interrupt counts for every holder
+//! (each driver reads its own device's status to see whether it was the
+//! cause), and the line is let through again when a holder has
+//! acknowledged all of its count: a device that still asserts it then
+//! interrupts again, counted for every holder once more. A holder that
+//! never acknowledges cannot keep the line masked for the others, and an
+//! unserviced device fires at most once per acknowledgement, never in a
+//! storm. An MSI vector has one holder. An interrupt with no line (a vector
 //! or SPI nobody holds, a late MSI after close) is counted in [`STRAYS`]
 //! and otherwise ignored; an unheld SPI is disabled.
 
@@ -25,7 +36,7 @@ use crate::sync::Mutex;
 /// Device interrupts that arrived for no line.
 pub static STRAYS: AtomicU64 = AtomicU64::new(0);
 
-/// One interrupt held by a driver.
+/// One interrupt held by drivers.
 pub struct Line {
     /// The vector (x86_64) or INTID (aarch64).
     pub id: u32,
@@ -34,43 +45,72 @@ pub struct Line {
     state: Mutex<LineState>,
 }
 
+/// One claim of a line: what [`Line::wait`], [`Line::ack`] and [`release`]
+/// are told.
+pub type Holder = u64;
+
 #[derive(Default)]
 struct LineState {
-    /// Interrupts since the last acknowledgement.
-    pending: u64,
-    /// Threads waiting in [`Line::wait`].
+    /// Per holder: interrupts since its last acknowledgement.
+    pending: BTreeMap<Holder, u64>,
+    /// The next holder's number.
+    next_holder: Holder,
+    /// Threads waiting in [`Line::wait`] (any holder's).
     waiting: Vec<Arc<Thread>>,
 }
+
 
 /// The held lines, by id.
 static LINES: Mutex<BTreeMap<u32, Arc<Line>>> = Mutex::new(BTreeMap::new());
 
-/// Takes line `id` (EBUSY if someone holds it) and lets it through.
-pub fn claim(id: u32, level: bool) -> Result<Arc<Line>> {
+/// Takes line `id` and lets it through: a new holder of it. A held
+/// level-sensitive line is shared (one more holder); a held edge one
+/// (an MSI vector) is EBUSY.
+pub fn claim(id: u32, level: bool) -> Result<(Arc<Line>, Holder)> {
     let mut lines = LINES.lock();
-    if lines.contains_key(&id) {
-        return Err(Error::new(EBUSY));
+    if let Some(line) = lines.get(&id) {
+        if !(level && line.level) {
+            return Err(Error::new(EBUSY));
+        }
+        let mut state = line.state.lock();
+        let holder = state.next_holder;
+        state.next_holder += 1;
+        state.pending.insert(holder, 0);
+        return Ok((line.clone(), holder));
     }
-    let line = Arc::new(Line { id, level, state: Mutex::new(LineState::default()) });
+    let mut state = LineState::default();
+    state.pending.insert(0, 0);
+    state.next_holder = 1;
+    let line = Arc::new(Line { id, level, state: Mutex::new(state) });
     lines.insert(id, line.clone());
     arch_irq::enable_device(id, level);
-    Ok(line)
+    Ok((line, 0))
 }
 
 /// Takes a free MSI vector (ENOSPC when all are held).
-pub fn claim_msi() -> Result<Arc<Line>> {
+pub fn claim_msi() -> Result<(Arc<Line>, Holder)> {
     let taken: Vec<u32> = LINES.lock().keys().copied().collect();
     let vector = arch_irq::MSI_VECTORS.clone().find(|v| !taken.contains(v)).ok_or(Error::new(ENOSPC))?;
     // Another CPU may take it in between: claim says EBUSY then.
     claim(vector, false)
 }
 
-/// Gives `line` up: masks it and forgets it.
-pub fn release(line: &Arc<Line>) {
+/// `holder` gives `line` up. The last holder masks it and forgets it; if
+/// others remain, the line is let through (it may have been masked since
+/// an interrupt only this holder would have acknowledged).
+pub fn release(line: &Arc<Line>, holder: Holder) {
     let mut lines = LINES.lock();
-    if lines.get(&line.id).is_some_and(|held| Arc::ptr_eq(held, line)) {
+    if !lines.get(&line.id).is_some_and(|held| Arc::ptr_eq(held, line)) {
+        return;
+    }
+    let mut state = line.state.lock();
+    state.pending.remove(&holder);
+    if state.pending.is_empty() {
         arch_irq::disable_device(line.id);
+        drop(state);
         lines.remove(&line.id);
+    } else if line.level {
+        arch_irq::enable_device(line.id, true);
     }
 }
 
@@ -91,7 +131,9 @@ pub fn deliver(id: u32) -> bool {
     if line.level {
         arch_irq::disable_device(id);
     }
-    state.pending += 1;
+    for count in state.pending.values_mut() {
+        *count += 1;
+    }
     for thread in state.waiting.drain(..) {
         sched::wake(&thread);
     }
@@ -99,14 +141,16 @@ pub fn deliver(id: u32) -> bool {
 }
 
 impl Line {
-    /// Waits until an interrupt arrived since the last acknowledgement and
-    /// returns how many. EINTR when the process is killed meanwhile.
-    pub fn wait(&self) -> Result<u64> {
+    /// Waits until an interrupt arrived since `holder`'s last
+    /// acknowledgement and returns how many. EINTR when the process is
+    /// killed meanwhile.
+    pub fn wait(&self, holder: Holder) -> Result<u64> {
         loop {
             {
                 let mut state = self.state.lock();
-                if state.pending > 0 {
-                    return Ok(state.pending);
+                let pending = state.pending.get(&holder).copied().unwrap_or(0);
+                if pending > 0 {
+                    return Ok(pending);
                 }
                 let me = sched::current();
                 // Once: a spurious wake must not grow the list.
@@ -122,12 +166,14 @@ impl Line {
         }
     }
 
-    /// Acknowledges `count` interrupts (what [`Self::wait`] returned); a
-    /// level-sensitive line is let through again once none is left.
-    pub fn ack(&self, count: u64) {
+    /// Acknowledges `count` interrupts for `holder` (what [`Self::wait`]
+    /// returned); a level-sensitive line is let through again once this
+    /// holder has none left.
+    pub fn ack(&self, holder: Holder, count: u64) {
         let mut state = self.state.lock();
-        state.pending = state.pending.saturating_sub(count);
-        if self.level && state.pending == 0 {
+        let Some(pending) = state.pending.get_mut(&holder) else { return };
+        *pending = pending.saturating_sub(count);
+        if self.level && *pending == 0 {
             arch_irq::enable_device(self.id, true);
         }
     }

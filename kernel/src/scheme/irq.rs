@@ -5,7 +5,7 @@
 //! | path | what |
 //! |---|---|
 //! | `msi` | a free MSI vector (x86_64; ENOSYS on aarch64, where MSIs need the GIC ITS); ENOSPC when none is left |
-//! | `pci/SSSS:BB:DD.F` | the function's INTx line (aarch64, from the device tree; ENOSYS on x86_64, where it needs ACPI `_PRT`); ENOENT for no such function or no interrupt pin; EBUSY while another handle holds the line |
+//! | `pci/SSSS:BB:DD.F` | the function's INTx line (aarch64, from the device tree; ENOSYS on x86_64, where it needs ACPI `_PRT`); ENOENT for no such function or no interrupt pin; a line several functions share may be held by several handles (each counts every interrupt; the line is let through again when one has acknowledged all of its count) |
 //!
 //! On the handle, `read` of 8 bytes waits until an interrupt arrived since
 //! the last acknowledgement and returns how many (a native-endian `u64`);
@@ -31,7 +31,7 @@ use crate::sync::Mutex;
 use crate::{arch, pci, process};
 
 enum Handle {
-    Line(Arc<Line>),
+    Line(Arc<Line>, irq::Holder),
     /// The `info` text and the read position.
     Info(String, usize),
 }
@@ -49,9 +49,9 @@ impl IrqScheme {
         id
     }
 
-    fn line(&self, id: usize) -> Result<Arc<Line>> {
+    fn line(&self, id: usize) -> Result<(Arc<Line>, irq::Holder)> {
         match self.handles.lock().get(&id) {
-            Some(Handle::Line(line)) => Ok(line.clone()),
+            Some(Handle::Line(line, holder)) => Ok((line.clone(), *holder)),
             Some(Handle::Info(..)) => Err(Error::new(EINVAL)),
             None => Err(Error::new(EBADF)),
         }
@@ -59,7 +59,7 @@ impl IrqScheme {
 }
 
 /// The line `path` names, claimed.
-fn claim(path: &str) -> Result<Arc<Line>> {
+fn claim(path: &str) -> Result<(Arc<Line>, irq::Holder)> {
     if path == "msi" {
         if arch::irq::MSI_VECTORS.is_empty() {
             return Err(Error::new(ENOSYS));
@@ -84,30 +84,30 @@ impl KernelScheme for IrqScheme {
         if !process::current().is_privileged() {
             return Err(Error::new(EPERM));
         }
-        let line = claim(path.trim_matches('/'))?;
-        Ok(self.insert(Handle::Line(line)))
+        let (line, holder) = claim(path.trim_matches('/'))?;
+        Ok(self.insert(Handle::Line(line, holder)))
     }
 
     fn read(&self, id: usize, buf: &mut [u8]) -> Result<usize> {
         if let Some(Handle::Info(text, pos)) = self.handles.lock().get_mut(&id) {
             return Ok(read_text(text.as_bytes(), pos, buf));
         }
-        let line = self.line(id)?;
+        let (line, holder) = self.line(id)?;
         word(buf)?;
         // Waits without the handle table's lock.
-        let count = line.wait()?;
+        let count = line.wait(holder)?;
         buf.copy_from_slice(&count.to_ne_bytes());
         Ok(buf.len())
     }
 
     fn write(&self, id: usize, buf: &[u8]) -> Result<usize> {
-        let line = self.line(id)?;
-        line.ack(word(buf)?);
+        let (line, holder) = self.line(id)?;
+        line.ack(holder, word(buf)?);
         Ok(buf.len())
     }
 
     fn dup(&self, id: usize, buf: &[u8]) -> Result<usize> {
-        let line = self.line(id)?;
+        let (line, _) = self.line(id)?;
         if buf != b"info" {
             return Err(Error::new(EINVAL));
         }
@@ -120,7 +120,7 @@ impl KernelScheme for IrqScheme {
 
     fn close(&self, id: usize) -> Result<()> {
         match self.handles.lock().remove(&id) {
-            Some(Handle::Line(line)) => irq::release(&line),
+            Some(Handle::Line(line, holder)) => irq::release(&line, holder),
             Some(Handle::Info(..)) => {}
             None => return Err(Error::new(EBADF)),
         }
