@@ -59,7 +59,6 @@ struct LineState {
     waiting: Vec<Arc<Thread>>,
 }
 
-
 /// The held lines, by id.
 static LINES: Mutex<BTreeMap<u32, Arc<Line>>> = Mutex::new(BTreeMap::new());
 
