@@ -61,11 +61,8 @@ fn package_closure_follows_run_time_dependencies_only() {
     // envdump's build dependency lib-dep is linked in, not installed; its
     // run-time one, order-c, brings order-a (a run-time loop back is fine);
     // order-a's build dependencies are not followed.
-    let got: Vec<String> = cookbook::order::package_closure(&names(&["envdump"]), load)
-        .unwrap()
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let got: Vec<String> =
+        cookbook::order::package_closure(&names(&["envdump"]), load).unwrap().into_iter().map(|r| r.name).collect();
     assert_eq!(got, ["envdump", "order-c", "order-a"]);
     let got: Vec<String> = cookbook::order::package_closure(&names(&["order-a", "envdump", "order-a"]), load)
         .unwrap()

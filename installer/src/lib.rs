@@ -10,7 +10,8 @@
 //!                                 ├─ partition 1 "ESP": FAT with EFI/BOOT/BOOT{X64,AA64}.EFI,
 //!                                 │                     /kernel, /initfs, /env
 //!                                 └─ partition 2 "TESSERA_ROOT" (if filesystem_size > 0):
-//!                                    RedoxFS with --root-dir's tree, then [[files]] (rootfs.rs)
+//!                                    RedoxFS with --root-dir's tree, the [packages]' stages
+//!                                    (packages.rs), then [[files]] (rootfs.rs)
 //! ```
 //!
 //! `main.rs` is only the command line; everything else is here so tests can drive it.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod esp;
 pub mod image;
 pub mod layout;
+pub mod packages;
 pub mod rootfs;
 pub mod slice;
 
@@ -55,6 +57,11 @@ pub struct Install {
     pub env_overrides: Vec<String>,
     /// `--root-dir`: a directory copied into the root filesystem before `[[files]]`.
     pub root_dir: Option<PathBuf>,
+    /// `--recipes`: the cookbook's recipes, for `[packages]` (`cookbook/recipes`).
+    pub recipes: PathBuf,
+    /// `--cookbook-build`: where `make cook` left the stages (`build/<arch>/cookbook`);
+    /// needed when the config lists packages.
+    pub cookbook_build: Option<PathBuf>,
     /// `--output`: the image to make.
     pub output: PathBuf,
 }
@@ -74,6 +81,21 @@ pub fn install(install: &Install) -> Result<()> {
         path: install.config.clone(),
         reason: "[general] partition sizes add up to more than a disk can hold".into(),
     })?;
+
+    // Packages are checked before any input is read or the output touched: a missing
+    // recipe or stage costs nothing.
+    let mut trees_owned: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(dir) = &install.root_dir {
+        trees_owned.push(("--root-dir".into(), dir.clone()));
+    }
+    if !config.packages.is_empty() {
+        let names = packages::resolve(&config, &install.config, &install.recipes)?;
+        let build = install.cookbook_build.as_deref().ok_or_else(|| Error::ConfigValue {
+            path: install.config.clone(),
+            reason: "[packages] needs --cookbook-build DIR (where `make cook` leaves the stages)".into(),
+        })?;
+        trees_owned.extend(packages::stages(&names, build)?);
+    }
 
     // Open every input before touching the output, so a typo in a path costs nothing.
     let mut files = vec![
@@ -101,7 +123,8 @@ pub fn install(install: &Install) -> Result<()> {
             reason: "--root-dir needs a root filesystem: set [general] filesystem_size".into(),
         });
     }
-    let root = image::RootFiles { staged: install.root_dir.as_deref(), files: &config.files };
+    let trees: Vec<rootfs::Tree<'_>> = trees_owned.iter().map(|(origin, dir)| rootfs::Tree { dir, origin }).collect();
+    let root = image::RootFiles { trees: &trees, files: &config.files };
     let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files, &root)
         .and_then(|()| std::fs::rename(&tmp, output).map_err(out_err(output)));
     if written.is_err() {
