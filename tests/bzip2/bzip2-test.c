@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/run.h"
+
 #define DATA_LEN 300000
 
 static unsigned char orig[DATA_LEN];
@@ -43,43 +45,7 @@ static int failed;
  * the test's own) and stderr into `err`; the wait status, or -1. */
 static int run(char *const argv[], const char *in, const char *out)
 {
-    int p[2], status;
-    size_t got = 0;
-    ssize_t n;
-    pid_t pid;
-    if (pipe(p) != 0)
-        return -1;
-    pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(p[0]);
-        if (in) {
-            int fd = open(in, O_RDONLY);
-            if (fd < 0 || dup2(fd, 0) < 0)
-                _exit(125);
-            close(fd);
-        }
-        if (out) {
-            int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0 || dup2(fd, 1) < 0)
-                _exit(125);
-            close(fd);
-        }
-        dup2(p[1], 2);
-        close(p[1]);
-        execv(argv[0], argv);
-        _exit(126);
-    }
-    close(p[1]);
-    while (got + 1 < sizeof err && (n = read(p[0], err + got, sizeof err - 1 - got)) > 0)
-        got += (size_t)n;
-    err[got] = 0;
-    close(p[0]);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return status;
+    return run_capture(argv, in, out, 2, err, sizeof err);
 }
 
 static int exit_code(int status)
