@@ -74,6 +74,7 @@ help:
 	@echo "  mem=SIZE              guest memory                          now: $(MEM)"
 	@echo "  cpu=MODEL             QEMU -cpu (default: max / cortex-a76; bench-compare: qemu64 / cortex-a76)"
 	@echo "  img=NAME              image for 'qemu': harddrive|test|test-fault  now: $(IMG)"
+	@echo "  fresh=yes             qemu: a new normal image and data disk (else the root filesystem is kept)"
 	@echo "  gdb=yes               'qemu': start halted with a gdb stub on :1234"
 	@echo "  kvm=yes               use KVM when the host can (else a notice, and TCG)"
 	@echo "  timeout=SECS          boot-test time limit                  now: $(TIMEOUT) (guest suite: $(TIMEOUT.boot), bench: $(BENCH_TIMEOUT), fuzz: $(FUZZ_TIMEOUT))"

@@ -4,15 +4,22 @@
 # bench/mmbench.c (shared/bench/mmbench.c) built with relibc-shim
 # (mk/relibc.mk). docs/mm.md "Benchmark" says what the numbers mean.
 #
-#   build/<arch>/initfs-bench  the test initfs's programs; init starts
-#                              ramfs (mmbench-c's file cases use
-#                              file:/mmbench.dat), then runs only
-#                              `testrunner mmbench mmbench-c`
+#   build/<arch>/initfs-bench  the test initfs's programs; init mounts the
+#                              root as the test images do (redoxfsd as
+#                              file:, ramfs as tmp:, mk/kernel.mk), then
+#                              the test runner runs mmbench, then
+#                              mmbench-c with its data file on ramfs
+#                              (/scheme/tmp/mmbench.dat: the comparison
+#                              with Linux's tmpfs uses this run, the
+#                              first) and again on the root filesystem
+#                              (/mmbench.dat: pages from redoxfsd's page
+#                              cache); each run's `# mmbench 2 ... file=`
+#                              line says which
 #   build/<arch>/bench.img     config test (QEMU exits with init's verdict)
 #
 # The boot-test harness boots it with a time limit (timeout=SECS, default
 # $(BENCH_TIMEOUT_DEFAULT)) and judges it like a boot test, plus: both
-# reported `ok` (`2 passed, 0 failed`; a program exits 0 only with no
+# reported `ok` (`3 passed, 0 failed`; a program exits 0 only with no
 # failed check), mmbench-c included, and `# mmbench done failures=0` was
 # printed. Then the benchmarks' lines (results, the scale benchmark's
 # `mmbench-scale:` lines and `#` details; mmbench-c's results are
@@ -21,7 +28,8 @@
 
 .PHONY: bench $(ARCHES:%=bench-%)
 
-INIT_RC.initfs-bench := 'daemon ramfs' 'wait-scheme file' 'testrunner mmbench mmbench-c'
+INIT_RC.initfs-bench := $(INIT_RC.root) 'testrunner'
+TESTS_LIST.initfs-bench := 'mmbench' 'mmbench-c /scheme/tmp/mmbench.dat' 'mmbench-c /mmbench.dat'
 $(eval $(call initfs_rule,initfs-bench))
 CONFIG.bench := test
 INITFS.bench := initfs-bench

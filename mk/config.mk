@@ -47,6 +47,8 @@ MEM := $(or $(mem),512M)
 # includes mm-fuzz's 100,000 operations (about 30 s of the guest's time).
 TIMEOUT := $(or $(timeout),90)
 TIMEOUT.boot := $(or $(timeout),240)
+# The persistence boots (mk/test.mk) type at the prompt of the normal image.
+$(foreach step,shutdown kill reboot,$(eval TIMEOUT.persist-$(step) := $$(or $$(timeout),180)))
 # The image `make qemu` boots: harddrive (default), test or test-fault.
 IMG := $(or $(img),harddrive)
 ifeq ($(filter $(IMG),$(IMAGE_NAMES)),)

@@ -1,6 +1,7 @@
 # mk/disk.mk — disk images, made by the installer (installer/) from
 # installer/config/<config>.toml and the inputs in build/<arch>/:
-#   build/<arch>/harddrive.img   config default     (`make qemu`)
+#   build/<arch>/harddrive.img   config default     (`make qemu`; its root
+#                                filesystem is kept across rebuilds, below)
 #   build/<arch>/test.img        config test        (boot test: exits QEMU with 33)
 #   build/<arch>/test-fault.img  config test-fault  (deliberate fault: KERNEL FAULT, 35)
 #   build/<arch>/bad-kernel.img  config test, but `\kernel` is the initfs
@@ -40,8 +41,8 @@ $(DISK_FAULTY):
 	@mkdir -p $(@D)
 	head -c 65536 /dev/zero > $@
 
-# Made only when missing: what `make qemu` wrote to it stays.
-$(ARCHES:%=$(BUILD)/%/disk.img): | $(MKGPT)
+# Made only when missing (or with fresh=yes): what `make qemu` wrote to it stays.
+$(ARCHES:%=$(BUILD)/%/disk.img): $(if $(call yes,$(fresh)),FORCE) | $(MKGPT)
 	@mkdir -p $(@D)
 	$(MKGPT) $@ $(DISK_LAYOUT)
 
@@ -65,13 +66,23 @@ INITFS.test-fault := initfs-test
 INITFS.bad-kernel := initfs-test
 INITFS.console-test := initfs
 
+# The normal image keeps its root filesystem when it is rebuilt (a new
+# kernel or initfs): what the guest wrote at the prompt survives, and the
+# config's [[files]] reach only a new root (installer --keep-root,
+# installer/src/keep.rs). `fresh=yes` rebuilds it from scratch, and the
+# data disk build/<arch>/disk.img with it. The test images are booted with
+# snapshot=on (mk/qemu.mk), so they never change.
+KEEP_ROOT.harddrive = $(if $(call yes,$(fresh)),,--keep-root)
+FRESH.harddrive = $(if $(call yes,$(fresh)),FORCE)
+
 # A config's [packages] (docs/cookbook.md): build/<arch>/NAME.packages lists
 # them with their run-time dependencies (`installer --list-packages`, which
 # fails on a package without a recipe before anything is cooked); they are
 # cooked for the image's arch, and the installer copies their stages from
 # build/<arch>/cookbook/<name>/stage onto the root filesystem. With packages
 # the list is touched on every run, so the image follows their stages; an
-# empty list only changes when the config does.
+# empty list only changes when the config does. Like [[files]], they reach
+# only a new root: the normal image's kept one needs `fresh=yes`.
 # One rule per image name, for every arch: $(call image_rule,NAME)
 define image_rule
 $(ARCHES:%=$(BUILD)/%/$(1).packages): $(BUILD)/%/$(1).packages: installer/config/$(CONFIG.$(1)).toml $(INSTALLER) FORCE
@@ -82,11 +93,11 @@ $(ARCHES:%=$(BUILD)/%/$(1).packages): $(BUILD)/%/$(1).packages: installer/config
 
 $(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.$(1)).toml $(BUILD)/%/$(1).packages \
 		$(BUILD)/%/tessera-bootloader.efi $(BUILD)/%/$(call KERNEL_FILE,$(1)) $(BUILD)/%/$(INITFS.$(1)) $(INSTALLER) \
-		| $(DISK_TEST) $(DISK_FAULTY)
+		$$(FRESH.$(1)) | $(DISK_TEST) $(DISK_FAULTY)
 	$(CARGO) run --release -q -p installer -- --config $$< --arch $$* \
 		--loader $(BUILD)/$$*/tessera-bootloader.efi --kernel $(BUILD)/$$*/$(call KERNEL_FILE,$(1)) \
-		--initfs $(BUILD)/$$*/$(INITFS.$(1)) --recipes cookbook/recipes --cookbook-build $(BUILD)/$$*/cookbook \
-		--output $$@
+		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $$(KEEP_ROOT.$(1)) --recipes cookbook/recipes \
+		--cookbook-build $(BUILD)/$$*/cookbook --output $$@
 endef
 # bad-kernel and console-test are test images only, so they are not img= choices.
 $(foreach name,$(IMAGE_NAMES) bad-kernel console-test,$(eval $(call image_rule,$(name))))

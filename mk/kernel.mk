@@ -48,22 +48,27 @@ COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true
 USER_PROGRAMS := init consoled sh ramfs redoxfsd testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow mmbench \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support virtio-blkd disk-blk disk-redoxfs $(COREUTILS)
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support virtio-blkd disk-blk disk-redoxfs root-fs persist $(COREUTILS)
 # Privilege (docs/kernel.md): init is privileged, and a program it starts is
 # only when its line says `privileged`. In the normal image only the disk
 # driver virtio-blkd is (it needs pci:, irq: and DMA memory); in the test
 # images also the test runner, so that it can pass the privilege on to the
 # tests PRIVILEGED_GUEST_TESTS names.
+# The root: virtio-blkd serves the disks as disk:, redoxfsd mounts the
+# installer's TESSERA_ROOT partition as file: (docs/redoxfs.md), and ramfs
+# serves tmp: (/scheme/tmp), memory that is gone at power-off.
+INIT_RC.root := 'privileged daemon virtio-blkd' 'wait-scheme disk' 'daemon redoxfsd --partition TESSERA_ROOT file' 'wait-scheme file' \
+	'daemon ramfs tmp' 'wait-scheme tmp'
 INIT_RC.initfs := '\# Only the disk driver is privileged (it needs pci:, irq: and DMA memory).' \
-	'daemon ramfs' 'wait-scheme file' 'privileged daemon virtio-blkd' 'wait-scheme disk' 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
+	$(INIT_RC.root) 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
 	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
-INIT_RC.initfs-test := 'daemon ramfs' 'wait-scheme file' 'privileged daemon virtio-blkd' 'wait-scheme disk' 'daemon echod' 'privileged testrunner'
+INIT_RC.initfs-test := $(INIT_RC.root) 'daemon echod' 'privileged testrunner'
 # Files from the tree copied into etc/, per initfs (mk/cookbook.mk adds some).
 ETC_FILES.initfs-test += tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support disk-blk disk-redoxfs
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files driver-support disk-blk disk-redoxfs root-fs
 # The tests that run privileged (`privileged NAME` in tests.list): they need
 # `memory:physical` (mm-physical, hostile-lender), drive a PCI device
 # (driver-support), raise `sys:limits`, turn

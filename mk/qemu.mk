@@ -62,9 +62,21 @@ qemu_accel = $(if $(call use_kvm,$(1)), \
 	-machine $(MACHINE.$(1))$(KVM_MACHINE.$(1)) -accel kvm -cpu $(or $(cpu),host), \
 	-machine $(MACHINE.$(1)) -accel tcg -cpu $(or $(cpu),$(CPU.$(1))))
 
+# The boot disk: virtio-blk-pci on both machines (OVMF and AAVMF boot from
+# it), so that virtio-blkd serves it as a `disk:` and redoxfsd mounts its
+# root partition (TESSERA_ROOT) as `file:` (docs/redoxfs.md). The boot
+# tests never change their image (snapshot=on: writes go to a temporary
+# overlay, so a rerun starts from the same root and several QEMUs can
+# share an image); `make qemu` (of the normal image, img=harddrive) and the
+# persistence test keep what the guest writes (BOOT_SNAPSHOT empty).
+SNAPSHOT_ON := ,snapshot=on
+BOOT_SNAPSHOT = $(SNAPSHOT_ON)
+qemu: BOOT_SNAPSHOT = $(if $(filter harddrive,$(IMG)),,$(SNAPSHOT_ON))
+boot_drive = -drive if=none,id=boot,format=raw,file=$(1)$(BOOT_SNAPSHOT) -device virtio-blk-pci,drive=boot,serial=tessera-boot,bootindex=0
+
 # $(call qemu_cmd,ARCH,IMAGE[,SERIAL]) — SERIAL defaults to stdio.
 qemu_cmd = $(QEMU.$(1)) $(strip $(call qemu_accel,$(1))) \
-	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) -drive format=raw,file=$(2) \
+	-smp $(SMP) -m $(MEM) -bios $(FIRMWARE.$(1)) $(call boot_drive,$(2)) \
 	-display none -serial $(or $(3),stdio) -no-reboot -net none $(QEMU_DEVICES) $(qemu_disk) $(QEMU_FAULTY) $(QEMU_EXTRA.$(1))
 
 # Interactive: the monitor shares the terminal, so Ctrl-A X quits and

@@ -36,7 +36,7 @@ CARGO_TEST_STATUS := $(BUILD)/cargo-test.status
 SUBMAKE = $(MAKE) --no-print-directory DEPS_CHECKED=1
 
 test: deps test-start test-cargo test-lint test-c-host $(BOOT_TEST) \
-		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a) test-console-$(a) test-power-$(a))
+		$(foreach a,$(ARCHES),test-boot-$(a) test-fault-$(a) test-loader-error-$(a) test-console-$(a) test-power-$(a) test-persist-$(a))
 	@echo "==> summary"
 	@$(BOOT_TEST) summary --results $(RESULTS) --cargo-log $(CARGO_TEST_LOG) \
 		--cargo-exit "$$(cat $(CARGO_TEST_STATUS) 2>/dev/null || echo 1)"
@@ -139,6 +139,50 @@ $(POWER_INPUT): FORCE
 .PHONY: $(ARCHES:%=test-power-%)
 $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 	$(call boot_step,power,$*,$(BUILD)/$*/harddrive.img,$(POWER_EXPECT))
+
+# Persistence of the root filesystem (redoxfsd on the boot disk's
+# TESSERA_ROOT partition, docs/redoxfs.md): three boots of one copy of the
+# normal image, build/<arch>/persist.img, made new for each run, booted
+# without snapshot=on so that what the guest writes stays:
+#   persist-shutdown: at the prompt, a file made by the shell, and a file
+#     written through a MAP_SHARED mapping and msync'ed (`persist write`,
+#     tests/guest/src/bin/persist.rs); then `shutdown` (QEMU's status 0);
+#   persist-kill: both files read back (`cat`; `persist check`: read() and
+#     a new mapping), then a second file written and msync'ed, and QEMU
+#     killed with SIGKILL the moment `msync returned` is printed (a power
+#     cut: nothing is unmounted or flushed after it);
+#   persist-reboot: the second file read back, then `shutdown`.
+# Expected texts are outputs, never parts of the typed lines.
+PERSIST_INPUTS := $(foreach n,1 2 3,$(BUILD)/persist-input-$(n).txt)
+$(PERSIST_INPUTS): FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'export W=prompt' 'echo typed-at-the-$$W > /persist-note' 'persist write /persist-data one' 'shutdown' \
+		> $(BUILD)/persist-input-1.txt
+	@printf '%s\n' 'cat /persist-note' 'persist check /persist-data one' 'persist write /persist-kill two' \
+		> $(BUILD)/persist-input-2.txt
+	@printf '%s\n' 'persist check /persist-kill two' 'persist check /persist-data one' 'shutdown' \
+		> $(BUILD)/persist-input-3.txt
+PERSIST_EXPECT.shutdown := --stdin $(BUILD)/persist-input-1.txt --stdin-after "$(CONSOLE_PROMPT)" \
+	--expect "persist: /persist-data: msync returned" --expect "persist: /persist-data: written" \
+	--expect "kernel: power off" --pass-status 0
+PERSIST_EXPECT.kill := --stdin $(BUILD)/persist-input-2.txt --stdin-after "$(CONSOLE_PROMPT)" \
+	--expect "typed-at-the-prompt" --expect "persist: /persist-data: read and mapping ok" \
+	--kill-after "persist: /persist-kill: msync returned"
+PERSIST_EXPECT.reboot := --stdin $(BUILD)/persist-input-3.txt --stdin-after "$(CONSOLE_PROMPT)" \
+	--expect "persist: /persist-kill: read and mapping ok" --expect "persist: /persist-data: read and mapping ok" \
+	--expect "kernel: power off" --pass-status 0
+.PHONY: $(ARCHES:%=test-persist-%)
+$(ARCHES:%=test-persist-%): BOOT_SNAPSHOT =
+$(ARCHES:%=test-persist-%): test-persist-%: $(PERSIST_INPUTS) | deps
+	@echo "==> persist-$*: three boots of a copy of harddrive.img"
+	@if $(SUBMAKE) $(BUILD)/$*/harddrive.img && cp $(BUILD)/$*/harddrive.img $(BUILD)/$*/persist.img; then \
+		$(call kvm_notice,$*); \
+		$(call persist_boot,$*,shutdown) || true; \
+		$(call persist_boot,$*,kill) || true; \
+		$(call persist_boot,$*,reboot) || true; \
+	else echo "FAIL persist-$*: could not build the image"; echo "fail persist-$*" >> $(RESULTS); fi
+# $(call persist_boot,ARCH,STEP): one boot of build/ARCH/persist.img.
+persist_boot = $(call boot_test,persist-$(2),$(1),$(BUILD)/$(1)/persist.img,--results $(RESULTS) --prompt "$(CONSOLE_PROMPT)" $(PERSIST_EXPECT.$(2)))
 
 # fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
 # with -D warnings for the host crates and for the kernel and the loader on

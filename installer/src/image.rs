@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::config::FileEntry;
 use crate::error::{Error, Result};
 use crate::esp::{self, EspFile};
+use crate::keep;
 use crate::layout::{Extent, Layout};
 use crate::rootfs;
 use crate::slice::PartitionSlice;
@@ -41,7 +42,9 @@ pub const ESP_PARTITION_GUID: Uuid = Uuid::from_u128(0xf1b2bc17_05cc_43e0_b75e_a
 /// Unique partition GUID of the root partition.
 pub const ROOT_PARTITION_GUID: Uuid = Uuid::from_u128(0x1598ed6b_e5ae_445f_b34b_e686342f8e18);
 
-/// Creates (or truncates) `path` and writes the whole image into it.
+/// Creates (or truncates) `path` and writes the whole image into it. With `kept` (the
+/// old image, [`keep::old_root`]), the root partition's bytes are copied from it instead
+/// of made from `root`.
 ///
 /// Errors: [`Error::Output`] for file errors, [`Error::Gpt`] if the partition table cannot
 /// be written, and whatever [`esp::write_esp`] returns.
@@ -51,6 +54,7 @@ pub fn write_image(
     esp_mib: u64,
     files: &mut [EspFile],
     root: &RootFiles<'_>,
+    kept: Option<&mut File>,
 ) -> Result<()> {
     let out_err = |source| Error::Output { path: path.to_owned(), source };
     let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path).map_err(out_err)?;
@@ -61,7 +65,9 @@ pub fn write_image(
 
     let esp = PartitionSlice::new(&mut file, layout.esp.start_bytes(), layout.esp.len_bytes()).map_err(out_err)?;
     esp::write_esp(esp, files, esp_mib, path)?;
-    if let Some(extent) = layout.root {
+    if let (Some(extent), Some(old)) = (layout.root, kept) {
+        keep::copy_root(old, &mut file, extent).map_err(out_err)?;
+    } else if let Some(extent) = layout.root {
         let slice = PartitionSlice::new(&mut file, extent.start_bytes(), extent.len_bytes()).map_err(out_err)?;
         rootfs::write_root(slice, root.trees, root.files, path)?;
     }

@@ -11,7 +11,8 @@
 //!                                 │                     /kernel, /initfs, /env
 //!                                 └─ partition 2 "TESSERA_ROOT" (if filesystem_size > 0):
 //!                                    RedoxFS with --root-dir's tree, the [packages]' stages
-//!                                    (packages.rs), then [[files]] (rootfs.rs)
+//!                                    (packages.rs), then [[files]] (rootfs.rs), or with
+//!                                    --keep-root the old image's (keep.rs)
 //! ```
 //!
 //! `main.rs` is only the command line; everything else is here so tests can drive it.
@@ -24,6 +25,7 @@ pub mod env;
 pub mod error;
 pub mod esp;
 pub mod image;
+pub mod keep;
 pub mod layout;
 pub mod packages;
 pub mod rootfs;
@@ -64,6 +66,10 @@ pub struct Install {
     pub cookbook_build: Option<PathBuf>,
     /// `--output`: the image to make.
     pub output: PathBuf,
+    /// `--keep-root`: keep the root filesystem of the image `output` names, if it has
+    /// one in the same place (`keep.rs`); the config's `[[files]]`, `--root-dir` and
+    /// `[packages]` then do not reach it.
+    pub keep_root: bool,
 }
 
 /// Makes the image described by `install`.
@@ -125,7 +131,14 @@ pub fn install(install: &Install) -> Result<()> {
     }
     let trees: Vec<rootfs::Tree<'_>> = trees_owned.iter().map(|(origin, dir)| rootfs::Tree { dir, origin }).collect();
     let root = image::RootFiles { trees: &trees, files: &config.files };
-    let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files, &root)
+    let mut kept = None;
+    if install.keep_root && output.exists() {
+        match keep::old_root(output, &layout) {
+            Ok(old) => kept = Some(old),
+            Err(why) => eprintln!("installer: {}: a new root filesystem: {why}", output.display()),
+        }
+    }
+    let written = image::write_image(&tmp, &layout, config.general.efi_partition_mib, &mut files, &root, kept.as_mut())
         .and_then(|()| std::fs::rename(&tmp, output).map_err(out_err(output)));
     if written.is_err() {
         // Best effort: the error being returned matters more than a leftover .tmp.

@@ -21,7 +21,7 @@ enum Command {
 const USAGE: &str = "\
 usage: installer --config <file.toml> --arch x86_64|aarch64
                  --loader <loader.efi> --kernel <kernel ELF> --initfs <initfs>
-                 [--env KEY=VALUE]... [--root-dir <dir>]
+                 [--env KEY=VALUE]... [--root-dir <dir>] [--keep-root]
                  [--recipes <dir>] [--cookbook-build <dir>] --output <image>
        installer --list-packages <file.toml> [--recipes <dir>]
 
@@ -32,7 +32,9 @@ With [general] filesystem_size > 0, partition 2 is a RedoxFS root filesystem
 holding --root-dir's tree, the stages of the config's [packages] and their
 run-time dependencies (--cookbook-build: where `make cook` left them, e.g.
 build/x86_64/cookbook; --recipes: cookbook/recipes), then the config's [[files]].
---list-packages prints those packages, one per line; a package without a
+--keep-root: if <image> exists with a RedoxFS root partition in the same place,
+the new image keeps that partition as it is (what the guest wrote survives).
+--list-packages prints the packages, one per line; a package without a
 recipe is an error.";
 
 fn main() -> ExitCode {
@@ -77,6 +79,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
     let mut recipes = None;
     let mut cookbook_build = None;
     let mut list_packages = None;
+    let mut keep_root = false;
     let mut env_overrides = Vec::new();
 
     let mut args = args.into_iter();
@@ -95,6 +98,10 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
             }
             Ok(())
         };
+        if name == "--keep-root" && inline.is_none() {
+            keep_root = true;
+            continue;
+        }
         match name.as_str() {
             "--config" => set(&mut config, value()?)?,
             "--loader" => set(&mut loader, value()?)?,
@@ -121,6 +128,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         if any_given(&[&loader, &kernel, &initfs, &output, &root_dir, &cookbook_build])
             || arch.is_some()
             || !env_overrides.is_empty()
+            || keep_root
         {
             return Err("--list-packages takes only --recipes (try --help)".into());
         }
@@ -138,6 +146,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         recipes,
         cookbook_build,
         output: output.ok_or_else(|| missing("--output"))?,
+        keep_root,
     }))
 }
 

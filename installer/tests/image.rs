@@ -72,6 +72,7 @@ impl Inputs {
             recipes: self.path("recipes"),
             cookbook_build: None,
             output: self.path("build/x/out.img"),
+            keep_root: false,
         }
     }
 }
@@ -338,7 +339,8 @@ fn shipped_configs_parse() {
     let env = |name: &str| {
         let config = Config::load(&dir.join(name)).unwrap();
         assert_eq!(config.general.efi_partition_mib, 32);
-        assert_eq!(config.general.filesystem_mib, 0);
+        // Every image has a root filesystem: init mounts it as file:.
+        assert!(config.general.filesystem_mib >= 64, "{name}");
         installer::KernelEnv::from_table(&config.env, name).unwrap().render()
     };
     assert_eq!(env("default.toml"), "");
@@ -591,4 +593,49 @@ fn list_packages_prints_what_to_cook() {
     let repo_recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cookbook/recipes");
     let out = list("[general]\nfilesystem_size = 8\n[packages]\nbzip2 = {}\n", &repo_recipes);
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "bzip2\n");
+}
+
+#[test]
+fn keep_root_keeps_what_the_guest_wrote_and_only_that_partition() {
+    let inputs = Inputs::new(10);
+    let config = "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/etc/hostname\"\ndata = \"one\\n\"\n";
+    let install = Install { keep_root: true, ..inputs.install(config, Arch::X86_64, &[]) };
+    // No image yet: a fresh root from the config.
+    installer::install(&install).unwrap();
+    // The guest writes a file into the root.
+    {
+        let mut root = mount_root(&install.output);
+        root.tx(|tx| {
+            let node = tx.create_node(TreePtr::root(), "written-by-guest", Node::MODE_FILE | 0o644, 1, 0)?;
+            tx.write_node(node.ptr(), 0, b"persist me", 1, 0).map(|_| ())
+        })
+        .unwrap();
+    }
+    // A new kernel and a changed config: the ESP is new, the root is the guest's.
+    fs::write(inputs.path("kernel"), pattern(30_000, 77)).unwrap();
+    let changed = "[general]\nfilesystem_size = 8\n[[files]]\npath = \"/etc/hostname\"\ndata = \"two\\n\"\n";
+    let install = Install { keep_root: true, ..inputs.install(changed, Arch::X86_64, &[]) };
+    installer::install(&install).unwrap();
+    let esp = mount_esp(&install.output);
+    assert_eq!(read_esp_file(&esp, "kernel"), pattern(30_000, 77));
+    let mut root = mount_root(&install.output);
+    assert_eq!(root_node(&mut root, "/written-by-guest").1, b"persist me");
+    assert_eq!(root_node(&mut root, "/etc/hostname").1, b"one\n", "the kept root is not refilled");
+    drop(root);
+    // Without --keep-root: a fresh root again.
+    let fresh = inputs.install(changed, Arch::X86_64, &[]);
+    installer::install(&fresh).unwrap();
+    let mut root = mount_root(&fresh.output);
+    assert_eq!(names_in(&mut root, TreePtr::root()), ["etc"]);
+    assert_eq!(root_node(&mut root, "/etc/hostname").1, b"two\n");
+    drop(root);
+    // A different filesystem_size: the old root cannot be kept.
+    {
+        let mut root = mount_root(&fresh.output);
+        root.tx(|tx| tx.create_node(TreePtr::root(), "old", Node::MODE_FILE | 0o644, 1, 0).map(|_| ())).unwrap();
+    }
+    let bigger = Install { keep_root: true, ..inputs.install("[general]\nfilesystem_size = 9\n", Arch::X86_64, &[]) };
+    installer::install(&bigger).unwrap();
+    let mut root = mount_root(&bigger.output);
+    assert!(names_in(&mut root, TreePtr::root()).is_empty(), "a new, empty root");
 }

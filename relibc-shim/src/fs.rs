@@ -275,7 +275,7 @@ fn file_type(path: &str) -> SysResult<u16> {
 /// the only working directory) with `.`, `..` and repeated `/` removed,
 /// every component checked to exist (ENOENT) and every one followed by
 /// more to be a directory (ENOTDIR), as Linux checks them. A `scheme:`
-/// prefix stays the root. No scheme has symbolic links (`readlink` is
+/// or `/scheme/NAME` prefix stays the root. No scheme has symbolic links (`readlink` is
 /// EINVAL), so none is followed.
 fn resolve(path: &str) -> SysResult<alloc::string::String> {
     use alloc::string::String;
@@ -287,8 +287,35 @@ fn resolve(path: &str) -> SysResult<alloc::string::String> {
         Some(i) if !path[..i].contains('/') => path.split_at(i + 1),
         _ => ("/", path),
     };
+    // `/scheme/NAME/...` is the scheme NAME (the kernel's path rule), so
+    // `/scheme/NAME` is a root as `NAME:` is, also after leading `.` and
+    // `..` components (`/..` is `/`).
+    let (root, rest) = match root {
+        "/" => {
+            let mut r = rest.trim_start_matches('/');
+            loop {
+                let (first, tail) = r.split_once('/').unwrap_or((r, ""));
+                if first != "." && first != ".." {
+                    break;
+                }
+                r = tail.trim_start_matches('/');
+            }
+            match r.strip_prefix("scheme/") {
+                Some(after) if !after.starts_with('/') && !after.is_empty() => {
+                    let end = after.find('/').unwrap_or(after.len());
+                    // (Concatenation, not `format!`: its formatting
+                    // machinery pulls an unwinder into libc.a.)
+                    let mut root = String::from("/scheme/");
+                    root.push_str(&after[..end]);
+                    (root, &after[end..])
+                }
+                _ => (String::from("/"), rest),
+            }
+        }
+        _ => (String::from(root), rest),
+    };
     let join = |parts: &[&str]| {
-        let mut s = String::from(root);
+        let mut s = root.clone();
         for (i, part) in parts.iter().enumerate() {
             if i > 0 || !s.ends_with(['/', ':']) {
                 s.push('/');

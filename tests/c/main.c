@@ -9,9 +9,13 @@
  *   c-tests --exit N         exit with N at once (exec tests)
  *   c-tests --env-check V    exit 0 iff CTEST_VAR is V (exec tests)
  *
- * The scratch files live in /tmp/c-tests-PID, or in DIR/c-tests-PID when
- * CTEST_SCRATCH=DIR is set (redoxfs-files runs the file and mapping cases
- * on a redoxfsd scheme that way).
+ * The scratch files live in /tmp/c-tests-PID — on Tessera in
+ * /scheme/tmp/c-tests-PID, ramfs's tmp:, the counterpart of Linux's tmpfs
+ * /tmp (the root file: is redoxfsd, which has no holes to punch:
+ * MADV_REMOVE there is EOPNOTSUPP, as on a Linux filesystem without
+ * punch-hole) — or in DIR/c-tests-PID when CTEST_SCRATCH=DIR is set
+ * (redoxfs-files runs the file and mapping cases on a redoxfsd scheme that
+ * way).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,7 +104,11 @@ int main(int argc, char **argv)
 
     const char *base = getenv("CTEST_SCRATCH");
     if (!base) {
+#ifdef __tessera__
+        base = "/scheme/tmp";
+#else
         base = "/tmp";
+#endif
         mkdir(base, 0777);
     }
     snprintf(scratch_dir, sizeof scratch_dir, "%s/c-tests-%d", base, (int)getpid());

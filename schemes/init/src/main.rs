@@ -47,11 +47,13 @@
 //! — it reaps every child that ends: daemons and respawned programs (as
 //! above) and orphans it adopted (silently), so no zombie is left behind.
 //!
-//! The normal image's script (mk/kernel.mk) starts `ramfs` and waits for
-//! `file:`, exports `PATH` and `HOME`, starts `consoled` and waits for
-//! `console:`, moves init's stdio there and ends with `respawn sh`: init
-//! then never ends; nothing in it is privileged. The test image's starts
-//! `ramfs` the same way, then `daemon echod` and `privileged testrunner`.
+//! The normal image's script (mk/kernel.mk) starts the disk driver
+//! `virtio-blkd` (privileged) and waits for `disk:`, mounts the root with
+//! `redoxfsd --partition TESSERA_ROOT file` and waits for `file:`, starts
+//! `ramfs tmp` (`tmp:`), exports `PATH` and `HOME`, starts `consoled` and
+//! waits for `console:`, moves init's stdio there and ends with `respawn
+//! sh`: init then never ends. The test image's starts the same root, then
+//! `daemon echod` and `privileged testrunner`.
 //! Format and examples: `docs/init.md`.
 //!
 //! **The end** (only reached when nothing is respawned any more). After

@@ -18,6 +18,7 @@ extern crate alloc;
 
 mod cache;
 mod disk;
+mod find;
 mod fmap;
 mod fs;
 mod io;
@@ -28,6 +29,7 @@ mod path;
 mod tests;
 
 pub use disk::{Device, FdDisk};
+pub use find::partitions_named;
 pub use fs::{Clock, Redoxfsd};
 pub use mkfs::format;
 

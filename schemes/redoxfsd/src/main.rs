@@ -1,21 +1,33 @@
 //! `redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME`: serves the RedoxFS on the
-//! file `IMAGE-PATH` (a disk image today, a `disk:` partition later) as
+//! file `IMAGE-PATH` (a disk image, or a `disk:` partition) as
 //! `SCHEME-NAME:`, forever, one request at a time. `--mkfs` formats the
 //! image first (all of it). It never forks: the page cache is its own
 //! address space, which fmap lends to clients (`docs/redoxfs.md`).
 //!
-//! Exits with 1 if the image cannot be opened, formatted or mounted, or
-//! the scheme cannot be registered or its queue fails; 2 for bad arguments.
+//! `redoxfsd --partition NAME SCHEME-NAME` serves the first partition
+//! `disk:` lists with the GPT name `NAME` that mounts: init mounts the
+//! installer's `TESSERA_ROOT` partition as `file:` this way.
+//!
+//! Exits with 1 if the image cannot be opened, formatted or mounted (with
+//! `--partition`: no partition of that name mounts), or the scheme cannot
+//! be registered or its queue fails; 2 for bad arguments.
 #![cfg_attr(target_os = "none", no_std)]
 #![cfg_attr(target_os = "none", no_main)]
 
 #[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
 mod daemon {
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
     use tessera_ramfs::SystemPages;
-    use tessera_redoxfsd::{FdDisk, Redoxfsd};
+    use tessera_redoxfsd::{FdDisk, Redoxfsd, partitions_named};
     use tessera_runtime::abi::O_CLOEXEC;
     use tessera_runtime::abi::flag::{CLOCK_REALTIME, O_RDWR};
-    use tessera_runtime::{Args, eprintln, scheme, sys};
+    use tessera_runtime::{Args, eprintln, io, println, scheme, sys};
 
     tessera_runtime::entry!(main);
 
@@ -23,23 +35,38 @@ mod daemon {
         sys::clock_gettime(CLOCK_REALTIME).map_or((0, 0), |t| (t.tv_sec as u64, t.tv_nsec as u32))
     }
 
+    /// What to serve.
+    #[derive(Clone, Copy)]
+    enum Source<'a> {
+        Image { path: &'a str, mkfs: bool },
+        Partition(&'a str),
+    }
+
     fn main(args: Args) -> i32 {
-        let (mkfs, image, name) = match args.argv() {
-            [_, flag, image, name] if *flag == "--mkfs" => (true, image, name),
-            [_, image, name] if !image.starts_with('-') => (false, image, name),
+        let (source, name) = match args.argv() {
+            [_, flag, image, name] if *flag == "--mkfs" => (Source::Image { path: image, mkfs: true }, name),
+            [_, flag, part, name] if *flag == "--partition" => (Source::Partition(part), name),
+            [_, image, name] if !image.starts_with('-') => (Source::Image { path: image, mkfs: false }, name),
             _ => {
-                eprintln!("usage: redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME");
+                eprintln!("usage: redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME | redoxfsd --partition NAME SCHEME-NAME");
                 return 2;
             }
         };
-        let fd = match sys::open(image, O_RDWR | O_CLOEXEC) {
-            Ok(fd) => fd,
-            Err(e) => {
-                eprintln!("redoxfsd: {image}: {e}");
-                return 1;
-            }
+        // The partition's listing is read before the scheme exists, so a
+        // root that is not there fails before anyone waits on `name:`.
+        let candidates: Vec<String> = match source {
+            Source::Image { path, .. } => alloc::vec![String::from(path)],
+            Source::Partition(part) => match io::read_file("disk:") {
+                Ok(bytes) => {
+                    partitions_named(&String::from_utf8_lossy(&bytes), part).map(|p| format!("disk:{p}")).collect()
+                }
+                Err(e) => {
+                    eprintln!("redoxfsd: listing disk:: {e}");
+                    return 1;
+                }
+            },
         };
-        let disk = FdDisk::new(fd);
+        let mkfs = matches!(source, Source::Image { mkfs: true, .. });
         let mut server = match scheme::Server::register(name) {
             Ok(server) => server,
             Err(e) => {
@@ -48,15 +75,39 @@ mod daemon {
             }
         };
         // Shrinking a mapped file takes its pages back through the queue.
-        let pages = SystemPages { queue: Some(server.fd()) };
-        let mounted = if mkfs { Redoxfsd::mkfs(disk, pages, now) } else { Redoxfsd::mount(disk, pages, now) };
-        let mut fs = match mounted {
-            Ok(fs) => fs,
-            Err(e) => {
-                let what = if mkfs { "formatting" } else { "mounting" };
-                eprintln!("redoxfsd: {what} {image}: {e} (errno {})", e.errno);
-                return 1;
+        let pages = || SystemPages { queue: Some(server.fd()) };
+        let mut mounted = None;
+        for image in &candidates {
+            let fd = match sys::open(image, O_RDWR | O_CLOEXEC) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    eprintln!("redoxfsd: {image}: {e}");
+                    continue;
+                }
+            };
+            let disk = FdDisk::new(fd);
+            let result = if mkfs { Redoxfsd::mkfs(disk, pages(), now) } else { Redoxfsd::mount(disk, pages(), now) };
+            match result {
+                Ok(fs) => {
+                    mounted = Some(fs);
+                    if let Source::Partition(part) = source {
+                        println!("redoxfsd: {part} is {image}, served as {name}:");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    let what = if mkfs { "formatting" } else { "mounting" };
+                    eprintln!("redoxfsd: {what} {image}: {e} (errno {})", e.errno);
+                    // FdDisk does not own the descriptor.
+                    let _ = sys::close(fd);
+                }
             }
+        }
+        let Some(mut fs) = mounted else {
+            if let Source::Partition(part) = source {
+                eprintln!("redoxfsd: no partition named {part} in disk: mounts");
+            }
+            return 1;
         };
         let error = server.run(&mut fs);
         eprintln!("redoxfsd: serving {name}: stopped: {error} (errno {})", error.errno);

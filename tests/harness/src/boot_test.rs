@@ -63,6 +63,10 @@ pub struct TestOptions {
     /// image's kernel gives, unless the run ends another way (0: a normal
     /// image powered off).
     pub pass_status: i32,
+    /// `--kill-after TEXT`: SIGKILL QEMU as soon as a serial line contains
+    /// TEXT (a power cut) and judge the run as it stands; the text is
+    /// also an `--expect`.
+    pub kill_after: Option<String>,
     /// The QEMU command line (program first).
     pub command: Vec<String>,
 }
@@ -83,6 +87,7 @@ impl TestOptions {
             stdin: Vec::new(),
             prompt: None,
             pass_status: verdict::PASS_STATUS,
+            kill_after: None,
             command,
         }
     }
@@ -127,6 +132,9 @@ pub fn run_test(opts: &TestOptions, out: &mut dyn Write) -> io::Result<Verdict> 
     }
     if let Some(prompt) = &opts.prompt {
         seen = seen.watch_for_prompt(prompt);
+    }
+    if let Some(text) = &opts.kill_after {
+        seen = seen.kill_after(text);
     }
     let watched = process::watch_with_input(&opts.command, &opts.limits, input, seen, &mut |line| {
         let text = report::log_line(line);
@@ -230,6 +238,7 @@ fn describe(ending: Ending, timeout: Duration) -> String {
         Ending::StoppedAfterFailure => "stopped by the harness after a failure line".to_owned(),
         Ending::TimedOut => format!("killed at the {} s timeout", verdict::seconds(timeout)),
         Ending::Interrupted => "killed: the harness was interrupted".to_owned(),
+        Ending::KilledAsAsked => "killed with SIGKILL by the harness, as --kill-after asked".to_owned(),
     }
 }
 

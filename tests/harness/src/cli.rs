@@ -10,7 +10,7 @@ pub const USAGE: &str = "\
 usage: boot-test --name NAME [--timeout SECS] [--log FILE] [--results FILE]
                  [--verbose] [--expect TEXT]... [--guest-results]
                  [--stdin FILE --stdin-after TEXT]... [--prompt TEXT] [--pass-status N]
-                 -- QEMU-COMMAND...
+                 [--kill-after TEXT] -- QEMU-COMMAND...
        boot-test --name NAME --expect-fail [--expect-fail-line TEXT] [...]
                  -- QEMU-COMMAND...
        boot-test summary --results FILE [--cargo-log FILE [--cargo-exit N]]
@@ -42,6 +42,10 @@ Runs QEMU-COMMAND (stdin /dev/null), timestamps its output, and judges it:
                 written. stdin is closed after the last stage.
   --prompt TEXT (normal tests): the timing line also gives when TEXT first
                 appeared (QEMU start to prompt), whole line or not.
+  --kill-after TEXT (normal tests): as soon as a serial line contains TEXT
+                (and no failure line came before), QEMU is killed with
+                SIGKILL, a power cut with no shutdown; the run is then judged
+                without an exit status. TEXT is also an --expect.
 Prints `ok NAME` or `FAIL NAME: WHY`; exit status 0 on pass, 1 on fail,
 2 on a usage or harness error. `--timeout` defaults to 90 s.
 
@@ -110,6 +114,13 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
             "--stdin" => stdin_files.push(PathBuf::from(value()?)),
             "--stdin-after" => stdin_after.push(non_empty(flag, value()?)?),
             "--prompt" => opts.prompt = Some(non_empty(flag, value()?)?),
+            "--kill-after" => {
+                let text = non_empty(flag, value()?)?;
+                opts.expect.push(text.clone());
+                if opts.kill_after.replace(text).is_some() {
+                    return Err("--kill-after given twice".into());
+                }
+            }
             "--pass-status" => {
                 let text = value()?;
                 opts.pass_status = text.parse().map_err(|_| format!("--pass-status: not a number: {text:?}"))?;
@@ -135,6 +146,9 @@ fn parse_test(args: &[String]) -> Result<TestOptions, String> {
     opts.stdin = stdin_files.into_iter().zip(stdin_after).map(|(path, after)| InputStage { path, after }).collect();
     if opts.expect_fail && opts.prompt.is_some() {
         return Err("--prompt is for normal tests, not with --expect-fail".into());
+    }
+    if opts.expect_fail && opts.kill_after.is_some() {
+        return Err("--kill-after is for normal tests, not with --expect-fail".into());
     }
     if opts.expect_fail && opts.guest_results {
         return Err("--guest-results is for normal tests, not with --expect-fail".into());
@@ -244,6 +258,13 @@ mod tests {
     }
 
     #[test]
+    fn parses_kill_after() {
+        let Ok(Invocation::Test(opts)) = parse(&args("--name persist --kill-after synced -- qemu")) else { panic!() };
+        assert_eq!(opts.kill_after.as_deref(), Some("synced"));
+        assert_eq!(opts.expect, ["synced"], "the kill text must also appear");
+    }
+
+    #[test]
     fn parses_summary() {
         let parsed = parse(&args("summary --results build/r.txt --cargo-log build/c.log --cargo-exit 101"));
         assert_eq!(
@@ -274,6 +295,9 @@ mod tests {
             "--name x --stdin -- qemu",
             "--name x --stdin a --stdin-after x --stdin b -- qemu",
             "--name x --expect-fail --prompt $ -- qemu",
+            "--name x --expect-fail --kill-after msync -- qemu",
+            "--name x --kill-after a --kill-after b -- qemu",
+            "--name x --kill-after -- qemu",
             "--name -- qemu",
             "summary",
             "summary --cargo-exit x --results r",

@@ -66,6 +66,8 @@ pub struct Observations {
     /// When the prompt first showed on the serial console, in a whole line
     /// or an unfinished one.
     pub prompt_ms: Option<u64>,
+    /// `--kill-after`: the text whose line ends the run with SIGKILL.
+    pub kill_after: Option<String>,
 }
 
 impl Default for Observations {
@@ -91,7 +93,21 @@ impl Observations {
             pass_status: crate::verdict::PASS_STATUS,
             prompt: None,
             prompt_ms: None,
+            kill_after: None,
         }
+    }
+
+    /// The same observations, also asking for the run to be killed (SIGKILL,
+    /// no shutdown) as soon as a line contains `text` ([`Self::wants_kill`]).
+    pub fn kill_after(mut self, text: &str) -> Self {
+        self.kill_after = Some(text.to_owned());
+        self
+    }
+
+    /// Whether `text`, a whole line just recorded, is the `--kill-after`
+    /// line (never after a failure line: that run is judged as it is).
+    pub fn wants_kill(&self, text: &str) -> bool {
+        self.first_failure.is_none() && self.kill_after.as_deref().is_some_and(|k| text.contains(k))
     }
 
     /// The same observations, also noting when `prompt` first appears.

@@ -174,6 +174,13 @@ pub fn watch_with_input(
                 if seen.record_from(line.stream, line.at_ms, &line.text) == LineKind::Failure && first_failure {
                     stop_at = stop_at.min(Instant::now() + limits.linger_after_failure);
                 }
+                if ended.is_none() && line.stream == Stream::Stdout && seen.wants_kill(&line.text) {
+                    // A power cut: SIGKILL at once, no grace, no shutdown.
+                    let _ = signal::kill_group(child.id(), signal::SIGKILL);
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    ended = Some((Ending::KilledAsAsked, Instant::now()));
+                }
                 if line.stream == Stream::Stdout
                     && start >= armed_from
                     && stage.as_ref().is_some_and(|stage| line.text.contains(&stage.after))

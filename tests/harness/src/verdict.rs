@@ -54,6 +54,9 @@ pub enum Ending {
     TimedOut,
     /// The harness itself was interrupted (Ctrl-C, SIGTERM) and killed it.
     Interrupted,
+    /// The harness killed it with SIGKILL at once, as `--kill-after` asked,
+    /// when that text appeared (a power cut: nothing is shut down).
+    KilledAsAsked,
 }
 
 /// Why a test failed.
@@ -154,8 +157,8 @@ pub fn judge_normal(seen: &Observations, ending: Ending, timeout: Duration) -> V
         (_, None) if mismatch.is_some() => mismatch.cloned().map(Reason::Guest),
         (Ending::Signalled(signal), None) => Some(Reason::Signal(signal)),
         (Ending::Exited(status), None) if status != seen.pass_status => Some(Reason::ExitStatus(status)),
-        (Ending::Exited(_), None) if seen.boot_ok_ms.is_none() => Some(Reason::MarkerMissing),
-        (Ending::Exited(_), None) => guest
+        (Ending::Exited(_) | Ending::KilledAsAsked, None) if seen.boot_ok_ms.is_none() => Some(Reason::MarkerMissing),
+        (Ending::Exited(_) | Ending::KilledAsAsked, None) => guest
             .map(Reason::Guest)
             .or_else(|| seen.first_missing().map(|text| Reason::ExpectedMissing(text.to_owned()))),
     };

@@ -463,3 +463,41 @@ fn binary_counts_guest_tests_in_the_summary() {
     assert!(text.contains("summary: failed: boot-aarch64, guest-aarch64:clock\n"), "{text}");
     assert_eq!(text.lines().last(), Some("5 passed, 2 failed"), "{text}");
 }
+
+#[test]
+fn kill_after_cuts_the_power_at_once_and_judges_the_run() {
+    // The fake would write a file after the line unless it is SIGKILLed at once
+    // (TERM is ignored, so only SIGKILL ends it in time).
+    let dir = Scratch::new("kill-after");
+    let after = dir.join("after-the-line");
+    let script = format!(
+        "trap '' TERM; echo kernel: entered; echo kernel: boot ok; echo 'persist: msync returned'; \
+         sleep 1; touch {}; exit 33",
+        after.display()
+    );
+    let mut opts = TestOptions::new("persist-fake", sh(&script));
+    opts.kill_after = Some("persist: msync returned".into());
+    opts.expect = vec!["persist: msync returned".into()];
+    let started = Instant::now();
+    let (verdict, out) = run(&opts);
+    assert_eq!(verdict, Verdict::Pass, "{out}");
+    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!after.exists(), "the fake went on running after the kill");
+
+    // No kill line: the expectation is missing (the run exits by itself).
+    let mut opts = TestOptions::new("persist-fake", sh("echo kernel: boot ok; exit 33"));
+    opts.kill_after = Some("persist: msync returned".into());
+    opts.expect = vec!["persist: msync returned".into()];
+    let (verdict, _) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::ExpectedMissing("persist: msync returned".into())));
+
+    // A failure line before it: judged as a failure, not killed as asked.
+    let mut opts = TestOptions::new(
+        "persist-fake",
+        sh("echo kernel: boot ok; echo 'KERNEL PANIC: x'; echo 'persist: msync returned'"),
+    );
+    opts.kill_after = Some("persist: msync returned".into());
+    let (verdict, _) = run(&opts);
+    assert_eq!(verdict, Verdict::Fail(Reason::FailureLine("KERNEL PANIC: x".into())));
+}

@@ -1,11 +1,13 @@
-//! `mmapdemo [FILE]`: the memory system in five steps, on a ramfs file
-//! (default `file:/mmapdemo.txt`, made or replaced):
+//! `mmapdemo [FILE]`: the memory system in five steps, on a file of a
+//! filesystem daemon that lends its pages — redoxfsd (the root `file:`)
+//! or ramfs (`tmp:`) — (default `file:/mmapdemo.txt`, made or replaced):
 //!
 //! 1. `write()` puts two lines in the file;
 //! 2. `mmap(MAP_SHARED, PROT_READ | PROT_WRITE)` maps it: the kernel asks
-//!    ramfs for the file's pages (`fmap`) and maps those very frames, so
-//!    ramfs counts a pin on the file (shown from `SCHEME:/.ramfs/pins`,
-//!    the line whose inode is the file's);
+//!    the daemon for the file's pages (`fmap`) and maps those very frames,
+//!    so the daemon counts a pin on the file (shown from
+//!    `SCHEME:/.redoxfsd/pins` or `SCHEME:/.ramfs/pins`, the line whose
+//!    inode is the file's);
 //! 3. a plain store through the mapping replaces the second line;
 //! 4. `read()` of the file shows the new line: the store went into the
 //!    file's own page (try `cat FILE` afterwards);
@@ -70,35 +72,39 @@ fn main(args: Args) -> i32 {
 /// The five steps; `Err` says what went wrong.
 fn demo(file: &str, shown: &str) -> Result<(), String> {
     let (scheme, _) = path::split_scheme(file);
-    let pins_file = format!("{scheme}:/.ramfs/pins");
+    // Which daemon serves the file: the one whose pin counts are there.
+    let daemon = ["redoxfsd", "ramfs"]
+        .into_iter()
+        .find(|d| read_text(&format!("{scheme}:/.{d}/pins")).is_ok())
+        .ok_or_else(|| format!("{shown}: {scheme}: is served neither by redoxfsd nor by ramfs (no pin counts)"))?;
+    let pins_file = format!("{scheme}:/.{daemon}/pins");
     let call = |what: &str, e: Error| format!("{what}: {}", coreutils::errno::Described(e));
 
     let fd = sys::open(file, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC).map_err(|e| call(shown, e))?;
-    let result = with_file(fd, shown, &pins_file);
+    let result = with_file(fd, shown, daemon, &pins_file);
     let _ = sys::close(fd);
     result
 }
 
 /// Steps 1 to 5 on the open file `fd`.
-fn with_file(fd: usize, shown: &str, pins_file: &str) -> Result<(), String> {
+fn with_file(fd: usize, shown: &str, daemon: &str, pins_file: &str) -> Result<(), String> {
     let call = |what: &str, e: Error| format!("{what}: {}", coreutils::errno::Described(e));
     // 1. The file, written the ordinary way.
     let text = format!("{LINE1}{LINE2_BEFORE}");
     write_all(fd, text.as_bytes()).map_err(|e| call("write", e))?;
     let inode = sys::fstat(fd).map_err(|e| call("fstat", e))?.st_ino;
-    println!("1. write() put {} bytes (two lines) in {shown}, a ramfs file (inode {inode}).", text.len());
-    let before = pins(pins_file, inode)
-        .map_err(|e| format!("{}; is {shown} on a ramfs? (its pin counts are in {pins_file})", call(pins_file, e)))?;
-    println!("   ramfs pins on the file: {before} (from {pins_file}: nothing maps it)");
+    println!("1. write() put {} bytes (two lines) in {shown}, a {daemon} file (inode {inode}).", text.len());
+    let before = pins(pins_file, inode).map_err(|e| call(pins_file, e))?;
+    println!("   {daemon} pins on the file: {before} (from {pins_file}: nothing maps it)");
 
-    // 2. The mapping: the file's own pages, lent by ramfs.
+    // 2. The mapping: the file's own pages, lent by the daemon.
     // SAFETY: no fixed address: the new mapping replaces nothing.
     let addr = unsafe { mm::mmap(0, text.len(), PROT_RW, MAP_SHARED, fd, 0) }.map_err(|e| call("mmap", e))?;
-    println!("2. mmap(MAP_SHARED, PROT_READ|PROT_WRITE) mapped it at {addr:#x}: the kernel asked ramfs");
+    println!("2. mmap(MAP_SHARED, PROT_READ|PROT_WRITE) mapped it at {addr:#x}: the kernel asked {daemon}");
     println!("   for the file's page (fmap) and mapped that very frame; nothing was copied.");
     let mapped = pins(pins_file, inode).map_err(|e| call(pins_file, e));
     let stored = mapped.inspect(|&mapped| {
-        println!("   ramfs pins on the file while mapped: {mapped}");
+        println!("   {daemon} pins on the file while mapped: {mapped}");
         // 3. A plain store through the mapping.
         let offset = LINE1.len();
         // SAFETY: `[addr, addr + text.len())` is this process's fresh
@@ -127,7 +133,7 @@ fn with_file(fd: usize, shown: &str, pins_file: &str) -> Result<(), String> {
     println!("   The store went into the file itself. Try: cat {shown}");
     unmapped?;
     let after = pins(pins_file, inode).map_err(|e| call(pins_file, e))?;
-    println!("5. munmap() gave the page back to ramfs (funmap): pins on the file after munmap: {after}");
+    println!("5. munmap() gave the page back to {daemon} (funmap): pins on the file after munmap: {after}");
 
     let expected = format!("{LINE1}{LINE2_AFTER}");
     if mapped == 0 {
@@ -156,8 +162,9 @@ fn read_back(fd: usize) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&data).into_owned())
 }
 
-/// The pins ramfs counts on inode `inode`: its `PINS INODE PATH` line in
-/// `pins_file`, 0 when it has none.
+/// The pins the daemon counts on inode `inode`: its line in `pins_file`
+/// (`PINS INODE PATH` for ramfs, `PINS NODE dirty=N` for redoxfsd), 0 when
+/// it has none.
 /// Errors: those of reading `pins_file`.
 fn pins(pins_file: &str, inode: u64) -> Result<u64, Error> {
     let text = read_text(pins_file)?;

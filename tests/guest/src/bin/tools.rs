@@ -2,7 +2,7 @@
 //! as a child (`initfs:bin/TOOL`) with its standard input, output and
 //! error on pipes; the test checks what they print, their exit status and
 //! what they leave behind (through `open` / `fstat` of its own), in a
-//! directory `file:/tools-test` on the image's ramfs.
+//! directory `file:/tools-test` on the image's root filesystem (redoxfsd).
 //!
 //! | group | checks |
 //! |---|---|
@@ -34,7 +34,7 @@ use tessera_runtime::{Args, io, process};
 
 tessera_runtime::entry!(main);
 
-/// The test's directory on the image's ramfs.
+/// The test's directory on the image's root filesystem.
 const DIR: &str = "file:/tools-test";
 /// The environment of tools that resolve relative paths.
 const IN_DIR: &[&str] = &["PWD=file:/tools-test"];
@@ -438,7 +438,7 @@ fn mmapdemo(checks: &mut Checks) {
     let mapped = ran
         .out
         .lines()
-        .find_map(|l| l.trim().strip_prefix("ramfs pins on the file while mapped: "))
+        .find_map(|l| l.trim().strip_prefix("redoxfsd pins on the file while mapped: "))
         .and_then(|n| n.parse::<usize>().ok());
     checks.check(
         "mmapdemo: exits 0, pinned while mapped, 0 pins after munmap",
