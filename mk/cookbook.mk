@@ -63,7 +63,16 @@ C_PROGRAMS += $(COOKBOOK_PROGRAMS) lua-test
 C_SRCS.lua-test := tests/lua/lua-test.c
 C_GUEST_TESTS += zlib-example lua-test
 ETC_FILES.initfs-test += tests/lua/lua-test.lua
-$(ARCHES:%=$(BUILD)/%/c-bin/lua-test): tests/lua/lua-test.c
+$(ARCHES:%=$(BUILD)/%/c-bin/lua-test): tests/lua/lua-test.c tests/common/run.h
+# bzip2 1.0.8 (Debian's source) as bin/bzip2; the guest test bzip2-test
+# (tests/bzip2/bzip2-test.c) compresses and decompresses files and pipes
+# with it and feeds it corrupted input.
+COOKBOOK_PROGRAMS += bzip2
+COOKBOOK_PROGRAM.bzip2 := bzip2 usr/bin/bzip2
+C_PROGRAMS += bzip2 bzip2-test
+C_SRCS.bzip2-test := tests/bzip2/bzip2-test.c
+C_GUEST_TESTS += bzip2-test
+$(ARCHES:%=$(BUILD)/%/c-bin/bzip2-test): tests/bzip2/bzip2-test.c tests/common/run.h
 
 # $(call cookbook_program_rules,ARCH,PROGRAM): an explicit rule, so that it
 # wins over mk/relibc.mk's c-bin pattern rule.

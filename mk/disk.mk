@@ -75,14 +75,29 @@ INITFS.console-test := initfs
 KEEP_ROOT.harddrive = $(if $(call yes,$(fresh)),,--keep-root)
 FRESH.harddrive = $(if $(call yes,$(fresh)),FORCE)
 
+# A config's [packages] (docs/cookbook.md): build/<arch>/NAME.packages lists
+# them with their run-time dependencies (`installer --list-packages`, which
+# fails on a package without a recipe before anything is cooked); they are
+# cooked for the image's arch, and the installer copies their stages from
+# build/<arch>/cookbook/<name>/stage onto the root filesystem. With packages
+# the list is touched on every run, so the image follows their stages; an
+# empty list only changes when the config does. Like [[files]], they reach
+# only a new root: the normal image's kept one needs `fresh=yes`.
 # One rule per image name, for every arch: $(call image_rule,NAME)
 define image_rule
-$(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.$(1)).toml \
+$(ARCHES:%=$(BUILD)/%/$(1).packages): $(BUILD)/%/$(1).packages: installer/config/$(CONFIG.$(1)).toml $(INSTALLER) FORCE
+	@mkdir -p $$(@D)
+	$(INSTALLER) --list-packages $$< --recipes cookbook/recipes > $$@.new
+	@if [ -s $$@.new ]; then $(MAKE) --no-print-directory cook arch=$$* recipe="$$$$(cat $$@.new)" && mv $$@.new $$@; \
+	else $$(call copy_if_changed,$$@.new,$$@); fi
+
+$(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.$(1)).toml $(BUILD)/%/$(1).packages \
 		$(BUILD)/%/tessera-bootloader.efi $(BUILD)/%/$(call KERNEL_FILE,$(1)) $(BUILD)/%/$(INITFS.$(1)) $(INSTALLER) \
 		$$(FRESH.$(1)) | $(DISK_TEST) $(DISK_FAULTY)
 	$(CARGO) run --release -q -p installer -- --config $$< --arch $$* \
 		--loader $(BUILD)/$$*/tessera-bootloader.efi --kernel $(BUILD)/$$*/$(call KERNEL_FILE,$(1)) \
-		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $$(KEEP_ROOT.$(1)) --output $$@
+		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $$(KEEP_ROOT.$(1)) --recipes cookbook/recipes \
+		--cookbook-build $(BUILD)/$$*/cookbook --output $$@
 endef
 # bad-kernel and console-test are test images only, so they are not img= choices.
 $(foreach name,$(IMAGE_NAMES) bad-kernel console-test,$(eval $(call image_rule,$(name))))

@@ -4,6 +4,10 @@
 //! order; meeting a recipe that is still on the walk's path is a cycle,
 //! reported with its names. `[package] dependencies` (run time) are cooked
 //! too but impose no order, so a run-time cycle is not an error.
+//!
+//! [`package_closure`] is what an install needs: the named recipes and their
+//! `[package] dependencies`, transitively (build dependencies are linked in,
+//! not installed).
 
 use std::collections::HashMap;
 
@@ -69,6 +73,37 @@ fn visit(
     }
     order.push(recipe);
     Ok(())
+}
+
+/// `roots` and their run-time dependencies (`[package] dependencies`),
+/// transitively, each once, in the order met (breadth first). A missing
+/// recipe is [`ErrorKind::NoRecipe`] for a root, and names the recipe that
+/// depends on it otherwise; a run-time cycle is not an error.
+pub fn package_closure(
+    roots: &[String],
+    mut load: impl FnMut(&str) -> Result<Recipe, ErrorKind>,
+) -> Result<Vec<Recipe>, Error> {
+    let mut seen = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<(String, Option<String>)> =
+        roots.iter().map(|r| (r.clone(), None)).collect();
+    let mut out = Vec::new();
+    while let Some((name, parent)) = queue.pop_front() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let recipe = load(&name).map_err(|kind| match (&parent, kind) {
+            (Some(p), ErrorKind::NoRecipe(file)) => {
+                ErrorKind::Invalid(format!("dependency {name}: no recipe ({} does not exist)", file.display()))
+                    .in_recipe(p)
+            }
+            (_, kind) => kind.in_recipe(&name),
+        })?;
+        for dep in &recipe.package.dependencies {
+            queue.push_back((dep.clone(), Some(name.clone())));
+        }
+        out.push(recipe);
+    }
+    Ok(out)
 }
 
 /// The transitive build dependencies of `name` among `order` (a cook order),

@@ -55,6 +55,30 @@ fn order_puts_build_dependencies_first() {
 }
 
 #[test]
+fn package_closure_follows_run_time_dependencies_only() {
+    let recipes = fixtures().join("recipes");
+    let load = |n: &str| cookbook::Recipe::load(&recipes, n);
+    // envdump's build dependency lib-dep is linked in, not installed; its
+    // run-time one, order-c, brings order-a (a run-time loop back is fine);
+    // order-a's build dependencies are not followed.
+    let got: Vec<String> =
+        cookbook::order::package_closure(&names(&["envdump"]), load).unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(got, ["envdump", "order-c", "order-a"]);
+    let got: Vec<String> = cookbook::order::package_closure(&names(&["order-a", "envdump", "order-a"]), load)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(got, ["order-a", "envdump", "order-c"]);
+    let err = cookbook::order::package_closure(&names(&["no-such-recipe"]), load).unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::NoRecipe(_)), "{err}");
+    assert_eq!(err.recipe, "no-such-recipe");
+    let err = cookbook::order::package_closure(&names(&["pkg-missing-dep"]), load).unwrap_err();
+    assert_eq!(err.recipe, "pkg-missing-dep");
+    assert!(err.to_string().contains("dependency no-such-recipe: no recipe"), "{err}");
+}
+
+#[test]
 fn a_build_dependency_cycle_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let err = config(tmp.path(), false).order(&names(&["cycle-x"])).unwrap_err();

@@ -15,12 +15,16 @@
 //! mode = 0o644              # permission bits (default 0o644, directories 0o755)
 //! uid = 0                   # owner (default 0)
 //! gid = 0                   # group (default 0)
+//!
+//! [packages]                # optional: recipes whose stage goes into the root filesystem
+//! bzip2 = {}                # (with their run-time dependencies; docs/cookbook.md)
 //! ```
 //!
 //! Every table denies unknown keys, so a typo is an error rather than a silently ignored
-//! setting. `[[files]]` needs `filesystem_size` > 0 (there is nowhere else to put them).
-//! Later issues extend this schema (`[packages]`, `[users]`, see DESIGN.md §7); they add
-//! fields here.
+//! setting. `[[files]]` and `[packages]` need `filesystem_size` > 0 (there is nowhere
+//! else to put them). Whether each package has a recipe is checked by
+//! [`crate::packages::resolve`], which needs the recipes directory. Later issues extend
+//! this schema (`[users]`, see DESIGN.md §7); they add fields here.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,7 +54,16 @@ pub struct Config {
     /// `[[files]]`: files, directories and symlinks of the root filesystem, in order.
     #[serde(default)]
     pub files: Vec<FileEntry>,
+    /// `[packages]`: `name = {}` per recipe to install, sorted by name.
+    #[serde(default)]
+    pub packages: BTreeMap<String, Package>,
 }
+
+/// One `[packages]` entry. Redox's `name = {}`; its other forms (`"ignore"`, a `path` to
+/// a prebuilt package) are not taken: every package is cooked from its recipe.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {}
 
 /// One `[[files]]` entry (Redox's installer keys, minus `postinstall` and
 /// `recursive_chown`).
@@ -145,6 +158,9 @@ impl Config {
         let bad = |reason: String| Error::ConfigValue { path: path.to_owned(), reason };
         if !self.files.is_empty() && self.general.filesystem_mib == 0 {
             return Err(bad("[[files]] needs a root filesystem: set [general] filesystem_size".into()));
+        }
+        if !self.packages.is_empty() && self.general.filesystem_mib == 0 {
+            return Err(bad("[packages] needs a root filesystem: set [general] filesystem_size".into()));
         }
         for file in &self.files {
             file.components().map_err(|reason| bad(format!("[[files]] {reason}")))?;
@@ -246,8 +262,20 @@ mod tests {
 
     #[test]
     fn unknown_table_is_rejected() {
-        let err = parse("[general]\n[packages]\nfoo = {}\n").unwrap_err();
-        assert!(err.to_string().contains("packages"), "{err}");
+        let err = parse("[general]\n[users]\nfoo = {}\n").unwrap_err();
+        assert!(err.to_string().contains("users"), "{err}");
+    }
+
+    #[test]
+    fn packages_are_read_and_need_a_root_filesystem() {
+        let config = parse("[general]\nfilesystem_size = 8\n[packages]\nlua54 = {}\nbzip2 = {}\n").unwrap();
+        assert_eq!(config.packages.keys().collect::<Vec<_>>(), ["bzip2", "lua54"]);
+        let err = parse("[general]\n[packages]\nbzip2 = {}\n").unwrap_err();
+        assert!(matches!(err, Error::ConfigValue { .. }), "{err:?}");
+        assert!(err.to_string().contains("[packages] needs a root filesystem"), "{err}");
+        // Redox's other forms are not taken.
+        assert!(parse("[general]\nfilesystem_size = 8\n[packages]\nbzip2 = \"ignore\"\n").is_err());
+        assert!(parse("[general]\nfilesystem_size = 8\n[packages]\nbzip2 = { path = \"x\" }\n").is_err());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub enum Error {
     #[error("{}: the root filesystem ({step}): {reason}", path.display())]
     RootFs { path: PathBuf, step: String, reason: String },
 
+    /// A `[packages]` package has no stage where the cookbook leaves it.
+    #[error("package {name} is not cooked: {} is missing (make cook recipe={name})", stage.display())]
+    NotCooked { name: String, stage: PathBuf },
+
     /// Formatting or filling the FAT ESP failed.
     #[error("{}: writing the ESP ({step}): {source}", path.display())]
     Fat { path: PathBuf, step: String, source: io::Error },

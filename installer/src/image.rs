@@ -69,7 +69,7 @@ pub fn write_image(
         keep::copy_root(old, &mut file, extent).map_err(out_err)?;
     } else if let Some(extent) = layout.root {
         let slice = PartitionSlice::new(&mut file, extent.start_bytes(), extent.len_bytes()).map_err(out_err)?;
-        rootfs::write_root(slice, root.staged, root.files, path)?;
+        rootfs::write_root(slice, root.trees, root.files, path)?;
     }
     Ok(())
 }
@@ -77,8 +77,8 @@ pub fn write_image(
 /// What goes into the root filesystem.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RootFiles<'a> {
-    /// A staged directory copied in first (`--root-dir`).
-    pub staged: Option<&'a Path>,
+    /// Host directories copied in first, in order (`--root-dir`, then the packages).
+    pub trees: &'a [rootfs::Tree<'a>],
     /// The config's `[[files]]`.
     pub files: &'a [FileEntry],
 }

@@ -10,8 +10,9 @@
 //!                                 ├─ partition 1 "ESP": FAT with EFI/BOOT/BOOT{X64,AA64}.EFI,
 //!                                 │                     /kernel, /initfs, /env
 //!                                 └─ partition 2 "TESSERA_ROOT" (if filesystem_size > 0):
-//!                                    RedoxFS with --root-dir's tree, then [[files]] (rootfs.rs),
-//!                                    or with --keep-root the old image's (keep.rs)
+//!                                    RedoxFS with --root-dir's tree, the [packages]' stages
+//!                                    (packages.rs), then [[files]] (rootfs.rs), or with
+//!                                    --keep-root the old image's (keep.rs)
 //! ```
 //!
 //! `main.rs` is only the command line; everything else is here so tests can drive it.
@@ -26,6 +27,7 @@ pub mod esp;
 pub mod image;
 pub mod keep;
 pub mod layout;
+pub mod packages;
 pub mod rootfs;
 pub mod slice;
 
@@ -57,11 +59,16 @@ pub struct Install {
     pub env_overrides: Vec<String>,
     /// `--root-dir`: a directory copied into the root filesystem before `[[files]]`.
     pub root_dir: Option<PathBuf>,
+    /// `--recipes`: the cookbook's recipes, for `[packages]` (`cookbook/recipes`).
+    pub recipes: PathBuf,
+    /// `--cookbook-build`: where `make cook` left the stages (`build/<arch>/cookbook`);
+    /// needed when the config lists packages.
+    pub cookbook_build: Option<PathBuf>,
     /// `--output`: the image to make.
     pub output: PathBuf,
     /// `--keep-root`: keep the root filesystem of the image `output` names, if it has
-    /// one in the same place (`keep.rs`); the config's `[[files]]` and `--root-dir` then
-    /// do not reach it.
+    /// one in the same place (`keep.rs`); the config's `[[files]]`, `--root-dir` and
+    /// `[packages]` then do not reach it.
     pub keep_root: bool,
 }
 
@@ -80,6 +87,21 @@ pub fn install(install: &Install) -> Result<()> {
         path: install.config.clone(),
         reason: "[general] partition sizes add up to more than a disk can hold".into(),
     })?;
+
+    // Packages are checked before any input is read or the output touched: a missing
+    // recipe or stage costs nothing.
+    let mut trees_owned: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(dir) = &install.root_dir {
+        trees_owned.push(("--root-dir".into(), dir.clone()));
+    }
+    if !config.packages.is_empty() {
+        let names = packages::resolve(&config, &install.config, &install.recipes)?;
+        let build = install.cookbook_build.as_deref().ok_or_else(|| Error::ConfigValue {
+            path: install.config.clone(),
+            reason: "[packages] needs --cookbook-build DIR (where `make cook` leaves the stages)".into(),
+        })?;
+        trees_owned.extend(packages::stages(&names, build)?);
+    }
 
     // Open every input before touching the output, so a typo in a path costs nothing.
     let mut files = vec![
@@ -107,7 +129,8 @@ pub fn install(install: &Install) -> Result<()> {
             reason: "--root-dir needs a root filesystem: set [general] filesystem_size".into(),
         });
     }
-    let root = image::RootFiles { staged: install.root_dir.as_deref(), files: &config.files };
+    let trees: Vec<rootfs::Tree<'_>> = trees_owned.iter().map(|(origin, dir)| rootfs::Tree { dir, origin }).collect();
+    let root = image::RootFiles { trees: &trees, files: &config.files };
     let mut kept = None;
     if install.keep_root && output.exists() {
         match keep::old_root(output, &layout) {

@@ -69,6 +69,8 @@ impl Inputs {
             initfs: self.path("initfs"),
             env_overrides: env.iter().map(|s| s.to_string()).collect(),
             root_dir: None,
+            recipes: self.path("recipes"),
+            cookbook_build: None,
             output: self.path("build/x/out.img"),
             keep_root: false,
         }
@@ -438,6 +440,159 @@ fn root_filesystem_errors_are_clear_and_leave_no_image() {
     // --root-dir without a root filesystem.
     let install = Install { root_dir: Some(inputs.path("big")), ..inputs.install("[general]\n", Arch::X86_64, &[]) };
     assert!(matches!(installer::install(&install), Err(Error::ConfigValue { .. })));
+}
+
+/// Fixture recipes and stages, as `make cook` leaves them: `tool` needs `libthing` at
+/// run time (and `buildonly` only to build), `clash` installs a file `tool` also has.
+fn package_fixtures(inputs: &Inputs) -> (PathBuf, PathBuf) {
+    let recipes = inputs.path("recipes");
+    let build = inputs.path("cookbook-build");
+    let recipe = |name: &str, text: &str| {
+        fs::create_dir_all(recipes.join(name)).unwrap();
+        fs::write(recipes.join(name).join("recipe.toml"), text).unwrap();
+    };
+    recipe(
+        "tool",
+        "[build]\ntemplate = \"none\"\ndependencies = [\"buildonly\"]\n[package]\ndependencies = [\"libthing\"]\n",
+    );
+    recipe("libthing", "[build]\ntemplate = \"none\"\n");
+    recipe("buildonly", "[build]\ntemplate = \"none\"\n");
+    recipe("clash", "[build]\ntemplate = \"none\"\n");
+    recipe("needs-ghost", "[build]\ntemplate = \"none\"\n[package]\ndependencies = [\"ghost\"]\n");
+    let file = |path: &str, bytes: &[u8], mode: u32| {
+        let path = build.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, bytes).unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    };
+    file("tool/stage/usr/bin/tool", &pattern(40_000, 11), 0o755);
+    file("tool/stage/usr/share/doc/tool/README", b"tool's readme", 0o644);
+    file("libthing/stage/usr/lib/libthing.a", &pattern(9_000, 12), 0o644);
+    file("libthing/stage/usr/share/thing/data", b"thing data", 0o600);
+    file("buildonly/stage/usr/lib/libbuildonly.a", b"not installed", 0o644);
+    file("clash/stage/usr/bin/tool", b"another tool", 0o755);
+    (recipes, build)
+}
+
+#[test]
+fn packages_and_their_run_time_dependencies_go_into_the_root_filesystem() {
+    let inputs = Inputs::new(10);
+    let (recipes, build) = package_fixtures(&inputs);
+    let stage = inputs.path("stage");
+    fs::create_dir_all(stage.join("usr/bin")).unwrap();
+    fs::write(stage.join("usr/bin/existing"), "from --root-dir").unwrap();
+    let config = "[general]\nfilesystem_size = 16\n[packages]\ntool = {}\n\
+        [[files]]\npath = \"/etc/motd\"\ndata = \"hi\\n\"\n";
+    let install = Install {
+        root_dir: Some(stage),
+        recipes,
+        cookbook_build: Some(build),
+        ..inputs.install(config, Arch::Aarch64, &[])
+    };
+    installer::install(&install).unwrap();
+    let mut root = mount_root(&install.output);
+    assert_eq!(names_in(&mut root, TreePtr::root()), ["etc", "usr"]);
+    // usr/bin merged from --root-dir and the package; the dependency's files too; the
+    // build-only dependency is not installed.
+    let usr = node_ptr(&mut root, "/usr");
+    assert_eq!(names_in(&mut root, usr), ["bin", "lib", "share"]);
+    let bin = node_ptr(&mut root, "/usr/bin");
+    assert_eq!(names_in(&mut root, bin), ["existing", "tool"]);
+    let (tool, bytes) = root_node(&mut root, "/usr/bin/tool");
+    assert_eq!(bytes, pattern(40_000, 11));
+    assert_eq!((tool.mode(), tool.uid(), tool.gid()), (Node::MODE_FILE | 0o755, 0, 0));
+    assert_eq!(root_node(&mut root, "/usr/bin/existing").1, b"from --root-dir");
+    assert_eq!(root_node(&mut root, "/usr/share/doc/tool/README").1, b"tool's readme");
+    assert_eq!(root_node(&mut root, "/usr/lib/libthing.a").1, pattern(9_000, 12));
+    let (data, bytes) = root_node(&mut root, "/usr/share/thing/data");
+    assert_eq!((data.mode(), bytes.as_slice()), (Node::MODE_FILE | 0o600, &b"thing data"[..]));
+    let (share, _) = root_node(&mut root, "/usr/share");
+    assert_eq!(share.mode() & Node::MODE_TYPE, Node::MODE_DIR);
+    assert_eq!(root_node(&mut root, "/etc/motd").1, b"hi\n");
+    let lib = node_ptr(&mut root, "/usr/lib");
+    assert_eq!(names_in(&mut root, lib), ["libthing.a"]);
+}
+
+/// The node at `path` (absolute), for [`names_in`].
+fn node_ptr<D: redoxfs::Disk>(fs: &mut redoxfs::FileSystem<D>, path: &str) -> TreePtr<Node> {
+    fs.tx(|tx| {
+        let mut ptr = TreePtr::root();
+        for part in path.trim_start_matches('/').split('/') {
+            ptr = tx.find_node(ptr, part)?.ptr();
+        }
+        Ok(ptr)
+    })
+    .unwrap_or_else(|e| panic!("{path}: {e:?}"))
+}
+
+#[test]
+fn package_errors_are_caught_before_the_image_is_made() {
+    let inputs = Inputs::new(10);
+    let (recipes, build) = package_fixtures(&inputs);
+    let with = |config: &str, cookbook_build: Option<PathBuf>| Install {
+        recipes: recipes.clone(),
+        cookbook_build,
+        ..inputs.install(&format!("[general]\nfilesystem_size = 16\n{config}"), Arch::X86_64, &[])
+    };
+    let fails = |install: Install, expect: &str| {
+        let err = installer::install(&install).unwrap_err();
+        assert!(err.to_string().contains(expect), "{err}");
+        assert!(!install.output.exists() && !inputs.path("build/x/out.img.tmp").exists(), "{expect}");
+        err
+    };
+    // A package, or a run-time dependency, without a recipe.
+    let err = fails(with("[packages]\nnope = {}\n", Some(build.clone())), "[packages] recipe nope: no recipe");
+    assert!(matches!(err, Error::ConfigValue { .. }), "{err:?}");
+    fails(with("[packages]\nneeds-ghost = {}\n", Some(build.clone())), "dependency ghost: no recipe");
+    // A recipe that is not cooked.
+    fs::remove_dir_all(build.join("libthing")).unwrap();
+    let err = fails(with("[packages]\ntool = {}\n", Some(build.clone())), "package libthing is not cooked");
+    assert!(matches!(err, Error::NotCooked { .. }), "{err:?}");
+    // No stage directory given.
+    fails(with("[packages]\nclash = {}\n", None), "needs --cookbook-build");
+    // Two packages with the same file.
+    fs::create_dir_all(build.join("libthing/stage")).unwrap();
+    let err = fails(
+        with("[packages]\ntool = {}\nclash = {}\n", Some(build.clone())),
+        "(adding /usr/bin/tool from package tool): already in the root filesystem",
+    );
+    assert!(matches!(err, Error::RootFs { .. }), "{err:?}");
+    // Nowhere to put them.
+    let install = Install {
+        recipes: recipes.clone(),
+        cookbook_build: Some(build),
+        ..inputs.install("[general]\n[packages]\ntool = {}\n", Arch::X86_64, &[])
+    };
+    fails(install, "[packages] needs a root filesystem");
+}
+
+#[test]
+fn list_packages_prints_what_to_cook() {
+    let inputs = Inputs::new(10);
+    let (recipes, _) = package_fixtures(&inputs);
+    let list = |config: &str, recipes: &Path| {
+        let path = inputs.config(config);
+        Command::new(env!("CARGO_BIN_EXE_installer"))
+            .arg("--list-packages")
+            .arg(&path)
+            .arg("--recipes")
+            .arg(recipes)
+            .output()
+            .unwrap()
+    };
+    let out = list("[general]\nfilesystem_size = 8\n[packages]\ntool = {}\nclash = {}\n", &recipes);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "clash\ntool\nlibthing\n");
+    let out = list("[general]\n", &recipes);
+    assert!(out.status.success() && out.stdout.is_empty());
+    let out = list("[general]\nfilesystem_size = 8\n[packages]\nnope = {}\n", &recipes);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("installer: error: ") && stderr.contains("recipe nope: no recipe"), "{stderr}");
+    // The project's own recipes: bzip2 needs nothing else at run time.
+    let repo_recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cookbook/recipes");
+    let out = list("[general]\nfilesystem_size = 8\n[packages]\nbzip2 = {}\n", &repo_recipes);
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "bzip2\n");
 }
 
 #[test]

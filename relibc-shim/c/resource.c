@@ -1,5 +1,5 @@
 /*
- * resource.c - getrusage. The kernel counts no CPU time, faults or peak
+ * resource.c - getrusage and times. The kernel counts no CPU time, faults or peak
  * size per process (sys:processes shows current pages only), so there is
  * nothing true to report: the struct is zeroed (a caller that ignores the
  * result reads zeros, not garbage) and the call fails with ENOSYS. An
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/times.h>
 
 int getrusage(int who, struct rusage *usage)
 {
@@ -19,4 +20,13 @@ int getrusage(int who, struct rusage *usage)
         memset(usage, 0, sizeof *usage);
     errno = ENOSYS;
     return -1;
+}
+
+/* times: the same; the caller's struct is zeroed, (clock_t)-1 and ENOSYS. */
+clock_t times(struct tms *buf)
+{
+    if (buf)
+        memset(buf, 0, sizeof *buf);
+    errno = ENOSYS;
+    return (clock_t)-1;
 }

@@ -145,10 +145,17 @@ pub unsafe extern "C" fn stpcpy(dst: *mut c_char, src: *const c_char) -> *mut c_
     }
 }
 
+/// The copy is written out, not `stpcpy(dst, src); dst`: LLVM turns a call
+/// to `stpcpy` whose result is unused into a call to `strcpy`, which here
+/// was a call to itself, and the function compiled to `return dst` (no
+/// copy at all).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn strcpy(dst: *mut c_char, src: *const c_char) -> *mut c_char {
-    // SAFETY: the caller's contract.
-    unsafe { stpcpy(dst, src) };
+    // SAFETY: the caller's contract: `dst` has room for `src` and its NUL.
+    unsafe {
+        let src = with_nul(src);
+        core::ptr::copy_nonoverlapping(src.as_ptr().cast::<c_char>(), dst, src.len());
+    }
     dst
 }
 

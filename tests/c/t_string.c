@@ -45,6 +45,13 @@ static const char *t_strcpy_family(void)
     strncpy(buf, "abcdef", 3);
     CHECK(memcmp(buf, "abc", 3) == 0 && buf[3] == 0);
     CHECK(stpcpy(buf, "hey") == buf + 3 && strcmp(buf, "hey") == 0);
+    /* Through pointers, so the library's own functions run (the compiler
+     * expands calls with constant strings itself). */
+    char *(*volatile cpy)(char *, const char *) = strcpy;
+    char *(*volatile cat)(char *, const char *) = strcat;
+    memset(buf, 'x', sizeof buf);
+    CHECK(cpy(buf, "copied") == buf && strcmp(buf, "copied") == 0);
+    CHECK(cat(buf, "+cat") == buf && strcmp(buf, "copied+cat") == 0);
     return NULL;
 }
 

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/run.h"
+
 static const char expected[] =
     "strings: aresseT ,olleH|xxx|3\n"
     "math: 0.8414709848 2.718282 1.41421 3\n"
@@ -30,31 +32,7 @@ static const char expected[] =
 /* Runs argv with fd `which` (1 or 2) into `out`; the wait status, or -1. */
 static int run(char *const argv[], int which, char *out, size_t cap)
 {
-    int p[2], status;
-    size_t got = 0;
-    ssize_t n;
-    pid_t pid;
-    if (pipe(p) != 0)
-        return -1;
-    pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], which);
-        close(p[1]);
-        execv(argv[0], argv);
-        _exit(126);
-    }
-    close(p[1]);
-    while (got + 1 < cap && (n = read(p[0], out + got, cap - 1 - got)) > 0)
-        got += (size_t)n;
-    out[got] = 0;
-    close(p[0]);
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return status;
+    return run_capture(argv, NULL, NULL, which, out, cap);
 }
 
 int main(int argc, char **argv)
