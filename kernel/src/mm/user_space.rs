@@ -345,6 +345,26 @@ impl UserSpace {
         grants.supply_file_page(&mut KernelFrames, virt, file, index, generation, frame)
     }
 
+    /// Fault-around's window for a fault at `virt` (see
+    /// `tessera_mm::AddrSpace::fault_around`).
+    pub fn fault_around(&self, virt: VirtAddr) -> Option<tessera_mm::FaultAround> {
+        self.grants().fault_around(virt)
+    }
+
+    /// Hands in and maps fault-around's neighbours (see
+    /// `tessera_mm::AddrSpace::supply_file_pages`); new PTEs only.
+    pub fn supply_file_pages(
+        &mut self,
+        file: &tessera_mm::FileRef,
+        generation: u64,
+        pages: &[(VirtAddr, u64, PhysAddr)],
+    ) -> u64 {
+        if pages.is_empty() {
+            return 0;
+        }
+        self.run(|grants, frames, tlb| grants.supply_file_pages(frames, file, generation, pages, tlb))
+    }
+
     /// The file pages mapped in `[virt, virt + len_bytes)` (for msync).
     pub fn file_ranges(&self, virt: VirtAddr, len_bytes: u64) -> Result<Vec<tessera_mm::FileRange>> {
         self.grants().file_ranges(virt, len_bytes).map_err(errno)
