@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-use rmm::{FrameAllocator, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
+use rmm::{FrameAllocator, LeafEdit, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
 use tessera_abi::error::{EFAULT, EINVAL, ENOMEM, Error, Result};
 use tessera_bootinfo::{USER_END, phys_to_virt};
 use tessera_mm::{
@@ -244,6 +244,24 @@ impl PageTable for KernelTable {
     }
     fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)> {
         self.mapper.next_leaf(from, end).map(|(page, phys, flags, _)| (page, phys, flags))
+    }
+    fn edit_mapped(
+        &mut self,
+        from: VirtAddr,
+        end: VirtAddr,
+        f: &mut dyn FnMut(VirtAddr, PhysAddr, PageFlags) -> LeafEdit,
+    ) {
+        // A leaf table at a time; the caller's Shootdown flushes.
+        self.mapper.edit_leaves(from, end, &mut |page, frame, old| {
+            let edit = f(page, frame, old);
+            if let LeafEdit::Protect(flags) = edit
+                && flags.is_executable()
+                && !old.is_executable()
+            {
+                sync_icache(frame);
+            }
+            edit
+        });
     }
 }
 

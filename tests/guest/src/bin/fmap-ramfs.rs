@@ -575,10 +575,14 @@ fn lazy(checks: &mut Checks) {
 }
 
 fn daemon_death(checks: &mut Checks, daemon: usize) {
-    let Ok(fd) = file_with("/death", 2 * PAGE) else {
+    // The first touch maps (fault-around) at most the 16-page-aligned
+    // block around page 0, never page FAR: that one is new after the death.
+    const DEATH_PAGES: usize = 20;
+    const FAR: usize = 16;
+    let Ok(fd) = file_with("/death", DEATH_PAGES * PAGE) else {
         return checks.check("create /death", false, format_args!("failed"));
     };
-    let Ok(addr) = map(fd, 2, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY) else {
+    let Ok(addr) = map(fd, DEATH_PAGES, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY) else {
         return checks.check("mmap /death", false, format_args!("failed"));
     };
     let first = byte(addr + 7);
@@ -590,18 +594,19 @@ fn daemon_death(checks: &mut Checks, daemon: usize) {
         format_args!("{first}"),
     );
     let signal = child_signal(|| {
-        core::hint::black_box(read_word(addr + PAGE));
+        core::hint::black_box(read_word(addr + FAR * PAGE));
     });
     checks.check("daemon-death: a new page is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
     // SAFETY: the test's own mapping; it may move.
-    let grown = unsafe { mm::mremap(addr, 2 * PAGE, 0, 4 * PAGE, MREMAP_MAYMOVE) }.map_err(|e| e.errno);
+    let grown = unsafe { mm::mremap(addr, DEATH_PAGES * PAGE, 0, (DEATH_PAGES + 2) * PAGE, MREMAP_MAYMOVE) }
+        .map_err(|e| e.errno);
     checks.check(
         "daemon-death: growing fails, the mapping stays",
         grown.is_err() && byte(addr + 7) == 7,
         format_args!("{grown:?}"),
     );
     // Read-only: nothing to write back, so the dead scheme is no error.
-    let unmapped = unmap(addr, 2);
+    let unmapped = unmap(addr, DEATH_PAGES);
     checks.check(
         "daemon-death: munmap of a read-only mapping is 0",
         unmapped.is_ok(),
