@@ -318,6 +318,47 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
     }
 
+    /// For fork: the present PTEs of `range` whose page holds a slot (the
+    /// zero frame's have none and are not copied), in order, with the
+    /// flags the child gets — read-only when `private` — after making the
+    /// parent's writable ones read-only too (logged and flushed like
+    /// [`Self::protect_pte`]). One pass over each leaf table.
+    pub(crate) fn write_protect_for_fork(
+        &mut self,
+        range: PageRange,
+        private: bool,
+    ) -> Result<Vec<(Page, PhysAddr, PageFlags)>, MmError> {
+        let undoable = self.mode == Mode::Undoable;
+        let (log, local) = (&mut self.log, &mut self.local);
+        let space = &mut *self.space;
+        let (table, slots) = (&mut space.table, &space.slots);
+        let mut ptes = Vec::new();
+        ptes.try_reserve(slots.range(range.start..range.end).count()).map_err(|_| MmError::NoMem)?;
+        table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, flags| {
+            let page = Page::containing(addr);
+            if !slots.contains_key(&page) {
+                return LeafEdit::Keep;
+            }
+            if !private {
+                ptes.push((page, frame, flags));
+                return LeafEdit::Keep;
+            }
+            let read_only = flags.write(false);
+            ptes.push((page, frame, read_only));
+            if !flags.is_writable() {
+                return LeafEdit::Keep;
+            }
+            if undoable {
+                log.push(Undo::ProtectedPte(page, flags));
+            }
+            local.flush_page(page);
+            LeafEdit::Protect(read_only)
+        });
+        #[cfg(test)]
+        PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
+        Ok(ptes)
+    }
+
     /// Sets the flags of every present PTE of `range` to what `flags_for`
     /// says for its page and frame (given the frame store and the
     /// space's MADV_FREE marks), a leaf table at a time
