@@ -16,7 +16,7 @@
 //! | truncate | a 64-page file mapped shared and private (32 pages copied), truncated to one page: both mappings keep 1 resident page, the frames of the 63 dropped file pages and the 32 copies are free at once (not at munmap), touching past the end is SIGBUS in both (copies too), the pins stay until munmap |
 //! | invalidate | msync(MS_INVALIDATE) of a private mapping drops the pages that show the file's frames (resident 4 → 1, the copy stays) and they come back on touch with the file's data |
 //! | lazy | a 1 GiB file mapped whole, 3 pages touched: 3 resident pages, about 3 frames used |
-//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page is SIGBUS, growing the mapping fails and leaves it readable, munmap returns, the kernel goes on |
+//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page (of a second mapping, beyond fault-around's reach) is SIGBUS, growing the mapping fails and leaves it readable, munmap returns, the kernel goes on |
 //!
 //! Finally the kernel's free frames are back where they were.
 #![no_std]
@@ -575,15 +575,18 @@ fn lazy(checks: &mut Checks) {
 }
 
 fn daemon_death(checks: &mut Checks, daemon: usize) {
-    // The first touch maps (fault-around) at most the 16-page-aligned
-    // block around page 0, never page FAR: that one is new after the death.
-    const DEATH_PAGES: usize = 20;
-    const FAR: usize = 16;
-    let Ok(fd) = file_with("/death", DEATH_PAGES * PAGE) else {
+    let Ok(fd) = file_with("/death", 2 * PAGE) else {
         return checks.check("create /death", false, format_args!("failed"));
     };
-    let Ok(addr) = map(fd, DEATH_PAGES, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY) else {
+    let Ok(addr) = map(fd, 2, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY) else {
         return checks.check("mmap /death", false, format_args!("failed"));
+    };
+    // Page 1 again, as a mapping of its own: the first touch of `addr` maps
+    // (fault-around) the daemon's pages of that mapping only, so this one
+    // is still unfetched when the daemon dies.
+    // SAFETY: no fixed address: nothing of ours is replaced.
+    let Ok(other) = (unsafe { mm::mmap(0, PAGE, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY, fd, PAGE) }) else {
+        return checks.check("mmap /death page 1", false, format_args!("failed"));
     };
     let first = byte(addr + 7);
     let _ = sys::kill(daemon, SIGKILL);
@@ -594,19 +597,18 @@ fn daemon_death(checks: &mut Checks, daemon: usize) {
         format_args!("{first}"),
     );
     let signal = child_signal(|| {
-        core::hint::black_box(read_word(addr + FAR * PAGE));
+        core::hint::black_box(read_word(other));
     });
     checks.check("daemon-death: a new page is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
     // SAFETY: the test's own mapping; it may move.
-    let grown = unsafe { mm::mremap(addr, DEATH_PAGES * PAGE, 0, (DEATH_PAGES + 2) * PAGE, MREMAP_MAYMOVE) }
-        .map_err(|e| e.errno);
+    let grown = unsafe { mm::mremap(addr, 2 * PAGE, 0, 4 * PAGE, MREMAP_MAYMOVE) }.map_err(|e| e.errno);
     checks.check(
         "daemon-death: growing fails, the mapping stays",
         grown.is_err() && byte(addr + 7) == 7,
         format_args!("{grown:?}"),
     );
     // Read-only: nothing to write back, so the dead scheme is no error.
-    let unmapped = unmap(addr, DEATH_PAGES);
+    let unmapped = unmap(addr, 2).and_then(|_| unmap(other, 1));
     checks.check(
         "daemon-death: munmap of a read-only mapping is 0",
         unmapped.is_ok(),
