@@ -93,6 +93,16 @@ pub enum LeafEdit {
     Unmap,
 }
 
+/// What a leaf visitor of `PageMapper::walk_leaves` wants next.
+enum Visit<R> {
+    /// Go on.
+    Next,
+    /// Rewrite the leaf's entry with this, then go on.
+    Write(u64),
+    /// Stop the walk with this result.
+    Stop(R),
+}
+
 /// A page table rooted at a physical frame.
 pub struct PageMapper<A: Arch> {
     root: PhysAddr,
@@ -381,40 +391,9 @@ impl<A: Arch> PageMapper<A> {
         if from >= end || end.get() > 1 << 47 {
             return None;
         }
-        self.find_leaf(self.root, LEVELS - 1, 0, from.get(), end.get() - 1)
-    }
-
-    /// [`Self::next_leaf`] below `table` (at `level`, covering addresses
-    /// from `base`), limited to leaves starting in `[first, last]`.
-    fn find_leaf(
-        &self,
-        table: PhysAddr,
-        level: usize,
-        base: u64,
-        first: u64,
-        last: u64,
-    ) -> Option<(VirtAddr, PhysAddr, PageFlags, PageSize)> {
-        let span = PAGE_SIZE << (9 * level);
-        let start = (first.saturating_sub(base) / span) as usize;
-        for index in start..ENTRIES {
-            let lo = base + index as u64 * span;
-            if lo > last {
-                break;
-            }
-            let entry = self.read(table, index);
-            if !A::is_present(entry) {
-                continue;
-            }
-            if level > 0 && A::is_table(entry, level) {
-                if let Some(found) = self.find_leaf(A::entry_address(entry), level - 1, lo, first, last) {
-                    return Some(found);
-                }
-            } else if lo >= first {
-                let size = PageSize::from_level(level);
-                return Some((VirtAddr::new(lo), A::entry_address(entry), A::leaf_flags(entry), size));
-            }
-        }
-        None
+        self.walk_leaves(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, &mut |virt, entry, level| {
+            Visit::Stop((virt, A::entry_address(entry), A::leaf_flags(entry), PageSize::from_level(level)))
+        })
     }
 
     /// Visits every present leaf that starts in `[from, end)` (both in the
@@ -434,18 +413,30 @@ impl<A: Arch> PageMapper<A> {
         if from >= end || end.get() > 1 << 47 {
             return;
         }
-        self.edit_table(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, f);
+        self.walk_leaves(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, &mut |virt, entry, level| {
+            let phys = A::entry_address(entry);
+            match f(virt, phys, A::leaf_flags(entry)) {
+                LeafEdit::Keep => Visit::<()>::Next,
+                LeafEdit::Protect(flags) => Visit::Write(A::leaf_entry(phys, flags, level)),
+                LeafEdit::Unmap => Visit::Write(0),
+            }
+        });
     }
 
-    fn edit_table(
-        &mut self,
+    /// Visits the present leaves below `table` (at `level`, covering
+    /// addresses from `base`) that start in `[first, last]`, in order,
+    /// skipping empty subtrees whole; `visit` may have a leaf rewritten or
+    /// stop the walk with a result. Only [`Self::edit_leaves`] (`&mut
+    /// self`) asks for writes.
+    fn walk_leaves<R>(
+        &self,
         table: PhysAddr,
         level: usize,
         base: u64,
         first: u64,
         last: u64,
-        f: &mut impl FnMut(VirtAddr, PhysAddr, PageFlags) -> LeafEdit,
-    ) {
+        visit: &mut impl FnMut(VirtAddr, u64, usize) -> Visit<R>,
+    ) -> Option<R> {
         let span = PAGE_SIZE << (9 * level);
         let start = (first.saturating_sub(base) / span) as usize;
         for index in start..ENTRIES {
@@ -458,16 +449,21 @@ impl<A: Arch> PageMapper<A> {
                 continue;
             }
             if level > 0 && A::is_table(entry, level) {
-                self.edit_table(A::entry_address(entry), level - 1, lo, first, last, f);
+                if let Some(found) = self.walk_leaves(A::entry_address(entry), level - 1, lo, first, last, visit) {
+                    return Some(found);
+                }
             } else if lo >= first {
-                let phys = A::entry_address(entry);
-                match f(VirtAddr::new(lo), phys, A::leaf_flags(entry)) {
-                    LeafEdit::Keep => {}
-                    LeafEdit::Protect(flags) => self.write(table, index, A::leaf_entry(phys, flags, level)),
-                    LeafEdit::Unmap => self.write(table, index, 0),
+                match visit(VirtAddr::new(lo), entry, level) {
+                    Visit::Next => {}
+                    // SAFETY: `new`'s contract (table frames are ours and
+                    // reachable); `index` is below 512. Asked for only
+                    // under `&mut self` (edit_leaves).
+                    Visit::Write(new) => unsafe { self.table(table).add(index).write_volatile(new) },
+                    Visit::Stop(found) => return Some(found),
                 }
             }
         }
+        None
     }
 
     /// The root entry at `index` (for sharing the kernel half between roots).

@@ -7,6 +7,7 @@
 //! a take back drops them all; a stale fetch is refused.
 
 use std::sync::Arc;
+use std::vec;
 use std::vec::Vec;
 
 use super::harness::*;
@@ -44,6 +45,29 @@ fn present(space: &Space, base: rmm::VirtAddr, pages: u64) -> Vec<u64> {
     (0..pages).filter(|&p| space.translate(base.add(p * PAGE)).is_some()).collect()
 }
 
+/// The end of every test: the spaces' invariants and references checked,
+/// torn down, every pin of `files` and every frame back.
+fn finish(mut w: World, spaces: Vec<Space>, files: &[&FileRef]) {
+    w.check(&spaces.iter().collect::<Vec<_>>(), &[]);
+    for space in spaces {
+        w.teardown(space);
+    }
+    assert!(files.iter().all(|file| file.pinned_pages() == 0), "pins back to 0");
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0);
+}
+
+/// A world whose daemon holds all 16 pages of a lease (`shared` or not),
+/// mapped read-write at [`BLOCK`].
+fn held_block(shared: bool) -> (World, Space, FileRef, rmm::VirtAddr) {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(0, 16, shared);
+    hold(&mut w, &file, 0, 16);
+    let a = map_at(&mut w, &mut s, &file, BLOCK, RW);
+    (w, s, file, a)
+}
+
 /// A 16-page-aligned address in the test layout.
 const BLOCK: u64 = 0x100_0000;
 
@@ -72,11 +96,7 @@ fn one_fault_maps_the_aligned_block_within_the_mapping() {
         assert_eq!(s.translate(a.add(p * PAGE)).unwrap().0, lent);
         assert_eq!(w.frames.refcount_of(lent), 2);
     }
-    w.check(&[&s], &[]);
-    w.teardown(s);
-    assert_eq!(file.pinned_pages(), 0);
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s], &[&file]);
 }
 
 #[test]
@@ -111,11 +131,7 @@ fn the_window_stops_at_the_grant_the_lease_and_the_pages_not_lent() {
     assert_eq!(present(&s, b, 4), [0, 1, 2, 3]);
     assert_eq!(present(&s, b.add(4 * PAGE), 12), [] as [u64; 0]);
     assert_eq!(s.resident_pages(), 10 + 4);
-    w.check(&[&s], &[]);
-    w.teardown(s);
-    assert_eq!((file.pinned_pages(), small.pinned_pages()), (0, 0));
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s], &[&file, &small]);
 }
 
 #[test]
@@ -132,20 +148,12 @@ fn nothing_is_mapped_past_the_end_of_the_file() {
     for p in 10..16 {
         assert_eq!(w.read(&mut s, a.add(p * PAGE)), Err(FaultError::Bus), "page {p} is past the end");
     }
-    w.check(&[&s], &[]);
-    w.teardown(s);
-    assert_eq!(file.pinned_pages(), 0);
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s], &[&file]);
 }
 
 #[test]
 fn private_neighbours_are_read_only_and_copied_on_write() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let file = lease(0, 16, false);
-    hold(&mut w, &file, 0, 16);
-    let a = map_at(&mut w, &mut s, &file, BLOCK, RW);
+    let (mut w, mut s, file, a) = held_block(false);
     assert_eq!(w.read(&mut s, a), Ok(1000));
     assert_eq!(present(&s, a, 16).len(), 16);
     for p in 0..16 {
@@ -166,21 +174,12 @@ fn private_neighbours_are_read_only_and_copied_on_write() {
     w.write(&mut child, a.add(6 * PAGE), 5).unwrap();
     assert_eq!(w.read(&mut s, a.add(6 * PAGE)), Ok(1006));
     assert_eq!(w.frames.tag(w.lent(file.id(), 6)), 1006);
-    w.check(&[&s, &child], &[]);
-    w.teardown(child);
-    w.teardown(s);
-    assert_eq!(file.pinned_pages(), 0);
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s, child], &[&file]);
 }
 
 #[test]
 fn shared_neighbours_write_through_and_are_written_back() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let file = lease(0, 16, true);
-    hold(&mut w, &file, 0, 16);
-    let a = map_at(&mut w, &mut s, &file, BLOCK, RW);
+    let (mut w, mut s, file, a) = held_block(true);
     assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(1001));
     for p in 0..16 {
         assert!(s.translate(a.add(p * PAGE)).unwrap().1.is_writable(), "page {p}: the grant's rights");
@@ -201,19 +200,12 @@ fn shared_neighbours_write_through_and_are_written_back() {
     assert_eq!(w.read(&mut s, b), Ok(1000));
     assert!((0..16).all(|p| !s.translate(b.add(p * PAGE)).unwrap().1.is_writable()));
     assert_eq!(w.access(&mut s, b.add(3 * PAGE), Access::Write), Err(FaultError::Segv));
-    w.check(&[&s], &[]);
-    w.teardown(s);
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s], &[&file, &ro]);
 }
 
 #[test]
 fn a_take_back_drops_every_page_fault_around_mapped() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let file = lease(0, 16, true);
-    hold(&mut w, &file, 0, 16);
-    let a = map_at(&mut w, &mut s, &file, BLOCK, RW);
+    let (mut w, mut s, file, a) = held_block(true);
     assert_eq!(w.read(&mut s, a), Ok(1000));
     assert_eq!(s.resident_pages(), 16);
     // The daemon truncates to 2 pages.
@@ -225,20 +217,12 @@ fn a_take_back_drops_every_page_fault_around_mapped() {
     assert_eq!(s.resident_pages(), 2);
     assert_eq!(w.read(&mut s, a.add(8 * PAGE)), Err(FaultError::Bus));
     assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(1001));
-    w.check(&[&s], &[]);
-    w.teardown(s);
-    assert_eq!(file.pinned_pages(), 0);
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s], &[&file]);
 }
 
 #[test]
 fn a_fetch_older_than_a_take_back_maps_nothing() {
-    let mut w = World::new();
-    let mut s = w.space();
-    let file = lease(0, 16, true);
-    hold(&mut w, &file, 0, 16);
-    let a = map_at(&mut w, &mut s, &file, BLOCK, RW);
+    let (mut w, mut s, file, a) = held_block(true);
     let around = s.fault_around(a.add(4 * PAGE)).unwrap();
     assert_eq!((around.start.start(), around.first_index, around.pages), (a, 0, 16));
     let generation = file.generation();
@@ -251,8 +235,5 @@ fn a_fetch_older_than_a_take_back_maps_nothing() {
     // A page already supplied is skipped, not replaced (its reference dropped).
     assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(1001));
     assert_eq!(w.supply_around(&mut s, &around, file.generation()), 0);
-    w.check(&[&s], &[]);
-    w.teardown(s);
-    w.drop_lender();
-    assert_eq!(w.frames.live(), 0);
+    finish(w, vec![s], &[&file]);
 }
