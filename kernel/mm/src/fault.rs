@@ -166,7 +166,101 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
     }
 }
 
+/// The most pages one file fault maps (the faulting one and its
+/// neighbours), aligned: Linux's default `fault_around_bytes`, 64 KiB.
+pub const FAULT_AROUND_PAGES: u64 = 16;
+
+/// The neighbours a fault on a file page may map with it ([`AddrSpace::fault_around`]):
+/// `pages` pages from `start`, showing file pages `first_index..` of `file`
+/// in order. The faulting page itself is inside.
+#[derive(Clone, Debug)]
+pub struct FaultAround {
+    /// The lease.
+    pub file: FileRef,
+    /// The window's first page.
+    pub start: Page,
+    /// The file page `start` shows.
+    pub first_index: u64,
+    /// The window's length in pages (at most [`FAULT_AROUND_PAGES`]).
+    pub pages: u64,
+}
+
+impl FaultAround {
+    /// The address and file page index of each page of the window.
+    pub fn pages(&self) -> impl Iterator<Item = (VirtAddr, u64)> + '_ {
+        (0..self.pages).map(|i| (self.start.add(i).start(), self.first_index + i))
+    }
+}
+
 impl<P: PageTable> AddrSpace<P> {
+    /// Fault-around: the window of pages a fault on the file page wanted at
+    /// `addr` may map at once — the [`FAULT_AROUND_PAGES`]-aligned block of
+    /// addresses around it, clipped to its grant (one mapping, one set of
+    /// rights: Linux clips to the VMA) and to the pages the lease lends.
+    /// `None` when `addr` waits for no file page or the grant is not
+    /// accessible. Which of these pages the lender can give without work
+    /// (already resident) is the kernel's question; pages that already
+    /// have a frame or carry a guard marker are skipped when supplied
+    /// ([`Self::supply_file_pages`]).
+    pub fn fault_around(&self, addr: VirtAddr) -> Option<FaultAround> {
+        let page = Page::containing(addr);
+        let (file, index) = self.file_page_wanted(addr)?;
+        let grant = self.grant_containing(page)?;
+        if !grant.prot.is_accessible() || !file.lends(index) {
+            return None;
+        }
+        let block = page.number() - page.number() % FAULT_AROUND_PAGES;
+        // The grant's pages, then the lease's: file page `index - k` is at
+        // `page - k`, so both clip the same window.
+        let lease_first = file.first_page();
+        let lease_end = lease_first.saturating_add(file.pages());
+        let below = (page.number() - block).min(page.number() - grant.base.number()).min(index - lease_first);
+        let above = (block + FAULT_AROUND_PAGES - page.number())
+            .min(grant.end().number() - page.number())
+            .min(lease_end - index);
+        let start = Page::from_number(page.number() - below);
+        Some(FaultAround { file, start, first_index: index - below, pages: below + above })
+    }
+
+    /// Hands in and maps fault-around pages: `pages` are (address, file
+    /// page index, frame) for `file`, each frame one reference fetched
+    /// after the lease's generation was `generation`, which this takes
+    /// over. A page is used only if it still waits for exactly that file
+    /// page (same lease, no frame yet, no guard marker) and the lender has
+    /// taken nothing back since; it is mapped as a read fault maps it:
+    /// private pages read-only (a later write copies), shared ones with
+    /// the grant's rights (the lease already counts as written when its
+    /// grant is writable: [`crate::FileMap::needs_sync`]). Unused
+    /// references are dropped. New PTEs only: nothing to flush. Returns
+    /// how many pages were used.
+    pub fn supply_file_pages(
+        &mut self,
+        frames: &mut impl FrameStore,
+        file: &FileRef,
+        generation: u64,
+        pages: &[(VirtAddr, u64, PhysAddr)],
+        tlb: &mut Shootdown,
+    ) -> u64 {
+        let mut used = 0;
+        for &(addr, index, frame) in pages {
+            let wanted = self.file_page_wanted(addr);
+            let fits = wanted.is_some_and(|(f, i)| alloc::sync::Arc::ptr_eq(&f, file) && i == index);
+            if !fits || !file.lends(index) || file.generation() != generation {
+                frames.put(frame);
+                continue;
+            }
+            let page = Page::containing(addr);
+            self.insert_slot_raw(page, frame);
+            used += 1;
+            // A page-table page lacking leaves the slot without a PTE: the
+            // next touch maps it.
+            let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+            let _ = resolve(&mut tx, page, Access::Read);
+            tx.commit();
+        }
+        used
+    }
+
     /// The file page a fault at `addr` waits for (after
     /// [`FaultError::FilePage`]): the lease and the file page index.
     pub fn file_page_wanted(&self, addr: VirtAddr) -> Option<(FileRef, u64)> {

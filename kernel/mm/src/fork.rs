@@ -18,10 +18,7 @@
 //! the parent's PTEs get their write bits back, every reference the child
 //! took is dropped, and the child (whose table was never live) is torn down.
 
-use rmm::PhysAddr;
-
 use crate::MmError;
-use crate::page::Page;
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
 use crate::space::AddrSpace;
@@ -100,21 +97,15 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
             | Provider::AllocatedShared { .. }
             | Provider::External { .. }
             | Provider::FmapBorrowed { .. } => {
-                let private = grant.provider.is_private();
-                let slots: alloc::vec::Vec<(Page, PhysAddr)> =
-                    tx.space.slots.range(grant.base..grant.end()).map(|(p, f)| (*p, *f)).collect();
-                for (page, frame) in slots {
+                // Every slot is a reference the child holds too.
+                for (&page, &frame) in tx.space.slots.range(grant.base..grant.end()) {
                     tx.frames.get(frame);
                     child.insert_slot_raw(page, frame);
-                    let Some((frame, flags)) = tx.space.table.translate(page.start()) else { continue };
-                    let flags = if private {
-                        if flags.is_writable() {
-                            tx.protect_pte(page, flags.write(false));
-                        }
-                        flags.write(false)
-                    } else {
-                        flags
-                    };
+                }
+                // The parent's PTEs in one pass over its leaf tables
+                // (private ones write-protected), then the child's.
+                let ptes = tx.write_protect_for_fork(grant.range(), grant.provider.is_private())?;
+                for (page, frame, flags) in ptes {
                     child.table.map(page.start(), frame, flags)?;
                 }
             }

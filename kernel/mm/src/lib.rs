@@ -123,7 +123,7 @@ mod unmap;
 
 pub use advise::{Advice, MsyncFlags};
 pub use error::{FaultError, MmError};
-pub use fault::Access;
+pub use fault::{Access, FAULT_AROUND_PAGES, FaultAround};
 pub use file::{FileMap, FileRange, FileRef, FileRelease, FileToken, PinRuns};
 pub use grant::{Grant, GrantInfo, Prot};
 pub use map::{MapFlags, MapSource, MmapRequest};

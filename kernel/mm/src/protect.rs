@@ -81,15 +81,14 @@ pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
     }
     let private = grant.provider.is_private();
     let zero = tx.frames.zero_frame();
-    let mut cursor = range.start;
-    while let Some((page, frame, _)) = tx.space.next_pte(cursor, range.end) {
-        let writable = match &grant.provider {
-            Provider::PhysBorrowed { .. } => true,
-            _ if frame == zero => false,
-            _ if private => tx.frames.refcount(frame) == 1 && !tx.space.freeable.contains(&page),
-            _ => true,
+    let phys = matches!(grant.provider, Provider::PhysBorrowed { .. });
+    tx.protect_ptes(range, |frames, freeable, page, frame| {
+        let writable = match () {
+            () if phys => true,
+            () if frame == zero => false,
+            () if private => frames.refcount(frame) == 1 && !freeable.contains(&page),
+            () => true,
         };
-        tx.protect_pte(page, grant.pte_flags(writable));
-        cursor = page.add(1);
-    }
+        grant.pte_flags(writable)
+    });
 }

@@ -2,6 +2,7 @@
 //! store of physical frames with reference counts. The host tests plug in
 //! fakes (a `BTreeMap` page table, frames with content tags).
 
+pub use rmm::LeafEdit;
 use rmm::{PageFlags, PhysAddr, VirtAddr};
 
 /// A page-table page could not be allocated.
@@ -34,6 +35,31 @@ pub trait PageTable {
     /// cheaply (not page by page): munmap and mprotect of a huge, sparsely
     /// touched range walk its PTEs this way.
     fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)>;
+    /// Applies `f`'s [`LeafEdit`] to every present mapping in `[from, end)`,
+    /// in address order (mprotect, munmap: a range's PTEs at once). The
+    /// default walks from the root per page ([`Self::next_mapped`], then
+    /// [`Self::protect`] or [`Self::unmap`]); the kernel's table walks each
+    /// leaf table once (`rmm::PageMapper::edit_leaves`).
+    fn edit_mapped(
+        &mut self,
+        from: VirtAddr,
+        end: VirtAddr,
+        f: &mut dyn FnMut(VirtAddr, PhysAddr, PageFlags) -> LeafEdit,
+    ) {
+        let mut cursor = from;
+        while let Some((page, frame, flags)) = self.next_mapped(cursor, end) {
+            match f(page, frame, flags) {
+                LeafEdit::Keep => {}
+                LeafEdit::Protect(flags) => {
+                    self.protect(page, flags);
+                }
+                LeafEdit::Unmap => {
+                    self.unmap(page);
+                }
+            }
+            cursor = page.add(rmm::PAGE_SIZE);
+        }
+    }
 }
 
 /// Physical frames with reference counts. Frame contents are touched only

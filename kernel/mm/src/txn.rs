@@ -29,7 +29,7 @@ use crate::page::{Page, PageRange};
 use crate::provider::SharedObject;
 use crate::shootdown::Shootdown;
 use crate::space::AddrSpace;
-use crate::traits::{FrameStore, MapFailed, PageTable};
+use crate::traits::{FrameStore, LeafEdit, MapFailed, PageTable};
 
 #[cfg(test)]
 std::thread_local! {
@@ -45,6 +45,14 @@ pub(crate) enum Mode {
     Undoable,
     /// Log nothing; dropping commits.
     Infallible,
+}
+
+/// Whether going from `old` to `new` takes a right away (or changes the
+/// memory type): such a PTE change must be flushed before it is relied on.
+fn lost_right(old: PageFlags, new: PageFlags) -> bool {
+    (old.is_writable() && !new.is_writable())
+        || (old.is_executable() && !new.is_executable())
+        || old.memory_kind() != new.memory_kind()
 }
 
 /// One logged change, with what is needed to undo it.
@@ -292,13 +300,95 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         Some((frame, flags))
     }
 
-    /// Removes every present PTE of `range` (walking only what is mapped).
+    /// Removes every present PTE of `range` (walking only what is mapped,
+    /// a leaf table at a time: [`PageTable::edit_mapped`]).
     pub(crate) fn unmap_ptes(&mut self, range: PageRange) {
-        let mut cursor = range.start;
-        while let Some((page, _, _)) = self.space.next_pte(cursor, range.end) {
-            self.unmap_pte(page);
-            cursor = page.add(1);
-        }
+        let zero = self.frames.zero_frame();
+        let undoable = self.mode == Mode::Undoable;
+        let (log, local) = (&mut self.log, &mut self.local);
+        self.space.table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, flags| {
+            let page = Page::containing(addr);
+            if undoable && frame != zero {
+                log.push(Undo::UnmappedPte(page, frame, flags));
+            }
+            local.flush_page(page);
+            LeafEdit::Unmap
+        });
+        #[cfg(test)]
+        PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
+    }
+
+    /// For fork: the present PTEs of `range` whose page holds a slot (the
+    /// zero frame's have none and are not copied), in order, with the
+    /// flags the child gets — read-only when `private` — after making the
+    /// parent's writable ones read-only too (logged and flushed like
+    /// [`Self::protect_pte`]). One pass over each leaf table.
+    pub(crate) fn write_protect_for_fork(
+        &mut self,
+        range: PageRange,
+        private: bool,
+    ) -> Result<Vec<(Page, PhysAddr, PageFlags)>, MmError> {
+        let undoable = self.mode == Mode::Undoable;
+        let (log, local) = (&mut self.log, &mut self.local);
+        let space = &mut *self.space;
+        let (table, slots) = (&mut space.table, &space.slots);
+        let mut ptes = Vec::new();
+        ptes.try_reserve(slots.range(range.start..range.end).count()).map_err(|_| MmError::NoMem)?;
+        table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, flags| {
+            let page = Page::containing(addr);
+            if !slots.contains_key(&page) {
+                return LeafEdit::Keep;
+            }
+            if !private {
+                ptes.push((page, frame, flags));
+                return LeafEdit::Keep;
+            }
+            let read_only = flags.write(false);
+            ptes.push((page, frame, read_only));
+            if !flags.is_writable() {
+                return LeafEdit::Keep;
+            }
+            if undoable {
+                log.push(Undo::ProtectedPte(page, flags));
+            }
+            local.flush_page(page);
+            LeafEdit::Protect(read_only)
+        });
+        #[cfg(test)]
+        PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
+        Ok(ptes)
+    }
+
+    /// Sets the flags of every present PTE of `range` to what `flags_for`
+    /// says for its page and frame (given the frame store and the
+    /// space's MADV_FREE marks), a leaf table at a time
+    /// ([`PageTable::edit_mapped`]); a lost right is flushed, as
+    /// [`Self::protect_pte`] does per page.
+    pub(crate) fn protect_ptes(
+        &mut self,
+        range: PageRange,
+        mut flags_for: impl FnMut(&F, &alloc::collections::BTreeSet<Page>, Page, PhysAddr) -> PageFlags,
+    ) {
+        let undoable = self.mode == Mode::Undoable;
+        let (log, local, frames) = (&mut self.log, &mut self.local, &*self.frames);
+        let space = &mut *self.space;
+        let (table, freeable) = (&mut space.table, &space.freeable);
+        table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, old| {
+            let page = Page::containing(addr);
+            let flags = flags_for(frames, freeable, page, frame);
+            if flags == old {
+                return LeafEdit::Keep;
+            }
+            if undoable {
+                log.push(Undo::ProtectedPte(page, old));
+            }
+            if lost_right(old, flags) {
+                local.flush_page(page);
+            }
+            LeafEdit::Protect(flags)
+        });
+        #[cfg(test)]
+        PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
     }
 
     /// Rollback: removes the zero-frame PTEs of `range` and flushes them.
@@ -321,10 +411,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
             return;
         }
         self.record(Undo::ProtectedPte(page, old));
-        let lost = (old.is_writable() && !flags.is_writable())
-            || (old.is_executable() && !flags.is_executable())
-            || old.memory_kind() != flags.memory_kind();
-        if lost {
+        if lost_right(old, flags) {
             self.local.flush_page(page);
         }
     }

@@ -32,7 +32,7 @@ pub use addr::{PAGE_SHIFT, PAGE_SIZE, PhysAddr, VirtAddr};
 pub use arch::{AArch64, Arch, X86_64};
 pub use flags::{MemoryKind, PageFlags};
 pub use frame::{BitmapFrameAllocator, FrameAllocator, FreeError};
-pub use mapper::{Flush, MapError, PageMapper, PageSize, UnmapError};
+pub use mapper::{Flush, LeafEdit, MapError, PageMapper, PageSize, UnmapError};
 pub use physmap::map_physical;
 
 #[cfg(test)]

@@ -82,6 +82,27 @@ impl Flush {
     pub fn ignore(self) {}
 }
 
+/// What [`PageMapper::edit_leaves`] does with one leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeafEdit {
+    /// Leave it.
+    Keep,
+    /// Rewrite it with these flags, same output address.
+    Protect(PageFlags),
+    /// Remove it.
+    Unmap,
+}
+
+/// What a leaf visitor of `PageMapper::walk_leaves` wants next.
+enum Visit<R> {
+    /// Go on.
+    Next,
+    /// Rewrite the leaf's entry with this, then go on.
+    Write(u64),
+    /// Stop the walk with this result.
+    Stop(R),
+}
+
 /// A page table rooted at a physical frame.
 pub struct PageMapper<A: Arch> {
     root: PhysAddr,
@@ -370,19 +391,52 @@ impl<A: Arch> PageMapper<A> {
         if from >= end || end.get() > 1 << 47 {
             return None;
         }
-        self.find_leaf(self.root, LEVELS - 1, 0, from.get(), end.get() - 1)
+        self.walk_leaves(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, &mut |virt, entry, level| {
+            Visit::Stop((virt, A::entry_address(entry), A::leaf_flags(entry), PageSize::from_level(level)))
+        })
     }
 
-    /// [`Self::next_leaf`] below `table` (at `level`, covering addresses
-    /// from `base`), limited to leaves starting in `[first, last]`.
-    fn find_leaf(
+    /// Visits every present leaf that starts in `[from, end)` (both in the
+    /// lower, user half) in address order, and applies what `f` says to do
+    /// with it ([`LeafEdit`]). Each table on the way is walked once — a
+    /// leaf table's 512 entries are read and written in one pass — where
+    /// [`Self::next_leaf`] then [`Self::protect`] per page walk from the root
+    /// twice per page. Empty subtrees are skipped whole. Intermediate
+    /// tables stay (as after [`Self::unmap`]). The caller flushes the TLB for
+    /// what it changed.
+    pub fn edit_leaves(
+        &mut self,
+        from: VirtAddr,
+        end: VirtAddr,
+        f: &mut impl FnMut(VirtAddr, PhysAddr, PageFlags) -> LeafEdit,
+    ) {
+        if from >= end || end.get() > 1 << 47 {
+            return;
+        }
+        self.walk_leaves(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, &mut |virt, entry, level| {
+            let phys = A::entry_address(entry);
+            match f(virt, phys, A::leaf_flags(entry)) {
+                LeafEdit::Keep => Visit::<()>::Next,
+                LeafEdit::Protect(flags) => Visit::Write(A::leaf_entry(phys, flags, level)),
+                LeafEdit::Unmap => Visit::Write(0),
+            }
+        });
+    }
+
+    /// Visits the present leaves below `table` (at `level`, covering
+    /// addresses from `base`) that start in `[first, last]`, in order,
+    /// skipping empty subtrees whole; `visit` may have a leaf rewritten or
+    /// stop the walk with a result. Only [`Self::edit_leaves`] (`&mut
+    /// self`) asks for writes.
+    fn walk_leaves<R>(
         &self,
         table: PhysAddr,
         level: usize,
         base: u64,
         first: u64,
         last: u64,
-    ) -> Option<(VirtAddr, PhysAddr, PageFlags, PageSize)> {
+        visit: &mut impl FnMut(VirtAddr, u64, usize) -> Visit<R>,
+    ) -> Option<R> {
         let span = PAGE_SIZE << (9 * level);
         let start = (first.saturating_sub(base) / span) as usize;
         for index in start..ENTRIES {
@@ -395,12 +449,18 @@ impl<A: Arch> PageMapper<A> {
                 continue;
             }
             if level > 0 && A::is_table(entry, level) {
-                if let Some(found) = self.find_leaf(A::entry_address(entry), level - 1, lo, first, last) {
+                if let Some(found) = self.walk_leaves(A::entry_address(entry), level - 1, lo, first, last, visit) {
                     return Some(found);
                 }
             } else if lo >= first {
-                let size = PageSize::from_level(level);
-                return Some((VirtAddr::new(lo), A::entry_address(entry), A::leaf_flags(entry), size));
+                match visit(VirtAddr::new(lo), entry, level) {
+                    Visit::Next => {}
+                    // SAFETY: `new`'s contract (table frames are ours and
+                    // reachable); `index` is below 512. Asked for only
+                    // under `&mut self` (edit_leaves).
+                    Visit::Write(new) => unsafe { self.table(table).add(index).write_volatile(new) },
+                    Visit::Stop(found) => return Some(found),
+                }
             }
         }
         None
@@ -524,6 +584,62 @@ mod tests {
         assert_eq!(m.next_leaf(VirtAddr::new(0x1_1000), VirtAddr::new(0x1_2000)).map(|l| l.0.get()), Some(0x1_1000));
         assert_eq!(m.next_leaf(VirtAddr::new(0x1_2000), VirtAddr::new(0x40_0000_0000)), None);
         assert_eq!(m.next_leaf(VirtAddr::new(0x1_0000), VirtAddr::new(0x1_0000)), None);
+    }
+
+    fn check_edit_leaves<A: Arch>() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<A>(&mut mem);
+        let rw = PageFlags::new().user(true).write(true);
+        let ro = PageFlags::new().user(true);
+        // Three leaf tables' worth: the last pages of one table, a whole
+        // sparse one, the first of the next; and one page past the range.
+        let base = 0x40_0000u64;
+        let pages: std::vec::Vec<u64> = (0..4)
+            .map(|i| base - 4 * PAGE_SIZE + i * PAGE_SIZE)
+            .chain((0..600).step_by(3).map(|i| base + i * PAGE_SIZE))
+            .collect();
+        for (i, page) in pages.iter().enumerate() {
+            let phys = PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE);
+            m.map(VirtAddr::new(*page), phys, PageSize::Size4K, rw, &mut mem).unwrap().ignore();
+        }
+        let (from, end) = (VirtAddr::new(base - 2 * PAGE_SIZE), VirtAddr::new(base + 597 * PAGE_SIZE));
+        let mut seen = std::vec::Vec::new();
+        m.edit_leaves(from, end, &mut |virt, _, flags| {
+            assert_eq!(flags, rw);
+            seen.push(virt.get());
+            match (virt.get() / PAGE_SIZE) % 3 {
+                0 => LeafEdit::Protect(ro),
+                1 => LeafEdit::Unmap,
+                _ => LeafEdit::Keep,
+            }
+        });
+        let inside: std::vec::Vec<u64> = pages.iter().copied().filter(|p| *p >= from.get() && *p < end.get()).collect();
+        assert_eq!(seen, inside, "every present leaf in the range, in order, once");
+        for (i, page) in pages.iter().enumerate() {
+            let phys = PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE);
+            let expect = if !inside.contains(page) {
+                Some((phys, rw, PageSize::Size4K))
+            } else {
+                match (page / PAGE_SIZE) % 3 {
+                    0 => Some((phys, ro, PageSize::Size4K)),
+                    1 => None,
+                    _ => Some((phys, rw, PageSize::Size4K)),
+                }
+            };
+            assert_eq!(m.translate(VirtAddr::new(*page)), expect, "page {page:#x}");
+        }
+        // An empty or inverted range visits nothing.
+        m.edit_leaves(end, from, &mut |_, _, _| panic!("visited"));
+    }
+
+    #[test]
+    fn edit_leaves_x86_64() {
+        check_edit_leaves::<X86_64>();
+    }
+
+    #[test]
+    fn edit_leaves_aarch64() {
+        check_edit_leaves::<AArch64>();
     }
 
     #[test]

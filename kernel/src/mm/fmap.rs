@@ -91,7 +91,15 @@ fn token(file: &FileRef) -> &FmapToken {
 /// lender is gone or has exec'd (its lending space is gone), the page is
 /// not there (past the end of the file), or it is not memory the lender
 /// owns ([`super::UserSpace::lendable`]).
-pub(super) fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
+///
+/// With `around` (fault-around), also takes the window's neighbours the
+/// lender already holds ([`lent_around`]) into its second half, in the
+/// same hold of the lender's lock: one fetch for up to 16 pages.
+pub(super) fn fetch(
+    file: &FileRef,
+    index: u64,
+    around: Option<(&tessera_mm::FaultAround, &mut Around)>,
+) -> core::result::Result<PhysAddr, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
     // The lender's range was checked to lie in user space (user.rs), so
@@ -113,7 +121,40 @@ pub(super) fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr
     }
     let (frame, _) = space.translate(addr).ok_or(FaultError::Bus)?;
     super::get_ref(frame).map_err(|_| FaultError::Bus)?;
+    if let Some((around, out)) = around {
+        *out = lent_around(space, file, index, around);
+    }
     Ok(frame)
+}
+
+/// Fault-around's neighbours of a fetch, taken under the same hold of the
+/// lender's space: at most [`tessera_mm::FAULT_AROUND_PAGES`] pages.
+pub(super) type Around = ([(VirtAddr, u64, PhysAddr); tessera_mm::FAULT_AROUND_PAGES as usize], usize);
+
+/// The pages of `around` (but `index`, fetched already) that the lender
+/// holds now: memory it owns ([`super::UserSpace::lendable`]) mapped
+/// writable in its space — its own frame, never the zero frame or a
+/// copy-on-write one, and never a page it keeps `PROT_NONE` (past the end
+/// of the file) or has not touched yet: those cost the lender a fault and
+/// are left to their own. One reference each.
+fn lent_around(space: &super::UserSpace, file: &FileRef, index: u64, around: &tessera_mm::FaultAround) -> Around {
+    let mut out = ([(VirtAddr::new(0), 0, PhysAddr::new(0)); tessera_mm::FAULT_AROUND_PAGES as usize], 0);
+    for (virt, page) in around.pages() {
+        if page == index || out.1 == out.0.len() {
+            continue;
+        }
+        let Some(addr) = file.lender_address(page).map(VirtAddr::new) else { continue };
+        if !space.lendable(addr) {
+            continue;
+        }
+        let Some((frame, flags)) = space.translate(addr) else { continue };
+        if !flags.is_writable() || super::get_ref(frame).is_err() {
+            continue;
+        }
+        out.0[out.1] = (virt, page, frame);
+        out.1 += 1;
+    }
+    out
 }
 
 /// Asks the scheme behind `description` to lend `[offset, offset + size)`

@@ -6,8 +6,9 @@
 //!   └─ trap::user_fault ── handle_user_fault (heap room, then:)
 //!                           └─ fault_in ── UserSpace::fault ── tessera_mm::AddrSpace::fault
 //!                                │           (kernel/mm/src/fault.rs: demand zero, CoW, stack growth)
-//!                                └─ FilePage: unlock ── fmap::fetch (the lender's page)
-//!                                             ── lock ── UserSpace::supply_file_page ── retry
+//!                                └─ FilePage: unlock ── fmap::fetch (the lender's page, and
+//!                                             fault-around's neighbours it already holds)
+//!                                             ── lock ── UserSpace::supply_file_page(s) ── retry
 //!  usercopy (a syscall, futex, clear-tid)
 //!   └─ with_user_space ── the copy under the lock; a file page it found
 //!                          missing (UserSpace::want) ── fault_in ── the copy again
@@ -18,7 +19,7 @@
 
 use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::error::{EFAULT, Error, Result};
-use tessera_mm::{Access, FaultError};
+use tessera_mm::{Access, FAULT_AROUND_PAGES, FaultError};
 
 use super::UserSpace;
 use super::fmap;
@@ -72,19 +73,25 @@ pub fn fault_in(
 /// Fetches the file page wanted at `virt` of `space` and hands it in,
 /// without holding the lock while it talks to the lender.
 fn fetch_into(space: &Mutex<Option<UserSpace>>, virt: VirtAddr) -> core::result::Result<(), FaultError> {
-    let wanted = space.lock().as_ref().and_then(|s| s.file_page_wanted(virt));
+    let wanted = space.lock().as_ref().and_then(|s| s.file_page_wanted(virt).map(|w| (w, s.fault_around(virt))));
     // The page arrived meanwhile, or the mapping went: the retry decides.
-    let Some((file, index)) = wanted else { return Ok(()) };
+    let Some(((file, index), around)) = wanted else { return Ok(()) };
     // Read before the lender's page: a take back after it refuses this
     // frame (the retry fetches again).
     let generation = file.generation();
-    let frame = fmap::fetch(&file, index)?;
+    let mut neighbours: fmap::Around = ([(VirtAddr::new(0), 0, rmm::PhysAddr::new(0)); FAULT_AROUND_PAGES as usize], 0);
+    let frame = fmap::fetch(&file, index, around.as_ref().map(|around| (around, &mut neighbours)))?;
+    let neighbours = &neighbours.0[..neighbours.1];
     match space.lock().as_mut() {
         Some(s) => {
             s.supply_file_page(virt, &file, index, generation, frame);
+            s.supply_file_pages(&file, generation, neighbours);
         }
         None => {
             super::put_ref(frame);
+            for &(_, _, frame) in neighbours {
+                super::put_ref(frame);
+            }
         }
     }
     Ok(())

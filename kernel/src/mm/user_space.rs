@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-use rmm::{FrameAllocator, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
+use rmm::{FrameAllocator, LeafEdit, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
 use tessera_abi::error::{EFAULT, EINVAL, ENOMEM, Error, Result};
 use tessera_bootinfo::{USER_END, phys_to_virt};
 use tessera_mm::{
@@ -245,6 +245,24 @@ impl PageTable for KernelTable {
     fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)> {
         self.mapper.next_leaf(from, end).map(|(page, phys, flags, _)| (page, phys, flags))
     }
+    fn edit_mapped(
+        &mut self,
+        from: VirtAddr,
+        end: VirtAddr,
+        f: &mut dyn FnMut(VirtAddr, PhysAddr, PageFlags) -> LeafEdit,
+    ) {
+        // A leaf table at a time; the caller's Shootdown flushes.
+        self.mapper.edit_leaves(from, end, &mut |page, frame, old| {
+            let edit = f(page, frame, old);
+            if let LeafEdit::Protect(flags) = edit
+                && flags.is_executable()
+                && !old.is_executable()
+            {
+                sync_icache(frame);
+            }
+            edit
+        });
+    }
 }
 
 impl Drop for KernelTable {
@@ -343,6 +361,26 @@ impl UserSpace {
     ) -> bool {
         let grants = self.grants.as_mut().expect("a live space");
         grants.supply_file_page(&mut KernelFrames, virt, file, index, generation, frame)
+    }
+
+    /// Fault-around's window for a fault at `virt` (see
+    /// `tessera_mm::AddrSpace::fault_around`).
+    pub fn fault_around(&self, virt: VirtAddr) -> Option<tessera_mm::FaultAround> {
+        self.grants().fault_around(virt)
+    }
+
+    /// Hands in and maps fault-around's neighbours (see
+    /// `tessera_mm::AddrSpace::supply_file_pages`); new PTEs only.
+    pub fn supply_file_pages(
+        &mut self,
+        file: &tessera_mm::FileRef,
+        generation: u64,
+        pages: &[(VirtAddr, u64, PhysAddr)],
+    ) -> u64 {
+        if pages.is_empty() {
+            return 0;
+        }
+        self.run(|grants, frames, tlb| grants.supply_file_pages(frames, file, generation, pages, tlb))
     }
 
     /// The file pages mapped in `[virt, virt + len_bytes)` (for msync).

@@ -45,12 +45,21 @@ pub struct World {
     /// File pages the fake daemon has taken back (a truncate): fetching
     /// one is SIGBUS, as the kernel's fetch of a `PROT_NONE` lender page.
     pub gone: std::collections::BTreeSet<(u64, u64)>,
+    /// Whether a file fault also maps the neighbours the fake daemon
+    /// already has (fault-around, as the kernel does); on by default.
+    pub fault_around: bool,
 }
 
 impl World {
     pub fn new() -> Self {
         let plan = Rc::new(FailPlan::default());
-        Self { frames: FakeFrames::new(plan.clone()), plan, lender: BTreeMap::new(), gone: Default::default() }
+        Self {
+            frames: FakeFrames::new(plan.clone()),
+            plan,
+            lender: BTreeMap::new(),
+            gone: Default::default(),
+            fault_around: true,
+        }
     }
 
     pub fn config() -> SpaceConfig {
@@ -148,11 +157,38 @@ impl World {
                         }
                     };
                     self.frames.get(frame);
-                    assert!(space.supply_file_page(&mut self.frames, addr, &file, index, file.generation(), frame));
+                    let generation = file.generation();
+                    let around = if self.fault_around { space.fault_around(addr) } else { None };
+                    assert!(space.supply_file_page(&mut self.frames, addr, &file, index, generation, frame));
+                    if let Some(around) = around {
+                        self.supply_around(space, &around, generation);
+                    }
                 }
                 other => return other,
             }
         }
+    }
+
+    /// Fault-around as the kernel does it: the window's pages the fake
+    /// daemon already has (never one it would have to make, nor one taken
+    /// back: past the end of the file), one reference each, handed in.
+    pub fn supply_around(&mut self, space: &mut Space, around: &crate::FaultAround, generation: u64) -> u64 {
+        let id = around.file.id();
+        let mut fetched = Vec::new();
+        for (addr, index) in around.pages() {
+            if self.gone.contains(&(id, index)) {
+                continue;
+            }
+            if let Some(&frame) = self.lender.get(&(id, index)) {
+                self.frames.get(frame);
+                fetched.push((addr, index, frame));
+            }
+        }
+        let mut tlb = Shootdown::new();
+        let used = space.supply_file_pages(&mut self.frames, &around.file, generation, &fetched, &mut tlb);
+        assert!(!tlb.needs_flush(), "fault-around only adds PTEs");
+        let _ = tlb.finish(&mut self.frames);
+        used
     }
 
     /// The fake lender's frame of file page `index` of lease `id`.

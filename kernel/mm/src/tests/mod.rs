@@ -2,6 +2,7 @@
 //! store, checking what each leaves behind.
 
 mod advice;
+mod around;
 mod cow;
 mod errors;
 mod fake;

@@ -8,7 +8,7 @@
 //! | futex-mapped | a futex wait on a word of an untouched page of a lazy shared ramfs mapping times out; a wake on it returns 0 |
 //! | sizes | mmap of a ramfs file: a size whose page rounding wraps is ENOMEM (Linux's), an offset + size past 2^64 is EOVERFLOW, a zero size EINVAL; a lender answering MmapPrep with an address whose range leaves user space (or wraps) is EIO |
 //! | kill-munmap | children that write a shared ramfs mapping and munmap it page by page are SIGKILLed mid-way while other processes keep ramfs busy: afterwards every pin is back (0) and the data is in the file |
-//! | lender-exec | a lender daemon lends pages of its own memory, a client maps them lazily and reads one; the daemon execs (a program that maps other data at the same address): an unfetched page is SIGBUS, the fetched one still reads the old data |
+//! | lender-exec | a lender daemon lends pages of its own memory, a client maps them lazily and reads one; the daemon execs (a program that maps other data at the same address): an unfetched page (of a second mapping, beyond fault-around's reach) is SIGBUS, the fetched one still reads the old data |
 //! | many-grants | a process with 40 000 grants of one ramfs lease whose pins alternate (a first child unmapped every other page) forks while a sibling thread keeps mapping and unmapping: the fastest of 3 forks takes at most 50 × (+ 2 s) as long as the fastest of 3 same forks with uniform pins (milliseconds on hardware; minutes before the pins were kept as runs) and the sibling keeps running; munmap of all 40k grants returns |
 //!
 //! Run as `fmap-races after-exec FD` it is the lender's new image (see
@@ -426,6 +426,13 @@ fn lender_exec(checks: &mut Checks) {
         lender.stop();
         return checks.check("lender-exec: mmap", false, format_args!("{}", Shown(mapped)));
     };
+    // Page 3 again, as a mapping of its own: the first touch of `addr`
+    // maps (fault-around) the lender's pages of that mapping only, so this
+    // one is still unfetched when the lender execs.
+    let Ok(other) = map(lender.fd, PAGE, PROT_READ, MAP_SHARED | MAP_LAZY, 3 * PAGE) else {
+        lender.stop();
+        return checks.check("lender-exec: mmap of page 3", false, format_args!("failed"));
+    };
     let first = byte(addr);
     checks.check("lender-exec: a lent page reads the lender's data", first == BEFORE_EXEC, format_args!("{first:#x}"));
     let asked = sys::open(&format!("{LENDER}:file"), O_RDWR).and_then(|fd| {
@@ -442,7 +449,7 @@ fn lender_exec(checks: &mut Checks) {
         format_args!("write {asked:?}, ready {ready:?} {:?}", said[0] as char),
     );
     let signal = child_signal(|| {
-        let seen = byte(addr + 3 * PAGE);
+        let seen = byte(other);
         sys::exit(seen as usize)
     });
     checks.check(
@@ -457,7 +464,7 @@ fn lender_exec(checks: &mut Checks) {
         format_args!("{again:#x}"),
     );
     lender.stop();
-    let unmapped = unmap(addr, len);
+    let unmapped = unmap(addr, len).and_then(|()| unmap(other, PAGE));
     checks.check("lender-exec: munmap returns", unmapped.is_ok(), format_args!("{unmapped:?}"));
 }
 

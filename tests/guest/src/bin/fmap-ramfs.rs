@@ -16,7 +16,8 @@
 //! | truncate | a 64-page file mapped shared and private (32 pages copied), truncated to one page: both mappings keep 1 resident page, the frames of the 63 dropped file pages and the 32 copies are free at once (not at munmap), touching past the end is SIGBUS in both (copies too), the pins stay until munmap |
 //! | invalidate | msync(MS_INVALIDATE) of a private mapping drops the pages that show the file's frames (resident 4 → 1, the copy stays) and they come back on touch with the file's data |
 //! | lazy | a 1 GiB file mapped whole, 3 pages touched: 3 resident pages, about 3 frames used |
-//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page is SIGBUS, growing the mapping fails and leaves it readable, munmap returns, the kernel goes on |
+//! | around | fault-around: one read of page 20 of a 40-page file mapped private and lazy makes its 16-page block resident, read-only (a write to a neighbour copies: the file keeps its byte), with the file's data; shared likewise, a write to a neighbour reaches `read()`; pins back to 0 |
+//! | daemon-death | ramfs killed while mapped: mapped pages stay readable, a new page (of a second mapping, beyond fault-around's reach) is SIGBUS, growing the mapping fails and leaves it readable, munmap returns, the kernel goes on |
 //!
 //! Finally the kernel's free frames are back where they were.
 #![no_std]
@@ -56,7 +57,7 @@ fn main(_args: Args) -> i32 {
     let Some(daemon) = ramfs::start(&mut checks, SCHEME) else { return checks.finish() };
     // Each group in its own child: the page tables its mappings needed go
     // with it, so the free-frame count at the end is exact.
-    let groups: [Group; 13] = [
+    let groups: [Group; 14] = [
         ("fmap-ramfs shared", shared),
         ("fmap-ramfs eof", eof),
         ("fmap-ramfs partial", partial),
@@ -70,6 +71,7 @@ fn main(_args: Args) -> i32 {
         ("fmap-ramfs remap", remap),
         ("fmap-ramfs truncate", truncate),
         ("fmap-ramfs invalidate", invalidate),
+        ("fmap-ramfs around", around),
     ];
     for (name, body) in groups {
         group(&mut checks, name, body);
@@ -461,6 +463,58 @@ fn remap(checks: &mut Checks) {
     let _ = sys::close(fd);
 }
 
+fn around(checks: &mut Checks) {
+    const PAGES: usize = 40;
+    let Ok(fd) = file_with("/around", PAGES * PAGE) else {
+        return checks.check("create /around", false, format_args!("failed"));
+    };
+    for (flags, name) in [(MAP_PRIVATE, "private"), (MAP_SHARED, "shared")] {
+        let Ok(addr) = map(fd, PAGES, PROT_RW, flags | MapFlags::MAP_LAZY) else {
+            return checks.check("mmap /around", false, format_args!("failed"));
+        };
+        let first = byte(addr + 20 * PAGE + 5);
+        // Page 20's aligned block lies inside the 40 pages whatever the
+        // mapping's alignment: 16 pages.
+        let count = resident(addr);
+        checks.check(
+            &format!("around: {name}: one touch makes the 16-page block resident"),
+            count == Some(16) && first == ((20 * PAGE + 5) % 251) as u8,
+            format_args!("{count:?} resident, byte {first}"),
+        );
+        // A neighbour: mapped already, with the file's data.
+        let neighbour = (4..PAGES).filter(|&p| p != 20).find(|&p| resident_page(addr, p)).unwrap_or(20);
+        let seen = byte(addr + neighbour * PAGE);
+        write_word(addr + neighbour * PAGE, 0xAB);
+        let file = read_at(fd, neighbour * PAGE, 1);
+        let expect: u8 = if flags == MAP_SHARED { 0xAB } else { ((neighbour * PAGE) % 251) as u8 };
+        checks.check(
+            &format!(
+                "around: {name}: a neighbour shows the file and a write to it {}",
+                if flags == MAP_SHARED { "reaches read()" } else { "copies" }
+            ),
+            neighbour != 20 && seen == ((neighbour * PAGE) % 251) as u8 && file == [expect],
+            format_args!("page {neighbour}: byte {seen}, file {file:?}"),
+        );
+        let _ = unmap(addr, PAGES);
+    }
+    checks.check("around: pins back to 0", pins_total() == Some(0), format_args!("{:?}", pins_total()));
+    let _ = sys::close(fd);
+    let _ = sys::unlink(&at("/around"));
+}
+
+/// Whether page `page` of the mapping at `addr` has a frame without
+/// touching it: `sys:maps` counts per mapping, so the page is split off
+/// by an mprotect, its piece's count read, and the rights put back.
+fn resident_page(addr: usize, page: usize) -> bool {
+    let at = addr + page * PAGE;
+    // SAFETY: the test's own mapping; the rights are put back at once.
+    let split = unsafe { mm::mprotect(at, PAGE, PROT_READ) };
+    let count = resident(at);
+    // SAFETY: as above.
+    let _ = unsafe { mm::mprotect(at, PAGE, PROT_RW) };
+    split.is_ok() && count == Some(1)
+}
+
 /// Resident pages of the mapping at `addr` (`sys:maps`).
 fn resident(addr: usize) -> Option<usize> {
     mm::read_maps().ok()?.entries.into_iter().find(|e| e.contains(addr)).map(|e| e.resident_pages)
@@ -581,6 +635,13 @@ fn daemon_death(checks: &mut Checks, daemon: usize) {
     let Ok(addr) = map(fd, 2, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY) else {
         return checks.check("mmap /death", false, format_args!("failed"));
     };
+    // Page 1 again, as a mapping of its own: the first touch of `addr` maps
+    // (fault-around) the daemon's pages of that mapping only, so this one
+    // is still unfetched when the daemon dies.
+    // SAFETY: no fixed address: nothing of ours is replaced.
+    let Ok(other) = (unsafe { mm::mmap(0, PAGE, PROT_READ, MAP_SHARED | MapFlags::MAP_LAZY, fd, PAGE) }) else {
+        return checks.check("mmap /death page 1", false, format_args!("failed"));
+    };
     let first = byte(addr + 7);
     let _ = sys::kill(daemon, SIGKILL);
     let _ = process::wait(daemon);
@@ -590,7 +651,7 @@ fn daemon_death(checks: &mut Checks, daemon: usize) {
         format_args!("{first}"),
     );
     let signal = child_signal(|| {
-        core::hint::black_box(read_word(addr + PAGE));
+        core::hint::black_box(read_word(other));
     });
     checks.check("daemon-death: a new page is SIGBUS", signal == Some(SIGBUS), format_args!("{signal:?}"));
     // SAFETY: the test's own mapping; it may move.
@@ -601,7 +662,7 @@ fn daemon_death(checks: &mut Checks, daemon: usize) {
         format_args!("{grown:?}"),
     );
     // Read-only: nothing to write back, so the dead scheme is no error.
-    let unmapped = unmap(addr, 2);
+    let unmapped = unmap(addr, 2).and_then(|_| unmap(other, 1));
     checks.check(
         "daemon-death: munmap of a read-only mapping is 0",
         unmapped.is_ok(),
