@@ -10,6 +10,8 @@
 //!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
 //!  mremap(grow) ── EOPNOTSUPP from tessera-mm ── unlock ── [`grow`]: scheme.mmap_prep of
 //!               the added pages ── lock ── mremap with them (extends the lease) or [`give_up`]
+//!  set aside ── a lender page readable, not writable: fetch asks the lender
+//!               again (MmapPrep of that page, its pin given back at once)
 //!  take back ── the lender writes an Invalidate to its queue ── [`invalidate`]: its leases
 //!               over that memory (`LEASES`) ── generation bumped ── every space: drop the
 //!               pages (shootdown) ── the write returns: the memory is the lender's again
@@ -91,7 +93,36 @@ fn token(file: &FileRef) -> &FmapToken {
 /// lender is gone or has exec'd (its lending space is gone), the page is
 /// not there (past the end of the file), or it is not memory the lender
 /// owns ([`super::UserSpace::lendable`]).
+///
+/// A lender page that is readable but not writable is one the lender
+/// evicted from its cache (docs/fmap.md, "Lending again"): the lender is
+/// asked for it again (MmapPrep of that page with the lease's flags), the
+/// page is taken, and the extra pin that request added goes back at once
+/// (Munmap, one-way). Never when the lender is the faulting process (it
+/// would wait on itself).
 pub(super) fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr, FaultError> {
+    for _ in 0..RELENDS {
+        match take_frame(file, index)? {
+            Taken::Frame(frame) => return Ok(frame),
+            Taken::SetAside => relend(file, index)?,
+        }
+    }
+    Err(FaultError::Bus)
+}
+
+/// How often one fetch asks the lender again for a page it set aside
+/// (each time another request of the lender's evicted it meanwhile).
+const RELENDS: usize = 4;
+
+/// What the lender's space has at a lent page.
+enum Taken {
+    /// Its frame, with one reference taken.
+    Frame(PhysAddr),
+    /// Nothing, but readable: the lender lends it again when asked.
+    SetAside,
+}
+
+fn take_frame(file: &FileRef, index: u64) -> core::result::Result<Taken, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
     // The lender's range was checked to lie in user space (user.rs), so
@@ -107,13 +138,35 @@ pub(super) fn fetch(file: &FileRef, index: u64) -> core::result::Result<PhysAddr
     match space.fault(addr, Access::Write) {
         Ok(()) => {}
         Err(FaultError::OutOfMemory) => return Err(FaultError::OutOfMemory),
+        Err(FaultError::Segv)
+            if !Arc::ptr_eq(&lender, &process::current()) && space.fault(addr, Access::Read).is_ok() =>
+        {
+            return Ok(Taken::SetAside);
+        }
         // A lender's page lent from a file mapping of its own is not lent
         // on: one level of lending only.
         Err(_) => return Err(FaultError::Bus),
     }
     let (frame, _) = space.translate(addr).ok_or(FaultError::Bus)?;
     super::get_ref(frame).map_err(|_| FaultError::Bus)?;
-    Ok(frame)
+    Ok(Taken::Frame(frame))
+}
+
+/// Asks the lease's scheme to lend file page `index` again (it set the
+/// page aside), at the same address, and gives the pin back. SIGBUS if the
+/// scheme refuses, is gone, or answers another address or from another
+/// process.
+fn relend(file: &FileRef, index: u64) -> core::result::Result<(), FaultError> {
+    let token = token(file);
+    let (offset, bytes) = byte_range(index, 1).ok_or(FaultError::Bus)?;
+    let scheme = &token.description.scheme;
+    let reply = scheme.mmap_prep(token.description.id, offset, bytes, token.flags).map_err(|_| FaultError::Bus)?;
+    let _ = scheme.munmap(token.description.id, offset, bytes, 0, false);
+    let same_lender = Weak::ptr_eq(&reply.lender, &token.lender) && reply.lender_space == token.lender_space;
+    if !same_lender || file.lender_address(index) != Some(reply.address as u64) {
+        return Err(FaultError::Bus);
+    }
+    Ok(())
 }
 
 /// Asks the scheme behind `description` to lend `[offset, offset + size)`

@@ -1,7 +1,8 @@
-//! `redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME`: serves the RedoxFS on the
-//! file `IMAGE-PATH` (a disk image today, a `disk:` partition later) as
-//! `SCHEME-NAME:`, forever, one request at a time. `--mkfs` formats the
-//! image first (all of it). It never forks: the page cache is its own
+//! `redoxfsd [--mkfs] [--cache-pages N] IMAGE-PATH SCHEME-NAME`: serves the
+//! RedoxFS on the file `IMAGE-PATH` (a disk image today, a `disk:` partition
+//! later) as `SCHEME-NAME:`, forever, one request at a time. `--mkfs`
+//! formats the image first (all of it); `--cache-pages` sets the page
+//! cache's limit (default 4096 pages, 16 MiB; at least 1). It never forks: the page cache is its own
 //! address space, which fmap lends to clients (`docs/redoxfs.md`).
 //!
 //! Exits with 1 if the image cannot be opened, formatted or mounted, or
@@ -23,14 +24,28 @@ mod daemon {
         sys::clock_gettime(CLOCK_REALTIME).map_or((0, 0), |t| (t.tv_sec as u64, t.tv_nsec as u32))
     }
 
-    fn main(args: Args) -> i32 {
-        let (mkfs, image, name) = match args.argv() {
-            [_, flag, image, name] if *flag == "--mkfs" => (true, image, name),
-            [_, image, name] if !image.starts_with('-') => (false, image, name),
-            _ => {
-                eprintln!("usage: redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME");
-                return 2;
+    /// `--mkfs`, `--cache-pages N` (N from 1), the image and the scheme
+    /// name; `None` for anything else.
+    fn parse<'a>(mut argv: &[&'a str]) -> Option<(bool, Option<u64>, &'a str, &'a str)> {
+        argv = argv.get(1..)?;
+        let (mut mkfs, mut cache_pages) = (false, None);
+        loop {
+            match argv {
+                ["--mkfs", rest @ ..] => (mkfs, argv) = (true, rest),
+                ["--cache-pages", n, rest @ ..] => {
+                    cache_pages = Some(n.parse::<u64>().ok().filter(|&n| n > 0)?);
+                    argv = rest;
+                }
+                [image, name] if !image.starts_with('-') => return Some((mkfs, cache_pages, *image, *name)),
+                _ => return None,
             }
+        }
+    }
+
+    fn main(args: Args) -> i32 {
+        let Some((mkfs, cache_pages, image, name)) = parse(args.argv()) else {
+            eprintln!("usage: redoxfsd [--mkfs] [--cache-pages N] IMAGE-PATH SCHEME-NAME");
+            return 2;
         };
         let fd = match sys::open(image, O_RDWR | O_CLOEXEC) {
             Ok(fd) => fd,
@@ -58,6 +73,9 @@ mod daemon {
                 return 1;
             }
         };
+        if let Some(pages) = cache_pages {
+            fs.set_cache_pages(pages);
+        }
         let error = server.run(&mut fs);
         eprintln!("redoxfsd: serving {name}: stopped: {error} (errno {})", error.errno);
         1
