@@ -202,11 +202,16 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
 /// (Linux drops copies past a truncation too) — and the TLBs are flushed
 /// before this returns. The mappings stay; a later touch fetches again,
 /// which is SIGBUS if the lender has made the pages inaccessible (as it
-/// must before it calls this: docs/fmap.md). Returns how many mapped pages
+/// must before it calls this: docs/fmap.md). With `evict` (a page cache
+/// evicting, at most `EVICT_MAX_BYTES`), only the pages that show the
+/// lender's frames go: private copies stay. Returns how many mapped pages
 /// were dropped.
-pub fn invalidate(start: u64, len: u64) -> Result<u64> {
+pub fn invalidate(start: u64, len: u64, evict: bool) -> Result<u64> {
     let end = start.checked_add(len).ok_or(Error::new(EINVAL))?;
     if !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+        return Err(Error::new(EINVAL));
+    }
+    if evict && len > tessera_abi::scheme::EVICT_MAX_BYTES {
         return Err(Error::new(EINVAL));
     }
     let lender = process::current();
@@ -228,14 +233,45 @@ pub fn invalidate(start: u64, len: u64) -> Result<u64> {
     if affected.is_empty() {
         return Ok(0);
     }
+    // For an eviction: the lender's frame of each page (read now, before
+    // the daemon drops its memory), to tell private copies from them.
+    let lender_frames = if evict { lent_frames(&lender, &affected) } else { BTreeMap::new() };
     for process in process::all() {
         let mut guard = process.space.lock();
         let Some(space) = guard.as_mut() else { continue };
         for (file, runs) in &affected {
-            dropped += space.run(|grants, frames, tlb| grants.drop_file_pages(frames, file, runs, tlb));
+            dropped += space.run(|grants, frames, tlb| {
+                if !evict {
+                    return grants.drop_file_pages(frames, file, runs, tlb);
+                }
+                let is_lenders = |index, frame| lender_frames.get(&(file.id(), index)) == Some(&frame);
+                grants.evict_file_pages(frames, file, runs, is_lenders, tlb)
+            });
         }
     }
     Ok(dropped)
+}
+
+/// The lender's current frame of each file page of `affected` (leases and
+/// their runs of file pages), by (lease id, file page).
+fn lent_frames(
+    lender: &Arc<Process>,
+    affected: &[(tessera_mm::FileRef, Vec<(u64, u64)>)],
+) -> BTreeMap<(u64, u64), PhysAddr> {
+    let mut frames = BTreeMap::new();
+    let guard = lender.space.lock();
+    let Some(space) = guard.as_ref() else { return frames };
+    for (file, runs) in affected {
+        for &(first, end) in runs {
+            for index in first..end {
+                let address = file.lender_address(index).map(VirtAddr::new);
+                if let Some((frame, _)) = address.and_then(|address| space.translate(address)) {
+                    frames.insert((file.id(), index), frame);
+                }
+            }
+        }
+    }
+    frames
 }
 
 /// For `msync(MS_INVALIDATE)`: the lender's current frame of each file

@@ -70,9 +70,10 @@ pub trait CachePages: Pages {
     /// it set aside and asks for it again (MmapPrep) instead of taking it.
     /// EIO if that fails.
     fn set_aside(&mut self, addr: usize, bytes: usize) -> Result<()>;
-    /// Takes `[addr, addr + bytes)` back from every mapping that borrowed
-    /// it (the kernel drops it from every space and flushes the TLBs before
-    /// this returns). EIO if that fails.
+    /// Takes `[addr, addr + bytes)` (set aside) back from every mapping that
+    /// borrowed it: the kernel drops the pages that show these frames from
+    /// every space and flushes the TLBs before this returns; private copies
+    /// stay (`scheme::evict`). EIO if that fails.
     fn take_back(&mut self, addr: usize, bytes: usize) -> Result<()>;
     /// Drops the memory of pages set aside (they stay read-only and read
     /// as zeroes). EIO if that fails.
@@ -88,7 +89,7 @@ impl CachePages for SystemPages {
 
     fn take_back(&mut self, addr: usize, bytes: usize) -> Result<()> {
         match self.queue {
-            Some(queue) => scheme::take_back(queue, addr, bytes).map(drop).map_err(|_| Error::new(EIO)),
+            Some(queue) => scheme::evict(queue, addr, bytes).map(drop).map_err(|_| Error::new(EIO)),
             None => Ok(()),
         }
     }
