@@ -36,7 +36,8 @@
 //! - **Take back**: a write whose header is [`CQE_TAKE_BACK`] is not a
 //!   response but the daemon taking back memory it lent (a truncate):
 //!   `mm::fmap::invalidate` drops those pages from every space before the
-//!   write returns.
+//!   write returns; [`CQE_EVICT`] likewise for a page cache evicting
+//!   (private copies stay).
 //! - **fmap**: `MmapPrep` lends file pages: its answer is an address in
 //!   the daemon's address space, and the process that wrote the answer is
 //!   the lender ([`super::FmapLease`]). `Munmap` can be one-way too (a

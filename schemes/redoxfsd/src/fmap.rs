@@ -17,10 +17,18 @@
 //! next msync, munmap or fsync); Munmap's pins are given back all the same
 //! (the kernel has unmapped the range).
 //!
+//! The cache holds at most its limit of resident pages: before pages come
+//! in, the least recently lent are evicted ([`Redoxfsd::evict`]: set aside,
+//! taken back with private copies kept, written back, forgotten); MmapPrep
+//! reads at most the limit and sets the rest aside, to be lent again page
+//! by page when clients touch them (docs/redoxfs.md, "The limit and
+//! eviction").
+//!
 //! | file | what |
 //! |---|---|
 //! | `/.redoxfsd/pins` | read-only text made at open: `PINS NODE dirty=N` per file with a window, then `total PINS` |
-//! | `/.redoxfsd/ctl` | write-only; `fail-writes on\|off`: every device write and flush fails with EIO (for tests) |
+//! | `/.redoxfsd/cache` | read-only text made at open: `pages`, `limit`, `peak`, `evictions`, `over-limit` (one `NAME N` line each) |
+//! | `/.redoxfsd/ctl` | write-only; `fail-writes on\|off`: every device write and flush fails with EIO (for tests); `cache-pages N`: the cache's limit |
 
 use alloc::vec::Vec;
 use core::fmt::Write;
