@@ -286,6 +286,12 @@ mod tests {
         assert_eq!(decode_take_back(&regular, payload), None);
         let tagged = Cqe { tag: 1, ..cqe };
         assert_eq!(decode_take_back(&tagged, payload), None);
+        let message = encode_evict(0x4000_0000, 4096);
+        let (cqe, payload) = split_response(&message).expect("long enough");
+        assert_eq!(cqe.flags, CQE_EVICT);
+        assert_eq!(decode_take_back(&cqe, payload), Some((0x4000_0000, 4096)));
+        let other = Cqe { flags: CQE_EVICT + 1, ..cqe };
+        assert_eq!(decode_take_back(&other, payload), None);
     }
 
     #[test]
