@@ -89,18 +89,7 @@ impl<P: PageTable> AddrSpace<P> {
                 }
             }
         }
-        if doomed.is_empty() {
-            return 0;
-        }
-        let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        for &page in &doomed {
-            tx.unmap_pte(page);
-            if let Some(frame) = tx.remove_slot(page) {
-                tx.defer_put(frame);
-            }
-        }
-        tx.commit();
-        doomed.len() as u64
+        self.drop_slots(frames, &doomed, tlb)
     }
 
     /// `msync(MS_INVALIDATE)` of `[addr, addr + len_bytes)`: drops the
@@ -139,15 +128,24 @@ impl<P: PageTable> AddrSpace<P> {
                 }
             }
         }
+        Ok(self.drop_slots(frames, &doomed, tlb))
+    }
+
+    /// Drops the PTEs and slots of `doomed` (their references through
+    /// `tlb`, after the flush); how many.
+    fn drop_slots(&mut self, frames: &mut impl FrameStore, doomed: &[Page], tlb: &mut Shootdown) -> u64 {
+        if doomed.is_empty() {
+            return 0;
+        }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        for &page in &doomed {
+        for &page in doomed {
             tx.unmap_pte(page);
             if let Some(frame) = tx.remove_slot(page) {
                 tx.defer_put(frame);
             }
         }
         tx.commit();
-        Ok(doomed.len() as u64)
+        doomed.len() as u64
     }
 
     /// The page ranges of `file`'s grants that map file pages in `runs`,

@@ -419,13 +419,7 @@ fn fill<P: CachePages>(
     load: &mut impl FnMut(u64, &mut [u8]) -> Result<()>,
 ) -> Result<()> {
     let mut bytes = vec![0u8; (LOAD_PAGES * PAGE) as usize];
-    let mut page = pages.start;
-    while page < pages.end {
-        if window.resident.contains_key(&page) {
-            page += 1;
-            continue;
-        }
-        let run_end = window.resident.range(page..pages.end).next().map_or(pages.end, |(&p, _)| p);
+    for (mut page, run_end) in missing_runs(window, pages) {
         memory.open_up(window.address(page), ((run_end - page) * PAGE) as usize)?;
         window.extent = window.extent.max(run_end);
         while page < run_end {
@@ -455,18 +449,27 @@ fn fill<P: CachePages>(
 /// Sets aside the pages of `pages` of `window` that are not resident (a
 /// run at a time), so the kernel asks for them when a client needs them.
 fn set_aside_missing<P: CachePages>(memory: &mut P, window: &mut Window, pages: core::ops::Range<u64>) -> Result<()> {
-    let mut page = pages.start;
-    while page < pages.end {
-        if window.resident.contains_key(&page) {
-            page += 1;
-            continue;
-        }
-        let run_end = window.resident.range(page..pages.end).next().map_or(pages.end, |(&p, _)| p);
+    for (page, run_end) in missing_runs(window, pages) {
         memory.set_aside(window.address(page), ((run_end - page) * PAGE) as usize)?;
         window.extent = window.extent.max(run_end);
-        page = run_end;
     }
     Ok(())
+}
+
+/// The runs `(first, end)` of pages of `pages` not resident in `window`.
+fn missing_runs(window: &Window, pages: core::ops::Range<u64>) -> Vec<(u64, u64)> {
+    let mut runs = Vec::new();
+    let mut page = pages.start;
+    for &resident in window.resident.range(pages.clone()).map(|(p, _)| p) {
+        if resident > page {
+            runs.push((page, resident));
+        }
+        page = resident + 1;
+    }
+    if page < pages.end {
+        runs.push((page, pages.end));
+    }
+    runs
 }
 
 /// Calls `f(page, offset in page, offset in buffer, length)` for each
