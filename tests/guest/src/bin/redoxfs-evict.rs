@@ -9,7 +9,7 @@
 //! |---|---|
 //! | start | a 16 MiB image on `file:`, `redoxfsd --mkfs --cache-pages 16` on it as `rfs-evict:`; `/.redoxfsd/cache` says `limit 16` |
 //! | write | the 80-page file written with `write()` (pattern A) reads back with `read()` |
-//! | shared | MAP_SHARED of the 80 pages: every word reads A; every word stored B through it; `read()` of the file gives B everywhere (pages evicted meanwhile were written back first); msync(MS_SYNC) 0; the mapping reads B again (pages taken back are fetched again); munmap 0; pins back to 0 |
+//! | shared | MAP_SHARED of the 80 pages: every word reads A; every word stored B through it; the cache's peak stays ≤ 16; `read()` of the file gives B everywhere (pages evicted meanwhile were written back first); msync(MS_SYNC) 0; `write()` of D over the file: the mapping reads D everywhere (evicted pages were taken back and are fetched again: no stale frame); B stored again, msync, `read()` gives B; the mapping reads B; munmap 0; pins back to 0 |
 //! | private | MAP_PRIVATE of the 80 pages reads B; C stored to the even pages (copies); after touching every page again (more evictions) the even pages still read C (copies are kept by an eviction) and the odd ones B; `read()` gives B (copies never reach the file); munmap; pins 0 |
 //! | cache | `/.redoxfsd/cache`: `pages` and `peak` at most 16, `evictions` > 0, `over-limit` 0 |
 //! | remount | the daemon killed, a second redoxfsd (default cache) mounts the image: `read()` and a new mapping give B |
@@ -46,6 +46,7 @@ const WORDS: usize = PAGES * PAGE / 8;
 const A: u64 = 0xA11C_E000_0000_0000;
 const B: u64 = 0xB0B0_0000_0000_0000;
 const C: u64 = 0xC0C0_0000_0000_0000;
+const D: u64 = 0xD0D0_0000_0000_0000;
 
 /// Redox's MAP_LAZY: fetch file pages on first touch (not at mmap).
 const MAP_LAZY: MapFlags = MapFlags::from_bits_retain(0x10);
@@ -149,17 +150,22 @@ fn unmap(fd: usize, addr: usize) -> bool {
     unmapped.is_ok()
 }
 
-fn write_file(checks: &mut Checks) -> bool {
-    let path = format!("rfs-evict:{FILE}");
-    let bytes: Vec<u8> = (0..WORDS).flat_map(|w| word(A, w).to_le_bytes()).collect();
-    let written = sys::open(&path, O_CREAT | O_TRUNC | O_WRONLY).and_then(|fd| {
+/// Writes the whole file with pattern `tag` through `write()`.
+fn write_pattern(path: &str, tag: u64) -> bool {
+    let bytes: Vec<u8> = (0..WORDS).flat_map(|w| word(tag, w).to_le_bytes()).collect();
+    let written = sys::open(path, O_CREAT | O_WRONLY).and_then(|fd| {
         let mut done = 0;
         while done < bytes.len() {
             done += sys::write(fd, &bytes[done..(done + 8 * PAGE).min(bytes.len())])?;
         }
         sys::close(fd).map(|()| done)
     });
-    checks.check("write: 80 pages with write()", written == Ok(bytes.len()), format_args!("{}", Shown(written)));
+    written == Ok(bytes.len())
+}
+
+fn write_file(checks: &mut Checks) -> bool {
+    let path = format!("rfs-evict:{FILE}");
+    checks.check("write: 80 pages with write()", write_pattern(&path, A), format_args!("failed"));
     let back = read_words(&path).map(|words| first_wrong(&words, |w| word(A, w)));
     checks.check("write: read() gives them back", back == Some(None), format_args!("first wrong word {back:?}"));
     back == Some(None)
@@ -185,6 +191,26 @@ fn shared(checks: &mut Checks) {
     );
     let synced = mm::msync(addr, PAGES * PAGE, MS_SYNC);
     checks.check("shared: msync(MS_SYNC)", synced.is_ok(), format_args!("{synced:?}"));
+    // write() D over the file: the pages evicted meanwhile are fetched
+    // again and show it; a frame an eviction did not take back would still
+    // show B.
+    checks.check("shared: write() D over the file", write_pattern(&path, D), format_args!("failed"));
+    let wrong = first_wrong_mapped(addr, |w| word(D, w));
+    checks.check(
+        "shared: the mapping shows write()'s D (no stale frame)",
+        wrong.is_none(),
+        format_args!("first wrong word {wrong:?}"),
+    );
+    for w in 0..WORDS {
+        write_word(addr + w * 8, word(B, w));
+    }
+    let synced = mm::msync(addr, PAGES * PAGE, MS_SYNC);
+    let by_read = read_words(&path).map(|words| first_wrong(&words, |w| word(B, w)));
+    checks.check(
+        "shared: B stored again, msync, read() gives B",
+        synced.is_ok() && by_read == Some(None),
+        format_args!("{synced:?}, first wrong word {by_read:?}"),
+    );
     let wrong = first_wrong_mapped(addr, |w| word(B, w));
     checks.check("shared: the mapping reads B again (pages fetched again)", wrong.is_none(), format_args!("first wrong word {wrong:?}"));
     checks.check("shared: munmap", unmap(fd, addr), format_args!("failed"));
