@@ -72,8 +72,8 @@ use tessera_abi::flag::SEEK_END;
 use tessera_abi::lock::{CALL_LOCK, CALL_UNLOCK_ALL, FileLock, LOCK_TEST, decode_conflict};
 use tessera_abi::scheme::response::{self, Expect, UserSpace};
 use tessera_abi::scheme::{
-    CQE_EVICT, CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES,
-    ROOT_ID, SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, decode_take_back,
+    CQE_EVICT, CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES,
+    RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID, SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, decode_take_back,
 };
 
 use super::{FmapLease, KernelScheme, seek_position};

@@ -107,7 +107,8 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         self.cache.open_window(node)?;
         let missing = self.cache.missing(node, &load);
         self.make_room(missing, node, &load);
-        if flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED)
+        if flags.contains(MapFlags::PROT_WRITE)
+            && flags.contains(MapFlags::MAP_SHARED)
             && let Some(window) = self.cache.windows.get_mut(&node)
         {
             window.written_through = true;

@@ -15,7 +15,6 @@ use alloc::vec::Vec;
 
 use redox_syscall_07::error::{Error as DiskError, Result as DiskResult};
 use redoxfs::{FileSystem, Node, Transaction, TreeData, TreePtr};
-use crate::cache::CachePages;
 use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::error::{EACCES, EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
 use tessera_runtime::abi::flag::{AT_REMOVEDIR, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY};
@@ -24,7 +23,7 @@ use tessera_runtime::locks::LockTable;
 use tessera_runtime::scheme::{CallerCtx, Opened, Scheme};
 use tessera_runtime::{Error, Result};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CachePages};
 use crate::disk::{Device, Knobs};
 use crate::path::{self, Resolved};
 

@@ -583,5 +583,8 @@ fn dirty_pages_that_cannot_be_written_are_not_evicted() {
     let mut fs = remount(fs);
     let f = open(&mut fs, "/d", O_RDONLY).unwrap();
     let got = read_all(&mut fs, f);
-    assert_eq!([&got[..2], &got[PAGE_BYTES..PAGE_BYTES + 2], &got[2 * PAGE_BYTES..2 * PAGE_BYTES + 2]], [b"P0", b"P1", b"P2"]);
+    assert_eq!(
+        [&got[..2], &got[PAGE_BYTES..PAGE_BYTES + 2], &got[2 * PAGE_BYTES..2 * PAGE_BYTES + 2]],
+        [b"P0", b"P1", b"P2"]
+    );
 }

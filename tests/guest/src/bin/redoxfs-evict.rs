@@ -66,7 +66,8 @@ fn main(_args: Args) -> i32 {
     }
     let limit = format!("{LIMIT}");
     let argv = ["redoxfsd", "--mkfs", "--cache-pages", limit.as_str(), IMAGE, "rfs-evict"];
-    let Some(daemon) = start_daemon(&mut checks, "redoxfsd --mkfs --cache-pages 16 serves rfs-evict:", &argv, "rfs-evict")
+    let Some(daemon) =
+        start_daemon(&mut checks, "redoxfsd --mkfs --cache-pages 16 serves rfs-evict:", &argv, "rfs-evict")
     else {
         return checks.finish();
     };
@@ -79,7 +80,12 @@ fn main(_args: Args) -> i32 {
     }
     let _ = sys::kill(daemon, SIGKILL);
     let _ = process::wait(daemon);
-    if let Some(second) = start_daemon(&mut checks, "remount: redoxfsd mounts the image", &["redoxfsd", IMAGE, "rfs-evict2"], "rfs-evict2") {
+    if let Some(second) = start_daemon(
+        &mut checks,
+        "remount: redoxfsd mounts the image",
+        &["redoxfsd", IMAGE, "rfs-evict2"],
+        "rfs-evict2",
+    ) {
         remount(&mut checks);
         let _ = sys::kill(second, SIGKILL);
         let _ = process::wait(second);
@@ -117,7 +123,8 @@ fn read_words(path: &str) -> Option<Vec<u64>> {
         }
     }
     let _ = sys::close(fd);
-    (done == bytes.len()).then(|| bytes.chunks_exact(8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))).collect())
+    (done == bytes.len())
+        .then(|| bytes.chunks_exact(8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))).collect())
 }
 
 /// The first word index where `words` differs from `expected(w)`.
@@ -182,7 +189,11 @@ fn shared(checks: &mut Checks) {
         write_word(addr + w * 8, word(B, w));
     }
     let peak = cache_stat("rfs-evict", "peak");
-    checks.check("shared: the cache stayed within 16 pages", peak.is_some_and(|p| p <= LIMIT), format_args!("peak {peak:?}"));
+    checks.check(
+        "shared: the cache stayed within 16 pages",
+        peak.is_some_and(|p| p <= LIMIT),
+        format_args!("peak {peak:?}"),
+    );
     let by_read = read_words(&path).map(|words| first_wrong(&words, |w| word(B, w)));
     checks.check(
         "shared: read() gives every store (evicted pages were written back)",
@@ -212,7 +223,11 @@ fn shared(checks: &mut Checks) {
         format_args!("{synced:?}, first wrong word {by_read:?}"),
     );
     let wrong = first_wrong_mapped(addr, |w| word(B, w));
-    checks.check("shared: the mapping reads B again (pages fetched again)", wrong.is_none(), format_args!("first wrong word {wrong:?}"));
+    checks.check(
+        "shared: the mapping reads B again (pages fetched again)",
+        wrong.is_none(),
+        format_args!("first wrong word {wrong:?}"),
+    );
     checks.check("shared: munmap", unmap(fd, addr), format_args!("failed"));
     let pins = pins_total("rfs-evict");
     checks.check("shared: pins back to 0", pins == Some(0), format_args!("{pins:?}"));
@@ -240,7 +255,11 @@ fn private(checks: &mut Checks) {
         format_args!("first wrong word {wrong:?}, evictions {evictions:?} -> {after:?}"),
     );
     let by_read = read_words(&path).map(|words| first_wrong(&words, |w| word(B, w)));
-    checks.check("private: read() gives B (copies never reach the file)", by_read == Some(None), format_args!("first wrong word {by_read:?}"));
+    checks.check(
+        "private: read() gives B (copies never reach the file)",
+        by_read == Some(None),
+        format_args!("first wrong word {by_read:?}"),
+    );
     checks.check("private: munmap", unmap(fd, addr), format_args!("failed"));
     let pins = pins_total("rfs-evict");
     checks.check("private: pins back to 0", pins == Some(0), format_args!("{pins:?}"));
@@ -259,7 +278,11 @@ fn cache(checks: &mut Checks) {
 fn remount(checks: &mut Checks) {
     let path = format!("rfs-evict2:{FILE}");
     let by_read = read_words(&path).map(|words| first_wrong(&words, |w| word(B, w)));
-    checks.check("remount: read() gives B from the disk", by_read == Some(None), format_args!("first wrong word {by_read:?}"));
+    checks.check(
+        "remount: read() gives B from the disk",
+        by_read == Some(None),
+        format_args!("first wrong word {by_read:?}"),
+    );
     let Some((fd, addr)) = map(&path, MAP_SHARED, PROT_READ) else {
         return checks.check("remount: mmap", false, format_args!("failed"));
     };
@@ -301,7 +324,8 @@ fn daemon_death(checks: &mut Checks) {
         all
     });
     checks.check("daemon-death: the init script", written.is_ok(), format_args!("{written:?}"));
-    let (Ok([out_r, out_w]), Ok([ready_r, ready_w]), Ok([go_r, go_w])) = (sys::pipe2(0), sys::pipe2(0), sys::pipe2(0)) else {
+    let (Ok([out_r, out_w]), Ok([ready_r, ready_w]), Ok([go_r, go_w])) = (sys::pipe2(0), sys::pipe2(0), sys::pipe2(0))
+    else {
         return checks.check("daemon-death: pipes", false, format_args!("failed"));
     };
     let init = fork_with(|| {
@@ -321,7 +345,9 @@ fn daemon_death(checks: &mut Checks) {
     };
     let mut seen = String::new();
     let daemon = read_until(out_r, &mut seen, |line| pid_after(line, "init: started daemon redoxfsd"));
-    let ready = read_until(out_r, &mut seen, |line| line.starts_with("init: scheme rfs-evict3").then(|| line.ends_with("ready")));
+    let ready = read_until(out_r, &mut seen, |line| {
+        line.starts_with("init: scheme rfs-evict3").then(|| line.ends_with("ready"))
+    });
     let sleeper = read_until(out_r, &mut seen, |line| pid_after(line, "init: running sleep"));
     checks.check(
         "daemon-death: init started redoxfsd and it serves",
