@@ -162,8 +162,12 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             }
             return Err(e);
         }
-        self.cache.unlist(node, page);
         self.cache.evicted();
+        if !self.cache.windows.contains_key(&node) {
+            // Its last dirty page written, an unpinned window went whole.
+            return Ok(());
+        }
+        self.cache.unlist(node, page);
         self.cache.pages.forget(addr, PAGE_BYTES)
     }
 

@@ -79,6 +79,7 @@ impl Pages for FakePages {
         self.windows.retain(|&window| window != (base, bytes));
         assert_eq!(self.windows.len() + 1, before, "released a window that was reserved");
         self.pages.retain(|&page, _| page < base || page >= base + bytes);
+        self.aside.retain(|&page| page < base || page >= base + bytes);
     }
     fn open_up(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
@@ -587,4 +588,27 @@ fn dirty_pages_that_cannot_be_written_are_not_evicted() {
         [&got[..2], &got[PAGE_BYTES..PAGE_BYTES + 2], &got[2 * PAGE_BYTES..2 * PAGE_BYTES + 2]],
         [b"P0", b"P1", b"P2"]
     );
+}
+
+#[test]
+fn evicting_the_last_dirty_page_of_an_unmapped_file_drops_its_window() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/u", O_CREAT | O_RDWR).unwrap();
+    fs.write(f, &vec![b'-'; PAGE_BYTES], 0).unwrap();
+    let addr = fs.mmap_prep(f, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    fs.cache.pages.write(addr, b"KEEP");
+    fs.fs.disk.fail_writes = true;
+    assert_eq!(fs.munmap(f, 0, PAGE_BYTES, NEEDS_SYNC, &CTX), Err(Error::new(EIO)));
+    fs.fs.disk.fail_writes = false;
+    // Another file comes in under a limit of 1: the dirty page is written
+    // and evicted, and its window (no pins) goes with it.
+    fs.set_cache_pages(1);
+    let g = open(&mut fs, "/v", O_CREAT | O_RDWR).unwrap();
+    fs.write(g, &vec![b'v'; PAGE_BYTES], 0).unwrap();
+    fs.mmap_prep(g, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    assert_eq!(cache_stat(&mut fs, "evictions"), 1);
+    assert_eq!(fs.cache.windows.len(), 1, "only the new file's window");
+    assert_eq!(cache_stat(&mut fs, "pages"), 1);
+    fs.munmap(g, 0, PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
+    assert_eq!(&read_all(&mut fs, f)[..4], b"KEEP");
 }
