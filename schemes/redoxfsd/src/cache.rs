@@ -185,7 +185,10 @@ impl<P: CachePages> Cache<P> {
     pub fn oldest(&self, keep: (u32, &core::ops::Range<u64>), skip: &[(u32, u64)]) -> Option<(u32, u64)> {
         self.lru
             .values()
-            .find(|&&(node, page)| !(node == keep.0 && keep.1.contains(&page)) && !skip.contains(&(node, page)))
+            .find(|&&(node, page)| {
+                let kept = node == keep.0 && keep.1.contains(&page);
+                !kept && !skip.contains(&(node, page))
+            })
             .copied()
     }
 

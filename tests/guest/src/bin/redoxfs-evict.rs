@@ -312,7 +312,7 @@ fn read_until<T>(fd: usize, seen: &mut String, mut want: impl FnMut(&str) -> Opt
 }
 
 /// The pid in `init: WHAT (pid N)…` lines.
-fn pid_after<'a>(line: &'a str, prefix: &str) -> Option<usize> {
+fn pid_after(line: &str, prefix: &str) -> Option<usize> {
     line.strip_prefix(prefix)?.strip_prefix(" (pid ")?.split(')').next()?.parse().ok()
 }
 
