@@ -9,8 +9,8 @@
 //! |---|---|
 //! | start | a 16 MiB image on `file:`, `redoxfsd --mkfs --cache-pages 16` on it as `rfs-evict:`; `/.redoxfsd/cache` says `limit 16` |
 //! | write | the 80-page file written with `write()` (pattern A) reads back with `read()` |
-//! | shared | MAP_SHARED of the 80 pages: every word reads A; every word stored B through it; the cache's peak stays ≤ 16; `read()` of the file gives B everywhere (pages evicted meanwhile were written back first); msync(MS_SYNC) 0; `write()` of D over the file: the mapping reads D everywhere (evicted pages were taken back and are fetched again: no stale frame); B stored again, msync, `read()` gives B; the mapping reads B; munmap 0; pins back to 0 |
-//! | private | MAP_PRIVATE of the 80 pages reads B; C stored to the even pages (copies); after touching every page again (more evictions) the even pages still read C (copies are kept by an eviction) and the odd ones B; `read()` gives B (copies never reach the file); munmap; pins 0 |
+//! | shared | MAP_SHARED of the 80 pages: every word reads A and is then stored B through it (one pass); the cache's peak stays ≤ 16; `read()` of the file gives B everywhere (pages evicted meanwhile were written back first); msync(MS_SYNC) 0; `write()` of D over the file: the mapping reads D everywhere (evicted pages were taken back and are fetched again: no stale frame), B stored again in the same pass; msync, `read()` gives B; the mapping reads B; munmap 0; pins back to 0 |
+//! | private | MAP_PRIVATE of the 80 pages reads B, C stored to the even pages (copies) in the same pass; after touching every page again (more evictions) the even pages still read C (copies are kept by an eviction) and the odd ones B; `read()` gives B (copies never reach the file); munmap; pins 0 |
 //! | cache | `/.redoxfsd/cache`: `pages` and `peak` at most 16, `evictions` > 0, `over-limit` 0 |
 //! | remount | the daemon killed, a second redoxfsd (default cache) mounts the image: `read()` and a new mapping give B |
 //! | daemon-death | a second init (output on a pipe) runs `daemon redoxfsd … rfs-evict3` and `wait-scheme`; a child maps the file (MAP_LAZY) and reads page 5; the daemon is killed; init reports `init: daemon redoxfsd (pid N) killed by signal 9`; page 5 still reads its data in the child, page 6 (never fetched) is SIGBUS; the kernel goes on (this test runs on) |
@@ -132,6 +132,25 @@ fn first_wrong(words: &[u64], expected: impl Fn(usize) -> u64) -> Option<usize> 
     words.iter().enumerate().position(|(w, &v)| v != expected(w))
 }
 
+/// One pass over the mapping at `addr`: each word is checked against
+/// `expected`, then `store` (if any) is written there. The first wrong word.
+fn check_and_store(
+    addr: usize,
+    expected: impl Fn(usize) -> u64,
+    store: impl Fn(usize) -> Option<u64>,
+) -> Option<usize> {
+    let mut wrong = None;
+    for w in 0..WORDS {
+        if wrong.is_none() && read_word(addr + w * 8) != expected(w) {
+            wrong = Some(w);
+        }
+        if let Some(value) = store(w) {
+            write_word(addr + w * 8, value);
+        }
+    }
+    wrong
+}
+
 /// The first word of the mapping at `addr` that differs from `expected`.
 fn first_wrong_mapped(addr: usize, expected: impl Fn(usize) -> u64) -> Option<usize> {
     (0..WORDS).find(|&w| read_word(addr + w * 8) != expected(w))
@@ -183,11 +202,12 @@ fn shared(checks: &mut Checks) {
     let Some((fd, addr)) = map(&path, MAP_SHARED, PROT_RW) else {
         return checks.check("shared: mmap 80 pages", false, format_args!("failed"));
     };
-    let wrong = first_wrong_mapped(addr, |w| word(A, w));
-    checks.check("shared: every word reads A", wrong.is_none(), format_args!("first wrong word {wrong:?}"));
-    for w in 0..WORDS {
-        write_word(addr + w * 8, word(B, w));
-    }
+    let wrong = check_and_store(addr, |w| word(A, w), |w| Some(word(B, w)));
+    checks.check(
+        "shared: every word reads A, then B is stored",
+        wrong.is_none(),
+        format_args!("first wrong word {wrong:?}"),
+    );
     let peak = cache_stat("rfs-evict", "peak");
     checks.check(
         "shared: the cache stayed within 16 pages",
@@ -206,19 +226,16 @@ fn shared(checks: &mut Checks) {
     // again and show it; a frame an eviction did not take back would still
     // show B.
     checks.check("shared: write() D over the file", write_pattern(&path, D), format_args!("failed"));
-    let wrong = first_wrong_mapped(addr, |w| word(D, w));
+    let wrong = check_and_store(addr, |w| word(D, w), |w| Some(word(B, w)));
     checks.check(
-        "shared: the mapping shows write()'s D (no stale frame)",
+        "shared: the mapping shows write()'s D (no stale frame); B stored again",
         wrong.is_none(),
         format_args!("first wrong word {wrong:?}"),
     );
-    for w in 0..WORDS {
-        write_word(addr + w * 8, word(B, w));
-    }
     let synced = mm::msync(addr, PAGES * PAGE, MS_SYNC);
     let by_read = read_words(&path).map(|words| first_wrong(&words, |w| word(B, w)));
     checks.check(
-        "shared: B stored again, msync, read() gives B",
+        "shared: msync, read() gives B",
         synced.is_ok() && by_read == Some(None),
         format_args!("{synced:?}, first wrong word {by_read:?}"),
     );
@@ -238,13 +255,14 @@ fn private(checks: &mut Checks) {
     let Some((fd, addr)) = map(&path, MAP_PRIVATE, PROT_RW) else {
         return checks.check("private: mmap 80 pages", false, format_args!("failed"));
     };
-    let wrong = first_wrong_mapped(addr, |w| word(B, w));
-    checks.check("private: every word reads B", wrong.is_none(), format_args!("first wrong word {wrong:?}"));
-    let per_page = PAGE / 8;
-    let expected = |w: usize| if (w / per_page).is_multiple_of(2) { word(C, w) } else { word(B, w) };
-    for w in (0..WORDS).filter(|w| (w / per_page).is_multiple_of(2)) {
-        write_word(addr + w * 8, word(C, w));
-    }
+    let even = |w: usize| (w / (PAGE / 8)).is_multiple_of(2);
+    let wrong = check_and_store(addr, |w| word(B, w), |w| even(w).then(|| word(C, w)));
+    checks.check(
+        "private: every word reads B, then C is stored to the even pages",
+        wrong.is_none(),
+        format_args!("first wrong word {wrong:?}"),
+    );
+    let expected = |w: usize| if even(w) { word(C, w) } else { word(B, w) };
     let evictions = cache_stat("rfs-evict", "evictions");
     // Touching every page again evicts pages the copies were made from.
     let wrong = first_wrong_mapped(addr, expected);
