@@ -73,6 +73,13 @@
 //! holds the old frames. ramfs sends it when a truncate shrinks a file
 //! (docs/fmap.md).
 //!
+//! With `flags` = [`CQE_EVICT`] (8) instead, same payload ([`encode_evict`]),
+//! the daemon's page cache evicts the pages: the kernel drops only the
+//! pages that show the daemon's frames (every page of a shared mapping,
+//! the pages of a private one not copied yet); private copies stay, as
+//! they are the process's own. At most [`EVICT_MAX_BYTES`] per message
+//! (EINVAL beyond): the kernel reads the daemon's frame of each page.
+//!
 //! `Sqe::caller` is the calling process's pid. A daemon answers an opcode
 //! it does not know with `-EOPNOTSUPP`, and never answers a ONEWAY request.
 //!
@@ -146,23 +153,38 @@ pub const CALL_PUNCH_HOLE: u64 = 1;
 
 /// `Cqe::flags` of a daemon's take-back message (see the module docs).
 pub const CQE_TAKE_BACK: u8 = 7;
+/// `Cqe::flags` of a daemon's eviction message: a take back that keeps
+/// private copies (see the module docs).
+pub const CQE_EVICT: u8 = 8;
+/// The largest range one eviction message may name.
+pub const EVICT_MAX_BYTES: u64 = 2 << 20;
 /// Bytes of a take-back message: the [`Cqe`] and the range.
 pub const TAKE_BACK_BYTES: usize = CQE_BYTES + 16;
 
 /// A take-back message for the daemon's memory `[start, start + len)`.
 pub fn encode_take_back(start: u64, len: u64) -> [u8; TAKE_BACK_BYTES] {
+    encode_range(CQE_TAKE_BACK, start, len)
+}
+
+/// An eviction message for the daemon's memory `[start, start + len)`.
+pub fn encode_evict(start: u64, len: u64) -> [u8; TAKE_BACK_BYTES] {
+    encode_range(CQE_EVICT, start, len)
+}
+
+fn encode_range(flags: u8, start: u64, len: u64) -> [u8; TAKE_BACK_BYTES] {
     let mut message = [0u8; TAKE_BACK_BYTES];
-    let cqe = Cqe { flags: CQE_TAKE_BACK, ..Cqe::default() };
+    let cqe = Cqe { flags, ..Cqe::default() };
     message[..CQE_BYTES].copy_from_slice(&cqe);
     message[CQE_BYTES..CQE_BYTES + 8].copy_from_slice(&start.to_le_bytes());
     message[CQE_BYTES + 8..].copy_from_slice(&len.to_le_bytes());
     message
 }
 
-/// The range of a take-back message (`cqe` and its payload), `None` if it
-/// is not one or is malformed (tag or result not 0, payload not 16 bytes).
+/// The range of a take-back or eviction message (`cqe` and its payload),
+/// `None` if it is not one or is malformed (tag or result not 0, payload
+/// not 16 bytes).
 pub fn decode_take_back(cqe: &Cqe, payload: &[u8]) -> Option<(u64, u64)> {
-    if cqe.flags != CQE_TAKE_BACK || cqe.tag != 0 || cqe.result != 0 || payload.len() != 16 {
+    if !matches!(cqe.flags, CQE_TAKE_BACK | CQE_EVICT) || cqe.tag != 0 || cqe.result != 0 || payload.len() != 16 {
         return None;
     }
     let (start, len) = payload.split_at(8);
@@ -264,6 +286,12 @@ mod tests {
         assert_eq!(decode_take_back(&regular, payload), None);
         let tagged = Cqe { tag: 1, ..cqe };
         assert_eq!(decode_take_back(&tagged, payload), None);
+        let message = encode_evict(0x4000_0000, 4096);
+        let (cqe, payload) = split_response(&message).expect("long enough");
+        assert_eq!(cqe.flags, CQE_EVICT);
+        assert_eq!(decode_take_back(&cqe, payload), Some((0x4000_0000, 4096)));
+        let other = Cqe { flags: CQE_EVICT + 1, ..cqe };
+        assert_eq!(decode_take_back(&other, payload), None);
     }
 
     #[test]

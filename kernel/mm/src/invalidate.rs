@@ -13,7 +13,12 @@
 //!   dropped and fetched again on the next touch, so they show the file's
 //!   current pages; private copies stay.
 //!
-//! Neither changes grants, pins or accounting of mapped pages; both only
+//! - [`AddrSpace::evict_file_pages`]: the lender's page cache evicts pages
+//!   of a file: the pages of those file pages that show the lender's
+//!   frame are dropped (fetched again on the next touch); private copies
+//!   stay, as they are the process's own.
+//!
+//! None changes grants, pins or accounting of mapped pages; both only
 //! drop slots and PTEs, whose flushes and references go through the
 //! caller's [`Shootdown`].
 
@@ -56,6 +61,37 @@ impl<P: PageTable> AddrSpace<P> {
         dropped
     }
 
+    /// Drops the pages of `file`'s grants in the file pages of `runs` that
+    /// show the lender's frame: every page of a shared mapping, a private
+    /// one's page when `lender_frame(file page, frame)` says its frame is
+    /// the lender's (so copies stay). Returns how many were dropped. The
+    /// caller has called [`crate::FileMap::invalidating`] first.
+    pub fn evict_file_pages(
+        &mut self,
+        frames: &mut impl FrameStore,
+        file: &FileRef,
+        runs: &[(u64, u64)],
+        lender_frame: impl Fn(u64, PhysAddr) -> bool,
+        tlb: &mut Shootdown,
+    ) -> u64 {
+        let mut doomed: Vec<Page> = Vec::new();
+        for grant in self.grants.values() {
+            let Provider::FmapBorrowed { file: lease, offset_pages } = &grant.provider else { continue };
+            if !alloc::sync::Arc::ptr_eq(lease, file) {
+                continue;
+            }
+            let range = grant.range();
+            for (&page, &frame) in self.slots.range(range.start..range.end) {
+                let index = offset_pages + grant.base.pages_until(page);
+                let in_runs = runs.iter().any(|&(start, end)| (start..end).contains(&index));
+                if in_runs && (file.is_shared() || lender_frame(index, frame)) {
+                    doomed.push(page);
+                }
+            }
+        }
+        self.drop_slots(frames, &doomed, tlb)
+    }
+
     /// `msync(MS_INVALIDATE)` of `[addr, addr + len_bytes)`: drops the
     /// pages of file mappings in the range that show the file's frame, so
     /// that they are fetched again. A shared mapping's pages are all the
@@ -92,15 +128,24 @@ impl<P: PageTable> AddrSpace<P> {
                 }
             }
         }
+        Ok(self.drop_slots(frames, &doomed, tlb))
+    }
+
+    /// Drops the PTEs and slots of `doomed` (their references through
+    /// `tlb`, after the flush); how many.
+    fn drop_slots(&mut self, frames: &mut impl FrameStore, doomed: &[Page], tlb: &mut Shootdown) -> u64 {
+        if doomed.is_empty() {
+            return 0;
+        }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        for &page in &doomed {
+        for &page in doomed {
             tx.unmap_pte(page);
             if let Some(frame) = tx.remove_slot(page) {
                 tx.defer_put(frame);
             }
         }
         tx.commit();
-        Ok(doomed.len() as u64)
+        doomed.len() as u64
     }
 
     /// The page ranges of `file`'s grants that map file pages in `runs`,

@@ -10,6 +10,8 @@
 //!  munmap…   ── Shootdown::finish → FileRelease ── send_releases → scheme.munmap
 //!  mremap(grow) ── EOPNOTSUPP from tessera-mm ── unlock ── [`grow`]: scheme.mmap_prep of
 //!               the added pages ── lock ── mremap with them (extends the lease) or [`give_up`]
+//!  set aside ── a lender page readable, not writable: fetch asks the lender
+//!               again (MmapPrep of that page, its pin given back at once)
 //!  take back ── the lender writes an Invalidate to its queue ── [`invalidate`]: its leases
 //!               over that memory (`LEASES`) ── generation bumped ── every space: drop the
 //!               pages (shootdown) ── the write returns: the memory is the lender's again
@@ -95,11 +97,46 @@ fn token(file: &FileRef) -> &FmapToken {
 /// With `around` (fault-around), also takes the window's neighbours the
 /// lender already holds ([`lent_around`]) into its second half, in the
 /// same hold of the lender's lock: one fetch for up to 16 pages.
+///
+/// A lender page that is readable but not writable is one the lender
+/// evicted from its cache (docs/fmap.md, "Lending again"): the lender is
+/// asked for it again (MmapPrep of that page with the lease's flags), the
+/// page is taken, and the extra pin that request added goes back at once
+/// (Munmap, one-way). Never when the lender is the faulting process (it
+/// would wait on itself). Fault-around never takes such a page: it is not
+/// writable in the lender's space.
 pub(super) fn fetch(
     file: &FileRef,
     index: u64,
-    around: Option<(&tessera_mm::FaultAround, &mut Around)>,
+    mut around: Option<(&tessera_mm::FaultAround, &mut Around)>,
 ) -> core::result::Result<PhysAddr, FaultError> {
+    for _ in 0..RELENDS {
+        let window = around.as_mut().map(|(window, out)| (*window, &mut **out));
+        match take_frame(file, index, window)? {
+            Taken::Frame(frame) => return Ok(frame),
+            Taken::SetAside => relend(file, index)?,
+        }
+    }
+    Err(FaultError::Bus)
+}
+
+/// How often one fetch asks the lender again for a page it set aside
+/// (each time another request of the lender's evicted it meanwhile).
+const RELENDS: usize = 4;
+
+/// What the lender's space has at a lent page.
+enum Taken {
+    /// Its frame, with one reference taken.
+    Frame(PhysAddr),
+    /// Nothing, but readable: the lender lends it again when asked.
+    SetAside,
+}
+
+fn take_frame(
+    file: &FileRef,
+    index: u64,
+    around: Option<(&tessera_mm::FaultAround, &mut Around)>,
+) -> core::result::Result<Taken, FaultError> {
     let token = token(file);
     let lender = token.lender.upgrade().ok_or(FaultError::Bus)?;
     // The lender's range was checked to lie in user space (user.rs), so
@@ -115,6 +152,11 @@ pub(super) fn fetch(
     match space.fault(addr, Access::Write) {
         Ok(()) => {}
         Err(FaultError::OutOfMemory) => return Err(FaultError::OutOfMemory),
+        Err(FaultError::Segv)
+            if !Arc::ptr_eq(&lender, &process::current()) && space.fault(addr, Access::Read).is_ok() =>
+        {
+            return Ok(Taken::SetAside);
+        }
         // A lender's page lent from a file mapping of its own is not lent
         // on: one level of lending only.
         Err(_) => return Err(FaultError::Bus),
@@ -124,7 +166,24 @@ pub(super) fn fetch(
     if let Some((around, out)) = around {
         *out = lent_around(space, file, index, around);
     }
-    Ok(frame)
+    Ok(Taken::Frame(frame))
+}
+
+/// Asks the lease's scheme to lend file page `index` again (it set the
+/// page aside), at the same address, and gives the pin back. SIGBUS if the
+/// scheme refuses, is gone, or answers another address or from another
+/// process.
+fn relend(file: &FileRef, index: u64) -> core::result::Result<(), FaultError> {
+    let token = token(file);
+    let (offset, bytes) = byte_range(index, 1).ok_or(FaultError::Bus)?;
+    let scheme = &token.description.scheme;
+    let reply = scheme.mmap_prep(token.description.id, offset, bytes, token.flags).map_err(|_| FaultError::Bus)?;
+    let _ = scheme.munmap(token.description.id, offset, bytes, 0, false);
+    let same_lender = Weak::ptr_eq(&reply.lender, &token.lender) && reply.lender_space == token.lender_space;
+    if !same_lender || file.lender_address(index) != Some(reply.address as u64) {
+        return Err(FaultError::Bus);
+    }
+    Ok(())
 }
 
 /// Fault-around's neighbours of a fetch, taken under the same hold of the
@@ -190,11 +249,16 @@ pub fn lease(description: &Arc<Description>, offset: u64, size: u64, flags: usiz
 /// (Linux drops copies past a truncation too) — and the TLBs are flushed
 /// before this returns. The mappings stay; a later touch fetches again,
 /// which is SIGBUS if the lender has made the pages inaccessible (as it
-/// must before it calls this: docs/fmap.md). Returns how many mapped pages
+/// must before it calls this: docs/fmap.md). With `evict` (a page cache
+/// evicting, at most `EVICT_MAX_BYTES`), only the pages that show the
+/// lender's frames go: private copies stay. Returns how many mapped pages
 /// were dropped.
-pub fn invalidate(start: u64, len: u64) -> Result<u64> {
+pub fn invalidate(start: u64, len: u64, evict: bool) -> Result<u64> {
     let end = start.checked_add(len).ok_or(Error::new(EINVAL))?;
     if !start.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+        return Err(Error::new(EINVAL));
+    }
+    if evict && len > tessera_abi::scheme::EVICT_MAX_BYTES {
         return Err(Error::new(EINVAL));
     }
     let lender = process::current();
@@ -216,14 +280,45 @@ pub fn invalidate(start: u64, len: u64) -> Result<u64> {
     if affected.is_empty() {
         return Ok(0);
     }
+    // For an eviction: the lender's frame of each page (read now, before
+    // the daemon drops its memory), to tell private copies from them.
+    let lender_frames = if evict { lent_frames(&lender, &affected) } else { BTreeMap::new() };
     for process in process::all() {
         let mut guard = process.space.lock();
         let Some(space) = guard.as_mut() else { continue };
         for (file, runs) in &affected {
-            dropped += space.run(|grants, frames, tlb| grants.drop_file_pages(frames, file, runs, tlb));
+            dropped += space.run(|grants, frames, tlb| {
+                if !evict {
+                    return grants.drop_file_pages(frames, file, runs, tlb);
+                }
+                let is_lenders = |index, frame| lender_frames.get(&(file.id(), index)) == Some(&frame);
+                grants.evict_file_pages(frames, file, runs, is_lenders, tlb)
+            });
         }
     }
     Ok(dropped)
+}
+
+/// The lender's current frame of each file page of `affected` (leases and
+/// their runs of file pages), by (lease id, file page).
+fn lent_frames(
+    lender: &Arc<Process>,
+    affected: &[(tessera_mm::FileRef, Vec<(u64, u64)>)],
+) -> BTreeMap<(u64, u64), PhysAddr> {
+    let mut frames = BTreeMap::new();
+    let guard = lender.space.lock();
+    let Some(space) = guard.as_ref() else { return frames };
+    for (file, runs) in affected {
+        for &(first, end) in runs {
+            for index in first..end {
+                let address = file.lender_address(index).map(VirtAddr::new);
+                if let Some((frame, _)) = address.and_then(|address| space.translate(address)) {
+                    frames.insert((file.id(), index), frame);
+                }
+            }
+        }
+    }
+    frames
 }
 
 /// For `msync(MS_INVALIDATE)`: the lender's current frame of each file

@@ -36,7 +36,8 @@
 //! - **Take back**: a write whose header is [`CQE_TAKE_BACK`] is not a
 //!   response but the daemon taking back memory it lent (a truncate):
 //!   `mm::fmap::invalidate` drops those pages from every space before the
-//!   write returns.
+//!   write returns; [`CQE_EVICT`] likewise for a page cache evicting
+//!   (private copies stay).
 //! - **fmap**: `MmapPrep` lends file pages: its answer is an address in
 //!   the daemon's address space, and the process that wrote the answer is
 //!   the lender ([`super::FmapLease`]). `Munmap` can be one-way too (a
@@ -71,8 +72,8 @@ use tessera_abi::flag::SEEK_END;
 use tessera_abi::lock::{CALL_LOCK, CALL_UNLOCK_ALL, FileLock, LOCK_TEST, decode_conflict};
 use tessera_abi::scheme::response::{self, Expect, UserSpace};
 use tessera_abi::scheme::{
-    CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES,
-    ROOT_ID, SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, decode_take_back,
+    CQE_EVICT, CQE_TAKE_BACK, MESSAGE_MAX_BYTES, NewFdFlags, Opcode, REQUEST_PAYLOAD_MAX_BYTES,
+    RESPONSE_PAYLOAD_MAX_BYTES, ROOT_ID, SQE_BYTES, STAT_BYTES, Sqe, SqeFlags, decode_stat, decode_take_back,
 };
 
 use super::{FmapLease, KernelScheme, seek_position};
@@ -261,10 +262,11 @@ impl UserScheme {
     /// and no `Munmap` follows, as nothing was lent.
     pub fn respond(&self, bytes: &[u8]) -> Result<usize> {
         let (cqe, payload) = response::split(bytes).map_err(|malformed| malformed.daemon_error())?;
-        if cqe.flags == CQE_TAKE_BACK {
-            // Not a response: the daemon takes back memory it lent.
+        if cqe.flags == CQE_TAKE_BACK || cqe.flags == CQE_EVICT {
+            // Not a response: the daemon takes back memory it lent (its
+            // page cache evicting it: private copies stay).
             let (start, len) = decode_take_back(&cqe, payload).ok_or(Error::new(EINVAL))?;
-            return crate::mm::fmap::invalidate(start, len).map(|_| bytes.len());
+            return crate::mm::fmap::invalidate(start, len, cqe.flags == CQE_EVICT).map(|_| bytes.len());
         }
         // What the request allows, read under the queue's lock; the checks
         // run without it, as the lent range is checked against the

@@ -5,44 +5,56 @@
 //! space reserved inaccessible (ramfs's `Pages`), so that file byte `o`
 //! always lives at `base + o` and a lent page never moves. A page of the
 //! window is *resident* when it is open (readable and writable) and holds
-//! the file's bytes; every other page of the window is inaccessible, so a
-//! client that reaches it (past the end of the file) gets SIGBUS.
+//! the file's bytes; a page of the file that is not resident is *set
+//! aside* (read-only, no memory: the kernel asks for it again with an
+//! MmapPrep of that page when a client needs it, docs/fmap.md); pages past
+//! the end of file are inaccessible, so a client that reaches them gets
+//! SIGBUS.
 //!
 //! ```text
 //! base                                   round_up(size)             base + WINDOW_BYTES
-//!  |res|   |res|res|    |res|0000|        |<-- inaccessible ---------------->|
+//!  |res|-r-|res|res|-r-|res|0000|        |<-- inaccessible ---------------->|
 //!   resident: open, the file's bytes (zero past EOF in the last page)
+//!   -r-:      set aside (or never loaded): read-only, no memory, lent again on demand
 //!   others:   inaccessible, no memory; read() and write() go to the disk
 //! ```
 //! Invariants:
 //! - the resident pages hold the file's current bytes: `read()` reads them
 //!   over what the disk has, `write()` writes the disk and them;
 //! - the bytes past the end of file in a resident page are zero;
-//! - a resident page is never moved or made inaccessible while the file
-//!   has it, except past a new end of file (truncate: the client's SIGBUS);
+//! - a resident page is never moved; it leaves the cache only taken back
+//!   from every mapping first (eviction, truncate);
 //! - *dirty* pages are resident pages whose write-back failed: they are
-//!   written again by the next msync, munmap or fsync of the file, and keep
-//!   the window alive until then or until the file's last handle closes
-//!   (one more try, then they are dropped: `fs.rs`).
+//!   written again by the next msync, munmap or fsync of the file (or
+//!   before their eviction), and keep the window alive until then or until
+//!   the file's last handle closes (one more try, then they are dropped:
+//!   `fs.rs`).
 //!
 //! Pages come in when MmapPrep asks for them (read from the disk then, as
 //! the kernel fetches a lent page by faulting it in this space as a write;
 //! a page that reads all zero is opened but not written, so a hole costs
-//! no memory until a client touches it) and when a mapped file grows
-//! (zero). The window goes, with all its
-//! pages, when the file's last pin goes and nothing is dirty. The cache
-//! never takes a lent page back (that needs the kernel's invalidation
-//! path): until then it does not evict.
+//! no memory until a client touches it). The cache holds at most
+//! [`Cache::limit`] resident pages: before more come in, the least
+//! recently lent ones are evicted (`fmap.rs`: set aside and taken back,
+//! written back if a client may have stored to them, then their memory
+//! goes). The window goes, with all its pages, when the file's last pin
+//! goes and nothing is dirty.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use tessera_ramfs::{PAGE_BYTES, Pages};
-use tessera_runtime::Result;
+use tessera_ramfs::{PAGE_BYTES, Pages, SystemPages};
+use tessera_runtime::abi::error::EIO;
+use tessera_runtime::mm::{self, MADV_DONTNEED, PROT_READ};
+use tessera_runtime::{Error, Result, scheme};
 
 /// The size of a window: the largest offset a mapping can reach.
 pub const WINDOW_BYTES: u64 = 4 << 30;
+
+/// The cache's limit unless `--cache-pages` says otherwise: 4096 pages
+/// (16 MiB).
+pub const DEFAULT_CACHE_PAGES: u64 = 4096;
 
 const PAGE: u64 = PAGE_BYTES as u64;
 
@@ -51,30 +63,149 @@ pub fn pages_to(bytes: u64) -> u64 {
     bytes.div_ceil(PAGE).min(WINDOW_BYTES / PAGE)
 }
 
+/// What the cache needs of its memory besides [`Pages`]: setting pages
+/// aside for eviction.
+pub trait CachePages: Pages {
+    /// Makes `[addr, addr + bytes)` read-only: a fetch by the kernel finds
+    /// it set aside and asks for it again (MmapPrep) instead of taking it.
+    /// EIO if that fails.
+    fn set_aside(&mut self, addr: usize, bytes: usize) -> Result<()>;
+    /// Takes `[addr, addr + bytes)` (set aside) back from every mapping that
+    /// borrowed it: the kernel drops the pages that show these frames from
+    /// every space and flushes the TLBs before this returns; private copies
+    /// stay (`scheme::evict`). EIO if that fails.
+    fn take_back(&mut self, addr: usize, bytes: usize) -> Result<()>;
+    /// Drops the memory of pages set aside (they stay read-only and read
+    /// as zeroes). EIO if that fails.
+    fn forget(&mut self, addr: usize, bytes: usize) -> Result<()>;
+}
+
+impl CachePages for SystemPages {
+    fn set_aside(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        // SAFETY: pages of a window, which hold no Rust object; read-only
+        // keeps them readable for the write-back.
+        unsafe { mm::mprotect(addr, bytes, PROT_READ) }.map_err(|_| Error::new(EIO))
+    }
+
+    fn take_back(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        match self.queue {
+            Some(queue) => scheme::evict(queue, addr, bytes).map(drop).map_err(|_| Error::new(EIO)),
+            None => Ok(()),
+        }
+    }
+
+    fn forget(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        // SAFETY: pages set aside and taken back: no client holds their
+        // frames, and the cache no longer reads them.
+        unsafe { mm::madvise(addr, bytes, MADV_DONTNEED) }.map_err(|_| Error::new(EIO))
+    }
+}
+
 /// One mapped file's pages.
 pub struct Window {
     pub base: usize,
-    pub resident: BTreeSet<u64>,
+    /// Resident pages, each with the tick it was last lent at.
+    pub resident: BTreeMap<u64, u64>,
     pub dirty: BTreeSet<u64>,
     /// Pages lent and not given back (MmapPrep minus Munmap).
     pub pins: u64,
+    /// Pages `[0, extent)` may be accessible (resident or set aside);
+    /// all past it are inaccessible.
+    pub extent: u64,
+    /// Lent shared and writable at least once: a client may have stored
+    /// to any resident page, so an eviction compares it with the disk.
+    pub written_through: bool,
 }
 
 impl Window {
-    fn address(&self, page: u64) -> usize {
+    pub fn address(&self, page: u64) -> usize {
         self.base + (page * PAGE) as usize
     }
+}
+
+/// What `/.redoxfsd/cache` shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Resident pages now.
+    pub pages: u64,
+    /// The limit.
+    pub limit: u64,
+    /// The most resident pages there have been (since the limit was last set).
+    pub peak: u64,
+    /// Pages evicted.
+    pub evictions: u64,
+    /// Times the cache was left above its limit (every other page dirty
+    /// and failing to be written).
+    pub over_limit: u64,
 }
 
 /// The cache: windows by RedoxFS node id.
 pub struct Cache<P: Pages> {
     pub pages: P,
     pub windows: BTreeMap<u32, Window>,
+    /// At most this many resident pages (but see [`CacheStats::over_limit`]).
+    pub limit: u64,
+    /// Resident pages by the tick they were last lent at: the least
+    /// recently lent first.
+    lru: BTreeMap<u64, (u32, u64)>,
+    tick: u64,
+    pub stats: CacheStats,
 }
 
-impl<P: Pages> Cache<P> {
+impl<P: CachePages> Cache<P> {
     pub fn new(pages: P) -> Self {
-        Self { pages, windows: BTreeMap::new() }
+        Self {
+            pages,
+            windows: BTreeMap::new(),
+            limit: DEFAULT_CACHE_PAGES,
+            lru: BTreeMap::new(),
+            tick: 0,
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// Resident pages now.
+    pub fn resident_pages(&self) -> u64 {
+        self.lru.len() as u64
+    }
+
+    /// Sets the limit (at least 1) and starts the peak again.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit.max(1);
+        self.stats.peak = self.resident_pages();
+    }
+
+    /// `/.redoxfsd/cache`'s numbers.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats { pages: self.resident_pages(), limit: self.limit, ..self.stats }
+    }
+
+    /// The least recently lent resident page, with none of the pages of
+    /// `keep` (node, pages) nor those in `skip`.
+    pub fn oldest(&self, keep: (u32, &core::ops::Range<u64>), skip: &[(u32, u64)]) -> Option<(u32, u64)> {
+        self.lru
+            .values()
+            .find(|&&(node, page)| {
+                let kept = node == keep.0 && keep.1.contains(&page);
+                !kept && !skip.contains(&(node, page))
+            })
+            .copied()
+    }
+
+    /// Page `page` of `node` leaves the cache's books (its memory is dealt
+    /// with by the caller).
+    pub fn unlist(&mut self, node: u32, page: u64) {
+        if let Some(window) = self.windows.get_mut(&node)
+            && let Some(tick) = window.resident.remove(&page)
+        {
+            self.lru.remove(&tick);
+            window.dirty.remove(&page);
+        }
+    }
+
+    /// An eviction done.
+    pub fn evicted(&mut self) {
+        self.stats.evictions += 1;
     }
 
     /// Copies the resident bytes of `[offset, offset + buf.len())` of file
@@ -82,7 +213,7 @@ impl<P: Pages> Cache<P> {
     pub fn overlay(&self, node: u32, offset: u64, buf: &mut [u8]) {
         let Some(window) = self.windows.get(&node) else { return };
         for_pages(offset, buf.len(), |page, in_page, at, len| {
-            if window.resident.contains(&page) {
+            if window.resident.contains_key(&page) {
                 self.pages.read(window.address(page) + in_page, &mut buf[at..at + len]);
             }
         });
@@ -93,38 +224,76 @@ impl<P: Pages> Cache<P> {
     pub fn store(&mut self, node: u32, offset: u64, data: &[u8]) {
         let Some(window) = self.windows.get(&node) else { return };
         for_pages(offset, data.len(), |page, in_page, at, len| {
-            if window.resident.contains(&page) {
+            if window.resident.contains_key(&page) {
                 self.pages.write(window.address(page) + in_page, &data[at..at + len]);
             }
         });
     }
 
-    /// Makes the pages `pages` of file `node` resident (the window is made
-    /// if needed) and pins `pins`; returns the window's base. Each run of
-    /// pages not resident yet is opened at once (one memory call), then
-    /// read with `load(offset, bytes)` [`LOAD_PAGES`] at a time; a page
-    /// that reads all zero is not written, so a hole costs no memory until
-    /// a client touches it. Errors: ENOSPC no memory or address space; a
-    /// load's error (nothing pinned then; the pages of that run not read
-    /// yet are closed again).
+    /// Pages of `pages` of `node` not resident (0 without a window).
+    pub fn missing(&self, node: u32, pages: &core::ops::Range<u64>) -> u64 {
+        let Some(window) = self.windows.get(&node) else { return pages.end - pages.start };
+        pages.end - pages.start - window.resident.range(pages.clone()).count() as u64
+    }
+
+    /// The window of `node`, made if needed. ENOSPC no address space.
+    pub fn open_window(&mut self, node: u32) -> Result<()> {
+        if !self.windows.contains_key(&node) {
+            let base = self.pages.reserve(WINDOW_BYTES as usize)?;
+            let window = Window {
+                base,
+                resident: BTreeMap::new(),
+                dirty: BTreeSet::new(),
+                pins: 0,
+                extent: 0,
+                written_through: false,
+            };
+            self.windows.insert(node, window);
+        }
+        Ok(())
+    }
+
+    /// Makes the pages `load` of file `node` resident and those of
+    /// `aside` (after them) set aside, and pins `pins`; returns the
+    /// window's base (the window is made if needed). Each run of pages not
+    /// resident yet is opened at once (one memory call), then read with
+    /// `load(offset, bytes)` [`LOAD_PAGES`] at a time; a page that reads
+    /// all zero is not written, so a hole costs no memory until a client
+    /// touches it. Every page of `load` counts as lent now (the least
+    /// recently lent is evicted first). Errors: ENOSPC no memory or address
+    /// space; EIO setting pages aside; a load's error (nothing pinned then;
+    /// the pages of that run not read yet are closed again).
     pub fn lend(
         &mut self,
         node: u32,
-        pages: core::ops::Range<u64>,
+        load: core::ops::Range<u64>,
+        aside: core::ops::Range<u64>,
         pins: u64,
-        mut load: impl FnMut(u64, &mut [u8]) -> Result<()>,
+        mut read: impl FnMut(u64, &mut [u8]) -> Result<()>,
     ) -> Result<usize> {
-        if !self.windows.contains_key(&node) {
-            let base = self.pages.reserve(WINDOW_BYTES as usize)?;
-            self.windows.insert(node, Window { base, resident: BTreeSet::new(), dirty: BTreeSet::new(), pins: 0 });
-        }
+        self.open_window(node)?;
         let result = match self.windows.get_mut(&node) {
-            Some(window) => fill(&mut self.pages, window, pages, &mut load).map(|()| window.pins += pins),
+            Some(window) => fill(&mut self.pages, window, load.clone(), &mut read)
+                .and_then(|()| set_aside_missing(&mut self.pages, window, aside))
+                .map(|()| window.pins += pins),
             None => Ok(()),
         };
+        if let Some(window) = self.windows.get_mut(&node) {
+            for (&page, tick) in window.resident.range_mut(load) {
+                self.lru.remove(tick);
+                self.tick += 1;
+                *tick = self.tick;
+                self.lru.insert(self.tick, (node, page));
+            }
+        }
+        let resident = self.resident_pages();
+        self.stats.peak = self.stats.peak.max(resident);
+        if resident > self.limit {
+            self.stats.over_limit += 1;
+        }
         self.release_if_unused(node);
         result?;
-        self.windows.get(&node).map(|w| w.base).ok_or(tessera_runtime::Error::new(tessera_runtime::abi::error::EIO))
+        self.windows.get(&node).map(|w| w.base).ok_or(Error::new(EIO))
     }
 
     /// Gives `pins` back (fewer if fewer are left); the window goes if
@@ -138,37 +307,34 @@ impl<P: Pages> Cache<P> {
 
     /// Drops the window of `node` if it has no pins and nothing dirty.
     pub fn release_if_unused(&mut self, node: u32) {
-        if self.windows.get(&node).is_some_and(|w| w.pins == 0 && w.dirty.is_empty())
-            && let Some(window) = self.windows.remove(&node)
-        {
-            self.pages.release(window.base, WINDOW_BYTES as usize);
+        if self.windows.get(&node).is_some_and(|w| w.pins == 0 && w.dirty.is_empty()) {
+            self.discard(node);
         }
     }
 
     /// Drops the window of `node`, whatever it holds.
     pub fn discard(&mut self, node: u32) {
         if let Some(window) = self.windows.remove(&node) {
+            for tick in window.resident.values() {
+                self.lru.remove(tick);
+            }
             self.pages.release(window.base, WINDOW_BYTES as usize);
         }
     }
 
     /// The file grew from `old` to `new` bytes: the zero tail of the old
-    /// last page is kept zero, and every new page is made resident (zero),
-    /// so a mapping past the old end sees the file, not SIGBUS.
+    /// last page is kept zero, and every new page is set aside (no memory:
+    /// it is read from the disk when a client needs it), so a mapping past
+    /// the old end sees the file, not SIGBUS.
     pub fn grow(&mut self, node: u32, old: u64, new: u64) -> Result<()> {
         let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
         let tail_page = old / PAGE;
-        if !old.is_multiple_of(PAGE) && window.resident.contains(&tail_page) {
+        if !old.is_multiple_of(PAGE) && window.resident.contains_key(&tail_page) {
             let end = new.min((tail_page + 1) * PAGE);
             let zeroes = vec![0u8; (end - old) as usize];
             self.pages.write(window.address(tail_page) + (old % PAGE) as usize, &zeroes);
         }
-        let (first, end) = (pages_to(old), pages_to(new));
-        if end > first {
-            self.pages.open_up(window.address(first), ((end - first) * PAGE) as usize)?;
-            window.resident.extend(first..end);
-        }
-        Ok(())
+        set_aside_missing(&mut self.pages, window, pages_to(old)..pages_to(new))
     }
 
     /// The file shrank to `new` bytes: the tail of the new last page is
@@ -177,28 +343,34 @@ impl<P: Pages> Cache<P> {
     pub fn shrink(&mut self, node: u32, new: u64) -> Result<()> {
         let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
         let tail_page = new / PAGE;
-        if !new.is_multiple_of(PAGE) && window.resident.contains(&tail_page) {
+        if !new.is_multiple_of(PAGE) && window.resident.contains_key(&tail_page) {
             let zeroes = vec![0u8; (PAGE - new % PAGE) as usize];
             self.pages.write(window.address(tail_page) + (new % PAGE) as usize, &zeroes);
         }
-        let gone: Vec<u64> = window.resident.range(pages_to(new)..).copied().collect();
+        let first = pages_to(new);
         let mut result = Ok(());
-        for page in gone {
-            window.resident.remove(&page);
-            window.dirty.remove(&page);
-            if let Err(e) = self.pages.close_down(window.address(page), PAGE_BYTES) {
-                result = Err(e);
+        if window.extent > first {
+            let gone: Vec<u64> = window.resident.range(first..).map(|(&page, _)| page).collect();
+            for page in gone {
+                if let Some(tick) = window.resident.remove(&page) {
+                    self.lru.remove(&tick);
+                }
+                window.dirty.remove(&page);
             }
+            result = self.pages.close_down(window.address(first), ((window.extent - first) * PAGE) as usize);
+            window.extent = first;
         }
         self.release_if_unused(node);
         result
     }
 
-    /// The resident pages of `node` among `pages` and its dirty ones, as
-    /// runs to write back: (file offset, bytes), clipped to `size`.
-    pub fn runs(&self, node: u32, pages: core::ops::Range<u64>, size: u64) -> Vec<(u64, Vec<u8>)> {
+    /// The resident pages of `node` among `pages` (and with `dirty` its
+    /// dirty ones), as runs to write back: (file offset, bytes), clipped to
+    /// `size`.
+    pub fn runs(&self, node: u32, pages: core::ops::Range<u64>, size: u64, dirty: bool) -> Vec<(u64, Vec<u8>)> {
         let Some(window) = self.windows.get(&node) else { return Vec::new() };
-        let chosen: BTreeSet<u64> = window.resident.range(pages).chain(window.dirty.iter()).copied().collect();
+        let extra = window.dirty.iter().filter(|_| dirty);
+        let chosen: BTreeSet<u64> = window.resident.range(pages).map(|(&page, _)| page).chain(extra.copied()).collect();
         let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
         for page in chosen {
             let offset = page * PAGE;
@@ -233,7 +405,7 @@ impl<P: Pages> Cache<P> {
     }
 
     /// (pins, dirty pages) of each window, by node.
-    pub fn stats(&self) -> impl Iterator<Item = (u32, u64, usize)> + '_ {
+    pub fn pin_counts(&self) -> impl Iterator<Item = (u32, u64, usize)> + '_ {
         self.windows.iter().map(|(&node, w)| (node, w.pins, w.dirty.len()))
     }
 }
@@ -242,28 +414,27 @@ impl<P: Pages> Cache<P> {
 const LOAD_PAGES: u64 = 32;
 
 /// Makes `pages` of `window` resident, read with `load` (see
-/// [`Cache::lend`]).
-fn fill<P: Pages>(
+/// [`Cache::lend`]); the ticks are the caller's.
+fn fill<P: CachePages>(
     memory: &mut P,
     window: &mut Window,
     pages: core::ops::Range<u64>,
     load: &mut impl FnMut(u64, &mut [u8]) -> Result<()>,
 ) -> Result<()> {
     let mut bytes = vec![0u8; (LOAD_PAGES * PAGE) as usize];
-    let mut page = pages.start;
-    while page < pages.end {
-        if window.resident.contains(&page) {
-            page += 1;
-            continue;
-        }
-        let run_end = window.resident.range(page..pages.end).next().copied().unwrap_or(pages.end);
+    for (mut page, run_end) in missing_runs(window, pages) {
         memory.open_up(window.address(page), ((run_end - page) * PAGE) as usize)?;
+        window.extent = window.extent.max(run_end);
         while page < run_end {
             let n = (run_end - page).min(LOAD_PAGES);
             let chunk = &mut bytes[..(n * PAGE) as usize];
             chunk.fill(0);
             if let Err(e) = load(page * PAGE, chunk) {
-                let _ = memory.close_down(window.address(page), ((run_end - page) * PAGE) as usize);
+                // Not resident: dropped and set aside again (the kernel
+                // asks for them when a client needs them).
+                let (addr, bytes) = (window.address(page), ((run_end - page) * PAGE) as usize);
+                let _ = memory.close_down(addr, bytes);
+                let _ = memory.set_aside(addr, bytes);
                 return Err(e);
             }
             for (i, data) in chunk.chunks(PAGE_BYTES).enumerate() {
@@ -271,11 +442,37 @@ fn fill<P: Pages>(
                     memory.write(window.address(page + i as u64), data);
                 }
             }
-            window.resident.extend(page..page + n);
+            window.resident.extend((page..page + n).map(|p| (p, 0)));
             page += n;
         }
     }
     Ok(())
+}
+
+/// Sets aside the pages of `pages` of `window` that are not resident (a
+/// run at a time), so the kernel asks for them when a client needs them.
+fn set_aside_missing<P: CachePages>(memory: &mut P, window: &mut Window, pages: core::ops::Range<u64>) -> Result<()> {
+    for (page, run_end) in missing_runs(window, pages) {
+        memory.set_aside(window.address(page), ((run_end - page) * PAGE) as usize)?;
+        window.extent = window.extent.max(run_end);
+    }
+    Ok(())
+}
+
+/// The runs `(first, end)` of pages of `pages` not resident in `window`.
+fn missing_runs(window: &Window, pages: core::ops::Range<u64>) -> Vec<(u64, u64)> {
+    let mut runs = Vec::new();
+    let mut page = pages.start;
+    for &resident in window.resident.range(pages.clone()).map(|(p, _)| p) {
+        if resident > page {
+            runs.push((page, resident));
+        }
+        page = resident + 1;
+    }
+    if page < pages.end {
+        runs.push((page, pages.end));
+    }
+    runs
 }
 
 /// Calls `f(page, offset in page, offset in buffer, length)` for each

@@ -17,23 +17,31 @@
 //! next msync, munmap or fsync); Munmap's pins are given back all the same
 //! (the kernel has unmapped the range).
 //!
+//! The cache holds at most its limit of resident pages: before pages come
+//! in, the least recently lent are evicted ([`Redoxfsd::evict`]: set aside,
+//! taken back with private copies kept, written back, forgotten); MmapPrep
+//! reads at most the limit and sets the rest aside, to be lent again page
+//! by page when clients touch them (docs/redoxfs.md, "The limit and
+//! eviction").
+//!
 //! | file | what |
 //! |---|---|
 //! | `/.redoxfsd/pins` | read-only text made at open: `PINS NODE dirty=N` per file with a window, then `total PINS` |
-//! | `/.redoxfsd/ctl` | write-only; `fail-writes on\|off`: every device write and flush fails with EIO (for tests) |
+//! | `/.redoxfsd/cache` | read-only text made at open: `pages`, `limit`, `peak`, `evictions`, `over-limit` (one `NAME N` line each) |
+//! | `/.redoxfsd/ctl` | write-only; `fail-writes on\|off`: every device write and flush fails with EIO (for tests); `cache-pages N`: the cache's limit |
 
 use alloc::vec::Vec;
 use core::fmt::Write;
 
 use redoxfs::TreePtr;
-use tessera_ramfs::{PAGE_BYTES, Pages};
+use tessera_ramfs::PAGE_BYTES;
 use tessera_runtime::abi::error::{EACCES, EINVAL, EISDIR};
 use tessera_runtime::abi::flag::MapFlags;
 use tessera_runtime::abi::scheme::MunmapFlags;
 use tessera_runtime::mm::MS_SYNC;
 use tessera_runtime::{Error, Result};
 
-use crate::cache::{WINDOW_BYTES, pages_to};
+use crate::cache::{CachePages, WINDOW_BYTES, pages_to};
 use crate::disk::Device;
 use crate::fs::{Redoxfsd, Target};
 
@@ -66,7 +74,7 @@ fn page_range(offset: u64, size: usize) -> core::ops::Range<u64> {
     offset / PAGE..offset.saturating_add(size as u64).div_ceil(PAGE)
 }
 
-impl<D: Device, P: Pages> Redoxfsd<D, P> {
+impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// MmapPrep. EBADF unknown id; EISDIR a directory, EACCES a control
     /// file or a shared writable mapping of a read-only open; EINVAL an
     /// unaligned offset, a zero size, a range past the window; ENOSPC no
@@ -90,16 +98,77 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
         }
         let file_size = self.read_node(node)?.data().size();
         let asked = page_range(offset, size);
-        let inside = asked.start..asked.end.min(pages_to(file_size));
+        let inside = asked.start..asked.end.min(pages_to(file_size)).max(asked.start);
+        // At most the cache's limit is read now; the rest is set aside and
+        // lent when a client touches it (the kernel asks again).
+        let load = inside.start..inside.end.min(inside.start.saturating_add(self.cache.limit));
+        let aside = load.end..inside.end;
         let pins = pages_for(size);
+        self.cache.open_window(node)?;
+        let missing = self.cache.missing(node, &load);
+        self.make_room(missing, node, &load);
+        if flags.contains(MapFlags::PROT_WRITE)
+            && flags.contains(MapFlags::MAP_SHARED)
+            && let Some(window) = self.cache.windows.get_mut(&node)
+        {
+            window.written_through = true;
+        }
         let Self { fs, cache, .. } = self;
-        let base = cache.lend(node, inside, pins, |offset, bytes| {
+        let base = cache.lend(node, load, aside, pins, |offset, bytes| {
             fs.tx(|tx| tx.read_node(TreePtr::new(node), offset, bytes, 0, 0)).map(drop).map_err(crate::fs::errno)
         })?;
         if let Some(handle) = self.handles.get_mut(&id) {
             handle.pins += pins;
         }
         Ok(base + offset as usize)
+    }
+
+    /// Evicts the least recently lent pages (none of `keep` of `node`)
+    /// until `incoming` more fit under the limit, or no page can go: every
+    /// other one is dirty and its write-back fails (the cache then goes
+    /// over its limit, counted in `over-limit`: no data is dropped).
+    pub(crate) fn make_room(&mut self, incoming: u64, node: u32, keep: &core::ops::Range<u64>) {
+        let mut failed = Vec::new();
+        while self.cache.resident_pages() + incoming > self.cache.limit {
+            let Some((victim, page)) = self.cache.oldest((node, keep), &failed) else { break };
+            if self.evict(victim, page).is_err() {
+                failed.push((victim, page));
+            }
+        }
+    }
+
+    /// Evicts page `page` of `node`: set aside (a fetch from now on asks
+    /// for it again, and waits for this request to end), taken back from
+    /// every mapping (so no client can store to it any more), written back
+    /// if a client may have stored to it (compared with the disk) or it is
+    /// dirty, and then its memory goes. If the write-back fails, the page
+    /// stays resident and dirty (opened again: the kernel takes it as
+    /// before) and the error is returned.
+    pub(crate) fn evict(&mut self, node: u32, page: u64) -> Result<()> {
+        let Some(window) = self.cache.windows.get(&node) else { return Ok(()) };
+        let addr = window.address(page);
+        let needs_write = window.written_through || window.dirty.contains(&page);
+        self.cache.pages.set_aside(addr, PAGE_BYTES)?;
+        let mut result = self.cache.pages.take_back(addr, PAGE_BYTES);
+        if result.is_ok() && needs_write {
+            result = self.write_pages(node, page..page + 1, false);
+        }
+        if let Err(e) = result {
+            // If this fails too the page stays set aside (and dirty): the
+            // next write-back of the file still writes it.
+            let _ = self.cache.pages.open_up(addr, PAGE_BYTES);
+            if let Some(window) = self.cache.windows.get_mut(&node) {
+                window.dirty.insert(page);
+            }
+            return Err(e);
+        }
+        self.cache.evicted();
+        if !self.cache.windows.contains_key(&node) {
+            // Its last dirty page written, an unpinned window went whole.
+            return Ok(());
+        }
+        self.cache.unlist(node, page);
+        self.cache.pages.forget(addr, PAGE_BYTES)
     }
 
     /// Munmap: with `NEEDS_SYNC` the range is written back first (EIO if
@@ -137,11 +206,16 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
     /// Writes the resident pages of `node` among `pages`, and its dirty
     /// ones, into the file (clipped to its size), in one transaction.
     pub(crate) fn write_back(&mut self, node: u32, pages: core::ops::Range<u64>) -> Result<()> {
+        self.write_pages(node, pages, true)
+    }
+
+    /// [`Self::write_back`] of `pages`, and with `dirty` of the dirty ones.
+    fn write_pages(&mut self, node: u32, pages: core::ops::Range<u64>, dirty: bool) -> Result<()> {
         if !self.cache.windows.contains_key(&node) {
             return Ok(());
         }
         let size = self.read_node(node)?.data().size();
-        let runs = self.cache.runs(node, pages, size);
+        let runs = self.cache.runs(node, pages, size, dirty);
         if runs.is_empty() {
             return Ok(());
         }
@@ -169,7 +243,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
     pub(crate) fn pins_text(&self) -> Vec<u8> {
         let mut text = alloc::string::String::new();
         let mut total = 0;
-        for (node, pins, dirty) in self.cache.stats() {
+        for (node, pins, dirty) in self.cache.pin_counts() {
             let _ = writeln!(text, "{pins} {node} dirty={dirty}");
             total += pins;
         }
@@ -177,11 +251,29 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
         text.into_bytes()
     }
 
+    /// `/.redoxfsd/cache`'s text.
+    pub(crate) fn cache_text(&self) -> Vec<u8> {
+        let stats = self.cache.stats();
+        let mut text = alloc::string::String::new();
+        let _ = writeln!(text, "pages {}", stats.pages);
+        let _ = writeln!(text, "limit {}", stats.limit);
+        let _ = writeln!(text, "peak {}", stats.peak);
+        let _ = writeln!(text, "evictions {}", stats.evictions);
+        let _ = writeln!(text, "over-limit {}", stats.over_limit);
+        text.into_bytes()
+    }
+
     /// A write to `/.redoxfsd/ctl`: one command, a trailing newline
-    /// allowed. EINVAL unknown.
+    /// allowed. EINVAL unknown, or a limit that is not a number from 1.
     pub(crate) fn control(&mut self, command: &[u8]) -> Result<()> {
         let command = core::str::from_utf8(command).map_err(|_| Error::new(EINVAL))?;
         let command = command.strip_suffix('\n').unwrap_or(command);
+        if let Some(limit) = command.strip_prefix("cache-pages ") {
+            let limit = limit.parse::<u64>().ok().filter(|&n| n > 0).ok_or(Error::new(EINVAL))?;
+            self.cache.set_limit(limit);
+            self.make_room(0, 0, &(0..0));
+            return Ok(());
+        }
         self.fs.disk.fail_writes = match command {
             "fail-writes on" => true,
             "fail-writes off" => false,

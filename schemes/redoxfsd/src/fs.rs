@@ -15,7 +15,6 @@ use alloc::vec::Vec;
 
 use redox_syscall_07::error::{Error as DiskError, Result as DiskResult};
 use redoxfs::{FileSystem, Node, Transaction, TreeData, TreePtr};
-use tessera_ramfs::Pages;
 use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::error::{EACCES, EBADF, EBUSY, EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, EPERM};
 use tessera_runtime::abi::flag::{AT_REMOVEDIR, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY};
@@ -24,7 +23,7 @@ use tessera_runtime::locks::LockTable;
 use tessera_runtime::scheme::{CallerCtx, Opened, Scheme};
 use tessera_runtime::{Error, Result};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, CachePages};
 use crate::disk::{Device, Knobs};
 use crate::path::{self, Resolved};
 
@@ -45,6 +44,8 @@ pub(crate) enum Target {
     ControlDir,
     /// `/.redoxfsd/pins`.
     Pins,
+    /// `/.redoxfsd/cache`.
+    CacheStats,
     /// `/.redoxfsd/ctl`.
     Ctl,
 }
@@ -59,7 +60,8 @@ pub(crate) struct Handle {
     pub pins: u64,
     /// The open's access mode and status flags.
     pub flags: usize,
-    /// `/.redoxfsd/pins`: the text made when it was opened.
+    /// `/.redoxfsd/pins` and `/.redoxfsd/cache`: the text made when it was
+    /// opened.
     pub text: Vec<u8>,
 }
 
@@ -75,7 +77,7 @@ impl Handle {
 }
 
 /// The filesystem on device `D`, its cache in memory `P`.
-pub struct Redoxfsd<D: Device, P: Pages> {
+pub struct Redoxfsd<D: Device, P: tessera_ramfs::Pages> {
     pub(crate) fs: FileSystem<Knobs<D>>,
     pub(crate) cache: Cache<P>,
     pub(crate) handles: BTreeMap<usize, Handle>,
@@ -86,7 +88,7 @@ pub struct Redoxfsd<D: Device, P: Pages> {
     pub(crate) locks: BTreeMap<u32, LockTable>,
 }
 
-impl<D: Device, P: Pages> Redoxfsd<D, P> {
+impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// Mounts the RedoxFS on `disk`. Errors: ENOENT no RedoxFS there (no
     /// valid header; EIO instead when the search for one reads past the
     /// end of a small device), EIO a read failed, ENOKEY an encrypted one.
@@ -109,6 +111,11 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
     /// The device back (tests mount it again).
     pub fn into_device(self) -> D {
         self.fs.disk.inner
+    }
+
+    /// Sets the page cache's limit in pages (at least 1; `--cache-pages`).
+    pub fn set_cache_pages(&mut self, pages: u64) {
+        self.cache.set_limit(pages);
     }
 
     /// The cache's memory (tests look at it).
@@ -156,8 +163,8 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
             match target {
                 _ if flags & O_CREAT != 0 && flags & O_EXCL != 0 => return Err(Error::new(EEXIST)),
                 Target::ControlDir if probe.writable() || flags & O_TRUNC != 0 => return Err(Error::new(EISDIR)),
-                Target::Pins | Target::Ctl if want_dir => return Err(Error::new(ENOTDIR)),
-                Target::Pins if probe.writable() => return Err(Error::new(EACCES)),
+                Target::Pins | Target::CacheStats | Target::Ctl if want_dir => return Err(Error::new(ENOTDIR)),
+                Target::Pins | Target::CacheStats if probe.writable() => return Err(Error::new(EACCES)),
                 Target::Ctl if probe.readable() => return Err(Error::new(EACCES)),
                 _ => {}
             }
@@ -224,7 +231,11 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
     }
 
     fn new_handle(&mut self, target: Target, dir: bool, path: Resolved, flags: usize) -> Opened {
-        let text = if target == Target::Pins { self.pins_text() } else { Vec::new() };
+        let text = match target {
+            Target::Pins => self.pins_text(),
+            Target::CacheStats => self.cache_text(),
+            _ => Vec::new(),
+        };
         let id = self.next_handle;
         self.next_handle += 1;
         self.handles.insert(id, Handle { target, dir, path, flags, text, pins: 0 });
@@ -327,6 +338,7 @@ fn control_target(resolved: &Resolved) -> Result<Option<Target>> {
         [dir, rest @ ..] if dir == crate::CONTROL_DIR => match rest {
             [] => Ok(Some(Target::ControlDir)),
             [name] if name == "pins" => Ok(Some(Target::Pins)),
+            [name] if name == "cache" => Ok(Some(Target::CacheStats)),
             [name] if name == "ctl" => Ok(Some(Target::Ctl)),
             _ => Err(Error::new(ENOENT)),
         },
@@ -352,7 +364,7 @@ pub(crate) fn walk<D: Device>(
 }
 
 /// The requests, by kind: path calls, calls on open files, fmap.
-impl<D: Device, P: Pages> Scheme for Redoxfsd<D, P> {
+impl<D: Device, P: CachePages> Scheme for Redoxfsd<D, P> {
     fn open(&mut self, path: &str, flags: usize, _ctx: &CallerCtx) -> Result<Opened> {
         self.open_path(path, flags)
     }

@@ -11,7 +11,9 @@ use alloc::vec::Vec;
 
 use redox_syscall_07::error::Error as DiskError;
 use redoxfs::{DirEntry, TreePtr};
-use tessera_ramfs::{PAGE_BYTES, Pages};
+use tessera_ramfs::PAGE_BYTES;
+
+use crate::cache::CachePages;
 use tessera_runtime::abi::Stat;
 use tessera_runtime::abi::dirent::{DirEntry as Dirent, DirentBuf, DirentKind, HEADER_BYTES};
 use tessera_runtime::abi::error::{EBADF, EFBIG, EINVAL, EISDIR, ENOTDIR};
@@ -31,7 +33,7 @@ const STAT_BLOCK_BYTES: u64 = 512;
 /// The listing's cookie of the first entry after `.` and `..`.
 const FIRST_COOKIE: u64 = 2;
 
-impl<D: Device, P: Pages> Redoxfsd<D, P> {
+impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// read: a file's bytes at `offset`, `/.redoxfsd/pins`' text. EBADF not
     /// open for reading, EISDIR a directory, EIO the disk.
     pub(crate) fn read_at(&mut self, id: usize, buf: &mut [u8], offset: u64) -> Result<usize> {
@@ -42,7 +44,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
         let node = match handle.target {
             _ if handle.dir => return Err(Error::new(EISDIR)),
             Target::Node(node) => node,
-            Target::Pins => {
+            Target::Pins | Target::CacheStats => {
                 let rest = usize::try_from(offset).ok().and_then(|o| handle.text.get(o..)).unwrap_or(&[]);
                 let n = rest.len().min(buf.len());
                 buf[..n].copy_from_slice(&rest[..n]);
@@ -71,7 +73,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
             _ if handle.dir => return Err(Error::new(EISDIR)),
             Target::Node(node) => node,
             Target::Ctl => return self.control(buf).map(|()| buf.len()),
-            Target::Pins | Target::ControlDir => return Err(Error::new(EBADF)),
+            Target::Pins | Target::CacheStats | Target::ControlDir => return Err(Error::new(EBADF)),
         };
         if buf.is_empty() {
             return Ok(0);
@@ -108,7 +110,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
                 *stat = control(MODE_DIR | 0o555, 0);
                 return Ok(());
             }
-            Target::Pins => {
+            Target::Pins | Target::CacheStats => {
                 *stat = control(MODE_FILE | 0o444, handle.text.len() as u64);
                 return Ok(());
             }
@@ -193,6 +195,7 @@ impl<D: Device, P: Pages> Redoxfsd<D, P> {
                 (".", DirentKind::Directory),
                 ("..", DirentKind::Directory),
                 ("pins", DirentKind::Regular),
+                ("cache", DirentKind::Regular),
                 ("ctl", DirentKind::Regular),
             ];
             for (cookie, (name, kind)) in names.into_iter().enumerate().skip(opaque as usize) {

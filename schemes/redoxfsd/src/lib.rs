@@ -33,6 +33,7 @@ pub use find::partitions_named;
 pub use fs::{Clock, Redoxfsd};
 pub use mkfs::format;
 
-/// The reserved directory at the root: `/.redoxfsd/pins`, `/.redoxfsd/ctl`.
+/// The reserved directory at the root: `/.redoxfsd/pins`, `/.redoxfsd/cache`,
+/// `/.redoxfsd/ctl`.
 /// It is not on the disk; a file of that name on the disk is hidden.
 pub const CONTROL_DIR: &str = ".redoxfsd";

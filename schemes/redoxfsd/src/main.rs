@@ -1,10 +1,12 @@
-//! `redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME`: serves the RedoxFS on the
-//! file `IMAGE-PATH` (a disk image, or a `disk:` partition) as
-//! `SCHEME-NAME:`, forever, one request at a time. `--mkfs` formats the
-//! image first (all of it). It never forks: the page cache is its own
-//! address space, which fmap lends to clients (`docs/redoxfs.md`).
+//! `redoxfsd [--mkfs] [--cache-pages N] IMAGE-PATH SCHEME-NAME`: serves the
+//! RedoxFS on the file `IMAGE-PATH` (a disk image, or a `disk:` partition)
+//! as `SCHEME-NAME:`, forever, one request at a time. `--mkfs` formats the
+//! image first (all of it); `--cache-pages` sets the page cache's limit
+//! (default 4096 pages, 16 MiB; at least 1). It never forks: the page
+//! cache is its own address space, which fmap lends to clients
+//! (`docs/redoxfs.md`).
 //!
-//! `redoxfsd --partition NAME SCHEME-NAME` serves the first partition
+//! `redoxfsd [--cache-pages N] --partition NAME SCHEME-NAME` serves the first partition
 //! `disk:` lists with the GPT name `NAME` that mounts: init mounts the
 //! installer's `TESSERA_ROOT` partition as `file:` this way.
 //!
@@ -42,15 +44,34 @@ mod daemon {
         Partition(&'a str),
     }
 
-    fn main(args: Args) -> i32 {
-        let (source, name) = match args.argv() {
-            [_, flag, image, name] if *flag == "--mkfs" => (Source::Image { path: image, mkfs: true }, name),
-            [_, flag, part, name] if *flag == "--partition" => (Source::Partition(part), name),
-            [_, image, name] if !image.starts_with('-') => (Source::Image { path: image, mkfs: false }, name),
-            _ => {
-                eprintln!("usage: redoxfsd [--mkfs] IMAGE-PATH SCHEME-NAME | redoxfsd --partition NAME SCHEME-NAME");
-                return 2;
+    /// `--mkfs`, `--cache-pages N` (N from 1), what to serve and the
+    /// scheme name; `None` for anything else.
+    fn parse<'a>(mut argv: &[&'a str]) -> Option<(Source<'a>, Option<u64>, &'a str)> {
+        argv = argv.get(1..)?;
+        let (mut mkfs, mut cache_pages) = (false, None);
+        loop {
+            match argv {
+                ["--mkfs", rest @ ..] => (mkfs, argv) = (true, rest),
+                ["--cache-pages", n, rest @ ..] => {
+                    cache_pages = Some(n.parse::<u64>().ok().filter(|&n| n > 0)?);
+                    argv = rest;
+                }
+                ["--partition", part, name] if !mkfs => return Some((Source::Partition(part), cache_pages, name)),
+                [image, name] if !image.starts_with('-') => {
+                    return Some((Source::Image { path: image, mkfs }, cache_pages, name));
+                }
+                _ => return None,
             }
+        }
+    }
+
+    fn main(args: Args) -> i32 {
+        let Some((source, cache_pages, name)) = parse(args.argv()) else {
+            eprintln!(
+                "usage: redoxfsd [--mkfs] [--cache-pages N] IMAGE-PATH SCHEME-NAME | \
+                 redoxfsd [--cache-pages N] --partition NAME SCHEME-NAME"
+            );
+            return 2;
         };
         // The partition's listing is read before the scheme exists, so a
         // root that is not there fails before anyone waits on `name:`.
@@ -109,6 +130,9 @@ mod daemon {
             }
             return 1;
         };
+        if let Some(pages) = cache_pages {
+            fs.set_cache_pages(pages);
+        }
         let error = server.run(&mut fs);
         eprintln!("redoxfsd: serving {name}: stopped: {error} (errno {})", error.errno);
         1

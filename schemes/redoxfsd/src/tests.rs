@@ -18,6 +18,7 @@ use tessera_runtime::scheme::{CallerCtx, Scheme};
 use tessera_runtime::{Error, Result};
 
 use crate::Redoxfsd;
+use crate::cache::CachePages;
 use crate::disk::mem::MemDisk;
 
 const PAGE: u64 = PAGE_BYTES as u64;
@@ -26,12 +27,15 @@ const DISK_BYTES: usize = 16 << 20;
 
 /// Fake memory for the cache: the windows reserved (base, bytes) in the
 /// order made, and each open page with its bytes once written (`None`:
-/// open, never written: it costs no memory). Every access is checked.
+/// open, never written: it costs no memory); pages set aside (read-only)
+/// and the ranges taken back. Every access is checked.
 #[derive(Default)]
 struct FakePages {
     windows: Vec<(usize, usize)>,
     made: usize,
     pages: BTreeMap<usize, Option<Vec<u8>>>,
+    aside: std::collections::BTreeSet<usize>,
+    taken_back: Vec<(usize, usize)>,
 }
 
 impl FakePages {
@@ -75,16 +79,23 @@ impl Pages for FakePages {
         self.windows.retain(|&window| window != (base, bytes));
         assert_eq!(self.windows.len() + 1, before, "released a window that was reserved");
         self.pages.retain(|&page, _| page < base || page >= base + bytes);
+        self.aside.retain(|&page| page < base || page >= base + bytes);
     }
     fn open_up(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
-            assert!(self.pages.insert(page, None).is_none(), "page {page:#x} opened twice");
+            if self.aside.remove(&page) {
+                self.pages.entry(page).or_insert(None);
+            } else {
+                assert!(self.pages.insert(page, None).is_none(), "page {page:#x} opened twice");
+            }
         }
         Ok(())
     }
+    /// Pages past a new end of file: open, set aside or never opened.
     fn close_down(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
-            assert!(self.pages.remove(&page).is_some(), "page {page:#x} closed but not open");
+            self.pages.remove(&page);
+            self.aside.remove(&page);
         }
         Ok(())
     }
@@ -97,10 +108,29 @@ impl Pages for FakePages {
     }
     fn write(&mut self, addr: usize, data: &[u8]) {
         Self::pieces(addr, data.len(), |page, inside, at, n| {
+            assert!(!self.aside.contains(&page), "write to page {page:#x}, which is set aside");
             let slot =
                 self.pages.get_mut(&page).unwrap_or_else(|| panic!("write to page {page:#x}, which is not open"));
             slot.get_or_insert_with(|| vec![0; PAGE_BYTES])[inside..inside + n].copy_from_slice(&data[at..at + n]);
         });
+    }
+}
+
+impl CachePages for FakePages {
+    fn set_aside(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        self.aside.extend(Self::each(addr, bytes));
+        Ok(())
+    }
+    fn take_back(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        self.taken_back.push((addr, bytes));
+        Ok(())
+    }
+    fn forget(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        for page in Self::each(addr, bytes) {
+            assert!(self.aside.contains(&page), "page {page:#x} forgotten but not set aside");
+            self.pages.remove(&page);
+        }
+        Ok(())
     }
 }
 
@@ -364,8 +394,11 @@ fn truncate_and_growth_of_a_mapped_file() {
     fs.cache.pages.read(addr + PAGE_BYTES, &mut tail);
     assert_eq!(&tail[..10], b"xxxxxxxxxx");
     assert!(tail[10..].iter().all(|&b| b == 0), "zeroed past the new end");
-    // Growing opens the pages again, reading zero, and the disk agrees.
+    // Growing sets the pages aside (lent again when asked, reading zero),
+    // and the disk agrees.
     fs.ftruncate(f, 4 * PAGE).unwrap();
+    assert!(fs.cache.pages.aside.contains(&(addr + 3 * PAGE_BYTES)));
+    relend(&mut fs, f, 3);
     assert!(fs.cache.pages.is_open(addr + 3 * PAGE_BYTES));
     let got = read_all(&mut fs, f);
     assert_eq!(got.len(), 4 * PAGE_BYTES);
@@ -414,6 +447,7 @@ fn holes_cost_no_memory_when_lent() {
     fs.ftruncate(f, 64 << 20).unwrap();
     fs.write(f, b"one", 40 * PAGE).unwrap();
     fs.write(f, b"two", (64 << 20) - 3).unwrap();
+    fs.set_cache_pages(1 << 20);
     // A first mapping of one page, then all of it: only the rest is read.
     let one = fs.mmap_prep(f, 40 * PAGE, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
     let all = fs.mmap_prep(f, 0, 64 << 20, SHARED_RW, &CTX).unwrap();
@@ -460,4 +494,121 @@ fn the_last_close_writes_dirty_pages_once_more_or_drops_them() {
         assert_eq!(&read_all(&mut fs, f)[..5], expect, "{name}");
         fs.close(f);
     }
+}
+
+/// What the kernel does when a client touches a page the cache set aside:
+/// MmapPrep of that page, the extra pin given back at once.
+fn relend(fs: &mut Fs, id: usize, page: u64) -> usize {
+    let addr = fs.mmap_prep(id, page * PAGE, PAGE_BYTES, SHARED_RW, &CTX).expect("lent again");
+    fs.munmap(id, page * PAGE, PAGE_BYTES, 0, &CTX).expect("extra pin back");
+    addr
+}
+
+fn cache_stat(fs: &mut Fs, name: &str) -> u64 {
+    let id = open(fs, "/.redoxfsd/cache", O_RDONLY).expect("cache");
+    let text = String::from_utf8(read_all(fs, id)).expect("text");
+    fs.close(id);
+    let prefix = format!("{name} ");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).and_then(|n| n.parse().ok()).expect("cache line")
+}
+
+#[test]
+fn eviction_keeps_the_cache_under_its_limit_and_loses_no_store() {
+    let mut fs = new_fs();
+    fs.set_cache_pages(4);
+    let f = open(&mut fs, "/big", O_CREAT | O_RDWR).unwrap();
+    let data: Vec<u8> = (0..16 * PAGE_BYTES).map(|i| (i / PAGE_BYTES) as u8 + 1).collect();
+    fs.write(f, &data, 0).unwrap();
+    let base = fs.mmap_prep(f, 0, 16 * PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    assert_eq!(cache_stat(&mut fs, "pages"), 4, "only the limit is read at MmapPrep");
+    assert!(fs.cache.pages.aside.contains(&(base + 4 * PAGE_BYTES)), "the rest is set aside");
+    // A client stores to every page in turn (each set aside page is lent
+    // again first), so every eviction must write a store back.
+    for page in 0..16u64 {
+        let at = base + (page * PAGE) as usize;
+        if fs.cache.pages.aside.contains(&at) {
+            assert_eq!(relend(&mut fs, f, page), at, "lent again at the same address");
+        }
+        fs.cache.pages.write(at + 7, &[0xA0 + page as u8]);
+        assert!(fs.cache.resident_pages() <= 4);
+        assert_eq!(pins_total(&mut fs), 16, "the extra pins went back");
+    }
+    assert_eq!(cache_stat(&mut fs, "peak"), 4);
+    assert_eq!(cache_stat(&mut fs, "evictions"), 12);
+    assert_eq!(cache_stat(&mut fs, "over-limit"), 0);
+    assert!(fs.cache.pages.taken_back.len() >= 12, "each eviction took its page back");
+    // read() sees every store, evicted or not.
+    let got = read_all(&mut fs, f);
+    for page in 0..16 {
+        assert_eq!(got[page * PAGE_BYTES + 7], 0xA0 + page as u8, "page {page}");
+        assert_eq!(got[page * PAGE_BYTES + 8], page as u8 + 1);
+    }
+    fs.munmap(f, 0, 16 * PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
+    assert_eq!(pins_total(&mut fs), 0);
+    assert!(fs.cache.pages.windows.is_empty());
+    assert_eq!(cache_stat(&mut fs, "pages"), 0);
+    fs.close(f);
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/big", O_RDONLY).unwrap();
+    let got = read_all(&mut fs, f);
+    assert!((0..16).all(|page| got[page * PAGE_BYTES + 7] == 0xA0 + page as u8), "on the disk");
+}
+
+#[test]
+fn dirty_pages_that_cannot_be_written_are_not_evicted() {
+    let mut fs = new_fs();
+    let ctl = open(&mut fs, "/.redoxfsd/ctl", O_WRONLY).unwrap();
+    assert_eq!(fs.write(ctl, b"cache-pages 0", 0), Err(Error::new(EINVAL)));
+    assert_eq!(fs.write(ctl, b"cache-pages x", 0), Err(Error::new(EINVAL)));
+    assert_eq!(fs.write(ctl, b"cache-pages 2\n", 0), Ok(14));
+    assert_eq!(cache_stat(&mut fs, "limit"), 2);
+    let f = open(&mut fs, "/d", O_CREAT | O_RDWR).unwrap();
+    fs.write(f, &vec![b'.'; 3 * PAGE_BYTES], 0).unwrap();
+    let base = fs.mmap_prep(f, 0, 3 * PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    fs.cache.pages.write(base, b"P0");
+    fs.cache.pages.write(base + PAGE_BYTES, b"P1");
+    fs.write(ctl, b"fail-writes on", 0).unwrap();
+    // Page 2 comes in; neither other page can be written: none goes.
+    relend(&mut fs, f, 2);
+    assert_eq!(cache_stat(&mut fs, "pages"), 3);
+    assert_eq!(cache_stat(&mut fs, "over-limit"), 1);
+    assert_eq!(cache_stat(&mut fs, "evictions"), 0);
+    assert!(fs.cache.pages.is_open(base) && !fs.cache.pages.aside.contains(&base), "opened again");
+    fs.cache.pages.write(base + 2 * PAGE_BYTES, b"P2");
+    // A lower limit evicts what it can once writes work again.
+    fs.write(ctl, b"fail-writes off", 0).unwrap();
+    fs.write(ctl, b"cache-pages 1", 0).unwrap();
+    assert_eq!(cache_stat(&mut fs, "pages"), 1);
+    assert_eq!(cache_stat(&mut fs, "evictions"), 2);
+    fs.munmap(f, 0, 3 * PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/d", O_RDONLY).unwrap();
+    let got = read_all(&mut fs, f);
+    assert_eq!(
+        [&got[..2], &got[PAGE_BYTES..PAGE_BYTES + 2], &got[2 * PAGE_BYTES..2 * PAGE_BYTES + 2]],
+        [b"P0", b"P1", b"P2"]
+    );
+}
+
+#[test]
+fn evicting_the_last_dirty_page_of_an_unmapped_file_drops_its_window() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/u", O_CREAT | O_RDWR).unwrap();
+    fs.write(f, &vec![b'-'; PAGE_BYTES], 0).unwrap();
+    let addr = fs.mmap_prep(f, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    fs.cache.pages.write(addr, b"KEEP");
+    fs.fs.disk.fail_writes = true;
+    assert_eq!(fs.munmap(f, 0, PAGE_BYTES, NEEDS_SYNC, &CTX), Err(Error::new(EIO)));
+    fs.fs.disk.fail_writes = false;
+    // Another file comes in under a limit of 1: the dirty page is written
+    // and evicted, and its window (no pins) goes with it.
+    fs.set_cache_pages(1);
+    let g = open(&mut fs, "/v", O_CREAT | O_RDWR).unwrap();
+    fs.write(g, &vec![b'v'; PAGE_BYTES], 0).unwrap();
+    fs.mmap_prep(g, 0, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    assert_eq!(cache_stat(&mut fs, "evictions"), 1);
+    assert_eq!(fs.cache.windows.len(), 1, "only the new file's window");
+    assert_eq!(cache_stat(&mut fs, "pages"), 1);
+    fs.munmap(g, 0, PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
+    assert_eq!(&read_all(&mut fs, f)[..4], b"KEEP");
 }

@@ -311,6 +311,15 @@ pub fn take_back(queue_fd: usize, start: usize, len: usize) -> Result<()> {
     sys::write(queue_fd, &tessera_abi::scheme::encode_take_back(start as u64, len as u64)).map(drop)
 }
 
+/// [`take_back`] for a page cache evicting `[start, start + len)` (at most
+/// `tessera_abi::scheme::EVICT_MAX_BYTES`): only the pages that show this
+/// daemon's frames are dropped; private copies stay. Make the pages
+/// read-only first, so that a fetch after the call asks for them again
+/// (MmapPrep) instead of taking the old frame (docs/fmap.md).
+pub fn evict(queue_fd: usize, start: usize, len: usize) -> Result<()> {
+    sys::write(queue_fd, &tessera_abi::scheme::encode_evict(start as u64, len as u64)).map(drop)
+}
+
 /// Registers `name:` and serves it with `scheme` until the queue fails;
 /// returns the error that stopped it (registration's, or the queue's).
 pub fn serve(name: &str, scheme: &mut impl Scheme) -> Error {

@@ -2,7 +2,8 @@
 //! pages in every space (shared, private not copied, private copies), with
 //! the TLB flushed, grants and pins left as they were; a fetch that began
 //! before is refused; MS_INVALIDATE drops what shows the file's frame and
-//! keeps private copies; `lent_from` finds a lease's pages by lender
+//! keeps private copies; an eviction drops what shows the lender's frames
+//! and keeps private copies; `lent_from` finds a lease's pages by lender
 //! address.
 
 use std::sync::Arc;
@@ -181,4 +182,51 @@ fn lent_from_names_the_file_pages_behind_lender_addresses() {
     assert_eq!(file.lent_from(0, u64::MAX), [(10, 14)]);
     assert_eq!(file.lent_from(0x10_4000, 0x20_0000), []);
     assert_eq!(file.lent_from(0, 0x10_0000), []);
+}
+
+#[test]
+fn an_eviction_drops_the_lenders_frames_and_keeps_private_copies() {
+    let mut w = World::new();
+    let (mut a, mut b) = (w.space(), w.space());
+    let shared = lease(0, 3, true);
+    let private = lease(0, 3, false);
+    let sa = map(&mut w, &mut a, &shared);
+    let pb = map(&mut w, &mut b, &private);
+    for page in 0..3 {
+        w.write(&mut a, sa.add(page * PAGE), 20 + page).unwrap();
+        assert_eq!(w.read(&mut b, pb.add(page * PAGE)), Ok(0));
+    }
+    // A private copy of page 1, and a fork that shares the shared pages.
+    w.write(&mut b, pb.add(PAGE), 77).unwrap();
+    let mut child = w.fork(&mut a).unwrap();
+    assert_eq!(w.read(&mut child, sa), Ok(20));
+    let pins_before = (shared.pin_runs(), private.pin_runs());
+
+    // The lender's cache evicts file pages 0 and 1 of both leases (its
+    // frames stay: it lends them again when asked).
+    let lender = w.lender.clone();
+    let evict = |w: &mut World, space: &mut Space, file: &FileRef| {
+        file.invalidating();
+        let is_lenders = |index, frame| lender.get(&(file.id(), index)) == Some(&frame);
+        w.run(space, |s, f, t| s.evict_file_pages(f, file, &[(0, 2)], is_lenders, t))
+    };
+    assert_eq!(evict(&mut w, &mut a, &shared), 2);
+    assert!(evict(&mut w, &mut child, &shared) >= 1);
+    assert_eq!(evict(&mut w, &mut b, &private), 1, "page 0 showed the lender's frame; page 1 is a copy");
+    assert_eq!((a.resident_pages(), b.resident_pages()), (1, 2));
+
+    // The next touch fetches again and finds the data; the copy stayed.
+    assert_eq!(w.read(&mut a, sa), Ok(20));
+    assert_eq!(w.read(&mut child, sa.add(PAGE)), Ok(21));
+    assert_eq!(w.read(&mut b, pb), Ok(0));
+    assert_eq!(w.read(&mut b, pb.add(PAGE)), Ok(77));
+    // Page 2, outside the runs, was never dropped.
+    assert_eq!(w.read(&mut a, sa.add(2 * PAGE)), Ok(22));
+    assert_eq!((shared.pin_runs(), private.pin_runs()), pins_before, "pins unchanged");
+    w.check(&[&a, &b, &child], &[]);
+    for space in [a, b, child] {
+        w.teardown(space);
+    }
+    w.drop_lender();
+    assert_eq!(w.frames.live(), 0, "every frame back");
 }

@@ -23,6 +23,7 @@
 //! `refused`: EIO for `foreign` and `phys`, EINVAL for `kernel`. Before it
 //! serves, the daemon also sends bad take-back messages (misaligned,
 //! overflowing, malformed: EINVAL; a kernel range, all of user space with
+//! nothing lent: 0; evictions misaligned or over 2 MiB: EINVAL, one of
 //! nothing lent: 0) and counts the answers that were as expected (the
 //! third word of `refused`). At the end the daemon is killed and free
 //! frames are back.
@@ -171,10 +172,11 @@ struct Lender {
 /// length, an end past 2^64.
 const BAD_TAKE_BACKS: [(u64, u64); 3] = [(0x1001, 0x1000), (0x1000, 10), (!0xFFF, 0x2000)];
 
-/// Sends the bad take backs and two that name nothing lent; returns how
-/// many were answered as expected.
+/// Sends the bad take backs and two that name nothing lent, then bad
+/// evictions and one naming nothing; returns how many were answered as
+/// expected.
 fn bad_take_backs(queue: usize) -> u64 {
-    use tessera_runtime::abi::scheme::{CQE_BYTES, encode_take_back};
+    use tessera_runtime::abi::scheme::{CQE_BYTES, EVICT_MAX_BYTES, encode_evict, encode_take_back};
     let mut expected = 0;
     for (start, len) in BAD_TAKE_BACKS {
         let refused = sys::write(queue, &encode_take_back(start, len));
@@ -191,11 +193,17 @@ fn bad_take_backs(queue: usize) -> u64 {
     for malformed in [&tagged[..], &short[..CQE_BYTES + 8]] {
         expected += u64::from(matches!(sys::write(queue, malformed), Err(e) if e.errno == EINVAL));
     }
+    // Evictions: misaligned, and longer than one message may be (EINVAL);
+    // one naming nothing lent.
+    for (start, len) in [(0x1001, 0x1000), (0x1000, EVICT_MAX_BYTES + 0x1000)] {
+        expected += u64::from(matches!(sys::write(queue, &encode_evict(start, len)), Err(e) if e.errno == EINVAL));
+    }
+    expected += u64::from(sys::write(queue, &encode_evict(0, 0x1000)).is_ok());
     expected
 }
 
 /// How many take-back messages [`bad_take_backs`] sends.
-const TAKE_BACK_CASES: usize = BAD_TAKE_BACKS.len() + 4;
+const TAKE_BACK_CASES: usize = BAD_TAKE_BACKS.len() + 7;
 
 /// Serves `hostile-fs:` by hand (not `Server::run`) to see which answers
 /// the kernel refuses.
