@@ -8,6 +8,9 @@
 #                                placeholder (not an ELF: the loader must say so)
 #   build/<arch>/console-test.img  config test, with the normal initfs: the
 #                                console, driven by the console boot test
+#   build/<arch>/persist.img     config default, always with a new root (the
+#                                normal image as a fresh `make qemu` gets
+#                                it): the persistence boot tests copy it
 #   build/disk-test.img          the data disk the test machines attach as
 #                                virtio-blk (mk/qemu.mk), read-only to them
 #                                (QEMU snapshot=on): 8 MiB, a GPT of two
@@ -55,6 +58,7 @@ CONFIG.test := test
 CONFIG.test-fault := test-fault
 CONFIG.bad-kernel := test
 CONFIG.console-test := test
+CONFIG.persist := default
 # The file in build/<arch>/ that goes on the ESP as `\kernel`; only the
 # loader-error test image differs (and so needs no kernel build at all).
 KERNEL_FILE = $(or $(KERNEL_FILE.$(1)),kernel)
@@ -65,6 +69,7 @@ INITFS.test := initfs-test
 INITFS.test-fault := initfs-test
 INITFS.bad-kernel := initfs-test
 INITFS.console-test := initfs
+INITFS.persist := initfs
 
 # The normal image keeps its root filesystem when it is rebuilt (a new
 # kernel or initfs): what the guest wrote at the prompt survives, and the
@@ -88,7 +93,7 @@ define image_rule
 $(ARCHES:%=$(BUILD)/%/$(1).packages): $(BUILD)/%/$(1).packages: installer/config/$(CONFIG.$(1)).toml $(INSTALLER) FORCE
 	@mkdir -p $$(@D)
 	$(INSTALLER) --list-packages $$< --recipes cookbook/recipes > $$@.new
-	@if [ -s $$@.new ]; then $(MAKE) --no-print-directory cook arch=$$* recipe="$$$$(cat $$@.new)" && mv $$@.new $$@; \
+	@if [ -s $$@.new ]; then $(MAKE) --no-print-directory cook arch=$$* recipe="$$$$(tr '\n' ' ' < $$@.new)" && mv $$@.new $$@; \
 	else $$(call copy_if_changed,$$@.new,$$@); fi
 
 $(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.$(1)).toml $(BUILD)/%/$(1).packages \
@@ -99,7 +104,7 @@ $(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.
 		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $$(KEEP_ROOT.$(1)) --recipes cookbook/recipes \
 		--cookbook-build $(BUILD)/$$*/cookbook --output $$@
 endef
-# bad-kernel and console-test are test images only, so they are not img= choices.
-$(foreach name,$(IMAGE_NAMES) bad-kernel console-test,$(eval $(call image_rule,$(name))))
+# bad-kernel, console-test and persist are test images only, so they are not img= choices.
+$(foreach name,$(IMAGE_NAMES) bad-kernel console-test persist,$(eval $(call image_rule,$(name))))
 
 images: $(IMAGE_NAMES:%=$(BUILD)/$(ARCH)/%.img)

@@ -60,7 +60,7 @@ USER_PROGRAMS := init consoled sh ramfs redoxfsd testrunner hello syscall-errors
 INIT_RC.root := 'privileged daemon virtio-blkd' 'wait-scheme disk' 'daemon redoxfsd --partition TESSERA_ROOT file' 'wait-scheme file' \
 	'daemon ramfs tmp' 'wait-scheme tmp'
 INIT_RC.initfs := '\# Only the disk driver is privileged (it needs pci:, irq: and DMA memory).' \
-	$(INIT_RC.root) 'export PATH=/bin:/scheme/initfs/bin' 'export HOME=/' \
+	$(INIT_RC.root) 'export PATH=/usr/bin:/bin:/scheme/initfs/bin' 'export HOME=/' \
 	'daemon consoled' 'wait-scheme console' 'stdio console:' 'respawn sh'
 INIT_RC.initfs-test := $(INIT_RC.root) 'daemon echod' 'privileged testrunner'
 # Files from the tree copied into etc/, per initfs (mk/cookbook.mk adds some).

@@ -142,7 +142,8 @@ $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 
 # Persistence of the root filesystem (redoxfsd on the boot disk's
 # TESSERA_ROOT partition, docs/redoxfs.md): three boots of one copy of the
-# normal image, build/<arch>/persist.img, made new for each run, booted
+# normal image (build/<arch>/persist.img, always with a new root: mk/disk.mk),
+# build/<arch>/persist-run.img, made new for each run, booted
 # without snapshot=on so that what the guest writes stays:
 #   persist-shutdown: at the prompt, a file made by the shell, and a file
 #     written through a MAP_SHARED mapping and msync'ed (`persist write`,
@@ -157,7 +158,9 @@ $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 #     msync'ed, and QEMU
 #     killed with SIGKILL the moment `msync returned` is printed (a power
 #     cut: nothing is unmounted or flushed after it);
-#   persist-reboot: the second file read back, then `shutdown`.
+#   persist-reboot: the second file read back, the package lua (installer
+#     [packages], docs/cookbook.md) run from the root's /usr/bin, then
+#     `shutdown`.
 # Expected texts are outputs, never parts of the typed lines.
 PERSIST_INPUTS := $(foreach n,1 2 3,$(BUILD)/persist-input-$(n).txt)
 $(PERSIST_INPUTS): FORCE
@@ -167,8 +170,8 @@ $(PERSIST_INPUTS): FORCE
 	@printf '%s\n' 'cat /persist-note' 'persist check /persist-data one' 'persist fault-check tessera-flaky' \
 		'persist write /persist-kill two' \
 		> $(BUILD)/persist-input-2.txt
-	@printf '%s\n' 'persist check /persist-kill two' 'persist check /persist-data one' 'shutdown' \
-		> $(BUILD)/persist-input-3.txt
+	@printf '%s\n' 'persist check /persist-kill two' 'persist check /persist-data one' \
+		"/usr/bin/lua -e 'print(6 * 7 .. \"-from-the-root\")'" 'shutdown' > $(BUILD)/persist-input-3.txt
 PERSIST_EXPECT.shutdown := --stdin $(BUILD)/persist-input-1.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "persist: /persist-data: msync returned" --expect "persist: /persist-data: written" \
 	--expect "persist: fault: msync and munmap gave EIO while the disk failed; the daemon lives" \
@@ -180,13 +183,13 @@ PERSIST_EXPECT.kill := --stdin $(BUILD)/persist-input-2.txt --stdin-after "$(CON
 	--kill-after "persist: /persist-kill: msync returned"
 PERSIST_EXPECT.reboot := --stdin $(BUILD)/persist-input-3.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "persist: /persist-kill: read and mapping ok" --expect "persist: /persist-data: read and mapping ok" \
-	--expect "kernel: power off" --pass-status 0
+	--expect "42-from-the-root" --expect "kernel: power off" --pass-status 0
 .PHONY: $(ARCHES:%=test-persist-%)
 $(ARCHES:%=test-persist-%): BOOT_SNAPSHOT =
 $(ARCHES:%=test-persist-%): QEMU_FLAKY = $(call flaky_disk,$(BUILD)/$*/persist-flaky.img)
 $(ARCHES:%=test-persist-%): test-persist-%: $(PERSIST_INPUTS) | deps
-	@echo "==> persist-$*: three boots of a copy of harddrive.img"
-	@if $(SUBMAKE) $(BUILD)/$*/harddrive.img && cp $(BUILD)/$*/harddrive.img $(BUILD)/$*/persist.img \
+	@echo "==> persist-$*: three boots of a copy of the normal image"
+	@if $(SUBMAKE) $(BUILD)/$*/persist.img && cp $(BUILD)/$*/persist.img $(BUILD)/$*/persist-run.img \
 		&& rm -f $(BUILD)/$*/persist-flaky.img && truncate -s 8M $(BUILD)/$*/persist-flaky.img; then \
 		$(call kvm_notice,$*); \
 		$(call persist_boot,$*,shutdown) || true; \
@@ -194,7 +197,7 @@ $(ARCHES:%=test-persist-%): test-persist-%: $(PERSIST_INPUTS) | deps
 		$(call persist_boot,$*,reboot) || true; \
 	else echo "FAIL persist-$*: could not build the image"; echo "fail persist-$*" >> $(RESULTS); fi
 # $(call persist_boot,ARCH,STEP): one boot of build/ARCH/persist.img.
-persist_boot = $(call boot_test,persist-$(2),$(1),$(BUILD)/$(1)/persist.img,--results $(RESULTS) --prompt "$(CONSOLE_PROMPT)" $(PERSIST_EXPECT.$(2)))
+persist_boot = $(call boot_test,persist-$(2),$(1),$(BUILD)/$(1)/persist-run.img,--results $(RESULTS) --prompt "$(CONSOLE_PROMPT)" $(PERSIST_EXPECT.$(2)))
 
 # fmt (lists unformatted files; `cargo fmt --all` fixes them), then clippy
 # with -D warnings for the host crates and for the kernel and the loader on

@@ -16,7 +16,7 @@ use crate::exec;
 
 /// `PATH` when the environment has none: the default scheme's `/bin`, then
 /// the initfs's.
-pub const DEFAULT_PATH: &str = "/bin:/scheme/initfs/bin";
+pub const DEFAULT_PATH: &str = "/usr/bin:/bin:/scheme/initfs/bin";
 /// The status of a syntax error.
 pub const SYNTAX_STATUS: i32 = 2;
 
