@@ -72,23 +72,18 @@ static void check(const char *name, int ok, const char *why)
 }
 
 /* Forks `sqlite3 DB` with stdin from `in` (an fd) and stdout and stderr
- * into a pipe whose read end is returned in *from; the child's pid. */
+ * into a pipe whose read end is returned in *from; the child's pid. Every
+ * descriptor here is close-on-exec (dup2 clears it on 0, 1 and 2), so a
+ * shell gets end-of-file once this process closes its end. */
 static pid_t spawn(const char *db, int in, int *from)
 {
     int p[2];
     pid_t pid;
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return -1;
-    pid = fork();
-    if (pid < 0)
+    if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0)
         return -1;
     if (pid == 0) {
-        close(p[0]);
-        dup2(in, 0);
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[1]);
-        close(in);
+        if (dup2(in, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+            _exit(125);
         execv(sqlite3, (char *[]){(char *)sqlite3, (char *)db, NULL});
         _exit(126);
     }
@@ -115,7 +110,7 @@ static int run(const char *db, const char *path, const char *sql)
     ssize_t n;
     pid_t pid;
     if (path)
-        in = open(path, O_RDONLY);
+        in = open(path, O_RDONLY | O_CLOEXEC);
     else {
         if (pipe2(p, O_CLOEXEC) != 0)
             return -1;
