@@ -73,6 +73,17 @@ C_PROGRAMS += bzip2 bzip2-test
 C_SRCS.bzip2-test := tests/bzip2/bzip2-test.c
 C_GUEST_TESTS += bzip2-test
 $(ARCHES:%=$(BUILD)/%/c-bin/bzip2-test): tests/bzip2/bzip2-test.c tests/common/run.h
+# SQLite 3.44's shell (recipe sqlite3: the library and shell.c) as
+# bin/sqlite3; the guest test `sqlite` (tests/sqlite/sqlite-test.c) runs it
+# on tests/sqlite/sqlite-test.sql (etc/ of the test initfs), then checks
+# the database's mapping in sys:maps and WAL with a writer and a reader.
+COOKBOOK_PROGRAMS += sqlite3
+COOKBOOK_PROGRAM.sqlite3 := sqlite3 usr/bin/sqlite3
+C_PROGRAMS += sqlite3 sqlite
+C_SRCS.sqlite := tests/sqlite/sqlite-test.c
+C_GUEST_TESTS += sqlite
+ETC_FILES.initfs-test += tests/sqlite/sqlite-test.sql
+$(ARCHES:%=$(BUILD)/%/c-bin/sqlite): tests/sqlite/sqlite-test.c
 
 # $(call cookbook_program_rules,ARCH,PROGRAM): an explicit rule, so that it
 # wins over mk/relibc.mk's c-bin pattern rule.

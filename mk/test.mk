@@ -152,8 +152,11 @@ $(ARCHES:%=test-power-%): test-power-%: $(POWER_INPUT) | deps
 #     munmap give EIO while writes fail and the retries succeed once the
 #     fault is lifted (`persist fault-write`); then `shutdown` (QEMU's
 #     status 0);
+#   (also: a SQLite database in WAL mode made by the package /usr/bin/sqlite3
+#     on the root, installer [packages]);
 #   persist-kill: both files read back (`cat`; `persist check`: read() and
-#     a new mapping), the faulty disk's files too (`persist fault-check`:
+#     a new mapping), the database queried (123457 * 3), the faulty disk's
+#     files too (`persist fault-check`:
 #     what the retries wrote is on it), then a second file written and
 #     msync'ed, and QEMU
 #     killed with SIGKILL the moment `msync returned` is printed (a power
@@ -166,8 +169,10 @@ PERSIST_INPUTS := $(foreach n,1 2 3,$(BUILD)/persist-input-$(n).txt)
 $(PERSIST_INPUTS): FORCE
 	@mkdir -p $(dir $@)
 	@printf '%s\n' 'export W=prompt' 'echo typed-at-the-$$W > /persist-note' 'persist write /persist-data one' \
+		"/usr/bin/sqlite3 /persist.db 'pragma journal_mode=wal; create table t(x); insert into t values(123457);'" \
 		'persist fault-write tessera-flaky' 'shutdown' > $(BUILD)/persist-input-1.txt
 	@printf '%s\n' 'cat /persist-note' 'persist check /persist-data one' 'persist fault-check tessera-flaky' \
+		"/usr/bin/sqlite3 /persist.db 'select x * 3 from t; pragma integrity_check;'" \
 		'persist write /persist-kill two' \
 		> $(BUILD)/persist-input-2.txt
 	@printf '%s\n' 'persist check /persist-kill two' 'persist check /persist-data one' \
@@ -179,7 +184,7 @@ PERSIST_EXPECT.shutdown := --stdin $(BUILD)/persist-input-1.txt --stdin-after "$
 	--expect "kernel: power off" --pass-status 0
 PERSIST_EXPECT.kill := --stdin $(BUILD)/persist-input-2.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "typed-at-the-prompt" --expect "persist: /persist-data: read and mapping ok" \
-	--expect "persist: fault: after a reboot both files are on the disk" \
+	--expect "persist: fault: after a reboot both files are on the disk" --expect "370371" \
 	--kill-after "persist: /persist-kill: msync returned"
 PERSIST_EXPECT.reboot := --stdin $(BUILD)/persist-input-3.txt --stdin-after "$(CONSOLE_PROMPT)" \
 	--expect "persist: /persist-kill: read and mapping ok" --expect "persist: /persist-data: read and mapping ok" \

@@ -8,12 +8,16 @@
 //! descriptor: when any descriptor of a scheme the process has locked files
 //! of goes (close, dup2 over it, exec's close-on-exec, exit), the scheme is
 //! told to drop the process's locks on that file (`unlock_all`, one-way), as
-//! POSIX says. Only schemes the process has locked with are told.
+//! POSIX says. Only schemes the process has locked with are told. A
+//! descriptor opened with `O_STAT` (a lookup for metadata: libc's `stat`
+//! and `access`) holds no locks and drops none when it goes, as Linux's
+//! `O_PATH` descriptors: `stat` of a locked file must not unlock it.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use tessera_abi::error::{EBADF, EMFILE, Error, Result};
+use tessera_abi::flag::O_STAT;
 
 use crate::scheme::KernelScheme;
 
@@ -113,7 +117,7 @@ impl FileTable {
     /// A descriptor went: the process's locks on its file go too.
     fn released(&self, handle: &FileHandle) {
         let description = &handle.description;
-        if self.locking.contains(&scheme_key(&description.scheme)) {
+        if description.flags & O_STAT == 0 && self.locking.contains(&scheme_key(&description.scheme)) {
             description.scheme.unlock_all(description.id, self.owner);
         }
     }

@@ -9,7 +9,7 @@ use tessera_abi::O_CLOEXEC;
 use tessera_abi::Stat;
 use tessera_abi::dirent;
 use tessera_abi::error::{EBADF, EIO, ENOSYS};
-use tessera_abi::flag::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY};
+use tessera_abi::flag::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_STAT};
 use tessera_sys::sys as calls;
 
 use crate::sys::{self, SysResult, ret_zero};
@@ -68,8 +68,10 @@ pub unsafe extern "C" fn fstat(fd: c_int, out: *mut CStat) -> c_int {
 /// `stat` opens the file (read-only, directories too) and asks `fstat`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn stat(path: *const c_char, out: *mut CStat) -> c_int {
+    // O_STAT: closing this descriptor must not drop the caller's record
+    // locks on the file (POSIX: stat is no close; the kernel skips it).
     // SAFETY: the caller's contract.
-    let fd = match unsafe { open_path(path, O_RDONLY | O_CLOEXEC) } {
+    let fd = match unsafe { open_path(path, O_RDONLY | O_STAT | O_CLOEXEC) } {
         Ok(fd) => fd as c_int,
         Err(e) => return sys::fail(e),
     };

@@ -5,7 +5,7 @@
 use core::ffi::{c_char, c_int, c_long, c_uint, c_void};
 
 use tessera_abi::error::{EINVAL, ENOSYS, ERANGE};
-use tessera_abi::flag::{O_RDONLY, SEEK_CUR, SEEK_SET};
+use tessera_abi::flag::{O_RDONLY, O_STAT, SEEK_CUR, SEEK_SET};
 use tessera_abi::{O_CLOEXEC, Stat};
 use tessera_sys::sys as calls;
 
@@ -202,8 +202,9 @@ pub unsafe extern "C" fn access(path: *const c_char, mode: c_int) -> c_int {
     if mode & !7 != 0 {
         return sys::fail(EINVAL);
     }
+    // O_STAT, as stat: the probe's close keeps the caller's record locks.
     // SAFETY: the caller's contract.
-    match unsafe { open_path(path, O_RDONLY | O_CLOEXEC) } {
+    match unsafe { open_path(path, O_RDONLY | O_STAT | O_CLOEXEC) } {
         Ok(fd) => {
             close(fd as c_int);
             0

@@ -284,7 +284,9 @@ static void lock_child(const char *path, pid_t parent, int ready, int go)
 
 /* fcntl record locks between two processes: conflicts (F_SETLK EAGAIN),
  * F_GETLK naming the holder, F_SETLKW waiting until the holder's release,
- * locks dropped at exit and when any descriptor of the file is closed;
+ * locks dropped at exit and when any descriptor of the file is closed,
+ * kept across stat and access of the file (none taken through an O_STAT
+ * descriptor on Tessera);
  * EBADF for a write lock through a read-only descriptor, EINVAL for a bad
  * type. */
 static const char *t_record_locks(void)
@@ -315,6 +317,20 @@ static const char *t_record_locks(void)
     /* The child's locks went with it. */
     fl.l_type = F_WRLCK, fl.l_start = 0, fl.l_len = 0;
     CHECK(fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK);
+    /* stat and access of the locked file close no descriptor of ours: the
+     * lock stays (libc's probe opens are O_STAT on Tessera). */
+    struct stat sb;
+    CHECK(set_lock(fd, F_SETLK, F_WRLCK, 0, 5) == 0);
+    CHECK(stat(path, &sb) == 0 && sb.st_size == 10 && access(path, F_OK) == 0);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int mine = open(path, O_RDWR);
+        _exit(mine >= 0 && set_lock(mine, F_SETLK, F_WRLCK, 0, 5) == -1 ? 0 : 1);
+    }
+    st = wait_for(pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(set_lock(fd, F_SETLK, F_UNLCK, 0, 5) == 0);
     /* Closing another descriptor of the file drops our locks (POSIX). */
     int other = open(path, O_RDONLY);
     CHECK(other >= 0 && set_lock(fd, F_SETLK, F_WRLCK, 0, 5) == 0);
@@ -333,6 +349,12 @@ static const char *t_record_locks(void)
     errno = 0;
     CHECK(set_lock(reader, F_SETLK, F_WRLCK, 0, 1) == -1 && errno == EBADF);
     CHECK(set_lock(reader, F_SETLK, F_RDLCK, 0, 1) == 0);
+#ifdef O_STAT
+    /* Tessera: a descriptor for looking (stat's) takes no locks. */
+    int probe = open(path, O_RDONLY | O_STAT);
+    errno = 0;
+    CHECK(probe >= 0 && set_lock(probe, F_SETLK, F_RDLCK, 0, 1) == -1 && errno == EBADF && close(probe) == 0);
+#endif
     errno = 0;
     CHECK(set_lock(fd, F_SETLK, 7, 0, 1) == -1 && errno == EINVAL);
     errno = 0;

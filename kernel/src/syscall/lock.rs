@@ -12,7 +12,7 @@
 
 use tessera_abi::Stat;
 use tessera_abi::error::{EAGAIN, EBADF, EINTR, EINVAL, Error, Result};
-use tessera_abi::flag::{SEEK_CUR, SEEK_END, SEEK_SET};
+use tessera_abi::flag::{O_STAT, SEEK_CUR, SEEK_END, SEEK_SET};
 use tessera_abi::lock::{
     F_GETLK, F_RDLCK, F_SETLKW, F_UNLCK, F_WRLCK, FLOCK_BYTES, FileLock, Flock, TO_EOF, absolute_range,
 };
@@ -33,7 +33,9 @@ pub fn fcntl_lock(file: FileHandle, cmd: usize, arg: usize) -> Result<usize> {
     let slice = UserSlice::new(arg, FLOCK_BYTES)?;
     let mut flock: Flock = with_space(|space| slice.read_value(space))?;
     let description = &file.description;
+    // An `O_STAT` descriptor takes no locks (its close drops none: file.rs).
     let access_ok = match flock.l_type {
+        _ if description.flags & O_STAT != 0 => false,
         F_RDLCK => super::fs::readable(description.flags),
         F_WRLCK => super::fs::writable(description.flags),
         F_UNLCK => true,
