@@ -46,7 +46,7 @@ MEM := $(or $(mem),512M)
 # that runs the whole guest suite (boot-<arch>, `qemu-test`) gets more: it
 # includes mm-fuzz's 100,000 operations (about 30 s of the guest's time).
 TIMEOUT := $(or $(timeout),90)
-TIMEOUT.boot := $(or $(timeout),240)
+TIMEOUT.boot := $(or $(timeout),600)
 # The persistence boots (mk/test.mk) type at the prompt of the normal image.
 $(foreach step,shutdown kill reboot,$(eval TIMEOUT.persist-$(step) := $$(or $$(timeout),180)))
 # The image `make qemu` boots: harddrive (default), test or test-fault.
