@@ -88,7 +88,9 @@ $(ARCHES:%=test-loader-error-%): test-loader-error-%: | deps
 
 # The shell on the console (programs/sh over schemes/consoled), driven
 # through the serial port in four stages, each typed once its trigger shows:
-#   1. at the first prompt: builtins, a pipeline into a file, `<` and `>>`,
+#   1. at the first prompt: builtins, the C suite's ioctl-winsize case on
+#      the console (TIOCGWINSZ / TIOCSWINSZ answered by consoled), a
+#      pipeline into a file, `<` and `>>`,
 #      `cd`/`PWD` on the initfs, a missing command and `$?`, `||` and `&&`,
 #      line editing (BS, an arrow key's escape sequence, DEL erasing a
 #      two-byte character, CR LF), then a command that prints and sleeps;
@@ -108,12 +110,13 @@ CONSOLE_EXPECT := --prompt "$(CONSOLE_PROMPT)" \
 	--stdin $(BUILD)/console-input-3.txt --stdin-after "^C" \
 	--stdin $(BUILD)/console-input-4.txt --stdin-after "exited with status 7; restarting" \
 	--expect "Tessera shell on" --expect "tessera:/$$ help" --expect "cd [DIR]" \
+	--expect "the console's window size is 24 x 80" --expect "c-tests: ok ioctl-winsize" \
 	--expect "hello-world" --expect "moworld" --expect "tessera:initfs:/etc$$" --expect "respawn sh" \
 	--expect "sh: frobnicate: not found" --expect "status=127" --expect "or-world" --expect "and-world" \
 	--expect "XY-ok" --expect "after-interrupt=130" --expect "asked to power off" --expect "kernel: power off"
 $(CONSOLE_INPUTS): FORCE
 	@mkdir -p $(dir $@)
-	@printf '%b' 'help\nexport GREETING=world\necho hello-$$GREETING | cat > /greeting\ncat /greeting\n' \
+	@printf '%b' 'help\nc-tests ioctl-winsize\nexport GREETING=world\necho hello-$$GREETING | cat > /greeting\ncat /greeting\n' \
 		'echo mo$$GREETING >> /greeting\ncat < /greeting\ncd initfs:etc\ncat < init.rc\ncd /\n' \
 		'frobnicate\necho status=$$?\nfalse || echo or-$$GREETING\ntrue && echo and-$$GREETING\n' \
 		'echo X\033[AY-\0303\0251\0177o\010ok\r\n' \

@@ -119,6 +119,22 @@ pub extern "C" fn dup(fd: c_int) -> c_int {
     ret_int(calls::dup(fd as usize))
 }
 
+/// Redox's `dup` with a name (`dup(fd, "winsize")` on the console): a new
+/// fd for what `fd`'s scheme gives that name; `ioctl` uses it (c/ioctl.c).
+/// Not a POSIX call, hence the reserved name.
+///
+/// # Safety
+/// `name` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __tessera_dup_named(fd: c_int, name: *const c_char) -> c_int {
+    if name.is_null() {
+        return ret_int(Err(tessera_abi::error::EFAULT));
+    }
+    // SAFETY: the caller passes a NUL-terminated string.
+    let name = unsafe { core::ffi::CStr::from_ptr(name) };
+    ret_int(calls::dup_named(fd as usize, name.to_bytes()))
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn dup2(fd: c_int, new_fd: c_int) -> c_int {
     if fd == new_fd {

@@ -1,7 +1,7 @@
 /* sys/ioctl.h - ioctl (relibc-shim/c/ioctl.c) with Linux's request
- * numbers. No device answers any request yet: the console (consoled, a
- * serial line) does not know its size, so TIOCGWINSZ is ENOTTY, as for a
- * file, and programs fall back to their defaults ($COLUMNS, 80x24). */
+ * numbers. The console answers TIOCGWINSZ and TIOCSWINSZ (a serial line
+ * starts at 24 x 80); every other request, and these on a file, is
+ * ENOTTY. */
 #ifndef _TESSERA_SYS_IOCTL_H
 #define _TESSERA_SYS_IOCTL_H
 

@@ -28,6 +28,12 @@ const DEBUG: &str = "debug:";
 const TERMINAL: usize = 0;
 /// The id of every control handle.
 const CONTROL: usize = 1;
+/// The id of every window-size handle (`dup(terminal, "winsize")`).
+const WINSIZE: usize = 2;
+/// The window size a serial line starts with: it cannot tell its own, so
+/// the classic 24 rows of 80 columns (`struct winsize`: rows, columns, and
+/// no pixels) until someone sets it (TIOCSWINSZ, `stty rows N cols M`).
+const DEFAULT_WINSIZE: [u16; 4] = [24, 80, 0, 0];
 
 /// A read of the terminal waiting for input.
 struct PendingRead {
@@ -45,6 +51,8 @@ struct State {
     pending: VecDeque<PendingRead>,
     /// The processes Ctrl-C interrupts (set by the shell).
     foreground: Vec<usize>,
+    /// `struct winsize` of the terminal: rows, columns, x and y pixels.
+    winsize: [u16; 4],
 }
 
 /// The fds both threads use.
@@ -75,6 +83,7 @@ fn main(_args: Args) -> i32 {
         cooked: Cooked::default(),
         pending: VecDeque::new(),
         foreground: Vec::new(),
+        winsize: DEFAULT_WINSIZE,
     }));
     let input_state = state.clone();
     let input = match thread::spawn(move || read_input(fds, &input_state)) {
@@ -243,13 +252,25 @@ impl Scheme for Handles {
         match name {
             b"" => Ok(Opened { id, positioned: false }),
             b"control" => Ok(Opened { id: CONTROL, positioned: false }),
+            b"winsize" if id == TERMINAL => Ok(Opened { id: WINSIZE, positioned: false }),
             _ => Err(Error::new(ENOENT)),
         }
     }
 
-    /// Only control handles get here; they have nothing to read.
-    fn read(&mut self, _id: usize, _buf: &mut [u8], _offset: u64) -> Result<usize> {
-        Err(Error::new(EBADF))
+    /// Control and window-size handles get here: a window-size read gives
+    /// the 8 bytes of `struct winsize`; a control handle has nothing to read.
+    fn read(&mut self, id: usize, buf: &mut [u8], _offset: u64) -> Result<usize> {
+        match id {
+            WINSIZE if buf.len() >= 8 => {
+                let size = self.state.lock().winsize;
+                for (out, value) in buf.chunks_exact_mut(2).zip(size) {
+                    out.copy_from_slice(&value.to_ne_bytes());
+                }
+                Ok(8)
+            }
+            WINSIZE => Err(Error::new(EINVAL)),
+            _ => Err(Error::new(EBADF)),
+        }
     }
 
     fn write(&mut self, id: usize, buf: &[u8], _offset: u64) -> Result<usize> {
@@ -271,6 +292,15 @@ impl Scheme for Handles {
                     _ => return Err(Error::new(EINVAL)),
                 }
                 Ok(buf.len())
+            }
+            WINSIZE => {
+                let bytes: &[u8; 8] = buf.try_into().map_err(|_| Error::new(EINVAL))?;
+                let mut size = [0u16; 4];
+                for (value, pair) in size.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *value = u16::from_ne_bytes([pair[0], pair[1]]);
+                }
+                self.state.lock().winsize = size;
+                Ok(8)
             }
             _ => Err(Error::new(EBADF)),
         }

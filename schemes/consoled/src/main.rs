@@ -12,12 +12,13 @@
 //!   for it writes the response (the kernel matches responses to requests
 //!   by tag, so they may come in any order and from any thread).
 //!
-//! What `console:` offers (`docs/console.md`):
+//! What `console:` offers (docs/shell.md, "Console"):
 //!
 //! | path / call | what it does |
 //! |---|---|
 //! | `open("console:")` | the terminal: `read` returns one finished line at most (0 once per Ctrl-D on an empty line), `write` goes to the serial port; `fstat` says character device |
 //! | `open("console:control")`, or `dup(terminal fd, "control")` | the control handle: writing `fg PID...` names the foreground processes Ctrl-C interrupts, `fg` alone clears them |
+//! | `dup(terminal fd, "winsize")` | the window size (Redox's pty name): `read` of 8 bytes gives `struct winsize` (rows, columns, x and y pixels; native-endian `u16`s; 24 × 80 until set), `write` of 8 bytes sets it (what libc's TIOCGWINSZ / TIOCSWINSZ do); other lengths EINVAL |
 //!
 //! Ctrl-C with no foreground process drops the line being typed and
 //! what was typed ahead, and gives a waiting reader an empty line (`\n`),
