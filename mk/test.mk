@@ -116,7 +116,7 @@ CONSOLE_EXPECT := --prompt "$(CONSOLE_PROMPT)" \
 	--expect "XY-ok" --expect "after-interrupt=130" --expect "asked to power off" --expect "kernel: power off"
 $(CONSOLE_INPUTS): FORCE
 	@mkdir -p $(dir $@)
-	@printf '%b' 'help\nc-tests ioctl-winsize\nexport GREETING=world\necho hello-$$GREETING | cat > /greeting\ncat /greeting\n' \
+	@printf '%b' 'help\nCTEST_CONSOLE=1 c-tests ioctl-winsize\nexport GREETING=world\necho hello-$$GREETING | cat > /greeting\ncat /greeting\n' \
 		'echo mo$$GREETING >> /greeting\ncat < /greeting\ncd initfs:etc\ncat < init.rc\ncd /\n' \
 		'frobnicate\necho status=$$?\nfalse || echo or-$$GREETING\ntrue && echo and-$$GREETING\n' \
 		'echo X\033[AY-\0303\0251\0177o\010ok\r\n' \
