@@ -14,3 +14,4 @@ mod random;
 mod remap;
 mod split;
 mod sweep;
+mod tags;

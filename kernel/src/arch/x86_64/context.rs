@@ -172,6 +172,32 @@ pub unsafe fn activate_user_table(root: PhysAddr) {
     unsafe { core::arch::asm!("mov cr3, {}", in(reg) super::kpti::kernel_root().get(), options(nostack)) };
 }
 
+/// Loads a process's user root ([`activate_user_table`]; no address-space
+/// tags on x86_64 yet, so `_tag` is not used).
+///
+/// # Safety
+/// As [`activate_user_table`].
+pub unsafe fn activate_user_space(root: PhysAddr, _tag: &NoTag) {
+    // SAFETY: per the contract.
+    unsafe { activate_user_table(root) };
+}
+
+/// An address space's TLB tag: none on x86_64 (no PCIDs yet).
+#[derive(Debug, Default)]
+pub struct NoTag;
+
+impl NoTag {
+    /// A space's tag.
+    pub const fn new() -> Self {
+        Self
+    }
+
+    /// The tag TLB maintenance uses: always 0.
+    pub fn asid(&self) -> u16 {
+        0
+    }
+}
+
 /// Prepares a new user root: of the kernel half, only the shadow (`kpti`):
 /// the entry and exit code and the entry area.
 pub fn init_user_root(new: &mut rmm::PageMapper<super::Paging>, _kernel: &rmm::PageMapper<super::Paging>) {
