@@ -128,8 +128,9 @@ pub fn window_page_size() -> PageSize {
     if ext.edx & (1 << 26) != 0 { PageSize::Size1G } else { PageSize::Size2M }
 }
 
-/// Switches CR3 to `kernel_root`, turns global pages off (`kpti`) and
-/// builds the shadow of the kernel that user roots map. `_user_root` (the
+/// Switches CR3 to `kernel_root`, turns global pages off, decides whether
+/// page-table isolation is on (`kpti::decide`) and builds the shadow of the
+/// kernel that isolated user roots map. `_user_root` (the
 /// empty lower half) is not needed: the kernel root has no user half.
 ///
 /// # Safety
@@ -151,6 +152,7 @@ pub unsafe fn activate_tables(kernel_root: PhysAddr, _user_root: PhysAddr) {
             options(nostack),
         )
     };
+    kpti::decide(crate::env::get("TESSERA_KPTI"));
     kpti::init(kernel_root);
     percpu::set_kernel_cr3(kernel_root.get());
 }
