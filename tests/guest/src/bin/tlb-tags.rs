@@ -32,7 +32,8 @@
 //! arch tags TLB entries the rollover count must have grown (else the
 //! knob did nothing and the test proves nothing); where it does not
 //! (`tlb_tags none`), the checks still run. At the end (also after a
-//! failure) it writes `tlb rollover 0`.
+//! failure) it writes `tlb rollover 0`. Bad counts are EINVAL, and an
+//! unprivileged writer gets EPERM.
 #![no_std]
 #![no_main]
 
@@ -43,6 +44,7 @@ use alloc::string::String;
 use tessera_guest_tests::Checks;
 use tessera_guest_tests::mm::{PAGE, pattern, read_word, write_word};
 use tessera_guest_tests::system::{fork_with, reap};
+use tessera_runtime::abi::error::{EINVAL, EPERM};
 use tessera_runtime::abi::flag::O_WRONLY;
 use tessera_runtime::mm::{self, ANONYMOUS_FD, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_RW};
 use tessera_runtime::{Args, Result, io, println, sys};
@@ -88,8 +90,25 @@ fn main(_args: Args) -> i32 {
             format_args!("{before} / {after}"),
         ),
     }
-    let bad = inject(b"tlb rollover x");
-    checks.check("a bad count is EINVAL", bad.is_err_and(|e| e.errno == 22), format_args!("{bad:?}"));
+    for bad in [&b"tlb rollover x"[..], b"tlb rollover -1", b"tlb rollover 99999999999999999999", b"tlb rollover"] {
+        let what = alloc::format!("`{}` is EINVAL", core::str::from_utf8(bad).unwrap_or("?"));
+        checks.expect_errno(&what, inject(bad), EINVAL);
+    }
+    // The knob is global: an unprivileged process may not set it.
+    let status = fork_with(|| {
+        let dropped = sys::open("sys:privilege", O_WRONLY).and_then(|fd| {
+            let written = sys::write(fd, b"drop");
+            let _ = sys::close(fd);
+            written
+        });
+        match (dropped, inject(b"tlb rollover 1")) {
+            (Ok(_), Err(e)) if e.errno == EPERM => 0,
+            _ => 1,
+        }
+    })
+    .and_then(reap);
+    let ok = matches!(status, Ok((_, s)) if s.code() == Some(0));
+    checks.check("an unprivileged writer gets EPERM", ok, format_args!("{status:?}"));
     checks.finish()
 }
 
