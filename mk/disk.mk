@@ -58,6 +58,8 @@ CONFIG.console-test := test
 # loader-error test image differs (and so needs no kernel build at all).
 KERNEL_FILE = $(or $(KERNEL_FILE.$(1)),kernel)
 KERNEL_FILE.bad-kernel := initfs-test
+# Kernel env lines an image adds to its config's [env] (installer --env;
+# later lines win), e.g. IMAGE_ENV.bench in mk/bench.mk.
 # The initfs in build/<arch>/ that goes on the ESP as `\initfs`.
 INITFS.harddrive := initfs
 INITFS.test := initfs-test
@@ -72,7 +74,7 @@ $(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.
 		| $(DISK_TEST) $(DISK_FAULTY)
 	$(CARGO) run --release -q -p installer -- --config $$< --arch $$* \
 		--loader $(BUILD)/$$*/tessera-bootloader.efi --kernel $(BUILD)/$$*/$(call KERNEL_FILE,$(1)) \
-		--initfs $(BUILD)/$$*/$(INITFS.$(1)) --output $$@
+		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $(IMAGE_ENV.$(1):%=--env %) --output $$@
 endef
 # bad-kernel and console-test are test images only, so they are not img= choices.
 $(foreach name,$(IMAGE_NAMES) bad-kernel console-test,$(eval $(call image_rule,$(name))))

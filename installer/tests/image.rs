@@ -341,7 +341,6 @@ fn shipped_configs_parse() {
     };
     assert_eq!(env("default.toml"), "");
     assert_eq!(env("test.toml"), "TESSERA_KPTI=on\nTESSERA_TEST=boot\n");
-    assert_eq!(env("bench.toml"), "TESSERA_TEST=boot\n");
     assert_eq!(env("test-fault.toml"), "TESSERA_TEST=boot\nTESSERA_TEST_FAULT=page\n");
 }
 

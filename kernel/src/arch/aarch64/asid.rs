@@ -13,7 +13,7 @@
 //!
 //! 16-bit ASIDs where ID_AA64MMFR0_EL1.ASIDBits says so (TCR_EL1.AS set
 //! in `activate_tables`), else 8-bit. `TESSERA_ASIDS=N` in the kernel env
-//! uses only N (at least the CPUs + 2): a test setting with rollovers
+//! uses only N (at least `MAX_CPUS` + 2 = 18): a test setting with rollovers
 //! often. `sys:inject` `tlb rollover N` forces a rollover every N context
 //! switches.
 

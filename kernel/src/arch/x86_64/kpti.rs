@@ -20,8 +20,8 @@
 //! write no CR3 (the entry code skips the write when the per-CPU kernel
 //! and user roots are the same), so the TLB survives system calls and
 //! interrupts. `TESSERA_KPTI=on` in the kernel env (installer config
-//! `[env]`) forces isolation on, `off` forces it off; the test image sets
-//! `on`. [`decide`] runs once, before the first user root is made.
+//! `[env]`) forces isolation on, `off` forces it off, `auto` follows the
+//! CPU; the test image sets `on`, the bench image `auto`. [`decide`] runs once, before the first user root is made.
 //!
 //! Global pages are off (CR4.PGE clear): a global kernel entry cached in
 //! kernel mode would survive the switch to the user root. So every CR3
@@ -97,7 +97,7 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 static WHY: spin::Once<&'static str> = spin::Once::new();
 
 /// Decides whether isolation is on: `knob` (`TESSERA_KPTI`) `on` or `off`
-/// if given, else on unless the CPU is not affected by Meltdown (Linux's
+/// if given, else (`auto`, or none) on unless the CPU is not affected by Meltdown (Linux's
 /// rule: an AMD or Hygon CPU, or IA32_ARCH_CAPABILITIES.RDCL_NO). Another
 /// knob value counts as not given (with a warning). Boot CPU, before any
 /// user root exists.
@@ -106,8 +106,8 @@ pub fn decide(knob: Option<&str>) {
         Some("on") => (true, "forced by TESSERA_KPTI=on"),
         Some("off") => (false, "turned off by TESSERA_KPTI=off"),
         other => {
-            if let Some(value) = other {
-                crate::println!("kpti: TESSERA_KPTI={value} is neither on nor off; ignored");
+            if let Some(value) = other.filter(|&value| value != "auto") {
+                crate::println!("kpti: TESSERA_KPTI={value} is not on, off or auto; ignored");
             }
             match not_affected_by_meltdown() {
                 Some(why) => (false, why),
