@@ -63,6 +63,8 @@ CONFIG.persist := default
 # loader-error test image differs (and so needs no kernel build at all).
 KERNEL_FILE = $(or $(KERNEL_FILE.$(1)),kernel)
 KERNEL_FILE.bad-kernel := initfs-test
+# Kernel env lines an image adds to its config's [env] (installer --env;
+# later lines win), e.g. IMAGE_ENV.bench in mk/bench.mk.
 # The initfs in build/<arch>/ that goes on the ESP as `\initfs`.
 INITFS.harddrive := initfs
 INITFS.test := initfs-test
@@ -101,7 +103,7 @@ $(ARCHES:%=$(BUILD)/%/$(1).img): $(BUILD)/%/$(1).img: installer/config/$(CONFIG.
 		$$(FRESH.$(1)) | $(DISK_TEST) $(DISK_FAULTY)
 	$(CARGO) run --release -q -p installer -- --config $$< --arch $$* \
 		--loader $(BUILD)/$$*/tessera-bootloader.efi --kernel $(BUILD)/$$*/$(call KERNEL_FILE,$(1)) \
-		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $$(KEEP_ROOT.$(1)) --recipes cookbook/recipes \
+		--initfs $(BUILD)/$$*/$(INITFS.$(1)) $$(KEEP_ROOT.$(1)) $(IMAGE_ENV.$(1):%=--env %) --recipes cookbook/recipes \
 		--cookbook-build $(BUILD)/$$*/cookbook --output $$@
 endef
 # bad-kernel, console-test and persist are test images only, so they are not img= choices.

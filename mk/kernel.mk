@@ -48,7 +48,7 @@ COREUTILS := ls cat echo mkdir rm cp mv touch ps kill free pmap uname sleep true
 USER_PROGRAMS := init consoled sh ramfs redoxfsd testrunner hello syscall-errors kvd user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap exec-probe sys-files proc-lifecycle pipe-16m user-faults \
 	syscall-fuzz fpu-state clock preempt echod init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow mmbench \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files redoxfs-evict driver-support virtio-blkd disk-blk disk-redoxfs root-fs persist $(COREUTILS)
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files redoxfs-evict driver-support virtio-blkd disk-blk disk-redoxfs root-fs persist tlb-tags $(COREUTILS)
 # Privilege (docs/kernel.md): init is privileged, and a program it starts is
 # only when its line says `privileged`. In the normal image only the disk
 # driver virtio-blkd is (it needs pci:, irq: and DMA memory); in the test
@@ -68,13 +68,13 @@ ETC_FILES.initfs-test += tests/guest/etc/init-check.rc
 GUEST_TESTS := hello syscall-errors user-scheme ramfs-files fmap-ramfs fmap-races exec-fmap sys-files proc-lifecycle pipe-16m user-faults syscall-fuzz fpu-state clock \
 	preempt init-daemon init-rc kernel-heap threads \
 	mm-map mm-protect mm-remap mm-advise mm-fork mm-threads mm-inject mm-stack heap-grow \
-	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files redoxfs-evict driver-support disk-blk disk-redoxfs root-fs
+	mm-limit mm-physical hostile hostile-lender privilege privilege-exec mm-fuzz tools shell proc-race fmapcheck redoxfs-files redoxfs-evict driver-support disk-blk disk-redoxfs root-fs tlb-tags
 # The tests that run privileged (`privileged NAME` in tests.list): they need
 # `memory:physical` (mm-physical, hostile-lender), drive a PCI device
 # (driver-support), raise `sys:limits`, turn
-# off shootdowns (mm-threads), or check what the privilege does. Every other
+# off shootdowns (mm-threads), force TLB-tag rollovers (tlb-tags), or check what the privilege does. Every other
 # test runs unprivileged.
-PRIVILEGED_GUEST_TESTS := mm-physical mm-limit privilege-exec init-rc mm-threads hostile-lender driver-support
+PRIVILEGED_GUEST_TESTS := mm-physical mm-limit privilege-exec init-rc mm-threads hostile-lender driver-support tlb-tags
 # The C programs' tests (mk/relibc.mk, built with relibc-shim).
 GUEST_TESTS += $(C_GUEST_TESTS)
 MKINITFS := $(TARGET_DIR)/release/mkinitfs

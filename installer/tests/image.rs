@@ -344,7 +344,7 @@ fn shipped_configs_parse() {
         installer::KernelEnv::from_table(&config.env, name).unwrap().render()
     };
     assert_eq!(env("default.toml"), "");
-    assert_eq!(env("test.toml"), "TESSERA_TEST=boot\n");
+    assert_eq!(env("test.toml"), "TESSERA_KPTI=on\nTESSERA_TEST=boot\n");
     assert_eq!(env("test-fault.toml"), "TESSERA_TEST=boot\nTESSERA_TEST_FAULT=page\n");
 }
 

@@ -5,6 +5,8 @@
 //! |---|---|
 //! | `TESSERA_TEST` | set in test images: exit QEMU with a status instead of idling |
 //! | `TESSERA_TEST_FAULT` | test-only: `page` or `undefined` makes the kernel fault on purpose after boot, to prove fault reports work |
+//! | `TESSERA_KPTI` | x86_64: `on` / `off` forces page-table isolation on or off; `auto` or unset, it follows the CPU (`arch::x86_64::kpti::decide`) |
+//! | `TESSERA_ASIDS` | aarch64, a test setting: use only this many ASIDs (`arch::aarch64::asid`) |
 
 use core::sync::atomic::{AtomicBool, Ordering};
 

@@ -247,7 +247,7 @@ pub fn run(mut done: impl FnMut() -> bool) {
                 // now on reaches this CPU.
                 space.cpus.insert(arch::cpu_index());
                 *cpu.space_cpus.lock() = Some(space.cpus.clone());
-                arch::activate_user_table(space.root());
+                arch::activate_user_space(space.root(), &space.tag);
             }
             (*next.fpu.get()).restore();
             *cpu.current.lock() = Some(next.clone());
@@ -269,9 +269,9 @@ pub fn run(mut done: impl FnMut() -> bool) {
 }
 
 /// Loads the kernel-only root and leaves the CPU set of the address space
-/// that was loaded: this CPU no longer caches its translations (neither
-/// arch tags TLB entries with an address-space id here, so the switch drops
-/// them), and the space may be freed once every CPU has left.
+/// that was loaded: this CPU no longer walks its tables, and the space may
+/// be freed once every CPU has left. (Its TLB entries stay where the arch
+/// tags them, aarch64's ASIDs; shootdowns reach them by tag.)
 pub fn leave_user_space() {
     mm::activate_kernel_only();
     if let Some(set) = this_cpu().space_cpus.lock().take() {
@@ -285,7 +285,7 @@ pub fn enter_user_space(space: &mm::UserSpace) {
     space.cpus.insert(arch::cpu_index());
     *this_cpu().space_cpus.lock() = Some(space.cpus.clone());
     // SAFETY: a user root shares the kernel half.
-    unsafe { arch::activate_user_table(space.root()) };
+    unsafe { arch::activate_user_space(space.root(), &space.tag) };
 }
 
 /// Switches from the current thread to this CPU's scheduler loop.

@@ -24,6 +24,10 @@
 //!  kernel: IPI every CPU using the space, wait for acks, then tlb.finish(frames)
 //! ```
 //!
+//! [`tags`] hands out the TLB tags (aarch64 ASIDs) a space's entries carry
+//! (Linux's generation-rollover allocator), tested against a model of
+//! tagged TLBs.
+//!
 //! The fmap round trip (file mappings through a filesystem scheme, DESIGN
 //! §6): the kernel asks the scheme for a file's pages (MmapPrep) and maps
 //! the lease as `FmapBorrowed` grants; faults fetch pages from the lender,
@@ -117,6 +121,7 @@ mod provider;
 mod remap;
 mod shootdown;
 mod space;
+pub mod tags;
 mod traits;
 mod txn;
 mod unmap;

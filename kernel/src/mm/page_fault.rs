@@ -49,7 +49,7 @@ pub fn handle_user_fault(
 ) -> core::result::Result<(), FaultError> {
     super::reserve_call_heap().map_err(|_| FaultError::OutOfMemory)?;
     fault_in(space, address, access)?;
-    arch::tlb::flush_user_pages_local(address.align_down(PAGE_SIZE).get(), 1);
+    arch::tlb::flush_user_pages_local(arch::tlb::current_asid(), address.align_down(PAGE_SIZE).get(), 1);
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 //! ```text
 //!  sender (CPU s)                               target (CPU t)
 //!  change PTEs (the space's lock held throughout)
-//!  shootdown(&space.cpus, ranges)
+//!  shootdown(&space.cpus, asid, ranges)
 //!    flush own TLB
 //!    write request s (ranges, generation g)
 //!    mailbox[t] |= 1 << s ; IPI ───────────►   (IRQs on: at once; in the
@@ -41,11 +41,13 @@
 //!   (a bare `spin` lock, or any wait loop that does not call
 //!   [`serve_pending`]): that CPU would never acknowledge. Frames are freed
 //!   only after the shootdown returns (`Shootdown::finish`).
-//! - **Early acknowledgement.** A target whose bit has left the address
-//!   space's [`CpuSet`] has switched its translation base since, which
-//!   dropped all its user entries (no PCIDs / ASIDs: `arch::activate_user_table`
-//!   writes CR3, or TTBR0 followed by `TLBI VMALLE1IS`); the sender counts it
-//!   as done without waiting.
+//! - **Early acknowledgement.** Where a switch of translation base drops
+//!   all user entries (x86_64 without PCIDs: [`arch::tlb::SWITCH_FLUSHES`]),
+//!   a target whose bit has left the address space's [`CpuSet`] has none
+//!   of the space's entries left; the sender counts it as done without
+//!   waiting. Where entries are tagged with an address-space id (aarch64
+//!   ASIDs) they outlive the switch, so every flush names the space's tag
+//!   and reaches every CPU, in the set or not.
 //! - **aarch64** needs no IPIs: `TLBI ...IS` plus `DSB ISH` on the sender
 //!   completes the invalidation on every CPU ([`arch::tlb::BROADCAST`]), so
 //!   [`shootdown`] there only flushes. The mailbox path still exists on both
@@ -148,21 +150,27 @@ fn bits(mut mask: u64) -> impl Iterator<Item = usize> {
     })
 }
 
-/// What to invalidate: whole pages of the user half, or all user entries.
+/// What to invalidate: whole pages of the user half, or all user entries,
+/// of one address space's tag (aarch64 ASID; 0 where the arch has none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flush {
-    All,
+    All {
+        asid: u16,
+    },
+    /// Every user entry of every tag (a request torn while read).
+    Everything,
     /// `(first page address, page count)`, the first `len` used.
     Pages {
+        asid: u16,
         ranges: [(u64, u64); MAX_RANGES],
         len: usize,
     },
 }
 
 impl Flush {
-    /// The pages touching `ranges` (clipped to the user half), or a full
-    /// flush if they are too many.
-    fn new(ranges: &[Range<u64>]) -> Self {
+    /// The pages touching `ranges` (clipped to the user half) of the space
+    /// tagged `asid`, or a full flush if they are too many.
+    fn new(asid: u16, ranges: &[Range<u64>]) -> Self {
         let mut out = [(0, 0); MAX_RANGES];
         let (mut len, mut total) = (0, 0);
         for range in ranges {
@@ -174,20 +182,21 @@ impl Flush {
             let pages = (end - start) / PAGE_SIZE;
             total += pages;
             if len == MAX_RANGES || total > FULL_FLUSH_PAGES {
-                return Flush::All;
+                return Flush::All { asid };
             }
             out[len] = (start, pages);
             len += 1;
         }
-        Flush::Pages { ranges: out, len }
+        Flush::Pages { asid, ranges: out, len }
     }
 
     /// Flushes this CPU's TLB.
     fn run_local(&self) {
         match *self {
-            Flush::All => arch::tlb::flush_user_all_local(),
-            Flush::Pages { ranges, len } => {
-                ranges[..len].iter().for_each(|&(start, pages)| arch::tlb::flush_user_pages_local(start, pages))
+            Flush::All { asid } => arch::tlb::flush_user_all_local(asid),
+            Flush::Everything => arch::tlb::flush_everything_local(),
+            Flush::Pages { asid, ranges, len } => {
+                ranges[..len].iter().for_each(|&(start, pages)| arch::tlb::flush_user_pages_local(asid, start, pages))
             }
         }
     }
@@ -195,9 +204,10 @@ impl Flush {
     /// Flushes this CPU's TLB, and every CPU's where the arch broadcasts.
     fn run(&self) {
         match *self {
-            Flush::All => arch::tlb::flush_user_all(),
-            Flush::Pages { ranges, len } => {
-                ranges[..len].iter().for_each(|&(start, pages)| arch::tlb::flush_user_pages(start, pages))
+            Flush::All { asid } => arch::tlb::flush_user_all(asid),
+            Flush::Everything => arch::tlb::flush_everything(),
+            Flush::Pages { asid, ranges, len } => {
+                ranges[..len].iter().for_each(|&(start, pages)| arch::tlb::flush_user_pages(asid, start, pages))
             }
         }
     }
@@ -210,6 +220,8 @@ struct Request {
     seq: AtomicU64,
     /// [`FULL`] or the number of ranges.
     len: AtomicUsize,
+    /// The address space's tag (ASID).
+    asid: AtomicU64,
     /// `(first page address, page count)`.
     ranges: [[AtomicU64; 2]; MAX_RANGES],
     /// Per target CPU: the last generation it handled.
@@ -218,6 +230,8 @@ struct Request {
 
 /// `Request::len` of a full flush.
 const FULL: usize = usize::MAX;
+/// `Request::len` of a flush of every tag.
+const EVERYTHING: usize = usize::MAX - 1;
 
 impl Request {
     /// Publishes `flush` as the next generation; returns the generation.
@@ -229,8 +243,13 @@ impl Request {
         self.seq.store(seq + 1, Ordering::Release);
         fence(Ordering::Release);
         match *flush {
-            Flush::All => self.len.store(FULL, Ordering::Relaxed),
-            Flush::Pages { ranges, len } => {
+            Flush::All { asid } => {
+                self.asid.store(u64::from(asid), Ordering::Relaxed);
+                self.len.store(FULL, Ordering::Relaxed);
+            }
+            Flush::Everything => self.len.store(EVERYTHING, Ordering::Relaxed),
+            Flush::Pages { asid, ranges, len } => {
+                self.asid.store(u64::from(asid), Ordering::Relaxed);
                 for (slot, &(start, pages)) in self.ranges.iter().zip(&ranges[..len]) {
                     slot[0].store(start, Ordering::Relaxed);
                     slot[1].store(pages, Ordering::Relaxed);
@@ -243,22 +262,24 @@ impl Request {
     }
 
     /// Reads the current request: the flush and its generation. A request
-    /// being rewritten reads as a full flush of the newest generation seen.
+    /// being rewritten reads as a full flush of the newest generation seen
+    /// (of every tag: the one being written is unknown).
     fn read(&self) -> (Flush, u64) {
         let first = self.seq.load(Ordering::Acquire);
         let len = self.len.load(Ordering::Relaxed);
+        let asid = self.asid.load(Ordering::Relaxed) as u16;
         let mut ranges = [(0, 0); MAX_RANGES];
-        if len != FULL {
+        if len < EVERYTHING {
             for (out, slot) in ranges.iter_mut().zip(&self.ranges).take(len.min(MAX_RANGES)) {
                 *out = (slot[0].load(Ordering::Relaxed), slot[1].load(Ordering::Relaxed));
             }
         }
         fence(Ordering::Acquire);
         let last = self.seq.load(Ordering::Acquire);
-        if first != last || !first.is_multiple_of(2) || (len != FULL && len > MAX_RANGES) {
-            return (Flush::All, last.div_ceil(2));
+        if first != last || !first.is_multiple_of(2) || len == EVERYTHING || (len != FULL && len > MAX_RANGES) {
+            return (Flush::Everything, last.div_ceil(2));
         }
-        let flush = if len == FULL { Flush::All } else { Flush::Pages { ranges, len } };
+        let flush = if len == FULL { Flush::All { asid } } else { Flush::Pages { asid, ranges, len } };
         (flush, first / 2)
     }
 }
@@ -298,6 +319,7 @@ const IDLE: Cpu = Cpu {
     request: Request {
         seq: AtomicU64::new(0),
         len: AtomicUsize::new(0),
+        asid: ZERO,
         ranges: [ZERO_PAIR; MAX_RANGES],
         acked: [ZERO; MAX_CPUS],
     },
@@ -332,34 +354,38 @@ pub fn cpu_ready() {
 ///
 /// Locks the caller may hold: see the lock rule in the module doc (the
 /// address space's own lock is fine). Never from an interrupt handler.
-pub fn shootdown(cpus: &CpuSet, ranges: &[Range<u64>]) {
+pub fn shootdown(cpus: &CpuSet, asid: u16, ranges: &[Range<u64>]) {
     if arch::tlb::BROADCAST {
         CPUS[arch::cpu_index()].counters.shootdowns.fetch_add(1, Ordering::Relaxed);
         // The flush starts with a barrier that orders the PTE changes first.
-        Flush::new(ranges).run();
+        Flush::new(asid, ranges).run();
     } else {
-        shootdown_by_ipi(cpus, ranges);
+        shootdown_by_ipi(cpus, asid, ranges);
     }
 }
 
 /// Flushes `ranges` from this CPU's TLB only, leaving every other CPU's
 /// entries stale: what a missing shootdown would do. Only for the
 /// `sys:inject` knob that shows the guest test `mm-threads` catches it.
-pub fn flush_local_only(ranges: &[Range<u64>]) {
-    Flush::new(ranges).run_local();
+pub fn flush_local_only(asid: u16, ranges: &[Range<u64>]) {
+    Flush::new(asid, ranges).run_local();
 }
 
 /// [`shootdown`] through the mailboxes, IPIs and acknowledgements even
 /// where the hardware broadcasts (aarch64); flushes only this CPU's TLB
 /// itself. Returns how many other CPUs acknowledged (or had left `cpus`).
-pub fn shootdown_by_ipi(cpus: &CpuSet, ranges: &[Range<u64>]) -> usize {
+/// Where a switch keeps a space's entries (tagged TLBs:
+/// [`arch::tlb::SWITCH_FLUSHES`] false) every ready CPU is a target, not
+/// only those in `cpus`, and none counts as done by leaving the set.
+pub fn shootdown_by_ipi(cpus: &CpuSet, asid: u16, ranges: &[Range<u64>]) -> usize {
     // The PTE changes before the read of `cpus` (see CpuSet's rules).
     fence(Ordering::SeqCst);
-    let flush = Flush::new(ranges);
+    let flush = Flush::new(asid, ranges);
     let me = arch::cpu_index();
     CPUS[me].counters.shootdowns.fetch_add(1, Ordering::Relaxed);
     flush.run_local();
-    let targets = cpus.mask() & READY.mask() & !(1 << me);
+    let members = if arch::tlb::SWITCH_FLUSHES { cpus.mask() } else { u64::MAX };
+    let targets = members & READY.mask() & !(1 << me);
     if targets != 0 {
         post_and_wait(me, targets, cpus, &flush);
     }
@@ -388,7 +414,7 @@ fn post_and_wait(me: usize, targets: u64, cpus: &CpuSet, flush: &Flush) {
             if cpu.request.acked[target].load(Ordering::Acquire) >= generation {
                 cpu.counters.acks_received.fetch_add(1, Ordering::Relaxed);
                 waiting &= !(1 << target);
-            } else if !cpus.contains(target) {
+            } else if arch::tlb::SWITCH_FLUSHES && !cpus.contains(target) {
                 cpu.counters.acks_by_switch.fetch_add(1, Ordering::Relaxed);
                 waiting &= !(1 << target);
             }
@@ -525,9 +551,9 @@ pub fn selftest(cpus: usize) {
     // Page 0 is never mapped: flushing it changes nothing but proves the path.
     let page_zero = 0..PAGE_SIZE;
     let before = stats()[me];
-    shootdown(&others, core::slice::from_ref(&page_zero));
+    shootdown(&others, 0, core::slice::from_ref(&page_zero));
     let sent_at = arch::time::monotonic_ns();
-    let acked = shootdown_by_ipi(&others, core::slice::from_ref(&page_zero));
+    let acked = shootdown_by_ipi(&others, 0, core::slice::from_ref(&page_zero));
     let waited_us = (arch::time::monotonic_ns() - sent_at) / 1000;
     let after = stats()[me];
     let rounds = if arch::tlb::BROADCAST { 1 } else { 2 };

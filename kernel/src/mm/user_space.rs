@@ -4,10 +4,12 @@
 //!
 //! ```text
 //!  mm::UserSpace ── grants: tessera_mm::AddrSpace<KernelTable>   (grants, slots, gaps)
-//!                └─ cpus: Arc<CpuSet>    CPUs with this table loaded (set by the scheduler)
+//!                ├─ cpus: Arc<CpuSet>    CPUs with this table loaded (set by the scheduler)
+//!                └─ tag: arch::SpaceTag  the TLB tag (aarch64 ASID) its entries carry
 //!  every change: run the tessera-mm operation with a Shootdown, flush the
-//!  Shootdown's ranges on `cpus` (IPI + acknowledgement), then release the
-//!  frames it held back (`Shootdown::finish`).
+//!  Shootdown's ranges of `tag` (x86_64: on `cpus`, IPI + acknowledgement;
+//!  aarch64: broadcast TLBI by ASID), then release the frames it held back
+//!  (`Shootdown::finish`).
 //! ```
 //!
 //! The user half is root entries 0..256: on x86_64 the kernel half is
@@ -295,6 +297,9 @@ pub struct UserSpace {
     wanted: Option<(VirtAddr, Access)>,
     /// CPUs that have this space's root loaded.
     pub cpus: Arc<CpuSet>,
+    /// The space's TLB tag (aarch64: its ASID, set by the scheduler when it
+    /// loads the root; x86_64: none). Shootdowns flush by it.
+    pub tag: arch::SpaceTag,
     /// The process's allocation-failure injector (a test knob).
     pub inject: Arc<FailInjector>,
 }
@@ -322,7 +327,15 @@ impl UserSpace {
 
     fn wrap(grants: tessera_mm::AddrSpace<KernelTable>, inject: Arc<FailInjector>) -> Self {
         let id = NEXT_SPACE_ID.fetch_add(1, Ordering::Relaxed);
-        Self { id, grants: Some(grants), releases: Vec::new(), wanted: None, cpus: Arc::new(CpuSet::new()), inject }
+        Self {
+            id,
+            grants: Some(grants),
+            releases: Vec::new(),
+            wanted: None,
+            cpus: Arc::new(CpuSet::new()),
+            tag: arch::SpaceTag::new(),
+            inject,
+        }
     }
 
     /// The space's id (never 0, never reused).
@@ -493,9 +506,9 @@ impl UserSpace {
                 ranges.push(0..USER_END);
             }
             if self.inject.skips_shootdowns() {
-                tlb::flush_local_only(&ranges);
+                tlb::flush_local_only(self.tag.asid(), &ranges);
             } else {
-                tlb::shootdown(&self.cpus, &ranges);
+                tlb::shootdown(&self.cpus, self.tag.asid(), &ranges);
             }
         }
         let releases = shootdown.finish(&mut KernelFrames);

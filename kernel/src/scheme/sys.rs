@@ -8,7 +8,9 @@
 //! - `sys:scheduler`: `switches N`, `runnable N`, `cpus N` (CPUs
 //!   scheduling), then `cpuK ticks N busy_ticks N ipis N` per CPU (busy
 //!   ticks interrupted user code; ipis are reschedule IPIs received), then
-//!   `tlbK shootdowns N ipis_sent N acks N` per CPU
+//!   `tlbK shootdowns N ipis_sent N acks N` per CPU, then `tlb_tags asid
+//!   COUNT rollovers N` (aarch64: ASIDs in use, generation rollovers so
+//!   far) or `tlb_tags none`
 //! - `sys:maps`: the reader's own mappings, `START-END PERMS KIND RESIDENT`
 //!   per grant (16 hex digits each; PERMS like `rw-p`/`r--s`; KIND `anon`,
 //!   `shared`, `phys`, `external`, `fmap` or `stack`; resident pages), then
@@ -29,7 +31,12 @@
 //!   could reach frames that other processes reuse) makes the writer's mm
 //!   calls flush only their own CPU's TLB, a missing shootdown on purpose,
 //!   so `mm-threads` can show it notices one; `shootdown on` undoes it.
-//!   Fork gives the child fresh knobs.
+//!   Fork gives the child fresh knobs. `tlb rollover N` (privileged
+//!   writers only, else EPERM; global, not per process) makes the kernel
+//!   start a new TLB-tag generation (aarch64 ASIDs) every N context
+//!   switches, 0 only when tags run out, so that spaces share tags across
+//!   generations all the time (guest test `tlb-tags`); nothing where the
+//!   arch has no tags.
 //! - `sys:privilege`: reads `privileged`, `privileged keep-on-exec` or
 //!   `unprivileged` (the reader's own state, one line). Writing `drop`
 //!   makes the writer unprivileged for good; `keep-on-exec` (privileged
@@ -81,7 +88,7 @@ use tessera_mm::Prot;
 
 use super::{KernelScheme, seek_position};
 use crate::process::{self, State};
-use crate::{mm, sched};
+use crate::{arch, mm, sched};
 
 #[derive(Default)]
 pub struct SysScheme {
@@ -204,6 +211,7 @@ fn render(path: &str) -> Result<String> {
                     stats.shootdowns, stats.ipis_sent, stats.acks_received
                 );
             }
+            let _ = writeln!(text, "{}", arch::tlb::tags_line());
         }
         "maps" => render_maps(&mut text, &process::current())?,
         "uname" => {
@@ -292,6 +300,13 @@ impl KernelScheme for SysScheme {
             }
             ("inject", "shootdown off") => with_injector(&process, |i| i.skip_shootdowns(true)),
             ("inject", "shootdown on") => with_injector(&process, |i| i.skip_shootdowns(false)),
+            ("inject", _) if command.starts_with("tlb rollover ") && !process.is_privileged() => {
+                return Err(Error::new(EPERM));
+            }
+            ("inject", _) if command.starts_with("tlb rollover ") => {
+                let n = command["tlb rollover ".len()..].trim().parse().map_err(|_| Error::new(EINVAL))?;
+                arch::tlb::force_rollover(n);
+            }
             ("inject", _) => {
                 let n = command.strip_prefix("frame ").and_then(|n| n.trim().parse().ok());
                 let n = n.ok_or(Error::new(EINVAL))?;

@@ -15,3 +15,4 @@ mod random;
 mod remap;
 mod split;
 mod sweep;
+mod tags;

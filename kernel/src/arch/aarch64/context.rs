@@ -181,28 +181,52 @@ pub fn init_fpu() {}
 /// pointer already is.
 pub fn set_kernel_stack(_top: u64) {}
 
-/// Switches TTBR0_EL1 to the user table rooted at `root` and drops this
-/// CPU's stale TLB entries (no ASIDs yet). Only this CPU's: another CPU's
-/// entries belong to the table it runs, and a change to a table reaches
-/// every CPU using it by a shootdown. A broadcast here would also flush
-/// every other CPU at each switch, hiding a missing shootdown.
+/// Switches TTBR0_EL1 to the table rooted at `root` with ASID 0: the
+/// empty user table of a CPU that runs no process (nothing is ever cached
+/// under ASID 0, as that table has no valid entry; a probe table the boot
+/// self-test ran under ASID 0 is flushed here). No other TLB maintenance:
+/// the entries of the space loaded before stay, tagged with its ASID.
 ///
 /// # Safety
-/// `root` must be a valid user table (or an empty one).
+/// `root` must be an empty user table.
 pub unsafe fn activate_user_table(root: PhysAddr) {
     // SAFETY: TTBR0 only covers user space; the kernel runs from TTBR1.
-    unsafe {
-        core::arch::asm!(
-            "dsb ishst",
-            "msr ttbr0_el1, {}",
-            "isb",
-            "tlbi vmalle1",
-            "dsb nsh",
-            "isb",
-            in(reg) root.get(),
-            options(nostack),
-        )
-    };
+    unsafe { write_ttbr0(root.get(), false) };
+    if super::asid::take_asid0_dirty(super::cpu_index()) {
+        // A probe table ran under ASID 0 (and may still be the one loaded:
+        // `protect::with_user_table`): with the empty one back, drop its
+        // entries.
+        super::tlb::flush_user_all_local(0);
+    }
+}
+
+/// Switches TTBR0_EL1 to the user table rooted at `root`, tagged with the
+/// space's ASID (`TagAllocator::switch_to`: a new one if the space's is of an old
+/// generation). No TLB maintenance, unless an ASID rollover happened since
+/// this CPU last switched: then its whole TLB goes first, once.
+///
+/// # Safety
+/// `root` must be the valid user table of the space `tag` belongs to.
+pub unsafe fn activate_user_space(root: PhysAddr, tag: &super::asid::SpaceAsid) {
+    let (asid, flush) = super::asid::ASIDS.switch_to(tag, super::cpu_index());
+    // SAFETY: TTBR0 only covers user space; the kernel runs from TTBR1.
+    unsafe { write_ttbr0(root.get() | (u64::from(asid) << 48), flush) };
+}
+
+/// Writes TTBR0_EL1; with `flush_all`, drops this CPU's whole TLB (every
+/// ASID) first, while the table loaded before (the empty one: the
+/// scheduler switches through it) can add nothing to it.
+///
+/// # Safety
+/// `value` must name a valid user table (and an ASID).
+unsafe fn write_ttbr0(value: u64, flush_all: bool) {
+    if flush_all {
+        // SAFETY: TLB invalidation and barriers only.
+        unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", options(nostack)) };
+    }
+    // SAFETY: per the contract; the DSB makes table writes visible to the
+    // walker before the switch.
+    unsafe { core::arch::asm!("dsb ishst", "msr ttbr0_el1, {}", "isb", in(reg) value, options(nostack)) };
 }
 
 /// User tables are separate (TTBR0): nothing to share.

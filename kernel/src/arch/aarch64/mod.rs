@@ -1,10 +1,11 @@
 //! aarch64: entry, PL011 console found through the device tree, the vector
 //! table (exceptions, interrupts, `svc`), PAN (`protect`), EL0 cache
 //! maintenance (`cache`), thread
-//! switching, CPU count from the device tree, TTBR switching, TLB
-//! invalidation (`tlb`), PCI ECAM and INTx routing from the device tree
+//! switching, CPU count from the device tree, TTBR switching with ASIDs
+//! (`asid`), TLB invalidation (`tlb`), PCI ECAM and INTx routing from the device tree
 //! (`pci`) and the semihosting test exit.
 
+pub mod asid;
 mod cache;
 mod context;
 mod dtb;
@@ -34,7 +35,10 @@ pub mod time;
 mod timer;
 // End of interrupts and time.
 
-pub use context::{Context, FpuState, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt};
+pub use asid::SpaceAsid as SpaceTag;
+pub use context::{
+    Context, FpuState, activate_user_space, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt,
+};
 pub use trap::TrapFrame;
 
 use rmm::{PageSize, PhysAddr};
@@ -137,17 +141,28 @@ pub fn window_page_size() -> PageSize {
     PageSize::Size1G
 }
 
-/// Points TTBR1_EL1 at the kernel's table and TTBR0_EL1 at an empty one,
-/// then drops every stale TLB entry.
+/// Points TTBR1_EL1 at the kernel's table and TTBR0_EL1 at an empty one
+/// (ASID 0), turns 16-bit ASIDs on where the CPU has them (TCR_EL1.AS; the
+/// other CPUs copy this TCR), sets up the ASID allocator (`asid`), then
+/// drops every stale TLB entry.
 ///
 /// # Safety
 /// The kernel table must map the running code, stack and all data in use.
 pub unsafe fn activate_tables(kernel_root: PhysAddr, user_root: PhysAddr) {
-    // SAFETY: per the contract; the barriers make the table writes visible to
-    // the walker before the switch and the TLBI complete before going on
-    // (Arm ARM D8.14 "TLB maintenance").
+    let wide = asid::has_16bit();
+    let limit = crate::env::get("TESSERA_ASIDS").and_then(|n| n.trim().parse().ok());
+    asid::init(wide, limit);
+    // SAFETY: per the contract; TCR_EL1.AS only changes how ASIDs are read,
+    // and the TLBI after it drops every entry cached under the old width.
+    // The barriers make the table writes visible to the walker before the
+    // switch and the TLBI complete before going on (Arm ARM D8.14 "TLB
+    // maintenance").
     unsafe {
         core::arch::asm!(
+            "mrs {t}, tcr_el1",
+            "bic {t}, {t}, {as_bit}",
+            "orr {t}, {t}, {as_set}",
+            "msr tcr_el1, {t}",
             "dsb ishst",
             "msr ttbr1_el1, {k}",
             "msr ttbr0_el1, {u}",
@@ -155,6 +170,9 @@ pub unsafe fn activate_tables(kernel_root: PhysAddr, user_root: PhysAddr) {
             "tlbi vmalle1is",
             "dsb ish",
             "isb",
+            t = out(reg) _,
+            as_bit = in(reg) 1u64 << 36,
+            as_set = in(reg) u64::from(wide) << 36,
             k = in(reg) kernel_root.get(),
             u = in(reg) user_root.get(),
             options(nostack),
@@ -242,11 +260,11 @@ pub fn sync_icache(frame_virt: u64) {
 }
 
 /// TLB maintenance of user mappings, for `mm::tlb`. User entries are
-/// non-global (nG) and, without ASIDs, all tagged ASID 0 (TCR_EL1.A1 = 0
-/// takes the ASID from TTBR0_EL1, whose ASID field the kernel leaves 0), so
-/// "by VA, ASID 0" and "all of ASID 0" reach exactly the user entries; the
-/// kernel's global entries stay. References: Arm ARM (DDI 0487) D8.14 "TLB
-/// maintenance" and the TLBI VAE1(IS) / ASIDE1(IS) instruction pages.
+/// non-global (nG) and tagged with their space's ASID (`asid`; TCR_EL1.A1
+/// = 0 takes it from TTBR0_EL1), so "by VA and ASID" and "all of an ASID"
+/// reach exactly one space's user entries; the kernel's global entries
+/// and other spaces' entries stay. References: Arm ARM (DDI 0487) D8.14
+/// "TLB maintenance" and the TLBI VAE1(IS) / ASIDE1(IS) instruction pages.
 pub mod tlb {
     /// Whether [`flush_user_pages`] and [`flush_user_all`] reach every CPU:
     /// yes. The `...IS` forms apply to every PE in the Inner Shareable
@@ -257,52 +275,104 @@ pub mod tlb {
     /// No IPI is needed.
     pub const BROADCAST: bool = true;
 
-    /// TLBI operand for a VA with ASID 0: VA[55:12] in bits 43:0.
-    fn operand(virt: u64) -> u64 {
-        (virt >> 12) & ((1 << 44) - 1)
+    /// Whether switching a CPU to another space drops the old space's
+    /// entries from its TLB: no, they stay, tagged with their ASID. So a
+    /// CPU that left a space may still hold its entries, and a shootdown by
+    /// IPI must reach every CPU, not only those running the space.
+    pub const SWITCH_FLUSHES: bool = false;
+
+    /// TLBI operand for a VA and an ASID: ASID in bits 63:48, VA[55:12] in
+    /// bits 43:0.
+    fn operand(asid: u16, virt: u64) -> u64 {
+        (u64::from(asid) << 48) | ((virt >> 12) & ((1 << 44) - 1))
     }
 
-    /// Drops this CPU's TLB entries for the `pages` pages from `start`
-    /// (page aligned, user half), at every level (freed tables included).
-    pub fn flush_user_pages_local(start: u64, pages: u64) {
+    /// The ASID of the loaded TTBR0_EL1 (the running space's).
+    pub fn current_asid() -> u16 {
+        let ttbr0: u64;
+        // SAFETY: reads a system register.
+        unsafe { core::arch::asm!("mrs {}, ttbr0_el1", out(reg) ttbr0, options(nomem, nostack)) };
+        (ttbr0 >> 48) as u16
+    }
+
+    /// Drops this CPU's TLB entries of ASID `asid` for the `pages` pages
+    /// from `start` (page aligned, user half), at every level (freed tables
+    /// included).
+    pub fn flush_user_pages_local(asid: u16, start: u64, pages: u64) {
         // SAFETY: barriers and TLB invalidation only; the DSB before makes
         // the table updates visible to the walker first.
         unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
         for page in 0..pages {
             // SAFETY: as above.
             unsafe {
-                core::arch::asm!("tlbi vae1, {}", in(reg) operand(start + page * rmm::PAGE_SIZE), options(nostack))
+                core::arch::asm!(
+                    "tlbi vae1, {}",
+                    in(reg) operand(asid, start + page * rmm::PAGE_SIZE),
+                    options(nostack)
+                )
             };
         }
         // SAFETY: barriers only: completion, then resynchronisation.
         unsafe { core::arch::asm!("dsb nsh", "isb", options(nostack)) };
     }
 
-    /// Drops every user (ASID 0) entry of this CPU's TLB.
-    pub fn flush_user_all_local() {
-        // SAFETY: barriers and TLB invalidation only (operand: ASID 0).
-        unsafe { core::arch::asm!("dsb ishst", "tlbi aside1, xzr", "dsb nsh", "isb", options(nostack)) };
+    /// Drops every entry of ASID `asid` from this CPU's TLB.
+    pub fn flush_user_all_local(asid: u16) {
+        // SAFETY: barriers and TLB invalidation only.
+        unsafe {
+            core::arch::asm!("dsb ishst", "tlbi aside1, {}", "dsb nsh", "isb", in(reg) operand(asid, 0), options(nostack))
+        };
     }
 
-    /// Drops every CPU's TLB entries for the `pages` pages from `start`
-    /// (TLBI VAE1IS), complete on all of them on return (DSB ISH).
-    pub fn flush_user_pages(start: u64, pages: u64) {
+    /// Drops every CPU's TLB entries of ASID `asid` for the `pages` pages
+    /// from `start` (TLBI VAE1IS), complete on all of them on return (DSB
+    /// ISH).
+    pub fn flush_user_pages(asid: u16, start: u64, pages: u64) {
         // SAFETY: barriers and TLB invalidation only.
         unsafe { core::arch::asm!("dsb ishst", options(nostack)) };
         for page in 0..pages {
             // SAFETY: as above.
             unsafe {
-                core::arch::asm!("tlbi vae1is, {}", in(reg) operand(start + page * rmm::PAGE_SIZE), options(nostack))
+                core::arch::asm!(
+                    "tlbi vae1is, {}",
+                    in(reg) operand(asid, start + page * rmm::PAGE_SIZE),
+                    options(nostack)
+                )
             };
         }
         // SAFETY: barriers only.
         unsafe { core::arch::asm!("dsb ish", "isb", options(nostack)) };
     }
 
-    /// Drops every CPU's user (ASID 0) entries (TLBI ASIDE1IS), complete on
-    /// all of them on return.
-    pub fn flush_user_all() {
+    /// Drops every CPU's entries of ASID `asid` (TLBI ASIDE1IS), complete
+    /// on all of them on return.
+    pub fn flush_user_all(asid: u16) {
         // SAFETY: barriers and TLB invalidation only.
-        unsafe { core::arch::asm!("dsb ishst", "tlbi aside1is, xzr", "dsb ish", "isb", options(nostack)) };
+        unsafe {
+            core::arch::asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) operand(asid, 0), options(nostack))
+        };
+    }
+
+    /// Drops this CPU's whole TLB (every ASID, global entries too).
+    pub fn flush_everything_local() {
+        // SAFETY: TLB invalidation and barriers only.
+        unsafe { core::arch::asm!("dsb ishst", "tlbi vmalle1", "dsb nsh", "isb", options(nostack)) };
+    }
+
+    /// Drops every CPU's whole TLB, complete on all of them on return.
+    pub fn flush_everything() {
+        // SAFETY: TLB invalidation and barriers only.
+        unsafe { core::arch::asm!("dsb ishst", "tlbi vmalle1is", "dsb ish", "isb", options(nostack)) };
+    }
+
+    /// `sys:inject` `tlb rollover N`: an ASID rollover every `n` context
+    /// switches (0: only when ASIDs run out).
+    pub fn force_rollover(n: u64) {
+        super::asid::ASIDS.force_rollover_every(n);
+    }
+
+    /// The `sys:scheduler` line about TLB tags.
+    pub fn tags_line() -> alloc::string::String {
+        alloc::format!("tlb_tags asid {} rollovers {}", super::asid::ASIDS.count(), super::asid::ASIDS.rollovers())
     }
 }

@@ -174,13 +174,16 @@ pub fn fixup(frame: &mut TrapFrame) -> bool {
 }
 
 /// Runs `f` with the user table `root` in TTBR0_EL1 (the kernel is in
-/// TTBR1_EL1 all the time). The caller loads the kernel-only table again.
+/// TTBR1_EL1 all the time), under ASID 0. The caller loads the kernel-only
+/// table again, which then drops this CPU's ASID-0 entries (they are the
+/// probe table's: `asid::dirty_asid0`).
 ///
 /// # Safety
 /// `root` must be a user table that no CPU changes meanwhile.
 pub unsafe fn with_user_table<R>(root: rmm::PhysAddr, f: impl FnOnce() -> R) -> R {
     // SAFETY: per the contract.
     unsafe { super::activate_user_table(root) };
+    super::asid::dirty_asid0(super::cpu_index());
     f()
 }
 

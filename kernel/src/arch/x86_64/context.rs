@@ -159,23 +159,59 @@ pub fn set_kernel_stack(top: u64) {
     percpu::set_kernel_stack(top);
 }
 
-/// Makes `root` the address space the next return to ring 3 enters: it is
-/// loaded on the way out (`kpti`). CR3 itself gets the kernel root, which
-/// also drops every TLB entry (no global pages, no PCIDs).
+/// Makes `root` the address space the next return to ring 3 enters. With
+/// isolation (`kpti`) it is loaded on the way out and CR3 itself gets the
+/// kernel root; without, CR3 gets `root` now and entries and exits keep it.
+/// Either write drops every TLB entry (no global pages, no PCIDs).
 ///
 /// # Safety
 /// `root` must be a user root made by [`init_user_root`] (or the kernel
 /// root, for none).
 pub unsafe fn activate_user_table(root: PhysAddr) {
-    percpu::set_user_cr3(root.get());
-    // SAFETY: the kernel root maps all the kernel.
-    unsafe { core::arch::asm!("mov cr3, {}", in(reg) super::kpti::kernel_root().get(), options(nostack)) };
+    if super::kpti::enabled() {
+        percpu::set_user_cr3(root.get());
+        // SAFETY: the kernel root maps all the kernel.
+        unsafe { core::arch::asm!("mov cr3, {}", in(reg) super::kpti::kernel_root().get(), options(nostack)) };
+    } else {
+        // No isolation: the kernel runs on the process's root, which holds
+        // the whole kernel half, and entries and exits write no CR3.
+        percpu::set_kernel_cr3(root.get());
+        // SAFETY: per the contract, the root maps all the kernel.
+        unsafe { core::arch::asm!("mov cr3, {}", in(reg) root.get(), options(nostack)) };
+    }
+}
+
+/// Loads a process's user root ([`activate_user_table`]; no address-space
+/// tags on x86_64 yet, so `_tag` is not used).
+///
+/// # Safety
+/// As [`activate_user_table`].
+pub unsafe fn activate_user_space(root: PhysAddr, _tag: &NoTag) {
+    // SAFETY: per the contract.
+    unsafe { activate_user_table(root) };
+}
+
+/// An address space's TLB tag: none on x86_64 (no PCIDs yet).
+#[derive(Debug, Default)]
+pub struct NoTag;
+
+impl NoTag {
+    /// A space's tag.
+    pub const fn new() -> Self {
+        Self
+    }
+
+    /// The tag TLB maintenance uses: always 0.
+    pub fn asid(&self) -> u16 {
+        0
+    }
 }
 
 /// Prepares a new user root: of the kernel half, only the shadow (`kpti`):
-/// the entry and exit code and the entry area.
-pub fn init_user_root(new: &mut rmm::PageMapper<super::Paging>, _kernel: &rmm::PageMapper<super::Paging>) {
-    super::kpti::init_user_root(new);
+/// the entry and exit code and the entry area; all of it when isolation is
+/// off.
+pub fn init_user_root(new: &mut rmm::PageMapper<super::Paging>, kernel: &rmm::PageMapper<super::Paging>) {
+    super::kpti::init_user_root(new, kernel);
 }
 
 /// Waits for an interrupt with interrupts enabled, then masks them again.

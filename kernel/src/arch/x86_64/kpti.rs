@@ -12,6 +12,17 @@
 //! through the physical window), so it runs on the one kernel root, which
 //! has no user half at all.
 //!
+//! **When.** As Linux (`arch/x86/kernel/cpu/common.c`,
+//! `cpu_set_bug_bits`): not on a CPU that is not affected by Meltdown —
+//! vendor AuthenticAMD or HygonGenuine, or IA32_ARCH_CAPABILITIES.RDCL_NO
+//! set. There a user root holds the whole kernel half (supervisor-only, as
+//! always), the kernel runs on the process's root, and entries and exits
+//! write no CR3 (the entry code skips the write when the per-CPU kernel
+//! and user roots are the same), so the TLB survives system calls and
+//! interrupts. `TESSERA_KPTI=on` in the kernel env (installer config
+//! `[env]`) forces isolation on, `off` forces it off, `auto` follows the
+//! CPU; the test image sets `on`, the bench image `auto`. [`decide`] runs once, before the first user root is made.
+//!
 //! Global pages are off (CR4.PGE clear): a global kernel entry cached in
 //! kernel mode would survive the switch to the user root. So every CR3
 //! write drops the whole TLB; there are no PCIDs yet.
@@ -22,7 +33,7 @@
 
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rmm::{FrameAllocator, PAGE_SIZE, PageFlags, PageMapper, PageSize, PhysAddr, VirtAddr};
 use tessera_bootinfo::PHYS_OFFSET;
@@ -80,6 +91,67 @@ unsafe extern "C" {
     static __entry_area_end: u8;
 }
 
+/// Whether isolation is on ([`decide`]); on until decided.
+static ENABLED: AtomicBool = AtomicBool::new(true);
+/// Why, for the boot self-test's line.
+static WHY: spin::Once<&'static str> = spin::Once::new();
+
+/// Decides whether isolation is on: `knob` (`TESSERA_KPTI`) `on` or `off`
+/// if given, else (`auto`, or none) on unless the CPU is not affected by Meltdown (Linux's
+/// rule: an AMD or Hygon CPU, or IA32_ARCH_CAPABILITIES.RDCL_NO). Another
+/// knob value counts as not given (with a warning). Boot CPU, before any
+/// user root exists.
+pub fn decide(knob: Option<&str>) {
+    let (on, why) = match knob.map(str::trim) {
+        Some("on") => (true, "forced by TESSERA_KPTI=on"),
+        Some("off") => (false, "turned off by TESSERA_KPTI=off"),
+        other => {
+            if let Some(value) = other.filter(|&value| value != "auto") {
+                crate::println!("kpti: TESSERA_KPTI={value} is not on, off or auto; ignored");
+            }
+            match not_affected_by_meltdown() {
+                Some(why) => (false, why),
+                None => (true, "the CPU may be affected by Meltdown"),
+            }
+        }
+    };
+    ENABLED.store(on, Ordering::Relaxed);
+    WHY.call_once(|| why);
+}
+
+/// Whether isolation is on.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Why the CPU is not affected by Meltdown (rogue data cache load), if it
+/// is not: its vendor, or IA32_ARCH_CAPABILITIES (MSR 0x10A, present when
+/// CPUID.(EAX=7,ECX=0):EDX[29]) bit 0, RDCL_NO (Intel SDM Vol. 4, table
+/// 2-2).
+fn not_affected_by_meltdown() -> Option<&'static str> {
+    let leaf0 = core::arch::x86_64::__cpuid(0);
+    let mut vendor = [0u8; 12];
+    vendor[..4].copy_from_slice(&leaf0.ebx.to_le_bytes());
+    vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
+    vendor[8..].copy_from_slice(&leaf0.ecx.to_le_bytes());
+    match &vendor {
+        b"AuthenticAMD" => return Some("not needed: an AuthenticAMD CPU is not affected by Meltdown"),
+        b"HygonGenuine" => return Some("not needed: a HygonGenuine CPU is not affected by Meltdown"),
+        _ => {}
+    }
+    if leaf0.eax >= 7 && core::arch::x86_64::__cpuid_count(7, 0).edx & (1 << 29) != 0 {
+        let (low, _high): (u32, u32);
+        // SAFETY: CPUID says the MSR exists; reading it has no effect.
+        unsafe {
+            core::arch::asm!("rdmsr", in("ecx") 0x10Au32, out("eax") low, out("edx") _high, options(nomem, nostack))
+        };
+        if low & 1 != 0 {
+            return Some("not needed: IA32_ARCH_CAPABILITIES.RDCL_NO, the CPU is not affected by Meltdown");
+        }
+    }
+    None
+}
+
 /// The kernel root (CR3 in ring 0 on every CPU), 0 before `init`.
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
 /// The shadow table: its root entries 256..512 go into every user root.
@@ -126,8 +198,14 @@ pub fn init(root: PhysAddr) {
 }
 
 /// Gives a new user root the shadow's kernel entries (and nothing else of
-/// the kernel).
-pub fn init_user_root(new: &mut PageMapper<super::Paging>) {
+/// the kernel); without isolation, the whole kernel half of `kernel`.
+pub fn init_user_root(new: &mut PageMapper<super::Paging>, kernel: &PageMapper<super::Paging>) {
+    if !enabled() {
+        for index in 256..512 {
+            new.set_root_entry(index, kernel.root_entry(index));
+        }
+        return;
+    }
     // SAFETY: the shadow table is valid and reachable through the window.
     let shadow =
         unsafe { PageMapper::<super::Paging>::new(PhysAddr::new(SHADOW_ROOT.load(Ordering::Relaxed)), PHYS_OFFSET) };
@@ -153,9 +231,13 @@ pub fn share_kernel_half(root: PhysAddr) {
 
 /// Checks what user root `root` maps of the kernel half: only pages of the
 /// entry text and the entry area, and all of them. Returns the report for
-/// the boot self-test: `kpti on (...)` if so, else what is wrong.
+/// the boot self-test: `kpti on (...)` if so, else what is wrong; `kpti
+/// off (why)` when isolation is off by [`decide`].
 pub fn check_user_root(root: PhysAddr) -> alloc::string::String {
     use alloc::format;
+    if !enabled() {
+        return format!("kpti off ({}; TESSERA_KPTI=on forces it)", WHY.get().copied().unwrap_or("undecided"));
+    }
     let text = (&raw const __entry_text_start) as u64..(&raw const __entry_text_end) as u64;
     let area = (&raw const __entry_area_start) as u64..(&raw const __entry_area_end) as u64;
     let expected = (text.end - text.start + area.end - area.start) / PAGE_SIZE;
@@ -174,7 +256,8 @@ pub fn check_user_root(root: PhysAddr) -> alloc::string::String {
         Some(virt) => format!("kpti off (a user root maps kernel address {virt:#x})"),
         None if pages != expected => format!("kpti off (a user root maps {pages} of the {expected} entry pages)"),
         None => format!(
-            "kpti on (a user root maps {pages} kernel pages: entry code and entry area; not the physical window)"
+            "kpti on (a user root maps {pages} kernel pages: entry code and entry area; not the physical window; {})",
+            WHY.get().copied().unwrap_or("undecided")
         ),
     }
 }

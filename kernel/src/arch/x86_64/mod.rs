@@ -36,7 +36,10 @@ mod rtc;
 pub mod time;
 // End of interrupts and time.
 
-pub use context::{Context, FpuState, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt};
+pub use context::{
+    Context, FpuState, NoTag as SpaceTag, activate_user_space, activate_user_table, init_user_root, set_kernel_stack,
+    wait_for_interrupt,
+};
 pub use trap::TrapFrame;
 
 use rmm::{PageSize, PhysAddr};
@@ -125,8 +128,9 @@ pub fn window_page_size() -> PageSize {
     if ext.edx & (1 << 26) != 0 { PageSize::Size1G } else { PageSize::Size2M }
 }
 
-/// Switches CR3 to `kernel_root`, turns global pages off (`kpti`) and
-/// builds the shadow of the kernel that user roots map. `_user_root` (the
+/// Switches CR3 to `kernel_root`, turns global pages off, decides whether
+/// page-table isolation is on (`kpti::decide`) and builds the shadow of the
+/// kernel that isolated user roots map. `_user_root` (the
 /// empty lower half) is not needed: the kernel root has no user half.
 ///
 /// # Safety
@@ -148,6 +152,7 @@ pub unsafe fn activate_tables(kernel_root: PhysAddr, _user_root: PhysAddr) {
             options(nostack),
         )
     };
+    kpti::decide(crate::env::get("TESSERA_KPTI"));
     kpti::init(kernel_root);
     percpu::set_kernel_cr3(kernel_root.get());
 }
@@ -203,10 +208,38 @@ pub mod tlb {
     /// Processors").
     pub const BROADCAST: bool = false;
 
+    /// Whether switching a CPU to another space drops the old space's
+    /// entries from its TLB: yes, every CR3 write does (no PCIDs). So a
+    /// CPU that left a space holds none of its entries.
+    pub const SWITCH_FLUSHES: bool = true;
+
+    /// No address-space tags: every space's "ASID" is 0.
+    pub fn current_asid() -> u16 {
+        0
+    }
+
+    /// Drops this CPU's non-global entries (there are no tags).
+    pub fn flush_everything_local() {
+        flush_user_all_local(0);
+    }
+
+    /// The same as [`flush_everything_local`]: x86 cannot broadcast.
+    pub fn flush_everything() {
+        flush_everything_local();
+    }
+
+    /// `sys:inject` `tlb rollover N`: nothing to roll over without tags.
+    pub fn force_rollover(_n: u64) {}
+
+    /// The `sys:scheduler` line about TLB tags.
+    pub fn tags_line() -> alloc::string::String {
+        alloc::string::String::from("tlb_tags none")
+    }
+
     /// Drops this CPU's TLB entries for the `pages` pages from `start`
     /// (page aligned, user half). INVLPG also drops every paging-structure
     /// cache entry (§4.10.4.1), so freed page tables are covered too.
-    pub fn flush_user_pages_local(start: u64, pages: u64) {
+    pub fn flush_user_pages_local(_asid: u16, start: u64, pages: u64) {
         for page in 0..pages {
             // SAFETY: INVLPG only drops translations; any address is valid.
             unsafe { core::arch::asm!("invlpg [{}]", in(reg) start + page * rmm::PAGE_SIZE, options(nostack)) };
@@ -215,7 +248,7 @@ pub mod tlb {
 
     /// Drops every non-global (user) entry of this CPU's TLB: CR3 is
     /// written with its own value.
-    pub fn flush_user_all_local() {
+    pub fn flush_user_all_local(_asid: u16) {
         // SAFETY: reloading the current CR3 changes no mapping.
         unsafe {
             core::arch::asm!("mov {t}, cr3", "mov cr3, {t}", t = out(reg) _, options(nostack));
@@ -223,12 +256,12 @@ pub mod tlb {
     }
 
     /// The same as [`flush_user_pages_local`]: x86 cannot broadcast.
-    pub fn flush_user_pages(start: u64, pages: u64) {
-        flush_user_pages_local(start, pages);
+    pub fn flush_user_pages(asid: u16, start: u64, pages: u64) {
+        flush_user_pages_local(asid, start, pages);
     }
 
     /// The same as [`flush_user_all_local`]: x86 cannot broadcast.
-    pub fn flush_user_all() {
-        flush_user_all_local();
+    pub fn flush_user_all(asid: u16) {
+        flush_user_all_local(asid);
     }
 }

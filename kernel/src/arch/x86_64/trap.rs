@@ -140,7 +140,10 @@ trap_common:
     swapgs
     push rax
     mov rax, gs:[{kernel_cr3}]
+    cmp rax, gs:[{user_cr3}]
+    je 5f
     mov cr3, rax
+5:
     mov rax, rsp
     mov rsp, gs:[{kernel_rsp}]
     push qword ptr [rax + 56]
@@ -206,7 +209,10 @@ trap_return:
     mov rsp, gs:[{entry_iret}]
     push rax
     mov rax, gs:[{user_cr3}]
+    cmp rax, gs:[{kernel_cr3}]
+    je 6f
     mov cr3, rax
+6:
     pop rax
     swapgs
     iretq
@@ -234,7 +240,10 @@ syscall_entry:
     swapgs
     mov gs:[{user_rsp}], rsp
     mov rsp, gs:[{kernel_cr3}]
+    cmp rsp, gs:[{user_cr3}]
+    je 7f
     mov cr3, rsp
+7:
     mov rsp, gs:[{kernel_rsp}]
     push {user_ss}
     push qword ptr gs:[{user_rsp}]
