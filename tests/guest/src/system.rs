@@ -166,3 +166,15 @@ pub fn settled_free_frames(baseline: usize, tries: usize) -> Result<usize> {
     }
     Ok(now)
 }
+
+/// The number `N` of the virtio disk whose ID (QEMU `serial=`) is `id`, from
+/// the listing of `disk:` (virtio-blkd, docs/drivers.md); `None` if it is not
+/// listed or `disk:` cannot be read.
+pub fn disk_number(id: &str) -> Option<String> {
+    let listing = io::read_file("disk:").ok()?;
+    let listing = core::str::from_utf8(&listing).ok()?;
+    listing.lines().find_map(|line| {
+        let (n, rest) = line.split_once(' ')?;
+        rest.split(' ').any(|w| w.strip_prefix("id=") == Some(id)).then(|| String::from(n))
+    })
+}

@@ -67,10 +67,7 @@ fn disk_number() -> Option<String> {
 
 /// The number of the disk whose ID is `id`.
 fn number_of(id: &str) -> Option<String> {
-    text("disk:").lines().find_map(|line| {
-        let (n, rest) = line.split_once(' ')?;
-        rest.split(' ').any(|w| w == alloc::format!("id={id}")).then(|| String::from(n))
-    })
+    tessera_guest_tests::system::disk_number(id)
 }
 
 /// `disk:<the disk><suffix>` opened with `flags`.

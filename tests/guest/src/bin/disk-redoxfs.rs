@@ -29,7 +29,7 @@ use tessera_guest_tests::ramfs::start_daemon;
 use tessera_runtime::abi::flag::{O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, SEEK_SET};
 use tessera_runtime::abi::signal::{SIGBUS, SIGKILL};
 use tessera_runtime::mm::{self, MAP_SHARED, MS_SYNC, MapFlags, PROT_READ, PROT_RW};
-use tessera_runtime::{Args, io, process, sys};
+use tessera_runtime::{Args, process, sys};
 
 tessera_runtime::entry!(main);
 
@@ -63,12 +63,7 @@ fn main(_args: Args) -> i32 {
 
 /// `disk:<N>p2` of the data disk.
 fn partition() -> Option<String> {
-    let listing = io::read_file("disk:").ok()?;
-    let listing = core::str::from_utf8(&listing).ok()?;
-    listing.lines().find_map(|line| {
-        let (n, rest) = line.split_once(' ')?;
-        rest.split(' ').any(|w| w == format!("id={DISK_ID}")).then(|| format!("disk:{n}p2"))
-    })
+    tessera_guest_tests::system::disk_number(DISK_ID).map(|n| format!("disk:{n}p2"))
 }
 
 /// Starts `redoxfsd [--mkfs] PARTITION scheme` and waits until it serves.

@@ -142,15 +142,7 @@ const FAULT_MUNMAP: &str = "flaky:/munmap-failed";
 
 /// `fault-write` (`write`) or `fault-check` on the disk whose ID is `id`.
 fn fault(id: &str, write: bool) -> Result<(), String> {
-    let listing = tessera_runtime::io::read_file("disk:").map_err(|e| format!("disk:: {e}"))?;
-    let listing = String::from_utf8_lossy(&listing).into_owned();
-    let n = listing
-        .lines()
-        .find_map(|line| {
-            let (n, rest) = line.split_once(' ')?;
-            rest.split(' ').any(|w| w.strip_prefix("id=") == Some(id)).then(|| String::from(n))
-        })
-        .ok_or_else(|| format!("no disk with id={id} in disk:"))?;
+    let n = tessera_guest_tests::system::disk_number(id).ok_or_else(|| format!("no disk with id={id} in disk:"))?;
     let disk = format!("disk:{n}");
     let argv: &[&str] = if write { &["redoxfsd", "--mkfs", &disk, "flaky"] } else { &["redoxfsd", &disk, "flaky"] };
     let daemon = process::spawn(&process::program_path("redoxfsd"), argv, &[]).map_err(|e| format!("redoxfsd: {e}"))?;
