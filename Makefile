@@ -57,6 +57,8 @@ help:
 	@echo "             -cpu (qemu64 / cortex-a76, or cpu=), -smp, mem; prints one table (ratio, target"
 	@echo "             from bench/targets.txt, met) and writes build/<arch>/bench-compare.txt;"
 	@echo "             runs=N alternates N runs per side and takes medians"
+	@echo "  profile    the bench image sampled through QEMU's gdb stub: share of time per kernel"
+	@echo "             function in each mmbench-c case (bench/profile.py; interval_ms=N)"
 	@echo "  fuzz       mm-fuzz in the guest of one arch: ops=N (default $(FUZZ_OPS_DEFAULT)) seed=S (default: random, printed)"
 	@echo "  sysroot    build/<arch>/sysroot: relibc-shim headers, libc.a, crt0.o, <arch>-unknown-tessera-cc;"
 	@echo "             -ar, -ranlib, -pkg-config and the CMake toolchain file (share/cmake)"

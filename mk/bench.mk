@@ -28,7 +28,7 @@
 # `<case> <iterations> <ns_per_op>`) are printed from the log,
 # build/<arch>/bench.log, whether it passed or not.
 
-.PHONY: bench $(ARCHES:%=bench-%)
+.PHONY: bench $(ARCHES:%=bench-%) profile $(ARCHES:%=profile-%)
 
 INIT_RC.initfs-bench := $(INIT_RC.root) 'testrunner'
 TESTS_LIST.initfs-bench := 'mmbench' 'mmbench-c /scheme/tmp/mmbench.dat' 'mmbench-c /mmbench.dat'
@@ -144,3 +144,16 @@ $(ARCHES:%=bench-compare-%): bench-compare-%: $(BUILD)/%/bench.img $(BOOT_TEST) 
 		--host-cpu "$$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
 		--out $(BUILD)/$*/bench-compare.txt || status=$$?; \
 	exit $$status
+
+# ---- profile: where the guest's time goes, per benchmark case -------------
+# `make profile arch=x86_64|aarch64` boots the bench image (with the -cpu
+# bench-compare uses) under bench/profile.py, which stops the guest through
+# QEMU's gdb stub every interval_ms (default 2) milliseconds, reads each
+# CPU's program counter and prints, per mmbench-c case, the share of samples
+# per kernel function (`[user]` for user space; the idle CPU shows as the
+# scheduler's loop). The console log is build/<arch>/profile.log.
+$(foreach a,$(ARCHES),$(eval profile-$(a): override cpu := $(or $(cpu),$(COMPARE_CPU.$(a)))))
+profile: profile-$(ARCH)
+$(ARCHES:%=profile-%): profile-%: $(BUILD)/%/bench.img | deps
+	python3 bench/profile.py --arch $* --kernel $(BUILD)/$*/kernel --interval-ms $(or $(interval_ms),2) \
+		--log $(BUILD)/$*/profile.log -- $(call qemu_cmd,$*,$<)
