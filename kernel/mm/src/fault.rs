@@ -79,6 +79,7 @@ impl<P: PageTable> AddrSpace<P> {
         }
         resolve(&mut tx, page, access)?;
         tx.commit();
+        self.write_around(frames, page, access, tlb);
         Ok(())
     }
 }
@@ -375,8 +376,7 @@ fn private_fault<P: PageTable, F: FrameStore>(
                 // The other side of the copy-on-write already let go.
                 return map_or_protect(tx, page, frame, grant.pte_flags(true), present);
             }
-            let copy = tx.allocate().ok_or(FaultError::OutOfMemory)?;
-            tx.frames.copy(frame, copy);
+            let copy = tx.allocate_copy(frame).ok_or(FaultError::OutOfMemory)?;
             tx.unmap_pte(page);
             tx.remove_slot(page);
             tx.insert_slot(page, copy);

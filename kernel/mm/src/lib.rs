@@ -125,6 +125,7 @@ pub mod tags;
 mod traits;
 mod txn;
 mod unmap;
+mod write_around;
 
 pub use advise::{Advice, MsyncFlags};
 pub use error::{FaultError, MmError};
@@ -138,6 +139,7 @@ pub use remap::{FileGrowth, RemapFlags};
 pub use shootdown::Shootdown;
 pub use space::{AddrSpace, SpaceConfig};
 pub use traits::{FrameStore, MapFailed, PageTable};
+pub use write_around::WRITE_AROUND_PAGES;
 
 #[cfg(test)]
 mod tests;

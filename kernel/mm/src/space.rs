@@ -61,6 +61,10 @@ pub struct SpaceConfig {
     /// `false`: mmap and mprotect with PROT_WRITE | PROT_EXEC fail with
     /// EACCES (W^X); a JIT maps RW, writes, then mprotects to RX.
     pub allow_write_exec: bool,
+    /// Whether a write fault continuing a run of written private anonymous
+    /// pages also makes the rest of its 16-page block writable
+    /// (`write_around.rs`). Default `true`.
+    pub write_around: bool,
 }
 
 impl SpaceConfig {
@@ -74,6 +78,7 @@ impl SpaceConfig {
             stack_guard_pages: 256,
             max_grants: DEFAULT_MAX_GRANTS,
             allow_write_exec: false,
+            write_around: true,
         }
     }
 

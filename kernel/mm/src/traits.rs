@@ -75,6 +75,14 @@ pub trait FrameStore {
     fn allocate_zeroed(&mut self) -> Option<PhysAddr>;
     /// Copies the contents of frame `from` into frame `to`.
     fn copy(&mut self, from: PhysAddr, to: PhysAddr);
+    /// A new frame (one reference) holding a copy of `from`, or `None` when
+    /// memory is exhausted. A store that can skip zeroing a frame it is
+    /// about to overwrite overrides this.
+    fn allocate_copy(&mut self, from: PhysAddr) -> Option<PhysAddr> {
+        let frame = self.allocate_zeroed()?;
+        self.copy(from, frame);
+        Some(frame)
+    }
     /// Takes one more reference to `frame`.
     fn get(&mut self, frame: PhysAddr);
     /// Drops one reference; frees the frame and returns `true` when it was

@@ -457,6 +457,16 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         Some(frame)
     }
 
+    /// [`Self::allocate`] for a frame that starts as a copy of `from`.
+    pub(crate) fn allocate_copy(&mut self, from: PhysAddr) -> Option<PhysAddr> {
+        let frame = match self.frames.allocate_copy(from) {
+            Some(frame) => frame,
+            None => self.reclaim_and(|frames| frames.allocate_copy(from))?,
+        };
+        self.record(Undo::TookRef(frame));
+        Some(frame)
+    }
+
     /// Reclaims the space's unmapped freeable pages and, if that freed any,
     /// runs `again`. Not undone by a rollback (the pages read as zero
     /// afterwards, which MADV_FREE allows); nothing this operation logged

@@ -109,7 +109,7 @@ pub struct KernelFrames;
 
 fn zero(frame: PhysAddr) {
     // SAFETY: a frame the caller owns, mapped writable in the physical window.
-    unsafe { core::ptr::write_bytes(phys_to_virt(frame.get()) as *mut u8, 0, PAGE_SIZE as usize) };
+    unsafe { arch::zero_page(phys_to_virt(frame.get()) as *mut u8) };
 }
 
 /// The frame every never-written private page reads as: zeroed once, then
@@ -132,13 +132,13 @@ impl FrameStore for KernelFrames {
     fn copy(&mut self, from: PhysAddr, to: PhysAddr) {
         // SAFETY: both are frames of the physical window; `to` is fresh and
         // the caller's alone, so they do not overlap.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                phys_to_virt(from.get()) as *const u8,
-                phys_to_virt(to.get()) as *mut u8,
-                PAGE_SIZE as usize,
-            )
-        };
+        unsafe { arch::copy_page(phys_to_virt(to.get()) as *mut u8, phys_to_virt(from.get()) as *const u8) };
+    }
+    fn allocate_copy(&mut self, from: PhysAddr) -> Option<PhysAddr> {
+        // Not zeroed first: the copy overwrites all of it.
+        let frame = allocate_user_frame()?;
+        self.copy(from, frame);
+        Some(frame)
     }
     fn get(&mut self, frame: PhysAddr) {
         // A count near u32::MAX would need billions of mappings of one

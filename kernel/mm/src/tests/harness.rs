@@ -65,6 +65,8 @@ impl World {
     pub fn config() -> SpaceConfig {
         let mut config = SpaceConfig::new(va(USER_END));
         config.min_addr = va(MIN_ADDR);
+        // Each page exactly as touched; `tests/write_around.rs` turns it on.
+        config.write_around = false;
         config
     }
 

@@ -16,3 +16,4 @@ mod remap;
 mod split;
 mod sweep;
 mod tags;
+mod write_around;

@@ -35,6 +35,10 @@ pub mod time;
 mod timer;
 // End of interrupts and time.
 
+// Whole-frame zeroing and copying for the memory manager.
+mod page;
+pub use page::{copy_page, zero_page};
+
 pub use asid::SpaceAsid as SpaceTag;
 pub use context::{
     Context, FpuState, activate_user_space, activate_user_table, init_user_root, set_kernel_stack, wait_for_interrupt,

@@ -36,6 +36,10 @@ mod rtc;
 pub mod time;
 // End of interrupts and time.
 
+// Whole-frame zeroing and copying for the memory manager.
+mod page;
+pub use page::{copy_page, zero_page};
+
 pub use context::{
     Context, FpuState, NoTag as SpaceTag, activate_user_space, activate_user_table, init_user_root, set_kernel_stack,
     wait_for_interrupt,

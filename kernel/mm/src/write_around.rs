@@ -1,0 +1,109 @@
+//! Write-around: a write fault on private anonymous memory that continues a
+//! run of written pages also makes the rest of its aligned block writable.
+//!
+//! A program that writes memory in order (filling a buffer, a child of
+//! `fork` rewriting its copy) otherwise takes one fault per page; under
+//! emulation and on hardware alike the fault's entry and exit cost several
+//! times what the page itself costs. So when a write fault at page `p` has
+//! left `p` with a frame of its own, and page `p - 1` of the same grant
+//! already has one too (the run), each later page of `p`'s
+//! [`WRITE_AROUND_PAGES`]-aligned block, within the grant, is made what a
+//! write fault would make it:
+//!
+//! - never touched (no frame, no PTE): a new zeroed frame, mapped writable
+//!   (demand zero);
+//! - its frame shared copy-on-write (after `fork`), mapped read-only: a
+//!   private copy, mapped writable, the old PTE flushed;
+//! - its frame already only ours, mapped read-only: the PTE made writable.
+//!
+//! Anything else (a guard marker, a page marked freeable by MADV_FREE,
+//! the zero frame mapped for a read, a frame with no PTE) is left to its
+//! own fault. This is Linux's fault-around applied to anonymous writes,
+//! which Linux does with multi-size THP (`mTHP`, 64 KiB folios) when they
+//! are enabled; here it needs no large frames and only follows a run, so a
+//! program touching one page here and there gets exactly the pages it
+//! touched. It is best effort: it runs after the fault has committed, on
+//! the first frame lacking it stops, and it never fails the fault. The
+//! block lies in the faulting page's leaf table (16 divides 512), so it
+//! allocates no page-table page.
+//!
+//! Cost: up to 15 pages written to memory before the program writes them
+//! (one block; Linux's mTHP allocates the same), one slot per page, as if
+//! each had been touched.
+
+use crate::fault::Access;
+use crate::page::Page;
+use crate::provider::Provider;
+use crate::shootdown::Shootdown;
+use crate::space::AddrSpace;
+use crate::traits::{FrameStore, PageTable};
+use crate::txn::{Mode, Txn};
+
+/// The block a sequential write fault fills: 64 KiB, as
+/// [`crate::FAULT_AROUND_PAGES`] for file pages.
+pub const WRITE_AROUND_PAGES: u64 = 16;
+
+impl<P: PageTable> AddrSpace<P> {
+    /// After a committed `access` fault at `page`: when it was a write that
+    /// continues a run of private anonymous pages, makes the rest of the
+    /// block writable (module docs). Returns how many pages it changed.
+    pub(crate) fn write_around(
+        &mut self,
+        frames: &mut impl FrameStore,
+        page: Page,
+        access: Access,
+        tlb: &mut Shootdown,
+    ) -> u64 {
+        if access != Access::Write || !self.config.write_around {
+            return 0;
+        }
+        let Some(grant) = self.grant_containing(page) else { return 0 };
+        if !matches!(grant.provider, Provider::Allocated) || page == grant.base {
+            return 0;
+        }
+        let owned = |p: Page| self.slots.get(&p).is_some_and(|&frame| frames.refcount(frame) == 1);
+        if !owned(page) || !owned(Page::from_number(page.number() - 1)) {
+            return 0;
+        }
+        let block_end = (page.number() / WRITE_AROUND_PAGES + 1) * WRITE_AROUND_PAGES;
+        let end = block_end.min(grant.end().number());
+        let flags = grant.pte_flags(true);
+        let mut changed = 0;
+        let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+        for number in page.number() + 1..end {
+            let p = Page::from_number(number);
+            if tx.space.guards.contains(&p) || tx.space.freeable.contains(&p) {
+                continue;
+            }
+            let slot = tx.space.slots.get(&p).copied();
+            let present = tx.space.table.translate(p.start());
+            match (slot, present) {
+                (None, None) => {
+                    let Some(frame) = tx.frames.allocate_zeroed() else { break };
+                    if tx.map_pte(p, frame, flags).is_err() {
+                        tx.frames.put(frame);
+                        break;
+                    }
+                    tx.insert_slot(p, frame);
+                }
+                (Some(frame), Some((mapped, old))) if mapped == frame && !old.is_writable() => {
+                    if tx.frames.refcount(frame) == 1 {
+                        tx.protect_pte(p, flags);
+                    } else {
+                        let Some(copy) = tx.frames.allocate_copy(frame) else { break };
+                        tx.unmap_pte(p);
+                        tx.remove_slot(p);
+                        tx.insert_slot(p, copy);
+                        // Cannot fail: the PTE just removed left its table.
+                        let _ = tx.map_pte(p, copy, flags);
+                        tx.defer_put(frame);
+                    }
+                }
+                _ => continue,
+            }
+            changed += 1;
+        }
+        tx.commit();
+        changed
+    }
+}
