@@ -155,11 +155,14 @@ static void free_then_run_out(void *arg)
     (void)arg;
     if (p == NULL || q == NULL)
         _exit(10);
+    /* Its page table exists now, and its page maps the zero page: read
+     * before p is written, whose run of writes would otherwise fill it (q
+     * may follow p in one mapping: write-around, docs/mm.md). */
+    (void)*(volatile unsigned char *)q;
     memset(p, 0x33, 4 * PAGE);
     if (madvise(p, 4 * PAGE, MADV_FREE) != 0)
         _exit(11);
-    p[PAGE] = 0x44;                     /* written after the advice: kept */
-    (void)*(volatile unsigned char *)q; /* its page table exists now */
+    p[PAGE] = 0x44; /* written after the advice: kept */
     if (!inject_frame_failure(0))
         _exit(12);
     q[0] = 1; /* the frame allocation fails; pages 0, 2 and 3 are reclaimed */

@@ -62,7 +62,25 @@ impl<P: PageTable> AddrSpace<P> {
     /// Errors (nothing changed): `Segv` when no grant allows the access
     /// (including the stack guard gap), `Bus` past the end of a memory
     /// object, `OutOfMemory` when a frame or page-table page is lacking.
+    ///
+    /// A write continuing a run of written private anonymous pages also
+    /// fills the rest of its block ([`crate::WRITE_AROUND_PAGES`],
+    /// `write_around.rs`); [`Self::fault_exact`] does not.
     pub fn fault(
+        &mut self,
+        frames: &mut impl FrameStore,
+        addr: VirtAddr,
+        access: Access,
+        tlb: &mut Shootdown,
+    ) -> Result<(), FaultError> {
+        self.fault_exact(frames, addr, access, tlb)?;
+        self.write_around(frames, Page::containing(addr), access, tlb);
+        Ok(())
+    }
+
+    /// [`Self::fault`] of exactly the page at `addr` (MADV_POPULATE_*,
+    /// which populates the range asked and no more).
+    pub fn fault_exact(
         &mut self,
         frames: &mut impl FrameStore,
         addr: VirtAddr,
@@ -79,7 +97,6 @@ impl<P: PageTable> AddrSpace<P> {
         }
         resolve(&mut tx, page, access)?;
         tx.commit();
-        self.write_around(frames, page, access, tlb);
         Ok(())
     }
 }
@@ -240,24 +257,45 @@ impl<P: PageTable> AddrSpace<P> {
         file: &FileRef,
         generation: u64,
         pages: &[(VirtAddr, u64, PhysAddr)],
-        tlb: &mut Shootdown,
+        _tlb: &mut Shootdown,
     ) -> u64 {
         let mut used = 0;
         for &(addr, index, frame) in pages {
-            let wanted = self.file_page_wanted(addr);
-            let fits = wanted.is_some_and(|(f, i)| alloc::sync::Arc::ptr_eq(&f, file) && i == index);
-            if !fits || !file.lends(index) || file.generation() != generation {
-                frames.put(frame);
-                continue;
-            }
             let page = Page::containing(addr);
+            // What `file_page_wanted` and a read fault's `resolve` would
+            // check and do, with one grant lookup and one table walk.
+            let flags = match self.grant_containing(page) {
+                Some(grant) => match &grant.provider {
+                    Provider::FmapBorrowed { file: f, offset_pages }
+                        if alloc::sync::Arc::ptr_eq(f, file)
+                            && offset_pages + grant.base.pages_until(page) == index
+                            && !self.slots.contains_key(&page)
+                            && !self.guards.contains(&page)
+                            && file.lends(index)
+                            && file.generation() == generation =>
+                    {
+                        // Private: read-only (the lender holds a reference,
+                        // so a write copies); shared: the grant's rights.
+                        grant.prot.is_accessible().then(|| grant.pte_flags(file.is_shared()))
+                    }
+                    _ => {
+                        frames.put(frame);
+                        continue;
+                    }
+                },
+                None => {
+                    frames.put(frame);
+                    continue;
+                }
+            };
             self.insert_slot_raw(page, frame);
             used += 1;
-            // A page-table page lacking leaves the slot without a PTE: the
-            // next touch maps it.
-            let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-            let _ = resolve(&mut tx, page, Access::Read);
-            tx.commit();
+            // No PTE yet (a borrowed page's PTE comes with its slot). A
+            // page-table page lacking leaves the slot without a PTE: the
+            // next touch maps it. New PTEs only: nothing to flush.
+            if let Some(flags) = flags {
+                let _ = self.table.map(page.start(), frame, flags);
+            }
         }
         used
     }

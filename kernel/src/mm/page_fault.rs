@@ -60,8 +60,27 @@ pub fn fault_in(
     virt: VirtAddr,
     access: Access,
 ) -> core::result::Result<(), FaultError> {
+    fault_in_with(space, virt, access, UserSpace::fault)
+}
+
+/// [`fault_in`] of exactly the page at `virt` (no write-around), for
+/// MADV_POPULATE_*.
+pub fn populate_in(
+    space: &Mutex<Option<UserSpace>>,
+    virt: VirtAddr,
+    access: Access,
+) -> core::result::Result<(), FaultError> {
+    fault_in_with(space, virt, access, UserSpace::fault_exact)
+}
+
+fn fault_in_with(
+    space: &Mutex<Option<UserSpace>>,
+    virt: VirtAddr,
+    access: Access,
+    fault: fn(&mut UserSpace, VirtAddr, Access) -> core::result::Result<(), FaultError>,
+) -> core::result::Result<(), FaultError> {
     for _ in 0..MAX_FETCHES {
-        let result = space.lock().as_mut().map_or(Err(FaultError::Segv), |s| s.fault(virt, access));
+        let result = space.lock().as_mut().map_or(Err(FaultError::Segv), |s| fault(s, virt, access));
         match result {
             Err(FaultError::FilePage) => fetch_into(space, virt)?,
             other => return other,

@@ -80,7 +80,7 @@ fn populate(start: VirtAddr, pages: u64, access: Access) -> Result<()> {
         if page.is_multiple_of(HEAP_STEP_PAGES) {
             reserve_call_heap()?;
         }
-        match page_fault::fault_in(space, start.add(page * PAGE_SIZE), access) {
+        match page_fault::populate_in(space, start.add(page * PAGE_SIZE), access) {
             Ok(()) => {}
             Err(FaultError::OutOfMemory) => return Err(Error::new(ENOMEM)),
             Err(_) => return Err(Error::new(EFAULT)),

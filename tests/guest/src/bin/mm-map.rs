@@ -11,6 +11,7 @@
 //! | maps | `sys:maps` parses, totals are the sums, entries sorted; the code is in an `r-x` entry, a local in the `rw-p` `stack` entry; a new mapping is its own `rw-p anon 0` entry, a shared one `rw-s shared` |
 //! | errors | EINVAL: zero length, misaligned fixed address, misaligned offset, neither / both of SHARED and PRIVATE; ENOMEM (Linux's): a length that overflows, a fixed range that wraps, starts at or crosses the end of user space, a length that cannot fit; EPERM (Linux's): a fixed range at page 0 or across the lowest mappable address (64 KiB); EBADF: a closed fd; EEXIST: FIXED_NOREPLACE over / across a mapping (data kept); FIXED_NOREPLACE on a free range lands there; a hint outside user space is ignored |
 //! | demand-zero | a fresh 64-page mapping has 0 resident pages; writes make exactly those pages resident (1, then 9); every word reads 0; reads add no resident page |
+//! | write-around | a fresh 40-page mapping at a 16-page-aligned address, pages 0, 1, 16, 32 written: 1, 16, 32, 40 resident (a run of writes fills the rest of each 16-page block, clipped to the mapping); written pages keep their values, the rest read zero; every other page of another mapping written: only those resident |
 //! | populate | MAP_POPULATE: all 32 pages resident at once, at least 32 frames taken, contents zero |
 //! | memory-zeroed | `memory:zeroed` fds map like anonymous memory, private and shared |
 //! | fixed | MAP_FIXED over the middle of populated memory: zeroes there, the rest kept, resident drops; over all of it: all zero |
@@ -69,6 +70,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "mm-map maps", maps_listing);
     group(&mut checks, "mm-map errors", errors);
     group(&mut checks, "mm-map demand-zero", demand_zero);
+    group(&mut checks, "mm-map write-around", write_around);
     group(&mut checks, "mm-map populate", populate);
     group(&mut checks, "mm-map memory-zeroed", memory_zeroed);
     group(&mut checks, "mm-map fixed", fixed_replace);
@@ -282,6 +284,49 @@ fn demand_zero(checks: &mut Checks) {
         format_args!("{after_reads:?} resident after reading all 64 pages, 9 before"),
     );
     let _ = unmap(addr, PAGES * PAGE);
+}
+
+fn write_around(checks: &mut Checks) {
+    const PAGES: usize = 40;
+    const BLOCK: usize = 16;
+    let _ = maps(checks);
+    // 40 pages from a 16-page-aligned address: blocks [0, 16), [16, 32)
+    // and [32, 40) of the mapping (the rest of a larger one unmapped).
+    let Some(big) = map(checks, PAGES + BLOCK, MapFlags::empty()) else { return };
+    let addr = (big + BLOCK * PAGE - 1) & !(BLOCK * PAGE - 1);
+    let _ = unmap(big, addr - big);
+    let _ = unmap(addr + PAGES * PAGE, big + (PAGES + BLOCK) * PAGE - (addr + PAGES * PAGE));
+    let resident = |checks: &mut Checks| maps(checks).and_then(|m| m.find(addr).map(|e| e.resident_pages));
+    let mut steps = Vec::new();
+    for (page, value) in [(0, 1), (1, 2), (16, 3), (32, 4)] {
+        write_word(addr + page * PAGE, value);
+        steps.push(resident(checks));
+    }
+    checks.check(
+        "writes to pages 0, 1, 16, 32: 1, 16, 32, 40 resident (the run fills each block, clipped to the mapping)",
+        steps == [Some(1), Some(16), Some(32), Some(PAGES)],
+        format_args!("{steps:?}"),
+    );
+    let wrong = (0..PAGES).find(|&p| {
+        let want = match p {
+            0 => 1,
+            1 => 2,
+            16 => 3,
+            32 => 4,
+            _ => 0,
+        };
+        read_word(addr + p * PAGE) != want
+    });
+    checks.check("written pages keep their values, the rest read zero", wrong.is_none(), format_args!("page {wrong:?}"));
+    let _ = unmap(addr, PAGES * PAGE);
+    // No run, no fill: every other page.
+    let Some(sparse) = map(checks, BLOCK, MapFlags::empty()) else { return };
+    for page in (0..BLOCK).step_by(2) {
+        write_word(sparse + page * PAGE, 5);
+    }
+    let count = maps(checks).and_then(|m| m.find(sparse).map(|e| e.resident_pages));
+    checks.check("every other page written: 8 resident", count == Some(BLOCK / 2), format_args!("{count:?}"));
+    let _ = unmap(sparse, BLOCK * PAGE);
 }
 
 fn populate(checks: &mut Checks) {
