@@ -620,6 +620,8 @@ fn run(seed: u64, steps: u64) -> Run {
     let w = World::new();
     let mut config = World::config();
     config.user_end = page_va(END);
+    // The model checks contents, not which pages are resident: write-around on.
+    config.write_around = true;
     config.max_mapped_pages = Some(CAP);
     let space = w.space_with(config);
     let mut run = Run {
