@@ -340,11 +340,28 @@ pub fn block_current() {
 /// lost wake-up; the CPUs' own orderings happen to forbid it, and SeqCst
 /// costs nothing more on aarch64 and next to nothing on x86_64.)
 pub fn wake(thread: &Arc<Thread>) {
+    wake_with(thread, true);
+}
+
+/// [`wake`] by a thread that blocks right after (a synchronous call: the
+/// caller of a scheme waiting for its reply, a daemon with nothing left to
+/// read): no idle CPU is interrupted for `thread`, which this CPU runs as
+/// soon as the waker blocks (Linux's `WF_SYNC`). A call then costs no
+/// inter-processor interrupt and no wake-up of a halted CPU either way.
+/// Should the waker not block after all, `thread` runs when this or
+/// another CPU next looks at the run queue (at the latest the next tick).
+pub fn wake_sync(thread: &Arc<Thread>) {
+    wake_with(thread, false);
+}
+
+fn wake_with(thread: &Arc<Thread>, kick: bool) {
     thread.woken.store(true, Ordering::SeqCst);
     loop {
         if thread.cas(State::Blocked, State::Runnable) {
             RUN_QUEUE.lock().push_back(thread.clone());
-            kick_idle_cpu();
+            if kick {
+                kick_idle_cpu();
+            }
             return;
         }
         // Still switching away: cancel the wait; its CPU's loop requeues it.

@@ -126,6 +126,10 @@ struct Queue {
 impl Queue {
     /// Queues a request from process `caller` (0: the kernel itself),
     /// wakes the daemon and returns the request's tag.
+    ///
+    /// A request whose caller waits for the response (`flags` without
+    /// ONEWAY, from a process) wakes the daemon with [`sched::wake_sync`]:
+    /// the caller blocks next, and its CPU runs the daemon.
     fn push(&mut self, opcode: Opcode, flags: SqeFlags, args: [u64; 6], payload: Vec<u8>, caller: u64) -> u32 {
         let tag = loop {
             let tag = self.next_tag;
@@ -136,8 +140,9 @@ impl Queue {
         };
         let sqe = Sqe { opcode: opcode as u8, sqe_flags: flags, _rsvd: 0, tag, args, caller };
         self.messages.push_back(Message { sqe, payload });
+        let sync = caller != 0 && !flags.contains(SqeFlags::ONEWAY);
         for reader in self.readers.drain(..) {
-            sched::wake(&reader);
+            if sync { sched::wake_sync(&reader) } else { sched::wake(&reader) }
         }
         tag
     }
@@ -311,7 +316,13 @@ impl UserScheme {
         match call.caller.clone() {
             Some(caller) => {
                 call.reply = Some(reply);
-                sched::wake(&caller);
+                // With nothing more to read the daemon blocks next: its CPU
+                // runs the caller (sched::wake_sync).
+                if queue.messages.is_empty() {
+                    sched::wake_sync(&caller);
+                } else {
+                    sched::wake(&caller);
+                }
             }
             None => {
                 let expect = call.expect;
