@@ -231,11 +231,6 @@ pub fn run(mut done: impl FnMut() -> bool) {
                 ONLINE.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
-            // Idle time zeroes frames ahead for demand-zero faults
-            // (mm/frames.rs), one per look at the queue.
-            if mm::zero_ahead() {
-                continue;
-            }
             cpu.waiting.store(true, Ordering::Release);
             arch::wait_for_interrupt();
             cpu.waiting.store(false, Ordering::Release);

@@ -21,19 +21,8 @@
 //! The counts are atomics read and changed without the allocator lock; only
 //! a transition to or from 0 touches the bitmap (under its lock). Taking a
 //! reference needs one already held, so a count never rises from 0.
-//!
-//! **Frames zeroed ahead.** A CPU with nothing to run zeroes free frames
-//! into a small pool ([`zero_ahead`], called by the scheduler's idle loop;
-//! at most [`ZEROED_POOL`] frames, only while more than [`ZEROED_SPARE`]
-//! frames are free besides), so a demand-zero fault on another CPU
-//! ([`allocate_zeroed`]) takes a frame already zeroed. A pooled frame is
-//! allocated (count 1) but counts as free: [`free_frames`] adds the frames
-//! the pool holds or is zeroing (`RESERVED`, changed only under the
-//! allocator lock with the bitmap, so the sum never moves while a frame
-//! travels), and [`allocate_frame`] takes one from the pool when the
-//! bitmap is empty. Cost: up to 1 MiB of free memory kept zeroed.
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use rmm::{BitmapFrameAllocator, FrameAllocator, PAGE_SIZE, PhysAddr};
 use spin::Once;
@@ -153,66 +142,6 @@ fn with<R>(f: impl FnOnce(&mut BitmapFrameAllocator<'static>) -> R) -> R {
     f(FRAMES.lock().as_mut().expect("frame allocator used before mm::init"))
 }
 
-/// The most frames kept zeroed ahead (1 MiB).
-pub const ZEROED_POOL: usize = 256;
-/// Free frames the pool never takes: it refills only above this.
-pub const ZEROED_SPARE: usize = 4096;
-
-/// Zeroed frames (each allocated, count 1), touched only under the
-/// allocator lock.
-static ZEROED: Mutex<([PhysAddr; ZEROED_POOL], usize)> = Mutex::new(([PhysAddr::new(0); ZEROED_POOL], 0));
-/// Frames the pool holds or is zeroing: free for [`free_frames`]. Changed
-/// only under the allocator lock.
-static RESERVED: AtomicUsize = AtomicUsize::new(0);
-
-/// A frame from the pool, under the allocator lock.
-fn pop_zeroed(_locked: &mut BitmapFrameAllocator<'static>) -> Option<PhysAddr> {
-    let mut pool = ZEROED.lock();
-    pool.1 = pool.1.checked_sub(1)?;
-    let frame = pool.0[pool.1];
-    RESERVED.fetch_sub(1, Ordering::Relaxed);
-    Some(frame)
-}
-
-/// Zeroes one free frame into the pool if it has room and memory is not
-/// short; returns whether it did (the idle loop then looks for work again
-/// before the next). Called with nothing else to do: a frame is taken from
-/// the bitmap, zeroed without any lock held, then pooled.
-pub fn zero_ahead() -> bool {
-    let frame = with(|a| {
-        // `RESERVED` bounds the pool: frames pooled plus frames being zeroed.
-        if RESERVED.load(Ordering::Relaxed) >= ZEROED_POOL || a.free_frames() <= ZEROED_SPARE {
-            return None;
-        }
-        let frame = a.allocate_frame()?;
-        set_allocated(frame);
-        RESERVED.fetch_add(1, Ordering::Relaxed);
-        Some(frame)
-    });
-    let Some(frame) = frame else { return false };
-    // SAFETY: a frame just allocated, ours alone, in the physical window.
-    unsafe { crate::arch::zero_page(phys_to_virt(frame.get()) as *mut u8) };
-    with(|_| {
-        let mut pool = ZEROED.lock();
-        let len = pool.1;
-        pool.0[len] = frame;
-        pool.1 += 1;
-    });
-    true
-}
-
-/// A zero-filled frame with reference count 1: one zeroed ahead if the pool
-/// has one, else a free frame zeroed now. `None` when memory is exhausted.
-pub fn allocate_zeroed() -> Option<PhysAddr> {
-    if let Some(frame) = with(pop_zeroed) {
-        return Some(frame);
-    }
-    let frame = allocate_frame()?;
-    // SAFETY: a frame just allocated, ours alone, in the physical window.
-    unsafe { crate::arch::zero_page(phys_to_virt(frame.get()) as *mut u8) };
-    Some(frame)
-}
-
 /// Gives a frame just taken from the bitmap its first reference.
 fn set_allocated(frame: PhysAddr) {
     let count = refs().get(frame).expect("the allocator hands out frames of its span");
@@ -223,13 +152,10 @@ fn set_allocated(frame: PhysAddr) {
 /// One free frame with reference count 1, or `None` when memory is
 /// exhausted.
 pub fn allocate_frame() -> Option<PhysAddr> {
-    with(|a| match a.allocate_frame() {
-        Some(frame) => {
-            set_allocated(frame);
-            Some(frame)
-        }
-        // The last free frames may be zeroed ones.
-        None => pop_zeroed(a),
+    with(|a| {
+        let frame = a.allocate_frame()?;
+        set_allocated(frame);
+        Some(frame)
     })
 }
 
@@ -302,9 +228,9 @@ pub fn total_frames() -> usize {
     with(|a| a.total_frames())
 }
 
-/// Frames left (those zeroed ahead included).
+/// Frames left.
 pub fn free_frames() -> usize {
-    with(|a| a.free_frames() + RESERVED.load(Ordering::Relaxed))
+    with(|a| a.free_frames())
 }
 
 /// The global allocator as an [`rmm::FrameAllocator`] (for page tables).

@@ -28,7 +28,6 @@ use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 
 pub use frames::{
     RefError, allocate_contiguous, allocate_frame, free_frame, free_frames, get_ref, put_ref, refcount, total_frames,
-    zero_ahead,
 };
 pub use heap::{size_bytes as heap_size_bytes, used_bytes as heap_used_bytes};
 

@@ -91,16 +91,16 @@ static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
 /// reclaims its own space's itself (`tessera-mm`'s `Txn::allocate`). An
 /// injected failure is such a shortage: it fails only if no other space
 /// had anything to reclaim.
-fn allocate_user_frame(allocate: fn() -> Option<PhysAddr>) -> Option<PhysAddr> {
+fn allocate_user_frame() -> Option<PhysAddr> {
     let injector = CURRENT_INJECTOR[arch::cpu_index()].load(Ordering::Acquire);
     // SAFETY: `UserSpace::run` sets the pointer from an `Arc` it holds until
     // it clears it again, on this CPU.
     let injected = !injector.is_null() && unsafe { &*injector }.should_fail();
-    let frame = if injected { None } else { allocate() };
+    let frame = if injected { None } else { frames::allocate_frame() };
     frame.or_else(|| {
         let mut reclaimed = 0;
         crate::process::try_each_space(|space| reclaimed += space.reclaim_unmapped_freeable());
-        if reclaimed > 0 { allocate() } else { None }
+        if reclaimed > 0 { frames::allocate_frame() } else { None }
     })
 }
 
@@ -125,7 +125,9 @@ fn zero_frame() -> PhysAddr {
 
 impl FrameStore for KernelFrames {
     fn allocate_zeroed(&mut self) -> Option<PhysAddr> {
-        allocate_user_frame(frames::allocate_zeroed)
+        let frame = allocate_user_frame()?;
+        zero(frame);
+        Some(frame)
     }
     fn copy(&mut self, from: PhysAddr, to: PhysAddr) {
         // SAFETY: both are frames of the physical window; `to` is fresh and
@@ -134,7 +136,7 @@ impl FrameStore for KernelFrames {
     }
     fn allocate_copy(&mut self, from: PhysAddr) -> Option<PhysAddr> {
         // Not zeroed first: the copy overwrites all of it.
-        let frame = allocate_user_frame(frames::allocate_frame)?;
+        let frame = allocate_user_frame()?;
         self.copy(from, frame);
         Some(frame)
     }
@@ -163,7 +165,7 @@ struct TableFrames {
 
 impl FrameAllocator for TableFrames {
     fn allocate_frame(&mut self) -> Option<PhysAddr> {
-        let frame = allocate_user_frame(frames::allocate_frame);
+        let frame = allocate_user_frame();
         self.allocated |= frame.is_some();
         frame
     }
