@@ -188,6 +188,11 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
 /// neighbours), aligned: Linux's default `fault_around_bytes`, 64 KiB.
 pub const FAULT_AROUND_PAGES: u64 = 16;
 
+/// The most pages a file fault that continues a run maps: the rest of the
+/// faulting page's leaf table (2 MiB, aligned), as readahead grows its
+/// window for a sequential reader ([`AddrSpace::fault_around`]).
+pub const FAULT_AHEAD_PAGES: u64 = 512;
+
 /// The neighbours a fault on a file page may map with it ([`AddrSpace::fault_around`]):
 /// `pages` pages from `start`, showing file pages `first_index..` of `file`
 /// in order. The faulting page itself is inside.
@@ -199,7 +204,7 @@ pub struct FaultAround {
     pub start: Page,
     /// The file page `start` shows.
     pub first_index: u64,
-    /// The window's length in pages (at most [`FAULT_AROUND_PAGES`]).
+    /// The window's length in pages (at most [`FAULT_AHEAD_PAGES`]).
     pub pages: u64,
 }
 
@@ -220,6 +225,12 @@ impl<P: PageTable> AddrSpace<P> {
     /// (already resident) is the kernel's question; pages that already
     /// have a frame or carry a guard marker are skipped when supplied
     /// ([`Self::supply_file_pages`]).
+    ///
+    /// A fault that continues a run — the page before it, in the same
+    /// grant, has its frame — is a sequential reader's: its window is the
+    /// faulting page to the end of its [`FAULT_AHEAD_PAGES`]-aligned block
+    /// (the rest of its leaf table), clipped the same way, so a read
+    /// through a file takes a few faults, not one per 16 pages.
     pub fn fault_around(&self, addr: VirtAddr) -> Option<FaultAround> {
         let page = Page::containing(addr);
         let (file, index) = self.file_page_wanted(addr)?;
@@ -227,13 +238,18 @@ impl<P: PageTable> AddrSpace<P> {
         if !grant.prot.is_accessible() || !file.lends(index) {
             return None;
         }
-        let block = page.number() - page.number() % FAULT_AROUND_PAGES;
+        let run = page > grant.base && self.slots.contains_key(&Page::from_number(page.number() - 1));
+        let (block, size) = if run {
+            (page.number(), FAULT_AHEAD_PAGES - page.number() % FAULT_AHEAD_PAGES)
+        } else {
+            (page.number() - page.number() % FAULT_AROUND_PAGES, FAULT_AROUND_PAGES)
+        };
         // The grant's pages, then the lease's: file page `index - k` is at
         // `page - k`, so both clip the same window.
         let lease_first = file.first_page();
         let lease_end = lease_first.saturating_add(file.pages());
         let below = (page.number() - block).min(page.number() - grant.base.number()).min(index - lease_first);
-        let above = (block + FAULT_AROUND_PAGES - page.number())
+        let above = (block + size - page.number())
             .min(grant.end().number() - page.number())
             .min(lease_end - index);
         let start = Page::from_number(page.number() - below);

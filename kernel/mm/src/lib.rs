@@ -129,7 +129,7 @@ mod write_around;
 
 pub use advise::{Advice, MsyncFlags};
 pub use error::{FaultError, MmError};
-pub use fault::{Access, FAULT_AROUND_PAGES, FaultAround};
+pub use fault::{Access, FAULT_AHEAD_PAGES, FAULT_AROUND_PAGES, FaultAround};
 pub use file::{FileMap, FileRange, FileRef, FileRelease, FileToken, PinRuns};
 pub use grant::{Grant, GrantInfo, Prot};
 pub use map::{MapFlags, MapSource, MmapRequest};

@@ -164,7 +164,7 @@ fn take_frame(
     let (frame, _) = space.translate(addr).ok_or(FaultError::Bus)?;
     super::get_ref(frame).map_err(|_| FaultError::Bus)?;
     if let Some((around, out)) = around {
-        *out = lent_around(space, file, index, around);
+        lent_around(space, file, index, around, out);
     }
     Ok(Taken::Frame(frame))
 }
@@ -187,19 +187,26 @@ fn relend(file: &FileRef, index: u64) -> core::result::Result<(), FaultError> {
 }
 
 /// Fault-around's neighbours of a fetch, taken under the same hold of the
-/// lender's space: at most [`tessera_mm::FAULT_AROUND_PAGES`] pages.
-pub(super) type Around = ([(VirtAddr, u64, PhysAddr); tessera_mm::FAULT_AROUND_PAGES as usize], usize);
+/// lender's space: at most the window's pages ([`tessera_mm::FAULT_AHEAD_PAGES`]),
+/// in a list the caller made room for.
+pub(super) type Around = Vec<(VirtAddr, u64, PhysAddr)>;
 
 /// The pages of `around` (but `index`, fetched already) that the lender
 /// holds now: memory it owns ([`super::UserSpace::lendable`]) mapped
 /// writable in its space — its own frame, never the zero frame or a
 /// copy-on-write one, and never a page it keeps `PROT_NONE` (past the end
 /// of the file) or has not touched yet: those cost the lender a fault and
-/// are left to their own. One reference each.
-fn lent_around(space: &super::UserSpace, file: &FileRef, index: u64, around: &tessera_mm::FaultAround) -> Around {
-    let mut out = ([(VirtAddr::new(0), 0, PhysAddr::new(0)); tessera_mm::FAULT_AROUND_PAGES as usize], 0);
+/// are left to their own. One reference each, added to `out` as long as it
+/// has room (never growing it: the fault reserved it).
+fn lent_around(
+    space: &super::UserSpace,
+    file: &FileRef,
+    index: u64,
+    around: &tessera_mm::FaultAround,
+    out: &mut Around,
+) {
     for (virt, page) in around.pages() {
-        if page == index || out.1 == out.0.len() {
+        if page == index || out.len() == out.capacity() {
             continue;
         }
         let Some(addr) = file.lender_address(page).map(VirtAddr::new) else { continue };
@@ -210,10 +217,8 @@ fn lent_around(space: &super::UserSpace, file: &FileRef, index: u64, around: &te
         if !flags.is_writable() || super::get_ref(frame).is_err() {
             continue;
         }
-        out.0[out.1] = (virt, page, frame);
-        out.1 += 1;
+        out.push((virt, page, frame));
     }
-    out
 }
 
 /// Asks the scheme behind `description` to lend `[offset, offset + size)`

@@ -17,9 +17,11 @@
 //! No two address-space locks are ever held at once: a fault drops the
 //! faulting space's lock before it takes the lender's (see `fmap`).
 
+use alloc::vec::Vec;
+
 use rmm::{PAGE_SIZE, VirtAddr};
 use tessera_abi::error::{EFAULT, Error, Result};
-use tessera_mm::{Access, FAULT_AROUND_PAGES, FaultError};
+use tessera_mm::{Access, FaultError};
 
 use super::UserSpace;
 use super::fmap;
@@ -98,17 +100,19 @@ fn fetch_into(space: &Mutex<Option<UserSpace>>, virt: VirtAddr) -> core::result:
     // Read before the lender's page: a take back after it refuses this
     // frame (the retry fetches again).
     let generation = file.generation();
-    let mut neighbours: fmap::Around = ([(VirtAddr::new(0), 0, rmm::PhysAddr::new(0)); FAULT_AROUND_PAGES as usize], 0);
+    // Room for the whole window first (at most 512 entries, 12 KiB, within
+    // the fault's heap reservation); without it, the page alone.
+    let mut neighbours: fmap::Around = Vec::new();
+    let around = around.filter(|around| neighbours.try_reserve_exact(around.pages as usize).is_ok());
     let frame = fmap::fetch(&file, index, around.as_ref().map(|around| (around, &mut neighbours)))?;
-    let neighbours = &neighbours.0[..neighbours.1];
     match space.lock().as_mut() {
         Some(s) => {
             s.supply_file_page(virt, &file, index, generation, frame);
-            s.supply_file_pages(&file, generation, neighbours);
+            s.supply_file_pages(&file, generation, &neighbours);
         }
         None => {
             super::put_ref(frame);
-            for &(_, _, frame) in neighbours {
+            for &(_, _, frame) in &neighbours {
                 super::put_ref(frame);
             }
         }

@@ -12,7 +12,8 @@ use std::vec::Vec;
 
 use super::harness::*;
 use crate::{
-    Access, FAULT_AROUND_PAGES, FaultError, FileMap, FileRef, FrameStore, MapFlags, MapSource, MmapRequest, Shootdown,
+    Access, FAULT_AHEAD_PAGES, FAULT_AROUND_PAGES, FaultError, FileMap, FileRef, FrameStore, MapFlags, MapSource,
+    MmapRequest, Shootdown,
 };
 
 fn lease(first_page: u64, pages: u64, shared: bool) -> FileRef {
@@ -235,5 +236,42 @@ fn a_fetch_older_than_a_take_back_maps_nothing() {
     // A page already supplied is skipped, not replaced (its reference dropped).
     assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(1001));
     assert_eq!(w.supply_around(&mut s, &around, file.generation()), 0);
+    finish(w, vec![s], &[&file]);
+}
+
+#[test]
+fn a_fault_continuing_a_run_maps_the_rest_of_its_leaf_table() {
+    let mut w = World::new();
+    let mut s = w.space();
+    // 600 pages from a 512-page-aligned address (BLOCK is 16 MiB).
+    let file = lease(0, 600, false);
+    hold(&mut w, &file, 0, 600);
+    let a = map_at(&mut w, &mut s, &file, BLOCK, R);
+    assert_eq!(BLOCK % (FAULT_AHEAD_PAGES * PAGE), 0);
+    assert_eq!(w.read(&mut s, a), Ok(1000));
+    assert_eq!(s.resident_pages(), FAULT_AROUND_PAGES, "a first fault: its 16-page block");
+    // Page 16 follows page 15: the rest of the leaf table.
+    assert_eq!(w.read(&mut s, a.add(16 * PAGE)), Ok(1016));
+    assert_eq!(present(&s, a, 600), (0..FAULT_AHEAD_PAGES).collect::<Vec<_>>());
+    // The next table's first page follows page 511: clipped to the lease.
+    assert_eq!(w.read(&mut s, a.add(512 * PAGE)), Ok(1512));
+    assert_eq!(s.resident_pages(), 600);
+    assert_eq!(w.read(&mut s, a.add(599 * PAGE)), Ok(1599));
+    finish(w, vec![s], &[&file]);
+}
+
+#[test]
+fn without_a_run_a_fault_maps_only_its_block() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let file = lease(0, 600, false);
+    hold(&mut w, &file, 0, 600);
+    let a = map_at(&mut w, &mut s, &file, BLOCK, R);
+    // Every 32nd page: the page before is never mapped.
+    for p in (40..600).step_by(32) {
+        assert_eq!(w.read(&mut s, a.add(p * PAGE)), Ok(1000 + p));
+    }
+    let blocks = (40..600).step_by(32).count() as u64;
+    assert_eq!(s.resident_pages(), blocks * FAULT_AROUND_PAGES);
     finish(w, vec![s], &[&file]);
 }
