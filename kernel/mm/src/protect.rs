@@ -1,9 +1,14 @@
 //! mprotect: split at the range's ends, set the protection, bring present
 //! PTEs in line.
 //!
-//! Present PTEs get the new rights, except that a private page whose frame
-//! is still shared (copy-on-write) or is the zero frame stays read-only even
-//! when the grant becomes writable: its first write must still fault.
+//! Present PTEs lose the rights the new protection lacks; rights it adds
+//! are not written into any PTE (lazy upgrade): the first access that
+//! needs one faults, and the fault path raises that one PTE from the grant
+//! as it does after copy-on-write — write access only for a private frame
+//! with no other reference and no MADV_FREE mark, never for the zero
+//! frame. So an mprotect that only adds rights costs a grant change, and
+//! one that only removes rights a pass over the range's present PTEs with
+//! no look at frames.
 //! PROT_NONE removes the PTEs (rmm has no "present but inaccessible"
 //! encoding); private and borrowed frames stay in their slots, so the data
 //! survives, and the next access after access is restored maps them again.
@@ -50,9 +55,8 @@ impl<P: PageTable> AddrSpace<P> {
         }
         let writable = prot.contains(Prot::WRITE);
         let files: alloc::vec::Vec<_> = self
-            .overlapping(range)
-            .iter()
-            .filter_map(|base| match &self.grants[base].provider {
+            .grants_in(range)
+            .filter_map(|grant| match &grant.provider {
                 Provider::FmapBorrowed { file, .. } => Some(file.clone()),
                 _ => None,
             })
@@ -72,23 +76,17 @@ impl<P: PageTable> AddrSpace<P> {
     }
 }
 
-/// Brings the present PTEs of `range` (inside `grant`) in line with the
-/// grant's protection.
+/// Brings the present PTEs of `range` (inside `grant`) within the grant's
+/// protection: PROT_NONE removes them, any other protection only takes
+/// away the rights it lacks ([`Txn::restrict_ptes`]). Rights it adds are
+/// not given here: the next access that needs one faults, and the fault
+/// raises that PTE from the grant (lazy upgrade, as FreeBSD's `pmap`
+/// does), so an mprotect that only adds rights changes the grant and no
+/// PTE.
 pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, grant: &Grant, range: PageRange) {
     if !grant.prot.is_accessible() {
         release_pages(tx, &grant.provider, range, Release::PtesOnly);
         return;
     }
-    let private = grant.provider.is_private();
-    let zero = tx.frames.zero_frame();
-    let phys = matches!(grant.provider, Provider::PhysBorrowed { .. });
-    tx.protect_ptes(range, |frames, freeable, page, frame| {
-        let writable = match () {
-            () if phys => true,
-            () if frame == zero => false,
-            () if private => frames.refcount(frame) == 1 && !freeable.contains(&page),
-            () => true,
-        };
-        grant.pte_flags(writable)
-    });
+    tx.restrict_ptes(range, grant.prot);
 }
