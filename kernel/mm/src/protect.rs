@@ -68,8 +68,14 @@ impl<P: PageTable> AddrSpace<P> {
         self.check_split_room(range)?;
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         tx.change_grants(range, |tx, grant| {
+            // PTEs never hold more rights than their grant: if none is
+            // taken away, none of them changes (rights added come back on
+            // the next access's fault).
+            let lost = grant.prot.difference(prot);
             grant.prot = prot;
-            refresh_ptes(tx, grant, grant.range());
+            if !lost.is_empty() {
+                refresh_ptes(tx, grant, grant.range());
+            }
         });
         tx.commit();
         Ok(())

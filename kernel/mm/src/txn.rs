@@ -12,11 +12,20 @@
 //! rollback simply gives them back). Conversely, frames the operation
 //! allocated or referenced are released by a rollback *through the caller's
 //! shootdown*, and every PTE the rollback removes or downgrades is flushed,
-//! because other CPUs may have cached it while the operation ran.
+//! because other CPUs may have cached it while the operation ran. Pages to
+//! flush go straight to the caller's shootdown (committed or rolled back,
+//! they are flushed).
 //!
 //! Operations that cannot fail after validation (munmap, mprotect, madvise)
 //! use [`Mode::Infallible`], which logs nothing: validation happens before
-//! the first change, and dropping such a guard commits.
+//! the first change, and dropping such a guard commits; their releases go
+//! straight to the caller's shootdown too.
+//!
+//! Cutting a grant in two, merging two neighbours and changing a grant's
+//! protection or marks happen in place in the grant tree
+//! ([`Txn::split_at`], [`Txn::merge_at`], [`Txn::change_grants`]): no page
+//! changes between mapped and free, so the gap index is not touched, and
+//! the undo record says how to reverse just that step.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -305,7 +314,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         };
         let Some(high) = self.space.grants.remove(&boundary) else { return };
         let Some(low) = self.space.grants.get_mut(&low_base) else { return };
-        low.pages += high.pages;
+        low.absorb(&high);
         if self.mode == Mode::Undoable {
             self.log.push(Undo::Merged { low: low_base, high });
         }
