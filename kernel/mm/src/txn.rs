@@ -69,9 +69,15 @@ enum Undo {
     InsertedGrant(Page),
     RemovedGrant(Grant),
     /// The grant at `base` was cut at `at` in place.
-    Split { base: Page, at: Page },
+    Split {
+        base: Page,
+        at: Page,
+    },
     /// `high` was merged into the grant at `low` in place.
-    Merged { low: Page, high: Grant },
+    Merged {
+        low: Page,
+        high: Grant,
+    },
     /// The grant at its base was changed in place (not its range): what it was.
     ChangedGrant(Grant),
     MappedPte(Page),
@@ -270,13 +276,29 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     /// place: the pages stay mapped, so the gap index does not change (one
     /// lookup and one insertion in the grant tree).
     pub(crate) fn split_at(&mut self, at: Page) {
-        let Some(base) = self.space.grant_containing(at).map(|g| g.base).filter(|b| *b != at) else {
+        let Some((&base, low)) = self.space.grants.range_mut(..=at).next_back() else { return };
+        if base == at || low.end() <= at {
             return;
-        };
-        let Some(low) = self.space.grants.get_mut(&base) else { return };
+        }
         let high = low.split_off(at);
         self.space.grants.insert(at, high);
         self.record(Undo::Split { base, at });
+    }
+
+    /// Sets the protection of the grants in `range` (cut at its ends
+    /// already) in place, in one pass over the tree. Returns whether any of
+    /// them lost a right (then their PTEs need restricting).
+    pub(crate) fn set_prot(&mut self, range: PageRange, prot: crate::grant::Prot) -> bool {
+        let mut lost = false;
+        let undoable = self.mode == Mode::Undoable;
+        for (_, grant) in self.space.grants.range_mut(range.start..range.end) {
+            if undoable {
+                self.log.push(Undo::ChangedGrant(grant.clone()));
+            }
+            lost |= !grant.prot.difference(prot).is_empty();
+            grant.prot = prot;
+        }
+        lost
     }
 
     /// Cuts the grants at `range`'s ends, applies `change` to each grant
@@ -306,15 +328,16 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     /// they are the same kind of mapping, in place (no gap lies between
     /// them, so the gap index does not change).
     pub(crate) fn merge_at(&mut self, boundary: Page) {
-        let Some(low_base) = self.space.grants.range(..boundary).next_back().map(|(_, g)| g).and_then(|low| {
-            let high = self.space.grants.get(&boundary)?;
-            low.can_absorb(high).then_some(low.base)
-        }) else {
+        // Both neighbours from one descent.
+        let mut near = self.space.grants.range_mut(..=boundary);
+        let (Some((&high_base, high)), Some((&low_base, low))) = (near.next_back(), near.next_back()) else {
             return;
         };
+        if high_base != boundary || !low.can_absorb(high) {
+            return;
+        }
+        low.absorb(high);
         let Some(high) = self.space.grants.remove(&boundary) else { return };
-        let Some(low) = self.space.grants.get_mut(&low_base) else { return };
-        low.absorb(&high);
         if self.mode == Mode::Undoable {
             self.log.push(Undo::Merged { low: low_base, high });
         }

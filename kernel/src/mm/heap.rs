@@ -40,8 +40,9 @@ const INITIAL_BYTES: u64 = 4 << 20;
 const GROW_BYTES: u64 = 1 << 20;
 /// Size-class step and the alignment every class block has.
 const CLASS_BYTES: usize = 16;
-/// The largest block the size classes serve.
-const SMALL_MAX: usize = 512;
+/// The largest block the size classes serve (a node of the grant tree,
+/// about 800 bytes, included).
+const SMALL_MAX: usize = 1024;
 /// Size classes: 16, 32, ..., [`SMALL_MAX`] bytes.
 const CLASSES: usize = SMALL_MAX / CLASS_BYTES;
 /// The most bytes the class lists keep cached, all classes together.
@@ -70,7 +71,7 @@ fn class_of(layout: Layout) -> Option<usize> {
 
 /// The layout every block of `class` has in the linked list.
 fn class_layout(class: usize) -> Layout {
-    // A multiple of 16 up to 512 with alignment 16: always valid.
+    // A multiple of 16 up to SMALL_MAX with alignment 16: always valid.
     Layout::from_size_align((class + 1) * CLASS_BYTES, CLASS_BYTES).unwrap_or(Layout::new::<u128>())
 }
 

@@ -511,9 +511,10 @@ impl UserSpace {
                 ranges[len] = start.get()..start.get() + pages * PAGE_SIZE;
                 len += 1;
             }
-            let all = [0..USER_END];
+            let full = 0..USER_END;
+            let all = core::slice::from_ref(&full);
             // Cached walks through freed tables also need a full flush.
-            let ranges = if len > ranges.len() || !empty_tables.is_empty() { &all[..] } else { &ranges[..len] };
+            let ranges = if len > ranges.len() || !empty_tables.is_empty() { all } else { &ranges[..len] };
             if self.inject.skips_shootdowns() {
                 tlb::flush_local_only(self.tag.asid(), ranges);
             } else {

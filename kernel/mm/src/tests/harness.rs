@@ -378,7 +378,10 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
                 Some(f) => {
                     assert_eq!(*frame, f, "PTE {page:?} does not map its slot's frame");
                     if file.is_shared() {
-                        assert!(!flags.is_writable() || prot.contains(Prot::WRITE), "W bit of {page:?} beyond the grant");
+                        assert!(
+                            !flags.is_writable() || prot.contains(Prot::WRITE),
+                            "W bit of {page:?} beyond the grant"
+                        );
                     } else if flags.is_writable() {
                         assert!(prot.contains(Prot::WRITE), "writable PTE {page:?} in a read-only grant");
                         assert_eq!(frames.refcount(f), 1, "writable PTE {page:?} to a shared (CoW) file frame");
