@@ -115,8 +115,8 @@ impl Grant {
     }
 
     /// Appends `next` (see [`Self::can_absorb`]).
-    pub(crate) fn absorb(&mut self, next: Grant) {
-        debug_assert!(self.can_absorb(&next));
+    pub(crate) fn absorb(&mut self, next: &Grant) {
+        debug_assert!(self.can_absorb(next));
         self.pages += next.pages;
     }
 

@@ -194,7 +194,10 @@ impl<P: PageTable> AddrSpace<P> {
         self.check_cap(pages, replaced)?;
 
         let mut tx = Txn::new(self, frames, tlb, Mode::Undoable);
-        remove_range(&mut tx, range);
+        if exact {
+            // A placed range is free already.
+            remove_range(&mut tx, range);
+        }
         let provider = match provider {
             PendingProvider::Private => Provider::Allocated,
             PendingProvider::NewObject => Provider::AllocatedShared { object: MemObject::new(pages), offset_pages: 0 },

@@ -1,9 +1,14 @@
 //! mprotect: split at the range's ends, set the protection, bring present
 //! PTEs in line.
 //!
-//! Present PTEs get the new rights, except that a private page whose frame
-//! is still shared (copy-on-write) or is the zero frame stays read-only even
-//! when the grant becomes writable: its first write must still fault.
+//! Present PTEs lose the rights the new protection lacks; rights it adds
+//! are not written into any PTE (lazy upgrade): the first access that
+//! needs one faults, and the fault path raises that one PTE from the grant
+//! as it does after copy-on-write — write access only for a private frame
+//! with no other reference and no MADV_FREE mark, never for the zero
+//! frame. So an mprotect that only adds rights costs a grant change, and
+//! one that only removes rights a pass over the range's present PTEs with
+//! no look at frames.
 //! PROT_NONE removes the PTEs (rmm has no "present but inaccessible"
 //! encoding); private and borrowed frames stay in their slots, so the data
 //! survives, and the next access after access is restored maps them again.
@@ -12,7 +17,7 @@
 use rmm::VirtAddr;
 
 use crate::MmError;
-use crate::grant::{Grant, Prot};
+use crate::grant::Prot;
 use crate::map::check_prot;
 use crate::page::{PageRange, range_for};
 use crate::provider::Provider;
@@ -45,50 +50,71 @@ impl<P: PageTable> AddrSpace<P> {
         if range.is_empty() {
             return Ok(());
         }
-        if !self.is_covered(range) {
+        // One pass over the range's grants: covered without a hole, the
+        // file leases among them, and whether the ends cut a grant.
+        // Backwards from the end: one descent into the tree.
+        let (mut below, mut cuts, mut count) = (range.end, 0u64, 0usize);
+        let mut files = alloc::vec::Vec::new();
+        for (_, grant) in self.grants.range(..range.end).rev() {
+            if grant.end() < below || below <= range.start {
+                break;
+            }
+            cuts += u64::from(grant.base < range.start) + u64::from(grant.end() > range.end);
+            if let Provider::FmapBorrowed { file, .. } = &grant.provider {
+                files.push(file.clone());
+            }
+            below = grant.base;
+            count += 1;
+        }
+        if below > range.start {
             return Err(MmError::NoMem);
         }
         let writable = prot.contains(Prot::WRITE);
-        let files: alloc::vec::Vec<_> = self
-            .overlapping(range)
-            .iter()
-            .filter_map(|base| match &self.grants[base].provider {
-                Provider::FmapBorrowed { file, .. } => Some(file.clone()),
-                _ => None,
-            })
-            .collect();
         if files.iter().any(|file| !file.allows(writable)) {
             return Err(MmError::Access);
         }
         files.iter().for_each(|file| file.note_writable(writable));
-        self.check_split_room(range)?;
+        if self.grant_count() + cuts > self.config.max_grants {
+            return Err(MmError::NoMem);
+        }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        tx.change_grants(range, |tx, grant| {
-            grant.prot = prot;
-            refresh_ptes(tx, grant, grant.range());
-        });
+        tx.split_at(range.start);
+        tx.split_at(range.end);
+        // PTEs never hold more rights than their grant: if no grant loses
+        // one, no PTE changes (rights added come back on the next access's
+        // fault).
+        if tx.set_prot(range, prot) {
+            refresh_ptes(&mut tx, range, prot);
+        }
+        if count == 1 {
+            // No boundary inside the range.
+            tx.merge_at(range.end);
+            tx.merge_at(range.start);
+        } else {
+            tx.merge_span(range.start, range.end);
+        }
         tx.commit();
         Ok(())
     }
 }
 
-/// Brings the present PTEs of `range` (inside `grant`) in line with the
-/// grant's protection.
-pub(crate) fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, grant: &Grant, range: PageRange) {
-    if !grant.prot.is_accessible() {
-        release_pages(tx, &grant.provider, range, Release::PtesOnly);
+/// Brings the present PTEs of `range` (whose grants now have `prot`)
+/// within `prot`: PROT_NONE removes them, any other protection only takes
+/// away the rights it lacks ([`Txn::restrict_ptes`], one walk over the
+/// whole range). Rights it adds are not given here: the next access that
+/// needs one faults, and the fault raises that PTE from the grant (lazy
+/// upgrade, as FreeBSD's `pmap` does), so an mprotect that only adds
+/// rights changes the grants and no PTE.
+fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: PageRange, prot: Prot) {
+    if prot.is_accessible() {
+        tx.restrict_ptes(range, prot);
         return;
     }
-    let private = grant.provider.is_private();
-    let zero = tx.frames.zero_frame();
-    let phys = matches!(grant.provider, Provider::PhysBorrowed { .. });
-    tx.protect_ptes(range, |frames, freeable, page, frame| {
-        let writable = match () {
-            () if phys => true,
-            () if frame == zero => false,
-            () if private => frames.refcount(frame) == 1 && !freeable.contains(&page),
-            () => true,
-        };
-        grant.pte_flags(writable)
-    });
+    let mut cursor = range.start;
+    while let Some((provider, part)) =
+        tx.space.grants.range(cursor..range.end).next().map(|(_, g)| (g.provider.clone(), g.range()))
+    {
+        release_pages(tx, &provider, part, Release::PtesOnly);
+        cursor = part.end;
+    }
 }

@@ -272,19 +272,20 @@ impl<P: PageTable> AddrSpace<P> {
 
     /// Bases of the grants overlapping `range`, in order.
     pub(crate) fn overlapping(&self, range: PageRange) -> Vec<Page> {
-        let mut bases = Vec::new();
-        if let Some(g) = self.grant_containing(range.start) {
-            bases.push(g.base);
-        }
-        bases.extend(self.grants.range(range.start..range.end).map(|(b, _)| *b).filter(|b| *b != range.start));
-        bases
+        self.grants_in(range).map(|g| g.base).collect()
+    }
+
+    /// The grants overlapping `range`, in order, without collecting them
+    /// (no heap allocation).
+    pub(crate) fn grants_in(&self, range: PageRange) -> impl Iterator<Item = &Grant> + '_ {
+        let first = self.grant_containing(range.start).filter(|g| g.base != range.start);
+        first.into_iter().chain(self.grants.range(range.start..range.end).map(|(_, g)| g))
     }
 
     /// Whether every page of `range` is covered by some grant.
     pub(crate) fn is_covered(&self, range: PageRange) -> bool {
         let mut next = range.start;
-        for base in self.overlapping(range) {
-            let grant = &self.grants[&base];
+        for grant in self.grants_in(range) {
             if grant.base > next {
                 return false;
             }

@@ -12,11 +12,20 @@
 //! rollback simply gives them back). Conversely, frames the operation
 //! allocated or referenced are released by a rollback *through the caller's
 //! shootdown*, and every PTE the rollback removes or downgrades is flushed,
-//! because other CPUs may have cached it while the operation ran.
+//! because other CPUs may have cached it while the operation ran. Pages to
+//! flush go straight to the caller's shootdown (committed or rolled back,
+//! they are flushed).
 //!
 //! Operations that cannot fail after validation (munmap, mprotect, madvise)
 //! use [`Mode::Infallible`], which logs nothing: validation happens before
-//! the first change, and dropping such a guard commits.
+//! the first change, and dropping such a guard commits; their releases go
+//! straight to the caller's shootdown too.
+//!
+//! Cutting a grant in two, merging two neighbours and changing a grant's
+//! protection or marks happen in place in the grant tree
+//! ([`Txn::split_at`], [`Txn::merge_at`], [`Txn::change_grants`]): no page
+//! changes between mapped and free, so the gap index is not touched, and
+//! the undo record says how to reverse just that step.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -59,6 +68,18 @@ fn lost_right(old: PageFlags, new: PageFlags) -> bool {
 enum Undo {
     InsertedGrant(Page),
     RemovedGrant(Grant),
+    /// The grant at `base` was cut at `at` in place.
+    Split {
+        base: Page,
+        at: Page,
+    },
+    /// `high` was merged into the grant at `low` in place.
+    Merged {
+        low: Page,
+        high: Grant,
+    },
+    /// The grant at its base was changed in place (not its range): what it was.
+    ChangedGrant(Grant),
     MappedPte(Page),
     UnmappedPte(Page, PhysAddr, PageFlags),
     ProtectedPte(Page, PageFlags),
@@ -131,7 +152,9 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         // drop them so none is ever the last one dropped here.
         for undo in self.log.drain(..) {
             match undo {
-                Undo::RemovedGrant(grant) => self.tlb.defer_grant(grant),
+                Undo::RemovedGrant(grant) | Undo::Merged { high: grant, .. } | Undo::ChangedGrant(grant) => {
+                    self.tlb.defer_grant(grant)
+                }
                 Undo::ObjectPage(object, _) => self.tlb.defer_object(object),
                 _ => {}
             }
@@ -155,6 +178,25 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
                     }
                 }
                 Undo::RemovedGrant(grant) => self.space.insert_grant_raw(grant),
+                Undo::Split { base, at } => {
+                    if let Some(high) = self.space.grants.remove(&at) {
+                        if let Some(low) = self.space.grants.get_mut(&base) {
+                            low.pages += high.pages;
+                        }
+                        self.tlb.defer_grant(high);
+                    }
+                }
+                Undo::Merged { low, high } => {
+                    if let Some(grant) = self.space.grants.get_mut(&low) {
+                        grant.pages -= high.pages;
+                    }
+                    self.space.grants.insert(high.base, high);
+                }
+                Undo::ChangedGrant(old) => {
+                    if let Some(changed) = self.space.grants.insert(old.base, old) {
+                        self.tlb.defer_grant(changed);
+                    }
+                }
                 Undo::MappedPte(page) => {
                     self.space.table.unmap(page.start());
                     self.tlb.flush_page(page);
@@ -218,54 +260,98 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
 
     /// Drops a taken grant; its object handle goes after the flush.
     pub(crate) fn discard_grant(&mut self, grant: Grant) {
-        self.local.defer_grant(grant);
+        self.deferred().defer_grant(grant);
     }
 
-    /// Cuts the grant that strictly contains `at`, if any, in two.
+    /// Where releases wait for the flush: the caller's shootdown at once
+    /// when nothing can roll back, else this guard's own until the commit.
+    fn deferred(&mut self) -> &mut Shootdown {
+        match self.mode {
+            Mode::Infallible => self.tlb,
+            Mode::Undoable => &mut self.local,
+        }
+    }
+
+    /// Cuts the grant that strictly contains `at`, if any, in two, in
+    /// place: the pages stay mapped, so the gap index does not change (one
+    /// lookup and one insertion in the grant tree).
     pub(crate) fn split_at(&mut self, at: Page) {
-        let Some(base) = self.space.grant_containing(at).map(|g| g.base).filter(|b| *b != at) else {
+        let Some((&base, low)) = self.space.grants.range_mut(..=at).next_back() else { return };
+        if base == at || low.end() <= at {
             return;
-        };
-        let Some(mut low) = self.take_grant(base) else { return };
+        }
         let high = low.split_off(at);
-        self.insert_grant(low);
-        self.insert_grant(high);
+        self.space.grants.insert(at, high);
+        self.record(Undo::Split { base, at });
+    }
+
+    /// Sets the protection of the grants in `range` (cut at its ends
+    /// already) in place, in one pass over the tree. Returns whether any of
+    /// them lost a right (then their PTEs need restricting).
+    pub(crate) fn set_prot(&mut self, range: PageRange, prot: crate::grant::Prot) -> bool {
+        let mut lost = false;
+        let undoable = self.mode == Mode::Undoable;
+        for (_, grant) in self.space.grants.range_mut(range.start..range.end) {
+            if undoable {
+                self.log.push(Undo::ChangedGrant(grant.clone()));
+            }
+            lost |= !grant.prot.difference(prot).is_empty();
+            grant.prot = prot;
+        }
+        lost
     }
 
     /// Cuts the grants at `range`'s ends, applies `change` to each grant
-    /// inside it (taken out of the space meanwhile), then merges what became
-    /// alike (mprotect, madvise's fork marks).
+    /// inside it (taken out of the tree meanwhile; it must keep its range
+    /// and its stack flag, which the gap index depends on), then merges
+    /// what became alike (mprotect, madvise's fork marks). The gap index
+    /// is not touched: no page changes between mapped and free.
     pub(crate) fn change_grants(&mut self, range: PageRange, mut change: impl FnMut(&mut Self, &mut Grant)) {
         self.split_at(range.start);
         self.split_at(range.end);
-        for base in self.space.overlapping(range) {
-            let Some(mut grant) = self.take_grant(base) else { continue };
+        let mut cursor = range.start;
+        while let Some(base) = self.space.grants.range(cursor..range.end).next().map(|(b, _)| *b) {
+            let Some(mut grant) = self.space.grants.remove(&base) else { break };
+            if self.mode == Mode::Undoable {
+                self.log.push(Undo::ChangedGrant(grant.clone()));
+            }
+            let (pages, grows_down) = (grant.pages, grant.grows_down);
             change(self, &mut grant);
-            self.insert_grant(grant);
+            debug_assert!(grant.base == base && grant.pages == pages && grant.grows_down == grows_down);
+            cursor = grant.end();
+            self.space.grants.insert(base, grant);
         }
         self.merge_span(range.start, range.end);
     }
 
     /// Merges the grant ending at `boundary` with the one starting there, if
-    /// they are the same kind of mapping.
+    /// they are the same kind of mapping, in place (no gap lies between
+    /// them, so the gap index does not change).
     pub(crate) fn merge_at(&mut self, boundary: Page) {
-        let Some(low_base) = self.space.grants.range(..boundary).next_back().map(|(_, g)| g).and_then(|low| {
-            let high = self.space.grants.get(&boundary)?;
-            low.can_absorb(high).then_some(low.base)
-        }) else {
+        // Both neighbours from one descent.
+        let mut near = self.space.grants.range_mut(..=boundary);
+        let (Some((&high_base, high)), Some((&low_base, low))) = (near.next_back(), near.next_back()) else {
             return;
         };
-        let (Some(mut low), Some(high)) = (self.take_grant(low_base), self.take_grant(boundary)) else { return };
+        if high_base != boundary || !low.can_absorb(high) {
+            return;
+        }
         low.absorb(high);
-        self.insert_grant(low);
+        let Some(high) = self.space.grants.remove(&boundary) else { return };
+        if self.mode == Mode::Undoable {
+            self.log.push(Undo::Merged { low: low_base, high });
+        }
     }
 
     /// Merges across every grant boundary in `[start, end]`.
     pub(crate) fn merge_span(&mut self, start: Page, end: Page) {
         // A merge needs a grant starting at the boundary.
-        let boundaries: Vec<Page> = self.space.grants.range(start..=end).map(|(b, _)| *b).collect();
-        for boundary in boundaries {
+        let mut cursor = start;
+        while cursor <= end
+            && let Some(boundary) = self.space.grants.range(cursor..=end).next().map(|(b, _)| *b)
+        {
             self.merge_at(boundary);
+            cursor = boundary.add(1);
         }
     }
 
@@ -296,7 +382,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         if frame != self.frames.zero_frame() {
             self.record(Undo::UnmappedPte(page, frame, flags));
         }
-        self.local.flush_page(page);
+        self.tlb.flush_page(page);
         Some((frame, flags))
     }
 
@@ -305,13 +391,13 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     pub(crate) fn unmap_ptes(&mut self, range: PageRange) {
         let zero = self.frames.zero_frame();
         let undoable = self.mode == Mode::Undoable;
-        let (log, local) = (&mut self.log, &mut self.local);
+        let (log, tlb) = (&mut self.log, &mut *self.tlb);
         self.space.table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, flags| {
             let page = Page::containing(addr);
             if undoable && frame != zero {
                 log.push(Undo::UnmappedPte(page, frame, flags));
             }
-            local.flush_page(page);
+            tlb.flush_page(page);
             LeafEdit::Unmap
         });
         #[cfg(test)]
@@ -329,7 +415,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         private: bool,
     ) -> Result<Vec<(Page, PhysAddr, PageFlags)>, MmError> {
         let undoable = self.mode == Mode::Undoable;
-        let (log, local) = (&mut self.log, &mut self.local);
+        let (log, tlb) = (&mut self.log, &mut *self.tlb);
         let space = &mut *self.space;
         let (table, slots) = (&mut space.table, &space.slots);
         let mut ptes = Vec::new();
@@ -351,7 +437,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
             if undoable {
                 log.push(Undo::ProtectedPte(page, flags));
             }
-            local.flush_page(page);
+            tlb.flush_page(page);
             LeafEdit::Protect(read_only)
         });
         #[cfg(test)]
@@ -359,32 +445,28 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         Ok(ptes)
     }
 
-    /// Sets the flags of every present PTE of `range` to what `flags_for`
-    /// says for its page and frame (given the frame store and the
-    /// space's MADV_FREE marks), a leaf table at a time
-    /// ([`PageTable::edit_mapped`]); a lost right is flushed, as
-    /// [`Self::protect_pte`] does per page.
-    pub(crate) fn protect_ptes(
-        &mut self,
-        range: PageRange,
-        mut flags_for: impl FnMut(&F, &alloc::collections::BTreeSet<Page>, Page, PhysAddr) -> PageFlags,
-    ) {
+    /// Takes from every present PTE of `range` the rights `prot` does not
+    /// give (write, execute), a leaf table at a time
+    /// ([`PageTable::edit_mapped`]); the lost rights are flushed. Never
+    /// adds a right, so no page's reference count or mark is looked at and
+    /// "PTE rights within the grant's" keeps holding: rights `prot` adds
+    /// come back one page at a time, on the next access's fault
+    /// ([`crate::AddrSpace::fault`] raises a present PTE to what the grant
+    /// and the page allow).
+    pub(crate) fn restrict_ptes(&mut self, range: PageRange, prot: crate::grant::Prot) {
+        let (write, exec) = (prot.contains(crate::grant::Prot::WRITE), prot.contains(crate::grant::Prot::EXEC));
         let undoable = self.mode == Mode::Undoable;
-        let (log, local, frames) = (&mut self.log, &mut self.local, &*self.frames);
-        let space = &mut *self.space;
-        let (table, freeable) = (&mut space.table, &space.freeable);
-        table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, old| {
-            let page = Page::containing(addr);
-            let flags = flags_for(frames, freeable, page, frame);
+        let (log, tlb) = (&mut self.log, &mut *self.tlb);
+        self.space.table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, _, old| {
+            let flags = old.write(old.is_writable() && write).execute(old.is_executable() && exec);
             if flags == old {
                 return LeafEdit::Keep;
             }
+            let page = Page::containing(addr);
             if undoable {
                 log.push(Undo::ProtectedPte(page, old));
             }
-            if lost_right(old, flags) {
-                local.flush_page(page);
-            }
+            tlb.flush_page(page);
             LeafEdit::Protect(flags)
         });
         #[cfg(test)]
@@ -412,7 +494,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         }
         self.record(Undo::ProtectedPte(page, old));
         if lost_right(old, flags) {
-            self.local.flush_page(page);
+            self.tlb.flush_page(page);
         }
     }
 
@@ -487,11 +569,11 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
 
     /// Drops a removed grant's file pins if the operation commits.
     pub(crate) fn defer_unpin(&mut self, unpin: crate::file::Unpin) {
-        self.local.defer_unpin(unpin);
+        self.deferred().defer_unpin(unpin);
     }
     /// Gives up a reference once the flush is done.
     pub(crate) fn defer_put(&mut self, frame: PhysAddr) {
-        self.local.defer_put(frame);
+        self.deferred().defer_put(frame);
     }
 
     /// Page `index` of `object` with one reference for this operation

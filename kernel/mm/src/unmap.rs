@@ -59,8 +59,11 @@ pub(crate) fn remove_range<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
     tx.split_at(range.start);
     tx.split_at(range.end);
     crate::guard::drop_guards(tx, range);
-    for base in tx.space.overlapping(range) {
-        let Some(grant) = tx.take_grant(base) else { continue };
+    // After the cuts every grant met lies inside `range`.
+    let mut cursor = range.start;
+    while let Some(base) = tx.space.grants.range(cursor..range.end).next().map(|(b, _)| *b) {
+        let Some(grant) = tx.take_grant(base) else { break };
+        cursor = grant.end();
         release_pages(tx, &grant.provider, grant.range(), Release::All);
         if let Provider::FmapBorrowed { file, offset_pages } = &grant.provider {
             let (start, end) = (*offset_pages, offset_pages + grant.pages);

@@ -70,7 +70,7 @@ use crate::println;
 const _: () = assert!(MAX_CPUS <= CpuSet::CAPACITY, "a CpuSet must hold every CPU");
 
 /// At most this many ranges travel in a request; more become a full flush.
-const MAX_RANGES: usize = 4;
+pub const MAX_RANGES: usize = 4;
 /// Above this many pages a full flush of the user entries is cheaper than
 /// one invalidation per page.
 const FULL_FLUSH_PAGES: u64 = 32;

@@ -499,16 +499,26 @@ impl UserSpace {
         // failed call leaves the space exactly as it was.
         let empty_tables = grants.table_mut().take_empty_fresh_tables();
         if shootdown.needs_flush() || !empty_tables.is_empty() {
-            let mut ranges: Vec<core::ops::Range<u64>> =
-                shootdown.ranges().map(|(start, pages)| start.get()..start.get() + pages * PAGE_SIZE).collect();
-            if !empty_tables.is_empty() {
-                // Cached walks through the freed tables: a full flush.
-                ranges.push(0..USER_END);
+            // On the stack: a request carries at most `tlb::MAX_RANGES`
+            // ranges, and more become a flush of all user entries anyway.
+            let mut ranges: [core::ops::Range<u64>; tlb::MAX_RANGES] = Default::default();
+            let mut len = 0;
+            for (start, pages) in shootdown.ranges() {
+                if len == ranges.len() {
+                    len = usize::MAX;
+                    break;
+                }
+                ranges[len] = start.get()..start.get() + pages * PAGE_SIZE;
+                len += 1;
             }
+            let full = 0..USER_END;
+            let all = core::slice::from_ref(&full);
+            // Cached walks through freed tables also need a full flush.
+            let ranges = if len > ranges.len() || !empty_tables.is_empty() { all } else { &ranges[..len] };
             if self.inject.skips_shootdowns() {
-                tlb::flush_local_only(self.tag.asid(), &ranges);
+                tlb::flush_local_only(self.tag.asid(), ranges);
             } else {
-                tlb::shootdown(&self.cpus, self.tag.asid(), &ranges);
+                tlb::shootdown(&self.cpus, self.tag.asid(), ranges);
             }
         }
         let releases = shootdown.finish(&mut KernelFrames);

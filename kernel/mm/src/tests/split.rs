@@ -80,11 +80,14 @@ fn mprotect_of_a_middle_part_splits_then_merges_back() {
     assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(13));
     w.check(&[&s], &[]);
 
-    // Back to RW: one grant again, and the exclusive frames writable again.
+    // Back to RW: one grant again; the PTEs stay read-only (lazy upgrade)
+    // until a write faults and raises its page's PTE from the grant.
     w.mprotect(&mut s, a.add(2 * PAGE), 2 * PAGE, RW).unwrap();
     assert_eq!(spans(&s), vec![(a0, a0 + 6 * PAGE, RW)]);
-    assert!(s.translate(a.add(2 * PAGE)).unwrap().1.is_writable());
+    assert!(!s.translate(a.add(2 * PAGE)).unwrap().1.is_writable());
     w.write(&mut s, a.add(3 * PAGE), 33).unwrap();
+    assert!(s.translate(a.add(3 * PAGE)).unwrap().1.is_writable(), "the write fault raised the PTE");
+    assert!(!s.translate(a.add(2 * PAGE)).unwrap().1.is_writable(), "only the faulting page");
     assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(33));
     // A zero-length mprotect is a no-op; a range with a hole is ENOMEM and changes nothing.
     w.mprotect(&mut s, a, 0, R).unwrap();
@@ -196,6 +199,60 @@ fn reads_map_the_zero_frame_and_the_first_write_copies() {
     assert_eq!(w.frames.live(), 1);
     w.anon(&mut s, 3, RW, PRIVATE | POPULATE);
     assert_eq!(w.frames.live(), 4);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+/// mprotect that adds rights changes the grant, not the PTEs; each page's
+/// next access that needs the right faults and the fault raises that PTE
+/// from the grant (private, shared, execute). Removing rights takes them
+/// from the PTEs at once and flushes them.
+#[test]
+fn mprotect_adds_rights_lazily_and_the_next_access_raises_the_pte() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let private = w.anon(&mut s, 4, RW, PRIVATE | POPULATE);
+    let shared = w.anon(&mut s, 4, RW, SHARED | POPULATE);
+    for i in 0..4 {
+        w.write(&mut s, private.add(i * PAGE), 40 + i).unwrap();
+        w.write(&mut s, shared.add(i * PAGE), 50 + i).unwrap();
+    }
+    for a in [private, shared] {
+        let mut tlb = Shootdown::new();
+        s.mprotect(&mut w.frames, a, 4 * PAGE, R, &mut tlb).unwrap();
+        assert_eq!(tlb.ranges().collect::<Vec<_>>(), vec![(a, 4)], "lost write rights are flushed");
+        s.table().flush(&tlb);
+        tlb.finish(&mut w.frames);
+        assert!((0..4).all(|i| !s.translate(a.add(i * PAGE)).unwrap().1.is_writable()));
+
+        // Adding write: nothing to flush, no PTE touched.
+        let mut tlb = Shootdown::new();
+        s.mprotect(&mut w.frames, a, 4 * PAGE, RW, &mut tlb).unwrap();
+        assert!(!tlb.needs_flush(), "an upgrade needs no flush");
+        tlb.finish(&mut w.frames);
+        assert!((0..4).all(|i| !s.translate(a.add(i * PAGE)).unwrap().1.is_writable()), "PTEs raised eagerly");
+        w.check(&[&s], &[]);
+
+        // The write after mprotect(RW) succeeds: its fault raises the PTE.
+        w.write(&mut s, a.add(PAGE), 7).unwrap();
+        assert!(s.translate(a.add(PAGE)).unwrap().1.is_writable(), "the write fault did not raise the PTE");
+        assert!(!s.translate(a.add(2 * PAGE)).unwrap().1.is_writable(), "only the faulting page is raised");
+        assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(7));
+        assert_eq!(w.read(&mut s, a.add(2 * PAGE)), Ok(if a == private { 42 } else { 52 }));
+        w.check(&[&s], &[]);
+    }
+
+    // Execute added to a read-only mapping: the fetch faults and gets it.
+    let code = w.anon(&mut s, 2, R, PRIVATE | POPULATE);
+    w.mprotect(&mut s, code, 2 * PAGE, Prot::READ | Prot::EXEC).unwrap();
+    assert!(!s.translate(code).unwrap().1.is_executable());
+    assert_eq!(w.access(&mut s, code, crate::Access::Exec), Ok(ZERO_FRAME));
+    assert!(s.translate(code).unwrap().1.is_executable());
+    // RX back to R takes execute away from the raised PTE.
+    w.mprotect(&mut s, code, 2 * PAGE, R).unwrap();
+    assert!(!s.translate(code).unwrap().1.is_executable());
+    assert_eq!(w.access(&mut s, code, crate::Access::Exec), Err(FaultError::Segv));
     w.check(&[&s], &[]);
     w.teardown(s);
     assert_eq!(w.frames.live(), 0);

@@ -7,7 +7,7 @@
 //!
 //! | group | checks |
 //! |---|---|
-//! | read-only | mprotect(R): `r--p`, reads see the data; a write in a child: SIGSEGV; in one process, write, mprotect(R), write again: SIGSEGV (the old writable translation is gone); back to RW: data kept, writable |
+//! | read-only | mprotect(R): `r--p`, reads see the data; a write in a child: SIGSEGV; in one process, write, mprotect(R), write again: SIGSEGV (the old writable translation is gone); back to RW: data kept, writable; R then RW again (the PTEs stay read-only until a fault raises them): the kernel's copy into one page (read() from a pipe) and a user write to another work |
 //! | none | mprotect(PROT_NONE): `---p`; a read and a write in a child: SIGSEGV; in one process, read, mprotect(NONE), read again: SIGSEGV; back to RW: data kept |
 //! | split | mprotect(R) of pages 2..5 of 8: three entries `rw-p` 2 / `r--p` 3 / `rw-p` 3 pages with their resident pages; a write to the middle faults, to the sides works; back to RW: one entry again; `mprotect(addr, 1, R)` changes exactly the first page |
 //! | errors | ENOMEM: a range with a hole, and nothing changed (the mapped part keeps `rw-p`); ENOMEM: nothing mapped; EINVAL: unaligned address, MAP_* or unknown bits in `prot`; length 0 → 0 |
@@ -29,11 +29,11 @@ use tessera_guest_tests::mm::{
 };
 use tessera_guest_tests::system::{fork_with, reap};
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::Args;
 use tessera_runtime::abi::error::{EINVAL, ENOMEM};
 use tessera_runtime::mm::{
     self, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED, MapFlags, PROT_EXEC, PROT_NONE, PROT_READ, PROT_RW,
 };
+use tessera_runtime::{Args, sys};
 
 tessera_runtime::entry!(main);
 
@@ -118,7 +118,39 @@ fn read_only(checks: &mut Checks) {
         );
         expect_entries(checks, "sys:maps shows `rw-p` again", addr, end, &[(addr, end, "rw-p", PAGES)]);
     }
+    // mprotect(RW) adds the write right to the mapping, not to the PTEs
+    // (lazy upgrade): the first write faults and raises its page. The
+    // kernel's own copy into such a page must do the same.
+    if protect_checked(checks, "mprotect(R) of the written pages", addr, PAGES * PAGE, PROT_READ)
+        && protect_checked(checks, "mprotect(RW) again", addr, PAGES * PAGE, PROT_RW)
+    {
+        let copied = copy_by_kernel(addr + PAGE, b"lazy");
+        checks.check(
+            "read() from a pipe into a page made RW again by mprotect fills it",
+            copied == Ok(true),
+            format_args!("{copied:?}"),
+        );
+        write_word(addr + 2 * PAGE, 0x72);
+        checks.check(
+            "a user write to a page made RW again by mprotect works",
+            read_word(addr + 2 * PAGE) == 0x72 && read_word(addr + 3 * PAGE) != 0x72,
+            format_args!(""),
+        );
+    }
     let _ = unmap(addr, PAGES * PAGE);
+}
+
+/// Has the kernel write `bytes` at `addr` (a write to a pipe, then a read
+/// from it into `addr`); whether they arrived.
+fn copy_by_kernel(addr: usize, bytes: &[u8]) -> Result<bool, i32> {
+    let [read_end, write_end] = sys::pipe2(0).map_err(|e| e.errno)?;
+    let sent = sys::write(write_end, bytes);
+    // SAFETY: `addr` is a mapped RW page of this test holding no Rust object.
+    let buffer = unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, bytes.len()) };
+    let got = sys::read(read_end, buffer);
+    let _ = (sys::close(read_end), sys::close(write_end));
+    sent.map_err(|e| e.errno)?;
+    Ok(got.map_err(|e| e.errno)? == bytes.len() && buffer == bytes)
 }
 
 fn prot_none(checks: &mut Checks) {
