@@ -7,13 +7,15 @@
 //! to fail (the write-back error path, `docs/redoxfs.md`); it also keeps a
 //! [`BlockCache`] of what was last read and written, so reading back a
 //! record redoxfs just wrote (it reads each record before it rewrites it)
-//! costs no device request.
+//! costs no device request, and joins writes to consecutive blocks into
+//! one device write (redoxfs commits a transaction's blocks in address
+//! order, then the header).
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use redox_syscall_07::error::{EINVAL, EIO, Error as DiskError, Result as DiskResult};
-use redoxfs::{BLOCK_SIZE, Disk};
+use redoxfs::{BLOCK_SIZE, Disk, HEADER_RING};
 use tessera_runtime::abi::flag::{SEEK_END, SEEK_SET};
 use tessera_runtime::{Result, sys};
 
@@ -154,22 +156,57 @@ impl BlockCache {
     }
 }
 
-/// A device with the control file's knobs, and the block cache.
+/// The most bytes joined into one device write.
+const JOINED_WRITE_MAX: usize = 1 << 20;
+
+/// A device with the control file's knobs, the block cache, and the write
+/// being joined.
+///
+/// A write is *held* while the next ones continue it (consecutive blocks,
+/// up to [`JOINED_WRITE_MAX`]) and goes to the device before anything else:
+/// a write elsewhere, any read, a flush, and every write into the header
+/// ring, which is written at once. redoxfs writes a transaction's header
+/// last, so every block it names reaches the device first, and a held
+/// write that fails fails the call that sent it (a later block's or the
+/// header's): the header is then not written and the transaction fails, as
+/// if the write had failed at once. The daemon also sends whatever is held
+/// at the end of every transaction ([`Knobs::drain`]).
 pub struct Knobs<D> {
     pub inner: D,
     /// Every write and flush fails with EIO (`fail-writes on`).
     pub fail_writes: bool,
     pub cache: BlockCache,
+    /// The write held: first block and bytes.
+    held: Option<(u64, Vec<u8>)>,
+    /// The header ring's blocks (the filesystem's first [`HEADER_RING`]).
+    pub ring: core::ops::Range<u64>,
 }
 
 impl<D> Knobs<D> {
     pub fn new(inner: D) -> Self {
-        Self { inner, fail_writes: false, cache: BlockCache::default() }
+        Self { inner, fail_writes: false, cache: BlockCache::default(), held: None, ring: 0..HEADER_RING }
+    }
+}
+
+impl<D: Device> Knobs<D> {
+    /// Sends the write held, if any. Its error (EIO for a short one) if it
+    /// failed; the cache forgets those blocks then.
+    pub fn drain(&mut self) -> DiskResult<()> {
+        let Some((block, data)) = self.held.take() else { return Ok(()) };
+        // SAFETY: blocks and bytes as redoxfs wrote them.
+        match unsafe { self.inner.write_at(block, &data) } {
+            Ok(count) if count == data.len() => Ok(()),
+            other => {
+                self.cache.forget(block, data.len());
+                Err(other.err().unwrap_or(DiskError::new(EIO)))
+            }
+        }
     }
 }
 
 impl<D: Device> Disk for Knobs<D> {
     unsafe fn read_at(&mut self, block: u64, buffer: &mut [u8]) -> DiskResult<usize> {
+        self.drain()?;
         if let Some(data) = self.cache.get(block, buffer.len()) {
             buffer.copy_from_slice(data);
             return Ok(buffer.len());
@@ -186,6 +223,20 @@ impl<D: Device> Disk for Knobs<D> {
         if self.fail_writes {
             return Err(DiskError::new(EIO));
         }
+        if !self.ring.contains(&block) && buffer.len().is_multiple_of(BLOCK_SIZE as usize) {
+            if let Some((first, held)) = &mut self.held
+                && *first + (held.len() as u64) / BLOCK_SIZE == block
+                && held.len() + buffer.len() <= JOINED_WRITE_MAX
+            {
+                held.extend_from_slice(buffer);
+            } else {
+                self.drain()?;
+                self.held = Some((block, buffer.to_vec()));
+            }
+            self.cache.put(block, buffer);
+            return Ok(buffer.len());
+        }
+        self.drain()?;
         // SAFETY: passed on as redoxfs called it.
         let result = unsafe { self.inner.write_at(block, buffer) };
         match result {
@@ -205,6 +256,7 @@ impl<D: Device> Device for Knobs<D> {
         if self.fail_writes {
             return Err(tessera_runtime::Error::new(EIO));
         }
+        self.drain().map_err(|e| tessera_runtime::Error::new(e.errno))?;
         self.inner.flush()
     }
 }
@@ -266,6 +318,42 @@ pub mod mem {
 #[cfg(test)]
 mod block_cache_tests {
     use super::*;
+
+    #[test]
+    fn consecutive_writes_are_joined_and_reach_the_device_before_the_header() {
+        let block = BLOCK_SIZE as usize;
+        let mut disk = Knobs::new(mem::MemDisk::new(512 * block));
+        // SAFETY (all below): a disk in memory.
+        unsafe {
+            for (i, byte) in [1u8, 2, 3].into_iter().enumerate() {
+                assert_eq!(disk.write_at(300 + i as u64, &alloc::vec![byte; block]), Ok(block));
+            }
+            assert_eq!(disk.inner.writes, 0, "held while the next ones continue it");
+            // Elsewhere: the held run goes first, as one write.
+            disk.write_at(400, &alloc::vec![4u8; block]).unwrap();
+            assert_eq!(disk.inner.writes, 1);
+            assert_eq!(
+                disk.inner.bytes[300 * block..303 * block].iter().map(|&b| b as usize).sum::<usize>(),
+                6 * block
+            );
+            // A header block is written at once, after what is held.
+            disk.write_at(7, &alloc::vec![9u8; block]).unwrap();
+            assert_eq!(disk.inner.writes, 3);
+            assert_eq!((disk.inner.bytes[400 * block], disk.inner.bytes[7 * block]), (4, 9));
+            // A read sends what is held first (and is answered by the cache).
+            disk.write_at(410, &alloc::vec![5u8; block]).unwrap();
+            let mut back = alloc::vec![0u8; block];
+            disk.read_at(410, &mut back).unwrap();
+            assert_eq!((disk.inner.writes, disk.inner.reads, back[0]), (4, 0, 5));
+            // A held write that fails fails the header's write, which is
+            // then not written; the cache forgets the failed blocks.
+            disk.write_at(510, &alloc::vec![6u8; 4 * block]).unwrap();
+            assert!(disk.write_at(8, &alloc::vec![9u8; block]).is_err(), "past the end of the disk");
+            assert_eq!(disk.inner.bytes[8 * block], 0, "the header is not written");
+            assert!(disk.cache.get(510, 4 * block).is_none());
+            assert_eq!(disk.drain(), Ok(()), "nothing held any more");
+        }
+    }
 
     #[test]
     fn exact_transfers_hit_overlaps_are_replaced_and_the_oldest_go() {

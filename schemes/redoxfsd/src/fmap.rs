@@ -229,18 +229,19 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         let size = self.file_size(node)?;
         let now = (self.clock)();
         let Self { fs, cache, .. } = self;
-        let result = fs
-            .tx(|tx| {
-                let ptr = TreePtr::new(node);
-                for &run in runs {
-                    let data = cache.bytes(node, run, size);
-                    if !data.is_empty() {
-                        tx.write_node(ptr, run.0 * PAGE, &data, now.0, now.1)?;
-                    }
+        let result = fs.tx(|tx| {
+            let ptr = TreePtr::new(node);
+            for &run in runs {
+                let data = cache.bytes(node, run, size);
+                if !data.is_empty() {
+                    tx.write_node(ptr, run.0 * PAGE, &data, now.0, now.1)?;
                 }
-                Ok(())
-            })
-            .map_err(crate::fs::errno);
+            }
+            Ok(())
+        });
+        // What the device held back goes before the answer.
+        let drained = fs.disk.drain();
+        let result = result.and(drained).map_err(crate::fs::errno);
         self.cache.written(node, runs, result.is_ok());
         result
     }

@@ -100,13 +100,21 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// end of a small device), EIO a read failed, ENOKEY an encrypted one.
     pub fn mount(disk: D, pages: P, clock: Clock) -> Result<Self> {
         let fs = FileSystem::open(Knobs::new(disk), None, None, true).map_err(errno)?;
-        Ok(Self::with(fs, pages, clock))
+        Self::ready(fs, pages, clock)
     }
 
     /// Formats `disk` (all of it) as an empty RedoxFS and mounts it.
     /// Errors: ENOSPC too small, EIO a failed write.
     pub fn mkfs(disk: D, pages: P, clock: Clock) -> Result<Self> {
         let fs = crate::mkfs::format(Knobs::new(disk), clock()).map_err(errno)?;
+        Self::ready(fs, pages, clock)
+    }
+
+    /// The daemon over a mounted `fs`: the device's header ring is where
+    /// the filesystem starts, and what is held is sent. EIO if that fails.
+    fn ready(mut fs: FileSystem<Knobs<D>>, pages: P, clock: Clock) -> Result<Self> {
+        fs.disk.ring = fs.block..fs.block + redoxfs::HEADER_RING;
+        fs.disk.drain().map_err(errno)?;
         Ok(Self::with(fs, pages, clock))
     }
 
@@ -123,7 +131,8 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     }
 
     /// The device back (tests mount it again).
-    pub fn into_device(self) -> D {
+    pub fn into_device(mut self) -> D {
+        let _ = self.fs.disk.drain();
         self.fs.disk.inner
     }
 
@@ -143,8 +152,14 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     }
 
     /// Runs `f` as one transaction, committed before this returns.
+    /// What the device holds back is sent before the answer (EIO if that
+    /// fails).
     pub(crate) fn tx<T>(&mut self, f: impl FnOnce(&mut Transaction<Knobs<D>>) -> DiskResult<T>) -> Result<T> {
-        self.fs.tx(f).map_err(errno)
+        let result = self.fs.tx(f);
+        let drained = self.fs.disk.drain();
+        let value = result.map_err(errno)?;
+        drained.map_err(errno)?;
+        Ok(value)
     }
 
     /// The handle `id`. EBADF for an unknown id.
