@@ -323,7 +323,7 @@ mod block_cache_tests {
     fn consecutive_writes_are_joined_and_reach_the_device_before_the_header() {
         let block = BLOCK_SIZE as usize;
         let mut disk = Knobs::new(mem::MemDisk::new(512 * block));
-        // SAFETY (all below): a disk in memory.
+        // SAFETY: every call below is on a disk in memory.
         unsafe {
             for (i, byte) in [1u8, 2, 3].into_iter().enumerate() {
                 assert_eq!(disk.write_at(300 + i as u64, &alloc::vec![byte; block]), Ok(block));
