@@ -303,11 +303,18 @@ impl<P: CachePages> Cache<P> {
             None => Ok(()),
         };
         if let Some(window) = self.windows.get_mut(&node) {
-            for (&page, tick) in window.resident.range_mut(load) {
-                self.lru.remove(tick);
-                self.tick += 1;
-                *tick = self.tick;
-                self.lru.insert(self.tick, (node, page));
+            // Lent again as they were last (the newest, in page order, as a
+            // mapping of the same range leaves them): the order stays, and
+            // the map is not rewritten.
+            let count = window.resident.range(load.clone()).count();
+            let newest = self.lru.values().rev().take(count).copied();
+            if !newest.eq(window.resident.range(load.clone()).rev().map(|(&page, _)| (node, page))) {
+                for (&page, tick) in window.resident.range_mut(load) {
+                    self.lru.remove(tick);
+                    self.tick += 1;
+                    *tick = self.tick;
+                    self.lru.insert(self.tick, (node, page));
+                }
             }
         }
         let resident = self.resident_pages();

@@ -690,3 +690,36 @@ fn evicting_the_last_dirty_page_of_an_unmapped_file_drops_its_window() {
     fs.munmap(g, 0, PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
     assert_eq!(&read_all(&mut fs, f)[..4], b"KEEP");
 }
+
+#[test]
+fn a_mapping_again_makes_its_pages_the_most_recently_lent() {
+    let mut fs = new_fs();
+    fs.set_cache_pages(4);
+    let mut bases = Vec::new();
+    let mut ids = Vec::new();
+    for name in ["/a", "/b", "/c"] {
+        let f = open(&mut fs, name, O_CREAT | O_RDWR).unwrap();
+        fs.write(f, &vec![b'.'; 2 * PAGE_BYTES], 0).unwrap();
+        ids.push(f);
+    }
+    for &f in &ids[..2] {
+        bases.push(fs.mmap_prep(f, 0, 2 * PAGE_BYTES, PRIVATE_RW, &CTX).unwrap());
+        fs.munmap(f, 0, 2 * PAGE_BYTES, 0, &CTX).unwrap();
+    }
+    // /b's pages are the newest already: mapping it again changes nothing;
+    // /a's are the oldest: mapping it again makes them the newest.
+    for f in [ids[1], ids[0]] {
+        fs.mmap_prep(f, 0, 2 * PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+        fs.munmap(f, 0, 2 * PAGE_BYTES, 0, &CTX).unwrap();
+    }
+    // /c comes in: /b's two pages go, /a's stay.
+    fs.mmap_prep(ids[2], 0, 2 * PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+    assert_eq!(cache_stat(&mut fs, "evictions"), 2);
+    assert!(fs.cache.pages.is_open(bases[0]) && !fs.cache.pages.aside.contains(&bases[0]), "/a stays");
+    assert!(!fs.cache.pages.is_open(bases[1]) && !fs.cache.pages.is_open(bases[1] + PAGE_BYTES), "/b went");
+    // The pages of one mapping keep their order: /c's first page is older.
+    fs.munmap(ids[2], 0, 2 * PAGE_BYTES, 0, &CTX).unwrap();
+    fs.mmap_prep(ids[1], 0, PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+    assert!(fs.cache.pages.aside.contains(&bases[0]), "/a's first page was the oldest");
+    assert!(fs.cache.pages.is_open(bases[0] + PAGE_BYTES) && !fs.cache.pages.aside.contains(&(bases[0] + PAGE_BYTES)));
+}
