@@ -10,8 +10,15 @@ table per case: share of that case's samples per function, both CPUs
 together, idle included. Under TCG the guest's time is QEMU's time, so a
 function's share is what it costs in the benchmark.
 
-Usage: profile.py --arch ARCH --kernel ELF [--interval-ms N] [--top N]
-                  [--log FILE] -- QEMU-COMMAND...
+User-space PCs are `[user]`; with `--user-elf ELF` (e.g. redoxfsd's) they
+are named from that program's symbols as `[user] NAME`. Every program is
+linked at the same address, so a name is right only for samples taken in
+that program: on x86_64 each user sample is tagged with its address space
+(CR3, from QEMU's `g` packet) as `[user@N]`, numbered by first appearance,
+and only the space where the ELF's symbols are hit most is named.
+
+Usage: profile.py --arch ARCH --kernel ELF [--user-elf ELF] [--interval-ms N]
+                  [--top N] [--log FILE] -- QEMU-COMMAND...
 """
 
 import argparse
@@ -24,6 +31,10 @@ import threading
 import time
 
 PC_REGISTER = {"x86_64": 16, "aarch64": 32}  # 64-bit registers before rip / pc in `g`
+# x86_64: hex digits before CR3 in QEMU's `g` reply: 17 64-bit registers
+# (rax..rip), eflags and 6 segment selectors (32-bit), fs/gs/kernel-gs
+# base, cr0 and cr2 (64-bit).
+CR3_OFFSET = {"x86_64": (17 * 8 + 7 * 4 + 5 * 8) * 2}
 
 
 class Stub:
@@ -77,9 +88,14 @@ def symbols(elf):
     return addrs, names
 
 
-def name_of(pc, addrs, names):
+def name_of(pc, addrs, names, space=None, user=None):
     if pc < (1 << 47):
-        return "[user]"
+        tag = "[user]" if space is None else "[user@%d]" % space
+        if user is not None and user[0] == space:
+            i = bisect.bisect_right(user[1], pc) - 1
+            if i >= 0:
+                return "%s %s" % (tag, re.sub(r"::h[0-9a-f]{16}$", "", user[2][i]))
+        return tag
     i = bisect.bisect_right(addrs, pc) - 1
     if i < 0:
         return "[kernel ?]"
@@ -91,6 +107,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", required=True, choices=sorted(PC_REGISTER))
     ap.add_argument("--kernel", required=True)
+    ap.add_argument("--user-elf")
     ap.add_argument("--interval-ms", type=float, default=2.0)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--port", type=int, default=12345)
@@ -118,7 +135,9 @@ def main():
         threads += [t for t in reply[1:].split(",") if t]
         reply = stub.send("qsThreadInfo")
     offset = PC_REGISTER[args.arch] * 16  # hex digits before the pc in a `g` reply
-    samples = []  # (time, [pc...])
+    cr3_at = CR3_OFFSET.get(args.arch)
+    spaces = {}  # CR3 -> number, by first appearance
+    samples = []  # (time, [(pc, space)...])
     stub.send("c", reply=False)
     try:
         while qemu.poll() is None:
@@ -128,8 +147,14 @@ def main():
                 pcs = []
                 for t in threads:
                     stub.send("Hg" + t)
-                    val = stub.send("g")[offset : offset + 16]
-                    pcs.append(int.from_bytes(bytes.fromhex(val), "little") if re.fullmatch("[0-9a-f]{16}", val) else 0)
+                    regs = stub.send("g")
+                    val = regs[offset : offset + 16]
+                    pc = int.from_bytes(bytes.fromhex(val), "little") if re.fullmatch("[0-9a-f]{16}", val) else 0
+                    space = None
+                    cr3 = regs[cr3_at : cr3_at + 16] if cr3_at is not None else ""
+                    if pc < (1 << 47) and re.fullmatch("[0-9a-f]{16}", cr3):
+                        space = spaces.setdefault(int.from_bytes(bytes.fromhex(cr3), "little") & ~0xFFF, len(spaces))
+                    pcs.append((pc, space))
                 samples.append((time.time(), pcs))
                 stub.send("c", reply=False)
             except (EOFError, OSError):
@@ -137,6 +162,20 @@ def main():
     finally:
         qemu.wait()
     addrs, names = symbols(args.kernel)
+    user = None
+    if args.user_elf:
+        uaddrs, unames = symbols(args.user_elf)
+        # The space whose user PCs fall inside the ELF's text most often.
+        lo, hi = (uaddrs[0], uaddrs[-1]) if uaddrs else (0, 0)
+        hits = {}
+        for _, pcs in samples:
+            for pc, space in pcs:
+                if pc < (1 << 47) and lo <= pc <= hi:
+                    hits[space] = hits.get(space, 0) + 1
+        if hits:
+            user = (max(hits, key=hits.get), uaddrs, unames)
+            print("user address spaces (CR3: number): %s; %s named as %s" % (
+                ", ".join("%#x: %d" % kv for kv in spaces.items()), "[user@%s]" % user[0], args.user_elf))
 
     # Case boundaries: "# mmbench 2 ... file=F" starts a run; "# CASE rounds=" ends a case.
     bounds = []  # (end_time, label)
@@ -158,8 +197,8 @@ def main():
         total = 0
         for t, pcs in samples:
             if lo <= t < hi:
-                for pc in pcs:
-                    n = name_of(pc, addrs, names)
+                for pc, space in pcs:
+                    n = name_of(pc, addrs, names, space, user)
                     counts[n] = counts.get(n, 0) + 1
                     total += 1
         if not total:

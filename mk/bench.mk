@@ -151,9 +151,13 @@ $(ARCHES:%=bench-compare-%): bench-compare-%: $(BUILD)/%/bench.img $(BOOT_TEST) 
 # QEMU's gdb stub every interval_ms (default 2) milliseconds, reads each
 # CPU's program counter and prints, per mmbench-c case, the share of samples
 # per kernel function (`[user]` for user space; the idle CPU shows as the
-# scheduler's loop). The console log is build/<arch>/profile.log.
+# scheduler's loop). `user_elf=PATH` names user PCs from that program's
+# symbols, e.g. user_elf=target/x86_64-unknown-none/release/redoxfsd (on
+# x86_64 only in the address space that hits its text most: profile.py).
+# The console log is build/<arch>/profile.log.
 $(foreach a,$(ARCHES),$(eval profile-$(a): override cpu := $(or $(cpu),$(COMPARE_CPU.$(a)))))
 profile: profile-$(ARCH)
 $(ARCHES:%=profile-%): profile-%: $(BUILD)/%/bench.img | deps
 	python3 bench/profile.py --arch $* --kernel $(BUILD)/$*/kernel --interval-ms $(or $(interval_ms),2) \
+		$(if $(user_elf),--user-elf $(user_elf)) \
 		--log $(BUILD)/$*/profile.log -- $(call qemu_cmd,$*,$<)

@@ -9,7 +9,12 @@
 //! - Tessera's bench console log (the boot-test harness's
 //!   `[   1234 ms] text` lines), where mmbench-c prints the same
 //!   `<case> <iterations> <ns_per_op>` lines;
-//! - the targets file (`bench/targets.txt`): `<case> <target>` lines.
+//! - the targets file (`bench/targets.txt`): `<case> <target>` lines, or
+//!   `<case> (root) <target>` for a row whose Tessera figure is the case's
+//!   on the root filesystem: the mmbench-c run the log starts with
+//!   `# mmbench 2 … file=/mmbench.dat` (pages from redoxfsd's page cache;
+//!   the first run has its file on ramfs). Linux's figure is the same
+//!   case's (its file is on tmpfs).
 //!
 //! With several runs per side (`runs=N`), a side's figure for a case is
 //! the median over its runs, and each run's figures are listed under the
@@ -23,11 +28,19 @@
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 
+/// The data file of the mmbench-c run on the root filesystem (redoxfsd).
+pub const ROOT_FILE: &str = "/mmbench.dat";
+
+/// The qualifier of a row measured on the root filesystem.
+pub const ROOT_RUN: &str = "(root)";
+
 /// One line of the targets file: the most `case` may cost on Tessera, as a
 /// fraction of Linux's ns/op.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     pub case: String,
+    /// Measured on the root filesystem (`<case> (root) <target>`).
+    pub root: bool,
     /// As written in the file (printed as is).
     pub text: String,
     pub ratio: f64,
@@ -65,8 +78,11 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, Error> {
         }
         let number = index + 1;
         let words: Vec<&str> = line.split_whitespace().collect();
-        let [case, value] = words[..] else {
-            return Err(Error::Target(number, "expected `<case> <target>`"));
+        let (case, root, value) = match words[..] {
+            [case, value] => (case, false, value),
+            [case, ROOT_RUN, value] => (case, true, value),
+            [_, _, _] => return Err(Error::Target(number, "the run qualifier can only be `(root)`")),
+            _ => return Err(Error::Target(number, "expected `<case> <target>` or `<case> (root) <target>`")),
         };
         if !is_case_name(case) {
             return Err(Error::Target(number, "a case name is lower-case letters, digits and `_`"));
@@ -75,12 +91,20 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, Error> {
         if !ratio.is_finite() || ratio <= 0.0 {
             return Err(Error::Target(number, "the target must be a number > 0"));
         }
-        if targets.iter().any(|t| t.case == case) {
+        if targets.iter().any(|t| t.case == case && t.root == root) {
             return Err(Error::Target(number, "case listed twice"));
         }
-        targets.push(Target { case: case.to_owned(), text: value.to_owned(), ratio });
+        targets.push(Target { case: case.to_owned(), root, text: value.to_owned(), ratio });
     }
     if targets.is_empty() { Err(Error::NoTargets) } else { Ok(targets) }
+}
+
+impl Target {
+    /// The row's name, and its key in a Tessera result map: the case, with
+    /// ` (root)` for the root filesystem's run.
+    pub fn row_name(&self) -> String {
+        if self.root { format!("{} {ROOT_RUN}", self.case) } else { self.case.clone() }
+    }
 }
 
 fn is_case_name(word: &str) -> bool {
@@ -117,6 +141,31 @@ pub fn parse_results(log: &str) -> BTreeMap<String, u64> {
         }
         let (Ok(_), Ok(ns)) = (iterations.parse::<u64>(), ns.parse::<u64>()) else { continue };
         results.entry(case.to_owned()).or_insert(ns);
+    }
+    results
+}
+
+/// Tessera's results: [`parse_results`] of the whole log (the first
+/// mmbench-c run's figure of each case), plus `<case> (root)` for each case
+/// of the run on the root filesystem, the one that starts with a
+/// `# mmbench 2 … file=/mmbench.dat` line and ends at the next
+/// `# mmbench 2` line (or the log's end).
+pub fn parse_tessera(log: &str) -> BTreeMap<String, u64> {
+    let mut results = parse_results(log);
+    let mut root_run = String::new();
+    let mut inside = false;
+    for line in log.lines().map(strip_harness_prefix) {
+        if line.starts_with("# mmbench 2 ") {
+            inside = line.split(' ').any(|word| word.strip_prefix("file=") == Some(ROOT_FILE));
+            continue;
+        }
+        if inside {
+            root_run.push_str(line);
+            root_run.push('\n');
+        }
+    }
+    for (case, ns) in parse_results(&root_run) {
+        results.insert(format!("{case} {ROOT_RUN}"), ns);
     }
     results
 }
@@ -231,7 +280,9 @@ pub fn median(values: &[u64]) -> Option<u64> {
 }
 
 /// The rows, in the targets file's order, from each side's runs (one
-/// result map per run); a side's figure is the median over its runs.
+/// result map per run); a side's figure is the median over its runs. A
+/// root row takes Linux's figure of its case and Tessera's of
+/// `<case> (root)` ([`parse_tessera`]).
 pub fn rows(targets: &[Target], linux: &[BTreeMap<String, u64>], tessera: &[BTreeMap<String, u64>]) -> Vec<Row> {
     let figures = |runs: &[BTreeMap<String, u64>], case: &str| -> Vec<u64> {
         runs.iter().filter_map(|run| run.get(case).copied()).collect()
@@ -240,7 +291,7 @@ pub fn rows(targets: &[Target], linux: &[BTreeMap<String, u64>], tessera: &[BTre
         .iter()
         .map(|t| {
             let linux_runs = figures(linux, &t.case);
-            let tessera_runs = figures(tessera, &t.case);
+            let tessera_runs = figures(tessera, &t.row_name());
             Row {
                 target: t.clone(),
                 linux: median(&linux_runs),
@@ -348,7 +399,7 @@ pub fn render(header: &Header, rows: &[Row], differences: &[String]) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {ratio} | ≤ {} | {verdict} |",
-            row.target.case,
+            row.target.row_name(),
             ns(row.linux),
             ns(row.tessera),
             row.target.text
@@ -363,7 +414,7 @@ pub fn render(header: &Header, rows: &[Row], differences: &[String]) -> String {
             let _ = writeln!(
                 out,
                 "# runs {}: linux {} | tessera {}",
-                row.target.case,
+                row.target.row_name(),
                 list(&row.linux_runs),
                 list(&row.tessera_runs)
             );
@@ -384,11 +435,14 @@ mod tests {
     const ANCHOR: &str = include_str!("../tests/fixtures/linux-anchor-x86_64.txt");
     const TESSERA: &str = include_str!("../tests/fixtures/tessera-bench-x86_64.log");
     const TARGETS: &str = include_str!("../../targets.txt");
+    /// Both mmbench-c runs of a bench log: ramfs, then the root (redoxfsd
+    /// before its page cache was kept between mappings).
+    const TESSERA_ROOT: &str = include_str!("../tests/fixtures/tessera-bench-root-x86_64.log");
 
     #[test]
-    fn project_targets_file_parses_with_the_eight_cases() {
+    fn project_targets_file_parses_with_the_ten_rows() {
         let targets = parse_targets(TARGETS).expect("bench/targets.txt parses");
-        let cases: Vec<&str> = targets.iter().map(|t| t.case.as_str()).collect();
+        let cases: Vec<String> = targets.iter().map(|t| t.row_name()).collect();
         assert_eq!(
             cases,
             [
@@ -399,17 +453,26 @@ mod tests {
                 "mmap_touch_unmap_1m",
                 "munmap_partial",
                 "fork_cow_16m",
-                "mmap_munmap_4k"
+                "mmap_munmap_4k",
+                "file_mmap_read_4m (root)",
+                "file_mmap_shared_write_4m (root)"
             ]
         );
         assert_eq!(targets[0].ratio, 0.7);
+        assert_eq!((targets[8].root, targets[8].ratio), (true, 1.0));
         assert_eq!(targets[6].text, "0.5");
     }
 
     #[test]
     fn bad_targets_are_errors_with_the_line() {
         assert_eq!(parse_targets("# only a comment\n\n"), Err(Error::NoTargets));
-        assert_eq!(parse_targets("a 0.3\nb\n"), Err(Error::Target(2, "expected `<case> <target>`")));
+        assert_eq!(
+            parse_targets("a 0.3\nb\n"),
+            Err(Error::Target(2, "expected `<case> <target>` or `<case> (root) <target>`"))
+        );
+        assert_eq!(parse_targets("a (tmp) 1\n"), Err(Error::Target(1, "the run qualifier can only be `(root)`")));
+        assert_eq!(parse_targets("a (root) 1\na (root) 2\n"), Err(Error::Target(2, "case listed twice")));
+        assert_eq!(parse_targets("a 1\na (root) 2\n").map(|t| t[1].row_name()), Ok("a (root)".into()));
         assert_eq!(parse_targets("a x\n"), Err(Error::Target(1, "the target is not a number")));
         assert_eq!(parse_targets("a 0\n"), Err(Error::Target(1, "the target must be a number > 0")));
         assert_eq!(parse_targets("a NaN\n"), Err(Error::Target(1, "the target must be a number > 0")));
@@ -452,6 +515,40 @@ mod tests {
     }
 
     #[test]
+    fn root_rows_take_the_root_run_and_linux_s_same_case() {
+        let tessera = parse_tessera(TESSERA_ROOT);
+        // The ramfs run's figures stay the plain cases'.
+        assert_eq!(tessera["file_mmap_read_4m"], 7651122);
+        assert_eq!(tessera["fault_anon"], 5958);
+        assert_eq!(tessera["file_mmap_read_4m (root)"], 379463034);
+        assert_eq!(tessera["file_mmap_shared_write_4m (root)"], 997269114);
+        assert_eq!(tessera["fault_anon (root)"], 5770);
+        let targets = parse_targets("file_mmap_read_4m 0.7\nfile_mmap_read_4m (root) 1.0\n").expect("targets");
+        let rows = rows(&targets, &[parse_results(ANCHOR)], &[tessera]);
+        assert_eq!((rows[0].linux, rows[0].tessera), (Some(1711816), Some(7651122)));
+        assert_eq!((rows[1].linux, rows[1].tessera), (Some(1711816), Some(379463034)));
+        let text = render(&Header::default(), &rows, &[]);
+        assert!(
+            text.contains("| file_mmap_read_4m (root) | 1,711,816 | 379,463,034 | 221.67 | ≤ 1.0 | no |\n"),
+            "{text}"
+        );
+        // A log without the root run (or with another file) has no root
+        // figures: the row is missing, not taken from the ramfs run.
+        let ramfs_only = parse_tessera(TESSERA);
+        assert!(!ramfs_only.contains_key("file_mmap_read_4m (root)"));
+        let other = "# mmbench 2 page=4096 file=/mmbench.dat.old\nfile_mmap_read_4m 1 5\n";
+        assert!(!parse_tessera(other).contains_key("file_mmap_read_4m (root)"));
+        let rows = super::rows(&targets, &[parse_results(ANCHOR)], &[ramfs_only]);
+        assert_eq!(rows[1].tessera, None);
+        assert!(!complete(&rows));
+        // The root run ends at the next run's line.
+        let two = "# mmbench 2 file=/mmbench.dat\nfault_anon 1 7\n# mmbench 2 file=/x\nmprotect_toggle 1 9\n";
+        let parsed = parse_tessera(two);
+        assert_eq!(parsed.get("fault_anon (root)"), Some(&7));
+        assert_eq!(parsed.get("mprotect_toggle (root)"), None);
+    }
+
+    #[test]
     fn first_result_of_a_case_counts_and_junk_is_skipped() {
         let log = "fault_anon 10 100\nfault_anon 10 999\nfoo 1\nbar x 3\n# baz 1 2\n1 2 3\nqux 1 2 3\n";
         let r = parse_results(log);
@@ -461,7 +558,7 @@ mod tests {
 
     #[test]
     fn ratio_and_met() {
-        let t = Target { case: "c".into(), text: "0.3".into(), ratio: 0.3 };
+        let t = Target { case: "c".into(), root: false, text: "0.3".into(), ratio: 0.3 };
         let row = |l: Option<u64>, te: Option<u64>| Row {
             target: t.clone(),
             linux: l,
@@ -521,8 +618,10 @@ mod tests {
         assert!(text.contains("# targets met: "));
         assert!(text.contains("# host load average at each run's start: linux 3.1, tessera 4.2\n"));
         let table_rows = text.lines().filter(|l| l.starts_with("| ") && !l.starts_with("| case")).count();
-        assert_eq!(table_rows, 8);
-        assert!(complete(&rows));
+        assert_eq!(table_rows, 10);
+        // This old log has no run on the root: its two rows are missing.
+        assert!(text.contains("| file_mmap_read_4m (root) | 1,711,816 | missing | - | ≤ 1.0 | no (not measured) |\n"));
+        assert!(!complete(&rows));
         assert!(!text.contains("# runs"));
         assert!(
             text.contains("# linux guest meltdown: Mitigation: PTI | spectre_v2: Mitigation: Retpolines\n"),

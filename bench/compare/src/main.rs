@@ -19,7 +19,9 @@
 
 use std::process::ExitCode;
 
-use tessera_bench_compare::{Header, QemuSettings, anchor_field, complete, parse_results, parse_targets, render, rows};
+use tessera_bench_compare::{
+    Header, QemuSettings, anchor_field, complete, parse_results, parse_targets, parse_tessera, render, rows,
+};
 
 const USAGE: &str = "usage: bench-compare --arch ARCH --linux ANCHOR.txt --tessera BENCH.log --targets FILE \
                      --tessera-cmd CMD [--date DATE] [--host-cpu MODEL] [--host-load TEXT] [--out FILE]";
@@ -95,7 +97,7 @@ fn run() -> Result<bool, (u8, String)> {
         runs: anchors.len(),
     };
     let linux: Vec<_> = anchors.iter().map(|a| parse_results(a)).collect();
-    let tessera: Vec<_> = tessera_logs.iter().map(|l| parse_results(l)).collect();
+    let tessera: Vec<_> = tessera_logs.iter().map(|l| parse_tessera(l)).collect();
     let rows = rows(&targets, &linux, &tessera);
     let text = render(&header, &rows, &differences);
     print!("{text}");

@@ -24,6 +24,11 @@
 //! - the bytes past the end of file in a resident page are zero;
 //! - a resident page is never moved; it leaves the cache only taken back
 //!   from every mapping first (eviction, truncate);
+//! - a *sealed* page is resident, read-only here, taken back from every
+//!   mapping and equal to the disk: no client has stored to it since its
+//!   last write-back, so write-backs skip it; the kernel's fetch finds it
+//!   read-only and asks for it again (MmapPrep opens it, and it may be
+//!   written from then on); `write()` opens it too;
 //! - *dirty* pages are resident pages whose write-back failed: they are
 //!   written again by the next msync, munmap or fsync of the file (or
 //!   before their eviction), and keep the window alive until then or until
@@ -37,8 +42,10 @@
 //! [`Cache::limit`] resident pages: before more come in, the least
 //! recently lent ones are evicted (`fmap.rs`: set aside and taken back,
 //! written back if a client may have stored to them, then their memory
-//! goes). The window goes, with all its pages, when the file's last pin
-//! goes and nothing is dirty.
+//! goes). The resident pages stay when the file's last pin goes: the next
+//! mapping of the open file lends them with no disk read. The window goes
+//! with the file's last handle (`fs.rs`), or once it has no pin, nothing
+//! dirty and no resident page.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
@@ -46,6 +53,7 @@ use alloc::vec::Vec;
 
 use tessera_ramfs::{PAGE_BYTES, Pages, SystemPages};
 use tessera_runtime::abi::error::EIO;
+use tessera_runtime::abi::scheme::EVICT_MAX_BYTES;
 use tessera_runtime::mm::{self, MADV_DONTNEED, PROT_READ};
 use tessera_runtime::{Error, Result, scheme};
 
@@ -113,8 +121,14 @@ pub struct Window {
     /// all past it are inaccessible.
     pub extent: u64,
     /// Lent shared and writable at least once: a client may have stored
-    /// to any resident page, so an eviction compares it with the disk.
+    /// to any resident page that is not sealed.
     pub written_through: bool,
+    /// Resident pages *sealed*: written back (or known equal to the disk),
+    /// then made read-only here and taken back from every mapping, so no
+    /// client can have stored to them since. A write-back skips them; a
+    /// fetch by the kernel finds them read-only and asks for them again
+    /// (MmapPrep opens them: they may be written from then on).
+    pub sealed: BTreeSet<u64>,
 }
 
 impl Window {
@@ -200,6 +214,7 @@ impl<P: CachePages> Cache<P> {
         {
             self.lru.remove(&tick);
             window.dirty.remove(&page);
+            window.sealed.remove(&page);
         }
     }
 
@@ -221,13 +236,20 @@ impl<P: CachePages> Cache<P> {
 
     /// Copies `data` into the resident pages of `[offset, ...)` (after the
     /// disk took it).
-    pub fn store(&mut self, node: u32, offset: u64, data: &[u8]) {
-        let Some(window) = self.windows.get(&node) else { return };
+    /// A sealed page is opened first (it is no longer known to be clean
+    /// afterwards: a fetch may lend it writable). EIO if that fails.
+    pub fn store(&mut self, node: u32, offset: u64, data: &[u8]) -> Result<()> {
+        let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
+        let mut result = Ok(());
         for_pages(offset, data.len(), |page, in_page, at, len| {
-            if window.resident.contains_key(&page) {
-                self.pages.write(window.address(page) + in_page, &data[at..at + len]);
+            if window.resident.contains_key(&page) && result.is_ok() {
+                result = unseal(&mut self.pages, window, page..page + 1);
+                if result.is_ok() {
+                    self.pages.write(window.address(page) + in_page, &data[at..at + len]);
+                }
             }
         });
+        result
     }
 
     /// Pages of `pages` of `node` not resident (0 without a window).
@@ -247,6 +269,7 @@ impl<P: CachePages> Cache<P> {
                 pins: 0,
                 extent: 0,
                 written_through: false,
+                sealed: BTreeSet::new(),
             };
             self.windows.insert(node, window);
         }
@@ -273,17 +296,25 @@ impl<P: CachePages> Cache<P> {
     ) -> Result<usize> {
         self.open_window(node)?;
         let result = match self.windows.get_mut(&node) {
-            Some(window) => fill(&mut self.pages, window, load.clone(), &mut read)
+            Some(window) => unseal(&mut self.pages, window, load.clone())
+                .and_then(|()| fill(&mut self.pages, window, load.clone(), &mut read))
                 .and_then(|()| set_aside_missing(&mut self.pages, window, aside))
                 .map(|()| window.pins += pins),
             None => Ok(()),
         };
         if let Some(window) = self.windows.get_mut(&node) {
-            for (&page, tick) in window.resident.range_mut(load) {
-                self.lru.remove(tick);
-                self.tick += 1;
-                *tick = self.tick;
-                self.lru.insert(self.tick, (node, page));
+            // Lent again as they were last (the newest, in page order, as a
+            // mapping of the same range leaves them): the order stays, and
+            // the map is not rewritten.
+            let count = window.resident.range(load.clone()).count();
+            let newest = self.lru.values().rev().take(count).copied();
+            if !newest.eq(window.resident.range(load.clone()).rev().map(|(&page, _)| (node, page))) {
+                for (&page, tick) in window.resident.range_mut(load) {
+                    self.lru.remove(tick);
+                    self.tick += 1;
+                    *tick = self.tick;
+                    self.lru.insert(self.tick, (node, page));
+                }
             }
         }
         let resident = self.resident_pages();
@@ -305,9 +336,13 @@ impl<P: CachePages> Cache<P> {
         self.release_if_unused(node);
     }
 
-    /// Drops the window of `node` if it has no pins and nothing dirty.
+    /// Drops the window of `node` if it has no pins, nothing dirty and no
+    /// resident page. A window whose pages are all given back keeps its
+    /// resident pages while the file is open (the next mapping lends them
+    /// with no disk read): they go by eviction, or with the file's last
+    /// handle (`fs.rs`).
     pub fn release_if_unused(&mut self, node: u32) {
-        if self.windows.get(&node).is_some_and(|w| w.pins == 0 && w.dirty.is_empty()) {
+        if self.windows.get(&node).is_some_and(|w| w.pins == 0 && w.dirty.is_empty() && w.resident.is_empty()) {
             self.discard(node);
         }
     }
@@ -330,6 +365,7 @@ impl<P: CachePages> Cache<P> {
         let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
         let tail_page = old / PAGE;
         if !old.is_multiple_of(PAGE) && window.resident.contains_key(&tail_page) {
+            unseal(&mut self.pages, window, tail_page..tail_page + 1)?;
             let end = new.min((tail_page + 1) * PAGE);
             let zeroes = vec![0u8; (end - old) as usize];
             self.pages.write(window.address(tail_page) + (old % PAGE) as usize, &zeroes);
@@ -344,6 +380,7 @@ impl<P: CachePages> Cache<P> {
         let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
         let tail_page = new / PAGE;
         if !new.is_multiple_of(PAGE) && window.resident.contains_key(&tail_page) {
+            unseal(&mut self.pages, window, tail_page..tail_page + 1)?;
             let zeroes = vec![0u8; (PAGE - new % PAGE) as usize];
             self.pages.write(window.address(tail_page) + (new % PAGE) as usize, &zeroes);
         }
@@ -356,6 +393,7 @@ impl<P: CachePages> Cache<P> {
                     self.lru.remove(&tick);
                 }
                 window.dirty.remove(&page);
+                window.sealed.remove(&page);
             }
             result = self.pages.close_down(window.address(first), ((window.extent - first) * PAGE) as usize);
             window.extent = first;
@@ -364,36 +402,71 @@ impl<P: CachePages> Cache<P> {
         result
     }
 
-    /// The resident pages of `node` among `pages` (and with `dirty` its
-    /// dirty ones), as runs to write back: (file offset, bytes), clipped to
-    /// `size`.
-    pub fn runs(&self, node: u32, pages: core::ops::Range<u64>, size: u64, dirty: bool) -> Vec<(u64, Vec<u8>)> {
+    /// The pages of `node` among `pages` that a write-back must write,
+    /// clipped to `size` bytes: the resident ones a client may have stored
+    /// to (the window was lent shared and writable, and they are not
+    /// sealed) and the dirty ones; with `dirty`, every dirty page of the
+    /// file too. As runs `(first page, end)`.
+    pub fn to_write(&self, node: u32, pages: core::ops::Range<u64>, size: u64, dirty: bool) -> Vec<(u64, u64)> {
         let Some(window) = self.windows.get(&node) else { return Vec::new() };
-        let extra = window.dirty.iter().filter(|_| dirty);
-        let chosen: BTreeSet<u64> = window.resident.range(pages).map(|(&page, _)| page).chain(extra.copied()).collect();
-        let mut runs: Vec<(u64, Vec<u8>)> = Vec::new();
+        let end = pages_to(size);
+        let exposed =
+            window.resident.range(pages.start.min(end)..pages.end.min(end)).map(|(&page, _)| page).filter(|page| {
+                (window.written_through && !window.sealed.contains(page)) || window.dirty.contains(page)
+            });
+        let extra = window.dirty.iter().copied().filter(|&page| dirty && page < end);
+        let chosen: BTreeSet<u64> = exposed.chain(extra).collect();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
         for page in chosen {
-            let offset = page * PAGE;
-            if offset >= size {
-                continue;
-            }
-            let len = (size - offset).min(PAGE) as usize;
-            let mut bytes = vec![0u8; len];
-            self.pages.read(window.address(page), &mut bytes);
             match runs.last_mut() {
-                Some((start, data)) if *start + data.len() as u64 == offset => data.extend_from_slice(&bytes),
-                _ => runs.push((offset, bytes)),
+                Some(run) if run.1 == page => run.1 = page + 1,
+                _ => runs.push((page, page + 1)),
             }
         }
         runs
     }
 
+    /// Seals the pages of `runs` of `node` (resident): made read-only here
+    /// and taken back from every mapping ([`EVICT_MAX_BYTES`] at a time),
+    /// so a store after this reaches no lent frame. Call it before reading
+    /// the pages for a write-back: a store made before is in the frame and
+    /// is written. EIO if that fails (the pages are opened again then, not
+    /// sealed).
+    pub fn seal(&mut self, node: u32, runs: &[(u64, u64)]) -> Result<()> {
+        let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
+        for &(first, end) in runs {
+            let (addr, bytes) = (window.address(first), ((end - first) * PAGE) as usize);
+            let mut result = self.pages.set_aside(addr, bytes);
+            let mut at = 0;
+            while result.is_ok() && at < bytes {
+                let n = (bytes - at).min(EVICT_MAX_BYTES as usize);
+                result = self.pages.take_back(addr + at, n);
+                at += n;
+            }
+            if let Err(e) = result {
+                let _ = self.pages.open_up(addr, bytes);
+                return Err(e);
+            }
+            window.sealed.extend(first..end);
+        }
+        Ok(())
+    }
+
+    /// The bytes of the pages `first..end` of `node`, clipped to `size`.
+    pub fn bytes(&self, node: u32, (first, end): (u64, u64), size: u64) -> Vec<u8> {
+        let Some(window) = self.windows.get(&node) else { return Vec::new() };
+        let len = (end * PAGE).min(size).saturating_sub(first * PAGE) as usize;
+        let mut bytes = vec![0u8; len];
+        self.pages.read(window.address(first), &mut bytes);
+        bytes
+    }
+
     /// Records how a write-back of `runs` went: their pages are clean on
     /// success, dirty on failure.
-    pub fn written(&mut self, node: u32, runs: &[(u64, Vec<u8>)], ok: bool) {
+    pub fn written(&mut self, node: u32, runs: &[(u64, u64)], ok: bool) {
         let Some(window) = self.windows.get_mut(&node) else { return };
-        for (offset, data) in runs {
-            for page in offset / PAGE..(offset + data.len() as u64).div_ceil(PAGE) {
+        for &(first, end) in runs {
+            for page in first..end {
                 if ok {
                     window.dirty.remove(&page);
                 } else {
@@ -445,6 +518,27 @@ fn fill<P: CachePages>(
             window.resident.extend((page..page + n).map(|p| (p, 0)));
             page += n;
         }
+    }
+    Ok(())
+}
+
+/// Opens the sealed pages of `pages` of `window` (a run at a time): a
+/// fetch may lend them writable from now on, so they are no longer known
+/// to be clean.
+fn unseal<P: CachePages>(memory: &mut P, window: &mut Window, pages: core::ops::Range<u64>) -> Result<()> {
+    let sealed: Vec<u64> = window.sealed.range(pages).copied().collect();
+    let mut at = 0;
+    while at < sealed.len() {
+        let first = sealed[at];
+        let mut end = first + 1;
+        while at + ((end - first) as usize) < sealed.len() && sealed[at + (end - first) as usize] == end {
+            end += 1;
+        }
+        memory.open_up(window.address(first), ((end - first) * PAGE) as usize)?;
+        for page in first..end {
+            window.sealed.remove(&page);
+        }
+        at += (end - first) as usize;
     }
     Ok(())
 }

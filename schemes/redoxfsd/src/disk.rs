@@ -4,10 +4,18 @@
 //!
 //! [`Device`] is redoxfs's `Disk` plus a flush; [`FdDisk`] is it over an
 //! fd. [`Knobs`] wraps any device for the control file: writes can be made
-//! to fail (the write-back error path, `docs/redoxfs.md`).
+//! to fail (the write-back error path, `docs/redoxfs.md`); it also keeps a
+//! [`BlockCache`] of what was last read and written, so reading back a
+//! record redoxfs just wrote (it reads each record before it rewrites it)
+//! costs no device request, and joins writes to consecutive blocks into
+//! one device write (redoxfs commits a transaction's blocks in address
+//! order, then the header).
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use redox_syscall_07::error::{EINVAL, EIO, Error as DiskError, Result as DiskResult};
-use redoxfs::{BLOCK_SIZE, Disk};
+use redoxfs::{BLOCK_SIZE, Disk, HEADER_RING};
 use tessera_runtime::abi::flag::{SEEK_END, SEEK_SET};
 use tessera_runtime::{Result, sys};
 
@@ -73,25 +81,169 @@ impl Device for FdDisk {
     }
 }
 
-/// A device with the control file's knobs.
+/// The bytes [`BlockCache`] holds at most: 8 MiB.
+pub const BLOCK_CACHE_BYTES: usize = 8 << 20;
+
+/// The largest transfer the cache keeps (a RedoxFS record is at most
+/// 128 KiB); larger ones pass through.
+const CACHED_TRANSFER_MAX: usize = 128 << 10;
+
+/// Transfers as the device last had them: `(first block, bytes)` exactly as
+/// redoxfs read or wrote them (it reads a block or record with the same
+/// address and length it wrote it with). A read of the same start and
+/// length is answered from here; a write replaces what it overlaps; a
+/// failed write forgets what it overlaps (the device's bytes there are
+/// unknown). The least recently used go first beyond
+/// [`BLOCK_CACHE_BYTES`]. Coherent because this daemon is the device's only
+/// user.
+#[derive(Default)]
+pub struct BlockCache {
+    entries: BTreeMap<u64, (Vec<u8>, u64)>,
+    /// Entries by the tick they were last used at.
+    lru: BTreeMap<u64, u64>,
+    tick: u64,
+    bytes: usize,
+}
+
+impl BlockCache {
+    /// The cached transfer at `block` if it is exactly `len` bytes.
+    fn get(&mut self, block: u64, len: usize) -> Option<&[u8]> {
+        let (data, tick) = self.entries.get_mut(&block)?;
+        if data.len() != len {
+            return None;
+        }
+        self.lru.remove(tick);
+        self.tick += 1;
+        *tick = self.tick;
+        self.lru.insert(self.tick, block);
+        Some(data)
+    }
+
+    /// Forgets every entry overlapping `len` bytes at `block`.
+    fn forget(&mut self, block: u64, len: usize) {
+        let end = block + (len as u64).div_ceil(BLOCK_SIZE);
+        let first = block.saturating_sub(CACHED_TRANSFER_MAX as u64 / BLOCK_SIZE);
+        let overlapping: Vec<u64> = self
+            .entries
+            .range(first..end)
+            .filter(|(start, (data, _))| **start + (data.len() as u64).div_ceil(BLOCK_SIZE) > block)
+            .map(|(start, _)| *start)
+            .collect();
+        for start in overlapping {
+            if let Some((data, tick)) = self.entries.remove(&start) {
+                self.lru.remove(&tick);
+                self.bytes -= data.len();
+            }
+        }
+    }
+
+    /// Keeps `data` as the device's bytes at `block`.
+    fn put(&mut self, block: u64, data: &[u8]) {
+        self.forget(block, data.len());
+        if data.len() > CACHED_TRANSFER_MAX {
+            return;
+        }
+        while self.bytes + data.len() > BLOCK_CACHE_BYTES {
+            let Some((_, oldest)) = self.lru.pop_first() else { break };
+            if let Some((old, _)) = self.entries.remove(&oldest) {
+                self.bytes -= old.len();
+            }
+        }
+        self.tick += 1;
+        self.lru.insert(self.tick, block);
+        self.entries.insert(block, (data.to_vec(), self.tick));
+        self.bytes += data.len();
+    }
+}
+
+/// The most bytes joined into one device write.
+const JOINED_WRITE_MAX: usize = 1 << 20;
+
+/// A device with the control file's knobs, the block cache, and the write
+/// being joined.
+///
+/// A write is *held* while the next ones continue it (consecutive blocks,
+/// up to [`JOINED_WRITE_MAX`]) and goes to the device before anything else:
+/// a write elsewhere, any read, a flush, and every write into the header
+/// ring, which is written at once. redoxfs writes a transaction's header
+/// last, so every block it names reaches the device first, and a held
+/// write that fails fails the call that sent it (a later block's or the
+/// header's): the header is then not written and the transaction fails, as
+/// if the write had failed at once. The daemon also sends whatever is held
+/// at the end of every transaction ([`Knobs::drain`]).
 pub struct Knobs<D> {
     pub inner: D,
     /// Every write and flush fails with EIO (`fail-writes on`).
     pub fail_writes: bool,
+    pub cache: BlockCache,
+    /// The write held: first block and bytes.
+    held: Option<(u64, Vec<u8>)>,
+    /// The header ring's blocks (the filesystem's first [`HEADER_RING`]).
+    pub ring: core::ops::Range<u64>,
+}
+
+impl<D> Knobs<D> {
+    pub fn new(inner: D) -> Self {
+        Self { inner, fail_writes: false, cache: BlockCache::default(), held: None, ring: 0..HEADER_RING }
+    }
+}
+
+impl<D: Device> Knobs<D> {
+    /// Sends the write held, if any. Its error (EIO for a short one) if it
+    /// failed; the cache forgets those blocks then.
+    pub fn drain(&mut self) -> DiskResult<()> {
+        let Some((block, data)) = self.held.take() else { return Ok(()) };
+        // SAFETY: blocks and bytes as redoxfs wrote them.
+        match unsafe { self.inner.write_at(block, &data) } {
+            Ok(count) if count == data.len() => Ok(()),
+            other => {
+                self.cache.forget(block, data.len());
+                Err(other.err().unwrap_or(DiskError::new(EIO)))
+            }
+        }
+    }
 }
 
 impl<D: Device> Disk for Knobs<D> {
     unsafe fn read_at(&mut self, block: u64, buffer: &mut [u8]) -> DiskResult<usize> {
+        self.drain()?;
+        if let Some(data) = self.cache.get(block, buffer.len()) {
+            buffer.copy_from_slice(data);
+            return Ok(buffer.len());
+        }
         // SAFETY: passed on as redoxfs called it.
-        unsafe { self.inner.read_at(block, buffer) }
+        let count = unsafe { self.inner.read_at(block, buffer) }?;
+        if count == buffer.len() {
+            self.cache.put(block, buffer);
+        }
+        Ok(count)
     }
 
     unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
         if self.fail_writes {
             return Err(DiskError::new(EIO));
         }
+        if !self.ring.contains(&block) && buffer.len().is_multiple_of(BLOCK_SIZE as usize) {
+            if let Some((first, held)) = &mut self.held
+                && *first + (held.len() as u64) / BLOCK_SIZE == block
+                && held.len() + buffer.len() <= JOINED_WRITE_MAX
+            {
+                held.extend_from_slice(buffer);
+            } else {
+                self.drain()?;
+                self.held = Some((block, buffer.to_vec()));
+            }
+            self.cache.put(block, buffer);
+            return Ok(buffer.len());
+        }
+        self.drain()?;
         // SAFETY: passed on as redoxfs called it.
-        unsafe { self.inner.write_at(block, buffer) }
+        let result = unsafe { self.inner.write_at(block, buffer) };
+        match result {
+            Ok(count) if count == buffer.len() => self.cache.put(block, buffer),
+            _ => self.cache.forget(block, buffer.len()),
+        }
+        result
     }
 
     fn size(&mut self) -> DiskResult<u64> {
@@ -104,11 +256,12 @@ impl<D: Device> Device for Knobs<D> {
         if self.fail_writes {
             return Err(tessera_runtime::Error::new(EIO));
         }
+        self.drain().map_err(|e| tessera_runtime::Error::new(e.errno))?;
         self.inner.flush()
     }
 }
 
-/// A disk in memory for host tests, counting flushes.
+/// A disk in memory for host tests, counting reads, writes and flushes.
 #[cfg(test)]
 pub mod mem {
     use std::vec::Vec;
@@ -118,11 +271,13 @@ pub mod mem {
     pub struct MemDisk {
         pub bytes: Vec<u8>,
         pub flushes: usize,
+        pub reads: usize,
+        pub writes: usize,
     }
 
     impl MemDisk {
         pub fn new(bytes: usize) -> Self {
-            Self { bytes: std::vec![0; bytes], flushes: 0 }
+            Self { bytes: std::vec![0; bytes], flushes: 0, reads: 0, writes: 0 }
         }
 
         fn range(&self, block: u64, len: usize) -> DiskResult<core::ops::Range<usize>> {
@@ -135,12 +290,14 @@ pub mod mem {
     impl Disk for MemDisk {
         unsafe fn read_at(&mut self, block: u64, buffer: &mut [u8]) -> DiskResult<usize> {
             let range = self.range(block, buffer.len())?;
+            self.reads += 1;
             buffer.copy_from_slice(&self.bytes[range]);
             Ok(buffer.len())
         }
 
         unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
             let range = self.range(block, buffer.len())?;
+            self.writes += 1;
             self.bytes[range].copy_from_slice(buffer);
             Ok(buffer.len())
         }
@@ -155,5 +312,76 @@ pub mod mem {
             self.flushes += 1;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod block_cache_tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_writes_are_joined_and_reach_the_device_before_the_header() {
+        let block = BLOCK_SIZE as usize;
+        let mut disk = Knobs::new(mem::MemDisk::new(512 * block));
+        // SAFETY: every call below is on a disk in memory.
+        unsafe {
+            for (i, byte) in [1u8, 2, 3].into_iter().enumerate() {
+                assert_eq!(disk.write_at(300 + i as u64, &alloc::vec![byte; block]), Ok(block));
+            }
+            assert_eq!(disk.inner.writes, 0, "held while the next ones continue it");
+            // Elsewhere: the held run goes first, as one write.
+            disk.write_at(400, &alloc::vec![4u8; block]).unwrap();
+            assert_eq!(disk.inner.writes, 1);
+            assert_eq!(
+                disk.inner.bytes[300 * block..303 * block].iter().map(|&b| b as usize).sum::<usize>(),
+                6 * block
+            );
+            // A header block is written at once, after what is held.
+            disk.write_at(7, &alloc::vec![9u8; block]).unwrap();
+            assert_eq!(disk.inner.writes, 3);
+            assert_eq!((disk.inner.bytes[400 * block], disk.inner.bytes[7 * block]), (4, 9));
+            // A read sends what is held first (and is answered by the cache).
+            disk.write_at(410, &alloc::vec![5u8; block]).unwrap();
+            let mut back = alloc::vec![0u8; block];
+            disk.read_at(410, &mut back).unwrap();
+            assert_eq!((disk.inner.writes, disk.inner.reads, back[0]), (4, 0, 5));
+            // A held write that fails fails the header's write, which is
+            // then not written; the cache forgets the failed blocks.
+            disk.write_at(510, &alloc::vec![6u8; 4 * block]).unwrap();
+            assert!(disk.write_at(8, &alloc::vec![9u8; block]).is_err(), "past the end of the disk");
+            assert_eq!(disk.inner.bytes[8 * block], 0, "the header is not written");
+            assert!(disk.cache.get(510, 4 * block).is_none());
+            assert_eq!(disk.drain(), Ok(()), "nothing held any more");
+        }
+    }
+
+    #[test]
+    fn exact_transfers_hit_overlaps_are_replaced_and_the_oldest_go() {
+        let mut cache = BlockCache::default();
+        cache.put(10, &[1u8; 8192]);
+        assert_eq!(cache.get(10, 8192).map(|d| d[0]), Some(1));
+        assert!(cache.get(10, 4096).is_none(), "another length is a miss");
+        assert!(cache.get(11, 4096).is_none(), "another start is a miss");
+        // A write over the second block replaces the whole transfer.
+        cache.put(11, &[2u8; 4096]);
+        assert!(cache.get(10, 8192).is_none());
+        assert_eq!(cache.get(11, 4096).map(|d| d[0]), Some(2));
+        cache.forget(8, 3 * 4096 + 1);
+        assert!(cache.get(11, 4096).is_none(), "forgotten: overlapped");
+        assert_eq!(cache.bytes, 0);
+        // Larger than a record: not kept.
+        cache.put(0, &alloc::vec![3u8; CACHED_TRANSFER_MAX + 4096]);
+        assert_eq!(cache.bytes, 0);
+        // Past the limit, the least recently used go first.
+        let record = alloc::vec![4u8; CACHED_TRANSFER_MAX];
+        let n = (BLOCK_CACHE_BYTES / CACHED_TRANSFER_MAX) as u64;
+        for i in 0..n {
+            cache.put(1000 + i * 32, &record);
+        }
+        assert!(cache.get(1000, CACHED_TRANSFER_MAX).is_some(), "used again: now the newest");
+        cache.put(1000 + n * 32, &record);
+        assert!(cache.bytes <= BLOCK_CACHE_BYTES);
+        assert!(cache.get(1000, CACHED_TRANSFER_MAX).is_some());
+        assert!(cache.get(1032, CACHED_TRANSFER_MAX).is_none(), "the least recently used went");
     }
 }

@@ -10,12 +10,17 @@
 //! handle, until `Munmap` gives them back.
 //!
 //! Write-back (`Munmap` with `NEEDS_SYNC`, `Msync`, `fsync`) writes the
-//! range's resident pages (and any left dirty) into the RedoxFS file, in
-//! one transaction, skipping the pages that read the same on the disk (the
-//! daemon cannot tell which pages a client stored to); `MS_SYNC` and `fsync` then flush the device. If that
-//! fails the answer is EIO and the pages stay dirty (written again by the
-//! next msync, munmap or fsync); Munmap's pins are given back all the same
-//! (the kernel has unmapped the range).
+//! range's pages a client may have stored to (the window was lent shared
+//! and writable, and they are not *sealed*) and any left dirty into the
+//! RedoxFS file, one `write_node` per run in one transaction (redoxfs
+//! compares each record with the disk and writes only those that differ).
+//! The pages are sealed first: read-only here and taken back from every
+//! mapping, so the next write-back skips them unless a client touched them
+//! again (the kernel then asks for them, and MmapPrep opens them).
+//! `MS_SYNC` and `fsync` then flush the device. If that fails the answer
+//! is EIO and the pages stay dirty (written again by the next msync,
+//! munmap or fsync); Munmap's pins are given back all the same (the kernel
+//! has unmapped the range).
 //!
 //! The cache holds at most its limit of resident pages: before pages come
 //! in, the least recently lent are evicted ([`Redoxfsd::evict`]: set aside,
@@ -52,23 +57,6 @@ fn pages_for(size_bytes: usize) -> u64 {
     size_bytes.div_ceil(PAGE_BYTES) as u64
 }
 
-/// The byte ranges, in whole pages, where `cached` differs from `on_disk`
-/// (same length), neighbours merged.
-fn differing(cached: &[u8], on_disk: &[u8]) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    for (i, (a, b)) in cached.chunks(PAGE_BYTES).zip(on_disk.chunks(PAGE_BYTES)).enumerate() {
-        if a == b {
-            continue;
-        }
-        let (start, end) = (i * PAGE_BYTES, i * PAGE_BYTES + a.len());
-        match out.last_mut() {
-            Some(last) if last.1 == start => last.1 = end,
-            _ => out.push((start, end)),
-        }
-    }
-    out
-}
-
 /// The pages of `[offset, offset + size)`.
 fn page_range(offset: u64, size: usize) -> core::ops::Range<u64> {
     offset / PAGE..offset.saturating_add(size as u64).div_ceil(PAGE)
@@ -96,7 +84,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         if flags.contains(MapFlags::PROT_WRITE) && flags.contains(MapFlags::MAP_SHARED) && !handle.writable() {
             return Err(Error::new(EACCES));
         }
-        let file_size = self.read_node(node)?.data().size();
+        let file_size = self.file_size(node)?;
         let asked = page_range(offset, size);
         let inside = asked.start..asked.end.min(pages_to(file_size)).max(asked.start);
         // At most the cache's limit is read now; the rest is set aside and
@@ -147,11 +135,12 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     pub(crate) fn evict(&mut self, node: u32, page: u64) -> Result<()> {
         let Some(window) = self.cache.windows.get(&node) else { return Ok(()) };
         let addr = window.address(page);
-        let needs_write = window.written_through || window.dirty.contains(&page);
+        let exposed = window.written_through && !window.sealed.contains(&page);
+        let needs_write = exposed || window.dirty.contains(&page);
         self.cache.pages.set_aside(addr, PAGE_BYTES)?;
         let mut result = self.cache.pages.take_back(addr, PAGE_BYTES);
         if result.is_ok() && needs_write {
-            result = self.write_pages(node, page..page + 1, false);
+            result = self.write_runs(node, &[(page, page + 1)]);
         }
         if let Err(e) = result {
             // If this fails too the page stays set aside (and dirty): the
@@ -163,12 +152,11 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             return Err(e);
         }
         self.cache.evicted();
-        if !self.cache.windows.contains_key(&node) {
-            // Its last dirty page written, an unpinned window went whole.
-            return Ok(());
-        }
         self.cache.unlist(node, page);
-        self.cache.pages.forget(addr, PAGE_BYTES)
+        let result = self.cache.pages.forget(addr, PAGE_BYTES);
+        // An unpinned window goes with its last resident page.
+        self.cache.release_if_unused(node);
+        result
     }
 
     /// Munmap: with `NEEDS_SYNC` the range is written back first (EIO if
@@ -181,6 +169,10 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             return Err(Error::new(EINVAL));
         }
         let result = if MunmapFlags::from_bits_retain(flags).contains(MunmapFlags::NEEDS_SYNC) {
+            // The kernel says the lease was shared and writable.
+            if let Some(window) = self.cache.windows.get_mut(&node) {
+                window.written_through = true;
+            }
             self.write_back(node, page_range(offset, size))
         } else {
             Ok(())
@@ -203,39 +195,54 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         Ok(())
     }
 
-    /// Writes the resident pages of `node` among `pages`, and its dirty
-    /// ones, into the file (clipped to its size), in one transaction.
+    /// Writes the pages of `node` among `pages` that a client may have
+    /// stored to (lent shared and writable, not sealed), and its dirty ones,
+    /// into the file (clipped to its size), in one transaction.
     pub(crate) fn write_back(&mut self, node: u32, pages: core::ops::Range<u64>) -> Result<()> {
         self.write_pages(node, pages, true)
     }
 
-    /// [`Self::write_back`] of `pages`, and with `dirty` of the dirty ones.
+    /// [`Self::write_back`] of `pages`, and with `dirty` of every dirty
+    /// page. The pages are sealed first (taken back from every mapping,
+    /// read-only here), so a store after the copy below faults and asks
+    /// for the page again: until then a later write-back skips them. If
+    /// sealing fails they are written all the same (not sealed).
     fn write_pages(&mut self, node: u32, pages: core::ops::Range<u64>, dirty: bool) -> Result<()> {
         if !self.cache.windows.contains_key(&node) {
             return Ok(());
         }
-        let size = self.read_node(node)?.data().size();
-        let runs = self.cache.runs(node, pages, size, dirty);
+        let size = self.file_size(node)?;
+        let runs = self.cache.to_write(node, pages, size, dirty);
         if runs.is_empty() {
             return Ok(());
         }
+        let _ = self.cache.seal(node, &runs);
+        self.write_runs(node, &runs)
+    }
+
+    /// Writes the pages `runs` of `node` into the file (clipped to its
+    /// size) in one transaction: one `write_node` per run, which compares
+    /// each record with the disk and writes only those that differ (an
+    /// untouched page costs a read, not a new record). The pages are clean
+    /// afterwards, or dirty if it failed.
+    fn write_runs(&mut self, node: u32, runs: &[(u64, u64)]) -> Result<()> {
+        let size = self.file_size(node)?;
         let now = (self.clock)();
-        let result = self.tx(|tx| {
+        let Self { fs, cache, .. } = self;
+        let result = fs.tx(|tx| {
             let ptr = TreePtr::new(node);
-            let mut on_disk = Vec::new();
-            for (offset, data) in &runs {
-                // Only the pages that differ from the disk are written: a
-                // mapping's untouched pages cost a read, not a new record.
-                on_disk.clear();
-                on_disk.resize(data.len(), 0);
-                tx.read_node(ptr, *offset, &mut on_disk, 0, 0)?;
-                for (start, end) in differing(data, &on_disk) {
-                    tx.write_node(ptr, offset + start as u64, &data[start..end], now.0, now.1)?;
+            for &run in runs {
+                let data = cache.bytes(node, run, size);
+                if !data.is_empty() {
+                    tx.write_node(ptr, run.0 * PAGE, &data, now.0, now.1)?;
                 }
             }
             Ok(())
         });
-        self.cache.written(node, &runs, result.is_ok());
+        // What the device held back goes before the answer.
+        let drained = fs.disk.drain();
+        let result = result.and(drained).map_err(crate::fs::errno);
+        self.cache.written(node, runs, result.is_ok());
         result
     }
 

@@ -86,6 +86,12 @@ pub struct Redoxfsd<D: Device, P: tessera_ramfs::Pages> {
     /// Record locks (`fcntl` F_SETLK) per node; a node's go with its last
     /// handle (every process holding one has closed the file by then).
     pub(crate) locks: BTreeMap<u32, LockTable>,
+    /// File sizes as last read from the disk, by node: MmapPrep and
+    /// write-back need the size, and reading the node is a disk request.
+    /// Only this daemon changes the filesystem; every call that may change
+    /// a size (write, ftruncate, open with O_TRUNC) forgets it first, and
+    /// so does a node's last close.
+    pub(crate) sizes: BTreeMap<u32, u64>,
 }
 
 impl<D: Device, P: CachePages> Redoxfsd<D, P> {
@@ -93,23 +99,40 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// valid header; EIO instead when the search for one reads past the
     /// end of a small device), EIO a read failed, ENOKEY an encrypted one.
     pub fn mount(disk: D, pages: P, clock: Clock) -> Result<Self> {
-        let fs = FileSystem::open(Knobs { inner: disk, fail_writes: false }, None, None, true).map_err(errno)?;
-        Ok(Self::with(fs, pages, clock))
+        let fs = FileSystem::open(Knobs::new(disk), None, None, true).map_err(errno)?;
+        Self::ready(fs, pages, clock)
     }
 
     /// Formats `disk` (all of it) as an empty RedoxFS and mounts it.
     /// Errors: ENOSPC too small, EIO a failed write.
     pub fn mkfs(disk: D, pages: P, clock: Clock) -> Result<Self> {
-        let fs = crate::mkfs::format(Knobs { inner: disk, fail_writes: false }, clock()).map_err(errno)?;
+        let fs = crate::mkfs::format(Knobs::new(disk), clock()).map_err(errno)?;
+        Self::ready(fs, pages, clock)
+    }
+
+    /// The daemon over a mounted `fs`: the device's header ring is where
+    /// the filesystem starts, and what is held is sent. EIO if that fails.
+    fn ready(mut fs: FileSystem<Knobs<D>>, pages: P, clock: Clock) -> Result<Self> {
+        fs.disk.ring = fs.block..fs.block + redoxfs::HEADER_RING;
+        fs.disk.drain().map_err(errno)?;
         Ok(Self::with(fs, pages, clock))
     }
 
     fn with(fs: FileSystem<Knobs<D>>, pages: P, clock: Clock) -> Self {
-        Self { fs, cache: Cache::new(pages), handles: BTreeMap::new(), next_handle: 0, clock, locks: BTreeMap::new() }
+        Self {
+            fs,
+            cache: Cache::new(pages),
+            handles: BTreeMap::new(),
+            next_handle: 0,
+            clock,
+            locks: BTreeMap::new(),
+            sizes: BTreeMap::new(),
+        }
     }
 
     /// The device back (tests mount it again).
-    pub fn into_device(self) -> D {
+    pub fn into_device(mut self) -> D {
+        let _ = self.fs.disk.drain();
         self.fs.disk.inner
     }
 
@@ -129,8 +152,14 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     }
 
     /// Runs `f` as one transaction, committed before this returns.
+    /// What the device holds back is sent before the answer (EIO if that
+    /// fails).
     pub(crate) fn tx<T>(&mut self, f: impl FnOnce(&mut Transaction<Knobs<D>>) -> DiskResult<T>) -> Result<T> {
-        self.fs.tx(f).map_err(errno)
+        let result = self.fs.tx(f);
+        let drained = self.fs.disk.drain();
+        let value = result.map_err(errno)?;
+        drained.map_err(errno)?;
+        Ok(value)
     }
 
     /// The handle `id`. EBADF for an unknown id.
@@ -150,6 +179,17 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// The node's data (size, mode…).
     pub(crate) fn read_node(&mut self, node: u32) -> Result<TreeData<Node>> {
         self.tx(|tx| tx.read_tree(TreePtr::new(node)))
+    }
+
+    /// The size of file `node`: remembered, or read from the disk (and
+    /// remembered).
+    pub(crate) fn file_size(&mut self, node: u32) -> Result<u64> {
+        if let Some(&size) = self.sizes.get(&node) {
+            return Ok(size);
+        }
+        let size = self.read_node(node)?.data().size();
+        self.sizes.insert(node, size);
+        Ok(size)
     }
 
     /// open: see `docs/redoxfs.md` for the flags and errors.
@@ -172,6 +212,10 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         }
         let now = (self.clock)();
         let truncated = flags & O_TRUNC != 0 && probe.writable();
+        // A truncation changes a size this daemon may remember.
+        if truncated {
+            self.sizes.clear();
+        }
         let (node, dir, old_size) = self.tx(|tx| {
             let found = match resolved.split_last() {
                 None => Some(tx.read_tree(TreePtr::root())?),
@@ -326,6 +370,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             let _ = self.write_back(node, 0..0);
             self.cache.discard(node);
             self.locks.remove(&node);
+            self.sizes.remove(&node);
         }
         let _ = self.tx(|tx| tx.on_close_node(TreePtr::new(node)));
     }

@@ -78,6 +78,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         if buf.is_empty() {
             return Ok(0);
         }
+        self.sizes.remove(&node);
         let now = (self.clock)();
         let (offset, old_size, buf) = self.tx(|tx| {
             let ptr = TreePtr::<redoxfs::Node>::new(node);
@@ -94,7 +95,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         if end > old_size {
             self.cache.grow(node, old_size, end)?;
         }
-        self.cache.store(node, offset, buf);
+        self.cache.store(node, offset, buf)?;
         Ok(buf.len())
     }
 
@@ -157,6 +158,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         if len > MAX_FILE_BYTES {
             return Err(Error::new(EFBIG));
         }
+        self.sizes.remove(&node);
         let now = (self.clock)();
         let old = self.tx(|tx| {
             let ptr = TreePtr::<redoxfs::Node>::new(node);

@@ -346,8 +346,9 @@ fn lent_pages_are_the_cache_and_write_back_reaches_the_disk() {
     fs.cache.pages.write(addr + PAGE_BYTES + 50, b"LATE");
     assert_eq!(fs.munmap(f, 0, 4 * PAGE_BYTES, NEEDS_SYNC, &CTX), Ok(()));
     assert_eq!(pins_total(&mut fs), 0);
-    assert!(fs.cache.pages.windows.is_empty(), "the window goes with the last pin");
+    assert_eq!(fs.cache.pages.windows.len(), 1, "the window stays while the file is open");
     fs.close(f);
+    assert!(fs.cache.pages.windows.is_empty(), "the window goes with the file's last handle");
 
     let mut fs = remount(fs);
     let f = open(&mut fs, "/m", O_RDONLY).unwrap();
@@ -356,6 +357,77 @@ fn lent_pages_are_the_cache_and_write_back_reaches_the_disk() {
     assert_eq!(&got[10..16], b"MAPPED");
     assert_eq!(&got[PAGE_BYTES + 5..PAGE_BYTES + 12], b"WRITTEN");
     assert_eq!(&got[PAGE_BYTES + 50..PAGE_BYTES + 54], b"LATE", "munmap with NEEDS_SYNC wrote it");
+}
+
+/// Disk reads so far.
+fn disk_reads(fs: &Fs) -> usize {
+    fs.fs.disk.inner.reads
+}
+
+#[test]
+fn a_second_mapping_lends_the_cached_pages_and_msync_seals_what_it_wrote() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/s", O_CREAT | O_RDWR).unwrap();
+    let data: Vec<u8> = (0..64 * PAGE_BYTES).map(|i| (i * 7 / PAGE_BYTES) as u8).collect();
+    fs.write(f, &data, 0).unwrap();
+    let len = 64 * PAGE_BYTES;
+    let base = fs.mmap_prep(f, 0, len, PRIVATE_RW, &CTX).unwrap();
+    fs.munmap(f, 0, len, 0, &CTX).unwrap();
+    // The pages stay while the file is open: a new mapping reads nothing
+    // from the disk (the size is remembered too).
+    let reads = disk_reads(&fs);
+    assert_eq!(fs.mmap_prep(f, 0, len, SHARED_RW, &CTX), Ok(base), "the same pages");
+    assert_eq!(disk_reads(&fs), reads, "disk reads for a cached file");
+    // A store to every page; msync writes them and seals them (read-only
+    // here, taken back from the mappings).
+    for page in 0..64 {
+        fs.cache.pages.write(base + page * PAGE_BYTES, &[0xC0 + page as u8]);
+    }
+    let taken = fs.cache.pages.taken_back.len();
+    assert_eq!(fs.msync(f, 0, len, MS_SYNC, &CTX), Ok(()));
+    assert!(fs.cache.pages.taken_back.len() > taken, "the written pages were taken back");
+    assert!((0..64).all(|page| fs.cache.pages.aside.contains(&(base + page * PAGE_BYTES))), "sealed");
+    // Sealed pages are clean: a write-back reads and writes nothing (it
+    // passes with the device failing).
+    fs.fs.disk.fail_writes = true;
+    let reads = disk_reads(&fs);
+    assert_eq!(fs.msync(f, 0, len, MS_ASYNC, &CTX), Ok(()));
+    assert_eq!(disk_reads(&fs), reads, "disk reads for sealed pages");
+    fs.fs.disk.fail_writes = false;
+    // A client touching a sealed page: the kernel asks for it again; it is
+    // opened, and a store to it is written by the next write-back.
+    assert_eq!(relend(&mut fs, f, 5), base + 5 * PAGE_BYTES);
+    assert!(!fs.cache.pages.aside.contains(&(base + 5 * PAGE_BYTES)), "opened again");
+    fs.cache.pages.write(base + 5 * PAGE_BYTES + 1, b"R");
+    // write() over a sealed page opens it and stores into it; a write()
+    // past the end grows the size MmapPrep sees.
+    fs.write(f, b"W", 9 * PAGE + 2).unwrap();
+    fs.write(f, b"+", len as u64).unwrap();
+    let grown = fs.mmap_prep(f, len as u64, PAGE_BYTES, SHARED_RW, &CTX).unwrap();
+    assert!(fs.cache.pages.is_open(grown), "the new last page is lent, not past the end");
+    fs.munmap(f, len as u64, PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
+    let mut seen = [0u8; 1];
+    fs.cache.pages.read(base + 9 * PAGE_BYTES + 2, &mut seen);
+    assert_eq!(&seen, b"W");
+    fs.cache.pages.write(base + 9 * PAGE_BYTES + 3, b"M");
+    // The munmap writes back the opened pages (redoxfs reads each record
+    // it rewrites: the block cache has them from the msync's writes);
+    // then nothing is left to write.
+    let reads = disk_reads(&fs);
+    assert_eq!(fs.munmap(f, 0, len, NEEDS_SYNC, &CTX), Ok(()));
+    assert_eq!(disk_reads(&fs), reads, "the records written before are read from the block cache");
+    let node = *fs.cache.windows.keys().next().expect("the window stays");
+    assert_eq!(fs.cache.to_write(node, 0..64, len as u64, true), Vec::new());
+    fs.close(f);
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/s", O_RDONLY).unwrap();
+    let got = read_all(&mut fs, f);
+    for page in 0..64 {
+        assert_eq!(got[page * PAGE_BYTES], 0xC0 + page as u8, "page {page}");
+        assert_eq!(got[page * PAGE_BYTES + 10], data[page * PAGE_BYTES + 10]);
+    }
+    assert_eq!(got[5 * PAGE_BYTES + 1], b'R', "a store after relending is written");
+    assert_eq!(&got[9 * PAGE_BYTES + 2..9 * PAGE_BYTES + 4], b"WM", "write() and a store after it");
 }
 
 #[test]
@@ -379,6 +451,9 @@ fn private_unmaps_write_nothing_and_pins_balance() {
     assert_eq!(fs.mmap_prep(r, 0, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EACCES)));
     let d = open(&mut fs, "/", O_RDONLY).unwrap();
     assert_eq!(fs.mmap_prep(d, 0, PAGE_BYTES, SHARED_RW, &CTX), Err(Error::new(EISDIR)));
+    for id in [f, r, d] {
+        fs.close(id);
+    }
     assert!(fs.cache.pages.windows.is_empty());
 }
 
@@ -431,8 +506,9 @@ fn a_failed_write_back_is_eio_and_stays_dirty() {
     // The fault is lifted: fsync writes the dirty page, and the window goes.
     fs.write(ctl, b"fail-writes off", 0).unwrap();
     assert_eq!(fs.fsync(f), Ok(()));
-    assert!(fs.cache.pages.windows.is_empty());
+    assert_eq!(fs.cache.pin_counts().map(|(_, _, dirty)| dirty).sum::<usize>(), 0, "clean");
     fs.close(f);
+    assert!(fs.cache.pages.windows.is_empty());
     fs.close(ctl);
     let mut fs = remount(fs);
     let f = open(&mut fs, "/e", O_RDONLY).unwrap();
@@ -463,6 +539,7 @@ fn holes_cost_no_memory_when_lent() {
     // passes even with the device failing writes).
     fs.fs.disk.fail_writes = true;
     assert_eq!(fs.munmap(f, 0, 64 << 20, NEEDS_SYNC, &CTX), Ok(()));
+    fs.close(f);
     assert!(fs.cache.pages.windows.is_empty());
 }
 
@@ -545,9 +622,10 @@ fn eviction_keeps_the_cache_under_its_limit_and_loses_no_store() {
     }
     fs.munmap(f, 0, 16 * PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
     assert_eq!(pins_total(&mut fs), 0);
+    assert_eq!(cache_stat(&mut fs, "pages"), 4, "kept while the file is open");
+    fs.close(f);
     assert!(fs.cache.pages.windows.is_empty());
     assert_eq!(cache_stat(&mut fs, "pages"), 0);
-    fs.close(f);
     let mut fs = remount(fs);
     let f = open(&mut fs, "/big", O_RDONLY).unwrap();
     let got = read_all(&mut fs, f);
@@ -611,4 +689,37 @@ fn evicting_the_last_dirty_page_of_an_unmapped_file_drops_its_window() {
     assert_eq!(cache_stat(&mut fs, "pages"), 1);
     fs.munmap(g, 0, PAGE_BYTES, NEEDS_SYNC, &CTX).unwrap();
     assert_eq!(&read_all(&mut fs, f)[..4], b"KEEP");
+}
+
+#[test]
+fn a_mapping_again_makes_its_pages_the_most_recently_lent() {
+    let mut fs = new_fs();
+    fs.set_cache_pages(4);
+    let mut bases = Vec::new();
+    let mut ids = Vec::new();
+    for name in ["/a", "/b", "/c"] {
+        let f = open(&mut fs, name, O_CREAT | O_RDWR).unwrap();
+        fs.write(f, &vec![b'.'; 2 * PAGE_BYTES], 0).unwrap();
+        ids.push(f);
+    }
+    for &f in &ids[..2] {
+        bases.push(fs.mmap_prep(f, 0, 2 * PAGE_BYTES, PRIVATE_RW, &CTX).unwrap());
+        fs.munmap(f, 0, 2 * PAGE_BYTES, 0, &CTX).unwrap();
+    }
+    // /b's pages are the newest already: mapping it again changes nothing;
+    // /a's are the oldest: mapping it again makes them the newest.
+    for f in [ids[1], ids[0]] {
+        fs.mmap_prep(f, 0, 2 * PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+        fs.munmap(f, 0, 2 * PAGE_BYTES, 0, &CTX).unwrap();
+    }
+    // /c comes in: /b's two pages go, /a's stay.
+    fs.mmap_prep(ids[2], 0, 2 * PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+    assert_eq!(cache_stat(&mut fs, "evictions"), 2);
+    assert!(fs.cache.pages.is_open(bases[0]) && !fs.cache.pages.aside.contains(&bases[0]), "/a stays");
+    assert!(!fs.cache.pages.is_open(bases[1]) && !fs.cache.pages.is_open(bases[1] + PAGE_BYTES), "/b went");
+    // The pages of one mapping keep their order: /c's first page is older.
+    fs.munmap(ids[2], 0, 2 * PAGE_BYTES, 0, &CTX).unwrap();
+    fs.mmap_prep(ids[1], 0, PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
+    assert!(fs.cache.pages.aside.contains(&bases[0]), "/a's first page was the oldest");
+    assert!(fs.cache.pages.is_open(bases[0] + PAGE_BYTES) && !fs.cache.pages.aside.contains(&(bases[0] + PAGE_BYTES)));
 }
