@@ -43,8 +43,11 @@ tessera_runtime::entry!(main);
 const DEFAULT_MAPS: u64 = 65_530;
 /// How many one-page mappings the storm tries at most.
 const STORM_TRIES: usize = 5_000_000;
-/// Where the hand-made ELF files go (the test image's ramfs is `file:`).
-const ELF_PATH: &str = "file:/hostile-elf";
+/// Where the hand-made ELF files go: ramfs (`tmp:`), whose pages go with
+/// the file. Not the root (`file:`, redoxfsd): its page and block caches
+/// keep what was written, memory the free-frame check at the end would
+/// count as lost.
+const ELF_PATH: &str = "tmp:/hostile-elf";
 
 /// `heap_used_bytes` from `sys:memory` (`usize::MAX` if it cannot be read;
 /// the first check makes sure it can).
