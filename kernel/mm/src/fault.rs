@@ -249,9 +249,7 @@ impl<P: PageTable> AddrSpace<P> {
         let lease_first = file.first_page();
         let lease_end = lease_first.saturating_add(file.pages());
         let below = (page.number() - block).min(page.number() - grant.base.number()).min(index - lease_first);
-        let above = (block + size - page.number())
-            .min(grant.end().number() - page.number())
-            .min(lease_end - index);
+        let above = (block + size - page.number()).min(grant.end().number() - page.number()).min(lease_end - index);
         let start = Page::from_number(page.number() - below);
         Some(FaultAround { file, start, first_index: index - below, pages: below + above })
     }

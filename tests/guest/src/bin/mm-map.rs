@@ -317,7 +317,11 @@ fn write_around(checks: &mut Checks) {
         };
         read_word(addr + p * PAGE) != want
     });
-    checks.check("written pages keep their values, the rest read zero", wrong.is_none(), format_args!("page {wrong:?}"));
+    checks.check(
+        "written pages keep their values, the rest read zero",
+        wrong.is_none(),
+        format_args!("page {wrong:?}"),
+    );
     let _ = unmap(addr, PAGES * PAGE);
     // No run, no fill: every other page.
     let Some(sparse) = map(checks, BLOCK, MapFlags::empty()) else { return };
