@@ -31,6 +31,8 @@
 //! (one block; Linux's mTHP allocates the same), one slot per page, as if
 //! each had been touched.
 
+use alloc::collections::btree_map::Entry;
+
 use crate::fault::Access;
 use crate::page::Page;
 use crate::provider::Provider;
@@ -75,17 +77,27 @@ impl<P: PageTable> AddrSpace<P> {
             if tx.space.guards.contains(&p) || tx.space.freeable.contains(&p) {
                 continue;
             }
+            // Untouched (the common case): one look at the slot map. A
+            // PTE without a slot (the zero frame, mapped for a read) is
+            // left alone.
+            let space = &mut *tx.space;
+            if let Entry::Vacant(vacant) = space.slots.entry(p) {
+                if space.table.translate(p.start()).is_some() {
+                    continue;
+                }
+                let Some(frame) = tx.frames.allocate_zeroed() else { break };
+                if space.table.map(p.start(), frame, flags).is_err() {
+                    tx.frames.put(frame);
+                    break;
+                }
+                vacant.insert(frame);
+                space.resident_pages += 1;
+                changed += 1;
+                continue;
+            }
             let slot = tx.space.slots.get(&p).copied();
             let present = tx.space.table.translate(p.start());
             match (slot, present) {
-                (None, None) => {
-                    let Some(frame) = tx.frames.allocate_zeroed() else { break };
-                    if tx.map_pte(p, frame, flags).is_err() {
-                        tx.frames.put(frame);
-                        break;
-                    }
-                    tx.insert_slot(p, frame);
-                }
                 (Some(frame), Some((mapped, old))) if mapped == frame && !old.is_writable() => {
                     if tx.frames.refcount(frame) == 1 {
                         tx.protect_pte(p, flags);
