@@ -271,7 +271,6 @@ impl<P: PageTable> AddrSpace<P> {
         file: &FileRef,
         generation: u64,
         pages: &[(VirtAddr, u64, PhysAddr)],
-        _tlb: &mut Shootdown,
     ) -> u64 {
         let mut used = 0;
         for &(addr, index, frame) in pages {

@@ -393,7 +393,7 @@ impl UserSpace {
         if pages.is_empty() {
             return 0;
         }
-        self.run(|grants, frames, tlb| grants.supply_file_pages(frames, file, generation, pages, tlb))
+        self.run(|grants, frames, _| grants.supply_file_pages(frames, file, generation, pages))
     }
 
     /// The file pages mapped in `[virt, virt + len_bytes)` (for msync).
