@@ -177,20 +177,24 @@ def main():
             print("user address spaces (CR3: number): %s; %s named as %s" % (
                 ", ".join("%#x: %d" % kv for kv in spaces.items()), "[user@%s]" % user[0], args.user_elf))
 
-    # Case boundaries: "# mmbench 2 ... file=F" starts a run; "# CASE rounds=" ends a case.
+    # Case boundaries: "# mmbench 2 ... file=F" starts a run of mmbench-c,
+    # "# mmbench rounds=" one of the Rust mmbench (its scale benchmark's
+    # cases are named with their population, "scale_mprotect@32000");
+    # "# CASE [mappings=N] rounds=" ends a case.
     bounds = []  # (end_time, label)
     run = "?"
     start = None
     for t, line in lines:
         body = re.sub(r"^\[ *\d+ ms\] ", "", line)
-        m = re.match(r"# mmbench 2 .*file=(\S+)", body)
+        m = re.match(r"# mmbench 2 .*file=(\S+)|# mmbench (rounds)=", body)
         if m:
-            run = m.group(1)
+            run = m.group(1) or "mmbench"
             start = t
             continue
-        m = re.match(r"# (\S+) rounds=", body)
+        m = re.match(r"# (\S+)(?: mappings=(\d+))? rounds=", body)
         if m and start is not None:
-            bounds.append((start, t, "%s (%s)" % (m.group(1), run)))
+            case = m.group(1) + ("@" + m.group(2) if m.group(2) else "")
+            bounds.append((start, t, "%s (%s)" % (case, run)))
             start = t
     for lo, hi, label in bounds:
         counts = {}

@@ -77,6 +77,15 @@ impl<P: PageTable> AddrSpace<P> {
         if self.grant_count() + cuts > self.config.max_grants {
             return Err(MmError::NoMem);
         }
+        if count == 1 {
+            // Inside one grant: no Txn for the grants (nothing can fail).
+            if self.reprotect_inside(range, prot) {
+                let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+                refresh_ptes(&mut tx, range, prot);
+                tx.commit();
+            }
+            return Ok(());
+        }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         tx.split_at(range.start);
         tx.split_at(range.end);
@@ -86,15 +95,87 @@ impl<P: PageTable> AddrSpace<P> {
         if tx.set_prot(range, prot) {
             refresh_ptes(&mut tx, range, prot);
         }
-        if count == 1 {
-            // No boundary inside the range.
-            tx.merge_at(range.end);
-            tx.merge_at(range.start);
-        } else {
-            tx.merge_span(range.start, range.end);
-        }
+        tx.merge_span(range.start, range.end);
         tx.commit();
         Ok(())
+    }
+
+    /// Sets the protection of `range`, which lies inside one grant, and
+    /// merges what became alike, as the split, set and merge steps would
+    /// but with one descent into the grant tree for the grant and both
+    /// neighbours, then at most two insertions or removals (the tree's
+    /// depth is what makes mprotect's cost grow with the number of
+    /// mappings). Returns whether the grant lost a right (then its PTEs
+    /// need restricting). Nothing here can fail but the tree's own node
+    /// allocation, as in the split it replaces.
+    fn reprotect_inside(&mut self, range: PageRange, prot: Prot) -> bool {
+        let mut near = self.grants.range_mut(..=range.end);
+        let mut top = near.next_back();
+        let high = match top {
+            Some((&base, _)) if base == range.end => top.take().map(|(_, high)| high),
+            _ => None,
+        };
+        let Some((_, grant)) = top.or_else(|| near.next_back()) else { return false };
+        debug_assert!(grant.base <= range.start && range.end <= grant.end(), "{range:?} not inside {grant:?}");
+        if grant.prot == prot {
+            return false;
+        }
+        let lost = !grant.prot.difference(prot).is_empty();
+        let (head, tail) = (grant.base < range.start, range.end < grant.end());
+        // Whether the changed part joins a neighbour: compared as if the
+        // whole grant had the new protection (the part's provider continues
+        // the neighbour's exactly when the grant's does at that end).
+        let old = core::mem::replace(&mut grant.prot, prot);
+        let low = if head { None } else { near.next_back().map(|(_, low)| low).filter(|low| low.can_absorb(grant)) };
+        let joins_high = !tail && high.as_ref().is_some_and(|high| grant.can_absorb(high));
+        grant.prot = old;
+        match (head, tail) {
+            (false, false) => {
+                // The whole grant changes; it joins none, one or both.
+                grant.prot = prot;
+                let high = if joins_high { high } else { None };
+                let (base, pages) = (grant.base, grant.pages + high.as_ref().map_or(0, |h| h.pages));
+                match low {
+                    Some(low) => {
+                        low.pages += pages;
+                        self.grants.remove(&base);
+                    }
+                    None => grant.pages = pages,
+                }
+                if joins_high {
+                    self.grants.remove(&range.end);
+                }
+            }
+            (true, false) => {
+                // The grant's top part changes; it may join the grant above.
+                let mut part = grant.split_off(range.start);
+                part.prot = prot;
+                if let (true, Some(high)) = (joins_high, high) {
+                    part.pages += high.pages;
+                    self.grants.remove(&range.end);
+                }
+                self.grants.insert(range.start, part);
+            }
+            (false, true) => {
+                // The grant's bottom part changes; it may join the grant below.
+                let rest = grant.split_off(range.end);
+                grant.prot = prot;
+                if let Some(low) = low {
+                    low.pages += grant.pages;
+                    self.grants.remove(&range.start);
+                }
+                self.grants.insert(range.end, rest);
+            }
+            (true, true) => {
+                // A part strictly inside: three grants, none joins.
+                let mut part = grant.split_off(range.start);
+                let rest = part.split_off(range.end);
+                part.prot = prot;
+                self.grants.insert(range.start, part);
+                self.grants.insert(range.end, rest);
+            }
+        }
+        lost
     }
 }
 
@@ -110,10 +191,11 @@ fn refresh_ptes<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: Page
         tx.restrict_ptes(range, prot);
         return;
     }
+    // The grants may reach past the range's ends (merged with a neighbour).
     let mut cursor = range.start;
-    while let Some((provider, part)) =
-        tx.space.grants.range(cursor..range.end).next().map(|(_, g)| (g.provider.clone(), g.range()))
-    {
+    while cursor < range.end {
+        let next = tx.space.grants_in(PageRange::new(cursor, range.end)).next();
+        let Some((provider, part)) = next.map(|g| (g.provider.clone(), g.range().intersect(&range))) else { break };
         release_pages(tx, &provider, part, Release::PtesOnly);
         cursor = part.end;
     }

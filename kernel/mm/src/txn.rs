@@ -285,6 +285,60 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         self.record(Undo::Split { base, at });
     }
 
+    /// Takes `range` out of the grant tree when one grant holds all of it,
+    /// as [`Self::split_at`] at both ends and [`Self::take_grant`] would
+    /// (same records, same gap index and counters), but with one descent
+    /// for the grant and its upper neighbour and at most one insertion or
+    /// removal: cutting the top off a grant changes it in place. `None`,
+    /// with nothing changed, if no single grant holds `range`.
+    pub(crate) fn take_part(&mut self, range: PageRange) -> Option<Grant> {
+        let space = &mut *self.space;
+        let mut near = space.grants.range_mut(..=range.end);
+        let mut top = near.next_back();
+        let above_grows_down = match top {
+            Some((&base, _)) if base == range.end => top.take().map(|(_, above)| above.grows_down),
+            _ => None,
+        };
+        let (&base, grant) = top.or_else(|| near.next_back())?;
+        if range.start < base || grant.end() < range.end || range.is_empty() {
+            return None;
+        }
+        let (head, tail) = (base < range.start, range.end < grant.end());
+        let guard_above = match (tail, above_grows_down) {
+            (true, _) => grant.grows_down,
+            (false, above) => above == Some(true),
+        };
+        let part = match (head, tail) {
+            (false, false) => space.grants.remove(&base)?,
+            (true, false) => grant.split_off(range.start),
+            (false, true) => {
+                let rest = grant.split_off(range.end);
+                let part = space.grants.remove(&base)?;
+                space.grants.insert(range.end, rest);
+                part
+            }
+            (true, true) => {
+                let mut part = grant.split_off(range.start);
+                let rest = part.split_off(range.end);
+                space.grants.insert(range.end, rest);
+                part
+            }
+        };
+        let guard_above = if guard_above { space.config.stack_guard_pages } else { 0 };
+        space.gaps.release(range, guard_above);
+        space.mapped_pages -= part.pages;
+        if head {
+            self.record(Undo::Split { base, at: range.start });
+        }
+        if tail {
+            self.record(Undo::Split { base: range.start, at: range.end });
+        }
+        if self.mode == Mode::Undoable {
+            self.log.push(Undo::RemovedGrant(part.clone()));
+        }
+        Some(part)
+    }
+
     /// Sets the protection of the grants in `range` (cut at its ends
     /// already) in place, in one pass over the tree. Returns whether any of
     /// them lost a right (then their PTEs need restricting).

@@ -5,6 +5,7 @@ use rmm::VirtAddr;
 
 use crate::MmError;
 use crate::file::Unpin;
+use crate::grant::Grant;
 use crate::page::{PageRange, range_for};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
@@ -56,21 +57,32 @@ pub(crate) fn remove_range<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, 
     if range.is_empty() {
         return;
     }
+    crate::guard::drop_guards(tx, range);
+    // The common case, a range inside one grant, cut out in place.
+    if let Some(part) = tx.take_part(range) {
+        release_grant(tx, part);
+        return;
+    }
     tx.split_at(range.start);
     tx.split_at(range.end);
-    crate::guard::drop_guards(tx, range);
     // After the cuts every grant met lies inside `range`.
     let mut cursor = range.start;
     while let Some(base) = tx.space.grants.range(cursor..range.end).next().map(|(b, _)| *b) {
         let Some(grant) = tx.take_grant(base) else { break };
         cursor = grant.end();
-        release_pages(tx, &grant.provider, grant.range(), Release::All);
-        if let Provider::FmapBorrowed { file, offset_pages } = &grant.provider {
-            let (start, end) = (*offset_pages, offset_pages + grant.pages);
-            tx.defer_unpin(Unpin { file: file.clone(), start, end });
-        }
-        tx.discard_grant(grant);
+        release_grant(tx, grant);
     }
+}
+
+/// Releases what a grant taken out of the tree held: PTEs, slots, the
+/// file range it borrowed, and the grant itself, all after the flush.
+fn release_grant<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, grant: Grant) {
+    release_pages(tx, &grant.provider, grant.range(), Release::All);
+    if let Provider::FmapBorrowed { file, offset_pages } = &grant.provider {
+        let (start, end) = (*offset_pages, offset_pages + grant.pages);
+        tx.defer_unpin(Unpin { file: file.clone(), start, end });
+    }
+    tx.discard_grant(grant);
 }
 
 impl<P: PageTable> AddrSpace<P> {

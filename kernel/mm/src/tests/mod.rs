@@ -11,6 +11,7 @@ mod harness;
 mod invalidate;
 mod limits;
 mod misc;
+mod probe;
 mod random;
 mod remap;
 mod split;

@@ -257,3 +257,118 @@ fn mprotect_adds_rights_lazily_and_the_next_access_raises_the_pte() {
     w.teardown(s);
     assert_eq!(w.frames.live(), 0);
 }
+
+/// The spans a per-page protection list makes: maximal runs of one
+/// protection (`None`: unmapped), as the grant tree must show them.
+fn model_spans(base: u64, pages: &[Option<Prot>]) -> Vec<(u64, u64, Prot)> {
+    let mut spans: Vec<(u64, u64, Prot)> = Vec::new();
+    for (i, prot) in pages.iter().enumerate() {
+        let Some(prot) = *prot else { continue };
+        let at = base + i as u64 * PAGE;
+        match spans.last_mut() {
+            Some(last) if last.1 == at && last.2 == prot => last.1 += PAGE,
+            _ => spans.push((at, at + PAGE, prot)),
+        }
+    }
+    spans
+}
+
+/// The gap index rebuilt from the grants alone: what the in-place cuts of
+/// munmap and mprotect must leave it equal to.
+fn rebuilt_gaps(space: &Space) -> Vec<(crate::page::PageRange, u64)> {
+    let mut gaps = crate::gaps::Gaps::new(space.config.user_range());
+    for grant in space.grants.values() {
+        gaps.reserve(grant.range(), space.guard_of(grant));
+    }
+    gaps.iter().collect()
+}
+
+/// Three grants side by side, low (4 pages RW), middle (8 pages R, or a
+/// grows-down RW stack), high (4 pages RW); every page written.
+fn three_grants(w: &mut World, s: &mut Space, stack: bool) -> (u64, Vec<Option<Prot>>) {
+    let base = 0x40_0000;
+    let fixed = PRIVATE | MapFlags::FIXED;
+    let (middle, flags) = if stack { (RW, fixed | MapFlags::GROWSDOWN) } else { (R, fixed) };
+    w.anon_at(s, base, 4, RW, fixed).unwrap();
+    w.anon_at(s, base + 4 * PAGE, 8, middle, flags).unwrap();
+    w.anon_at(s, base + 12 * PAGE, 4, RW, fixed).unwrap();
+    w.mprotect(s, va(base + 4 * PAGE), 8 * PAGE, RW).unwrap();
+    for i in 0..16 {
+        w.write(s, va(base + i * PAGE), i + 1).unwrap();
+    }
+    w.mprotect(s, va(base + 4 * PAGE), 8 * PAGE, middle).unwrap();
+    let mut pages = vec![Some(RW); 16];
+    pages[4..12].fill(Some(middle));
+    (base, pages)
+}
+
+/// mprotect of every part of a grant (all of it, its top, its bottom, a
+/// part strictly inside) to a protection that joins a neighbour, to one
+/// that does not, to its own and to PROT_NONE: the grants are the model's
+/// runs, the data is kept, the gap index is untouched.
+#[test]
+fn mprotect_inside_one_grant_cuts_and_joins_like_the_model() {
+    for prot in [RW, R, Prot::NONE, Prot::READ | Prot::EXEC] {
+        for first in 0..8u64 {
+            for last in first + 1..=8 {
+                let mut w = World::new();
+                let mut s = w.space();
+                let (base, mut pages) = three_grants(&mut w, &mut s, false);
+                let gaps = rebuilt_gaps(&s);
+                w.mprotect(&mut s, va(base + (4 + first) * PAGE), (last - first) * PAGE, prot).unwrap();
+                pages[(4 + first) as usize..(4 + last) as usize].fill(Some(prot));
+                let what = format!("mprotect pages {first}..{last} to {prot:?}");
+                assert_eq!(spans(&s), model_spans(base, &pages), "{what}");
+                assert_eq!(rebuilt_gaps(&s), gaps, "{what}: gap index");
+                for (i, page) in pages.iter().enumerate() {
+                    let at = va(base + i as u64 * PAGE);
+                    let want =
+                        if page.is_some_and(|p| p.is_accessible()) { Ok(i as u64 + 1) } else { Err(FaultError::Segv) };
+                    assert_eq!(w.read(&mut s, at), want, "{what}: page {i}");
+                }
+                w.check(&[&s], &[]);
+                w.teardown(s);
+                assert_eq!(w.frames.live(), 0, "{what}");
+            }
+        }
+    }
+}
+
+/// munmap of every part of one grant, a plain one and a grows-down one
+/// (whose guard the gap index keeps below it): the grants left are the
+/// model's, the gap index equals one rebuilt from them, exactly the
+/// unmapped pages' frames are freed.
+#[test]
+fn munmap_inside_one_grant_cuts_like_the_model() {
+    for stack in [false, true] {
+        for first in 0..8u64 {
+            for last in first + 1..=8 {
+                let mut w = World::new();
+                let mut s = w.space();
+                let (base, mut pages) = three_grants(&mut w, &mut s, stack);
+                w.munmap(&mut s, va(base + (4 + first) * PAGE), (last - first) * PAGE).unwrap();
+                pages[(4 + first) as usize..(4 + last) as usize].fill(None);
+                let what = format!("munmap pages {first}..{last} (stack: {stack})");
+                assert_eq!(spans(&s).len(), s.grant_count() as usize);
+                let grants: Vec<_> = spans(&s).iter().map(|&(start, end, _)| (start, end)).collect();
+                let mut want: Vec<(u64, u64)> = Vec::new();
+                // The model's runs, cut where the original grants met.
+                for (start, end, _) in model_spans(base, &pages) {
+                    let cuts = [base + 4 * PAGE, base + 12 * PAGE];
+                    let mut from = start;
+                    for cut in cuts.into_iter().filter(|&c| start < c && c < end) {
+                        want.push((from, cut));
+                        from = cut;
+                    }
+                    want.push((from, end));
+                }
+                assert_eq!(grants, want, "{what}");
+                assert_eq!(rebuilt_gaps(&s), s.gaps.iter().collect::<Vec<_>>(), "{what}: gap index");
+                assert_eq!(w.frames.live(), pages.iter().flatten().count(), "{what}: frames");
+                assert_eq!(s.mapped_pages(), pages.iter().flatten().count() as u64, "{what}");
+                w.check(&[&s], &[]);
+                w.teardown(s);
+            }
+        }
+    }
+}
