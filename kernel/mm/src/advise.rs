@@ -405,7 +405,7 @@ impl<P: PageTable> AddrSpace<P> {
 /// MADV_FREE of `range` (inside a private anonymous grant): marks the
 /// pages that have a frame freeable and removes their PTEs.
 fn mark_freeable<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: PageRange) {
-    let pages: Vec<Page> = tx.space.slots.range(range.start..range.end).map(|(page, _)| *page).collect();
+    let pages: Vec<Page> = tx.space.slots.range(range).map(|(page, _)| page).collect();
     for page in pages {
         tx.unmap_pte(page);
         tx.space.freeable.insert(page);
@@ -418,7 +418,7 @@ fn mark_freeable<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: Pag
 /// if only the object and this space held it, or is zeroed in place.
 fn punch_hole<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, provider: &Provider, range: PageRange) {
     let Provider::AllocatedShared { object, offset_pages } = provider else { return };
-    let ours: Vec<PhysAddr> = tx.space.slots.range(range.start..range.end).map(|(_, frame)| *frame).collect();
+    let ours: Vec<PhysAddr> = tx.space.slots.range(range).map(|(_, frame)| frame).collect();
     release_pages(tx, provider, range, Release::All);
     let first = *offset_pages;
     for (index, frame) in object.pages_in(first, first + range.pages()) {

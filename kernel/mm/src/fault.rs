@@ -146,7 +146,7 @@ pub(crate) fn resolve<P: PageTable, F: FrameStore>(
     if present.is_some_and(|(_, flags)| access.satisfied_by(flags)) {
         return Ok(());
     }
-    let slot = tx.space.slots.get(&page).copied();
+    let slot = tx.space.slots.get(page);
     match &grant.provider {
         Provider::Allocated => private_fault(tx, &grant, page, access, slot, present),
         Provider::AllocatedShared { object, offset_pages } => {
@@ -238,7 +238,7 @@ impl<P: PageTable> AddrSpace<P> {
         if !grant.prot.is_accessible() || !file.lends(index) {
             return None;
         }
-        let run = page > grant.base && self.slots.contains_key(&Page::from_number(page.number() - 1));
+        let run = page > grant.base && self.slots.contains(Page::from_number(page.number() - 1));
         let (block, size) = if run {
             (page.number(), FAULT_AHEAD_PAGES - page.number() % FAULT_AHEAD_PAGES)
         } else {
@@ -282,7 +282,7 @@ impl<P: PageTable> AddrSpace<P> {
                     Provider::FmapBorrowed { file: f, offset_pages }
                         if alloc::sync::Arc::ptr_eq(f, file)
                             && offset_pages + grant.base.pages_until(page) == index
-                            && !self.slots.contains_key(&page)
+                            && !self.slots.contains(page)
                             && !self.guards.contains(&page)
                             && file.lends(index)
                             && file.generation() == generation =>
@@ -319,7 +319,7 @@ impl<P: PageTable> AddrSpace<P> {
         let page = Page::containing(addr);
         let grant = self.grant_containing(page)?;
         let Provider::FmapBorrowed { file, offset_pages } = &grant.provider else { return None };
-        if self.slots.contains_key(&page) || self.guards.contains(&page) {
+        if self.slots.contains(page) || self.guards.contains(&page) {
             return None;
         }
         Some((file.clone(), offset_pages + grant.base.pages_until(page)))

@@ -98,7 +98,7 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
             | Provider::External { .. }
             | Provider::FmapBorrowed { .. } => {
                 // Every slot is a reference the child holds too.
-                for (&page, &frame) in tx.space.slots.range(grant.base..grant.end()) {
+                for (page, frame) in tx.space.slots.range(grant.range()) {
                     tx.frames.get(frame);
                     child.insert_slot_raw(page, frame);
                 }

@@ -81,7 +81,7 @@ impl<P: PageTable> AddrSpace<P> {
                 continue;
             }
             let range = grant.range();
-            for (&page, &frame) in self.slots.range(range.start..range.end) {
+            for (page, frame) in self.slots.range(range) {
                 let index = offset_pages + grant.base.pages_until(page);
                 let in_runs = runs.iter().any(|&(start, end)| (start..end).contains(&index));
                 if in_runs && (file.is_shared() || lender_frame(index, frame)) {
@@ -121,7 +121,7 @@ impl<P: PageTable> AddrSpace<P> {
             let grant = &self.grants[&base];
             let Provider::FmapBorrowed { file, offset_pages } = &grant.provider else { continue };
             let part = grant.range().intersect(&range);
-            for (&page, &frame) in self.slots.range(part.start..part.end) {
+            for (page, frame) in self.slots.range(part) {
                 let index = offset_pages + grant.base.pages_until(page);
                 if file.is_shared() || file_frame(file, index, frame) {
                     doomed.push(page);

@@ -6,7 +6,7 @@
 //!  AddrSpace<P: PageTable> ─┬─ table: P              one 4 KiB PTE at a time (kernel: rmm::PageMapper)
 //!                           ├─ grants: BTreeMap      base page → Grant (non-overlapping, merged when alike)
 //!                           ├─ gaps: Gaps            free ranges by start and by (size, start): O(log n) placement
-//!                           ├─ slots: BTreeMap       page → frame (one reference); zero-frame pages have none
+//!                           ├─ slots: SlotMap        page → frame (one reference), in 32-page blocks; zero-frame pages have none
 //!                           ├─ freeable, guards      per-page MADV_FREE marks and guard markers (advise.rs, guard.rs)
 //!                           └─ config                user range, min_addr, cap, stack limits, W^X
 //!        │
@@ -120,6 +120,7 @@ mod protect;
 mod provider;
 mod remap;
 mod shootdown;
+mod slots;
 mod space;
 pub mod tags;
 mod traits;

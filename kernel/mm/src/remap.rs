@@ -312,7 +312,7 @@ fn move_pages<P: PageTable, F: FrameStore>(
         }
         return Ok(());
     }
-    let slots: alloc::vec::Vec<_> = tx.space.slots.range(from.start..from.end).map(|(p, f)| (*p, *f)).collect();
+    let slots: alloc::vec::Vec<_> = tx.space.slots.range(from).collect();
     for (page, frame) in slots {
         let pte = tx.unmap_pte(page);
         tx.remove_slot(page);

@@ -28,6 +28,7 @@ use crate::gaps::Gaps;
 use crate::grant::{Grant, GrantInfo};
 use crate::page::{Page, PageRange};
 use crate::provider::{MemObject, Provider, ProviderKind};
+use crate::slots::SlotMap;
 use crate::traits::{FrameStore, PageTable};
 
 /// Linux's default `vm.max_map_count`.
@@ -99,7 +100,7 @@ pub struct AddrSpace<P: PageTable> {
     /// Page → the frame this space holds one reference to: a private page
     /// (`Allocated`), a borrowed page (`External`, `FmapBorrowed`), or a
     /// mapped page of a shared object (`AllocatedShared`, one per PTE).
-    pub(crate) slots: BTreeMap<Page, PhysAddr>,
+    pub(crate) slots: SlotMap,
     /// Pages MADV_FREE marked freeable (`advise.rs`): each has a slot in a
     /// private anonymous grant and no writable PTE. Removing the slot
     /// removes the mark ([`Self::remove_slot_raw`]); a write fault clears it.
@@ -130,7 +131,7 @@ impl<P: PageTable> AddrSpace<P> {
             table,
             grants: BTreeMap::new(),
             gaps,
-            slots: BTreeMap::new(),
+            slots: SlotMap::default(),
             freeable: BTreeSet::new(),
             guards: BTreeSet::new(),
             mapped_pages: 0,
@@ -237,7 +238,7 @@ impl<P: PageTable> AddrSpace<P> {
     /// Also returns the file pages no mapping pins any more, for the
     /// kernel to hand back to their schemes.
     pub fn teardown(mut self, frames: &mut impl FrameStore) -> (P, Vec<FileRelease>) {
-        for (_, frame) in core::mem::take(&mut self.slots) {
+        for (_, frame) in core::mem::take(&mut self.slots).iter() {
             frames.put(frame);
         }
         let mut releases = Vec::new();
@@ -256,7 +257,7 @@ impl<P: PageTable> AddrSpace<P> {
     // ---- queries used by the operations ----
 
     pub(crate) fn resident_in(&self, range: PageRange) -> u64 {
-        self.slots.range(range.start..range.end).count() as u64
+        self.slots.count_in(range)
     }
 
     /// The first present PTE in `[from, end)`: its page, frame and flags.
@@ -367,7 +368,7 @@ impl<P: PageTable> AddrSpace<P> {
     }
 
     pub(crate) fn remove_slot_raw(&mut self, page: Page) -> Option<PhysAddr> {
-        let frame = self.slots.remove(&page)?;
+        let frame = self.slots.remove(page)?;
         self.freeable.remove(&page);
         self.resident_pages -= 1;
         Some(frame)

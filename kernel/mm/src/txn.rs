@@ -473,10 +473,10 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         let space = &mut *self.space;
         let (table, slots) = (&mut space.table, &space.slots);
         let mut ptes = Vec::new();
-        ptes.try_reserve(slots.range(range.start..range.end).count()).map_err(|_| MmError::NoMem)?;
+        ptes.try_reserve(slots.count_in(range) as usize).map_err(|_| MmError::NoMem)?;
         table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, flags| {
             let page = Page::containing(addr);
-            if !slots.contains_key(&page) {
+            if !slots.contains(page) {
                 return LeafEdit::Keep;
             }
             if !private {
@@ -563,6 +563,32 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         let frame = self.space.remove_slot_raw(page)?;
         self.record(Undo::RemovedSlot(page, frame));
         Some(frame)
+    }
+
+    /// [`Self::remove_slot`] and [`Self::defer_put`] for every slot of
+    /// `range`, visiting each block of the slot map once.
+    pub(crate) fn drop_slots(&mut self, range: PageRange) {
+        let undoable = self.mode == Mode::Undoable;
+        let deferred = match self.mode {
+            Mode::Infallible => &mut *self.tlb,
+            Mode::Undoable => &mut self.local,
+        };
+        let (log, space) = (&mut self.log, &mut *self.space);
+        let freeable = &mut space.freeable;
+        let mut dropped = 0;
+        space.slots.drain_range(range, |page, frame| {
+            if !freeable.is_empty() {
+                freeable.remove(&page);
+            }
+            if undoable {
+                log.push(Undo::RemovedSlot(page, frame));
+            }
+            deferred.defer_put(frame);
+            dropped += 1;
+        });
+        space.resident_pages -= dropped;
+        #[cfg(test)]
+        PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
     }
 
     /// Sets the guard marker of `page`.

@@ -43,12 +43,7 @@ pub(crate) fn release_pages<P: PageTable, F: FrameStore>(
     if keep_slots {
         return;
     }
-    let mut cursor = range.start;
-    while let Some((&page, &frame)) = tx.space.slots.range(cursor..range.end).next() {
-        tx.remove_slot(page);
-        tx.defer_put(frame);
-        cursor = page.add(1);
-    }
+    tx.drop_slots(range);
 }
 
 /// Unmaps every grant page in `range`: grants split at both ends, the ones

@@ -31,8 +31,6 @@
 //! (one block; Linux's mTHP allocates the same), one slot per page, as if
 //! each had been touched.
 
-use alloc::collections::btree_map::Entry;
-
 use crate::fault::Access;
 use crate::page::Page;
 use crate::provider::Provider;
@@ -63,7 +61,7 @@ impl<P: PageTable> AddrSpace<P> {
         if !matches!(grant.provider, Provider::Allocated) || page == grant.base {
             return 0;
         }
-        let owned = |p: Page| self.slots.get(&p).is_some_and(|&frame| frames.refcount(frame) == 1);
+        let owned = |p: Page| self.slots.get(p).is_some_and(|frame| frames.refcount(frame) == 1);
         if !owned(page) || !owned(Page::from_number(page.number() - 1)) {
             return 0;
         }
@@ -81,21 +79,31 @@ impl<P: PageTable> AddrSpace<P> {
             // PTE without a slot (the zero frame, mapped for a read) is
             // left alone.
             let space = &mut *tx.space;
-            if let Entry::Vacant(vacant) = space.slots.entry(p) {
-                if space.table.translate(p.start()).is_some() {
+            let (table, store) = (&mut space.table, &mut *tx.frames);
+            let mut lacking = false;
+            let filled = space.slots.fill_vacant(p, || {
+                if table.translate(p.start()).is_some() {
+                    return None;
+                }
+                let frame = store.allocate_zeroed();
+                let mapped = frame.filter(|&frame| table.map(p.start(), frame, flags).is_ok());
+                if let (Some(frame), None) = (frame, mapped) {
+                    store.put(frame);
+                }
+                lacking = mapped.is_none();
+                mapped
+            });
+            match filled {
+                Some(true) => {
+                    space.resident_pages += 1;
+                    changed += 1;
                     continue;
                 }
-                let Some(frame) = tx.frames.allocate_zeroed() else { break };
-                if space.table.map(p.start(), frame, flags).is_err() {
-                    tx.frames.put(frame);
-                    break;
-                }
-                vacant.insert(frame);
-                space.resident_pages += 1;
-                changed += 1;
-                continue;
+                Some(false) if lacking => break,
+                Some(false) => continue,
+                None => {}
             }
-            let slot = tx.space.slots.get(&p).copied();
+            let slot = tx.space.slots.get(p);
             let present = tx.space.table.translate(p.start());
             match (slot, present) {
                 (Some(frame), Some((mapped, old))) if mapped == frame && !old.is_writable() => {

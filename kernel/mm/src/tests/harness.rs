@@ -279,8 +279,8 @@ impl World {
 /// The frame a user access would see at `page` without faulting (tag 0 for
 /// untouched private pages), for content checks.
 pub fn page_frame(space: &Space, page: Page) -> Option<PhysAddr> {
-    match space.slots.get(&page) {
-        Some(frame) => Some(*frame),
+    match space.slots.get(page) {
+        Some(frame) => Some(frame),
         None => space.table.entries.get(&page.number()).map(|(frame, _)| *frame).filter(|f| *f == ZERO_FRAME),
     }
 }
@@ -317,7 +317,9 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
     assert_eq!(gaps, free, "gap index is not the complement of the grants");
 
     let mut resident = 0;
-    for (page, frame) in &space.slots {
+    assert_eq!(space.slots.len(), space.slots.iter().count() as u64, "slot map length");
+    for (page, frame) in space.slots.iter() {
+        let (page, frame) = (&page, &frame);
         let grant = space.grant_containing(*page).unwrap_or_else(|| panic!("slot {page:?} outside grants"));
         resident += 1;
         assert!(frames.is_live(*frame), "slot {page:?} holds dead frame {frame:?}");
@@ -349,7 +351,7 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
         // Never more rights than the grant; fewer after an mprotect that
         // added some (they come back on the next access's fault).
         assert!(!flags.is_executable() || prot.contains(Prot::EXEC), "X bit of {page:?} beyond the grant");
-        let slot = space.slots.get(&page).copied();
+        let slot = space.slots.get(page);
         match &grant.provider {
             Provider::Allocated => match slot {
                 None => {
@@ -397,13 +399,13 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
     for page in &space.freeable {
         let grant = space.grant_containing(*page).unwrap_or_else(|| panic!("freeable {page:?} outside grants"));
         assert!(matches!(grant.provider, Provider::Allocated), "freeable {page:?} in {grant:?}");
-        assert!(space.slots.contains_key(page), "freeable {page:?} without a frame");
+        assert!(space.slots.contains(*page), "freeable {page:?} without a frame");
         let pte = space.table.entries.get(&page.number());
         assert!(pte.is_none_or(|(_, flags)| !flags.is_writable()), "freeable {page:?} mapped writable");
     }
     for page in &space.guards {
         assert!(space.grant_containing(*page).is_some(), "guard marker {page:?} outside grants");
-        assert!(!space.slots.contains_key(page), "guard page {page:?} holds a frame");
+        assert!(!space.slots.contains(*page), "guard page {page:?} holds a frame");
         assert!(!space.table.entries.contains_key(&page.number()), "guard page {page:?} has a PTE");
     }
 
@@ -438,8 +440,8 @@ pub fn check_refcounts(spaces: &[&Space], objects: &[&SharedObject], lent: &[Phy
         count_object(object, &mut expected);
     }
     for space in spaces {
-        for frame in space.slots.values() {
-            *expected.entry(*frame).or_default() += 1;
+        for (_, frame) in space.slots.iter() {
+            *expected.entry(frame).or_default() += 1;
         }
         for grant in space.grants.values() {
             if let Provider::AllocatedShared { object, .. } = &grant.provider {
@@ -480,7 +482,7 @@ impl Snapshot {
         for space in spaces {
             snapshot.grants.extend(space.grants.values().map(|g| format!("{g:?}")));
             snapshot.gaps.extend(space.gaps.iter());
-            snapshot.slots.extend(space.slots.iter().map(|(p, s)| (*p, *s)));
+            snapshot.slots.extend(space.slots.iter());
             snapshot.guards.extend(space.guards.iter().copied());
             // Zero-frame PTEs only cache "reads as zero": a rollback may
             // drop them (see `Txn::map_zero_pte`), which changes nothing a
