@@ -10,12 +10,12 @@
 //! `min_addr`, and (4) the address-space cap allows it. The growth and the
 //! fault are one transaction.
 
-use rmm::{PhysAddr, VirtAddr};
+use rmm::{PageFlags, PhysAddr, VirtAddr};
 
 use crate::FaultError;
 use crate::file::FileRef;
 use crate::grant::{Grant, Prot};
-use crate::page::Page;
+use crate::page::{Page, PageRange};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
 use crate::space::AddrSpace;
@@ -193,6 +193,10 @@ pub const FAULT_AROUND_PAGES: u64 = 16;
 /// window for a sequential reader ([`AddrSpace::fault_around`]).
 pub const FAULT_AHEAD_PAGES: u64 = 512;
 
+/// Of a grant mapping a file: the file page its base shows and the flags
+/// a read fault gives its PTEs (`None`: not accessible).
+type FileGrant = (u64, Option<PageFlags>);
+
 /// The neighbours a fault on a file page may map with it ([`AddrSpace::fault_around`]):
 /// `pages` pages from `start`, showing file pages `first_index..` of `file`
 /// in order. The faulting page itself is inside.
@@ -273,35 +277,41 @@ impl<P: PageTable> AddrSpace<P> {
         pages: &[(VirtAddr, u64, PhysAddr)],
     ) -> u64 {
         let mut used = 0;
+        // The grant of the pages before, while they stay in it: its range
+        // and, if it maps `file`, the file page its base shows and the
+        // PTE flags (`None`: not accessible).
+        let mut grant_of: Option<(PageRange, Option<FileGrant>)> = None;
         for &(addr, index, frame) in pages {
             let page = Page::containing(addr);
-            // What `file_page_wanted` and a read fault's `resolve` would
-            // check and do, with one grant lookup and one table walk.
-            let flags = match self.grant_containing(page) {
-                Some(grant) => match &grant.provider {
-                    Provider::FmapBorrowed { file: f, offset_pages }
-                        if alloc::sync::Arc::ptr_eq(f, file)
-                            && offset_pages + grant.base.pages_until(page) == index
-                            && !self.slots.contains(page)
-                            && !self.guards.contains(&page)
-                            && file.lends(index)
-                            && file.generation() == generation =>
-                    {
+            if !grant_of.is_some_and(|(range, _)| range.contains(page)) {
+                grant_of = self.grant_containing(page).map(|grant| {
+                    let shows = match &grant.provider {
                         // Private: read-only (the lender holds a reference,
                         // so a write copies); shared: the grant's rights.
-                        grant.prot.is_accessible().then(|| grant.pte_flags(file.is_shared()))
-                    }
-                    _ => {
-                        frames.put(frame);
-                        continue;
-                    }
-                },
-                None => {
-                    frames.put(frame);
-                    continue;
-                }
+                        Provider::FmapBorrowed { file: f, offset_pages } if alloc::sync::Arc::ptr_eq(f, file) => {
+                            Some((*offset_pages, grant.prot.is_accessible().then(|| grant.pte_flags(file.is_shared()))))
+                        }
+                        _ => None,
+                    };
+                    (grant.range(), shows)
+                });
+            }
+            // What `file_page_wanted` and a read fault's `resolve` would
+            // check and do, with one grant lookup per grant, one slot-map
+            // descent and one table walk per page.
+            let Some((range, Some((offset_pages, flags)))) = grant_of else {
+                frames.put(frame);
+                continue;
             };
-            self.insert_slot_raw(page, frame);
+            let wanted = offset_pages + range.start.pages_until(page) == index
+                && !self.guards.contains(&page)
+                && file.lends(index)
+                && file.generation() == generation;
+            if !wanted || self.slots.fill_vacant(page, || Some(frame)) != Some(true) {
+                frames.put(frame);
+                continue;
+            }
+            self.resident_pages += 1;
             used += 1;
             // No PTE yet (a borrowed page's PTE comes with its slot). A
             // page-table page lacking leaves the slot without a PTE: the

@@ -194,12 +194,20 @@ impl FileMap {
     /// The lender's address of file page `index`, from the window that
     /// lends it; `None` outside every window (or if it would not fit).
     pub fn lender_address(&self, index: u64) -> Option<u64> {
+        self.lender_run(index).map(|(address, _)| address)
+    }
+
+    /// [`Self::lender_address`] of file page `index` and how many pages
+    /// from it on the same window lends at consecutive addresses (at least
+    /// one): a run of pages costs one lookup.
+    pub fn lender_run(&self, index: u64) -> Option<(u64, u64)> {
         let state = self.state.lock();
         let (start, (end, base)) = state.windows.range(..=index).next_back()?;
         if index >= *end {
             return None;
         }
-        (index - start).checked_mul(rmm::PAGE_SIZE).and_then(|offset| base.checked_add(offset))
+        let address = (index - start).checked_mul(rmm::PAGE_SIZE).and_then(|offset| base.checked_add(offset))?;
+        Some((address, end - index))
     }
 
     /// Extends the lease with file pages `[start, end)`, which the lender

@@ -205,14 +205,28 @@ fn lent_around(
     around: &tessera_mm::FaultAround,
     out: &mut Around,
 ) {
+    // One window lookup and one lender-grant check per run of pages the
+    // lender lends at consecutive addresses (the whole window, usually).
+    // The run: its first page, that page's lender address, and whether the
+    // lender's grants let all of it be lent.
+    let mut run: Option<(u64, u64, bool)> = None;
+    let mut run_end = 0;
     for (virt, page) in around.pages() {
+        if page >= run_end {
+            run = file.lender_run(page).map(|(address, pages)| {
+                let pages = pages.min(around.first_index + around.pages - page);
+                run_end = page + pages;
+                (page, address, space.lendable_pages(VirtAddr::new(address), pages))
+            });
+            if run.is_none() {
+                continue;
+            }
+        }
         if page == index || out.len() == out.capacity() {
             continue;
         }
-        let Some(addr) = file.lender_address(page).map(VirtAddr::new) else { continue };
-        if !space.lendable(addr) {
-            continue;
-        }
+        let Some((first, address, true)) = run else { continue };
+        let addr = VirtAddr::new(address + (page - first) * PAGE_SIZE);
         let Some((frame, flags)) = space.translate(addr) else { continue };
         if !flags.is_writable() || super::get_ref(frame).is_err() {
             continue;
