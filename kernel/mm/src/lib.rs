@@ -138,6 +138,7 @@ pub use page::{Page, PageRange};
 pub use provider::{MemObject, PhysKind, Provider, ProviderKind, SharedObject};
 pub use remap::{FileGrowth, RemapFlags};
 pub use shootdown::Shootdown;
+pub use slots::{BLOCK_PAGES as SLOT_BLOCK_PAGES, blocks_for as slot_blocks_for};
 pub use space::{AddrSpace, SpaceConfig};
 pub use traits::{FrameStore, MapFailed, PageTable};
 pub use write_around::WRITE_AROUND_PAGES;

@@ -22,7 +22,13 @@ use rmm::PhysAddr;
 use crate::page::{Page, PageRange};
 
 /// Pages per block: the width of the presence mask.
-pub(crate) const BLOCK_PAGES: u64 = 32;
+pub const BLOCK_PAGES: u64 = 32;
+
+/// The most blocks the slots of a run of `pages` pages can take (an
+/// unaligned run touches one block more than it fills).
+pub const fn blocks_for(pages: u64) -> u64 {
+    pages.div_ceil(BLOCK_PAGES).saturating_add(1)
+}
 
 /// The frames of one aligned run of [`BLOCK_PAGES`] pages.
 struct Block {
@@ -71,6 +77,11 @@ fn keys(range: PageRange) -> core::ops::Range<u64> {
 }
 
 impl SlotMap {
+    /// How many blocks the map holds (each costs its heap: module docs).
+    pub(crate) fn blocks(&self) -> u64 {
+        self.blocks.len() as u64
+    }
+
     /// How many pages hold a frame.
     #[cfg(test)]
     pub(crate) fn len(&self) -> u64 {

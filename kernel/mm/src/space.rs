@@ -174,6 +174,12 @@ impl<P: PageTable> AddrSpace<P> {
         self.grants.len() as u64
     }
 
+    /// Blocks of the slot map (the kernel heap a fork's copy takes:
+    /// [`crate::SLOT_BLOCK_PAGES`] pages each).
+    pub fn slot_blocks(&self) -> u64 {
+        self.slots.blocks()
+    }
+
     /// Pages covered by grants (VSZ).
     pub fn mapped_pages(&self) -> u64 {
         self.mapped_pages

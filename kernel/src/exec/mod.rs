@@ -52,7 +52,7 @@ pub fn load(program: &ProgramFile, argv: &[String], envp: &[String], inject: Arc
     let hdr = tessera_exec::check_header(&ehdr, arch::ELF_MACHINE)?;
     // Room for the program headers and the per-page layout at their
     // largest, before either is read.
-    crate::mm::reserve_heap_for(MAX_PHDR_BYTES + MAX_DATA_PAGES as usize * crate::mm::SLOT_HEAP_BYTES)?;
+    crate::mm::reserve_heap_for(MAX_PHDR_BYTES + MAX_DATA_PAGES as usize * crate::mm::ENTRY_HEAP_BYTES)?;
     let mut table = vec![0u8; tessera_exec::program_header_bytes(&hdr)?];
     program.read_at(hdr.e_phoff, &mut table)?;
     let phdrs = tessera_exec::parse_program_headers(&table);
@@ -144,7 +144,7 @@ fn copy(space: &mut UserSpace, program: &ProgramFile, layout: &Layout, lent: &[F
     // `.bss` past the file's pages: allocated now, like the copied pages,
     // so that what a program needs is there when it starts (Linux maps it
     // lazily). Room for its slots in the kernel heap first.
-    crate::mm::reserve_heap_for((layout.zero_pages() as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
+    crate::mm::reserve_heap_for(crate::mm::slot_heap_bytes(layout.zero_pages()))?;
     for run in &layout.zero_runs {
         space.map_populated(VirtAddr::new(run.page), run.pages, tessera_exec::prot(run.flags), false)?;
     }

@@ -35,11 +35,23 @@ pub use heap::{size_bytes as heap_size_bytes, used_bytes as heap_used_bytes};
 /// for more (paths that take more reserve an estimate: [`reserve_heap_for`]).
 const CALL_HEAP_BYTES: usize = 1 << 20;
 
-/// Heap the grant layer may take per page it gives a slot (a map entry
-/// with its share of a tree node, generously), and per grant (the grant,
-/// its gap-index entries, its share of the lists a call makes).
-pub const SLOT_HEAP_BYTES: usize = 64;
+/// Heap one map or set entry may take with its share of a tree node,
+/// generously (a guard marker, an MADV_FREE mark, a page of exec's
+/// layout), and per grant (the grant, its gap-index entries, its share of
+/// the lists a call makes).
+pub const ENTRY_HEAP_BYTES: usize = 64;
 pub const GRANT_HEAP_BYTES: usize = 256;
+
+/// Heap one block of the slot map may take ([`tessera_mm::SLOT_BLOCK_PAGES`]
+/// pages' frames and presence bits, 264 bytes, with its tree entry),
+/// generously. A block exists while one of its pages holds a frame.
+pub const SLOT_BLOCK_HEAP_BYTES: usize = 384;
+
+/// Heap the slots of a run of `pages` pages may take: the blocks it spans.
+pub fn slot_heap_bytes(pages: u64) -> usize {
+    let blocks = tessera_mm::slot_blocks_for(pages);
+    usize::try_from(blocks).unwrap_or(usize::MAX).saturating_mul(SLOT_BLOCK_HEAP_BYTES)
+}
 
 /// Makes room in the kernel heap for one call or fault ([`heap::reserve`]);
 /// ENOMEM when memory is too short for it.

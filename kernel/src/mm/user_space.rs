@@ -617,11 +617,13 @@ impl UserSpace {
         // The child's grants, slots and guard markers are copies of ours:
         // room for them first (ENOMEM, nothing changed, when there is none).
         let grants = self.grants();
-        // Guard markers are copied too (one set entry each, as a slot).
-        let per_page = grants.resident_pages().saturating_add(grants.guard_pages());
+        // The child's slot map has our blocks; guard markers are copied too
+        // (one set entry each).
+        let blocks = usize::try_from(grants.slot_blocks()).unwrap_or(usize::MAX);
         let bookkeeping = (grants.grant_count() as usize)
             .saturating_mul(super::GRANT_HEAP_BYTES)
-            .saturating_add((per_page as usize).saturating_mul(super::SLOT_HEAP_BYTES));
+            .saturating_add(blocks.saturating_mul(super::SLOT_BLOCK_HEAP_BYTES))
+            .saturating_add((grants.guard_pages() as usize).saturating_mul(super::ENTRY_HEAP_BYTES));
         super::reserve_heap_for(bookkeeping)?;
         let table = new_table()?;
         let child = self.run(|grants, frames, tlb| grants.fork(frames, table, tlb));

@@ -29,7 +29,7 @@ use tessera_mm::{Access, Advice, FaultError, ProviderKind};
 
 use super::with_space;
 use crate::mm::fmap::FmapToken;
-use crate::mm::{SLOT_HEAP_BYTES, grant_errno, page_fault, reserve_call_heap, reserve_heap_for};
+use crate::mm::{ENTRY_HEAP_BYTES, grant_errno, page_fault, reserve_call_heap, reserve_heap_for};
 use crate::process;
 
 /// Pages populated or prefetched between two heap reservations (each
@@ -45,7 +45,7 @@ pub fn madvise(addr: usize, len: usize, raw: usize) -> Result<usize> {
         Advice::GuardInstall => len.div_ceil(PAGE_SIZE),
         _ => 0,
     };
-    reserve_heap_for(usize::try_from(marks).unwrap_or(usize::MAX).saturating_mul(SLOT_HEAP_BYTES))?;
+    reserve_heap_for(usize::try_from(marks).unwrap_or(usize::MAX).saturating_mul(ENTRY_HEAP_BYTES))?;
     with_space(|space| {
         space.run(|grants, frames, tlb| grants.madvise(frames, start, len, advice, tlb)).map_err(grant_errno)
     })?;

@@ -124,7 +124,7 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     // first (the undo records are reserved, fallibly, by tessera-mm).
     if map_flags.contains(MapFlags::POPULATE) && prot(flags).contains(Prot::WRITE) {
         let pages = (size as u64).div_ceil(PAGE_SIZE);
-        crate::mm::reserve_heap_for((pages as usize).saturating_mul(crate::mm::SLOT_HEAP_BYTES))?;
+        crate::mm::reserve_heap_for(crate::mm::slot_heap_bytes(pages))?;
     }
     let request = MmapRequest::anonymous(size as u64, prot(flags), map_flags).at(address).source(source);
     let result =
