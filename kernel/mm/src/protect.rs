@@ -50,10 +50,22 @@ impl<P: PageTable> AddrSpace<P> {
         if range.is_empty() {
             return Ok(());
         }
+        // Inside one grant (the common case): checked and changed from one
+        // descent, no Txn for the grants (nothing can fail).
+        match self.reprotect_inside(range, prot) {
+            Some(Ok(true)) => {
+                let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
+                refresh_ptes(&mut tx, range, prot);
+                tx.commit();
+                return Ok(());
+            }
+            Some(result) => return result.map(|_| ()),
+            None => {}
+        }
         // One pass over the range's grants: covered without a hole, the
         // file leases among them, and whether the ends cut a grant.
         // Backwards from the end: one descent into the tree.
-        let (mut below, mut cuts, mut count) = (range.end, 0u64, 0usize);
+        let (mut below, mut cuts) = (range.end, 0u64);
         let mut files = alloc::vec::Vec::new();
         for (_, grant) in self.grants.range(..range.end).rev() {
             if grant.end() < below || below <= range.start {
@@ -64,7 +76,6 @@ impl<P: PageTable> AddrSpace<P> {
                 files.push(file.clone());
             }
             below = grant.base;
-            count += 1;
         }
         if below > range.start {
             return Err(MmError::NoMem);
@@ -76,15 +87,6 @@ impl<P: PageTable> AddrSpace<P> {
         files.iter().for_each(|file| file.note_writable(writable));
         if self.grant_count() + cuts > self.config.max_grants {
             return Err(MmError::NoMem);
-        }
-        if count == 1 {
-            // Inside one grant: no Txn for the grants (nothing can fail).
-            if self.reprotect_inside(range, prot) {
-                let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-                refresh_ptes(&mut tx, range, prot);
-                tx.commit();
-            }
-            return Ok(());
         }
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
         tx.split_at(range.start);
@@ -100,28 +102,44 @@ impl<P: PageTable> AddrSpace<P> {
         Ok(())
     }
 
-    /// Sets the protection of `range`, which lies inside one grant, and
-    /// merges what became alike, as the split, set and merge steps would
-    /// but with one descent into the grant tree for the grant and both
-    /// neighbours, then at most two insertions or removals (the tree's
-    /// depth is what makes mprotect's cost grow with the number of
-    /// mappings). Returns whether the grant lost a right (then its PTEs
-    /// need restricting). Nothing here can fail but the tree's own node
-    /// allocation, as in the split it replaces.
-    fn reprotect_inside(&mut self, range: PageRange, prot: Prot) -> bool {
+    /// mprotect of `range` when one grant holds all of it: the checks of
+    /// [`Self::mprotect`] (file lease rights, the grant cap), then the
+    /// protection set and what became alike merged, as the split, set and
+    /// merge steps would but with one descent into the grant tree for the
+    /// grant and both neighbours, then at most two insertions or removals
+    /// (the tree's depth is what makes mprotect's cost grow with the
+    /// number of mappings). `None`, with nothing done, if no single grant
+    /// holds `range`; else whether the grant lost a right (then its PTEs
+    /// need restricting), or the error. Nothing here can fail after the
+    /// checks but the tree's own node allocation, as in the split it
+    /// replaces.
+    fn reprotect_inside(&mut self, range: PageRange, prot: Prot) -> Option<Result<bool, MmError>> {
+        let room = self.config.max_grants.saturating_sub(self.grant_count());
         let mut near = self.grants.range_mut(..=range.end);
         let mut top = near.next_back();
         let high = match top {
             Some((&base, _)) if base == range.end => top.take().map(|(_, high)| high),
             _ => None,
         };
-        let Some((_, grant)) = top.or_else(|| near.next_back()) else { return false };
-        debug_assert!(grant.base <= range.start && range.end <= grant.end(), "{range:?} not inside {grant:?}");
+        let (_, grant) = top.or_else(|| near.next_back())?;
+        if range.start < grant.base || grant.end() < range.end {
+            return None;
+        }
+        let writable = prot.contains(Prot::WRITE);
+        if let Provider::FmapBorrowed { file, .. } = &grant.provider {
+            if !file.allows(writable) {
+                return Some(Err(MmError::Access));
+            }
+            file.note_writable(writable);
+        }
+        let (head, tail) = (grant.base < range.start, range.end < grant.end());
+        if u64::from(head) + u64::from(tail) > room {
+            return Some(Err(MmError::NoMem));
+        }
         if grant.prot == prot {
-            return false;
+            return Some(Ok(false));
         }
         let lost = !grant.prot.difference(prot).is_empty();
-        let (head, tail) = (grant.base < range.start, range.end < grant.end());
         // Whether the changed part joins a neighbour: compared as if the
         // whole grant had the new protection (the part's provider continues
         // the neighbour's exactly when the grant's does at that end).
@@ -175,7 +193,7 @@ impl<P: PageTable> AddrSpace<P> {
                 self.grants.insert(range.end, rest);
             }
         }
-        lost
+        Some(Ok(lost))
     }
 }
 
