@@ -69,9 +69,13 @@ use_kvm = $(if $(call yes,$(kvm)),$(if $(call kvm_blocker,$(1)),,yes))
 kvm_notice = $(if $(call yes,$(kvm)),$(if $(call use_kvm,$(1)),true,echo "qemu: kvm=yes ignored for $(1): $(call kvm_blocker,$(1)); using TCG"),true)
 
 # Machine, accelerator and CPU model for arch $(1); cpu= overrides the model.
+# icount=yes (TCG only) runs the guest's clock on its instruction count, one
+# nanosecond per instruction (-icount shift=0): benchmark figures are then
+# instructions, the same from run to run whatever the host's load, for
+# comparing two builds (docs/mm.md, "Benchmark"); not for comparing with Linux.
 qemu_accel = $(if $(call use_kvm,$(1)), \
 	-machine $(MACHINE.$(1))$(KVM_MACHINE.$(1)) -accel kvm -cpu $(or $(cpu),host), \
-	-machine $(MACHINE.$(1)) -accel tcg -cpu $(or $(cpu),$(CPU.$(1))))
+	-machine $(MACHINE.$(1)) -accel tcg$(if $(call yes,$(icount)), -icount shift=0) -cpu $(or $(cpu),$(CPU.$(1))))
 
 # The boot disk: virtio-blk-pci on both machines (OVMF and AAVMF boot from
 # it), so that virtio-blkd serves it as a `disk:` and redoxfsd mounts its

@@ -203,7 +203,7 @@ impl<P: PageTable> AddrSpace<P> {
             PendingProvider::NewObject => Provider::AllocatedShared { object: MemObject::new(pages), offset_pages: 0 },
             PendingProvider::Ready(provider) => provider,
         };
-        tx.insert_grant(Grant {
+        let grant = Grant {
             base: range.start,
             pages,
             prot: request.prot,
@@ -211,18 +211,26 @@ impl<P: PageTable> AddrSpace<P> {
             dont_fork: false,
             wipe_on_fork: false,
             provider: provider.clone(),
-        });
-        if let (MapSource::External { frames: lent, .. }, Provider::External { .. }) = (&request.source, &provider) {
-            for (page, frame) in range.iter().zip(lent.iter()) {
-                tx.take_ref(*frame);
-                tx.insert_slot(page, *frame);
+        };
+        let eager = matches!(provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
+        let populating = eager || flags.contains(MapFlags::POPULATE);
+        // Memory that continues an alike grant below (a heap growing, one
+        // anonymous mapping after another) extends it in place; if there
+        // is none, no merge at the base is possible either.
+        if populating || !tx.extend_below(&grant) {
+            tx.insert_grant(grant);
+            if let (MapSource::External { frames: lent, .. }, Provider::External { .. }) = (&request.source, &provider)
+            {
+                for (page, frame) in range.iter().zip(lent.iter()) {
+                    tx.take_ref(*frame);
+                    tx.insert_slot(page, *frame);
+                }
+            }
+            if populating {
+                populate(&mut tx, range, request.prot)?;
+                tx.merge_at(range.start);
             }
         }
-        let eager = matches!(provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
-        if eager || flags.contains(MapFlags::POPULATE) {
-            populate(&mut tx, range, request.prot)?;
-        }
-        tx.merge_at(range.start);
         tx.merge_at(range.end);
         tx.commit_within_limits()?;
         if let MapSource::File { file } = &request.source {

@@ -73,6 +73,12 @@ enum Undo {
         base: Page,
         at: Page,
     },
+    /// The grant at `base` was extended in place by `pages` new pages
+    /// (mapped from a gap).
+    Extended {
+        base: Page,
+        pages: u64,
+    },
     /// `high` was merged into the grant at `low` in place.
     Merged {
         low: Page,
@@ -186,6 +192,16 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
                         self.tlb.defer_grant(high);
                     }
                 }
+                Undo::Extended { base, pages } => {
+                    let Some(grant) = self.space.grants.get_mut(&base) else { continue };
+                    grant.pages -= pages;
+                    let added = PageRange::from_len(grant.end(), pages);
+                    let guard_above = self.space.grants.get(&added.end).map_or(0, |above| self.space.guard_of(above));
+                    self.space.gaps.release(added, guard_above);
+                    self.space.mapped_pages -= pages;
+                    // As for an inserted grant: zero-frame PTEs are not logged.
+                    self.unmap_zero_ptes(added);
+                }
                 Undo::Merged { low, high } => {
                     if let Some(grant) = self.space.grants.get_mut(&low) {
                         grant.pages -= high.pages;
@@ -246,6 +262,24 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     pub(crate) fn insert_grant(&mut self, grant: Grant) {
         self.record(Undo::InsertedGrant(grant.base));
         self.space.insert_grant_raw(grant);
+    }
+
+    /// Maps `grant` (new pages from a gap) by extending the grant that ends
+    /// where it starts, if that one can absorb it: what
+    /// [`Self::insert_grant`] and then [`Self::merge_at`] at its base would
+    /// leave, with one descent and no insertion. Whether it did; if not,
+    /// nothing changed.
+    pub(crate) fn extend_below(&mut self, grant: &Grant) -> bool {
+        let space = &mut *self.space;
+        let Some((&base, low)) = space.grants.range_mut(..grant.base).next_back() else { return false };
+        if !low.can_absorb(grant) {
+            return false;
+        }
+        low.pages += grant.pages;
+        space.gaps.reserve(grant.range(), space.guard_of(grant));
+        space.mapped_pages += grant.pages;
+        self.record(Undo::Extended { base, pages: grant.pages });
+        true
     }
 
     /// Removes the grant at `base` and hands it to the caller, who either

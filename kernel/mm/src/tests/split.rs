@@ -372,3 +372,32 @@ fn munmap_inside_one_grant_cuts_like_the_model() {
         }
     }
 }
+
+/// An anonymous mapping that continues an alike grant extends it in place;
+/// when the call then fails (here: the space is over a lowered grant cap)
+/// the extension is undone with the gap index and counters.
+#[test]
+fn an_extension_in_place_is_undone_with_its_call() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let base = 0x40_0000;
+    w.anon_at(&mut s, base, 4, RW, PRIVATE | MapFlags::FIXED).unwrap();
+    w.write(&mut s, va(base), 7).unwrap();
+    w.anon_at(&mut s, base + 4 * PAGE, 2, RW, PRIVATE | MapFlags::FIXED).unwrap();
+    assert_eq!(spans(&s), vec![(base, base + 6 * PAGE, RW)], "extended, one grant");
+    assert_eq!(rebuilt_gaps(&s), s.gaps.iter().collect::<Vec<_>>());
+    let gaps = rebuilt_gaps(&s);
+    let before = (s.mapped_pages(), s.grant_count());
+
+    s.set_max_grants(0);
+    assert_eq!(w.anon_at(&mut s, base + 6 * PAGE, 3, RW, PRIVATE | MapFlags::FIXED), Err(MmError::NoMem));
+    assert_eq!(spans(&s), vec![(base, base + 6 * PAGE, RW)], "the extension is undone");
+    assert_eq!(s.gaps.iter().collect::<Vec<_>>(), gaps, "gap index restored");
+    assert_eq!((s.mapped_pages(), s.grant_count()), before);
+    assert_eq!(w.read(&mut s, va(base + 6 * PAGE)), Err(FaultError::Segv));
+    assert_eq!(w.read(&mut s, va(base)), Ok(7));
+    s.set_max_grants(100);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
