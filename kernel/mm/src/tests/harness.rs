@@ -285,6 +285,16 @@ pub fn page_frame(space: &Space, page: Page) -> Option<PhysAddr> {
     }
 }
 
+/// The gap index rebuilt from the grants alone: what every operation must
+/// leave it equal to.
+pub fn rebuilt_gaps(space: &Space) -> Vec<(PageRange, u64)> {
+    let mut gaps = crate::gaps::Gaps::new(space.config.user_range());
+    for grant in space.grants.values() {
+        gaps.reserve(grant.range(), space.guard_of(grant));
+    }
+    gaps.iter().collect()
+}
+
 /// The structural invariants of one space (see `space.rs`).
 pub fn check_space(space: &Space, frames: &FakeFrames) {
     let user = space.config.user_range();
@@ -312,7 +322,8 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
         free.push((PageRange::new(cursor, user.end), 0));
     }
     assert_eq!(space.mapped_pages, mapped, "mapped_pages counter");
-    assert!(space.gaps.consistent(), "gap index: by_start and by_size disagree");
+    assert!(space.gaps.consistent(), "gap index: by_end and by_size disagree");
+    assert_eq!(space.gaps.iter().collect::<Vec<_>>(), rebuilt_gaps(space), "gap index differs from the grants'");
     let gaps: Vec<_> = space.gaps.iter().collect();
     assert_eq!(gaps, free, "gap index is not the complement of the grants");
 

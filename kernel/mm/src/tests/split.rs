@@ -273,16 +273,6 @@ fn model_spans(base: u64, pages: &[Option<Prot>]) -> Vec<(u64, u64, Prot)> {
     spans
 }
 
-/// The gap index rebuilt from the grants alone: what the in-place cuts of
-/// munmap and mprotect must leave it equal to.
-fn rebuilt_gaps(space: &Space) -> Vec<(crate::page::PageRange, u64)> {
-    let mut gaps = crate::gaps::Gaps::new(space.config.user_range());
-    for grant in space.grants.values() {
-        gaps.reserve(grant.range(), space.guard_of(grant));
-    }
-    gaps.iter().collect()
-}
-
 /// Three grants side by side, low (4 pages RW), middle (8 pages R, or a
 /// grows-down RW stack), high (4 pages RW); every page written.
 fn three_grants(w: &mut World, s: &mut Space, stack: bool) -> (u64, Vec<Option<Prot>>) {
