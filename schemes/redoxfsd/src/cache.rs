@@ -52,7 +52,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use tessera_ramfs::{PAGE_BYTES, Pages, SystemPages};
-use tessera_runtime::abi::error::EIO;
+use tessera_runtime::abi::error::{EIO, ENOMEM};
 use tessera_runtime::abi::scheme::EVICT_MAX_BYTES;
 use tessera_runtime::mm::{self, MADV_DONTNEED, PROT_READ};
 use tessera_runtime::{Error, Result, scheme};
@@ -86,7 +86,30 @@ pub trait CachePages: Pages {
     /// Drops the memory of pages set aside (they stay read-only and read
     /// as zeroes). EIO if that fails.
     fn forget(&mut self, addr: usize, bytes: usize) -> Result<()>;
+    /// Makes `[addr, addr + bytes)` (open, every page holding memory)
+    /// writable in this space's page tables now. Opening pages only
+    /// changes what they allow; the kernel gives the write right to each
+    /// page at its next write fault, and until then its fetch for a client
+    /// takes such a page with a fault of its own and never as a neighbour
+    /// (fault-around takes only pages writable here). ENOMEM if that fails
+    /// (the pages are open all the same).
+    fn make_writable(&mut self, addr: usize, bytes: usize) -> Result<()>;
+    /// Calls `f` with the bytes of `[addr, addr + len)` (a copy unless the
+    /// memory can be read in place).
+    ///
+    /// # Safety
+    /// The pages are open or set aside, and nothing can store to them until
+    /// `f` returns: read-only here and taken back from every mapping.
+    unsafe fn with_sealed<R>(&self, addr: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        let mut bytes = vec![0u8; len];
+        self.read(addr, &mut bytes);
+        f(&bytes)
+    }
 }
+
+/// `madvise` advice: fault the range in as writes now (Linux's value; the
+/// kernel's `advise.rs`).
+const MADV_POPULATE_WRITE: usize = 23;
 
 impl CachePages for SystemPages {
     fn set_aside(&mut self, addr: usize, bytes: usize) -> Result<()> {
@@ -106,6 +129,20 @@ impl CachePages for SystemPages {
         // SAFETY: pages set aside and taken back: no client holds their
         // frames, and the cache no longer reads them.
         unsafe { mm::madvise(addr, bytes, MADV_DONTNEED) }.map_err(|_| Error::new(EIO))
+    }
+
+    fn make_writable(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        // SAFETY: open pages of a window that hold memory: a write fault
+        // on each keeps its frame and data and only raises its PTE.
+        unsafe { mm::madvise(addr, bytes, MADV_POPULATE_WRITE) }.map_err(|_| Error::new(ENOMEM))
+    }
+
+    /// In place: no copy.
+    unsafe fn with_sealed<R>(&self, addr: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: the caller's: the pages are mapped readable in this
+        // space (open or set aside), hold no Rust object, and nothing
+        // stores to them while `f` runs.
+        f(unsafe { core::slice::from_raw_parts(addr as *const u8, len) })
     }
 }
 
@@ -129,6 +166,12 @@ pub struct Window {
     /// fetch by the kernel finds them read-only and asks for them again
     /// (MmapPrep opens them: they may be written from then on).
     pub sealed: BTreeSet<u64>,
+    /// Sealed pages known to hold memory (their bytes were not all zero
+    /// when written back): opened again, they are made writable at once
+    /// ([`CachePages::make_writable`]), so clients' faults take them
+    /// around each other. The others (a hole holds no memory until a
+    /// client touches it) are left to their own faults.
+    pub backed: BTreeSet<u64>,
 }
 
 impl Window {
@@ -215,6 +258,7 @@ impl<P: CachePages> Cache<P> {
             self.lru.remove(&tick);
             window.dirty.remove(&page);
             window.sealed.remove(&page);
+            window.backed.remove(&page);
         }
     }
 
@@ -270,6 +314,7 @@ impl<P: CachePages> Cache<P> {
                 extent: 0,
                 written_through: false,
                 sealed: BTreeSet::new(),
+                backed: BTreeSet::new(),
             };
             self.windows.insert(node, window);
         }
@@ -394,6 +439,7 @@ impl<P: CachePages> Cache<P> {
                 }
                 window.dirty.remove(&page);
                 window.sealed.remove(&page);
+                window.backed.remove(&page);
             }
             result = self.pages.close_down(window.address(first), ((window.extent - first) * PAGE) as usize);
             window.extent = first;
@@ -452,19 +498,40 @@ impl<P: CachePages> Cache<P> {
         Ok(())
     }
 
-    /// The bytes of the pages `first..end` of `node`, clipped to `size`.
-    pub fn bytes(&self, node: u32, (first, end): (u64, u64), size: u64) -> Vec<u8> {
-        let Some(window) = self.windows.get(&node) else { return Vec::new() };
+    /// Calls `f` with the bytes of the pages `first..end` of `node`,
+    /// clipped to `size` (none without a window): read in place if
+    /// `sealed` says they are read-only here and taken back from every
+    /// mapping, else copied first (a client may still store to them).
+    pub fn with_bytes<R>(
+        &self,
+        node: u32,
+        (first, end): (u64, u64),
+        size: u64,
+        sealed: bool,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> R {
+        let Some(window) = self.windows.get(&node) else { return f(&[]) };
         let len = (end * PAGE).min(size).saturating_sub(first * PAGE) as usize;
+        if sealed {
+            // SAFETY: the caller says the pages are sealed (set aside and
+            // taken back) and `f` gets no way to open them.
+            return unsafe { self.pages.with_sealed(window.address(first), len, f) };
+        }
         let mut bytes = vec![0u8; len];
         self.pages.read(window.address(first), &mut bytes);
-        bytes
+        f(&bytes)
     }
 
     /// Records how a write-back of `runs` went: their pages are clean on
     /// success, dirty on failure.
-    pub fn written(&mut self, node: u32, runs: &[(u64, u64)], ok: bool) {
+    /// Of the pages written, `backed` are known to hold memory (not all
+    /// zero): those sealed are made writable at once when opened again.
+    pub fn written(&mut self, node: u32, runs: &[(u64, u64)], ok: bool, backed: &[u64]) {
         let Some(window) = self.windows.get_mut(&node) else { return };
+        if ok {
+            let sealed = backed.iter().filter(|page| window.sealed.contains(page));
+            window.backed.extend(sealed);
+        }
         for &(first, end) in runs {
             for page in first..end {
                 if ok {
@@ -527,20 +594,34 @@ fn fill<P: CachePages>(
 /// to be clean.
 fn unseal<P: CachePages>(memory: &mut P, window: &mut Window, pages: core::ops::Range<u64>) -> Result<()> {
     let sealed: Vec<u64> = window.sealed.range(pages).copied().collect();
-    let mut at = 0;
-    while at < sealed.len() {
-        let first = sealed[at];
-        let mut end = first + 1;
-        while at + ((end - first) as usize) < sealed.len() && sealed[at + (end - first) as usize] == end {
-            end += 1;
-        }
+    for (first, end) in runs_of(&sealed) {
         memory.open_up(window.address(first), ((end - first) * PAGE) as usize)?;
         for page in first..end {
             window.sealed.remove(&page);
         }
-        at += (end - first) as usize;
+        // Those holding memory become writable now, a run at a time. If
+        // that fails they are open all the same (each faults on its own).
+        let backed: Vec<u64> = window.backed.range(first..end).copied().collect();
+        for (run_first, run_end) in runs_of(&backed) {
+            let _ = memory.make_writable(window.address(run_first), ((run_end - run_first) * PAGE) as usize);
+        }
+        for page in backed {
+            window.backed.remove(&page);
+        }
     }
     Ok(())
+}
+
+/// The runs `(first, end)` of consecutive pages in `pages` (ascending).
+fn runs_of(pages: &[u64]) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for &page in pages {
+        match runs.last_mut() {
+            Some(run) if run.1 == page => run.1 = page + 1,
+            _ => runs.push((page, page + 1)),
+        }
+    }
+    runs
 }
 
 /// Sets aside the pages of `pages` of `window` that are not resident (a

@@ -57,6 +57,13 @@ fn pages_for(size_bytes: usize) -> u64 {
     size_bytes.div_ceil(PAGE_BYTES) as u64
 }
 
+/// Whether `bytes` are all zero (a word at a time).
+fn is_zero(bytes: &[u8]) -> bool {
+    // SAFETY: any bytes are valid `u64`s.
+    let (head, words, tail) = unsafe { bytes.align_to::<u64>() };
+    head.iter().all(|&b| b == 0) && words.iter().all(|&w| w == 0) && tail.iter().all(|&b| b == 0)
+}
+
 /// The pages of `[offset, offset + size)`.
 fn page_range(offset: u64, size: usize) -> core::ops::Range<u64> {
     offset / PAGE..offset.saturating_add(size as u64).div_ceil(PAGE)
@@ -140,7 +147,8 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         self.cache.pages.set_aside(addr, PAGE_BYTES)?;
         let mut result = self.cache.pages.take_back(addr, PAGE_BYTES);
         if result.is_ok() && needs_write {
-            result = self.write_runs(node, &[(page, page + 1)]);
+            // Set aside and taken back: as sealed.
+            result = self.write_runs(node, &[(page, page + 1)], true);
         }
         if let Err(e) = result {
             // If this fails too the page stays set aside (and dirty): the
@@ -216,33 +224,41 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         if runs.is_empty() {
             return Ok(());
         }
-        let _ = self.cache.seal(node, &runs);
-        self.write_runs(node, &runs)
+        let sealed = self.cache.seal(node, &runs).is_ok();
+        self.write_runs(node, &runs, sealed)
     }
 
     /// Writes the pages `runs` of `node` into the file (clipped to its
     /// size) in one transaction: one `write_node` per run, which compares
     /// each record with the disk and writes only those that differ (an
-    /// untouched page costs a read, not a new record). The pages are clean
-    /// afterwards, or dirty if it failed.
-    fn write_runs(&mut self, node: u32, runs: &[(u64, u64)]) -> Result<()> {
+    /// untouched page costs a read, not a new record). With `sealed` (the
+    /// pages are read-only here and taken back from every mapping) redoxfs
+    /// reads them where they are, else from a copy. The pages are clean
+    /// afterwards, or dirty if it failed; those not all zero are noted as
+    /// holding memory ([`crate::cache::Window::backed`]).
+    fn write_runs(&mut self, node: u32, runs: &[(u64, u64)], sealed: bool) -> Result<()> {
         let size = self.file_size(node)?;
         let now = (self.clock)();
+        let mut backed = Vec::new();
         let Self { fs, cache, .. } = self;
         let result = fs.tx(|tx| {
             let ptr = TreePtr::new(node);
             for &run in runs {
-                let data = cache.bytes(node, run, size);
-                if !data.is_empty() {
-                    tx.write_node(ptr, run.0 * PAGE, &data, now.0, now.1)?;
-                }
+                cache.with_bytes(node, run, size, sealed, |data| {
+                    if data.is_empty() {
+                        return Ok(0);
+                    }
+                    let pages = data.chunks(PAGE_BYTES).enumerate();
+                    backed.extend(pages.filter(|(_, bytes)| !is_zero(bytes)).map(|(i, _)| run.0 + i as u64));
+                    tx.write_node(ptr, run.0 * PAGE, data, now.0, now.1)
+                })?;
             }
             Ok(())
         });
         // What the device held back goes before the answer.
         let drained = fs.disk.drain();
         let result = result.and(drained).map_err(crate::fs::errno);
-        self.cache.written(node, runs, result.is_ok());
+        self.cache.written(node, runs, result.is_ok(), &backed);
         result
     }
 

@@ -36,6 +36,8 @@ struct FakePages {
     pages: BTreeMap<usize, Option<Vec<u8>>>,
     aside: std::collections::BTreeSet<usize>,
     taken_back: Vec<(usize, usize)>,
+    /// Ranges made writable at once ([`CachePages::make_writable`]).
+    made_writable: Vec<(usize, usize)>,
 }
 
 impl FakePages {
@@ -130,6 +132,18 @@ impl CachePages for FakePages {
             assert!(self.aside.contains(&page), "page {page:#x} forgotten but not set aside");
             self.pages.remove(&page);
         }
+        Ok(())
+    }
+    /// Only open pages that hold memory: a hole would get a frame.
+    fn make_writable(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        for page in Self::each(addr, bytes) {
+            assert!(!self.aside.contains(&page), "page {page:#x} made writable but set aside");
+            assert!(
+                matches!(self.pages.get(&page), Some(Some(_))),
+                "page {page:#x} made writable without memory (or not open)"
+            );
+        }
+        self.made_writable.push((addr, bytes));
         Ok(())
     }
 }
@@ -722,4 +736,51 @@ fn a_mapping_again_makes_its_pages_the_most_recently_lent() {
     fs.mmap_prep(ids[1], 0, PAGE_BYTES, PRIVATE_RW, &CTX).unwrap();
     assert!(fs.cache.pages.aside.contains(&bases[0]), "/a's first page was the oldest");
     assert!(fs.cache.pages.is_open(bases[0] + PAGE_BYTES) && !fs.cache.pages.aside.contains(&(bases[0] + PAGE_BYTES)));
+}
+
+#[test]
+fn sealed_pages_holding_data_are_made_writable_when_lent_again() {
+    let mut fs = new_fs();
+    let f = open(&mut fs, "/w", O_CREAT | O_RDWR).unwrap();
+    fs.ftruncate(f, 8 * PAGE).unwrap();
+    let len = 8 * PAGE_BYTES;
+    let base = fs.mmap_prep(f, 0, len, SHARED_RW, &CTX).unwrap();
+    // Stores to pages 0, 1, 2 and 5; the others stay holes (no memory).
+    for page in [0, 1, 2, 5] {
+        fs.cache.pages.write(base + page * PAGE_BYTES, &[1 + page as u8]);
+    }
+    assert_eq!(fs.msync(f, 0, len, MS_SYNC, &CTX), Ok(()));
+    assert_eq!(fs.munmap(f, 0, len, NEEDS_SYNC, &CTX), Ok(()));
+    assert_eq!(fs.cache.pages.made_writable, Vec::new(), "sealing makes nothing writable");
+    let holding = fs.cache.pages.holding();
+    // Lent again: the sealed pages are opened, and those holding data are
+    // made writable in one call per run; the holes are not (they would
+    // get memory).
+    assert_eq!(fs.mmap_prep(f, 0, len, SHARED_RW, &CTX), Ok(base));
+    assert_eq!(fs.cache.pages.made_writable, vec![(base, 3 * PAGE_BYTES), (base + 5 * PAGE_BYTES, PAGE_BYTES)]);
+    assert_eq!(fs.cache.pages.holding(), holding, "holes get no memory");
+    assert!((0..8).all(|page| !fs.cache.pages.aside.contains(&(base + page * PAGE_BYTES))), "all open");
+    // Once only: a mapping given back without write-back seals nothing,
+    // so the next one makes nothing writable.
+    assert_eq!(fs.munmap(f, 0, len, 0, &CTX), Ok(()));
+    assert_eq!(fs.mmap_prep(f, 0, len, SHARED_RW, &CTX), Ok(base));
+    assert_eq!(fs.cache.pages.made_writable.len(), 2);
+    // Page 1 stored back to zero is written back as zero: not noted (the
+    // write-back cannot tell a zero page holding memory from a hole).
+    fs.cache.pages.write(base + PAGE_BYTES, &[0]);
+    assert_eq!(fs.munmap(f, 0, len, NEEDS_SYNC, &CTX), Ok(()));
+    fs.cache.pages.made_writable.clear();
+    assert_eq!(fs.mmap_prep(f, 0, len, SHARED_RW, &CTX), Ok(base));
+    assert_eq!(
+        fs.cache.pages.made_writable,
+        vec![(base, PAGE_BYTES), (base + 2 * PAGE_BYTES, PAGE_BYTES), (base + 5 * PAGE_BYTES, PAGE_BYTES)]
+    );
+    assert_eq!(fs.munmap(f, 0, len, NEEDS_SYNC, &CTX), Ok(()));
+    // And the data is the file's.
+    fs.close(f);
+    let mut fs = remount(fs);
+    let f = open(&mut fs, "/w", O_RDONLY).unwrap();
+    let got = read_all(&mut fs, f);
+    let firsts: Vec<u8> = (0..8).map(|page| got[page * PAGE_BYTES]).collect();
+    assert_eq!(firsts, vec![1, 0, 3, 0, 0, 6, 0, 0]);
 }
