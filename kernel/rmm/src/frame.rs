@@ -2,8 +2,10 @@
 //! allocator over one contiguous physical span.
 //!
 //! The bitmap keeps one bit per 4 KiB frame (set = free), so 4 GiB of RAM
-//! costs 128 KiB. Allocation is next-fit from a moving hint, so repeated
-//! single-frame allocations are O(1) amortised. Per-frame reference counts
+//! costs 128 KiB. Allocation is first-fit from a hint: the lowest frame
+//! freed since the last allocation, or where the last allocation was, so
+//! freed frames are reused first and repeated single-frame allocations
+//! are O(1) amortised (a scan skips 64 used frames per word). Per-frame reference counts
 //! (copy-on-write, sharing) are the kernel's, kept beside it
 //! (`kernel/src/mm/frames.rs`).
 
@@ -144,6 +146,10 @@ impl<'a> BitmapFrameAllocator<'a> {
         }
         self.set(index, true);
         self.free += 1;
+        // Lowest first: a freed frame is handed out again before frames
+        // never used since boot (which the host may not have backed yet,
+        // and which are cold in every cache).
+        self.hint = self.hint.min(index);
         Ok(())
     }
 }
@@ -181,6 +187,22 @@ mod tests {
 
     fn p(frame: u64) -> PhysAddr {
         PhysAddr::new(BASE + frame * PAGE_SIZE)
+    }
+
+    #[test]
+    fn freed_frames_are_handed_out_again_before_unused_ones() {
+        let mut bits = vec![0; BitmapFrameAllocator::bitmap_words(1000)];
+        let mut a = BitmapFrameAllocator::new(p(0), 1000, &mut bits);
+        a.add_free(p(0), p(1000));
+        let first: Vec<_> = (0..300).map(|_| a.allocate_frame().unwrap()).collect();
+        assert_eq!(first[299], p(299), "in address order from the bottom");
+        // Frees in the middle of what is in use: the next allocations take
+        // them back, lowest first, before frame 300 (never used).
+        for frame in [p(250), p(70), p(71), p(140)] {
+            a.free_frame(frame).unwrap();
+        }
+        let again: Vec<_> = (0..5).map(|_| a.allocate_frame().unwrap()).collect();
+        assert_eq!(again, [p(70), p(71), p(140), p(250), p(300)]);
     }
 
     #[test]
