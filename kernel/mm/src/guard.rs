@@ -75,6 +75,9 @@ impl<P: PageTable> AddrSpace<P> {
 
 /// Removes the guard markers of `range` (munmap and the like), logged.
 pub(crate) fn drop_guards<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, range: PageRange) {
+    if tx.space.guards.is_empty() {
+        return;
+    }
     let marked: Vec<Page> = tx.space.guards.range(range.start..range.end).copied().collect();
     for page in marked {
         tx.remove_guard(page);

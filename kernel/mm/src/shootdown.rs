@@ -159,6 +159,9 @@ impl Shootdown {
 
     /// Moves everything from `other` into `self`.
     pub(crate) fn absorb(&mut self, mut other: Shootdown) {
+        if other.is_empty() {
+            return;
+        }
         for range in core::mem::take(&mut other.ranges) {
             self.flush_range(range);
         }

@@ -153,7 +153,9 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
 
     fn finish_commit(&mut self) {
         self.done = true;
-        self.tlb.absorb(core::mem::take(&mut self.local));
+        if !self.local.is_empty() {
+            self.tlb.absorb(core::mem::take(&mut self.local));
+        }
         // Object handles in the log are clones; let the caller's shootdown
         // drop them so none is ever the last one dropped here.
         for undo in self.log.drain(..) {
