@@ -324,41 +324,44 @@ fn mprotect_inside_one_grant_cuts_and_joins_like_the_model() {
     }
 }
 
-/// munmap of every part of one grant, a plain one and a grows-down one
-/// (whose guard the gap index keeps below it): the grants left are the
-/// model's, the gap index equals one rebuilt from them, exactly the
+/// munmap of every part of each of three grants, the middle one plain or
+/// grows-down (whose guard the gap index keeps below it): the grants left
+/// are the model's, the gap index equals one rebuilt from them, exactly the
 /// unmapped pages' frames are freed.
 #[test]
 fn munmap_inside_one_grant_cuts_like_the_model() {
+    // Parts of each of the three grants (pages 0-3, 4-11, 12-15): the low
+    // grant's top and the high grant's bottom border the stack.
+    let parts = [(0u64, 4u64), (4, 12), (12, 16)];
     for stack in [false, true] {
-        for first in 0..8u64 {
-            for last in first + 1..=8 {
-                let mut w = World::new();
-                let mut s = w.space();
-                let (base, mut pages) = three_grants(&mut w, &mut s, stack);
-                w.munmap(&mut s, va(base + (4 + first) * PAGE), (last - first) * PAGE).unwrap();
-                pages[(4 + first) as usize..(4 + last) as usize].fill(None);
-                let what = format!("munmap pages {first}..{last} (stack: {stack})");
-                assert_eq!(spans(&s).len(), s.grant_count() as usize);
-                let grants: Vec<_> = spans(&s).iter().map(|&(start, end, _)| (start, end)).collect();
-                let mut want: Vec<(u64, u64)> = Vec::new();
-                // The model's runs, cut where the original grants met.
-                for (start, end, _) in model_spans(base, &pages) {
-                    let cuts = [base + 4 * PAGE, base + 12 * PAGE];
-                    let mut from = start;
-                    for cut in cuts.into_iter().filter(|&c| start < c && c < end) {
-                        want.push((from, cut));
-                        from = cut;
-                    }
-                    want.push((from, end));
+        for (first, last) in
+            parts.iter().flat_map(|&(lo, hi)| (lo..hi).flat_map(move |f| (f + 1..=hi).map(move |l| (f, l))))
+        {
+            let mut w = World::new();
+            let mut s = w.space();
+            let (base, mut pages) = three_grants(&mut w, &mut s, stack);
+            w.munmap(&mut s, va(base + first * PAGE), (last - first) * PAGE).unwrap();
+            pages[first as usize..last as usize].fill(None);
+            let what = format!("munmap pages {first}..{last} (stack: {stack})");
+            assert_eq!(spans(&s).len(), s.grant_count() as usize);
+            let grants: Vec<_> = spans(&s).iter().map(|&(start, end, _)| (start, end)).collect();
+            let mut want: Vec<(u64, u64)> = Vec::new();
+            // The model's runs, cut where the original grants met.
+            for (start, end, _) in model_spans(base, &pages) {
+                let cuts = [base + 4 * PAGE, base + 12 * PAGE];
+                let mut from = start;
+                for cut in cuts.into_iter().filter(|&c| start < c && c < end) {
+                    want.push((from, cut));
+                    from = cut;
                 }
-                assert_eq!(grants, want, "{what}");
-                assert_eq!(rebuilt_gaps(&s), s.gaps.iter().collect::<Vec<_>>(), "{what}: gap index");
-                assert_eq!(w.frames.live(), pages.iter().flatten().count(), "{what}: frames");
-                assert_eq!(s.mapped_pages(), pages.iter().flatten().count() as u64, "{what}");
-                w.check(&[&s], &[]);
-                w.teardown(s);
+                want.push((from, end));
             }
+            assert_eq!(grants, want, "{what}");
+            assert_eq!(rebuilt_gaps(&s), s.gaps.iter().collect::<Vec<_>>(), "{what}: gap index");
+            assert_eq!(w.frames.live(), pages.iter().flatten().count(), "{what}: frames");
+            assert_eq!(s.mapped_pages(), pages.iter().flatten().count() as u64, "{what}");
+            w.check(&[&s], &[]);
+            w.teardown(s);
         }
     }
 }
