@@ -1,5 +1,8 @@
 //! mprotect: split at the range's ends, set the protection, bring present
-//! PTEs in line.
+//! PTEs in line. A range inside one grant (the common case) is checked,
+//! cut and joined to its neighbours from one descent into the grant tree
+//! ([`AddrSpace::reprotect_inside`]); the general path splits, sets and
+//! merges grant by grant.
 //!
 //! Present PTEs lose the rights the new protection lacks; rights it adds
 //! are not written into any PTE (lazy upgrade): the first access that
