@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  AddrSpace<P: PageTable> ─┬─ table: P              one 4 KiB PTE at a time (kernel: rmm::PageMapper)
-//!                           ├─ grants: BTreeMap      base page → Grant (non-overlapping, merged when alike)
+//!                           ├─ grants: GrantMap      base page → Grant (non-overlapping, merged when alike; chunks of 16)
 //!                           ├─ gaps: Gaps            free ranges by start and by (size, start): O(log n) placement
 //!                           ├─ slots: SlotMap        page → frame (one reference), in 32-page blocks; zero-frame pages have none
 //!                           ├─ freeable, guards      per-page MADV_FREE marks and guard markers (advise.rs, guard.rs)
@@ -112,6 +112,7 @@ mod file;
 mod fork;
 mod gaps;
 mod grant;
+mod grant_map;
 mod guard;
 mod invalidate;
 mod map;

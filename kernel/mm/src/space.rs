@@ -17,7 +17,7 @@
 //!   frame (after PROT_NONE was lifted, or for a shared page not touched
 //!   here yet): the next access maps it, cheaply.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeSet;
 use alloc::vec::Vec;
 
 use rmm::{PAGE_SIZE, PageFlags, PhysAddr, VirtAddr};
@@ -26,6 +26,7 @@ use crate::MmError;
 use crate::file::{FileRelease, Unpin};
 use crate::gaps::Gaps;
 use crate::grant::{Grant, GrantInfo};
+use crate::grant_map::GrantMap;
 use crate::page::{Page, PageRange};
 use crate::provider::{MemObject, Provider, ProviderKind};
 use crate::slots::SlotMap;
@@ -95,7 +96,7 @@ impl SpaceConfig {
 /// the crate docs.
 pub struct AddrSpace<P: PageTable> {
     pub(crate) table: P,
-    pub(crate) grants: BTreeMap<Page, Grant>,
+    pub(crate) grants: GrantMap,
     pub(crate) gaps: Gaps,
     /// Page → the frame this space holds one reference to: a private page
     /// (`Allocated`), a borrowed page (`External`, `FmapBorrowed`), or a
@@ -129,7 +130,7 @@ impl<P: PageTable> AddrSpace<P> {
         let gaps = Gaps::new(config.user_range());
         Ok(Self {
             table,
-            grants: BTreeMap::new(),
+            grants: GrantMap::default(),
             gaps,
             slots: SlotMap::default(),
             freeable: BTreeSet::new(),

@@ -37,10 +37,11 @@ const CALL_HEAP_BYTES: usize = 1 << 20;
 
 /// Heap one map or set entry may take with its share of a tree node,
 /// generously (a guard marker, an MADV_FREE mark, a page of exec's
-/// layout), and per grant (the grant, its gap-index entries, its share of
-/// the lists a call makes).
+/// layout), and per grant (the grant: up to 224 bytes of a grant-map chunk
+/// with its index entry; its gap-index entries; its share of the lists a
+/// call makes).
 pub const ENTRY_HEAP_BYTES: usize = 64;
-pub const GRANT_HEAP_BYTES: usize = 256;
+pub const GRANT_HEAP_BYTES: usize = 384;
 
 /// Heap one block of the slot map may take ([`tessera_mm::SLOT_BLOCK_PAGES`]
 /// pages' frames and presence bits, 264 bytes, with its tree entry),

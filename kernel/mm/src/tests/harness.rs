@@ -302,6 +302,7 @@ pub fn check_space(space: &Space, frames: &FakeFrames) {
     let mut mapped = 0;
     let mut free = Vec::new();
     let mut cursor = user.start;
+    space.grants.check().unwrap();
     for (base, grant) in &space.grants {
         assert_eq!(*base, grant.base, "grant key");
         assert!(grant.pages > 0, "empty grant {grant:?}");

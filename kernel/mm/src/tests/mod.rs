@@ -7,6 +7,7 @@ mod cow;
 mod errors;
 mod fake;
 mod file;
+mod grant_map;
 mod harness;
 mod invalidate;
 mod limits;

@@ -1,0 +1,209 @@
+//! The chunked grant map against a `BTreeMap` model: random insertions,
+//! removals, lookups and ranges (every kind of bound, walked from both
+//! ends), with the chunks' invariants checked after every change; and the
+//! hysteresis that keeps a toggle from splitting and merging chunks.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use super::harness::Rng;
+use crate::Prot;
+use crate::grant::Grant;
+use crate::grant_map::{CHUNK, GrantMap};
+use crate::page::Page;
+use crate::provider::Provider;
+
+fn grant(base: u64, pages: u64) -> Grant {
+    Grant {
+        base: Page::from_number(base),
+        pages,
+        prot: Prot::READ,
+        grows_down: false,
+        dont_fork: false,
+        wipe_on_fork: false,
+        provider: Provider::Allocated,
+    }
+}
+
+fn bound(rng: &mut Rng, keys: u64) -> Bound<Page> {
+    let page = Page::from_number(rng.below(keys + 2));
+    match rng.below(3) {
+        0 => Bound::Unbounded,
+        1 => Bound::Included(page),
+        _ => Bound::Excluded(page),
+    }
+}
+
+/// Whether `(lo, hi)` is a range `BTreeMap::range` accepts.
+fn valid(lo: Bound<Page>, hi: Bound<Page>) -> bool {
+    match (lo, hi) {
+        (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
+        (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => a <= b,
+        _ => true,
+    }
+}
+
+/// Both maps' grants in `(lo, hi)`, taken alternately from the front and
+/// the back as `rng` says, as (base, pages).
+fn walk(map: &GrantMap, model: &BTreeMap<Page, u64>, lo: Bound<Page>, hi: Bound<Page>, rng: &mut Rng) {
+    let mut ours = map.range((lo, hi));
+    let mut theirs = model.range((lo, hi));
+    loop {
+        let (a, b) = if rng.chance(50) {
+            (ours.next().map(|(k, g)| (*k, g.pages)), theirs.next().map(|(k, p)| (*k, *p)))
+        } else {
+            (ours.next_back().map(|(k, g)| (*k, g.pages)), theirs.next_back().map(|(k, p)| (*k, *p)))
+        };
+        assert_eq!(a, b, "range {lo:?}..{hi:?}");
+        if a.is_none() {
+            break;
+        }
+    }
+}
+
+fn run(seed: u64, keys: u64, steps: usize, check_every: usize) {
+    let mut rng = Rng::new(seed);
+    let mut map = GrantMap::default();
+    let mut model: BTreeMap<Page, u64> = BTreeMap::new();
+    for step in 0..steps {
+        let key = rng.below(keys);
+        let page = Page::from_number(key);
+        match rng.below(10) {
+            // Insert more than remove while the map is small, so it grows
+            // past several chunks and shrinks again.
+            0..=3 => {
+                let pages = 1 + rng.below(100);
+                let old = map.insert(page, grant(key, pages)).map(|g| g.pages);
+                assert_eq!(old, model.insert(page, pages), "step {step}: insert {key}");
+            }
+            4..=6 => {
+                let old = map.remove(&page).map(|g| g.pages);
+                assert_eq!(old, model.remove(&page), "step {step}: remove {key}");
+            }
+            7 => {
+                assert_eq!(map.get(&page).map(|g| g.pages), model.get(&page).copied(), "step {step}: get {key}");
+                if let (Some(g), Some(p)) = (map.get_mut(&page), model.get_mut(&page)) {
+                    g.pages += 1;
+                    *p += 1;
+                }
+            }
+            8 => {
+                let (lo, hi) = (bound(&mut rng, keys), bound(&mut rng, keys));
+                if valid(lo, hi) {
+                    walk(&map, &model, lo, hi, &mut rng);
+                }
+            }
+            _ => {
+                let (lo, hi) = (bound(&mut rng, keys), bound(&mut rng, keys));
+                if valid(lo, hi) {
+                    // Change every grant in range through range_mut, from
+                    // the back, as mprotect's neighbour walk does.
+                    for (k, g) in map.range_mut((lo, hi)).rev() {
+                        assert_eq!(*k, g.base);
+                        g.pages += 2;
+                    }
+                    for (_, p) in model.range_mut((lo, hi)) {
+                        *p += 2;
+                    }
+                }
+            }
+        }
+        if step % check_every == 0 {
+            map.check().unwrap_or_else(|e| panic!("step {step}: {e}"));
+        }
+        assert_eq!(map.len(), model.len(), "step {step}");
+    }
+    let all: Vec<(Page, u64)> = map.values().map(|g| (g.base, g.pages)).collect();
+    assert_eq!(all, model.iter().map(|(k, p)| (*k, *p)).collect::<Vec<_>>());
+    let copy = map.clone();
+    copy.check().unwrap();
+    let owned: Vec<(Page, u64)> = copy.into_iter().map(|(k, g)| (k, g.pages)).collect();
+    assert_eq!(owned, all);
+}
+
+#[test]
+fn grant_map_matches_a_btreemap() {
+    // Few keys: chunks fill, split, empty and merge often; many keys: a
+    // deeper index.
+    for seed in 1..=20 {
+        run(seed, 40, 3_000, 1);
+        run(seed * 7919, 400, 6_000, 1);
+    }
+    run(12_345, 20_000, 60_000, 500);
+}
+
+#[test]
+fn grant_map_fills_below_the_first_chunk() {
+    // Descending insertions: each base is below every chunk key.
+    let mut map = GrantMap::default();
+    for base in (0..10 * CHUNK as u64).rev() {
+        map.insert(Page::from_number(base), grant(base, 1));
+        map.check().unwrap();
+    }
+    let bases: Vec<u64> = map.values().map(|g| g.base.number()).collect();
+    assert_eq!(bases, (0..10 * CHUNK as u64).collect::<Vec<_>>());
+    // And emptied from the front, then the back.
+    for base in 0..5 * CHUNK as u64 {
+        assert!(map.remove(&Page::from_number(base)).is_some());
+        map.check().unwrap();
+    }
+    for base in (5 * CHUNK as u64..10 * CHUNK as u64).rev() {
+        assert!(map.remove(&Page::from_number(base)).is_some());
+        map.check().unwrap();
+    }
+    assert_eq!((map.len(), map.chunk_count()), (0, 0));
+}
+
+/// mprotect of one page between two alike neighbours removes two grants
+/// (the join) and the next one adds them back (the split). At every place
+/// in a map built in order, after one such toggle, further toggles change
+/// no chunk: no split and merge in turn. (A `BTreeMap` of 11-entry nodes
+/// merges and splits a minimum-filled leaf on every toggle.)
+#[test]
+fn toggling_never_splits_and_merges_chunks_in_turn() {
+    const N: u64 = 40 * CHUNK as u64;
+    // Maps of several shapes: built in order, in reverse, at random, and
+    // thinned out at random (chunks of every fill).
+    for shape in 0..6u64 {
+        let mut rng = Rng::new(shape + 1);
+        let mut map = GrantMap::default();
+        let mut order: Vec<u64> = (0..N).collect();
+        match shape {
+            0 => {}
+            1 => order.reverse(),
+            _ => {
+                for i in (1..order.len()).rev() {
+                    order.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+            }
+        }
+        for &base in &order {
+            map.insert(Page::from_number(base), grant(base, 1));
+        }
+        if shape >= 3 {
+            for base in 0..N {
+                if rng.chance(15 * (shape - 2)) {
+                    map.remove(&Page::from_number(base));
+                }
+            }
+        }
+        let bases: Vec<Page> = map.values().map(|g| g.base).collect();
+        for pair in bases.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let toggle = |map: &mut GrantMap| {
+                let removed = (map.remove(&a).unwrap(), map.remove(&b).unwrap());
+                let after_join = map.chunk_count();
+                map.insert(a, removed.0);
+                map.insert(b, removed.1);
+                map.check().unwrap();
+                (after_join, map.chunk_count())
+            };
+            let first = toggle(&mut map);
+            let second = toggle(&mut map);
+            assert_eq!(
+                second.0, second.1,
+                "shape {shape} at {a:?}: chunks change on every toggle ({first:?}, {second:?})"
+            );
+        }
+    }
+}
