@@ -178,6 +178,53 @@ impl GrantMap {
         Some(grant)
     }
 
+    /// Takes out every grant based in `lo..=hi`: with one descent when they
+    /// share a chunk (a join's grant and neighbour do, nearly always).
+    pub(crate) fn remove_span(&mut self, lo: Page, hi: Page) {
+        let Some((&key, chunk)) = self.chunks.range_mut(..=lo).next_back() else {
+            return self.remove_each(Bound::Included(lo), hi);
+        };
+        let (from, to) = (chunk.partition_point(|e| e.0 < lo), chunk.partition_point(|e| e.0 <= hi));
+        let more = to == chunk.len();
+        chunk.drain(from..to);
+        self.len -= to - from;
+        if chunk.len() < MIN {
+            self.rebalance(key);
+        }
+        if more {
+            // The span may go on into the next chunks.
+            self.remove_each(Bound::Excluded(lo), hi);
+        }
+    }
+
+    /// Removes the grants based in `(lo, hi]` one by one.
+    fn remove_each(&mut self, lo: Bound<Page>, hi: Page) {
+        while let Some(base) = self.range((lo, Bound::Included(hi))).next().map(|(b, _)| *b) {
+            self.remove(&base);
+        }
+    }
+
+    /// Puts in two grants with consecutive bases `a.0 < b.0`, no grant
+    /// being based between them (a split's two new parts): with one
+    /// descent when the chunk has room for both.
+    pub(crate) fn insert_pair(&mut self, a: (Page, Grant), b: (Page, Grant)) {
+        debug_assert!(a.0 < b.0 && self.range(a.0..=b.0).next().is_none(), "a pair with grants between");
+        // The chunk `b` falls in; `a` falls in it too when its key is at or
+        // below `a` (no chunk begins between them).
+        if let Some((&key, chunk)) = self.chunks.range_mut(..=b.0).next_back()
+            && key <= a.0
+            && chunk.len() + 2 <= CHUNK
+        {
+            let i = chunk.partition_point(|e| e.0 < a.0);
+            chunk.insert(i, a);
+            chunk.insert(i + 1, b);
+            self.len += 2;
+            return;
+        }
+        self.insert(a.0, a.1);
+        self.insert(b.0, b.1);
+    }
+
     /// The chunk at `key` fell below [`MIN`]: drops it if empty, else
     /// merges it with a neighbour (the next, or the one before for the
     /// last chunk) or evens the two out.

@@ -156,15 +156,22 @@ impl<P: PageTable> AddrSpace<P> {
                 grant.prot = prot;
                 let high = if joins_high { high } else { None };
                 let (base, pages) = (grant.base, grant.pages + high.as_ref().map_or(0, |h| h.pages));
+                // The grants that go: this one into the one below, the one
+                // above into this one or the one below (one removal).
+                let mut gone = None;
                 match low {
                     Some(low) => {
                         low.pages += pages;
-                        self.grants.remove(&base);
+                        gone = Some(base);
                     }
                     None => grant.pages = pages,
                 }
                 if joins_high {
-                    self.grants.remove(&range.end);
+                    gone = gone.or(Some(range.end));
+                }
+                if let Some(first) = gone {
+                    let last = if joins_high { range.end } else { base };
+                    self.grants.remove_span(first, last);
                 }
             }
             (true, false) => {
@@ -192,8 +199,7 @@ impl<P: PageTable> AddrSpace<P> {
                 let mut part = grant.split_off(range.start);
                 let rest = part.split_off(range.end);
                 part.prot = prot;
-                self.grants.insert(range.start, part);
-                self.grants.insert(range.end, rest);
+                self.grants.insert_pair((range.start, part), (range.end, rest));
             }
         }
         Some(Ok(lost))

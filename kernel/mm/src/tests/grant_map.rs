@@ -68,7 +68,24 @@ fn run(seed: u64, keys: u64, steps: usize, check_every: usize) {
     for step in 0..steps {
         let key = rng.below(keys);
         let page = Page::from_number(key);
-        match rng.below(10) {
+        match rng.below(12) {
+            10 => {
+                let hi = Page::from_number(key + rng.below(5));
+                map.remove_span(page, hi);
+                let gone: Vec<Page> = model.range(page..=hi).map(|(k, _)| *k).collect();
+                for k in gone {
+                    model.remove(&k);
+                }
+            }
+            11 => {
+                let b = key + 1 + rng.below(3);
+                let (pa, pb) = (page, Page::from_number(b));
+                if model.range(pa..=pb).next().is_none() {
+                    map.insert_pair((pa, grant(key, 1)), (pb, grant(b, 2)));
+                    model.insert(pa, 1);
+                    model.insert(pb, 2);
+                }
+            }
             // Insert more than remove while the map is small, so it grows
             // past several chunks and shrinks again.
             0..=3 => {
