@@ -41,6 +41,7 @@ pub const TRANSFER_MAX_BYTES: usize = {
     };
     message / BLOCK_SIZE as usize * BLOCK_SIZE as usize
 };
+const _: () = assert!(TRANSFER_MAX_BYTES > 0, "a scheme message holds at least one block");
 
 /// Where the piece of a `len`-byte transfer that starts at `done` ends:
 /// at most [`TRANSFER_MAX_BYTES`] on, and on a multiple of it (a short
@@ -383,8 +384,6 @@ mod block_cache_tests {
 
     #[test]
     fn transfers_go_in_whole_blocks_that_fit_one_scheme_message() {
-        assert!(TRANSFER_MAX_BYTES <= REQUEST_PAYLOAD_MAX_BYTES && TRANSFER_MAX_BYTES <= RESPONSE_PAYLOAD_MAX_BYTES);
-        assert!(TRANSFER_MAX_BYTES.is_multiple_of(BLOCK_SIZE as usize) && TRANSFER_MAX_BYTES > 0);
         // A joined write of 300 KiB: pieces of 60 KiB, each starting on a
         // block, the last one the rest.
         let len = 300 << 10;

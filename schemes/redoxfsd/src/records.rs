@@ -73,7 +73,10 @@ pub fn write_file<D: Disk>(
         let piece = &data[at..at + len];
         let whole = pos.is_multiple_of(record_bytes) && len as u64 == record_bytes;
         match whole.then(|| replace_record(tx, &mut node, pos / record_bytes, piece, scratch)).transpose()? {
-            Some(Some(true)) => (changed, written.replaced) = (true, written.replaced + 1),
+            Some(Some(true)) => {
+                changed = true;
+                written.replaced += 1;
+            }
             Some(Some(false)) => written.unchanged += 1,
             _ => {
                 let mut end = pos;
