@@ -235,9 +235,8 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// compares each record with the disk and writes only those that
     /// differ, as redoxfs's `write_node` (an untouched page costs a read
     /// and, in a whole compressed record, a compression; not a new
-    /// record). With `sealed` (the
-    /// pages are read-only here and taken back from every mapping) redoxfs
-    /// reads them where they are, else from a copy. The pages are clean
+    /// record). With `sealed` (the pages are read-only here and taken back
+    /// from every mapping) they are read where they are, else from a copy. The pages are clean
     /// afterwards, or dirty if it failed; those not all zero are noted as
     /// holding memory ([`crate::cache::Window::backed`]).
     fn write_runs(&mut self, node: u32, runs: &[(u64, u64)], sealed: bool) -> Result<()> {
