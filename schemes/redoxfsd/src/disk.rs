@@ -17,12 +17,37 @@ use alloc::vec::Vec;
 use redox_syscall_07::error::{EINVAL, EIO, Error as DiskError, Result as DiskResult};
 use redoxfs::{BLOCK_SIZE, Disk, HEADER_RING};
 use tessera_runtime::abi::flag::{SEEK_END, SEEK_SET};
+use tessera_runtime::abi::scheme::{REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES};
 use tessera_runtime::{Result, sys};
 
 /// A disk the filesystem can also flush.
 pub trait Device: Disk {
     /// Makes every write done so far durable. EIO if the device says so.
     fn flush(&mut self) -> Result<()>;
+}
+
+/// The most bytes one read or write of the device's fd moves: whole
+/// blocks that fit in one scheme message (60 KiB). The kernel cuts a longer
+/// transfer into messages of `REQUEST_PAYLOAD_MAX_BYTES` /
+/// `RESPONSE_PAYLOAD_MAX_BYTES`, which are not whole sectors: a disk then
+/// moves the sector cut in two by reading it and writing it back, and
+/// starts the next message in the middle of one (four more device requests
+/// per message). Cut here, every message is whole blocks.
+pub const TRANSFER_MAX_BYTES: usize = {
+    let message = if REQUEST_PAYLOAD_MAX_BYTES < RESPONSE_PAYLOAD_MAX_BYTES {
+        REQUEST_PAYLOAD_MAX_BYTES
+    } else {
+        RESPONSE_PAYLOAD_MAX_BYTES
+    };
+    message / BLOCK_SIZE as usize * BLOCK_SIZE as usize
+};
+const _: () = assert!(TRANSFER_MAX_BYTES > 0, "a scheme message holds at least one block");
+
+/// Where the piece of a `len`-byte transfer that starts at `done` ends:
+/// at most [`TRANSFER_MAX_BYTES`] on, and on a multiple of it (a short
+/// transfer before goes on to the same boundary).
+fn piece_end(done: usize, len: usize) -> usize {
+    ((done / TRANSFER_MAX_BYTES + 1) * TRANSFER_MAX_BYTES).min(len)
 }
 
 /// The device over an open file `fd`: block `n` is the bytes at
@@ -37,20 +62,22 @@ impl FdDisk {
         Self { fd }
     }
 
-    /// Seeks to `block` and moves all of `len` bytes with `step`, looping
-    /// over short transfers. EIO for a transfer that stops early.
+    /// Seeks to `block` and moves all of `len` bytes with `step(fd, done,
+    /// end)` (bytes `done..end` of the buffer), [`TRANSFER_MAX_BYTES`] at a
+    /// time, looping over short transfers. EIO for a transfer that stops
+    /// early.
     fn transfer(
         &mut self,
         block: u64,
         len: usize,
-        mut step: impl FnMut(usize, usize) -> Result<usize>,
+        mut step: impl FnMut(usize, usize, usize) -> Result<usize>,
     ) -> DiskResult<usize> {
         let offset =
             block.checked_mul(BLOCK_SIZE).and_then(|o| isize::try_from(o).ok()).ok_or(DiskError::new(EINVAL))?;
         sys::lseek(self.fd, offset, SEEK_SET).map_err(|e| DiskError::new(e.errno))?;
         let mut done = 0;
         while done < len {
-            match step(self.fd, done) {
+            match step(self.fd, done, piece_end(done, len)) {
                 Ok(0) => return Err(DiskError::new(EIO)),
                 Ok(n) => done += n,
                 Err(e) => return Err(DiskError::new(e.errno)),
@@ -63,11 +90,11 @@ impl FdDisk {
 impl Disk for FdDisk {
     unsafe fn read_at(&mut self, block: u64, buffer: &mut [u8]) -> DiskResult<usize> {
         let len = buffer.len();
-        self.transfer(block, len, |fd, done| sys::read(fd, &mut buffer[done..]))
+        self.transfer(block, len, |fd, done, end| sys::read(fd, &mut buffer[done..end]))
     }
 
     unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
-        self.transfer(block, buffer.len(), |fd, done| sys::write(fd, &buffer[done..]))
+        self.transfer(block, buffer.len(), |fd, done, end| sys::write(fd, &buffer[done..end]))
     }
 
     fn size(&mut self) -> DiskResult<u64> {
@@ -353,6 +380,24 @@ mod block_cache_tests {
             assert!(disk.cache.get(510, 4 * block).is_none());
             assert_eq!(disk.drain(), Ok(()), "nothing held any more");
         }
+    }
+
+    #[test]
+    fn transfers_go_in_whole_blocks_that_fit_one_scheme_message() {
+        // A joined write of 300 KiB: pieces of 60 KiB, each starting on a
+        // block, the last one the rest.
+        let len = 300 << 10;
+        let mut pieces = std::vec::Vec::new();
+        let mut done = 0;
+        while done < len {
+            let end = piece_end(done, len);
+            pieces.push(end - done);
+            done = end;
+        }
+        assert_eq!(pieces, std::vec![60 << 10; 5]);
+        // After a short transfer the piece runs to the same boundary.
+        assert_eq!(piece_end(4096, len), TRANSFER_MAX_BYTES);
+        assert_eq!(piece_end(0, 4096), 4096);
     }
 
     #[test]

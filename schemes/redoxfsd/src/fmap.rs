@@ -12,8 +12,9 @@
 //! Write-back (`Munmap` with `NEEDS_SYNC`, `Msync`, `fsync`) writes the
 //! range's pages a client may have stored to (the window was lent shared
 //! and writable, and they are not *sealed*) and any left dirty into the
-//! RedoxFS file, one `write_node` per run in one transaction (redoxfs
-//! compares each record with the disk and writes only those that differ).
+//! RedoxFS file, one [`records::write_file`] per run in one transaction
+//! (each record compared with the disk, only those that differ written;
+//! whole compressed records by their compressed form, `records.rs`).
 //! The pages are sealed first: read-only here and taken back from every
 //! mapping, so the next write-back skips them unless a client touched them
 //! again (the kernel then asks for them, and MmapPrep opens them).
@@ -49,6 +50,7 @@ use tessera_runtime::{Error, Result};
 use crate::cache::{CachePages, WINDOW_BYTES, pages_to};
 use crate::disk::Device;
 use crate::fs::{Redoxfsd, Target};
+use crate::records::{self, Written};
 
 const PAGE: u64 = PAGE_BYTES as u64;
 
@@ -229,35 +231,43 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     }
 
     /// Writes the pages `runs` of `node` into the file (clipped to its
-    /// size) in one transaction: one `write_node` per run, which compares
-    /// each record with the disk and writes only those that differ (an
-    /// untouched page costs a read, not a new record). With `sealed` (the
-    /// pages are read-only here and taken back from every mapping) redoxfs
-    /// reads them where they are, else from a copy. The pages are clean
+    /// size) in one transaction: one [`records::write_file`] per run, which
+    /// compares each record with the disk and writes only those that
+    /// differ, as redoxfs's `write_node` (an untouched page costs a read
+    /// and, in a whole compressed record, a compression; not a new
+    /// record). With `sealed` (the pages are read-only here and taken back
+    /// from every mapping) they are read where they are, else from a copy. The pages are clean
     /// afterwards, or dirty if it failed; those not all zero are noted as
     /// holding memory ([`crate::cache::Window::backed`]).
     fn write_runs(&mut self, node: u32, runs: &[(u64, u64)], sealed: bool) -> Result<()> {
         let size = self.file_size(node)?;
         let now = (self.clock)();
         let mut backed = Vec::new();
-        let Self { fs, cache, .. } = self;
+        let mut records = Written::default();
+        let Self { fs, cache, compressed, .. } = self;
         let result = fs.tx(|tx| {
             let ptr = TreePtr::new(node);
             for &run in runs {
-                cache.with_bytes(node, run, size, sealed, |data| {
+                let written = cache.with_bytes(node, run, size, sealed, |data| {
                     if data.is_empty() {
-                        return Ok(0);
+                        return Ok(Written::default());
                     }
                     let pages = data.chunks(PAGE_BYTES).enumerate();
                     backed.extend(pages.filter(|(_, bytes)| !is_zero(bytes)).map(|(i, _)| run.0 + i as u64));
-                    tx.write_node(ptr, run.0 * PAGE, data, now.0, now.1)
+                    records::write_file(tx, ptr, run.0 * PAGE, data, now, compressed)
                 })?;
+                records.replaced += written.replaced;
+                records.unchanged += written.unchanged;
             }
             Ok(())
         });
         // What the device held back goes before the answer.
         let drained = fs.disk.drain();
         let result = result.and(drained).map_err(crate::fs::errno);
+        if result.is_ok() {
+            self.records.replaced += records.replaced;
+            self.records.unchanged += records.unchanged;
+        }
         self.cache.written(node, runs, result.is_ok(), &backed);
         result
     }

@@ -92,6 +92,12 @@ pub struct Redoxfsd<D: Device, P: tessera_ramfs::Pages> {
     /// a size (write, ftruncate, open with O_TRUNC) forgets it first, and
     /// so does a node's last close.
     pub(crate) sizes: BTreeMap<u32, u64>,
+    /// The compressor's output for write-backs (`records.rs`), kept
+    /// between them.
+    pub(crate) compressed: Vec<u8>,
+    /// Whole records write-backs wrote or found unchanged from their
+    /// compressed form (`records.rs`), since the start.
+    pub(crate) records: crate::records::Written,
 }
 
 impl<D: Device, P: CachePages> Redoxfsd<D, P> {
@@ -127,6 +133,8 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             clock,
             locks: BTreeMap::new(),
             sizes: BTreeMap::new(),
+            compressed: Vec::new(),
+            records: crate::records::Written::default(),
         }
     }
 

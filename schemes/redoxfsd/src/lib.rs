@@ -24,6 +24,7 @@ mod fs;
 mod io;
 mod mkfs;
 mod path;
+mod records;
 
 #[cfg(test)]
 mod tests;
