@@ -214,10 +214,7 @@ impl<P: PageTable> AddrSpace<P> {
         };
         let eager = matches!(provider, Provider::PhysBorrowed { .. } | Provider::External { .. });
         let populating = eager || flags.contains(MapFlags::POPULATE);
-        // Memory that continues an alike grant below (a heap growing, one
-        // anonymous mapping after another) extends it in place; if there
-        // is none, no merge at the base is possible either.
-        if populating || !tx.extend_below(&grant) {
+        if populating {
             tx.insert_grant(grant);
             if let (MapSource::External { frames: lent, .. }, Provider::External { .. }) = (&request.source, &provider)
             {
@@ -226,12 +223,14 @@ impl<P: PageTable> AddrSpace<P> {
                     tx.insert_slot(page, *frame);
                 }
             }
-            if populating {
-                populate(&mut tx, range, request.prot)?;
-                tx.merge_at(range.start);
-            }
+            populate(&mut tx, range, request.prot)?;
+            tx.merge_at(range.start);
+            tx.merge_at(range.end);
+        } else {
+            // Memory that continues an alike grant below (a heap growing,
+            // one anonymous mapping after another) extends it in place.
+            tx.place_grant(grant);
         }
-        tx.merge_at(range.end);
         tx.commit_within_limits()?;
         if let MapSource::File { file } = &request.source {
             file.note_writable(request.prot.contains(Prot::WRITE));

@@ -266,22 +266,37 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         self.space.insert_grant_raw(grant);
     }
 
-    /// Maps `grant` (new pages from a gap) by extending the grant that ends
-    /// where it starts, if that one can absorb it: what
-    /// [`Self::insert_grant`] and then [`Self::merge_at`] at its base would
-    /// leave, with one descent and no insertion. Whether it did; if not,
-    /// nothing changed.
-    pub(crate) fn extend_below(&mut self, grant: &Grant) -> bool {
+    /// Maps `grant` (new pages from a gap, none populated): extends the
+    /// grant that ends where it starts if that one can absorb it, else
+    /// inserts it; then joins the grant that starts where it ends if alike.
+    /// What [`Self::insert_grant`] and [`Self::merge_at`] at both ends would
+    /// leave (same records), with one descent for both neighbours: a
+    /// descent's cost grows with the number of grants.
+    pub(crate) fn place_grant(&mut self, grant: Grant) {
         let space = &mut *self.space;
-        let Some((&base, low)) = space.grants.range_mut(..grant.base).next_back() else { return false };
-        if !low.can_absorb(grant) {
-            return false;
-        }
+        let end = grant.end();
+        let mut near = space.grants.range_mut(..=end);
+        let mut top = near.next_back();
+        let high = match top {
+            Some((&base, _)) if base == end => top.take().map(|(_, high)| high),
+            _ => None,
+        };
+        let Some((&base, low)) = top.or_else(|| near.next_back()).filter(|(_, low)| low.can_absorb(&grant)) else {
+            let joins_high = high.is_some_and(|high| grant.can_absorb(high));
+            self.insert_grant(grant);
+            if joins_high {
+                self.merge_at(end);
+            }
+            return;
+        };
         low.pages += grant.pages;
-        space.gaps.reserve(grant.range(), space.guard_of(grant));
+        let joins_high = high.is_some_and(|high| low.can_absorb(high));
+        space.gaps.reserve(grant.range(), space.guard_of(&grant));
         space.mapped_pages += grant.pages;
         self.record(Undo::Extended { base, pages: grant.pages });
-        true
+        if joins_high {
+            self.merge_at(end);
+        }
     }
 
     /// Removes the grant at `base` and hands it to the caller, who either

@@ -394,3 +394,49 @@ fn an_extension_in_place_is_undone_with_its_call() {
     w.teardown(s);
     assert_eq!(w.frames.live(), 0);
 }
+
+/// An anonymous mapping filling a hole joins its alike neighbours from one
+/// descent (`Txn::place_grant`): between two alike grants it extends the
+/// one below and absorbs the one above (one grant); with only the one
+/// above alike it joins that one; and a failing call (a lowered grant cap)
+/// undoes either, gap index and counters with it.
+#[test]
+fn a_mapping_filling_a_hole_joins_its_alike_neighbours_and_is_undone_with_its_call() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let base = 0x40_0000;
+    let at = |page: u64| base + page * PAGE;
+    let fixed = PRIVATE | MapFlags::FIXED;
+    w.anon_at(&mut s, at(0), 2, RW, fixed).unwrap();
+    w.anon_at(&mut s, at(3), 2, RW, fixed).unwrap();
+    w.anon_at(&mut s, at(6), 2, Prot::READ, fixed).unwrap();
+    w.anon_at(&mut s, at(9), 2, RW, fixed).unwrap();
+    w.anon_at(&mut s, at(12), 2, RW, fixed).unwrap();
+    w.write(&mut s, va(at(0)), 5).unwrap();
+    w.write(&mut s, va(at(3)), 6).unwrap();
+
+    // Both neighbours alike: one grant.
+    w.anon_at(&mut s, at(2), 1, RW, fixed).unwrap();
+    assert_eq!(spans(&s)[0], (at(0), at(5), RW), "{:?}", spans(&s));
+    // Only the one above alike (a different protection below).
+    w.anon_at(&mut s, at(5), 1, Prot::READ, fixed).unwrap();
+    assert_eq!(spans(&s)[..2], [(at(0), at(5), RW), (at(5), at(8), Prot::READ)]);
+    assert_eq!(rebuilt_gaps(&s), s.gaps.iter().collect::<Vec<_>>());
+    assert_eq!((w.read(&mut s, va(at(0))), w.read(&mut s, va(at(3)))), (Ok(5), Ok(6)));
+
+    // Failing calls are undone: one that would join the grant above only,
+    // and one that would extend the grant below and join the one above.
+    let (gaps, before, grants) = (rebuilt_gaps(&s), (s.mapped_pages(), s.grant_count()), spans(&s));
+    s.set_max_grants(0);
+    assert_eq!(w.anon_at(&mut s, at(8), 1, RW, fixed), Err(MmError::NoMem));
+    assert_eq!(w.anon_at(&mut s, at(11), 1, RW, fixed), Err(MmError::NoMem));
+    assert_eq!(spans(&s), grants, "undone");
+    assert_eq!(s.gaps.iter().collect::<Vec<_>>(), gaps, "gap index restored");
+    assert_eq!((s.mapped_pages(), s.grant_count()), before);
+    s.set_max_grants(100);
+    w.anon_at(&mut s, at(11), 1, RW, fixed).unwrap();
+    assert_eq!(spans(&s)[2..], [(at(9), at(14), RW)]);
+    w.check(&[&s], &[]);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
