@@ -109,9 +109,11 @@ impl<P: PageTable> AddrSpace<P> {
     /// [`Self::mprotect`] (file lease rights, the grant cap), then the
     /// protection set and what became alike merged, as the split, set and
     /// merge steps would but with one descent into the grant tree for the
-    /// grant and both neighbours, then at most two insertions or removals
-    /// (the tree's depth is what makes mprotect's cost grow with the
-    /// number of mappings). `None`, with nothing done, if no single grant
+    /// grant and both neighbours, then one more for the removals of a join
+    /// (`GrantMap::remove_span`) or the insertions of a split
+    /// (`GrantMap::insert_pair`), or an insertion and a removal when the
+    /// part is at one end (the tree's depth is what makes mprotect's cost
+    /// grow with the number of mappings). `None`, with nothing done, if no single grant
     /// holds `range`; else whether the grant lost a right (then its PTEs
     /// need restricting), or the error. Nothing here can fail after the
     /// checks but the tree's own node allocation, as in the split it
