@@ -75,6 +75,18 @@ impl Clone for GrantMap {
     }
 }
 
+/// Splits the full `chunk` in halves and puts `(base, grant)` into the
+/// half it falls in (`base` is not in the chunk); the upper half, to be
+/// indexed by its first base.
+fn split_insert(chunk: &mut Chunk, base: Page, grant: Grant) -> Chunk {
+    let mut upper = new_chunk();
+    upper.extend(chunk.drain(CHUNK / 2..));
+    let half = if base < upper[0].0 { chunk } else { &mut upper };
+    let i = half.partition_point(|e| e.0 < base);
+    half.insert(i, (base, grant));
+    upper
+}
+
 /// The entries of `chunk` inside `(lo, hi)`, as an index range.
 fn within(chunk: &Chunk, lo: Bound<Page>, hi: Bound<Page>) -> core::ops::Range<usize> {
     let from = match lo {
@@ -111,57 +123,32 @@ impl GrantMap {
 
     /// Puts `grant` at `base`; the grant it replaces, if any.
     pub(crate) fn insert(&mut self, base: Page, grant: Grant) -> Option<Grant> {
-        let key = match self.chunks.range_mut(..=base).next_back() {
-            Some((&key, chunk)) => match chunk.binary_search_by_key(&base, |e| e.0) {
+        let upper = match self.chunks.range_mut(..=base).next_back() {
+            Some((_, chunk)) => match chunk.binary_search_by_key(&base, |e| e.0) {
                 Ok(i) => return Some(core::mem::replace(&mut chunk[i].1, grant)),
                 Err(i) if chunk.len() < CHUNK => {
                     chunk.insert(i, (base, grant));
-                    self.len += 1;
-                    return None;
+                    None
                 }
-                Err(_) => key,
+                Err(_) => Some(split_insert(chunk, base, grant)),
             },
-            None => match self.chunks.pop_first() {
-                // Below every chunk: the first one is keyed down to it.
-                Some((_, mut chunk)) if chunk.len() < CHUNK => {
-                    chunk.insert(0, (base, grant));
-                    self.chunks.insert(base, chunk);
-                    self.len += 1;
-                    return None;
-                }
-                Some((key, chunk)) => {
-                    self.chunks.insert(key, chunk);
-                    key
-                }
-                None => {
-                    let mut chunk = new_chunk();
-                    chunk.push((base, grant));
-                    self.chunks.insert(base, chunk);
-                    self.len += 1;
-                    return None;
-                }
-            },
-        };
-        // The chunk at `key` is full: split it in halves, and the new
-        // grant goes into the half it falls in.
-        let Some(chunk) = self.chunks.get_mut(&key) else { unreachable!("the chunk just found") };
-        let mut upper = new_chunk();
-        upper.extend(chunk.drain(CHUNK / 2..));
-        let upper_key = upper[0].0;
-        if base < upper_key {
-            let i = chunk.partition_point(|e| e.0 < base);
-            chunk.insert(i, (base, grant));
-            if i == 0 && base < key {
-                // Below the first chunk's key (only the first chunk can
-                // take a base below its key).
-                let lower = self.chunks.remove(&key).unwrap_or_default();
-                self.chunks.insert(base, lower);
+            // Below every chunk: the first one takes it and is keyed down
+            // to it (only the first chunk can take a base below its key).
+            None => {
+                let mut first = self.chunks.pop_first().map_or_else(new_chunk, |(_, chunk)| chunk);
+                let upper = if first.len() == CHUNK {
+                    Some(split_insert(&mut first, base, grant))
+                } else {
+                    first.insert(0, (base, grant));
+                    None
+                };
+                self.chunks.insert(base, first);
+                upper
             }
-        } else {
-            let i = upper.partition_point(|e| e.0 < base);
-            upper.insert(i, (base, grant));
+        };
+        if let Some(upper) = upper {
+            self.chunks.insert(upper[0].0, upper);
         }
-        self.chunks.insert(upper_key, upper);
         self.len += 1;
         None
     }
