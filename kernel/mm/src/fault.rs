@@ -10,7 +10,7 @@
 //! `min_addr`, and (4) the address-space cap allows it. The growth and the
 //! fault are one transaction.
 
-use rmm::{PageFlags, PhysAddr, VirtAddr};
+use rmm::{LeafEdit, PageFlags, PhysAddr, VirtAddr};
 
 use crate::FaultError;
 use crate::file::FileRef;
@@ -76,6 +76,76 @@ impl<P: PageTable> AddrSpace<P> {
         self.fault_exact(frames, addr, access, tlb)?;
         self.write_around(frames, Page::containing(addr), access, tlb);
         Ok(())
+    }
+
+    /// MADV_POPULATE_*: [`Self::fault_exact`] of each of the `pages` pages
+    /// from `start`, in address order, in one call (one lock and one
+    /// shootdown for the kernel, not one per page). Each page is its own
+    /// transaction, so a failure leaves the pages before it populated, as
+    /// Linux: `Err((pages done, the failing page's error))`. A page that
+    /// waits for its lender is [`FaultError::FilePage`]: the caller fetches
+    /// it and calls again from there.
+    ///
+    /// A write populate first raises, in one pass over their leaf tables,
+    /// the pages a write fault would only raise ([`Self::raise_for_write`]);
+    /// each other page is a fault of its own.
+    pub fn populate(
+        &mut self,
+        frames: &mut impl FrameStore,
+        start: Page,
+        pages: u64,
+        access: Access,
+        tlb: &mut Shootdown,
+    ) -> Result<(), (u64, FaultError)> {
+        let mut done = 0;
+        while done < pages {
+            if access == Access::Write {
+                done += self.raise_for_write(frames, start.add(done), pages - done);
+                if done == pages {
+                    break;
+                }
+            }
+            self.fault_exact(frames, start.add(done).start(), access, tlb).map_err(|e| (done, e))?;
+            done += 1;
+        }
+        Ok(())
+    }
+
+    /// Makes writable the run of up to `pages` pages from `start` that a
+    /// write fault would only raise — as `private_fault` does for a present
+    /// private frame with no other reference and no MADV_FREE mark, in a
+    /// writable grant of private memory, with no guard marker — in one pass
+    /// over the leaf tables. Pages already writable are passed over.
+    /// Returns how many pages from `start` on are writable now: the run
+    /// ends at the first page that needs a real fault (no PTE, the zero
+    /// frame, a frame shared with a fork or a borrower, a mark, another
+    /// grant). Adds rights only: nothing to flush, nothing to undo.
+    fn raise_for_write(&mut self, frames: &impl FrameStore, start: Page, pages: u64) -> u64 {
+        let Some(grant) = self.grant_containing(start) else { return 0 };
+        if !matches!(grant.provider, Provider::Allocated) || !grant.prot.contains(Prot::WRITE) {
+            return 0;
+        }
+        let flags = grant.pte_flags(true);
+        let mut end = start.add(pages).min(grant.end());
+        for marks in [&self.guards, &self.freeable] {
+            if let Some(&marked) = marks.range(start..end).next() {
+                end = marked;
+            }
+        }
+        let zero = frames.zero_frame();
+        let (mut next, mut stopped) = (start, false);
+        self.table.edit_mapped(start.start(), end.start(), &mut |addr, frame, old| {
+            let page = Page::containing(addr);
+            // A page without a PTE ends the run (the walk skips it).
+            stopped |= page != next;
+            if stopped || (!old.is_writable() && (frame == zero || frames.refcount(frame) != 1)) {
+                stopped = true;
+                return LeafEdit::Keep;
+            }
+            next = page.add(1);
+            if old.is_writable() { LeafEdit::Keep } else { LeafEdit::Protect(flags) }
+        });
+        start.pages_until(next)
     }
 
     /// [`Self::fault`] of exactly the page at `addr` (MADV_POPULATE_*,

@@ -66,6 +66,10 @@ impl<P: PageTable> AddrSpace<P> {
     /// one's page when `lender_frame(file page, frame)` says its frame is
     /// the lender's (so copies stay). Returns how many were dropped. The
     /// caller has called [`crate::FileMap::invalidating`] first.
+    ///
+    /// A shared lease's pages are all the lender's: they go as with
+    /// [`Self::drop_file_pages`], a leaf table at a time, without asking
+    /// `lender_frame`.
     pub fn evict_file_pages(
         &mut self,
         frames: &mut impl FrameStore,
@@ -74,6 +78,9 @@ impl<P: PageTable> AddrSpace<P> {
         lender_frame: impl Fn(u64, PhysAddr) -> bool,
         tlb: &mut Shootdown,
     ) -> u64 {
+        if file.is_shared() {
+            return self.drop_file_pages(frames, file, runs, tlb);
+        }
         let mut doomed: Vec<Page> = Vec::new();
         for grant in self.grants.values() {
             let Provider::FmapBorrowed { file: lease, offset_pages } = &grant.provider else { continue };
@@ -84,7 +91,7 @@ impl<P: PageTable> AddrSpace<P> {
             for (page, frame) in self.slots.range(range) {
                 let index = offset_pages + grant.base.pages_until(page);
                 let in_runs = runs.iter().any(|&(start, end)| (start..end).contains(&index));
-                if in_runs && (file.is_shared() || lender_frame(index, frame)) {
+                if in_runs && lender_frame(index, frame) {
                     doomed.push(page);
                 }
             }

@@ -318,8 +318,10 @@ pub fn invalidate(start: u64, len: u64, evict: bool) -> Result<u64> {
     Ok(dropped)
 }
 
-/// The lender's current frame of each file page of `affected` (leases and
-/// their runs of file pages), by (lease id, file page).
+/// The lender's current frame of each file page of the private leases of
+/// `affected` (leases and their runs of file pages), by (lease id, file
+/// page). A shared lease needs none: every page of its mappings is the
+/// lender's (`evict_file_pages`).
 fn lent_frames(
     lender: &Arc<Process>,
     affected: &[(tessera_mm::FileRef, Vec<(u64, u64)>)],
@@ -327,7 +329,7 @@ fn lent_frames(
     let mut frames = BTreeMap::new();
     let guard = lender.space.lock();
     let Some(space) = guard.as_ref() else { return frames };
-    for (file, runs) in affected {
+    for (file, runs) in affected.iter().filter(|(file, _)| !file.is_shared()) {
         for &(first, end) in runs {
             for index in first..end {
                 let address = file.lender_address(index).map(VirtAddr::new);

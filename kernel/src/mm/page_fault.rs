@@ -62,33 +62,55 @@ pub fn fault_in(
     virt: VirtAddr,
     access: Access,
 ) -> core::result::Result<(), FaultError> {
-    fault_in_with(space, virt, access, UserSpace::fault)
-}
-
-/// [`fault_in`] of exactly the page at `virt` (no write-around), for
-/// MADV_POPULATE_*.
-pub fn populate_in(
-    space: &Mutex<Option<UserSpace>>,
-    virt: VirtAddr,
-    access: Access,
-) -> core::result::Result<(), FaultError> {
-    fault_in_with(space, virt, access, UserSpace::fault_exact)
-}
-
-fn fault_in_with(
-    space: &Mutex<Option<UserSpace>>,
-    virt: VirtAddr,
-    access: Access,
-    fault: fn(&mut UserSpace, VirtAddr, Access) -> core::result::Result<(), FaultError>,
-) -> core::result::Result<(), FaultError> {
     for _ in 0..MAX_FETCHES {
-        let result = space.lock().as_mut().map_or(Err(FaultError::Segv), |s| fault(s, virt, access));
+        let result = space.lock().as_mut().map_or(Err(FaultError::Segv), |s| s.fault(virt, access));
         match result {
             Err(FaultError::FilePage) => fetch_into(space, virt)?,
             other => return other,
         }
     }
     Err(FaultError::Bus)
+}
+
+/// Pages MADV_POPULATE_* faults in per lock of the space: enough to
+/// spread the lock and the shootdown, few enough that another thread of
+/// the process does not wait long for the lock.
+const POPULATE_BATCH_PAGES: u64 = 64;
+
+/// MADV_POPULATE_*: faults in exactly the `pages` pages from `start` (no
+/// write-around), [`POPULATE_BATCH_PAGES`] per lock of the space
+/// (`UserSpace::populate`); a file page is fetched from its lender without
+/// the lock, then the rest goes on from it. The first page that fails
+/// ends it with its error (the pages before stay populated); as for a
+/// fault, a page still missing after [`MAX_FETCHES`] fetches is SIGBUS.
+pub fn populate_in(
+    space: &Mutex<Option<UserSpace>>,
+    start: VirtAddr,
+    pages: u64,
+    access: Access,
+) -> core::result::Result<(), FaultError> {
+    let (mut done, mut fetches) = (0, 0);
+    while done < pages {
+        let at = start.add(done * PAGE_SIZE);
+        let batch = (pages - done).min(POPULATE_BATCH_PAGES);
+        let result = space.lock().as_mut().map_or(Err((0, FaultError::Segv)), |s| s.populate(at, batch, access));
+        match result {
+            Ok(()) => {
+                done += batch;
+                fetches = 0;
+            }
+            Err((n, FaultError::FilePage)) => {
+                done += n;
+                fetches = if n > 0 { 1 } else { fetches + 1 };
+                if fetches >= MAX_FETCHES {
+                    return Err(FaultError::Bus);
+                }
+                fetch_into(space, start.add(done * PAGE_SIZE))?;
+            }
+            Err((_, error)) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Fetches the file page wanted at `virt` of `space` and hands it in,

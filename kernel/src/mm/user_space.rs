@@ -549,13 +549,21 @@ impl UserSpace {
         self.run(|grants, frames, tlb| grants.fault(frames, virt, access, tlb))
     }
 
-    /// [`Self::fault`] of exactly that page (`AddrSpace::fault_exact`: no
-    /// write-around), for MADV_POPULATE_*.
-    pub fn fault_exact(&mut self, virt: VirtAddr, access: Access) -> core::result::Result<(), FaultError> {
-        if virt.get() >= USER_END {
-            return Err(FaultError::Segv);
+    /// Faults in exactly the `pages` pages from `start` (no write-around:
+    /// `AddrSpace::populate`, for MADV_POPULATE_*): `Err((pages done,
+    /// error))` at the first page that fails.
+    pub fn populate(
+        &mut self,
+        start: VirtAddr,
+        pages: u64,
+        access: Access,
+    ) -> core::result::Result<(), (u64, FaultError)> {
+        let end = pages.checked_mul(PAGE_SIZE).and_then(|len| start.get().checked_add(len));
+        if end.is_none_or(|end| end > USER_END) {
+            return Err((0, FaultError::Segv));
         }
-        self.run(|grants, frames, tlb| grants.fault_exact(frames, virt, access, tlb))
+        let first = tessera_mm::Page::containing(start);
+        self.run(|grants, frames, tlb| grants.populate(frames, first, pages, access, tlb))
     }
 
     /// Maps `pages` private pages at `start` with `prot`, every page

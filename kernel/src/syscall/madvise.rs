@@ -3,7 +3,9 @@
 //! operation is done here, after it succeeded:
 //!
 //! - MADV_POPULATE_READ / WRITE fault the range in page by page, as reads
-//!   or writes (file pages are fetched from their lender): a page that
+//!   or writes, up to [`HEAP_STEP_PAGES`] pages per lock of the space and
+//!   shootdown (file pages are fetched from their lender without the lock,
+//!   then it goes on from there): a page that
 //!   would be SIGBUS (past a file's or object's end) or SIGSEGV (a guard
 //!   marker) is EFAULT, no frame ENOMEM, as Linux. Pages before the failing
 //!   one stay populated (Linux too).
@@ -73,15 +75,16 @@ fn punch_holes(start: VirtAddr, len: u64) -> Result<()> {
     Ok(())
 }
 
-/// Faults in `pages` pages from `start` (all mapped, checked) with `access`.
+/// Faults in `pages` pages from `start` (all mapped, checked) with
+/// `access`, [`HEAP_STEP_PAGES`] at a time.
 fn populate(start: VirtAddr, pages: u64, access: Access) -> Result<()> {
     let space = &process::current().space;
-    for page in 0..pages {
-        if page.is_multiple_of(HEAP_STEP_PAGES) {
-            reserve_call_heap()?;
-        }
-        match page_fault::populate_in(space, start.add(page * PAGE_SIZE), access) {
-            Ok(()) => {}
+    let mut done = 0;
+    while done < pages {
+        reserve_call_heap()?;
+        let step = (pages - done).min(HEAP_STEP_PAGES);
+        match page_fault::populate_in(space, start.add(done * PAGE_SIZE), step, access) {
+            Ok(()) => done += step,
             Err(FaultError::OutOfMemory) => return Err(Error::new(ENOMEM)),
             Err(_) => return Err(Error::new(EFAULT)),
         }

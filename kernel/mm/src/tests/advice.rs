@@ -271,3 +271,65 @@ fn populate_validation() {
     assert_eq!(Advice::WillNeed.populate(), None);
     w.teardown(s);
 }
+
+#[test]
+fn populate_faults_each_page_in_order_and_stops_at_the_first_failure() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 6, RW, PRIVATE);
+    let first = crate::Page::containing(a);
+    // Page 1 already written (raised by the pass: nothing to do), page 4
+    // a guard marker: the pass stops there with SIGSEGV's error.
+    w.write(&mut s, a.add(PAGE), 9).unwrap();
+    w.madvise(&mut s, a.add(4 * PAGE), PAGE, Advice::GuardInstall).unwrap();
+    let result = w.run(&mut s, |s, f, t| s.populate(f, first, 6, Access::Write, t));
+    assert_eq!(result, Err((4, FaultError::Segv)), "four pages done, the fifth refused");
+    for i in 0..4 {
+        let (_, flags) = s.translate(a.add(i * PAGE)).expect("populated");
+        assert!(flags.is_writable(), "page {i} mapped for writing");
+    }
+    assert_eq!(s.translate(a.add(5 * PAGE)), None, "nothing after the failing page");
+    assert_eq!(w.read(&mut s, a.add(PAGE)), Ok(9), "the written page kept its data");
+    assert_eq!((s.resident_pages(), w.frames.live()), (4, 4));
+    w.check(&[&s], &[]);
+
+    // Copy-on-write pages are copied; a second pass changes nothing.
+    let mut child = w.fork(&mut s).unwrap();
+    w.run(&mut s, |s, f, t| s.populate(f, first, 4, Access::Write, t)).unwrap();
+    assert_eq!(w.frames.live(), 8, "four copies, the child keeps the originals");
+    w.run(&mut s, |s, f, t| s.populate(f, first, 4, Access::Write, t)).unwrap();
+    assert_eq!(w.frames.live(), 8);
+    assert_eq!(w.read(&mut child, a.add(PAGE)), Ok(9));
+    w.check(&[&s, &child], &[]);
+
+    // Written pages made read-only and writable again keep read-only PTEs
+    // (mprotect adds rights lazily): the pass raises them in place, except
+    // a page marked freeable (read since, so present), whose write fault
+    // takes the mark off.
+    let b = w.anon(&mut s, 8, RW, PRIVATE);
+    for i in 0..8 {
+        w.write(&mut s, b.add(i * PAGE), 20 + i).unwrap();
+    }
+    w.mprotect(&mut s, b, 8 * PAGE, R).unwrap();
+    w.mprotect(&mut s, b, 8 * PAGE, RW).unwrap();
+    w.madvise(&mut s, b.add(5 * PAGE), PAGE, Advice::Free).unwrap();
+    assert_eq!(w.read(&mut s, b.add(5 * PAGE)), Ok(25), "mapped read-only again, still marked");
+    let live = w.frames.live();
+    w.run(&mut s, |s, f, t| s.populate(f, crate::Page::containing(b), 8, Access::Write, t)).unwrap();
+    for i in 0..8 {
+        assert!(s.translate(b.add(i * PAGE)).unwrap().1.is_writable(), "page {i} raised");
+        assert_eq!(w.read(&mut s, b.add(i * PAGE)), Ok(20 + i), "page {i} kept its frame");
+    }
+    assert_eq!((w.frames.live(), s.freeable_pages()), (live, 0), "no frame allocated, the mark gone");
+    w.check(&[&s, &child], &[]);
+
+    // A page waiting for its lender stops the pass, to be fetched.
+    let file = FileMap::new(0, 3, true, true, 0, Arc::new(()));
+    let request = MmapRequest::anonymous(3 * PAGE, RW, MapFlags::SHARED).source(MapSource::File { file: file.clone() });
+    let f = w.mmap(&mut s, &request).unwrap();
+    let result = w.run(&mut s, |s, fr, t| s.populate(fr, crate::Page::containing(f), 3, Access::Read, t));
+    assert_eq!(result, Err((0, FaultError::FilePage)));
+    w.teardown(child);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
