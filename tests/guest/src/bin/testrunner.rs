@@ -12,6 +12,12 @@
 //! runner prints `ok NAME`, or `FAIL NAME: why` with the exit status or the
 //! signal, then `N passed, N failed` on a line of its own, and exits with 0
 //! when every test passed, else 1.
+//!
+//! Before the first test it waits until the root filesystem serves (one
+//! request to `file:`): redoxfsd registers `file:` before it mounts
+//! (docs/redoxfs.md), so init's `wait-scheme file` can return while the
+//! mount still reads the disk and allocates, and a test that takes a
+//! baseline of free frames first (`ramfs-files`) would count the mount's.
 #![no_std]
 #![no_main]
 
@@ -20,7 +26,9 @@ extern crate alloc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use tessera_runtime::{Args, io, println, process};
+use tessera_runtime::abi::O_CLOEXEC;
+use tessera_runtime::abi::flag::O_RDONLY;
+use tessera_runtime::{Args, io, println, process, sys};
 
 tessera_runtime::entry!(main);
 
@@ -38,6 +46,7 @@ fn main(args: Args) -> i32 {
         }
     };
 
+    wait_for_root();
     let (mut passed, mut failed) = (0, 0);
     for line in &lines {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -73,4 +82,12 @@ fn report_broken_list(why: &str) -> i32 {
     println!("FAIL testrunner: {TESTS_LIST} {why}");
     println!("0 passed, 1 failed");
     1
+}
+
+/// Waits until `file:` answers a request, if the image has it (an image
+/// without it answers at once with an error, which is ignored).
+fn wait_for_root() {
+    if let Ok(fd) = sys::open("file:", O_RDONLY | O_CLOEXEC) {
+        let _ = sys::close(fd);
+    }
 }
