@@ -178,6 +178,9 @@ static ONLINE: AtomicUsize = AtomicUsize::new(0);
 static RUN_QUEUE: Mutex<VecDeque<Arc<Thread>>> = Mutex::new(VecDeque::new());
 /// Context switches so far (for `sys:`).
 pub static SWITCHES: AtomicUsize = AtomicUsize::new(0);
+/// User roots loaded so far (for `sys:`): fewer than the switches, as a
+/// thread that follows one of its own process keeps the root loaded.
+pub static ROOT_LOADS: AtomicUsize = AtomicUsize::new(0);
 
 fn this_cpu() -> &'static Cpu {
     &CPUS[arch::cpu_index()]
@@ -227,6 +230,9 @@ pub fn run(mut done: impl FnMut() -> bool) {
     loop {
         let next = RUN_QUEUE.lock().pop_front();
         let Some(next) = next else {
+            // An idle CPU holds no address space (the last thread's was
+            // kept for the next thread: below).
+            leave_user_space();
             if done() {
                 ONLINE.fetch_sub(1, Ordering::Relaxed);
                 return;
@@ -242,50 +248,84 @@ pub fn run(mut done: impl FnMut() -> bool) {
         // made by `Context::new_user`.
         unsafe {
             arch::set_kernel_stack(next.stack.top());
-            if let Some(space) = next.process.space.lock().as_ref() {
-                // In the set before the root is loaded: a shootdown from
-                // now on reaches this CPU.
-                space.cpus.insert(arch::cpu_index());
-                *cpu.space_cpus.lock() = Some(space.cpus.clone());
-                arch::activate_user_space(space.root(), &space.tag);
+            match next.process.space.lock().as_ref() {
+                // The space the last thread left loaded: this CPU stayed in
+                // its set, so every shootdown reached it, and its root is
+                // loaded already (no switch: a TLB flush fewer on x86_64
+                // and under QEMU's TCG).
+                Some(space) if holds(cpu, &space.cpus) => {}
+                Some(space) => switch_user_space(space),
+                None => leave_user_space(),
             }
             (*next.fpu.get()).restore();
             *cpu.current.lock() = Some(next.clone());
             SWITCHES.fetch_add(1, Ordering::Relaxed);
             (*cpu.idle.get()).switch(&*next.context.get());
         }
-        // Back in the loop: the thread is off this CPU now.
+        // Back in the loop: the thread is off this CPU now. Its space
+        // stays loaded until the loop knows what runs next (above); a space
+        // freed meanwhile makes this CPU leave it first (`UserSpace`'s
+        // drop).
         let prev = cpu.current.lock().take().expect("the thread we ran");
-        leave_user_space();
         match *cpu.reason.lock() {
             Reason::Yield => spawn(prev),
             // A wake between `block_current` and here turned Blocking back
             // into Running: then the thread stays runnable.
             Reason::Block if prev.cas(State::Blocking, State::Blocked) => {}
             Reason::Block => spawn(prev),
-            Reason::Exit => drop(prev),
+            Reason::Exit => {
+                leave_user_space();
+                drop(prev);
+            }
         }
     }
+}
+
+/// Whether `cpu` has the space with CPU set `set` loaded (each space has
+/// its own set, which this CPU's reference keeps from being reused).
+fn holds(cpu: &Cpu, set: &Arc<CpuSet>) -> bool {
+    cpu.space_cpus.lock().as_ref().is_some_and(|held| Arc::ptr_eq(held, set))
+}
+
+/// Whether this CPU has the space with CPU set `set` loaded.
+pub fn holds_space(set: &Arc<CpuSet>) -> bool {
+    holds(this_cpu(), set)
 }
 
 /// Loads the kernel-only root and leaves the CPU set of the address space
 /// that was loaded: this CPU no longer walks its tables, and the space may
 /// be freed once every CPU has left. (Its TLB entries stay where the arch
-/// tags them, aarch64's ASIDs; shootdowns reach them by tag.)
+/// tags them, aarch64's ASIDs; shootdowns reach them by tag.) Nothing to
+/// do if none is loaded.
 pub fn leave_user_space() {
+    let Some(set) = this_cpu().space_cpus.lock().take() else { return };
     mm::activate_kernel_only();
-    if let Some(set) = this_cpu().space_cpus.lock().take() {
-        set.remove(arch::cpu_index());
-    }
+    set.remove(arch::cpu_index());
 }
 
 /// Loads `space`'s root on this CPU instead of the current one (exec).
 pub fn enter_user_space(space: &mm::UserSpace) {
-    leave_user_space();
+    switch_user_space(space);
+}
+
+/// Loads `space`'s root instead of the one loaded (if any), and moves this
+/// CPU from the old space's set to `space`'s: into the new set before its
+/// root is loaded (a shootdown from then on reaches this CPU), out of the
+/// old one only after its root is gone (so it is not freed while loaded).
+/// Where the arch allows it ([`arch::DIRECT_SPACE_SWITCH`]) one root is
+/// loaded over the other, else through the kernel-only one.
+fn switch_user_space(space: &mm::UserSpace) {
+    if !arch::DIRECT_SPACE_SWITCH {
+        leave_user_space();
+    }
     space.cpus.insert(arch::cpu_index());
-    *this_cpu().space_cpus.lock() = Some(space.cpus.clone());
+    let old = this_cpu().space_cpus.lock().replace(space.cpus.clone());
     // SAFETY: a user root shares the kernel half.
     unsafe { arch::activate_user_space(space.root(), &space.tag) };
+    ROOT_LOADS.fetch_add(1, Ordering::Relaxed);
+    if let Some(old) = old.filter(|old| !Arc::ptr_eq(old, &space.cpus)) {
+        old.remove(arch::cpu_index());
+    }
 }
 
 /// Switches from the current thread to this CPU's scheduler loop.

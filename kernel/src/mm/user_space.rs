@@ -651,8 +651,13 @@ impl Drop for UserSpace {
         // them, and fetch nothing new).
         super::fmap::forget_lender(self.id);
         // A CPU that ran a thread of this space may not have switched its
-        // root away yet (its scheduler loop does that just after the
-        // thread's last switch): the root must stay valid until it has.
+        // root away yet (its scheduler loop keeps it loaded until it knows
+        // what runs next): the root must stay valid until it has. This CPU
+        // may be one (the loop dropping the space's last thread): it
+        // leaves at once.
+        if crate::sched::holds_space(&self.cpus) {
+            crate::sched::leave_user_space();
+        }
         while !self.cpus.is_empty() {
             tlb::serve_pending();
             core::hint::spin_loop();

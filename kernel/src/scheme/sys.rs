@@ -5,7 +5,9 @@
 //!   `heap_used_bytes N`
 //! - `sys:processes`: a header, then `pid ppid state pages threads name` per
 //!   process (pages: resident user pages)
-//! - `sys:scheduler`: `switches N`, `runnable N`, `cpus N` (CPUs
+//! - `sys:scheduler`: `switches N`, `root_loads N` (user roots loaded: a
+//!   thread that follows one of its own process keeps the root), `runnable
+//!   N`, `cpus N` (CPUs
 //!   scheduling), then `cpuK ticks N busy_ticks N ipis N` per CPU (busy
 //!   ticks interrupted user code; ipis are reschedule IPIs received), then
 //!   `tlbK shootdowns N ipis_sent N acks N` per CPU, then `tlb_tags asid
@@ -196,8 +198,9 @@ fn render(path: &str) -> Result<String> {
         "scheduler" => {
             let _ = write!(
                 text,
-                "switches {}\nrunnable {}\ncpus {}\n",
+                "switches {}\nroot_loads {}\nrunnable {}\ncpus {}\n",
                 sched::SWITCHES.load(Ordering::Relaxed),
+                sched::ROOT_LOADS.load(Ordering::Relaxed),
                 sched::runnable(),
                 sched::online_cpus()
             );

@@ -200,6 +200,11 @@ pub unsafe fn activate_user_table(root: PhysAddr) {
     }
 }
 
+/// Whether the scheduler may load one process's table over another's
+/// directly: no, it goes through the empty table ([`write_ttbr0`]), so an
+/// ASID rollover's flush never races walks of the table before.
+pub const DIRECT_SPACE_SWITCH: bool = false;
+
 /// Switches TTBR0_EL1 to the user table rooted at `root`, tagged with the
 /// space's ASID (`TagAllocator::switch_to`: a new one if the space's is of an old
 /// generation). No TLB maintenance, unless an ASID rollover happened since

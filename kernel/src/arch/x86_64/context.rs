@@ -181,6 +181,11 @@ pub unsafe fn activate_user_table(root: PhysAddr) {
     }
 }
 
+/// Whether the scheduler may load one process's root over another's
+/// directly: yes, a CR3 load drops every non-global entry of the table
+/// before it (nothing is tagged), so no walk of the old table outlives it.
+pub const DIRECT_SPACE_SWITCH: bool = true;
+
 /// Loads a process's user root ([`activate_user_table`]; no address-space
 /// tags on x86_64 yet, so `_tag` is not used).
 ///

@@ -15,6 +15,7 @@
 //! | `kill` of a process with 4 spinning threads | killed by the signal |
 //! | `execve` while a sibling spins and one sleeps on a futex | the new program runs alone (1 thread, tid = pid) |
 //! | threads past the limit (256 per process) | EAGAIN; `exit` then ends all 256 |
+//! | 3 threads yield to each other 3000 times | fewer than half the switches load a root (`sys:scheduler` `root_loads`): a thread after one of its own process keeps it |
 //! | free frames after all of it | as before (kernel stacks freed) |
 #![no_std]
 #![no_main]
@@ -63,6 +64,47 @@ fn thread_count() -> Option<usize> {
         let fields: Vec<&str> = line.split(' ').collect();
         (fields.first()?.parse::<usize>().ok()? == pid).then(|| fields.get(4)?.parse().ok())?
     })
+}
+
+/// `switches` and `root_loads` from `sys:scheduler`.
+fn switches_and_root_loads() -> Option<(u64, u64)> {
+    let text = io::read_file("sys:scheduler").ok()?;
+    let text = core::str::from_utf8(&text).ok()?;
+    let field = |name: &str| text.lines().find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok());
+    Some((field("switches ")?, field("root_loads ")?))
+}
+
+/// Threads of one process that yield to each other switch without loading
+/// the root again: each switch from a thread to one of its own process
+/// keeps the root loaded (`sched::run`). Before that, every switch loaded
+/// one (and the kernel-only root in between).
+fn yields_keep_the_root(checks: &mut Checks) {
+    const THREADS: usize = 3;
+    const YIELDS: usize = 1000;
+    let before = switches_and_root_loads();
+    let handles: Vec<thread::JoinHandle> = (0..THREADS)
+        .map(|_| {
+            thread::spawn(|| {
+                for _ in 0..YIELDS {
+                    let _ = sys::sched_yield();
+                }
+            })
+            .expect("spawn")
+        })
+        .collect();
+    for handle in handles {
+        handle.join();
+    }
+    let after = switches_and_root_loads();
+    let (Some((s0, r0)), Some((s1, r1))) = (before, after) else {
+        return checks.check("sys:scheduler has switches and root_loads", false, format_args!("{before:?} {after:?}"));
+    };
+    let (switches, loads) = (s1 - s0, r1 - r0);
+    checks.check(
+        "threads yielding to each other keep their root",
+        switches >= (THREADS * YIELDS) as u64 && loads * 2 < switches,
+        format_args!("{switches} switches, {loads} root loads"),
+    );
 }
 
 /// Busy ticks per CPU from `sys:scheduler`.
@@ -383,6 +425,7 @@ fn main(args: Args) -> i32 {
     child_case(&mut checks, "256 threads, then EAGAIN (warm-up)", Some(0), None, thread_limit);
     let before = quiet_free_frames(50).expect("free frames");
     counter_and_tids(&mut checks);
+    yields_keep_the_root(&mut checks);
     all_cpus(&mut checks);
     futexes(&mut checks);
     bad_clones(&mut checks);
