@@ -237,8 +237,16 @@ unsafe fn write_ttbr0(value: u64, flush_all: bool) {
 /// User tables are separate (TTBR0): nothing to share.
 pub fn init_user_root(_new: &mut rmm::PageMapper<super::Paging>, _kernel: &rmm::PageMapper<super::Paging>) {}
 
-/// Waits for an interrupt with interrupts unmasked, then masks them again.
+/// Waits for an interrupt, then lets the pending ones run and masks
+/// interrupts again. The WFI runs with IRQs still masked, as Linux's
+/// idle does: a pending IRQ wakes it all the same (a WFI wake-up event
+/// whatever PSTATE.I says), and one that arrived after the caller last
+/// looked at its work is taken after the WFI, not before it, so the CPU
+/// never sleeps through the interrupt that gave it work (unmasking first
+/// took such an IRQ at the unmask, and the WFI then slept until the next
+/// one, a timer tick at worst).
 pub fn wait_for_interrupt() {
-    // SAFETY: unmasking IRQs around wfi only lets pending interrupts run.
-    unsafe { core::arch::asm!("msr daifclr, #2", "wfi", "msr daifset, #2", options(nomem, nostack)) };
+    // SAFETY: unmasking IRQs after wfi only lets pending interrupts run;
+    // the ISB makes the unmask take effect before they are masked again.
+    unsafe { core::arch::asm!("wfi", "msr daifclr, #2", "isb", "msr daifset, #2", options(nomem, nostack)) };
 }
