@@ -254,7 +254,7 @@ pub fn run(mut done: impl FnMut() -> bool) {
                 // loaded already (no switch: a TLB flush fewer on x86_64
                 // and under QEMU's TCG).
                 Some(space) if holds(cpu, &space.cpus) => {}
-                Some(space) => switch_user_space(space),
+                Some(space) => enter_user_space(space),
                 None => leave_user_space(),
             }
             (*next.fpu.get()).restore();
@@ -303,18 +303,14 @@ pub fn leave_user_space() {
     set.remove(arch::cpu_index());
 }
 
-/// Loads `space`'s root on this CPU instead of the current one (exec).
-pub fn enter_user_space(space: &mm::UserSpace) {
-    switch_user_space(space);
-}
-
-/// Loads `space`'s root instead of the one loaded (if any), and moves this
+/// Loads `space`'s root instead of the one loaded (if any: the scheduler
+/// loop's next thread, or exec's new space), and moves this
 /// CPU from the old space's set to `space`'s: into the new set before its
 /// root is loaded (a shootdown from then on reaches this CPU), out of the
 /// old one only after its root is gone (so it is not freed while loaded).
 /// Where the arch allows it ([`arch::DIRECT_SPACE_SWITCH`]) one root is
 /// loaded over the other, else through the kernel-only one.
-fn switch_user_space(space: &mm::UserSpace) {
+pub fn enter_user_space(space: &mm::UserSpace) {
     if !arch::DIRECT_SPACE_SWITCH {
         leave_user_space();
     }
