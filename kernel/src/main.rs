@@ -35,6 +35,9 @@ mod sync;
 mod syscall;
 mod trap;
 mod usercopy;
+// Linked for its `memcpy`, `memmove` and `memset` symbols (and called by
+// name for whole frames, arch/x86_64/page.rs).
+use tessera_memops as _;
 
 use alloc::string::String;
 use alloc::sync::Arc;

@@ -53,6 +53,8 @@ extern crate alloc;
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 mod arch;
 pub mod fs;
+// Linked for its `memcpy`, `memmove` and `memset` symbols.
+use tessera_memops as _;
 pub mod heap;
 pub mod io;
 pub mod locks;
