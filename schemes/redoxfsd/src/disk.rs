@@ -20,10 +20,28 @@ use tessera_runtime::abi::flag::{SEEK_END, SEEK_SET};
 use tessera_runtime::abi::scheme::{REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES};
 use tessera_runtime::{Result, sys};
 
-/// A disk the filesystem can also flush.
+/// A disk the filesystem can also flush, and maybe queue writes to.
 pub trait Device: Disk {
     /// Makes every write done so far durable. EIO if the device says so.
     fn flush(&mut self) -> Result<()>;
+
+    /// Queues a write: the device may still be writing when this returns,
+    /// and a failure may be reported only by the next
+    /// [`Device::wait_queued`]. A device that cannot queue writes writes
+    /// at once.
+    ///
+    /// # Safety
+    /// As [`Disk::write_at`].
+    unsafe fn queue_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
+        // SAFETY: passed on from the caller.
+        unsafe { self.write_at(block, buffer) }
+    }
+
+    /// Waits until every queued write is on the device: an error (EIO) if
+    /// any of them failed since the last wait.
+    fn wait_queued(&mut self) -> DiskResult<()> {
+        Ok(())
+    }
 }
 
 /// The most bytes one read or write of the device's fd moves: whole
@@ -51,33 +69,36 @@ fn piece_end(done: usize, len: usize) -> usize {
 }
 
 /// The device over an open file `fd`: block `n` is the bytes at
-/// `n * BLOCK_SIZE`.
+/// `n * BLOCK_SIZE`. Writes are queued through `dup(fd, "queue")` where
+/// the file has it (a `disk:` device, docs/drivers.md "Queued writes").
 pub struct FdDisk {
     fd: usize,
+    /// The queue handle, if the file has one.
+    queue: Option<usize>,
 }
 
 impl FdDisk {
-    /// Takes `fd` (open read-write).
+    /// Takes `fd` (open read-write) and asks it for a queue handle.
     pub fn new(fd: usize) -> Self {
-        Self { fd }
+        Self { fd, queue: sys::dup_named(fd, b"queue").ok() }
     }
 
-    /// Seeks to `block` and moves all of `len` bytes with `step(fd, done,
-    /// end)` (bytes `done..end` of the buffer), [`TRANSFER_MAX_BYTES`] at a
-    /// time, looping over short transfers. EIO for a transfer that stops
-    /// early.
+    /// Seeks `fd` to `block` and moves all of `len` bytes with `step(fd,
+    /// done, end)` (bytes `done..end` of the buffer), [`TRANSFER_MAX_BYTES`]
+    /// at a time, looping over short transfers. EIO for a transfer that
+    /// stops early.
     fn transfer(
-        &mut self,
+        fd: usize,
         block: u64,
         len: usize,
         mut step: impl FnMut(usize, usize, usize) -> Result<usize>,
     ) -> DiskResult<usize> {
         let offset =
             block.checked_mul(BLOCK_SIZE).and_then(|o| isize::try_from(o).ok()).ok_or(DiskError::new(EINVAL))?;
-        sys::lseek(self.fd, offset, SEEK_SET).map_err(|e| DiskError::new(e.errno))?;
+        sys::lseek(fd, offset, SEEK_SET).map_err(|e| DiskError::new(e.errno))?;
         let mut done = 0;
         while done < len {
-            match step(self.fd, done, piece_end(done, len)) {
+            match step(fd, done, piece_end(done, len)) {
                 Ok(0) => return Err(DiskError::new(EIO)),
                 Ok(n) => done += n,
                 Err(e) => return Err(DiskError::new(e.errno)),
@@ -90,11 +111,11 @@ impl FdDisk {
 impl Disk for FdDisk {
     unsafe fn read_at(&mut self, block: u64, buffer: &mut [u8]) -> DiskResult<usize> {
         let len = buffer.len();
-        self.transfer(block, len, |fd, done, end| sys::read(fd, &mut buffer[done..end]))
+        Self::transfer(self.fd, block, len, |fd, done, end| sys::read(fd, &mut buffer[done..end]))
     }
 
     unsafe fn write_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
-        self.transfer(block, buffer.len(), |fd, done, end| sys::write(fd, &buffer[done..end]))
+        Self::transfer(self.fd, block, buffer.len(), |fd, done, end| sys::write(fd, &buffer[done..end]))
     }
 
     fn size(&mut self) -> DiskResult<u64> {
@@ -105,6 +126,20 @@ impl Disk for FdDisk {
 impl Device for FdDisk {
     fn flush(&mut self) -> Result<()> {
         sys::fsync(self.fd)
+    }
+
+    unsafe fn queue_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
+        let fd = self.queue.unwrap_or(self.fd);
+        Self::transfer(fd, block, buffer.len(), |fd, done, end| sys::write(fd, &buffer[done..end]))
+    }
+
+    /// `fsync` of the queue handle: waits for its writes (it does not
+    /// flush the device).
+    fn wait_queued(&mut self) -> DiskResult<()> {
+        match self.queue {
+            Some(fd) => sys::fsync(fd).map_err(|e| DiskError::new(e.errno)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -183,21 +218,25 @@ impl BlockCache {
     }
 }
 
-/// The most bytes joined into one device write.
-const JOINED_WRITE_MAX: usize = 1 << 20;
+/// The most bytes joined into one device write: one scheme message. A
+/// held write that reaches it is queued at once, so that the device writes
+/// it while the daemon goes on.
+const JOINED_WRITE_MAX: usize = TRANSFER_MAX_BYTES;
 
-/// A device with the control file's knobs, the block cache, and the write
-/// being joined.
+/// A device with the control file's knobs, the block cache, the write
+/// being joined and the writes queued.
 ///
 /// A write is *held* while the next ones continue it (consecutive blocks,
-/// up to [`JOINED_WRITE_MAX`]) and goes to the device before anything else:
-/// a write elsewhere, any read, a flush, and every write into the header
-/// ring, which is written at once. redoxfs writes a transaction's header
-/// last, so every block it names reaches the device first, and a held
-/// write that fails fails the call that sent it (a later block's or the
-/// header's): the header is then not written and the transaction fails, as
-/// if the write had failed at once. The daemon also sends whatever is held
-/// at the end of every transaction ([`Knobs::drain`]).
+/// up to [`JOINED_WRITE_MAX`]) and is *queued* to the device (not waited
+/// for, [`Device::queue_at`]) before anything else: a write elsewhere, any
+/// read, a flush, and every write into the header ring. A header write,
+/// a flush and the end of every transaction ([`Knobs::drain`]) first wait
+/// for every queued write. redoxfs writes a transaction's header last, so
+/// every block it names is on the device first, and a queued write that
+/// fails fails the call that waits for it (the header's, a flush, or the
+/// transaction's end): the header is then not written and the
+/// transaction fails, as if the write had failed at once. Meanwhile the
+/// daemon goes on (compressing the next record) while the device writes.
 pub struct Knobs<D> {
     pub inner: D,
     /// Every write and flush fails with EIO (`fail-writes on`).
@@ -205,35 +244,67 @@ pub struct Knobs<D> {
     pub cache: BlockCache,
     /// The write held: first block and bytes.
     held: Option<(u64, Vec<u8>)>,
+    /// The writes queued since the last wait: first block and length.
+    queued: Vec<(u64, usize)>,
     /// The header ring's blocks (the filesystem's first [`HEADER_RING`]).
     pub ring: core::ops::Range<u64>,
 }
 
 impl<D> Knobs<D> {
     pub fn new(inner: D) -> Self {
-        Self { inner, fail_writes: false, cache: BlockCache::default(), held: None, ring: 0..HEADER_RING }
+        Self {
+            inner,
+            fail_writes: false,
+            cache: BlockCache::default(),
+            held: None,
+            queued: Vec::new(),
+            ring: 0..HEADER_RING,
+        }
     }
 }
 
 impl<D: Device> Knobs<D> {
-    /// Sends the write held, if any. Its error (EIO for a short one) if it
-    /// failed; the cache forgets those blocks then.
-    pub fn drain(&mut self) -> DiskResult<()> {
+    /// Queues the write held, if any. Its error (EIO for a short one) if
+    /// the device refused it at once; the cache forgets those blocks then.
+    fn send(&mut self) -> DiskResult<()> {
         let Some((block, data)) = self.held.take() else { return Ok(()) };
         // SAFETY: blocks and bytes as redoxfs wrote them.
-        match unsafe { self.inner.write_at(block, &data) } {
-            Ok(count) if count == data.len() => Ok(()),
+        match unsafe { self.inner.queue_at(block, &data) } {
+            Ok(count) if count == data.len() => {
+                self.queued.push((block, data.len()));
+                Ok(())
+            }
             other => {
                 self.cache.forget(block, data.len());
                 Err(other.err().unwrap_or(DiskError::new(EIO)))
             }
         }
     }
+
+    /// Queues the write held and waits for every queued write: the first
+    /// error if one failed. The cache then forgets every block queued
+    /// since the last wait (which of them failed is not known).
+    pub fn drain(&mut self) -> DiskResult<()> {
+        let sent = self.send();
+        if self.queued.is_empty() {
+            return sent;
+        }
+        let waited = self.inner.wait_queued();
+        let queued = core::mem::take(&mut self.queued);
+        if waited.is_err() {
+            for (block, len) in queued {
+                self.cache.forget(block, len);
+            }
+        }
+        sent.and(waited)
+    }
 }
 
 impl<D: Device> Disk for Knobs<D> {
     unsafe fn read_at(&mut self, block: u64, buffer: &mut [u8]) -> DiskResult<usize> {
-        self.drain()?;
+        // The device reads after the writes queued before (the driver
+        // keeps that order, docs/drivers.md "Queued writes").
+        self.send()?;
         if let Some(data) = self.cache.get(block, buffer.len()) {
             buffer.copy_from_slice(data);
             return Ok(buffer.len());
@@ -257,10 +328,13 @@ impl<D: Device> Disk for Knobs<D> {
             {
                 held.extend_from_slice(buffer);
             } else {
-                self.drain()?;
+                self.send()?;
                 self.held = Some((block, buffer.to_vec()));
             }
             self.cache.put(block, buffer);
+            if self.held.as_ref().is_some_and(|(_, held)| held.len() >= JOINED_WRITE_MAX) {
+                self.send()?;
+            }
             return Ok(buffer.len());
         }
         self.drain()?;
@@ -299,12 +373,31 @@ pub mod mem {
         pub bytes: Vec<u8>,
         pub flushes: usize,
         pub reads: usize,
+        /// Writes, queued ones included.
         pub writes: usize,
+        /// Queued writes.
+        pub queued: usize,
+        /// Waits for queued writes.
+        pub waits: usize,
+        /// Queued writes are taken but fail (nothing is written): the next
+        /// wait says so, as a device failing after it took the write.
+        pub fail_queued: bool,
+        /// A queued write failed since the last wait.
+        failed: bool,
     }
 
     impl MemDisk {
         pub fn new(bytes: usize) -> Self {
-            Self { bytes: std::vec![0; bytes], flushes: 0, reads: 0, writes: 0 }
+            Self {
+                bytes: std::vec![0; bytes],
+                flushes: 0,
+                reads: 0,
+                writes: 0,
+                queued: 0,
+                waits: 0,
+                fail_queued: false,
+                failed: false,
+            }
         }
 
         fn range(&self, block: u64, len: usize) -> DiskResult<core::ops::Range<usize>> {
@@ -338,6 +431,23 @@ pub mod mem {
         fn flush(&mut self) -> Result<()> {
             self.flushes += 1;
             Ok(())
+        }
+
+        unsafe fn queue_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
+            self.queued += 1;
+            if self.fail_queued {
+                self.range(block, buffer.len())?;
+                self.writes += 1;
+                self.failed = true;
+                return Ok(buffer.len());
+            }
+            // SAFETY: a disk in memory.
+            unsafe { self.write_at(block, buffer) }
+        }
+
+        fn wait_queued(&mut self) -> DiskResult<()> {
+            self.waits += 1;
+            if core::mem::take(&mut self.failed) { Err(DiskError::new(EIO)) } else { Ok(()) }
         }
     }
 }
@@ -379,6 +489,41 @@ mod block_cache_tests {
             assert_eq!(disk.inner.bytes[8 * block], 0, "the header is not written");
             assert!(disk.cache.get(510, 4 * block).is_none());
             assert_eq!(disk.drain(), Ok(()), "nothing held any more");
+        }
+    }
+
+    #[test]
+    fn held_writes_are_queued_and_waited_for_before_the_header_and_a_flush() {
+        let block = BLOCK_SIZE as usize;
+        let mut disk = Knobs::new(mem::MemDisk::new(512 * block));
+        // SAFETY: every call below is on a disk in memory.
+        unsafe {
+            disk.write_at(300, &alloc::vec![1u8; block]).unwrap();
+            disk.write_at(400, &alloc::vec![2u8; block]).unwrap();
+            let mut back = alloc::vec![0u8; block];
+            disk.read_at(300, &mut back).unwrap();
+            assert_eq!((disk.inner.queued, disk.inner.waits), (2, 0), "queued, not waited for");
+            assert_eq!(disk.drain(), Ok(()));
+            assert_eq!(disk.drain(), Ok(()));
+            assert_eq!(disk.inner.waits, 1, "a wait only with something queued");
+            // The device takes two writes and fails them later: the header
+            // waits for them, fails and is not written; the cache forgets
+            // both.
+            disk.inner.fail_queued = true;
+            disk.write_at(310, &alloc::vec![3u8; block]).unwrap();
+            disk.write_at(410, &alloc::vec![4u8; block]).unwrap();
+            assert!(disk.write_at(7, &alloc::vec![9u8; block]).is_err(), "the header's write fails");
+            assert_eq!(disk.inner.bytes[7 * block], 0, "the header is not written");
+            assert!(disk.cache.get(310, block).is_none() && disk.cache.get(410, block).is_none());
+            assert_eq!(disk.inner.waits, 2);
+            // A flush waits too, and fails the same way.
+            disk.write_at(320, &alloc::vec![5u8; block]).unwrap();
+            assert!(Device::flush(&mut disk).is_err());
+            assert_eq!((disk.inner.flushes, disk.inner.waits), (0, 3), "not flushed");
+            disk.inner.fail_queued = false;
+            disk.write_at(7, &alloc::vec![9u8; block]).unwrap();
+            assert_eq!(disk.inner.bytes[7 * block], 9, "once the device works the header goes");
+            assert!(Device::flush(&mut disk).is_ok());
         }
     }
 

@@ -11,7 +11,7 @@
 //! is `ENOSPC`.
 
 use tessera_runtime::abi::Error;
-use tessera_runtime::abi::error::{EIO, ENOSPC};
+use tessera_runtime::abi::error::{EINVAL, EIO, ENOSPC};
 
 use crate::gpt::SECTOR;
 
@@ -31,6 +31,12 @@ impl From<DeviceError> for Error {
 pub trait Sectors {
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
     fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), DeviceError>;
+    /// Queues a write (docs/drivers.md, "Queued writes"): the device may
+    /// still be writing when this returns, and a failure is reported
+    /// later. A device that cannot queue writes at once.
+    fn queue_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), DeviceError> {
+        self.write_sectors(lba, buf)
+    }
 }
 
 /// A run of sectors: `first` and how many.
@@ -115,6 +121,24 @@ pub fn write_at(dev: &mut impl Sectors, window: Window, offset: u64, buf: &[u8])
             scratch[p.within..p.within + p.len].copy_from_slice(data);
             dev.write_sectors(p.lba, &scratch)?;
         }
+    }
+    Ok(n)
+}
+
+/// Queues a write of `buf` at byte `offset` of `window` (whole sectors
+/// only: `EINVAL` otherwise): how many bytes were queued (fewer when it
+/// crosses the end); `ENOSPC` at or past the end, `EIO` if the device
+/// could not take it.
+pub fn queue_at(dev: &mut impl Sectors, window: Window, offset: u64, buf: &[u8]) -> Result<usize, Error> {
+    if !offset.is_multiple_of(SECTOR as u64) || !buf.len().is_multiple_of(SECTOR) {
+        return Err(Error::new(EINVAL));
+    }
+    if offset >= window.bytes() && !buf.is_empty() {
+        return Err(Error::new(ENOSPC));
+    }
+    let n = clip(window, offset, buf.len());
+    if n > 0 {
+        dev.queue_sectors(window.first + offset / SECTOR as u64, &buf[..n])?;
     }
     Ok(n)
 }
@@ -212,5 +236,22 @@ mod tests {
         assert_eq!(read_at(&mut d, PART, 0, &mut [0u8; 10]), Err(Error::new(EIO)));
         assert_eq!(write_at(&mut d, PART, 0, &[0u8; 10]), Err(Error::new(EIO)));
         assert_eq!(write_at(&mut d, PART, 0, &[0u8; SECTOR]), Err(Error::new(EIO)));
+    }
+
+    #[test]
+    fn queued_writes_take_whole_sectors_inside_the_window() {
+        let mut d = disk();
+        let end = PART.bytes();
+        let two = [0x5Au8; 2 * SECTOR];
+        assert_eq!(queue_at(&mut d, PART, SECTOR as u64, &two), Ok(2 * SECTOR));
+        assert_eq!((d.requests, &d.data[5 * SECTOR..7 * SECTOR]), (1, &two[..]), "one request at the window's offset");
+        assert_eq!(queue_at(&mut d, PART, 1, &two), Err(Error::new(EINVAL)), "an unaligned offset");
+        assert_eq!(queue_at(&mut d, PART, 0, &two[..100]), Err(Error::new(EINVAL)), "part of a sector");
+        assert_eq!(queue_at(&mut d, PART, end, &two), Err(Error::new(ENOSPC)));
+        assert_eq!(queue_at(&mut d, PART, end - SECTOR as u64, &two), Ok(SECTOR), "cut at the end");
+        assert_eq!(d.data[12 * SECTOR], 12, "nothing past the window");
+        assert_eq!(queue_at(&mut d, PART, 0, &[]), Ok(0));
+        d.fail = true;
+        assert_eq!(queue_at(&mut d, PART, 0, &two), Err(Error::new(EIO)));
     }
 }

@@ -11,6 +11,7 @@
 //!              ConfigurationAccess over pci:
 //!   scheme.rs  disk: over the started devices
 //! gpt.rs     the GUID Partition Table: read (CRC-checked), and build (mkgpt)
+//! inflight.rs the device's request slots: busy, free, queued writes' failures
 //! io.rs      byte offsets over 512-byte sectors, confined to a window
 //! path.rs    disk: paths
 //! ```
@@ -20,6 +21,7 @@
 extern crate alloc;
 
 pub mod gpt;
+pub mod inflight;
 pub mod io;
 pub mod path;
 

@@ -12,14 +12,21 @@
 //! - **aarch64**: `irq:pci/SSSS:BB:DD.F`, the function's INTx line; the
 //!   ISR status is read after each interrupt (which lowers the line).
 //!
-//! A request is one descriptor chain in this driver's DMA page: the
-//! 16-byte header, the data (at most [`BOUNCE`] bytes, in the bounce
-//! buffer after it) and the status byte. After ringing the doorbell the
-//! driver blocks in `read` on the irq handle; each wake-up reads the ISR
-//! status, acknowledges the count and looks at the used ring, until the
-//! request is back. Nothing polls; every request waits for (at least) its
-//! own interrupt, so `disk:stats` shows one interrupt per request. The device is used one request at a
-//! time (the daemon is single-threaded).
+//! A request is one descriptor chain in one of the driver's [`SLOTS`]
+//! slots: its 16-byte header and status byte in the DMA page, and the data
+//! (at most [`BOUNCE`] bytes) in the slot's bounce buffer. A synchronous
+//! request (a read, a write, a flush) first waits for every queued write,
+//! then rings the doorbell and blocks in `read` on the irq handle; each
+//! wake-up reads the ISR status, acknowledges the count and takes back
+//! what the used ring returned, until its own request is back. Nothing
+//! polls; such a request waits for (at least) its own interrupt, so
+//! `disk:stats` shows an interrupt per request. A *queued* write
+//! (docs/drivers.md, "Queued writes") is put in a free slot, the doorbell
+//! rung, and not waited for: up to [`SLOTS`] requests are then with the
+//! device at once, and one interrupt may bring several back. Queued
+//! writes are taken back only when something needs them (a free slot,
+//! their sectors, their outcome): so they stay with the device together
+//! however fast it is, and `disk:stats`' `inflight-max` shows it.
 
 use alloc::format;
 use alloc::string::String;
@@ -27,6 +34,7 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use crate::gpt::SECTOR;
+use crate::inflight::Inflight;
 use crate::io::{DeviceError, Sectors};
 use bitflags::bitflags;
 use tessera_runtime::abi::Error;
@@ -42,9 +50,16 @@ use virtio_drivers::transport::{DeviceType, Transport};
 
 use super::hal::{PciConfig, SystemHal, dma_memory, map_device};
 
-/// Descriptors in the request queue (a request takes at most 3).
-const QUEUE_SIZE: usize = 4;
-/// The largest data transfer of one request (the bounce buffer).
+/// Requests the device may have at once (queued writes, docs/drivers.md),
+/// each in a slot of its own: a header and status byte in the DMA page,
+/// and a bounce buffer after it.
+const SLOTS: usize = 8;
+/// A slot's part of the DMA page: the 16-byte header, then the status.
+const SLOT_HEAD_BYTES: usize = 32;
+/// Descriptors in the request queue: a request takes at most 3.
+const QUEUE_SIZE: usize = 32;
+const _: () = assert!(QUEUE_SIZE >= 3 * SLOTS && SLOTS * SLOT_HEAD_BYTES <= PAGE_SIZE);
+/// The largest data transfer of one request (a slot's bounce buffer).
 pub const BOUNCE: usize = 64 * 1024;
 
 bitflags! {
@@ -80,6 +95,8 @@ pub struct Stats {
     pub interrupts: u64,
     /// Requests the device answered with an error status, or that failed.
     pub errors: u64,
+    /// Writes queued (also counted in `requests`).
+    pub queued: u64,
 }
 
 /// A memory BAR: index and address.
@@ -97,8 +114,12 @@ pub struct BlkDevice {
     irq: usize,
     /// How the interrupt arrives, for the listing (`msi-x:0x31`, `intx:37`).
     pub irq_kind: String,
-    /// The DMA page (header at 0, status at 16) followed by the bounce buffer.
+    /// The DMA page (slot `i`'s header at 32 * `i`, its status 16 bytes
+    /// on) followed by the slots' bounce buffers.
     dma: usize,
+    /// Each slot's request: its type, first sector and data length.
+    meta: [(u32, u64, usize); SLOTS],
+    inflight: Inflight<SLOTS>,
     pub stats: Stats,
 }
 
@@ -195,7 +216,7 @@ impl BlkDevice {
             set_queue_vector(common)?;
         }
         transport.finish_init();
-        let (dma, _) = dma_memory(PAGE_SIZE + BOUNCE)?;
+        let (dma, _) = dma_memory(PAGE_SIZE + SLOTS * BOUNCE)?;
         Ok(Self {
             transport,
             queue,
@@ -205,6 +226,8 @@ impl BlkDevice {
             irq,
             irq_kind: String::new(),
             dma,
+            meta: [(0, 0, 0); SLOTS],
+            inflight: Inflight::default(),
             stats: Stats::default(),
         })
     }
@@ -230,18 +253,82 @@ impl BlkDevice {
         if self.flush { self.request(T_FLUSH, 0, Data::None) } else { Ok(()) }
     }
 
-    /// Sends one request and waits for the device to return it.
-    fn request(&mut self, kind: u32, sector: u64, data: Data<'_>) -> core::result::Result<(), DeviceError> {
+    /// Sends one request and waits for the device to return it. Queued
+    /// writes go first: a read sees them, a write or flush comes after.
+    fn request(&mut self, kind: u32, sector: u64, mut data: Data<'_>) -> core::result::Result<(), DeviceError> {
         self.stats.requests += 1;
-        let result = self.exchange(kind, sector, data);
+        let result = self.exchange(kind, sector, &mut data);
         if result.is_err() {
             self.stats.errors += 1;
         }
         result
     }
 
-    fn exchange(&mut self, kind: u32, sector: u64, mut data: Data<'_>) -> core::result::Result<(), DeviceError> {
-        let len = match &data {
+    fn exchange(&mut self, kind: u32, sector: u64, data: &mut Data<'_>) -> core::result::Result<(), DeviceError> {
+        self.wait_until(|d| d.inflight.queued() == 0)?;
+        let slot = self.submit(kind, sector, data, false)?;
+        let waited = self.wait_for(slot);
+        // Taken even when waiting failed (the request was given up): the
+        // slot is free again either way.
+        let ok = self.inflight.result(slot) == Some(true);
+        waited?;
+        if !ok {
+            return Err(DeviceError);
+        }
+        if let Data::In(buf) = data {
+            // SAFETY: the device is done with the slot (its request came
+            // back) and nothing else refers to it.
+            let (_, _, bounce) = unsafe { slot_buffers(self.dma, slot, buf.len()) };
+            buf.copy_from_slice(bounce);
+        }
+        Ok(())
+    }
+
+    /// Queues a write of `buf` (at most [`BOUNCE`] bytes) at `sector`: it
+    /// goes to the device in a free slot (once one is free) and is not
+    /// waited for. [`Self::wait_queued`] says whether it failed.
+    ///
+    /// The device may carry out the requests it has in any order (Virtio
+    /// 1.2 §2.7.13), so a queued write over sectors that one in flight
+    /// also writes waits for that one first: the later bytes land last.
+    fn queue(&mut self, sector: u64, buf: &[u8]) -> core::result::Result<(), DeviceError> {
+        self.stats.requests += 1;
+        self.stats.queued += 1;
+        let end = sector + (buf.len() / SECTOR) as u64;
+        self.wait_until(|d| d.inflight.free().is_some() && !d.overlaps_inflight(sector, end))?;
+        self.submit(T_OUT, sector, &mut Data::Out(buf), true).map(|_| ())
+    }
+
+    /// Whether a request the device has touches sectors `first..end`.
+    fn overlaps_inflight(&self, first: u64, end: u64) -> bool {
+        (0..SLOTS).any(|slot| {
+            let (_, at, len) = self.meta[slot];
+            self.inflight.is_busy(slot) && at < end && first < at + (len / SECTOR) as u64
+        })
+    }
+
+    /// Waits until every queued write is back: `Err` if any of them failed
+    /// since the last call (each failure is reported once).
+    pub fn wait_queued(&mut self) -> core::result::Result<(), DeviceError> {
+        self.wait_until(|d| d.inflight.queued() == 0)?;
+        if self.inflight.take_failures() > 0 { Err(DeviceError) } else { Ok(()) }
+    }
+
+    /// The most requests the device had at once.
+    pub fn inflight_peak(&self) -> usize {
+        self.inflight.peak()
+    }
+
+    /// Puts a request in a free slot (waiting for one if none is) and
+    /// rings the doorbell: the slot.
+    fn submit(
+        &mut self,
+        kind: u32,
+        sector: u64,
+        data: &mut Data<'_>,
+        queued: bool,
+    ) -> core::result::Result<usize, DeviceError> {
+        let len = match data {
             Data::None => 0,
             Data::In(buf) => buf.len(),
             Data::Out(buf) => buf.len(),
@@ -249,64 +336,100 @@ impl BlkDevice {
         if len > BOUNCE {
             return Err(DeviceError);
         }
-        let mut header = [0u8; 16];
-        header[..4].copy_from_slice(&kind.to_le_bytes());
-        header[8..].copy_from_slice(&sector.to_le_bytes());
-        // SAFETY: the DMA mapping is PAGE_SIZE + BOUNCE bytes, this
-        // driver's alone; the three slices do not overlap, and the device
-        // touches them only between `add` and `pop_used` below, while no
-        // other reference to them exists.
-        let (head, status, bounce) = unsafe {
-            (
-                core::slice::from_raw_parts_mut(self.dma as *mut u8, 16),
-                core::slice::from_raw_parts_mut((self.dma + 16) as *mut u8, 1),
-                core::slice::from_raw_parts_mut((self.dma + PAGE_SIZE) as *mut u8, len),
-            )
-        };
-        head.copy_from_slice(&header);
+        self.wait_until(|d| d.inflight.free().is_some())?;
+        let slot = self.inflight.free().ok_or(DeviceError)?;
+        // SAFETY: a free slot: the device has none of it, and nothing
+        // else refers to it.
+        let (head, status, bounce) = unsafe { slot_buffers(self.dma, slot, len) };
+        head[..4].copy_from_slice(&kind.to_le_bytes());
+        head[4..8].fill(0);
+        head[8..].copy_from_slice(&sector.to_le_bytes());
         status[0] = 0xFF;
-        if let Data::Out(buf) = &data {
+        if let Data::Out(buf) = data {
             bounce.copy_from_slice(buf);
         }
-        let writes = matches!(data, Data::Out(_));
-        let token = {
-            let (inputs, mut outputs): (Vec<&[u8]>, Vec<&mut [u8]>) = match (len, writes) {
-                (0, _) => (alloc::vec![&*head], alloc::vec![&mut *status]),
-                (_, true) => (alloc::vec![&*head, &*bounce], alloc::vec![&mut *status]),
-                (_, false) => (alloc::vec![&*head], alloc::vec![&mut *bounce, &mut *status]),
-            };
-            // SAFETY: the buffers stay mapped and untouched until the
-            // matching `pop_used` below.
-            unsafe { self.queue.add(&inputs, &mut outputs) }.map_err(|_| DeviceError)?
-        };
+        self.meta[slot] = (kind, sector, len);
+        // SAFETY: the slot's buffers, filled above and no longer referred
+        // to; they stay mapped and untouched until the matching `pop_used`
+        // in `reap`.
+        let token = unsafe {
+            let (inputs, mut outputs) = chain(self.dma, slot, self.meta[slot]);
+            self.queue.add(&inputs, &mut outputs)
+        }
+        .map_err(|_| DeviceError)?;
+        self.inflight.start(slot, token, queued);
         if self.queue.should_notify() {
             self.transport.notify(0);
         }
-        // Every completion interrupts (no suppression is negotiated), so
-        // the driver always waits for one: each request takes its own
-        // interrupt, and none is left pending for the next.
+        Ok(slot)
+    }
+
+    /// Takes back every request the device is done with: whether there
+    /// was any.
+    fn reap(&mut self) -> core::result::Result<bool, DeviceError> {
+        let mut taken = false;
+        while let Some(token) = self.queue.peek_used() {
+            taken = true;
+            let slot = self.inflight.slot_of(token).ok_or(DeviceError)?;
+            // SAFETY: the same buffers as were added with `token`; the
+            // status is read after the device gave the request back.
+            let ok = unsafe {
+                {
+                    let (inputs, mut outputs) = chain(self.dma, slot, self.meta[slot]);
+                    self.queue.pop_used(token, &inputs, &mut outputs).map_err(|_| DeviceError)?;
+                }
+                slot_buffers(self.dma, slot, 0).1[0] == 0
+            };
+            if !ok && self.inflight.is_queued(slot) {
+                self.stats.errors += 1;
+            }
+            self.inflight.finish(slot, ok);
+        }
+        Ok(taken)
+    }
+
+    /// Returns once `done` holds: if it does not yet, takes back what the
+    /// device is done with, and waits for an interrupt each time that is
+    /// not enough. Queued writes are taken back only here, when something
+    /// needs them back (a slot, their sectors, their outcome), so they stay
+    /// with the device together. If waiting fails every request in flight
+    /// is given up as failed.
+    fn wait_until(&mut self, done: impl Fn(&Self) -> bool) -> core::result::Result<(), DeviceError> {
         loop {
-            self.wait_interrupt()?;
-            if self.queue.peek_used() == Some(token) {
-                break;
+            if done(self) {
+                return Ok(());
+            }
+            let taken = self.reap()?;
+            if done(self) {
+                if taken {
+                    // Their interrupt stays counted for the next wait, but
+                    // reading the ISR status lowers an INTx line: one this
+                    // driver shares is not left asserted meanwhile.
+                    let _ = self.transport.ack_interrupt();
+                }
+                return Ok(());
+            }
+            self.wait_or_abandon()?;
+        }
+    }
+
+    /// Waits for the synchronous request in `slot`: for an interrupt
+    /// first, then for as many as it takes. Every completion interrupts (no
+    /// suppression is negotiated) and only a wait takes an interrupt, so
+    /// the request's own is still to come or pending: each synchronous
+    /// request takes at least one interrupt, and none is left for the next.
+    fn wait_for(&mut self, slot: usize) -> core::result::Result<(), DeviceError> {
+        loop {
+            self.wait_or_abandon()?;
+            self.reap()?;
+            if self.inflight.result_ready(slot) {
+                return Ok(());
             }
         }
-        {
-            let (inputs, mut outputs): (Vec<&[u8]>, Vec<&mut [u8]>) = match (len, writes) {
-                (0, _) => (alloc::vec![&*head], alloc::vec![&mut *status]),
-                (_, true) => (alloc::vec![&*head, &*bounce], alloc::vec![&mut *status]),
-                (_, false) => (alloc::vec![&*head], alloc::vec![&mut *bounce, &mut *status]),
-            };
-            // SAFETY: the same buffers as were added with `token`.
-            unsafe { self.queue.pop_used(token, &inputs, &mut outputs) }.map_err(|_| DeviceError)?;
-        }
-        if status[0] != 0 {
-            return Err(DeviceError);
-        }
-        if let Data::In(buf) = &mut data {
-            buf.copy_from_slice(bounce);
-        }
-        Ok(())
+    }
+
+    fn wait_or_abandon(&mut self) -> core::result::Result<(), DeviceError> {
+        self.wait_interrupt().inspect_err(|_| self.inflight.abandon())
     }
 
     /// Blocks until the device interrupts (the irq handle's count is
@@ -319,6 +442,45 @@ impl BlkDevice {
         sys::write(self.irq, &count).map_err(|_| DeviceError)?;
         self.stats.interrupts += u64::from_ne_bytes(count);
         Ok(())
+    }
+}
+
+/// Slot `slot`'s header, status byte and the first `len` bytes of its
+/// bounce buffer, in the DMA memory at `dma` (`PAGE_SIZE + SLOTS * BOUNCE`
+/// bytes).
+///
+/// # Safety
+/// `dma` is the driver's DMA memory. The three slices overlap nothing
+/// else: slot `slot`'s header (16 bytes at 32 * `slot`), status (the byte
+/// after it) and bounce buffer (at `PAGE_SIZE + slot * BOUNCE`). The
+/// caller makes no other reference to them while these live, and hands
+/// them to the device only between `add` and `pop_used`.
+unsafe fn slot_buffers<'a>(dma: usize, slot: usize, len: usize) -> (&'a mut [u8], &'a mut [u8], &'a mut [u8]) {
+    assert!(slot < SLOTS && len <= BOUNCE);
+    let head = dma + SLOT_HEAD_BYTES * slot;
+    // SAFETY: as the caller promises, inside the mapping (asserted above).
+    unsafe {
+        (
+            core::slice::from_raw_parts_mut(head as *mut u8, 16),
+            core::slice::from_raw_parts_mut((head + 16) as *mut u8, 1),
+            core::slice::from_raw_parts_mut((dma + PAGE_SIZE + slot * BOUNCE) as *mut u8, len),
+        )
+    }
+}
+
+/// The descriptor chain of a request of type `kind` and `len` bytes in
+/// `slot`: the header (and for a write the data) for the device to read;
+/// the data of a read and the status for it to write.
+///
+/// # Safety
+/// As [`slot_buffers`].
+unsafe fn chain<'a>(dma: usize, slot: usize, (kind, _, len): (u32, u64, usize)) -> (Vec<&'a [u8]>, Vec<&'a mut [u8]>) {
+    // SAFETY: passed on from the caller.
+    let (head, status, bounce) = unsafe { slot_buffers(dma, slot, len) };
+    match (len, kind == T_OUT) {
+        (0, _) => (alloc::vec![&*head], alloc::vec![status]),
+        (_, true) => (alloc::vec![&*head, &*bounce], alloc::vec![status]),
+        (_, false) => (alloc::vec![&*head], alloc::vec![bounce, status]),
     }
 }
 
@@ -343,6 +505,14 @@ impl Sectors for BlkDevice {
         check_range(self.capacity, lba, buf.len())?;
         for (i, chunk) in buf.chunks(BOUNCE).enumerate() {
             self.request(T_OUT, lba + (i * BOUNCE / SECTOR) as u64, Data::Out(chunk))?;
+        }
+        Ok(())
+    }
+
+    fn queue_sectors(&mut self, lba: u64, buf: &[u8]) -> core::result::Result<(), DeviceError> {
+        check_range(self.capacity, lba, buf.len())?;
+        for (i, chunk) in buf.chunks(BOUNCE).enumerate() {
+            self.queue(lba + (i * BOUNCE / SECTOR) as u64, chunk)?;
         }
         Ok(())
     }

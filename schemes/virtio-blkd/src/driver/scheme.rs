@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::gpt::{self, GptError, SECTOR, Table};
-use crate::io::{Sectors, Window, read_at, write_at};
+use crate::io::{Sectors, Window, queue_at, read_at, write_at};
 use crate::path::{Target, parse};
 use tessera_runtime::abi::error::{EACCES, EBADF, EINVAL, ENOENT, ENOTDIR, EROFS};
 use tessera_runtime::abi::flag::{MODE_FILE, O_ACCMODE, O_DIRECTORY, O_RDWR, O_WRONLY};
@@ -62,8 +62,9 @@ impl Disk {
 enum Handle {
     /// The listing or the statistics, as they were at open.
     Text(Vec<u8>),
-    /// A disk or partition: its disk, window and whether it was opened for writing.
-    Blocks { disk: usize, window: Window, writable: bool },
+    /// A disk or partition: its disk, window, whether it was opened for
+    /// writing, and whether its writes are queued (`dup(fd, "queue")`).
+    Blocks { disk: usize, window: Window, writable: bool, queued: bool },
 }
 
 /// The scheme: the disks and the open files.
@@ -102,9 +103,24 @@ impl Disks {
             .enumerate()
             .map(|(n, d)| {
                 let s = d.device.stats;
-                format!("{n} requests={} interrupts={} errors={}\n", s.requests, s.interrupts, s.errors)
+                format!(
+                    "{n} requests={} interrupts={} errors={} queued={} inflight-max={}\n",
+                    s.requests,
+                    s.interrupts,
+                    s.errors,
+                    s.queued,
+                    d.device.inflight_peak()
+                )
             })
             .collect()
+    }
+
+    /// Gives `handle` the next id.
+    fn insert(&mut self, handle: Handle) -> Opened {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.handles.insert(id, handle);
+        Opened { id, positioned: true }
     }
 
     fn handle(&self, id: usize) -> Result<&Handle> {
@@ -134,13 +150,22 @@ impl Scheme for Disks {
                 if writes && d.device.readonly {
                     return Err(Error::new(EROFS));
                 }
-                Handle::Blocks { disk, window, writable: writes }
+                Handle::Blocks { disk, window, writable: writes, queued: false }
             }
         };
-        let id = self.next_id;
-        self.next_id += 1;
-        self.handles.insert(id, handle);
-        Ok(Opened { id, positioned: true })
+        Ok(self.insert(handle))
+    }
+
+    /// `dup(fd, "queue")` of a disk or partition open for writing: the same
+    /// window, its writes queued. EBADF read-only, EINVAL any other name.
+    fn dup(&mut self, id: usize, name: &[u8], _ctx: &CallerCtx) -> Result<Opened> {
+        match *self.handle(id)? {
+            Handle::Blocks { disk, window, writable: true, .. } if name == b"queue" => {
+                Ok(self.insert(Handle::Blocks { disk, window, writable: true, queued: true }))
+            }
+            Handle::Blocks { writable: false, .. } if name == b"queue" => Err(Error::new(EBADF)),
+            _ => Err(Error::new(EINVAL)),
+        }
     }
 
     fn read(&mut self, id: usize, buf: &mut [u8], offset: u64) -> Result<usize> {
@@ -158,8 +183,11 @@ impl Scheme for Disks {
     fn write(&mut self, id: usize, buf: &[u8], offset: u64) -> Result<usize> {
         match *self.handle(id)? {
             Handle::Text(_) | Handle::Blocks { writable: false, .. } => Err(Error::new(EBADF)),
-            Handle::Blocks { disk, window, writable: true } => {
+            Handle::Blocks { disk, window, writable: true, queued: false } => {
                 write_at(&mut self.disks[disk].device, window, offset, buf)
+            }
+            Handle::Blocks { disk, window, writable: true, queued: true } => {
+                queue_at(&mut self.disks[disk].device, window, offset, buf)
             }
         }
     }
@@ -185,7 +213,8 @@ impl Scheme for Disks {
     fn fsync(&mut self, id: usize) -> Result<()> {
         match *self.handle(id)? {
             Handle::Text(_) => Err(Error::new(EINVAL)),
-            Handle::Blocks { disk, .. } => self.disks[disk].device.flush().map_err(Error::from),
+            Handle::Blocks { disk, queued: false, .. } => self.disks[disk].device.flush().map_err(Error::from),
+            Handle::Blocks { disk, queued: true, .. } => self.disks[disk].device.wait_queued().map_err(Error::from),
         }
     }
 

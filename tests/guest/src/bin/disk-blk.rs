@@ -12,8 +12,9 @@
 //! | partitions | `NpM` sizes; `Np3`, `Np0`, `N0`, `99`, `x` are ENOENT; a write to a read-only handle EBADF; the listing opened for writing EACCES |
 //! | rw | a pattern written at unaligned offsets (a few bytes inside one sector, across sectors, 100 KiB across the driver's 64 KiB transfers) reads back through the partition and through the whole disk at the partition's offset; `fsync` (a virtio flush) succeeds |
 //! | bounds | at the partition's end a write is ENOSPC and a read 0; a write across the end is cut there; partition 2's first sector (the next one on the disk) is unchanged; reading partition 2 equals reading the disk there |
+//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB queued (more than the driver's 8 slots) and the same 8 KiB queued twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts them as queued and shows more than one request in flight at once; part of a sector or an unaligned offset is EINVAL, the partition's end ENOSPC |
 //! | irq | `disk:stats`: 8 reads of 4 KiB raise the disk's requests and its interrupts by 8 or more each (the driver waits for an interrupt per request; it does not poll) |
-//! | faults | the second disk (`serial=tessera-faulty`, behind QEMU's blkdebug: every write fails, and reads touching sector 64): a read there and any write are EIO, the disk's error count rises, and the driver goes on serving (a read elsewhere, the first disk) |
+//! | faults | the second disk (`serial=tessera-faulty`, behind QEMU's blkdebug: every write fails, and reads touching sector 64): a read there and any write are EIO, the disk's error count rises, and the driver goes on serving (a read elsewhere, the first disk); a queued write there is taken, and the queue handle's next `fsync` is EIO (the one after succeeds: a failure is reported once) |
 //! | unprivileged | this test cannot open `pci:` (EPERM), and a `virtio-blkd` it starts (unprivileged) exits with status 1 |
 #![no_std]
 #![no_main]
@@ -27,7 +28,7 @@ use alloc::vec::Vec;
 use tessera_guest_tests::mm::group;
 use tessera_guest_tests::system::read_full;
 use tessera_guest_tests::{Checks, Shown};
-use tessera_runtime::abi::error::{EACCES, EBADF, EIO, ENOENT, ENOSPC, EPERM};
+use tessera_runtime::abi::error::{EACCES, EBADF, EINVAL, EIO, ENOENT, ENOSPC, EPERM};
 use tessera_runtime::abi::flag::{O_RDONLY, O_RDWR, SEEK_END, SEEK_SET};
 use tessera_runtime::{Args, Result, io, process, sys};
 
@@ -49,6 +50,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "disk-blk partitions", partitions);
     group(&mut checks, "disk-blk rw", rw);
     group(&mut checks, "disk-blk bounds", bounds);
+    group(&mut checks, "disk-blk queue", queue);
     group(&mut checks, "disk-blk irq", irq);
     group(&mut checks, "disk-blk faults", faults);
     group(&mut checks, "disk-blk unprivileged", unprivileged);
@@ -264,6 +266,65 @@ fn bounds(checks: &mut Checks) {
     let _ = sys::close(disk);
 }
 
+fn queue(checks: &mut Checks) {
+    const PIECE: usize = 8 * 1024;
+    /// Where the queued writes go in partition 1 (clear of `rw`'s).
+    const AT: u64 = 512 * 1024;
+    if let Ok(ro) = open("p1", O_RDONLY) {
+        checks.expect_errno("dup(\"queue\") of a read-only handle: EBADF", sys::dup_named(ro, b"queue"), EBADF);
+        let _ = sys::close(ro);
+    }
+    let Ok(part) = open("p1", O_RDWR) else {
+        return checks.check("open partition 1 read-write", false, format_args!("{:?}", open("p1", O_RDWR)));
+    };
+    checks.expect_errno("dup(\"bogus\"): EINVAL", sys::dup_named(part, b"bogus"), EINVAL);
+    let q = sys::dup_named(part, b"queue");
+    checks.check("dup(\"queue\") of partition 1 open read-write", q.is_ok(), format_args!("{}", Shown(q)));
+    let Ok(q) = q else { return };
+    let (queued0, peak0) = (stat(DISK_ID, "queued"), stat(DISK_ID, "inflight-max"));
+    let mut wrote = Vec::new();
+    for i in 0..24u64 {
+        wrote.push(pwrite(q, AT + i * PIECE as u64, &pattern(PIECE, 40 + i as u8)));
+    }
+    let twice = AT + 30 * PIECE as u64;
+    wrote.push(pwrite(q, twice, &pattern(PIECE, 1)));
+    wrote.push(pwrite(q, twice, &pattern(PIECE, 2)));
+    checks.check(
+        "26 writes of 8 KiB queued, each taken whole",
+        wrote.iter().all(|w| *w == Ok(PIECE)),
+        format_args!("{wrote:?}"),
+    );
+    let mut back = vec![0u8; 24 * PIECE];
+    let read = pread(part, AT, &mut back);
+    let all_there = (0..24).all(|i| back[i * PIECE..(i + 1) * PIECE] == pattern(PIECE, 40 + i as u8)[..]);
+    checks.check(
+        "read back through the partition before any fsync: every queued write is there",
+        read == Ok(24 * PIECE) && all_there,
+        format_args!("{read:?}, equal {all_there}"),
+    );
+    let mut last = vec![0u8; PIECE];
+    let read = pread(part, twice, &mut last);
+    checks.check(
+        "the same 8 KiB queued twice reads as the second",
+        read == Ok(PIECE) && last == pattern(PIECE, 2),
+        format_args!("{read:?}, first {} second {}", last == pattern(PIECE, 1), last == pattern(PIECE, 2)),
+    );
+    checks.check("fsync of the queue handle", sys::fsync(q).is_ok(), format_args!("{:?}", sys::fsync(q)));
+    let (queued1, peak1) = (stat(DISK_ID, "queued"), stat(DISK_ID, "inflight-max"));
+    tessera_runtime::println!("disk-blk: queued {queued0:?} -> {queued1:?}, inflight-max {peak0:?} -> {peak1:?}");
+    checks.check(
+        "disk:stats: 26 more queued writes, and more than one request was with the device at once",
+        matches!((queued0, queued1), (Some(a), Some(b)) if b == a + 26) && peak1.is_some_and(|p| p > 1),
+        format_args!("queued {queued0:?} -> {queued1:?}, inflight-max {peak1:?}"),
+    );
+    checks.expect_errno("a queued write of part of a sector: EINVAL", pwrite(q, AT, &[1; 100]), EINVAL);
+    checks.expect_errno("a queued write at an unaligned offset: EINVAL", pwrite(q, AT + 1, &[1; 512]), EINVAL);
+    let end = PARTS[0].2 * SECTOR;
+    checks.expect_errno("a queued write at the partition's end: ENOSPC", pwrite(q, end, &[1; 512]), ENOSPC);
+    let _ = sys::close(q);
+    let _ = sys::close(part);
+}
+
 fn irq(checks: &mut Checks) {
     let before = stats();
     checks.check(
@@ -316,6 +377,22 @@ fn faults(checks: &mut Checks) {
         matches!((errors, after), (Some(a), Some(b)) if b == a + 3),
         format_args!("{errors:?} -> {after:?}"),
     );
+    let q = sys::dup_named(fd, b"queue");
+    checks.check("dup(\"queue\") of it", q.is_ok(), format_args!("{}", Shown(q)));
+    if let Ok(q) = q {
+        let queued = pwrite(q, 0, &[1; 512]);
+        checks.check("a queued write is taken (512 bytes)", queued == Ok(512), format_args!("{queued:?}"));
+        checks.expect_errno("the queue handle's fsync: EIO (the write failed)", sys::fsync(q).map(|()| 0), EIO);
+        let again = sys::fsync(q);
+        checks.check("the next fsync succeeds (a failure is reported once)", again.is_ok(), format_args!("{again:?}"));
+        let _ = sys::close(q);
+        let counted = stat(FAULTY, "errors");
+        checks.check(
+            "and its error count rose by 1 more",
+            matches!((after, counted), (Some(a), Some(b)) if b == a + 1),
+            format_args!("{after:?} -> {counted:?}"),
+        );
+    }
     let _ = sys::close(fd);
     let other = open("", O_RDONLY).and_then(|fd| {
         let r = pread(fd, SECTOR, &mut buf);
