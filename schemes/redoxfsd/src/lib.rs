@@ -23,6 +23,7 @@ mod fmap;
 mod fs;
 mod io;
 mod mkfs;
+mod parallel;
 mod path;
 mod records;
 
