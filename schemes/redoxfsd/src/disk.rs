@@ -25,16 +25,22 @@ pub trait Device: Disk {
     /// Makes every write done so far durable. EIO if the device says so.
     fn flush(&mut self) -> Result<()>;
 
-    /// Queues a write: the device may still be writing when this returns,
-    /// and a failure may be reported only by the next
-    /// [`Device::wait_queued`]. A device that cannot queue writes writes
-    /// at once.
+    /// Queues `writes` (first block, bytes each; their headers and bytes
+    /// at most [`QUEUE_LIST_MAX_BYTES`] in all): the device may still be
+    /// writing when this returns, and a failure may be reported only by
+    /// the next [`Device::wait_queued`]. A device that cannot queue writes
+    /// writes them at once, in order.
     ///
     /// # Safety
-    /// As [`Disk::write_at`].
-    unsafe fn queue_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
-        // SAFETY: passed on from the caller.
-        unsafe { self.write_at(block, buffer) }
+    /// As [`Disk::write_at`], for each.
+    unsafe fn queue(&mut self, writes: &[(u64, &[u8])]) -> DiskResult<()> {
+        for &(block, buffer) in writes {
+            // SAFETY: passed on from the caller.
+            if unsafe { self.write_at(block, buffer) }? != buffer.len() {
+                return Err(DiskError::new(EIO));
+            }
+        }
+        Ok(())
     }
 
     /// Waits until every queued write is on the device: an error (EIO) if
@@ -67,6 +73,19 @@ const _: () = assert!(TRANSFER_MAX_BYTES > 0, "a scheme message holds at least o
 fn piece_end(done: usize, len: usize) -> usize {
     ((done / TRANSFER_MAX_BYTES + 1) * TRANSFER_MAX_BYTES).min(len)
 }
+
+/// The most bytes of one queue list, headers included: one scheme message
+/// (a longer write would reach the driver cut in two).
+pub const QUEUE_LIST_MAX_BYTES: usize = REQUEST_PAYLOAD_MAX_BYTES;
+
+/// The header of each write in a queue list: its byte offset and byte
+/// count, `u64` little-endian each (docs/drivers.md, "Queued writes").
+pub const QUEUE_ENTRY_HEADER: usize = 16;
+
+/// The most bytes of one write held: whole blocks that fit a list with
+/// their header.
+const HELD_PIECE_MAX_BYTES: usize =
+    (QUEUE_LIST_MAX_BYTES - QUEUE_ENTRY_HEADER) / BLOCK_SIZE as usize * BLOCK_SIZE as usize;
 
 /// The device over an open file `fd`: block `n` is the bytes at
 /// `n * BLOCK_SIZE`. Writes are queued through `dup(fd, "queue")` where
@@ -128,9 +147,27 @@ impl Device for FdDisk {
         sys::fsync(self.fd)
     }
 
-    unsafe fn queue_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
-        let fd = self.queue.unwrap_or(self.fd);
-        Self::transfer(fd, block, buffer.len(), |fd, done, end| sys::write(fd, &buffer[done..end]))
+    /// One write of the list to the queue handle; without one, each write
+    /// at once.
+    unsafe fn queue(&mut self, writes: &[(u64, &[u8])]) -> DiskResult<()> {
+        let Some(fd) = self.queue else {
+            for &(block, buffer) in writes {
+                // SAFETY: passed on from the caller.
+                unsafe { self.write_at(block, buffer) }?;
+            }
+            return Ok(());
+        };
+        let mut list = Vec::with_capacity(QUEUE_LIST_MAX_BYTES);
+        for &(block, buffer) in writes {
+            list.extend_from_slice(&(block * BLOCK_SIZE).to_le_bytes());
+            list.extend_from_slice(&(buffer.len() as u64).to_le_bytes());
+            list.extend_from_slice(buffer);
+        }
+        match sys::write(fd, &list) {
+            Ok(n) if n == list.len() => Ok(()),
+            Ok(_) => Err(DiskError::new(EIO)),
+            Err(e) => Err(DiskError::new(e.errno)),
+        }
     }
 
     /// `fsync` of the queue handle: waits for its writes (it does not
@@ -218,32 +255,31 @@ impl BlockCache {
     }
 }
 
-/// The most bytes joined into one device write: one scheme message. A
-/// held write that reaches it is queued at once, so that the device writes
-/// it while the daemon goes on.
-const JOINED_WRITE_MAX: usize = TRANSFER_MAX_BYTES;
-
-/// A device with the control file's knobs, the block cache, the write
-/// being joined and the writes queued.
+/// A device with the control file's knobs, the block cache, the writes
+/// held and the writes queued.
 ///
-/// A write is *held* while the next ones continue it (consecutive blocks,
-/// up to [`JOINED_WRITE_MAX`]) and is *queued* to the device (not waited
-/// for, [`Device::queue_at`]) before anything else: a write elsewhere, any
-/// read, a flush, and every write into the header ring. A header write,
-/// a flush and the end of every transaction ([`Knobs::drain`]) first wait
-/// for every queued write. redoxfs writes a transaction's header last, so
-/// every block it names is on the device first, and a queued write that
-/// fails fails the call that waits for it (the header's, a flush, or the
+/// Writes are *held* in a list, a write that continues the last one
+/// joined to it (consecutive blocks), until the list would no longer fit
+/// one queue list ([`QUEUE_LIST_MAX_BYTES`]), a read, a flush, or a write
+/// into the header ring; then the list is *queued* to the device in one
+/// call ([`Device::queue`], not waited for). A header write, a flush and
+/// the end of every transaction ([`Knobs::drain`]) first wait for every
+/// queued write. redoxfs writes a transaction's header last, so every
+/// block it names is on the device first, and a queued write that fails
+/// fails the call that waits for it (the header's, a flush, or the
 /// transaction's end): the header is then not written and the
-/// transaction fails, as if the write had failed at once. Meanwhile the
-/// daemon goes on (compressing the next record) while the device writes.
+/// transaction fails, as if the write had failed at once. A commit's
+/// scattered blocks so reach the driver in one or two `disk:` calls, not
+/// one each.
 pub struct Knobs<D> {
     pub inner: D,
     /// Every write and flush fails with EIO (`fail-writes on`).
     pub fail_writes: bool,
     pub cache: BlockCache,
-    /// The write held: first block and bytes.
-    held: Option<(u64, Vec<u8>)>,
+    /// The writes held: first block and bytes each.
+    held: Vec<(u64, Vec<u8>)>,
+    /// Their size as a queue list, headers included.
+    held_bytes: usize,
     /// The writes queued since the last wait: first block and length.
     queued: Vec<(u64, usize)>,
     /// The header ring's blocks (the filesystem's first [`HEADER_RING`]).
@@ -256,7 +292,8 @@ impl<D> Knobs<D> {
             inner,
             fail_writes: false,
             cache: BlockCache::default(),
-            held: None,
+            held: Vec::new(),
+            held_bytes: 0,
             queued: Vec::new(),
             ring: 0..HEADER_RING,
         }
@@ -264,21 +301,45 @@ impl<D> Knobs<D> {
 }
 
 impl<D: Device> Knobs<D> {
-    /// Queues the write held, if any. Its error (EIO for a short one) if
-    /// the device refused it at once; the cache forgets those blocks then.
+    /// Queues the writes held, if any. Its error if the device refused
+    /// them at once; the cache forgets those blocks then.
     fn send(&mut self) -> DiskResult<()> {
-        let Some((block, data)) = self.held.take() else { return Ok(()) };
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let held = core::mem::take(&mut self.held);
+        self.held_bytes = 0;
+        let writes: Vec<(u64, &[u8])> = held.iter().map(|(block, data)| (*block, &data[..])).collect();
         // SAFETY: blocks and bytes as redoxfs wrote them.
-        match unsafe { self.inner.queue_at(block, &data) } {
-            Ok(count) if count == data.len() => {
-                self.queued.push((block, data.len()));
-                Ok(())
-            }
-            other => {
-                self.cache.forget(block, data.len());
-                Err(other.err().unwrap_or(DiskError::new(EIO)))
+        let result = unsafe { self.inner.queue(&writes) };
+        for (block, data) in &held {
+            if result.is_ok() {
+                self.queued.push((*block, data.len()));
+            } else {
+                self.cache.forget(*block, data.len());
             }
         }
+        result
+    }
+
+    /// Holds a write of `buffer` at `block` (whole blocks, outside the
+    /// header ring), joined to the last one held if it continues it;
+    /// what is held is queued first if the write would not fit with it.
+    fn hold(&mut self, block: u64, buffer: &[u8]) -> DiskResult<()> {
+        if let Some((first, last)) = self.held.last_mut()
+            && *first + (last.len() as u64) / BLOCK_SIZE == block
+            && self.held_bytes + buffer.len() <= QUEUE_LIST_MAX_BYTES
+        {
+            last.extend_from_slice(buffer);
+            self.held_bytes += buffer.len();
+            return Ok(());
+        }
+        if self.held_bytes + QUEUE_ENTRY_HEADER + buffer.len() > QUEUE_LIST_MAX_BYTES {
+            self.send()?;
+        }
+        self.held.push((block, buffer.to_vec()));
+        self.held_bytes += QUEUE_ENTRY_HEADER + buffer.len();
+        Ok(())
     }
 
     /// Queues the write held and waits for every queued write: the first
@@ -322,19 +383,11 @@ impl<D: Device> Disk for Knobs<D> {
             return Err(DiskError::new(EIO));
         }
         if !self.ring.contains(&block) && buffer.len().is_multiple_of(BLOCK_SIZE as usize) {
-            if let Some((first, held)) = &mut self.held
-                && *first + (held.len() as u64) / BLOCK_SIZE == block
-                && held.len() + buffer.len() <= JOINED_WRITE_MAX
-            {
-                held.extend_from_slice(buffer);
-            } else {
-                self.send()?;
-                self.held = Some((block, buffer.to_vec()));
+            // An uncompressed record (128 KiB) is held in pieces that fit a list.
+            for (i, piece) in buffer.chunks(HELD_PIECE_MAX_BYTES).enumerate() {
+                self.hold(block + (i * HELD_PIECE_MAX_BYTES) as u64 / BLOCK_SIZE, piece)?;
             }
             self.cache.put(block, buffer);
-            if self.held.as_ref().is_some_and(|(_, held)| held.len() >= JOINED_WRITE_MAX) {
-                self.send()?;
-            }
             return Ok(buffer.len());
         }
         self.drain()?;
@@ -375,7 +428,7 @@ pub mod mem {
         pub reads: usize,
         /// Writes, queued ones included.
         pub writes: usize,
-        /// Queued writes.
+        /// Queue lists (each one call, of one or more writes).
         pub queued: usize,
         /// Waits for queued writes.
         pub waits: usize,
@@ -433,16 +486,21 @@ pub mod mem {
             Ok(())
         }
 
-        unsafe fn queue_at(&mut self, block: u64, buffer: &[u8]) -> DiskResult<usize> {
+        unsafe fn queue(&mut self, writes: &[(u64, &[u8])]) -> DiskResult<()> {
+            let list: usize = writes.iter().map(|(_, data)| QUEUE_ENTRY_HEADER + data.len()).sum();
+            assert!(list <= QUEUE_LIST_MAX_BYTES, "a list fits one scheme message");
             self.queued += 1;
-            if self.fail_queued {
-                self.range(block, buffer.len())?;
-                self.writes += 1;
-                self.failed = true;
-                return Ok(buffer.len());
+            for &(block, buffer) in writes {
+                if self.fail_queued {
+                    self.range(block, buffer.len())?;
+                    self.writes += 1;
+                    self.failed = true;
+                } else {
+                    // SAFETY: a disk in memory.
+                    unsafe { self.write_at(block, buffer) }?;
+                }
             }
-            // SAFETY: a disk in memory.
-            unsafe { self.write_at(block, buffer) }
+            Ok(())
         }
 
         fn wait_queued(&mut self) -> DiskResult<()> {
@@ -457,7 +515,7 @@ mod block_cache_tests {
     use super::*;
 
     #[test]
-    fn consecutive_writes_are_joined_and_reach_the_device_before_the_header() {
+    fn writes_are_held_joined_and_queued_as_one_list_before_the_header() {
         let block = BLOCK_SIZE as usize;
         let mut disk = Knobs::new(mem::MemDisk::new(512 * block));
         // SAFETY: every call below is on a disk in memory.
@@ -465,25 +523,39 @@ mod block_cache_tests {
             for (i, byte) in [1u8, 2, 3].into_iter().enumerate() {
                 assert_eq!(disk.write_at(300 + i as u64, &alloc::vec![byte; block]), Ok(block));
             }
-            assert_eq!(disk.inner.writes, 0, "held while the next ones continue it");
-            // Elsewhere: the held run goes first, as one write.
+            // Elsewhere: held as a second write of the same list.
             disk.write_at(400, &alloc::vec![4u8; block]).unwrap();
-            assert_eq!(disk.inner.writes, 1);
+            assert_eq!((disk.inner.writes, disk.inner.queued), (0, 0), "all held");
             assert_eq!(
-                disk.inner.bytes[300 * block..303 * block].iter().map(|&b| b as usize).sum::<usize>(),
-                6 * block
+                disk.held.iter().map(|(b, d)| (*b, d.len())).collect::<Vec<_>>(),
+                [(300, 3 * block), (400, block)]
             );
-            // A header block is written at once, after what is held.
+            // A header block: the list goes first (one call, two writes),
+            // is waited for, then the header is written.
             disk.write_at(7, &alloc::vec![9u8; block]).unwrap();
-            assert_eq!(disk.inner.writes, 3);
-            assert_eq!((disk.inner.bytes[400 * block], disk.inner.bytes[7 * block]), (4, 9));
+            assert_eq!((disk.inner.queued, disk.inner.waits, disk.inner.writes), (1, 1, 3));
+            let sum: usize = disk.inner.bytes[300 * block..303 * block].iter().map(|&b| b as usize).sum();
+            assert_eq!((sum, disk.inner.bytes[400 * block], disk.inner.bytes[7 * block]), (6 * block, 4, 9));
             // A read sends what is held first (and is answered by the cache).
             disk.write_at(410, &alloc::vec![5u8; block]).unwrap();
             let mut back = alloc::vec![0u8; block];
             disk.read_at(410, &mut back).unwrap();
-            assert_eq!((disk.inner.writes, disk.inner.reads, back[0]), (4, 0, 5));
-            // A held write that fails fails the header's write, which is
-            // then not written; the cache forgets the failed blocks.
+            assert_eq!((disk.inner.queued, disk.inner.reads, back[0]), (2, 0, 5));
+            // A list is cut where the next write would not fit one scheme
+            // message; a 128 KiB write is held in pieces that fit.
+            disk.drain().unwrap();
+            let queued = disk.inner.queued;
+            disk.write_at(440, &alloc::vec![6u8; 32 * block]).unwrap();
+            for piece in disk.held.iter().map(|(_, d)| d.len()) {
+                assert!(piece <= HELD_PIECE_MAX_BYTES);
+            }
+            assert!(disk.held_bytes <= QUEUE_LIST_MAX_BYTES);
+            disk.drain().unwrap();
+            assert_eq!(disk.inner.queued - queued, 3, "128 KiB in three lists of at most 64 KiB");
+            assert!(disk.inner.bytes[440 * block..472 * block].iter().all(|&b| b == 6));
+            // A held write the device refuses at once (past the end) fails
+            // the header's write, which is then not written; the cache
+            // forgets the refused blocks.
             disk.write_at(510, &alloc::vec![6u8; 4 * block]).unwrap();
             assert!(disk.write_at(8, &alloc::vec![9u8; block]).is_err(), "past the end of the disk");
             assert_eq!(disk.inner.bytes[8 * block], 0, "the header is not written");
@@ -502,7 +574,7 @@ mod block_cache_tests {
             disk.write_at(400, &alloc::vec![2u8; block]).unwrap();
             let mut back = alloc::vec![0u8; block];
             disk.read_at(300, &mut back).unwrap();
-            assert_eq!((disk.inner.queued, disk.inner.waits), (2, 0), "queued, not waited for");
+            assert_eq!((disk.inner.queued, disk.inner.waits), (1, 0), "queued, not waited for");
             assert_eq!(disk.drain(), Ok(()));
             assert_eq!(disk.drain(), Ok(()));
             assert_eq!(disk.inner.waits, 1, "a wait only with something queued");

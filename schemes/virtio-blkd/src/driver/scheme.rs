@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::gpt::{self, GptError, SECTOR, Table};
-use crate::io::{Sectors, Window, queue_at, read_at, write_at};
+use crate::io::{Sectors, Window, queue_list, read_at, write_at};
 use crate::path::{Target, parse};
 use tessera_runtime::abi::error::{EACCES, EBADF, EINVAL, ENOENT, ENOTDIR, EROFS};
 use tessera_runtime::abi::flag::{MODE_FILE, O_ACCMODE, O_DIRECTORY, O_RDWR, O_WRONLY};
@@ -186,8 +186,10 @@ impl Scheme for Disks {
             Handle::Blocks { disk, window, writable: true, queued: false } => {
                 write_at(&mut self.disks[disk].device, window, offset, buf)
             }
+            // A list of writes at offsets of their own (the file offset
+            // plays no part).
             Handle::Blocks { disk, window, writable: true, queued: true } => {
-                queue_at(&mut self.disks[disk].device, window, offset, buf)
+                queue_list(&mut self.disks[disk].device, window, buf)
             }
         }
     }

@@ -12,7 +12,7 @@
 //! | partitions | `NpM` sizes; `Np3`, `Np0`, `N0`, `99`, `x` are ENOENT; a write to a read-only handle EBADF; the listing opened for writing EACCES |
 //! | rw | a pattern written at unaligned offsets (a few bytes inside one sector, across sectors, 100 KiB across the driver's 64 KiB transfers) reads back through the partition and through the whole disk at the partition's offset; `fsync` (a virtio flush) succeeds |
 //! | bounds | at the partition's end a write is ENOSPC and a read 0; a write across the end is cut there; partition 2's first sector (the next one on the disk) is unchanged; reading partition 2 equals reading the disk there |
-//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB queued (more than the driver's 8 slots) and the same 8 KiB queued twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts them as queued and shows more than one request in flight at once; part of a sector or an unaligned offset is EINVAL, the partition's end ENOSPC |
+//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB queued in four lists of six (more than the driver's 8 slots) and a list writing the same 8 KiB twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts them as queued and shows more than one request in flight at once; part of a sector, an unaligned offset and a list cut short are EINVAL, a write past the partition's end ENOSPC, and a refused list queues none of its writes |
 //! | irq | `disk:stats`: 8 reads of 4 KiB raise the disk's requests and its interrupts by 8 or more each (the driver waits for an interrupt per request; it does not poll) |
 //! | faults | the second disk (`serial=tessera-faulty`, behind QEMU's blkdebug: every write fails, and reads touching sector 64): a read there and any write are EIO, the disk's error count rises, and the driver goes on serving (a read elsewhere, the first disk); a queued write there is taken, and the queue handle's next `fsync` is EIO (the one after succeeds: a failure is reported once) |
 //! | unprivileged | this test cannot open `pci:` (EPERM), and a `virtio-blkd` it starts (unprivileged) exits with status 1 |
@@ -266,6 +266,18 @@ fn bounds(checks: &mut Checks) {
     let _ = sys::close(disk);
 }
 
+/// A queue handle's list (docs/drivers.md, "Queued writes"): per write its
+/// byte offset and count (`u64` little-endian each), then its bytes.
+fn queue_list(writes: &[(u64, &[u8])]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for (offset, data) in writes {
+        list.extend_from_slice(&offset.to_le_bytes());
+        list.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        list.extend_from_slice(data);
+    }
+    list
+}
+
 fn queue(checks: &mut Checks) {
     const PIECE: usize = 8 * 1024;
     /// Where the queued writes go in partition 1 (clear of `rw`'s).
@@ -283,15 +295,20 @@ fn queue(checks: &mut Checks) {
     let Ok(q) = q else { return };
     let (queued0, peak0) = (stat(DISK_ID, "queued"), stat(DISK_ID, "inflight-max"));
     let mut wrote = Vec::new();
-    for i in 0..24u64 {
-        wrote.push(pwrite(q, AT + i * PIECE as u64, &pattern(PIECE, 40 + i as u8)));
+    let pieces: Vec<Vec<u8>> = (0..24).map(|i| pattern(PIECE, 40 + i as u8)).collect();
+    for batch in 0..4u64 {
+        let writes: Vec<(u64, &[u8])> =
+            (batch * 6..batch * 6 + 6).map(|i| (AT + i * PIECE as u64, &pieces[i as usize][..])).collect();
+        let bytes = queue_list(&writes);
+        wrote.push((sys::write(q, &bytes), bytes.len()));
     }
     let twice = AT + 30 * PIECE as u64;
-    wrote.push(pwrite(q, twice, &pattern(PIECE, 1)));
-    wrote.push(pwrite(q, twice, &pattern(PIECE, 2)));
+    let (one, two) = (pattern(PIECE, 1), pattern(PIECE, 2));
+    let bytes = queue_list(&[(twice, &one), (twice, &two)]);
+    wrote.push((sys::write(q, &bytes), bytes.len()));
     checks.check(
-        "26 writes of 8 KiB queued, each taken whole",
-        wrote.iter().all(|w| *w == Ok(PIECE)),
+        "26 writes of 8 KiB queued in 5 lists (the last two over the same 8 KiB), each list taken whole",
+        wrote.iter().all(|(w, len)| *w == Ok(*len)),
         format_args!("{wrote:?}"),
     );
     let mut back = vec![0u8; 24 * PIECE];
@@ -317,10 +334,29 @@ fn queue(checks: &mut Checks) {
         matches!((queued0, queued1), (Some(a), Some(b)) if b == a + 26) && peak1.is_some_and(|p| p > 1),
         format_args!("queued {queued0:?} -> {queued1:?}, inflight-max {peak1:?}"),
     );
-    checks.expect_errno("a queued write of part of a sector: EINVAL", pwrite(q, AT, &[1; 100]), EINVAL);
-    checks.expect_errno("a queued write at an unaligned offset: EINVAL", pwrite(q, AT + 1, &[1; 512]), EINVAL);
     let end = PARTS[0].2 * SECTOR;
-    checks.expect_errno("a queued write at the partition's end: ENOSPC", pwrite(q, end, &[1; 512]), ENOSPC);
+    let sector = [1u8; 512];
+    let good = queue_list(&[(AT, &sector)]);
+    for (what, list, errno) in [
+        ("a queued write of part of a sector: EINVAL", queue_list(&[(AT, &sector[..100])]), EINVAL),
+        ("a queued write at an unaligned offset: EINVAL", queue_list(&[(AT + 1, &sector)]), EINVAL),
+        ("a list cut inside a header: EINVAL", good[..10].to_vec(), EINVAL),
+        ("a list cut inside the bytes: EINVAL", good[..100].to_vec(), EINVAL),
+        ("a queued write at the partition's end: ENOSPC", queue_list(&[(end, &sector)]), ENOSPC),
+        (
+            "a list whose second write ends past the end: ENOSPC",
+            [good.clone(), queue_list(&[(end - 512, &[1u8; 1024])])].concat(),
+            ENOSPC,
+        ),
+    ] {
+        checks.expect_errno(what, sys::write(q, &list), errno);
+    }
+    let queued2 = stat(DISK_ID, "queued");
+    checks.check(
+        "a list that is refused queues nothing, not even its good writes",
+        queued2 == queued1,
+        format_args!("queued {queued1:?} -> {queued2:?}"),
+    );
     let _ = sys::close(q);
     let _ = sys::close(part);
 }
@@ -380,8 +416,9 @@ fn faults(checks: &mut Checks) {
     let q = sys::dup_named(fd, b"queue");
     checks.check("dup(\"queue\") of it", q.is_ok(), format_args!("{}", Shown(q)));
     if let Ok(q) = q {
-        let queued = pwrite(q, 0, &[1; 512]);
-        checks.check("a queued write is taken (512 bytes)", queued == Ok(512), format_args!("{queued:?}"));
+        let list = queue_list(&[(0, &[1; 512])]);
+        let queued = sys::write(q, &list);
+        checks.check("a queued write is taken (its whole list)", queued == Ok(list.len()), format_args!("{queued:?}"));
         checks.expect_errno("the queue handle's fsync: EIO (the write failed)", sys::fsync(q).map(|()| 0), EIO);
         let again = sys::fsync(q);
         checks.check("the next fsync succeeds (a failure is reported once)", again.is_ok(), format_args!("{again:?}"));
