@@ -37,6 +37,10 @@ pub trait Sectors {
     fn queue_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), DeviceError> {
         self.write_sectors(lba, buf)
     }
+    /// Lets the device start on the writes queued since the last kick: a
+    /// queued write may wait in the driver until then (one doorbell for a
+    /// whole list). Nothing to do for a device that writes at once.
+    fn kick(&mut self) {}
 }
 
 /// A run of sectors: `first` and how many.
@@ -155,12 +159,14 @@ pub fn parse_queue_list(window: Window, mut buf: &[u8]) -> Result<alloc::vec::Ve
 }
 
 /// Queues the writes of a queue handle's list `buf` (see
-/// [`parse_queue_list`]), in order: all of `buf` on success; `EIO` if the
-/// device could not take one (those before it are queued).
+/// [`parse_queue_list`]), in order, then kicks the device once: all of
+/// `buf` on success; `EIO` if the device could not take one (those before
+/// it are queued, and kicked).
 pub fn queue_list(dev: &mut impl Sectors, window: Window, buf: &[u8]) -> Result<usize, Error> {
-    for (lba, data) in parse_queue_list(window, buf)? {
-        dev.queue_sectors(lba, data)?;
-    }
+    let writes = parse_queue_list(window, buf)?;
+    let queued = writes.into_iter().try_for_each(|(lba, data)| dev.queue_sectors(lba, data));
+    dev.kick();
+    queued?;
     Ok(buf.len())
 }
 
@@ -175,10 +181,12 @@ mod tests {
     use alloc::vec;
     use alloc::vec::Vec;
 
-    /// A disk in memory that counts requests and fails on demand.
+    /// A disk in memory that counts requests and kicks, and fails on
+    /// demand.
     struct Mem {
         data: Vec<u8>,
         requests: usize,
+        kicks: usize,
         fail: bool,
     }
 
@@ -203,10 +211,13 @@ mod tests {
             self.data[at..at + buf.len()].copy_from_slice(buf);
             Ok(())
         }
+        fn kick(&mut self) {
+            self.kicks += 1;
+        }
     }
 
     fn disk() -> Mem {
-        Mem { data: (0..16 * SECTOR).map(|i| (i / SECTOR) as u8).collect(), requests: 0, fail: false }
+        Mem { data: (0..16 * SECTOR).map(|i| (i / SECTOR) as u8).collect(), requests: 0, kicks: 0, fail: false }
     }
 
     const PART: Window = Window { first: 4, sectors: 8 };
@@ -277,7 +288,7 @@ mod tests {
         let (a, b) = ([0x5Au8; 2 * SECTOR], [0xA5u8; SECTOR]);
         let two = list(&[(SECTOR as u64, &a), (end - SECTOR as u64, &b)]);
         assert_eq!(queue_list(&mut d, PART, &two), Ok(two.len()));
-        assert_eq!(d.requests, 2, "one request per write");
+        assert_eq!((d.requests, d.kicks), (2, 1), "one request per write, one kick per list");
         assert_eq!(&d.data[5 * SECTOR..7 * SECTOR], &a[..], "at the window's offset");
         assert_eq!(&d.data[11 * SECTOR..12 * SECTOR], &b[..]);
         assert_eq!(d.data[12 * SECTOR], 12, "nothing past the window");
@@ -294,9 +305,10 @@ mod tests {
         ] {
             assert_eq!(queue_list(&mut d, PART, &bad), Err(Error::new(errno)), "{bad:?}");
         }
-        assert_eq!(d.requests, 2, "a bad list queues nothing, not even its good writes");
+        assert_eq!((d.requests, d.kicks), (2, 1), "a bad list queues nothing, not even its good writes");
         assert_eq!(queue_list(&mut d, PART, &[]), Ok(0));
         d.fail = true;
         assert_eq!(queue_list(&mut d, PART, &two), Err(Error::new(EIO)));
+        assert_eq!(d.kicks, 3, "a list that fails part way still kicks what it queued");
     }
 }

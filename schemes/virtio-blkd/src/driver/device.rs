@@ -21,9 +21,13 @@
 //! what the used ring returned, until its own request is back. Nothing
 //! polls; such a request waits for (at least) its own interrupt, so
 //! `disk:stats` shows an interrupt per request. A *queued* write
-//! (docs/drivers.md, "Queued writes") is put in a free slot, the doorbell
-//! rung, and not waited for: up to [`SLOTS`] requests are then with the
-//! device at once, and one interrupt may bring several back. Queued
+//! (docs/drivers.md, "Queued writes") is put in a free slot and not
+//! waited for: up to [`SLOTS`] requests are then with the device at once,
+//! and one interrupt may bring several back. The doorbell is rung once
+//! for all the writes of a list ([`Sectors::kick`]), or before any wait:
+//! under QEMU's TCG a doorbell runs the device model on the ringing CPU,
+//! so one ring for a list costs one pass over the queue (where QEMU also
+//! joins writes to consecutive sectors) instead of one per write. Queued
 //! writes are taken back only when something needs them (a free slot,
 //! their sectors, their outcome): so they stay with the device together
 //! however fast it is, and `disk:stats`' `inflight-max` shows it.
@@ -97,6 +101,8 @@ pub struct Stats {
     pub errors: u64,
     /// Writes queued (also counted in `requests`).
     pub queued: u64,
+    /// Times the doorbell was rung.
+    pub doorbells: u64,
 }
 
 /// A memory BAR: index and address.
@@ -120,6 +126,8 @@ pub struct BlkDevice {
     /// Each slot's request: its type, first sector and data length.
     meta: [(u32, u64, usize); SLOTS],
     inflight: Inflight<SLOTS>,
+    /// Requests were added to the queue since the doorbell last rang.
+    unrung: bool,
     pub stats: Stats,
 }
 
@@ -228,6 +236,7 @@ impl BlkDevice {
             dma,
             meta: [(0, 0, 0); SLOTS],
             inflight: Inflight::default(),
+            unrung: false,
             stats: Stats::default(),
         })
     }
@@ -358,10 +367,20 @@ impl BlkDevice {
         }
         .map_err(|_| DeviceError)?;
         self.inflight.start(slot, token, queued);
-        if self.queue.should_notify() {
-            self.transport.notify(0);
+        self.unrung = true;
+        if !queued {
+            self.ring();
         }
         Ok(slot)
+    }
+
+    /// Rings the doorbell if requests were added since it last rang (and
+    /// the device has not said it needs no notification).
+    fn ring(&mut self) {
+        if core::mem::take(&mut self.unrung) && self.queue.should_notify() {
+            self.stats.doorbells += 1;
+            self.transport.notify(0);
+        }
     }
 
     /// Takes back every request the device is done with: whether there
@@ -436,6 +455,8 @@ impl BlkDevice {
     /// nonzero), then reads the ISR status (which lowers an INTx line) and
     /// acknowledges the count.
     fn wait_interrupt(&mut self) -> core::result::Result<(), DeviceError> {
+        // Nothing added without a ring may be waited for.
+        self.ring();
         let mut count = [0u8; 8];
         sys::read(self.irq, &mut count).map_err(|_| DeviceError)?;
         let _ = self.transport.ack_interrupt();
@@ -515,6 +536,10 @@ impl Sectors for BlkDevice {
             self.queue(lba + (i * BOUNCE / SECTOR) as u64, chunk)?;
         }
         Ok(())
+    }
+
+    fn kick(&mut self) {
+        self.ring();
     }
 }
 

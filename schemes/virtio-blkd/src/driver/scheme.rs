@@ -104,12 +104,13 @@ impl Disks {
             .map(|(n, d)| {
                 let s = d.device.stats;
                 format!(
-                    "{n} requests={} interrupts={} errors={} queued={} inflight-max={}\n",
+                    "{n} requests={} interrupts={} errors={} queued={} inflight-max={} doorbells={}\n",
                     s.requests,
                     s.interrupts,
                     s.errors,
                     s.queued,
-                    d.device.inflight_peak()
+                    d.device.inflight_peak(),
+                    s.doorbells
                 )
             })
             .collect()

@@ -12,7 +12,7 @@
 //! | partitions | `NpM` sizes; `Np3`, `Np0`, `N0`, `99`, `x` are ENOENT; a write to a read-only handle EBADF; the listing opened for writing EACCES |
 //! | rw | a pattern written at unaligned offsets (a few bytes inside one sector, across sectors, 100 KiB across the driver's 64 KiB transfers) reads back through the partition and through the whole disk at the partition's offset; `fsync` (a virtio flush) succeeds |
 //! | bounds | at the partition's end a write is ENOSPC and a read 0; a write across the end is cut there; partition 2's first sector (the next one on the disk) is unchanged; reading partition 2 equals reading the disk there |
-//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB queued in four lists of six (more than the driver's 8 slots) and a list writing the same 8 KiB twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts them as queued and shows more than one request in flight at once; part of a sector, an unaligned offset and a list cut short are EINVAL, a write past the partition's end ENOSPC, and a refused list queues none of its writes |
+//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB queued in four lists of six (more than the driver's 8 slots) and a list writing the same 8 KiB twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts them as queued and shows more than one request in flight at once; a list of six writes rings the doorbell once; part of a sector, an unaligned offset and a list cut short are EINVAL, a write past the partition's end ENOSPC, and a refused list queues none of its writes |
 //! | irq | `disk:stats`: 8 reads of 4 KiB raise the disk's requests and its interrupts by 8 or more each (the driver waits for an interrupt per request; it does not poll) |
 //! | faults | the second disk (`serial=tessera-faulty`, behind QEMU's blkdebug: every write fails, and reads touching sector 64): a read there and any write are EIO, the disk's error count rises, and the driver goes on serving (a read elsewhere, the first disk); a queued write there is taken, and the queue handle's next `fsync` is EIO (the one after succeeds: a failure is reported once) |
 //! | unprivileged | this test cannot open `pci:` (EPERM), and a `virtio-blkd` it starts (unprivileged) exits with status 1 |
@@ -333,6 +333,19 @@ fn queue(checks: &mut Checks) {
         "disk:stats: 26 more queued writes, and more than one request was with the device at once",
         matches!((queued0, queued1), (Some(a), Some(b)) if b == a + 26) && peak1.is_some_and(|p| p > 1),
         format_args!("queued {queued0:?} -> {queued1:?}, inflight-max {peak1:?}"),
+    );
+    // With every slot free again, a list of six writes is one doorbell.
+    let rung0 = stat(DISK_ID, "doorbells");
+    let writes: Vec<(u64, &[u8])> = (0..6).map(|i| (AT + i * PIECE as u64, &pieces[i as usize][..])).collect();
+    let bytes = queue_list(&writes);
+    let wrote = sys::write(q, &bytes);
+    let synced = sys::fsync(q);
+    let rung1 = stat(DISK_ID, "doorbells");
+    let queued1 = stat(DISK_ID, "queued");
+    checks.check(
+        "a list of 6 queued writes rings the doorbell once (disk:stats doorbells)",
+        wrote == Ok(bytes.len()) && synced.is_ok() && matches!((rung0, rung1), (Some(a), Some(b)) if b == a + 1),
+        format_args!("{wrote:?}, fsync {synced:?}, doorbells {rung0:?} -> {rung1:?}"),
     );
     let end = PARTS[0].2 * SECTOR;
     let sector = [1u8; 512];
