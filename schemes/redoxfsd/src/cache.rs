@@ -47,10 +47,11 @@
 //! with the file's last handle (`fs.rs`), or once it has no pin, nothing
 //! dirty and no resident page.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::runs::RunSet;
 use tessera_ramfs::{PAGE_BYTES, Pages, SystemPages};
 use tessera_runtime::abi::error::{EIO, ENOMEM};
 use tessera_runtime::abi::scheme::EVICT_MAX_BYTES;
@@ -151,7 +152,7 @@ pub struct Window {
     pub base: usize,
     /// Resident pages, each with the tick it was last lent at.
     pub resident: BTreeMap<u64, u64>,
-    pub dirty: BTreeSet<u64>,
+    pub dirty: RunSet,
     /// Pages lent and not given back (MmapPrep minus Munmap).
     pub pins: u64,
     /// Pages `[0, extent)` may be accessible (resident or set aside);
@@ -165,13 +166,13 @@ pub struct Window {
     /// client can have stored to them since. A write-back skips them; a
     /// fetch by the kernel finds them read-only and asks for them again
     /// (MmapPrep opens them: they may be written from then on).
-    pub sealed: BTreeSet<u64>,
+    pub sealed: RunSet,
     /// Sealed pages known to hold memory (their bytes were not all zero
     /// when written back): opened again, they are made writable at once
     /// ([`CachePages::make_writable`]), so clients' faults take them
     /// around each other. The others (a hole holds no memory until a
     /// client touches it) are left to their own faults.
-    pub backed: BTreeSet<u64>,
+    pub backed: RunSet,
 }
 
 impl Window {
@@ -256,9 +257,9 @@ impl<P: CachePages> Cache<P> {
             && let Some(tick) = window.resident.remove(&page)
         {
             self.lru.remove(&tick);
-            window.dirty.remove(&page);
-            window.sealed.remove(&page);
-            window.backed.remove(&page);
+            window.dirty.remove(page);
+            window.sealed.remove(page);
+            window.backed.remove(page);
         }
     }
 
@@ -309,12 +310,12 @@ impl<P: CachePages> Cache<P> {
             let window = Window {
                 base,
                 resident: BTreeMap::new(),
-                dirty: BTreeSet::new(),
+                dirty: RunSet::new(),
                 pins: 0,
                 extent: 0,
                 written_through: false,
-                sealed: BTreeSet::new(),
-                backed: BTreeSet::new(),
+                sealed: RunSet::new(),
+                backed: RunSet::new(),
             };
             self.windows.insert(node, window);
         }
@@ -437,9 +438,9 @@ impl<P: CachePages> Cache<P> {
                 if let Some(tick) = window.resident.remove(&page) {
                     self.lru.remove(&tick);
                 }
-                window.dirty.remove(&page);
-                window.sealed.remove(&page);
-                window.backed.remove(&page);
+            }
+            for set in [&mut window.dirty, &mut window.sealed, &mut window.backed] {
+                set.remove_range(first..u64::MAX);
             }
             result = self.pages.close_down(window.address(first), ((window.extent - first) * PAGE) as usize);
             window.extent = first;
@@ -456,20 +457,28 @@ impl<P: CachePages> Cache<P> {
     pub fn to_write(&self, node: u32, pages: core::ops::Range<u64>, size: u64, dirty: bool) -> Vec<(u64, u64)> {
         let Some(window) = self.windows.get(&node) else { return Vec::new() };
         let end = pages_to(size);
-        let exposed =
-            window.resident.range(pages.start.min(end)..pages.end.min(end)).map(|(&page, _)| page).filter(|page| {
-                (window.written_through && !window.sealed.contains(page)) || window.dirty.contains(page)
-            });
-        let extra = window.dirty.iter().copied().filter(|&page| dirty && page < end);
-        let chosen: BTreeSet<u64> = exposed.chain(extra).collect();
-        let mut runs: Vec<(u64, u64)> = Vec::new();
-        for page in chosen {
-            match runs.last_mut() {
-                Some(run) if run.1 == page => run.1 = page + 1,
-                _ => runs.push((page, page + 1)),
+        let within = pages.start.min(end)..pages.end.min(end);
+        // A run at a time: the resident runs of the range, less the sealed
+        // ones if clients may store, else only their dirty pages.
+        let mut chosen = RunSet::new();
+        let resident: Vec<u64> = window.resident.range(within.clone()).map(|(&page, _)| page).collect();
+        for (first, run_end) in runs_of(&resident) {
+            if window.written_through {
+                chosen.insert_range(first..run_end);
+                for (s, e) in window.sealed.runs_in(first..run_end) {
+                    chosen.remove_range(s..e);
+                }
+            }
+            for (s, e) in window.dirty.runs_in(first..run_end) {
+                chosen.insert_range(s..e);
             }
         }
-        runs
+        if dirty {
+            for (s, e) in window.dirty.runs_in(0..end) {
+                chosen.insert_range(s..e);
+            }
+        }
+        chosen.runs().collect()
     }
 
     /// Seals the pages of `runs` of `node` (resident): made read-only here
@@ -493,7 +502,7 @@ impl<P: CachePages> Cache<P> {
                 let _ = self.pages.open_up(addr, bytes);
                 return Err(e);
             }
-            window.sealed.extend(first..end);
+            window.sealed.insert_range(first..end);
         }
         Ok(())
     }
@@ -529,16 +538,17 @@ impl<P: CachePages> Cache<P> {
     pub fn written(&mut self, node: u32, runs: &[(u64, u64)], ok: bool, backed: &[u64]) {
         let Some(window) = self.windows.get_mut(&node) else { return };
         if ok {
-            let sealed = backed.iter().filter(|page| window.sealed.contains(page));
-            window.backed.extend(sealed);
+            for (first, end) in runs_of(backed) {
+                for (s, e) in window.sealed.runs_in(first..end) {
+                    window.backed.insert_range(s..e);
+                }
+            }
         }
         for &(first, end) in runs {
-            for page in first..end {
-                if ok {
-                    window.dirty.remove(&page);
-                } else {
-                    window.dirty.insert(page);
-                }
+            if ok {
+                window.dirty.remove_range(first..end);
+            } else {
+                window.dirty.insert_range(first..end);
             }
         }
         self.release_if_unused(node);
@@ -593,21 +603,15 @@ fn fill<P: CachePages>(
 /// fetch may lend them writable from now on, so they are no longer known
 /// to be clean.
 fn unseal<P: CachePages>(memory: &mut P, window: &mut Window, pages: core::ops::Range<u64>) -> Result<()> {
-    let sealed: Vec<u64> = window.sealed.range(pages).copied().collect();
-    for (first, end) in runs_of(&sealed) {
+    for (first, end) in window.sealed.runs_in(pages) {
         memory.open_up(window.address(first), ((end - first) * PAGE) as usize)?;
-        for page in first..end {
-            window.sealed.remove(&page);
-        }
+        window.sealed.remove_range(first..end);
         // Those holding memory become writable now, a run at a time. If
         // that fails they are open all the same (each faults on its own).
-        let backed: Vec<u64> = window.backed.range(first..end).copied().collect();
-        for (run_first, run_end) in runs_of(&backed) {
+        for (run_first, run_end) in window.backed.runs_in(first..end) {
             let _ = memory.make_writable(window.address(run_first), ((run_end - run_first) * PAGE) as usize);
         }
-        for page in backed {
-            window.backed.remove(&page);
-        }
+        window.backed.remove_range(first..end);
     }
     Ok(())
 }

@@ -144,8 +144,8 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     pub(crate) fn evict(&mut self, node: u32, page: u64) -> Result<()> {
         let Some(window) = self.cache.windows.get(&node) else { return Ok(()) };
         let addr = window.address(page);
-        let exposed = window.written_through && !window.sealed.contains(&page);
-        let needs_write = exposed || window.dirty.contains(&page);
+        let exposed = window.written_through && !window.sealed.contains(page);
+        let needs_write = exposed || window.dirty.contains(page);
         self.cache.pages.set_aside(addr, PAGE_BYTES)?;
         let mut result = self.cache.pages.take_back(addr, PAGE_BYTES);
         if result.is_ok() && needs_write {

@@ -26,6 +26,7 @@ mod mkfs;
 mod parallel;
 mod path;
 mod records;
+mod runs;
 
 #[cfg(test)]
 mod tests;
