@@ -10,7 +10,6 @@
 //! argued here.
 
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::mem::size_of;
 
@@ -72,19 +71,18 @@ impl UserSlice {
         let offset = offset.min(self.len);
         Self { addr: self.addr.add(offset as u64), len: len.min(self.len - offset) }
     }
-    /// Copies the range into `out` (which must be as long).
-    pub fn read_into(&self, space: &mut UserSpace, out: &mut [u8]) -> Result<()> {
-        assert_eq!(out.len(), self.len);
+    /// The range's bytes (copied once: the buffer is not zeroed first).
+    pub fn read(&self, space: &mut UserSpace) -> Result<Vec<u8>> {
+        let mut out: Vec<u8> = Vec::with_capacity(self.len);
+        let base = out.as_mut_ptr();
         for_each_page(space, self.addr, self.len, false, |phys, offset, len| {
             // SAFETY: a user frame of `space`, reachable through the window;
-            // the piece stays within the page and within `out`.
-            unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, out[offset..].as_mut_ptr(), len) }
-        })
-    }
-    /// The range's bytes.
-    pub fn read(&self, space: &mut UserSpace) -> Result<Vec<u8>> {
-        let mut out = vec![0; self.len];
-        self.read_into(space, &mut out)?;
+            // the piece stays within the page and within `out`'s capacity.
+            unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, base.add(offset), len) }
+        })?;
+        // SAFETY: `for_each_page` succeeded, so it ran for every piece, and
+        // the pieces cover `[0, self.len)`: every byte is written.
+        unsafe { out.set_len(self.len) };
         Ok(out)
     }
     /// The range as one `T` (EINVAL unless it is exactly `T`'s size).

@@ -32,10 +32,12 @@ mod user;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::{Arc, Weak};
+use alloc::vec;
+use alloc::vec::Vec;
 
 use crate::sync::Mutex;
 use tessera_abi::Stat;
-use tessera_abi::error::{EEXIST, EINVAL, ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
+use tessera_abi::error::{EEXIST, EINVAL, EIO, ENODEV, ENOENT, EOPNOTSUPP, Error, Result};
 use tessera_abi::lock::FileLock;
 
 pub use initfs::init as init_initfs;
@@ -73,8 +75,26 @@ pub trait KernelScheme: Send + Sync {
     fn read(&self, _id: usize, _buf: &mut [u8]) -> Result<usize> {
         Err(Error::new(EOPNOTSUPP))
     }
+    /// [`Self::read`] of at most `max` bytes into a buffer of its own: a
+    /// scheme whose bytes already sit in one (a user scheme's reply, a
+    /// daemon's next request) hands it over instead of copying it into a
+    /// zeroed buffer first. More than `max` bytes is EIO.
+    fn read_vec(&self, id: usize, max: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; max];
+        let n = self.read(id, &mut buf)?;
+        if n > max {
+            return Err(Error::new(EIO));
+        }
+        buf.truncate(n);
+        Ok(buf)
+    }
     fn write(&self, _id: usize, _buf: &[u8]) -> Result<usize> {
         Err(Error::new(EOPNOTSUPP))
+    }
+    /// [`Self::write`] of bytes the caller gives up: a user scheme sends
+    /// them as the request's payload without a copy.
+    fn write_vec(&self, id: usize, buf: Vec<u8>) -> Result<usize> {
+        self.write(id, &buf)
     }
     /// `lseek`: `whence` is `SEEK_SET`/`SEEK_CUR`/`SEEK_END`.
     fn seek(&self, _id: usize, _offset: isize, _whence: usize) -> Result<usize> {

@@ -20,6 +20,7 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -102,6 +103,18 @@ impl KernelScheme for RootScheme {
         }
         let (scheme, nonblock) = self.queue(id)?;
         scheme.next_request(buf, nonblock)
+    }
+
+    /// A queue: the next request, in a buffer of its own.
+    fn read_vec(&self, id: usize, max: usize) -> Result<Vec<u8>> {
+        if matches!(self.handles.lock().get(&id), Some(Handle::Listing { .. })) {
+            let mut buf = alloc::vec![0u8; max];
+            let n = self.read(id, &mut buf)?;
+            buf.truncate(n);
+            return Ok(buf);
+        }
+        let (scheme, nonblock) = self.queue(id)?;
+        scheme.next_request_vec(max, nonblock)
     }
 
     /// A queue: one response (`UserScheme::respond`).

@@ -226,7 +226,16 @@ impl UserScheme {
     /// request stays queued); with `nonblock`, EAGAIN when the queue is
     /// empty; else waits. EINTR if the daemon is killed while waiting.
     pub fn next_request(&self, buf: &mut [u8], nonblock: bool) -> Result<usize> {
-        if buf.len() < MESSAGE_MAX_BYTES {
+        let message = self.next_request_vec(buf.len(), nonblock)?;
+        buf[..message.len()].copy_from_slice(&message);
+        Ok(message.len())
+    }
+
+    /// [`Self::next_request`] into a buffer of its own (the `Sqe` and the
+    /// payload copied once, nothing zeroed first); `max` is the reader's
+    /// buffer length.
+    pub fn next_request_vec(&self, max: usize, nonblock: bool) -> Result<Vec<u8>> {
+        if max < MESSAGE_MAX_BYTES {
             return Err(Error::new(EINVAL));
         }
         loop {
@@ -241,10 +250,10 @@ impl UserScheme {
                     {
                         call.delivered = true;
                     }
-                    let len = SQE_BYTES + message.payload.len();
-                    buf[..SQE_BYTES].copy_from_slice(&message.sqe);
-                    buf[SQE_BYTES..len].copy_from_slice(&message.payload);
-                    return Ok(len);
+                    let mut bytes = Vec::with_capacity(SQE_BYTES + message.payload.len());
+                    bytes.extend_from_slice(&message.sqe);
+                    bytes.extend_from_slice(&message.payload);
+                    return Ok(bytes);
                 }
                 if nonblock {
                     return Err(Error::new(EAGAIN));
@@ -485,18 +494,39 @@ impl KernelScheme for UserScheme {
     /// One Read request for at most `RESPONSE_PAYLOAD_MAX_BYTES`: a longer
     /// read gets a short count.
     fn read(&self, id: usize, buf: &mut [u8]) -> Result<usize> {
+        let bytes = self.read_vec(id, buf.len())?;
+        buf[..bytes.len()].copy_from_slice(&bytes);
+        Ok(bytes.len())
+    }
+
+    /// As [`Self::read`], handing over the reply's payload (no copy).
+    fn read_vec(&self, id: usize, max: usize) -> Result<Vec<u8>> {
         let handle = self.handle(id)?;
-        let len = buf.len().min(RESPONSE_PAYLOAD_MAX_BYTES);
+        let len = max.min(RESPONSE_PAYLOAD_MAX_BYTES);
         if len == 0 {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let offset = self.offset(id)?;
         let args = [handle.daemon_id, 0, len as u64, offset, 0, 0];
+        // `Expect::Bytes(len)`: the daemon's payload is at most `len`.
         let reply = self.call(Opcode::Read, args, Vec::new(), Expect::Bytes(len))?;
-        let n = reply.payload.len();
-        buf[..n].copy_from_slice(&reply.payload);
-        self.advance(id, offset, n);
-        Ok(n)
+        self.advance(id, offset, reply.payload.len());
+        Ok(reply.payload)
+    }
+
+    /// One request that fits in a message sends the bytes as its payload
+    /// (no copy); a longer write is [`Self::write`]'s pieces.
+    fn write_vec(&self, id: usize, buf: Vec<u8>) -> Result<usize> {
+        if buf.is_empty() || buf.len() > REQUEST_PAYLOAD_MAX_BYTES {
+            return self.write(id, &buf);
+        }
+        let handle = self.handle(id)?;
+        let offset = self.offset(id)?;
+        let len = buf.len();
+        let args = [handle.daemon_id, 0, len as u64, offset, 0, 0];
+        let reply = self.call(Opcode::Write, args, buf, Expect::Count(len))?;
+        self.advance(id, offset, reply.value);
+        Ok(reply.value)
     }
 
     /// Write requests of at most `REQUEST_PAYLOAD_MAX_BYTES` each, until

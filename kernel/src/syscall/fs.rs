@@ -6,6 +6,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use alloc::string::String;
 
@@ -61,16 +62,16 @@ pub fn close(fd: usize) -> Result<usize> {
     process::current().files.lock().remove(fd).map(|_| 0)
 }
 
-/// Fills the user buffer `[buf, buf + len)` (at most [`CHUNK_BYTES`]) with
-/// what `fill` puts in a kernel buffer from the file open for reading on
-/// `fd`, given its scheme and handle id; `fill` returns the bytes filled
-/// (more than the buffer is EIO). The destination is checked before the
-/// scheme hands out (and consumes) data.
+/// Fills the user buffer `[buf, buf + len)` with the bytes `fill` returns
+/// from the file open for reading on `fd`, given its scheme, handle id and
+/// the most bytes wanted (`len`, at most [`CHUNK_BYTES`]; more is EIO).
+/// The destination is checked before the scheme hands out (and consumes)
+/// data.
 fn read_with(
     fd: usize,
     buf: usize,
     len: usize,
-    fill: impl FnOnce(&dyn crate::scheme::KernelScheme, usize, &mut [u8]) -> Result<usize>,
+    fill: impl FnOnce(&dyn crate::scheme::KernelScheme, usize, usize) -> Result<Vec<u8>>,
 ) -> Result<usize> {
     let file = handle(fd)?;
     if !readable(file.description.flags) {
@@ -78,15 +79,17 @@ fn read_with(
     }
     let user = UserSlice::new(buf, len)?;
     with_space(|space| user.check_writable(space))?;
-    let mut kernel = vec![0u8; len.min(CHUNK_BYTES)];
-    let n = fill(&*file.description.scheme, file.description.id, &mut kernel)?;
-    let filled = kernel.get(..n).ok_or(Error::new(EIO))?;
-    with_space(|space| user.write(space, filled))?;
-    Ok(n)
+    let max = len.min(CHUNK_BYTES);
+    let kernel = fill(&*file.description.scheme, file.description.id, max)?;
+    if kernel.len() > max {
+        return Err(Error::new(EIO));
+    }
+    with_space(|space| user.write(space, &kernel))?;
+    Ok(kernel.len())
 }
 
 pub fn read(fd: usize, buf: usize, len: usize) -> Result<usize> {
-    read_with(fd, buf, len, |scheme, id, kernel| scheme.read(id, kernel))
+    read_with(fd, buf, len, |scheme, id, max| scheme.read_vec(id, max))
 }
 
 pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize> {
@@ -104,10 +107,11 @@ pub fn write(fd: usize, buf: usize, len: usize) -> Result<usize> {
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        match file.description.scheme.write(file.description.id, &bytes) {
-            Ok(n) => {
-                done += n;
-                if n < bytes.len() {
+        let n = bytes.len();
+        match file.description.scheme.write_vec(file.description.id, bytes) {
+            Ok(wrote) => {
+                done += wrote;
+                if wrote < n {
                     break;
                 }
             }
@@ -214,7 +218,15 @@ pub fn unlinkat(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize>
 /// EFAULT for a buffer not writable, EIO for records a user scheme got
 /// wrong; else the scheme's (ENOTDIR, EINVAL: no room for one record).
 pub fn getdents(fd: usize, buf: usize, len: usize, opaque: usize) -> Result<usize> {
-    read_with(fd, buf, len, |scheme, id, kernel| scheme.getdents(id, kernel, opaque as u64))
+    read_with(fd, buf, len, |scheme, id, max| {
+        let mut kernel = vec![0u8; max];
+        let n = scheme.getdents(id, &mut kernel, opaque as u64)?;
+        if n > max {
+            return Err(Error::new(EIO));
+        }
+        kernel.truncate(n);
+        Ok(kernel)
+    })
 }
 
 /// `frename(fd, path_ptr, path_len)`: the file open on `fd` takes the
