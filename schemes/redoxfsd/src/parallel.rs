@@ -2,11 +2,110 @@
 //! on the caller's, both done before [`join`] returns. With `-smp 2` and
 //! a client waiting in `msync`, the other CPU is otherwise idle while the
 //! daemon compresses a write-back's records (`records.rs`).
+//!
+//! [`in_order`] builds on it: items `0..n` used in order on the caller's
+//! thread, made by whichever thread claims each first: the caller from the
+//! front, as it needs them, a helper thread from the back. The caller never
+//! waits for work it could do itself, except for an item the helper is
+//! still making when the two meet; it uses each item as soon as it is
+//! made, while the helper goes on with the later ones.
+
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+/// An item nobody has claimed yet.
+const FREE: u8 = 0;
+/// Claimed by the caller's thread, which makes it itself.
+const CALLER: u8 = 1;
+/// Claimed by the helper, being made.
+const HELPER: u8 = 2;
+/// Made by the helper; its value is in the slot.
+const READY: u8 = 3;
+
+struct Slot<T> {
+    state: AtomicU8,
+    value: UnsafeCell<Option<T>>,
+}
+
+// SAFETY: `value` is written only by the helper between its claim
+// (FREE -> HELPER) and READY, and read only by the caller after it saw
+// READY (Release/Acquire): never by two threads at once. `T: Send`.
+unsafe impl<T: Send> Sync for Slot<T> {}
+
+/// Calls `use_items` on this thread with a function that returns item `i`
+/// (each `i` asked for at most once, in any order; ascending is what lets
+/// the helper stay ahead): `make(i, scratch)` runs on this thread (with
+/// `scratch`) unless the helper claimed `i` first, then the caller waits
+/// for it. The helper, with a scratch buffer of its own, claims items from
+/// `n - 1` down until it meets one the caller claimed or the caller is
+/// done. With fewer than two items no helper is started.
+pub fn in_order<T: Send, R>(
+    n: usize,
+    scratch: &mut Vec<u8>,
+    make: impl Fn(usize, &mut Vec<u8>) -> T + Sync,
+    use_items: impl FnOnce(&mut dyn FnMut(usize) -> T) -> R,
+) -> R {
+    let slots: Vec<Slot<T>> =
+        (0..n).map(|_| Slot { state: AtomicU8::new(FREE), value: UnsafeCell::new(None) }).collect();
+    let done = AtomicBool::new(false);
+    let mut take = |i: usize| {
+        let slot = &slots[i];
+        if slot.state.compare_exchange(FREE, CALLER, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            return make(i, scratch);
+        }
+        let mut spins = 0u32;
+        while slot.state.load(Ordering::Acquire) != READY {
+            spins += 1;
+            if spins.is_multiple_of(64) {
+                relax();
+            }
+            core::hint::spin_loop();
+        }
+        // SAFETY: READY: the helper is done with the slot (see `Slot`).
+        unsafe { (*slot.value.get()).take() }.expect("a made item is taken once")
+    };
+    if n < 2 {
+        return use_items(&mut take);
+    }
+    let help = || {
+        let mut scratch = Vec::new();
+        for (i, slot) in slots.iter().enumerate().rev() {
+            if done.load(Ordering::Acquire)
+                || slot.state.compare_exchange(FREE, HELPER, Ordering::AcqRel, Ordering::Acquire).is_err()
+            {
+                return;
+            }
+            let value = make(i, &mut scratch);
+            // SAFETY: claimed (HELPER): only this thread touches `value`
+            // until READY.
+            unsafe { *slot.value.get() = Some(value) };
+            slot.state.store(READY, Ordering::Release);
+        }
+    };
+    let mut result = None;
+    join(
+        || {
+            result = Some(use_items(&mut take));
+            done.store(true, Ordering::Release);
+        },
+        help,
+    );
+    result.expect("join ran the caller's side")
+}
+
+/// Lets the other thread run while waiting for it.
+fn relax() {
+    #[cfg(not(test))]
+    let _ = tessera_runtime::sys::sched_yield();
+    #[cfg(test)]
+    std::thread::yield_now();
+}
 
 /// Runs `a` here and `b` on a new thread, and returns when both are done.
 /// If no thread can be made, `b` runs here after `a`.
 #[cfg(not(test))]
-pub fn join<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
+pub fn join<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) {
     use alloc::boxed::Box;
 
     /// `b`'s place, reached from the thread: a pointer to the caller's stack.
@@ -45,9 +144,51 @@ pub fn join<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
 
 /// The host tests' version: a scoped thread.
 #[cfg(test)]
-pub fn join(a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+pub fn join(a: impl FnOnce(), b: impl FnOnce() + Send) {
     std::thread::scope(|s| {
         s.spawn(b);
         a();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+
+    /// Every item arrives in order, made once, by one thread or the other;
+    /// an early stop leaves the rest unmade or dropped.
+    #[test]
+    fn items_come_in_order_each_made_once() {
+        for n in [0, 1, 2, 3, 17, 64] {
+            let made = AtomicUsize::new(0);
+            let got = in_order(
+                n,
+                &mut Vec::new(),
+                |i, scratch| {
+                    made.fetch_add(1, Ordering::Relaxed);
+                    scratch.push(1);
+                    // Some work, so both threads take items.
+                    (0..2000u64).fold(i as u64, |a, b| a.wrapping_mul(31).wrapping_add(b))
+                },
+                |get| (0..n).map(get).collect::<Vec<_>>(),
+            );
+            let want: Vec<u64> =
+                (0..n).map(|i| (0..2000u64).fold(i as u64, |a, b| a.wrapping_mul(31).wrapping_add(b))).collect();
+            assert_eq!(got, want, "n = {n}");
+            assert_eq!(made.load(Ordering::Relaxed), n, "each made once, n = {n}");
+        }
+        let made = AtomicUsize::new(0);
+        let first_two = in_order(
+            50,
+            &mut Vec::new(),
+            |i, _| {
+                made.fetch_add(1, Ordering::Relaxed);
+                i
+            },
+            |get| [get(0), get(1)],
+        );
+        assert_eq!(first_two, [0, 1]);
+        assert!(made.load(Ordering::Relaxed) <= 50);
+    }
 }

@@ -64,30 +64,41 @@ pub fn write_file<D: Disk>(
 ) -> DiskResult<Written> {
     let mut node = tx.read_tree(ptr)?;
     let record_bytes = node.data().record_level().bytes();
-    let mut ahead = Ahead::compress(offset, data, record_bytes);
+    // The write's whole records, compressed on two threads as they are
+    // needed (`parallel::in_order`).
+    let (first, records) = whole_records(offset, data, record_bytes);
+    let make = |i: usize, scratch: &mut Vec<u8>| compress(records[i], scratch).map(|n| scratch[..n].to_vec());
     let mut written = Written::default();
     let mut changed = false;
-    let mut at = 0;
-    while at < data.len() {
-        let pos = offset + at as u64;
-        let len = (data.len() - at).min((record_bytes - pos % record_bytes) as usize);
-        let piece = &data[at..at + len];
-        let whole = pos.is_multiple_of(record_bytes) && len as u64 == record_bytes;
-        let index = pos / record_bytes;
-        let compressed = ahead.take(index);
-        match whole.then(|| replace_record(tx, &mut node, index, piece, compressed, scratch)).transpose()? {
-            Some(Some(true)) => {
-                changed = true;
-                written.replaced += 1;
+    crate::parallel::in_order(records.len(), scratch, make, |compressed_record| -> DiskResult<()> {
+        let mut at = 0;
+        while at < data.len() {
+            let pos = offset + at as u64;
+            let len = (data.len() - at).min((record_bytes - pos % record_bytes) as usize);
+            let piece = &data[at..at + len];
+            let whole = pos.is_multiple_of(record_bytes) && len as u64 == record_bytes;
+            let index = pos / record_bytes;
+            let replaced = match whole {
+                true => {
+                    replace_record(tx, &mut node, index, record_bytes, compressed_record((index - first) as usize))?
+                }
+                false => None,
+            };
+            match replaced {
+                Some(true) => {
+                    changed = true;
+                    written.replaced += 1;
+                }
+                Some(false) => written.unchanged += 1,
+                None => {
+                    let mut end = pos;
+                    changed |= tx.write_node_inner(&mut node, &mut end, piece)?;
+                }
             }
-            Some(Some(false)) => written.unchanged += 1,
-            _ => {
-                let mut end = pos;
-                changed |= tx.write_node_inner(&mut node, &mut end, piece)?;
-            }
+            at += len;
         }
-        at += len;
-    }
+        Ok(())
+    })?;
     if changed {
         let old = node.data().mtime();
         if mtime.0 > old.0 || (mtime.0 == old.0 && mtime.1 > old.1) {
@@ -98,6 +109,14 @@ pub fn write_file<D: Disk>(
     Ok(written)
 }
 
+/// The whole records among `data` written at byte `offset`: the index of
+/// the first, and their bytes.
+fn whole_records(offset: u64, data: &[u8], record_bytes: u64) -> (u64, Vec<&[u8]>) {
+    let first = offset.div_ceil(record_bytes);
+    let skip = ((first * record_bytes - offset) as usize).min(data.len());
+    (first, data[skip..].chunks_exact(record_bytes as usize).collect())
+}
+
 /// `bytes` compressed as `write_node` compresses a record (its
 /// `lz4_flex` call and output buffer) into `scratch`: the compressed
 /// length, `None` if it failed.
@@ -106,77 +125,29 @@ fn compress(bytes: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
     lz4_flex::block::compress_into(bytes, scratch).ok()
 }
 
-/// A write's whole records compressed before they are written, two at a
-/// time: this thread takes the even ones, a second thread the odd ones
-/// ([`crate::parallel::join`]), so a write-back of many records keeps both
-/// CPUs busy. Nothing is done ahead for fewer than two whole records.
-/// Cost: the compressed bytes of the write's records, until each is
-/// written, and a second compressor buffer while they are made.
-struct Ahead {
-    /// The record index of `compressed[0]`.
-    first: u64,
-    /// Each whole record's compressed bytes (`None`: compression failed,
-    /// or taken).
-    compressed: Vec<Option<Vec<u8>>>,
-}
-
-impl Ahead {
-    fn compress(offset: u64, data: &[u8], record_bytes: u64) -> Self {
-        let first = offset.div_ceil(record_bytes);
-        let skip = (first * record_bytes - offset) as usize;
-        let records: Vec<&[u8]> = data.get(skip..).unwrap_or(&[]).chunks_exact(record_bytes as usize).collect();
-        let mut compressed: Vec<Option<Vec<u8>>> = Vec::new();
-        compressed.resize_with(if records.len() >= 2 { records.len() } else { 0 }, || None);
-        let (even, odd): (Vec<_>, Vec<_>) = compressed.iter_mut().enumerate().partition(|(i, _)| i % 2 == 0);
-        let work = |slots: Vec<(usize, &mut Option<Vec<u8>>)>| {
-            let mut scratch = Vec::new();
-            for (i, slot) in slots {
-                *slot = compress(records[i], &mut scratch).map(|n| scratch[..n].to_vec());
-            }
-        };
-        if !even.is_empty() {
-            crate::parallel::join(|| work(even), || work(odd));
-        }
-        Self { first, compressed }
-    }
-
-    /// Record `index`'s compressed bytes, if they were made ahead.
-    fn take(&mut self, index: u64) -> Option<Vec<u8>> {
-        let i = usize::try_from(index.checked_sub(self.first)?).ok()?;
-        self.compressed.get_mut(i)?.take()
-    }
-}
-
-/// Replaces record `index` of `node` by the whole-record `bytes` from their
-/// compressed form (`compressed` if made ahead, else made here in
-/// `scratch`): `Some(true)` written, `Some(false)` unchanged, `None` when
+/// Replaces record `index` of `node` by a whole record (`record_bytes`
+/// long) whose compressed form is `compressed` (`None`: it did not
+/// compress): `Some(true)` written, `Some(false)` unchanged, `None` when
 /// this cannot do it as `write_node` would (the caller writes it that way).
 fn replace_record<D: Disk>(
     tx: &mut Transaction<D>,
     node: &mut TreeData<Node>,
     index: u64,
-    bytes: &[u8],
+    record_bytes: u64,
     compressed: Option<Vec<u8>>,
-    scratch: &mut Vec<u8>,
 ) -> DiskResult<Option<bool>> {
     let Some(levels) = node.data().level_data() else { return Ok(None) };
     let Some(&old) = usize::try_from(index).ok().and_then(|i| levels.level0.get(i)) else { return Ok(None) };
     let addr = old.addr();
     // A hole reads as zeroes without a disk read; an uncompressed record
     // is read without decompressing: `write_node` is cheap for both.
-    if old.is_null() || addr.decomp_level().is_none_or(|level| level.bytes() != bytes.len() as u64) {
+    if old.is_null() || addr.decomp_level().is_none_or(|level| level.bytes() != record_bytes) {
         return Ok(None);
     }
     // `write_node`'s compressor, its output buffer's size and its rules:
     // compressed only if the result with its two-byte length fits in
     // 64 KiB and in a smaller size class than the record.
-    let compressed: &[u8] = match &compressed {
-        Some(made) => made,
-        None => match compress(bytes, scratch) {
-            Some(n) => &scratch[..n],
-            None => return Ok(None),
-        },
-    };
+    let Some(compressed) = compressed.as_deref() else { return Ok(None) };
     let compressed_len = compressed.len();
     let stored_len = compressed_len + 2;
     let class = addr.level();
@@ -205,21 +176,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ahead_compresses_the_whole_records_of_a_write_and_no_piece_of_one() {
+    fn the_whole_records_of_a_write_and_no_piece_of_one() {
         const R: u64 = 4096;
         // Bytes 1000.. of a file: whole records 1 and 2, pieces of 0 and 3.
         let data: Vec<u8> = (0..3 * R as usize).map(|i| (i / 7) as u8).collect();
-        let mut ahead = Ahead::compress(1000, &data, R);
+        let (first, records) = whole_records(1000, &data, R);
         let record = |i: u64| &data[(i * R - 1000) as usize..][..R as usize];
-        let mut scratch = Vec::new();
-        for i in [1, 2] {
-            let n = compress(record(i), &mut scratch).unwrap();
-            assert_eq!(ahead.take(i).as_deref(), Some(&scratch[..n]), "record {i}");
-            assert_eq!(ahead.take(i), None, "taken once");
-        }
-        assert_eq!((ahead.take(0), ahead.take(3)), (None, None));
-        // A single whole record is left to `replace_record`.
-        let mut one = Ahead::compress(0, &data[..R as usize + 5], R);
-        assert_eq!(one.take(0), None);
+        assert_eq!((first, records), (1, vec![record(1), record(2)]));
+        assert_eq!(whole_records(0, &data[..R as usize + 5], R), (0, vec![&data[..R as usize]]));
+        assert_eq!(whole_records(5, &data[..100], R).1.len(), 0, "inside one record: none");
     }
 }
