@@ -66,6 +66,19 @@ pub struct FmapLease {
     pub lender_space: u64,
 }
 
+/// Up to `max` bytes that `fill` copies into a zeroed buffer and counts
+/// (more than the buffer is EIO): [`KernelScheme::read_vec`] of a scheme
+/// that has no buffer of its own to hand over.
+pub fn read_copied(fill: impl FnOnce(&mut [u8]) -> Result<usize>, max: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; max];
+    let n = fill(&mut buf)?;
+    if n > max {
+        return Err(Error::new(EIO));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
 /// A scheme implemented in the kernel. Handles are the scheme's own ids.
 pub trait KernelScheme: Send + Sync {
     /// Opens `path` (the part after `name:`) with Redox `O_*` flags.
@@ -80,13 +93,7 @@ pub trait KernelScheme: Send + Sync {
     /// daemon's next request) hands it over instead of copying it into a
     /// zeroed buffer first. More than `max` bytes is EIO.
     fn read_vec(&self, id: usize, max: usize) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; max];
-        let n = self.read(id, &mut buf)?;
-        if n > max {
-            return Err(Error::new(EIO));
-        }
-        buf.truncate(n);
-        Ok(buf)
+        read_copied(|buf| self.read(id, buf), max)
     }
     fn write(&self, _id: usize, _buf: &[u8]) -> Result<usize> {
         Err(Error::new(EOPNOTSUPP))

@@ -108,10 +108,7 @@ impl KernelScheme for RootScheme {
     /// A queue: the next request, in a buffer of its own.
     fn read_vec(&self, id: usize, max: usize) -> Result<Vec<u8>> {
         if matches!(self.handles.lock().get(&id), Some(Handle::Listing { .. })) {
-            let mut buf = alloc::vec![0u8; max];
-            let n = self.read(id, &mut buf)?;
-            buf.truncate(n);
-            return Ok(buf);
+            return super::read_copied(|buf| self.read(id, buf), max);
         }
         let (scheme, nonblock) = self.queue(id)?;
         scheme.next_request_vec(max, nonblock)

@@ -473,6 +473,17 @@ impl UserScheme {
             handle.offset = offset + n as u64;
         }
     }
+
+    /// One Write request of `payload` (at most `REQUEST_PAYLOAD_MAX_BYTES`)
+    /// at the handle's offset, which moves by what the daemon took.
+    fn write_request(&self, id: usize, daemon_id: u64, payload: Vec<u8>) -> Result<usize> {
+        let offset = self.offset(id)?;
+        let len = payload.len();
+        let args = [daemon_id, 0, len as u64, offset, 0, 0];
+        let reply = self.call(Opcode::Write, args, payload, Expect::Count(len))?;
+        self.advance(id, offset, reply.value);
+        Ok(reply.value)
+    }
 }
 
 impl KernelScheme for UserScheme {
@@ -521,12 +532,7 @@ impl KernelScheme for UserScheme {
             return self.write(id, &buf);
         }
         let handle = self.handle(id)?;
-        let offset = self.offset(id)?;
-        let len = buf.len();
-        let args = [handle.daemon_id, 0, len as u64, offset, 0, 0];
-        let reply = self.call(Opcode::Write, args, buf, Expect::Count(len))?;
-        self.advance(id, offset, reply.value);
-        Ok(reply.value)
+        self.write_request(id, handle.daemon_id, buf)
     }
 
     /// Write requests of at most `REQUEST_PAYLOAD_MAX_BYTES` each, until
@@ -536,13 +542,7 @@ impl KernelScheme for UserScheme {
         let mut done = 0;
         while done < buf.len() {
             let piece = &buf[done..buf.len().min(done + REQUEST_PAYLOAD_MAX_BYTES)];
-            let result = self.offset(id).and_then(|offset| {
-                let args = [handle.daemon_id, 0, piece.len() as u64, offset, 0, 0];
-                let reply = self.call(Opcode::Write, args, piece.into(), Expect::Count(piece.len()))?;
-                self.advance(id, offset, reply.value);
-                Ok(reply.value)
-            });
-            match result {
+            match self.write_request(id, handle.daemon_id, piece.into()) {
                 Ok(n) => {
                     done += n;
                     if n < piece.len() {

@@ -5,7 +5,6 @@
 //! `file:`'s.
 
 use alloc::sync::Arc;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use alloc::string::String;
@@ -219,13 +218,7 @@ pub fn unlinkat(path_ptr: usize, path_len: usize, flags: usize) -> Result<usize>
 /// wrong; else the scheme's (ENOTDIR, EINVAL: no room for one record).
 pub fn getdents(fd: usize, buf: usize, len: usize, opaque: usize) -> Result<usize> {
     read_with(fd, buf, len, |scheme, id, max| {
-        let mut kernel = vec![0u8; max];
-        let n = scheme.getdents(id, &mut kernel, opaque as u64)?;
-        if n > max {
-            return Err(Error::new(EIO));
-        }
-        kernel.truncate(n);
-        Ok(kernel)
+        scheme::read_copied(|kernel| scheme.getdents(id, kernel, opaque as u64), max)
     })
 }
 
