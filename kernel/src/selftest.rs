@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use rmm::VirtAddr;
+use tessera_bootinfo::phys_to_virt;
 use tessera_mm::Prot;
 
 use crate::arch::protect::{self, State};
@@ -30,6 +31,7 @@ pub fn run(cpus: usize) {
     }
     assert_eq!(mm::heap_used_bytes(), heap_before, "heap leaked");
     assert_eq!(mm::free_frames(), frames_before, "frames leaked");
+    zeroed_pool();
 
     // The first probe's page fault may make the shared zero frame, which
     // stays for good; the second must give back every frame it took.
@@ -56,6 +58,26 @@ pub fn run(cpus: usize) {
         }
         Some(other) => println!("selftest: unknown TESSERA_TEST_FAULT={other}; ignored"),
     }
+}
+
+/// The zeroed pool (`mm::zero_idle_frames`): a frame zeroed for it and
+/// taken back out is zero in every byte (its first word held the pool's
+/// link), and the free count does not move while frames go in and out.
+fn zeroed_pool() {
+    let frames_before = mm::free_frames();
+    // Another CPU may have filled the pool already; with very little
+    // memory it stays empty (the bitmap keeps a reserve).
+    mm::zero_idle_frames(1);
+    assert_eq!(mm::free_frames(), frames_before, "a frame in the pool counts as free");
+    let [pooled, _, hits_before, ..] = mm::pool_stats();
+    let frame = mm::allocate_zeroed().expect("a zeroed frame");
+    let [_, _, hits, ..] = mm::pool_stats();
+    assert_eq!(hits > hits_before, pooled > 0, "allocate_zeroed takes its frame from the pool when it has one");
+    // SAFETY: a frame this function owns, mapped in the physical window.
+    let words = unsafe { core::slice::from_raw_parts(phys_to_virt(frame.get()) as *const u64, 512) };
+    assert!(words.iter().all(|&w| w == 0), "a frame from the zeroed pool is not zero");
+    mm::free_frame(frame);
+    assert_eq!(mm::free_frames(), frames_before, "the zeroed-pool check leaked a frame");
 }
 
 /// Where the guard probe maps its user page.

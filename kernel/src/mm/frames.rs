@@ -8,7 +8,7 @@
 //!
 //! ```text
 //!  count   meaning                          get_ref        put_ref
-//!  0       free (in the bitmap)             panic (bug)    panic (bug)
+//!  0       free (bitmap or zeroed pool)     panic (bug)    panic (bug)
 //!  1..=MAX allocated, that many owners      +1 (Overflow   -1; at 0 the
 //!                                           at MAX_REFS)   frame is freed
 //!  UNCOUNTED  never handed out: outside     NotCounted     ignored (false)
@@ -18,11 +18,22 @@
 //! UNCOUNTED ones, so a borrowed physical mapping can go through the same
 //! calls without corrupting anything.
 //!
+//! A free frame is in the bitmap (its bytes whatever its last owner left) or
+//! in the **zeroed pool**: frames an idle CPU took from the bitmap and
+//! zeroed ([`zero_idle_frames`], called by the scheduler loop instead of
+//! waiting), up to [`pool_target`] of them. [`allocate_zeroed`] takes from
+//! the pool, so a demand-zero fault does not zero its frame itself;
+//! [`allocate_frame`] takes from the bitmap first (its caller overwrites the
+//! frame anyway) and from the pool only when the bitmap is empty. Pool
+//! frames, and the few an idle CPU is zeroing, count as free
+//! ([`free_frames`]), with count 0. The pool is a stack linked through each
+//! frame's first word, which is set back to zero when the frame leaves it.
+//!
 //! The counts are atomics read and changed without the allocator lock; only
 //! a transition to or from 0 touches the bitmap (under its lock). Taking a
 //! reference needs one already held, so a count never rises from 0.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use rmm::{BitmapFrameAllocator, FrameAllocator, PAGE_SIZE, PhysAddr};
 use spin::Once;
@@ -30,9 +41,9 @@ use spin::Once;
 use crate::sync::Mutex;
 use tessera_bootinfo::{AreaKind, MemoryArea, phys_to_virt};
 
-use crate::println;
+use crate::{arch, println};
 
-static FRAMES: Mutex<Option<BitmapFrameAllocator<'static>>> = Mutex::new(None);
+static FRAMES: Mutex<Option<Frames>> = Mutex::new(None);
 static REFS: Once<RefTable> = Once::new();
 
 const LOW_RESERVED_BYTES: u64 = 1 << 20;
@@ -53,6 +64,75 @@ pub enum RefError {
     /// into ENOMEM).
     Overflow,
 }
+
+/// The free frames: the bitmap and the zeroed pool.
+struct Frames {
+    bitmap: BitmapFrameAllocator<'static>,
+    /// The first frame of the zeroed pool (its first word links to the
+    /// next; 0 ends the list: frame 0 is never handed out).
+    zeroed: u64,
+    /// Frames in the pool.
+    zeroed_len: usize,
+    /// Frames an idle CPU took from the bitmap and is zeroing (free, in
+    /// neither place for that moment).
+    zeroing: usize,
+    /// At most this many frames in the pool and being zeroed together.
+    target: usize,
+}
+
+/// The first word of `frame`, through the physical window.
+fn link(frame: u64) -> *mut u64 {
+    phys_to_virt(frame) as *mut u64
+}
+
+impl Frames {
+    /// Puts a zeroed frame on the pool (its first word becomes the link).
+    fn push_zeroed(&mut self, frame: PhysAddr) {
+        // SAFETY: a free frame nobody else holds (the caller just zeroed
+        // it), page aligned and mapped writable in the physical window.
+        unsafe { link(frame.get()).write(self.zeroed) };
+        self.zeroed = frame.get();
+        self.zeroed_len += 1;
+    }
+
+    /// Takes a frame from the pool, all zero again.
+    fn pop_zeroed(&mut self) -> Option<PhysAddr> {
+        let frame = core::num::NonZeroU64::new(self.zeroed)?.get();
+        // SAFETY: a frame of the pool, which only this allocator touches
+        // (under its lock); its first word is the link `push_zeroed` wrote.
+        unsafe {
+            self.zeroed = link(frame).read();
+            link(frame).write(0);
+        }
+        self.zeroed_len -= 1;
+        Some(PhysAddr::new(frame))
+    }
+
+    /// A frame whose bytes do not matter: the bitmap's, else the pool's.
+    fn allocate_any(&mut self) -> Option<PhysAddr> {
+        self.bitmap.allocate_frame().or_else(|| self.pop_zeroed())
+    }
+
+    /// Free frames: the bitmap's, the pool's and those being zeroed.
+    fn free(&self) -> usize {
+        self.bitmap.free_frames() + self.zeroed_len + self.zeroing
+    }
+}
+
+/// Free frames an idle CPU leaves unzeroed in the bitmap, so that a burst
+/// of allocations never finds the bitmap empty while frames are in flight.
+const POOL_RESERVE: usize = 1024;
+
+/// The pool's size at boot: a sixteenth of memory, at most 32 MiB.
+fn pool_target(total_frames: usize) -> usize {
+    (total_frames / 16).min((32 << 20) / PAGE_SIZE as usize)
+}
+
+/// Frames [`allocate_zeroed`] took from the pool, and those it had to zero
+/// itself (the pool was empty), and frames idle CPUs zeroed (for `sys:`).
+static POOL_HITS: AtomicU64 = AtomicU64::new(0);
+static POOL_MISSES: AtomicU64 = AtomicU64::new(0);
+static IDLE_ZEROED: AtomicU64 = AtomicU64::new(0);
 
 /// One count per frame of `[base, base + counts.len() * PAGE_SIZE)`.
 struct RefTable {
@@ -135,11 +215,17 @@ pub fn init(areas: &[MemoryArea]) {
         home
     );
     REFS.call_once(|| table);
-    *FRAMES.lock() = Some(alloc);
+    let target = pool_target(alloc.total_frames());
+    *FRAMES.lock() = Some(Frames { bitmap: alloc, zeroed: 0, zeroed_len: 0, zeroing: 0, target });
 }
 
-fn with<R>(f: impl FnOnce(&mut BitmapFrameAllocator<'static>) -> R) -> R {
+fn with<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
     f(FRAMES.lock().as_mut().expect("frame allocator used before mm::init"))
+}
+
+fn zero(frame: PhysAddr) {
+    // SAFETY: a frame the caller owns, mapped writable in the physical window.
+    unsafe { arch::zero_page(phys_to_virt(frame.get()) as *mut u8) };
 }
 
 /// Gives a frame just taken from the bitmap its first reference.
@@ -151,19 +237,84 @@ fn set_allocated(frame: PhysAddr) {
 
 /// One free frame with reference count 1, or `None` when memory is
 /// exhausted.
+/// Its bytes are whatever they were (the caller overwrites them).
 pub fn allocate_frame() -> Option<PhysAddr> {
-    with(|a| {
-        let frame = a.allocate_frame()?;
+    with(|f| {
+        let frame = f.allocate_any()?;
         set_allocated(frame);
         Some(frame)
     })
 }
 
+/// One free frame of zeroes with reference count 1: from the zeroed pool,
+/// else from the bitmap, zeroed here; `None` when memory is exhausted.
+pub fn allocate_zeroed() -> Option<PhysAddr> {
+    let (frame, zeroed) = with(|f| match f.pop_zeroed() {
+        Some(frame) => Some((frame, true)),
+        None => f.bitmap.allocate_frame().map(|frame| (frame, false)),
+    })?;
+    set_allocated(frame);
+    if zeroed {
+        POOL_HITS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        POOL_MISSES.fetch_add(1, Ordering::Relaxed);
+        zero(frame);
+    }
+    Some(frame)
+}
+
+/// Zeroes up to `max` free frames for the pool while it is below its
+/// target and the bitmap keeps [`POOL_RESERVE`] frames; returns whether it
+/// zeroed any. For a CPU with nothing to run: each frame is zeroed outside
+/// the allocator's lock.
+pub fn zero_idle_frames(max: usize) -> bool {
+    let mut done = 0;
+    while done < max {
+        let taken = with(|f| {
+            if f.zeroed_len + f.zeroing >= f.target || f.bitmap.free_frames() <= POOL_RESERVE {
+                return None;
+            }
+            let frame = f.bitmap.allocate_frame()?;
+            f.zeroing += 1;
+            Some(frame)
+        });
+        let Some(frame) = taken else { break };
+        zero(frame);
+        with(|f| {
+            f.zeroing -= 1;
+            f.push_zeroed(frame);
+        });
+        done += 1;
+    }
+    IDLE_ZEROED.fetch_add(done as u64, Ordering::Relaxed);
+    done > 0
+}
+
+/// The zeroed pool for `sys:memory`: frames in it, its target, frames
+/// [`allocate_zeroed`] took from it and zeroed itself, frames idle CPUs
+/// zeroed.
+pub fn pool_stats() -> [u64; 5] {
+    let (len, target) = with(|f| (f.zeroed_len, f.target));
+    [
+        len as u64,
+        target as u64,
+        POOL_HITS.load(Ordering::Relaxed),
+        POOL_MISSES.load(Ordering::Relaxed),
+        IDLE_ZEROED.load(Ordering::Relaxed),
+    ]
+}
+
 /// `count` contiguous frames, each with reference count 1 (each is
-/// released on its own).
+/// released on its own). The bitmap's; when it has no such run, the
+/// zeroed pool goes back to it first (its frames may be what breaks runs).
 pub fn allocate_contiguous(count: usize) -> Option<PhysAddr> {
-    with(|a| {
-        let first = a.allocate_contiguous(count)?;
+    with(|f| {
+        let first = f.bitmap.allocate_contiguous(count).or_else(|| {
+            while let Some(frame) = f.pop_zeroed() {
+                f.bitmap.free_frame(frame).unwrap_or_else(|e| panic!("pool frame {frame:?}: {e:?}"));
+            }
+            f.bitmap.allocate_contiguous(count)
+        })?;
         (0..count as u64).for_each(|i| set_allocated(first.add(i * PAGE_SIZE)));
         Some(first)
     })
@@ -194,7 +345,7 @@ pub fn put_ref(frame: PhysAddr) -> bool {
     // Acquire (on the last drop): so do every other owner's.
     match count.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| (c != 0 && c != UNCOUNTED).then(|| c - 1)) {
         Ok(1) => {
-            with(|a| a.free_frame(frame)).unwrap_or_else(|e| panic!("freeing frame {frame:?}: {e:?}"));
+            with(|f| f.bitmap.free_frame(frame)).unwrap_or_else(|e| panic!("freeing frame {frame:?}: {e:?}"));
             true
         }
         Ok(_) | Err(UNCOUNTED) => false,
@@ -225,12 +376,12 @@ pub fn free_frame(frame: PhysAddr) {
 
 /// Frames the allocator covers.
 pub fn total_frames() -> usize {
-    with(|a| a.total_frames())
+    with(|f| f.bitmap.total_frames())
 }
 
-/// Frames left.
+/// Frames left (the zeroed pool's included).
 pub fn free_frames() -> usize {
-    with(|a| a.free_frames())
+    with(|f| f.free())
 }
 
 /// The global allocator as an [`rmm::FrameAllocator`] (for page tables).

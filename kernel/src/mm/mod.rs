@@ -27,7 +27,8 @@ pub use user_space::{FailInjector, KernelFrames, UserSpace, errno as grant_errno
 use tessera_bootinfo::{KernelArgs, MemoryArea, phys_to_virt};
 
 pub use frames::{
-    RefError, allocate_contiguous, allocate_frame, free_frame, free_frames, get_ref, put_ref, refcount, total_frames,
+    RefError, allocate_contiguous, allocate_frame, allocate_zeroed, free_frame, free_frames, get_ref, pool_stats,
+    put_ref, refcount, total_frames, zero_idle_frames,
 };
 pub use heap::{size_bytes as heap_size_bytes, used_bytes as heap_used_bytes};
 

@@ -90,44 +90,40 @@ static CURRENT_INJECTOR: [AtomicPtr<FailInjector>; crate::config::MAX_CPUS] =
 /// reclaimed and the allocation tried once more; the operation that asked
 /// reclaims its own space's itself (`tessera-mm`'s `Txn::allocate`). An
 /// injected failure is such a shortage: it fails only if no other space
-/// had anything to reclaim.
-fn allocate_user_frame() -> Option<PhysAddr> {
+/// had anything to reclaim. `allocate` is `frames::allocate_frame` or
+/// `frames::allocate_zeroed`.
+fn allocate_user_frame_with(allocate: fn() -> Option<PhysAddr>) -> Option<PhysAddr> {
     let injector = CURRENT_INJECTOR[arch::cpu_index()].load(Ordering::Acquire);
     // SAFETY: `UserSpace::run` sets the pointer from an `Arc` it holds until
     // it clears it again, on this CPU.
     let injected = !injector.is_null() && unsafe { &*injector }.should_fail();
-    let frame = if injected { None } else { frames::allocate_frame() };
+    let frame = if injected { None } else { allocate() };
     frame.or_else(|| {
         let mut reclaimed = 0;
         crate::process::try_each_space(|space| reclaimed += space.reclaim_unmapped_freeable());
-        if reclaimed > 0 { frames::allocate_frame() } else { None }
+        if reclaimed > 0 { allocate() } else { None }
     })
+}
+
+/// A user frame whose bytes the caller overwrites ([`allocate_user_frame_with`]).
+fn allocate_user_frame() -> Option<PhysAddr> {
+    allocate_user_frame_with(frames::allocate_frame)
 }
 
 /// The kernel's frames as `tessera-mm` sees them.
 pub struct KernelFrames;
 
-fn zero(frame: PhysAddr) {
-    // SAFETY: a frame the caller owns, mapped writable in the physical window.
-    unsafe { arch::zero_page(phys_to_virt(frame.get()) as *mut u8) };
-}
-
 /// The frame every never-written private page reads as: zeroed once, then
 /// only ever mapped read-only; its one reference is never dropped.
 fn zero_frame() -> PhysAddr {
     static ZERO: spin::Once<PhysAddr> = spin::Once::new();
-    *ZERO.call_once(|| {
-        let frame = frames::allocate_frame().expect("a frame for the zero page at boot");
-        zero(frame);
-        frame
-    })
+    *ZERO.call_once(|| frames::allocate_zeroed().expect("a frame for the zero page at boot"))
 }
 
 impl FrameStore for KernelFrames {
     fn allocate_zeroed(&mut self) -> Option<PhysAddr> {
-        let frame = allocate_user_frame()?;
-        zero(frame);
-        Some(frame)
+        // From the pool idle CPUs zero (`frames`), if it has one.
+        allocate_user_frame_with(frames::allocate_zeroed)
     }
     fn copy(&mut self, from: PhysAddr, to: PhysAddr) {
         // SAFETY: both are frames of the physical window; `to` is fresh and
@@ -305,8 +301,7 @@ pub struct UserSpace {
 }
 
 fn new_table() -> Result<KernelTable> {
-    let root = frames::allocate_frame().ok_or(Error::new(ENOMEM))?;
-    zero(root);
+    let root = frames::allocate_zeroed().ok_or(Error::new(ENOMEM))?;
     // SAFETY: a zeroed frame is an empty table; all frames are reachable
     // through the physical window.
     let mut mapper = unsafe { PageMapper::new(root, tessera_bootinfo::PHYS_OFFSET) };

@@ -2,7 +2,10 @@
 //!
 //! - `sys:memory`: `free_frames N`, `total_frames N`, `page_size 4096`,
 //!   `heap_bytes N` (the kernel heap's mapped size, which only grows),
-//!   `heap_used_bytes N`
+//!   `heap_used_bytes N`, `zeroed_pool N target N hits N misses N
+//!   idle_zeroed N` (free frames idle CPUs zeroed, in the pool now; its
+//!   target; demand-zero frames taken from it and zeroed on the spot;
+//!   frames idle CPUs zeroed so far: `mm::frames`)
 //! - `sys:processes`: a header, then `pid ppid state pages threads name` per
 //!   process (pages: resident user pages)
 //! - `sys:scheduler`: `switches N`, `root_loads N` (user roots loaded: a
@@ -184,6 +187,9 @@ fn render(path: &str) -> Result<String> {
                 mm::heap_size_bytes(),
                 mm::heap_used_bytes()
             );
+            let [frames, target, hits, misses, idle] = mm::pool_stats();
+            let _ =
+                writeln!(text, "zeroed_pool {frames} target {target} hits {hits} misses {misses} idle_zeroed {idle}");
         }
         "processes" => {
             text.push_str("pid ppid state pages threads name\n");

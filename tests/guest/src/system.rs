@@ -84,6 +84,24 @@ pub fn free_frames() -> Result<usize> {
         .ok_or(Error::new(EINVAL))
 }
 
+/// The kernel's zeroed pool, from the `zeroed_pool N target T hits H
+/// misses M idle_zeroed I` line of `sys:memory`: `(N, H)`, the free frames
+/// idle CPUs zeroed that are in the pool now, and how many demand-zero
+/// frames came from it so far. Errors: those of `io::read_file`; `EINVAL`
+/// the line is missing or malformed.
+pub fn zeroed_pool() -> Result<(u64, u64)> {
+    let text = io::read_file("sys:memory")?;
+    let text = String::from_utf8(text).map_err(|_| Error::new(EINVAL))?;
+    let line = text.lines().find_map(|line| line.strip_prefix("zeroed_pool ")).ok_or(Error::new(EINVAL))?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [frames, "target", _, "hits", hits, ..] => {
+            Ok((frames.parse().map_err(|_| Error::new(EINVAL))?, hits.parse().map_err(|_| Error::new(EINVAL))?))
+        }
+        _ => Err(Error::new(EINVAL)),
+    }
+}
+
 /// Each CPU's timer ticks so far, from the `cpuK ticks N ...` lines of
 /// `sys:scheduler`. Errors: those of `io::read_file`.
 fn cpu_ticks() -> Result<Vec<u64>> {

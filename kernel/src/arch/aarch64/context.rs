@@ -250,3 +250,12 @@ pub fn wait_for_interrupt() {
     // the ISB makes the unmask take effect before they are masked again.
     unsafe { core::arch::asm!("wfi", "msr daifclr, #2", "isb", "msr daifset, #2", options(nomem, nostack)) };
 }
+
+/// Lets pending interrupts run, with interrupts masked before and after:
+/// for a loop that works with interrupts masked (an idle CPU zeroing
+/// frames) and must not hold them up for long.
+pub fn interrupt_window() {
+    // SAFETY: unmasking lets a pending IRQ run; the ISB makes the unmask
+    // take effect before the IRQ is masked again.
+    unsafe { core::arch::asm!("msr daifclr, #2", "isb", "msr daifset, #2", options(nomem, nostack)) };
+}

@@ -41,8 +41,8 @@ pub use page::{copy_page, zero_page};
 
 pub use asid::SpaceAsid as SpaceTag;
 pub use context::{
-    Context, DIRECT_SPACE_SWITCH, FpuState, activate_user_space, activate_user_table, init_user_root, set_kernel_stack,
-    wait_for_interrupt,
+    Context, DIRECT_SPACE_SWITCH, FpuState, activate_user_space, activate_user_table, init_user_root, interrupt_window,
+    set_kernel_stack, wait_for_interrupt,
 };
 pub use trap::TrapFrame;
 

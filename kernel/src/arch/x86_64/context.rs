@@ -224,3 +224,12 @@ pub fn wait_for_interrupt() {
     // SAFETY: sti; hlt atomically waits (the interrupt shadow of sti covers hlt).
     unsafe { core::arch::asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }
+
+/// Lets pending interrupts run, with interrupts masked before and after:
+/// for a loop that works with interrupts masked (an idle CPU zeroing
+/// frames) and must not hold them up for long.
+pub fn interrupt_window() {
+    // SAFETY: the one instruction after sti (its interrupt shadow) is the
+    // nop; a pending interrupt is taken after it, before cli masks again.
+    unsafe { core::arch::asm!("sti", "nop", "cli", options(nomem, nostack)) };
+}

@@ -11,6 +11,7 @@
 //! | maps | `sys:maps` parses, totals are the sums, entries sorted; the code is in an `r-x` entry, a local in the `rw-p` `stack` entry; a new mapping is its own `rw-p anon 0` entry, a shared one `rw-s shared` |
 //! | errors | EINVAL: zero length, misaligned fixed address, misaligned offset, neither / both of SHARED and PRIVATE; ENOMEM (Linux's): a length that overflows, a fixed range that wraps, starts at or crosses the end of user space, a length that cannot fit; EPERM (Linux's): a fixed range at page 0 or across the lowest mappable address (64 KiB); EBADF: a closed fd; EEXIST: FIXED_NOREPLACE over / across a mapping (data kept); FIXED_NOREPLACE on a free range lands there; a hint outside user space is ignored |
 //! | demand-zero | a fresh 64-page mapping has 0 resident pages; writes make exactly those pages resident (1, then 9); every word reads 0; reads add no resident page |
+//! | zeroed-pool | idle CPUs fill the kernel's pool of zeroed frames (`sys:memory`'s `zeroed_pool`, at least 64 within 5 s of sleeping); 64 pages written at word 1 take their frames from it (`hits` +64 or more) and read zero in every other word, word 0 (the pool's link while a frame waits there) included |
 //! | write-around | a fresh 40-page mapping at a 16-page-aligned address, pages 0, 1, 16, 32 written: 1, 16, 32, 40 resident (a run of writes fills the rest of each 16-page block, clipped to the mapping); written pages keep their values, the rest read zero; every other page of another mapping written: only those resident |
 //! | populate | MAP_POPULATE: all 32 pages resident at once, at least 32 frames taken, contents zero |
 //! | memory-zeroed | `memory:zeroed` fds map like anonymous memory, private and shared |
@@ -38,8 +39,9 @@ use tessera_guest_tests::mm::{
     Access, Memory, PAGE, entries_text, expect_segv_status, fill, first_changed_in, frames_back, group, in_child,
     map_isolated, maps, read_word, touch, unmap, write_word,
 };
-use tessera_guest_tests::system::{fork_with, quiet_free_frames, reap};
+use tessera_guest_tests::system::{self, fork_with, quiet_free_frames, reap};
 use tessera_guest_tests::{Checks, Shown, errno_name};
+use tessera_runtime::abi::TimeSpec;
 use tessera_runtime::abi::error::{EBADF, EEXIST, EINVAL, ENOMEM, EPERM};
 use tessera_runtime::abi::flag::O_RDWR;
 use tessera_runtime::mm::{
@@ -70,6 +72,7 @@ fn main(_args: Args) -> i32 {
     group(&mut checks, "mm-map maps", maps_listing);
     group(&mut checks, "mm-map errors", errors);
     group(&mut checks, "mm-map demand-zero", demand_zero);
+    group(&mut checks, "mm-map zeroed-pool", zeroed_pool);
     group(&mut checks, "mm-map write-around", write_around);
     group(&mut checks, "mm-map populate", populate);
     group(&mut checks, "mm-map memory-zeroed", memory_zeroed);
@@ -282,6 +285,51 @@ fn demand_zero(checks: &mut Checks) {
         "reading untouched pages makes none resident",
         after_reads == Some(9),
         format_args!("{after_reads:?} resident after reading all 64 pages, 9 before"),
+    );
+    let _ = unmap(addr, PAGES * PAGE);
+}
+
+fn zeroed_pool(checks: &mut Checks) {
+    const PAGES: usize = 64;
+    let mut pool = system::zeroed_pool();
+    for _ in 0..2500 {
+        if pool.as_ref().is_ok_and(|&(frames, _)| frames >= PAGES as u64) {
+            break;
+        }
+        let _ = sys::nanosleep(&TimeSpec { tv_sec: 0, tv_nsec: 2_000_000 }, None);
+        pool = system::zeroed_pool();
+    }
+    let Ok((frames, hits_before)) = pool else {
+        checks.check("sys:memory has a zeroed_pool line", false, format_args!("{pool:?}"));
+        return;
+    };
+    checks.check(
+        "idle CPUs fill the zeroed pool",
+        frames >= PAGES as u64,
+        format_args!("{frames} frames in the pool after 5 s of sleeping"),
+    );
+    let Some(addr) = map(checks, PAGES, MapFlags::empty()) else { return };
+    for page in 0..PAGES {
+        write_word(addr + page * PAGE + 8, page as u64 + 1);
+    }
+    let hits = system::zeroed_pool().map(|(_, hits)| hits - hits_before);
+    checks.check(
+        "64 demand-zero pages take their frames from the pool",
+        hits.as_ref().is_ok_and(|&hits| hits >= PAGES as u64),
+        format_args!("pool hits +{hits:?}"),
+    );
+    let wrong = (0..PAGES * PAGE / 8).find(|&i| {
+        let (page, word) = (i * 8 / PAGE, i % (PAGE / 8));
+        read_word(addr + i * 8) != if word == 1 { page as u64 + 1 } else { 0 }
+    });
+    checks.check(
+        "pages from the pool read zero but for the word written",
+        wrong.is_none(),
+        format_args!(
+            "(page, word) {:?} reads {:#x}",
+            wrong.map(|i| (i * 8 / PAGE, i % (PAGE / 8))),
+            wrong.map_or(0, |i| read_word(addr + i * 8))
+        ),
     );
     let _ = unmap(addr, PAGES * PAGE);
 }
