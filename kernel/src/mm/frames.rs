@@ -123,7 +123,7 @@ impl Frames {
 /// of allocations never finds the bitmap empty while frames are in flight.
 const POOL_RESERVE: usize = 1024;
 
-/// The pool's size at boot: a sixteenth of memory, at most 32 MiB.
+/// The pool's target: a sixteenth of memory, at most 32 MiB.
 fn pool_target(total_frames: usize) -> usize {
     (total_frames / 16).min((32 << 20) / PAGE_SIZE as usize)
 }
@@ -236,8 +236,8 @@ fn set_allocated(frame: PhysAddr) {
 }
 
 /// One free frame with reference count 1, or `None` when memory is
-/// exhausted.
-/// Its bytes are whatever they were (the caller overwrites them).
+/// exhausted. Its bytes are whatever they were (the caller overwrites
+/// them).
 pub fn allocate_frame() -> Option<PhysAddr> {
     with(|f| {
         let frame = f.allocate_any()?;
