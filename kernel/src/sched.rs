@@ -155,6 +155,9 @@ struct Cpu {
     hw_id: AtomicUsize,
     /// Waiting for an interrupt with nothing to run.
     waiting: AtomicBool,
+    /// A tick found this CPU waiting, and it has run no thread since: it
+    /// is idle for longer than a moment and may zero frames (`run`).
+    idle_ticked: AtomicBool,
     /// The CPU set of the address space whose root this CPU has loaded
     /// (this CPU is in it), for TLB shootdowns.
     space_cpus: Mutex<Option<Arc<CpuSet>>>,
@@ -173,6 +176,7 @@ const IDLE_CPU: Cpu = Cpu {
     ipis: AtomicUsize::new(0),
     hw_id: AtomicUsize::new(0),
     waiting: AtomicBool::new(false),
+    idle_ticked: AtomicBool::new(false),
     space_cpus: Mutex::new(None),
 };
 static CPUS: [Cpu; MAX_CPUS] = [IDLE_CPU; MAX_CPUS];
@@ -240,10 +244,14 @@ pub fn run(mut done: impl FnMut() -> bool) {
                 ONLINE.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
-            // Nothing to run: zero a few free frames for the pool that
-            // demand-zero faults take from (`mm::zero_idle_frames`), then
-            // let interrupts in and look again; wait once the pool is full.
-            if mm::zero_idle_frames(IDLE_ZERO_BATCH) {
+            // Nothing to run for a tick or more: zero a few free frames
+            // for the pool that demand-zero faults take from
+            // (`mm::zero_idle_frames`), then let interrupts in and look
+            // again; wait once the pool is full. A CPU idle only for a
+            // moment (a thread waiting for a device or a scheme's answer)
+            // just waits: zeroing would make it late for the wake-up and,
+            // under an emulator, compete with the device's own thread.
+            if cpu.idle_ticked.load(Ordering::Relaxed) && mm::zero_idle_frames(IDLE_ZERO_BATCH) {
                 arch::interrupt_window();
                 continue;
             }
@@ -252,6 +260,7 @@ pub fn run(mut done: impl FnMut() -> bool) {
             cpu.waiting.store(false, Ordering::Release);
             continue;
         };
+        cpu.idle_ticked.store(false, Ordering::Relaxed);
         next.set(State::Running);
         // SAFETY: the thread is off every other CPU (state machine), its
         // address space is valid, and its context was saved by a switch or
@@ -450,6 +459,9 @@ static SLEEPERS: Mutex<Vec<(u64, Arc<Thread>)>> = Mutex::new(Vec::new());
 pub fn tick(in_user: bool) {
     let cpu = this_cpu();
     cpu.ticks.fetch_add(1, Ordering::Relaxed);
+    if cpu.waiting.load(Ordering::Relaxed) {
+        cpu.idle_ticked.store(true, Ordering::Relaxed);
+    }
     if in_user {
         cpu.busy_ticks.fetch_add(1, Ordering::Relaxed);
     }
