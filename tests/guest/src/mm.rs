@@ -100,6 +100,11 @@ fn memory_field(prefix: &str) -> Option<usize> {
 /// The last check: every frame is free again. Frames the kernel heap grew
 /// by (it never shrinks) are not a leak, nor the table pages mapping them.
 pub fn frames_back(checks: &mut Checks, before: Option<Memory>) {
+    frames_back_as(checks, before, "free frames as before the groups");
+}
+
+/// [`frames_back`], checked as `what`.
+pub fn frames_back_as(checks: &mut Checks, before: Option<Memory>, what: &str) {
     let Some(before) = before else { return checks.check("read sys:memory", false, format_args!("failed")) };
     let after = settled_free_frames(before.free_frames, 100).unwrap_or(0);
     let heap_grew = heap_bytes().unwrap_or(0).saturating_sub(before.heap_bytes) / PAGE;
@@ -107,7 +112,7 @@ pub fn frames_back(checks: &mut Checks, before: Option<Memory>) {
     let ok = lost == 0
         || (heap_grew > 0 && lost >= heap_grew as isize && lost <= (heap_grew + heap_grew / 512 + 2) as isize);
     checks.check(
-        "free frames as before the groups",
+        what,
         ok,
         format_args!(
             "free_frames {} before, {after} after; the kernel heap grew by {heap_grew} pages",

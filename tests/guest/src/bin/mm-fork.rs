@@ -11,7 +11,7 @@
 //! | parent-writes | as above but the parent writes all 256 pages while the child waits: that takes at least 256 frames (each write copies); the child still sees the pre-fork pattern and then its own writes; the parent sees its own |
 //! | zero | untouched private pages across fork: the child's writes are its own, the parent's pages still read zero |
 //! | shared | MAP_SHARED anonymous memory: the child sees what the parent wrote after the fork, and the parent sees what the child wrote |
-//! | rounds | 100 fork + exit rounds of a process with 1 MiB touched (every other child writes all of it): every child exits 0, the parent's data is intact, free frames exactly as before |
+//! | rounds | 100 fork + exit rounds of a process with 1 MiB touched (every other child writes all of it): every child exits 0, the parent's data is intact, free frames as before (but pages the kernel heap grew by, which it never gives back) |
 //!
 //! Finally the free-frame count is back where it was.
 #![no_std]
@@ -20,7 +20,8 @@
 extern crate alloc;
 
 use tessera_guest_tests::mm::{
-    Memory, PAGE, fill, first_changed, frames_back, group, map_filled_with, read_word, steady_free_frames, unmap,
+    Memory, PAGE, fill, first_changed, frames_back, frames_back_as, group, map_filled_with, read_word,
+    steady_free_frames, unmap,
 };
 use tessera_guest_tests::system::{fork_with, quiet_free_frames, read_full, reap, settled_free_frames, write_words};
 use tessera_guest_tests::{Checks, errno_name};
@@ -258,7 +259,9 @@ fn rounds(checks: &mut Checks) {
     // One round first: the parent's own stack and heap pages get copied
     // once (they are written between forks) and stay that way.
     let _ = fork_with(|| 0).and_then(reap);
-    let free_before = steady_free_frames().unwrap_or(0);
+    // Many forks and exits may grow the kernel heap by a page (it never
+    // shrinks): that is not a leak (`frames_back_as`).
+    let before = Memory::read();
     let mut failed = None;
     for round in 0..ROUNDS {
         let writes = round % 2 == 0;
@@ -285,11 +288,6 @@ fn rounds(checks: &mut Checks) {
     }
     let changed = first_changed(addr, PAGES, 0x50);
     checks.check("the parent's 1 MiB is intact", changed.is_none(), format_args!("page {changed:?} changed"));
-    let after = settled_free_frames(free_before, 100).unwrap_or(0);
-    checks.check(
-        "free frames exactly as before the 100 rounds",
-        after == free_before,
-        format_args!("free_frames {free_before} before, {after} after"),
-    );
+    frames_back_as(checks, before, "free frames as before the 100 rounds (but pages the kernel heap grew by)");
     let _ = unmap(addr, PAGES * PAGE);
 }
