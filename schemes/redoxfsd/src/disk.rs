@@ -25,18 +25,22 @@ pub trait Device: Disk {
     /// Makes every write done so far durable. EIO if the device says so.
     fn flush(&mut self) -> Result<()>;
 
-    /// Queues `writes` (first block, bytes each; their headers and bytes
-    /// at most [`QUEUE_LIST_MAX_BYTES`] in all): the device may still be
-    /// writing when this returns, and a failure may be reported only by
-    /// the next [`Device::wait_queued`]. A device that cannot queue writes
-    /// writes them at once, in order.
+    /// Queues `writes` (first block, bytes, and zero bytes after them
+    /// each, whole blocks in all; their headers and bytes at most
+    /// [`QUEUE_LIST_MAX_BYTES`]): the device may still be writing when
+    /// this returns, and a failure may be reported only by the next
+    /// [`Device::wait_queued`]. A device that cannot queue writes writes
+    /// them at once, in order.
     ///
     /// # Safety
     /// As [`Disk::write_at`], for each.
-    unsafe fn queue(&mut self, writes: &[(u64, &[u8])]) -> DiskResult<()> {
-        for &(block, buffer) in writes {
+    unsafe fn queue(&mut self, writes: &[QueuedWrite<'_>]) -> DiskResult<()> {
+        for &(block, bytes, zeros) in writes {
+            let mut buffer = Vec::with_capacity(bytes.len() + zeros);
+            buffer.extend_from_slice(bytes);
+            buffer.resize(bytes.len() + zeros, 0);
             // SAFETY: passed on from the caller.
-            if unsafe { self.write_at(block, buffer) }? != buffer.len() {
+            if unsafe { self.write_at(block, &buffer) }? != buffer.len() {
                 return Err(DiskError::new(EIO));
             }
         }
@@ -78,9 +82,33 @@ fn piece_end(done: usize, len: usize) -> usize {
 /// (a longer write would reach the driver cut in two).
 pub const QUEUE_LIST_MAX_BYTES: usize = REQUEST_PAYLOAD_MAX_BYTES;
 
-/// The header of each write in a queue list: its byte offset and byte
-/// count, `u64` little-endian each (docs/drivers.md, "Queued writes").
+/// The header of each write in a queue list: its byte offset (`u64`), the
+/// bytes that follow (`u32`) and the zero bytes the write has after them
+/// (`u32`), little-endian (docs/drivers.md, "Queued writes").
 pub const QUEUE_ENTRY_HEADER: usize = 16;
+
+/// The most one queue list writes in all, zeros included (the driver
+/// refuses more: docs/drivers.md, "Queued writes").
+pub const QUEUE_LIST_MAX_WRITE_BYTES: usize = 1 << 20;
+
+/// A write to queue: its first block, its bytes, and how many zero bytes
+/// follow them (a block's zero tail crosses to the driver as a count).
+pub type QueuedWrite<'a> = (u64, &'a [u8], usize);
+
+/// How many bytes at the end of `bytes` are zero (a word at a time, then
+/// byte by byte).
+fn zero_tail(bytes: &[u8]) -> usize {
+    let mut end = bytes.len();
+    while let Some(word) = end.checked_sub(8).and_then(|start| bytes.get(start..end))
+        && word.iter().fold(0, |or, &b| or | b) == 0
+    {
+        end -= 8;
+    }
+    while end > 0 && bytes[end - 1] == 0 {
+        end -= 1;
+    }
+    bytes.len() - end
+}
 
 /// The most bytes of one write held: whole blocks that fit a list with
 /// their header.
@@ -149,19 +177,23 @@ impl Device for FdDisk {
 
     /// One write of the list to the queue handle; without one, each write
     /// at once.
-    unsafe fn queue(&mut self, writes: &[(u64, &[u8])]) -> DiskResult<()> {
+    unsafe fn queue(&mut self, writes: &[QueuedWrite<'_>]) -> DiskResult<()> {
         let Some(fd) = self.queue else {
-            for &(block, buffer) in writes {
+            for &(block, bytes, zeros) in writes {
+                let mut buffer = bytes.to_vec();
+                buffer.resize(bytes.len() + zeros, 0);
                 // SAFETY: passed on from the caller.
-                unsafe { self.write_at(block, buffer) }?;
+                unsafe { self.write_at(block, &buffer) }?;
             }
             return Ok(());
         };
         let mut list = Vec::with_capacity(QUEUE_LIST_MAX_BYTES);
-        for &(block, buffer) in writes {
+        for &(block, bytes, zeros) in writes {
+            let count = |n: usize| u32::try_from(n).map_err(|_| DiskError::new(EINVAL));
             list.extend_from_slice(&(block * BLOCK_SIZE).to_le_bytes());
-            list.extend_from_slice(&(buffer.len() as u64).to_le_bytes());
-            list.extend_from_slice(buffer);
+            list.extend_from_slice(&count(bytes.len())?.to_le_bytes());
+            list.extend_from_slice(&count(zeros)?.to_le_bytes());
+            list.extend_from_slice(bytes);
         }
         match sys::write(fd, &list) {
             Ok(n) if n == list.len() => Ok(()),
@@ -276,10 +308,13 @@ pub struct Knobs<D> {
     /// Every write and flush fails with EIO (`fail-writes on`).
     pub fail_writes: bool,
     pub cache: BlockCache,
-    /// The writes held: first block and bytes each.
-    held: Vec<(u64, Vec<u8>)>,
-    /// Their size as a queue list, headers included.
+    /// The writes held: first block, bytes, and the zero bytes after
+    /// them each.
+    held: Vec<(u64, Vec<u8>, usize)>,
+    /// Their size as a queue list, headers included (zeros do not count).
     held_bytes: usize,
+    /// What they write in all, zeros included.
+    held_writes: usize,
     /// The writes queued since the last wait: first block and length.
     queued: Vec<(u64, usize)>,
     /// The header ring's blocks (the filesystem's first [`HEADER_RING`]).
@@ -294,6 +329,7 @@ impl<D> Knobs<D> {
             cache: BlockCache::default(),
             held: Vec::new(),
             held_bytes: 0,
+            held_writes: 0,
             queued: Vec::new(),
             ring: 0..HEADER_RING,
         }
@@ -309,36 +345,48 @@ impl<D: Device> Knobs<D> {
         }
         let held = core::mem::take(&mut self.held);
         self.held_bytes = 0;
-        let writes: Vec<(u64, &[u8])> = held.iter().map(|(block, data)| (*block, &data[..])).collect();
+        self.held_writes = 0;
+        let writes: Vec<QueuedWrite<'_>> =
+            held.iter().map(|(block, data, zeros)| (*block, &data[..], *zeros)).collect();
         // SAFETY: blocks and bytes as redoxfs wrote them.
         let result = unsafe { self.inner.queue(&writes) };
-        for (block, data) in &held {
+        for (block, data, zeros) in &held {
             if result.is_ok() {
-                self.queued.push((*block, data.len()));
+                self.queued.push((*block, data.len() + zeros));
             } else {
-                self.cache.forget(*block, data.len());
+                self.cache.forget(*block, data.len() + zeros);
             }
         }
         result
     }
 
     /// Holds a write of `buffer` at `block` (whole blocks, outside the
-    /// header ring), joined to the last one held if it continues it;
-    /// what is held is queued first if the write would not fit with it.
+    /// header ring): its zero tail as a count, joined to the last one
+    /// held if it continues that one and that one has no zero tail; what
+    /// is held is queued first if the write would not fit with it.
     fn hold(&mut self, block: u64, buffer: &[u8]) -> DiskResult<()> {
-        if let Some((first, last)) = self.held.last_mut()
+        let zeros = zero_tail(buffer);
+        let bytes = &buffer[..buffer.len() - zeros];
+        let fits_writes = self.held_writes + buffer.len() <= QUEUE_LIST_MAX_WRITE_BYTES;
+        if let Some((first, last, 0)) = self.held.last_mut()
             && *first + (last.len() as u64) / BLOCK_SIZE == block
-            && self.held_bytes + buffer.len() <= QUEUE_LIST_MAX_BYTES
+            && self.held_bytes + bytes.len() <= QUEUE_LIST_MAX_BYTES
+            && fits_writes
         {
-            last.extend_from_slice(buffer);
-            self.held_bytes += buffer.len();
+            last.extend_from_slice(bytes);
+            self.held_bytes += bytes.len();
+            self.held_writes += buffer.len();
+            if let Some(last) = self.held.last_mut() {
+                last.2 = zeros;
+            }
             return Ok(());
         }
-        if self.held_bytes + QUEUE_ENTRY_HEADER + buffer.len() > QUEUE_LIST_MAX_BYTES {
+        if self.held_bytes + QUEUE_ENTRY_HEADER + bytes.len() > QUEUE_LIST_MAX_BYTES || !fits_writes {
             self.send()?;
         }
-        self.held.push((block, buffer.to_vec()));
-        self.held_bytes += QUEUE_ENTRY_HEADER + buffer.len();
+        self.held.push((block, bytes.to_vec(), zeros));
+        self.held_bytes += QUEUE_ENTRY_HEADER + bytes.len();
+        self.held_writes += buffer.len();
         Ok(())
     }
 
@@ -430,6 +478,8 @@ pub mod mem {
         pub writes: usize,
         /// Queue lists (each one call, of one or more writes).
         pub queued: usize,
+        /// Their bytes in all, headers included.
+        pub list_bytes: usize,
         /// Waits for queued writes.
         pub waits: usize,
         /// Queued writes are taken but fail (nothing is written): the next
@@ -447,6 +497,7 @@ pub mod mem {
                 reads: 0,
                 writes: 0,
                 queued: 0,
+                list_bytes: 0,
                 waits: 0,
                 fail_queued: false,
                 failed: false,
@@ -486,18 +537,22 @@ pub mod mem {
             Ok(())
         }
 
-        unsafe fn queue(&mut self, writes: &[(u64, &[u8])]) -> DiskResult<()> {
-            let list: usize = writes.iter().map(|(_, data)| QUEUE_ENTRY_HEADER + data.len()).sum();
+        unsafe fn queue(&mut self, writes: &[QueuedWrite<'_>]) -> DiskResult<()> {
+            let list: usize = writes.iter().map(|(_, data, _)| QUEUE_ENTRY_HEADER + data.len()).sum();
             assert!(list <= QUEUE_LIST_MAX_BYTES, "a list fits one scheme message");
+            let total: usize = writes.iter().map(|(_, data, zeros)| data.len() + zeros).sum();
+            assert!(total <= QUEUE_LIST_MAX_WRITE_BYTES, "a list writes at most 1 MiB");
             self.queued += 1;
-            for &(block, buffer) in writes {
+            self.list_bytes += list;
+            for &(block, bytes, zeros) in writes {
+                let range = self.range(block, bytes.len() + zeros)?;
+                self.writes += 1;
                 if self.fail_queued {
-                    self.range(block, buffer.len())?;
-                    self.writes += 1;
                     self.failed = true;
                 } else {
-                    // SAFETY: a disk in memory.
-                    unsafe { self.write_at(block, buffer) }?;
+                    let (data, tail) = self.bytes[range].split_at_mut(bytes.len());
+                    data.copy_from_slice(bytes);
+                    tail.fill(0);
                 }
             }
             Ok(())
@@ -527,8 +582,8 @@ mod block_cache_tests {
             disk.write_at(400, &alloc::vec![4u8; block]).unwrap();
             assert_eq!((disk.inner.writes, disk.inner.queued), (0, 0), "all held");
             assert_eq!(
-                disk.held.iter().map(|(b, d)| (*b, d.len())).collect::<Vec<_>>(),
-                [(300, 3 * block), (400, block)]
+                disk.held.iter().map(|(b, d, z)| (*b, d.len(), *z)).collect::<Vec<_>>(),
+                [(300, 3 * block, 0), (400, block, 0)]
             );
             // A header block: the list goes first (one call, two writes),
             // is waited for, then the header is written.
@@ -546,7 +601,7 @@ mod block_cache_tests {
             disk.drain().unwrap();
             let queued = disk.inner.queued;
             disk.write_at(440, &alloc::vec![6u8; 32 * block]).unwrap();
-            for piece in disk.held.iter().map(|(_, d)| d.len()) {
+            for piece in disk.held.iter().map(|(_, d, _)| d.len()) {
                 assert!(piece <= HELD_PIECE_MAX_BYTES);
             }
             assert!(disk.held_bytes <= QUEUE_LIST_MAX_BYTES);
@@ -562,6 +617,52 @@ mod block_cache_tests {
             assert!(disk.cache.get(510, 4 * block).is_none());
             assert_eq!(disk.drain(), Ok(()), "nothing held any more");
         }
+    }
+
+    #[test]
+    fn zero_tails_cross_as_a_count_and_land_as_zeros() {
+        assert_eq!([zero_tail(&[]), zero_tail(&[0; 5]), zero_tail(&[1, 0, 0]), zero_tail(&[0, 1])], [0, 5, 2, 0]);
+        let mut word_then_bytes = [0u8; 21];
+        word_then_bytes[3] = 7;
+        assert_eq!(zero_tail(&word_then_bytes), 17);
+        let block = BLOCK_SIZE as usize;
+        let mut disk = Knobs::new(mem::MemDisk::new(2048 * block));
+        disk.inner.bytes.fill(0xEE);
+        // A short record at the start of its block, a block of zeros right
+        // after it, a block that is full.
+        let mut record = alloc::vec![0u8; block];
+        record[..1000].fill(0x42);
+        // SAFETY: every call below is on a disk in memory.
+        unsafe {
+            disk.write_at(300, &record).unwrap();
+            disk.write_at(301, &alloc::vec![0u8; block]).unwrap();
+            disk.write_at(302, &alloc::vec![3u8; block]).unwrap();
+            assert_eq!(
+                disk.held.iter().map(|(b, d, z)| (*b, d.len(), *z)).collect::<Vec<_>>(),
+                [(300, 1000, block - 1000), (301, 0, block), (302, block, 0)],
+                "a write with a zero tail is not joined to, the driver joins them"
+            );
+            disk.drain().unwrap();
+        }
+        assert_eq!(disk.inner.list_bytes, 3 * QUEUE_ENTRY_HEADER + 1000 + block, "the zeros do not cross");
+        let bytes = &disk.inner.bytes;
+        assert!(bytes[300 * block..300 * block + 1000].iter().all(|&b| b == 0x42));
+        assert!(bytes[300 * block + 1000..302 * block].iter().all(|&b| b == 0), "the zeros are written");
+        assert!(bytes[302 * block..303 * block].iter().all(|&b| b == 3));
+        assert_eq!((bytes[300 * block - 1], bytes[303 * block]), (0xEE, 0xEE), "nothing around them");
+        // The cache keeps whole blocks.
+        assert_eq!(disk.cache.get(300, block), Some(&record[..]));
+        // 300 blocks of zeros, none continuing another: a list holds at
+        // most 1 MiB of writes (the MemDisk asserts it), so three lists.
+        let queued = disk.inner.queued;
+        // SAFETY: a disk in memory.
+        unsafe {
+            for i in 0..300 {
+                disk.write_at(1000 + 2 * i, &alloc::vec![0u8; block]).unwrap();
+            }
+            disk.drain().unwrap();
+        }
+        assert_eq!(disk.inner.queued - queued, 300usize.div_ceil(QUEUE_LIST_MAX_WRITE_BYTES / block));
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! *queued* writes (answered before the device is done with them,
 //! docs/drivers.md, "Queued writes") came to.
 //!
+//! The slots' bounce buffers are pages of one [`Arena`] of DMA memory,
+//! taken per request (as many as its data needs) and given back with its
+//! slot: many small requests (a file system's 4 KiB blocks) can be with the
+//! device at once in little memory, and one large request still fits.
+//!
 //! A request is known by the token the virtqueue gave it. A synchronous
 //! request's outcome stays in its slot until the waiter takes it
 //! ([`Inflight::result`]); a queued write's frees the slot at once, and a
@@ -84,6 +89,11 @@ impl<const N: usize> Inflight<N> {
         matches!(self.slots[slot], Slot::Done { .. })
     }
 
+    /// Whether `slot` is free (no request, no outcome left in it).
+    pub fn is_free(&self, slot: usize) -> bool {
+        self.slots[slot] == Slot::Free
+    }
+
     /// Whether the device has `slot`'s request.
     pub fn is_busy(&self, slot: usize) -> bool {
         matches!(self.slots[slot], Slot::Busy { .. })
@@ -124,9 +134,87 @@ impl<const N: usize> Inflight<N> {
     }
 }
 
+/// Up to 128 pages handed out as runs: first fit, given back by the run.
+#[derive(Debug)]
+pub struct Arena {
+    /// Bit `i`: page `i` is taken.
+    used: u128,
+    pages: usize,
+}
+
+impl Arena {
+    /// An arena of `pages` pages (at most 128), all free.
+    pub const fn new(pages: usize) -> Self {
+        assert!(pages <= 128);
+        Self { used: 0, pages }
+    }
+
+    /// The first page of the first free run of `n` pages (`n` at least 1),
+    /// if there is one.
+    fn find(&self, n: usize) -> Option<usize> {
+        let run = 1u128.checked_shl(n as u32).map_or(u128::MAX, |bit| bit - 1);
+        (0..=self.pages.checked_sub(n)?).find(|&first| self.used & (run << first) == 0)
+    }
+
+    /// Whether a run of `n` pages is free (no pages always are).
+    pub fn fits(&self, n: usize) -> bool {
+        n == 0 || self.find(n).is_some()
+    }
+
+    /// Takes the first free run of `n` pages: its first page. `Some(0)` for
+    /// no pages.
+    pub fn take(&mut self, n: usize) -> Option<usize> {
+        if n == 0 {
+            return Some(0);
+        }
+        let first = self.find(n)?;
+        self.used |= Self::bits(first, n);
+        Some(first)
+    }
+
+    /// Gives back the run of `n` pages at `first` that [`Self::take`] gave.
+    pub fn give(&mut self, first: usize, n: usize) {
+        if n > 0 {
+            debug_assert_eq!(self.used & Self::bits(first, n), Self::bits(first, n), "a run that was taken");
+            self.used &= !Self::bits(first, n);
+        }
+    }
+
+    /// Pages taken.
+    pub fn taken(&self) -> usize {
+        self.used.count_ones() as usize
+    }
+
+    fn bits(first: usize, n: usize) -> u128 {
+        (1u128.checked_shl(n as u32).map_or(u128::MAX, |bit| bit - 1)) << first
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arena_runs_are_first_fit_and_given_back() {
+        let mut a = Arena::new(8);
+        assert_eq!((a.take(3), a.take(2), a.take(0)), (Some(0), Some(3), Some(0)));
+        assert!(a.fits(3) && !a.fits(4), "3 pages left at the end");
+        assert_eq!(a.take(4), None);
+        a.give(0, 3);
+        assert_eq!(a.take(4), None, "3 + 3 free, not in one run");
+        assert_eq!((a.take(2), a.taken()), (Some(0), 4));
+        assert_eq!(a.take(3), Some(5));
+        assert!(!a.fits(2) && a.fits(1) && a.fits(0));
+        a.give(3, 2);
+        a.give(0, 2);
+        a.give(5, 3);
+        assert_eq!((a.taken(), a.take(8), a.take(1)), (0, Some(0), None));
+        let mut whole = Arena::new(128);
+        assert_eq!((whole.take(128), whole.fits(1)), (Some(0), false));
+        whole.give(0, 128);
+        assert_eq!((whole.take(127), whole.take(1), whole.take(1)), (Some(0), Some(127), None));
+        assert_eq!(Arena::new(4).take(5), None, "more than it has");
+    }
 
     #[test]
     fn queued_writes_free_their_slots_and_count_failures() {

@@ -11,9 +11,10 @@
 //! is `ENOSPC`.
 
 use tessera_runtime::abi::Error;
-use tessera_runtime::abi::error::{EINVAL, EIO, ENOSPC};
+use tessera_runtime::abi::error::{EIO, ENOSPC};
 
 use crate::gpt::SECTOR;
+use crate::list::{Part, fill, parts_len};
 
 /// A device error (the device answered a request with an error status, or
 /// the request could not be made): `EIO` at the scheme.
@@ -31,11 +32,14 @@ impl From<DeviceError> for Error {
 pub trait Sectors {
     fn read_sectors(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
     fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), DeviceError>;
-    /// Queues a write (docs/drivers.md, "Queued writes"): the device may
-    /// still be writing when this returns, and a failure is reported
-    /// later. A device that cannot queue writes at once.
-    fn queue_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), DeviceError> {
-        self.write_sectors(lba, buf)
+    /// Queues a write of `parts` from `lba` (docs/drivers.md, "Queued
+    /// writes"): the device may still be writing when this returns, and a
+    /// failure is reported later. A device that cannot queue writes
+    /// writes at once.
+    fn queue_sectors(&mut self, lba: u64, parts: &[Part<'_>]) -> Result<(), DeviceError> {
+        let mut buf = alloc::vec![0; parts_len(parts)];
+        fill(parts, 0, &mut buf);
+        self.write_sectors(lba, &buf)
     }
     /// Lets the device start on the writes queued since the last kick: a
     /// queued write may wait in the driver until then (one doorbell for a
@@ -127,47 +131,6 @@ pub fn write_at(dev: &mut impl Sectors, window: Window, offset: u64, buf: &[u8])
         }
     }
     Ok(n)
-}
-
-/// The header of each write in a queue handle's list: the byte offset in
-/// the window and the byte count, both `u64` little-endian; the bytes
-/// follow (docs/drivers.md, "Queued writes").
-pub const QUEUE_ENTRY_HEADER: usize = 16;
-
-/// The writes of a queue handle's list `buf`: `(first sector in the window's
-/// device, bytes)` each. `EINVAL` for a list that does not parse (a short
-/// header or data, a count of 0, an offset or count that is not whole
-/// sectors), `ENOSPC` for a write that does not lie wholly inside the
-/// window; then nothing is queued.
-pub fn parse_queue_list(window: Window, mut buf: &[u8]) -> Result<alloc::vec::Vec<(u64, &[u8])>, Error> {
-    let mut writes = alloc::vec::Vec::new();
-    while !buf.is_empty() {
-        let (header, rest) = buf.split_at_checked(QUEUE_ENTRY_HEADER).ok_or(Error::new(EINVAL))?;
-        let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or_default());
-        let (offset, count) = (word(0), word(8));
-        let len = usize::try_from(count).ok().filter(|&n| n > 0 && n <= rest.len()).ok_or(Error::new(EINVAL))?;
-        if !offset.is_multiple_of(SECTOR as u64) || !len.is_multiple_of(SECTOR) {
-            return Err(Error::new(EINVAL));
-        }
-        if offset.checked_add(count).is_none_or(|end| end > window.bytes()) {
-            return Err(Error::new(ENOSPC));
-        }
-        writes.push((window.first + offset / SECTOR as u64, &rest[..len]));
-        buf = &rest[len..];
-    }
-    Ok(writes)
-}
-
-/// Queues the writes of a queue handle's list `buf` (see
-/// [`parse_queue_list`]), in order, then kicks the device once: all of
-/// `buf` on success; `EIO` if the device could not take one (those before
-/// it are queued, and kicked).
-pub fn queue_list(dev: &mut impl Sectors, window: Window, buf: &[u8]) -> Result<usize, Error> {
-    let writes = parse_queue_list(window, buf)?;
-    let queued = writes.into_iter().try_for_each(|(lba, data)| dev.queue_sectors(lba, data));
-    dev.kick();
-    queued?;
-    Ok(buf.len())
 }
 
 /// The bytes of a `len`-byte access at `offset` that lie inside `window`.
@@ -268,47 +231,5 @@ mod tests {
         assert_eq!(read_at(&mut d, PART, 0, &mut [0u8; 10]), Err(Error::new(EIO)));
         assert_eq!(write_at(&mut d, PART, 0, &[0u8; 10]), Err(Error::new(EIO)));
         assert_eq!(write_at(&mut d, PART, 0, &[0u8; SECTOR]), Err(Error::new(EIO)));
-    }
-
-    /// A queue handle's list of `(offset, bytes)`.
-    fn list(writes: &[(u64, &[u8])]) -> Vec<u8> {
-        let mut buf = Vec::new();
-        for (offset, data) in writes {
-            buf.extend_from_slice(&offset.to_le_bytes());
-            buf.extend_from_slice(&(data.len() as u64).to_le_bytes());
-            buf.extend_from_slice(data);
-        }
-        buf
-    }
-
-    #[test]
-    fn a_queue_list_queues_whole_sectors_inside_the_window_or_nothing() {
-        let mut d = disk();
-        let end = PART.bytes();
-        let (a, b) = ([0x5Au8; 2 * SECTOR], [0xA5u8; SECTOR]);
-        let two = list(&[(SECTOR as u64, &a), (end - SECTOR as u64, &b)]);
-        assert_eq!(queue_list(&mut d, PART, &two), Ok(two.len()));
-        assert_eq!((d.requests, d.kicks), (2, 1), "one request per write, one kick per list");
-        assert_eq!(&d.data[5 * SECTOR..7 * SECTOR], &a[..], "at the window's offset");
-        assert_eq!(&d.data[11 * SECTOR..12 * SECTOR], &b[..]);
-        assert_eq!(d.data[12 * SECTOR], 12, "nothing past the window");
-        for (bad, errno) in [
-            (list(&[(1, &a)]), EINVAL),
-            (list(&[(0, &a[..100])]), EINVAL),
-            (list(&[(0, &[])]), EINVAL),
-            (list(&[(end, &b)]), ENOSPC),
-            (list(&[(end - SECTOR as u64, &a)]), ENOSPC),
-            (list(&[(u64::MAX - 511, &b)]), ENOSPC),
-            (two[..10].to_vec(), EINVAL),
-            (two[..QUEUE_ENTRY_HEADER + 100].to_vec(), EINVAL),
-            ([list(&[(0, &b)]), list(&[(end, &b)])].concat(), ENOSPC),
-        ] {
-            assert_eq!(queue_list(&mut d, PART, &bad), Err(Error::new(errno)), "{bad:?}");
-        }
-        assert_eq!((d.requests, d.kicks), (2, 1), "a bad list queues nothing, not even its good writes");
-        assert_eq!(queue_list(&mut d, PART, &[]), Ok(0));
-        d.fail = true;
-        assert_eq!(queue_list(&mut d, PART, &two), Err(Error::new(EIO)));
-        assert_eq!(d.kicks, 3, "a list that fails part way still kicks what it queued");
     }
 }

@@ -13,6 +13,7 @@
 //! gpt.rs     the GUID Partition Table: read (CRC-checked), and build (mkgpt)
 //! inflight.rs the device's request slots: busy, free, queued writes' failures
 //! io.rs      byte offsets over 512-byte sectors, confined to a window
+//! list.rs    a queue handle's lists of writes: parsed, joined, queued
 //! path.rs    disk: paths
 //! ```
 //! Everything but `driver/` is host-tested (`cargo test -p virtio-blkd`).
@@ -23,6 +24,7 @@ extern crate alloc;
 pub mod gpt;
 pub mod inflight;
 pub mod io;
+pub mod list;
 pub mod path;
 
 #[cfg(target_os = "none")]

@@ -14,7 +14,8 @@
 //!
 //! A request is one descriptor chain in one of the driver's [`SLOTS`]
 //! slots: its 16-byte header and status byte in the DMA page, and the data
-//! (at most [`BOUNCE`] bytes) in the slot's bounce buffer. A synchronous
+//! (at most [`BOUNCE`] bytes) in as many pages of the bounce arena as it
+//! needs ([`ARENA_PAGES`], given back with the slot). A synchronous
 //! request (a read, a write, a flush) first waits for every queued write,
 //! then rings the doorbell and blocks in `read` on the irq handle; each
 //! wake-up reads the ISR status, acknowledges the count and takes back
@@ -38,8 +39,9 @@ use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use crate::gpt::SECTOR;
-use crate::inflight::Inflight;
+use crate::inflight::{Arena, Inflight};
 use crate::io::{DeviceError, Sectors};
+use crate::list::{Part, fill, parts_len};
 use bitflags::bitflags;
 use tessera_runtime::abi::Error;
 use tessera_runtime::abi::O_CLOEXEC;
@@ -56,15 +58,20 @@ use super::hal::{PciConfig, SystemHal, dma_memory, map_device};
 
 /// Requests the device may have at once (queued writes, docs/drivers.md),
 /// each in a slot of its own: a header and status byte in the DMA page,
-/// and a bounce buffer after it.
-const SLOTS: usize = 8;
+/// and its data in pages of the bounce arena. A commit of redoxfsd is
+/// 5-40 writes, most of them a block: 32 slots take them all at once.
+const SLOTS: usize = 32;
 /// A slot's part of the DMA page: the 16-byte header, then the status.
 const SLOT_HEAD_BYTES: usize = 32;
 /// Descriptors in the request queue: a request takes at most 3.
-const QUEUE_SIZE: usize = 32;
+const QUEUE_SIZE: usize = 128;
 const _: () = assert!(QUEUE_SIZE >= 3 * SLOTS && SLOTS * SLOT_HEAD_BYTES <= PAGE_SIZE);
-/// The largest data transfer of one request (a slot's bounce buffer).
+/// The largest data transfer of one request.
 pub const BOUNCE: usize = 64 * 1024;
+/// The bounce arena, after the DMA page: 512 KiB, room for eight requests
+/// of [`BOUNCE`] or 128 of a page.
+const ARENA_PAGES: usize = 128;
+const _: () = assert!(BOUNCE <= ARENA_PAGES * PAGE_SIZE);
 
 bitflags! {
     /// The feature bits this driver accepts (Virtio 1.2 §5.2.3, §6).
@@ -121,11 +128,14 @@ pub struct BlkDevice {
     /// How the interrupt arrives, for the listing (`msi-x:0x31`, `intx:37`).
     pub irq_kind: String,
     /// The DMA page (slot `i`'s header at 32 * `i`, its status 16 bytes
-    /// on) followed by the slots' bounce buffers.
+    /// on) followed by the bounce arena.
     dma: usize,
-    /// Each slot's request: its type, first sector and data length.
-    meta: [(u32, u64, usize); SLOTS],
+    /// Each slot's request.
+    meta: [Request; SLOTS],
     inflight: Inflight<SLOTS>,
+    /// The bounce arena's pages taken, by the slots whose `meta` says
+    /// `held`.
+    arena: Arena,
     /// Requests were added to the queue since the doorbell last rang.
     unrung: bool,
     pub stats: Stats,
@@ -224,7 +234,7 @@ impl BlkDevice {
             set_queue_vector(common)?;
         }
         transport.finish_init();
-        let (dma, _) = dma_memory(PAGE_SIZE + SLOTS * BOUNCE)?;
+        let (dma, _) = dma_memory(PAGE_SIZE + ARENA_PAGES * PAGE_SIZE)?;
         Ok(Self {
             transport,
             queue,
@@ -234,8 +244,9 @@ impl BlkDevice {
             irq,
             irq_kind: String::new(),
             dma,
-            meta: [(0, 0, 0); SLOTS],
+            meta: [Request::default(); SLOTS],
             inflight: Inflight::default(),
+            arena: Arena::new(ARENA_PAGES),
             unrung: false,
             stats: Stats::default(),
         })
@@ -278,40 +289,52 @@ impl BlkDevice {
         let slot = self.submit(kind, sector, data, false)?;
         let waited = self.wait_for(slot);
         // Taken even when waiting failed (the request was given up): the
-        // slot is free again either way.
+        // slot is free again either way, its pages once read.
         let ok = self.inflight.result(slot) == Some(true);
+        if let (Data::In(buf), Ok(()), true) = (data, waited, ok) {
+            // SAFETY: the device is done with the slot (its request came
+            // back) and nothing else refers to it.
+            let (_, _, bounce) = unsafe { slot_buffers(self.dma, slot, self.meta[slot]) };
+            buf.copy_from_slice(bounce);
+        }
+        self.release_free();
         waited?;
         if !ok {
             return Err(DeviceError);
         }
-        if let Data::In(buf) = data {
-            // SAFETY: the device is done with the slot (its request came
-            // back) and nothing else refers to it.
-            let (_, _, bounce) = unsafe { slot_buffers(self.dma, slot, buf.len()) };
-            buf.copy_from_slice(bounce);
-        }
         Ok(())
     }
 
-    /// Queues a write of `buf` (at most [`BOUNCE`] bytes) at `sector`: it
+    /// Gives the bounce pages of every slot that is free again back to
+    /// the arena.
+    fn release_free(&mut self) {
+        for (slot, request) in self.meta.iter_mut().enumerate() {
+            if request.held && self.inflight.is_free(slot) {
+                self.arena.give(request.page, request.pages());
+                request.held = false;
+            }
+        }
+    }
+
+    /// Queues a write of `data` (at most [`BOUNCE`] bytes) at `sector`: it
     /// goes to the device in a free slot (once one is free) and is not
     /// waited for. [`Self::wait_queued`] says whether it failed.
     ///
     /// The device may carry out the requests it has in any order (Virtio
     /// 1.2 §2.7.13), so a queued write over sectors that one in flight
     /// also writes waits for that one first: the later bytes land last.
-    fn queue(&mut self, sector: u64, buf: &[u8]) -> core::result::Result<(), DeviceError> {
+    fn queue(&mut self, sector: u64, data: &mut Data<'_>) -> core::result::Result<(), DeviceError> {
         self.stats.requests += 1;
         self.stats.queued += 1;
-        let end = sector + (buf.len() / SECTOR) as u64;
+        let end = sector + (data.len() / SECTOR) as u64;
         self.wait_until(|d| d.inflight.free().is_some() && !d.overlaps_inflight(sector, end))?;
-        self.submit(T_OUT, sector, &mut Data::Out(buf), true).map(|_| ())
+        self.submit(T_OUT, sector, data, true).map(|_| ())
     }
 
     /// Whether a request the device has touches sectors `first..end`.
     fn overlaps_inflight(&self, first: u64, end: u64) -> bool {
         (0..SLOTS).any(|slot| {
-            let (_, at, len) = self.meta[slot];
+            let Request { sector: at, len, .. } = self.meta[slot];
             self.inflight.is_busy(slot) && at < end && first < at + (len / SECTOR) as u64
         })
     }
@@ -337,35 +360,38 @@ impl BlkDevice {
         data: &mut Data<'_>,
         queued: bool,
     ) -> core::result::Result<usize, DeviceError> {
-        let len = match data {
-            Data::None => 0,
-            Data::In(buf) => buf.len(),
-            Data::Out(buf) => buf.len(),
-        };
+        let len = data.len();
         if len > BOUNCE {
             return Err(DeviceError);
         }
-        self.wait_until(|d| d.inflight.free().is_some())?;
+        let pages = len.div_ceil(PAGE_SIZE);
+        self.wait_until(|d| d.inflight.free().is_some() && d.arena.fits(pages))?;
         let slot = self.inflight.free().ok_or(DeviceError)?;
-        // SAFETY: a free slot: the device has none of it, and nothing
-        // else refers to it.
-        let (head, status, bounce) = unsafe { slot_buffers(self.dma, slot, len) };
+        let page = self.arena.take(pages).ok_or(DeviceError)?;
+        self.meta[slot] = Request { kind, sector, len, page, held: true };
+        // SAFETY: a free slot and pages just taken: the device has none of
+        // them, and nothing else refers to them.
+        let (head, status, bounce) = unsafe { slot_buffers(self.dma, slot, self.meta[slot]) };
         head[..4].copy_from_slice(&kind.to_le_bytes());
         head[4..8].fill(0);
         head[8..].copy_from_slice(&sector.to_le_bytes());
         status[0] = 0xFF;
-        if let Data::Out(buf) = data {
-            bounce.copy_from_slice(buf);
+        match data {
+            Data::Out(buf) => bounce.copy_from_slice(buf),
+            Data::Parts { parts, at, .. } => fill(parts, *at, bounce),
+            Data::None | Data::In(_) => {}
         }
-        self.meta[slot] = (kind, sector, len);
         // SAFETY: the slot's buffers, filled above and no longer referred
         // to; they stay mapped and untouched until the matching `pop_used`
         // in `reap`.
-        let token = unsafe {
+        let added = unsafe {
             let (inputs, mut outputs) = chain(self.dma, slot, self.meta[slot]);
             self.queue.add(&inputs, &mut outputs)
-        }
-        .map_err(|_| DeviceError)?;
+        };
+        let Ok(token) = added else {
+            self.release_free();
+            return Err(DeviceError);
+        };
         self.inflight.start(slot, token, queued);
         self.unrung = true;
         if !queued {
@@ -397,13 +423,14 @@ impl BlkDevice {
                     let (inputs, mut outputs) = chain(self.dma, slot, self.meta[slot]);
                     self.queue.pop_used(token, &inputs, &mut outputs).map_err(|_| DeviceError)?;
                 }
-                slot_buffers(self.dma, slot, 0).1[0] == 0
+                slot_buffers(self.dma, slot, self.meta[slot]).1[0] == 0
             };
             if !ok && self.inflight.is_queued(slot) {
                 self.stats.errors += 1;
             }
             self.inflight.finish(slot, ok);
         }
+        self.release_free();
         Ok(taken)
     }
 
@@ -448,7 +475,10 @@ impl BlkDevice {
     }
 
     fn wait_or_abandon(&mut self) -> core::result::Result<(), DeviceError> {
-        self.wait_interrupt().inspect_err(|_| self.inflight.abandon())
+        self.wait_interrupt().inspect_err(|_| {
+            self.inflight.abandon();
+            self.release_free();
+        })
     }
 
     /// Blocks until the device interrupts (the irq handle's count is
@@ -466,39 +496,59 @@ impl BlkDevice {
     }
 }
 
-/// Slot `slot`'s header, status byte and the first `len` bytes of its
-/// bounce buffer, in the DMA memory at `dma` (`PAGE_SIZE + SLOTS * BOUNCE`
-/// bytes).
+/// A slot's request: its type, first sector and data length, the first
+/// page of its data in the bounce arena, and whether it holds those pages.
+#[derive(Clone, Copy, Debug, Default)]
+struct Request {
+    kind: u32,
+    sector: u64,
+    len: usize,
+    page: usize,
+    held: bool,
+}
+
+impl Request {
+    /// The arena pages its data takes.
+    fn pages(&self) -> usize {
+        self.len.div_ceil(PAGE_SIZE)
+    }
+}
+
+/// Slot `slot`'s header and status byte, and `request`'s data in the
+/// bounce arena, in the DMA memory at `dma` (`PAGE_SIZE` and
+/// [`ARENA_PAGES`] pages).
 ///
 /// # Safety
 /// `dma` is the driver's DMA memory. The three slices overlap nothing
 /// else: slot `slot`'s header (16 bytes at 32 * `slot`), status (the byte
-/// after it) and bounce buffer (at `PAGE_SIZE + slot * BOUNCE`). The
-/// caller makes no other reference to them while these live, and hands
-/// them to the device only between `add` and `pop_used`.
-unsafe fn slot_buffers<'a>(dma: usize, slot: usize, len: usize) -> (&'a mut [u8], &'a mut [u8], &'a mut [u8]) {
-    assert!(slot < SLOTS && len <= BOUNCE);
+/// after it) and the request's arena pages (`request.page` on, after the
+/// DMA page), which the slot holds. The caller makes no other reference to
+/// them while these live, and hands them to the device only between `add`
+/// and `pop_used`.
+unsafe fn slot_buffers<'a>(dma: usize, slot: usize, request: Request) -> (&'a mut [u8], &'a mut [u8], &'a mut [u8]) {
+    let Request { len, page, .. } = request;
+    assert!(slot < SLOTS && len <= BOUNCE && page * PAGE_SIZE + len <= ARENA_PAGES * PAGE_SIZE);
     let head = dma + SLOT_HEAD_BYTES * slot;
     // SAFETY: as the caller promises, inside the mapping (asserted above).
     unsafe {
         (
             core::slice::from_raw_parts_mut(head as *mut u8, 16),
             core::slice::from_raw_parts_mut((head + 16) as *mut u8, 1),
-            core::slice::from_raw_parts_mut((dma + PAGE_SIZE + slot * BOUNCE) as *mut u8, len),
+            core::slice::from_raw_parts_mut((dma + PAGE_SIZE + page * PAGE_SIZE) as *mut u8, len),
         )
     }
 }
 
-/// The descriptor chain of a request of type `kind` and `len` bytes in
-/// `slot`: the header (and for a write the data) for the device to read;
-/// the data of a read and the status for it to write.
+/// The descriptor chain of `request` in `slot`: the header (and for a
+/// write the data) for the device to read; the data of a read and the
+/// status for it to write.
 ///
 /// # Safety
 /// As [`slot_buffers`].
-unsafe fn chain<'a>(dma: usize, slot: usize, (kind, _, len): (u32, u64, usize)) -> (Vec<&'a [u8]>, Vec<&'a mut [u8]>) {
+unsafe fn chain<'a>(dma: usize, slot: usize, request: Request) -> (Vec<&'a [u8]>, Vec<&'a mut [u8]>) {
     // SAFETY: passed on from the caller.
-    let (head, status, bounce) = unsafe { slot_buffers(dma, slot, len) };
-    match (len, kind == T_OUT) {
+    let (head, status, bounce) = unsafe { slot_buffers(dma, slot, request) };
+    match (request.len, request.kind == T_OUT) {
         (0, _) => (alloc::vec![&*head], alloc::vec![status]),
         (_, true) => (alloc::vec![&*head, &*bounce], alloc::vec![status]),
         (_, false) => (alloc::vec![&*head], alloc::vec![bounce, status]),
@@ -506,11 +556,25 @@ unsafe fn chain<'a>(dma: usize, slot: usize, (kind, _, len): (u32, u64, usize)) 
 }
 
 /// A request's data: none, read from the device into the buffer, or
-/// written to it from the buffer.
+/// written to it from the buffer or from `len` bytes of a queued write's
+/// parts at byte `at` (its zeros written into the bounce buffer here).
 enum Data<'a> {
     None,
     In(&'a mut [u8]),
     Out(&'a [u8]),
+    Parts { parts: &'a [Part<'a>], at: usize, len: usize },
+}
+
+impl Data<'_> {
+    /// The request's data bytes.
+    fn len(&self) -> usize {
+        match self {
+            Data::None => 0,
+            Data::In(buf) => buf.len(),
+            Data::Out(buf) => buf.len(),
+            Data::Parts { len, .. } => *len,
+        }
+    }
 }
 
 impl Sectors for BlkDevice {
@@ -530,10 +594,12 @@ impl Sectors for BlkDevice {
         Ok(())
     }
 
-    fn queue_sectors(&mut self, lba: u64, buf: &[u8]) -> core::result::Result<(), DeviceError> {
-        check_range(self.capacity, lba, buf.len())?;
-        for (i, chunk) in buf.chunks(BOUNCE).enumerate() {
-            self.queue(lba + (i * BOUNCE / SECTOR) as u64, chunk)?;
+    fn queue_sectors(&mut self, lba: u64, parts: &[Part<'_>]) -> core::result::Result<(), DeviceError> {
+        let len = parts_len(parts);
+        check_range(self.capacity, lba, len)?;
+        for at in (0..len).step_by(BOUNCE) {
+            let chunk = (len - at).min(BOUNCE);
+            self.queue(lba + (at / SECTOR) as u64, &mut Data::Parts { parts, at, len: chunk })?;
         }
         Ok(())
     }

@@ -7,7 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::gpt::{self, GptError, SECTOR, Table};
-use crate::io::{Sectors, Window, queue_list, read_at, write_at};
+use crate::io::{Sectors, Window, read_at, write_at};
+use crate::list::queue_list;
 use crate::path::{Target, parse};
 use tessera_runtime::abi::error::{EACCES, EBADF, EINVAL, ENOENT, ENOTDIR, EROFS};
 use tessera_runtime::abi::flag::{MODE_FILE, O_ACCMODE, O_DIRECTORY, O_RDWR, O_WRONLY};

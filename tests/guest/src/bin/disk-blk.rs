@@ -12,7 +12,7 @@
 //! | partitions | `NpM` sizes; `Np3`, `Np0`, `N0`, `99`, `x` are ENOENT; a write to a read-only handle EBADF; the listing opened for writing EACCES |
 //! | rw | a pattern written at unaligned offsets (a few bytes inside one sector, across sectors, 100 KiB across the driver's 64 KiB transfers) reads back through the partition and through the whole disk at the partition's offset; `fsync` (a virtio flush) succeeds |
 //! | bounds | at the partition's end a write is ENOSPC and a read 0; a write across the end is cut there; partition 2's first sector (the next one on the disk) is unchanged; reading partition 2 equals reading the disk there |
-//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB queued in four lists of six (more than the driver's 8 slots) and a list writing the same 8 KiB twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts them as queued and shows more than one request in flight at once; a list of six writes rings the doorbell once; part of a sector, an unaligned offset and a list cut short are EINVAL, a write past the partition's end ENOSPC, and a refused list queues none of its writes |
+//! | queue | `dup(fd, "queue")` of partition 1 (EBADF of a read-only handle, EINVAL another name): 24 writes of 8 KiB, none continuing another, queued in four lists of six and a list writing the same 8 KiB twice with different bytes are read back through the partition before any `fsync` (a read comes after the queued writes; the later of two overlapping writes wins); `fsync` of the queue handle succeeds; `disk:stats` counts 26 queued requests and more than eight in flight at once; a list of six writes that continue each other is one request and rings the doorbell once; a write of 100 bytes and 8,092 zeros writes both; part of a sector (also of bytes and zeros together), an unaligned offset and a list cut short are EINVAL, a write (or its zeros) past the partition's end ENOSPC, and a refused list queues none of its writes |
 //! | irq | `disk:stats`: 8 reads of 4 KiB raise the disk's requests and its interrupts by 8 or more each (the driver waits for an interrupt per request; it does not poll) |
 //! | faults | the second disk (`serial=tessera-faulty`, behind QEMU's blkdebug: every write fails, and reads touching sector 64): a read there and any write are EIO, the disk's error count rises, and the driver goes on serving (a read elsewhere, the first disk); a queued write there is taken, and the queue handle's next `fsync` is EIO (the one after succeeds: a failure is reported once) |
 //! | unprivileged | this test cannot open `pci:` (EPERM), and a `virtio-blkd` it starts (unprivileged) exits with status 1 |
@@ -269,10 +269,17 @@ fn bounds(checks: &mut Checks) {
 /// A queue handle's list (docs/drivers.md, "Queued writes"): per write its
 /// byte offset and count (`u64` little-endian each), then its bytes.
 fn queue_list(writes: &[(u64, &[u8])]) -> Vec<u8> {
+    let zeros: Vec<(u64, &[u8], usize)> = writes.iter().map(|&(offset, data)| (offset, data, 0)).collect();
+    queue_list_zeros(&zeros)
+}
+
+/// A queue list of `(offset, bytes, zero bytes after them)`.
+fn queue_list_zeros(writes: &[(u64, &[u8], usize)]) -> Vec<u8> {
     let mut list = Vec::new();
-    for (offset, data) in writes {
+    for (offset, data, zeros) in writes {
         list.extend_from_slice(&offset.to_le_bytes());
-        list.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        list.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        list.extend_from_slice(&(*zeros as u32).to_le_bytes());
         list.extend_from_slice(data);
     }
     list
@@ -295,14 +302,16 @@ fn queue(checks: &mut Checks) {
     let Ok(q) = q else { return };
     let (queued0, peak0) = (stat(DISK_ID, "queued"), stat(DISK_ID, "inflight-max"));
     let mut wrote = Vec::new();
+    // Every other 8 KiB: no write continues another, each is a request.
     let pieces: Vec<Vec<u8>> = (0..24).map(|i| pattern(PIECE, 40 + i as u8)).collect();
+    let spaced = |i: u64| AT + 2 * i * PIECE as u64;
     for batch in 0..4u64 {
         let writes: Vec<(u64, &[u8])> =
-            (batch * 6..batch * 6 + 6).map(|i| (AT + i * PIECE as u64, &pieces[i as usize][..])).collect();
+            (batch * 6..batch * 6 + 6).map(|i| (spaced(i), &pieces[i as usize][..])).collect();
         let bytes = queue_list(&writes);
         wrote.push((sys::write(q, &bytes), bytes.len()));
     }
-    let twice = AT + 30 * PIECE as u64;
+    let twice = AT + 50 * PIECE as u64;
     let (one, two) = (pattern(PIECE, 1), pattern(PIECE, 2));
     let bytes = queue_list(&[(twice, &one), (twice, &two)]);
     wrote.push((sys::write(q, &bytes), bytes.len()));
@@ -311,12 +320,12 @@ fn queue(checks: &mut Checks) {
         wrote.iter().all(|(w, len)| *w == Ok(*len)),
         format_args!("{wrote:?}"),
     );
-    let mut back = vec![0u8; 24 * PIECE];
+    let mut back = vec![0u8; 48 * PIECE];
     let read = pread(part, AT, &mut back);
-    let all_there = (0..24).all(|i| back[i * PIECE..(i + 1) * PIECE] == pattern(PIECE, 40 + i as u8)[..]);
+    let all_there = (0..24).all(|i| back[2 * i * PIECE..(2 * i + 1) * PIECE] == pattern(PIECE, 40 + i as u8)[..]);
     checks.check(
         "read back through the partition before any fsync: every queued write is there",
-        read == Ok(24 * PIECE) && all_there,
+        read == Ok(48 * PIECE) && all_there,
         format_args!("{read:?}, equal {all_there}"),
     );
     let mut last = vec![0u8; PIECE];
@@ -330,23 +339,49 @@ fn queue(checks: &mut Checks) {
     let (queued1, peak1) = (stat(DISK_ID, "queued"), stat(DISK_ID, "inflight-max"));
     tessera_runtime::println!("disk-blk: queued {queued0:?} -> {queued1:?}, inflight-max {peak0:?} -> {peak1:?}");
     checks.check(
-        "disk:stats: 26 more queued writes, and more than one request was with the device at once",
-        matches!((queued0, queued1), (Some(a), Some(b)) if b == a + 26) && peak1.is_some_and(|p| p > 1),
+        "disk:stats: 26 more queued requests, and more than eight were with the device at once",
+        matches!((queued0, queued1), (Some(a), Some(b)) if b == a + 26) && peak1.is_some_and(|p| p > 8),
         format_args!("queued {queued0:?} -> {queued1:?}, inflight-max {peak1:?}"),
     );
-    // With every slot free again, a list of six writes is one doorbell.
+    // Six writes that continue each other: one request, one doorbell.
     let rung0 = stat(DISK_ID, "doorbells");
     let writes: Vec<(u64, &[u8])> = (0..6).map(|i| (AT + i * PIECE as u64, &pieces[i as usize][..])).collect();
     let bytes = queue_list(&writes);
     let wrote = sys::write(q, &bytes);
     let synced = sys::fsync(q);
-    let rung1 = stat(DISK_ID, "doorbells");
-    let queued1 = stat(DISK_ID, "queued");
+    let (rung1, queued2) = (stat(DISK_ID, "doorbells"), stat(DISK_ID, "queued"));
+    let read = pread(part, AT, &mut back[..6 * PIECE]);
+    let all_there = (0..6).all(|i| back[i * PIECE..(i + 1) * PIECE] == pieces[i][..]);
     checks.check(
-        "a list of 6 queued writes rings the doorbell once (disk:stats doorbells)",
-        wrote == Ok(bytes.len()) && synced.is_ok() && matches!((rung0, rung1), (Some(a), Some(b)) if b == a + 1),
-        format_args!("{wrote:?}, fsync {synced:?}, doorbells {rung0:?} -> {rung1:?}"),
+        "a list of 6 writes that continue each other is one request and rings the doorbell once",
+        wrote == Ok(bytes.len())
+            && synced.is_ok()
+            && matches!((rung0, rung1), (Some(a), Some(b)) if b == a + 1)
+            && matches!((queued1, queued2), (Some(a), Some(b)) if b == a + 1)
+            && read == Ok(6 * PIECE)
+            && all_there,
+        format_args!(
+            "{wrote:?}, fsync {synced:?}, doorbells {rung0:?} -> {rung1:?}, queued {queued1:?} -> {queued2:?}, \
+             read {read:?}, equal {all_there}"
+        ),
     );
+    // A write of 100 bytes and 8,092 zeros over a piece: only the 100
+    // bytes cross, the zeros land too.
+    let bytes = queue_list_zeros(&[(AT, &[0x5A; 100], PIECE - 100)]);
+    let wrote = sys::write(q, &bytes);
+    let synced = sys::fsync(q);
+    let read = pread(part, AT, &mut back[..PIECE]);
+    let (head, tail) = back[..PIECE].split_at(100);
+    checks.check(
+        "a queued write of 100 bytes and 8,092 zeros writes both",
+        wrote == Ok(bytes.len())
+            && synced.is_ok()
+            && read == Ok(PIECE)
+            && head.iter().all(|&b| b == 0x5A)
+            && tail.iter().all(|&b| b == 0),
+        format_args!("{wrote:?} of {}, fsync {synced:?}, read {read:?}", bytes.len()),
+    );
+    let queued1 = stat(DISK_ID, "queued");
     let end = PARTS[0].2 * SECTOR;
     let sector = [1u8; 512];
     let good = queue_list(&[(AT, &sector)]);
@@ -355,6 +390,8 @@ fn queue(checks: &mut Checks) {
         ("a queued write at an unaligned offset: EINVAL", queue_list(&[(AT + 1, &sector)]), EINVAL),
         ("a list cut inside a header: EINVAL", good[..10].to_vec(), EINVAL),
         ("a list cut inside the bytes: EINVAL", good[..100].to_vec(), EINVAL),
+        ("bytes and zeros of part of a sector: EINVAL", queue_list_zeros(&[(AT, &sector, 100)]), EINVAL),
+        ("zeros past the partition's end: ENOSPC", queue_list_zeros(&[(end - 512, &sector, 512)]), ENOSPC),
         ("a queued write at the partition's end: ENOSPC", queue_list(&[(end, &sector)]), ENOSPC),
         (
             "a list whose second write ends past the end: ENOSPC",
