@@ -258,6 +258,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
                 })?;
                 records.replaced += written.replaced;
                 records.unchanged += written.unchanged;
+                records.read_back += written.read_back;
             }
             Ok(())
         });
@@ -267,6 +268,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
         if result.is_ok() {
             self.records.replaced += records.replaced;
             self.records.unchanged += records.unchanged;
+            self.records.read_back += records.read_back;
         }
         self.cache.written(node, runs, result.is_ok(), &backed);
         result

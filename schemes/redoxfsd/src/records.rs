@@ -21,6 +21,14 @@
 //! record, its place, its hash and the node come out as `write_node` would
 //! leave them (a host test compares the two disks byte for byte).
 //!
+//! The compare starts with the hash: the node's pointer to the stored
+//! block holds its seahash (redoxfs checks it on every read), and the
+//! thread that compresses a record also hashes its new block. A different
+//! hash is a changed record, written without reading the stored one back
+//! (a read is a copy and a hash of the block in `read_block`, and the
+//! compare another pass); only an equal hash reads it and compares the
+//! bytes.
+//!
 //! Only records this can do as `write_node` would go this way: a whole
 //! record (128 KiB at a record boundary) of a file that keeps its data in
 //! records, among the first 128 (their pointers live in the node itself),
@@ -34,7 +42,7 @@
 use alloc::vec::Vec;
 
 use redox_syscall_07::error::{EIO, Error as DiskError, Result as DiskResult};
-use redoxfs::{BLOCK_SIZE, BlockData, BlockTrait, Disk, Node, RecordRaw, Transaction, TreeData, TreePtr};
+use redoxfs::{BLOCK_SIZE, BlockData, BlockLevel, BlockTrait, Disk, Node, RecordRaw, Transaction, TreeData, TreePtr};
 
 /// redoxfs's limit for a compressed record: its length prefix is two bytes.
 const COMPRESSED_MAX_BYTES: usize = 64 * 1024;
@@ -46,6 +54,16 @@ pub struct Written {
     pub replaced: u64,
     /// Whole records found unchanged by their compressed form.
     pub unchanged: u64,
+    /// Whole records whose stored block was read back to compare (the new
+    /// block hashed as the stored one).
+    pub read_back: u64,
+}
+
+/// A whole record's new block as `write_node` would store it in the size
+/// class of the stored one, and its seahash.
+pub struct NewBlock {
+    bytes: Vec<u8>,
+    hash: u64,
 }
 
 /// Writes `data` at byte `offset` of file `ptr` inside the file's current
@@ -64,10 +82,17 @@ pub fn write_file<D: Disk>(
 ) -> DiskResult<Written> {
     let mut node = tx.read_tree(ptr)?;
     let record_bytes = node.data().record_level().bytes();
-    // The write's whole records, compressed on two threads as they are
-    // needed (`parallel::in_order`).
+    // The write's whole records, compressed and hashed on two threads as
+    // they are needed (`parallel::in_order`), in the size class each is
+    // stored in now.
     let (first, records) = whole_records(offset, data, record_bytes);
-    let make = |i: usize, scratch: &mut Vec<u8>| compress(records[i], scratch).map(|n| scratch[..n].to_vec());
+    let classes: Vec<Option<BlockLevel>> =
+        (0..records.len()).map(|i| stored_class(&node, first + i as u64, record_bytes)).collect();
+    let make = |i: usize, scratch: &mut Vec<u8>| {
+        let class = classes[i]?;
+        let compressed = compress(records[i], scratch)?;
+        new_block(&scratch[..compressed], class)
+    };
     let mut written = Written::default();
     let mut changed = false;
     crate::parallel::in_order(records.len(), scratch, make, |compressed_record| -> DiskResult<()> {
@@ -85,11 +110,15 @@ pub fn write_file<D: Disk>(
                 false => None,
             };
             match replaced {
-                Some(true) => {
+                Some((true, read_back)) => {
                     changed = true;
                     written.replaced += 1;
+                    written.read_back += u64::from(read_back);
                 }
-                Some(false) => written.unchanged += 1,
+                Some((false, _)) => {
+                    written.unchanged += 1;
+                    written.read_back += 1;
+                }
                 None => {
                     let mut end = pos;
                     changed |= tx.write_node_inner(&mut node, &mut end, piece)?;
@@ -125,50 +154,69 @@ fn compress(bytes: &[u8], scratch: &mut Vec<u8>) -> Option<usize> {
     lz4_flex::block::compress_into(bytes, scratch).ok()
 }
 
-/// Replaces record `index` of `node` by a whole record (`record_bytes`
-/// long) whose compressed form is `compressed` (`None`: it did not
-/// compress): `Some(true)` written, `Some(false)` unchanged, `None` when
-/// this cannot do it as `write_node` would (the caller writes it that way).
+/// The size class record `index` of `node` is stored in, if a whole new
+/// record (`record_bytes` long) may replace it by its compressed form:
+/// one the node points at itself, stored compressed. (A hole reads as
+/// zeroes without a disk read and an uncompressed record is read without
+/// decompressing: `write_node` is cheap for both.)
+fn stored_class(node: &TreeData<Node>, index: u64, record_bytes: u64) -> Option<BlockLevel> {
+    let levels = node.data().level_data()?;
+    let old = levels.level0.get(usize::try_from(index).ok()?)?;
+    let addr = old.addr();
+    if old.is_null() || addr.decomp_level().is_none_or(|level| level.bytes() != record_bytes) {
+        return None;
+    }
+    Some(addr.level())
+}
+
+/// The block `write_node` stores for a record whose compressed form is
+/// `compressed`, in size class `class`, and its hash: `None` if
+/// `write_node` would not store it so (its rules: compressed only if the
+/// result with its two-byte length fits in 64 KiB and in a smaller size
+/// class than the record; here, the same class as before).
+fn new_block(compressed: &[u8], class: BlockLevel) -> Option<NewBlock> {
+    let stored_len = compressed.len() + 2;
+    let class_bytes = class.bytes() as usize;
+    let same_class = stored_len <= class_bytes && (class_bytes == BLOCK_SIZE as usize || stored_len > class_bytes / 2);
+    if stored_len > COMPRESSED_MAX_BYTES || !same_class {
+        return None;
+    }
+    let mut bytes = alloc::vec![0u8; class_bytes];
+    bytes[..2].copy_from_slice(&(compressed.len() as u16).to_le_bytes());
+    bytes[2..stored_len].copy_from_slice(compressed);
+    let hash = seahash::hash(&bytes);
+    Some(NewBlock { bytes, hash })
+}
+
+/// Replaces record `index` of `node` by `new` (a whole record in the size
+/// class [`stored_class`] gave; `None`: it cannot go by its compressed
+/// form): `Some((true, read))` written, `Some((false, true))` unchanged,
+/// `None` when this cannot do it as `write_node` would (the caller writes
+/// it that way). `read`: the stored block was read back to compare, which
+/// only an equal hash needs.
 fn replace_record<D: Disk>(
     tx: &mut Transaction<D>,
     node: &mut TreeData<Node>,
     index: u64,
     record_bytes: u64,
-    compressed: Option<Vec<u8>>,
-) -> DiskResult<Option<bool>> {
-    let Some(levels) = node.data().level_data() else { return Ok(None) };
-    let Some(&old) = usize::try_from(index).ok().and_then(|i| levels.level0.get(i)) else { return Ok(None) };
-    let addr = old.addr();
-    // A hole reads as zeroes without a disk read; an uncompressed record
-    // is read without decompressing: `write_node` is cheap for both.
-    if old.is_null() || addr.decomp_level().is_none_or(|level| level.bytes() != record_bytes) {
+    new: Option<NewBlock>,
+) -> DiskResult<Option<(bool, bool)>> {
+    let (Some(new), Some(class)) = (new, stored_class(node, index, record_bytes)) else { return Ok(None) };
+    let Some(old) = node.data().level_data().and_then(|levels| levels.level0.get(index as usize)).copied() else {
         return Ok(None);
+    };
+    let Some(mut record) = RecordRaw::empty(class).filter(|r| r.len() == new.bytes.len()) else { return Ok(None) };
+    let read = new.hash == old.hash();
+    if read && tx.read_block(old)?.data()[..] == new.bytes[..] {
+        return Ok(Some((false, true)));
     }
-    // `write_node`'s compressor, its output buffer's size and its rules:
-    // compressed only if the result with its two-byte length fits in
-    // 64 KiB and in a smaller size class than the record.
-    let Some(compressed) = compressed.as_deref() else { return Ok(None) };
-    let compressed_len = compressed.len();
-    let stored_len = compressed_len + 2;
-    let class = addr.level();
-    let class_bytes = class.bytes() as usize;
-    let same_class = stored_len <= class_bytes && (class_bytes == BLOCK_SIZE as usize || stored_len > class_bytes / 2);
-    if stored_len > COMPRESSED_MAX_BYTES || !same_class {
-        return Ok(None);
-    }
-    let Some(mut record) = RecordRaw::empty(class) else { return Ok(None) };
-    record[..2].copy_from_slice(&(compressed_len as u16).to_le_bytes());
-    record[2..stored_len].copy_from_slice(compressed);
-    let stored = tx.read_block(old)?;
-    if stored.data()[..] == record[..] {
-        return Ok(Some(false));
-    }
+    record.copy_from_slice(&new.bytes);
     // A new place of the same size class, the old one freed at the commit:
     // what `write_node` does with a changed record.
-    let new = tx.sync_block(node, BlockData::new(addr, record))?;
+    let written = tx.sync_block(node, BlockData::new(old.addr(), record))?;
     let slot = node.data_mut().level_data_mut().and_then(|levels| levels.level0.get_mut(index as usize));
-    *slot.ok_or(DiskError::new(EIO))? = new;
-    Ok(Some(true))
+    *slot.ok_or(DiskError::new(EIO))? = written;
+    Ok(Some((true, read)))
 }
 
 #[cfg(test)]

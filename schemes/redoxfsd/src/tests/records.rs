@@ -40,8 +40,9 @@ fn whole_records_written_from_their_compressed_form_leave_the_disk_as_write_node
     assert_eq!(fs.msync(f, 0, len, MS_SYNC, &CTX), Ok(()));
     assert_eq!(
         fs.records,
-        crate::records::Written { replaced: 2, unchanged: 4 },
-        "records 1 and 2 written from their compressed form; 0, 4, 6 and 7 found unchanged"
+        crate::records::Written { replaced: 2, unchanged: 4, read_back: 4 },
+        "records 1 and 2 written from their compressed form (their hashes differ: not read back); \
+         0, 4, 6 and 7 found unchanged (equal hashes, read back and compared)"
     );
     // ... and with redoxfs's own write_node on the copy: the same disk.
     let r = open(&mut reference, "/r", O_RDWR).unwrap();
@@ -60,6 +61,7 @@ fn whole_records_written_from_their_compressed_form_leave_the_disk_as_write_node
     assert_eq!(fs.munmap(f, 0, len, NEEDS_SYNC, &CTX), Ok(()));
     assert_eq!(fs.fs.disk.inner.writes, writes, "an untouched write-back writes nothing");
     assert_eq!(fs.records.unchanged, 4 + 7, "all but 3 (stored uncompressed now) found unchanged");
+    assert_eq!(fs.records.read_back, 4 + 7, "each of them read back to compare, nothing else");
     fs.close(f);
     let mut fs = remount(fs);
     let f = open(&mut fs, "/r", O_RDONLY).unwrap();
