@@ -138,19 +138,19 @@ fn clip(window: Window, offset: u64, len: usize) -> usize {
     window.bytes().saturating_sub(offset).min(len as u64) as usize
 }
 
+/// A disk in memory for the tests (of this file and `list.rs`).
 #[cfg(test)]
-mod tests {
+pub mod mem {
     use super::*;
-    use alloc::vec;
     use alloc::vec::Vec;
 
     /// A disk in memory that counts requests and kicks, and fails on
     /// demand.
-    struct Mem {
-        data: Vec<u8>,
-        requests: usize,
-        kicks: usize,
-        fail: bool,
+    pub struct Mem {
+        pub data: Vec<u8>,
+        pub requests: usize,
+        pub kicks: usize,
+        pub fail: bool,
     }
 
     impl Sectors for Mem {
@@ -179,11 +179,19 @@ mod tests {
         }
     }
 
-    fn disk() -> Mem {
+    pub fn disk() -> Mem {
         Mem { data: (0..16 * SECTOR).map(|i| (i / SECTOR) as u8).collect(), requests: 0, kicks: 0, fail: false }
     }
 
-    const PART: Window = Window { first: 4, sectors: 8 };
+    pub const PART: Window = Window { first: 4, sectors: 8 };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mem::{PART, disk};
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn unaligned_write_then_read() {

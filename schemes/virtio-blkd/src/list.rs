@@ -140,43 +140,9 @@ pub fn queue_list(dev: &mut impl Sectors, window: Window, buf: &[u8]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::DeviceError;
+    use crate::io::mem::{PART, disk};
     use alloc::vec;
     use tessera_runtime::abi::error::EIO;
-
-    /// A disk in memory that counts requests and kicks, and fails on
-    /// demand.
-    struct Mem {
-        data: Vec<u8>,
-        requests: usize,
-        kicks: usize,
-        fail: bool,
-    }
-
-    impl Sectors for Mem {
-        fn read_sectors(&mut self, _: u64, _: &mut [u8]) -> Result<(), DeviceError> {
-            unreachable!("a list only writes")
-        }
-        fn write_sectors(&mut self, lba: u64, buf: &[u8]) -> Result<(), DeviceError> {
-            assert!(!buf.is_empty() && buf.len().is_multiple_of(SECTOR));
-            self.requests += 1;
-            if self.fail {
-                return Err(DeviceError);
-            }
-            let at = lba as usize * SECTOR;
-            self.data[at..at + buf.len()].copy_from_slice(buf);
-            Ok(())
-        }
-        fn kick(&mut self) {
-            self.kicks += 1;
-        }
-    }
-
-    fn disk() -> Mem {
-        Mem { data: (0..16 * SECTOR).map(|i| (i / SECTOR) as u8).collect(), requests: 0, kicks: 0, fail: false }
-    }
-
-    const PART: Window = Window { first: 4, sectors: 8 };
 
     /// A list of `(offset, bytes, zeros)`.
     fn list(writes: &[(u64, &[u8], usize)]) -> Vec<u8> {
