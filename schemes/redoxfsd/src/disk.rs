@@ -35,16 +35,8 @@ pub trait Device: Disk {
     /// # Safety
     /// As [`Disk::write_at`], for each.
     unsafe fn queue(&mut self, writes: &[QueuedWrite<'_>]) -> DiskResult<()> {
-        for &(block, bytes, zeros) in writes {
-            let mut buffer = Vec::with_capacity(bytes.len() + zeros);
-            buffer.extend_from_slice(bytes);
-            buffer.resize(bytes.len() + zeros, 0);
-            // SAFETY: passed on from the caller.
-            if unsafe { self.write_at(block, &buffer) }? != buffer.len() {
-                return Err(DiskError::new(EIO));
-            }
-        }
-        Ok(())
+        // SAFETY: passed on from the caller.
+        unsafe { write_each(self, writes) }
     }
 
     /// Waits until every queued write is on the device: an error (EIO) if
@@ -94,6 +86,23 @@ pub const QUEUE_LIST_MAX_WRITE_BYTES: usize = 1 << 20;
 /// A write to queue: its first block, its bytes, and how many zero bytes
 /// follow them (a block's zero tail crosses to the driver as a count).
 pub type QueuedWrite<'a> = (u64, &'a [u8], usize);
+
+/// Writes `writes` at once, in order, each with its zeros: EIO for one
+/// written short.
+///
+/// # Safety
+/// As [`Disk::write_at`], for each.
+unsafe fn write_each<D: Disk + ?Sized>(disk: &mut D, writes: &[QueuedWrite<'_>]) -> DiskResult<()> {
+    for &(block, bytes, zeros) in writes {
+        let mut buffer = bytes.to_vec();
+        buffer.resize(bytes.len() + zeros, 0);
+        // SAFETY: passed on from the caller.
+        if unsafe { disk.write_at(block, &buffer) }? != buffer.len() {
+            return Err(DiskError::new(EIO));
+        }
+    }
+    Ok(())
+}
 
 /// How many bytes at the end of `bytes` are zero (a word at a time, then
 /// byte by byte).
@@ -179,13 +188,8 @@ impl Device for FdDisk {
     /// at once.
     unsafe fn queue(&mut self, writes: &[QueuedWrite<'_>]) -> DiskResult<()> {
         let Some(fd) = self.queue else {
-            for &(block, bytes, zeros) in writes {
-                let mut buffer = bytes.to_vec();
-                buffer.resize(bytes.len() + zeros, 0);
-                // SAFETY: passed on from the caller.
-                unsafe { self.write_at(block, &buffer) }?;
-            }
-            return Ok(());
+            // SAFETY: passed on from the caller.
+            return unsafe { write_each(self, writes) };
         };
         let mut list = Vec::with_capacity(QUEUE_LIST_MAX_BYTES);
         for &(block, bytes, zeros) in writes {
@@ -368,17 +372,16 @@ impl<D: Device> Knobs<D> {
         let zeros = zero_tail(buffer);
         let bytes = &buffer[..buffer.len() - zeros];
         let fits_writes = self.held_writes + buffer.len() <= QUEUE_LIST_MAX_WRITE_BYTES;
-        if let Some((first, last, 0)) = self.held.last_mut()
+        if let Some((first, last, tail)) = self.held.last_mut()
+            && *tail == 0
             && *first + (last.len() as u64) / BLOCK_SIZE == block
             && self.held_bytes + bytes.len() <= QUEUE_LIST_MAX_BYTES
             && fits_writes
         {
             last.extend_from_slice(bytes);
+            *tail = zeros;
             self.held_bytes += bytes.len();
             self.held_writes += buffer.len();
-            if let Some(last) = self.held.last_mut() {
-                last.2 = zeros;
-            }
             return Ok(());
         }
         if self.held_bytes + QUEUE_ENTRY_HEADER + bytes.len() > QUEUE_LIST_MAX_BYTES || !fits_writes {

@@ -61,7 +61,7 @@ pub struct Written {
 
 /// A whole record's new block as `write_node` would store it in the size
 /// class of the stored one, and its seahash.
-pub struct NewBlock {
+struct NewBlock {
     bytes: Vec<u8>,
     hash: u64,
 }
