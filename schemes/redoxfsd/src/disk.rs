@@ -5,17 +5,18 @@
 //! [`Device`] is redoxfs's `Disk` plus a flush; [`FdDisk`] is it over an
 //! fd. [`Knobs`] wraps any device for the control file: writes can be made
 //! to fail (the write-back error path, `docs/redoxfs.md`); it also keeps a
-//! [`BlockCache`] of what was last read and written, so reading back a
+//! [`BlockCache`] (`block_cache.rs`) of what was last read and written, so reading back a
 //! record redoxfs just wrote (it reads each record before it rewrites it)
 //! costs no device request, and joins writes to consecutive blocks into
 //! one device write (redoxfs commits a transaction's blocks in address
 //! order, then the header).
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use redox_syscall_07::error::{EINVAL, EIO, Error as DiskError, Result as DiskResult};
 use redoxfs::{BLOCK_SIZE, Disk, HEADER_RING};
+
+use crate::block_cache::BlockCache;
 use tessera_runtime::abi::flag::{SEEK_END, SEEK_SET};
 use tessera_runtime::abi::scheme::{REQUEST_PAYLOAD_MAX_BYTES, RESPONSE_PAYLOAD_MAX_BYTES};
 use tessera_runtime::{Result, sys};
@@ -104,15 +105,14 @@ unsafe fn write_each<D: Disk + ?Sized>(disk: &mut D, writes: &[QueuedWrite<'_>])
     Ok(())
 }
 
-/// How many bytes at the end of `bytes` are zero (a word at a time, then
-/// byte by byte).
-fn zero_tail(bytes: &[u8]) -> usize {
-    let mut end = bytes.len();
-    while let Some(word) = end.checked_sub(8).and_then(|start| bytes.get(start..end))
-        && word.iter().fold(0, |or, &b| or | b) == 0
-    {
-        end -= 8;
-    }
+/// How many bytes at the end of `bytes` are zero (eight-byte words from
+/// the end, then byte by byte).
+pub(crate) fn zero_tail(bytes: &[u8]) -> usize {
+    let zero_words = bytes
+        .rchunks_exact(8)
+        .take_while(|word| <[u8; 8]>::try_from(*word).is_ok_and(|w| u64::from_ne_bytes(w) == 0))
+        .count();
+    let mut end = bytes.len() - 8 * zero_words;
     while end > 0 && bytes[end - 1] == 0 {
         end -= 1;
     }
@@ -213,81 +213,6 @@ impl Device for FdDisk {
             Some(fd) => sys::fsync(fd).map_err(|e| DiskError::new(e.errno)),
             None => Ok(()),
         }
-    }
-}
-
-/// The bytes [`BlockCache`] holds at most: 8 MiB.
-pub const BLOCK_CACHE_BYTES: usize = 8 << 20;
-
-/// The largest transfer the cache keeps (a RedoxFS record is at most
-/// 128 KiB); larger ones pass through.
-const CACHED_TRANSFER_MAX: usize = 128 << 10;
-
-/// Transfers as the device last had them: `(first block, bytes)` exactly as
-/// redoxfs read or wrote them (it reads a block or record with the same
-/// address and length it wrote it with). A read of the same start and
-/// length is answered from here; a write replaces what it overlaps; a
-/// failed write forgets what it overlaps (the device's bytes there are
-/// unknown). The least recently used go first beyond
-/// [`BLOCK_CACHE_BYTES`]. Coherent because this daemon is the device's only
-/// user.
-#[derive(Default)]
-pub struct BlockCache {
-    entries: BTreeMap<u64, (Vec<u8>, u64)>,
-    /// Entries by the tick they were last used at.
-    lru: BTreeMap<u64, u64>,
-    tick: u64,
-    bytes: usize,
-}
-
-impl BlockCache {
-    /// The cached transfer at `block` if it is exactly `len` bytes.
-    fn get(&mut self, block: u64, len: usize) -> Option<&[u8]> {
-        let (data, tick) = self.entries.get_mut(&block)?;
-        if data.len() != len {
-            return None;
-        }
-        self.lru.remove(tick);
-        self.tick += 1;
-        *tick = self.tick;
-        self.lru.insert(self.tick, block);
-        Some(data)
-    }
-
-    /// Forgets every entry overlapping `len` bytes at `block`.
-    fn forget(&mut self, block: u64, len: usize) {
-        let end = block + (len as u64).div_ceil(BLOCK_SIZE);
-        let first = block.saturating_sub(CACHED_TRANSFER_MAX as u64 / BLOCK_SIZE);
-        let overlapping: Vec<u64> = self
-            .entries
-            .range(first..end)
-            .filter(|(start, (data, _))| **start + (data.len() as u64).div_ceil(BLOCK_SIZE) > block)
-            .map(|(start, _)| *start)
-            .collect();
-        for start in overlapping {
-            if let Some((data, tick)) = self.entries.remove(&start) {
-                self.lru.remove(&tick);
-                self.bytes -= data.len();
-            }
-        }
-    }
-
-    /// Keeps `data` as the device's bytes at `block`.
-    fn put(&mut self, block: u64, data: &[u8]) {
-        self.forget(block, data.len());
-        if data.len() > CACHED_TRANSFER_MAX {
-            return;
-        }
-        while self.bytes + data.len() > BLOCK_CACHE_BYTES {
-            let Some((_, oldest)) = self.lru.pop_first() else { break };
-            if let Some((old, _)) = self.entries.remove(&oldest) {
-                self.bytes -= old.len();
-            }
-        }
-        self.tick += 1;
-        self.lru.insert(self.tick, block);
-        self.entries.insert(block, (data.to_vec(), self.tick));
-        self.bytes += data.len();
     }
 }
 
@@ -417,8 +342,7 @@ impl<D: Device> Disk for Knobs<D> {
         // The device reads after the writes queued before (the driver
         // keeps that order, docs/drivers.md "Queued writes").
         self.send()?;
-        if let Some(data) = self.cache.get(block, buffer.len()) {
-            buffer.copy_from_slice(data);
+        if self.cache.read(block, buffer) {
             return Ok(buffer.len());
         }
         // SAFETY: passed on as redoxfs called it.
@@ -654,7 +578,7 @@ mod block_cache_tests {
         assert!(bytes[302 * block..303 * block].iter().all(|&b| b == 3));
         assert_eq!((bytes[300 * block - 1], bytes[303 * block]), (0xEE, 0xEE), "nothing around them");
         // The cache keeps whole blocks.
-        assert_eq!(disk.cache.get(300, block), Some(&record[..]));
+        assert_eq!(disk.cache.get(300, block), Some(record.clone()));
         // 300 blocks of zeros, none continuing another: a list holds at
         // most 1 MiB of writes (the MemDisk asserts it), so three lists.
         let queued = disk.inner.queued;
@@ -719,35 +643,5 @@ mod block_cache_tests {
         // After a short transfer the piece runs to the same boundary.
         assert_eq!(piece_end(4096, len), TRANSFER_MAX_BYTES);
         assert_eq!(piece_end(0, 4096), 4096);
-    }
-
-    #[test]
-    fn exact_transfers_hit_overlaps_are_replaced_and_the_oldest_go() {
-        let mut cache = BlockCache::default();
-        cache.put(10, &[1u8; 8192]);
-        assert_eq!(cache.get(10, 8192).map(|d| d[0]), Some(1));
-        assert!(cache.get(10, 4096).is_none(), "another length is a miss");
-        assert!(cache.get(11, 4096).is_none(), "another start is a miss");
-        // A write over the second block replaces the whole transfer.
-        cache.put(11, &[2u8; 4096]);
-        assert!(cache.get(10, 8192).is_none());
-        assert_eq!(cache.get(11, 4096).map(|d| d[0]), Some(2));
-        cache.forget(8, 3 * 4096 + 1);
-        assert!(cache.get(11, 4096).is_none(), "forgotten: overlapped");
-        assert_eq!(cache.bytes, 0);
-        // Larger than a record: not kept.
-        cache.put(0, &alloc::vec![3u8; CACHED_TRANSFER_MAX + 4096]);
-        assert_eq!(cache.bytes, 0);
-        // Past the limit, the least recently used go first.
-        let record = alloc::vec![4u8; CACHED_TRANSFER_MAX];
-        let n = (BLOCK_CACHE_BYTES / CACHED_TRANSFER_MAX) as u64;
-        for i in 0..n {
-            cache.put(1000 + i * 32, &record);
-        }
-        assert!(cache.get(1000, CACHED_TRANSFER_MAX).is_some(), "used again: now the newest");
-        cache.put(1000 + n * 32, &record);
-        assert!(cache.bytes <= BLOCK_CACHE_BYTES);
-        assert!(cache.get(1000, CACHED_TRANSFER_MAX).is_some());
-        assert!(cache.get(1032, CACHED_TRANSFER_MAX).is_none(), "the least recently used went");
     }
 }

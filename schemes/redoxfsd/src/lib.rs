@@ -16,6 +16,7 @@
 
 extern crate alloc;
 
+mod block_cache;
 mod cache;
 mod disk;
 mod find;
