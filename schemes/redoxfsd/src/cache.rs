@@ -152,6 +152,9 @@ pub struct Window {
     pub base: usize,
     /// Resident pages, each with the tick it was last lent at.
     pub resident: BTreeMap<u64, u64>,
+    /// The same pages as runs: what is (not) resident in a range is a few
+    /// runs to look at, not a walk over every resident page.
+    pub resident_runs: RunSet,
     pub dirty: RunSet,
     /// Pages lent and not given back (MmapPrep minus Munmap).
     pub pins: u64,
@@ -207,6 +210,12 @@ pub struct Cache<P: Pages> {
     /// recently lent first.
     lru: BTreeMap<u64, (u32, u64)>,
     tick: u64,
+    /// Changes to `lru` so far (every insert and remove).
+    lru_changes: u64,
+    /// The last lend that left its pages the newest, in page order, and
+    /// `lru_changes` then: a lend of the same pages with no change since
+    /// finds the order as it would leave it.
+    last_lend: Option<(u32, core::ops::Range<u64>, u64)>,
     pub stats: CacheStats,
 }
 
@@ -218,6 +227,8 @@ impl<P: CachePages> Cache<P> {
             limit: DEFAULT_CACHE_PAGES,
             lru: BTreeMap::new(),
             tick: 0,
+            lru_changes: 0,
+            last_lend: None,
             stats: CacheStats::default(),
         }
     }
@@ -256,7 +267,9 @@ impl<P: CachePages> Cache<P> {
         if let Some(window) = self.windows.get_mut(&node)
             && let Some(tick) = window.resident.remove(&page)
         {
+            window.resident_runs.remove(page);
             self.lru.remove(&tick);
+            self.lru_changes += 1;
             window.dirty.remove(page);
             window.sealed.remove(page);
             window.backed.remove(page);
@@ -300,7 +313,8 @@ impl<P: CachePages> Cache<P> {
     /// Pages of `pages` of `node` not resident (0 without a window).
     pub fn missing(&self, node: u32, pages: &core::ops::Range<u64>) -> u64 {
         let Some(window) = self.windows.get(&node) else { return pages.end - pages.start };
-        pages.end - pages.start - window.resident.range(pages.clone()).count() as u64
+        let resident: u64 = window.resident_runs.runs_in(pages.clone()).iter().map(|(s, e)| e - s).sum();
+        pages.end - pages.start - resident
     }
 
     /// The window of `node`, made if needed. ENOSPC no address space.
@@ -310,6 +324,7 @@ impl<P: CachePages> Cache<P> {
             let window = Window {
                 base,
                 resident: BTreeMap::new(),
+                resident_runs: RunSet::new(),
                 dirty: RunSet::new(),
                 pins: 0,
                 extent: 0,
@@ -349,19 +364,27 @@ impl<P: CachePages> Cache<P> {
             None => Ok(()),
         };
         if let Some(window) = self.windows.get_mut(&node) {
+            debug_assert!(window.resident.keys().copied().eq(window.resident_runs.runs().flat_map(|(s, e)| s..e)));
             // Lent again as they were last (the newest, in page order, as a
             // mapping of the same range leaves them): the order stays, and
-            // the map is not rewritten.
-            let count = window.resident.range(load.clone()).count();
-            let newest = self.lru.values().rev().take(count).copied();
-            if !newest.eq(window.resident.range(load.clone()).rev().map(|(&page, _)| (node, page))) {
-                for (&page, tick) in window.resident.range_mut(load) {
+            // the map is not rewritten. Known without a look when this
+            // lend repeats the last one and nothing changed since.
+            let repeated = self.last_lend == Some((node, load.clone(), self.lru_changes));
+            let in_order = repeated || {
+                let count = window.resident.range(load.clone()).count();
+                let newest = self.lru.values().rev().take(count).copied();
+                newest.eq(window.resident.range(load.clone()).rev().map(|(&page, _)| (node, page)))
+            };
+            if !in_order {
+                for (&page, tick) in window.resident.range_mut(load.clone()) {
                     self.lru.remove(tick);
                     self.tick += 1;
                     *tick = self.tick;
                     self.lru.insert(self.tick, (node, page));
+                    self.lru_changes += 2;
                 }
             }
+            self.last_lend = result.is_ok().then_some((node, load, self.lru_changes));
         }
         let resident = self.resident_pages();
         self.stats.peak = self.stats.peak.max(resident);
@@ -398,6 +421,7 @@ impl<P: CachePages> Cache<P> {
         if let Some(window) = self.windows.remove(&node) {
             for tick in window.resident.values() {
                 self.lru.remove(tick);
+                self.lru_changes += 1;
             }
             self.pages.release(window.base, WINDOW_BYTES as usize);
         }
@@ -437,8 +461,10 @@ impl<P: CachePages> Cache<P> {
             for page in gone {
                 if let Some(tick) = window.resident.remove(&page) {
                     self.lru.remove(&tick);
+                    self.lru_changes += 1;
                 }
             }
+            window.resident_runs.remove_range(first..u64::MAX);
             for set in [&mut window.dirty, &mut window.sealed, &mut window.backed] {
                 set.remove_range(first..u64::MAX);
             }
@@ -461,8 +487,7 @@ impl<P: CachePages> Cache<P> {
         // A run at a time: the resident runs of the range, less the sealed
         // ones if clients may store, else only their dirty pages.
         let mut chosen = RunSet::new();
-        let resident: Vec<u64> = window.resident.range(within.clone()).map(|(&page, _)| page).collect();
-        for (first, run_end) in runs_of(&resident) {
+        for (first, run_end) in window.resident_runs.runs_in(within.clone()) {
             if window.written_through {
                 chosen.insert_range(first..run_end);
                 for (s, e) in window.sealed.runs_in(first..run_end) {
@@ -593,6 +618,7 @@ fn fill<P: CachePages>(
                 }
             }
             window.resident.extend((page..page + n).map(|p| (p, 0)));
+            window.resident_runs.insert_range(page..page + n);
             page += n;
         }
     }
@@ -642,11 +668,11 @@ fn set_aside_missing<P: CachePages>(memory: &mut P, window: &mut Window, pages: 
 fn missing_runs(window: &Window, pages: core::ops::Range<u64>) -> Vec<(u64, u64)> {
     let mut runs = Vec::new();
     let mut page = pages.start;
-    for &resident in window.resident.range(pages.clone()).map(|(p, _)| p) {
-        if resident > page {
-            runs.push((page, resident));
+    for (first, end) in window.resident_runs.runs_in(pages.clone()) {
+        if first > page {
+            runs.push((page, first));
         }
-        page = resident + 1;
+        page = end;
     }
     if page < pages.end {
         runs.push((page, pages.end));
