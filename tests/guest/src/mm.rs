@@ -47,18 +47,30 @@ pub fn group(checks: &mut Checks, name: &'static str, body: fn(&mut Checks)) {
     }
 }
 
-/// `sys:memory`'s free frames and kernel heap size.
-#[derive(Clone, Copy)]
+/// `sys:memory`'s free frames and kernel heap size, and `sys:processes`
+/// (printed if the frames do not come back, to show where they went).
+#[derive(Clone)]
 pub struct Memory {
     free_frames: usize,
     heap_bytes: usize,
+    processes: String,
 }
 
 impl Memory {
     /// The baseline: [`steady_free_frames`] and [`heap_bytes`].
     pub fn read() -> Option<Self> {
+        // Read first: its buffer must not take a page after the count.
+        let processes = processes_text();
         let free_frames = steady_free_frames()?;
-        Some(Self { free_frames, heap_bytes: heap_bytes()? })
+        Some(Self { free_frames, heap_bytes: heap_bytes()?, processes })
+    }
+}
+
+/// `sys:processes` (each process's pages), or what reading it said.
+fn processes_text() -> String {
+    match io::read_file("sys:processes").map(String::from_utf8) {
+        Ok(Ok(text)) => text,
+        other => alloc::format!("sys:processes: {other:?}"),
     }
 }
 
@@ -119,6 +131,14 @@ pub fn frames_back_as(checks: &mut Checks, before: Option<Memory>, what: &str) {
             before.free_frames
         ),
     );
+    if !ok {
+        // Which process holds the difference (a test's own, or a daemon's).
+        for (when, text) in [("before", before.processes), ("after", processes_text())] {
+            for line in text.lines() {
+                tessera_runtime::println!("  sys:processes {when}: {line}");
+            }
+        }
+    }
 }
 
 /// The last check of a test that allows no heap growth: the free-frame
