@@ -11,8 +11,8 @@
 //! Cheap per call, since a root write-back's commit puts about 40 blocks
 //! and each transaction reads the tree's path from here:
 //! - a transfer is kept without its **zero tail** (a 4 KiB block holding a
-//!   compressed record of about 1 KiB is a 1 KiB copy, and counts as such
-//!   toward the limit); a hit writes the zeros back;
+//!   compressed record of about 1 KiB is a 1 KiB copy, and counts about
+//!   that toward the limit); a hit writes the zeros back;
 //! - eviction is **CLOCK** (second chance), not exact LRU: a hit only sets
 //!   the entry's mark, where keeping an order by last use cost two tree
 //!   operations per hit and per put; beyond [`BLOCK_CACHE_BYTES`] the
