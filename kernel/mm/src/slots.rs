@@ -43,6 +43,41 @@ impl Block {
     }
 }
 
+/// One block of the map, borrowed to be edited in place
+/// ([`SlotMap::block_mut`]): which of its pages hold a frame does not
+/// change, only which frame.
+pub(crate) struct BlockMut<'a> {
+    key: u64,
+    block: &'a mut Block,
+}
+
+impl BlockMut<'_> {
+    /// The bit of `page` in the block, if `page` lies in it.
+    fn bit(&self, page: Page) -> Option<u32> {
+        let (key, bit) = locate(page);
+        (key == self.key).then_some(bit)
+    }
+
+    /// The frame `page` holds (`None` also for a page outside the block).
+    pub(crate) fn get(&self, page: Page) -> Option<PhysAddr> {
+        let bit = self.bit(page)?;
+        (self.block.present & (1 << bit) != 0).then(|| self.block.frames[bit as usize])
+    }
+
+    /// Gives `page`, which holds a frame in this block, `frame` instead;
+    /// the frame it held.
+    pub(crate) fn replace(&mut self, page: Page, frame: PhysAddr) -> PhysAddr {
+        let bit = self.bit(page).filter(|bit| self.block.present & (1 << bit) != 0);
+        let bit = bit.expect("replace of a page that holds no frame in this block") as usize;
+        core::mem::replace(&mut self.block.frames[bit], frame)
+    }
+
+    /// The pages of the block that hold a frame: bit `i` for its page `i`.
+    pub(crate) fn present(&self) -> u32 {
+        self.block.present
+    }
+}
+
 /// Page → frame, in blocks. See the module docs.
 #[derive(Default)]
 pub(crate) struct SlotMap {
@@ -135,6 +170,13 @@ impl SlotMap {
         }
         self.len += 1;
         Some(true)
+    }
+
+    /// The block holding `page`, to read and replace its frames in place
+    /// (a run inside one block with one descent); `None` if it holds none.
+    pub(crate) fn block_mut(&mut self, page: Page) -> Option<BlockMut<'_>> {
+        let (key, _) = locate(page);
+        self.blocks.get_mut(&key).map(|block| BlockMut { key, block })
     }
 
     /// Takes the frame `page` holds; the block goes when it empties.
@@ -243,6 +285,31 @@ mod tests {
         assert_eq!(map.fill_vacant(page(500), || Some(frame(500))), Some(true), "in a new block");
         assert_eq!(map.get(page(0)), Some(frame(0)));
         assert_eq!((map.len(), map.iter().count() as u64), (7, 7));
+    }
+
+    #[test]
+    fn a_borrowed_block_reads_and_replaces_only_its_own_pages() {
+        let mut map = SlotMap::default();
+        for n in [32, 40, 63, 64] {
+            map.insert(page(n), frame(n));
+        }
+        assert!(map.block_mut(page(0)).is_none(), "no block, no handle");
+        let mut block = map.block_mut(page(33)).expect("block 1");
+        assert_eq!(block.present(), 1 | 1 << 8 | 1 << 31);
+        assert_eq!(block.get(page(40)), Some(frame(40)));
+        assert_eq!(block.get(page(41)), None, "a vacant page");
+        assert_eq!(block.get(page(64)), None, "the next block's page is not this block's");
+        assert_eq!(block.replace(page(63), frame(7)), frame(63));
+        assert_eq!(map.get(page(63)), Some(frame(7)));
+        assert_eq!((map.len(), map.blocks()), (4, 2), "a replace adds and drops nothing");
+    }
+
+    #[test]
+    #[should_panic(expected = "holds no frame")]
+    fn a_borrowed_block_refuses_to_replace_a_vacant_page() {
+        let mut map = SlotMap::default();
+        map.insert(page(32), frame(32));
+        map.block_mut(page(32)).unwrap().replace(page(33), frame(1));
     }
 
     #[test]

@@ -578,6 +578,67 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         PEAK_LOG.with(|peak| peak.set(peak.get().max(self.log.len())));
     }
 
+    /// Write-around's pass over the PTEs of `range`, which lies in one
+    /// slot-map block, of a private anonymous grant whose writable PTE
+    /// flags are `flags` ([`crate::write_around`]): every present,
+    /// read-only PTE whose page holds exactly the mapped frame and carries
+    /// no guard or MADV_FREE mark is made writable — in place when this
+    /// space holds the frame's only reference, else over a new copy of it:
+    /// the slot switched to the copy, the old PTE flushed, the shared
+    /// frame's reference given up after the flush. One walk of the leaf
+    /// table and one slot-map descent for the run, and one more walk per
+    /// copy to map it (its old PTE is removed in the pass; the leaf table
+    /// stays, so this cannot fail), where a fault per page descends the
+    /// map four times and walks the table three times. (A rewrite of the
+    /// entry in the pass would save that walk, but a bigger `LeafEdit`
+    /// cost every mprotect about 5 instructions per PTE.) Stops at the
+    /// first copy that finds no frame. Returns how many pages it changed
+    /// and whether it stopped so. Logs nothing: infallible transactions
+    /// only.
+    pub(crate) fn raise_private_ptes(&mut self, range: PageRange, flags: PageFlags) -> (u64, bool) {
+        debug_assert!(self.mode == Mode::Infallible, "nothing here is logged");
+        let space = &mut *self.space;
+        let (table, guards, freeable) = (&mut space.table, &space.guards, &space.freeable);
+        let Some(mut block) = space.slots.block_mut(range.start) else { return (0, false) };
+        let (frames, tlb) = (&mut *self.frames, &mut *self.tlb);
+        let (mut changed, mut starved) = (0, false);
+        let mut copies = [(Page::from_number(0), PhysAddr::new(0)); crate::slots::BLOCK_PAGES as usize];
+        let mut ncopies = 0;
+        table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, mapped, old| {
+            let page = Page::containing(addr);
+            if starved
+                || old.is_writable()
+                || block.get(page) != Some(mapped)
+                || guards.contains(&page)
+                || freeable.contains(&page)
+            {
+                return LeafEdit::Keep;
+            }
+            if frames.refcount(mapped) == 1 {
+                if lost_right(old, flags) {
+                    tlb.flush_page(page);
+                }
+                changed += 1;
+                return LeafEdit::Protect(flags);
+            }
+            let Some(copy) = frames.allocate_copy(mapped) else {
+                starved = true;
+                return LeafEdit::Keep;
+            };
+            block.replace(page, copy);
+            tlb.flush_page(page);
+            tlb.defer_put(mapped);
+            copies[ncopies] = (page, copy);
+            ncopies += 1;
+            changed += 1;
+            LeafEdit::Unmap
+        });
+        for &(page, copy) in &copies[..ncopies] {
+            let _ = table.map(page.start(), copy, flags);
+        }
+        (changed, starved)
+    }
+
     /// Rollback: removes the zero-frame PTEs of `range` and flushes them.
     fn unmap_zero_ptes(&mut self, range: PageRange) {
         let zero = self.frames.zero_frame();

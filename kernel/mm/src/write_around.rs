@@ -32,9 +32,10 @@
 //! each had been touched.
 
 use crate::fault::Access;
-use crate::page::Page;
+use crate::page::{Page, PageRange};
 use crate::provider::Provider;
 use crate::shootdown::Shootdown;
+use crate::slots::BLOCK_PAGES;
 use crate::space::AddrSpace;
 use crate::traits::{FrameStore, PageTable};
 use crate::txn::{Mode, Txn};
@@ -68,16 +69,26 @@ impl<P: PageTable> AddrSpace<P> {
         let block_end = (page.number() / WRITE_AROUND_PAGES + 1) * WRITE_AROUND_PAGES;
         let end = block_end.min(grant.end().number());
         let flags = grant.pte_flags(true);
-        let mut changed = 0;
+        let rest = PageRange::new(page.add(1), Page::from_number(end.max(page.number() + 1)));
+        // The run lies in the slot-map block of `page` (16 divides 32),
+        // which holds a frame: which of its pages hold one, at one look.
+        let bit = |p: Page| 1u32 << (p.number() % BLOCK_PAGES);
+        let present = self.slots.block_mut(page).map_or(0, |block| block.present());
+        let held = (rest.start.number()..rest.end.number()).any(|n| present & bit(Page::from_number(n)) != 0);
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        for number in page.number() + 1..end {
+        // The pages holding a frame (after fork, all of them): one pass
+        // over the leaf table, the slots edited in place.
+        let (mut changed, starved) = if held { tx.raise_private_ptes(rest, flags) } else { (0, false) };
+        let mut number = rest.start.number();
+        while !starved && number < rest.end.number() {
             let p = Page::from_number(number);
-            if tx.space.guards.contains(&p) || tx.space.freeable.contains(&p) {
+            number += 1;
+            // A page holding a frame had its turn above.
+            if present & bit(p) != 0 || tx.space.guards.contains(&p) || tx.space.freeable.contains(&p) {
                 continue;
             }
-            // Untouched (the common case): one look at the slot map. A
-            // PTE without a slot (the zero frame, mapped for a read) is
-            // left alone.
+            // Untouched (no frame): a new zeroed one. A PTE without a slot
+            // (the zero frame, mapped for a read) is left alone.
             let space = &mut *tx.space;
             let (table, store) = (&mut space.table, &mut *tx.frames);
             let mut lacking = false;
@@ -97,31 +108,10 @@ impl<P: PageTable> AddrSpace<P> {
                 Some(true) => {
                     space.resident_pages += 1;
                     changed += 1;
-                    continue;
                 }
                 Some(false) if lacking => break,
-                Some(false) => continue,
-                None => {}
+                _ => {}
             }
-            let slot = tx.space.slots.get(p);
-            let present = tx.space.table.translate(p.start());
-            match (slot, present) {
-                (Some(frame), Some((mapped, old))) if mapped == frame && !old.is_writable() => {
-                    if tx.frames.refcount(frame) == 1 {
-                        tx.protect_pte(p, flags);
-                    } else {
-                        let Some(copy) = tx.frames.allocate_copy(frame) else { break };
-                        tx.unmap_pte(p);
-                        tx.remove_slot(p);
-                        tx.insert_slot(p, copy);
-                        // Cannot fail: the PTE just removed left its table.
-                        let _ = tx.map_pte(p, copy, flags);
-                        tx.defer_put(frame);
-                    }
-                }
-                _ => continue,
-            }
-            changed += 1;
         }
         tx.commit();
         changed

@@ -157,6 +157,50 @@ fn pages_left_only_ours_after_fork_are_made_writable_without_a_copy() {
 }
 
 #[test]
+fn a_block_mixing_shared_own_untouched_and_zero_read_pages_gets_each_its_own_treatment() {
+    let (mut w, mut parent) = world();
+    let a = w.anon_at(&mut parent, BLOCK, 16, RW, PRIVATE).unwrap();
+    // Written before the fork (downwards: no run, no write-around): 0-11;
+    // 12-13 never touched; 14-15 only read (the zero frame).
+    for p in (0..12).rev() {
+        w.write(&mut parent, a.add(p * PAGE), 100 + p).unwrap();
+    }
+    for p in 14..16 {
+        assert_eq!(w.read(&mut parent, a.add(p * PAGE)), Ok(0));
+    }
+    let mut child = w.fork(&mut parent).unwrap();
+    // The child lets go of 3, 5 and 7: the parent holds those alone, the
+    // rest stays shared; shared and own pages alternate in the run.
+    for p in [3, 5, 7] {
+        w.munmap(&mut child, a.add(p * PAGE), PAGE).unwrap();
+    }
+    let before: Vec<_> = (0..12).map(|p| parent.translate(a.add(p * PAGE)).unwrap().0).collect();
+    w.write(&mut parent, a, 50).unwrap();
+    w.write(&mut parent, a.add(PAGE), 51).unwrap();
+    assert_eq!(writable(&parent, a, 16), (0..14).collect::<Vec<_>>(), "all but the zero-read pages");
+    for p in 2..12 {
+        let frame = parent.translate(a.add(p * PAGE)).unwrap().0;
+        let own = [3, 5, 7].contains(&p);
+        assert_eq!(frame == before[p as usize], own, "page {p}: copied exactly when shared");
+        assert_eq!(w.frames.refcount_of(frame), 1, "page {p}");
+        assert_eq!(w.read(&mut parent, a.add(p * PAGE)), Ok(100 + p), "page {p}: its contents");
+    }
+    for p in 12..14 {
+        assert_eq!(w.read(&mut parent, a.add(p * PAGE)), Ok(0), "page {p}: a new zeroed frame");
+    }
+    for p in 14..16 {
+        assert_eq!(parent.translate(a.add(p * PAGE)).unwrap().0, w.frames_zero(), "page {p}: left to its fault");
+    }
+    // The child's TLB must not keep the parent's new frames: a write
+    // through the parent is not seen by the child.
+    for p in (2..12).filter(|p| ![3, 5, 7].contains(p)) {
+        w.write(&mut parent, a.add(p * PAGE), 200 + p).unwrap();
+        assert_eq!(w.read(&mut child, a.add(p * PAGE)), Ok(100 + p), "page {p}: the child keeps its frame");
+    }
+    finish(w, vec![parent, child]);
+}
+
+#[test]
 fn running_out_of_frames_stops_the_fill_not_the_fault() {
     let (mut w, mut s) = world();
     let a = w.anon_at(&mut s, BLOCK, 16, RW, PRIVATE).unwrap();
