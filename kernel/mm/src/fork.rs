@@ -98,16 +98,13 @@ fn copy_pages<P: PageTable, F: FrameStore>(tx: &mut Txn<'_, P, F>, child: &mut A
             | Provider::External { .. }
             | Provider::FmapBorrowed { .. } => {
                 // Every slot is a reference the child holds too.
-                for (page, frame) in tx.space.slots.range(grant.range()) {
-                    tx.frames.get(frame);
-                    child.insert_slot_raw(page, frame);
-                }
+                let frames = &mut *tx.frames;
+                child.resident_pages +=
+                    tx.space.slots.share_range(grant.range(), &mut child.slots, |frame| frames.get(frame));
                 // The parent's PTEs in one pass over its leaf tables
                 // (private ones write-protected), then the child's.
                 let ptes = tx.write_protect_for_fork(grant.range(), grant.provider.is_private())?;
-                for (page, frame, flags) in ptes {
-                    child.table.map(page.start(), frame, flags)?;
-                }
+                child.table.map_pages(&ptes)?;
             }
         }
     }

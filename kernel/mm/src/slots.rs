@@ -210,6 +210,33 @@ impl SlotMap {
         })
     }
 
+    /// Gives `to`, which holds no slot in `range`, the same frames as this
+    /// map there, a block at a time (fork: one descent per block of the
+    /// child's map, not one per page), calling `each` for every frame
+    /// shared. Returns how many.
+    pub(crate) fn share_range(&self, range: PageRange, to: &mut SlotMap, mut each: impl FnMut(PhysAddr)) -> u64 {
+        let mut shared = 0;
+        for (&key, block) in self.blocks.range(keys(range)) {
+            let bits = block.present & window(key, range);
+            if bits == 0 {
+                continue;
+            }
+            let copy = to.blocks.entry(key).or_insert_with(|| Box::new(Block::empty()));
+            debug_assert!(copy.present & bits == 0, "block {key} already holds some of the range");
+            let mut left = bits;
+            while left != 0 {
+                let bit = left.trailing_zeros() as usize;
+                left &= left - 1;
+                copy.frames[bit] = block.frames[bit];
+                each(block.frames[bit]);
+            }
+            copy.present |= bits;
+            shared += u64::from(bits.count_ones());
+        }
+        to.len += shared;
+        shared
+    }
+
     /// How many pages of `range` hold a frame.
     pub(crate) fn count_in(&self, range: PageRange) -> u64 {
         let blocks = self.blocks.range(keys(range));
@@ -302,6 +329,28 @@ mod tests {
         assert_eq!(block.replace(page(63), frame(7)), frame(63));
         assert_eq!(map.get(page(63)), Some(frame(7)));
         assert_eq!((map.len(), map.blocks()), (4, 2), "a replace adds and drops nothing");
+    }
+
+    #[test]
+    fn share_range_copies_exactly_the_range_into_another_map() {
+        let mut map = SlotMap::default();
+        for n in (0..100).chain([200, 300]) {
+            map.insert(page(n), frame(n));
+        }
+        let mut child = SlotMap::default();
+        child.insert(page(5), frame(5));
+        child.insert(page(300), frame(9));
+        let mut seen = Vec::new();
+        let shared = map.share_range(PageRange::new(page(10), page(250)), &mut child, |f| seen.push(f));
+        let expect: Vec<u64> = (10..100).chain([200]).collect();
+        assert_eq!(shared, expect.len() as u64);
+        assert_eq!(seen, expect.iter().map(|&n| frame(n)).collect::<Vec<_>>());
+        assert_eq!(child.len(), shared + 2);
+        let all: Vec<_> = child.iter().map(|(p, f)| (p.number(), f)).collect();
+        let want: Vec<_> =
+            [(5, frame(5))].into_iter().chain(expect.iter().map(|&n| (n, frame(n)))).chain([(300, frame(9))]).collect();
+        assert_eq!(all, want, "the range's frames added, the child's own kept");
+        assert_eq!(map.len(), 102, "the source is unchanged");
     }
 
     #[test]

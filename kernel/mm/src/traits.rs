@@ -24,6 +24,14 @@ pub struct MapFailed;
 pub trait PageTable {
     /// Maps the page at `page` (page aligned) to `frame` with `flags`.
     fn map(&mut self, page: VirtAddr, frame: PhysAddr, flags: PageFlags) -> Result<(), MapFailed>;
+    /// Maps each of `pages` (page, frame, flags) as [`Self::map`] does;
+    /// stops at the first failure, the pages before it staying mapped.
+    /// The kernel's table walks from the root once per leaf table, not
+    /// once per page (fork maps a whole grant's pages into the child's
+    /// table so).
+    fn map_pages(&mut self, pages: &[(VirtAddr, PhysAddr, PageFlags)]) -> Result<(), MapFailed> {
+        pages.iter().try_for_each(|&(page, frame, flags)| self.map(page, frame, flags))
+    }
     /// Removes the mapping of `page`, returning what it mapped.
     fn unmap(&mut self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)>;
     /// Changes the flags of a present mapping, returning the old flags.

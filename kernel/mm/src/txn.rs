@@ -30,7 +30,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use rmm::{PageFlags, PhysAddr};
+use rmm::{PageFlags, PhysAddr, VirtAddr};
 
 use crate::MmError;
 use crate::grant::Grant;
@@ -518,7 +518,7 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
         &mut self,
         range: PageRange,
         private: bool,
-    ) -> Result<Vec<(Page, PhysAddr, PageFlags)>, MmError> {
+    ) -> Result<Vec<(VirtAddr, PhysAddr, PageFlags)>, MmError> {
         let undoable = self.mode == Mode::Undoable;
         let (log, tlb) = (&mut self.log, &mut *self.tlb);
         let space = &mut *self.space;
@@ -531,11 +531,11 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
                 return LeafEdit::Keep;
             }
             if !private {
-                ptes.push((page, frame, flags));
+                ptes.push((addr, frame, flags));
                 return LeafEdit::Keep;
             }
             let read_only = flags.write(false);
-            ptes.push((page, frame, read_only));
+            ptes.push((addr, frame, read_only));
             if !flags.is_writable() {
                 return LeafEdit::Keep;
             }

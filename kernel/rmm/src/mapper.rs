@@ -174,17 +174,36 @@ impl<A: Arch> PageMapper<A> {
         if !is_canonical(virt) {
             return Err(MapError::NonCanonical);
         }
+        let table = self.table_for(virt, size.level(), flags.is_user(), alloc)?;
+        let index = virt.table_index(size.level());
+        if A::is_present(self.read(table, index)) {
+            return Err(MapError::AlreadyMapped);
+        }
+        self.write(table, index, A::leaf_entry(phys, flags, size.level()));
+        Ok(Flush(virt))
+    }
+
+    /// The table at `leaf_level` that holds `virt`'s entry, made on the way
+    /// where missing (a user mapping also opens the tables above it to
+    /// user mode).
+    fn table_for(
+        &mut self,
+        virt: VirtAddr,
+        leaf_level: usize,
+        user: bool,
+        alloc: &mut impl FrameAllocator,
+    ) -> Result<PhysAddr, MapError> {
         let mut table = self.root;
-        for level in (size.level() + 1..LEVELS).rev() {
+        for level in (leaf_level + 1..LEVELS).rev() {
             let index = virt.table_index(level);
             let entry = self.read(table, index);
             table = if !A::is_present(entry) {
                 let new = alloc.allocate_frame().ok_or(MapError::OutOfFrames)?;
                 self.zero_table(new);
-                self.write(table, index, A::table_entry(new, flags.is_user()));
+                self.write(table, index, A::table_entry(new, user));
                 new
             } else if A::is_table(entry, level) {
-                if flags.is_user() {
+                if user {
                     self.write(table, index, A::table_allow_user(entry));
                 }
                 A::entry_address(entry)
@@ -192,12 +211,46 @@ impl<A: Arch> PageMapper<A> {
                 return Err(MapError::BlockInTheWay);
             };
         }
-        let index = virt.table_index(size.level());
-        if A::is_present(self.read(table, index)) {
-            return Err(MapError::AlreadyMapped);
+        Ok(table)
+    }
+
+    /// Maps 4 KiB pages, each as [`Self::map`] maps one, walking from the
+    /// root only when a page is not in the leaf table of the one before
+    /// (fork maps a space's pages into the child's table this way: one
+    /// walk per leaf table, not per page). For tables that are not live
+    /// yet: no flushes. Stops at the first error: the pages before it
+    /// stay mapped.
+    pub fn map_4k_pages(
+        &mut self,
+        pages: impl IntoIterator<Item = (VirtAddr, PhysAddr, PageFlags)>,
+        alloc: &mut impl FrameAllocator,
+    ) -> Result<(), MapError> {
+        // The leaf table last walked to: the 2 MiB region it covers (as
+        // `virt >> 21`) and the table.
+        let mut leaf: Option<(u64, PhysAddr)> = None;
+        for (virt, phys, flags) in pages {
+            if !virt.is_aligned(PAGE_SIZE) || !phys.is_aligned(PAGE_SIZE) {
+                return Err(MapError::Misaligned);
+            }
+            if !is_canonical(virt) {
+                return Err(MapError::NonCanonical);
+            }
+            let region = virt.get() >> 21;
+            let table = match leaf {
+                Some((at, table)) if at == region => table,
+                _ => {
+                    let table = self.table_for(virt, 0, flags.is_user(), alloc)?;
+                    leaf = Some((region, table));
+                    table
+                }
+            };
+            let index = virt.table_index(0);
+            if A::is_present(self.read(table, index)) {
+                return Err(MapError::AlreadyMapped);
+            }
+            self.write(table, index, A::leaf_entry(phys, flags, 0));
         }
-        self.write(table, index, A::leaf_entry(phys, flags, size.level()));
-        Ok(Flush(virt))
+        Ok(())
     }
 
     /// Maps `[virt, virt + len_bytes)` to `[phys, ...)` with the largest
@@ -552,6 +605,44 @@ mod tests {
         assert_eq!(m.protect(virt, user_rw).unwrap().0, user_rx);
         assert_eq!(m.translate(virt), Some((phys, user_rw, PageSize::Size4K)));
         assert_eq!(m.protect(virt.add(PAGE_SIZE), user_rw).unwrap_err(), UnmapError::NotMapped);
+    }
+
+    fn check_map_4k_pages<A: Arch>() {
+        let mut mem = TestMemory::new(64);
+        let mut m = fresh::<A>(&mut mem);
+        let rw = PageFlags::new().user(true).write(true);
+        let ro = PageFlags::new().user(true);
+        // Across a leaf table's end and into another top-level entry.
+        let virts = [0x3F_E000u64, 0x3F_F000, 0x40_0000, 0x40_3000, 0x80_0000_0000];
+        let pages = virts.iter().enumerate().map(|(i, &v)| {
+            (VirtAddr::new(v), PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE), if i % 2 == 0 { rw } else { ro })
+        });
+        m.map_4k_pages(pages.clone(), &mut mem).unwrap();
+        for (virt, phys, flags) in pages.clone() {
+            assert_eq!(m.translate(virt), Some((phys, flags, PageSize::Size4K)), "{virt:?}");
+        }
+        // Root, then for 0x3F_E000.. one table per level, one more leaf
+        // table for 0x40_0000, and three tables for the far page.
+        assert_eq!(mem.used(), 1 + 3 + 1 + 3);
+        // The first error stops it; the pages before stay mapped.
+        let again = [
+            (VirtAddr::new(0x50_0000), PhysAddr::new(0x200_0000), rw),
+            (VirtAddr::new(virts[1]), PhysAddr::new(0), rw),
+        ];
+        assert_eq!(m.map_4k_pages(again, &mut mem), Err(MapError::AlreadyMapped));
+        assert!(m.translate(VirtAddr::new(0x50_0000)).is_some());
+        let misaligned = [(VirtAddr::new(0x60_0800), PhysAddr::new(0x200_0000), rw)];
+        assert_eq!(m.map_4k_pages(misaligned, &mut mem), Err(MapError::Misaligned));
+    }
+
+    #[test]
+    fn map_4k_pages_x86_64() {
+        check_map_4k_pages::<X86_64>();
+    }
+
+    #[test]
+    fn map_4k_pages_aarch64() {
+        check_map_4k_pages::<AArch64>();
     }
 
     #[test]

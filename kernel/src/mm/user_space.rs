@@ -219,6 +219,23 @@ impl PageTable for KernelTable {
             Err(_) => Err(MapFailed),
         }
     }
+    fn map_pages(&mut self, pages: &[(VirtAddr, PhysAddr, PageFlags)]) -> core::result::Result<(), MapFailed> {
+        let (Some(&(first, ..)), Some(&(last, ..))) = (pages.first(), pages.last()) else { return Ok(()) };
+        let mut tables = TableFrames { allocated: false };
+        let result = self.mapper.map_4k_pages(pages.iter().copied(), &mut tables);
+        if tables.allocated {
+            // The pages are in order (fork's): new tables lie in their span.
+            let (start, end) = (first.get().min(last.get()), first.get().max(last.get()) + PAGE_SIZE);
+            self.fresh = Some(self.fresh.map_or((start, end), |(lo, hi)| (lo.min(start), hi.max(end))));
+        }
+        // New entries: no TLB holds them.
+        for &(_, frame, flags) in pages {
+            if flags.is_executable() {
+                sync_icache(frame);
+            }
+        }
+        result.map_err(|_| MapFailed)
+    }
     fn unmap(&mut self, page: VirtAddr) -> Option<(PhysAddr, PageFlags)> {
         let (phys, flags, _) = self.mapper.translate(page)?;
         // The caller's Shootdown flushes it.
