@@ -92,9 +92,10 @@ pub struct Redoxfsd<D: Device, P: tessera_ramfs::Pages> {
     /// a size (write, ftruncate, open with O_TRUNC) forgets it first, and
     /// so does a node's last close.
     pub(crate) sizes: BTreeMap<u32, u64>,
-    /// The compressor's output for write-backs (`records.rs`), kept
-    /// between them.
-    pub(crate) compressed: Vec<u8>,
+    /// The compressor's output buffers for write-backs (`records.rs`): the
+    /// daemon's thread's and the helper thread's, kept between them (a
+    /// new one is 129 KiB to allocate and zero each time).
+    pub(crate) compressed: [Vec<u8>; 2],
     /// Whole records write-backs wrote or found unchanged from their
     /// compressed form (`records.rs`), since the start.
     pub(crate) records: crate::records::Written,
@@ -133,7 +134,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             clock,
             locks: BTreeMap::new(),
             sizes: BTreeMap::new(),
-            compressed: Vec::new(),
+            compressed: [Vec::new(), Vec::new()],
             records: crate::records::Written::default(),
         }
     }

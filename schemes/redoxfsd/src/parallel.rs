@@ -36,19 +36,20 @@ unsafe impl<T: Send> Sync for Slot<T> {}
 /// Calls `use_items` on this thread with a function that returns item `i`
 /// (each `i` asked for at most once, in any order; ascending is what lets
 /// the helper stay ahead): `make(i, scratch)` runs on this thread (with
-/// `scratch`) unless the helper claimed `i` first, then the caller waits
-/// for it. The helper, with a scratch buffer of its own, claims items from
-/// `n - 1` down until it meets one the caller claimed or the caller is
-/// done. With fewer than two items no helper is started.
+/// `scratch[0]`) unless the helper claimed `i` first, then the caller waits
+/// for it. The helper, with `scratch[1]`, claims items from `n - 1` down
+/// until it meets one the caller claimed or the caller is done. With fewer
+/// than two items no helper is started.
 pub fn in_order<T: Send, R>(
     n: usize,
-    scratch: &mut Vec<u8>,
+    scratch: &mut [Vec<u8>; 2],
     make: impl Fn(usize, &mut Vec<u8>) -> T + Sync,
     use_items: impl FnOnce(&mut dyn FnMut(usize) -> T) -> R,
 ) -> R {
     let slots: Vec<Slot<T>> =
         (0..n).map(|_| Slot { state: AtomicU8::new(FREE), value: UnsafeCell::new(None) }).collect();
     let done = AtomicBool::new(false);
+    let [scratch, helper_scratch] = scratch;
     let mut take = |i: usize| {
         let slot = &slots[i];
         if slot.state.compare_exchange(FREE, CALLER, Ordering::AcqRel, Ordering::Acquire).is_ok() {
@@ -69,14 +70,13 @@ pub fn in_order<T: Send, R>(
         return use_items(&mut take);
     }
     let help = || {
-        let mut scratch = Vec::new();
         for (i, slot) in slots.iter().enumerate().rev() {
             if done.load(Ordering::Acquire)
                 || slot.state.compare_exchange(FREE, HELPER, Ordering::AcqRel, Ordering::Acquire).is_err()
             {
                 return;
             }
-            let value = make(i, &mut scratch);
+            let value = make(i, helper_scratch);
             // SAFETY: claimed (HELPER): only this thread touches `value`
             // until READY.
             unsafe { *slot.value.get() = Some(value) };
@@ -164,7 +164,7 @@ mod tests {
             let made = AtomicUsize::new(0);
             let got = in_order(
                 n,
-                &mut Vec::new(),
+                &mut [Vec::new(), Vec::new()],
                 |i, scratch| {
                     made.fetch_add(1, Ordering::Relaxed);
                     scratch.push(1);
@@ -181,7 +181,7 @@ mod tests {
         let made = AtomicUsize::new(0);
         let first_two = in_order(
             50,
-            &mut Vec::new(),
+            &mut [Vec::new(), Vec::new()],
             |i, _| {
                 made.fetch_add(1, Ordering::Relaxed);
                 i

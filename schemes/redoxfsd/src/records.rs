@@ -70,7 +70,8 @@ struct NewBlock {
 /// size (it never grows the file), as `write_node` would: unchanged
 /// records stay, changed ones are written copy-on-write, and the node
 /// (with `mtime` if it is newer) is written if anything changed.
-/// `scratch` holds the compressor's output between calls. Errors are
+/// `scratch` holds the compressor's output between calls (this thread's,
+/// then the helper's: `parallel::in_order`). Errors are
 /// redoxfs's (EIO, ENOSPC).
 pub fn write_file<D: Disk>(
     tx: &mut Transaction<D>,
@@ -78,7 +79,7 @@ pub fn write_file<D: Disk>(
     offset: u64,
     data: &[u8],
     mtime: (u64, u32),
-    scratch: &mut Vec<u8>,
+    scratch: &mut [Vec<u8>; 2],
 ) -> DiskResult<Written> {
     let mut node = tx.read_tree(ptr)?;
     let record_bytes = node.data().record_level().bytes();
