@@ -1,5 +1,5 @@
 //! Write-around: a write fault that continues a run of written private
-//! anonymous pages makes the rest of its 16-page block writable — zeroed
+//! anonymous pages makes the rest of its 32-page block writable — zeroed
 //! pages for untouched ones, private copies of pages shared copy-on-write
 //! after fork (their old PTEs flushed), writable PTEs for pages already
 //! only ours — and nothing else: not without a run, not past the grant,
@@ -24,7 +24,7 @@ fn writable(space: &Space, base: rmm::VirtAddr, pages: u64) -> Vec<u64> {
     (0..pages).filter(|&p| space.translate(base.add(p * PAGE)).is_some_and(|(_, f)| f.is_writable())).collect()
 }
 
-/// A 16-page-aligned address in the test layout.
+/// A block-aligned address in the test layout.
 const BLOCK: u64 = 0x100_0000;
 
 fn finish(mut w: World, spaces: Vec<Space>) {
@@ -38,29 +38,32 @@ fn finish(mut w: World, spaces: Vec<Space>) {
 #[test]
 fn a_run_of_writes_fills_the_rest_of_each_block_within_the_grant() {
     let (mut w, mut s) = world();
-    assert_eq!(BLOCK_PAGES, 16);
-    // 40 pages: blocks [0, 16), [16, 32), [32, 40) of the mapping.
-    let a = w.anon_at(&mut s, BLOCK, 40, RW, PRIVATE).unwrap();
+    const B: u64 = BLOCK_PAGES;
+    assert_eq!(B, 32);
+    // Two blocks and 8 pages: blocks [0, B), [B, 2B), [2B, 2B + 8) of the
+    // mapping.
+    let len = 2 * B + 8;
+    let a = w.anon_at(&mut s, BLOCK, len, RW, PRIVATE).unwrap();
     w.write(&mut s, a, 1).unwrap();
-    assert_eq!(writable(&s, a, 40), [0], "one write is one page: no run yet");
+    assert_eq!(writable(&s, a, len), [0], "one write is one page: no run yet");
     w.write(&mut s, a.add(PAGE), 2).unwrap();
-    assert_eq!(writable(&s, a, 40), (0..16).collect::<Vec<_>>(), "the run fills its block");
-    assert_eq!((s.resident_pages(), w.frames.live()), (16, 16));
-    for p in 2..16 {
+    assert_eq!(writable(&s, a, len), (0..B).collect::<Vec<_>>(), "the run fills its block");
+    assert_eq!((s.resident_pages(), w.frames.live()), (B, B as usize));
+    for p in 2..B {
         assert_eq!(w.read(&mut s, a.add(p * PAGE)), Ok(0), "a filled page reads as zero");
     }
     // Writes inside the block fault no more; the next block's first write
     // continues the run.
-    w.write(&mut s, a.add(16 * PAGE), 3).unwrap();
-    assert_eq!(writable(&s, a, 40), (0..32).collect::<Vec<_>>());
-    w.write(&mut s, a.add(32 * PAGE), 4).unwrap();
-    assert_eq!(writable(&s, a, 40), (0..40).collect::<Vec<_>>(), "clipped to the grant's end");
-    assert_eq!(s.resident_pages(), 40);
+    w.write(&mut s, a.add(B * PAGE), 3).unwrap();
+    assert_eq!(writable(&s, a, len), (0..2 * B).collect::<Vec<_>>());
+    w.write(&mut s, a.add(2 * B * PAGE), 4).unwrap();
+    assert_eq!(writable(&s, a, len), (0..len).collect::<Vec<_>>(), "clipped to the grant's end");
+    assert_eq!(s.resident_pages(), len);
     // The next grant (a different mapping) is not touched.
-    let b = w.anon_at(&mut s, BLOCK + 40 * PAGE, 8, RW, PRIVATE).unwrap();
+    let b = w.anon_at(&mut s, BLOCK + len * PAGE, 8, RW, PRIVATE).unwrap();
     assert_eq!(writable(&s, b, 8), Vec::<u64>::new());
     assert_eq!(w.read(&mut s, a), Ok(1));
-    assert_eq!(w.read(&mut s, a.add(16 * PAGE)), Ok(3));
+    assert_eq!(w.read(&mut s, a.add(B * PAGE)), Ok(3));
     finish(w, vec![s]);
 }
 

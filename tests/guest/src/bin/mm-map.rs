@@ -12,7 +12,7 @@
 //! | errors | EINVAL: zero length, misaligned fixed address, misaligned offset, neither / both of SHARED and PRIVATE; ENOMEM (Linux's): a length that overflows, a fixed range that wraps, starts at or crosses the end of user space, a length that cannot fit; EPERM (Linux's): a fixed range at page 0 or across the lowest mappable address (64 KiB); EBADF: a closed fd; EEXIST: FIXED_NOREPLACE over / across a mapping (data kept); FIXED_NOREPLACE on a free range lands there; a hint outside user space is ignored |
 //! | demand-zero | a fresh 64-page mapping has 0 resident pages; writes make exactly those pages resident (1, then 9); every word reads 0; reads add no resident page |
 //! | zeroed-pool | idle CPUs fill the kernel's pool of zeroed frames (`sys:memory`'s `zeroed_pool`, at least 64 within 5 s of sleeping); 64 pages written at word 1 take their frames from it (`hits` +64 or more) and read zero in every other word, word 0 (the pool's link while a frame waits there) included |
-//! | write-around | a fresh 40-page mapping at a 16-page-aligned address, pages 0, 1, 16, 32 written: 1, 16, 32, 40 resident (a run of writes fills the rest of each 16-page block, clipped to the mapping); written pages keep their values, the rest read zero; every other page of another mapping written: only those resident |
+//! | write-around | a fresh 72-page mapping at a 32-page-aligned address, pages 0, 1, 32, 64 written: 1, 32, 64, 72 resident (a run of writes fills the rest of each 32-page block, clipped to the mapping); written pages keep their values, the rest read zero; every other page of another mapping written: only those resident |
 //! | populate | MAP_POPULATE: all 32 pages resident at once, at least 32 frames taken, contents zero |
 //! | memory-zeroed | `memory:zeroed` fds map like anonymous memory, private and shared |
 //! | fixed | MAP_FIXED over the middle of populated memory: zeroes there, the rest kept, resident drops; over all of it: all zero |
@@ -335,34 +335,30 @@ fn zeroed_pool(checks: &mut Checks) {
 }
 
 fn write_around(checks: &mut Checks) {
-    const PAGES: usize = 40;
-    const BLOCK: usize = 16;
+    // The kernel's write-around block (`tessera_mm::WRITE_AROUND_PAGES`).
+    const BLOCK: usize = 32;
+    const PAGES: usize = 2 * BLOCK + 8;
     let _ = maps(checks);
-    // 40 pages from a 16-page-aligned address: blocks [0, 16), [16, 32)
-    // and [32, 40) of the mapping (the rest of a larger one unmapped).
+    // PAGES pages from a block-aligned address: blocks [0, B), [B, 2B) and
+    // [2B, 2B + 8) of the mapping (the rest of a larger one unmapped).
     let Some(big) = map(checks, PAGES + BLOCK, MapFlags::empty()) else { return };
     let addr = (big + BLOCK * PAGE - 1) & !(BLOCK * PAGE - 1);
     let _ = unmap(big, addr - big);
     let _ = unmap(addr + PAGES * PAGE, big + (PAGES + BLOCK) * PAGE - (addr + PAGES * PAGE));
     let resident = |checks: &mut Checks| maps(checks).and_then(|m| m.find(addr).map(|e| e.resident_pages));
     let mut steps = Vec::new();
-    for (page, value) in [(0, 1), (1, 2), (16, 3), (32, 4)] {
+    let writes = [(0, 1), (1, 2), (BLOCK, 3), (2 * BLOCK, 4)];
+    for (page, value) in writes {
         write_word(addr + page * PAGE, value);
         steps.push(resident(checks));
     }
     checks.check(
-        "writes to pages 0, 1, 16, 32: 1, 16, 32, 40 resident (the run fills each block, clipped to the mapping)",
-        steps == [Some(1), Some(16), Some(32), Some(PAGES)],
+        "writes to pages 0, 1, B, 2B: 1, B, 2B, 2B + 8 resident (the run fills each block, clipped to the mapping)",
+        steps == [Some(1), Some(BLOCK), Some(2 * BLOCK), Some(PAGES)],
         format_args!("{steps:?}"),
     );
     let wrong = (0..PAGES).find(|&p| {
-        let want = match p {
-            0 => 1,
-            1 => 2,
-            16 => 3,
-            32 => 4,
-            _ => 0,
-        };
+        let want = writes.iter().find(|&&(page, _)| page == p).map_or(0, |&(_, value)| value);
         read_word(addr + p * PAGE) != want
     });
     checks.check(
@@ -377,7 +373,7 @@ fn write_around(checks: &mut Checks) {
         write_word(sparse + page * PAGE, 5);
     }
     let count = maps(checks).and_then(|m| m.find(sparse).map(|e| e.resident_pages));
-    checks.check("every other page written: 8 resident", count == Some(BLOCK / 2), format_args!("{count:?}"));
+    checks.check("every other page written: half resident", count == Some(BLOCK / 2), format_args!("{count:?}"));
     let _ = unmap(sparse, BLOCK * PAGE);
 }
 
