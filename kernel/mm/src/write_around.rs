@@ -29,9 +29,10 @@
 //! slot map (`slots::BLOCK_PAGES`), looked up once.
 //!
 //! Why 32 pages (128 KiB): under QEMU's TCG a fault's entry and exit cost
-//! far more than its instructions (tens of microseconds of the host's
-//! time against about five of `-icount`), so halving the faults of a
-//! sequential writer paid: against 16 pages, in three pairs of boots of
+//! the host far more than their instructions (in `make profile` the #PF
+//! entry stub alone takes about a tenth of `mmap_touch_unmap_1m`'s
+//! samples), so halving the faults of a sequential writer paid: against
+//! 16 pages, in three pairs of boots of
 //! the root-only bench image, `fork_cow_16m` took 0.58-0.67 of the time,
 //! `mmap_touch_unmap_1m` 0.68-0.97 and `fault_anon` 0.57-0.92 (under
 //! `-icount` 6%, 4% and 6% fewer instructions).
