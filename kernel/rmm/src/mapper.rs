@@ -633,6 +633,19 @@ mod tests {
         assert!(m.translate(VirtAddr::new(0x50_0000)).is_some());
         let misaligned = [(VirtAddr::new(0x60_0800), PhysAddr::new(0x200_0000), rw)];
         assert_eq!(m.map_4k_pages(misaligned, &mut mem), Err(MapError::Misaligned));
+
+        // No frame for a table: OutOfFrames at that page, the pages before
+        // it mapped. Room for the root and one path of three tables only.
+        let mut mem = TestMemory::new(4);
+        let mut m = fresh::<A>(&mut mem);
+        let short = [
+            (VirtAddr::new(0x40_0000), PhysAddr::new(0x100_0000), rw),
+            (VirtAddr::new(0x40_1000), PhysAddr::new(0x100_1000), rw),
+            (VirtAddr::new(0x60_0000), PhysAddr::new(0x100_2000), rw),
+        ];
+        assert_eq!(m.map_4k_pages(short, &mut mem), Err(MapError::OutOfFrames));
+        assert!(m.translate(VirtAddr::new(0x40_1000)).is_some(), "the pages before stay");
+        assert_eq!(m.translate(VirtAddr::new(0x60_0000)), None);
     }
 
     #[test]
