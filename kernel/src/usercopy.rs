@@ -85,12 +85,22 @@ impl UserSlice {
         unsafe { out.set_len(self.len) };
         Ok(out)
     }
-    /// The range as one `T` (EINVAL unless it is exactly `T`'s size).
+    /// The range as one `T` (EINVAL unless it is exactly `T`'s size),
+    /// copied straight into the value (no buffer in between).
     pub fn read_value<T: UserPod>(&self, space: &mut UserSpace) -> Result<T> {
         if self.len != size_of::<T>() {
             return Err(Error::new(EINVAL));
         }
-        self.read_values(space)?.pop().ok_or(Error::new(EINVAL))
+        let mut value = core::mem::MaybeUninit::<T>::uninit();
+        let base = value.as_mut_ptr().cast::<u8>();
+        for_each_page(space, self.addr, self.len, false, |phys, offset, len| {
+            // SAFETY: a user frame of `space`, reachable through the window;
+            // the piece stays within the page and within the value's bytes.
+            unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, base.add(offset), len) }
+        })?;
+        // SAFETY: `for_each_page` succeeded, so its pieces covered all
+        // `size_of::<T>()` bytes; `T: UserPod` makes any bytes a valid `T`.
+        Ok(unsafe { value.assume_init() })
     }
     /// The range as an array of `T` (EINVAL unless its length is a whole
     /// number of them).
@@ -127,6 +137,10 @@ impl UserSlice {
     }
 }
 
+/// Pages whose frames [`for_each_page`] keeps from its check for the copy
+/// (a user struct spans at most two).
+const KEPT_FRAMES: usize = 2;
+
 /// Calls `f(phys, offset, len)` for each page-sized piece of
 /// `[virt, virt + len)`: `phys` is where the piece starts physically,
 /// `offset` how far into the range it is. Checks every page first, so `f`
@@ -148,38 +162,55 @@ pub fn for_each_page(
     }
     // Every page present (and writable if written) first: a lazy page is
     // faulted in as a user access would (demand zero, copy-on-write); one
-    // that cannot be is EFAULT, with nothing copied.
+    // that cannot be is EFAULT, with nothing copied. The frames of the first
+    // pages are kept for the copy unless a fault ran (a fault may change
+    // what the pages before it map: the copy then looks them up again).
     let access = if need_write { Access::Write } else { Access::Read };
+    let mut kept = [0u64; KEPT_FRAMES];
+    let mut faulted = false;
     let mut page = virt & !(PAGE_SIZE - 1);
+    let mut index = 0;
     while page < end {
         let at = VirtAddr::new(page);
-        let present = matches!(space.translate(at), Some((_, flags)) if !need_write || flags.is_writable());
-        if !present {
-            match space.fault(at, access) {
-                Ok(()) => {}
-                Err(FaultError::FilePage) => {
-                    // Fetched by the caller without the lock (`with_space`).
-                    space.want(at, access);
-                    return Err(Error::new(EFAULT));
+        let frame = match space.translate(at) {
+            Some((frame, flags)) if !need_write || flags.is_writable() => frame,
+            _ => {
+                faulted = true;
+                match space.fault(at, access) {
+                    Ok(()) => {}
+                    Err(FaultError::FilePage) => {
+                        // Fetched by the caller without the lock (`with_space`).
+                        space.want(at, access);
+                        return Err(Error::new(EFAULT));
+                    }
+                    Err(_) => return Err(Error::new(EFAULT)),
                 }
-                Err(_) => return Err(Error::new(EFAULT)),
+                space.translate(at).ok_or(Error::new(EFAULT))?.0
             }
-        }
+        };
         // Only RAM is reachable through the physical window: a user copy
         // from or to device memory (`memory:physical`) is EFAULT.
-        let (frame, _) = space.translate(at).ok_or(Error::new(EFAULT))?;
         if crate::mm::refcount(rmm::PhysAddr::new(frame.get() & !(PAGE_SIZE - 1))) == 0 {
             return Err(Error::new(EFAULT));
         }
+        if let Some(slot) = kept.get_mut(index) {
+            *slot = frame.get();
+        }
+        index += 1;
         page += PAGE_SIZE;
     }
     let mut at = virt;
+    let mut index = 0;
     while at < end {
-        let (frame, _) = space.translate(VirtAddr::new(at)).ok_or(Error::new(EFAULT))?;
         let in_page = at % PAGE_SIZE;
+        let frame = match kept.get(index) {
+            Some(&frame) if !faulted => frame + in_page,
+            _ => space.translate(VirtAddr::new(at)).ok_or(Error::new(EFAULT))?.0.get(),
+        };
         let piece = (PAGE_SIZE - in_page).min(end - at);
-        f(frame.get(), (at - virt) as usize, piece as usize);
+        f(frame, (at - virt) as usize, piece as usize);
         at += piece;
+        index += 1;
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 //!
 //! Monotonic time never goes back; real time is a plausible date; a 50 ms
 //! sleep takes at least 50 ms (and not seconds); bad clocks, bad times and
-//! bad pointers are refused with EINVAL / EFAULT.
+//! bad pointers are refused with EINVAL / EFAULT. A time read from user
+//! memory across two pages is read whole, whichever page is still untouched
+//! (the kernel's user copy faults it in, then copies both pieces).
 #![no_std]
 #![no_main]
 
@@ -11,6 +13,7 @@ use tessera_runtime::abi::TimeSpec;
 use tessera_runtime::abi::error::{EFAULT, EINVAL};
 use tessera_runtime::abi::flag::{CLOCK_MONOTONIC, CLOCK_REALTIME};
 use tessera_runtime::abi::number::{SYS_CLOCK_GETTIME, SYS_NANOSLEEP};
+use tessera_runtime::mm::{self, MAP_PRIVATE, PROT_RW};
 use tessera_runtime::syscall::syscall2;
 use tessera_runtime::{Args, sys};
 
@@ -21,6 +24,31 @@ const YEAR_2020_S: i64 = 1_577_836_800;
 
 fn ns(t: TimeSpec) -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+const PAGE: usize = 4096;
+
+/// nanosleep of a `TimeSpec` whose `tv_sec` ends one page and `tv_nsec`
+/// starts the next, in a fresh two-page mapping: `tv_nsec` is written only
+/// if `touch_second` (else that page is untouched and reads as zero), and
+/// the first page is touched only if `touch_first` (its `tv_sec` stays 0).
+fn straddling_sleep(tv_nsec: i32, touch_first: bool, touch_second: bool) -> Result<(), i64> {
+    let Ok(base) = mm::mmap_anonymous(2 * PAGE, PROT_RW, MAP_PRIVATE) else { return Err(-1) };
+    let at = base + PAGE - 8;
+    // SAFETY: both words lie inside the fresh read-write mapping.
+    unsafe {
+        if touch_first {
+            ((at - 8) as *mut u64).write_volatile(0);
+        }
+        if touch_second {
+            ((at + 8) as *mut i32).write_volatile(tv_nsec);
+        }
+    }
+    // SAFETY: `at` points at 16 bytes of the mapping (`TimeSpec`'s size).
+    let got = unsafe { syscall2(SYS_NANOSLEEP, at, 0) }.map(drop).map_err(|e| e.errno as i64);
+    // SAFETY: the mapping is this function's alone.
+    let _ = unsafe { mm::munmap(base, 2 * PAGE) };
+    got
 }
 
 fn main(_args: Args) -> i32 {
@@ -58,5 +86,28 @@ fn main(_args: Args) -> i32 {
     // SAFETY: the kernel must refuse the unmapped pointer.
     let got = unsafe { syscall2(SYS_NANOSLEEP, 0x1000, 0) };
     checks.expect_errno("nanosleep(bad pointer)", got, EFAULT);
+
+    const NSEC_BAD: i32 = 1_000_000_000;
+    let cases = [
+        (
+            "nanosleep(time across two pages, tv_nsec = 1e9) is EINVAL",
+            straddling_sleep(NSEC_BAD, true, true),
+            Err(EINVAL as i64),
+        ),
+        ("nanosleep(time across two pages, tv_nsec = 1000) sleeps", straddling_sleep(1000, true, true), Ok(())),
+        (
+            "nanosleep(time across two pages, the first untouched, tv_nsec = 1e9) is EINVAL",
+            straddling_sleep(NSEC_BAD, false, true),
+            Err(EINVAL as i64),
+        ),
+        (
+            "nanosleep(time across two pages, the second untouched: zero) sleeps",
+            straddling_sleep(NSEC_BAD, true, false),
+            Ok(()),
+        ),
+    ];
+    for (what, got, want) in cases {
+        checks.check(what, got == want, format_args!("{got:?}"));
+    }
     checks.finish()
 }
