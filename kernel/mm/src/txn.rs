@@ -137,17 +137,22 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     }
 
     /// Keeps every change; deferred releases go to the caller's shootdown.
-    pub(crate) fn commit(mut self) {
+    /// The guard is then done (dropping it does nothing more). By
+    /// reference, as [`Self::commit_within_limits`]: the guard is nearly
+    /// 200 bytes (its own shootdown's lists), and a call taking it by value
+    /// copied it on every mmap and munmap.
+    pub(crate) fn commit(&mut self) {
         self.finish_commit();
     }
 
     /// [`Self::commit`], unless the space now holds more grants than its
-    /// cap: then everything is rolled back and the error is ENOMEM.
-    pub(crate) fn commit_within_limits(self) -> Result<(), MmError> {
+    /// cap: then the error is ENOMEM, and dropping the guard rolls
+    /// everything back.
+    pub(crate) fn commit_within_limits(&mut self) -> Result<(), MmError> {
         if self.space.grant_count() > self.space.config.max_grants {
             return Err(MmError::NoMem);
         }
-        self.commit();
+        self.finish_commit();
         Ok(())
     }
 

@@ -466,6 +466,25 @@ impl<A: Arch> PageMapper<A> {
         if from >= end || end.get() > 1 << 47 {
             return;
         }
+        if end.get() - from.get() == PAGE_SIZE && from.get().is_multiple_of(PAGE_SIZE) {
+            // One page (munmap or mprotect of a page): one descent from the
+            // root instead of a scan at each level. A larger leaf counts
+            // only if it starts here, as in the scan.
+            let Some((table, index, entry, level)) = self.walk(from) else { return };
+            if !from.get().is_multiple_of(PAGE_SIZE << (9 * level)) {
+                return;
+            }
+            let phys = A::entry_address(entry);
+            let new = match f(from, phys, A::leaf_flags(entry)) {
+                LeafEdit::Keep => return,
+                LeafEdit::Protect(flags) => A::leaf_entry(phys, flags, level),
+                LeafEdit::Unmap => 0,
+            };
+            // SAFETY: `new`'s contract (table frames are ours and
+            // reachable); `walk` found the entry at `index` (below 512).
+            unsafe { self.table(table).add(index).write_volatile(new) };
+            return;
+        }
         self.walk_leaves(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, &mut |virt, entry, level| {
             let phys = A::entry_address(entry);
             match f(virt, phys, A::leaf_flags(entry)) {

@@ -408,8 +408,18 @@ pub fn abandon(file: FileRef) {
 
 /// Hands pages back to their schemes (Munmap, NEEDS_SYNC when written).
 /// With `wait`, returns EIO if any write-back failed (every release is
-/// still sent); without, only sends them.
+/// still sent); without, only sends them. Inlined for its first line:
+/// most calls (every mmap and munmap of anonymous memory) send nothing.
+#[inline]
 pub fn send_releases(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
+    if releases.is_empty() {
+        return Ok(());
+    }
+    send_each(releases, wait)
+}
+
+/// [`send_releases`] of at least one release.
+fn send_each(releases: Vec<FileRelease>, wait: bool) -> Result<()> {
     let mut result = Ok(());
     for release in coalesce(releases) {
         let token = token(&release.file);

@@ -533,8 +533,11 @@ impl UserSpace {
                 tlb::shootdown(&self.cpus, self.tag.asid(), ranges);
             }
         }
-        let releases = shootdown.finish(&mut KernelFrames);
-        self.releases.extend(releases);
+        // Most calls defer nothing (an untouched mapping, a fault): no
+        // releases to gather then.
+        if !shootdown.is_empty() {
+            self.releases.extend(shootdown.finish(&mut KernelFrames));
+        }
         for table in empty_tables {
             frames::free_frame(table);
         }

@@ -25,6 +25,7 @@ macro_rules! on_both_formats {
 on_both_formats! {
     map_translate_unmap_x86_64, map_translate_unmap_aarch64: check_basic;
     edit_leaves_x86_64, edit_leaves_aarch64: check_edit_leaves;
+    edit_one_page_x86_64, edit_one_page_aarch64: check_edit_one_page;
     map_4k_pages_x86_64, map_4k_pages_aarch64: check_map_4k_pages;
 }
 
@@ -171,6 +172,47 @@ fn check_edit_leaves<A: Arch>() {
     }
     // An empty or inverted range visits nothing.
     m.edit_leaves(end, from, &mut |_, _, _| panic!("visited"));
+}
+
+/// A one-page range takes `edit_leaves`' single descent: the same leaves
+/// visited as the scan would (a larger leaf only where it starts), the
+/// same edits made.
+fn check_edit_one_page<A: Arch>() {
+    let mut mem = TestMemory::new(64);
+    let mut m = fresh::<A>(&mut mem);
+    let rw = PageFlags::new().user(true).write(true);
+    let ro = PageFlags::new().user(true);
+    let (page, phys) = (VirtAddr::new(0x40_0000), PhysAddr::new(0x100_0000));
+    let (block, block_phys) = (VirtAddr::new(0x4000_0000), PhysAddr::new(0x20_0000));
+    m.map(page, phys, PageSize::Size4K, rw, &mut mem).unwrap().ignore();
+    m.map(block, block_phys, PageSize::Size2M, rw, &mut mem).unwrap().ignore();
+    let edit = |m: &mut PageMapper<A>, at: VirtAddr, what: LeafEdit| {
+        let mut seen = std::vec::Vec::new();
+        m.edit_leaves(at, at.add(PAGE_SIZE), &mut |virt, frame, flags| {
+            seen.push((virt, frame, flags));
+            what
+        });
+        seen
+    };
+    assert_eq!(edit(&mut m, page, LeafEdit::Protect(ro)), [(page, phys, rw)]);
+    assert_eq!(m.translate(page), Some((phys, ro, PageSize::Size4K)));
+    assert_eq!(edit(&mut m, page, LeafEdit::Keep), [(page, phys, ro)]);
+    assert_eq!(m.translate(page), Some((phys, ro, PageSize::Size4K)));
+    // Nothing mapped, or a block that starts before the page: not visited.
+    assert!(edit(&mut m, page.add(PAGE_SIZE), LeafEdit::Unmap).is_empty());
+    assert!(edit(&mut m, block.add(PAGE_SIZE), LeafEdit::Unmap).is_empty());
+    assert_eq!(m.translate(block.add(PAGE_SIZE)), Some((block_phys.add(PAGE_SIZE), rw, PageSize::Size2M)));
+    // An unaligned start scans: the page it starts in is not visited.
+    let mut visited = false;
+    m.edit_leaves(page.add(1), page.add(1 + PAGE_SIZE), &mut |_, _, _| {
+        visited = true;
+        LeafEdit::Keep
+    });
+    assert!(!visited);
+    assert_eq!(edit(&mut m, page, LeafEdit::Unmap), [(page, phys, ro)]);
+    assert_eq!(m.translate(page), None);
+    assert_eq!(edit(&mut m, block, LeafEdit::Unmap), [(block, block_phys, rw)]);
+    assert_eq!(m.translate(block), None);
 }
 
 #[test]
