@@ -47,6 +47,7 @@ impl<P: PageTable> AddrSpace<P> {
             mapped_pages: self.mapped_pages,
             resident_pages: 0,
             config: self.config.clone(),
+            spare_log: Default::default(),
         };
         let left_out: alloc::vec::Vec<_> = child.grants.values().filter(|g| g.dont_fork).map(|g| g.base).collect();
         for base in left_out {

@@ -31,6 +31,7 @@ use crate::page::{Page, PageRange};
 use crate::provider::{MemObject, Provider, ProviderKind};
 use crate::slots::SlotMap;
 use crate::traits::{FrameStore, PageTable};
+use crate::txn::SpareLog;
 
 /// Linux's default `vm.max_map_count`.
 pub const DEFAULT_MAX_GRANTS: u64 = 65_530;
@@ -112,6 +113,11 @@ pub struct AddrSpace<P: PageTable> {
     pub(crate) mapped_pages: u64,
     pub(crate) resident_pages: u64,
     pub(crate) config: SpaceConfig,
+    /// An empty undo log kept from the last operation for the next one
+    /// ([`crate::txn`]): an mmap or a fault then needs no heap allocation
+    /// for its log. At most [`crate::txn::SPARE_LOG_RECORDS`] records of
+    /// room are kept.
+    pub(crate) spare_log: SpareLog,
 }
 
 impl<P: PageTable> AddrSpace<P> {
@@ -138,6 +144,7 @@ impl<P: PageTable> AddrSpace<P> {
             mapped_pages: 0,
             resident_pages: 0,
             config,
+            spare_log: SpareLog::default(),
         })
     }
 

@@ -101,6 +101,17 @@ enum Undo {
     RemovedGuard(Page),
 }
 
+/// The most undo records of room a space keeps between operations
+/// ([`SpareLog`]): enough for an mmap or a fault; the long log of a fork
+/// or a populate is freed.
+pub(crate) const SPARE_LOG_RECORDS: usize = 16;
+
+/// An empty undo log with room, kept in the space between operations so
+/// that the common ones allocate none (an mmap or a fault logs a few
+/// records).
+#[derive(Default)]
+pub(crate) struct SpareLog(Vec<Undo>);
+
 /// The guard. See the module docs.
 pub(crate) struct Txn<'a, P: PageTable, F: FrameStore> {
     pub(crate) space: &'a mut AddrSpace<P>,
@@ -114,7 +125,8 @@ pub(crate) struct Txn<'a, P: PageTable, F: FrameStore> {
 
 impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     pub(crate) fn new(space: &'a mut AddrSpace<P>, frames: &'a mut F, tlb: &'a mut Shootdown, mode: Mode) -> Self {
-        Self { space, frames, tlb, local: Shootdown::new(), log: Vec::new(), mode, done: false }
+        let log = core::mem::take(&mut space.spare_log.0);
+        Self { space, frames, tlb, local: Shootdown::new(), log, mode, done: false }
     }
 
     fn record(&mut self, undo: Undo) {
@@ -791,12 +803,16 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
 
 impl<P: PageTable, F: FrameStore> Drop for Txn<'_, P, F> {
     fn drop(&mut self) {
-        if self.done {
-            return;
+        if !self.done {
+            match self.mode {
+                Mode::Undoable => self.rollback(),
+                Mode::Infallible => self.finish_commit(),
+            }
         }
-        match self.mode {
-            Mode::Undoable => self.rollback(),
-            Mode::Infallible => self.finish_commit(),
+        // Both emptied the log; its room goes back to the space.
+        debug_assert!(self.log.is_empty());
+        if self.log.capacity() <= SPARE_LOG_RECORDS {
+            self.space.spare_log.0 = core::mem::take(&mut self.log);
         }
     }
 }
