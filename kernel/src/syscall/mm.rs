@@ -80,22 +80,31 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
     if map_len != core::mem::size_of::<Map>() {
         return Err(Error::new(EINVAL));
     }
-    let map: Map = with_space(|space| UserSlice::new(map_ptr, map_len)?.read_value(space))?;
-    let (offset, size, flags, address) = (map.offset, map.size, map.flags, user_addr(map.address));
+    let slice = UserSlice::new(map_ptr, map_len)?;
+    if fd == ANONYMOUS_FD {
+        // The commonest call: the request is read and the memory mapped
+        // under one hold of the space's lock.
+        return with_space(|space| {
+            let map: Map = slice.read_value(space)?;
+            let map_flags = map_flags(map.flags)?;
+            if !map.offset.is_multiple_of(rmm::PAGE_SIZE as usize) {
+                return Err(Error::new(EINVAL));
+            }
+            map_source(space, &map, MapSource::Anonymous, map_flags)
+        });
+    }
+    let map: Map = with_space(|space| slice.read_value(space))?;
+    let (offset, size, flags) = (map.offset, map.size, map.flags);
     let mut map_flags = map_flags(flags)?;
     if !offset.is_multiple_of(rmm::PAGE_SIZE as usize) {
         return Err(Error::new(EINVAL));
     }
-    let source = if fd == ANONYMOUS_FD {
-        MemorySource::Anonymous
-    } else {
-        let file = process::current().files.lock().get(fd)?;
-        match file.description.scheme.memory_source(file.description.id) {
-            Err(e) if e.errno == EOPNOTSUPP => {
-                return map_file(&file.description, offset as u64, size as u64, flags, map_flags, address);
-            }
-            source => source?,
+    let file = process::current().files.lock().get(fd)?;
+    let source = match file.description.scheme.memory_source(file.description.id) {
+        Err(e) if e.errno == EOPNOTSUPP => {
+            return map_file(&file.description, offset as u64, size as u64, flags, map_flags, user_addr(map.address));
         }
+        source => source?,
     };
     let source = match source {
         MemorySource::Anonymous => MapSource::Anonymous,
@@ -120,19 +129,27 @@ pub fn fmap(fd: usize, map_ptr: usize, map_len: usize) -> Result<usize> {
             MapSource::Object { object: crate::mm::dma::contiguous_object(size as u64)?, offset_bytes: 0 }
         }
     };
-    // Populating writable memory gives every page a slot: room for them
-    // first (the undo records are reserved, fallibly, by tessera-mm).
-    if map_flags.contains(MapFlags::POPULATE) && prot(flags).contains(Prot::WRITE) {
-        let pages = (size as u64).div_ceil(PAGE_SIZE);
-        crate::mm::reserve_heap_for(crate::mm::slot_heap_bytes(pages))?;
-    }
-    let request = MmapRequest::anonymous(size as u64, prot(flags), map_flags).at(address).source(source);
-    let result =
-        with_space(|space| space.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(grant_errno));
+    let result = with_space(|space| map_source(space, &map, source.clone(), map_flags));
     // The request's handle on an object (the mapping took its own).
-    if let MapSource::Object { object, .. } = request.source {
+    if let MapSource::Object { object, .. } = source {
         MemObject::release(object, &mut KernelFrames);
     }
+    result
+}
+
+/// Maps `source` into `space` as `map` asks (its size, protection and
+/// address; `map_flags` are its MAP_* bits, as converted; its offset was
+/// checked): [`fmap`] of anything but a lending file.
+fn map_source(space: &mut crate::mm::UserSpace, map: &Map, source: MapSource, map_flags: MapFlags) -> Result<usize> {
+    // Populating writable memory gives every page a slot: room for them
+    // first (the undo records are reserved, fallibly, by tessera-mm).
+    if map_flags.contains(MapFlags::POPULATE) && prot(map.flags).contains(Prot::WRITE) {
+        let pages = (map.size as u64).div_ceil(PAGE_SIZE);
+        crate::mm::reserve_heap_for(crate::mm::slot_heap_bytes(pages))?;
+    }
+    let request =
+        MmapRequest::anonymous(map.size as u64, prot(map.flags), map_flags).at(user_addr(map.address)).source(source);
+    let result = space.run(|grants, frames, tlb| grants.mmap(frames, &request, tlb)).map_err(grant_errno);
     result.map(|addr| addr.get() as usize)
 }
 
