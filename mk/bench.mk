@@ -161,3 +161,18 @@ $(ARCHES:%=profile-%): profile-%: $(BUILD)/%/bench.img | deps
 	python3 bench/profile.py --arch $* --kernel $(BUILD)/$*/kernel --interval-ms $(or $(interval_ms),2) \
 		$(if $(user_elf),--user-elf $(user_elf)) \
 		--log $(BUILD)/$*/profile.log -- $(call qemu_cmd,$*,$<)
+
+# ---- trace-op: every instruction of one operation ---------------------------
+# `make trace-op arch=x86_64|aarch64` boots the bench image (the -cpu of
+# bench-compare) under bench/trace-op.py, which single-steps one call of an
+# mmbench-c function to the next in the first mmbench-c run (func=NAME,
+# default mmap: one iteration of mmap_munmap_4k's loop; skip=N calls let go
+# first, default 2) and prints the instruction count per function (runs=yes:
+# and the path, function by function).
+.PHONY: trace-op $(ARCHES:%=trace-op-%)
+$(foreach a,$(ARCHES),$(eval trace-op-$(a): override cpu := $(or $(cpu),$(COMPARE_CPU.$(a)))))
+trace-op: trace-op-$(ARCH)
+$(ARCHES:%=trace-op-%): trace-op-%: $(BUILD)/%/bench.img | deps
+	python3 bench/trace-op.py --arch $* --kernel $(BUILD)/$*/kernel --user-elf $(BUILD)/$*/c-bin/mmbench-c \
+		$(if $(func),--func $(func)) $(if $(skip),--skip $(skip)) $(if $(call yes,$(runs)),--runs) \
+		-- $(call qemu_cmd,$*,$<)
