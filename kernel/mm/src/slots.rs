@@ -252,7 +252,7 @@ impl SlotMap {
     /// each block is visited once and dropped if it empties.
     pub(crate) fn drain_range(&mut self, range: PageRange, mut each: impl FnMut(Page, PhysAddr)) {
         let mut taken = 0;
-        let emptied = self.blocks.extract_if(keys(range), |&key, block| {
+        let mut drain = |key: u64, block: &mut Block| {
             let mut bits = block.present & window(key, range);
             block.present &= !bits;
             while bits != 0 {
@@ -262,8 +262,19 @@ impl SlotMap {
                 each(Page::from_number(key * BLOCK_PAGES + u64::from(bit)), block.frames[bit as usize]);
             }
             block.present == 0
-        });
-        emptied.for_each(drop);
+        };
+        let keys = keys(range);
+        if keys.end.saturating_sub(keys.start) == 1 {
+            // A range inside one block (a small munmap; often a mapping
+            // never touched, with no block at all): one lookup.
+            if let Some(block) = self.blocks.get_mut(&keys.start)
+                && drain(keys.start, block)
+            {
+                self.blocks.remove(&keys.start);
+            }
+        } else {
+            self.blocks.extract_if(keys, |&key, block| drain(key, block)).for_each(drop);
+        }
         self.len -= taken;
     }
 }
@@ -375,6 +386,27 @@ mod tests {
         // Blocks 0 (pages 0-9), 4 (150-159), 5 and 6 (160-199) are left.
         assert_eq!(map.blocks.keys().copied().collect::<Vec<_>>(), [0, 4, 5, 6]);
         map.drain_range(PageRange::new(page(0), page(1000)), |_, _| {});
+        assert_eq!((map.len(), map.blocks.len()), (0, 0));
+    }
+
+    /// A range inside one block (one lookup): a block with nothing there,
+    /// no block at all, part of a block (kept) and its last pages (dropped).
+    #[test]
+    fn drain_range_inside_one_block() {
+        let mut map = SlotMap::default();
+        for n in [33, 34, 40] {
+            map.insert(page(n), frame(n));
+        }
+        let mut taken = Vec::new();
+        map.drain_range(PageRange::new(page(35), page(40)), |p, f| taken.push((p.number(), f)));
+        map.drain_range(PageRange::new(page(100), page(101)), |p, f| taken.push((p.number(), f)));
+        assert!(taken.is_empty());
+        map.drain_range(PageRange::new(page(34), page(36)), |p, f| taken.push((p.number(), f)));
+        assert_eq!(taken, [(34, frame(34))]);
+        assert_eq!((map.len(), map.blocks.keys().copied().collect::<Vec<_>>()), (2, std::vec![1]));
+        taken.clear();
+        map.drain_range(PageRange::new(page(33), page(64)), |p, f| taken.push((p.number(), f)));
+        assert_eq!(taken, [(33, frame(33)), (40, frame(40))]);
         assert_eq!((map.len(), map.blocks.len()), (0, 0));
     }
 }
