@@ -289,6 +289,10 @@ impl FaultAround {
     }
 }
 
+/// PTEs [`AddrSpace::supply_file_pages`] maps in one call of
+/// `PageTable::map_pages` (on the kernel stack: 24 bytes each).
+const SUPPLY_MAP_BATCH: usize = 64;
+
 impl<P: PageTable> AddrSpace<P> {
     /// Fault-around: the window of pages a fault on the file page wanted at
     /// `addr` may map at once — the [`FAULT_AROUND_PAGES`]-aligned block of
@@ -351,6 +355,11 @@ impl<P: PageTable> AddrSpace<P> {
         // and, if it maps `file`, the file page its base shows and the
         // PTE flags (`None`: not accessible).
         let mut grant_of: Option<(PageRange, Option<FileGrant>)> = None;
+        // PTEs to make, mapped a batch at a time (`PageTable::map_pages`:
+        // the kernel's table walks once per leaf table; the window lies in
+        // one). A batch is in ascending order, as `map_pages` wants.
+        let mut batch = [(VirtAddr::new(0), PhysAddr::new(0), PageFlags::new()); SUPPLY_MAP_BATCH];
+        let mut batched = 0;
         for &(addr, index, frame) in pages {
             let page = Page::containing(addr);
             if !grant_of.is_some_and(|(range, _)| range.contains(page)) {
@@ -384,12 +393,19 @@ impl<P: PageTable> AddrSpace<P> {
             self.resident_pages += 1;
             used += 1;
             // No PTE yet (a borrowed page's PTE comes with its slot). A
-            // page-table page lacking leaves the slot without a PTE: the
-            // next touch maps it. New PTEs only: nothing to flush.
+            // page-table page lacking (the batch stops there) leaves slots
+            // without a PTE: the next touch maps each. New PTEs only:
+            // nothing to flush.
             if let Some(flags) = flags {
-                let _ = self.table.map(page.start(), frame, flags);
+                if batched == batch.len() || (batched > 0 && batch[batched - 1].0 >= page.start()) {
+                    let _ = self.table.map_pages(&batch[..batched]);
+                    batched = 0;
+                }
+                batch[batched] = (page.start(), frame, flags);
+                batched += 1;
             }
         }
+        let _ = self.table.map_pages(&batch[..batched]);
         used
     }
 
