@@ -23,6 +23,12 @@
 //! hold at most [`MERGE_MAX`] together, and otherwise takes grants from it
 //! until they hold half each.
 //!
+//! mmap's and munmap's changes ([`GrantMap::place`], [`GrantMap::cut`])
+//! take one descent: the chunk found for the neighbours' look-up takes the
+//! change in place when it can without rebalancing, as it nearly always
+//! can; each search of the index costs about 480 instructions at 32,000
+//! grants (docs/mm.md, "Performance").
+//!
 //! Memory: a chunk's vector has room for [`CHUNK`] entries (56 bytes
 //! each: 896 bytes of kernel heap) and, while the map has more than one
 //! chunk, holds at least [`MIN`]: at most 224 bytes per grant, plus the
@@ -34,7 +40,7 @@ use alloc::vec::Vec;
 use core::ops::{Bound, RangeBounds};
 
 use crate::grant::Grant;
-use crate::page::Page;
+use crate::page::{Page, PageRange};
 
 /// Most grants in one chunk.
 pub(crate) const CHUNK: usize = 16;
@@ -47,6 +53,31 @@ pub(crate) const MIN: usize = CHUNK / 4;
 pub(crate) const MERGE_MAX: usize = CHUNK * 3 / 4;
 
 type Chunk = Vec<(Page, Grant)>;
+
+/// What [`GrantMap::place`] did with a grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Placed {
+    /// The grant based at `base` took its pages.
+    Absorbed { base: Page, joins_high: bool },
+    /// It went in as a grant of its own.
+    Inserted { joins_high: bool },
+}
+
+/// What [`GrantMap::cut`] took out, and from where.
+#[derive(Debug)]
+pub(crate) struct Cut {
+    /// The base of the grant the range was cut from.
+    pub base: Page,
+    /// The range's pages, as a grant.
+    pub part: Grant,
+    /// Pages of the grant stay below the range, above it.
+    pub head: bool,
+    pub tail: bool,
+    /// The range, once free, lies below a grows-down grant (its guard
+    /// then belongs to the gap): the rest above it or the grant based at
+    /// its end.
+    pub guard_above: bool,
+}
 
 /// A chunk with room for [`CHUNK`] entries, so insertions never reallocate.
 fn new_chunk() -> Chunk {
@@ -151,6 +182,152 @@ impl GrantMap {
         }
         self.len += 1;
         None
+    }
+
+    /// Puts in `grant` (no grant overlaps it) or, if the grant right below
+    /// it can absorb it (`Grant::can_absorb`), adds its pages to that one:
+    /// mmap's placement of a new grant. Also says whether the grant that
+    /// starts where `grant` ends can be joined to the result. One descent
+    /// of the index for the neighbours and the insertion when the chunk
+    /// that holds `grant`'s end holds the grant below too and has room
+    /// (nearly always); else a second one for the insertion.
+    pub(crate) fn place(&mut self, grant: Grant) -> Placed {
+        let end = grant.end();
+        if let Some((&key, chunk)) = self.chunks.range_mut(..=end).next_back() {
+            // The chunk's entries based at or below `end`: the one at `end`
+            // (if any) is the grant above, the one before it the grant below.
+            let at = chunk.partition_point(|e| e.0 <= end);
+            let top = at.checked_sub(1).filter(|&i| chunk[i].0 == end);
+            if let Some(low) = top.unwrap_or(at).checked_sub(1) {
+                let (upto_low, rest) = chunk.split_at_mut(low + 1);
+                let (low_base, low_grant) = &mut upto_low[low];
+                let high = top.map(|_| &rest[0].1);
+                if low_grant.can_absorb(&grant) {
+                    low_grant.pages += grant.pages;
+                    let joins_high = high.is_some_and(|high| low_grant.can_absorb(high));
+                    return Placed::Absorbed { base: *low_base, joins_high };
+                }
+                let joins_high = high.is_some_and(|high| grant.can_absorb(high));
+                // Between the grant below (in this chunk, so the chunk's
+                // key is below `grant`) and those based at or past `end`.
+                if chunk.len() < CHUNK && key <= grant.base {
+                    chunk.insert(low + 1, (grant.base, grant));
+                    self.len += 1;
+                    return Placed::Inserted { joins_high };
+                }
+                self.insert(grant.base, grant);
+                return Placed::Inserted { joins_high };
+            }
+        }
+        // The grant below is in an earlier chunk, or there is none.
+        let mut near = self.range_mut(..=end);
+        let mut top = near.next_back();
+        let high = match top {
+            Some((&base, _)) if base == end => top.take().map(|(_, high)| high),
+            _ => None,
+        };
+        if let Some((&base, low)) = top.or_else(|| near.next_back()).filter(|(_, low)| low.can_absorb(&grant)) {
+            low.pages += grant.pages;
+            let joins_high = high.is_some_and(|high| low.can_absorb(high));
+            return Placed::Absorbed { base, joins_high };
+        }
+        let joins_high = high.is_some_and(|high| grant.can_absorb(high));
+        self.insert(grant.base, grant);
+        Placed::Inserted { joins_high }
+    }
+
+    /// Takes `range` out of the one grant that holds all of it (what is
+    /// left below and above it stays, as grants based at the grant's base
+    /// and at `range.end`): munmap's cut. `None`, with nothing changed, if
+    /// no single grant holds `range` (or it is empty). One descent of the
+    /// index when the chunk that holds `range.end` holds the grant too and
+    /// the cut needs no rebalancing (nearly always).
+    pub(crate) fn cut(&mut self, range: PageRange) -> Option<Cut> {
+        if range.is_empty() {
+            return None;
+        }
+        if let Some((_, chunk)) = self.chunks.range_mut(..=range.end).next_back() {
+            let at = chunk.partition_point(|e| e.0 <= range.end);
+            let top = at.checked_sub(1).filter(|&i| chunk[i].0 == range.end);
+            if let Some(j) = top.unwrap_or(at).checked_sub(1) {
+                let (base, grant) = (chunk[j].0, &chunk[j].1);
+                if range.start < base || grant.end() < range.end {
+                    return None;
+                }
+                let (head, tail) = (base < range.start, range.end < grant.end());
+                let above_grows_down = top.map(|t| chunk[t].1.grows_down);
+                let guard_above = if tail { grant.grows_down } else { above_grows_down == Some(true) };
+                // Whether the chunk can take the change without another
+                // descent: a removal that leaves at least MIN, an insertion
+                // with room.
+                let in_place = match (head, tail) {
+                    (false, false) => chunk.len() > MIN,
+                    (true, true) => chunk.len() < CHUNK,
+                    _ => true,
+                };
+                if in_place {
+                    let part = match (head, tail) {
+                        (false, false) => {
+                            self.len -= 1;
+                            chunk.remove(j).1
+                        }
+                        (true, false) => chunk[j].1.split_off(range.start),
+                        // The rest above the range takes the grant's place,
+                        // based at `range.end` (no grant lies between).
+                        (false, true) => {
+                            let entry = &mut chunk[j];
+                            let rest = entry.1.split_off(range.end);
+                            entry.0 = range.end;
+                            core::mem::replace(&mut entry.1, rest)
+                        }
+                        (true, true) => {
+                            let mut part = chunk[j].1.split_off(range.start);
+                            let rest = part.split_off(range.end);
+                            chunk.insert(j + 1, (range.end, rest));
+                            self.len += 1;
+                            part
+                        }
+                    };
+                    return Some(Cut { base, part, head, tail, guard_above });
+                }
+            }
+        }
+        self.cut_by_steps(range)
+    }
+
+    /// [`Self::cut`] with the map's general operations: a look-up of the
+    /// grant and its upper neighbour, then at most one removal and one
+    /// insertion.
+    fn cut_by_steps(&mut self, range: PageRange) -> Option<Cut> {
+        let mut near = self.range_mut(..=range.end);
+        let mut top = near.next_back();
+        let above_grows_down = match top {
+            Some((&base, _)) if base == range.end => top.take().map(|(_, above)| above.grows_down),
+            _ => None,
+        };
+        let (&base, grant) = top.or_else(|| near.next_back())?;
+        if range.start < base || grant.end() < range.end {
+            return None;
+        }
+        let (head, tail) = (base < range.start, range.end < grant.end());
+        let guard_above = if tail { grant.grows_down } else { above_grows_down == Some(true) };
+        let part = match (head, tail) {
+            (false, false) => self.remove(&base)?,
+            (true, false) => grant.split_off(range.start),
+            (false, true) => {
+                let rest = grant.split_off(range.end);
+                let part = self.remove(&base)?;
+                self.insert(range.end, rest);
+                part
+            }
+            (true, true) => {
+                let mut part = grant.split_off(range.start);
+                let rest = part.split_off(range.end);
+                self.insert(range.end, rest);
+                part
+            }
+        };
+        Some(Cut { base, part, head, tail, guard_above })
     }
 
     /// Takes the grant based at `base` out.

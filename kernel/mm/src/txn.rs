@@ -34,6 +34,7 @@ use rmm::{PageFlags, PhysAddr};
 
 use crate::MmError;
 use crate::grant::Grant;
+use crate::grant_map::{Cut, Placed};
 use crate::page::{Page, PageRange};
 use crate::provider::SharedObject;
 use crate::shootdown::Shootdown;
@@ -289,30 +290,27 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     /// grant that ends where it starts if that one can absorb it, else
     /// inserts it; then joins the grant that starts where it ends if alike.
     /// What [`Self::insert_grant`] and [`Self::merge_at`] at both ends would
-    /// leave (same records), with one descent for both neighbours: a
-    /// descent's cost grows with the number of grants.
+    /// leave (same records), with one descent of the grant index for both
+    /// neighbours and the insertion ([`GrantMap::place`]): a descent's cost
+    /// grows with the number of grants.
+    ///
+    /// [`GrantMap::place`]: crate::grant_map::GrantMap::place
     pub(crate) fn place_grant(&mut self, grant: Grant) {
         let space = &mut *self.space;
-        let end = grant.end();
-        let mut near = space.grants.range_mut(..=end);
-        let mut top = near.next_back();
-        let high = match top {
-            Some((&base, _)) if base == end => top.take().map(|(_, high)| high),
-            _ => None,
-        };
-        let Some((&base, low)) = top.or_else(|| near.next_back()).filter(|(_, low)| low.can_absorb(&grant)) else {
-            let joins_high = high.is_some_and(|high| grant.can_absorb(high));
-            self.insert_grant(grant);
-            if joins_high {
-                self.merge_at(end);
+        debug_assert!(grant.pages > 0 && space.is_free(grant.range()), "place {grant:?} over a grant");
+        let (range, guard, end) = (grant.range(), space.guard_of(&grant), grant.end());
+        let joins_high = match space.grants.place(grant) {
+            Placed::Absorbed { base, joins_high } => {
+                self.record(Undo::Extended { base, pages: range.pages() });
+                joins_high
             }
-            return;
+            Placed::Inserted { joins_high } => {
+                self.record(Undo::InsertedGrant(range.start));
+                joins_high
+            }
         };
-        low.pages += grant.pages;
-        let joins_high = high.is_some_and(|high| low.can_absorb(high));
-        space.gaps.reserve(grant.range(), space.guard_of(&grant));
-        space.mapped_pages += grant.pages;
-        self.record(Undo::Extended { base, pages: grant.pages });
+        self.space.gaps.reserve(range, guard);
+        self.space.mapped_pages += range.pages();
         if joins_high {
             self.merge_at(end);
         }
@@ -358,42 +356,14 @@ impl<'a, P: PageTable, F: FrameStore> Txn<'a, P, F> {
     /// Takes `range` out of the grant tree when one grant holds all of it,
     /// as [`Self::split_at`] at both ends and [`Self::take_grant`] would
     /// (same records, same gap index and counters), but with one descent
-    /// for the grant and its upper neighbour and at most one insertion or
-    /// removal: cutting the top off a grant changes it in place. `None`,
-    /// with nothing changed, if no single grant holds `range`.
+    /// of the grant index for the grant, its upper neighbour and the cut
+    /// ([`GrantMap::cut`]). `None`, with nothing changed, if no single
+    /// grant holds `range`.
+    ///
+    /// [`GrantMap::cut`]: crate::grant_map::GrantMap::cut
     pub(crate) fn take_part(&mut self, range: PageRange) -> Option<Grant> {
         let space = &mut *self.space;
-        let mut near = space.grants.range_mut(..=range.end);
-        let mut top = near.next_back();
-        let above_grows_down = match top {
-            Some((&base, _)) if base == range.end => top.take().map(|(_, above)| above.grows_down),
-            _ => None,
-        };
-        let (&base, grant) = top.or_else(|| near.next_back())?;
-        if range.start < base || grant.end() < range.end || range.is_empty() {
-            return None;
-        }
-        let (head, tail) = (base < range.start, range.end < grant.end());
-        let guard_above = match (tail, above_grows_down) {
-            (true, _) => grant.grows_down,
-            (false, above) => above == Some(true),
-        };
-        let part = match (head, tail) {
-            (false, false) => space.grants.remove(&base)?,
-            (true, false) => grant.split_off(range.start),
-            (false, true) => {
-                let rest = grant.split_off(range.end);
-                let part = space.grants.remove(&base)?;
-                space.grants.insert(range.end, rest);
-                part
-            }
-            (true, true) => {
-                let mut part = grant.split_off(range.start);
-                let rest = part.split_off(range.end);
-                space.grants.insert(range.end, rest);
-                part
-            }
-        };
+        let Cut { base, part, head, tail, guard_above } = space.grants.cut(range)?;
         let guard_above = if guard_above { space.config.stack_guard_pages } else { 0 };
         space.gaps.release(range, guard_above);
         space.mapped_pages -= part.pages;

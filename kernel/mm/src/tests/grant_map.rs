@@ -1,7 +1,9 @@
 //! The chunked grant map against a `BTreeMap` model: random insertions,
 //! removals, lookups and ranges (every kind of bound, walked from both
 //! ends), with the chunks' invariants checked after every change; and the
-//! hysteresis that keeps a toggle from splitting and merging chunks.
+//! hysteresis that keeps a toggle from splitting and merging chunks; and
+//! mmap's placement and munmap's cut (`place`, `cut`) against a model of
+//! non-overlapping grants, in maps of one chunk and of many.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -9,8 +11,8 @@ use std::ops::Bound;
 use super::harness::Rng;
 use crate::Prot;
 use crate::grant::Grant;
-use crate::grant_map::{CHUNK, GrantMap};
-use crate::page::Page;
+use crate::grant_map::{CHUNK, Cut, GrantMap, Placed};
+use crate::page::{Page, PageRange};
 use crate::provider::Provider;
 
 fn grant(base: u64, pages: u64) -> Grant {
@@ -222,5 +224,111 @@ fn toggling_never_splits_and_merges_chunks_in_turn() {
                 "shape {shape} at {a:?}: chunks change on every toggle ({first:?}, {second:?})"
             );
         }
+    }
+}
+
+/// A grant of `pages` at `base`, read-only or read-write by `kind`.
+fn kind_grant(base: u64, pages: u64, kind: bool) -> Grant {
+    Grant { prot: if kind { Prot::READ | Prot::WRITE } else { Prot::READ }, ..grant(base, pages) }
+}
+
+/// The model's grant holding page `page`, if any: (base, pages, kind).
+fn holding(model: &BTreeMap<u64, (u64, bool)>, page: u64) -> Option<(u64, u64, bool)> {
+    model.range(..=page).next_back().map(|(&b, &(n, k))| (b, n, k)).filter(|&(b, n, _)| page < b + n)
+}
+
+/// Random placements, cuts, insertions and removals of non-overlapping
+/// grants, each checked against a model: what `place` absorbed or inserted
+/// and whether the grant above is to be joined, what `cut` took out and
+/// left, and the chunks' invariants after every step. With `keys` pages,
+/// maps of one chunk and of dozens; placements and cuts land in chunks
+/// that are full, at their minimum, or whose first grant is involved (the
+/// cases that take the general path).
+fn run_place_and_cut(seed: u64, keys: u64, steps: usize) {
+    let mut rng = Rng::new(seed);
+    let mut map = GrantMap::default();
+    let mut model: BTreeMap<u64, (u64, bool)> = BTreeMap::new();
+    let free = |model: &BTreeMap<u64, (u64, bool)>, b: u64, n: u64| {
+        holding(model, b).is_none() && model.range(b..b + n).next().is_none()
+    };
+    for step in 0..steps {
+        let (b, n, kind) = (rng.below(keys), 1 + rng.below(4), rng.chance(50));
+        match rng.below(10) {
+            0..=3 if free(&model, b, n) => {
+                let end = b + n;
+                let high = model.get(&end).copied();
+                let low = model.range(..b).next_back().map(|(&lb, &(ln, lk))| (lb, ln, lk));
+                let placed = map.place(kind_grant(b, n, kind));
+                let want = match low {
+                    Some((lb, ln, lk)) if lb + ln == b && lk == kind => {
+                        model.insert(lb, (ln + n, lk));
+                        Placed::Absorbed {
+                            base: Page::from_number(lb),
+                            joins_high: high.is_some_and(|(_, hk)| hk == lk),
+                        }
+                    }
+                    _ => {
+                        model.insert(b, (n, kind));
+                        Placed::Inserted { joins_high: high.is_some_and(|(_, hk)| hk == kind) }
+                    }
+                };
+                assert_eq!(placed, want, "step {step}: place {b}+{n}");
+            }
+            4..=6 => {
+                // A range inside a grant (most of the time) or anywhere.
+                let range = match holding(&model, b) {
+                    Some((gb, gn, _)) if rng.chance(80) => {
+                        let start = gb + rng.below(gn);
+                        (start, start + 1 + rng.below(gb + gn - start))
+                    }
+                    _ => (b, b + rng.below(3)),
+                };
+                let page_range = PageRange::new(Page::from_number(range.0), Page::from_number(range.1));
+                let got = map.cut(page_range);
+                let inside = holding(&model, range.0).filter(|&(gb, gn, _)| range.1 <= gb + gn && range.0 < range.1);
+                match (got, inside) {
+                    (None, None) => {}
+                    (Some(Cut { base, part, head, tail, guard_above }), Some((gb, gn, gk))) => {
+                        assert_eq!(
+                            (base.number(), part.base.number(), part.pages, head, tail, guard_above),
+                            (gb, range.0, range.1 - range.0, gb < range.0, range.1 < gb + gn, false),
+                            "step {step}: cut {range:?} of {gb}+{gn}"
+                        );
+                        model.remove(&gb);
+                        if gb < range.0 {
+                            model.insert(gb, (range.0 - gb, gk));
+                        }
+                        if range.1 < gb + gn {
+                            model.insert(range.1, (gb + gn - range.1, gk));
+                        }
+                    }
+                    (got, want) => panic!("step {step}: cut {range:?}: {got:?}, model {want:?}"),
+                }
+            }
+            7 if free(&model, b, n) => {
+                assert!(map.insert(Page::from_number(b), kind_grant(b, n, kind)).is_none());
+                model.insert(b, (n, kind));
+            }
+            8 => {
+                if let Some((gb, _, _)) = holding(&model, b) {
+                    assert!(map.remove(&Page::from_number(gb)).is_some(), "step {step}: remove {gb}");
+                    model.remove(&gb);
+                }
+            }
+            _ => {}
+        }
+        map.check().unwrap_or_else(|e| panic!("step {step}: {e}"));
+        let ours: Vec<(u64, u64, bool)> =
+            map.values().map(|g| (g.base.number(), g.pages, g.prot.contains(Prot::WRITE))).collect();
+        let theirs: Vec<(u64, u64, bool)> = model.iter().map(|(&b, &(n, k))| (b, n, k)).collect();
+        assert_eq!(ours, theirs, "step {step}");
+    }
+}
+
+#[test]
+fn place_and_cut_match_a_model() {
+    for seed in 1..=12 {
+        run_place_and_cut(seed, 60, 3_000);
+        run_place_and_cut(seed * 104_729, 1_500, 6_000);
     }
 }
