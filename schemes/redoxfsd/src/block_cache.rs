@@ -96,11 +96,19 @@ impl BlockCache {
 
     /// Keeps `data` as the device's bytes at `block`.
     pub fn put(&mut self, block: u64, data: &[u8]) {
+        self.put_with_tail(block, data, crate::disk::zero_tail(data));
+    }
+
+    /// [`Self::put`] of `data` whose last `zeros` bytes are known to be
+    /// zero, as [`crate::disk::zero_tail`] counts them (the caller counted
+    /// them already).
+    pub fn put_with_tail(&mut self, block: u64, data: &[u8], zeros: usize) {
+        debug_assert_eq!(zeros, crate::disk::zero_tail(data));
         self.forget(block, data.len());
         if data.len() > CACHED_TRANSFER_MAX {
             return;
         }
-        let kept = &data[..data.len() - crate::disk::zero_tail(data)];
+        let kept = &data[..data.len() - zeros];
         while self.bytes + kept.len() + ENTRY_OVERHEAD > BLOCK_CACHE_BYTES && self.evict_one() {}
         // The spare only if it is not much larger than needed (a record's
         // 128 KiB buffer is not kept for a 1 KiB block).

@@ -293,8 +293,7 @@ impl<D: Device> Knobs<D> {
     /// header ring): its zero tail as a count, joined to the last one
     /// held if it continues that one and that one has no zero tail; what
     /// is held is queued first if the write would not fit with it.
-    fn hold(&mut self, block: u64, buffer: &[u8]) -> DiskResult<()> {
-        let zeros = zero_tail(buffer);
+    fn hold(&mut self, block: u64, buffer: &[u8], zeros: usize) -> DiskResult<()> {
         let bytes = &buffer[..buffer.len() - zeros];
         let fits_writes = self.held_writes + buffer.len() <= QUEUE_LIST_MAX_WRITE_BYTES;
         if let Some((first, last, tail)) = self.held.last_mut()
@@ -358,11 +357,18 @@ impl<D: Device> Disk for Knobs<D> {
             return Err(DiskError::new(EIO));
         }
         if !self.ring.contains(&block) && buffer.len().is_multiple_of(BLOCK_SIZE as usize) {
-            // An uncompressed record (128 KiB) is held in pieces that fit a list.
-            for (i, piece) in buffer.chunks(HELD_PIECE_MAX_BYTES).enumerate() {
-                self.hold(block + (i * HELD_PIECE_MAX_BYTES) as u64 / BLOCK_SIZE, piece)?;
+            // An uncompressed record (128 KiB) is held in pieces that fit a
+            // list. A block's zero tail is counted once, for both the list
+            // and the cache.
+            let zeros = zero_tail(buffer);
+            if buffer.len() <= HELD_PIECE_MAX_BYTES {
+                self.hold(block, buffer, zeros)?;
+            } else {
+                for (i, piece) in buffer.chunks(HELD_PIECE_MAX_BYTES).enumerate() {
+                    self.hold(block + (i * HELD_PIECE_MAX_BYTES) as u64 / BLOCK_SIZE, piece, zero_tail(piece))?;
+                }
             }
-            self.cache.put(block, buffer);
+            self.cache.put_with_tail(block, buffer, zeros);
             return Ok(buffer.len());
         }
         self.drain()?;
