@@ -70,8 +70,9 @@ pub(crate) struct Cut {
     pub base: Page,
     /// The range's pages, as a grant.
     pub part: Grant,
-    /// Pages of the grant stay below the range, above it.
+    /// Pages of the grant stay below the range.
     pub head: bool,
+    /// Pages of the grant stay above the range.
     pub tail: bool,
     /// The range, once free, lies below a grows-down grant (its guard
     /// then belongs to the gap): the rest above it or the grant based at
