@@ -119,6 +119,20 @@ fn split_insert(chunk: &mut Chunk, base: Page, grant: Grant) -> Chunk {
     upper
 }
 
+/// How `range` cuts `grant` (the last grant based below `range.end`;
+/// `above_grows_down`: the grows-down flag of the grant based at
+/// `range.end`, if any): whether pages of it stay below and above the
+/// range, and whether the freed range lies under a grows-down grant.
+/// `None` if `grant` does not hold all of `range`.
+fn cut_shape(range: PageRange, grant: &Grant, above_grows_down: Option<bool>) -> Option<(bool, bool, bool)> {
+    if range.start < grant.base || grant.end() < range.end {
+        return None;
+    }
+    let (head, tail) = (grant.base < range.start, range.end < grant.end());
+    let guard_above = if tail { grant.grows_down } else { above_grows_down == Some(true) };
+    Some((head, tail, guard_above))
+}
+
 /// The entries of `chunk` inside `(lo, hi)`, as an index range.
 fn within(chunk: &Chunk, lo: Bound<Page>, hi: Bound<Page>) -> core::ops::Range<usize> {
     let from = match lo {
@@ -252,12 +266,7 @@ impl GrantMap {
             let top = at.checked_sub(1).filter(|&i| chunk[i].0 == range.end);
             if let Some(j) = top.unwrap_or(at).checked_sub(1) {
                 let (base, grant) = (chunk[j].0, &chunk[j].1);
-                if range.start < base || grant.end() < range.end {
-                    return None;
-                }
-                let (head, tail) = (base < range.start, range.end < grant.end());
-                let above_grows_down = top.map(|t| chunk[t].1.grows_down);
-                let guard_above = if tail { grant.grows_down } else { above_grows_down == Some(true) };
+                let (head, tail, guard_above) = cut_shape(range, grant, top.map(|t| chunk[t].1.grows_down))?;
                 // Whether the chunk can take the change without another
                 // descent: a removal that leaves at least MIN, an insertion
                 // with room.
@@ -307,11 +316,7 @@ impl GrantMap {
             _ => None,
         };
         let (&base, grant) = top.or_else(|| near.next_back())?;
-        if range.start < base || grant.end() < range.end {
-            return None;
-        }
-        let (head, tail) = (base < range.start, range.end < grant.end());
-        let guard_above = if tail { grant.grows_down } else { above_grows_down == Some(true) };
+        let (head, tail, guard_above) = cut_shape(range, grant, above_grows_down)?;
         let part = match (head, tail) {
             (false, false) => self.remove(&base)?,
             (true, false) => grant.split_off(range.start),

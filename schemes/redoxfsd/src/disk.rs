@@ -357,9 +357,9 @@ impl<D: Device> Disk for Knobs<D> {
             return Err(DiskError::new(EIO));
         }
         if !self.ring.contains(&block) && buffer.len().is_multiple_of(BLOCK_SIZE as usize) {
-            // An uncompressed record (128 KiB) is held in pieces that fit a
-            // list. A block's zero tail is counted once, for both the list
-            // and the cache.
+            // A write held whole, its zero tail counted once for the list
+            // and the cache; an uncompressed record (128 KiB) in pieces
+            // that fit a list.
             let zeros = zero_tail(buffer);
             if buffer.len() <= HELD_PIECE_MAX_BYTES {
                 self.hold(block, buffer, zeros)?;
