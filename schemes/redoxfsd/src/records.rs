@@ -42,7 +42,9 @@
 use alloc::vec::Vec;
 
 use redox_syscall_07::error::{EIO, Error as DiskError, Result as DiskResult};
-use redoxfs::{BLOCK_SIZE, BlockData, BlockLevel, BlockTrait, Disk, Node, RecordRaw, Transaction, TreeData, TreePtr};
+use redoxfs::{
+    BLOCK_SIZE, BlockData, BlockLevel, BlockTrait, Disk, Node, RECORD_SIZE, RecordRaw, Transaction, TreeData, TreePtr,
+};
 
 /// redoxfs's limit for a compressed record: its length prefix is two bytes.
 const COMPRESSED_MAX_BYTES: usize = 64 * 1024;
@@ -206,18 +208,43 @@ fn replace_record<D: Disk>(
     let Some(old) = node.data().level_data().and_then(|levels| levels.level0.get(index as usize)).copied() else {
         return Ok(None);
     };
-    let Some(mut record) = RecordRaw::empty(class).filter(|r| r.len() == new.bytes.len()) else { return Ok(None) };
+    if class.bytes() != new.bytes.len() as u64 {
+        return Ok(None);
+    }
     let read = new.hash == old.hash();
     if read && tx.read_block(old)?.data()[..] == new.bytes[..] {
         return Ok(Some((false, true)));
     }
-    record.copy_from_slice(&new.bytes);
     // A new place of the same size class, the old one freed at the commit:
-    // what `write_node` does with a changed record.
-    let written = tx.sync_block(node, BlockData::new(old.addr(), record))?;
+    // what `write_node` does with a changed record. The block goes as it
+    // was built (`Built`), not copied into a zeroed `RecordRaw` first.
+    let written = tx.sync_block(node, BlockData::new(old.addr(), Built(new.bytes)))?;
+    // SAFETY: `Built` and `RecordRaw` are both a record's bytes; a pointer
+    // carries only an address and a hash, which do not depend on the type.
+    let written = unsafe { written.cast::<RecordRaw>() };
     let slot = node.data_mut().level_data_mut().and_then(|levels| levels.level0.get_mut(index as usize));
     *slot.ok_or(DiskError::new(EIO))? = written;
     Ok(Some((true, read)))
+}
+
+/// A record's block as [`new_block`] built it, handed to redoxfs's
+/// `sync_block` as it is: a `RecordRaw` would be a zeroed allocation and a
+/// copy of the block more per record on the daemon's one thread.
+struct Built(Vec<u8>);
+
+// SAFETY: as redoxfs's `RecordRaw`: an empty block of a record's level is
+// that many zero bytes, and no other level has one.
+unsafe impl BlockTrait for Built {
+    fn empty(level: BlockLevel) -> Option<Self> {
+        (level.bytes() <= RECORD_SIZE).then(|| Built(alloc::vec![0; level.bytes() as usize]))
+    }
+}
+
+impl core::ops::Deref for Built {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 #[cfg(test)]
