@@ -148,6 +148,13 @@ pub mod mm {
     pub const MADV_SEQUENTIAL: usize = 2;
     pub const MADV_WILLNEED: usize = 3;
     pub const MADV_DONTNEED: usize = 4;
+    /// Tessera's: the kernel lends none of the range's pages to a borrower
+    /// of this space's memory without asking it again (MmapPrep); the
+    /// pages, their data and PTEs stay. Memory the space owns only
+    /// (docs/fmap.md, "Sealing").
+    pub const MADV_LEND_ASIDE: usize = 0x1000;
+    /// Tessera's: undoes [`MADV_LEND_ASIDE`].
+    pub const MADV_LEND_OPEN: usize = 0x1001;
 
     /// `msync` flags, Linux's values.
     pub const MS_ASYNC: usize = 1;

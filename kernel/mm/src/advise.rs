@@ -46,6 +46,10 @@
 //!
 //! MADV_DONTFORK / DOFORK and MADV_WIPEONFORK / KEEPONFORK mark the
 //! grants for fork (`fork.rs`), cutting them at the range's ends;
+//! Tessera's MADV_LEND_ASIDE / MADV_LEND_OPEN mark them the same way for
+//! lending (a lender's pages the kernel takes for borrowers only after
+//! asking the lender again: [`AddrSpace::lent_aside`]), on memory the
+//! space owns (EINVAL on device, borrowed and file memory);
 //! WIPEONFORK takes only private anonymous memory and DOFORK refuses device
 //! memory (EINVAL, as Linux refuses VM_IO). The hints (NORMAL, RANDOM,
 //! SEQUENTIAL, HUGEPAGE, NOHUGEPAGE, DONTDUMP, DODUMP, COLD, PAGEOUT)
@@ -110,6 +114,12 @@ pub enum Advice {
     WipeOnFork,
     /// MADV_KEEPONFORK (19): undoes WIPEONFORK.
     KeepOnFork,
+    /// Tessera's MADV_LEND_ASIDE (0x1000): the kernel lends none of the
+    /// range's pages to a borrower without asking this space again; PTEs
+    /// and data stay. Memory the space owns only (EINVAL otherwise).
+    LendAside,
+    /// Tessera's MADV_LEND_OPEN (0x1001): undoes LEND_ASIDE.
+    LendOpen,
     /// MADV_HUGEPAGE (14): hint (no huge pages).
     HugePage,
     /// MADV_NOHUGEPAGE (15): hint.
@@ -148,6 +158,8 @@ impl Advice {
             11 => Self::DoFork,
             18 => Self::WipeOnFork,
             19 => Self::KeepOnFork,
+            0x1000 => Self::LendAside,
+            0x1001 => Self::LendOpen,
             14 => Self::HugePage,
             15 => Self::NoHugePage,
             16 => Self::DontDump,
@@ -182,17 +194,39 @@ impl Advice {
                 | Self::PopulateRead
                 | Self::PopulateWrite
                 | Self::GuardInstall
+                | Self::LendAside
+                | Self::LendOpen
         )
     }
 
-    /// The fork marks it sets, as (dont_fork, wipe_on_fork) changes.
-    const fn fork_marks(self) -> Option<(Option<bool>, Option<bool>)> {
+    /// The grant marks it sets: which one (`Mark`) and to what.
+    const fn grant_mark(self) -> Option<(Mark, bool)> {
         match self {
-            Self::DontFork => Some((Some(true), None)),
-            Self::DoFork => Some((Some(false), None)),
-            Self::WipeOnFork => Some((None, Some(true))),
-            Self::KeepOnFork => Some((None, Some(false))),
+            Self::DontFork => Some((Mark::DontFork, true)),
+            Self::DoFork => Some((Mark::DontFork, false)),
+            Self::WipeOnFork => Some((Mark::WipeOnFork, true)),
+            Self::KeepOnFork => Some((Mark::WipeOnFork, false)),
+            Self::LendAside => Some((Mark::LendAside, true)),
+            Self::LendOpen => Some((Mark::LendAside, false)),
             _ => None,
+        }
+    }
+}
+
+/// A per-grant mark an advice sets or clears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    DontFork,
+    WipeOnFork,
+    LendAside,
+}
+
+impl Mark {
+    fn set(self, grant: &mut crate::grant::Grant, on: bool) {
+        match self {
+            Mark::DontFork => grant.dont_fork = on,
+            Mark::WipeOnFork => grant.wipe_on_fork = on,
+            Mark::LendAside => grant.lend_aside = on,
         }
     }
 }
@@ -245,8 +279,8 @@ impl<P: PageTable> AddrSpace<P> {
         for base in &bases {
             self.refusal(&self.grants[base], advice)?;
         }
-        if let Some(marks) = advice.fork_marks() {
-            return self.mark_for_fork(frames, range, marks, tlb);
+        if let Some((mark, on)) = advice.grant_mark() {
+            return self.mark_grants(frames, range, mark, on, tlb);
         }
         match advice {
             Advice::GuardInstall => return self.install_guards(frames, range, tlb),
@@ -278,7 +312,9 @@ impl<P: PageTable> AddrSpace<P> {
             return if advice.refused_by_device() { Err(MmError::Inval) } else { Ok(()) };
         }
         let anonymous = matches!(grant.provider, Provider::Allocated);
+        let owned = matches!(grant.provider, Provider::Allocated | Provider::AllocatedShared { .. });
         match advice {
+            Advice::LendAside | Advice::LendOpen if !owned => Err(MmError::Inval),
             Advice::Free | Advice::WipeOnFork if !anonymous => Err(MmError::Inval),
             Advice::Remove => match &grant.provider {
                 Provider::Allocated => Err(MmError::Inval),
@@ -341,24 +377,32 @@ impl<P: PageTable> AddrSpace<P> {
         range_for(addr, len_bytes).map_or(0, |range| self.resident_in(range))
     }
 
-    /// Sets the fork marks of the grants in `range` (all mapped), cutting
-    /// them at its ends. ENOMEM (nothing changed) if the cuts would pass
-    /// the grant cap.
-    fn mark_for_fork(
+    /// Sets `mark` of the grants in `range` (all mapped) to `on`, cutting
+    /// them at its ends (and joining what became alike). ENOMEM (nothing
+    /// changed) if the cuts would pass the grant cap.
+    fn mark_grants(
         &mut self,
         frames: &mut impl FrameStore,
         range: PageRange,
-        (dont_fork, wipe_on_fork): (Option<bool>, Option<bool>),
+        mark: Mark,
+        on: bool,
         tlb: &mut Shootdown,
     ) -> Result<(), MmError> {
         self.check_split_room(range)?;
         let mut tx = Txn::new(self, frames, tlb, Mode::Infallible);
-        tx.change_grants(range, |_, grant| {
-            grant.dont_fork = dont_fork.unwrap_or(grant.dont_fork);
-            grant.wipe_on_fork = wipe_on_fork.unwrap_or(grant.wipe_on_fork);
-        });
+        tx.change_grants(range, |_, grant| mark.set(grant, on));
         tx.commit();
         Ok(())
+    }
+
+    /// Whether a page of `[addr, addr + pages pages)` lies in a grant set
+    /// aside for lending (MADV_LEND_ASIDE): the kernel then asks the
+    /// lender again instead of taking the page for a borrower. Unmapped
+    /// pages are not set aside.
+    pub fn lent_aside(&self, addr: VirtAddr, pages: u64) -> bool {
+        let start = Page::containing(addr);
+        let range = PageRange::new(start, Page::from_number(start.number().saturating_add(pages)));
+        self.grants_in(range).any(|grant| grant.lend_aside)
     }
 
     /// Checks an msync of `[addr, addr + len_bytes)`. Nothing needs writing

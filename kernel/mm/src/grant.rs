@@ -52,6 +52,12 @@ pub struct Grant {
     /// MADV_WIPEONFORK (private anonymous only): a forked child gets the
     /// grant empty (it reads zeroes), and the flag with it.
     pub(crate) wipe_on_fork: bool,
+    /// Set aside for lending (Tessera's `MADV_LEND_ASIDE`, owned memory
+    /// only): the kernel takes none of its pages for a borrower of this
+    /// space's memory without asking the lender again (MmapPrep), while
+    /// its PTEs stay as they are. A file server seals written-back pages
+    /// so (docs/fmap.md, "Sealing").
+    pub(crate) lend_aside: bool,
     pub(crate) provider: Provider,
 }
 
@@ -97,6 +103,7 @@ impl Grant {
             grows_down: self.grows_down,
             dont_fork: self.dont_fork,
             wipe_on_fork: self.wipe_on_fork,
+            lend_aside: self.lend_aside,
             provider: self.provider.advanced(head),
         };
         self.pages = head;
@@ -111,6 +118,7 @@ impl Grant {
             && self.grows_down == next.grows_down
             && self.dont_fork == next.dont_fork
             && self.wipe_on_fork == next.wipe_on_fork
+            && self.lend_aside == next.lend_aside
             && self.provider.continues_into(&next.provider, self.pages)
     }
 
@@ -152,12 +160,13 @@ impl fmt::Debug for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Grant({:?} {:?}{}{}{} {:?})",
+            "Grant({:?} {:?}{}{}{}{} {:?})",
             self.range(),
             self.prot,
             if self.grows_down { " grows-down" } else { "" },
             if self.dont_fork { " dont-fork" } else { "" },
             if self.wipe_on_fork { " wipe-on-fork" } else { "" },
+            if self.lend_aside { " lend-aside" } else { "" },
             self.provider
         )
     }

@@ -210,6 +210,7 @@ impl<P: PageTable> AddrSpace<P> {
             grows_down: flags.contains(MapFlags::GROWSDOWN),
             dont_fork: false,
             wipe_on_fork: false,
+            lend_aside: false,
             provider: provider.clone(),
         };
         let eager = matches!(provider, Provider::PhysBorrowed { .. } | Provider::External { .. });

@@ -149,12 +149,16 @@ fn take_frame(
     if !space.lendable(addr) {
         return Err(FaultError::Bus);
     }
+    let not_self = !Arc::ptr_eq(&lender, &process::current());
+    // Set aside for lending (the lender sealed it, MADV_LEND_ASIDE): it
+    // lends it again when asked, as a page it made read-only.
+    if space.lent_aside(addr, 1) {
+        return if not_self { Ok(Taken::SetAside) } else { Err(FaultError::Bus) };
+    }
     match space.fault(addr, Access::Write) {
         Ok(()) => {}
         Err(FaultError::OutOfMemory) => return Err(FaultError::OutOfMemory),
-        Err(FaultError::Segv)
-            if !Arc::ptr_eq(&lender, &process::current()) && space.fault(addr, Access::Read).is_ok() =>
-        {
+        Err(FaultError::Segv) if not_self && space.fault(addr, Access::Read).is_ok() => {
             return Ok(Taken::SetAside);
         }
         // A lender's page lent from a file mapping of its own is not lent
@@ -192,7 +196,8 @@ fn relend(file: &FileRef, index: u64) -> core::result::Result<(), FaultError> {
 pub(super) type Around = Vec<(VirtAddr, u64, PhysAddr)>;
 
 /// The pages of `around` (but `index`, fetched already) that the lender
-/// holds now: memory it owns ([`super::UserSpace::lendable`]) mapped
+/// holds now: memory it owns ([`super::UserSpace::lendable`]), not set
+/// aside for lending ([`super::UserSpace::lent_aside`]), mapped
 /// writable in its space — its own frame, never the zero frame or a
 /// copy-on-write one, and never a page it keeps `PROT_NONE` (past the end
 /// of the file) or has not touched yet: those cost the lender a fault and
@@ -216,7 +221,9 @@ fn lent_around(
             run = file.lender_run(page).map(|(address, pages)| {
                 let pages = pages.min(around.first_index + around.pages - page);
                 run_end = page + pages;
-                (page, address, space.lendable_pages(VirtAddr::new(address), pages))
+                let lendable = space.lendable_pages(VirtAddr::new(address), pages)
+                    && !space.lent_aside(VirtAddr::new(address), pages);
+                (page, address, lendable)
             });
             if run.is_none() {
                 continue;

@@ -474,6 +474,12 @@ impl UserSpace {
         end.is_some_and(|end| end <= USER_END) && self.grants().covered_by(virt, pages, owned)
     }
 
+    /// Whether a page of `pages` pages from `virt` is set aside for
+    /// lending (MADV_LEND_ASIDE): a borrower's fetch asks the lender again.
+    pub fn lent_aside(&self, virt: VirtAddr, pages: u64) -> bool {
+        self.grants().lent_aside(virt, pages)
+    }
+
     /// The grant at `virt`, if any.
     pub fn describe_at(&self, virt: VirtAddr) -> Option<tessera_mm::GrantInfo> {
         self.grants().grant_at(virt)

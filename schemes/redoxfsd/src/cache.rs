@@ -24,11 +24,14 @@
 //! - the bytes past the end of file in a resident page are zero;
 //! - a resident page is never moved; it leaves the cache only taken back
 //!   from every mapping first (eviction, truncate);
-//! - a *sealed* page is resident, read-only here, taken back from every
+//! - a *sealed* page is resident, set aside for lending here
+//!   (`MADV_LEND_ASIDE`: still mapped and writable in this space, but the
+//!   kernel takes it for no client without asking), taken back from every
 //!   mapping and equal to the disk: no client has stored to it since its
-//!   last write-back, so write-backs skip it; the kernel's fetch finds it
-//!   read-only and asks for it again (MmapPrep opens it, and it may be
-//!   written from then on); `write()` opens it too;
+//!   last write-back, so write-backs skip it; the kernel's fetch asks for
+//!   it again (MmapPrep opens it, and it may be written from then on);
+//!   `write()` opens it too. A page is set aside for lending exactly while
+//!   it is sealed;
 //! - *dirty* pages are resident pages whose write-back failed: they are
 //!   written again by the next msync, munmap or fsync of the file (or
 //!   before their eviction), and keep the window alive until then or until
@@ -55,7 +58,7 @@ use crate::runs::RunSet;
 use tessera_ramfs::{PAGE_BYTES, Pages, SystemPages};
 use tessera_runtime::abi::error::{EIO, ENOMEM};
 use tessera_runtime::abi::scheme::EVICT_MAX_BYTES;
-use tessera_runtime::mm::{self, MADV_DONTNEED, PROT_READ};
+use tessera_runtime::mm::{self, MADV_DONTNEED, MADV_LEND_ASIDE, MADV_LEND_OPEN, PROT_READ};
 use tessera_runtime::{Error, Result, scheme};
 
 /// The size of a window: the largest offset a mapping can reach.
@@ -87,30 +90,29 @@ pub trait CachePages: Pages {
     /// Drops the memory of pages set aside (they stay read-only and read
     /// as zeroes). EIO if that fails.
     fn forget(&mut self, addr: usize, bytes: usize) -> Result<()>;
-    /// Makes `[addr, addr + bytes)` (open, every page holding memory)
-    /// writable in this space's page tables now. Opening pages only
-    /// changes what they allow; the kernel gives the write right to each
-    /// page at its next write fault, and until then its fetch for a client
-    /// takes such a page with a fault of its own and never as a neighbour
-    /// (fault-around takes only pages writable here). ENOMEM if that fails
-    /// (the pages are open all the same).
-    fn make_writable(&mut self, addr: usize, bytes: usize) -> Result<()>;
+    /// Sets `[addr, addr + bytes)` (open) aside for lending: the kernel
+    /// takes none of its pages for a client without asking again
+    /// (MmapPrep), while they stay mapped and writable here with their
+    /// data, so opening them again changes no page table entry. How pages
+    /// are sealed. EIO if that fails.
+    fn lend_aside(&mut self, addr: usize, bytes: usize) -> Result<()>;
+    /// Ends [`Self::lend_aside`] for `[addr, addr + bytes)` (nothing for
+    /// pages not set aside so). ENOMEM if that fails (the kernel could not
+    /// cut its books of the range).
+    fn lend_open(&mut self, addr: usize, bytes: usize) -> Result<()>;
     /// Calls `f` with the bytes of `[addr, addr + len)` (a copy unless the
     /// memory can be read in place).
     ///
     /// # Safety
     /// The pages are open or set aside, and nothing can store to them until
-    /// `f` returns: read-only here and taken back from every mapping.
+    /// `f` returns: sealed (set aside for lending and taken back from every
+    /// mapping), and this daemon does not write them meanwhile.
     unsafe fn with_sealed<R>(&self, addr: usize, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
         let mut bytes = vec![0u8; len];
         self.read(addr, &mut bytes);
         f(&bytes)
     }
 }
-
-/// `madvise` advice: fault the range in as writes now (Linux's value; the
-/// kernel's `advise.rs`).
-const MADV_POPULATE_WRITE: usize = 23;
 
 impl CachePages for SystemPages {
     fn set_aside(&mut self, addr: usize, bytes: usize) -> Result<()> {
@@ -132,10 +134,15 @@ impl CachePages for SystemPages {
         unsafe { mm::madvise(addr, bytes, MADV_DONTNEED) }.map_err(|_| Error::new(EIO))
     }
 
-    fn make_writable(&mut self, addr: usize, bytes: usize) -> Result<()> {
-        // SAFETY: open pages of a window that hold memory: a write fault
-        // on each keeps its frame and data and only raises its PTE.
-        unsafe { mm::madvise(addr, bytes, MADV_POPULATE_WRITE) }.map_err(|_| Error::new(ENOMEM))
+    fn lend_aside(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        // SAFETY: a mark on the pages of a window for the kernel's lending;
+        // nothing in this space changes.
+        unsafe { mm::madvise(addr, bytes, MADV_LEND_ASIDE) }.map_err(|_| Error::new(EIO))
+    }
+
+    fn lend_open(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        // SAFETY: as `lend_aside`.
+        unsafe { mm::madvise(addr, bytes, MADV_LEND_OPEN) }.map_err(|_| Error::new(ENOMEM))
     }
 
     /// In place: no copy.
@@ -165,17 +172,11 @@ pub struct Window {
     /// to any resident page that is not sealed.
     pub written_through: bool,
     /// Resident pages *sealed*: written back (or known equal to the disk),
-    /// then made read-only here and taken back from every mapping, so no
-    /// client can have stored to them since. A write-back skips them; a
-    /// fetch by the kernel finds them read-only and asks for them again
-    /// (MmapPrep opens them: they may be written from then on).
+    /// then set aside for lending here ([`CachePages::lend_aside`]) and
+    /// taken back from every mapping, so no client can have stored to them
+    /// since. A write-back skips them; a fetch by the kernel asks for them
+    /// again (MmapPrep opens them: they may be written from then on).
     pub sealed: RunSet,
-    /// Sealed pages known to hold memory (their bytes were not all zero
-    /// when written back): opened again, they are made writable at once
-    /// ([`CachePages::make_writable`]), so clients' faults take them
-    /// around each other. The others (a hole holds no memory until a
-    /// client touches it) are left to their own faults.
-    pub backed: RunSet,
 }
 
 impl Window {
@@ -271,8 +272,12 @@ impl<P: CachePages> Cache<P> {
             self.lru.remove(&tick);
             self.lru_changes += 1;
             window.dirty.remove(page);
-            window.sealed.remove(page);
-            window.backed.remove(page);
+            if window.sealed.contains(page) {
+                window.sealed.remove(page);
+                // Set aside for lending only while sealed (the caller has
+                // set it aside read-only; loaded again, it is lent again).
+                let _ = self.pages.lend_open(window.address(page), PAGE_BYTES);
+            }
         }
     }
 
@@ -330,7 +335,6 @@ impl<P: CachePages> Cache<P> {
                 extent: 0,
                 written_through: false,
                 sealed: RunSet::new(),
-                backed: RunSet::new(),
             };
             self.windows.insert(node, window);
         }
@@ -465,7 +469,10 @@ impl<P: CachePages> Cache<P> {
                 }
             }
             window.resident_runs.remove_range(first..u64::MAX);
-            for set in [&mut window.dirty, &mut window.sealed, &mut window.backed] {
+            for (s, e) in window.sealed.runs_in(first..u64::MAX) {
+                let _ = self.pages.lend_open(window.address(s), ((e - s) * PAGE) as usize);
+            }
+            for set in [&mut window.dirty, &mut window.sealed] {
                 set.remove_range(first..u64::MAX);
             }
             result = self.pages.close_down(window.address(first), ((window.extent - first) * PAGE) as usize);
@@ -516,7 +523,7 @@ impl<P: CachePages> Cache<P> {
         let Some(window) = self.windows.get_mut(&node) else { return Ok(()) };
         for &(first, end) in runs {
             let (addr, bytes) = (window.address(first), ((end - first) * PAGE) as usize);
-            let mut result = self.pages.set_aside(addr, bytes);
+            let mut result = self.pages.lend_aside(addr, bytes);
             let mut at = 0;
             while result.is_ok() && at < bytes {
                 let n = (bytes - at).min(EVICT_MAX_BYTES as usize);
@@ -524,7 +531,7 @@ impl<P: CachePages> Cache<P> {
                 at += n;
             }
             if let Err(e) = result {
-                let _ = self.pages.open_up(addr, bytes);
+                let _ = self.pages.lend_open(addr, bytes);
                 return Err(e);
             }
             window.sealed.insert_range(first..end);
@@ -558,17 +565,8 @@ impl<P: CachePages> Cache<P> {
 
     /// Records how a write-back of `runs` went: their pages are clean on
     /// success, dirty on failure.
-    /// Of the pages written, `backed` are known to hold memory (not all
-    /// zero): those sealed are made writable at once when opened again.
-    pub fn written(&mut self, node: u32, runs: &[(u64, u64)], ok: bool, backed: &[u64]) {
+    pub fn written(&mut self, node: u32, runs: &[(u64, u64)], ok: bool) {
         let Some(window) = self.windows.get_mut(&node) else { return };
-        if ok {
-            for (first, end) in runs_of(backed) {
-                for (s, e) in window.sealed.runs_in(first..end) {
-                    window.backed.insert_range(s..e);
-                }
-            }
-        }
         for &(first, end) in runs {
             if ok {
                 window.dirty.remove_range(first..end);
@@ -598,7 +596,11 @@ fn fill<P: CachePages>(
 ) -> Result<()> {
     let mut bytes = vec![0u8; (LOAD_PAGES * PAGE) as usize];
     for (mut page, run_end) in missing_runs(window, pages) {
-        memory.open_up(window.address(page), ((run_end - page) * PAGE) as usize)?;
+        let (addr, len) = (window.address(page), ((run_end - page) * PAGE) as usize);
+        memory.open_up(addr, len)?;
+        // Never set aside for lending if its `lend_open` failed when it
+        // left the cache (`unlist`): lent, it must be takeable.
+        memory.lend_open(addr, len)?;
         window.extent = window.extent.max(run_end);
         while page < run_end {
             let n = (run_end - page).min(LOAD_PAGES);
@@ -630,28 +632,12 @@ fn fill<P: CachePages>(
 /// to be clean.
 fn unseal<P: CachePages>(memory: &mut P, window: &mut Window, pages: core::ops::Range<u64>) -> Result<()> {
     for (first, end) in window.sealed.runs_in(pages) {
-        memory.open_up(window.address(first), ((end - first) * PAGE) as usize)?;
+        // Mapped and writable here all along: only the kernel's lending
+        // changes, no page table entry.
+        memory.lend_open(window.address(first), ((end - first) * PAGE) as usize)?;
         window.sealed.remove_range(first..end);
-        // Those holding memory become writable now, a run at a time. If
-        // that fails they are open all the same (each faults on its own).
-        for (run_first, run_end) in window.backed.runs_in(first..end) {
-            let _ = memory.make_writable(window.address(run_first), ((run_end - run_first) * PAGE) as usize);
-        }
-        window.backed.remove_range(first..end);
     }
     Ok(())
-}
-
-/// The runs `(first, end)` of consecutive pages in `pages` (ascending).
-fn runs_of(pages: &[u64]) -> Vec<(u64, u64)> {
-    let mut runs: Vec<(u64, u64)> = Vec::new();
-    for &page in pages {
-        match runs.last_mut() {
-            Some(run) if run.1 == page => run.1 = page + 1,
-            _ => runs.push((page, page + 1)),
-        }
-    }
-    runs
 }
 
 /// Sets aside the pages of `pages` of `window` that are not resident (a

@@ -59,13 +59,6 @@ fn pages_for(size_bytes: usize) -> u64 {
     size_bytes.div_ceil(PAGE_BYTES) as u64
 }
 
-/// Whether `bytes` are all zero (a word at a time).
-fn is_zero(bytes: &[u8]) -> bool {
-    // SAFETY: any bytes are valid `u64`s.
-    let (head, words, tail) = unsafe { bytes.align_to::<u64>() };
-    head.iter().all(|&b| b == 0) && words.iter().all(|&w| w == 0) && tail.iter().all(|&b| b == 0)
-}
-
 /// The pages of `[offset, offset + size)`.
 fn page_range(offset: u64, size: usize) -> core::ops::Range<u64> {
     offset / PAGE..offset.saturating_add(size as u64).div_ceil(PAGE)
@@ -235,14 +228,13 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
     /// compares each record with the disk and writes only those that
     /// differ, as redoxfs's `write_node` (an untouched page costs a read
     /// and, in a whole compressed record, a compression; not a new
-    /// record). With `sealed` (the pages are read-only here and taken back
-    /// from every mapping) they are read where they are, else from a copy. The pages are clean
-    /// afterwards, or dirty if it failed; those not all zero are noted as
-    /// holding memory ([`crate::cache::Window::backed`]).
+    /// record). With `sealed` (the pages are set aside here, for lending
+    /// or read-only, and taken back from every mapping) they are read
+    /// where they are, else from a copy. The pages are clean afterwards,
+    /// or dirty if it failed.
     fn write_runs(&mut self, node: u32, runs: &[(u64, u64)], sealed: bool) -> Result<()> {
         let size = self.file_size(node)?;
         let now = (self.clock)();
-        let mut backed = Vec::new();
         let mut records = Written::default();
         let Self { fs, cache, compressed, .. } = self;
         let result = fs.tx(|tx| {
@@ -252,8 +244,6 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
                     if data.is_empty() {
                         return Ok(Written::default());
                     }
-                    let pages = data.chunks(PAGE_BYTES).enumerate();
-                    backed.extend(pages.filter(|(_, bytes)| !is_zero(bytes)).map(|(i, _)| run.0 + i as u64));
                     records::write_file(tx, ptr, run.0 * PAGE, data, now, compressed)
                 })?;
                 records.replaced += written.replaced;
@@ -270,7 +260,7 @@ impl<D: Device, P: CachePages> Redoxfsd<D, P> {
             self.records.unchanged += records.unchanged;
             self.records.read_back += records.read_back;
         }
-        self.cache.written(node, runs, result.is_ok(), &backed);
+        self.cache.written(node, runs, result.is_ok());
         result
     }
 

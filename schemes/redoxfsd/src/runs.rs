@@ -1,6 +1,6 @@
 //! A set of page numbers kept as runs of consecutive pages.
 //!
-//! The cache marks pages sealed, backed and dirty a mapping at a time: a
+//! The cache marks pages sealed and dirty a mapping at a time: a
 //! write-back of a 4 MiB mapping seals 1024 pages, and the next MmapPrep
 //! opens them again. Kept page by page (a `BTreeSet<u64>`), each of those
 //! steps cost 1024 tree inserts or removals; kept as runs, one. A run set

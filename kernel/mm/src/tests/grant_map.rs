@@ -23,6 +23,7 @@ fn grant(base: u64, pages: u64) -> Grant {
         grows_down: false,
         dont_fork: false,
         wipe_on_fork: false,
+        lend_aside: false,
         provider: Provider::Allocated,
     }
 }

@@ -171,6 +171,48 @@ fn the_cap_limits_mapped_pages() {
 }
 
 #[test]
+fn lend_aside_marks_owned_memory_and_changes_no_pte() {
+    let mut w = World::new();
+    let mut s = w.space();
+    let a = w.anon(&mut s, 8, RW, PRIVATE);
+    for i in 0..8 {
+        w.write(&mut s, a.add(i * PAGE), 20 + i).unwrap();
+    }
+    let ptes = |s: &Space| (0..8).map(|i| s.translate(a.add(i * PAGE))).collect::<Vec<_>>();
+    let before = ptes(&s);
+    w.madvise(&mut s, a.add(2 * PAGE), 3 * PAGE, Advice::LendAside).unwrap();
+    assert_eq!(s.grant_count(), 3, "cut at both ends");
+    assert_eq!(ptes(&s), before, "every PTE as it was: writable, same frame");
+    assert!(s.lent_aside(a.add(3 * PAGE), 1));
+    assert!(s.lent_aside(a.add(PAGE), 2), "a range reaching into it");
+    assert!(!s.lent_aside(a.add(PAGE), 1) && !s.lent_aside(a.add(5 * PAGE), 3), "either side");
+    assert!(!s.lent_aside(a.add(8 * PAGE), 4), "unmapped");
+    w.write(&mut s, a.add(3 * PAGE), 99).unwrap();
+    assert_eq!(w.read(&mut s, a.add(3 * PAGE)), Ok(99), "the space itself uses the pages as before");
+    let child = w.fork(&mut s).unwrap();
+    assert!(child.lent_aside(a.add(2 * PAGE), 1), "a fork's copy keeps the mark");
+    // Opened: one grant again.
+    w.madvise(&mut s, a, 8 * PAGE, Advice::LendOpen).unwrap();
+    assert_eq!(s.grant_count(), 1);
+    assert!(!s.lent_aside(a, 8));
+    // Only memory the space owns: shared anonymous memory yes, a device's no.
+    let b = w.anon(&mut s, 2, RW, SHARED);
+    w.madvise(&mut s, b, 2 * PAGE, Advice::LendAside).unwrap();
+    assert!(s.lent_aside(b.add(PAGE), 1));
+    let request = MmapRequest::anonymous(PAGE, RW, SHARED)
+        .source(MapSource::Physical { phys: PhysAddr::new(0xFE00_0000), kind: PhysKind::Uncached });
+    let d = w.mmap(&mut s, &request).unwrap();
+    for advice in [Advice::LendAside, Advice::LendOpen] {
+        assert_eq!(w.madvise(&mut s, d, PAGE, advice), Err(MmError::Inval), "{advice:?}");
+    }
+    assert_eq!((Advice::from_raw(0x1000), Advice::from_raw(0x1001)), (Ok(Advice::LendAside), Ok(Advice::LendOpen)));
+    w.check(&[&s, &child], &[]);
+    w.teardown(child);
+    w.teardown(s);
+    assert_eq!(w.frames.live(), 0);
+}
+
+#[test]
 fn device_memory_is_eager_unrefcounted_and_shared_by_fork() {
     let mut w = World::new();
     let mut s = w.space();

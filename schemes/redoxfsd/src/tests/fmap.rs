@@ -69,15 +69,16 @@ fn a_second_mapping_lends_the_cached_pages_and_msync_seals_what_it_wrote() {
     let reads = disk_reads(&fs);
     assert_eq!(fs.mmap_prep(f, 0, len, SHARED_RW, &CTX), Ok(base), "the same pages");
     assert_eq!(disk_reads(&fs), reads, "disk reads for a cached file");
-    // A store to every page; msync writes them and seals them (read-only
-    // here, taken back from the mappings).
+    // A store to every page; msync writes them and seals them (set aside
+    // for lending here, taken back from the mappings).
     for page in 0..64 {
         fs.cache.pages.write(base + page * PAGE_BYTES, &[0xC0 + page as u8]);
     }
     let taken = fs.cache.pages.taken_back.len();
     assert_eq!(fs.msync(f, 0, len, MS_SYNC, &CTX), Ok(()));
     assert!(fs.cache.pages.taken_back.len() > taken, "the written pages were taken back");
-    assert!((0..64).all(|page| fs.cache.pages.aside.contains(&(base + page * PAGE_BYTES))), "sealed");
+    assert!((0..64).all(|page| fs.cache.pages.lent_aside.contains(&(base + page * PAGE_BYTES))), "sealed");
+    assert!((0..64).all(|page| fs.cache.pages.is_open(base + page * PAGE_BYTES)), "and still open here");
     // Sealed pages are clean: a write-back reads and writes nothing (it
     // passes with the device failing).
     fs.fs.disk.fail_writes = true;
@@ -88,7 +89,7 @@ fn a_second_mapping_lends_the_cached_pages_and_msync_seals_what_it_wrote() {
     // A client touching a sealed page: the kernel asks for it again; it is
     // opened, and a store to it is written by the next write-back.
     assert_eq!(relend(&mut fs, f, 5), base + 5 * PAGE_BYTES);
-    assert!(!fs.cache.pages.aside.contains(&(base + 5 * PAGE_BYTES)), "opened again");
+    assert!(!fs.cache.pages.lent_aside.contains(&(base + 5 * PAGE_BYTES)), "opened again");
     fs.cache.pages.write(base + 5 * PAGE_BYTES + 1, b"R");
     // write() over a sealed page opens it and stores into it; a write()
     // past the end grows the size MmapPrep sees.

@@ -33,8 +33,9 @@ const DISK_BYTES: usize = 16 << 20;
 
 /// Fake memory for the cache: the windows reserved (base, bytes) in the
 /// order made, and each open page with its bytes once written (`None`:
-/// open, never written: it costs no memory); pages set aside (read-only)
-/// and the ranges taken back. Every access is checked.
+/// open, never written: it costs no memory); pages set aside (read-only),
+/// pages set aside for lending (sealed: open, the kernel lends them only
+/// when asked) and the ranges taken back. Every access is checked.
 #[derive(Default)]
 struct FakePages {
     windows: Vec<(usize, usize)>,
@@ -42,8 +43,8 @@ struct FakePages {
     pages: BTreeMap<usize, Option<Vec<u8>>>,
     aside: std::collections::BTreeSet<usize>,
     taken_back: Vec<(usize, usize)>,
-    /// Ranges made writable at once ([`CachePages::make_writable`]).
-    made_writable: Vec<(usize, usize)>,
+    /// Pages set aside for lending ([`CachePages::lend_aside`]).
+    lent_aside: std::collections::BTreeSet<usize>,
 }
 
 impl FakePages {
@@ -88,6 +89,7 @@ impl Pages for FakePages {
         assert_eq!(self.windows.len() + 1, before, "released a window that was reserved");
         self.pages.retain(|&page, _| page < base || page >= base + bytes);
         self.aside.retain(|&page| page < base || page >= base + bytes);
+        self.lent_aside.retain(|&page| page < base || page >= base + bytes);
     }
     fn open_up(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
@@ -102,6 +104,7 @@ impl Pages for FakePages {
     /// Pages past a new end of file: open, set aside or never opened.
     fn close_down(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
+            assert!(!self.lent_aside.contains(&page), "page {page:#x} closed while set aside for lending");
             self.pages.remove(&page);
             self.aside.remove(&page);
         }
@@ -117,6 +120,7 @@ impl Pages for FakePages {
     fn write(&mut self, addr: usize, data: &[u8]) {
         Self::pieces(addr, data.len(), |page, inside, at, n| {
             assert!(!self.aside.contains(&page), "write to page {page:#x}, which is set aside");
+            assert!(!self.lent_aside.contains(&page), "write to page {page:#x}, which is sealed");
             let slot =
                 self.pages.get_mut(&page).unwrap_or_else(|| panic!("write to page {page:#x}, which is not open"));
             slot.get_or_insert_with(|| vec![0; PAGE_BYTES])[inside..inside + n].copy_from_slice(&data[at..at + n]);
@@ -130,26 +134,33 @@ impl CachePages for FakePages {
         Ok(())
     }
     fn take_back(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        for page in Self::each(addr, bytes) {
+            let aside = self.aside.contains(&page) || self.lent_aside.contains(&page);
+            assert!(aside, "page {page:#x} taken back but not set aside");
+        }
         self.taken_back.push((addr, bytes));
         Ok(())
     }
     fn forget(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
             assert!(self.aside.contains(&page), "page {page:#x} forgotten but not set aside");
+            assert!(!self.lent_aside.contains(&page), "page {page:#x} forgotten while set aside for lending");
             self.pages.remove(&page);
         }
         Ok(())
     }
-    /// Only open pages that hold memory: a hole would get a frame.
-    fn make_writable(&mut self, addr: usize, bytes: usize) -> Result<()> {
+    /// Only open pages (as the kernel's: memory the space owns).
+    fn lend_aside(&mut self, addr: usize, bytes: usize) -> Result<()> {
         for page in Self::each(addr, bytes) {
-            assert!(!self.aside.contains(&page), "page {page:#x} made writable but set aside");
-            assert!(
-                matches!(self.pages.get(&page), Some(Some(_))),
-                "page {page:#x} made writable without memory (or not open)"
-            );
+            assert!(self.is_open(page) && !self.aside.contains(&page), "page {page:#x} lent aside but not open");
+            self.lent_aside.insert(page);
         }
-        self.made_writable.push((addr, bytes));
+        Ok(())
+    }
+    fn lend_open(&mut self, addr: usize, bytes: usize) -> Result<()> {
+        for page in Self::each(addr, bytes) {
+            self.lent_aside.remove(&page);
+        }
         Ok(())
     }
 }

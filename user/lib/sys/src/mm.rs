@@ -17,7 +17,9 @@ use tessera_abi::number::{SYS_FMAP, SYS_FUNMAP, SYS_MADVISE, SYS_MPROTECT, SYS_M
 use tessera_abi::{Error, Map, Result};
 
 pub use tessera_abi::mm::{ANONYMOUS_FD, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE};
-pub use tessera_abi::mm::{MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED};
+pub use tessera_abi::mm::{
+    MADV_DONTNEED, MADV_LEND_ASIDE, MADV_LEND_OPEN, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
+};
 pub use tessera_abi::mm::{MS_ASYNC, MS_INVALIDATE, MS_SYNC, MapFlags};
 
 use crate::syscall::{syscall2, syscall3, syscall5};
