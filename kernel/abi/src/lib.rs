@@ -151,7 +151,7 @@ pub mod mm {
     /// Tessera's: the kernel lends none of the range's pages to a borrower
     /// of this space's memory without asking it again (MmapPrep); the
     /// pages, their data and PTEs stay. Memory the space owns only
-    /// (docs/fmap.md, "Sealing").
+    /// (docs/fmap.md "Lending again", docs/redoxfs.md "Sealing").
     pub const MADV_LEND_ASIDE: usize = 0x1000;
     /// Tessera's: undoes [`MADV_LEND_ASIDE`].
     pub const MADV_LEND_OPEN: usize = 0x1001;

@@ -56,7 +56,7 @@ pub struct Grant {
     /// only): the kernel takes none of its pages for a borrower of this
     /// space's memory without asking the lender again (MmapPrep), while
     /// its PTEs stay as they are. A file server seals written-back pages
-    /// so (docs/fmap.md, "Sealing").
+    /// so (docs/fmap.md "Lending again", docs/redoxfs.md "Sealing").
     pub(crate) lend_aside: bool,
     pub(crate) provider: Provider,
 }
