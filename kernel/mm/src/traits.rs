@@ -68,6 +68,21 @@ pub trait PageTable {
             cursor = page.add(rmm::PAGE_SIZE);
         }
     }
+    /// Removes every present mapping in `[from, end)`, as [`Self::edit_mapped`]
+    /// answering [`LeafEdit::Unmap`] to each, and returns the address of the
+    /// first one removed and the end of the last (`None`: none was
+    /// present); the caller flushes that span. For a munmap or an eviction
+    /// that logs nothing per page; the kernel's table clears each leaf
+    /// table in one pass with no call per entry (`rmm::PageMapper::clear_leaves`).
+    fn unmap_mapped(&mut self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, VirtAddr)> {
+        let mut span: Option<(VirtAddr, VirtAddr)> = None;
+        self.edit_mapped(from, end, &mut |page, _, _| {
+            let last = page.add(rmm::PAGE_SIZE);
+            span = Some(span.map_or((page, last), |(first, _)| (first, last)));
+            LeafEdit::Unmap
+        });
+        span
+    }
 }
 
 /// Physical frames with reference counts. Frame contents are touched only

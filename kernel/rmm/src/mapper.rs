@@ -495,6 +495,35 @@ impl<A: Arch> PageMapper<A> {
         });
     }
 
+    /// Clears every present leaf that starts in `[from, end)` (as
+    /// [`Self::edit_leaves`] answering `Unmap` to each, with no call per
+    /// entry) and returns the address of the first one cleared and the end
+    /// of the last (`None`: none was present). Empty tables stay; the
+    /// caller flushes that span.
+    pub fn clear_leaves(&mut self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, VirtAddr)> {
+        if from >= end || end.get() > 1 << 47 {
+            return None;
+        }
+        if end.get() - from.get() == PAGE_SIZE && from.get().is_multiple_of(PAGE_SIZE) {
+            // One page (a munmap of a page): one descent, as `edit_leaves`.
+            let (table, index, _, level) = self.walk(from)?;
+            if !from.get().is_multiple_of(PAGE_SIZE << (9 * level)) {
+                return None;
+            }
+            // SAFETY: table frames are ours and reachable; `walk` found the
+            // entry at `index` (below 512).
+            unsafe { self.table(table).add(index).write_volatile(0) };
+            return Some((from, from.add(PAGE_SIZE << (9 * level))));
+        }
+        let mut span: Option<(u64, u64)> = None;
+        self.walk_leaves(self.root, LEVELS - 1, 0, from.get(), end.get() - 1, &mut |virt, _, level| {
+            let last = virt.get() + (PAGE_SIZE << (9 * level));
+            span = Some(span.map_or((virt.get(), last), |(first, _)| (first, last)));
+            Visit::<()>::Write(0)
+        });
+        span.map(|(first, last)| (VirtAddr::new(first), VirtAddr::new(last)))
+    }
+
     /// Visits the present leaves below `table` (at `level`, covering
     /// addresses from `base`) that start in `[first, last]`, in order,
     /// skipping empty subtrees whole; `visit` may have a leaf rewritten or

@@ -260,6 +260,11 @@ impl PageTable for KernelTable {
     fn next_mapped(&self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, PhysAddr, PageFlags)> {
         self.mapper.next_leaf(from, end).map(|(page, phys, flags, _)| (page, phys, flags))
     }
+    fn unmap_mapped(&mut self, from: VirtAddr, end: VirtAddr) -> Option<(VirtAddr, VirtAddr)> {
+        // A leaf table at a time, no call per entry; the caller's
+        // Shootdown flushes the span.
+        self.mapper.clear_leaves(from, end)
+    }
     fn edit_mapped(
         &mut self,
         from: VirtAddr,

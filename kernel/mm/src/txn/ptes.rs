@@ -44,14 +44,24 @@ impl<P: PageTable, F: FrameStore> Txn<'_, P, F> {
     }
 
     /// Removes every present PTE of `range` (walking only what is mapped,
-    /// a leaf table at a time: [`PageTable::edit_mapped`]).
+    /// a leaf table at a time: [`PageTable::unmap_mapped`], or
+    /// [`PageTable::edit_mapped`] when each is logged for a rollback).
     pub(crate) fn unmap_ptes(&mut self, range: PageRange) {
         let zero = self.frames.zero_frame();
         let undoable = self.mode == Mode::Undoable;
+        if !undoable {
+            // Nothing to log per page: the leaves cleared in one pass, and
+            // the span from the first to the last flushed (pages between
+            // that were not present too: harmless).
+            if let Some((first, end)) = self.space.table.unmap_mapped(range.start.start(), range.end.start()) {
+                self.tlb.flush_range(PageRange::new(Page::containing(first), Page::containing(end)));
+            }
+            return;
+        }
         let (log, tlb) = (&mut self.log, &mut *self.tlb);
         self.space.table.edit_mapped(range.start.start(), range.end.start(), &mut |addr, frame, flags| {
             let page = Page::containing(addr);
-            if undoable && frame != zero {
+            if frame != zero {
                 log.push(Undo::UnmappedPte(page, frame, flags));
             }
             tlb.flush_page(page);

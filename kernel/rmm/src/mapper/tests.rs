@@ -25,6 +25,7 @@ macro_rules! on_both_formats {
 on_both_formats! {
     map_translate_unmap_x86_64, map_translate_unmap_aarch64: check_basic;
     edit_leaves_x86_64, edit_leaves_aarch64: check_edit_leaves;
+    clear_leaves_x86_64, clear_leaves_aarch64: check_clear_leaves;
     edit_one_page_x86_64, edit_one_page_aarch64: check_edit_one_page;
     map_4k_pages_x86_64, map_4k_pages_aarch64: check_map_4k_pages;
 }
@@ -172,6 +173,48 @@ fn check_edit_leaves<A: Arch>() {
     }
     // An empty or inverted range visits nothing.
     m.edit_leaves(end, from, &mut |_, _, _| panic!("visited"));
+}
+
+/// `clear_leaves` removes what `edit_leaves` answering `Unmap` would, and
+/// tells the span from the first leaf cleared to the end of the last.
+fn check_clear_leaves<A: Arch>() {
+    let mut mem = TestMemory::new(64);
+    let mut m = fresh::<A>(&mut mem);
+    let rw = PageFlags::new().user(true).write(true);
+    // The last pages of one leaf table, a sparse one, the first of the next.
+    let base = 0x40_0000u64;
+    let pages: std::vec::Vec<u64> = (0..4)
+        .map(|i| base - 4 * PAGE_SIZE + i * PAGE_SIZE)
+        .chain((0..600).step_by(3).map(|i| base + i * PAGE_SIZE))
+        .collect();
+    for (i, page) in pages.iter().enumerate() {
+        let phys = PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE);
+        m.map(VirtAddr::new(*page), phys, PageSize::Size4K, rw, &mut mem).unwrap().ignore();
+    }
+    let (from, end) = (VirtAddr::new(base - 2 * PAGE_SIZE - 5), VirtAddr::new(base + 597 * PAGE_SIZE));
+    let inside: std::vec::Vec<u64> = pages.iter().copied().filter(|p| *p >= from.get() && *p < end.get()).collect();
+    let span = m.clear_leaves(from, end);
+    let (first, last) = (inside[0], inside[inside.len() - 1]);
+    assert_eq!(span, Some((VirtAddr::new(first), VirtAddr::new(last + PAGE_SIZE))));
+    for (i, page) in pages.iter().enumerate() {
+        let phys = PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE);
+        let expect = (!inside.contains(page)).then_some((phys, rw, PageSize::Size4K));
+        assert_eq!(m.translate(VirtAddr::new(*page)), expect, "page {page:#x}");
+    }
+    assert_eq!(m.clear_leaves(from, end), None, "nothing left to clear");
+    assert_eq!(m.clear_leaves(end, from), None, "an inverted range");
+    // A larger leaf counts whole, from where it starts.
+    let block = VirtAddr::new(0x4000_0000);
+    m.map(block, PhysAddr::new(0x20_0000), PageSize::Size2M, rw, &mut mem).unwrap().ignore();
+    assert_eq!(m.clear_leaves(block.add(PAGE_SIZE), block.add(2 * PAGE_SIZE)), None, "starts before the range");
+    assert_eq!(m.clear_leaves(block, block.add(PAGE_SIZE)), Some((block, block.add(PAGE_SIZE << 9))));
+    assert_eq!(m.translate(block), None);
+    // One page: the single descent.
+    let page = VirtAddr::new(base + 3 * PAGE_SIZE);
+    assert_eq!(m.clear_leaves(page, page.add(PAGE_SIZE)), None, "cleared above");
+    m.map(page, PhysAddr::new(0x300_0000), PageSize::Size4K, rw, &mut mem).unwrap().ignore();
+    assert_eq!(m.clear_leaves(page, page.add(PAGE_SIZE)), Some((page, page.add(PAGE_SIZE))));
+    assert_eq!(m.translate(page), None);
 }
 
 /// A one-page range takes `edit_leaves`' single descent: the same leaves
