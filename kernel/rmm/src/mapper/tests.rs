@@ -129,13 +129,15 @@ fn next_leaf_skips_empty_subtrees() {
     assert_eq!(m.next_leaf(VirtAddr::new(0x1_0000), VirtAddr::new(0x1_0000)), None);
 }
 
-fn check_edit_leaves<A: Arch>() {
-    let mut mem = TestMemory::new(64);
-    let mut m = fresh::<A>(&mut mem);
-    let rw = PageFlags::new().user(true).write(true);
-    let ro = PageFlags::new().user(true);
-    // Three leaf tables' worth: the last pages of one table, a whole
-    // sparse one, the first of the next; and one page past the range.
+/// Maps, with `flags`, the last 4 pages of one leaf table, every third
+/// page of the next (a sparse one) and the first pages of the one after,
+/// page `i` of the list at frame `0x100_0000 + i` pages. Returns the
+/// middle table's first address and the pages in order.
+fn map_three_tables<A: Arch>(
+    m: &mut PageMapper<A>,
+    mem: &mut TestMemory,
+    flags: PageFlags,
+) -> (u64, std::vec::Vec<u64>) {
     let base = 0x40_0000u64;
     let pages: std::vec::Vec<u64> = (0..4)
         .map(|i| base - 4 * PAGE_SIZE + i * PAGE_SIZE)
@@ -143,8 +145,18 @@ fn check_edit_leaves<A: Arch>() {
         .collect();
     for (i, page) in pages.iter().enumerate() {
         let phys = PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE);
-        m.map(VirtAddr::new(*page), phys, PageSize::Size4K, rw, &mut mem).unwrap().ignore();
+        m.map(VirtAddr::new(*page), phys, PageSize::Size4K, flags, mem).unwrap().ignore();
     }
+    (base, pages)
+}
+
+fn check_edit_leaves<A: Arch>() {
+    let mut mem = TestMemory::new(64);
+    let mut m = fresh::<A>(&mut mem);
+    let rw = PageFlags::new().user(true).write(true);
+    let ro = PageFlags::new().user(true);
+    // Three leaf tables' worth; the range below leaves one page out.
+    let (base, pages) = map_three_tables(&mut m, &mut mem, rw);
     let (from, end) = (VirtAddr::new(base - 2 * PAGE_SIZE), VirtAddr::new(base + 597 * PAGE_SIZE));
     let mut seen = std::vec::Vec::new();
     m.edit_leaves(from, end, &mut |virt, _, flags| {
@@ -181,16 +193,7 @@ fn check_clear_leaves<A: Arch>() {
     let mut mem = TestMemory::new(64);
     let mut m = fresh::<A>(&mut mem);
     let rw = PageFlags::new().user(true).write(true);
-    // The last pages of one leaf table, a sparse one, the first of the next.
-    let base = 0x40_0000u64;
-    let pages: std::vec::Vec<u64> = (0..4)
-        .map(|i| base - 4 * PAGE_SIZE + i * PAGE_SIZE)
-        .chain((0..600).step_by(3).map(|i| base + i * PAGE_SIZE))
-        .collect();
-    for (i, page) in pages.iter().enumerate() {
-        let phys = PhysAddr::new(0x100_0000 + i as u64 * PAGE_SIZE);
-        m.map(VirtAddr::new(*page), phys, PageSize::Size4K, rw, &mut mem).unwrap().ignore();
-    }
+    let (base, pages) = map_three_tables(&mut m, &mut mem, rw);
     let (from, end) = (VirtAddr::new(base - 2 * PAGE_SIZE - 5), VirtAddr::new(base + 597 * PAGE_SIZE));
     let inside: std::vec::Vec<u64> = pages.iter().copied().filter(|p| *p >= from.get() && *p < end.get()).collect();
     let span = m.clear_leaves(from, end);
