@@ -17,8 +17,21 @@
 //! in TLBs under a tag nobody loads again before that CPU's next flush.
 //!
 //! Tag 0 is never handed out (the kernel-only table's).
+//!
+//! **Flushes left to the next switch.** A space's entries stay in the TLB
+//! of every CPU that ran it, so a change of its mappings must reach them
+//! all; but a CPU that does not run the space now cannot use them before
+//! it loads the space's tag again. So where no other CPU runs the space,
+//! the CPU that changed it flushes only its own TLB and marks every other
+//! CPU in the space's *stale* set ([`SpaceTag::flush_others_at_switch`]);
+//! a marked CPU drops the tag's entries when it next switches to the space
+//! ([`TagFlush::Tag`]). A Dekker pair keeps the two sides from missing
+//! each other: the sender marks, then looks at the CPUs running the space
+//! (and flushes every CPU now if one does); a CPU joins those CPUs, then
+//! looks at its mark ([`TagAllocator::switch_to`]); with a full fence
+//! between each side's two steps, at least one sees the other.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
 
 /// Bits of a context id below the generation.
 const TAG_SHIFT: u32 = 16;
@@ -31,20 +44,63 @@ pub const MAX_TAGS: u64 = 1 << 16;
 /// space, and shootdowns run under it), so a shootdown reads the tag the
 /// space's entries carry.
 #[derive(Debug, Default)]
-pub struct SpaceTag(AtomicU64);
+pub struct SpaceTag {
+    id: AtomicU64,
+    /// CPUs (bit = index) that may hold entries of the space a shootdown
+    /// did not reach: each drops the tag's entries before it next loads it.
+    stale: AtomicU64,
+}
 
 impl SpaceTag {
     /// A space that has not run yet.
     pub const fn new() -> Self {
-        Self(AtomicU64::new(0))
+        Self { id: AtomicU64::new(0), stale: AtomicU64::new(0) }
     }
 
     /// The tag for TLB maintenance: the space's entries in any TLB carry
     /// it (an older generation's value is kept until the space runs again;
     /// CPUs that cached it flush before they load any tag of the new one).
     pub fn asid(&self) -> u16 {
-        (self.0.load(Ordering::Relaxed) & TAG_MASK) as u16
+        (self.id.load(Ordering::Relaxed) & TAG_MASK) as u16
     }
+
+    /// After CPU `me` changed the space's mappings and dropped the old
+    /// entries from its own TLB: whether every other CPU may keep its
+    /// entries of the space until it next switches to it (`true`: each is
+    /// marked to drop them then, [`TagFlush::Tag`]), or some CPU runs the
+    /// space now (`running()`, a bitmask of CPUs, names one besides `me`)
+    /// and the caller must flush every CPU at once (`false`).
+    ///
+    /// The caller's PTE changes must be visible to other CPUs' table walks
+    /// before this (aarch64: the `DSB ISHST` of its local flush), and a
+    /// switching CPU must join `running()` before [`TagAllocator::switch_to`]
+    /// (the module doc's Dekker pair).
+    pub fn flush_others_at_switch(&self, me: usize, running: impl Fn() -> u64) -> bool {
+        let others = !(1u64 << me);
+        if running() & others != 0 {
+            return false;
+        }
+        self.stale.fetch_or(others, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        running() & others == 0
+    }
+
+    /// CPUs marked to drop the space's entries at their next switch to it.
+    pub fn stale_cpus(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
+    }
+}
+
+/// What a CPU must drop from its TLB before it loads a space's tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagFlush {
+    /// Nothing: its entries of the tag are current.
+    Nothing,
+    /// The tag's entries: a shootdown left them to this switch
+    /// ([`SpaceTag::flush_others_at_switch`]).
+    Tag,
+    /// Every entry of every tag: a rollover happened since its last switch.
+    Everything,
 }
 
 /// The allocator's state under its lock.
@@ -74,8 +130,13 @@ pub struct TagAllocator<const CPUS: usize> {
     /// A rollover every this many switches (0: only when tags run out).
     force_every: AtomicU64,
     rollovers: AtomicU64,
+    /// Switches that dropped a tag's entries a shootdown had left them.
+    stale_flushes: AtomicU64,
     /// Only for the tests that show the model catches a missing flush.
     skip_flush: AtomicBool,
+    /// Only for the test that shows the model catches a missing flush of
+    /// a stale tag.
+    skip_stale: AtomicBool,
 }
 
 impl<const CPUS: usize> Default for TagAllocator<CPUS> {
@@ -87,6 +148,7 @@ impl<const CPUS: usize> Default for TagAllocator<CPUS> {
 impl<const CPUS: usize> TagAllocator<CPUS> {
     /// 256 tags (8-bit ASIDs) until [`Self::set_count`].
     pub const fn new() -> Self {
+        assert!(CPUS <= 64, "a space's stale set has a bit per CPU");
         Self {
             state: spin::Mutex::new(State {
                 map: [0; (MAX_TAGS / 64) as usize],
@@ -100,7 +162,9 @@ impl<const CPUS: usize> TagAllocator<CPUS> {
             count: AtomicU64::new(256),
             force_every: AtomicU64::new(0),
             rollovers: AtomicU64::new(0),
+            stale_flushes: AtomicU64::new(0),
             skip_flush: AtomicBool::new(false),
+            skip_stale: AtomicBool::new(false),
         }
     }
 
@@ -121,6 +185,12 @@ impl<const CPUS: usize> TagAllocator<CPUS> {
         self.rollovers.load(Ordering::Relaxed)
     }
 
+    /// Switches so far that dropped a tag's entries a shootdown had left
+    /// to them ([`TagFlush::Tag`]).
+    pub fn stale_flushes(&self) -> u64 {
+        self.stale_flushes.load(Ordering::Relaxed)
+    }
+
     /// Forces a rollover every `n` context switches (0: only when tags run
     /// out): a test knob, so that spaces share tags across generations.
     pub fn force_rollover_every(&self, n: u64) {
@@ -133,11 +203,42 @@ impl<const CPUS: usize> TagAllocator<CPUS> {
         self.skip_flush.store(true, Ordering::Relaxed);
     }
 
+    /// Test only: a switch never drops a stale tag's entries (a broken
+    /// allocator).
+    #[cfg(test)]
+    pub(crate) fn break_stale_flush(&self) {
+        self.skip_stale.store(true, Ordering::Relaxed);
+    }
+
+    /// The tag to load for `space` on CPU `cpu`, and what the CPU must
+    /// flush first. Linux's `check_and_switch_context`; the caller holds
+    /// the space's lock and has joined the CPUs running the space (the
+    /// other half of [`SpaceTag::flush_others_at_switch`]'s Dekker pair).
+    pub fn switch_to(&self, space: &SpaceTag, cpu: usize) -> (u16, TagFlush) {
+        let (tag, everything) = self.tag_for(space, cpu);
+        // Joined the running CPUs, now look at the mark (SeqCst: see the
+        // module doc). Only this CPU clears its bit.
+        fence(Ordering::SeqCst);
+        let bit = 1u64 << cpu;
+        let stale = space.stale.load(Ordering::Relaxed) & bit != 0;
+        if stale {
+            space.stale.fetch_and(!bit, Ordering::Relaxed);
+        }
+        let flush = match (everything, stale && !self.skip_stale.load(Ordering::Relaxed)) {
+            (true, _) => TagFlush::Everything,
+            (false, true) => {
+                self.stale_flushes.fetch_add(1, Ordering::Relaxed);
+                TagFlush::Tag
+            }
+            (false, false) => TagFlush::Nothing,
+        };
+        (tag, flush)
+    }
+
     /// The tag to load for `space` on CPU `cpu`, and whether the CPU must
-    /// first flush its whole TLB (every tag). Linux's
-    /// `check_and_switch_context`; the caller holds the space's lock.
-    pub fn switch_to(&self, space: &SpaceTag, cpu: usize) -> (u16, bool) {
-        let id = space.0.load(Ordering::Relaxed);
+    /// first flush its whole TLB (every tag).
+    fn tag_for(&self, space: &SpaceTag, cpu: usize) -> (u16, bool) {
+        let id = space.id.load(Ordering::Relaxed);
         let generation = self.generation.load(Ordering::Relaxed);
         let old_active = self.active[cpu].load(Ordering::Relaxed);
         // Fast path: a current id, and no rollover took this CPU's active
@@ -160,10 +261,10 @@ impl<const CPUS: usize> TagAllocator<CPUS> {
                 self.rollover(&mut state);
             }
         }
-        let mut id = space.0.load(Ordering::Relaxed);
+        let mut id = space.id.load(Ordering::Relaxed);
         if id & !TAG_MASK != self.generation.load(Ordering::Relaxed) {
             id = self.new_context(&mut state, id);
-            space.0.store(id, Ordering::Relaxed);
+            space.id.store(id, Ordering::Relaxed);
         }
         let flush = self.flush_pending[cpu].swap(false, Ordering::Relaxed);
         self.active[cpu].store(id, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 //! ```text
 //!  sender (CPU s)                               target (CPU t)
 //!  change PTEs (the space's lock held throughout)
-//!  shootdown(&space.cpus, asid, ranges)
+//!  shootdown(&space.cpus, &space.tag, ranges)
 //!    flush own TLB
 //!    write request s (ranges, generation g)
 //!    mailbox[t] |= 1 << s ; IPI ───────────►   (IRQs on: at once; in the
@@ -50,8 +50,11 @@
 //!   and reaches every CPU, in the set or not.
 //! - **aarch64** needs no IPIs: `TLBI ...IS` plus `DSB ISH` on the sender
 //!   completes the invalidation on every CPU ([`arch::tlb::BROADCAST`]), so
-//!   [`shootdown`] there only flushes. The mailbox path still exists on both
-//!   arches ([`shootdown_by_ipi`]; the boot self-test uses it).
+//!   [`shootdown`] there only flushes, and only its own TLB where no other
+//!   CPU runs the space: the others drop the space's ASID at their next
+//!   switch to it (`tessera_mm::tags`, "Flushes left to the next switch").
+//!   The mailbox path still exists on both arches ([`shootdown_by_ipi`];
+//!   the boot self-test uses it).
 
 #![deny(unsafe_code)]
 
@@ -287,6 +290,7 @@ impl Request {
 /// Counters of one CPU (see [`CpuStats`]).
 struct Counters {
     shootdowns: AtomicU64,
+    local_only: AtomicU64,
     ipis_sent: AtomicU64,
     acks_received: AtomicU64,
     acks_by_switch: AtomicU64,
@@ -326,6 +330,7 @@ const IDLE: Cpu = Cpu {
     sending: AtomicBool::new(false),
     counters: Counters {
         shootdowns: ZERO,
+        local_only: ZERO,
         ipis_sent: ZERO,
         acks_received: ZERO,
         acks_by_switch: ZERO,
@@ -346,24 +351,44 @@ pub fn cpu_ready() {
     READY.insert(me);
 }
 
-/// Invalidates the user pages touching `ranges` (virtual, user half) on
-/// every CPU of `cpus` and on this one, and returns once none of them can
-/// use the old translations: then the frames behind them may be freed.
-/// On x86_64 by IPI and acknowledgement; on aarch64 by broadcast TLBI.
-/// More than a few ranges or pages become a flush of all user entries.
+/// Invalidates the user pages touching `ranges` (virtual, user half) of
+/// the space with CPU set `cpus` and TLB tag `tag` on every CPU that may
+/// hold them, and returns once none of them can use the old translations:
+/// then the frames behind them may be freed. More than a few ranges or
+/// pages become a flush of all the space's user entries.
+///
+/// - **x86_64**: by IPI and acknowledgement, to the other CPUs of `cpus`
+///   (a switch drops a space's entries, so no other CPU holds them).
+/// - **aarch64**: by broadcast TLBI where another CPU runs the space now;
+///   else this CPU flushes only its own TLB, and every other CPU drops the
+///   space's ASID when it next switches to the space
+///   (`SpaceTag::flush_others_at_switch`; its entries tagged with the ASID
+///   are of no use to it before then). A broadcast TLBI is a synchronised
+///   flush of every vCPU under QEMU's TCG, and costs more on hardware too.
 ///
 /// Locks the caller may hold: see the lock rule in the module doc (the
 /// address space's own lock is fine). Never from an interrupt handler.
-pub fn shootdown(cpus: &CpuSet, asid: u16, ranges: &[Range<u64>]) {
-    if arch::tlb::BROADCAST {
-        CPUS[arch::cpu_index()].counters.shootdowns.fetch_add(1, Ordering::Relaxed);
-        // The flush starts with a barrier that orders the PTE changes first.
-        Flush::new(asid, ranges).run();
-    } else {
-        shootdown_by_ipi(cpus, asid, ranges);
+pub fn shootdown(cpus: &CpuSet, tag: &arch::SpaceTag, ranges: &[Range<u64>]) {
+    if !arch::tlb::BROADCAST {
+        shootdown_by_ipi(cpus, tag.asid(), ranges);
+        return;
     }
+    let me = arch::cpu_index();
+    let counters = &CPUS[me].counters;
+    counters.shootdowns.fetch_add(1, Ordering::Relaxed);
+    let flush = Flush::new(tag.asid(), ranges);
+    if cpus.mask() & !(1 << me) == 0 {
+        // The local flush starts with a barrier that makes the PTE changes
+        // visible to every CPU's walks before the others are marked.
+        flush.run_local();
+        if tag.flush_others_at_switch(me, || cpus.mask()) {
+            counters.local_only.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    }
+    // The flush starts with a barrier that orders the PTE changes first.
+    flush.run();
 }
-
 /// Flushes `ranges` from this CPU's TLB only, leaving every other CPU's
 /// entries stale: what a missing shootdown would do. Only for the
 /// `sys:inject` knob that shows the guest test `mm-threads` catches it.
@@ -388,6 +413,8 @@ pub fn shootdown_by_ipi(cpus: &CpuSet, asid: u16, ranges: &[Range<u64>]) -> usiz
     let targets = members & READY.mask() & !(1 << me);
     if targets != 0 {
         post_and_wait(me, targets, cpus, &flush);
+    } else {
+        CPUS[me].counters.local_only.fetch_add(1, Ordering::Relaxed);
     }
     targets.count_ones() as usize
 }
@@ -481,6 +508,10 @@ pub fn handle_ipi() {
 pub struct CpuStats {
     /// Shootdowns this CPU started.
     pub shootdowns: u64,
+    /// Of those, the ones that flushed only this CPU's TLB: no other CPU
+    /// ran the space (aarch64: the others flush at their next switch to
+    /// it).
+    pub local_only: u64,
     /// Shootdown IPIs it sent.
     pub ipis_sent: u64,
     /// Acknowledgements it received (a target flushed for it).
@@ -506,6 +537,7 @@ pub fn stats() -> Vec<CpuStats> {
             let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
             CpuStats {
                 shootdowns: get(&c.shootdowns),
+                local_only: get(&c.local_only),
                 ipis_sent: get(&c.ipis_sent),
                 acks_received: get(&c.acks_received),
                 acks_by_switch: get(&c.acks_by_switch),
@@ -551,7 +583,7 @@ pub fn selftest(cpus: usize) {
     // Page 0 is never mapped: flushing it changes nothing but proves the path.
     let page_zero = 0..PAGE_SIZE;
     let before = stats()[me];
-    shootdown(&others, 0, core::slice::from_ref(&page_zero));
+    shootdown(&others, &arch::SpaceTag::new(), core::slice::from_ref(&page_zero));
     let sent_at = arch::time::monotonic_ns();
     let acked = shootdown_by_ipi(&others, 0, core::slice::from_ref(&page_zero));
     let waited_us = (arch::time::monotonic_ns() - sent_at) / 1000;

@@ -541,7 +541,7 @@ impl UserSpace {
             if self.inject.skips_shootdowns() {
                 tlb::flush_local_only(self.tag.asid(), ranges);
             } else {
-                tlb::shootdown(&self.cpus, self.tag.asid(), ranges);
+                tlb::shootdown(&self.cpus, &self.tag, ranges);
             }
         }
         // Most calls defer nothing (an untouched mapping, a fault): no

@@ -216,8 +216,8 @@ fn render(path: &str) -> Result<String> {
             for (cpu, stats) in mm::tlb::stats().into_iter().enumerate().take(sched::online_cpus()) {
                 let _ = writeln!(
                     text,
-                    "tlb{cpu} shootdowns {} ipis_sent {} acks {}",
-                    stats.shootdowns, stats.ipis_sent, stats.acks_received
+                    "tlb{cpu} shootdowns {} local_only {} ipis_sent {} acks {}",
+                    stats.shootdowns, stats.local_only, stats.ipis_sent, stats.acks_received
                 );
             }
             let _ = writeln!(text, "{}", arch::tlb::tags_line());

@@ -5,12 +5,16 @@
 //! the time. The model finds a stale entry when a CPU loads a tag under
 //! which its TLB still holds another space's entries, or its own from
 //! before a shootdown; and it checks that every CPU running a space uses
-//! the space's current tag (which a shootdown flushes by).
+//! the space's current tag (which a shootdown flushes by). A shootdown
+//! flushes every CPU only where another CPU runs the space; else the
+//! sender flushes its own TLB and leaves the others' to their next switch
+//! (`SpaceTag::flush_others_at_switch`), and a CPU running a space with an
+//! entry older than the last shootdown is an error too.
 
 use std::collections::BTreeSet;
 
 use super::harness::Rng;
-use crate::tags::{SpaceTag, TagAllocator};
+use crate::tags::{SpaceTag, TagAllocator, TagFlush};
 
 /// One space of the model: its tag and how many shootdowns it has had.
 struct Space {
@@ -26,13 +30,22 @@ struct Model<const CPUS: usize> {
     tlb: [BTreeSet<(u16, usize, u64)>; CPUS],
     /// Per CPU: the space it runs and the tag it loaded.
     running: [Option<(usize, u16)>; CPUS],
+    /// A broken shootdown: it leaves other CPUs' entries to their next
+    /// switch even while they run the space.
+    ignore_running: bool,
 }
 
 impl<const CPUS: usize> Model<CPUS> {
     fn new(count: u64) -> Self {
         let tags = Box::new(TagAllocator::new());
         tags.set_count(count);
-        Self { tags, spaces: Vec::new(), tlb: std::array::from_fn(|_| BTreeSet::new()), running: [None; CPUS] }
+        Self {
+            tags,
+            spaces: Vec::new(),
+            tlb: std::array::from_fn(|_| BTreeSet::new()),
+            running: [None; CPUS],
+            ignore_running: false,
+        }
     }
 
     fn spawn(&mut self) -> usize {
@@ -47,8 +60,10 @@ impl<const CPUS: usize> Model<CPUS> {
         if tag == 0 {
             return Err(format!("space {space} got tag 0 on CPU {cpu}"));
         }
-        if flush {
-            self.tlb[cpu].clear();
+        match flush {
+            TagFlush::Nothing => {}
+            TagFlush::Tag => self.tlb[cpu].retain(|&(t, _, _)| t != tag),
+            TagFlush::Everything => self.tlb[cpu].clear(),
         }
         let version = self.spaces[space].version;
         if let Some(&(_, other, v)) = self.tlb[cpu].iter().find(|&&(t, s, v)| t == tag && (s != space || v != version))
@@ -62,8 +77,10 @@ impl<const CPUS: usize> Model<CPUS> {
         Ok(())
     }
 
-    /// A mapping of `space` changes: a flush by its tag on every CPU.
-    fn shootdown(&mut self, space: usize) -> Result<(), String> {
+    /// CPU `sender` changes a mapping of `space`: it flushes the space's
+    /// tag from its own TLB, and from every CPU's unless the allocator
+    /// leaves them to their next switch.
+    fn shootdown(&mut self, space: usize, sender: usize) -> Result<(), String> {
         let tag = self.spaces[space].tag.asid();
         for cpu in 0..CPUS {
             if let Some((s, loaded)) = self.running[cpu]
@@ -75,12 +92,25 @@ impl<const CPUS: usize> Model<CPUS> {
         }
         self.spaces[space].version += 1;
         let version = self.spaces[space].version;
+        let running = (0..CPUS)
+            .filter(|&cpu| self.running[cpu].is_some_and(|(s, _)| s == space))
+            .fold(0u64, |mask, cpu| mask | 1 << cpu);
+        let seen = if self.ignore_running { 0 } else { running };
+        self.tlb[sender].retain(|&(t, _, _)| t != tag);
+        if !self.spaces[space].tag.flush_others_at_switch(sender, || seen) {
+            self.tlb.iter_mut().for_each(|tlb| tlb.retain(|&(t, _, _)| t != tag));
+        }
         for cpu in 0..CPUS {
-            self.tlb[cpu].retain(|&(t, _, _)| t != tag);
-            // A CPU running the space walks the new tables again.
-            if self.running[cpu].is_some_and(|(s, _)| s == space) {
-                self.tlb[cpu].insert((tag, space, version));
+            if running & 1 << cpu == 0 {
+                continue;
             }
+            if let Some(&(_, _, v)) = self.tlb[cpu].iter().find(|&&(t, s, v)| t == tag && s == space && v != version) {
+                return Err(format!(
+                    "CPU {cpu} runs space {space} with an entry of version {v} after shootdown {version}"
+                ));
+            }
+            // A CPU running the space walks the new tables again.
+            self.tlb[cpu].insert((tag, space, version));
         }
         Ok(())
     }
@@ -108,7 +138,7 @@ impl<const CPUS: usize> Model<CPUS> {
                 2 | 3 => {
                     let space = rng.below(self.spaces.len() as u64) as usize;
                     if self.spaces[space].alive {
-                        self.shootdown(space)?;
+                        self.shootdown(space, cpu)?;
                     }
                 }
                 _ => {
@@ -147,14 +177,57 @@ fn the_model_catches_a_rollover_without_its_flush() {
 }
 
 #[test]
+fn the_model_catches_a_switch_that_keeps_a_stale_tag() {
+    let caught = (1..=40).filter(|&seed| {
+        let mut model = Model::<2>::new(256);
+        model.tags.break_stale_flush();
+        model.run(seed, 5_000, 0).is_err()
+    });
+    assert!(caught.count() > 30, "a switch keeping the entries a shootdown left went unnoticed");
+}
+
+#[test]
+fn the_model_catches_a_shootdown_that_leaves_a_running_cpu() {
+    let caught = (1..=40).filter(|&seed| {
+        let mut model = Model::<2>::new(256);
+        model.ignore_running = true;
+        model.run(seed, 5_000, 0).is_err()
+    });
+    assert!(caught.count() > 30, "a CPU running the space kept its entries over a shootdown unnoticed");
+}
+
+#[test]
+fn a_shootdown_marks_the_other_cpus_only_when_none_runs_the_space() {
+    let tags = Box::new(TagAllocator::<3>::new());
+    let space = SpaceTag::new();
+    // CPU 1 runs the space: every CPU is flushed now, nobody is marked.
+    assert!(!space.flush_others_at_switch(0, || 0b010));
+    assert_eq!(space.stale_cpus(), 0);
+    // Only the sender (or nobody) runs it: the others are marked.
+    assert!(space.flush_others_at_switch(0, || 0b001));
+    assert_eq!(space.stale_cpus() & 0b111, 0b110);
+    // A CPU's first switch flushes everything (and takes its mark).
+    assert_eq!(tags.switch_to(&space, 1).1, TagFlush::Everything);
+    assert_eq!(space.stale_cpus() & 0b111, 0b100);
+    assert_eq!(tags.switch_to(&space, 1).1, TagFlush::Nothing);
+    tags.switch_to(&SpaceTag::new(), 2);
+    assert!(space.flush_others_at_switch(1, || 0));
+    // CPU 2 is marked twice, flushes once.
+    let (tag, flush) = tags.switch_to(&space, 2);
+    assert_eq!(flush, TagFlush::Tag);
+    assert_eq!(tags.switch_to(&space, 2), (tag, TagFlush::Nothing));
+    assert_eq!(space.stale_cpus() & 0b111, 0b001, "CPU 0, marked by CPU 1, has not switched yet");
+}
+
+#[test]
 fn a_running_space_keeps_its_tag_over_a_rollover() {
     let tags = Box::new(TagAllocator::<2>::new());
     tags.set_count(4);
     let spaces: Vec<SpaceTag> = (0..6).map(|_| SpaceTag::new()).collect();
     let (first, flush) = tags.switch_to(&spaces[0], 0);
-    assert!(flush, "a CPU's first switch flushes (start-up entries)");
+    assert_eq!(flush, TagFlush::Everything, "a CPU's first switch flushes (start-up entries)");
     // Same generation, same CPU: the fast path, no flush.
-    assert_eq!(tags.switch_to(&spaces[0], 0), (first, false));
+    assert_eq!(tags.switch_to(&spaces[0], 0), (first, TagFlush::Nothing));
     let before = tags.rollovers();
     for space in &spaces[1..] {
         tags.switch_to(space, 1);
@@ -163,7 +236,7 @@ fn a_running_space_keeps_its_tag_over_a_rollover() {
     // CPU 0 still runs space 0: its tag is reserved, and space 0 keeps it.
     let (again, flush) = tags.switch_to(&spaces[0], 0);
     assert_eq!(again, first);
-    assert!(flush, "the first switch after a rollover flushes");
+    assert_eq!(flush, TagFlush::Everything, "the first switch after a rollover flushes");
     assert_eq!(tags.count(), 4);
 }
 

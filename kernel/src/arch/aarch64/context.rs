@@ -6,6 +6,7 @@
 //! lands at its top.
 
 use rmm::PhysAddr;
+use tessera_mm::tags::TagFlush;
 
 use super::trap::{TrapFrame, trap_return};
 
@@ -191,7 +192,7 @@ pub fn set_kernel_stack(_top: u64) {}
 /// `root` must be an empty user table.
 pub unsafe fn activate_user_table(root: PhysAddr) {
     // SAFETY: TTBR0 only covers user space; the kernel runs from TTBR1.
-    unsafe { write_ttbr0(root.get(), false) };
+    unsafe { write_ttbr0(root.get(), TagFlush::Nothing) };
     if super::asid::take_asid0_dirty(super::cpu_index()) {
         // A probe table ran under ASID 0 (and may still be the one loaded:
         // `protect::with_user_table`): with the empty one back, drop its
@@ -206,9 +207,12 @@ pub unsafe fn activate_user_table(root: PhysAddr) {
 pub const DIRECT_SPACE_SWITCH: bool = false;
 
 /// Switches TTBR0_EL1 to the user table rooted at `root`, tagged with the
-/// space's ASID (`TagAllocator::switch_to`: a new one if the space's is of an old
-/// generation). No TLB maintenance, unless an ASID rollover happened since
-/// this CPU last switched: then its whole TLB goes first, once.
+/// space's ASID (`TagAllocator::switch_to`: a new one if the space's is of
+/// an old generation). No TLB maintenance, unless an ASID rollover happened
+/// since this CPU last switched (then its whole TLB goes first, once), or
+/// a shootdown of the space left this CPU's entries of it to this switch
+/// (then the ASID's entries go first: `SpaceTag::flush_others_at_switch`).
+/// The caller has added this CPU to the space's CPU set.
 ///
 /// # Safety
 /// `root` must be the valid user table of the space `tag` belongs to.
@@ -218,16 +222,21 @@ pub unsafe fn activate_user_space(root: PhysAddr, tag: &super::asid::SpaceAsid) 
     unsafe { write_ttbr0(root.get() | (u64::from(asid) << 48), flush) };
 }
 
-/// Writes TTBR0_EL1; with `flush_all`, drops this CPU's whole TLB (every
-/// ASID) first, while the table loaded before (the empty one: the
-/// scheduler switches through it) can add nothing to it.
+/// Writes TTBR0_EL1 (`value`'s ASID in bits 63:48), after dropping from
+/// this CPU's TLB what `flush` says, while the table loaded before (the
+/// empty one: the scheduler switches through it) can add nothing to it.
 ///
 /// # Safety
 /// `value` must name a valid user table (and an ASID).
-unsafe fn write_ttbr0(value: u64, flush_all: bool) {
-    if flush_all {
+unsafe fn write_ttbr0(value: u64, flush: TagFlush) {
+    match flush {
+        TagFlush::Nothing => {}
         // SAFETY: TLB invalidation and barriers only.
-        unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", options(nostack)) };
+        TagFlush::Tag => unsafe {
+            core::arch::asm!("tlbi aside1, {}", "dsb nsh", in(reg) value & (0xFFFF << 48), options(nostack))
+        },
+        // SAFETY: TLB invalidation and barriers only.
+        TagFlush::Everything => unsafe { core::arch::asm!("tlbi vmalle1", "dsb nsh", options(nostack)) },
     }
     // SAFETY: per the contract; the DSB makes table writes visible to the
     // walker before the switch.

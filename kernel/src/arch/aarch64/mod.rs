@@ -378,6 +378,12 @@ pub mod tlb {
 
     /// The `sys:scheduler` line about TLB tags.
     pub fn tags_line() -> alloc::string::String {
-        alloc::format!("tlb_tags asid {} rollovers {}", super::asid::ASIDS.count(), super::asid::ASIDS.rollovers())
+        let asids = &super::asid::ASIDS;
+        alloc::format!(
+            "tlb_tags asid {} rollovers {} stale_flushes {}",
+            asids.count(),
+            asids.rollovers(),
+            asids.stale_flushes()
+        )
     }
 }

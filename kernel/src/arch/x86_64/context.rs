@@ -210,6 +210,14 @@ impl NoTag {
     pub fn asid(&self) -> u16 {
         0
     }
+
+    /// Whether a shootdown may leave the other CPUs' entries of the space
+    /// to their next switch to it: no question here, a switch drops them
+    /// all (`mm::tlb::shootdown` sends IPIs to the CPUs running the
+    /// space, and never asks).
+    pub fn flush_others_at_switch(&self, _me: usize, _running: impl Fn() -> u64) -> bool {
+        false
+    }
 }
 
 /// Prepares a new user root: of the kernel half, only the shadow (`kpti`):

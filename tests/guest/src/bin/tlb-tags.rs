@@ -1,7 +1,21 @@
 //! `tlb-tags`: no TLB entry of one address space survives into another
-//! that is given the same tag (aarch64 ASID) after a generation rollover.
+//! that is given the same tag (aarch64 ASID) after a generation rollover,
+//! nor into the space's next run on a CPU a shootdown did not flush.
 //!
-//! The test (privileged: the knob is global) writes `tlb rollover 1` to
+//! First, with no knob set:
+//!
+//! - **local shootdowns**: a one-thread process maps, writes and unmaps a
+//!   page [`LOCAL_ROUNDS`] times; no other CPU runs its space, so at least
+//!   half of those shootdowns must have flushed only the CPU that made
+//!   them (`local_only` in `sys:scheduler`'s `tlbK` lines; the others
+//!   could meet a moment where the CPU it ran on before has not left its
+//!   space yet);
+//! - **ping-pong** (below) as it is: children that unmap on one CPU and run
+//!   next on the other; where the arch tags entries, each such switch must
+//!   drop the tag's entries the shootdown left (`stale_flushes` in the
+//!   `tlb_tags` line must grow).
+//!
+//! Then the test (privileged: the knob is global) writes `tlb rollover 1` to
 //! `sys:inject`, so the kernel starts a new tag generation at every context
 //! switch: spaces then get reused tags all the time, and each CPU must
 //! flush its TLB before it loads a tag of a new generation. Then:
@@ -16,14 +30,16 @@
 //! - **the mm tests under it**: `mm-fork`, `mm-protect`, `mm-map` and
 //!   `mm-remap` run (as `initfs:bin/<name>`) and must exit 0.
 //!
-//! What it cannot show under QEMU's TCG: a rollover that skips its flush.
+//! What it cannot show under QEMU's TCG: a rollover that skips its flush,
+//! or a switch that keeps a tag's stale entries.
 //! QEMU's TLB is not tagged (it drops everything whenever the ASID in
 //! TTBR0 changes), and a CPU never loads one tag for two spaces in a row
 //! (the kernel-only table, ASID 0, comes between, and a CPU's active tag
 //! is kept over a rollover), so stale entries of another space never
 //! reach it there. The host test `tessera-mm` `tests::tags` does: it runs
 //! the allocator against a model of tagged TLBs, and fails when the
-//! rollover flush is skipped (`the_model_catches_a_rollover_without_its_flush`).
+//! rollover flush is skipped (`the_model_catches_a_rollover_without_its_flush`)
+//! or the stale tag is kept (`the_model_catches_a_switch_that_keeps_a_stale_tag`).
 //! Here the rollover path runs under real processes: tags handed out,
 //! reserved and reused across generations, every CPU's flush, with
 //! shootdowns by tag in between.
@@ -57,16 +73,28 @@ const CHILDREN: usize = 4;
 const PAGES: usize = 4;
 /// Yield-and-check rounds per child.
 const ROUNDS: u64 = 200;
+/// Map-write-unmap rounds of the local shootdown check.
+const LOCAL_ROUNDS: u64 = 64;
 /// The mm tests run with the knob on.
 const MM_TESTS: [&str; 4] = ["mm-fork", "mm-protect", "mm-map", "mm-remap"];
 
 fn main(_args: Args) -> i32 {
     let mut checks = Checks::new("tlb-tags");
+    local_shootdowns(&mut checks);
     let before = tags_line();
+    ping_pong(&mut checks, "");
+    let between = tags_line();
+    if let (Some(b), Some(a)) = (stale_flushes(&before), stale_flushes(&between)) {
+        checks.check(
+            "switches dropped the tag entries shootdowns left them",
+            a > b,
+            format_args!("stale flushes {b} then {a}"),
+        );
+    }
     let set = inject(b"tlb rollover 1");
     checks.check("sys:inject takes `tlb rollover 1`", set.is_ok(), format_args!("{set:?}"));
     if set.is_ok() {
-        ping_pong(&mut checks);
+        ping_pong(&mut checks, " with a rollover at every switch");
         for name in MM_TESTS {
             let path = alloc::format!("initfs:bin/{name}");
             let status = fork_with(|| sys::execve(&path, &[name], &[]).errno + 100).and_then(reap);
@@ -81,7 +109,7 @@ fn main(_args: Args) -> i32 {
     let off = inject(b"tlb rollover 0");
     checks.check("sys:inject takes `tlb rollover 0`", off.is_ok(), format_args!("{off:?}"));
     let after = tags_line();
-    println!("tlb-tags: before: {before}; after: {after}");
+    println!("tlb-tags: before: {before}; between: {between}; after: {after}");
     match (rollovers(&before), rollovers(&after)) {
         (Some(b), Some(a)) => checks.check("rollovers happened", a > b, format_args!("{b} then {a}")),
         _ => checks.check(
@@ -112,8 +140,36 @@ fn main(_args: Args) -> i32 {
     checks.finish()
 }
 
+/// A one-thread process's shootdowns flush only its own CPU.
+fn local_shootdowns(checks: &mut Checks) {
+    let before = local_only();
+    for _ in 0..LOCAL_ROUNDS {
+        let page = match mm::mmap_anonymous(PAGE, PROT_RW, MAP_PRIVATE) {
+            Ok(page) => page,
+            Err(e) => return checks.check("map a page", false, format_args!("{e}")),
+        };
+        write_word(page, 1);
+        // SAFETY: the page is this test's own mapping, no longer used.
+        let _ = unsafe { mm::munmap(page, PAGE) };
+    }
+    let after = local_only();
+    let ok = matches!((before, after), (Some(b), Some(a)) if a.saturating_sub(b) >= LOCAL_ROUNDS / 2);
+    checks.check(
+        &alloc::format!("{LOCAL_ROUNDS} unmaps of a one-thread process flushed only their CPU"),
+        ok,
+        format_args!("local-only shootdowns {before:?} then {after:?}"),
+    );
+}
+
+/// The sum of the `local_only` counts of `sys:scheduler`'s `tlbK` lines.
+fn local_only() -> Option<u64> {
+    let text = String::from_utf8(io::read_file("sys:scheduler").ok()?).ok()?;
+    let lines = text.lines().filter(|line| line.starts_with("tlb") && !line.starts_with("tlb_tags"));
+    lines.map(|line| word_after(line, "local_only")).sum()
+}
+
 /// Children writing and checking the same addresses in turn.
-fn ping_pong(checks: &mut Checks) {
+fn ping_pong(checks: &mut Checks, when: &str) {
     let len = PAGES * PAGE;
     let base = match mm::mmap_anonymous(len, PROT_RW, MAP_PRIVATE) {
         Ok(base) => base,
@@ -130,7 +186,7 @@ fn ping_pong(checks: &mut Checks) {
         let status = reap(pid);
         let ok = matches!(status, Ok((_, s)) if s.code() == Some(0));
         checks.check(
-            &alloc::format!("child {index} saw only its own words in {ROUNDS} rounds"),
+            &alloc::format!("child {index} saw only its own words in {ROUNDS} rounds{when}"),
             ok,
             format_args!("{status:?} (exit 1 + round: a wrong word)"),
         );
@@ -201,11 +257,21 @@ fn tags_line() -> String {
         .unwrap_or_default()
 }
 
-/// The rollover count in a `tlb_tags KIND N rollovers R` line.
+/// The rollover count in a `tlb_tags KIND N rollovers R ...` line.
 fn rollovers(line: &str) -> Option<u64> {
+    word_after(line, "rollovers")
+}
+
+/// The stale-tag flush count in a `tlb_tags ... stale_flushes S` line.
+fn stale_flushes(line: &str) -> Option<u64> {
+    word_after(line, "stale_flushes")
+}
+
+/// The number after the word `key` in `line`.
+fn word_after(line: &str, key: &str) -> Option<u64> {
     let mut words = line.split_whitespace();
     while let Some(word) = words.next() {
-        if word == "rollovers" {
+        if word == key {
             return words.next()?.parse().ok();
         }
     }
