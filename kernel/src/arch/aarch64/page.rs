@@ -1,9 +1,17 @@
 //! Zeroing and copying whole 4 KiB frames, as Linux's `clear_page` and
-//! `copy_page`: `DC ZVA` zeroes a block (DCZID_EL0's size) per instruction
-//! where the CPU allows it (Arm ARM D7.2 "DC ZVA", D17.2 "DCZID_EL0"),
-//! else pairs of zero stores; a copy moves 64 bytes per loop turn with
-//! load/store pairs. Under QEMU's TCG, `DC ZVA` is one call that clears the
-//! whole block, where `write_bytes` would be a store per 8 bytes.
+//! `copy_page` do, with plain store pairs: a zeroing moves 64 bytes per
+//! loop turn with `STP XZR`, a copy 64 bytes with load/store pairs.
+//!
+//! Not `DC ZVA`, which Linux's `clear_page` uses: under QEMU's TCG (7.2,
+//! the version tested) it checks only a block's first byte for translated
+//! code (its `probe_access` tells the self-modifying-code check about a
+//! one-byte write), so a freed frame that held code keeps that code's
+//! translations registered after it is zeroed, and every later store to
+//! the frame takes TCG's slow path until a store happens to cover each of
+//! them. A process whose stack landed on such a frame ran its loop about
+//! 100 times slower (the guest test `preempt`'s child 0, about one boot in
+//! a hundred under a loaded host). Plain stores cover every byte, so the
+//! zeroing itself drops those translations.
 
 /// Zeroes the 4 KiB page at `page`.
 ///
@@ -11,34 +19,21 @@
 /// `page` is 4 KiB aligned, mapped writable as Normal memory and nobody
 /// else's.
 pub unsafe fn zero_page(page: *mut u8) {
-    let dczid: u64;
-    // SAFETY: reads an ID register.
-    unsafe { core::arch::asm!("mrs {}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
-    let block = 4usize << (dczid & 0xF);
-    if dczid & (1 << 4) == 0 && block <= 4096 {
-        let mut at = page as usize;
-        while at < page as usize + 4096 {
-            // SAFETY: zeroes one block inside the caller's page.
-            unsafe { core::arch::asm!("dc zva, {}", in(reg) at, options(nostack, preserves_flags)) };
-            at += block;
-        }
-    } else {
-        // SAFETY: the caller's contract; the loop writes [page, page + 4096).
-        unsafe {
-            core::arch::asm!(
-                "2:",
-                "stp xzr, xzr, [{p}]",
-                "stp xzr, xzr, [{p}, #16]",
-                "stp xzr, xzr, [{p}, #32]",
-                "stp xzr, xzr, [{p}, #48]",
-                "add {p}, {p}, #64",
-                "cmp {p}, {end}",
-                "b.ne 2b",
-                p = inout(reg) page => _,
-                end = in(reg) page.add(4096),
-                options(nostack),
-            );
-        }
+    // SAFETY: the caller's contract; the loop writes [page, page + 4096).
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "stp xzr, xzr, [{p}]",
+            "stp xzr, xzr, [{p}, #16]",
+            "stp xzr, xzr, [{p}, #32]",
+            "stp xzr, xzr, [{p}, #48]",
+            "add {p}, {p}, #64",
+            "cmp {p}, {end}",
+            "b.ne 2b",
+            p = inout(reg) page => _,
+            end = in(reg) page.add(4096),
+            options(nostack),
+        );
     }
 }
 
