@@ -166,34 +166,33 @@ fn tags_never_leave_a_stale_entry() {
     }
 }
 
-#[test]
-fn the_model_catches_a_rollover_without_its_flush() {
-    let caught = (1..=40).filter(|&seed| {
-        let mut model = Model::<2>::new(4);
-        model.tags.break_rollover_flush();
+/// Of 40 seeded runs on 2 CPUs with `tags` tags, broken by `breaking`:
+/// how many the model failed.
+fn caught(tags: u64, breaking: impl Fn(&mut Model<2>)) -> usize {
+    let failed = (1..=40).filter(|&seed| {
+        let mut model = Model::<2>::new(tags);
+        breaking(&mut model);
         model.run(seed, 5_000, 0).is_err()
     });
-    assert!(caught.count() > 30, "skipping the rollover flush went unnoticed");
+    failed.count()
+}
+
+#[test]
+fn the_model_catches_a_rollover_without_its_flush() {
+    let caught = caught(4, |model| model.tags.break_rollover_flush());
+    assert!(caught > 30, "skipping the rollover flush went unnoticed");
 }
 
 #[test]
 fn the_model_catches_a_switch_that_keeps_a_stale_tag() {
-    let caught = (1..=40).filter(|&seed| {
-        let mut model = Model::<2>::new(256);
-        model.tags.break_stale_flush();
-        model.run(seed, 5_000, 0).is_err()
-    });
-    assert!(caught.count() > 30, "a switch keeping the entries a shootdown left went unnoticed");
+    let caught = caught(256, |model| model.tags.break_stale_flush());
+    assert!(caught > 30, "a switch keeping the entries a shootdown left went unnoticed");
 }
 
 #[test]
 fn the_model_catches_a_shootdown_that_leaves_a_running_cpu() {
-    let caught = (1..=40).filter(|&seed| {
-        let mut model = Model::<2>::new(256);
-        model.ignore_running = true;
-        model.run(seed, 5_000, 0).is_err()
-    });
-    assert!(caught.count() > 30, "a CPU running the space kept its entries over a shootdown unnoticed");
+    let caught = caught(256, |model| model.ignore_running = true);
+    assert!(caught > 30, "a CPU running the space kept its entries over a shootdown unnoticed");
 }
 
 #[test]
