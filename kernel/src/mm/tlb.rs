@@ -47,7 +47,9 @@
 //!   of the space's entries left; the sender counts it as done without
 //!   waiting. Where entries are tagged with an address-space id (aarch64
 //!   ASIDs) they outlive the switch, so every flush names the space's tag
-//!   and reaches every CPU, in the set or not.
+//!   and reaches every CPU, in the set or not (or, where no other CPU is
+//!   in the set, each CPU drops the tag at its next switch to the space:
+//!   below).
 //! - **aarch64** needs no IPIs: `TLBI ...IS` plus `DSB ISH` on the sender
 //!   completes the invalidation on every CPU ([`arch::tlb::BROADCAST`]), so
 //!   [`shootdown`] there only flushes, and only its own TLB where no other
