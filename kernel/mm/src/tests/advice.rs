@@ -16,9 +16,7 @@ fn free_keeps_pages_until_frames_run_out() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 4, RW, PRIVATE);
-    for i in 0..3 {
-        w.write(&mut s, a.add(i * PAGE), 1 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 3, 1);
     w.madvise(&mut s, a, 4 * PAGE, Advice::Free).unwrap();
     assert_eq!(s.freeable_pages(), 3, "the pages with a frame");
     assert_eq!((s.resident_pages(), w.frames.live()), (3, 3), "kept");
@@ -141,9 +139,7 @@ fn remove_punches_a_hole_every_mapping_sees() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 3, RW, SHARED);
-    for i in 0..3 {
-        w.write(&mut s, a.add(i * PAGE), 1 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 3, 1);
     let mut child = w.fork(&mut s).unwrap();
     assert_eq!(w.read(&mut child, a.add(2 * PAGE)), Ok(3));
     w.madvise(&mut child, a, PAGE, Advice::DontNeed).unwrap();
@@ -172,9 +168,7 @@ fn guard_markers_fault_without_splitting_the_grant() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 4, RW, PRIVATE);
-    for i in 0..4 {
-        w.write(&mut s, a.add(i * PAGE), 1 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 4, 1);
     w.madvise(&mut s, a.add(PAGE), 2 * PAGE, Advice::GuardInstall).unwrap();
     assert_eq!(s.grant_count(), 1, "one grant");
     assert_eq!((s.guard_pages(), w.frames.live()), (2, 2), "the guarded pages' frames went");

@@ -153,9 +153,7 @@ fn replace_shrink_move_and_rollback_keep_the_pins_right() {
     let mut s = w.space();
     let file = lease(0, 8, true);
     let a = map(&mut w, &mut s, &file, RW).unwrap();
-    for i in 0..8 {
-        w.write(&mut s, a.add(i * PAGE), 10 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 8, 10);
     // A failed mremap move (out of frames for page tables) changes nothing.
     let before = Snapshot::of(&[&s], &[], &w.frames);
     w.plan.fail_in(1);
@@ -565,9 +563,7 @@ fn a_file_mapping_moves_within_itself_and_private_copies_move_along() {
     let fixed = RemapFlags::MAYMOVE | RemapFlags::FIXED;
     for shared in [true, false] {
         let (mut w, mut s, file, a) = mapped(0, 6, shared);
-        for i in 0..6 {
-            w.write(&mut s, a.add(i * PAGE), 30 + i).unwrap();
-        }
+        w.write_pages(&mut s, a, 6, 30);
         // Pages 0..2 onto pages 3..5 of the same mapping, then page 4 (was
         // file page 1) onto page 0.
         assert_eq!(w.mremap(&mut s, a, 2 * PAGE, 2 * PAGE, fixed, a.add(3 * PAGE)), Ok(a.add(3 * PAGE)));

@@ -266,6 +266,14 @@ impl World {
         Ok(())
     }
 
+    /// Writes tags `first`, `first + 1`, ... to the `pages` pages from
+    /// `addr`, one per page, as the user would.
+    pub fn write_pages(&mut self, space: &mut Space, addr: VirtAddr, pages: u64, first: u64) {
+        for i in 0..pages {
+            self.write(space, addr.add(i * PAGE), first + i).unwrap();
+        }
+    }
+
     /// Checks every space's invariants and that every live frame's
     /// reference count is exactly what the spaces and objects hold.
     pub fn check(&self, spaces: &[&Space], objects: &[&SharedObject]) {

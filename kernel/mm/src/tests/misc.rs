@@ -14,9 +14,7 @@ fn dontneed_zeroes_private_memory() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 3, RW, PRIVATE);
-    for i in 0..3 {
-        w.write(&mut s, a.add(i * PAGE), 1 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 3, 1);
     w.madvise(&mut s, a, 2 * PAGE, Advice::DontNeed).unwrap();
     assert_eq!(w.frames.live(), 1);
     assert_eq!(s.resident_pages(), 1);
@@ -48,9 +46,7 @@ fn fork_leaves_out_dontfork_and_wipes_wipeonfork() {
     let mut s = w.space();
     let a = w.anon(&mut s, 4, RW, PRIVATE);
     let b = w.anon(&mut s, 1, RW, SHARED);
-    for i in 0..4 {
-        w.write(&mut s, a.add(i * PAGE), 10 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 4, 10);
     w.write(&mut s, b, 7).unwrap();
     w.madvise(&mut s, a.add(PAGE), PAGE, Advice::DontFork).unwrap();
     w.madvise(&mut s, a.add(2 * PAGE), PAGE, Advice::WipeOnFork).unwrap();
@@ -175,9 +171,7 @@ fn lend_aside_marks_owned_memory_and_changes_no_pte() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 8, RW, PRIVATE);
-    for i in 0..8 {
-        w.write(&mut s, a.add(i * PAGE), 20 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 8, 20);
     let ptes = |s: &Space| (0..8).map(|i| s.translate(a.add(i * PAGE))).collect::<Vec<_>>();
     let before = ptes(&s);
     w.madvise(&mut s, a.add(2 * PAGE), 3 * PAGE, Advice::LendAside).unwrap();

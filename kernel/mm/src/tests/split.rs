@@ -16,9 +16,7 @@ fn munmap_in_the_middle_leaves_two_grants_and_frees_frames_only_after_the_flush(
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 8, RW, PRIVATE | POPULATE);
-    for i in 0..8 {
-        w.write(&mut s, a.add(i * PAGE), 100 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 8, 100);
     let frames: Vec<_> = (0..8).map(|i| s.translate(a.add(i * PAGE)).unwrap().0).collect();
     assert_eq!(w.frames.live(), 8);
 
@@ -60,9 +58,7 @@ fn mprotect_of_a_middle_part_splits_then_merges_back() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 6, RW, PRIVATE | POPULATE);
-    for i in 0..6 {
-        w.write(&mut s, a.add(i * PAGE), 10 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 6, 10);
     let mut tlb = Shootdown::new();
     s.mprotect(&mut w.frames, a.add(2 * PAGE), 2 * PAGE, R, &mut tlb).unwrap();
     assert_eq!(tlb.ranges().collect::<Vec<_>>(), vec![(a.add(2 * PAGE), 2)], "downgrades are flushed");
@@ -104,9 +100,7 @@ fn map_fixed_replaces_atomically() {
     let mut w = World::new();
     let mut s = w.space();
     let a = w.anon(&mut s, 8, RW, PRIVATE | POPULATE);
-    for i in 0..8 {
-        w.write(&mut s, a.add(i * PAGE), 1 + i).unwrap();
-    }
+    w.write_pages(&mut s, a, 8, 1);
     let old_frame = s.translate(a.add(3 * PAGE)).unwrap().0;
     // Shared anonymous memory over pages 2..5.
     let b = w.anon_at(&mut s, a.get() + 2 * PAGE, 3, RW, SHARED | MapFlags::FIXED).unwrap();
