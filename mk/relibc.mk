@@ -52,7 +52,8 @@ C_FLAGS := -O2 -Wall -Wextra -Werror
 # The yardstick is compiled as it is, without our warning policy.
 C_FLAGS.mmbench-c := -O2
 # The ones testrunner runs in the test image (mk/kernel.mk adds them to
-# GUEST_TESTS); mmbench-c runs under `make bench`.
+# GUEST_TESTS); mmbench-c runs under `make bench`, and at 1% in the guest
+# suite (GUEST_TEST_LINES in mk/kernel.mk).
 C_GUEST_TESTS := c-hello c-tests
 
 sysroot: $(BUILD)/$(ARCH)/sysroot/lib/libc.a $(BUILD)/$(ARCH)/sysroot/bin/$(ARCH)-unknown-tessera-cc
